@@ -1,0 +1,167 @@
+"""The one typed configuration object for stream-al.
+
+Every component takes the part of :class:`Settings` it needs, passed down explicitly.
+Values come from (highest priority first) keyword arguments, environment variables
+(``STREAM_AL_`` prefix, ``__`` between nested names, e.g. ``STREAM_AL_BUDGET__FRACTION=0.05``),
+a YAML file given to :meth:`Settings.load`, and the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+EmbedderName = Literal["hashing", "static", "minilm"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range; the message names the fix."""
+
+
+def _cache_dir() -> Path:
+    return Path.home() / ".cache" / "stream-al"
+
+
+class EmbedderSettings(BaseModel):
+    name: EmbedderName = "static"
+    batch_size: int = Field(256, ge=1)
+    hashing_features: int = Field(2**18, ge=16)
+    static_dim: int = Field(256, ge=8, description="PCA dimension of the distilled model2vec model")
+    cache_dir: Path = Field(default_factory=_cache_dir)
+
+
+class LearnerSettings(BaseModel):
+    l2: float = Field(1e-3, gt=0, description="L2 penalty per labeled example (mean loss)")
+    max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")
+    memory: int = Field(50_000, ge=10, description="labeled examples kept for replay")
+    committee_size: int = Field(4, ge=2)
+    seed: int = 0
+
+
+class BudgetSettings(BaseModel):
+    fraction: float = Field(0.05, description="share of the stream that may be labeled, in (0, 1]")
+    window_items: int = Field(0, ge=0, description="0: budget over the whole stream; else per window")
+    warmup_labels: int = Field(0, ge=0, description="labels allowed before any items are seen")
+
+    @field_validator("fraction")
+    @classmethod
+    def _fraction_in_range(cls, v: float) -> float:
+        if not 0 < v <= 1:
+            raise ValueError(f"budget must be in (0, 1], got {v}")
+        return v
+
+
+class SelectionSettings(BaseModel):
+    strategy: str = "default"
+    seed: int = 0
+    uncertainty: Literal["entropy", "margin", "least_confidence"] = "margin"
+    # variable-threshold uncertainty (Zliobaite et al. 2014)
+    vu_threshold: float = Field(0.9, gt=0, le=1)
+    vu_step: float = Field(0.01, gt=0, lt=1)
+    vu_delta: float = Field(1.0, ge=0)
+    # reservoir-style diverse selection
+    max_clusters: int = Field(64, ge=1)
+    cluster_radius: float = Field(0.0, ge=0, description="0: learned from the stream")
+    reservoir_size: int = Field(32, ge=1, description="candidates kept per cluster")
+    batch_interval: int = Field(200, ge=1, description="stream items between emitted batches")
+    novelty_weight: float = Field(0.5, ge=0)
+    # bandit over strategies
+    bandit_arms: list[str] = Field(default_factory=lambda: ["random", "uncertainty", "diverse"])
+    bandit_gamma: float = Field(0.1, gt=0, le=1)
+
+
+class TopicSettings(BaseModel):
+    texts: str = "stream-al.texts"
+    scored: str = "stream-al.scored"
+    selected: str = "stream-al.selected"
+    labels: str = "stream-al.labels"
+    models: str = "stream-al.models"
+    events: str = "stream-al.events"
+    deadletter: str = "stream-al.deadletter"
+    control: str = Field("stream-al.control",
+                         description="one partition: scored batches and labels, totally ordered")
+    state: str = Field("stream-al.state", description="compacted: the coordinator's budget ledger")
+    partitions: int = Field(4, ge=1)
+
+
+class KafkaSettings(BaseModel):
+    bootstrap: str = "127.0.0.1:9092"
+    app_id: str = "stream-al"
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    max_text_bytes: int = Field(20_000, ge=64, description="longer texts are truncated and flagged")
+    batch_max: int = Field(512, ge=1)
+    batch_within_s: float = Field(0.2, gt=0)
+    label_policy: Literal["accept_new_class", "reject"] = "accept_new_class"
+    label_classes: list[str] = Field(
+        default_factory=list,
+        description="label_policy reject: the allowed classes (empty: those learned so far, "
+        "once the model knows two)",
+    )
+    label_deadline_s: float = Field(3600.0, gt=0)
+    metrics_port: int = Field(9464, ge=0)
+    state_dir: Path = Field(default_factory=lambda: _cache_dir() / "state")
+
+
+class SimulationSettings(BaseModel):
+    text_column: str = "text"
+    label_column: str = "label"
+    test_size: int = Field(2000, ge=1)
+    label_delay: int = Field(100, ge=0, description="stream items between a purchase and its label")
+    checkpoints: int = Field(20, ge=2)
+    chunk_size: int = Field(50, ge=1)
+    seed: int = 0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STREAM_AL_", env_nested_delimiter="__")
+
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    learner: LearnerSettings = Field(default_factory=LearnerSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+
+    @model_validator(mode="after")
+    def _arms_known(self) -> Settings:
+        if not self.selection.bandit_arms:
+            raise ValueError("selection.bandit_arms must name at least one strategy")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
+        """Settings from an optional YAML file, the environment and explicit overrides."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            p = Path(path)
+            if not p.exists():
+                raise ConfigError(f"config file {p} does not exist")
+            data = yaml.safe_load(p.read_text()) or {}
+            if not isinstance(data, dict):
+                raise ConfigError(f"config file {p} must hold a mapping at top level")
+        return cls(**_deep_merge(data, overrides))
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

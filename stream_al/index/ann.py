@@ -1,0 +1,77 @@
+"""A capped hnswlib index over unit vectors, with first-in-first-out eviction.
+
+Used for novelty (distance to what was already labelled or selected), out-of-distribution
+checks and k-center diversity. Memory is bounded by ``capacity`` however long the stream.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import hnswlib
+import numpy as np
+
+
+class BoundedIndex:
+    """Cosine-distance ANN index holding at most ``capacity`` vectors.
+
+    >>> import numpy as np
+    >>> index = BoundedIndex(dim=2, capacity=2)
+    >>> index.add_many(np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32))
+    >>> len(index)
+    2
+    >>> round(float(index.nearest_distance_many(np.array([[0, 1]], dtype=np.float32))[0]), 3)
+    0.0
+    """
+
+    def __init__(self, dim: int, capacity: int = 100_000, ef: int = 64, m: int = 16,
+                 seed: int = 0) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.dim = dim
+        self.capacity = capacity
+        self._index = hnswlib.Index(space="cosine", dim=dim)
+        self._allocated = min(capacity, 1024)
+        self._index.init_index(max_elements=self._allocated, ef_construction=100, M=m,
+                               random_seed=seed, allow_replace_deleted=True)
+        self._index.set_ef(ef)
+        self._order: deque[int] = deque()
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def add_many(self, X: np.ndarray) -> None:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        for start in range(0, len(X), self.capacity):
+            self._add_chunk(X[start : start + self.capacity])
+
+    def _add_chunk(self, X: np.ndarray) -> None:
+        n = len(X)
+        need = len(self._order) + n
+        if need > self._allocated and self._allocated < self.capacity:
+            self._allocated = min(self.capacity, max(need, 2 * self._allocated))
+            self._index.resize_index(self._allocated)
+        overflow = max(0, need - self.capacity)
+        for _ in range(overflow):
+            self._index.mark_deleted(self._order.popleft())
+        ids = np.arange(self._next, self._next + n)
+        self._next += n
+        self._index.add_items(X, ids, replace_deleted=overflow > 0)
+        self._order.extend(ids.tolist())
+
+    def query_many(self, X: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Internal ids and cosine distances of the ``k`` nearest stored vectors."""
+        k = min(k, len(self))
+        if k == 0:
+            raise ValueError("the index is empty; add vectors before querying")
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        self._index.set_ef(max(self._index.ef, k))
+        return self._index.knn_query(X, k=k)
+
+    def nearest_distance_many(self, X: np.ndarray) -> np.ndarray:
+        """Cosine distance to the nearest stored vector; 1.0 when the index is empty."""
+        if len(self) == 0:
+            return np.ones(len(X), dtype=np.float32)
+        _, dist = self.query_many(X, k=1)
+        return np.clip(dist[:, 0], 0.0, 2.0).astype(np.float32)

@@ -1,0 +1,119 @@
+"""An immutable, cheap copy of a learned model: what scorers use between updates."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import orjson
+from scipy.special import softmax
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """Weights of the main model and of the committee at one version.
+
+    ``weights`` has shape (k, d), ``bias`` (k,), ``committee`` is a tuple of (W, b) pairs with
+    the same class order. ``temperature`` divides logits (1.0 = uncalibrated).
+    """
+
+    version: int
+    classes: tuple[str, ...]
+    weights: np.ndarray
+    bias: np.ndarray
+    committee: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    temperature: float = 1.0
+    n_labels: int = 0
+    created_at: float = 0.0
+    meta: dict[str, float | str] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, dim: int) -> ModelSnapshot:
+        return cls(
+            version=0,
+            classes=(),
+            weights=np.zeros((0, dim), dtype=np.float32),
+            bias=np.zeros(0, dtype=np.float32),
+        )
+
+    @property
+    def dim(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def ready(self) -> bool:
+        """A model that has seen at least two classes can rank uncertainty."""
+        return len(self.classes) >= 2
+
+    def logits_many(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, dtype=np.float32) @ self.weights.T + self.bias
+
+    def predict_proba_many(self, X: np.ndarray) -> np.ndarray:
+        if not self.classes:
+            return np.zeros((len(X), 0), dtype=np.float32)
+        return softmax(self.logits_many(X) / self.temperature, axis=1).astype(np.float32)
+
+    def predict_many(self, X: np.ndarray) -> list[str]:
+        if not self.classes:
+            return [""] * len(X)
+        idx = self.logits_many(X).argmax(axis=1)
+        return [self.classes[i] for i in idx]
+
+    def committee_proba_many(self, X: np.ndarray) -> list[np.ndarray]:
+        X = np.asarray(X, dtype=np.float32)
+        return [
+            softmax((X @ W.T + b) / self.temperature, axis=1).astype(np.float32)
+            for W, b in self.committee
+        ]
+
+    def with_temperature(self, temperature: float) -> ModelSnapshot:
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        return replace(self, temperature=float(temperature))
+
+    # ---- wire format (models topic, registry) ---------------------------------------------
+    def to_bytes(self) -> bytes:
+        arrays: dict[str, np.ndarray] = {"weights": self.weights, "bias": self.bias}
+        for i, (W, b) in enumerate(self.committee):
+            arrays[f"cw{i}"], arrays[f"cb{i}"] = W, b
+        header = {
+            "version": self.version,
+            "classes": list(self.classes),
+            "temperature": self.temperature,
+            "n_labels": self.n_labels,
+            "created_at": self.created_at,
+            "committee": len(self.committee),
+            "meta": self.meta,
+        }
+        buf = io.BytesIO()
+        np.savez_compressed(buf, header=np.frombuffer(orjson.dumps(header), dtype=np.uint8), **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ModelSnapshot:
+        with np.load(io.BytesIO(data)) as z:
+            header = orjson.loads(z["header"].tobytes())
+            committee = tuple((z[f"cw{i}"], z[f"cb{i}"]) for i in range(header["committee"]))
+            return cls(
+                version=int(header["version"]),
+                classes=tuple(header["classes"]),
+                weights=z["weights"],
+                bias=z["bias"],
+                committee=committee,
+                temperature=float(header["temperature"]),
+                n_labels=int(header["n_labels"]),
+                created_at=float(header["created_at"]),
+                meta=dict(header.get("meta", {})),
+            )
+
+    def fingerprint(self) -> str:
+        """Content hash of the weights: equal fingerprints predict identically."""
+        h = hashlib.sha256()
+        h.update("\x1f".join(self.classes).encode())
+        h.update(np.ascontiguousarray(self.weights, dtype=np.float32).tobytes())
+        h.update(np.ascontiguousarray(self.bias, dtype=np.float32).tobytes())
+        h.update(np.float64(self.temperature).tobytes())
+        return h.hexdigest()[:16]
+

@@ -1,0 +1,82 @@
+"""The selector contract: given scored stream items and a budget, decide which to label."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from stream_al.score.batch import ScoredBatch
+
+
+class BudgetLike(Protocol):
+    @property
+    def allowance(self) -> float: ...
+
+    def observe(self, n_items: int) -> None: ...
+
+    def can_spend(self, cost: float = 1.0) -> bool: ...
+
+    def spend(self, cost: float = 1.0) -> None: ...
+
+    def release(self, cost: float = 1.0) -> None: ...
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One item bought for labelling: which, by which strategy, why, and how urgently."""
+
+    item_id: str
+    strategy: str
+    reason: str
+    priority: float
+    cost: float = 1.0
+    group: int = 0
+    scores: dict[str, float] = field(default_factory=dict)
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+class Informativeness(Protocol):
+    """Re-scores embeddings with the current model (selectors that hold items use it)."""
+
+    def informativeness_many(self, X: np.ndarray) -> np.ndarray: ...
+
+
+class Selector(Protocol):
+    name: str
+
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+        """Spend from ``budget`` on items of ``batch`` (or on items held from earlier)."""
+        ...
+
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
+        """Feedback for labels that came back: the gain each bought label produced."""
+        ...
+
+
+def selection_of(batch: ScoredBatch, i: int, strategy: str, reason: str, priority: float,
+                 group: int = 0) -> Selection:
+    """A :class:`Selection` for row ``i`` of ``batch``, carrying its scores."""
+    return Selection(
+        item_id=batch.ids[i],
+        strategy=strategy,
+        reason=reason,
+        priority=float(priority),
+        cost=float(batch.costs[i]),
+        group=group,
+        scores={k: round(float(v[i]), 6) for k, v in batch.scores.items()},
+        embedding=batch.X[i],
+    )
+
+
+def informativeness(batch: ScoredBatch, kind: str, novelty_weight: float) -> np.ndarray:
+    """Uncertainty of ``kind`` blended with novelty: (u + w * novelty) / (1 + w), in [0, 1]."""
+    try:
+        u = batch.scores[kind]
+    except KeyError:
+        raise ValueError(f"batch has no {kind!r} score; scores: {sorted(batch.scores)}") from None
+    if novelty_weight <= 0 or "novelty" not in batch.scores:
+        return u
+    return (u + novelty_weight * batch.scores["novelty"]) / (1.0 + novelty_weight)

@@ -1,0 +1,111 @@
+"""The label budget: how much may be spent so far, in cost units (1 per label by default).
+
+A fraction ``b`` of the stream may be labelled: after ``n`` items the allowance is
+``b * n + warmup``, or ``b * (items in the current window)`` with windows of ``window_items``.
+The ledger never lets ``spent`` exceed the allowance; released costs (labels that never came
+back) are refunded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class BudgetError(ValueError):
+    """Spending more than the allowance, or a negative cost."""
+
+
+@dataclass
+class Budget:
+    """A ledger of allowance and spending.
+
+    >>> budget = Budget(fraction=0.1)
+    >>> budget.observe(20)
+    >>> budget.can_spend(2), budget.can_spend(3)
+    (True, False)
+    """
+
+    fraction: float
+    window_items: int = 0
+    warmup: float = 0.0
+    seen: int = 0
+    spent: float = 0.0
+    window_seen: int = 0
+    window_spent: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1:
+            raise BudgetError(f"budget must be in (0, 1], got {self.fraction}")
+        if self.window_items < 0:
+            raise BudgetError(f"window_items must be >= 0, got {self.window_items}")
+
+    def observe(self, n_items: int) -> None:
+        """Count ``n_items`` more stream items (the allowance grows with them)."""
+        if n_items < 0:
+            raise BudgetError(f"cannot observe a negative number of items ({n_items})")
+        self.seen += n_items
+        if not self.window_items:
+            return
+        in_window = self.window_seen + n_items
+        if in_window >= self.window_items:  # a new window starts with a fresh allowance
+            self.window_spent = 0.0
+        self.window_seen = in_window % self.window_items if in_window >= self.window_items else in_window
+
+    @property
+    def allowance(self) -> float:
+        """Cost that may still be spent now."""
+        if self.window_items:
+            return self.fraction * self.window_seen + self.warmup - self.window_spent
+        return self.fraction * self.seen + self.warmup - self.spent
+
+    def can_spend(self, cost: float = 1.0) -> bool:
+        return cost <= self.allowance + 1e-9
+
+    def spend(self, cost: float = 1.0) -> None:
+        if cost < 0:
+            raise BudgetError(f"cost must be >= 0, got {cost}")
+        if not self.can_spend(cost):
+            raise BudgetError(f"cost {cost} exceeds the allowance {self.allowance:.3f}")
+        self.spent += cost
+        self.window_spent += cost
+
+    def release(self, cost: float = 1.0) -> None:
+        """Refund a cost whose label will not come (deadline passed, item dropped)."""
+        cost = min(cost, self.spent)
+        self.spent -= cost
+        self.window_spent = max(0.0, self.window_spent - cost)
+
+    @property
+    def total(self) -> float:
+        """Everything the stream seen so far entitles us to spend."""
+        return self.fraction * self.seen + self.warmup
+
+
+@dataclass
+class SubBudget:
+    """A share of a parent budget: accrues on its own items, spends from both ledgers."""
+
+    parent: Budget
+    own: Budget
+
+    @classmethod
+    def of(cls, parent: Budget) -> SubBudget:
+        return cls(parent, Budget(parent.fraction, parent.window_items, parent.warmup))
+
+    def observe(self, n_items: int) -> None:
+        self.own.observe(n_items)  # the parent observes the whole stream itself
+
+    @property
+    def allowance(self) -> float:
+        return min(self.own.allowance, self.parent.allowance)
+
+    def can_spend(self, cost: float = 1.0) -> bool:
+        return self.own.can_spend(cost) and self.parent.can_spend(cost)
+
+    def spend(self, cost: float = 1.0) -> None:
+        self.parent.spend(cost)
+        self.own.spend(cost)
+
+    def release(self, cost: float = 1.0) -> None:
+        self.parent.release(cost)
+        self.own.release(cost)

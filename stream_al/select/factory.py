@@ -1,0 +1,40 @@
+"""Selectors by name, from configuration. ``default`` names the recommended strategy."""
+
+from __future__ import annotations
+
+from stream_al.config import BudgetSettings, SelectionSettings
+from stream_al.score.batch import INFORMATIVENESS
+from stream_al.select.bandit import Exp3Bandit
+from stream_al.select.base import Informativeness, Selector
+from stream_al.select.diverse import DiverseReservoir
+from stream_al.select.random import RandomSelector
+from stream_al.select.variable_uncertainty import VariableUncertainty
+
+DEFAULT_STRATEGY = "diverse"
+STRATEGIES = ("random", "uncertainty", "diverse", "bandit", "default")
+
+
+def make_selector(name: str, selection: SelectionSettings, budget: BudgetSettings,
+                  rescorer: Informativeness, seed: int | None = None) -> Selector:
+    """Build the selector ``name``; errors list the valid names."""
+    seed = selection.seed if seed is None else seed
+    if selection.uncertainty not in INFORMATIVENESS:
+        raise ValueError(f"selection.uncertainty must be one of {INFORMATIVENESS}")
+    if name == "default":
+        name = DEFAULT_STRATEGY
+    if name == "random":
+        return RandomSelector(budget.fraction, seed=seed)
+    if name == "uncertainty":
+        return VariableUncertainty(selection.uncertainty, selection.vu_threshold,
+                                   selection.vu_step, selection.vu_delta, seed=seed)
+    if name == "diverse":
+        return DiverseReservoir(rescorer, selection.uncertainty, selection.max_clusters,
+                                selection.reservoir_size, selection.batch_interval,
+                                selection.novelty_weight, seed=seed)
+    if name == "bandit":
+        arms = [a for a in selection.bandit_arms if a not in ("bandit", "default")]
+        if len(arms) != len(selection.bandit_arms):
+            raise ValueError("selection.bandit_arms may not contain 'bandit' or 'default'")
+        return Exp3Bandit({a: make_selector(a, selection, budget, rescorer, seed + 1 + i)
+                           for i, a in enumerate(arms)}, selection.bandit_gamma, seed=seed)
+    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")

@@ -1,0 +1,96 @@
+"""The selection stage: budget ledger, novelty index, selector and outstanding selections.
+
+One instance owns the system-wide budget (the simulator's loop, or the selection agent that
+holds the single partition of the scored topic). It adds novelty to scored batches, lets the
+selector spend, remembers what was bought until its label comes back or its deadline passes,
+and passes each label's gain back to the selector (the bandit learns from it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from stream_al.config import Settings
+from stream_al.index.ann import BoundedIndex
+from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.score.batch import ScoredBatch, score_many
+from stream_al.select.base import Selection, informativeness
+from stream_al.select.budget import Budget
+from stream_al.select.factory import make_selector
+
+
+@dataclass
+class Outstanding:
+    selection: Selection
+    deadline: float
+
+
+class SelectionStage:
+    def __init__(self, settings: Settings, dim: int, strategy: str | None = None,
+                 novelty_capacity: int = 100_000) -> None:
+        sel, bud = settings.selection, settings.budget
+        self.settings = settings
+        self.strategy = strategy or sel.strategy
+        self.budget = Budget(bud.fraction, bud.window_items, float(bud.warmup_labels))
+        self.novelty = BoundedIndex(dim, capacity=novelty_capacity, seed=sel.seed)
+        self.snapshot = ModelSnapshot.empty(dim)
+        self.selector = make_selector(self.strategy, sel, bud, rescorer=self)
+        self.outstanding: dict[str, Outstanding] = {}
+
+    def set_model(self, snapshot: ModelSnapshot) -> None:
+        self.snapshot = snapshot
+
+    def select_many(self, batch: ScoredBatch, now: float = 0.0,
+                    deadline_s: float = float("inf")) -> list[Selection]:
+        """Observe the batch in the budget, let the selector spend, index what it bought."""
+        batch.scores["novelty"] = self._novelty(batch.X)
+        self.budget.observe(len(batch))
+        chosen = self.selector.select_many(batch, self.budget)
+        self._record(chosen, now + deadline_s)
+        return chosen
+
+    def flush(self, now: float = 0.0, deadline_s: float = float("inf")) -> list[Selection]:
+        """Make selectors that hold items (reservoirs) emit what the budget allows now."""
+        flush = getattr(self.selector, "flush", None)
+        if flush is None:
+            return []
+        chosen = flush(self.budget)
+        self._record(chosen, now + deadline_s)
+        return chosen
+
+    def _record(self, chosen: list[Selection], deadline: float) -> None:
+        for s in chosen:
+            self.outstanding[s.item_id] = Outstanding(s, deadline)
+        vectors = [s.embedding for s in chosen if s.embedding is not None]
+        if vectors:
+            self.novelty.add_many(np.stack(vectors))
+
+    def _novelty(self, X: np.ndarray) -> np.ndarray:
+        return np.clip(self.novelty.nearest_distance_many(X), 0.0, 1.0)
+
+    def informativeness_many(self, X: np.ndarray) -> np.ndarray:
+        """Fresh informativeness of held items under the current model and novelty index."""
+        batch = ScoredBatch([""] * len(X), X, score_many(self.snapshot, X))
+        batch.scores["novelty"] = self._novelty(X)
+        sel = self.settings.selection
+        return informativeness(batch, sel.uncertainty, sel.novelty_weight)
+
+    def labelled(self, item_ids: Sequence[str], gains: Sequence[float]) -> list[Selection]:
+        """Labels came back: close the outstanding selections and reward their strategies."""
+        closed = [self.outstanding.pop(i).selection for i in item_ids if i in self.outstanding]
+        by_id = dict(zip(item_ids, gains, strict=True))
+        if closed:
+            self.selector.reward_many([s.strategy for s in closed],
+                                      [by_id[s.item_id] for s in closed])
+        return closed
+
+    def expire(self, now: float) -> list[Selection]:
+        """Release the budget of selections whose labels missed their deadline."""
+        late = [i for i, o in self.outstanding.items() if o.deadline < now]
+        expired = [self.outstanding.pop(i).selection for i in late]
+        for s in expired:
+            self.budget.release(s.cost)
+        return expired

@@ -1,0 +1,62 @@
+"""What a simulation writes: summary.json, curve.csv and learning_curve.png."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from pathlib import Path
+
+import orjson
+
+from stream_al.simulate.simulator import StrategyResult
+
+
+def summary(results: Mapping[str, StrategyResult], all_labels_accuracy: float,
+            meta: Mapping[str, object] | None = None) -> dict[str, object]:
+    """The documented shape: ``{"all_labels_accuracy", "strategies": {name: {...}}}``."""
+    out: dict[str, object] = {
+        "all_labels_accuracy": round(all_labels_accuracy, 4),
+        "strategies": {name: r.summary() for name, r in results.items()},
+    }
+    if meta:
+        out["meta"] = dict(meta)
+    return out
+
+
+def write_report(out_dir: Path, results: Mapping[str, StrategyResult], all_labels_accuracy: float,
+                 meta: Mapping[str, object] | None = None) -> dict[str, object]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = summary(results, all_labels_accuracy, meta)
+    (out_dir / "summary.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    with (out_dir / "curve.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["strategy", "position", "labels_used", "accuracy", "macro_f1"])
+        for name, r in results.items():
+            for p in r.curve:
+                w.writerow([name, p.position, p.labels_used, f"{p.accuracy:.4f}",
+                            f"{p.macro_f1:.4f}"])
+    plot_learning_curves(out_dir / "learning_curve.png", results, all_labels_accuracy)
+    return data
+
+
+def plot_learning_curves(path: Path, results: Mapping[str, StrategyResult],
+                         all_labels_accuracy: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for name, r in results.items():
+        ax.plot([p.labels_used for p in r.curve], [p.accuracy for p in r.curve],
+                marker="o", markersize=3, label=f"{name} (final {r.final_accuracy:.3f})")
+    ax.axhline(all_labels_accuracy, color="grey", linestyle="--",
+               label=f"all labels ({all_labels_accuracy:.3f})")
+    ax.set_xlabel("labels bought")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title("stream-al: accuracy per label bought")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

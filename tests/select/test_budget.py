@@ -1,0 +1,72 @@
+"""The budget ledger: never spends more than the stream allows."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stream_al.select import Budget, BudgetError, SubBudget
+
+
+def test_allowance_grows_with_the_stream():
+    b = Budget(fraction=0.1)
+    assert not b.can_spend(1)
+    b.observe(10)
+    assert b.can_spend(1) and not b.can_spend(1.5)
+
+
+def test_spending_beyond_the_allowance_is_refused():
+    b = Budget(fraction=0.5)
+    b.observe(2)
+    b.spend(1)
+    with pytest.raises(BudgetError, match="exceeds the allowance"):
+        b.spend(1)
+
+
+def test_released_cost_can_be_spent_again():
+    b = Budget(fraction=0.5)
+    b.observe(2)
+    b.spend(1)
+    b.release(1)
+    assert b.can_spend(1)
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.1, 1.5])
+def test_fraction_outside_zero_one_names_the_range(fraction):
+    with pytest.raises(BudgetError, match=r"budget must be in \(0, 1\]"):
+        Budget(fraction=fraction)
+
+
+def test_windowed_budget_starts_each_window_afresh():
+    b = Budget(fraction=0.1, window_items=100)
+    b.observe(100)  # first window complete: the new window has seen nothing yet
+    assert not b.can_spend(1)
+    b.observe(50)
+    b.spend(5)
+    assert not b.can_spend(1)
+    b.observe(50)  # a new window
+    assert not b.can_spend(1)
+    b.observe(10)
+    assert b.can_spend(1)
+
+
+def test_sub_budget_spends_from_its_parent():
+    parent = Budget(fraction=0.5)
+    child = SubBudget.of(parent)
+    parent.observe(4)
+    child.observe(2)
+    child.spend(1)
+    assert parent.spent == 1 and child.own.spent == 1
+    assert not child.can_spend(1)  # its own share (0.5 * 2) is used up
+
+
+@given(
+    fraction=st.floats(0.01, 1.0),
+    steps=st.lists(st.tuples(st.integers(0, 50), st.floats(0.1, 5.0)), max_size=60),
+)
+def test_property_spent_never_exceeds_what_the_stream_allows(fraction, steps):
+    b = Budget(fraction=fraction)
+    for n_items, cost in steps:
+        b.observe(n_items)
+        if b.can_spend(cost):
+            b.spend(cost)
+        assert b.spent <= fraction * b.seen + 1e-6
