@@ -1,0 +1,326 @@
+"""The Metrics module: names, isolation, and what each helper method moves."""
+
+from __future__ import annotations
+
+import math
+from urllib.request import urlopen
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from stream_al.metrics import (
+    LABEL_OUTCOMES,
+    METRIC_NAMES,
+    METRIC_TYPES,
+    OTHER,
+    STAGES,
+    Metrics,
+    WindowRate,
+)
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+def value(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def exposed_families(metrics: Metrics) -> dict[str, str]:
+    """Family name -> type, as a Prometheus server reads them from the text exposition."""
+    text = metrics.exposition().decode()
+    families: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            families[name] = kind
+    return families
+
+
+# ---------------------------------------------------------------------------- names
+def test_every_metric_name_starts_with_stream_al(metrics):
+    names = {family.name for family in metrics.registry.collect()}
+    assert names
+    assert all(name.startswith("stream_al_") for name in names), names
+
+
+def test_counters_are_exposed_with_total_suffix(metrics):
+    families = exposed_families(metrics)
+    counters = {name for name, kind in families.items() if kind == "counter"}
+    assert counters
+    assert all(name.endswith("_total") for name in counters), counters
+
+
+def test_metric_types_constant_matches_the_exposition(metrics):
+    families = exposed_families(metrics)
+    exported = {name: kind for name, kind in families.items() if not name.endswith("_created")}
+    assert exported == METRIC_TYPES
+    assert frozenset(METRIC_TYPES) == METRIC_NAMES
+
+
+def test_units_are_in_the_names():
+    assert "stream_al_stage_latency_seconds" in METRIC_NAMES
+    assert "stream_al_label_to_model_seconds" in METRIC_NAMES
+    for name, kind in METRIC_TYPES.items():
+        if kind == "histogram":
+            assert name.endswith(("_seconds", "_items")), name
+
+
+def test_exposition_parses_as_prometheus_text(metrics):
+    metrics.observe_stage("embed", 3, 3, 0.01)
+    families = list(text_string_to_metric_families(metrics.exposition().decode()))
+    assert families
+
+
+# ------------------------------------------------------------------------ isolation
+def test_two_instances_do_not_collide():
+    first, second = Metrics(), Metrics()
+    first.observe_stage("score", n_in=5, n_out=5, seconds=0.1)
+    assert value(first, "stream_al_stage_items_in_total", stage="score") == 5
+    assert value(second, "stream_al_stage_items_in_total", stage="score") == 0
+
+
+def test_uses_the_registry_it_is_given():
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    metrics.set_model_version(3)
+    assert registry.get_sample_value("stream_al_model_version") == 3
+
+
+def test_stage_series_exist_from_the_start(metrics):
+    for stage in STAGES:
+        assert value(metrics, "stream_al_stage_items_in_total", stage=stage) == 0
+        assert value(metrics, "stream_al_stage_latency_seconds_count", stage=stage) == 0
+    for outcome in LABEL_OUTCOMES:
+        assert value(metrics, "stream_al_labels_received_total", outcome=outcome) == 0
+
+
+def test_quality_gauges_are_nan_until_measured(metrics):
+    for name in (
+        "stream_al_prequential_accuracy_ratio",
+        "stream_al_calibration_error_ratio",
+        "stream_al_annotator_agreement",
+    ):
+        assert math.isnan(value(metrics, name)), name
+
+
+# ------------------------------------------------------------------ stage helpers
+def test_observe_stage_moves_in_out_and_latency(metrics):
+    metrics.observe_stage("embed", n_in=10, n_out=9, seconds=0.003)
+    metrics.observe_stage("embed", n_in=5, n_out=5, seconds=2.0)
+    assert value(metrics, "stream_al_stage_items_in_total", stage="embed") == 15
+    assert value(metrics, "stream_al_stage_items_out_total", stage="embed") == 14
+    assert value(metrics, "stream_al_stage_latency_seconds_count", stage="embed") == 2
+    assert value(metrics, "stream_al_stage_latency_seconds_sum", stage="embed") == pytest.approx(
+        2.003
+    )
+    assert value(metrics, "stream_al_stage_latency_seconds_bucket", stage="embed", le="0.005") == 1
+
+
+def test_latency_buckets_span_1ms_to_10s(metrics):
+    assert value(metrics, "stream_al_stage_latency_seconds_bucket", stage="learn", le="0.001") == 0
+    assert value(metrics, "stream_al_stage_latency_seconds_bucket", stage="learn", le="10.0") == 0
+
+
+def test_an_unknown_stage_is_refused_with_the_known_ones_named(metrics):
+    with pytest.raises(ValueError, match="vendor_out"):
+        metrics.observe_stage("embedd", 1, 1, 0.1)
+
+
+def test_extra_stages_can_be_declared():
+    metrics = Metrics(stages=(*STAGES, "drift"))
+    metrics.observe_stage("drift", 1, 0, 0.01)
+    assert value(metrics, "stream_al_stage_items_in_total", stage="drift") == 1
+
+
+def test_errors_and_dead_letters_by_stage_and_reason(metrics):
+    metrics.count_error("labels_in", "bad_schema")
+    metrics.count_error("labels_in", "bad_schema", n=2)
+    metrics.count_dead_letters("embed", "text_too_long", n=4)
+    assert value(metrics, "stream_al_errors_total", stage="labels_in", reason="bad_schema") == 3
+    assert (
+        value(metrics, "stream_al_dead_letters_total", stage="embed", reason="text_too_long") == 4
+    )
+
+
+def test_consumer_lag_per_topic_and_partition(metrics):
+    metrics.set_consumer_lag("stream-al.texts", 2, 120)
+    metrics.set_consumer_lag("stream-al.texts", 2, 7)
+    assert (
+        value(metrics, "stream_al_consumer_lag_messages", topic="stream-al.texts", partition="2")
+        == 7
+    )
+
+
+def test_batch_sizes_are_a_histogram_per_stage(metrics):
+    metrics.observe_batch("vendor_out", 25)
+    assert value(metrics, "stream_al_batch_size_items_count", stage="vendor_out") == 1
+    assert value(metrics, "stream_al_batch_size_items_sum", stage="vendor_out") == 25
+
+
+# -------------------------------------------------------------- selection helpers
+def test_selected_by_strategy_and_reason(metrics):
+    metrics.count_selected("uncertainty", "below_threshold", n=3)
+    assert (
+        value(
+            metrics,
+            "stream_al_selected_items_total",
+            strategy="uncertainty",
+            reason="below_threshold",
+        )
+        == 3
+    )
+
+
+def test_budget_in_labels_and_cost_units(metrics):
+    metrics.set_budget(spent=40, remaining=10)
+    assert value(metrics, "stream_al_budget_spent_labels") == 40
+    assert value(metrics, "stream_al_budget_remaining_labels") == 10
+    assert value(metrics, "stream_al_budget_spent_cost_units") == 40  # 1 unit a label by default
+    metrics.set_budget(spent=40, remaining=10, spent_cost=100.0, remaining_cost=25.0)
+    assert value(metrics, "stream_al_budget_spent_cost_units") == 100
+    assert value(metrics, "stream_al_budget_remaining_cost_units") == 25
+
+
+def test_bandit_weights_per_strategy(metrics):
+    metrics.set_bandit_weights({"random": 0.2, "uncertainty": 0.5, "diverse": 0.3})
+    assert value(metrics, "stream_al_bandit_weight", strategy="uncertainty") == 0.5
+    assert value(metrics, "stream_al_bandit_weight", strategy="diverse") == 0.3
+
+
+def test_reservoir_fill_and_capacity(metrics):
+    metrics.set_reservoir(items=48, capacity=64 * 32, clusters=3)
+    assert value(metrics, "stream_al_reservoir_items") == 48
+    assert value(metrics, "stream_al_reservoir_capacity_items") == 2048
+    assert value(metrics, "stream_al_reservoir_clusters") == 3
+
+
+# --------------------------------------------------------------- learning helpers
+def test_count_label_by_outcome_annotator_and_class(metrics):
+    metrics.count_label("accepted", label_class="sports", annotator="ann-1")
+    metrics.count_label("duplicate", label_class="sports", annotator="ann-1")
+    assert value(metrics, "stream_al_labels_received_total", outcome="accepted") == 1
+    assert value(metrics, "stream_al_labels_received_total", outcome="duplicate") == 1
+    assert value(metrics, "stream_al_labels_by_annotator_total", annotator="ann-1") == 2
+    # only accepted labels count towards the class distribution
+    assert value(metrics, "stream_al_labels_by_class_total", **{"class": "sports"}) == 1
+
+
+def test_an_unknown_label_outcome_is_refused(metrics):
+    with pytest.raises(ValueError, match="accepted"):
+        metrics.count_label("ok")
+
+
+def test_classes_beyond_the_cap_are_counted_as_other():
+    metrics = Metrics(max_classes=2)
+    for label_class in ["a", "b", "c", "d", "a"]:
+        metrics.count_label("accepted", label_class=label_class)
+    assert value(metrics, "stream_al_labels_by_class_total", **{"class": "a"}) == 2
+    assert value(metrics, "stream_al_labels_by_class_total", **{"class": OTHER}) == 2
+    assert value(metrics, "stream_al_labels_by_class_total", **{"class": "c"}) is None
+
+
+def test_default_class_cap_is_200(metrics):
+    for i in range(250):
+        metrics.count_label("accepted", label_class=f"c{i}")
+    assert value(metrics, "stream_al_labels_by_class_total", **{"class": "c199"}) == 1
+    assert value(metrics, "stream_al_labels_by_class_total", **{"class": OTHER}) == 50
+
+
+def test_model_version_and_quality_gauges(metrics):
+    metrics.set_model_version(7)
+    metrics.set_prequential_accuracy(0.81)
+    metrics.set_calibration_error(0.04)
+    assert value(metrics, "stream_al_model_version") == 7
+    assert value(metrics, "stream_al_prequential_accuracy_ratio") == 0.81
+    assert value(metrics, "stream_al_calibration_error_ratio") == 0.04
+
+
+def test_label_to_model_latency_one_observation_per_label(metrics):
+    metrics.observe_label_to_model([0.4, 1.6, 45.0])
+    assert value(metrics, "stream_al_label_to_model_seconds_count") == 3
+    assert value(metrics, "stream_al_label_to_model_seconds_bucket", le="1.0") == 1
+    assert value(metrics, "stream_al_label_to_model_seconds_bucket", le="60.0") == 3
+
+
+# ------------------------------------------------------------ data-health helpers
+def test_drift_score_and_alarms_by_detector(metrics):
+    metrics.set_drift_score("adwin", 0.12)
+    metrics.count_drift_alarm("adwin")
+    metrics.count_drift_alarm("adwin")
+    assert value(metrics, "stream_al_drift_score", detector="adwin") == 0.12
+    assert value(metrics, "stream_al_drift_alarms_total", detector="adwin") == 2
+
+
+def test_ood_ratio_and_throughput(metrics):
+    metrics.set_ood_ratio(0.02)
+    metrics.set_throughput(850.0)
+    assert value(metrics, "stream_al_ood_ratio") == 0.02
+    assert value(metrics, "stream_al_throughput_texts_per_second") == 850
+
+
+# -------------------------------------------------------------- annotation helpers
+def test_agreement_and_annotator_accuracy(metrics):
+    metrics.set_agreement(0.67)
+    metrics.set_annotator_accuracy("ann-2", 0.9)
+    assert value(metrics, "stream_al_annotator_agreement") == 0.67
+    assert value(metrics, "stream_al_annotator_accuracy_ratio", annotator="ann-2") == 0.9
+
+
+def test_annotators_beyond_the_cap_share_other_and_get_no_accuracy_gauge():
+    metrics = Metrics(max_annotators=1)
+    metrics.count_label("accepted", annotator="ann-1")
+    metrics.count_label("accepted", annotator="ann-2")
+    metrics.set_annotator_accuracy("ann-2", 0.5)
+    assert value(metrics, "stream_al_labels_by_annotator_total", annotator=OTHER) == 1
+    assert value(metrics, "stream_al_annotator_accuracy_ratio", annotator=OTHER) is None
+
+
+# ------------------------------------------------------------------ window rate
+def test_window_rate_counts_only_the_last_window():
+    window = WindowRate(window_s=10.0, start=0.0)
+    window.add(100, now=1.0)
+    window.add(200, now=12.0)
+    assert window.rate(now=15.0) == pytest.approx(20.0)  # only the 200 at t=12 is in (5, 15]
+
+
+def test_window_rate_before_a_full_window_uses_the_time_since_start():
+    window = WindowRate(window_s=60.0, start=100.0)
+    window.add(30, now=103.0)
+    assert window.rate(now=110.0) == pytest.approx(3.0)
+
+
+def test_window_rate_is_zero_when_idle_or_at_start():
+    window = WindowRate(window_s=5.0, start=0.0)
+    assert window.rate(now=0.0) == 0.0
+    window.add(10, now=1.0)
+    assert window.rate(now=100.0) == 0.0
+
+
+@pytest.mark.parametrize("window_s", [0.0, -1.0])
+def test_window_rate_needs_a_positive_window(window_s):
+    with pytest.raises(ValueError, match="window_s must be > 0"):
+        WindowRate(window_s=window_s, start=0.0)
+
+
+def test_window_rate_refuses_negative_counts():
+    with pytest.raises(ValueError, match="negative"):
+        WindowRate(window_s=1.0, start=0.0).add(-1, now=0.5)
+
+
+# ---------------------------------------------------------------------- serving
+def test_start_http_server_serves_this_registry_only(metrics):
+    metrics.set_model_version(11)
+    server, thread = metrics.start_http_server(0, "127.0.0.1")
+    try:
+        with urlopen(f"http://127.0.0.1:{server.server_port}/metrics", timeout=5) as response:
+            body = response.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert "stream_al_model_version 11.0" in body
+    assert "python_gc_objects_collected_total" not in body  # not the global registry
