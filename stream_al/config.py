@@ -67,8 +67,11 @@ class SelectionSettings(BaseModel):
     max_clusters: int = Field(64, ge=1)
     cluster_radius: float = Field(0.0, ge=0, description="0: learned from the stream")
     reservoir_size: int = Field(32, ge=1, description="candidates kept per cluster")
-    batch_interval: int = Field(200, ge=1, description="stream items between emitted batches")
-    novelty_weight: float = Field(0.5, ge=0)
+    batch_interval: int = Field(500, ge=1, description="stream items between emitted batches")
+    novelty_weight: float = Field(0.0, ge=0, description="weight of distance to labelled items")
+    density_weight: float = Field(
+        1.0, ge=0, description="exponent of typicality (information density, Settles & Craven 2008)"
+    )
     # bandit over strategies
     bandit_arms: list[str] = Field(default_factory=lambda: ["random", "uncertainty", "diverse"])
     bandit_gamma: float = Field(0.1, gt=0, le=1)

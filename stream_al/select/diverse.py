@@ -59,6 +59,14 @@ class OnlineClusters:
             self._km.partial_fit(X) if len(X) >= self.k else None
         return self._km.predict(X).astype(np.int64)
 
+    def typicality_many(self, X: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+        """Cosine similarity of each row to its cluster's centre (1 before the first fit)."""
+        if not self.fitted:
+            return np.ones(len(X), dtype=np.float32)
+        centres = self._km.cluster_centers_[clusters]
+        centres = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        return np.clip((X * centres).sum(axis=1), 0.0, 1.0).astype(np.float32)
+
     def assign_only(self, X: np.ndarray) -> np.ndarray:
         if not self.fitted:
             return np.zeros(len(X), dtype=np.int64)
@@ -70,13 +78,15 @@ class DiverseReservoir:
 
     def __init__(self, rescorer: Informativeness, kind: str = "margin", max_clusters: int = 64,
                  size: int = 32, batch_interval: int = 200, novelty_weight: float = 0.5,
-                 min_separation: float = 0.05, seed: int = 0) -> None:
+                 min_separation: float = 0.05, density_weight: float = 0.0,
+                 seed: int = 0) -> None:
         self.rescorer = rescorer
         self.kind = kind
         self.size = size
         self.batch_interval = batch_interval
         self.novelty_weight = novelty_weight
         self.min_separation = min_separation
+        self.density_weight = density_weight
         self.clusters = OnlineClusters(max_clusters, seed)
         self._rng = np.random.default_rng(seed)
         self._reservoirs: dict[int, list[_Entry]] = {}
@@ -126,8 +136,10 @@ class DiverseReservoir:
         if not entries or budget.allowance < 1.0 - 1e-9:
             return []
         X = np.stack([e.x for e in entries])
-        fresh = self.rescorer.informativeness_many(X)
         groups = np.array([e.selection.group for e in entries])
+        fresh = self.rescorer.informativeness_many(X)
+        if self.density_weight > 0:  # information density: prefer typical over outlying items
+            fresh = fresh * self.clusters.typicality_many(X, groups) ** self.density_weight
         slots = _allocate(int(math.floor(budget.allowance + 1e-9)), groups, fresh, mass)
         picked: list[int] = []
         for c in sorted(slots, key=lambda c: -slots[c]):

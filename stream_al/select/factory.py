@@ -30,7 +30,8 @@ def make_selector(name: str, selection: SelectionSettings, budget: BudgetSetting
     if name == "diverse":
         return DiverseReservoir(rescorer, selection.uncertainty, selection.max_clusters,
                                 selection.reservoir_size, selection.batch_interval,
-                                selection.novelty_weight, seed=seed)
+                                selection.novelty_weight,
+                                density_weight=selection.density_weight, seed=seed)
     if name == "bandit":
         arms = [a for a in selection.bandit_arms if a not in ("bandit", "default")]
         if len(arms) != len(selection.bandit_arms):

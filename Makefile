@@ -1,0 +1,11 @@
+# The two commands of the README. Each sets up what it needs on a fresh machine.
+.PHONY: demo test lint simulate
+
+demo:
+	bash deploy/demo.sh
+
+test:
+	bash deploy/test.sh
+
+lint:
+	$$(bash deploy/bootstrap.sh) -m ruff check stream_al tests benchmarks
