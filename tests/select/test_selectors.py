@@ -118,3 +118,16 @@ def test_property_no_strategy_ever_exceeds_the_budget(fraction, sizes, seed, nam
         budget.observe(n)
         selector.select_many(batch, budget)
         assert budget.spent <= fraction * budget.seen + 1e-9
+
+
+@settings(max_examples=15, deadline=None)
+@given(clusters=st.integers(1, 6), size=st.integers(1, 10),
+       sizes=st.lists(st.integers(1, 200), min_size=1, max_size=10))
+def test_property_reservoir_memory_never_exceeds_its_cap(clusters, size, sizes):
+    selector = DiverseReservoir(ColdModel(), max_clusters=clusters, size=size,
+                                batch_interval=10**9)
+    budget = Budget(0.01)
+    for i, n in enumerate(sizes):
+        budget.observe(n)
+        selector.select_many(make_batch(n, seed=i, start=1000 * i), budget)
+        assert selector.fill <= clusters * size
