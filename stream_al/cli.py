@@ -22,10 +22,10 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from stream_al.dataset import load_labeled
     from stream_al.embed import make_embedder
+    from stream_al.select.factory import STRATEGIES
     from stream_al.simulate.features import embed_dataset
     from stream_al.simulate.report import write_report
     from stream_al.simulate.simulator import Simulation
-    from stream_al.select.factory import STRATEGIES
 
     strategies = [s.strip() for s in args.strategy.split(",") if s.strip()]
     unknown = [s for s in strategies if s not in STRATEGIES]

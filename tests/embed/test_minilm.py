@@ -1,0 +1,40 @@
+"""The MiniLM embedder: the bundled all-MiniLM-L6-v2, offline, on every available core."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from stream_al.embed.minilm import available_cores, minilm_model_path
+
+pytestmark = pytest.mark.model
+
+
+def test_loads_the_bundled_weights_with_the_hub_switched_off():
+    path = minilm_model_path()
+    assert (path / "model.safetensors").is_file()
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
+
+
+def test_uses_every_available_core(minilm_embedder):
+    import torch
+
+    assert torch.get_num_threads() == available_cores()
+
+
+def test_long_texts_are_truncated_not_rejected(minilm_embedder, ag_news):
+    long_text = " ".join(text for text, _ in ag_news[:20])
+    vector = minilm_embedder.embed([long_text])
+    assert vector.shape == (1, 384)
+    np.testing.assert_allclose(np.linalg.norm(vector), 1.0, atol=1e-5)
+
+
+def test_a_paraphrase_is_closer_than_a_text_on_another_topic(minilm_embedder):
+    rise, climb, match = minilm_embedder.embed(
+        ["Oil prices rose sharply on Monday", "Crude costs climbed steeply at the start of the week",
+         "The striker scored twice in the second half"]
+    )
+    assert rise @ climb > rise @ match + 0.2
