@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from stream_al.learn import ModelSnapshot
 from stream_al.score import committee_disagreement, entropy, least_confidence, margin, uncertainty
 from stream_al.score.batch import score_many
-from stream_al.learn import ModelSnapshot
 
 SCORES = [entropy, margin, least_confidence]
 
