@@ -1,4 +1,4 @@
-"""The ``stream-al`` command: simulate, worker, produce, vendor, models, broker."""
+"""The ``stream-al`` command: simulate, demo, worker, produce, vendor, broker."""
 
 from __future__ import annotations
 
@@ -37,12 +37,14 @@ def _simulate(args: argparse.Namespace) -> int:
     if sim.test_size >= len(data):
         raise UsageError(f"--test-size {sim.test_size} must be smaller than the {len(data)} rows")
     embedder = make_embedder(settings.embedder)
-    with tqdm(total=len(data), desc=f"embed ({embedder.name})", unit="text") as bar:
+    bar_options = {"disable": not sys.stderr.isatty(), "mininterval": 0.5}
+    with tqdm(total=len(data), desc=f"embed ({embedder.name})", unit="text", **bar_options) as bar:
         X = embed_dataset(embedder, data, settings.embedder.cache_dir, progress=bar.update)
     simulation = Simulation(data, X, settings)
     results = {}
     for name in strategies:
-        with tqdm(total=simulation.stream_length, desc=f"stream ({name})", unit="item") as bar:
+        with tqdm(total=simulation.stream_length, desc=f"stream ({name})", unit="item",
+                  **bar_options) as bar:
             results[name] = simulation.run(name, progress=bar.update)
     ceiling = simulation.all_labels_accuracy()
     meta = {"data": str(args.data), "budget": settings.budget.fraction,
@@ -109,12 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("action", choices=["start", "stop", "status", "restart", "reset"])
     broker.set_defaults(func=_broker)
 
-    try:
-        from stream_al.stream.cli_commands import add_parsers
-    except ImportError:  # the Kafka shell is optional for the simulator
-        pass
-    else:
-        add_parsers(sub)
+    from stream_al.demo import add_parser as add_demo
+    from stream_al.stream.cli_commands import add_parsers as add_stream_commands
+
+    add_stream_commands(sub)
+    add_demo(sub)
     return parser
 
 
@@ -125,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, ConfigError, ValueError, FileNotFoundError) as e:
+    except (UsageError, ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"stream-al {args.command}: error: {_message(e)}", file=sys.stderr)
         return 2
 

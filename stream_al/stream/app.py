@@ -1,0 +1,120 @@
+"""The faust application: three agents, a timer and a task, built from :class:`Settings`.
+
+- ``score`` on ``texts`` (partitioned; workers in the group share the partitions): batches of
+  texts are parsed, embedded and scored with the current model; one record per batch goes to
+  ``control``.
+- ``labels_in`` on ``labels`` (partitioned): vendor labels are validated and forwarded to
+  ``control``.
+- ``coordinate`` on ``control`` (one partition, so one worker of the group runs it): the
+  system-wide budget, selection and learning (:class:`CoordinatorShell`).
+- a task per worker follows ``models`` and swaps in each new model for its scorers; a timer
+  runs the coordinator's chores.
+
+Every agent has concurrency 1: with more, faust can commit an offset past a message still in
+flight (faust-streaming issue #606). Streams are consumed without automatic acks
+(``noack_take``, ``noack``): a handler awaits the delivery of everything it produced, and only
+then are its input records acked (so committable). A worker stopped mid-handler leaves them
+unacked: they are read again after the restart (at-least-once; consumers are idempotent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from stream_al.config import Settings
+from stream_al.embed import Embedder, make_embedder
+from stream_al.metrics import Metrics
+from stream_al.stream.coordinating import CoordinatorShell
+from stream_al.stream.publish import Publisher, raw_topic
+from stream_al.stream.scoring import ScoringShell
+from stream_al.stream.topics import MAX_RECORD_BYTES
+
+CHORES_EVERY_S = 0.2
+LAG_EVERY_S = 5.0
+
+
+def build_app(
+    settings: Settings,
+    metrics: Metrics | None = None,
+    *,
+    embedder: Embedder | None = None,
+    strategy: str | None = None,
+) -> faust.App:
+    """A faust app for ``settings`` (group id ``kafka.app_id``); run it with ``faust.Worker``."""
+    k = settings.kafka
+    metrics = metrics or Metrics()
+    embedder = embedder or make_embedder(settings.embedder)
+    k.state_dir.mkdir(parents=True, exist_ok=True)  # faust keeps its datadir in it
+    app = faust.App(
+        k.app_id,
+        broker=f"kafka://{k.bootstrap}",
+        store="memory://",
+        datadir=str(k.state_dir / k.app_id),
+        autodiscover=False,
+        web_enabled=False,
+        topic_allow_declare=False,  # stream_al.stream.topics creates them, with their layouts
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=1.0,
+        producer_max_request_size=MAX_RECORD_BYTES,
+        consumer_max_fetch_size=MAX_RECORD_BYTES,
+        producer_linger=0.005,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    publisher = Publisher(app, k, metrics)
+    scoring = ScoringShell(settings, embedder, publisher, metrics)
+    coordinating = CoordinatorShell(settings, embedder, publisher, metrics, strategy)
+    t = k.topics
+
+    @app.agent(raw_topic(app, t.texts), name="score", concurrency=1)
+    async def score(stream: faust.StreamT) -> None:
+        async for events in stream.noack_take(k.batch_max, within=k.batch_within_s):
+            await scoring.score(events)
+            await ack_all(stream, events)
+
+    @app.agent(raw_topic(app, t.labels), name="labels_in", concurrency=1)
+    async def labels_in(stream: faust.StreamT) -> None:
+        async for events in stream.noack_take(k.batch_max, within=k.batch_within_s):
+            await scoring.labels_in(events)
+            await ack_all(stream, events)
+
+    @app.agent(raw_topic(app, t.control), name="coordinate", concurrency=1)
+    async def coordinate(stream: faust.StreamT) -> None:
+        manual = stream.noack()
+        async for event in manual.events():
+            await coordinating.handle(event)
+            await manual.ack(event)
+
+    @app.task
+    async def follow_models() -> None:
+        await scoring.follow_models()
+
+    @app.timer(CHORES_EVERY_S)
+    async def chores() -> None:
+        await coordinating.chores()
+
+    @app.timer(LAG_EVERY_S)
+    async def report_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            end, position = consumer.highwater(tp), await consumer.position(tp)
+            if end is not None and position is not None:
+                metrics.set_consumer_lag(tp.topic, tp.partition, max(0, end - position))
+
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        await coordinating.assigned(any(tp.topic == t.control for tp in assigned))
+
+    app.on_partitions_assigned.connect(on_assigned, weak=False)
+    return app
+
+
+async def ack_all(stream: faust.StreamT, events: list) -> None:
+    """Ack after the handler returned. faust's own ``take``/``events`` ack in a ``finally``,
+    also when the handler raised or the worker stopped mid-way; these streams do not."""
+    for event in events:
+        await stream.ack(event)

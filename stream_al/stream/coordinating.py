@@ -1,0 +1,227 @@
+"""The shell around :class:`Coordinator` on the worker that holds the ``control`` partition.
+
+It rebuilds the coordinator from the topics when it gets the partition, feeds it control
+records in offset order, publishes what it returns (selected items, then the ledger; model
+updates; dead letters; expiries), and runs the periodic chores: publishing the last model,
+expiring late selections, and spending the budget on held items when the stream goes idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from stream_al.config import Settings
+from stream_al.embed.base import Embedder
+from stream_al.metrics import Metrics
+from stream_al.stream.coordinator import Coordinator, LabelOutcome
+from stream_al.stream.messages import (
+    CONTROL,
+    DeadLetterReason,
+    Event,
+    Expiry,
+    LabelsRecord,
+    ScoredBatchRecord,
+    SelectedItem,
+    parse,
+)
+from stream_al.stream.publish import Publisher
+from stream_al.stream.rebuild import read_state
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+IDLE_FLUSH_S = 2.0
+"""Held candidates are bought (as far as the budget allows) after this long without texts."""
+EXPIRE_EVERY_S = 1.0
+RETRY_S = 2.0
+
+
+class CoordinatorShell:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        publisher: Publisher,
+        metrics: Metrics,
+        strategy: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.publisher = publisher
+        self.metrics = metrics
+        self.strategy = strategy
+        self.coordinator: Coordinator | None = None
+        self.lock = asyncio.Lock()
+        self.holds_control = False
+        self._last_expire = 0.0
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking core work off the event loop (heartbeats and fetches go on)."""
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    # ---- partition ownership ------------------------------------------------------------------
+    async def assigned(self, holds_control: bool) -> None:
+        """After a rebalance: keep the coordinator only if the partition stayed with us (the
+        next chores build it if we just got the partition)."""
+        self.holds_control = holds_control
+        if not holds_control:
+            async with self.lock:
+                if self.coordinator is not None:
+                    log.info("control partition moved away: dropping the coordinator")
+                self.coordinator = None
+
+    async def _coordinator(self) -> Coordinator:
+        while self.coordinator is None:
+            try:
+                await self._rebuild()
+            except Exception:  # Kafka unreachable, a topic being created: try again
+                log.exception("rebuilding the coordinator failed; retrying in %ss", RETRY_S)
+                await asyncio.sleep(RETRY_S)
+        return self.coordinator
+
+    async def _rebuild(self) -> None:
+        started = time.perf_counter()
+        state = await self._run(read_state, self.settings.kafka)
+        c = Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
+        restored = await self._run(
+            c.restore,
+            state.selected,
+            state.expired,
+            state.labels,
+            state.ledger,
+            state.model_version,
+            time.time(),
+        )
+        detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started}
+        log.info("coordinator rebuilt from the topics: %s", detail)
+        await self.publisher.event(
+            Event(schema_version=1, kind="restored", at=time.time(), detail=detail)
+        )
+        update = c.model_update(time.time(), force=True)
+        if update is not None:
+            await self.publisher.model(update)
+        self.coordinator = c
+        self._report_budget(c)
+
+    # ---- control records ----------------------------------------------------------------------
+    async def handle(self, event: Any) -> None:
+        """One control record; an unexpected error dead-letters it (the next one goes on)."""
+        try:
+            await self._handle(event)
+        except Exception as e:
+            log.exception("control record at offset %s failed", event.message.offset)
+            self.metrics.count_error("select", type(e).__name__)
+            await self.publisher.dead_letter(
+                "select",
+                event.message.value or b"",
+                DeadLetterReason("processing_error", f"{type(e).__name__}: {e}"),
+                event.message,
+            )
+
+    async def _handle(self, event: Any) -> None:
+        message = event.message
+        async with self.lock:
+            c = await self._coordinator()
+            record = parse(CONTROL, message.value)
+            if isinstance(record, DeadLetterReason):
+                await self.publisher.dead_letter("select", message.value or b"", record, message)
+            elif isinstance(record, ScoredBatchRecord):
+                await self._scored(c, record, message.offset)
+            elif isinstance(record, LabelsRecord):
+                await self._labels(c, record, message.offset)
+
+    async def _scored(self, c: Coordinator, record: ScoredBatchRecord, offset: int) -> None:
+        started = time.perf_counter()
+        items = await self._run(c.on_scored, record, offset, time.time())
+        self.metrics.observe_stage(
+            "select", len(record.ids), len(items), time.perf_counter() - started
+        )
+        await self._emit(c, items)
+
+    async def _emit(self, c: Coordinator, items: list[SelectedItem]) -> None:
+        """Selected items first, then the ledger that counts them: a crash in between leaves
+        ``seen`` behind ``spent`` (a smaller budget), never the other way round."""
+        started = time.perf_counter()
+        await self.publisher.selected(items)
+        await self.publisher.ledger(c.ledger(time.time()))
+        if items:
+            self.metrics.observe_stage(
+                "vendor_out", len(items), len(items), time.perf_counter() - started
+            )
+            self.metrics.observe_batch("vendor_out", len(items))
+        for item in items:
+            self.metrics.count_selected(item.strategy, item.reason)
+        self._report_budget(c)
+
+    async def _labels(self, c: Coordinator, record: LabelsRecord, offset: int) -> None:
+        started = time.perf_counter()
+        outcome: LabelOutcome = await self._run(c.on_labels, record, offset, time.time())
+        self.metrics.observe_stage(
+            "learn", len(record.labels), len(outcome.accepted), time.perf_counter() - started
+        )
+        for label, reason in outcome.rejected:
+            self.metrics.count_label("rejected", annotator=label.annotator_id)
+            await self.publisher.dead_letter(
+                "learn", label.to_bytes(), reason, topic=self.settings.kafka.topics.labels
+            )
+        for label in outcome.duplicates:
+            self.metrics.count_label("duplicate", annotator=label.annotator_id)
+        for stored in outcome.accepted:
+            self.metrics.count_label(
+                "accepted", label_class=stored.label, annotator=stored.annotator_id
+            )
+        if outcome.correct:
+            self.metrics.set_prequential_accuracy(c.prequential_accuracy)
+        await self._publish_model(c, force=False)
+
+    async def _publish_model(self, c: Coordinator, force: bool) -> None:
+        update = c.model_update(time.time(), force=force)
+        if update is not None:
+            await self.publisher.model(update)
+
+    # ---- chores -------------------------------------------------------------------------------
+    async def chores(self) -> None:
+        """Every few hundred ms: rebuild if we just got the partition, last model out,
+        expiries, idle flush."""
+        if self.coordinator is None and not self.holds_control:
+            return
+        async with self.lock:
+            if not self.holds_control and self.coordinator is None:
+                return
+            c = await self._coordinator()
+            now = time.time()
+            await self._publish_model(c, force=True)  # model_update rate-limits by version
+            if now - self._last_expire >= EXPIRE_EVERY_S:
+                self._last_expire = now
+                await self._expire(c, now)
+            if now - c.last_batch_at >= IDLE_FLUSH_S:
+                items = c.flush(now)
+                if items:
+                    await self._emit(c, items)
+
+    async def _expire(self, c: Coordinator, now: float) -> None:
+        expired = c.expire(now)
+        if not expired:
+            return
+        await self.publisher.expiries(
+            [Expiry(schema_version=1, item_id=s.item_id, cost=s.cost, at=now) for s in expired]
+        )
+        await self.publisher.ledger(c.ledger(now))
+        await self.publisher.event(
+            Event(schema_version=1, kind="expired", at=now, item_ids=[s.item_id for s in expired])
+        )
+        self._report_budget(c)
+
+    def _report_budget(self, c: Coordinator) -> None:
+        b = c.stage.budget
+        self.metrics.set_budget(b.spent, max(0.0, b.allowance))
+        selector = c.stage.selector
+        if hasattr(selector, "fill") and hasattr(selector, "capacity"):
+            self.metrics.set_reservoir(selector.fill, selector.capacity)
+        if hasattr(selector, "weights"):
+            self.metrics.set_bandit_weights(selector.weights())

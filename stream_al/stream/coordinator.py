@@ -1,0 +1,398 @@
+"""The coordinator: the one place where the label budget is spent and the model learns.
+
+It runs the same core objects as the simulator (a :class:`SelectionStage` owning the budget, an
+:class:`OnlineLearner`, ``label_gain`` as the bandit's reward) on records read, in offset order,
+from the single-partition ``control`` topic: scored batches from the scorers and labels from the
+labels agents. It has no Kafka, asyncio or Prometheus inside; the faust shell in ``app.py``
+feeds it and publishes what it returns.
+
+Idempotency: a record at or below :attr:`control_offset` is ignored (it was already counted in
+the restored ledger), an item id is bought at most once, and a label counts once per
+(item, annotator).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stream_al.config import Settings
+from stream_al.embed.base import Embedder
+from stream_al.labels import Label, LabelStore
+from stream_al.learn.online import OnlineLearner
+from stream_al.score.batch import ScoredBatch
+from stream_al.select.base import Selection
+from stream_al.select.stage import Outstanding, SelectionStage
+from stream_al.simulate.simulator import label_gain
+from stream_al.stream.messages import (
+    DeadLetterReason,
+    LabelIn,
+    LabelsRecord,
+    Ledger,
+    ModelUpdate,
+    ScoredBatchRecord,
+    SelectedItem,
+)
+
+MAX_LATENCY_SAMPLES = 1000
+"""Label arrival times carried by one model update (for the label-to-model histogram)."""
+
+
+@dataclass
+class LabelOutcome:
+    """What became of one record of labels."""
+
+    accepted: list[Label] = field(default_factory=list)
+    duplicates: list[LabelIn] = field(default_factory=list)
+    rejected: list[tuple[LabelIn, DeadLetterReason]] = field(default_factory=list)
+    gains: list[float] = field(default_factory=list)
+    correct: list[bool] = field(default_factory=list)
+    """Per accepted label the model could already predict: was its prediction right?"""
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a rebuild from the topics recovered."""
+
+    selected: int
+    outstanding: int
+    expired: int
+    labels: int
+    rejected_labels: int
+    seen: int
+    spent: float
+    version: int
+
+
+class Coordinator:
+    """Owns the system-wide budget, the selector, the learner and the label store.
+
+    ``embedder`` re-embeds texts whose vectors are no longer held (labels for items already
+    labelled once, and every labelled item after a restart).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        dim: int,
+        embedder: Embedder,
+        strategy: str | None = None,
+        *,
+        publish_every_s: float = 0.2,
+        text_cache_items: int = 50_000,
+        accuracy_window: int = 500,
+    ) -> None:
+        if embedder.dim != dim:
+            raise ValueError(f"embedder {embedder.name} gives {embedder.dim} dims, expected {dim}")
+        self.settings = settings
+        self.dim = dim
+        self.embedder = embedder
+        self.stage = SelectionStage(settings, dim, strategy)
+        self.learner = OnlineLearner(dim, settings.learner)
+        self.labels = LabelStore()
+        self.texts: dict[str, str] = {}
+        """Every item ever selected -> its text (budget-bounded)."""
+        self.embeddings: dict[str, np.ndarray] = {}
+        """Selected items still waiting for their first label -> embedding."""
+        self.control_offset = -1
+        self.publish_every_s = publish_every_s
+        self.published_version = 0
+        self._last_publish = -math.inf
+        self._unpublished_received: list[float] = []
+        self._recent: OrderedDict[str, str] = OrderedDict()  # texts the selector may still hold
+        self._text_cache_items = text_cache_items
+        self._hits: deque[bool] = deque(maxlen=accuracy_window)
+        self._emissions = 0
+        self.last_batch_at = -math.inf
+        self._unflushed = False
+
+    # ---- selection ------------------------------------------------------------------------
+    def on_scored(self, record: ScoredBatchRecord, offset: int, now: float) -> list[SelectedItem]:
+        """Observe a scored batch in the budget; return the items bought (never one twice)."""
+        if offset <= self.control_offset:
+            return []
+        self.control_offset = offset
+        self.last_batch_at = now
+        self._remember_texts(record.ids, record.texts)
+        first: dict[str, int] = {}
+        for i, item_id in enumerate(record.ids):
+            if item_id not in self.texts:
+                first.setdefault(item_id, i)
+        if not first:
+            return []
+        keep = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        batch = ScoredBatch(
+            ids=list(first),
+            X=record.matrix()[keep],
+            scores={k: np.asarray(v, dtype=np.float32)[keep] for k, v in record.scores.items()},
+            model_version=record.model_version,
+            costs=np.asarray(record.costs, dtype=np.float32)[keep],
+        )
+        self.stage.set_model(self.learner.snapshot())
+        before = dict(self.stage.outstanding)
+        chosen = self.stage.select_many(batch, now, self.settings.kafka.label_deadline_s)
+        self._unflushed = True
+        return self._emit(chosen, before)
+
+    def flush(self, now: float) -> list[SelectedItem]:
+        """Spend what the budget allows on items the selector holds (the stream went idle)."""
+        if not self._unflushed:
+            return []
+        self._unflushed = False
+        self.stage.set_model(self.learner.snapshot())
+        before = dict(self.stage.outstanding)
+        return self._emit(self.stage.flush(now, self.settings.kafka.label_deadline_s), before)
+
+    def _emit(self, chosen: list[Selection], before: dict[str, Outstanding]) -> list[SelectedItem]:
+        batch_id = f"sel-{self.control_offset}-{self._emissions}"
+        self._emissions += 1
+        out: list[SelectedItem] = []
+        now_bought: set[str] = set()
+        for s in chosen:
+            text = self._recent.get(s.item_id)
+            if s.item_id in now_bought:  # offered twice (a redelivered text), chosen twice
+                self.stage.budget.release(s.cost)
+                continue
+            if text is None or s.item_id in self.texts:  # bought before, or text forgotten
+                self._unbuy(s, before)
+                continue
+            self.texts[s.item_id] = text
+            now_bought.add(s.item_id)
+            if s.embedding is not None:
+                self.embeddings[s.item_id] = s.embedding
+            out.append(
+                SelectedItem(
+                    schema_version=1,
+                    item_id=s.item_id,
+                    text=text,
+                    batch_id=batch_id,
+                    strategy=s.strategy,
+                    reason=s.reason,
+                    scores={k: float(v) for k, v in s.scores.items() if math.isfinite(v)},
+                    model_version=self.stage.snapshot.version,
+                    deadline=self.stage.outstanding[s.item_id].deadline,
+                    cost=s.cost,
+                    group=int(s.group),
+                    priority=float(s.priority),
+                )
+            )
+        return out
+
+    def _unbuy(self, s: Selection, before: dict[str, Outstanding]) -> None:
+        self.stage.budget.release(s.cost)
+        if s.item_id in before:
+            self.stage.outstanding[s.item_id] = before[s.item_id]
+        else:
+            self.stage.outstanding.pop(s.item_id, None)
+
+    def _remember_texts(self, ids: Sequence[str], texts: Sequence[str]) -> None:
+        recent = self._recent
+        for item_id, text in zip(ids, texts, strict=True):
+            recent[item_id] = text
+            recent.move_to_end(item_id)
+        while len(recent) > self._text_cache_items:
+            recent.popitem(last=False)
+
+    def expire(self, now: float) -> list[Selection]:
+        """Selections whose labels missed their deadline: their cost goes back to the budget."""
+        expired = self.stage.expire(now)
+        for s in expired:
+            self.embeddings.pop(s.item_id, None)
+        return expired
+
+    # ---- learning -------------------------------------------------------------------------
+    def on_labels(self, record: LabelsRecord, offset: int, now: float) -> LabelOutcome:
+        """Dedupe and validate labels, reward their strategies, learn them."""
+        outcome = LabelOutcome(version=self.learner.version)
+        if offset <= self.control_offset:
+            return outcome
+        self.control_offset = offset
+        known = list(self.learner.classes)
+        for label, received in zip(record.labels, record.received_at, strict=True):
+            reason = self._refusal(label, known)
+            if reason is not None:
+                outcome.rejected.append((label, reason))
+            elif self.labels.add_one(_stored(label, received)):
+                outcome.accepted.append(_stored(label, received))
+                if label.label not in known:
+                    known.append(label.label)
+            else:
+                outcome.duplicates.append(label)
+        if outcome.accepted:
+            self._learn(outcome)
+        outcome.version = self.learner.version
+        return outcome
+
+    def _refusal(self, label: LabelIn, known: list[str]) -> DeadLetterReason | None:
+        """Why ``label`` cannot be used, or None; ``known``: classes accepted so far."""
+        if label.item_id not in self.texts:
+            return DeadLetterReason("unknown_item", f"item {label.item_id!r} was never selected")
+        if self.settings.kafka.label_policy == "reject":
+            allowed = self.settings.kafka.label_classes or (known if len(known) >= 2 else None)
+            if allowed is not None and label.label not in allowed:
+                return DeadLetterReason(
+                    "unknown_class", f"class {label.label!r} not in {sorted(allowed)}"
+                )
+        return None
+
+    def _learn(self, outcome: LabelOutcome) -> None:
+        ids = [x.item_id for x in outcome.accepted]
+        names = [x.label for x in outcome.accepted]
+        X = self._embeddings_of(ids)
+        snapshot = self.learner.snapshot()
+        gains = label_gain(snapshot, X, names)
+        if snapshot.ready:
+            predicted = snapshot.predict_many(X)
+            outcome.correct = [p == y for p, y in zip(predicted, names, strict=True)]
+            self._hits.extend(outcome.correct)
+        self.learner.learn_many(X, names)
+        self.stage.labelled(ids, gains.tolist())
+        for item_id in ids:
+            self.embeddings.pop(item_id, None)
+        outcome.gains = gains.tolist()
+        self._unpublished_received.extend(x.received_at for x in outcome.accepted)
+
+    def _embeddings_of(self, ids: Sequence[str]) -> np.ndarray:
+        missing = sorted({i for i in ids if i not in self.embeddings})
+        fresh = (
+            dict(zip(missing, self.embedder.embed([self.texts[i] for i in missing]), strict=True))
+            if missing
+            else {}
+        )
+        return np.stack([self.embeddings[i] if i in self.embeddings else fresh[i] for i in ids])
+
+    @property
+    def prequential_accuracy(self) -> float:
+        """Share of the last labels the model predicted right before learning them (NaN: none)."""
+        return float(np.mean(self._hits)) if self._hits else math.nan
+
+    def model_update(self, now: float, force: bool = False) -> ModelUpdate | None:
+        """The current model if it is newer than the last published one and publishing is due
+        (at most every ``publish_every_s``; ``force`` for the last one)."""
+        if self.learner.version <= self.published_version:
+            return None
+        if not force and now - self._last_publish < self.publish_every_s:
+            return None
+        update = ModelUpdate.of(
+            self.learner.snapshot(), self._unpublished_received[-MAX_LATENCY_SAMPLES:]
+        )
+        self._unpublished_received.clear()
+        self.published_version = self.learner.version
+        self._last_publish = now
+        return update
+
+    # ---- durability -----------------------------------------------------------------------
+    def ledger(self, now: float) -> Ledger:
+        b = self.stage.budget
+        return Ledger(
+            schema_version=1,
+            seen=b.seen,
+            spent=b.spent,
+            window_seen=b.window_seen,
+            window_spent=b.window_spent,
+            control_offset=self.control_offset,
+            at=now,
+        )
+
+    def restore(
+        self,
+        selected: Iterable[SelectedItem],
+        expired: Mapping[str, float],
+        labels: Iterable[LabelIn],
+        ledger: Ledger | None,
+        model_version: int,
+        now: float,
+    ) -> Restored:
+        """Rebuild from the topics: what was bought (``selected``), what expired, every label,
+        the last ledger and the last published model version. Call on a fresh instance.
+
+        Spent = cost of everything bought minus expiries; seen = the ledger's (it may lag
+        after a crash, which only makes the budget smaller). The learner re-learns every
+        accepted label from re-embedded texts and continues at ``model_version + 1``.
+        """
+        items: dict[str, SelectedItem] = {}
+        for s in selected:
+            items.setdefault(s.item_id, s)
+        self.texts = {i: s.text for i, s in items.items()}
+        X = (
+            self.embedder.embed([s.text for s in items.values()])
+            if items
+            else np.zeros((0, self.dim), dtype=np.float32)
+        )
+        row = {item_id: n for n, item_id in enumerate(items)}
+        if len(X):
+            self.stage.novelty.add_many(X)
+        learned, rejected = self._restore_labels(labels)
+        if learned:
+            self.learner.version = model_version
+            self.learner.learn_many(
+                X[[row[x.item_id] for x in learned]], [x.label for x in learned]
+            )
+        self.published_version = model_version
+        for item_id, s in items.items():
+            if item_id in expired or self.labels.has_item(item_id):
+                continue
+            self.embeddings[item_id] = X[row[item_id]]
+            selection = Selection(
+                s.item_id,
+                s.strategy,
+                s.reason,
+                s.priority,
+                s.cost,
+                s.group,
+                dict(s.scores),
+                X[row[item_id]],
+            )
+            self.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
+        spent = sum(s.cost for i, s in items.items() if i not in expired)
+        self._restore_budget(spent, ledger)
+        self.stage.set_model(self.learner.snapshot())
+        return Restored(
+            selected=len(items),
+            outstanding=len(self.stage.outstanding),
+            expired=len(expired),
+            labels=len(learned),
+            rejected_labels=rejected,
+            seen=self.stage.budget.seen,
+            spent=spent,
+            version=self.learner.version,
+        )
+
+    def _restore_labels(self, labels: Iterable[LabelIn]) -> tuple[list[Label], int]:
+        learned: list[Label] = []
+        known: list[str] = []
+        rejected = 0
+        for label in labels:
+            if self._refusal(label, known) is not None:
+                rejected += 1
+            elif self.labels.add_one(_stored(label, 0.0)):
+                learned.append(_stored(label, 0.0))
+                if label.label not in known:
+                    known.append(label.label)
+        return learned, rejected
+
+    def _restore_budget(self, spent: float, ledger: Ledger | None) -> None:
+        b = self.stage.budget
+        b.spent = spent
+        if ledger is None:
+            return
+        b.seen = ledger.seen
+        b.window_seen = ledger.window_seen
+        b.window_spent = ledger.window_spent + max(0.0, spent - ledger.spent)
+        self.control_offset = ledger.control_offset
+
+
+def _stored(label: LabelIn, received_at: float) -> Label:
+    return Label(
+        label.item_id,
+        label.label,
+        label.annotator_id,
+        label.timestamp,
+        label.confidence,
+        received_at,
+    )

@@ -1,0 +1,387 @@
+"""Message contracts: one pydantic class per topic payload, JSON (orjson), ``schema_version`` 1.
+
+Public topics (vendors and producers read or write them; JSON Schemas in ``stream_al/schemas/``):
+
+- ``texts``: :class:`TextIn`, key = item id.
+- ``selected``: :class:`SelectedItem`, key = item id.
+- ``labels``: :class:`LabelIn`, key = item id.
+- ``models``: :class:`ModelUpdate`, key ``"current"`` (compacted).
+- ``deadletter``: :class:`DeadLetter`, key = the offending record's key.
+
+Internal topics (written and read only by workers): ``control`` carries
+:class:`ScoredBatchRecord` and :class:`LabelsRecord` (told apart by ``kind``), ``state`` carries
+the coordinator's :class:`Ledger`.
+
+Everything read from a topic goes through :func:`parse`, which never raises: a record that is
+not valid UTF-8 JSON of the right shape comes back as a :class:`DeadLetterReason`.
+
+>>> text = parse(TextIn, b'{"schema_version": 1, "id": "a-1", "text": "Oil rises",'
+...                     b' "source": "wire", "timestamp": 1.0}')
+>>> text.id, text.metadata
+('a-1', {})
+>>> parse(TextIn, b'{"schema_version": 2}').reason
+'wrong_schema_version'
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import numpy as np
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+SCHEMA_VERSION = 1
+DEAD_LETTER_RAW_BYTES = 4096
+"""How much of an offending record a dead letter keeps."""
+
+REASONS = (
+    "invalid_utf8",
+    "invalid_json",
+    "not_an_object",
+    "wrong_schema_version",
+    "missing_field",
+    "invalid_field",
+    "empty_text",
+    "unknown_item",
+    "unknown_class",
+    "processing_error",
+)
+"""Every dead-letter reason (bounded: they are metric label values)."""
+
+
+class Message(BaseModel):
+    """Base of every contract: versioned, immutable, unknown fields ignored (forward compatible)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    schema_version: Literal[1]
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+# ---- public contracts ---------------------------------------------------------------------------
+class TextIn(Message):
+    """A text to consider for labelling (topic ``texts``)."""
+
+    id: str = Field(min_length=1, description="stable item id; also the record key")
+    text: str = Field(description="the text; non-blank, truncated to kafka.max_text_bytes")
+    source: str = Field(description="where the text came from (feed, file, ...)")
+    timestamp: float = Field(description="event time, epoch seconds")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SelectedItem(Message):
+    """An item bought for labelling, for vendors (topic ``selected``)."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
+
+    item_id: str = Field(min_length=1, description="answer with this id on the labels topic")
+    text: str
+    batch_id: str = Field(description="items selected together share it")
+    strategy: str = Field(description="selection strategy that bought the item")
+    reason: str = Field(description="why it was bought (e.g. uncertainty, diverse, random)")
+    scores: dict[str, float] = Field(description="informativeness scores in [0, 1] at selection")
+    model_version: int = Field(ge=0, description="model version that made the selection")
+    deadline: float = Field(description="epoch seconds; later labels may no longer be paid for")
+    cost: float = Field(ge=0, description="budget units charged for the label")
+    group: int = Field(description="similar items in a batch share a group")
+    priority: float = Field(0.0, description="higher = more useful to label first")
+
+
+class LabelIn(Message):
+    """A label for a selected item, from a vendor (topic ``labels``)."""
+
+    item_id: str = Field(min_length=1)
+    label: str = Field(min_length=1, description="class name; numbers are read as strings")
+    annotator_id: str = Field(min_length=1)
+    timestamp: float = Field(description="when the annotator labelled it, epoch seconds")
+    confidence: float | None = Field(None, ge=0, le=1)
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _number_as_class_name(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("label")
+    @classmethod
+    def _label_not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("label is blank")
+        return v
+
+
+class ModelUpdate(Message):
+    """A model version (topic ``models``, key ``current``); ``snapshot`` is base64 of
+    :meth:`ModelSnapshot.to_bytes` (a compressed ``.npz``)."""
+
+    version: int = Field(ge=0)
+    classes: list[str]
+    n_labels: int = Field(ge=0)
+    created_at: float
+    label_received_at: list[float] = Field(
+        default_factory=list,
+        description="arrival times of the labels first learned by this version (capped)",
+    )
+    snapshot: str
+
+    @classmethod
+    def of(cls, snapshot: Any, label_received_at: list[float] | None = None) -> ModelUpdate:
+        return cls(
+            schema_version=1,
+            version=snapshot.version,
+            classes=list(snapshot.classes),
+            n_labels=snapshot.n_labels,
+            created_at=snapshot.created_at,
+            label_received_at=label_received_at or [],
+            snapshot=base64.b64encode(snapshot.to_bytes()).decode("ascii"),
+        )
+
+    def to_snapshot(self) -> Any:
+        from stream_al.learn.snapshot import ModelSnapshot
+
+        return ModelSnapshot.from_bytes(base64.b64decode(self.snapshot))
+
+
+class DeadLetter(Message):
+    """A record that could not be used, and why (topic ``deadletter``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    reason: str = Field(description="one of messages.REASONS")
+    detail: str = ""
+    raw: str = Field(description=f"the record's first {DEAD_LETTER_RAW_BYTES} bytes")
+    raw_encoding: Literal["utf-8", "base64"]
+    at: float
+
+    @classmethod
+    def of(
+        cls,
+        raw: bytes,
+        reason: DeadLetterReason,
+        *,
+        topic: str,
+        partition: int = -1,
+        offset: int = -1,
+        key: bytes | str | None = None,
+        at: float | None = None,
+    ) -> DeadLetter:
+        head = raw[:DEAD_LETTER_RAW_BYTES]
+        try:
+            text, encoding = head.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(head).decode("ascii"), "base64"
+        if isinstance(key, bytes):
+            key = key.decode("utf-8", errors="replace")
+        return cls(
+            schema_version=1,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key,
+            reason=reason.reason,
+            detail=reason.detail[:1000],
+            raw=text,
+            raw_encoding=encoding,
+            at=time.time() if at is None else at,
+        )
+
+
+# ---- internal records ---------------------------------------------------------------------------
+class ScoredBatchRecord(Message):
+    """Texts embedded and scored by one scorer (topic ``control``)."""
+
+    kind: Literal["scored"] = "scored"
+    batch_id: str
+    ids: list[str]
+    texts: list[str]
+    embeddings: str = Field(description="base64 of float32 rows, row-major, shape (len(ids), dim)")
+    dim: int = Field(ge=1)
+    scores: dict[str, list[float]]
+    model_version: int
+    costs: list[float]
+    scored_at: float
+
+    @classmethod
+    def of(
+        cls,
+        batch_id: str,
+        ids: list[str],
+        texts: list[str],
+        X: np.ndarray,
+        scores: dict[str, np.ndarray],
+        model_version: int,
+        costs: np.ndarray,
+        scored_at: float,
+    ) -> ScoredBatchRecord:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        return cls(
+            schema_version=1,
+            batch_id=batch_id,
+            ids=ids,
+            texts=texts,
+            embeddings=base64.b64encode(X.tobytes()).decode("ascii"),
+            dim=X.shape[1],
+            scores={k: np.asarray(v, dtype=np.float64).tolist() for k, v in scores.items()},
+            model_version=model_version,
+            costs=np.asarray(costs, dtype=np.float64).tolist(),
+            scored_at=scored_at,
+        )
+
+    def matrix(self) -> np.ndarray:
+        X = np.frombuffer(base64.b64decode(self.embeddings), dtype=np.float32)
+        return X.reshape(len(self.ids), self.dim)
+
+
+class LabelsRecord(Message):
+    """Valid labels forwarded by a labels agent (topic ``control``)."""
+
+    kind: Literal["labels"] = "labels"
+    labels: list[LabelIn]
+    received_at: list[float] = Field(description="when each label reached a worker")
+
+
+class Ledger(Message):
+    """The coordinator's budget after a control record (topic ``state``, key ``ledger``).
+
+    ``spent`` is informational: a rebuild recomputes it from the selected topic minus expiries.
+    """
+
+    seen: int = Field(ge=0)
+    spent: float = Field(ge=0)
+    window_seen: int = 0
+    window_spent: float = 0.0
+    control_offset: int = Field(description="last control offset these numbers include")
+    at: float
+
+
+class Expiry(Message):
+    """A selection whose label missed its deadline; its cost went back to the budget
+    (topic ``state``, key ``expired/<item_id>``)."""
+
+    item_id: str
+    cost: float
+    at: float
+
+
+class Event(Message):
+    """Something operators may want to know about (topic ``events``): expirations, restores."""
+
+    kind: str
+    at: float
+    item_ids: list[str] = Field(default_factory=list)
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+ControlRecord = Annotated[ScoredBatchRecord | LabelsRecord, Field(discriminator="kind")]
+CONTROL = TypeAdapter(ControlRecord)
+
+
+# ---- parsing ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeadLetterReason:
+    """Why a record was refused: ``reason`` is one of :data:`REASONS`, ``detail`` for humans."""
+
+    reason: str
+    detail: str = ""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(
+    model: type[M] | TypeAdapter, raw: bytes | None, max_text_bytes: int | None = None
+) -> Any:
+    """``raw`` validated as ``model`` (a class or a ``TypeAdapter``), or a DeadLetterReason.
+
+    Never raises. For :class:`TextIn`, texts longer than ``max_text_bytes`` are cut on a UTF-8
+    boundary and flagged in ``metadata`` (``truncated: true``, ``original_bytes: n``).
+    """
+    if raw is None:
+        return DeadLetterReason("invalid_json", "empty record (null value)")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return DeadLetterReason("invalid_utf8", f"{e.reason} at byte {e.start}")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        return DeadLetterReason("invalid_json", str(e))
+    if not isinstance(data, dict):
+        return DeadLetterReason("not_an_object", f"JSON {type(data).__name__}, expected object")
+    if data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        return DeadLetterReason(
+            "wrong_schema_version", f"schema_version {data['schema_version']!r}, expected 1"
+        )
+    try:
+        validate = model.validate_python if isinstance(model, TypeAdapter) else model.model_validate
+        message = validate(data)
+    except ValidationError as e:
+        return _reason_of(e)
+    if isinstance(message, TextIn):
+        return _checked_text(message, max_text_bytes)
+    return message
+
+
+def _reason_of(error: ValidationError) -> DeadLetterReason:
+    first = error.errors()[0]
+    where = ".".join(map(str, first["loc"])) or "record"
+    kind = "missing_field" if first["type"] == "missing" else "invalid_field"
+    if first["loc"] and first["loc"][-1] == "schema_version":
+        kind = "missing_field" if first["type"] == "missing" else "wrong_schema_version"
+    return DeadLetterReason(kind, f"{where}: {first['msg']}")
+
+
+def _checked_text(message: TextIn, max_text_bytes: int | None) -> TextIn | DeadLetterReason:
+    if not message.text.strip():
+        return DeadLetterReason("empty_text", "text is empty or whitespace")
+    if max_text_bytes is None:
+        return message
+    encoded = message.text.encode("utf-8")
+    if len(encoded) <= max_text_bytes:
+        return message
+    cut = encoded[:max_text_bytes].decode("utf-8", errors="ignore")  # drops a split character
+    metadata = {**message.metadata, "truncated": True, "original_bytes": len(encoded)}
+    return message.model_copy(update={"text": cut, "metadata": metadata})
+
+
+# ---- JSON Schemas for the public contracts ------------------------------------------------------
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+PUBLIC_SCHEMAS: dict[str, type[Message]] = {
+    "text.schema.json": TextIn,
+    "selected_item.schema.json": SelectedItem,
+    "label.schema.json": LabelIn,
+}
+
+
+def json_schema(model: type[Message]) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) a producer or vendor validates ``model`` records with."""
+    schema = model.model_json_schema(
+        mode="serialization" if model is SelectedItem else "validation"
+    )
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def write_json_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
+    """(Re)write ``stream_al/schemas/*.schema.json`` from the models; returns the files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, model in PUBLIC_SCHEMAS.items():
+        path = directory / name
+        path.write_bytes(orjson.dumps(json_schema(model), option=orjson.OPT_INDENT_2) + b"\n")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # python -m stream_al.stream.messages: regenerate the schema files
+    for path in write_json_schemas():
+        print(f"wrote {path}")

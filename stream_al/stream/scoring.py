@@ -1,0 +1,196 @@
+"""What every worker runs on its share of the partitions: scoring texts, checking labels, and
+following the model topic so scorers use each new version without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from stream_al.config import Settings
+from stream_al.embed.base import Embedder
+from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.metrics import Metrics, WindowRate
+from stream_al.score.batch import score_many
+from stream_al.stream.messages import (
+    DeadLetterReason,
+    LabelIn,
+    LabelsRecord,
+    ModelUpdate,
+    ScoredBatchRecord,
+    TextIn,
+    parse,
+)
+from stream_al.stream.publish import Publisher
+from stream_al.stream.topics import MAX_RECORD_BYTES
+
+log = logging.getLogger(__name__)
+
+
+class ModelHolder:
+    """The snapshot scorers use. Replaced whole, never mutated, so a swap is atomic."""
+
+    def __init__(self, dim: int) -> None:
+        self.snapshot = ModelSnapshot.empty(dim)
+
+    def offer(self, snapshot: ModelSnapshot) -> bool:
+        """Use ``snapshot`` if it is newer than the current one."""
+        if snapshot.version <= self.snapshot.version:
+            return False
+        self.snapshot = snapshot
+        return True
+
+
+class ScoringShell:
+    """Handlers for the ``score`` and ``labels_in`` agents and the model-following task."""
+
+    def __init__(
+        self, settings: Settings, embedder: Embedder, publisher: Publisher, metrics: Metrics
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.publisher = publisher
+        self.metrics = metrics
+        self.models = ModelHolder(embedder.dim)
+        self.rate = WindowRate(window_s=30.0, start=time.monotonic())
+        self._name = f"{socket.gethostname()}-{os.getpid()}"
+        self._batches = 0
+
+    # ---- texts --------------------------------------------------------------------------------
+    async def score(self, events: Sequence) -> None:
+        """Parse, embed and score one batch of ``texts`` records; one record to ``control``."""
+        try:
+            await self._score(events)
+        except Exception as e:  # never lose a batch silently: dead-letter it, keep going
+            log.exception("scoring a batch of %d texts failed", len(events))
+            self.metrics.count_error("score", type(e).__name__)
+            reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
+            for event in events:
+                await self.publisher.dead_letter(
+                    "embed", event.message.value or b"", reason, event.message
+                )
+
+    async def _score(self, events: Sequence) -> None:
+        texts: list[TextIn] = []
+        seen: set[str] = set()
+        for event in events:
+            parsed = parse(TextIn, event.message.value, self.settings.kafka.max_text_bytes)
+            if isinstance(parsed, DeadLetterReason):
+                await self.publisher.dead_letter(
+                    "embed", event.message.value or b"", parsed, event.message
+                )
+            elif parsed.id not in seen:  # the same id twice in a batch: once is enough
+                seen.add(parsed.id)
+                texts.append(parsed)
+        if not texts:
+            return
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        X = await loop.run_in_executor(None, self.embedder.embed, [t.text for t in texts])
+        embedded = time.perf_counter()
+        snapshot = self.models.snapshot
+        scores = score_many(snapshot, X)
+        self._batches += 1
+        record = ScoredBatchRecord.of(
+            f"{self._name}-{self._batches}",
+            [t.id for t in texts],
+            [t.text for t in texts],
+            X,
+            scores,
+            snapshot.version,
+            np.ones(len(texts), dtype=np.float32),
+            time.time(),
+        )
+        scored = time.perf_counter()
+        await self.publisher.control(record.batch_id, record)
+        n = len(texts)
+        self.metrics.observe_stage("embed", n, n, embedded - started)
+        self.metrics.observe_stage("score", n, n, scored - embedded)
+        self.metrics.observe_batch("score", n)
+        self.rate.add(n, time.monotonic())
+        self.metrics.set_throughput(self.rate.rate(time.monotonic()))
+
+    # ---- labels -------------------------------------------------------------------------------
+    async def labels_in(self, events: Sequence) -> None:
+        """Validate one batch of vendor labels; forward the valid ones to ``control``."""
+        try:
+            await self._labels_in(events)
+        except Exception as e:
+            log.exception("forwarding a batch of %d labels failed", len(events))
+            self.metrics.count_error("labels_in", type(e).__name__)
+            reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
+            for event in events:
+                await self.publisher.dead_letter(
+                    "labels_in", event.message.value or b"", reason, event.message
+                )
+
+    async def _labels_in(self, events: Sequence) -> None:
+        started = time.perf_counter()
+        labels: list[LabelIn] = []
+        for event in events:
+            parsed = parse(LabelIn, event.message.value)
+            if isinstance(parsed, DeadLetterReason):
+                await self.publisher.dead_letter(
+                    "labels_in", event.message.value or b"", parsed, event.message
+                )
+            else:
+                labels.append(parsed)
+        if labels:
+            now = time.time()
+            record = LabelsRecord(schema_version=1, labels=labels, received_at=[now] * len(labels))
+            await self.publisher.control(f"labels-{labels[0].item_id}", record)
+        self.metrics.observe_stage(
+            "labels_in", len(events), len(labels), time.perf_counter() - started
+        )
+
+    # ---- models -------------------------------------------------------------------------------
+    async def follow_models(self) -> None:
+        """Read the models topic from its last record on, forever; swap in each newer version."""
+        k = self.settings.kafka
+        tp = TopicPartition(k.topics.models, 0)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=k.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id=f"{k.app_id}-models",
+            max_partition_fetch_bytes=MAX_RECORD_BYTES,
+            fetch_max_bytes=MAX_RECORD_BYTES,
+        )
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            end = (await consumer.end_offsets([tp]))[tp]
+            start = (await consumer.beginning_offsets([tp]))[tp]
+            if end > start:
+                consumer.seek(tp, end - 1)
+            else:
+                await consumer.seek_to_beginning(tp)
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000)
+                for records in batches.values():
+                    for record in records:  # the model already there at start: no latency
+                        self.use_model(record.value, observe=record.offset >= end)
+        finally:
+            await consumer.stop()
+
+    def use_model(self, raw: bytes, observe: bool = True) -> None:
+        """Swap in the model in ``raw`` if newer; ``observe`` its labels' label-to-model time."""
+        update = parse(ModelUpdate, raw)
+        if isinstance(update, DeadLetterReason):
+            log.warning("unreadable model update: %s %s", update.reason, update.detail)
+            return
+        if update.version <= self.models.snapshot.version:
+            return
+        if self.models.offer(update.to_snapshot()):
+            now = time.time()
+            self.metrics.set_model_version(update.version)
+            if observe:
+                self.metrics.observe_label_to_model(
+                    max(0.0, now - t) for t in update.label_received_at
+                )

@@ -1,0 +1,101 @@
+"""The topics a worker needs, created at start-up with kafka-python's admin client.
+
+=============  ==========  =========================================================
+topic          partitions  contents
+=============  ==========  =========================================================
+texts          P           TextIn, key = item id (scorers share the partitions)
+labels         P           LabelIn from vendors, key = item id
+selected       P           SelectedItem for vendors, key = item id
+control        1           scored batches and labels, totally ordered (coordinator)
+models         1           ModelUpdate, key "current", compacted
+state          1           the coordinator's ledger and expiries, compacted
+events         1           Event (expirations, restores)
+deadletter     1           DeadLetter
+=============  ==========  =========================================================
+
+P is ``kafka.topics.partitions``. A topic that already exists is left as it is, except that
+``control`` must have one partition (the budget is spent in one place).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from stream_al.config import KafkaSettings
+
+MAX_RECORD_BYTES = 32 * 1024 * 1024
+"""Scored batches carry embeddings and model updates carry weights: up to 32 MiB a record."""
+
+
+class TopicError(RuntimeError):
+    """A topic exists with a layout the pipeline cannot use; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
+    t = kafka.topics
+    big = {"max.message.bytes": str(MAX_RECORD_BYTES)}
+    compacted = {
+        **big,
+        "cleanup.policy": "compact",
+        "min.cleanable.dirty.ratio": "0.1",
+        "segment.ms": "600000",
+    }
+    return [
+        TopicSpec(t.texts, t.partitions, {}),
+        TopicSpec(t.labels, t.partitions, {}),
+        TopicSpec(t.selected, t.partitions, {}),
+        TopicSpec(t.control, 1, big),
+        TopicSpec(t.models, 1, compacted),
+        TopicSpec(t.state, 1, compacted),
+        TopicSpec(t.events, 1, {}),
+        TopicSpec(t.deadletter, 1, {}),
+    ]
+
+
+def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
+    """Create the missing topics; return the names created. Raises :class:`TopicError`."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=kafka.bootstrap,
+        client_id=f"{kafka.app_id}-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        existing = set(admin.list_topics())
+        specs = topic_specs(kafka)
+        missing = [s for s in specs if s.name not in existing]
+        created = []
+        for spec in missing:  # one by one: another worker may create the same topic meanwhile
+            try:
+                admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)],
+                    timeout_ms=int(timeout_s * 1000),
+                )
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        _check_control(admin, kafka)
+        return created
+    finally:
+        admin.close()
+
+
+def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings) -> None:
+    name = kafka.topics.control
+    described = admin.describe_topics([name])
+    partitions = len(described[0]["partitions"]) if described else 0
+    if partitions != 1:
+        raise TopicError(
+            f"topic {name} has {partitions} partitions; the coordinator needs exactly 1. "
+            f"Delete it or set kafka.topics.control to a new name."
+        )

@@ -1,0 +1,196 @@
+"""``stream-al vendor``: a simulated labelling vendor, written the way a vendor would write one.
+
+It knows only the public contract (the selected-item and label records of README / the JSON
+Schemas in ``stream_al/schemas/``), kafka-python and a gold file: it consumes ``selected`` in
+its own consumer group, finds each item's gold label from its id (``<prefix>-<row>``, as
+``stream-al produce`` makes them), and answers on ``labels`` after ``delay`` seconds, flipping
+the label to another class with probability ``noise``. Each item is answered by ``per_item``
+of ``annotators`` simulated annotators.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from stream_al.config import Settings
+from stream_al.stream.produce import InputError, iter_column, row_of
+
+
+@dataclass
+class VendorStats:
+    received: int = 0
+    sent: int = 0
+    noisy: int = 0
+    unknown: int = 0
+    invalid: int = 0
+
+
+@dataclass(frozen=True)
+class VendorOptions:
+    gold: Path
+    label_column: str = "label"
+    id_prefix: str | None = None
+    delay_s: float = 0.0
+    noise: float = 0.0
+    annotators: int = 1
+    per_item: int = 1
+    seed: int = 0
+    group: str | None = None
+    max_idle_s: float | None = None
+    max_labels: int | None = None
+
+    def check(self) -> None:
+        if self.delay_s < 0:
+            raise InputError(f"--delay must be >= 0 seconds, got {self.delay_s}")
+        if not 0 <= self.noise <= 1:
+            raise InputError(f"--noise must be in [0, 1], got {self.noise}")
+        if self.annotators < 1:
+            raise InputError(f"--annotators must be >= 1, got {self.annotators}")
+        if not 1 <= self.per_item <= self.annotators:
+            raise InputError(
+                f"--per-item must be in [1, --annotators={self.annotators}], got {self.per_item}"
+            )
+        if self.max_idle_s is not None and self.max_idle_s <= 0:
+            raise InputError(f"--max-idle must be > 0 seconds, got {self.max_idle_s}")
+
+
+class Vendor:
+    """Answers selected items with (noisy) gold labels; see the module docstring."""
+
+    def __init__(self, settings: Settings, options: VendorOptions) -> None:
+        options.check()
+        self.options = options
+        self.kafka = settings.kafka
+        self.gold = [
+            label.strip()
+            for _, label in iter_column(options.gold, options.label_column, "--label-column")
+        ]
+        self.classes = sorted({g for g in self.gold if g})
+        if len(self.classes) < 2:
+            raise InputError(
+                f"{options.gold}: column {options.label_column!r} holds "
+                f"{len(self.classes)} class; labels need at least 2"
+            )
+        self.prefix = options.id_prefix or options.gold.stem
+        self.rng = np.random.default_rng(options.seed)
+        self.stats = VendorStats()
+        self._due: list[tuple[float, int, str, dict]] = []
+        self._answered: set[str] = set()
+        self._seq = 0
+
+    def answer(self, record: bytes, now: float) -> None:
+        """Schedule the answers for one selected-item record."""
+        try:
+            item = orjson.loads(record)
+        except orjson.JSONDecodeError:
+            self.stats.invalid += 1
+            return
+        if not isinstance(item, dict) or item.get("schema_version") != 1 or "item_id" not in item:
+            self.stats.invalid += 1
+            return
+        item_id = str(item["item_id"])
+        self.stats.received += 1
+        row = row_of(self.prefix, item_id)
+        if row is None or row >= len(self.gold) or not self.gold[row]:
+            self.stats.unknown += 1
+            return
+        if item_id in self._answered:  # delivered twice (at-least-once): answer once
+            return
+        self._answered.add(item_id)
+        who = self.rng.choice(self.options.annotators, size=self.options.per_item, replace=False)
+        for annotator in sorted(who.tolist()):
+            label = self._label(self.gold[row])
+            heapq.heappush(
+                self._due,
+                (
+                    now + self.options.delay_s,
+                    self._seq,
+                    item_id,
+                    {
+                        "schema_version": 1,
+                        "item_id": item_id,
+                        "label": label,
+                        "annotator_id": f"annotator-{annotator}",
+                        "timestamp": 0.0,
+                        "confidence": None,
+                    },
+                ),
+            )
+            self._seq += 1
+
+    def _label(self, gold: str) -> str:
+        if self.options.noise and self.rng.random() < self.options.noise:
+            self.stats.noisy += 1
+            others = [c for c in self.classes if c != gold]
+            return others[int(self.rng.integers(len(others)))]
+        return gold
+
+    def due(self, now: float) -> list[tuple[str, dict]]:
+        out = []
+        while self._due and self._due[0][0] <= now:
+            _, _, item_id, label = heapq.heappop(self._due)
+            out.append((item_id, {**label, "timestamp": now}))
+        return out
+
+    @property
+    def pending(self) -> int:
+        return len(self._due)
+
+    def run(self, say: Callable[[str], None] = print) -> VendorStats:
+        """Consume, answer, until stopped (Ctrl-C), ``max_idle_s`` or ``max_labels``."""
+        from kafka import KafkaConsumer, KafkaProducer
+
+        o, k = self.options, self.kafka
+        consumer = KafkaConsumer(
+            k.topics.selected,
+            bootstrap_servers=k.bootstrap,
+            group_id=o.group or f"{k.app_id}-vendor",
+            auto_offset_reset="earliest",
+            enable_auto_commit=True,
+            client_id=f"{k.app_id}-vendor",
+            metadata_max_age_ms=3000,  # started before the workers made the topic: find it soon
+        )
+        producer = KafkaProducer(
+            bootstrap_servers=k.bootstrap, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor"
+        )
+        last_activity = last_report = time.monotonic()
+        try:
+            while o.max_labels is None or self.stats.sent < o.max_labels:
+                batches = consumer.poll(timeout_ms=100)
+                now = time.time()
+                for records in batches.values():
+                    for record in records:
+                        self.answer(record.value, now)
+                for item_id, label in self.due(now):
+                    producer.send(k.topics.labels, key=item_id.encode(), value=orjson.dumps(label))
+                    self.stats.sent += 1
+                    if o.max_labels is not None and self.stats.sent >= o.max_labels:
+                        break
+                if batches or self.pending:
+                    last_activity = time.monotonic()
+                elif o.max_idle_s is not None and time.monotonic() - last_activity > o.max_idle_s:
+                    break
+                if time.monotonic() - last_report >= 2.0:
+                    last_report = time.monotonic()
+                    say(
+                        f"vendor: {self.stats.received} items received, {self.stats.sent} labels sent"
+                    )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            producer.flush()
+            producer.close()
+            consumer.close()
+        s = self.stats
+        say(
+            f"vendor: {s.received} items received, {s.sent} labels sent ({s.noisy} noisy), "
+            f"{s.unknown} unknown ids, {s.invalid} invalid records"
+        )
+        return s

@@ -1,0 +1,48 @@
+"""Running one worker: topics, metrics server, then the faust app until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+from stream_al.config import Settings
+from stream_al.runtime import limit_blas_threads
+
+
+def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = "warning") -> int:
+    """Create missing topics, serve metrics on ``kafka.metrics_port`` (0: any free port), run.
+
+    Returns when the worker is stopped (faust handles SIGINT and SIGTERM and leaves the group).
+    """
+    limit_blas_threads()
+    import faust
+
+    from stream_al.embed import make_embedder
+    from stream_al.metrics import Metrics
+    from stream_al.select.factory import STRATEGIES
+    from stream_al.stream.app import build_app
+    from stream_al.stream.topics import ensure_topics
+
+    name = strategy or settings.selection.strategy
+    if name not in STRATEGIES:  # configuration errors before anything starts
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    embedder = make_embedder(settings.embedder)
+    created = ensure_topics(settings.kafka)
+    metrics = Metrics()
+    server, _ = metrics.start_http_server(settings.kafka.metrics_port)
+    print(
+        f"stream-al worker: group {settings.kafka.app_id} on {settings.kafka.bootstrap}, "
+        f"embedder {embedder.name}, strategy {strategy or settings.selection.strategy}, "
+        f"metrics on http://127.0.0.1:{server.server_port}/metrics"
+        + (f", created {len(created)} topics" if created else ""),
+        flush=True,
+    )
+    app = build_app(settings, metrics, embedder=embedder, strategy=strategy)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    logging.getLogger("stream_al").setLevel(loglevel.upper())
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as e:
+        return int(e.code or 0)
+    finally:
+        server.shutdown()
+    return 0

@@ -1,0 +1,215 @@
+"""Running the pipeline for tests: workers as subprocesses, the CLI, and reading topics back.
+
+Workers run ``python -m stream_al.stream worker`` in their own process group (killed as a
+group at teardown), with a config file naming topics no other test uses, metrics on a free
+port and a temporary state directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+REPO = Path(__file__).resolve().parents[2]
+AG_NEWS = REPO.parent / "shared" / "datasets" / "ag_news.csv"
+TOPICS = ("texts", "labels", "selected", "control", "models", "state", "events", "deadletter")
+
+
+def pipeline_config(bootstrap: str, directory: Path, **overrides: Any) -> Path:
+    """A YAML settings file with unique topics and group; ``overrides`` merge into it."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    config: dict[str, Any] = {
+        "embedder": {"name": "hashing"},
+        "budget": {"fraction": 0.1, "warmup_labels": 4},
+        "selection": {"batch_interval": 50},
+        "kafka": {
+            "bootstrap": bootstrap,
+            "app_id": name,
+            "metrics_port": 0,
+            "state_dir": str(directory / "state"),
+            "batch_within_s": 0.1,
+            "topics": {t: f"{name}.{t}" for t in TOPICS},
+        },
+    }
+    for section, values in overrides.items():
+        config.setdefault(section, {}).update(values)
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def settings_of(config: Path) -> dict[str, Any]:
+    return yaml.safe_load(config.read_text())
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+
+
+def run_cli(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
+    """``python -m stream_al.stream ARGS``, waited for, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "stream_al.stream", *args],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+class Worker:
+    """A ``stream-al worker`` subprocess; use as a context manager or call :meth:`stop`."""
+
+    def __init__(self, config: Path, log: Path, *extra: str) -> None:
+        self.config = config
+        self.log = log
+        self._out = log.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "stream_al.stream",
+                "worker",
+                "--config",
+                str(config),
+                "--loglevel",
+                "info",
+                *extra,
+            ],
+            cwd=REPO,
+            env=_env(),
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.port = self._wait_for_port()
+
+    def _wait_for_port(self, timeout_s: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            match = re.search(r"127\.0\.0\.1:(\d+)/metrics", self.output())
+            if match:
+                return int(match.group(1))
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited {self.process.returncode}:\n{self.output()}")
+            time.sleep(0.2)
+        raise TimeoutError(f"worker did not start in {timeout_s}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The value of one sample on the worker's /metrics (0.0 when absent)."""
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read()
+        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
+        match = re.search("^" + pattern + "$", text.decode(), re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> None:
+        """Signal the worker's process group; SIGKILL it if it has not exited in time."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, sig)
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+            except ProcessLookupError:
+                pass
+        self._out.close()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.3
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(every_s)
+
+
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list], bool] = lambda r: True,
+    timeout_s: float = 30.0,
+) -> list:
+    """Records of ``topic`` from the beginning (no group) until ``until(records)`` holds and
+    the end is reached, or ``timeout_s`` passes (then whatever was read)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=64 * 2**20,
+        fetch_max_bytes=64 * 2**20,
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        records: list = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=300).values():
+                records.extend(batch)
+            ends = consumer.end_offsets(tps)
+            at_end = all(consumer.position(tp) >= ends[tp] for tp in tps)
+            if at_end and until(records):
+                break
+        return records
+    finally:
+        consumer.close()
+
+
+def send_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for key, value in records:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def group_assignments(bootstrap: str, group: str) -> list[dict[str, list[int]]]:
+    """Per member of a Stable group: topic -> assigned partitions (empty list if rebalancing)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    quiet = logging.getLogger("kafka.admin")  # it warns that faust's metadata is not its own
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        info = admin.describe_groups([group])[group]
+    finally:
+        quiet.setLevel(level)
+        admin.close()
+    if info["group_state"] != "Stable":
+        return []
+    return [
+        {a["topic"]: a["partitions"] for a in m["member_assignment"]["assigned_partitions"]}
+        for m in info["members"]
+    ]

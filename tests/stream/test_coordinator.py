@@ -1,0 +1,254 @@
+"""The coordinator without a broker: budget, idempotency, labels, expiry, publishing, restore."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stream_al.config import Settings
+from stream_al.embed import Embedder, make_embedder
+from stream_al.score.batch import score_many
+from stream_al.stream.coordinator import Coordinator
+from stream_al.stream.messages import LabelIn, LabelsRecord, ScoredBatchRecord, SelectedItem
+
+AG_NEWS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "ag_news.csv"
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[tuple[str, str]]:
+    with AG_NEWS.open(newline="", encoding="utf-8") as f:
+        return [
+            (r["text"], r["label"]) for _, r in zip(range(400), csv.DictReader(f), strict=False)
+        ]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return make_embedder(Settings(embedder={"name": "hashing", "hashing_features": 2**14}).embedder)
+
+
+def make_settings(**kafka) -> Settings:
+    return Settings(
+        embedder={"name": "hashing"},
+        budget={"fraction": 0.1, "warmup_labels": 4},
+        selection={"batch_interval": 50},
+        kafka=kafka,
+    )
+
+
+class Feed:
+    """Turns dataset rows into control records the way the scorers and labels agents do."""
+
+    def __init__(self, coordinator: Coordinator, embedder: Embedder, rows) -> None:
+        self.c, self.embedder, self.rows = coordinator, embedder, rows
+        self.offset = 0
+
+    def scored(self, start: int, stop: int, prefix: str = "ag") -> ScoredBatchRecord:
+        ids = [f"{prefix}-{i}" for i in range(start, stop)]
+        texts = [self.rows[i][0] for i in range(start, stop)]
+        X = self.embedder.embed(texts)
+        snapshot = self.c.learner.snapshot()
+        return ScoredBatchRecord.of(
+            f"b{start}",
+            ids,
+            texts,
+            X,
+            score_many(snapshot, X),
+            snapshot.version,
+            np.ones(len(ids)),
+            0.0,
+        )
+
+    def texts(self, start: int, stop: int, now: float = 100.0) -> list[SelectedItem]:
+        self.offset += 1
+        return self.c.on_scored(self.scored(start, stop), self.offset, now)
+
+    def labels(self, items, annotator: str = "a", label=None, now: float = 100.0):
+        self.offset += 1
+        labels = [
+            LabelIn(
+                schema_version=1,
+                item_id=i,
+                annotator_id=annotator,
+                timestamp=now,
+                label=label or self.rows[int(i.split("-")[1])][1],
+            )
+            for i in items
+        ]
+        record = LabelsRecord(schema_version=1, labels=labels, received_at=[now] * len(labels))
+        return self.c.on_labels(record, self.offset, now)
+
+
+def fresh(embedder, rows, **kafka) -> Feed:
+    settings = make_settings(**kafka)
+    return Feed(Coordinator(settings, embedder.dim, embedder), embedder, rows)
+
+
+def test_selection_spends_within_the_budget_and_never_buys_an_item_twice(embedder, rows):
+    feed = fresh(embedder, rows)
+    bought: list[SelectedItem] = []
+    for start in range(0, 400, 40):
+        bought += feed.texts(start, start + 40)
+        budget = feed.c.stage.budget
+        assert budget.spent <= 0.1 * budget.seen + 4 + 1e-9
+    bought += feed.c.flush(now=200.0)
+    ids = [b.item_id for b in bought]
+    assert len(ids) == len(set(ids)) and 30 <= len(ids) <= 44
+    assert all(b.text == rows[int(b.item_id.split("-")[1])][0] for b in bought)
+    assert all(b.deadline == 100.0 + 3600.0 for b in bought if b.batch_id.startswith("sel-"))
+    assert {b.group for b in bought} and all(b.batch_id for b in bought)
+
+
+def test_a_replayed_record_or_a_reproduced_item_is_not_bought_again(embedder, rows):
+    feed = fresh(embedder, rows)
+    record = feed.scored(0, 100)
+    first = feed.c.on_scored(record, 1, 100.0)
+    assert first
+    assert feed.c.on_scored(record, 1, 100.0) == []  # the same offset again: already counted
+    seen = feed.c.stage.budget.seen
+    again = feed.c.on_scored(record, 2, 100.0)  # the same texts produced again
+    assert not {a.item_id for a in again} & {f.item_id for f in first}
+    assert feed.c.stage.budget.seen == seen + 100 - len(first)  # bought ones are not re-counted
+
+
+def test_labels_teach_the_model_once_per_item_and_annotator(embedder, rows):
+    feed = fresh(embedder, rows)
+    bought = feed.texts(0, 200)
+    ids = [b.item_id for b in bought]
+    outcome = feed.labels(ids)
+    assert len(outcome.accepted) == len(ids) and outcome.version == 1
+    assert outcome.gains == [1.0] * len(ids)  # a model that knew nothing learns everything
+    assert not feed.c.stage.outstanding
+
+    again = feed.labels(ids[:3])
+    assert len(again.duplicates) == 3 and again.version == 1
+    second_opinion = feed.labels(ids[:3], annotator="b")
+    assert len(second_opinion.accepted) == 3 and second_opinion.version == 2
+    assert len(second_opinion.correct) == 3  # the model was ready: prequential accuracy
+    assert 0.0 <= feed.c.prequential_accuracy <= 1.0
+
+    unknown = feed.labels(["ag-399"])
+    assert [r.reason for _, r in unknown.rejected] == ["unknown_item"]
+
+
+def test_the_reject_policy_refuses_classes_outside_the_configured_ones(embedder, rows):
+    feed = fresh(embedder, rows, label_policy="reject", label_classes=["World", "Sports"])
+    bought = [b.item_id for b in feed.texts(0, 200)]
+    outcome = feed.labels(bought[:2], label="Gardening")
+    assert [r.reason for _, r in outcome.rejected] == ["unknown_class"] * 2
+    assert len(feed.labels(bought[2:4], label="World").accepted) == 2
+
+
+def test_late_selections_expire_and_return_their_cost(embedder, rows):
+    feed = fresh(embedder, rows)
+    bought = feed.texts(0, 200, now=0.0)
+    spent = feed.c.stage.budget.spent
+    assert feed.c.expire(now=10.0) == []
+    expired = feed.c.expire(now=3601.0)
+    assert {e.item_id for e in expired} == {b.item_id for b in bought}
+    assert feed.c.stage.budget.spent == spent - len(bought)
+    late = feed.labels([bought[0].item_id])  # a late label is still learned
+    assert len(late.accepted) == 1
+
+
+def test_models_are_published_at_most_every_publish_interval_and_once_per_version(embedder, rows):
+    feed = fresh(embedder, rows)
+    assert feed.c.model_update(now=0.0) is None  # nothing learned yet
+    bought = [b.item_id for b in feed.texts(0, 200)]
+    feed.labels(bought[:10], now=50.0)
+    update = feed.c.model_update(now=100.0)
+    assert update.version == 1 and update.label_received_at == [50.0] * 10
+    feed.labels(bought[10:20])
+    assert feed.c.model_update(now=100.1) is None  # too soon
+    assert feed.c.model_update(now=100.1, force=True).version == 2
+    assert feed.c.model_update(now=200.0) is None  # nothing new
+
+
+def test_a_restored_coordinator_has_the_same_budget_outstanding_items_and_labels(embedder, rows):
+    feed = fresh(embedder, rows)
+    bought = feed.texts(0, 200) + feed.texts(200, 300)
+    labelled = [b.item_id for b in bought[:20]]
+    feed.labels(labelled)
+    published = feed.c.model_update(now=1e9, force=True)
+    ledger = feed.c.ledger(now=1e9)
+    expired = {bought[-1].item_id: bought[-1].cost}
+    feed.c.stage.outstanding.pop(bought[-1].item_id)
+    feed.c.stage.budget.release(bought[-1].cost)
+    labels = [
+        LabelIn(
+            schema_version=1,
+            item_id=i,
+            annotator_id="a",
+            timestamp=1.0,
+            label=rows[int(i.split("-")[1])][1],
+        )
+        for i in labelled
+    ]
+    labels += labels[:5]  # a vendor's retries
+    labels += [
+        LabelIn(
+            schema_version=1,
+            item_id="never-selected",
+            annotator_id="a",
+            timestamp=1.0,
+            label="World",
+        )
+    ]
+
+    restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+    summary = restored.restore(bought, expired, labels, ledger, published.version, now=1e9)
+    b0, b1 = feed.c.stage.budget, restored.stage.budget
+    assert (b1.seen, b1.spent) == (b0.seen, b0.spent)
+    assert set(restored.stage.outstanding) == set(feed.c.stage.outstanding)
+    assert (summary.labels, summary.rejected_labels) == (20, 1)
+    assert restored.learner.version == published.version + 1
+    assert restored.control_offset == ledger.control_offset
+    assert restored.on_scored(feed.scored(0, 100), ledger.control_offset, 0.0) == []
+    X = embedder.embed([rows[i][0] for i in range(300, 340)])
+    agree = np.mean(
+        np.array(restored.learner.snapshot().predict_many(X))
+        == np.array(feed.c.learner.snapshot().predict_many(X))
+    )
+    assert agree >= 0.8  # the same labels, learned in one go instead of incrementally
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(st.integers(1, 60), min_size=1, max_size=12),
+    st.sampled_from(["random", "uncertainty", "diverse", "bandit"]),
+)
+def test_no_strategy_overspends_whatever_the_batch_sizes(embedder_and_rows, sizes, strategy):
+    embedder, rows = embedder_and_rows
+    settings_ = make_settings()
+    c = Coordinator(settings_, embedder.dim, embedder, strategy)
+    feed = Feed(c, embedder, rows)
+    start, bought = 0, []
+    for n in sizes:
+        bought += feed.texts(start, min(start + n, len(rows)))
+        start = (start + n) % (len(rows) - 60)
+        assert c.stage.budget.spent <= 0.1 * c.stage.budget.seen + 4 + 1e-9
+    ids = [b.item_id for b in bought]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.fixture(scope="module")
+def embedder_and_rows(embedder, rows):
+    return embedder, rows
+
+
+@pytest.mark.parametrize("strategy", ["diverse", "bandit", "random", "uncertainty"])
+def test_texts_delivered_twice_are_bought_once_and_charged_once(embedder, rows, strategy):
+    c = Coordinator(make_settings(), embedder.dim, embedder, strategy)
+    feed = Feed(c, embedder, rows)
+    record = feed.scored(0, 40)
+    bought = c.on_scored(record, 1, 0.0) + c.on_scored(record, 2, 0.0)  # redelivered
+    bought += c.flush(now=10.0)
+    ids = [b.item_id for b in bought]
+    assert len(ids) == len(set(ids))
+    assert c.stage.budget.spent == len(ids)
+    assert set(c.stage.outstanding) == set(ids)

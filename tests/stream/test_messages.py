@@ -1,0 +1,174 @@
+"""Message contracts: what is accepted, what becomes a dead letter and why, and the schemas."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from stream_al.learn.online import OnlineLearner
+from stream_al.stream.messages import (
+    CONTROL,
+    PUBLIC_SCHEMAS,
+    SCHEMA_DIR,
+    DeadLetter,
+    DeadLetterReason,
+    LabelIn,
+    LabelsRecord,
+    ModelUpdate,
+    ScoredBatchRecord,
+    SelectedItem,
+    TextIn,
+    json_schema,
+    parse,
+)
+
+
+def text(**fields) -> bytes:
+    record = {
+        "schema_version": 1,
+        "id": "ag-1",
+        "text": "Oil prices rise",
+        "source": "wire",
+        "timestamp": 1.5,
+        **fields,
+    }
+    return orjson.dumps({k: v for k, v in record.items() if v is not None})
+
+
+def test_a_valid_text_is_parsed_with_empty_metadata():
+    parsed = parse(TextIn, text())
+    assert isinstance(parsed, TextIn)
+    assert (parsed.id, parsed.text, parsed.metadata) == ("ag-1", "Oil prices rise", {})
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\xff\xfe{}", "invalid_utf8"),
+        (b"{not json", "invalid_json"),
+        (b"[1, 2]", "not_an_object"),
+        (None, "invalid_json"),
+        (text(schema_version=2), "wrong_schema_version"),
+        (orjson.dumps({"id": "a", "text": "t", "source": "s", "timestamp": 1}), "missing_field"),
+        (text(text=None), "missing_field"),
+        (text(timestamp="yesterday"), "invalid_field"),
+        (text(id=""), "invalid_field"),
+        (text(text=" \n\t "), "empty_text"),
+    ],
+)
+def test_a_bad_text_becomes_a_dead_letter_reason(raw, reason):
+    parsed = parse(TextIn, raw)
+    assert isinstance(parsed, DeadLetterReason)
+    assert parsed.reason == reason, parsed.detail
+
+
+def test_a_long_text_is_cut_on_a_character_boundary_and_flagged():
+    long = "é" * 100  # 200 bytes
+    parsed = parse(TextIn, text(text=long, metadata={"row": 3}), max_text_bytes=101)
+    assert parsed.text == "é" * 50
+    assert parsed.metadata == {"row": 3, "truncated": True, "original_bytes": 200}
+    assert parse(TextIn, text(text=long), max_text_bytes=200).metadata == {}
+
+
+@given(st.text(min_size=1, max_size=60).filter(str.strip), st.integers(64, 200))
+def test_truncation_never_splits_a_character_or_exceeds_the_limit(body, limit):
+    parsed = parse(TextIn, text(text=body * 5), max_text_bytes=limit)
+    assert isinstance(parsed, (TextIn, DeadLetterReason))
+    if isinstance(parsed, TextIn):
+        assert len(parsed.text.encode("utf-8")) <= limit
+        assert (body * 5).startswith(parsed.text)
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility():
+    assert isinstance(parse(TextIn, text(language="en")), TextIn)
+
+
+def test_labels_accept_numeric_classes_and_check_confidence():
+    label = {"schema_version": 1, "item_id": "ag-1", "annotator_id": "a", "timestamp": 2.0}
+    assert parse(LabelIn, orjson.dumps({**label, "label": 3})).label == "3"
+    assert (
+        parse(LabelIn, orjson.dumps({**label, "label": "x", "confidence": 1.5})).reason
+        == "invalid_field"
+    )
+    assert parse(LabelIn, orjson.dumps({**label, "label": "  "})).reason == "invalid_field"
+
+
+def test_a_dead_letter_keeps_the_record_as_text_or_base64():
+    reason = DeadLetterReason("invalid_json", "bad")
+    letter = DeadLetter.of(b"{oops", reason, topic="t", partition=2, offset=7, key=b"k")
+    assert (letter.raw, letter.raw_encoding, letter.key, letter.offset) == (
+        "{oops",
+        "utf-8",
+        "k",
+        7,
+    )
+    binary = DeadLetter.of(b"\xff" * 10_000, reason, topic="t")
+    assert binary.raw_encoding == "base64"
+    assert len(base64.b64decode(binary.raw)) == 4096
+    assert isinstance(parse(DeadLetter, binary.to_bytes()), DeadLetter)
+
+
+def test_control_records_round_trip_with_their_embeddings():
+    X = np.random.default_rng(0).random((3, 8), dtype=np.float32)
+    scored = ScoredBatchRecord.of(
+        "b1",
+        ["a", "b", "c"],
+        ["x", "y", "z"],
+        X,
+        {"margin": np.array([0.1, 0.5, 0.9])},
+        4,
+        np.ones(3),
+        9.0,
+    )
+    back = parse(CONTROL, scored.to_bytes())
+    assert isinstance(back, ScoredBatchRecord)
+    assert np.array_equal(back.matrix(), X)
+    labels = LabelsRecord(
+        schema_version=1,
+        received_at=[1.0],
+        labels=[
+            LabelIn(schema_version=1, item_id="a", label="World", annotator_id="x", timestamp=1.0)
+        ],
+    )
+    assert parse(CONTROL, labels.to_bytes()) == labels
+    assert parse(CONTROL, b'{"schema_version": 1, "kind": "other"}').reason == "invalid_field"
+
+
+def test_a_model_update_carries_the_snapshot():
+    learner = OnlineLearner(dim=4)
+    learner.learn_many(np.eye(4, dtype=np.float32)[:2], ["a", "b"])
+    update = parse(ModelUpdate, ModelUpdate.of(learner.snapshot(), [1.0, 2.0]).to_bytes())
+    assert (update.version, update.classes, update.label_received_at) == (1, ["a", "b"], [1.0, 2.0])
+    assert update.to_snapshot().fingerprint() == learner.snapshot().fingerprint()
+
+
+def test_schema_files_on_disk_match_the_models():
+    for name, model in PUBLIC_SCHEMAS.items():
+        on_disk = json.loads((SCHEMA_DIR / name).read_text())
+        assert on_disk == json_schema(model), "regenerate: python -m stream_al.stream.messages"
+
+
+def test_a_selected_item_validates_against_its_published_schema():
+    item = SelectedItem(
+        schema_version=1,
+        item_id="ag-1",
+        text="t",
+        batch_id="sel-1-0",
+        strategy="diverse",
+        reason="diverse",
+        scores={"margin": 0.4},
+        model_version=3,
+        deadline=1e9,
+        cost=1.0,
+        group=2,
+    )
+    schema = json.loads((SCHEMA_DIR / "selected_item.schema.json").read_text())
+    Draft202012Validator(schema).validate(json.loads(item.to_bytes()))
+    assert not Draft202012Validator(schema).is_valid({"schema_version": 1, "item_id": "x"})

@@ -1,0 +1,123 @@
+"""A worker killed without warning: its successor rebuilds budget, labels and model from the
+topics, keeps the model versions going up and never buys an item twice or beyond the budget."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from stream_al.stream.messages import Event, ModelUpdate, parse
+from tests.stream.harness import (
+    AG_NEWS,
+    Worker,
+    pipeline_config,
+    read_topic,
+    run_cli,
+    settings_of,
+    wait_for,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def test_a_crashed_worker_is_replaced_without_losing_budget_labels_or_model(
+    kafka_bootstrap, tmp_path
+):
+    config = pipeline_config(kafka_bootstrap, tmp_path)
+    topics = settings_of(config)["kafka"]["topics"]
+
+    def selected() -> list[str]:
+        return [
+            json.loads(r.value)["item_id"]
+            for r in read_topic(kafka_bootstrap, topics["selected"], timeout_s=5)
+        ]
+
+    def models() -> list[ModelUpdate]:
+        return [
+            parse(ModelUpdate, r.value)
+            for r in read_topic(kafka_bootstrap, topics["models"], timeout_s=5)
+        ]
+
+    first = Worker(config, tmp_path / "first.log")
+    try:
+        assert (
+            run_cli(
+                "produce",
+                "--config",
+                str(config),
+                "--data",
+                str(AG_NEWS),
+                "--limit",
+                "300",
+                "--id-prefix",
+                "ag",
+            ).returncode
+            == 0
+        )
+        bought = wait_for(lambda: len(ids := selected()) >= 30 and ids, 60, "30 items bought")
+        vendor = run_cli(
+            "vendor",
+            "--config",
+            str(config),
+            "--gold",
+            str(AG_NEWS),
+            "--id-prefix",
+            "ag",
+            "--max-labels",
+            str(len(bought)),
+            "--max-idle",
+            "10",
+        )
+        assert vendor.returncode == 0, vendor.stderr
+        before = wait_for(
+            lambda: (m := models()) and m[-1].n_labels >= len(bought) and m[-1],
+            60,
+            "a model that learned every label",
+        )
+    finally:
+        first.stop(signal.SIGKILL)
+
+    with Worker(config, tmp_path / "second.log") as second:
+        assert (
+            run_cli(
+                "produce",
+                "--config",
+                str(config),
+                "--data",
+                str(AG_NEWS),
+                "--limit",
+                "600",
+                "--id-prefix",
+                "ag",
+            ).returncode
+            == 0
+        )  # 300 new rows
+        restored = wait_for(
+            lambda: [
+                e
+                for r in read_topic(kafka_bootstrap, topics["events"], timeout_s=5)
+                if (e := parse(Event, r.value)).kind == "restored" and e.detail["selected"] > 0
+            ],
+            90,
+            "the second worker to rebuild the coordinator",
+        )[-1].detail
+        assert restored["selected"] == len(bought)
+        assert restored["labels"] == len(bought)
+        assert restored["outstanding"] == 0
+        assert restored["version"] == before.version + 1
+        wait_for(
+            lambda: second.metric("stream_al_stage_items_in_total", stage="select") >= 600 - 300,
+            60,
+            "the second worker to see the new texts",
+        )
+        after = wait_for(
+            lambda: len(ids := selected()) > len(bought) and ids,
+            60,
+            "items bought after the restart",
+        )
+        assert len(after) == len(set(after)), "an item was bought twice"
+        assert len(after) <= 0.1 * (300 + 600) + 4
+        latest = models()[-1]
+        assert latest.version > before.version and latest.n_labels >= before.n_labels
