@@ -1,0 +1,174 @@
+"""Adjudication: one label per item from several annotators' labels, or an expert's.
+
+- :func:`majority_many`: the most frequent label (ties go to the label given first).
+- :func:`dawid_skene_many`: Dawid & Skene (1979) EM via crowd-kit: each annotator gets a
+  confusion matrix, so a reliable annotator outvotes two careless ones and a systematic
+  mislabeller is read backwards. Gold items (known answers) anchor the estimates.
+- :class:`Adjudicator`: the configured method, expert labels taken as final, and
+  :meth:`Adjudicator.escalations` routing unresolved disagreements to the expert topic.
+
+>>> from stream_al.labels.base import Label
+>>> labels = [Label("a", "World", "ann-1", 1), Label("a", "World", "ann-2", 2),
+...           Label("a", "Sports", "ann-3", 3), Label("b", "Sports", "ann-1", 4)]
+>>> verdicts = majority_many(labels, min_confidence=0.7)
+>>> verdicts["a"].label, round(verdicts["a"].confidence, 2), verdicts["a"].status
+('World', 0.67, 'escalated')
+>>> verdicts["b"].status
+'single'
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from stream_al.annotation.base import AnnotationSettings, Status, Verdict
+from stream_al.labels.base import Label
+
+
+def votes_of(labels: Iterable[Label]) -> dict[str, Counter[str]]:
+    """Label counts per item; a Counter keeps first-seen order, which breaks ties."""
+    votes: dict[str, Counter[str]] = {}
+    for label in labels:
+        votes.setdefault(label.item_id, Counter())[label.label] += 1
+    return votes
+
+
+def _status(votes: Counter[str], confidence: float, min_confidence: float) -> Status:
+    if sum(votes.values()) == 1:
+        return "single"
+    if len(votes) == 1:
+        return "unanimous"
+    return "resolved" if confidence >= min_confidence else "escalated"
+
+
+def majority_many(labels: Iterable[Label], gold: Mapping[str, str] | None = None,
+                  min_confidence: float = 0.7) -> dict[str, Verdict]:
+    """Plurality vote per item; confidence is the winning label's share of the votes."""
+    gold = gold or {}
+    out = {}
+    for item, votes in votes_of(labels).items():
+        if item in gold:
+            out[item] = Verdict(item, gold[item], 1.0, "gold", "majority", dict(votes))
+            continue
+        label, n = max(votes.items(), key=lambda kv: kv[1])  # first maximum: earliest label
+        share = n / sum(votes.values())
+        out[item] = Verdict(item, label, share, _status(votes, share, min_confidence),
+                            "majority", dict(votes))
+    return out
+
+
+@dataclass
+class DawidSkeneResult:
+    verdicts: dict[str, Verdict]
+    accuracy: dict[str, float]
+    """Each annotator's estimated accuracy: sum over classes of prior x P(correct | class)."""
+
+
+def dawid_skene_many(labels: Iterable[Label], gold: Mapping[str, str] | None = None,
+                     one_coin: bool = False, min_confidence: float = 0.7,
+                     n_iter: int = 100) -> DawidSkeneResult:
+    """Posterior label per item under the Dawid-Skene model (crowd-kit's EM).
+
+    ``one_coin`` fits one accuracy per annotator instead of a full confusion matrix: fewer
+    parameters, better with many classes and few labels per annotator; it cannot use gold.
+    """
+    import pandas as pd
+    from crowdkit.aggregation import DawidSkene, OneCoinDawidSkene
+
+    labels = list(labels)
+    gold = dict(gold or {})
+    if not labels:
+        return DawidSkeneResult({}, {})
+    votes = votes_of(labels)
+    data = pd.DataFrame([(x.item_id, x.annotator_id, x.label) for x in labels],
+                        columns=["task", "worker", "label"])
+    known = {x.label for x in labels}
+    true = pd.Series({k: v for k, v in gold.items() if k in votes and v in known}, dtype=object)
+    with warnings.catch_warnings():  # crowd-kit 1.4 uses pandas APIs pandas 3 deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        if one_coin:
+            model = OneCoinDawidSkene(n_iter=n_iter).fit(data)
+        else:
+            model = DawidSkene(n_iter=n_iter).fit(data, true if len(true) else None)
+    probas = model.probas_
+    classes = [str(c) for c in probas.columns]
+    P = probas.to_numpy()
+    row = {str(t): i for i, t in enumerate(probas.index)}
+    out = {}
+    for item, v in votes.items():
+        if item in gold:
+            out[item] = Verdict(item, gold[item], 1.0, "gold", "dawid_skene", dict(v))
+            continue
+        p = P[row[item]]
+        best = int(p.argmax())
+        conf = float(p[best])
+        out[item] = Verdict(item, classes[best], conf, _status(v, conf, min_confidence),
+                            "one_coin" if one_coin else "dawid_skene", dict(v))
+    return DawidSkeneResult(out, _accuracy(model.errors_, model.priors_))
+
+
+def _accuracy(errors, priors) -> dict[str, float]:
+    """sum_c prior(c) * P(annotator says c | true c), from crowd-kit's error matrices."""
+    out: dict[str, float] = {}
+    for (worker, said), row in errors.iterrows():
+        if said in row.index and said in priors.index:
+            out[str(worker)] = out.get(str(worker), 0.0) + float(priors[said] * row[said])
+    return out
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """An item the annotators could not settle, for the expert topic."""
+
+    item_id: str
+    topic: str
+    reason: str
+    best_label: str | None
+    confidence: float
+    votes: dict[str, int]
+
+
+class Adjudicator:
+    """The configured adjudication, with expert labels final and escalation to experts."""
+
+    def __init__(self, settings: AnnotationSettings) -> None:
+        self.settings = settings
+        self.experts: Collection[str] = frozenset(settings.expert_annotators)
+        self.accuracy: dict[str, float] = {}
+
+    def adjudicate_many(self, labels: Iterable[Label],
+                        gold: Mapping[str, str] | None = None) -> dict[str, Verdict]:
+        labels = list(labels)
+        crowd = [x for x in labels if x.annotator_id not in self.experts]
+        s = self.settings
+        if s.adjudication == "majority":
+            verdicts = majority_many(crowd, gold, s.min_confidence)
+        else:
+            result = dawid_skene_many(crowd, gold, s.adjudication == "one_coin", s.min_confidence)
+            verdicts, self.accuracy = result.verdicts, result.accuracy
+        verdicts.update(self._expert_verdicts(labels))
+        return verdicts
+
+    def _expert_verdicts(self, labels: list[Label]) -> dict[str, Verdict]:
+        expert = [x for x in labels if x.annotator_id in self.experts]
+        all_votes = votes_of(labels)
+        out = {}
+        for item, votes in votes_of(expert).items():
+            label, n = max(votes.items(), key=lambda kv: kv[1])
+            out[item] = Verdict(item, label, n / sum(votes.values()), "expert", "expert",
+                                dict(all_votes[item]))
+        return out
+
+    def escalations(self, verdicts: Iterable[Verdict]) -> list[Escalation]:
+        """Verdicts left unresolved, addressed to ``settings.expert_topic``."""
+        return [
+            Escalation(v.item_id, self.settings.expert_topic,
+                       f"{v.n_labels} labels disagree; best {v.label!r} at "
+                       f"{v.confidence:.2f} < {self.settings.min_confidence}",
+                       v.label, v.confidence, v.votes)
+            for v in verdicts if v.status == "escalated"
+        ]
