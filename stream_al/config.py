@@ -72,7 +72,7 @@ class SelectionSettings(BaseModel):
     batch_interval: int = Field(500, ge=1, description="stream items between emitted batches")
     novelty_weight: float = Field(0.0, ge=0, description="weight of distance to labelled items")
     density_weight: float = Field(
-        1.0, ge=0, description="exponent of typicality (information density, Settles & Craven 2008)"
+        0.5, ge=0, description="exponent of typicality (information density, Settles & Craven 2008)"
     )
     # bandit over strategies
     bandit_arms: list[str] = Field(default_factory=lambda: ["random", "uncertainty", "diverse"])
@@ -121,6 +121,53 @@ class SimulationSettings(BaseModel):
     seed: int = 0
 
 
+class DriftSettings(BaseModel):
+    """Drift detectors (stream embeddings, model uncertainty, prequential error) and the response."""
+
+    reference_items: int = Field(400, ge=10, description="embedding detector: reference window")
+    window_items: int = Field(200, ge=10, description="embedding detector: recent window")
+    check_every: int = Field(50, ge=1, description="stream items between two tests")
+    kernel: Literal["rbf", "linear"] = "rbf"
+    alpha: float = Field(1e-4, gt=0, lt=1, description="false-alarm probability of one test")
+    permutations: int = Field(500, ge=50, description="reference permutations for the threshold")
+    patience: int = Field(2, ge=1, description="consecutive tests over threshold for an alarm")
+    error_delta: float = Field(0.002, gt=0, lt=1, description="ADWIN confidence, prequential error")
+    uncertainty_block: int = Field(25, ge=1, description="items per mean-uncertainty observation")
+    uncertainty_warmup_blocks: int = Field(20, ge=2, description="blocks that calibrate sigma")
+    uncertainty_k: float = Field(0.5, gt=0, description="Page-Hinkley slack, in sigmas")
+    uncertainty_h: float = Field(8.0, gt=0, description="Page-Hinkley threshold, in sigmas")
+    response_items: int = Field(600, ge=0, description="items a response lasts; 0 disables it")
+    boost: float = Field(3.0, ge=1, description="spending rate during a response, x the budget")
+    max_credit: float = Field(20.0, ge=0, description="cost units a response may borrow")
+    explore_share: float = Field(0.5, ge=0, le=1, description="share of a response's spending "
+                                 "on novel items of the drifting region")
+    seed: int = 0
+
+
+class OODSettings(BaseModel):
+    quantile: float = Field(0.95, gt=0, lt=1, description="of labelled items' leave-one-out "
+                            "nearest-neighbour distances: the out-of-distribution threshold")
+    max_share: float = Field(0.1, ge=0, le=1, description="most of the budget OOD items may take")
+    min_labels: int = Field(20, ge=2, description="labels before anything is called OOD")
+    capacity: int = Field(50_000, ge=10, description="labelled vectors kept in the index")
+
+
+class CalibrationSettings(BaseModel):
+    bins: int = Field(15, ge=2, description="equal-width confidence bins of the ECE")
+    window_labels: int = Field(1000, ge=10, description="recent labels kept for calibration")
+    min_labels: int = Field(60, ge=10, description="labels before a temperature is fitted")
+    held_out_share: float = Field(0.5, gt=0, lt=1, description="newest share kept to measure")
+    reasons: list[str] = Field(
+        default_factory=lambda: ["random"],
+        description="selection reasons whose labels sample the stream without bias; only their "
+        "labels calibrate (uncertain/diverse/ood picks over-represent hard items). Empty: all",
+    )
+
+
+class RegistrySettings(BaseModel):
+    dir: Path = Field(default_factory=lambda: _cache_dir() / "registry")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STREAM_AL_", env_nested_delimiter="__")
 
@@ -130,6 +177,10 @@ class Settings(BaseSettings):
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    ood: OODSettings = Field(default_factory=OODSettings)
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
     @model_validator(mode="after")
     def _arms_known(self) -> Settings:
