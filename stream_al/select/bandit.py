@@ -57,7 +57,7 @@ class Exp3Bandit:
 
     def _sub_budget(self, name: str, budget: BudgetLike) -> SubBudget:
         if name not in self._sub:
-            if not isinstance(budget, Budget):
+            if not isinstance(budget, Budget) and not hasattr(budget, "fraction"):
                 raise TypeError("the bandit shares a Budget ledger; nested bandits are not supported")
             self._sub[name] = SubBudget.of(budget)
         return self._sub[name]

@@ -1,0 +1,210 @@
+"""Drift of the stream's embedding distribution: a kernel two-sample test on sliding windows.
+
+The statistic is the maximum mean discrepancy (MMD², Gretton et al. 2012; biased V-statistic)
+between the ``window_items`` most recent embeddings and a reference window of
+``reference_items`` embeddings taken when the detector (re)started. With the ``linear``
+kernel it is the squared distance between the two windows' centroids; the ``rbf`` kernel
+(bandwidth by the median heuristic on the reference) also sees changes that keep the centroid.
+
+The alarm threshold is not a constant: when the reference is complete, the detector permutes
+the reference plus the first recent window (all drawn before any alarm, so exchangeable under
+"no drift") into reference-sized and window-sized parts ``permutations`` times, fits a gamma
+distribution to those null statistics (Gretton et al. 2009) and takes its ``1 - alpha``
+quantile (never below the largest permuted statistic). A test runs every ``check_every`` items;
+``patience`` consecutive tests over the threshold raise an alarm, after which the detector
+collects a new reference from the items that follow.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> def unit(x): return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+>>> before = unit(rng.normal(size=(900, 8)) + [3, 0, 0, 0, 0, 0, 0, 0])
+>>> after = unit(rng.normal(size=(300, 8)) + [0, 3, 0, 0, 0, 0, 0, 0])
+>>> detector = EmbeddingDrift(reference_items=300, window_items=100, check_every=25, seed=0)
+>>> detector.update_many(before, start=0)
+[]
+>>> [a.position for a in detector.update_many(after, start=900)]
+[949]
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from stream_al.drift.base import DriftAlarm
+
+KERNELS = ("rbf", "linear")
+
+
+class EmbeddingDrift:
+    """MMD² of the recent window against a reference window, with a permutation threshold."""
+
+    name = "embedding_mmd"
+
+    def __init__(self, reference_items: int = 400, window_items: int = 200,
+                 check_every: int = 50, kernel: str = "rbf", alpha: float = 1e-4,
+                 permutations: int = 500, patience: int = 2, seed: int = 0) -> None:
+        if kernel not in KERNELS:
+            raise ValueError(f"drift kernel must be one of {KERNELS}, got {kernel!r}")
+        if not 0 < alpha < 1:
+            raise ValueError(f"drift alpha must be in (0, 1), got {alpha}")
+        if min(reference_items, window_items, check_every, permutations, patience) < 1:
+            raise ValueError("drift window sizes, check_every, permutations and patience "
+                             "must be >= 1")
+        self.reference_items = reference_items
+        self.window_items = window_items
+        self.check_every = check_every
+        self.kernel = kernel
+        self.alpha = alpha
+        self.permutations = permutations
+        self.patience = patience
+        self._rng = np.random.default_rng(seed)
+        self.region: DriftRegion | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self._pool: list[np.ndarray] = []
+        self._pool_n = 0
+        self._reference: np.ndarray | None = None
+        self._ref_self = 0.0
+        self._sigma2 = 1.0
+        self._recent: np.ndarray | None = None
+        self._recent_n = 0
+        self._head = 0
+        self._since_check = 0
+        self._streak = 0
+        self.threshold = math.nan
+        self._score = 0.0
+
+    @property
+    def ready(self) -> bool:
+        """True once the reference is complete and the threshold calibrated."""
+        return self._reference is not None
+
+    @property
+    def score(self) -> float:
+        """The latest MMD² (0 while a reference is being collected)."""
+        return self._score
+
+    def update_many(self, values: np.ndarray, start: int) -> list[DriftAlarm]:
+        X = np.asarray(values, dtype=np.float32)
+        if X.ndim != 2:
+            raise ValueError(f"embedding drift needs rows of shape (n, d), got {X.shape}")
+        alarms: list[DriftAlarm] = []
+        i = 0
+        while i < len(X):
+            if self._reference is None:
+                take = min(len(X) - i, self.reference_items + self.window_items - self._pool_n)
+                self._pool.append(X[i : i + take])
+                self._pool_n += take
+                i += take
+                if self._pool_n == self.reference_items + self.window_items:
+                    self._calibrate(np.vstack(self._pool))
+                continue
+            take = min(len(X) - i, self.check_every - self._since_check)
+            self._push(X[i : i + take])
+            i += take
+            self._since_check += take
+            if self._since_check < self.check_every:
+                continue
+            self._since_check = 0
+            if self._recent_n >= self.window_items and self._test():
+                alarms.append(DriftAlarm(self.name, self._score, self.threshold, start + i - 1))
+                self.reset()
+        return alarms
+
+    def update_one(self, x: np.ndarray, position: int) -> list[DriftAlarm]:
+        return self.update_many(np.asarray(x, dtype=np.float32).reshape(1, -1), position)
+
+    # ---- internals ------------------------------------------------------------------------
+    def _gram(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        return gram(A, B, self.kernel, self._sigma2)
+
+    def _calibrate(self, pool: np.ndarray) -> None:
+        """Reference, bandwidth and threshold from ``pool`` (reference + one window)."""
+        n, w = len(pool), self.window_items
+        r = n - w
+        if self.kernel == "rbf":
+            sq = squared_distances(pool, pool)[np.triu_indices(n, 1)]
+            self._sigma2 = max(float(np.median(sq)) / 2.0, 1e-6)
+        K = self._gram(pool, pool).astype(np.float64)
+        Z = np.zeros((n, self.permutations))
+        for b in range(self.permutations):  # column b marks a random window-sized part
+            Z[self._rng.choice(n, w, replace=False), b] = 1.0
+        total, row_sums = K.sum(), K.sum(axis=1)
+        in_window = np.einsum("ib,ib->b", Z, K @ Z)  # sum of K over window x window
+        to_all = Z.T @ row_sums  # sum of K over window x everything
+        null = (in_window / w**2 + (total - 2 * to_all + in_window) / r**2
+                - 2 * (to_all - in_window) / (r * w))
+        self.threshold = max(_gamma_quantile(null, 1.0 - self.alpha), float(null.max()))
+        self._reference = pool[:r].copy()
+        self._ref_self = float(K[:r, :r].mean())
+        self._pool, self._pool_n = [], 0
+        self._recent = np.zeros((w, pool.shape[1]), dtype=np.float32)
+        self._push(pool[r:])  # the calibration window is the first recent window
+
+    def _push(self, rows: np.ndarray) -> None:
+        assert self._recent is not None
+        w = self.window_items
+        for row in rows[-w:]:
+            self._recent[self._head] = row
+            self._head = (self._head + 1) % w
+        self._recent_n = min(w, self._recent_n + len(rows))
+
+    def _test(self) -> bool:
+        assert self._reference is not None and self._recent is not None
+        Y = self._recent
+        self._score = float(self._ref_self + self._gram(Y, Y).mean()
+                            - 2.0 * self._gram(Y, self._reference).mean())
+        self._streak = self._streak + 1 if self._score > self.threshold else 0
+        if self._streak < self.patience:
+            return False
+        self.region = DriftRegion(self._reference, Y.copy(), self.kernel, self._sigma2)
+        return True
+
+
+class DriftRegion:
+    """Where the stream moved: the MMD witness function of the window that raised an alarm.
+
+    ``weight_many`` is 1 where the recent window has the most excess mass over the reference,
+    0 where it lost the most, 0.5 where nothing changed; the drift response uses it to aim
+    exploration at the drifting region.
+    """
+
+    def __init__(self, reference: np.ndarray, recent: np.ndarray, kernel: str,
+                 sigma2: float) -> None:
+        self.reference = reference
+        self.recent = recent
+        self.kernel = kernel
+        self.sigma2 = sigma2
+        self._scale = max(float(np.abs(self.witness_many(recent)).max()), 1e-12)
+
+    def witness_many(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        return (gram(X, self.recent, self.kernel, self.sigma2).mean(axis=1)
+                - gram(X, self.reference, self.kernel, self.sigma2).mean(axis=1))
+
+    def weight_many(self, X: np.ndarray) -> np.ndarray:
+        w = self.witness_many(X) / self._scale
+        return (0.5 + 0.5 * np.clip(w, -1.0, 1.0)).astype(np.float32)
+
+
+def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    sq = (A * A).sum(axis=1)[:, None] + (B * B).sum(axis=1)[None, :] - 2.0 * (A @ B.T)
+    return np.maximum(sq, 0.0)
+
+
+def gram(A: np.ndarray, B: np.ndarray, kernel: str, sigma2: float) -> np.ndarray:
+    if kernel == "linear":
+        return A @ B.T
+    return np.exp(-squared_distances(A, B) / (2.0 * sigma2))
+
+
+def _gamma_quantile(null: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of a gamma fitted to ``null`` by its mean and variance."""
+    mean, var = float(null.mean()), float(null.var())
+    if mean <= 0 or var <= 0:
+        return float(null.max())
+    return float(stats.gamma.ppf(q, mean * mean / var, scale=var / mean))

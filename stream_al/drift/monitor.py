@@ -1,0 +1,94 @@
+"""The drift monitor: every detector of the stream and of the model, on one time line.
+
+Feed it what the scoring stage has (embeddings and per-item uncertainty, in stream order)
+and what the label stage has (whether the model predicted each arriving label correctly
+before learning it). It returns the alarms raised, each at the stream position of the
+monitor when it fired; the shells turn them into a metric and an event on a topic.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from stream_al.config import DriftSettings
+from stream_al.drift.base import DriftAlarm, DriftDetector
+from stream_al.drift.embedding import DriftRegion, EmbeddingDrift
+from stream_al.drift.model import ErrorRateDrift, UncertaintyDrift
+
+
+class DriftMonitor:
+    """Embedding MMD and mean-uncertainty drift on the stream, ADWIN on the prequential error.
+
+    >>> import numpy as np
+    >>> monitor = DriftMonitor(DriftSettings(reference_items=50, window_items=20))
+    >>> X = np.eye(4, dtype=np.float32)[np.arange(100) % 4]
+    >>> monitor.update_many(X, uncertainty=np.full(100, 0.5)), monitor.position
+    ([], 100)
+    >>> monitor.update_labels([True, False, True])
+    []
+    >>> sorted(monitor.scores())
+    ['embedding_mmd', 'mean_uncertainty', 'prequential_error']
+    """
+
+    def __init__(self, settings: DriftSettings | None = None, history: int = 1000) -> None:
+        s = settings or DriftSettings()
+        self.settings = s
+        self.embedding = EmbeddingDrift(s.reference_items, s.window_items, s.check_every,
+                                        s.kernel, s.alpha, s.permutations, s.patience, s.seed)
+        self.uncertainty = UncertaintyDrift(s.uncertainty_block, s.uncertainty_warmup_blocks,
+                                            s.uncertainty_k, s.uncertainty_h)
+        self.error = ErrorRateDrift(s.error_delta)
+        self.position = 0
+        self.labels_seen = 0
+        self.alarms: deque[DriftAlarm] = deque(maxlen=history)
+
+    @property
+    def detectors(self) -> tuple[DriftDetector, ...]:
+        return (self.embedding, self.uncertainty, self.error)
+
+    def update_many(self, X: np.ndarray, uncertainty: np.ndarray | None = None) -> list[DriftAlarm]:
+        """Stream items in order: embeddings ``X`` (n, d) and their uncertainty (n,).
+
+        Pass ``uncertainty=None`` while the model is cold (fewer than two classes): its
+        uncertainty then says nothing about the stream.
+        """
+        X = np.asarray(X, dtype=np.float32)
+        alarms = self.embedding.update_many(X, self.position)
+        if uncertainty is not None:
+            u = np.asarray(uncertainty, dtype=np.float64)
+            if len(u) != len(X):
+                raise ValueError(f"{len(X)} embeddings but {len(u)} uncertainty values")
+            alarms += self.uncertainty.update_many(u, self.position)
+        self.position += len(X)
+        return self._record(sorted(alarms, key=lambda a: a.position))
+
+    def update_one(self, x: np.ndarray, uncertainty: float | None = None) -> list[DriftAlarm]:
+        u = None if uncertainty is None else np.array([uncertainty])
+        return self.update_many(np.asarray(x, dtype=np.float32).reshape(1, -1), u)
+
+    def update_labels(self, correct: Sequence[bool]) -> list[DriftAlarm]:
+        """Labels arrived: ``correct[i]``, did the model predict label i before learning it?"""
+        errors = 1.0 - np.asarray(correct, dtype=np.float64)
+        alarms = self.error.update_many(errors, self.labels_seen)
+        self.labels_seen += len(errors)
+        return self._record([replace(a, position=self.position) for a in alarms])
+
+    def update_label(self, correct: bool) -> list[DriftAlarm]:
+        return self.update_labels([correct])
+
+    def scores(self) -> dict[str, float]:
+        """Each detector's latest statistic, for ``Metrics.set_drift_score(detector, score)``."""
+        return {d.name: float(d.score) for d in self.detectors}
+
+    @property
+    def region(self) -> DriftRegion | None:
+        """The drifting region of the embedding detector's latest alarm, if it raised one."""
+        return self.embedding.region
+
+    def _record(self, alarms: list[DriftAlarm]) -> list[DriftAlarm]:
+        self.alarms.extend(alarms)
+        return alarms

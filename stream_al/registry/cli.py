@@ -1,0 +1,80 @@
+"""``stream-al models list | show VERSION | rollback VERSION [--registry DIR]``.
+
+Rollback here moves the registry's "current" pointer; the worker (or the lead's Kafka shell)
+publishes :func:`~stream_al.registry.store.rollback_snapshot`'s snapshot to the models topic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stream_al.config import Settings
+from stream_al.registry.store import ModelRegistry, ModelVersion, RegistryError
+
+
+def _registry(args: argparse.Namespace) -> ModelRegistry:
+    directory = Path(args.registry) if args.registry else Settings.load(args.config).registry.dir
+    if not (directory / "index.json").exists():
+        raise RegistryError(f"no model registry at {directory}; pass --registry DIR "
+                            "(or set registry.dir / STREAM_AL_REGISTRY__DIR)")
+    return ModelRegistry(directory)
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _list(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    current = registry.current
+    print(f"{'':2}{'version':>7}{'model':>7}{'created':>21}{'labels':>8}{'classes':>8}"
+          f"{'accuracy':>10}  fingerprint")
+    for v in registry.list_versions():
+        acc = v.metrics.get("accuracy")
+        print(f"{'*' if v.version == current else '':2}{v.version:>7}{v.model_version:>7}"
+              f"{_when(v.created_at):>21}{v.labelled.rows:>8}{len(v.classes):>8}"
+              f"{'-' if acc is None else f'{acc:.4f}':>10}  {v.fingerprint}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    info: ModelVersion = registry.get(args.version)
+    data = info.to_json() | {"current": registry.current == info.version}
+    print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    snapshot = registry.rollback(args.version)
+    print(f"current model is now version {args.version} (model version {snapshot.version}, "
+          f"fingerprint {snapshot.fingerprint()}, {len(snapshot.classes)} classes)")
+    return 0
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Register ``models list|show|rollback`` on an argparse sub-parser group."""
+    models = subparsers.add_parser("models", help="the model registry: list, show, roll back")
+    commands = models.add_subparsers(dest="models_command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--registry", help="registry directory (default: registry.dir)")
+        p.add_argument("--config", help="YAML settings file")
+
+    p = commands.add_parser("list", help="every registered version; * marks the current one")
+    common(p)
+    p.set_defaults(func=_list)
+    p = commands.add_parser("show", help="one version as JSON: figures, labelled data, files")
+    p.add_argument("version", type=int)
+    common(p)
+    p.set_defaults(func=_show)
+    p = commands.add_parser("rollback", help="make VERSION the current model")
+    p.add_argument("version", type=int)
+    common(p)
+    p.set_defaults(func=_rollback)

@@ -1,0 +1,279 @@
+"""A stream with a real shift, replayed with and without the drift-aware budget response.
+
+The shift is *class emergence*, the drift a deployed text classifier meets most often: for the
+first ``shift_at`` items the stream holds only some of a dataset's classes (AG News: World and
+Sports), after that every class arrives (Business and Sci/Tech emerge, shuffled in with the
+old ones). Nothing is synthetic: the texts and labels are the dataset's, only their order is
+chosen. Accuracy is measured on held-out items of the classes the stream holds at the time
+(before the shift, the first classes; after it, all of them), so a model that has not learned
+the new classes loses accuracy at the shift and recovers as it buys their labels.
+
+The loop is the simulator's (:mod:`stream_al.simulate.simulator`): the same
+:class:`~stream_al.learn.OnlineLearner`, :class:`~stream_al.select.SelectionStage`,
+``score_many`` and label delay, plus a :class:`~stream_al.drift.DriftMonitor` fed with the
+stream's embeddings and uncertainty and with the prequential correctness of arriving labels.
+With ``respond=True`` the stage's selector is wrapped in a
+:class:`~stream_al.drift.DriftAwareSelector` whose response every alarm starts.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stream_al.calibration import (
+    CalibrationResult,
+    TemperatureCalibrator,
+    expected_calibration_error,
+)
+from stream_al.config import Settings
+from stream_al.drift.base import DriftAlarm
+from stream_al.drift.monitor import DriftMonitor
+from stream_al.drift.response import DriftAwareSelector, DriftResponse
+from stream_al.learn.online import OnlineLearner
+from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.ood import OODDetector, OODSelector
+from stream_al.score.batch import ScoredBatch, score_many
+from stream_al.select.stage import SelectionStage
+from stream_al.simulate.simulator import evaluate
+
+
+@dataclass(frozen=True)
+class ShiftStream:
+    """Row indices in stream order with one shift, and the held-out rows for each phase."""
+
+    order: np.ndarray
+    shift_at: int
+    test_before: np.ndarray
+    test_after: np.ndarray
+    description: str = ""
+
+
+def emerging_classes(labels: Sequence[str], first: Sequence[str], shift_at: int,
+                     length: int | None = None, test_per_class: int = 250,
+                     seed: int = 0) -> ShiftStream:
+    """Only classes ``first`` until ``shift_at``; then every class, shuffled together.
+
+    ``test_per_class`` rows of each class are held out first; the rest of ``first``'s rows
+    open the stream and every remaining row follows (cut to ``length`` items in all).
+    """
+    y = np.asarray(labels, dtype=object)
+    classes = sorted(set(y.tolist()))
+    missing = [c for c in first if c not in classes]
+    if missing or not 0 < len(first) < len(classes):
+        raise ValueError(f"first classes {list(first)} must be a proper subset of {classes}")
+    rng = np.random.default_rng(seed)
+    test, pool = [], []
+    for c in classes:
+        rows = rng.permutation(np.flatnonzero(y == c))
+        test.append(rows[:test_per_class])
+        pool.append(rows[test_per_class:])
+    test_all = np.concatenate(test)
+    pool_all = np.concatenate(pool)
+    is_first = np.isin(y[pool_all], list(first))
+    before = rng.permutation(pool_all[is_first])
+    if len(before) < shift_at:
+        raise ValueError(f"only {len(before)} rows of {list(first)} for a shift at {shift_at}")
+    after = rng.permutation(np.concatenate([before[shift_at:], pool_all[~is_first]]))
+    order = np.concatenate([before[:shift_at], after])[:length]
+    return ShiftStream(order, shift_at, test_all[np.isin(y[test_all], list(first))], test_all,
+                       f"{'+'.join(first)} until item {shift_at}, then all of {classes}")
+
+
+def stationary(labels: Sequence[str], length: int | None = None, test_per_class: int = 250,
+               seed: int = 0) -> ShiftStream:
+    """The control: every class shuffled together from the start, no shift (``shift_at`` = end)."""
+    y = np.asarray(labels, dtype=object)
+    rng = np.random.default_rng(seed)
+    test, pool = [], []
+    for c in sorted(set(y.tolist())):
+        rows = rng.permutation(np.flatnonzero(y == c))
+        test.append(rows[:test_per_class])
+        pool.append(rows[test_per_class:])
+    order = rng.permutation(np.concatenate(pool))[:length]
+    test_all = np.concatenate(test)
+    return ShiftStream(order, len(order), test_all, test_all, "every class, shuffled: no shift")
+
+
+@dataclass(frozen=True)
+class ShiftPoint:
+    position: int
+    labels_used: int
+    accuracy: float  # on held-out rows of the classes the stream holds at ``position``
+    spent: float  # budget spent, borrowed included
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    shift_at: int
+    alarms: list[DriftAlarm] = field(default_factory=list)
+    curve: list[ShiftPoint] = field(default_factory=list)
+    labels_used: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    final_accuracy: float = 0.0
+    calibration: CalibrationResult | None = None
+    ece_test: float = 0.0  # ECE on the final held-out set, uncalibrated
+    ece_test_calibrated: float = 0.0  # ... with the temperature the calibrator adopted
+    ece_test_fitted: float = 0.0  # ... with the last fitted temperature, adopted or not
+    snapshot: ModelSnapshot | None = None  # the final model
+
+    @property
+    def alarm_delay(self) -> int | None:
+        """Items from the shift to the first alarm at or after it (None: never)."""
+        after = [a.position - self.shift_at for a in self.alarms if a.position >= self.shift_at]
+        return min(after) if after else None
+
+    @property
+    def false_alarms(self) -> int:
+        return sum(a.position < self.shift_at for a in self.alarms)
+
+    def accuracy_at(self, items_after_shift: int) -> float:
+        """Accuracy at the first checkpoint at least ``items_after_shift`` past the shift."""
+        for p in self.curve:
+            if p.position >= self.shift_at + items_after_shift:
+                return p.accuracy
+        return self.curve[-1].accuracy
+
+    def recovery_auc(self, horizon: int) -> float:
+        """Mean post-shift accuracy over the ``horizon`` items after the shift."""
+        acc = [p.accuracy for p in self.curve
+               if self.shift_at < p.position <= self.shift_at + horizon]
+        return float(np.mean(acc)) if acc else 0.0
+
+    def items_to_reach(self, accuracy: float) -> int | None:
+        """Items after the shift until held-out accuracy first reaches ``accuracy``."""
+        for p in self.curve:
+            if p.position > self.shift_at and p.accuracy >= accuracy:
+                return p.position - self.shift_at
+        return None
+
+
+@dataclass
+class _Loop:
+    """The core objects of one run: what a worker would hold."""
+
+    learner: OnlineLearner
+    stage: SelectionStage
+    monitor: DriftMonitor
+    calibrator: TemperatureCalibrator
+    response: DriftResponse
+    ood: OODDetector | None
+
+    @classmethod
+    def build(cls, dim: int, s: Settings, strategy: str, respond: bool, ood: bool) -> _Loop:
+        stage = SelectionStage(s, dim, strategy)
+        detector = OODDetector(dim, s.ood, seed=s.selection.seed) if ood else None
+        if detector is not None:
+            stage.selector = OODSelector(stage.selector, detector, s.budget.fraction)
+        response = DriftResponse.from_settings(s.drift, s.budget.fraction)
+        if respond:
+            stage.selector = DriftAwareSelector(stage.selector, response)
+        return cls(OnlineLearner(dim, s.learner), stage, DriftMonitor(s.drift),
+                   TemperatureCalibrator(s.calibration), response, detector)
+
+    def on_alarms(self, alarms: list[DriftAlarm], result: ScenarioResult) -> None:
+        """Record each alarm, forget stale calibration labels, start a response."""
+        for alarm in alarms:
+            result.alarms.append(alarm)
+            self.calibrator.reset()
+            embedding = alarm.detector == self.monitor.embedding.name
+            self.response.on_alarm(alarm, self.monitor.region if embedding else None)
+
+
+class DriftScenario:
+    """One dataset, its embeddings and a :class:`ShiftStream`; run any strategy on it."""
+
+    def __init__(self, labels: Sequence[str], X: np.ndarray, settings: Settings,
+                 stream: ShiftStream, eval_every: int = 100) -> None:
+        if len(labels) != len(X):
+            raise ValueError(f"{len(labels)} labels but {len(X)} embeddings")
+        self.y = np.asarray(labels, dtype=object)
+        self.X = np.asarray(X, dtype=np.float32)
+        self.settings = settings
+        self.stream = stream
+        self.eval_every = eval_every
+
+    def run(self, strategy: str, respond: bool, ood: bool = False) -> ScenarioResult:
+        """Replay the stream with ``strategy``; ``respond`` wraps it in the drift response."""
+        s = self.settings
+        loop = _Loop.build(self.X.shape[1], s, strategy, respond, ood)
+        name = f"{strategy}{'+ood' if ood else ''}{'+response' if respond else ''}"
+        result = ScenarioResult(name, self.stream.shift_at)
+        pending: deque[tuple[int, int, str]] = deque()  # (due position, row, reason)
+        position, next_eval = 0, self.eval_every
+        order, chunk = self.stream.order, s.simulation.chunk_size
+        for start in range(0, len(order), chunk):
+            rows = order[start : start + chunk]
+            snapshot = loop.learner.snapshot()
+            loop.stage.set_model(snapshot)
+            scores = score_many(snapshot, self.X[rows])
+            uncertainty = scores[s.selection.uncertainty] if snapshot.ready else None
+            loop.on_alarms(loop.monitor.update_many(self.X[rows], uncertainty), result)
+            batch = ScoredBatch([str(r) for r in rows], self.X[rows], scores)
+            for sel in loop.stage.select_many(batch):
+                due_at = position + len(rows) + s.simulation.label_delay
+                pending.append((due_at, int(sel.item_id), sel.reason))
+                result.reasons[sel.reason] = result.reasons.get(sel.reason, 0) + 1
+            position += len(rows)
+            due = []
+            while pending and pending[0][0] <= position:
+                due.append(pending.popleft()[1:])
+            if due:
+                loop.on_alarms(self._learn(loop, due), result)
+                result.labels_used += len(due)
+            if position >= next_eval:
+                result.curve.append(self._checkpoint(loop, position, result))
+                next_eval = (position // self.eval_every + 1) * self.eval_every
+        if not result.curve or result.curve[-1].position != position:
+            result.curve.append(self._checkpoint(loop, position, result))
+        result.final_accuracy = result.curve[-1].accuracy
+        result.snapshot = loop.learner.snapshot()
+        self._calibrate(result.snapshot, loop.calibrator, result)
+        return result
+
+    def _learn(self, loop: _Loop, due: list[tuple[int, str]]) -> list[DriftAlarm]:
+        """Labels came back: prequential checks first, then learning."""
+        rows = [row for row, _ in due]
+        X, labels = self.X[rows], list(self.y[rows])
+        before = loop.learner.snapshot()
+        correct = [p == y for p, y in zip(before.predict_many(X), labels, strict=True)]
+        loop.calibrator.update_from_snapshot(before, X, labels, [reason for _, reason in due])
+        loop.learner.learn_many(X, labels)
+        loop.stage.labelled([str(r) for r in rows], [0.0] * len(rows))
+        if loop.ood is not None:
+            loop.ood.add_labelled_many(X)
+        return loop.monitor.update_labels(correct) if before.ready else []
+
+    def _test_rows(self, position: int) -> np.ndarray:
+        stream = self.stream
+        return stream.test_before if position <= stream.shift_at else stream.test_after
+
+    def _checkpoint(self, loop: _Loop, position: int, result: ScenarioResult) -> ShiftPoint:
+        rows = self._test_rows(position)
+        acc, _ = evaluate(loop.learner.snapshot(), self.X[rows], list(self.y[rows]))
+        credit = getattr(loop.stage.selector, "credit", None)
+        spent = credit.spent if credit is not None else loop.stage.budget.spent
+        return ShiftPoint(position, result.labels_used, acc, spent)
+
+    def _calibrate(self, snapshot: ModelSnapshot, calibrator: TemperatureCalibrator,
+                   result: ScenarioResult) -> None:
+        """ECE on the final held-out set, before and after the temperature fitted on labels."""
+        if not snapshot.ready:
+            return
+        rows = self.stream.test_after
+        col = {c: i for i, c in enumerate(snapshot.classes)}
+        known = np.array([self.y[r] in col for r in rows])
+        rows = rows[known]
+        y = np.array([col[self.y[r]] for r in rows])
+        result.ece_test = expected_calibration_error(snapshot.predict_proba_many(self.X[rows]), y)
+        result.calibration = calibrator.fit()
+        for attr, t in (("ece_test_calibrated", calibrator.temperature),
+                        ("ece_test_fitted", result.calibration.temperature
+                         if result.calibration else calibrator.temperature)):
+            proba = snapshot.with_temperature(t).predict_proba_many(self.X[rows])
+            setattr(result, attr, expected_calibration_error(proba, y))
+

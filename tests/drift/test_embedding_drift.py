@@ -1,0 +1,101 @@
+"""The embedding detector: an MMD test of recent embeddings against a reference window.
+
+Real shift: AG News holding only World and Sports, then all four topics (Business and
+Sci/Tech emerge). Control: the same texts shuffled, so nothing changes.
+"""
+
+import numpy as np
+import pytest
+
+from stream_al.drift import EmbeddingDrift
+from stream_al.simulate.drift_scenario import emerging_classes, stationary
+from tests.drift.realdata import embedded
+
+SHIFT_AT = 1500
+
+
+@pytest.fixture(scope="module")
+def ag_news():
+    _, labels, X = embedded("ag_news", 7600)
+    return labels, X
+
+
+def alarms_on(X, order, **kw):
+    detector = EmbeddingDrift(seed=0, **kw)
+    return [a.position for a in detector.update_many(X[order], start=0)], detector
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_alarm_fires_within_a_bounded_delay_after_new_topics_emerge(ag_news, seed):
+    labels, X = ag_news
+    stream = emerging_classes(labels, ["World", "Sports"], SHIFT_AT, length=3000, seed=seed)
+    positions, detector = alarms_on(X, stream.order)
+    after = [p for p in positions if p >= SHIFT_AT]
+    assert after, "no alarm after the shift"
+    # one recent window plus the tests it takes to be confirmed (patience)
+    assert after[0] - SHIFT_AT < detector.window_items + detector.patience * detector.check_every
+    assert not [p for p in positions if p < SHIFT_AT], "false alarm before the shift"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_alarm_on_a_stationary_shuffled_stream_of_the_same_texts(ag_news, seed):
+    labels, X = ag_news
+    stream = stationary(labels, length=6000, test_per_class=0, seed=seed)
+    positions, detector = alarms_on(X, stream.order)
+    assert positions == []
+    assert 0 < detector.score < detector.threshold
+
+
+def test_the_linear_kernel_sees_the_shift_too(ag_news):
+    labels, X = ag_news
+    stream = emerging_classes(labels, ["World", "Sports"], SHIFT_AT, length=3000, seed=0)
+    positions, _ = alarms_on(X, stream.order, kernel="linear")
+    assert positions and SHIFT_AT <= positions[0] < SHIFT_AT + 300
+
+
+def test_the_threshold_is_calibrated_on_the_reference_not_fixed(ag_news):
+    labels, X = ag_news
+    order = stationary(labels, length=600, test_per_class=0, seed=0).order
+    strict = EmbeddingDrift(alpha=1e-5, seed=0)
+    loose = EmbeddingDrift(alpha=1e-2, seed=0)
+    small = EmbeddingDrift(alpha=1e-5, window_items=50, seed=0)
+    for detector in (strict, loose, small):
+        detector.update_many(X[order], start=0)
+        assert detector.ready
+    assert strict.threshold > loose.threshold  # a smaller false-alarm rate needs a higher bar
+    assert small.threshold > 1.5 * strict.threshold  # a smaller window is noisier
+
+
+def test_the_drifting_region_weighs_the_new_topics_above_the_old(ag_news):
+    labels, X = ag_news
+    stream = emerging_classes(labels, ["World", "Sports"], SHIFT_AT, length=3000, seed=0)
+    detector = EmbeddingDrift(seed=0)
+    detector.update_many(X[stream.order], start=0)
+    assert detector.region is not None
+    y = np.array(labels)
+    held_out = stream.test_after
+    weight = detector.region.weight_many(X[held_out])
+    new = np.isin(y[held_out], ["Business", "Sci/Tech"])
+    assert weight[new].mean() > weight[~new].mean() + 0.1
+    assert ((weight >= 0) & (weight <= 1)).all()
+
+
+def test_batches_of_any_size_give_the_same_alarms(ag_news):
+    labels, X = ag_news
+    order = emerging_classes(labels, ["World", "Sports"], SHIFT_AT, length=2500, seed=1).order
+    whole, _ = alarms_on(X, order)
+    chunked = EmbeddingDrift(seed=0)
+    positions = []
+    for start in range(0, len(order), 37):
+        positions += [a.position for a in chunked.update_many(X[order[start : start + 37]], start)]
+    assert positions == whole
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"kernel": "cosine"}, "kernel must be one of"),
+    ({"alpha": 1.5}, r"alpha must be in \(0, 1\)"),
+    ({"window_items": 0}, "must be >= 1"),
+])
+def test_bad_settings_name_the_fix(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EmbeddingDrift(**kwargs)
