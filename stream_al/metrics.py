@@ -157,8 +157,8 @@ class Metrics:
     """Every stream-al metric, registered on one registry.
 
     ``stages`` are the stage label values accepted (a typo raises instead of creating a new
-    series); their series exist from the start, at 0. Accuracy, calibration error and
-    agreement are NaN until first set. Classes and annotators beyond
+    series); their series exist from the start, at 0. Accuracy, calibration error,
+    agreement and the OOD rate are NaN until first set. Classes and annotators beyond
     ``max_classes`` / ``max_annotators`` distinct values are counted under ``"other"``.
     """
 
@@ -187,7 +187,12 @@ class Metrics:
         for outcome in LABEL_OUTCOMES:
             self.labels_received.labels(outcome)
         # unknown until measured: NaN, not a 0 that reads as "accuracy 0" or "no agreement"
-        for gauge in (self.prequential_accuracy, self.calibration_error, self.annotator_agreement):
+        for gauge in (
+            self.prequential_accuracy,
+            self.calibration_error,
+            self.annotator_agreement,
+            self.ood_ratio,
+        ):
             gauge.set(math.nan)
 
     # ----------------------------------------------------------------- creation

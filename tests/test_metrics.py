@@ -103,6 +103,7 @@ def test_quality_gauges_are_nan_until_measured(metrics):
         "stream_al_prequential_accuracy_ratio",
         "stream_al_calibration_error_ratio",
         "stream_al_annotator_agreement",
+        "stream_al_ood_ratio",
     ):
         assert math.isnan(value(metrics, name)), name
 

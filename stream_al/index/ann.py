@@ -42,7 +42,7 @@ class BoundedIndex:
         return len(self._order)
 
     def add_many(self, X: np.ndarray) -> None:
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = self._rows(X)
         for start in range(0, len(X), self.capacity):
             self._add_chunk(X[start : start + self.capacity])
 
@@ -65,7 +65,7 @@ class BoundedIndex:
         k = min(k, len(self))
         if k == 0:
             raise ValueError("the index is empty; add vectors before querying")
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = self._rows(X)
         self._index.set_ef(max(self._index.ef, k))
         return self._index.knn_query(X, k=k)
 
@@ -75,3 +75,14 @@ class BoundedIndex:
             return np.ones(len(X), dtype=np.float32)
         _, dist = self.query_many(X, k=1)
         return np.clip(dist[:, 0], 0.0, 2.0).astype(np.float32)
+
+    def _rows(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as contiguous float32 rows of this index's width (hnswlib aborts the whole
+        process on another width instead of raising)."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.dim:
+            raise ValueError(
+                f"vectors of shape {X.shape} do not fit an index of dim {self.dim}: "
+                f"embed them with the embedder that built the index"
+            )
+        return X

@@ -102,6 +102,11 @@ class DiverseReservoir:
     def capacity(self) -> int:
         return self.clusters.k * self.size
 
+    @property
+    def held_clusters(self) -> int:
+        """Clusters whose reservoir holds candidates now."""
+        return sum(1 for reservoir in self._reservoirs.values() if reservoir)
+
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         if len(batch):
             self._offer(batch)

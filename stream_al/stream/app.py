@@ -19,6 +19,7 @@ unacked: they are read again after the restart (at-least-once; consumers are ide
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import faust
@@ -100,6 +101,8 @@ def build_app(
 
     @app.timer(LAG_EVERY_S)
     async def report_lag() -> None:
+        # throughput also falls when no batch comes (set only per batch, it would stay up)
+        metrics.set_throughput(scoring.rate.rate(time.monotonic()))
         consumer = app.consumer
         for tp in consumer.assignment():
             end, position = consumer.highwater(tp), await consumer.position(tp)

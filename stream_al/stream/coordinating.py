@@ -141,6 +141,7 @@ class CoordinatorShell:
         self.metrics.observe_stage(
             "select", len(record.ids), len(items), time.perf_counter() - started
         )
+        self.metrics.observe_batch("select", len(record.ids))
         await self._emit(c, items)
 
     async def _emit(self, c: Coordinator, items: list[SelectedItem]) -> None:
@@ -164,6 +165,7 @@ class CoordinatorShell:
         self.metrics.observe_stage(
             "learn", len(record.labels), len(outcome.accepted), time.perf_counter() - started
         )
+        self.metrics.observe_batch("learn", len(record.labels))
         for label, reason in outcome.rejected:
             self.metrics.count_label("rejected", annotator=label.annotator_id)
             await self.publisher.dead_letter(
@@ -177,6 +179,10 @@ class CoordinatorShell:
             )
         if outcome.correct:
             self.metrics.set_prequential_accuracy(c.prequential_accuracy)
+            self.metrics.set_calibration_error(c.calibration_error)
+        if outcome.accepted:
+            self.metrics.set_agreement(await self._run(c.agreement_alpha))
+        self._report_budget(c)  # the rewards moved the bandit's weights
         await self._publish_model(c, force=False)
 
     async def _publish_model(self, c: Coordinator, force: bool) -> None:
@@ -220,8 +226,29 @@ class CoordinatorShell:
     def _report_budget(self, c: Coordinator) -> None:
         b = c.stage.budget
         self.metrics.set_budget(b.spent, max(0.0, b.allowance))
-        selector = c.stage.selector
-        if hasattr(selector, "fill") and hasattr(selector, "capacity"):
-            self.metrics.set_reservoir(selector.fill, selector.capacity)
-        if hasattr(selector, "weights"):
-            self.metrics.set_bandit_weights(selector.weights())
+        parts = _selector_parts(c.stage.selector)
+        reservoirs = [p for p in parts if hasattr(p, "fill") and hasattr(p, "capacity")]
+        if reservoirs:
+            self.metrics.set_reservoir(
+                sum(r.fill for r in reservoirs),
+                sum(r.capacity for r in reservoirs),
+                sum(getattr(r, "held_clusters", 0) for r in reservoirs),
+            )
+        for part in parts:
+            if hasattr(part, "weights"):
+                self.metrics.set_bandit_weights(part.weights())
+            detector = getattr(part, "detector", None)  # stream_al.ood.OODSelector
+            if detector is not None:
+                self.metrics.set_ood_ratio(detector.recent_ratio)
+
+
+def _selector_parts(selector: Any) -> list[Any]:
+    """``selector`` and every selector inside it: a bandit's arms, a wrapper's ``base``."""
+    parts, todo = [], [selector]
+    while todo:
+        part = todo.pop()
+        parts.append(part)
+        todo.extend(getattr(part, "arms", {}).values())
+        if getattr(part, "base", None) is not None:
+            todo.append(part.base)
+    return parts

@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stream_al.annotation.agreement import RunningAgreement
+from stream_al.calibration import expected_calibration_error
 from stream_al.config import Settings
 from stream_al.embed.base import Embedder
 from stream_al.labels import Label, LabelStore
+from stream_al.labels.export import LabeledRow, LabelSetHash
 from stream_al.learn.online import OnlineLearner
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
@@ -95,6 +98,8 @@ class Coordinator:
         self.stage = SelectionStage(settings, dim, strategy)
         self.learner = OnlineLearner(dim, settings.learner)
         self.labels = LabelStore()
+        self.labels_hash = LabelSetHash()
+        """Of the label store's rows (stream_al.labels.export), published with each model."""
         self.texts: dict[str, str] = {}
         """Every item ever selected -> its text (budget-bounded)."""
         self.embeddings: dict[str, np.ndarray] = {}
@@ -107,6 +112,10 @@ class Coordinator:
         self._recent: OrderedDict[str, str] = OrderedDict()  # texts the selector may still hold
         self._text_cache_items = text_cache_items
         self._hits: deque[bool] = deque(maxlen=accuracy_window)
+        self._confidence: deque[tuple[np.ndarray, int]] = deque(maxlen=accuracy_window)
+        """Per recent label the model could predict: its probabilities, the true column (-1:
+        a class the model did not know)."""
+        self.agreement = RunningAgreement()
         self._emissions = 0
         self.last_batch_at = -math.inf
         self._unflushed = False
@@ -116,6 +125,11 @@ class Coordinator:
         """Observe a scored batch in the budget; return the items bought (never one twice)."""
         if offset <= self.control_offset:
             return []
+        if record.dim != self.dim:
+            raise ValueError(
+                f"scored batch {record.batch_id} has {record.dim}-dim embeddings, the coordinator"
+                f" {self.dim} ({self.embedder.name}): run every worker of a group with one embedder"
+            )
         self.control_offset = offset
         self.last_batch_at = now
         self._remember_texts(record.ids, record.texts)
@@ -217,7 +231,7 @@ class Coordinator:
             reason = self._refusal(label, known)
             if reason is not None:
                 outcome.rejected.append((label, reason))
-            elif self.labels.add_one(_stored(label, received)):
+            elif self._store(label, received):
                 outcome.accepted.append(_stored(label, received))
                 if label.label not in known:
                     known.append(label.label)
@@ -225,6 +239,7 @@ class Coordinator:
                 outcome.duplicates.append(label)
         if outcome.accepted:
             self._learn(outcome)
+            self.agreement.add_many(outcome.accepted)
         outcome.version = self.learner.version
         return outcome
 
@@ -250,12 +265,22 @@ class Coordinator:
             predicted = snapshot.predict_many(X)
             outcome.correct = [p == y for p, y in zip(predicted, names, strict=True)]
             self._hits.extend(outcome.correct)
+            column = {c: i for i, c in enumerate(snapshot.classes)}
+            true = [column.get(y, -1) for y in names]
+            self._confidence.extend(zip(snapshot.predict_proba_many(X), true, strict=True))
         self.learner.learn_many(X, names)
         self.stage.labelled(ids, gains.tolist())
         for item_id in ids:
             self.embeddings.pop(item_id, None)
         outcome.gains = gains.tolist()
         self._unpublished_received.extend(x.received_at for x in outcome.accepted)
+
+    def _store(self, label: LabelIn, received_at: float) -> bool:
+        """Keep ``label`` unless its (item, annotator) is already in; True if kept."""
+        if not self.labels.add_one(_stored(label, received_at)):
+            return False
+        self.labels_hash.add_one(LabeledRow.of(_stored(label, 0.0), self.texts[label.item_id]))
+        return True
 
     def _embeddings_of(self, ids: Sequence[str]) -> np.ndarray:
         missing = sorted({i for i in ids if i not in self.embeddings})
@@ -271,6 +296,21 @@ class Coordinator:
         """Share of the last labels the model predicted right before learning them (NaN: none)."""
         return float(np.mean(self._hits)) if self._hits else math.nan
 
+    @property
+    def calibration_error(self) -> float:
+        """ECE of the same predictions as :attr:`prequential_accuracy` (NaN: none yet)."""
+        if not self._confidence:
+            return math.nan
+        proba = np.zeros((len(self._confidence), max(len(p) for p, _ in self._confidence)))
+        for row, (p, _) in enumerate(self._confidence):
+            proba[row, : len(p)] = p  # a class learned later: probability 0 then
+        true = np.array([y for _, y in self._confidence])
+        return expected_calibration_error(proba, true, self.settings.calibration.bins)
+
+    def agreement_alpha(self) -> float:
+        """Krippendorff's alpha over recent items with more than one label (NaN: none)."""
+        return self.agreement.alpha if self.agreement.n_items else math.nan
+
     def model_update(self, now: float, force: bool = False) -> ModelUpdate | None:
         """The current model if it is newer than the last published one and publishing is due
         (at most every ``publish_every_s``; ``force`` for the last one)."""
@@ -280,7 +320,7 @@ class Coordinator:
             return None
         update = ModelUpdate.of(
             self.learner.snapshot(), self._unpublished_received[-MAX_LATENCY_SAMPLES:]
-        )
+        ).model_copy(update={"labels_hash": self.labels_hash.hexdigest()})
         self._unpublished_received.clear()
         self.published_version = self.learner.version
         self._last_publish = now
@@ -370,10 +410,11 @@ class Coordinator:
         for label in labels:
             if self._refusal(label, known) is not None:
                 rejected += 1
-            elif self.labels.add_one(_stored(label, 0.0)):
+            elif self._store(label, 0.0):
                 learned.append(_stored(label, 0.0))
                 if label.label not in known:
                     known.append(label.label)
+        self.agreement.add_many(learned)
         return learned, rejected
 
     def _restore_budget(self, spent: float, ledger: Ledger | None) -> None:

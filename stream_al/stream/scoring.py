@@ -148,6 +148,7 @@ class ScoringShell:
         self.metrics.observe_stage(
             "labels_in", len(events), len(labels), time.perf_counter() - started
         )
+        self.metrics.observe_batch("labels_in", len(events))
 
     # ---- models -------------------------------------------------------------------------------
     async def follow_models(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,36 @@ def test_labels_teach_the_model_once_per_item_and_annotator(embedder, rows):
 
     unknown = feed.labels(["ag-399"])
     assert [r.reason for _, r in unknown.rejected] == ["unknown_item"]
+
+
+def test_calibration_and_agreement_are_measured_on_the_labels_that_came_back(embedder, rows):
+    feed = fresh(embedder, rows)
+    ids = [b.item_id for b in feed.texts(0, 200)]
+    feed.labels(ids)  # nothing to predict with yet, and one label per item
+    assert math.isnan(feed.c.calibration_error) and math.isnan(feed.c.agreement_alpha())
+
+    feed.labels(ids[:6], annotator="b")  # the same (gold) classes as annotator a
+    assert 0.0 <= feed.c.calibration_error <= 1.0
+    assert feed.c.agreement_alpha() == 1.0
+    feed.labels(ids[:6], annotator="c", label="no such class")
+    assert feed.c.agreement_alpha() < 1.0
+
+
+def test_a_batch_from_a_scorer_with_another_embedder_is_refused_before_it_is_counted(
+    embedder, rows
+):
+    feed = fresh(embedder, rows)
+    feed.texts(0, 100)
+    seen, offset = feed.c.stage.budget.seen, feed.c.control_offset
+    X = np.ones((3, 8), dtype=np.float32)
+    alien = ScoredBatchRecord.of(
+        "alien", ["x-0", "x-1", "x-2"], ["a", "b", "c"], X, {}, 0, np.ones(3), 0.0
+    )
+
+    with pytest.raises(ValueError, match="one embedder"):
+        feed.c.on_scored(alien, offset + 1, 100.0)
+
+    assert feed.c.stage.budget.seen == seen and feed.c.control_offset == offset
 
 
 def test_the_reject_policy_refuses_classes_outside_the_configured_ones(embedder, rows):
