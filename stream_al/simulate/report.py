@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from stream_al.calibration import plot_reliability
 from stream_al.simulate.simulator import StrategyResult
 
 
@@ -36,7 +37,21 @@ def write_report(out_dir: Path, results: Mapping[str, StrategyResult], all_label
                 w.writerow([name, p.position, p.labels_used, f"{p.accuracy:.4f}",
                             f"{p.macro_f1:.4f}"])
     plot_learning_curves(out_dir / "learning_curve.png", results, all_labels_accuracy)
+    write_calibration(out_dir, results)
     return data
+
+
+def write_calibration(out_dir: Path, results: Mapping[str, StrategyResult]) -> None:
+    """``calibration.csv`` (ECE per strategy on the held-out split) and ``reliability.png``."""
+    diagrams = {name: r.reliability for name, r in results.items() if r.reliability is not None}
+    with (out_dir / "calibration.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["strategy", "ece"])
+        for name, d in diagrams.items():
+            w.writerow([name, f"{d.ece:.4f}"])
+    if diagrams:
+        plot_reliability(out_dir / "reliability.png", diagrams,
+                         "Held-out reliability of the final models")
 
 
 def plot_learning_curves(path: Path, results: Mapping[str, StrategyResult],

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
+from stream_al.calibration import ReliabilityDiagram, reliability_diagram
 from stream_al.config import Settings
 from stream_al.dataset import DatasetError, LabeledTexts
 from stream_al.learn.online import OnlineLearner
@@ -41,6 +42,7 @@ class StrategyResult:
     macro_f1: float = 0.0
     auc: float = 0.0
     gains: list[float] = field(default_factory=list)
+    reliability: ReliabilityDiagram | None = None
 
     def summary(self) -> dict[str, float | int]:
         return {"labels_used": self.labels_used, "final_accuracy": round(self.final_accuracy, 4),
@@ -136,6 +138,7 @@ class Simulation:
         acc, f1 = evaluate(learner.snapshot(), test_X, test_y)
         result.curve[-1] = CurvePoint(position, result.labels_used, acc, f1)
         result.final_accuracy, result.macro_f1 = acc, f1
+        result.reliability = held_out_reliability(learner.snapshot(), test_X, test_y)
         result.auc = area_under_curve(result.curve, self.stream_length)
         return result
 
@@ -153,6 +156,17 @@ class Simulation:
         stage.labelled([str(r) for r in rows], gains.tolist())
         result.labels_used += len(rows)
         result.gains.extend(gains.tolist())
+
+
+def held_out_reliability(snapshot: ModelSnapshot, X: np.ndarray,
+                         y: Sequence[str]) -> ReliabilityDiagram | None:
+    """Reliability diagram of the model on the held-out split (items of unseen classes count
+    as wrong)."""
+    if not snapshot.ready:
+        return None
+    col = {c: i for i, c in enumerate(snapshot.classes)}
+    truth = np.array([col.get(label, -1) for label in y])
+    return reliability_diagram(snapshot.predict_proba_many(X), truth)
 
 
 def label_gain(snapshot: ModelSnapshot, X: np.ndarray, labels: Sequence[str]) -> np.ndarray:

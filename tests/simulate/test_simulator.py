@@ -89,3 +89,6 @@ def test_cli_writes_the_documented_summary_shape(tmp_path):
         assert set(r) == {"labels_used", "final_accuracy", "macro_f1", "auc"}
     assert (out / "curve.csv").read_text().startswith("strategy,position,labels_used")
     assert (out / "learning_curve.png").stat().st_size > 1000
+    assert (out / "reliability.png").stat().st_size > 1000
+    ece = dict(line.split(",") for line in (out / "calibration.csv").read_text().split()[1:])
+    assert set(ece) == {"default", "random"} and all(0 <= float(v) <= 1 for v in ece.values())
