@@ -1,0 +1,49 @@
+"""Data health of a live stream in one object: drift detectors and the OOD signal.
+
+The coordinator feeds it every scored batch and every batch of labels; it returns the drift
+alarms to publish and keeps the figures the metrics export (drift score per detector, OOD
+rate). Pure: no Kafka, no Prometheus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from stream_al.config import Settings
+from stream_al.drift.base import DriftAlarm
+from stream_al.drift.monitor import DriftMonitor
+from stream_al.ood import OODDetector
+
+
+class DataHealth:
+    """Drift on the stream (embeddings, uncertainty) and on the model (prequential error),
+    and the share of recent stream items that are out of distribution."""
+
+    def __init__(self, settings: Settings, dim: int) -> None:
+        self.monitor = DriftMonitor(settings.drift)
+        self.ood = OODDetector(dim, settings.ood, seed=settings.selection.seed)
+        self.alarm_count = 0
+
+    def on_batch(self, X: np.ndarray, uncertainty: np.ndarray | None) -> list[DriftAlarm]:
+        """A scored batch in stream order; ``uncertainty`` None while the model is cold."""
+        if self.ood.ready:
+            self.ood.check_many(X)
+        return self._count(self.monitor.update_many(X, uncertainty))
+
+    def on_labels(self, X: np.ndarray, correct: Sequence[bool]) -> list[DriftAlarm]:
+        """Labelled items (their embeddings) and whether the model predicted each right."""
+        self.ood.add_labelled_many(X)
+        return self._count(self.monitor.update_labels(correct) if len(correct) else [])
+
+    def scores(self) -> dict[str, float]:
+        return self.monitor.scores()
+
+    @property
+    def ood_ratio(self) -> float:
+        return float(self.ood.recent_ratio) if self.ood.ready else float("nan")
+
+    def _count(self, alarms: list[DriftAlarm]) -> list[DriftAlarm]:
+        self.alarm_count += len(alarms)
+        return alarms
