@@ -415,7 +415,9 @@ class Metrics:
 
     # -------------------------------------------------------------- data health
     def set_drift_score(self, detector: str, score: float) -> None:
+        """Also makes the detector's alarm counter exist at 0, so rates read 0, not nothing."""
         self.drift_score.labels(detector).set(score)
+        self.drift_alarms.labels(detector)
 
     def count_drift_alarm(self, detector: str) -> None:
         self.drift_alarms.labels(detector).inc()

@@ -49,9 +49,6 @@ SETTLE_S = 120.0
 EXPRESSIONS = all_expressions()
 
 NO_SERIES_IN_THIS_RUN = {
-    # Drift detectors are not wired into the worker yet, so no `detector` label value exists.
-    "max by (detector) (stream_al_drift_score)",
-    "sum by (detector) (increase(stream_al_drift_alarms_total[5m]))",
     # Annotator accuracy is measured on gold items, and the worker is given none.
     "avg by (annotator) (stream_al_annotator_accuracy_ratio)",
 }

@@ -7,14 +7,17 @@ batch: slots go to clusters in proportion to (items seen) x (mean informativenes
 re-scored with the current model, and within a cluster the most informative are taken while
 skipping near-duplicates of anything already picked (greedy coverage). Reservoirs are then
 emptied, so memory stays at most ``max_clusters * size`` items.
+
+The reservoirs are kept as arrays (:class:`_Held`): a batch is offered in one vectorised pass
+(keys, clusters, then the ``size`` largest keys per cluster, earlier items first on ties, as a
+heap per cluster would keep them), and a :class:`Selection` is built only for items bought.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
@@ -29,12 +32,46 @@ from stream_al.select.base import (
 )
 
 
-@dataclass(order=True)
-class _Entry:
-    key: float
-    seq: int
-    selection: Selection = field(compare=False)
-    x: np.ndarray = field(compare=False)
+@dataclass
+class _Held:
+    """Reservoir candidates as rows: the batch columns a :class:`Selection` needs, plus the
+    A-Res key, the cluster, the informativeness at arrival and the arrival order."""
+
+    batch: ScoredBatch
+    keys: np.ndarray
+    clusters: np.ndarray
+    weights: np.ndarray
+    seq: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def joined(self, other: _Held) -> _Held:
+        a, b = self.batch, other.batch
+        batch = ScoredBatch(
+            ids=a.ids + b.ids,
+            X=np.concatenate([a.X, b.X]),
+            scores={k: np.concatenate([a.scores[k], b.scores[k]]) for k in a.scores
+                    if k in b.scores},
+            model_version=b.model_version,
+            costs=np.concatenate([a.costs, b.costs]),
+        )
+        return _Held(batch, *(np.concatenate([x, y]) for x, y in zip(
+            (self.keys, self.clusters, self.weights, self.seq),
+            (other.keys, other.clusters, other.weights, other.seq), strict=True)))
+
+    def top_per_cluster(self, size: int) -> _Held:
+        """The ``size`` largest keys of each cluster (earlier first on ties), grouped by cluster."""
+        order = np.lexsort((self.seq, -self.keys, self.clusters))
+        clusters = self.clusters[order]
+        starts = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]])
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        keep = order[rank < size]
+        return self.subset(keep)
+
+    def subset(self, idx: np.ndarray) -> _Held:
+        return _Held(self.batch.subset(idx), self.keys[idx], self.clusters[idx],
+                     self.weights[idx], self.seq[idx])
 
 
 class OnlineClusters:
@@ -89,14 +126,14 @@ class DiverseReservoir:
         self.density_weight = density_weight
         self.clusters = OnlineClusters(max_clusters, seed)
         self._rng = np.random.default_rng(seed)
-        self._reservoirs: dict[int, list[_Entry]] = {}
+        self._held: _Held | None = None
         self._mass: dict[int, int] = {}
         self._since_emit = 0
         self._seq = 0
 
     @property
     def fill(self) -> int:
-        return sum(len(r) for r in self._reservoirs.values())
+        return 0 if self._held is None else len(self._held)
 
     @property
     def capacity(self) -> int:
@@ -105,7 +142,7 @@ class DiverseReservoir:
     @property
     def held_clusters(self) -> int:
         """Clusters whose reservoir holds candidates now."""
-        return sum(1 for reservoir in self._reservoirs.values() if reservoir)
+        return 0 if self._held is None else len(np.unique(self._held.clusters))
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         if len(batch):
@@ -124,24 +161,20 @@ class DiverseReservoir:
     def _offer(self, batch: ScoredBatch) -> None:
         w = np.maximum(informativeness(batch, self.kind, self.novelty_weight), 1e-6)
         keys = np.log(self._rng.random(len(batch)) + 1e-300) / w  # log of u ** (1 / w)
-        for i, c in enumerate(self.clusters.assign_many(batch.X).tolist()):
-            self._mass[c] = self._mass.get(c, 0) + 1
-            entry = _Entry(float(keys[i]), self._seq, selection_of(batch, i, self.name,
-                                                                   "diverse", w[i], c), batch.X[i])
-            self._seq += 1
-            heap = self._reservoirs.setdefault(c, [])
-            if len(heap) < self.size:
-                heapq.heappush(heap, entry)
-            elif entry.key > heap[0].key:
-                heapq.heapreplace(heap, entry)
+        clusters = self.clusters.assign_many(batch.X)
+        for c, n in zip(*np.unique(clusters, return_counts=True), strict=True):
+            self._mass[int(c)] = self._mass.get(int(c), 0) + int(n)
+        seq = np.arange(self._seq, self._seq + len(batch), dtype=np.int64)
+        self._seq += len(batch)
+        offered = _Held(batch, keys.astype(np.float64), clusters, w, seq)
+        held = offered if self._held is None else self._held.joined(offered)
+        self._held = held.top_per_cluster(self.size)
 
     def _emit(self, budget: BudgetLike) -> list[Selection]:
-        entries = [e for heap in self._reservoirs.values() for e in heap]
-        mass, self._reservoirs, self._mass = self._mass, {}, {}
-        if not entries or budget.allowance < 1.0 - 1e-9:
+        held, mass, self._held, self._mass = self._held, self._mass, None, {}
+        if held is None or not len(held) or budget.allowance < 1.0 - 1e-9:
             return []
-        X = np.stack([e.x for e in entries])
-        groups = np.array([e.selection.group for e in entries])
+        X, groups = held.batch.X, held.clusters
         fresh = self.rescorer.informativeness_many(X)
         if self.density_weight > 0:  # information density: prefer typical over outlying items
             fresh = fresh * self.clusters.typicality_many(X, groups) ** self.density_weight
@@ -157,10 +190,11 @@ class DiverseReservoir:
                     slots[c] -= 1
         out = []
         for i in sorted(picked, key=lambda i: (groups[i], -fresh[i])):  # similar items together
-            sel = entries[i].selection
-            if not budget.can_spend(sel.cost):
+            cost = float(held.batch.costs[i])
+            if not budget.can_spend(cost):
                 continue
-            budget.spend(sel.cost)
+            budget.spend(cost)
+            sel = selection_of(held.batch, i, self.name, "diverse", held.weights[i], int(groups[i]))
             out.append(replace(sel, priority=float(fresh[i])))
         return out
 

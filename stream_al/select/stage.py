@@ -74,8 +74,9 @@ class SelectionStage:
     def informativeness_many(self, X: np.ndarray) -> np.ndarray:
         """Fresh informativeness of held items under the current model and novelty index."""
         batch = ScoredBatch([""] * len(X), X, score_many(self.snapshot, X))
-        batch.scores["novelty"] = self._novelty(X)
         sel = self.settings.selection
+        if sel.novelty_weight > 0:  # an ANN query per held item: only when novelty counts
+            batch.scores["novelty"] = self._novelty(X)
         return informativeness(batch, sel.uncertainty, sel.novelty_weight)
 
     def labelled(self, item_ids: Sequence[str], gains: Sequence[float]) -> list[Selection]:

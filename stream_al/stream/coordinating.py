@@ -143,6 +143,7 @@ class CoordinatorShell:
         )
         self.metrics.observe_batch("select", len(record.ids))
         await self._emit(c, items)
+        await self._health(c)
 
     async def _emit(self, c: Coordinator, items: list[SelectedItem]) -> None:
         """Selected items first, then the ledger that counts them: a crash in between leaves
@@ -183,7 +184,21 @@ class CoordinatorShell:
         if outcome.accepted:
             self.metrics.set_agreement(await self._run(c.agreement_alpha))
         self._report_budget(c)  # the rewards moved the bandit's weights
+        await self._health(c)
         await self._publish_model(c, force=False)
+
+    async def _health(self, c: Coordinator) -> None:
+        """Drift alarms become events and counters; drift scores and OOD rate, gauges."""
+        for alarm in c.take_alarms():
+            self.metrics.count_drift_alarm(alarm.detector)
+            await self.publisher.event(Event(
+                schema_version=1, kind="drift_alarm", at=time.time(),
+                detail={"detector": alarm.detector, "score": alarm.score,
+                        "threshold": alarm.threshold, "position": alarm.position},
+            ))
+        for detector, score in c.health.scores().items():
+            self.metrics.set_drift_score(detector, score)
+        self.metrics.set_ood_ratio(c.health.ood_ratio)
 
     async def _publish_model(self, c: Coordinator, force: bool) -> None:
         update = c.model_update(time.time(), force=force)

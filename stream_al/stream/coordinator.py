@@ -23,6 +23,8 @@ import numpy as np
 from stream_al.annotation.agreement import RunningAgreement
 from stream_al.calibration import expected_calibration_error
 from stream_al.config import Settings
+from stream_al.drift.base import DriftAlarm
+from stream_al.drift.health import DataHealth
 from stream_al.embed.base import Embedder
 from stream_al.labels import Label, LabelStore
 from stream_al.labels.export import LabeledRow, LabelSetHash
@@ -105,6 +107,8 @@ class Coordinator:
         self.embeddings: dict[str, np.ndarray] = {}
         """Selected items still waiting for their first label -> embedding."""
         self.control_offset = -1
+        self.texts_offsets: dict[int, int] = {}
+        """Per texts partition, the last offset counted in the budget's ``seen``."""
         self.publish_every_s = publish_every_s
         self.published_version = 0
         self._last_publish = -math.inf
@@ -116,6 +120,8 @@ class Coordinator:
         """Per recent label the model could predict: its probabilities, the true column (-1:
         a class the model did not know)."""
         self.agreement = RunningAgreement()
+        self.health = DataHealth(settings, dim)
+        self._alarms: list[DriftAlarm] = []
         self._emissions = 0
         self.last_batch_at = -math.inf
         self._unflushed = False
@@ -134,9 +140,12 @@ class Coordinator:
         self.last_batch_at = now
         self._remember_texts(record.ids, record.texts)
         first: dict[str, int] = {}
-        for i, item_id in enumerate(record.ids):
-            if item_id not in self.texts:
-                first.setdefault(item_id, i)
+        fresh = self._not_counted_yet(record)
+        for i in fresh:
+            if record.ids[i] not in self.texts:
+                first.setdefault(record.ids[i], i)
+        if record.offsets:  # texts at new offsets count even if bought before (a replay after
+            self.stage.budget.observe(len(fresh) - len(first))  # a crash, a text made again)
         if not first:
             return []
         keep = np.fromiter(first.values(), dtype=np.int64, count=len(first))
@@ -147,11 +156,28 @@ class Coordinator:
             model_version=record.model_version,
             costs=np.asarray(record.costs, dtype=np.float32)[keep],
         )
-        self.stage.set_model(self.learner.snapshot())
+        snapshot = self.learner.snapshot()
+        kind = self.settings.selection.uncertainty
+        cold = not snapshot.ready or kind not in batch.scores
+        self._alarms += self.health.on_batch(batch.X, None if cold else batch.scores[kind])
+        self.stage.set_model(snapshot)
         before = dict(self.stage.outstanding)
         chosen = self.stage.select_many(batch, now, self.settings.kafka.label_deadline_s)
         self._unflushed = True
         return self._emit(chosen, before)
+
+    def _not_counted_yet(self, record: ScoredBatchRecord) -> list[int]:
+        """Positions of ``record`` not counted before. A text redelivered to a scorer (a worker
+        crashed before committing it) comes back with its texts offset: it is not seen twice.
+        A text produced again has a new offset: it is seen again (and bought at most once)."""
+        if not record.offsets:
+            return list(range(len(record.ids)))
+        fresh = []
+        for i, (p, o) in enumerate(zip(record.partitions, record.offsets, strict=True)):
+            if o > self.texts_offsets.get(p, -1):
+                self.texts_offsets[p] = o
+                fresh.append(i)
+        return fresh
 
     def flush(self, now: float) -> list[SelectedItem]:
         """Spend what the budget allows on items the selector holds (the stream went idle)."""
@@ -268,6 +294,7 @@ class Coordinator:
             column = {c: i for i, c in enumerate(snapshot.classes)}
             true = [column.get(y, -1) for y in names]
             self._confidence.extend(zip(snapshot.predict_proba_many(X), true, strict=True))
+        self._alarms += self.health.on_labels(X, outcome.correct)
         self.learner.learn_many(X, names)
         self.stage.labelled(ids, gains.tolist())
         for item_id in ids:
@@ -290,6 +317,11 @@ class Coordinator:
             else {}
         )
         return np.stack([self.embeddings[i] if i in self.embeddings else fresh[i] for i in ids])
+
+    def take_alarms(self) -> list[DriftAlarm]:
+        """Drift alarms raised since the last call (the shell publishes and counts them)."""
+        alarms, self._alarms = self._alarms, []
+        return alarms
 
     @property
     def prequential_accuracy(self) -> float:
@@ -337,6 +369,7 @@ class Coordinator:
             window_spent=b.window_spent,
             control_offset=self.control_offset,
             at=now,
+            texts_offsets=dict(self.texts_offsets),
         )
 
     def restore(
@@ -426,6 +459,7 @@ class Coordinator:
         b.window_seen = ledger.window_seen
         b.window_spent = ledger.window_spent + max(0.0, spent - ledger.spent)
         self.control_offset = ledger.control_offset
+        self.texts_offsets = dict(ledger.texts_offsets)
 
 
 def _stored(label: LabelIn, received_at: float) -> Label:

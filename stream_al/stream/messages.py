@@ -26,14 +26,24 @@ not valid UTF-8 JSON of the right shape comes back as a :class:`DeadLetterReason
 from __future__ import annotations
 
 import base64
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 DEAD_LETTER_RAW_BYTES = 4096
@@ -72,7 +82,7 @@ class TextIn(Message):
     id: str = Field(min_length=1, description="stable item id; also the record key")
     text: str = Field(description="the text; non-blank, truncated to kafka.max_text_bytes")
     source: str = Field(description="where the text came from (feed, file, ...)")
-    timestamp: float = Field(description="event time, epoch seconds")
+    timestamp: float = Field(allow_inf_nan=False, description="event time, epoch seconds")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -102,8 +112,10 @@ class LabelIn(Message):
     item_id: str = Field(min_length=1)
     label: str = Field(min_length=1, description="class name; numbers are read as strings")
     annotator_id: str = Field(min_length=1)
-    timestamp: float = Field(description="when the annotator labelled it, epoch seconds")
-    confidence: float | None = Field(None, ge=0, le=1)
+    timestamp: float = Field(
+        allow_inf_nan=False, description="when the annotator labelled it, epoch seconds"
+    )
+    confidence: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
 
     @field_validator("label", mode="before")
     @classmethod
@@ -131,6 +143,11 @@ class ModelUpdate(Message):
         description="arrival times of the labels first learned by this version (capped)",
     )
     snapshot: str
+    labels_hash: str = Field(
+        "",
+        description="label_set_hash of the labelled dataset this version learned "
+        "(stream_al.labels.export; empty: not known)",
+    )
 
     @classmethod
     def of(cls, snapshot: Any, label_received_at: list[float] | None = None) -> ModelUpdate:
@@ -210,6 +227,29 @@ class ScoredBatchRecord(Message):
     model_version: int
     costs: list[float]
     scored_at: float
+    partitions: list[int] = Field(
+        default_factory=list, description="texts partition of each item (empty: not known)"
+    )
+    offsets: list[int] = Field(
+        default_factory=list,
+        description="texts offset of each item: a redelivered text comes back with the same one",
+    )
+
+    @model_validator(mode="after")
+    def _one_entry_per_item(self) -> ScoredBatchRecord:
+        n, e = len(self.ids), self.embeddings
+        lengths = {"texts": len(self.texts), "costs": len(self.costs)}
+        lengths |= {f"scores.{k}": len(v) for k, v in self.scores.items()}
+        if self.partitions or self.offsets:
+            lengths |= {"partitions": len(self.partitions), "offsets": len(self.offsets)}
+        wrong = {k: m for k, m in lengths.items() if m != n}
+        if wrong:
+            raise ValueError(f"{n} ids but lengths {wrong}")
+        if len(e) * 3 // 4 - e[-2:].count("=") != n * self.dim * 4:
+            raise ValueError(f"embeddings are not {n} rows of {self.dim} float32")
+        if not all(math.isfinite(c) and c >= 0 for c in self.costs):
+            raise ValueError("costs must be finite and >= 0")
+        return self
 
     @classmethod
     def of(
@@ -222,7 +262,9 @@ class ScoredBatchRecord(Message):
         model_version: int,
         costs: np.ndarray,
         scored_at: float,
+        sources: Sequence[tuple[int, int]] = (),
     ) -> ScoredBatchRecord:
+        """``sources``: (partition, offset) of each item on the texts topic."""
         X = np.ascontiguousarray(X, dtype=np.float32)
         return cls(
             schema_version=1,
@@ -235,6 +277,8 @@ class ScoredBatchRecord(Message):
             model_version=model_version,
             costs=np.asarray(costs, dtype=np.float64).tolist(),
             scored_at=scored_at,
+            partitions=[p for p, _ in sources],
+            offsets=[o for _, o in sources],
         )
 
     def matrix(self) -> np.ndarray:
@@ -249,6 +293,12 @@ class LabelsRecord(Message):
     labels: list[LabelIn]
     received_at: list[float] = Field(description="when each label reached a worker")
 
+    @model_validator(mode="after")
+    def _one_time_per_label(self) -> LabelsRecord:
+        if len(self.received_at) != len(self.labels):
+            raise ValueError(f"{len(self.labels)} labels but {len(self.received_at)} times")
+        return self
+
 
 class Ledger(Message):
     """The coordinator's budget after a control record (topic ``state``, key ``ledger``).
@@ -262,6 +312,10 @@ class Ledger(Message):
     window_spent: float = 0.0
     control_offset: int = Field(description="last control offset these numbers include")
     at: float
+    texts_offsets: dict[int, int] = Field(
+        default_factory=dict,
+        description="per texts partition, the last offset counted in seen (redeliveries are not)",
+    )
 
 
 class Expiry(Message):

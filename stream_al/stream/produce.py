@@ -96,8 +96,9 @@ def produce(
 ) -> ProduceStats:
     """Send the file's texts as ``TextIn`` records, ``rate`` per second (0: as fast as possible)."""
     from kafka import KafkaProducer
+    from kafka.errors import KafkaError
 
-    from stream_al.stream.topics import ensure_topics
+    from stream_al.stream.topics import MAX_RECORD_BYTES, ensure_topics
 
     if rate < 0:
         raise InputError(f"--rate must be >= 0 texts per second, got {rate}")
@@ -116,7 +117,9 @@ def produce(
         acks="all",
         linger_ms=20,
         batch_size=256 * 1024,
+        max_request_size=MAX_RECORD_BYTES,
     )
+    failed: list[Exception] = []
     stats = ProduceStats()
     started = last_report = time.monotonic()
     try:
@@ -138,7 +141,8 @@ def produce(
                     "metadata": {"row": row},
                 }
             )
-            producer.send(k.topics.texts, key=key.encode("utf-8"), value=value)
+            sent = producer.send(k.topics.texts, key=key.encode("utf-8"), value=value)
+            sent.add_errback(failed.append)
             stats.sent += 1
             if time.monotonic() - last_report >= 2.0:
                 last_report = time.monotonic()
@@ -146,6 +150,8 @@ def produce(
         producer.flush()
     finally:
         producer.close()
+    if failed:  # flush() returns also when the broker refused records: say so, do not count them
+        raise KafkaError(f"{len(failed)} of {stats.sent} texts were not written: {failed[0]!r}")
     stats.seconds = time.monotonic() - started
     say(
         f"produced {stats.sent} texts to {k.topics.texts} in {stats.seconds:.1f}s "

@@ -115,10 +115,9 @@ def read_state(kafka: KafkaSettings) -> TopicState:
         label = parse(LabelIn, record.value)
         if isinstance(label, LabelIn):
             state.labels.append(label)
-    for record in read_topic(kafka, t.models, last_only=True):
-        update = parse(ModelUpdate, record.value)
-        if isinstance(update, ModelUpdate):
-            state.model_version = max(state.model_version, update.version)
+    state.model_version = _model_version(kafka, last_only=True)
+    if state.model_version == 0:  # the last record is not a model (a stray producer's): look back
+        state.model_version = _model_version(kafka, last_only=False)
     log.info(
         "read state: %d selected, %d expired, %d labels, ledger %s, model v%d",
         len(state.selected),
@@ -128,3 +127,11 @@ def read_state(kafka: KafkaSettings) -> TopicState:
         state.model_version,
     )
     return state
+
+
+def _model_version(kafka: KafkaSettings, last_only: bool) -> int:
+    """The highest version among readable model updates (0: none)."""
+    versions = (
+        parse(ModelUpdate, r.value) for r in read_topic(kafka, kafka.topics.models, last_only)
+    )
+    return max((u.version for u in versions if isinstance(u, ModelUpdate)), default=0)

@@ -20,6 +20,7 @@ from stream_al.metrics import Metrics, WindowRate
 from stream_al.score.batch import score_many
 from stream_al.stream.messages import (
     DeadLetterReason,
+    Event,
     LabelIn,
     LabelsRecord,
     ModelUpdate,
@@ -78,6 +79,7 @@ class ScoringShell:
 
     async def _score(self, events: Sequence) -> None:
         texts: list[TextIn] = []
+        sources: list[tuple[int, int]] = []  # (partition, offset): redeliveries are not recounted
         seen: set[str] = set()
         for event in events:
             parsed = parse(TextIn, event.message.value, self.settings.kafka.max_text_bytes)
@@ -88,8 +90,10 @@ class ScoringShell:
             elif parsed.id not in seen:  # the same id twice in a batch: once is enough
                 seen.add(parsed.id)
                 texts.append(parsed)
+                sources.append((event.message.partition, event.message.offset))
         if not texts:
             return
+        await self._report_cuts(texts)
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         X = await loop.run_in_executor(None, self.embedder.embed, [t.text for t in texts])
@@ -106,6 +110,7 @@ class ScoringShell:
             snapshot.version,
             np.ones(len(texts), dtype=np.float32),
             time.time(),
+            sources,
         )
         scored = time.perf_counter()
         await self.publisher.control(record.batch_id, record)
@@ -115,6 +120,21 @@ class ScoringShell:
         self.metrics.observe_batch("score", n)
         self.rate.add(n, time.monotonic())
         self.metrics.set_throughput(self.rate.rate(time.monotonic()))
+
+    async def _report_cuts(self, texts: list[TextIn]) -> None:
+        """One ``truncated`` event for the texts of a batch cut to ``kafka.max_text_bytes``."""
+        cut = {t.id: t.metadata.get("original_bytes") for t in texts if t.metadata.get("truncated")}
+        if cut:
+            detail = {"original_bytes": cut, "max_text_bytes": self.settings.kafka.max_text_bytes}
+            await self.publisher.event(
+                Event(
+                    schema_version=1,
+                    kind="truncated",
+                    at=time.time(),
+                    item_ids=list(cut),
+                    detail=detail,
+                )
+            )
 
     # ---- labels -------------------------------------------------------------------------------
     async def labels_in(self, events: Sequence) -> None:
@@ -176,22 +196,32 @@ class ScoringShell:
                 batches = await consumer.getmany(timeout_ms=1000)
                 for records in batches.values():
                     for record in records:  # the model already there at start: no latency
-                        self.use_model(record.value, observe=record.offset >= end)
+                        refused = self.use_model(record.value, observe=record.offset >= end)
+                        if refused is not None:  # a stray producer's: count it, follow on
+                            log.warning("unusable model update: %s", refused)
+                            await self.publisher.dead_letter(
+                                "score", record.value or b"", refused, record
+                            )
         finally:
             await consumer.stop()
 
-    def use_model(self, raw: bytes, observe: bool = True) -> None:
-        """Swap in the model in ``raw`` if newer; ``observe`` its labels' label-to-model time."""
+    def use_model(self, raw: bytes | None, observe: bool = True) -> DeadLetterReason | None:
+        """Swap in the model in ``raw`` if newer; ``observe`` its labels' label-to-model time.
+        Returns why ``raw`` cannot be used, if it cannot."""
         update = parse(ModelUpdate, raw)
         if isinstance(update, DeadLetterReason):
-            log.warning("unreadable model update: %s %s", update.reason, update.detail)
-            return
+            return update
         if update.version <= self.models.snapshot.version:
-            return
-        if self.models.offer(update.to_snapshot()):
+            return None
+        try:
+            snapshot = update.to_snapshot()
+        except Exception as e:  # valid JSON around weights that do not load
+            return DeadLetterReason("invalid_field", f"snapshot: {type(e).__name__}: {e}")
+        if self.models.offer(snapshot):
             now = time.time()
             self.metrics.set_model_version(update.version)
             if observe:
                 self.metrics.observe_label_to_model(
                     max(0.0, now - t) for t in update.label_received_at
                 )
+        return None

@@ -13,8 +13,10 @@ events         1           Event (expirations, restores)
 deadletter     1           DeadLetter
 =============  ==========  =========================================================
 
-P is ``kafka.topics.partitions``. A topic that already exists is left as it is, except that
-``control`` must have one partition (the budget is spent in one place).
+P is ``kafka.topics.partitions``. ``labels`` and ``selected`` keep their records forever (a
+coordinator is rebuilt from them); ``texts`` and ``control`` take records up to
+:data:`MAX_RECORD_BYTES`. A topic that already exists is left as it is, except that ``control``
+must have one partition (the budget is spent in one place).
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from kafka.errors import TopicAlreadyExistsError
 from stream_al.config import KafkaSettings
 
 MAX_RECORD_BYTES = 32 * 1024 * 1024
-"""Scored batches carry embeddings and model updates carry weights: up to 32 MiB a record."""
+"""Scored batches carry embeddings and model updates carry weights: up to 32 MiB a record. Texts
+may be that long too (the broker's default is 1 MiB): the scorers cut them to
+``kafka.max_text_bytes`` and record the cut, rather than the broker refusing them and, with
+them, the producer's whole batch."""
 
 
 class TopicError(RuntimeError):
@@ -51,10 +56,11 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         "min.cleanable.dirty.ratio": "0.1",
         "segment.ms": "600000",
     }
+    forever = {"retention.ms": "-1"}  # a rebuild reads them from the start (budget-bounded)
     return [
-        TopicSpec(t.texts, t.partitions, {}),
-        TopicSpec(t.labels, t.partitions, {}),
-        TopicSpec(t.selected, t.partitions, {}),
+        TopicSpec(t.texts, t.partitions, big),  # texts over max_text_bytes are cut, not refused
+        TopicSpec(t.labels, t.partitions, forever),
+        TopicSpec(t.selected, t.partitions, forever),
         TopicSpec(t.control, 1, big),
         TopicSpec(t.models, 1, compacted),
         TopicSpec(t.state, 1, compacted),

@@ -1,0 +1,230 @@
+"""What the Kafka benchmarks share: a private broker, worker and vendor processes, fast producing.
+
+The broker is ``deploy/kafka.sh`` on free ports with its data in a temporary directory (never
+the developer's broker on 9092); every run gets its own topics and consumer group, so runs on
+one broker do not see each other's records. Workers and vendors are the real commands
+(``python -m stream_al.stream worker|vendor``) in their own process groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = REPO.parent / "shared" / "datasets"
+TOPICS = ("texts", "labels", "selected", "control", "models", "state", "events", "deadletter")
+
+
+def load_average() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}"
+
+
+def read_rows(path: Path, n: int | None = None) -> tuple[list[str], list[str]]:
+    """Texts and labels of the first ``n`` rows of a ``text,label`` CSV."""
+    texts, labels = [], []
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if n is not None and len(texts) >= n:
+                break
+            texts.append(row["text"])
+            labels.append(row["label"])
+    return texts, labels
+
+
+def _free_ports(count: int) -> list[int]:
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
+@contextlib.contextmanager
+def private_broker() -> Iterator[str]:
+    """A fresh single-node broker for the benchmark; yields its bootstrap address."""
+    port, controller = _free_ports(2)
+    data = Path(tempfile.mkdtemp(prefix="stream-al-bench-kafka-"))
+    env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(controller),
+           "KAFKA_DATA_DIR": str(data), "KAFKA_PYTHON": sys.executable}
+    script = str(REPO / "deploy" / "kafka.sh")
+    subprocess.run(["bash", script, "start"], env=env, check=True, stdout=subprocess.DEVNULL,
+                   stdin=subprocess.DEVNULL)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run(["bash", script, "stop"], env=env, check=False,
+                       stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
+def run_config(bootstrap: str, directory: Path, **sections: dict[str, Any]) -> Path:
+    """A settings file with topics and a group no other run uses; ``sections`` merge in."""
+    name = f"b{uuid.uuid4().hex[:10]}"
+    config: dict[str, Any] = {
+        "kafka": {"bootstrap": bootstrap, "app_id": name, "metrics_port": 0,
+                  "state_dir": str(directory / name / "state"),
+                  "topics": {t: f"{name}.{t}" for t in TOPICS}},
+    }
+    for section, values in sections.items():
+        config.setdefault(section, {}).update(values)
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+class Process:
+    """A ``python -m ...`` subprocess in its own process group, output to ``log``."""
+
+    def __init__(self, args: Sequence[str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("w")
+        self.process = subprocess.Popen([sys.executable, *args], cwd=REPO, env=_env(),
+                                        stdout=self._out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+            except ProcessLookupError:
+                pass
+        self._out.close()
+
+
+class Worker(Process):
+    """``stream-al worker`` (optionally under :mod:`benchmarks.profiled`); reads its metrics."""
+
+    def __init__(self, config: Path, log: Path, profile: Path | None = None) -> None:
+        cmd = ["-m", "stream_al.stream", "worker", "--config", str(config)]
+        if profile is not None:
+            cmd = ["-m", "benchmarks.profiled", str(profile), *cmd[2:]]
+        super().__init__(cmd, log)
+        self.port = self._wait_for_port()
+
+    def _wait_for_port(self, timeout_s: float = 120.0) -> int:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            match = re.search(r"127\.0\.0\.1:(\d+)/metrics", self.output())
+            if match:
+                return int(match.group(1))
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited {self.process.returncode}:\n{self.output()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"worker did not start in {timeout_s}s:\n{self.output()}")
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        return urllib.request.urlopen(url, timeout=5).read().decode()
+
+    def metric(self, name: str, text: str | None = None, **labels: str) -> float:
+        """One sample of the worker's /metrics (0.0 when absent)."""
+        text = self.metrics() if text is None else text
+        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
+        match = re.search("^" + pattern + "$", text, re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+    def selected_in(self) -> float:
+        """Items the coordinator has taken through selection so far."""
+        return self.metric("stream_al_stage_items_in_total", stage="select")
+
+
+def vendor(config: Path, gold: Path, prefix: str, log: Path, delay_s: float = 0.0) -> Process:
+    return Process(["-m", "stream_al.stream", "vendor", "--config", str(config), "--gold",
+                    str(gold), "--id-prefix", prefix, "--delay", str(delay_s)], log)
+
+
+def write_gold(path: Path, texts: Sequence[str], labels: Sequence[str]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(zip(texts, labels, strict=True))
+
+
+def produce(bootstrap: str, topic: str, prefix: str, texts: Sequence[str],
+            rows: range) -> float:
+    """Send ``TextIn`` records for ``rows`` (ids ``<prefix>-<row>``, partitioned by key like
+    ``stream-al produce``); returns the seconds until the broker acknowledged all of them.
+
+    The producer shares the two cores with the broker and the worker, so it is made cheap:
+    records are encoded and partitioned before the clock starts, then written as aiokafka
+    batches (built in C), about 3 us a record where kafka-python's ``send`` takes ~90 us.
+    """
+    return asyncio.run(_produce(bootstrap, topic, prefix, texts, rows))
+
+
+async def _produce(bootstrap: str, topic: str, prefix: str, texts: Sequence[str],
+                   rows: range) -> float:
+    from aiokafka import AIOKafkaProducer
+    from kafka.partitioner.default import murmur2
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                max_batch_size=512 * 1024, max_request_size=8 * 2**20)
+    await producer.start()
+    try:
+        n_partitions = len(await producer.partitions_for(topic))
+        now = time.time()
+        records = []
+        for row in rows:
+            key = f"{prefix}-{row}".encode()
+            value = orjson.dumps({"schema_version": 1, "id": key.decode(), "text": texts[row],
+                                  "source": "bench", "timestamp": now})
+            records.append(((murmur2(key) & 0x7FFFFFFF) % n_partitions, key, value))
+        started = time.perf_counter()
+        batches = [producer.create_batch() for _ in range(n_partitions)]
+        sent = []
+        for partition, key, value in records:
+            if batches[partition].append(key=key, value=value, timestamp=None) is None:
+                sent.append(await producer.send_batch(batches[partition], topic,
+                                                      partition=partition))
+                batches[partition] = producer.create_batch()
+                batches[partition].append(key=key, value=value, timestamp=None)
+        for partition, batch in enumerate(batches):
+            if batch.record_count():
+                sent.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*sent)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str,
+               every_s: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(every_s)

@@ -1,0 +1,242 @@
+"""Fault injection on the real broker, and what the pipeline left on its topics.
+
+- :class:`Background`: ``stream-al produce`` / ``vendor`` running while a test kills things.
+- :class:`PrivateBroker`: a broker of the test's own (``deploy/kafka.sh`` on free ports), for
+  tests that stop it: the session broker is shared.
+- :func:`observe`: the durable state of a pipeline, read back from its topics (the budget
+  ledger, what was bought and expired, the labels, the models) and the labelled dataset they
+  hold (what :func:`stream_al.labels.export.rebuild_from_topic` rebuilds).
+- :func:`settled`: a predicate for ``wait_for`` that holds once the pipeline stopped moving.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from stream_al.labels.export import LabeledSnapshot, admitted_rows
+from stream_al.stream.messages import (
+    DeadLetter,
+    Event,
+    Expiry,
+    LabelIn,
+    Ledger,
+    ModelUpdate,
+    ScoredBatchRecord,
+    SelectedItem,
+    parse,
+)
+from tests.fixtures.deploy import free_ports, run_script
+from tests.stream.harness import AG_NEWS, REPO, read_topic
+
+CLI = [sys.executable, "-m", "stream_al.stream"]
+
+
+class Background:
+    """A ``python -m stream_al.stream ARGS`` subprocess, output to ``log``."""
+
+    def __init__(self, log: Path, *args: str) -> None:
+        self.log = log
+        self._out = log.open("w")
+        self.process = subprocess.Popen(
+            [*CLI, *args],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"},
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(self, timeout_s: float) -> int:
+        return self.process.wait(timeout_s)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)  # the vendor flushes what it has
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._out.close()
+
+
+class PrivateBroker:
+    """A broker on free ports with its data in ``directory``: start, stop, restart."""
+
+    def __init__(self, directory: Path) -> None:
+        port, controller = free_ports(2)
+        self.bootstrap = f"127.0.0.1:{port}"
+        self.env = {
+            **os.environ,
+            "KAFKA_PORT": str(port),
+            "KAFKA_CONTROLLER_PORT": str(controller),
+            "KAFKA_DATA_DIR": str(directory),
+            "KAFKA_PYTHON": sys.executable,
+        }
+
+    def start(self) -> None:
+        run_script("kafka.sh", "start", self.env)
+
+    def stop(self) -> None:
+        run_script("kafka.sh", "stop", self.env)
+
+
+def gold_with_gaps(directory: Path, rows: int, every: int) -> Path:
+    """The first ``rows`` rows of AG News with every ``every``-th label blanked: a vendor with
+    this file never answers those items, so their selections expire."""
+    path = directory / "gold.csv"
+    with AG_NEWS.open(newline="", encoding="utf-8") as f, path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["text", "label"])
+        for row, record in zip(range(rows), csv.DictReader(f), strict=False):
+            writer.writerow([record["text"], "" if row % every == 0 else record["label"]])
+    return path
+
+
+@dataclass
+class Observed:
+    """What a pipeline's topics say now."""
+
+    selected: list[SelectedItem]
+    expired: dict[str, float]
+    ledger: Ledger | None
+    models: list[ModelUpdate]
+    labels: list[LabelIn]
+    snapshot: LabeledSnapshot
+    restores: int
+
+    @property
+    def selected_ids(self) -> list[str]:
+        return [s.item_id for s in self.selected]
+
+    @property
+    def duplicates_on_selected(self) -> list[str]:
+        return [i for i, n in Counter(self.selected_ids).items() if n > 1]
+
+    @property
+    def spent_by_the_topics(self) -> float:
+        """Cost of every distinct item bought, minus what expired."""
+        cost = {s.item_id: s.cost for s in self.selected}
+        return sum(cost.values()) - sum(self.expired.values())
+
+    @property
+    def model(self) -> ModelUpdate | None:
+        return self.models[-1] if self.models else None
+
+    def learned_the_topics(self) -> bool:
+        """The latest model learned exactly the labelled dataset the topics hold."""
+        m = self.model
+        return (
+            m is not None
+            and m.labels_hash == self.snapshot.label_set_hash
+            and m.n_labels == len(self.snapshot)
+        )
+
+    def summary(self) -> str:
+        m = self.model
+        return (
+            f"{len(self.selected)} selected ({len(set(self.selected_ids))} distinct), "
+            f"{len(self.expired)} expired, {len(self.labels)} labels on the topic, "
+            f"{len(self.snapshot)} in the rebuilt dataset, latest model "
+            f"{m and (m.version, m.n_labels, m.labels_hash[:12])} vs dataset "
+            f"{self.snapshot.label_set_hash[:12]}, ledger {self.ledger}, {self.restores} restores"
+        )
+
+
+def parsed(bootstrap: str, topic: str, model: type, timeout_s: float = 5) -> list[Any]:
+    records = (parse(model, r.value) for r in read_topic(bootstrap, topic, timeout_s=timeout_s))
+    return [r for r in records if isinstance(r, model)]
+
+
+def observe(bootstrap: str, topics: dict[str, str], **policy: Any) -> Observed:
+    state = read_topic(bootstrap, topics["state"], timeout_s=5)
+    ledgers = [parse(Ledger, r.value) for r in state if r.key == b"ledger"]
+    expiries = [parse(Expiry, r.value) for r in state if r.key.startswith(b"expired/")]
+    selected = parsed(bootstrap, topics["selected"], SelectedItem)
+    labels = parsed(bootstrap, topics["labels"], LabelIn)
+    return Observed(
+        selected=selected,
+        expired={x.item_id: x.cost for x in expiries},
+        ledger=ledgers[-1] if ledgers else None,
+        models=parsed(bootstrap, topics["models"], ModelUpdate),
+        labels=labels,
+        snapshot=admitted_rows(selected, labels, **policy),  # = rebuild_from_topic, read once
+        restores=restores(bootstrap, topics),
+    )
+
+
+def restores(bootstrap: str, topics: dict[str, str]) -> int:
+    """How many times a coordinator was rebuilt from the topics (once per start)."""
+    return sum(e.kind == "restored" for e in parsed(bootstrap, topics["events"], Event))
+
+
+def scored_ids(bootstrap: str, topics: dict[str, str]) -> set[str]:
+    """Every item id the scorers passed on to the coordinator."""
+    return {i for b in parsed(bootstrap, topics["control"], ScoredBatchRecord) for i in b.ids}
+
+
+def dead_letters(bootstrap: str, topics: dict[str, str]) -> list[DeadLetter]:
+    return parsed(bootstrap, topics["deadletter"], DeadLetter)
+
+
+def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+    """The consumer group has committed the end of every partition of ``topics``."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(tps)
+        return all(
+            ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps
+        )
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
+    """The settings of ``topic`` that differ from the broker's defaults."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        admin.close()
+    return {k: v["value"] for k, v in described["topic"][topic].items()}
+
+
+def settled(done: Callable[[], Observed | None], quiet_s: float = 3.0) -> Callable[[], Any]:
+    """A ``wait_for`` predicate: ``done()``'s observation once it has held, unchanged, for
+    ``quiet_s`` (longer than the coordinator's idle flush and expiry period): a pipeline that
+    looks finished may still buy what its selector holds."""
+    last: list[Any] = [None, 0.0]
+
+    def check() -> Observed | None:
+        seen = done()
+        if not seen:
+            last[0] = None
+            return None
+        fingerprint = (len(seen.selected), len(seen.labels), len(seen.expired), seen.ledger)
+        if fingerprint != last[0]:
+            last[:] = [fingerprint, time.monotonic()]
+            return None
+        return seen if time.monotonic() - last[1] >= quiet_s else None
+
+    return check

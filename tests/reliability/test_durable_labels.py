@@ -1,0 +1,118 @@
+"""The labelled dataset outlives every worker: ``stream-al labels export`` writes it as a versioned
+snapshot, and the topics alone rebuild it with the same content hash, the one the live
+learner's label store has."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import orjson
+import pytest
+
+from stream_al.labels.export import (
+    SnapshotError,
+    add_parsers,
+    read_snapshot,
+    rebuild_from_topic,
+    versions,
+)
+from tests.reliability.faults import Background, observe, topic_config
+from tests.stream.harness import (
+    AG_NEWS,
+    Worker,
+    pipeline_config,
+    run_cli,
+    send_raw,
+    settings_of,
+    wait_for,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def export(*args: str) -> int:
+    """``stream-al labels export ARGS``, through the parser the CLI registers."""
+    parser = argparse.ArgumentParser(prog="stream-al")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args(["labels", "export", *args])
+    return parsed.func(parsed)
+
+
+def test_an_exported_snapshot_is_rebuilt_from_the_topics_alone_with_the_same_hash(
+    kafka_bootstrap, tmp_path, capsys
+):
+    config = pipeline_config(kafka_bootstrap, tmp_path)
+    topics = settings_of(config)["kafka"]["topics"]
+    out = tmp_path / "snapshots"
+    with Worker(config, tmp_path / "worker.log"):
+        args = ("--config", str(config), "--data", str(AG_NEWS), "--id-prefix", "ag")
+        assert run_cli("produce", *args, "--limit", "300").returncode == 0
+        vendor = Background(
+            tmp_path / "vendor.log",
+            *("vendor", "--config", str(config), "--gold", str(AG_NEWS), "--id-prefix", "ag"),
+            *("--annotators", "3", "--per-item", "2", "--noise", "0.3", "--max-idle", "4"),
+        )
+        try:
+            assert vendor.wait(90) == 0, vendor.output()  # it leaves after 4 s with nothing to do
+            live = wait_for(
+                lambda: (
+                    (o := observe(kafka_bootstrap, topics)).learned_the_topics()
+                    and len(o.snapshot) == 2 * len(set(o.selected_ids))
+                    and o
+                ),
+                60,
+                "the model to learn every label",
+            )
+        finally:
+            vendor.stop()
+        assert export("--out", str(out), "--config", str(config)) == 0
+    assert "content_hash" in capsys.readouterr().out
+
+    # no worker is left: the files, and the topics alone, give the dataset the learner had;
+    # the topics keep it as long as they exist
+    for name in ("labels", "selected"):
+        assert topic_config(kafka_bootstrap, topics[name])["retention.ms"] == "-1"
+    (first,) = versions(out)
+    snapshot, manifest = read_snapshot(first)
+    rebuilt = rebuild_from_topic(kafka_bootstrap, topics["labels"], topics["selected"])
+    assert rebuilt == snapshot
+    assert manifest["content_hash"] == rebuilt.content_hash
+    assert manifest["label_set_hash"] == live.model.labels_hash
+    assert manifest["rows"] == live.model.n_labels == len(snapshot)
+    assert set(manifest["classes"]) <= {"World", "Sports", "Business", "Sci/Tech"}
+    assert manifest["version"] == 1 and manifest["source"]["labels_topic"] == topics["labels"]
+    conflicts = [
+        i
+        for i in {r.item_id for r in snapshot.rows}
+        if len({r.label for r in snapshot.rows if r.item_id == i}) > 1
+    ]
+    assert conflicts, "noisy annotators disagree: both answers are in the dataset"
+
+    # nothing changed: exporting again writes no new version
+    assert export("--out", str(out), "--config", str(config)) == 0
+    assert versions(out) == [first]
+
+    # one more label on the topic: a new version with another hash; the old one stays
+    item = snapshot.rows[0].item_id
+    late = {
+        "schema_version": 1,
+        "item_id": item,
+        "label": "World",
+        "annotator_id": "late",
+        "timestamp": 9.0,
+    }
+    send_raw(kafka_bootstrap, topics["labels"], [(item.encode(), json.dumps(late).encode())])
+    assert export("--out", str(out), "--config", str(config)) == 0
+    old, new = versions(out)
+    newer, new_manifest = read_snapshot(new)
+    assert (old, new_manifest["version"], len(newer)) == (first, 2, len(snapshot) + 1)
+    assert new_manifest["content_hash"] != manifest["content_hash"]
+
+    # a snapshot whose file was edited is refused
+    labels = first / "labels.jsonl"
+    rows = [json.loads(line) for line in labels.read_text().splitlines()]
+    rows[0]["label"] = "Sports" if rows[0]["label"] != "Sports" else "World"
+    labels.write_bytes(b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in rows))
+    with pytest.raises(SnapshotError, match="content_hash"):
+        read_snapshot(first)
