@@ -27,15 +27,3 @@ def limit_blas_threads(n: int = 1) -> None:
     threadpool_limits(limits=n, user_api="blas")
     threadpool_limits(limits=n, user_api="openmp")
 
-
-def share_the_gil(interval_s: float = 0.001) -> None:
-    """Let threads take turns on the GIL every ``interval_s`` (Python's default: 5 ms).
-
-    The worker embeds and selects in executor threads while the event loop parses records;
-    a thread coming back from numpy, tokenizers or hnswlib waits up to a whole interval for
-    the GIL. Measured with a busy Python thread beside it: static embedding at 4,800-11,700
-    texts/s with 5 ms, 19,600 with 1 ms (38,000 alone).
-    """
-    import sys
-
-    sys.setswitchinterval(interval_s)

@@ -49,7 +49,7 @@ _VERSION_DIR = re.compile(r"^v(\d{4,})$")
 
 
 class SnapshotError(ValueError):
-    """A snapshot directory is missing a file or its content does not match its manifest."""
+    """A snapshot cannot be exported, or read back as written; the message names the fix."""
 
 
 @dataclass(frozen=True)
@@ -297,17 +297,27 @@ def read_snapshot(directory: Path) -> tuple[LabeledSnapshot, dict[str, Any]]:
 
 # ---- command line -----------------------------------------------------------------------------
 def _export(args: Any) -> int:
+    from kafka.errors import KafkaError
+
     from stream_al.config import Settings
 
     overrides = {"kafka": {"bootstrap": args.bootstrap}} if args.bootstrap else {}
     k = Settings.load(args.config, **overrides).kafka
-    snapshot = rebuild_from_topic(
-        k.bootstrap,
-        k.topics.labels,
-        k.topics.selected,
-        label_policy=k.label_policy,
-        label_classes=k.label_classes,
-    )
+    try:
+        snapshot = rebuild_from_topic(
+            k.bootstrap,
+            k.topics.labels,
+            k.topics.selected,
+            label_policy=k.label_policy,
+            label_classes=k.label_classes,
+        )
+    except KafkaError as e:  # one line that says what to do, as the other Kafka commands
+        if "bootstrap" not in str(e).lower():
+            raise SnapshotError(f"Kafka error: {e}") from None
+        raise SnapshotError(
+            f"no Kafka broker answers at {k.bootstrap}; start one with `stream-al broker start` "
+            f"or pass --bootstrap HOST:PORT"
+        ) from None
     path = write_snapshot(
         snapshot,
         Path(args.out),

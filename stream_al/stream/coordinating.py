@@ -146,8 +146,8 @@ class CoordinatorShell:
         await self._health(c)
 
     async def _emit(self, c: Coordinator, items: list[SelectedItem]) -> None:
-        """Selected items first, then the ledger that counts them: a crash in between leaves
-        ``seen`` behind ``spent`` (a smaller budget), never the other way round."""
+        """Selected items first, then the ledger that counts them: after a crash in between,
+        ``spent`` is rebuilt from what is on ``selected``, so it never undercounts."""
         started = time.perf_counter()
         await self.publisher.selected(items)
         await self.publisher.ledger(c.ledger(time.time()))

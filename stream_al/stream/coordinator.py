@@ -7,8 +7,9 @@ labels agents. It has no Kafka, asyncio or Prometheus inside; the faust shell in
 feeds it and publishes what it returns.
 
 Idempotency: a record at or below :attr:`control_offset` is ignored (it was already counted in
-the restored ledger), an item id is bought at most once, and a label counts once per
-(item, annotator).
+the restored ledger), a text counts in ``seen`` once per texts-topic offset
+(:attr:`texts_offsets`), an item id is bought at most once, and a label counts once per
+(item, annotator). ``docs/delivery-semantics.md`` states what that guarantees.
 """
 
 from __future__ import annotations

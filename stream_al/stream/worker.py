@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from stream_al.config import Settings
-from stream_al.runtime import limit_blas_threads, share_the_gil
+from stream_al.runtime import limit_blas_threads
 
 
 def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = "warning") -> int:
@@ -14,7 +14,6 @@ def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = 
     Returns when the worker is stopped (faust handles SIGINT and SIGTERM and leaves the group).
     """
     limit_blas_threads()
-    share_the_gil()
     import faust
 
     from stream_al.embed import make_embedder

@@ -138,12 +138,9 @@ def selected_ids(bootstrap: str, topics: dict, n: int) -> list[str]:
 
 @pytest.fixture
 def two_workers(kafka_bootstrap, tmp_path):
-    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    accept = pipeline_config(
-        kafka_bootstrap, tmp_path / "a", kafka={"max_text_bytes": MAX_TEXT_BYTES}
-    )
+    accept = pipeline_config(kafka_bootstrap, tmp_path, kafka={"max_text_bytes": MAX_TEXT_BYTES})
     reject = pipeline_config(
-        kafka_bootstrap, tmp_path / "b", kafka={"label_policy": "reject", "label_classes": CLASSES}
+        kafka_bootstrap, tmp_path, kafka={"label_policy": "reject", "label_classes": CLASSES}
     )
     with Worker(accept, tmp_path / "a.log") as a, Worker(reject, tmp_path / "b.log") as b:
         for config in (accept, reject):
@@ -159,18 +156,67 @@ def test_bad_records_are_dead_lettered_counted_and_the_good_ones_around_them_pro
     two_workers, kafka_bootstrap
 ):
     (a, topics), (b, b_topics) = two_workers
-    truth = gold()
     bought = selected_ids(kafka_bootstrap, topics, 8)
-    b_bought = selected_ids(kafka_bootstrap, b_topics, 2)
+    expected = texts_around_garbage_are_scored(kafka_bootstrap, topics, bought)
+    expected += labels_around_garbage_are_learned_once(kafka_bootstrap, a, topics, bought)
+    expected += models_garbage_is_skipped(kafka_bootstrap, a, topics, bought)
 
-    # texts: every kind of garbage with a valid text after each, and a text of megabytes
-    good_texts = [text(f"ok-{i}", f"Markets report number {i} on steel output") for i in range(12)]
+    assert wait_for_counts(a, expected) == expected
+    letters = dead_letters(kafka_bootstrap, topics)
+    assert Counter(x.reason for x in letters) == Counter(r for _, r in expected.elements())
+    inputs = {topics[t] for t in ("texts", "labels", "control", "models")}
+    assert {x.topic for x in letters} == inputs
+    assert all(x.raw_encoding == "base64" for x in letters if x.reason == "invalid_utf8")
+
+    the_reject_policy_refuses_an_unknown_class(kafka_bootstrap, b, b_topics)
+    assert a.process.poll() is None and b.process.poll() is None
+    a_restart_keeps_model_versions_going_up(kafka_bootstrap, a, topics)
+
+
+def texts_around_garbage_are_scored(bootstrap: str, topics: dict, bought: list[str]) -> Counter:
+    """Every kind of garbage on ``texts`` and on ``control``, a valid text after each, and a text
+    of megabytes: the valid ones are scored, the big one cut and the cut recorded."""
+    good = [text(f"ok-{i}", f"Markets report number {i} on steel output") for i in range(12)]
     big_body = "Oil " * (BIG_TEXT_BYTES // 4)
-    bad_texts = [v for _, v in BAD_TEXTS] + [text("big-0", big_body)]
-    send(kafka_bootstrap, topics["texts"], interleave(good_texts, bad_texts))
+    send(
+        bootstrap,
+        topics["texts"],
+        interleave(good, [v for _, v in BAD_TEXTS] + [text("big-0", big_body)]),
+    )
+    torn = LabelsRecord.model_construct(  # a stray producer on the internal control topic
+        schema_version=1,
+        kind="labels",
+        labels=[LabelIn.model_validate_json(label(i, "World", "ctl")) for i in bought[3:5]],
+        received_at=[1.0],  # one arrival time for two labels
+    )
+    send(bootstrap, topics["control"], [b"{not json", torn.to_bytes(), b'{"kind": "x"}'])
+    send(bootstrap, topics["texts"], [text("after-control", "Rebels seize the capital")])
 
-    # labels: garbage; a label for an item never bought; a class nobody used; a duplicate; a
-    # correction by the same annotator; a second annotator who disagrees; valid ones around
+    wait_for(
+        lambda: (
+            {f"ok-{i}" for i in range(12)} | {"big-0", "after-control"}
+            <= scored_ids(bootstrap, topics)
+        ),
+        60,
+        "every valid text to be scored",
+    )
+    cuts = [e for e in parsed(bootstrap, topics["events"], Event) if e.kind == "truncated"]
+    assert [e.item_ids for e in cuts] == [["big-0"]]
+    assert cuts[0].detail["original_bytes"] == {"big-0": len(big_body)}
+    assert cuts[0].detail["max_text_bytes"] == MAX_TEXT_BYTES
+    return Counter(
+        {("embed", r): n for r, n in Counter(r for r, _ in BAD_TEXTS).items()}
+    ) + Counter(
+        {("select", "invalid_json"): 1, ("select", "invalid_field"): 2}  # torn, unknown kind
+    )
+
+
+def labels_around_garbage_are_learned_once(
+    bootstrap: str, worker: Worker, topics: dict, bought: list[str]
+) -> Counter:
+    """Garbage on ``labels``; a label for an item never bought; a class nobody used; a duplicate;
+    a correction by the same annotator; a second annotator who disagrees; valid ones around."""
+    truth = gold()
     other = next(c for c in CLASSES if c != truth[bought[2]])
     good = [label(i, truth[i]) for i in bought] + [label(i, truth[i], "ann-3") for i in bought[3:]]
     odd = [
@@ -180,116 +226,83 @@ def test_bad_records_are_dead_lettered_counted_and_the_good_ones_around_them_pro
         label(bought[1], other),  # ann-1 changes their mind: a duplicate too, first answer wins
         label(bought[2], other, "ann-2"),  # a conflict: both answers kept, both learned
     ]
-    send(kafka_bootstrap, topics["labels"], interleave(good, [v for _, v in BAD_LABELS] + odd))
+    send(bootstrap, topics["labels"], interleave(good, [v for _, v in BAD_LABELS] + odd))
 
-    # a stray producer on the internal control topic: garbage, and a torn labels record
-    torn = LabelsRecord.model_construct(
-        schema_version=1,
-        kind="labels",
-        labels=[LabelIn.model_validate_json(label(i, truth[i], "ctl")) for i in bought[3:5]],
-        received_at=[1.0],  # one arrival time for two labels
-    )
-    send(kafka_bootstrap, topics["control"], [b"{not json", torn.to_bytes(), b'{"kind": "x"}'])
-    send(kafka_bootstrap, topics["texts"], [text("after-control", "Rebels seize the capital")])
-
-    # every valid text around the garbage is scored; the big one is cut and the cut recorded
-    wait_for(
-        lambda: (
-            {f"ok-{i}" for i in range(12)} | {"big-0", "after-control"}
-            <= scored_ids(kafka_bootstrap, topics)
-        ),
-        60,
-        "every valid text to be scored",
-    )
-    cuts = [e for e in parsed(kafka_bootstrap, topics["events"], Event) if e.kind == "truncated"]
-    assert [e.item_ids for e in cuts] == [["big-0"]]
-    assert cuts[0].detail["original_bytes"] == {"big-0": len(big_body)}
-    assert cuts[0].detail["max_text_bytes"] == MAX_TEXT_BYTES
-
-    # every valid label is learned once; the model learned exactly what the topics hold
     learned = wait_for(
         lambda: (
-            (o := observe(kafka_bootstrap, topics)).learned_the_topics()
+            (o := observe(bootstrap, topics)).learned_the_topics()
             and len(o.snapshot) == len(good) + 2
             and o
         ),
         60,
-        "the model to learn every valid label",
+        "the model to learn every valid label, once",
     )
     rows = {(r.item_id, r.annotator_id): r.label for r in learned.snapshot.rows}
     assert rows[bought[1], "ann-1"] == truth[bought[1]]
     assert (rows[bought[2], "ann-1"], rows[bought[2], "ann-2"]) == (truth[bought[2]], other)
     assert rows[bought[0], "ann-2"] == "Gardening" and "Gardening" in learned.model.classes
     assert not {k for k in rows if k[1] == "ctl"}, "a torn control record left labels behind"
-    assert a.metric("stream_al_labels_received_total", outcome="duplicate") == 2
+    assert worker.metric("stream_al_labels_received_total", outcome="duplicate") == 2
+    return Counter(
+        {("labels_in", r): n for r, n in Counter(r for r, _ in BAD_LABELS).items()}
+    ) + Counter({("learn", "unknown_item"): 1})
 
-    # a stray producer on the models topic: the scorers skip the corrupt model and follow on
-    corrupt = learned.model.model_copy(
-        update={"version": learned.model.version + 1, "snapshot": "bm90IGFuIG5weg=="}
+
+def models_garbage_is_skipped(
+    bootstrap: str, worker: Worker, topics: dict, bought: list[str]
+) -> Counter:
+    """A corrupt model and garbage on ``models``: the scorers keep their model and follow the next
+    one; the newest model still learned exactly what the topics hold."""
+    latest = observe(bootstrap, topics).model
+    corrupt = latest.model_copy(
+        update={"version": latest.version + 1, "snapshot": "bm90IGFuIG5weg=="}
     )
-    send(kafka_bootstrap, topics["models"], [corrupt.to_bytes()], key=b"current")
-    send(kafka_bootstrap, topics["labels"], [label(bought[0], truth[bought[0]], "ann-4")])
+    send(bootstrap, topics["models"], [corrupt.to_bytes()], key=b"current")
+    send(bootstrap, topics["labels"], [label(bought[0], gold()[bought[0]], "ann-4")])
     wait_for(
-        lambda: a.metric("stream_al_model_version") > learned.model.version,
+        lambda: worker.metric("stream_al_model_version") > latest.version,
         30,
         "the scorers to use the model after the corrupt one",
     )
-    wait_for(  # and the newest model still learned exactly what the topics hold
+    wait_for(
         lambda: (
-            (o := observe(kafka_bootstrap, topics)).learned_the_topics()
-            and len(o.snapshot) == len(good) + 3
+            (o := observe(bootstrap, topics)).learned_the_topics()
+            and o.model.version > latest.version
         ),
         30,
         "the model to learn the label after the corrupt model",
     )
-    send(kafka_bootstrap, topics["models"], [b"\x00garbage"], key=b"current")
+    send(bootstrap, topics["models"], [b"\x00garbage"], key=b"current")  # the last record
+    return Counter({("score", "invalid_field"): 1, ("score", "invalid_json"): 1})
 
-    expected = Counter(
-        {("embed", r): n for r, n in Counter(r for r, _ in BAD_TEXTS).items()}
-        | {("labels_in", r): n for r, n in Counter(r for r, _ in BAD_LABELS).items()}
-        | {("learn", "unknown_item"): 1, ("select", "invalid_json"): 1}
-        | {("select", "invalid_field"): 2}  # the torn record and the unknown kind
-        | {("score", "invalid_field"): 1, ("score", "invalid_json"): 1}  # the two models
-    )
-    counted = wait_for_counts(a, expected)
-    assert counted == expected
-    letters = dead_letters(kafka_bootstrap, topics)
-    assert Counter(x.reason for x in letters) == Counter(r for _, r in expected.elements())
-    inputs = {topics[t] for t in ("texts", "labels", "control", "models")}
-    assert {x.topic for x in letters} == inputs
-    assert all(x.raw_encoding == "base64" for x in letters if x.reason == "invalid_utf8")
 
-    # worker B (reject policy) refuses the class outside its four, counts it, learns the rest
+def the_reject_policy_refuses_an_unknown_class(
+    bootstrap: str, worker: Worker, topics: dict
+) -> None:
+    truth, bought = gold(), selected_ids(bootstrap, topics, 2)
     send(
-        kafka_bootstrap,
-        b_topics["labels"],
-        [label(b_bought[0], truth[b_bought[0]]), label(b_bought[1], "Gardening")],
+        bootstrap,
+        topics["labels"],
+        [label(bought[0], truth[bought[0]]), label(bought[1], "Gardening")],
     )
-    assert wait_for_counts(b, Counter({("learn", "unknown_class"): 1})) == Counter(
-        {("learn", "unknown_class"): 1}
-    )
-    b_learned = wait_for(
-        lambda: (
-            (
-                o := observe(
-                    kafka_bootstrap, b_topics, label_policy="reject", label_classes=CLASSES
-                )
-            ).learned_the_topics()
-            and o
-        ),
+    refused = Counter({("learn", "unknown_class"): 1})
+    assert wait_for_counts(worker, refused) == refused
+    policy = {"label_policy": "reject", "label_classes": CLASSES}
+    learned = wait_for(
+        lambda: (o := observe(bootstrap, topics, **policy)).learned_the_topics() and o,
         60,
         "worker B to learn its valid label",
     )
-    assert len(b_learned.snapshot) == 1 and "Gardening" not in b_learned.model.classes
-    assert a.process.poll() is None and b.process.poll() is None
+    assert len(learned.snapshot) == 1 and "Gardening" not in learned.model.classes
 
-    # with garbage as the last record on the models topic, a restart does not set the
-    # model version back
-    last = max(m.version for m in parsed(kafka_bootstrap, topics["models"], ModelUpdate))
-    a.stop(signal.SIGTERM)
-    with Worker(a.config, a.log.with_suffix(".restart.log")) as again:
-        wait_for(lambda: restores(kafka_bootstrap, topics) >= 2, 60, "the restarted worker")
-        events = parsed(kafka_bootstrap, topics["events"], Event)
+
+def a_restart_keeps_model_versions_going_up(bootstrap: str, worker: Worker, topics: dict) -> None:
+    """With garbage as the last record of ``models``, a restarted worker continues the versions."""
+    last = max(m.version for m in parsed(bootstrap, topics["models"], ModelUpdate))
+    worker.stop(signal.SIGTERM)
+    with Worker(worker.config, worker.log.with_suffix(".restart.log")) as again:
+        wait_for(lambda: restores(bootstrap, topics) >= 2, 60, "the restarted worker")
+        events = parsed(bootstrap, topics["events"], Event)
         assert [e for e in events if e.kind == "restored"][-1].detail["version"] > last
         assert again.process.poll() is None
 
