@@ -186,36 +186,42 @@ def produce(bootstrap: str, topic: str, prefix: str, texts: Sequence[str],
 async def _produce(bootstrap: str, topic: str, prefix: str, texts: Sequence[str],
                    rows: range) -> float:
     from aiokafka import AIOKafkaProducer
-    from kafka.partitioner.default import murmur2
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                 max_batch_size=512 * 1024, max_request_size=8 * 2**20)
     await producer.start()
     try:
-        n_partitions = len(await producer.partitions_for(topic))
-        now = time.time()
-        records = []
-        for row in rows:
-            key = f"{prefix}-{row}".encode()
-            value = orjson.dumps({"schema_version": 1, "id": key.decode(), "text": texts[row],
-                                  "source": "bench", "timestamp": now})
-            records.append(((murmur2(key) & 0x7FFFFFFF) % n_partitions, key, value))
-        started = time.perf_counter()
-        batches = [producer.create_batch() for _ in range(n_partitions)]
-        sent = []
-        for partition, key, value in records:
-            if batches[partition].append(key=key, value=value, timestamp=None) is None:
-                sent.append(await producer.send_batch(batches[partition], topic,
-                                                      partition=partition))
-                batches[partition] = producer.create_batch()
-                batches[partition].append(key=key, value=value, timestamp=None)
-        for partition, batch in enumerate(batches):
-            if batch.record_count():
-                sent.append(await producer.send_batch(batch, topic, partition=partition))
-        await asyncio.gather(*sent)
-        return time.perf_counter() - started
+        return await send_texts(producer, topic, prefix, texts, rows)
     finally:
         await producer.stop()
+
+
+async def send_texts(producer: Any, topic: str, prefix: str, texts: Sequence[str],
+                     rows: range) -> float:
+    """:func:`produce` on a started ``AIOKafkaProducer`` (one producer for many calls)."""
+    from kafka.partitioner.default import murmur2
+
+    n_partitions = len(await producer.partitions_for(topic))
+    now = time.time()
+    records = []
+    for row in rows:
+        key = f"{prefix}-{row}".encode()
+        value = orjson.dumps({"schema_version": 1, "id": key.decode(), "text": texts[row],
+                              "source": "bench", "timestamp": now})
+        records.append(((murmur2(key) & 0x7FFFFFFF) % n_partitions, key, value))
+    started = time.perf_counter()
+    batches = [producer.create_batch() for _ in range(n_partitions)]
+    sent = []
+    for partition, key, value in records:
+        if batches[partition].append(key=key, value=value, timestamp=None) is None:
+            sent.append(await producer.send_batch(batches[partition], topic, partition=partition))
+            batches[partition] = producer.create_batch()
+            batches[partition].append(key=key, value=value, timestamp=None)
+    for partition, batch in enumerate(batches):
+        if batch.record_count():
+            sent.append(await producer.send_batch(batch, topic, partition=partition))
+    await asyncio.gather(*sent)
+    return time.perf_counter() - started
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str,

@@ -23,7 +23,9 @@ Target (issue 6): p95 under 2 seconds.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import bisect
+import re
 import tempfile
 import threading
 import time
@@ -40,6 +42,7 @@ from benchmarks.broker import (
     produce,
     read_rows,
     run_config,
+    send_texts,
     wait_until,
 )
 from stream_al.config import Settings
@@ -102,58 +105,70 @@ class TextFeed(threading.Thread):
         super().__init__(daemon=True)
         self.args = bootstrap, topic, texts
         self.start_row, self.rate = start, rate
-        self.sent = 0
+        self.sent, self.seconds = 0, 0.0
         self.stop = threading.Event()
 
     def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        from aiokafka import AIOKafkaProducer
+
         bootstrap, topic, texts = self.args
-        chunk = max(1, int(self.rate / 10))
-        row, n_pass = self.start_row, 0
-        while not self.stop.is_set():
-            started = time.monotonic()
-            end = min(row + chunk, len(texts))
-            produce(bootstrap, topic, f"p{n_pass}", texts, range(row, end))
-            self.sent += end - row
-            row = end
-            if row == len(texts):
-                row, n_pass = 0, n_pass + 1
-            self.stop.wait(max(0.0, chunk / self.rate - (time.monotonic() - started)))
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                    max_batch_size=512 * 1024)
+        await producer.start()
+        try:
+            chunk = max(1, int(self.rate / 10))
+            row, n_pass = self.start_row, 0
+            self.started = time.monotonic()
+            while not self.stop.is_set():
+                end = min(row + chunk, len(texts))
+                await send_texts(producer, topic, f"p{n_pass}", texts, range(row, end))
+                self.sent += end - row
+                row = end
+                if row == len(texts):
+                    row, n_pass = 0, n_pass + 1
+                ahead = self.started + self.sent / self.rate - time.monotonic()
+                await asyncio.sleep(max(0.0, ahead))
+            self.seconds = time.monotonic() - self.started
+        finally:
+            await producer.stop()
 
 
 def send_labels(bootstrap: str, settings: Settings, gold: list[str], n: int,
                 rate: float) -> list[float]:
     """Answer ``n`` selected items, one label every 1/``rate`` s; returns the landing times."""
-    from kafka import KafkaProducer
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
     topics = settings.kafka.topics
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
-    answered: set[str] = set()
+    selected = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    tps = [TopicPartition(topics.selected, p)
+           for p in selected.partitions_for_topic(topics.selected) or []]
+    selected.assign(tps)
+    selected.seek_to_beginning(*tps)
+    pending: list[str] = []
     landed: list[float] = []
     try:
         while len(landed) < n:
-            pending = [i for i in _selected_ids(bootstrap, topics.selected) if i not in answered]
+            for records in selected.poll(timeout_ms=0 if pending else 200).values():
+                pending += [orjson.loads(r.value)["item_id"] for r in records]
             if not pending:
-                time.sleep(0.2)
                 continue
-            for item_id in pending:
-                if len(landed) >= n:
-                    break
-                started = time.monotonic()
-                value = orjson.dumps({"schema_version": 1, "item_id": item_id,
-                                      "label": gold[int(item_id.split("-")[1])],
-                                      "annotator_id": "bench", "timestamp": time.time()})
-                meta = producer.send(topics.labels, key=item_id.encode(), value=value,
-                                     partition=0).get(timeout=10)
-                landed.append(meta.timestamp / 1000.0)
-                answered.add(item_id)
-                time.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
+            started = time.monotonic()
+            item_id = pending.pop(0)
+            value = orjson.dumps({"schema_version": 1, "item_id": item_id,
+                                  "label": gold[int(item_id.split("-")[1])],
+                                  "annotator_id": "bench", "timestamp": time.time()})
+            meta = producer.send(topics.labels, key=item_id.encode(), value=value,
+                                 partition=0).get(timeout=10)
+            landed.append(meta.timestamp / 1000.0)
+            time.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
     finally:
         producer.close()
+        selected.close()
     return landed
-
-
-def _selected_ids(bootstrap: str, topic: str) -> list[str]:
-    return [orjson.loads(v)["item_id"] for v in read_values(bootstrap, topic)]
 
 
 def measure(args: argparse.Namespace) -> None:
@@ -176,12 +191,12 @@ def measure(args: argparse.Namespace) -> None:
             wait_until(lambda: _learned(bootstrap, settings) >= args.labels, 60,
                        "a model that learned every label")
             time.sleep(1.0)  # the scorers' swap of that last model
-            texts_sent = feed.sent
         finally:
             feed.stop.set()
             watch.stop.set()
             metrics = worker.metrics()
             worker.stop()
+            feed.join(10)
         versions = _versions(bootstrap, settings)
     latencies = []
     counts = [n for _, n in versions]
@@ -190,8 +205,8 @@ def measure(args: argparse.Namespace) -> None:
         used = watch.in_use_at(versions[i][0]) if i < len(versions) else None
         if k > SKIPPED and used is not None:
             latencies.append(used - at)
-    report(args, latencies, len(landed), texts_sent, versions, metrics, worker,
-           load_start, load_average())
+    report(args, latencies, len(landed), feed, versions, metrics, worker, load_start,
+           load_average())
 
 
 def _learned(bootstrap: str, settings: Settings) -> int:
@@ -209,14 +224,17 @@ def _versions(bootstrap: str, settings: Settings) -> list[tuple[int, int]]:
     return out
 
 
-def report(args: argparse.Namespace, latencies: list[float], sent: int, texts_sent: int,
+def report(args: argparse.Namespace, latencies: list[float], sent: int, feed: TextFeed,
            versions: list[tuple[int, int]], metrics: str, worker: Worker, load_start: str,
            load_end: str) -> None:
     lat = np.array(latencies)
     total = worker.metric("stream_al_label_to_model_seconds_sum", metrics)
     count = worker.metric("stream_al_label_to_model_seconds_count", metrics)
-    print(f"{sent} labels sent at {args.label_rate:g}/s while {texts_sent} texts streamed at "
-          f"{args.text_rate:g}/s; {len(versions)} model versions; load average "
+    lag = sum(float(m) for m in re.findall(
+        r'^stream_al_consumer_lag_messages\{[^}]*texts[^}]*\} (\S+)$', metrics, re.MULTILINE))
+    print(f"{sent} labels sent at {args.label_rate:g}/s while {feed.sent:,} texts streamed at "
+          f"{feed.sent / max(feed.seconds, 1e-9):,.0f}/s (asked {args.text_rate:g}/s; worker's "
+          f"texts lag at the end {lag:,.0f}); {len(versions)} model versions; load average "
           f"{load_start} -> {load_end}")
     print(f"label landed on the labels topic -> scorers use a model that learned it "
           f"({len(lat)} labels, first {SKIPPED} not counted, polled every {args.poll_ms} ms):")

@@ -70,18 +70,20 @@ class Result:
         return self.n / self.seconds
 
 
-def raw_rate(name: str, texts: list[str], call_size: int) -> tuple[float, int, str]:
-    """Best texts/s of ``embed`` over the candidate batch sizes, and that batch size."""
+def raw_rate(name: str, texts: list[str], call_size: int) -> tuple[float, int, str, float]:
+    """Best texts/s of ``embed`` over the candidate batch sizes, that batch size, the load
+    average and the CPU seconds (all threads) per text at that batch size."""
     embedder = make_embedder(EmbedderSettings(name=name))
-    best = (0.0, 0)
+    best = (0.0, 0, 0.0)
     for batch_size in BATCH_SIZES[name]:
         embedder.batch_size = batch_size
         embedder.embed(texts[:call_size])  # warm-up
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(texts), call_size):
             embedder.embed(texts[i:i + call_size])
-        best = max(best, (len(texts) / (time.perf_counter() - started), batch_size))
-    return best[0], best[1], load_average()
+        rate = len(texts) / (time.perf_counter() - started)
+        best = max(best, (rate, batch_size, (time.process_time() - cpu) / len(texts)))
+    return best[0], best[1], load_average(), best[2]
 
 
 def pipeline_rate(name: str, mode: str, bootstrap: str, texts: list[str], labels: list[str],
@@ -119,7 +121,7 @@ def pipeline_rate(name: str, mode: str, bootstrap: str, texts: list[str], labels
             n = WARMUP + n - int(first[1])
             produced_s = 0.0
         wait_until(lambda: worker.selected_in() >= done, max(120.0, n / 20),
-                   f"{done} texts through selection (see {log}.worker.log)")
+                   f"{done} texts through selection (see {log}.worker.log)", every_s=0.1)
         seconds = time.perf_counter() - started
         cpu = _cpu(worker) - cpu
         load = load_average()
@@ -178,7 +180,7 @@ def main() -> None:
         n = args.n or DEFAULT_N[name]
         raws[name] = raw_rate(name, texts[WARMUP:WARMUP + n], call_size)
         print(f"raw {name}: {raws[name][0]:,.0f} texts/s (batch size {raws[name][1]}, "
-              f"load {raws[name][2]})", flush=True)
+              f"{raws[name][3] * 1e6:,.0f} cpu ms/1k, load {raws[name][2]})", flush=True)
     results: list[Result] = []
     directory = Path(tempfile.mkdtemp(prefix="stream-al-throughput-"))
     if args.profile:
@@ -195,12 +197,14 @@ def main() -> None:
                       flush=True)
     print(f"\nlogs in {directory}")
     print(f"{'embedder':<9}{'mode':<9}{'texts':>7}{'raw/s':>9}{'pipeline/s':>12}{'ratio':>7}"
-          f"{'labels':>8}{'cpu ms/1k':>11}  load 1m/5m (raw | pipeline)")
+          f"{'labels':>8}{'cpu ms/1k raw':>15}{'pipeline':>10}  load 1m/5m (raw | pipeline)")
     for r in results:
-        raw, _, raw_load = raws[r.embedder]
+        raw, _, raw_load, raw_cpu = raws[r.embedder]
         print(f"{r.embedder:<9}{r.mode:<9}{r.n:>7}{raw:>9,.0f}{r.rate:>12,.0f}"
-              f"{r.rate / raw:>7.0%}{r.selected:>8}{r.cpu_s / r.n * 1e6:>11,.0f}  "
-              f"{raw_load} | {r.load}")
+              f"{r.rate / raw:>7.0%}{r.selected:>8}{raw_cpu * 1e6:>15,.0f}"
+              f"{r.cpu_s / r.n * 1e6:>10,.0f}  {raw_load} | {r.load}")
+    print("cpu ms/1k: CPU seconds of all threads per 1,000 texts (the embedder alone | the "
+          "worker process), which the load of other processes changes far less than texts/s")
 
 
 if __name__ == "__main__":
