@@ -86,7 +86,7 @@ def test_killed_workers_lose_no_label_and_send_no_item_twice(kafka_bootstrap, tm
             return done and seen.learned_the_topics() and seen
 
         seen = wait_for(
-            settled(done), 90, "the last worker to learn every label and expire the rest"
+            settled(done), 240, "the last worker to learn every label and expire the rest"
         )
     finally:
         vendor.stop()
