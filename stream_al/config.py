@@ -90,6 +90,8 @@ class TopicSettings(BaseModel):
     control: str = Field("stream-al.control",
                          description="one partition: scored batches and labels, totally ordered")
     state: str = Field("stream-al.state", description="compacted: the coordinator's budget ledger")
+    expert: str = Field("stream-al.expert", description="items for an expert: unresolved "
+                        "disagreements and suspicious labels (ExpertRequest)")
     partitions: int = Field(4, ge=1)
 
 
@@ -168,6 +170,101 @@ class RegistrySettings(BaseModel):
     dir: Path = Field(default_factory=lambda: _cache_dir() / "registry")
 
 
+CostUnit = Literal["labels", "minutes", "money"]
+
+
+class CostSettings(BaseModel):
+    """How labels are priced and what the budget counts (``Settings.cost``).
+
+    ``unit: labels`` (the default): the budget is ``budget.fraction`` labels per stream item and
+    an item asked of k annotators costs k. ``minutes`` / ``money``: the budget is ``amount`` per
+    ``period_items`` stream items, and an item costs k times its predicted annotator time (or
+    its price) by length and task, learnt online from the labels' timestamps.
+    """
+
+    unit: CostUnit = Field("labels", description="what the budget counts")
+    amount: float = Field(0.05, gt=0, description="labels, minutes or money per period (the "
+                          "worker takes budget.fraction for labels)")
+    period_items: int = Field(1, ge=1, description="stream items per budget period")
+    carry_over: bool = Field(True, description="unspent budget carries into the next period")
+    base_seconds: float = Field(6.0, ge=0, description="per item: decide, click, context")
+    seconds_per_char: float = Field(0.06, ge=0, description="reading time per character")
+    task: str = Field("", description="the task of this deployment (a key of task_factor)")
+    task_factor: dict[str, float] = Field(default_factory=dict,
+                                          description="time multiplier per task name")
+    hourly_rate: float = Field(30.0, ge=0, description="money per annotator hour")
+    fee_per_label: float = Field(0.0, ge=0, description="money per label on top of time")
+    reference_chars: int = Field(
+        200, ge=1, description="length of a typical item: its cost is one ledger unit")
+    learn: Literal["off", "linear", "buckets"] = Field(
+        "linear", description="learn seconds from observed labelling times")
+    prior_weight: float = Field(20.0, gt=0, description="pseudo-observations behind the prior")
+    bucket_edges: list[int] = Field(default_factory=lambda: [50, 100, 200, 400, 800],
+                                    description="length buckets (chars) for learn=buckets")
+    max_seconds: float = Field(600.0, gt=0, description="longer observed times are clipped")
+    max_gap_s: float = Field(300.0, gt=0, description="a longer gap between two labels of one "
+                             "annotator is a break, not the time spent on the second")
+    aware: bool = Field(True, description="rank items by informativeness per unit of cost")
+    min_cost: float = Field(0.25, gt=0, description="cost-aware: costs below this many typical "
+                            "labels count as this much")
+
+    @model_validator(mode="after")
+    def _positive_factors(self) -> CostSettings:
+        bad = {k: v for k, v in self.task_factor.items() if v <= 0}
+        if bad:
+            raise ValueError(f"cost.task_factor values must be > 0, got {bad}")
+        if self.bucket_edges != sorted(set(self.bucket_edges)):
+            raise ValueError(f"cost.bucket_edges must increase strictly, got {self.bucket_edges}")
+        return self
+
+
+class AnnotationSettings(BaseModel):
+    """Multiple annotators, adjudication, batches and noise checks (``Settings.annotation``)."""
+
+    annotators_per_item: int = Field(1, ge=1, description="k: labels asked for a normal item")
+    gold_fraction: float = Field(0.0, ge=0, lt=1, description="share of items asked of more "
+                                 "annotators to measure agreement and annotator quality")
+    gold_annotators: int = Field(3, ge=1, description="labels asked for a gold-fraction item")
+    low_confidence: float = Field(0.0, ge=0, le=1, description="model confidence below which "
+                                  "an item gets low_confidence_annotators (0: never)")
+    low_confidence_annotators: int = Field(3, ge=1)
+    max_annotators: int = Field(5, ge=1, description="cap on labels per item")
+    learn_from: Literal["verdicts", "labels"] = Field(
+        "verdicts", description="verdicts: the learner learns each item's adjudicated label "
+        "once; labels: every (item, annotator) label is one training example")
+    adjudication: Literal["majority", "dawid_skene", "one_coin"] = "dawid_skene"
+    adjudication_window: int = Field(500, ge=10, description="recent multi-labelled items "
+                                     "Dawid-Skene estimates the annotators on")
+    min_confidence: float = Field(0.7, ge=0, le=1, description="verdicts of several labels "
+                                  "less sure than this are escalated to an expert")
+    expert_annotators: list[str] = Field(default_factory=list,
+                                         description="annotator ids whose label is final")
+    min_annotator_accuracy: float = Field(0.0, ge=0, lt=1, description="labels of annotators "
+                                          "below this accuracy on gold are left out of "
+                                          "adjudication (0: keep everyone)")
+    min_gold: int = Field(10, ge=1, description="gold answers before an annotator is judged")
+    batch_size: int = Field(20, ge=1, description="items per annotator batch")
+    deadline_s: float = Field(3600.0, gt=0, description="seconds a batch may take")
+    max_offers: int = Field(2, ge=1, description="offers of an item before its cost is released")
+    noise_check: bool = Field(True, description="check labels against the model and neighbours")
+    noise_model_confidence: float = Field(0.7, gt=0, le=1, description="a label is suspicious "
+                                          "only against a model at least this sure")
+    noise_neighbours: int = Field(10, ge=1, description="labelled neighbours that vote")
+    noise_neighbour_share: float = Field(0.3, gt=0, le=1, description="suspicious when fewer "
+                                         "than this share of neighbours carry the label")
+    cleanlab_min_labels: int = Field(0, ge=0, description="also run cleanlab once this many "
+                                     "labels exist (0: never)")
+
+    @model_validator(mode="after")
+    def _caps(self) -> AnnotationSettings:
+        wanted = max(self.annotators_per_item, self.gold_annotators,
+                     self.low_confidence_annotators)
+        if wanted > self.max_annotators:
+            raise ValueError(f"annotation.max_annotators ({self.max_annotators}) is below the "
+                             f"{wanted} annotators asked for; raise it or lower the others")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STREAM_AL_", env_nested_delimiter="__")
 
@@ -181,6 +278,8 @@ class Settings(BaseSettings):
     ood: OODSettings = Field(default_factory=OODSettings)
     calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    cost: CostSettings = Field(default_factory=CostSettings)
+    annotation: AnnotationSettings = Field(default_factory=AnnotationSettings)
 
     @model_validator(mode="after")
     def _arms_known(self) -> Settings:

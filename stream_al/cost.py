@@ -20,48 +20,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
 
+from stream_al.config import CostSettings, CostUnit
 from stream_al.labels.base import Label
 from stream_al.select.budget import Budget, BudgetError
 
-CostUnit = Literal["labels", "minutes", "money"]
-
-
-class CostSettings(BaseModel):
-    """How labels are priced and how much may be spent (``Settings.cost`` once wired)."""
-
-    unit: CostUnit = Field("labels", description="what `amount` counts")
-    amount: float = Field(0.05, gt=0, description="labels, minutes or money per period")
-    period_items: int = Field(1, ge=1, description="stream items per budget period")
-    carry_over: bool = Field(True, description="unspent budget carries into the next period")
-    base_seconds: float = Field(6.0, ge=0, description="per item: decide, click, context")
-    seconds_per_char: float = Field(0.06, ge=0, description="reading time per character")
-    task_factor: dict[str, float] = Field(default_factory=dict,
-                                          description="time multiplier per task name")
-    hourly_rate: float = Field(30.0, ge=0, description="money per annotator hour")
-    fee_per_label: float = Field(0.0, ge=0, description="money per label on top of time")
-    reference_chars: int = Field(
-        200, ge=1, description="length of a typical item: its cost is one ledger unit")
-    learn: Literal["off", "linear", "buckets"] = Field(
-        "linear", description="learn seconds from observed labelling times")
-    prior_weight: float = Field(20.0, gt=0, description="pseudo-observations behind the prior")
-    bucket_edges: list[int] = Field(default_factory=lambda: [50, 100, 200, 400, 800],
-                                    description="length buckets (chars) for learn=buckets")
-    max_seconds: float = Field(600.0, gt=0, description="longer observed times are clipped")
-
-    @model_validator(mode="after")
-    def _positive_factors(self) -> CostSettings:
-        bad = {k: v for k, v in self.task_factor.items() if v <= 0}
-        if bad:
-            raise ValueError(f"cost.task_factor values must be > 0, got {bad}")
-        if self.bucket_edges != sorted(set(self.bucket_edges)):
-            raise ValueError(f"cost.bucket_edges must increase strictly, got {self.bucket_edges}")
-        return self
-
+__all__ = [
+    "BucketCostModel", "CostBudget", "CostModel", "CostSettings", "CostUnit", "LengthCostModel",
+    "LinearCostModel", "durations_from_labels", "lengths_of", "make_cost_model",
+]
 
 class CostModel(Protocol):
     def seconds_many(self, chars: np.ndarray, task: str = "") -> np.ndarray:

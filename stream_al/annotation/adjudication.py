@@ -135,8 +135,9 @@ class Escalation:
 class Adjudicator:
     """The configured adjudication, with expert labels final and escalation to experts."""
 
-    def __init__(self, settings: AnnotationSettings) -> None:
+    def __init__(self, settings: AnnotationSettings, expert_topic: str = "stream-al.expert") -> None:
         self.settings = settings
+        self.expert_topic = expert_topic
         self.experts: Collection[str] = frozenset(settings.expert_annotators)
         self.accuracy: dict[str, float] = {}
 
@@ -164,9 +165,9 @@ class Adjudicator:
         return out
 
     def escalations(self, verdicts: Iterable[Verdict]) -> list[Escalation]:
-        """Verdicts left unresolved, addressed to ``settings.expert_topic``."""
+        """Verdicts left unresolved, addressed to :attr:`expert_topic` (``kafka.topics.expert``)."""
         return [
-            Escalation(v.item_id, self.settings.expert_topic,
+            Escalation(v.item_id, self.expert_topic,
                        f"{v.n_labels} labels disagree; best {v.label!r} at "
                        f"{v.confidence:.2f} < {self.settings.min_confidence}",
                        v.label, v.confidence, v.votes)

@@ -116,8 +116,8 @@ def test_statuses_say_how_each_verdict_was_reached():
 
 
 def test_unresolved_disagreements_go_to_the_expert_topic():
-    adjudicator = Adjudicator(AnnotationSettings(adjudication="majority", min_confidence=0.7,
-                                                 expert_topic="acme.expert"))
+    adjudicator = Adjudicator(AnnotationSettings(adjudication="majority", min_confidence=0.7),
+                              expert_topic="acme.expert")
     verdicts = adjudicator.adjudicate_many(labels(("a", "x", "1"), ("a", "y", "2"),
                                                   ("b", "x", "1"), ("b", "x", "2")))
     escalations = adjudicator.escalations(verdicts.values())
