@@ -58,6 +58,30 @@ def test_random_ignores_scores(batches):
     assert 0.3 < np.mean(margins) < 0.7
 
 
+def test_random_spends_the_whole_budget_like_the_strategies_it_is_compared_with(batches):
+    for seed in range(5):
+        chosen, budget = run(RandomSelector(0.05, seed=seed), batches)
+        assert len(chosen) >= int(0.05 * budget.seen) - 1
+
+
+def test_random_buys_every_stream_position_with_the_same_probability():
+    runs, batch, counts = 1500, make_batch(40), np.zeros(40)
+    for seed in range(runs):
+        chosen, _ = run(RandomSelector(0.1, seed=seed), [batch], fraction=0.1)
+        for s in chosen:
+            counts[int(s.item_id.split("-")[1])] += 1
+    assert counts.sum() == 4 * runs
+    assert 0.07 < counts.min() / runs and counts.max() / runs < 0.13
+
+
+def test_random_pays_a_purchase_it_could_not_afford_on_the_next_item_it_can():
+    batch = make_batch(200)
+    batch.costs[:] = 3.0
+    batch.costs[1::2] = 1.0
+    chosen, budget = run(RandomSelector(0.05, seed=3), [batch])
+    assert budget.spent >= 0.05 * 200 - 3
+
+
 def test_variable_uncertainty_prefers_uncertain_items(batches):
     chosen, _ = run(VariableUncertainty("margin", delta=0.25, seed=1), batches)
     assert np.mean([s.scores["margin"] for s in chosen]) > 0.6
