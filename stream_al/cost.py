@@ -183,11 +183,13 @@ class CostBudget:
     The ledger counts in units of one *typical* label (an item of ``reference_chars``), so a
     selector that buys whole labels (the diverse reservoir allots ``floor(allowance)`` slots)
     sees about one unit per item, and ``fraction = amount / (period_items * typical cost)``.
-    Costs of ``annotators`` labels per item multiply. It is a :class:`BudgetLike`: pass it to
+    Costs of ``annotators`` labels per item multiply; ``warmup`` ledger units may be spent
+    before any item is seen. It is a :class:`BudgetLike`: pass it to
     selectors as is, with ``ScoredBatch.costs = budget.cost_many(lengths)``.
     """
 
-    def __init__(self, settings: CostSettings, model: CostModel, task: str = "") -> None:
+    def __init__(self, settings: CostSettings, model: CostModel, task: str = "",
+                 warmup: float = 0.0) -> None:
         self.settings = settings
         self.model = model
         self.task = task
@@ -203,7 +205,7 @@ class CostBudget:
                 f"{fraction:.2f} typical labels per item; lower cost.amount below "
                 f"{settings.period_items * self.reference:.4g} or label everything")
         window = 0 if settings.carry_over else settings.period_items
-        self.ledger = Budget(fraction, window_items=window)
+        self.ledger = Budget(fraction, window_items=window, warmup=warmup)
 
     def unit_cost_many(self, chars: np.ndarray, annotators: int | np.ndarray = 1) -> np.ndarray:
         """What labelling each item costs in the budget's unit (labels, minutes or money)."""

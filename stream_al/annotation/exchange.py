@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from stream_al.annotation.batches import AnnotationBatch
 from stream_al.stream.messages import SCHEMA_VERSION, DeadLetterReason, LabelIn, SelectedItem, parse
 
-ITEM_COLUMNS = ["item_id", "batch_id", "text", "deadline", "group", "priority", "cost",
+ITEM_COLUMNS = ["item_id", "batch_id", "text", "deadline", "annotators", "group", "priority", "cost",
                 "strategy", "reason", "model_version", "scores"]
 ANSWER_COLUMNS = ["label", "annotator_id", "timestamp", "confidence"]
 
@@ -101,8 +101,8 @@ def read_selected(path: str | Path) -> list[SelectedItem]:
     out = []
     for line, record in _records(path):
         if is_csv:
-            record = {k: record.get(k) for k in ITEM_COLUMNS}
-            record["scores"] = orjson.loads(record["scores"] or "{}")
+            record = {k: record.get(k) for k in ITEM_COLUMNS if record.get(k) not in (None, "")}
+            record["scores"] = orjson.loads(record.get("scores") or "{}")
         message = parse(SelectedItem, orjson.dumps({"schema_version": SCHEMA_VERSION, **record}))
         if isinstance(message, DeadLetterReason):
             raise ExchangeError(f"{path}: line {line}: {message.reason}: {message.detail}")
@@ -192,7 +192,7 @@ def _label_of(record: dict[str, Any], default_annotator: str | None,
                                 "timestamp: fill in epoch seconds or ISO 8601 (e.g. "
                                 "2025-01-31T14:05:00Z)")
     try:
-        data["timestamp"] = _epoch(data["timestamp"])
+        data["timestamp"] = epoch_seconds(data["timestamp"])
         return LabelIn.model_validate({"schema_version": SCHEMA_VERSION, **data})
     except ValueError as e:  # ValidationError is a ValueError
         if isinstance(e, ValidationError):
@@ -204,7 +204,8 @@ def _label_of(record: dict[str, Any], default_annotator: str | None,
         return DeadLetterReason("invalid_field", str(e))
 
 
-def _epoch(value: Any) -> float:
+def epoch_seconds(value: Any) -> float:
+    """Epoch seconds from a number or ISO 8601 text (UTC if no offset is given)."""
     if isinstance(value, int | float):
         return float(value)
     try:

@@ -334,7 +334,7 @@ def _export(args: Any) -> int:
 
 
 def add_parsers(subparsers: Any) -> None:
-    """Register ``labels export`` on an argparse sub-parser group."""
+    """Register ``labels export``, ``export-batch`` and ``import`` on a sub-parser group."""
     labels = subparsers.add_parser("labels", help="the labelled dataset")
     commands = labels.add_subparsers(dest="labels_command", required=True)
     export = commands.add_parser(
@@ -345,3 +345,7 @@ def add_parsers(subparsers: Any) -> None:
     export.add_argument("--config", help="YAML settings file (topics, label policy, ...)")
     export.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT (kafka.bootstrap)")
     export.set_defaults(func=_export)
+
+    from stream_al.stream.exchanging import add_parsers as add_exchange_commands
+
+    add_exchange_commands(commands)  # export-batch, import: files for vendors without Kafka

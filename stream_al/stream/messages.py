@@ -101,9 +101,12 @@ class SelectedItem(Message):
     scores: dict[str, float] = Field(description="informativeness scores in [0, 1] at selection")
     model_version: int = Field(ge=0, description="model version that made the selection")
     deadline: float = Field(description="epoch seconds; later labels may no longer be paid for")
-    cost: float = Field(ge=0, description="budget units charged for the label")
+    cost: float = Field(ge=0, description="budget units charged for all the labels asked for")
     group: int = Field(description="similar items in a batch share a group")
     priority: float = Field(0.0, description="higher = more useful to label first")
+    annotators: int = Field(
+        1, ge=1, description="labels wanted: answer with this many distinct annotator_ids"
+    )
 
 
 class LabelIn(Message):
@@ -128,6 +131,29 @@ class LabelIn(Message):
         if not v.strip():
             raise ValueError("label is blank")
         return v
+
+
+class ExpertRequest(Message):
+    """An item for an expert (topic ``expert``, key = item id): the annotators disagree beyond
+    ``annotation.min_confidence``, or a lone label disagrees with a confident model and with
+    the item's labelled neighbours. The expert answers on ``labels`` with an annotator id
+    listed in ``annotation.expert_annotators``; that label is final."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
+
+    item_id: str = Field(min_length=1)
+    text: str
+    reason: Literal["disagreement", "suspicious_label"]
+    detail: str = ""
+    votes: dict[str, int] = Field(description="class -> labels received so far")
+    annotators: dict[str, str] = Field(description="annotator_id -> the class they gave")
+    best_label: str | None = Field(description="the adjudicated label so far, if any")
+    confidence: float = Field(ge=0, le=1, description="of best_label")
+    model_label: str | None = Field(None, description="what the model predicts")
+    model_confidence: float | None = Field(None, ge=0, le=1)
+    at: float
 
 
 class ModelUpdate(Message):
@@ -414,13 +440,14 @@ PUBLIC_SCHEMAS: dict[str, type[Message]] = {
     "text.schema.json": TextIn,
     "selected_item.schema.json": SelectedItem,
     "label.schema.json": LabelIn,
+    "expert_request.schema.json": ExpertRequest,
 }
 
 
 def json_schema(model: type[Message]) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) a producer or vendor validates ``model`` records with."""
     schema = model.model_json_schema(
-        mode="serialization" if model is SelectedItem else "validation"
+        mode="serialization" if model in (SelectedItem, ExpertRequest) else "validation"
     )
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 

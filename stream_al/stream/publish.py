@@ -19,6 +19,7 @@ from stream_al.stream.messages import (
     DeadLetter,
     DeadLetterReason,
     Event,
+    ExpertRequest,
     Expiry,
     Ledger,
     Message,
@@ -35,7 +36,8 @@ class Publisher:
         self.metrics = metrics
         self.topics = {
             name: raw_topic(app, getattr(t, name))
-            for name in ("control", "selected", "models", "state", "events", "deadletter")
+            for name in ("control", "selected", "models", "state", "events", "deadletter",
+                         "expert")
         }
 
     async def send_many(self, topic: str, records: Iterable[tuple[str | None, Message]]) -> None:
@@ -61,6 +63,9 @@ class Publisher:
 
     async def expiries(self, expiries: list[Expiry]) -> None:
         await self.send_many("state", [(f"expired/{x.item_id}", x) for x in expiries])
+
+    async def expert_requests(self, requests: list[ExpertRequest]) -> None:
+        await self.send_many("expert", [(r.item_id, r) for r in requests])
 
     async def event(self, event: Event) -> None:
         await self.send_many("events", [(event.kind, event)])

@@ -11,6 +11,7 @@ models         1           ModelUpdate, key "current", compacted
 state          1           the coordinator's ledger and expiries, compacted
 events         1           Event (expirations, restores)
 deadletter     1           DeadLetter
+expert         P           ExpertRequest for experts, key = item id (kept forever)
 =============  ==========  =========================================================
 
 P is ``kafka.topics.partitions``. ``labels`` and ``selected`` keep their records forever (a
@@ -66,6 +67,7 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(t.state, 1, compacted),
         TopicSpec(t.events, 1, {}),
         TopicSpec(t.deadletter, 1, {}),
+        TopicSpec(t.expert, t.partitions, forever),  # open requests: an expert reads from the start
     ]
 
 

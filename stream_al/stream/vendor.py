@@ -4,8 +4,9 @@ It knows only the public contract (the selected-item and label records of README
 Schemas in ``stream_al/schemas/``), kafka-python and a gold file: it consumes ``selected`` in
 its own consumer group, finds each item's gold label from its id (``<prefix>-<row>``, as
 ``stream-al produce`` makes them), and answers on ``labels`` after ``delay`` seconds, flipping
-the label to another class with probability ``noise``. Each item is answered by ``per_item``
-of ``annotators`` simulated annotators.
+the label to another class with probability ``noise``. Each item is answered by as many of
+the ``annotators`` simulated annotators as it asks for (its ``annotators`` field), and by at
+least ``per_item``.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class Vendor:
         if item_id in self._answered:  # delivered twice (at-least-once): answer once
             return
         self._answered.add(item_id)
-        who = self.rng.choice(self.options.annotators, size=self.options.per_item, replace=False)
+        who = self.rng.choice(self.options.annotators, size=self.labels_for(item), replace=False)
         for annotator in sorted(who.tolist()):
             label = self._label(self.gold[row])
             heapq.heappush(
@@ -124,6 +125,13 @@ class Vendor:
                 ),
             )
             self._seq += 1
+
+    def labels_for(self, item: dict) -> int:
+        """Labels to send: the item's ``annotators`` (k asked), at least ``per_item``, at most
+        the pool."""
+        asked = item.get("annotators", 1)
+        asked = asked if isinstance(asked, int) and asked >= 1 else 1
+        return min(self.options.annotators, max(self.options.per_item, asked))
 
     def _label(self, gold: str) -> str:
         if self.options.noise and self.rng.random() < self.options.noise:

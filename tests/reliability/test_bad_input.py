@@ -138,9 +138,12 @@ def selected_ids(bootstrap: str, topics: dict, n: int) -> list[str]:
 
 @pytest.fixture
 def two_workers(kafka_bootstrap, tmp_path):
-    accept = pipeline_config(kafka_bootstrap, tmp_path, kafka={"max_text_bytes": MAX_TEXT_BYTES})
+    # every (item, annotator) label is learned: these tests count labels, not verdicts
+    accept = pipeline_config(kafka_bootstrap, tmp_path, kafka={"max_text_bytes": MAX_TEXT_BYTES},
+                             annotation={"learn_from": "labels"})
     reject = pipeline_config(
-        kafka_bootstrap, tmp_path, kafka={"label_policy": "reject", "label_classes": CLASSES}
+        kafka_bootstrap, tmp_path, kafka={"label_policy": "reject", "label_classes": CLASSES},
+        annotation={"learn_from": "labels"},
     )
     with Worker(accept, tmp_path / "a.log") as a, Worker(reject, tmp_path / "b.log") as b:
         for config in (accept, reject):

@@ -43,7 +43,7 @@ def test_a_restarted_broker_loses_no_text_and_no_label(tmp_path):
 
 def run_through_a_broker_restart(broker: PrivateBroker, tmp_path) -> None:
     bootstrap = broker.bootstrap
-    config = pipeline_config(bootstrap, tmp_path)
+    config = pipeline_config(bootstrap, tmp_path, annotation={"learn_from": "labels"})
     settings = settings_of(config)
     topics, group = settings["kafka"]["topics"], settings["kafka"]["app_id"]
     with Worker(config, tmp_path / "worker.log") as worker:

@@ -42,6 +42,7 @@ def test_killed_workers_lose_no_label_and_send_no_item_twice(kafka_bootstrap, tm
         tmp_path,
         budget={"fraction": FRACTION, "warmup_labels": WARMUP},
         kafka={"label_deadline_s": 4.0},
+        annotation={"learn_from": "labels"},  # every (item, annotator) label is learned
     )
     settings = settings_of(config)
     topics, group = settings["kafka"]["topics"], settings["kafka"]["app_id"]

@@ -42,7 +42,7 @@ def export(*args: str) -> int:
 def test_an_exported_snapshot_is_rebuilt_from_the_topics_alone_with_the_same_hash(
     kafka_bootstrap, tmp_path, capsys
 ):
-    config = pipeline_config(kafka_bootstrap, tmp_path)
+    config = pipeline_config(kafka_bootstrap, tmp_path, annotation={"learn_from": "labels"})
     topics = settings_of(config)["kafka"]["topics"]
     out = tmp_path / "snapshots"
     with Worker(config, tmp_path / "worker.log"):

@@ -143,6 +143,7 @@ def world():
         budget={"fraction": 0.1, "warmup_labels": 4},
         selection={"batch_interval": 40},
         kafka={"label_deadline_s": 10.0},
+        annotation={"learn_from": "labels"},  # every (item, annotator) label is learned
     )
     return rows, settings_, make_embedder(settings_.embedder)
 

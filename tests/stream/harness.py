@@ -25,7 +25,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 REPO = Path(__file__).resolve().parents[2]
 AG_NEWS = REPO.parent / "shared" / "datasets" / "ag_news.csv"
-TOPICS = ("texts", "labels", "selected", "control", "models", "state", "events", "deadletter")
+TOPICS = (
+    "texts", "labels", "selected", "control", "models", "state", "events", "deadletter", "expert"
+)
 
 
 def pipeline_config(bootstrap: str, directory: Path, **overrides: Any) -> Path:

@@ -1,0 +1,359 @@
+"""What the coordinator learns from the labels it has: verdicts, not raw labels.
+
+The coordinator keeps every label (one per item and annotator, :class:`LabelStore`) and hands
+the new ones to :class:`Annotating`, which decides what the learner learns:
+
+- ``annotation.learn_from: verdicts`` (the default). An item is *settled* when it has the k
+  labels its :class:`SelectedItem` asked for, an expert's label, or its deadline passed with at
+  least one label. Then it is adjudicated (``annotation.adjudication``: majority, Dawid-Skene or
+  one-coin Dawid-Skene via crowd-kit, fitted on the recent multi-labelled items, with the
+  experts' verdicts as gold; annotators below ``min_annotator_accuracy`` on gold are left out),
+  and its verdict is learned **once**. A verdict less sure than ``min_confidence`` is escalated:
+  an :class:`ExpertRequest` goes to the expert topic and nothing is learned until an expert
+  (``expert_annotators``) answers; the expert's label is final. A single label that disagrees
+  with a confident model and with the item's labelled neighbours (:class:`NoiseFlagger`) is
+  suspicious: it is held and sent to the expert topic too, not silently learned.
+- ``learn_from: labels``: every label is one training example when it arrives (no
+  adjudication); suspicious labels are still reported.
+
+*A later label that changes a verdict* (a k+1-th label, a late label after the deadline, an
+expert's answer, or one that turns a learned verdict into a disagreement) is a correction:
+:attr:`Plan.relearn` asks the coordinator to rebuild its learner from the current verdicts
+(:meth:`relearn`), the same way a restart rebuilds it, so the learner never holds two labels
+for one item. Every change is reported (:attr:`Plan.changed`, published as an event).
+
+Annotator quality is measured on gold items (items an expert labelled): :attr:`quality`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stream_al.annotation.adjudication import Adjudicator
+from stream_al.annotation.base import Verdict
+from stream_al.annotation.noise import NoiseFlagger, Suspicion
+from stream_al.annotation.quality import AnnotatorQuality
+from stream_al.config import LearnerSettings, Settings
+from stream_al.labels import Label, LabelStore
+from stream_al.learn.online import OnlineLearner
+from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.stream.messages import ExpertRequest
+
+ADJUDICATED = "adjudicated"
+"""The annotator id of a learned verdict (:class:`Label` rows the learner sees)."""
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A learned item whose verdict changed; ``new`` is None when it is no longer trusted."""
+
+    item_id: str
+    old: str
+    new: str | None
+    status: str
+
+
+@dataclass
+class Plan:
+    """What the coordinator does after labels arrived or deadlines passed."""
+
+    learn: list[Label] = field(default_factory=list)
+    """Labels to learn now (verdicts: annotator ``adjudicated``), once per item."""
+    settled: list[str] = field(default_factory=list)
+    """Items whose selection is closed without being learned (held for an expert)."""
+    relearn: bool = False
+    changed: list[Change] = field(default_factory=list)
+    requests: list[ExpertRequest] = field(default_factory=list)
+    suspicions: list[Suspicion] = field(default_factory=list)
+
+
+@dataclass
+class Item:
+    """An item bought for labelling, as :class:`Annotating` tracks it."""
+
+    wanted: int
+    deadline: float
+    settled: bool = False
+    learned: str | None = None
+    held: str | None = None  # "disagreement" | "suspicious_label" while an expert is awaited
+
+
+class Annotating:
+    """Verdicts, escalations, noise flags and annotator quality; see the module docstring."""
+
+    def __init__(self, settings: Settings, dim: int) -> None:
+        self.settings = settings
+        self.a = settings.annotation
+        self.learner_settings: LearnerSettings = settings.learner
+        self.dim = dim
+        self.adjudicator = Adjudicator(self.a, settings.kafka.topics.expert)
+        self.experts = frozenset(self.a.expert_annotators)
+        self.quality = AnnotatorQuality()
+        self.flagger = NoiseFlagger(self.a)
+        self.items: dict[str, Item] = {}
+        self.vectors: dict[str, np.ndarray] = {}
+        """Embeddings of learned items (for a relearn and the neighbour check)."""
+        self._window: OrderedDict[str, None] = OrderedDict()  # recent multi-labelled items
+        self._requested: set[str] = set()
+        self.outbox = Plan()
+        """Requests, suspicions and changes not yet taken by the shell (:meth:`take_outbox`)."""
+
+    @property
+    def by_verdict(self) -> bool:
+        return self.a.learn_from == "verdicts"
+
+    # ---- what was bought --------------------------------------------------------------------
+    def bought(self, item_id: str, wanted: int, deadline: float) -> None:
+        self.items.setdefault(item_id, Item(wanted, deadline))
+
+    # ---- labels -----------------------------------------------------------------------------
+    def on_labels(self, accepted: Sequence[Label], store: LabelStore, texts: Mapping[str, str],
+                  snapshot: ModelSnapshot, embed: Embed, now: float) -> Plan:
+        """New labels (already in ``store``): what to learn, hold, escalate or relearn."""
+        self._observe_gold(accepted, store)
+        if not self.by_verdict:
+            return self._post(self._each_label(accepted, texts, snapshot, embed, now))
+        touched = list(dict.fromkeys(x.item_id for x in accepted))
+        ready = [i for i in touched if self._ready(i, store, now)]
+        return self._post(self._settle(ready, store, texts, snapshot, embed, now))
+
+    def due(self, store: LabelStore, texts: Mapping[str, str], snapshot: ModelSnapshot,
+            embed: Embed, now: float) -> Plan:
+        """Items past their deadline with some but not all of their labels: settled with what
+        they have (their cost stays spent)."""
+        if not self.by_verdict:
+            return Plan()
+        late = [i for i, it in self.items.items()
+                if not it.settled and it.deadline < now and store.has_item(i)]
+        return self._post(self._settle(late, store, texts, snapshot, embed, now))
+
+    def _post(self, plan: Plan) -> Plan:
+        self.outbox.requests += plan.requests
+        self.outbox.suspicions += plan.suspicions
+        self.outbox.changed += plan.changed
+        return plan
+
+    def take_outbox(self) -> Plan:
+        """Expert requests, suspicions and verdict changes since the last call (to publish)."""
+        out, self.outbox = self.outbox, Plan()
+        return out
+
+    def gold_accuracy(self) -> dict[str, float]:
+        """Each annotator's accuracy on gold items (what the metrics gauge shows)."""
+        return {a: score.accuracy for a, score in self.quality.report().items()}
+
+    def _ready(self, item_id: str, store: LabelStore, now: float) -> bool:
+        item = self.items.get(item_id)
+        if item is None:  # bought before this coordinator knew (should not happen): one label
+            item = self.items[item_id] = Item(1, math.inf)
+        labels = store.labels_of(item_id)
+        crowd = [x for x in labels if x.annotator_id not in self.experts]
+        return (item.settled or len(crowd) >= item.wanted or item.deadline < now
+                or len(crowd) < len(labels))
+
+    def _each_label(self, accepted: Sequence[Label], texts: Mapping[str, str],
+                    snapshot: ModelSnapshot, embed: Embed, now: float) -> Plan:
+        plan = Plan(learn=list(accepted))
+        X = embed([x.item_id for x in accepted])
+        plan.suspicions = self._suspicions([x.item_id for x in accepted], X,
+                                           [x.label for x in accepted], snapshot)
+        plan.requests = [self._request(s.item_id, texts, "suspicious_label", None, s, now)
+                         for s in plan.suspicions if s.item_id not in self._requested]
+        self._remember(accepted, X)
+        return plan
+
+    # ---- settling ---------------------------------------------------------------------------
+    def _settle(self, ids: list[str], store: LabelStore, texts: Mapping[str, str],
+                snapshot: ModelSnapshot, embed: Embed, now: float) -> Plan:
+        plan = Plan()
+        if not ids:
+            return plan
+        verdicts = self._verdicts(ids, store)
+        fresh = [i for i in ids if self.items[i].learned is None and verdicts[i].trusted]
+        X = embed(fresh) if fresh else np.zeros((0, self.dim), dtype=np.float32)
+        suspicious = {s.item_id: s for s in self._suspicions(
+            [i for i in fresh if verdicts[i].status == "single"],
+            X[[n for n, i in enumerate(fresh) if verdicts[i].status == "single"]],
+            [verdicts[i].label for i in fresh if verdicts[i].status == "single"], snapshot)}
+        row = {i: n for n, i in enumerate(fresh)}
+        for item_id in ids:
+            item, v = self.items[item_id], verdicts[item_id]
+            first = not item.settled
+            item.settled = True
+            if item_id in suspicious:
+                plan.suspicions.append(suspicious[item_id])
+                self._hold(item_id, "suspicious_label", v, store, texts, plan,
+                           suspicious[item_id], now)
+            elif not v.trusted:
+                self._hold(item_id, "disagreement", v, store, texts, plan, None, now)
+            elif item.learned is None:
+                item.held = None
+                item.learned = v.label
+                self.vectors[item_id] = X[row[item_id]]
+                plan.learn.append(Label(item_id, v.label, ADJUDICATED, now, v.confidence,
+                                        _received(store, item_id)))
+                continue
+            elif item.learned != v.label:
+                plan.changed.append(Change(item_id, item.learned, v.label, v.status))
+                item.learned = v.label
+                plan.relearn = True
+            if first and item.learned is None:
+                plan.settled.append(item_id)
+        learned = plan.learn
+        self.flagger.remember_many([x.item_id for x in learned],
+                                   np.stack([self.vectors[x.item_id] for x in learned])
+                                   if learned else np.zeros((0, self.dim), np.float32),
+                                   [x.label for x in learned])
+        return plan
+
+    def _hold(self, item_id: str, reason: str, v: Verdict, store: LabelStore,
+              texts: Mapping[str, str], plan: Plan, suspicion: Suspicion | None,
+              now: float) -> None:
+        item = self.items[item_id]
+        if item.learned is not None:  # a learned verdict became doubtful: unlearn it
+            plan.changed.append(Change(item_id, item.learned, None, v.status))
+            item.learned = None
+            plan.relearn = True
+        item.held = reason
+        if item_id not in self._requested:
+            plan.requests.append(self._request(item_id, texts, reason, v, suspicion, now, store))
+
+    def _verdicts(self, ids: list[str], store: LabelStore) -> dict[str, Verdict]:
+        """Adjudicate ``ids``; multi-labelled ones with the recent multi-labelled items, so the
+        annotators' error rates are estimated on more than this batch."""
+        for i in ids:
+            if len(store.labels_of(i)) >= 2:
+                self._window[i] = None
+                self._window.move_to_end(i)
+        while len(self._window) > self.a.adjudication_window:
+            self._window.popitem(last=False)
+        pool = list(dict.fromkeys([*ids, *self._window]))
+        labels = [x for i in pool for x in store.labels_of(i) if self._trusted_annotator(x)]
+        gold = {i: g for i, g in self.quality.gold.items() if i in self._window}
+        verdicts = self.adjudicator.adjudicate_many(labels, gold)
+        for i in ids:  # every label of the item left out (a distrusted annotator): no verdict
+            verdicts.setdefault(i, Verdict(i, None, 0.0, "escalated", "none"))
+        return verdicts
+
+    def _observe_gold(self, labels: Sequence[Label], store: LabelStore) -> None:
+        """Score crowd labels on gold: an item becomes gold with its first expert label (then
+        all its crowd labels so far are scored); a crowd label on a gold item is scored once."""
+        was_gold = set(self.quality.gold)
+        self.quality.observe_many(x for x in labels
+                                  if x.item_id in was_gold and x.annotator_id not in self.experts)
+        for x in labels:
+            if x.annotator_id in self.experts and x.item_id not in self.quality.gold:
+                self.quality.add_gold(x.item_id, x.label)
+                self.quality.observe_many(y for y in store.labels_of(x.item_id)
+                                          if y.annotator_id not in self.experts)
+
+    def _trusted_annotator(self, label: Label) -> bool:
+        a = self.a
+        if a.min_annotator_accuracy <= 0 or label.annotator_id in self.experts:
+            return True
+        score = self.quality.report().get(label.annotator_id)
+        return score is None or score.total < a.min_gold or score.accuracy >= a.min_annotator_accuracy
+
+    # ---- noise ------------------------------------------------------------------------------
+    def _suspicions(self, ids: Sequence[str], X: np.ndarray, labels: Sequence[str],
+                    snapshot: ModelSnapshot) -> list[Suspicion]:
+        if not self.a.noise_check or not ids or not snapshot.ready:
+            return []
+        proba = snapshot.predict_proba_many(X)
+        return self.flagger.flag_many(ids, X, labels, proba, snapshot.classes)
+
+    def _remember(self, labels: Sequence[Label], X: np.ndarray) -> None:
+        self.flagger.remember_many([x.item_id for x in labels], X, [x.label for x in labels])
+        for x, v in zip(labels, X, strict=True):
+            self.vectors[x.item_id] = v
+
+    def _request(self, item_id: str, texts: Mapping[str, str], reason: str, v: Verdict | None,
+                 suspicion: Suspicion | None, now: float,
+                 store: LabelStore | None = None) -> ExpertRequest:
+        self._requested.add(item_id)
+        labels = store.labels_of(item_id) if store is not None else []
+        votes = v.votes if v is not None else {suspicion.label: 1} if suspicion else {}
+        if v is not None:
+            detail = (f"{v.n_labels} labels, best {v.label!r} at {v.confidence:.2f} < "
+                      f"{self.a.min_confidence}" if reason == "disagreement" else "")
+        else:
+            detail = ""
+        if suspicion is not None:
+            detail = (f"label {suspicion.label!r}: model says {suspicion.model_label!r} at "
+                      f"{suspicion.model_confidence:.2f}, {suspicion.neighbour_share:.0%} of "
+                      f"labelled neighbours agree (mostly {suspicion.neighbour_label!r})")
+        return ExpertRequest(
+            schema_version=1, item_id=item_id, text=texts.get(item_id, ""), reason=reason,
+            detail=detail, votes=dict(votes), annotators={x.annotator_id: x.label for x in labels},
+            best_label=v.label if v is not None else suspicion.label if suspicion else None,
+            confidence=float(v.confidence) if v is not None else 1.0,
+            model_label=suspicion.model_label if suspicion else None,
+            model_confidence=suspicion.model_confidence if suspicion else None, at=now)
+
+    # ---- relearning and restoring -----------------------------------------------------------
+    def learned(self) -> list[tuple[str, str]]:
+        """(item, label) of every item the learner should hold now."""
+        return [(i, it.learned) for i, it in self.items.items() if it.learned is not None]
+
+    def learned_labels(self) -> list[Label]:
+        return [Label(i, y, ADJUDICATED, 0.0) for i, y in self.learned()]
+
+    def relearn(self, old: OnlineLearner, embed: Embed) -> OnlineLearner:
+        """A learner rebuilt from the current verdicts, continuing ``old``'s versions."""
+        pairs = self.learned()
+        missing = [i for i, _ in pairs if i not in self.vectors]
+        if missing:
+            self.vectors.update(zip(missing, embed(missing), strict=True))
+        learner = OnlineLearner(self.dim, self.learner_settings)
+        learner.version = old.version
+        learner.temperature = old.temperature
+        if pairs:
+            learner.learn_many(np.stack([self.vectors[i] for i, _ in pairs]),
+                               [y for _, y in pairs])
+        return learner
+
+    def restore(self, stored: Sequence[Label], store: LabelStore, texts: Mapping[str, str],
+                wanted: Mapping[str, tuple[int, float]], now: float) -> list[Label]:
+        """After a rebuild: the labels to learn from ``stored`` (every accepted label, in
+        topic order). Verdicts of settled items; nothing is held for noise (the check runs
+        on live labels only), escalations already sent are not sent again."""
+        for item_id, (k, deadline) in wanted.items():
+            self.bought(item_id, k, deadline)
+        for item_id in dict.fromkeys(x.item_id for x in stored if x.annotator_id in self.experts):
+            expert = next(x for x in store.labels_of(item_id) if x.annotator_id in self.experts)
+            self._observe_gold([expert], store)
+        if not self.by_verdict:
+            return list(stored)
+        ids = list(dict.fromkeys(x.item_id for x in stored))
+        ready = [i for i in ids if self._ready(i, store, now)]
+        if not ready:
+            return []
+        verdicts = self._verdicts(ready, store)
+        out = []
+        for i in ready:
+            item, v = self.items[i], verdicts[i]
+            item.settled = True
+            if v.trusted:
+                item.learned = v.label
+                out.append(Label(i, v.label, ADJUDICATED, 0.0, v.confidence))
+            else:
+                item.held = "disagreement"
+                self._requested.add(i)
+        return out
+
+    def remember_restored(self, learned: Sequence[Label], X: np.ndarray) -> None:
+        """Embeddings of what :meth:`restore` returned (the neighbour check's memory)."""
+        self._remember(learned, X)
+
+
+def _received(store: LabelStore, item_id: str) -> float:
+    """When the item's last label reached a worker."""
+    return max((x.received_at for x in store.labels_of(item_id)), default=0.0)
+

@@ -1,0 +1,141 @@
+"""What an item costs the coordinator's budget, and how many labels it asks for.
+
+The budget counts labels (``cost.unit: labels``: ``budget.fraction`` labels per stream item),
+annotator minutes or money (``amount`` per ``period_items`` stream items, a
+:class:`~stream_al.cost.CostBudget`). An item asked of k annotators (``annotation``: more for a
+gold fraction and for items the model is unsure of, :class:`AssignmentPolicy`) costs k times
+one label's price, where a label's price in minutes or money comes from a cost model by length
+and task that learns from the labelling times the labels' timestamps reveal. Prices are in
+ledger units (1 = one typical label), so every selector spends them as it spends counts; with
+``cost.aware`` the selector ranks items by informativeness per unit of cost
+(:class:`~stream_al.select.cost_aware.CostAware`).
+
+>>> from stream_al.config import Settings
+>>> pricing = Pricing(Settings.load(annotation={"low_confidence": 0.5}))
+>>> costs, k = pricing.price_many(["a", "b"], ["short", "long text"], np.array([0.9, 0.3]))
+>>> costs.tolist(), k.tolist()
+([1.0, 3.0], [1, 3])
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from stream_al.annotation.assignment import AssignmentPolicy
+from stream_al.config import Settings
+from stream_al.cost import CostBudget, lengths_of, make_cost_model
+from stream_al.labels.base import Label
+from stream_al.select.budget import Budget
+from stream_al.select.cost_aware import CostAware
+from stream_al.select.factory import make_selector
+from stream_al.select.stage import SelectionStage
+
+RECENT_TIMESTAMPS = 64
+"""Per annotator, the label timestamps kept to find the label before a new one."""
+
+
+class Pricing:
+    """Prices (ledger units) and annotator counts per item; learns labelling times."""
+
+    def __init__(self, settings: Settings, memory: int = 50_000) -> None:
+        self.settings = settings
+        self.cost = settings.cost
+        self.assignment = AssignmentPolicy(settings.annotation, seed=settings.selection.seed)
+        self.model = make_cost_model(settings.cost)
+        self.budget: CostBudget | None = None
+        if self.cost.unit != "labels":
+            self.budget = CostBudget(settings.cost, self.model, settings.cost.task,
+                                     warmup=float(settings.budget.warmup_labels))
+        self._wanted: OrderedDict[str, int] = OrderedDict()
+        self._memory = memory
+        self._times: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        self.observed = 0
+        """Labelling times the cost model learned from."""
+
+    # ---- the selection stage ------------------------------------------------------------------
+    def install(self, stage: SelectionStage) -> None:
+        """Put the budget in ``cost.unit`` under ``stage`` and, for minutes and money with
+        ``cost.aware``, rank by informativeness per unit of cost."""
+        if self.budget is None:
+            return
+        stage.budget = self.budget.ledger
+        if self.cost.aware:
+            sel, bud = self.settings.selection, self.settings.budget
+            stage.selector = CostAware.of(
+                lambda r: make_selector(stage.strategy, sel, bud, r), stage,
+                kind=sel.uncertainty, min_cost=self.cost.min_cost)
+
+    @property
+    def ledger(self) -> Budget | None:
+        return None if self.budget is None else self.budget.ledger
+
+    # ---- prices -------------------------------------------------------------------------------
+    def price_many(self, ids: Sequence[str], texts: Sequence[str],
+                   confidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ledger cost, annotators wanted) per item; ``confidence``: the model's top-class
+        probability (0 or None: not known, no low-confidence annotators)."""
+        conf = [None] * len(ids) if confidence is None else np.asarray(confidence).tolist()
+        k = np.array([self.assignment.assign_one(i, c).annotators for i, c in zip(ids, conf,
+                                                                                     strict=True)])
+        if self.budget is None:
+            costs = k.astype(np.float32)
+        else:
+            costs = self.budget.cost_many(lengths_of(texts), k)
+        for item_id, n in zip(ids, k.tolist(), strict=True):
+            self._wanted[item_id] = n
+            self._wanted.move_to_end(item_id)
+        while len(self._wanted) > self._memory:
+            self._wanted.popitem(last=False)
+        return costs.astype(np.float32), k
+
+    def annotators(self, item_id: str) -> int:
+        """Labels asked for ``item_id`` when it was priced (the configured k if never priced)."""
+        return self._wanted.get(item_id, self.settings.annotation.annotators_per_item)
+
+    def units(self, ledger_cost: float) -> float:
+        """A ledger amount in the budget's unit (labels, minutes or money)."""
+        return ledger_cost if self.budget is None else self.budget.to_units(ledger_cost)
+
+    # ---- labelling times ----------------------------------------------------------------------
+    def observe_labels(self, labels: Iterable[Label], texts: Mapping[str, str]) -> int:
+        """Learn from the time each annotator took: the gap to their previous label (as
+        :func:`stream_al.cost.durations_from_labels`, one label at a time; gaps over
+        ``cost.max_gap_s`` are breaks). Returns how many times were learned."""
+        if self.cost.learn == "off":
+            return 0
+        chars, seconds = [], []
+        for label in labels:
+            for item_id, gap in self._gaps(label):
+                if item_id in texts:
+                    chars.append(len(texts[item_id]))
+                    seconds.append(gap)
+        if chars:
+            self.model.observe_many(np.array(chars, dtype=np.float64), np.array(seconds),
+                                    self.cost.task)
+            self.observed += len(chars)
+        return len(chars)
+
+    def _gaps(self, label: Label) -> list[tuple[str, float]]:
+        """(item, seconds) learned from ``label``: its own time (since the annotator's label
+        before it) and, when it is the earliest so far, the time of the label after it (labels
+        of one annotator reach the coordinator out of order across partitions)."""
+        times = self._times[label.annotator_id]
+        entry = (label.timestamp, label.item_id)
+        at = bisect.bisect_left(times, entry)
+        out = []
+        if at:
+            out.append((label.item_id, label.timestamp - times[at - 1][0]))
+        elif times:
+            out.append((times[0][1], times[0][0] - label.timestamp))
+        times.insert(at, entry)
+        if len(times) > RECENT_TIMESTAMPS:
+            del times[0]
+        return [(i, g) for i, g in out if 0 < g <= self.cost.max_gap_s]
+
+    def seconds(self, chars: int) -> float:
+        """Predicted annotator seconds for one label of an item of ``chars`` characters."""
+        return float(self.model.seconds_many(np.array([float(chars)]), self.cost.task)[0])

@@ -1,0 +1,181 @@
+"""What the coordinator learns from several labels per item: verdicts, once; escalations;
+suspicious labels held; corrections; annotator quality on gold. No broker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream_al.config import Settings
+from stream_al.labels import Label, LabelStore
+from stream_al.learn.online import OnlineLearner
+from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.stream.annotating import ADJUDICATED, Annotating
+
+DIM = 4
+COLD = ModelSnapshot.empty(DIM)
+
+
+def vector(item_id: str) -> np.ndarray:
+    rng = np.random.default_rng(abs(hash(item_id)) % 2**32)
+    v = rng.normal(size=DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def embed(ids):
+    return np.stack([vector(i) for i in ids]) if ids else np.zeros((0, DIM), np.float32)
+
+
+class Desk:
+    """An Annotating with its label store, fed labels the way the coordinator feeds it."""
+
+    def __init__(self, **annotation) -> None:
+        settings = Settings(annotation={"adjudication": "majority", "noise_check": False,
+                                        **annotation})
+        self.a = Annotating(settings, DIM)
+        self.store = LabelStore()
+        self.texts: dict[str, str] = {}
+        self.t = 0.0
+
+    def buy(self, item_id: str, k: int = 1, deadline: float = 1e9) -> None:
+        self.texts[item_id] = f"text of {item_id}"
+        self.a.bought(item_id, k, deadline)
+
+    def label(self, *answers: tuple[str, str, str], now: float = 0.0,
+              snapshot: ModelSnapshot = COLD):
+        accepted = []
+        for item_id, label, annotator in answers:
+            self.t += 1
+            x = Label(item_id, label, annotator, self.t, received_at=self.t)
+            if self.store.add_one(x):
+                accepted.append(x)
+        return self.a.on_labels(accepted, self.store, self.texts, snapshot, embed, now)
+
+
+def test_an_item_asked_of_three_is_learned_once_when_its_third_label_arrives():
+    desk = Desk(min_confidence=0.6)  # two of three agreeing is enough
+    desk.buy("x", k=3)
+    assert desk.label(("x", "World", "a")).learn == []
+    assert desk.label(("x", "World", "b")).learn == []
+    plan = desk.label(("x", "Sports", "c"))
+    assert [(y.item_id, y.label, y.annotator_id) for y in plan.learn] == [
+        ("x", "World", ADJUDICATED)]
+    assert not plan.relearn and desk.a.learned() == [("x", "World")]
+
+
+def test_a_single_label_item_is_learned_at_once_and_a_duplicate_changes_nothing():
+    desk = Desk()
+    desk.buy("y")
+    assert [x.label for x in desk.label(("y", "Sports", "a")).learn] == ["Sports"]
+    assert desk.label(("y", "Sports", "a")).learn == []  # same (item, annotator): not stored
+
+
+def test_a_later_label_that_changes_the_verdict_asks_for_a_relearn_and_is_reported():
+    desk = Desk(min_confidence=0.5)
+    desk.buy("z", k=1)
+    desk.label(("z", "World", "a"))
+    desk.label(("z", "Sports", "b"))  # a tie: the first label still wins, nothing changes
+    plan = desk.label(("z", "Sports", "c"))  # now two of three say Sports
+    assert plan.relearn and plan.learn == []
+    assert [(c.old, c.new) for c in plan.changed] == [("World", "Sports")]
+    assert desk.a.learned() == [("z", "Sports")]
+    learner = OnlineLearner(DIM)
+    learner.learn_many(embed(["z", "z"]), ["World", "World"])
+    relearned = desk.a.relearn(learner, embed)
+    assert relearned.n_labels == 1 and relearned.version == learner.version + 1
+    assert relearned.snapshot().classes == ("Sports",)
+
+
+def test_a_disagreement_goes_to_the_expert_and_the_experts_label_is_final():
+    desk = Desk(min_confidence=0.7, expert_annotators=["expert"])
+    desk.buy("d", k=2)
+    desk.label(("d", "World", "a"))
+    plan = desk.label(("d", "Sports", "b"))
+    assert plan.learn == [] and plan.settled == ["d"]
+    [request] = plan.requests
+    assert (request.item_id, request.reason, request.votes) == ("d", "disagreement",
+                                                                 {"World": 1, "Sports": 1})
+    assert request.annotators == {"a": "World", "b": "Sports"} and request.text == "text of d"
+    plan = desk.label(("d", "Sports", "expert"))
+    assert [(x.item_id, x.label) for x in plan.learn] == [("d", "Sports")]
+    assert plan.requests == []  # asked once
+
+
+def test_a_learned_verdict_that_becomes_a_disagreement_is_unlearned_and_escalated():
+    desk = Desk(min_confidence=0.7)
+    desk.buy("u", k=1)
+    desk.label(("u", "World", "a"))
+    plan = desk.label(("u", "Sports", "b"))
+    assert plan.relearn and [c.new for c in plan.changed] == [None]
+    assert [r.item_id for r in plan.requests] == ["u"] and desk.a.learned() == []
+
+
+def test_an_item_whose_deadline_passed_is_settled_with_the_labels_it_has():
+    desk = Desk()
+    desk.buy("late", k=3, deadline=10.0)
+    desk.label(("late", "World", "a"), now=5.0)
+    assert desk.a.due(desk.store, desk.texts, COLD, embed, now=9.0).learn == []
+    plan = desk.a.due(desk.store, desk.texts, COLD, embed, now=11.0)
+    assert [(x.item_id, x.label) for x in plan.learn] == [("late", "World")]
+    assert desk.a.due(desk.store, desk.texts, COLD, embed, now=12.0).learn == []
+
+
+def test_annotator_accuracy_is_measured_on_items_an_expert_labelled():
+    desk = Desk(expert_annotators=["expert"])
+    for n in range(10):
+        desk.buy(f"g{n}", k=2)
+        desk.label((f"g{n}", "World", "good"), (f"g{n}", "World" if n < 2 else "Sports", "bad"))
+        desk.label((f"g{n}", "World", "expert"))
+    accuracy = desk.a.gold_accuracy()
+    assert accuracy["good"] == pytest.approx(11 / 12) and accuracy["bad"] == pytest.approx(3 / 12)
+    assert "expert" not in accuracy
+
+
+def test_annotators_below_the_accuracy_floor_are_left_out_of_adjudication():
+    desk = Desk(expert_annotators=["expert"], min_annotator_accuracy=0.5, min_gold=5,
+                min_confidence=0.5)
+    for n in range(6):  # "bad" is wrong on six gold items
+        desk.buy(f"g{n}", k=1)
+        desk.label((f"g{n}", "Sports", "bad"), (f"g{n}", "World", "expert"))
+    desk.buy("x", k=2)
+    desk.label(("x", "Sports", "bad"))
+    plan = desk.label(("x", "World", "good"))
+    assert [(y.item_id, y.label) for y in plan.learn] == [("x", "World")]
+
+
+def test_a_lone_label_against_a_confident_model_and_its_neighbours_is_held_for_review():
+    desk = Desk(noise_check=True, noise_neighbours=3, expert_annotators=["expert"])
+    learner = OnlineLearner(DIM)
+    base = np.array([1, 0, 0, 0], dtype=np.float32)
+    near = {f"n{i}": base + 0.01 * i for i in range(4)}
+    desk.a.flagger.remember_many(list(near), np.stack(list(near.values())), ["World"] * 4)
+    learner.learn_many(np.stack([base, -base]), ["World", "Sports"])
+    desk.buy("s")
+    plan = desk.a.on_labels([Label("s", "Sports", "a", 1.0)], _store("s", "Sports"), {"s": "t"},
+                            learner.snapshot(), lambda ids: np.stack([base] * len(ids)), 0.0)
+    assert plan.learn == [] and [s.item_id for s in plan.suspicions] == ["s"]
+    assert [(r.reason, r.model_label) for r in plan.requests] == [("suspicious_label", "World")]
+    assert desk.a.take_outbox().suspicions and not desk.a.take_outbox().suspicions
+
+
+def test_learning_from_each_label_learns_every_label_and_still_reports_suspicions():
+    desk = Desk(learn_from="labels")
+    desk.buy("e", k=1)
+    plan = desk.label(("e", "World", "a"), ("e", "Sports", "b"))
+    assert [x.annotator_id for x in plan.learn] == ["a", "b"] and not plan.relearn
+
+
+def test_a_rebuild_learns_the_verdicts_of_settled_items_only():
+    desk = Desk()
+    stored = [Label("r", "World", "a", 1.0), Label("r", "World", "b", 2.0),
+              Label("w", "Sports", "a", 3.0)]
+    for x in stored:
+        desk.store.add_one(x)
+    learned = desk.a.restore(stored, desk.store, {}, {"r": (2, 1e9), "w": (2, 1e9)}, now=0.0)
+    assert [(x.item_id, x.label) for x in learned] == [("r", "World")]  # w waits for a 2nd
+
+
+def _store(item_id: str, label: str) -> LabelStore:
+    store = LabelStore()
+    store.add_one(Label(item_id, label, "a", 1.0))
+    return store

@@ -1,0 +1,62 @@
+"""Prices in labels, minutes or money, k annotators per item, labelling times learned."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream_al.config import Settings
+from stream_al.labels import Label
+from stream_al.select.budget import Budget
+from stream_al.select.cost_aware import CostAware
+from stream_al.select.stage import SelectionStage
+from stream_al.stream.pricing import Pricing
+
+
+def test_a_label_budget_charges_one_per_annotator_asked():
+    pricing = Pricing(Settings.load(annotation={"gold_fraction": 0.3, "gold_annotators": 3}))
+    ids = [f"i{n}" for n in range(1000)]
+    costs, k = pricing.price_many(ids, ["text"] * len(ids))
+    assert set(k.tolist()) == {1, 3} and 0.25 < np.mean(k == 3) < 0.35
+    assert costs.tolist() == k.astype(float).tolist()
+    assert [pricing.annotators(i) for i in ids[:20]] == k[:20].tolist()
+
+
+def test_a_minute_budget_prices_long_items_higher_and_multiplies_by_k():
+    settings = Settings.load(cost={"unit": "minutes", "amount": 1.0, "period_items": 100,
+                                   "base_seconds": 5, "seconds_per_char": 0.05,
+                                   "reference_chars": 100},
+                             annotation={"low_confidence": 0.5})
+    pricing = Pricing(settings)
+    costs, k = pricing.price_many(["a", "b", "c"], ["x" * 100, "x" * 400, "x" * 100],
+                                  np.array([0.9, 0.9, 0.2]))
+    assert k.tolist() == [1, 1, 3]
+    assert costs.tolist() == pytest.approx([1.0, 2.5, 3.0])  # 10 s is one unit; 25 s; 3 x 10 s
+    assert pricing.units(1.0) == pytest.approx(10 / 60)  # one ledger unit = 10 s in minutes
+
+
+def test_installing_a_minute_budget_puts_its_ledger_and_cost_awareness_under_the_stage():
+    settings = Settings.load(cost={"unit": "minutes", "amount": 0.5, "period_items": 100},
+                             budget={"warmup_labels": 2})
+    stage = SelectionStage(settings, 8)
+    pricing = Pricing(settings)
+    pricing.install(stage)
+    assert isinstance(stage.budget, Budget) and stage.budget is pricing.ledger
+    assert stage.budget.allowance == pytest.approx(2.0)  # the warm-up, in typical labels
+    assert isinstance(stage.selector, CostAware)
+    plain = SelectionStage(Settings(), 8)
+    Pricing(Settings()).install(plain)  # labels: the stage's own ledger and selector stay
+    assert not isinstance(plain.selector, CostAware)
+
+
+def test_labelling_times_are_learned_from_each_annotators_consecutive_timestamps():
+    settings = Settings.load(cost={"unit": "minutes", "base_seconds": 30, "seconds_per_char": 0,
+                                   "prior_weight": 1, "learn": "linear"})
+    pricing = Pricing(settings)
+    texts = {f"i{n}": "x" * 100 for n in range(60)}
+    # annotator a takes 10 s per item; b's labels arrive out of order; a break of 20 min
+    labels = [Label(f"i{n}", "y", "a", 1000.0 + 10 * n) for n in range(30)]
+    labels += [Label(f"i{n}", "y", "b", 5000.0 + 10 * (59 - n)) for n in range(30, 60)]
+    labels += [Label("i0", "y", "a", 1000.0 + 10 * 29 + 1200)]
+    assert pricing.observe_labels(labels, texts) == 29 + 29
+    assert pricing.seconds(100) == pytest.approx(10.0, abs=1.0)
