@@ -185,7 +185,28 @@ class CoordinatorShell:
             self.metrics.set_agreement(await self._run(c.agreement_alpha))
         self._report_budget(c)  # the rewards moved the bandit's weights
         await self._health(c)
+        await self._annotation(c)
         await self._publish_model(c, force=False)
+
+    async def _annotation(self, c: Coordinator) -> None:
+        """Expert requests to the expert topic, suspicious labels and changed verdicts as
+        events, annotator accuracy on gold as gauges (stream_al/stream/annotating.py)."""
+        out = c.annotating.take_outbox()
+        if out.requests:
+            await self.publisher.expert_requests(out.requests)
+        now = time.time()
+        if out.suspicions:
+            await self.publisher.event(Event(
+                schema_version=1, kind="suspicious_labels", at=now,
+                item_ids=[s.item_id for s in out.suspicions],
+                detail={s.item_id: dataclasses.asdict(s) for s in out.suspicions}))
+        if out.changed:
+            await self.publisher.event(Event(
+                schema_version=1, kind="verdicts_changed", at=now,
+                item_ids=[x.item_id for x in out.changed],
+                detail={x.item_id: dataclasses.asdict(x) for x in out.changed}))
+        for annotator, accuracy in c.annotating.gold_accuracy().items():
+            self.metrics.set_annotator_accuracy(annotator, accuracy)
 
     async def _health(self, c: Coordinator) -> None:
         """Drift alarms become events and counters; drift scores and OOD rate, gauges."""
@@ -227,6 +248,7 @@ class CoordinatorShell:
 
     async def _expire(self, c: Coordinator, now: float) -> None:
         expired = c.expire(now)
+        await self._annotation(c)  # items settled at their deadline
         if not expired:
             return
         await self.publisher.expiries(

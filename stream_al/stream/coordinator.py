@@ -34,6 +34,7 @@ from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.stage import Outstanding, SelectionStage
 from stream_al.simulate.simulator import label_gain
+from stream_al.stream.annotating import Annotating, Plan
 from stream_al.stream.messages import (
     DeadLetterReason,
     LabelIn,
@@ -43,6 +44,7 @@ from stream_al.stream.messages import (
     ScoredBatchRecord,
     SelectedItem,
 )
+from stream_al.stream.pricing import Pricing
 
 MAX_LATENCY_SAMPLES = 1000
 """Label arrival times carried by one model update (for the label-to-model histogram)."""
@@ -99,6 +101,11 @@ class Coordinator:
         self.dim = dim
         self.embedder = embedder
         self.stage = SelectionStage(settings, dim, strategy)
+        self.pricing = Pricing(settings)
+        """Prices in labels, minutes or money; k annotators per item (stream_al.stream.pricing)."""
+        self.pricing.install(self.stage)
+        self.annotating = Annotating(settings, dim)
+        """Verdicts, escalations and noise flags: what is learned (stream_al.stream.annotating)."""
         self.learner = OnlineLearner(dim, settings.learner)
         self.labels = LabelStore()
         self.labels_hash = LabelSetHash()
@@ -155,7 +162,7 @@ class Coordinator:
             X=record.matrix()[keep],
             scores={k: np.asarray(v, dtype=np.float32)[keep] for k, v in record.scores.items()},
             model_version=record.model_version,
-            costs=np.asarray(record.costs, dtype=np.float32)[keep],
+            costs=self._prices(record, keep),
         )
         snapshot = self.learner.snapshot()
         kind = self.settings.selection.uncertainty
@@ -220,9 +227,19 @@ class Coordinator:
                     cost=s.cost,
                     group=int(s.group),
                     priority=float(s.priority),
+                    annotators=self.pricing.annotators(s.item_id),
                 )
             )
+            self.annotating.bought(s.item_id, out[-1].annotators, out[-1].deadline)
         return out
+
+    def _prices(self, record: ScoredBatchRecord, keep: np.ndarray) -> np.ndarray:
+        """Ledger cost of each kept item: k annotators x one label's price (pricing.py)."""
+        confidence = record.scores.get("confidence")
+        return self.pricing.price_many(
+            [record.ids[i] for i in keep], [record.texts[i] for i in keep],
+            None if confidence is None else np.asarray(confidence)[keep],
+        )[0]
 
     def _unbuy(self, s: Selection, before: dict[str, Outstanding]) -> None:
         self.stage.budget.release(s.cost)
@@ -241,6 +258,8 @@ class Coordinator:
 
     def expire(self, now: float) -> list[Selection]:
         """Selections whose labels missed their deadline: their cost goes back to the budget."""
+        self._apply(self.annotating.due(self.labels, self.texts, self.learner.snapshot(),
+                                        self._embeddings_of, now), LabelOutcome())
         expired = self.stage.expire(now)
         for s in expired:
             self.embeddings.pop(s.item_id, None)
@@ -265,7 +284,10 @@ class Coordinator:
             else:
                 outcome.duplicates.append(label)
         if outcome.accepted:
-            self._learn(outcome)
+            self.pricing.observe_labels(outcome.accepted, self.texts)
+            plan = self.annotating.on_labels(outcome.accepted, self.labels, self.texts,
+                                             self.learner.snapshot(), self._embeddings_of, now)
+            self._apply(plan, outcome)
             self.agreement.add_many(outcome.accepted)
         outcome.version = self.learner.version
         return outcome
@@ -282,9 +304,19 @@ class Coordinator:
                 )
         return None
 
-    def _learn(self, outcome: LabelOutcome) -> None:
-        ids = [x.item_id for x in outcome.accepted]
-        names = [x.label for x in outcome.accepted]
+    def _apply(self, plan: Plan, outcome: LabelOutcome) -> None:
+        """Learn the labels or verdicts ``plan`` names; close items held for an expert;
+        rebuild the learner from the verdicts when one changed (stream/annotating.py)."""
+        if plan.learn:
+            self._learn(outcome, plan.learn)
+        if plan.settled:
+            self.stage.labelled(plan.settled, [0.0] * len(plan.settled))
+        if plan.relearn:
+            self.learner = self.annotating.relearn(self.learner, self._embeddings_of)
+
+    def _learn(self, outcome: LabelOutcome, learn: list[Label]) -> None:
+        ids = [x.item_id for x in learn]
+        names = [x.label for x in learn]
         X = self._embeddings_of(ids)
         snapshot = self.learner.snapshot()
         gains = label_gain(snapshot, X, names)
@@ -301,7 +333,7 @@ class Coordinator:
         for item_id in ids:
             self.embeddings.pop(item_id, None)
         outcome.gains = gains.tolist()
-        self._unpublished_received.extend(x.received_at for x in outcome.accepted)
+        self._unpublished_received.extend(x.received_at for x in learn)
 
     def _store(self, label: LabelIn, received_at: float) -> bool:
         """Keep ``label`` unless its (item, annotator) is already in; True if kept."""
@@ -402,6 +434,10 @@ class Coordinator:
         if len(X):
             self.stage.novelty.add_many(X)
         learned, rejected = self._restore_labels(labels)
+        self.pricing.observe_labels(sorted(learned, key=lambda x: x.timestamp), self.texts)
+        wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
+        learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now)
+        self.annotating.remember_restored(learned, X[[row[x.item_id] for x in learned]])
         if learned:
             self.learner.version = model_version
             self.learner.learn_many(

@@ -33,12 +33,13 @@ def embedder() -> Embedder:
     return make_embedder(Settings(embedder={"name": "hashing", "hashing_features": 2**14}).embedder)
 
 
-def make_settings(**kafka) -> Settings:
+def make_settings(annotation: dict | None = None, **kafka) -> Settings:
     return Settings(
         embedder={"name": "hashing"},
         budget={"fraction": 0.1, "warmup_labels": 4},
         selection={"batch_interval": 50},
         kafka=kafka,
+        annotation=annotation or {},
     )
 
 
@@ -85,8 +86,12 @@ class Feed:
         return self.c.on_labels(record, self.offset, now)
 
 
-def fresh(embedder, rows, **kafka) -> Feed:
-    settings = make_settings(**kafka)
+EACH_LABEL = {"learn_from": "labels"}
+"""Every (item, annotator) label is a training example (no adjudication)."""
+
+
+def fresh(embedder, rows, annotation: dict | None = None, **kafka) -> Feed:
+    settings = make_settings(annotation, **kafka)
     return Feed(Coordinator(settings, embedder.dim, embedder), embedder, rows)
 
 
@@ -118,7 +123,7 @@ def test_a_replayed_record_or_a_reproduced_item_is_not_bought_again(embedder, ro
 
 
 def test_labels_teach_the_model_once_per_item_and_annotator(embedder, rows):
-    feed = fresh(embedder, rows)
+    feed = fresh(embedder, rows, EACH_LABEL)
     bought = feed.texts(0, 200)
     ids = [b.item_id for b in bought]
     outcome = feed.labels(ids)
@@ -138,7 +143,7 @@ def test_labels_teach_the_model_once_per_item_and_annotator(embedder, rows):
 
 
 def test_calibration_and_agreement_are_measured_on_the_labels_that_came_back(embedder, rows):
-    feed = fresh(embedder, rows)
+    feed = fresh(embedder, rows, EACH_LABEL)
     ids = [b.item_id for b in feed.texts(0, 200)]
     feed.labels(ids)  # nothing to predict with yet, and one label per item
     assert math.isnan(feed.c.calibration_error) and math.isnan(feed.c.agreement_alpha())
