@@ -130,6 +130,8 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--shift-at", type=int, default=2000, dest="shift_at")
     parser.add_argument("--length", type=int, default=5600)
+    parser.add_argument("--max-credit", type=float, default=20.0, dest="max_credit",
+                        help="cost units a response may borrow (drift.max_credit; 0: none)")
     parser.add_argument("--out", default="runs/drift_recovery", help="plots go here")
     args = parser.parse_args()
     limit_blas_threads()
@@ -138,7 +140,8 @@ def main() -> int:
     t0 = time.perf_counter()
     X = embed_dataset(make_embedder(base.embedder), data, base.embedder.cache_dir)
     print(f"# drift recovery: AG News {'+'.join(FIRST)} until item {args.shift_at}, then all four "
-          f"topics; {args.length} items, budget {args.budget:.0%}, {args.embedder} embeddings "
+          f"topics; {args.length} items, budget {args.budget:.0%}, response credit "
+          f"{args.max_credit:g}, {args.embedder} embeddings "
           f"({time.perf_counter() - t0:.0f} s to embed/load)")
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
@@ -149,7 +152,8 @@ def main() -> int:
         for seed in seeds:
             s = Settings.load(embedder={"name": args.embedder},
                               budget={"fraction": args.budget}, selection={"seed": seed},
-                              learner={"seed": seed}, drift={"seed": seed})
+                              learner={"seed": seed},
+                              drift={"seed": seed, "max_credit": args.max_credit})
             stream = emerging_classes(data.labels, FIRST, args.shift_at, args.length, seed=seed)
             scenario = DriftScenario(data.labels, X, s, stream)
             ceilings.append(ceiling(data.labels, X, scenario))

@@ -39,7 +39,8 @@ class EmbedderSettings(BaseModel):
 class LearnerSettings(BaseModel):
     l2: float = Field(1e-3, gt=0, description="L2 penalty per labeled example (mean loss)")
     max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")
-    memory: int = Field(50_000, ge=10, description="labeled examples kept for replay")
+    memory: int = Field(10_000, ge=10, description="labeled examples kept for replay (beyond: "
+                        "a uniform reservoir; memory and refit time stay bounded)")
     committee_size: int = Field(4, ge=2)
     seed: int = 0
 
@@ -71,6 +72,8 @@ class SelectionSettings(BaseModel):
     reservoir_size: int = Field(32, ge=1, description="candidates kept per cluster")
     batch_interval: int = Field(500, ge=1, description="stream items between emitted batches")
     novelty_weight: float = Field(0.0, ge=0, description="weight of distance to labelled items")
+    novelty_capacity: int = Field(10_000, ge=1, description="bought items the novelty index "
+                                  "keeps (the most recent; memory stays bounded)")
     density_weight: float = Field(
         0.5, ge=0, description="exponent of typicality (information density, Settles & Craven 2008)"
     )
@@ -140,7 +143,11 @@ class DriftSettings(BaseModel):
     uncertainty_h: float = Field(8.0, gt=0, description="Page-Hinkley threshold, in sigmas")
     response_items: int = Field(600, ge=0, description="items a response lasts; 0 disables it")
     boost: float = Field(3.0, ge=1, description="spending rate during a response, x the budget")
-    max_credit: float = Field(20.0, ge=0, description="cost units a response may borrow")
+    max_credit: float = Field(
+        0.0, ge=0, description="cost units a response may borrow beyond the budget, repaid "
+        "afterwards (0: a response only moves spending to the drifting region, and the budget "
+        "is never exceeded; the simulator's recovery figures use 20)"
+    )
     explore_share: float = Field(0.5, ge=0, le=1, description="share of a response's spending "
                                  "on novel items of the drifting region")
     seed: int = 0
@@ -150,8 +157,13 @@ class OODSettings(BaseModel):
     quantile: float = Field(0.95, gt=0, lt=1, description="of labelled items' leave-one-out "
                             "nearest-neighbour distances: the out-of-distribution threshold")
     max_share: float = Field(0.1, ge=0, le=1, description="most of the budget OOD items may take")
+    cap_window_items: int = Field(
+        1000, ge=0, description="stream items the OOD cap holds over (0: the whole stream, so "
+        "an unused cap accrues and a late burst of OOD items could spend it at once)"
+    )
     min_labels: int = Field(20, ge=2, description="labels before anything is called OOD")
-    capacity: int = Field(50_000, ge=10, description="labelled vectors kept in the index")
+    capacity: int = Field(10_000, ge=10, description="labelled vectors kept in the index "
+                          "(the most recent; memory stays bounded)")
 
 
 class CalibrationSettings(BaseModel):
@@ -167,7 +179,13 @@ class CalibrationSettings(BaseModel):
 
 
 class RegistrySettings(BaseModel):
-    dir: Path = Field(default_factory=lambda: _cache_dir() / "registry")
+    dir: Path | None = Field(
+        None, description="None: <kafka.state_dir>/registry/<kafka.app_id> (one per deployment)"
+    )
+    enabled: bool = Field(True, description="the worker registers every model version it publishes")
+    keep_snapshots: int = Field(
+        1000, ge=1, description="newest snapshots kept on disk (older versions stay listed)"
+    )
 
 
 CostUnit = Literal["labels", "minutes", "money"]

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 STAGES = ("embed", "score", "select", "learn", "vendor_out", "labels_in")
 LABEL_OUTCOMES = ("accepted", "duplicate", "rejected")
+REGISTRY_OUTCOMES = ("registered", "skipped", "failed")
 OTHER = "other"
 """The label value that classes and annotators beyond the cardinality cap are counted under."""
 
@@ -76,6 +77,8 @@ METRIC_TYPES: dict[str, str] = {
     "stream_al_label_to_model_seconds": "histogram",
     "stream_al_prequential_accuracy_ratio": "gauge",
     "stream_al_calibration_error_ratio": "gauge",
+    "stream_al_model_temperature": "gauge",
+    "stream_al_registry_versions_total": "counter",
     # data health
     "stream_al_drift_score": "gauge",
     "stream_al_drift_alarms_total": "counter",
@@ -301,6 +304,20 @@ class Metrics:
         self.calibration_error = Gauge(
             "stream_al_calibration_error_ratio", "Expected calibration error (ECE).", registry=r
         )
+        self.temperature = Gauge(
+            "stream_al_model_temperature",
+            "Temperature dividing the published model's logits (1: not scaled).",
+            registry=r,
+        )
+        self.temperature.set(1.0)
+        self.registry_versions = Counter(
+            "stream_al_registry_versions",
+            "Published model versions by what the registry did with them.",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in REGISTRY_OUTCOMES:
+            self.registry_versions.labels(outcome)
 
     def _create_data_metrics(self) -> None:
         r = self.registry
@@ -412,6 +429,14 @@ class Metrics:
 
     def set_calibration_error(self, ece: float) -> None:
         self.calibration_error.set(ece)
+
+    def set_temperature(self, temperature: float) -> None:
+        """The temperature the coordinator adopted (stream_al.stream.governing)."""
+        self.temperature.set(temperature)
+
+    def count_registry(self, outcome: str) -> None:
+        """A published version was registered, skipped (a newer one replaced it) or failed."""
+        self.registry_versions.labels(outcome).inc()
 
     # -------------------------------------------------------------- data health
     def set_drift_score(self, detector: str, score: float) -> None:

@@ -117,8 +117,9 @@ class OODSelector:
     """Selection reason ``"ood"`` in front of any selector, capped at ``max_share`` of the budget.
 
     OOD items of each batch (farthest first) are bought while a cap ledger, accruing
-    ``max_share`` of the budget fraction per stream item, allows; the rest of the batch goes
-    to the wrapped selector, which spends from the same budget.
+    ``max_share`` of the budget fraction per stream item within windows of
+    ``ood.cap_window_items`` items, allows (an unused cap does not pile up for a later burst);
+    the rest of the batch goes to the wrapped selector, which spends from the same budget.
     """
 
     def __init__(self, base: Selector, detector: OODDetector, fraction: float,
@@ -130,7 +131,8 @@ class OODSelector:
         self.name = base.name
         self.detector = detector
         self.max_share = share
-        self.cap = Budget(fraction * share) if share > 0 else None
+        window = detector.settings.cap_window_items
+        self.cap = Budget(fraction * share, window_items=window) if share > 0 else None
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         dist, flags = self.detector.check_many(batch.X)

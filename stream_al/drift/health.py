@@ -25,10 +25,13 @@ class DataHealth:
         self.monitor = DriftMonitor(settings.drift)
         self.ood = OODDetector(dim, settings.ood, seed=settings.selection.seed)
         self.alarm_count = 0
+        self.checks_ood = True
+        """False when an :class:`~stream_al.ood.OODSelector` checks (and counts) the stream
+        items against the same detector: they are then not checked twice."""
 
     def on_batch(self, X: np.ndarray, uncertainty: np.ndarray | None) -> list[DriftAlarm]:
         """A scored batch in stream order; ``uncertainty`` None while the model is cold."""
-        if self.ood.ready:
+        if self.checks_ood and self.ood.ready:
             self.ood.check_many(X)
         return self._count(self.monitor.update_many(X, uncertainty))
 

@@ -1,7 +1,10 @@
-"""``stream-al models list | show VERSION | rollback VERSION [--registry DIR]``.
+"""``stream-al models list | show VERSION | rollback VERSION [--config FILE] [--registry DIR]``.
 
-Rollback here moves the registry's "current" pointer; the worker (or the lead's Kafka shell)
-publishes :func:`~stream_al.registry.store.rollback_snapshot`'s snapshot to the models topic.
+The registry is the one the workers of ``--config`` write (``registry.dir``, by default
+``<kafka.state_dir>/registry/<kafka.app_id>``). ``rollback`` sends version VERSION to the
+running coordinator on the control topic (``stream_al/stream/commands.py``), waits until the
+scorers are sent its weights, and makes it the registry's current version;
+``--registry-only`` only moves the registry's pointer.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from stream_al.registry.store import ModelRegistry, ModelVersion, RegistryError
 
 
 def _registry(args: argparse.Namespace) -> ModelRegistry:
-    directory = Path(args.registry) if args.registry else Settings.load(args.config).registry.dir
+    from stream_al.stream.registering import registry_dir
+
+    directory = Path(args.registry) if args.registry else registry_dir(Settings.load(args.config))
     if not (directory / "index.json").exists():
         raise RegistryError(f"no model registry at {directory}; pass --registry DIR "
                             "(or set registry.dir / STREAM_AL_REGISTRY__DIR)")
@@ -52,10 +57,36 @@ def _show(args: argparse.Namespace) -> int:
 
 def _rollback(args: argparse.Namespace) -> int:
     registry = _registry(args)
+    if not args.registry_only:
+        _send_rollback(args, registry)
     snapshot = registry.rollback(args.version)
     print(f"current model is now version {args.version} (model version {snapshot.version}, "
           f"fingerprint {snapshot.fingerprint()}, {len(snapshot.classes)} classes)")
     return 0
+
+
+def _send_rollback(args: argparse.Namespace, registry: ModelRegistry) -> None:
+    from stream_al.stream.commands import (
+        latest_model_version,
+        rollback_record,
+        send_rollback,
+        wait_for_model,
+    )
+
+    kafka = Settings.load(args.config).kafka
+    record = rollback_record(registry, args.version)
+    fingerprint = registry.get(args.version).fingerprint
+    before = latest_model_version(kafka)
+    send_rollback(kafka, record)
+    print(f"rollback to version {args.version} sent on {kafka.topics.control}")
+    if args.wait <= 0:
+        return
+    update = wait_for_model(kafka, fingerprint, before, args.wait)
+    if update is None:
+        raise RuntimeError(f"no model with the weights of version {args.version} on "
+                           f"{kafka.topics.models} within {args.wait:g}s: is a worker running "
+                           "with this --config? (the command stays on the control topic)")
+    print(f"the scorers are sent it as model version {update.version}")
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -74,7 +105,11 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("version", type=int)
     common(p)
     p.set_defaults(func=_show)
-    p = commands.add_parser("rollback", help="make VERSION the current model")
+    p = commands.add_parser("rollback", help="make the running scorers use VERSION's model")
     p.add_argument("version", type=int)
+    p.add_argument("--registry-only", action="store_true",
+                   help="only make VERSION the registry's current one; send nothing to workers")
+    p.add_argument("--wait", type=float, default=60.0,
+                   help="seconds to wait for the workers to publish it (0: do not wait)")
     common(p)
     p.set_defaults(func=_rollback)

@@ -5,14 +5,22 @@ Layout of a registry directory::
     index.json              versions, their evaluation figures and the "current" pointer
     snapshots/v000001.npz   one ModelSnapshot.to_bytes() per version
     labels.jsonl            the labelled rows, append-only, one canonical JSON object a line
-    labelled/<sha>.jsonl    rows of a version whose labels are not a prefix of labels.jsonl
+    labelled/<sha>.json     (item, annotator) pairs a version did not learn (see below)
 
-A version's labelled data is a prefix of ``labels.jsonl`` (the learner learns from every label
-so far, in arrival order), named by its row count and a chained SHA-256 content hash
-(``h_i = sha256(h_{i-1} || row_i)``), so it is stored once however many versions share it
-and can be verified row by row. Every file is written to a temporary name, fsynced and
-renamed into place (the labels log is appended and fsynced before the index names it), so a
-crash leaves the previous state readable; a torn last log line is cut off when reopening.
+A version's labelled data is a prefix of ``labels.jsonl``, named by its row count and a
+chained SHA-256 content hash (``h_i = sha256(h_{i-1} || row_i)``), so it is stored once
+however many versions share it and can be verified row by row. Rows are told apart by
+(item, annotator). When a version's rows are not a prefix of the log (a rebuilt worker learns
+in another order; a rolled-back model did not learn some labels), the rows the log lacks are
+appended and the version is the whole log *minus* the rows it did not learn, kept in
+``labelled/<sha>.json`` (shared by every version with the same exclusions): each
+registration costs the new rows, never a copy of the dataset.
+
+Snapshots beyond the newest ``keep_snapshots`` are deleted (never the current one's); their
+versions stay listed, with their figures and labelled data. Every file is written to a
+temporary name, fsynced and renamed into place (the labels log is appended and fsynced
+before the index names it), so a crash leaves the previous state readable; a torn last log
+line is cut off when reopening.
 """
 
 from __future__ import annotations
@@ -46,9 +54,14 @@ class LabelledRow:
     item_id: str
     label: str
     text: str = ""
+    annotator_id: str = ""
 
     def to_line(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS) + b"\n"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.item_id, self.annotator_id
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,9 @@ class LabelledRef:
     file: str
     rows: int
     sha256: str
+    excluded_file: str = ""
+    """``labelled/<sha>.json``: (item, annotator) pairs of the prefix this version did not learn."""
+    excluded: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,8 +130,12 @@ class ModelRegistry:
     True
     """
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, keep_snapshots: int | None = None) -> None:
+        if keep_snapshots is not None and keep_snapshots < 1:
+            raise ValueError(f"keep_snapshots must be >= 1 (or None: keep all), got {keep_snapshots}")
         self.dir = Path(directory)
+        self.keep_snapshots = keep_snapshots
+        self._log_cache: tuple[int, list[bytes], list[str], dict[tuple[str, str], int]] | None = None
         (self.dir / "snapshots").mkdir(parents=True, exist_ok=True)
         (self.dir / "labelled").mkdir(exist_ok=True)
         with self._locked():
@@ -141,7 +161,11 @@ class ModelRegistry:
     def load(self, version: int) -> ModelSnapshot:
         """The stored snapshot of ``version``, checked against its recorded hashes."""
         info = self.get(version)
-        data = (self.dir / info.snapshot_file).read_bytes()
+        path = self.dir / info.snapshot_file
+        if not path.exists():
+            raise RegistryError(f"the snapshot of version {version} was deleted: only the newest "
+                                f"{self.keep_snapshots or 'N'} are kept (registry.keep_snapshots)")
+        data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != info.snapshot_sha256:
             raise RegistryError(f"{info.snapshot_file} does not match its hash in the index")
         snapshot = ModelSnapshot.from_bytes(data)
@@ -162,7 +186,14 @@ class ModelRegistry:
         if len(lines) != ref.rows or (hashes[-1] if hashes else _GENESIS) != ref.sha256:
             raise RegistryError(f"the labelled rows of version {version} in {ref.file} do not "
                                 "match their recorded hash")
-        return [LabelledRow(**orjson.loads(line)) for line in lines]
+        rows = [LabelledRow(**orjson.loads(line)) for line in lines]
+        if not ref.excluded_file:
+            return rows
+        data = (self.dir / ref.excluded_file).read_bytes()
+        if f"labelled/{hashlib.sha256(data).hexdigest()}.json" != ref.excluded_file:
+            raise RegistryError(f"{ref.excluded_file} does not match its hash")
+        excluded = {tuple(k) for k in orjson.loads(data)}
+        return [r for r in rows if r.key not in excluded]
 
     # ---- writing --------------------------------------------------------------------------
     def register(self, snapshot: ModelSnapshot, labelled: Sequence[LabelledRow],
@@ -198,8 +229,20 @@ class ModelRegistry:
             index["versions"].append(info.to_json())
             if make_current:
                 index["current"] = version
+            self._prune(index, version)
             self._write_index(index)
             return info
+
+    def _prune(self, index: dict, newest: int) -> None:
+        """Delete the snapshots older than the newest ``keep_snapshots`` (not the current)."""
+        if self.keep_snapshots is None:
+            return
+        done = index.get("pruned_through", 0)
+        through = newest - self.keep_snapshots
+        for v in index["versions"]:
+            if done < v["version"] <= through and v["version"] != index["current"]:
+                (self.dir / v["snapshot_file"]).unlink(missing_ok=True)
+        index["pruned_through"] = max(done, through)
 
     def rollback(self, version: int) -> ModelSnapshot:
         """Point "current" at ``version`` and return its snapshot, exactly as stored."""
@@ -213,22 +256,61 @@ class ModelRegistry:
     # ---- internals ------------------------------------------------------------------------
     def _store_rows(self, rows: Sequence[LabelledRow]) -> LabelledRef:
         lines = [row.to_line() for row in rows]
-        mine = chain(lines)
-        sha = mine[-1] if mine else _GENESIS
-        log = _lines(self.dir / LOG)
-        logged = chain(log)
+        log, hashes, keys = self._log()
         common = min(len(lines), len(log))
-        if common == 0 or mine[common - 1] == logged[common - 1]:  # one is a prefix of the other
-            if len(lines) > len(log):
-                with (self.dir / LOG).open("ab") as f:
-                    f.write(b"".join(lines[len(log) :]))
-                    f.flush()
-                    os.fsync(f.fileno())
-            return LabelledRef(LOG, len(lines), sha)
-        name = f"labelled/{sha}.jsonl"
+        if lines[:common] == log[:common]:  # one is a prefix of the other
+            self._append(lines[len(log):])
+            log, hashes, _ = self._log()
+            n = len(lines)
+            return LabelledRef(LOG, n, hashes[n - 1] if n else _GENESIS)
+        fresh, seen = [], set(keys)
+        for row, line in zip(rows, lines, strict=True):
+            if row.key not in seen:
+                seen.add(row.key)
+                fresh.append(line)
+        self._append(fresh)
+        log, hashes, keys = self._log()
+        wanted = {row.key for row in rows}
+        excluded = sorted(k for k in keys if k not in wanted)
+        ref = LabelledRef(LOG, len(log), hashes[-1] if hashes else _GENESIS)
+        if not excluded:
+            return ref
+        data = orjson.dumps(excluded)
+        name = f"labelled/{hashlib.sha256(data).hexdigest()}.json"
         if not (self.dir / name).exists():
-            _atomic_write(self.dir / name, b"".join(lines))
-        return LabelledRef(name, len(lines), sha)
+            _atomic_write(self.dir / name, data)
+        return LabelledRef(ref.file, ref.rows, ref.sha256, name, len(excluded))
+
+    def _log(self) -> tuple[list[bytes], list[str], dict[tuple[str, str], int]]:
+        """The labels log's lines, chained hashes and row keys; only new lines are read."""
+        path = self.dir / LOG
+        size = path.stat().st_size if path.exists() else 0
+        cached = self._log_cache
+        if cached is None or size < cached[0]:
+            cached = (0, [], [], {})
+        if size > cached[0]:
+            with path.open("rb") as f:
+                f.seek(cached[0])
+                tail = f.read(size - cached[0])
+            new = [line + b"\n" for line in tail.split(b"\n") if line]
+            lines, hashes, keys = cached[1] + new, list(cached[2]), dict(cached[3])
+            h = hashes[-1] if hashes else _GENESIS
+            for line in new:
+                h = hashlib.sha256(bytes.fromhex(h) + line).hexdigest()
+                hashes.append(h)
+                d = orjson.loads(line)
+                keys.setdefault((d["item_id"], d.get("annotator_id", "")), len(keys))
+            cached = (size, lines, hashes, keys)
+        self._log_cache = cached
+        return cached[1], cached[2], cached[3]
+
+    def _append(self, lines: Sequence[bytes]) -> None:
+        if not lines:
+            return
+        with (self.dir / LOG).open("ab") as f:
+            f.write(b"".join(lines))
+            f.flush()
+            os.fsync(f.fileno())
 
     def _index(self) -> dict:
         path = self.dir / "index.json"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from stream_al.config import Settings
 from stream_al.embed.base import Embedder
 from stream_al.metrics import Metrics
+from stream_al.registry import ModelRegistry
 from stream_al.stream.coordinator import Coordinator, LabelOutcome
 from stream_al.stream.messages import (
     CONTROL,
@@ -25,12 +27,15 @@ from stream_al.stream.messages import (
     Event,
     Expiry,
     LabelsRecord,
+    ModelUpdate,
+    RollbackRecord,
     ScoredBatchRecord,
     SelectedItem,
     parse,
 )
 from stream_al.stream.publish import Publisher
 from stream_al.stream.rebuild import read_state
+from stream_al.stream.registering import Registrar, Registration, registry_dir
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +64,10 @@ class CoordinatorShell:
         self.lock = asyncio.Lock()
         self.holds_control = False
         self._last_expire = 0.0
+        self.registrar: Registrar | None = None
+        if settings.registry.enabled:
+            registry = ModelRegistry(registry_dir(settings), settings.registry.keep_snapshots)
+            self.registrar = Registrar(registry, metrics.count_registry)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking core work off the event loop (heartbeats and fetches go on)."""
@@ -96,6 +105,7 @@ class CoordinatorShell:
             state.ledger,
             state.model_version,
             time.time(),
+            state.rollback,
         )
         detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started}
         log.info("coordinator rebuilt from the topics: %s", detail)
@@ -105,6 +115,7 @@ class CoordinatorShell:
         update = c.model_update(time.time(), force=True)
         if update is not None:
             await self.publisher.model(update)
+            self._register(c, update)
         self.coordinator = c
         self._report_budget(c)
 
@@ -134,6 +145,8 @@ class CoordinatorShell:
                 await self._scored(c, record, message.offset)
             elif isinstance(record, LabelsRecord):
                 await self._labels(c, record, message.offset)
+            elif isinstance(record, RollbackRecord):
+                await self._rollback(c, record, message.offset)
 
     async def _scored(self, c: Coordinator, record: ScoredBatchRecord, offset: int) -> None:
         started = time.perf_counter()
@@ -181,6 +194,7 @@ class CoordinatorShell:
         if outcome.correct:
             self.metrics.set_prequential_accuracy(c.prequential_accuracy)
             self.metrics.set_calibration_error(c.calibration_error)
+            self.metrics.set_temperature(c.learner.temperature)
         if outcome.accepted:
             self.metrics.set_agreement(await self._run(c.agreement_alpha))
         self._report_budget(c)  # the rewards moved the bandit's weights
@@ -208,6 +222,25 @@ class CoordinatorShell:
         for annotator, accuracy in c.annotating.gold_accuracy().items():
             self.metrics.set_annotator_accuracy(annotator, accuracy)
 
+    async def _rollback(self, c: Coordinator, record: RollbackRecord, offset: int) -> None:
+        """The rollback in force first (a rebuild honours it), then the model, the ledger
+        (this control offset is done) and an event for operators."""
+        state = await self._run(c.on_rollback, record, offset, time.time())
+        if state is not None:
+            await self.publisher.rollback(state)
+            await self._publish_model(c, force=True)
+            self.metrics.set_temperature(c.learner.temperature)
+        await self.publisher.ledger(c.ledger(time.time()))
+        detail = {"registry_version": record.registry_version,
+                  "model_version": record.model_version, "command_id": record.command_id,
+                  "applied": state is not None}
+        if state is not None:
+            detail |= {"version": state.version, "excluded_labels": len(state.excluded),
+                       "learned_labels": len(c.learned)}
+        log.info("rollback: %s", detail)
+        await self.publisher.event(Event(schema_version=1, kind="rollback", at=time.time(),
+                                         detail=detail))
+
     async def _health(self, c: Coordinator) -> None:
         """Drift alarms become events and counters; drift scores and OOD rate, gauges."""
         for alarm in c.take_alarms():
@@ -225,6 +258,22 @@ class CoordinatorShell:
         update = c.model_update(time.time(), force=force)
         if update is not None:
             await self.publisher.model(update)
+            self._register(c, update)
+
+    def _register(self, c: Coordinator, update: ModelUpdate) -> None:
+        """Hand the model just published to the registrar (its own thread)."""
+        if self.registrar is None:
+            return
+        figures = {"accuracy": c.prequential_accuracy, "ece": c.calibration_error,
+                   "temperature": c.learner.temperature}
+        note = ""
+        if c.rollback is not None and c.rollback.version == update.version:
+            note = (f"rollback to registry version {c.rollback.registry_version} "
+                    f"(model version {c.rollback.model_version})")
+        self.registrar.submit(Registration(
+            c.learner.snapshot(), list(c.learned), c.texts,
+            {k: v for k, v in figures.items() if math.isfinite(v)}, update.labels_hash, note,
+        ))
 
     # ---- chores -------------------------------------------------------------------------------
     async def chores(self) -> None:
@@ -262,7 +311,7 @@ class CoordinatorShell:
 
     def _report_budget(self, c: Coordinator) -> None:
         b = c.stage.budget
-        self.metrics.set_budget(b.spent, max(0.0, b.allowance))
+        self.metrics.set_budget(b.spent + c.governance.debt, max(0.0, b.allowance))
         parts = _selector_parts(c.stage.selector)
         reservoirs = [p for p in parts if hasattr(p, "fill") and hasattr(p, "capacity")]
         if reservoirs:

@@ -34,13 +34,17 @@ from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.stage import Outstanding, SelectionStage
 from stream_al.simulate.simulator import label_gain
+from stream_al.stream import rollback
 from stream_al.stream.annotating import Annotating, Plan
+from stream_al.stream.governing import Governance
 from stream_al.stream.messages import (
     DeadLetterReason,
     LabelIn,
     LabelsRecord,
     Ledger,
     ModelUpdate,
+    RollbackRecord,
+    RollbackState,
     ScoredBatchRecord,
     SelectedItem,
 )
@@ -129,6 +133,14 @@ class Coordinator:
         a class the model did not know)."""
         self.agreement = RunningAgreement()
         self.health = DataHealth(settings, dim)
+        self.governance = Governance(settings, self.stage, self.health)
+        """Drift response and OOD picks around the stage's selector; temperature scaling."""
+        self.learned: list[Label] = []
+        """The labels the current model learned, in learning order (the registry's rows)."""
+        self.rollback: RollbackState | None = None
+        """The operator's rollback in force (stream_al.stream.rollback), if any."""
+        self.excluded: frozenset[str] = frozenset()
+        """Items the rollback in force keeps out of the learner."""
         self._alarms: list[DriftAlarm] = []
         self._emissions = 0
         self.last_batch_at = -math.inf
@@ -167,7 +179,7 @@ class Coordinator:
         snapshot = self.learner.snapshot()
         kind = self.settings.selection.uncertainty
         cold = not snapshot.ready or kind not in batch.scores
-        self._alarms += self.health.on_batch(batch.X, None if cold else batch.scores[kind])
+        self._raised(self.health.on_batch(batch.X, None if cold else batch.scores[kind]))
         self.stage.set_model(snapshot)
         before = dict(self.stage.outstanding)
         chosen = self.stage.select_many(batch, now, self.settings.kafka.label_deadline_s)
@@ -211,8 +223,8 @@ class Coordinator:
                 continue
             self.texts[s.item_id] = text
             now_bought.add(s.item_id)
-            if s.embedding is not None:
-                self.embeddings[s.item_id] = s.embedding
+            if s.embedding is not None:  # a copy: a view would keep its whole batch alive
+                self.embeddings[s.item_id] = np.array(s.embedding)
             out.append(
                 SelectedItem(
                     schema_version=1,
@@ -259,7 +271,7 @@ class Coordinator:
     def expire(self, now: float) -> list[Selection]:
         """Selections whose labels missed their deadline: their cost goes back to the budget."""
         self._apply(self.annotating.due(self.labels, self.texts, self.learner.snapshot(),
-                                        self._embeddings_of, now), LabelOutcome())
+                                        self.embeddings_of, now), LabelOutcome())
         expired = self.stage.expire(now)
         for s in expired:
             self.embeddings.pop(s.item_id, None)
@@ -286,7 +298,7 @@ class Coordinator:
         if outcome.accepted:
             self.pricing.observe_labels(outcome.accepted, self.texts)
             plan = self.annotating.on_labels(outcome.accepted, self.labels, self.texts,
-                                             self.learner.snapshot(), self._embeddings_of, now)
+                                             self.learner.snapshot(), self.embeddings_of, now)
             self._apply(plan, outcome)
             self.agreement.add_many(outcome.accepted)
         outcome.version = self.learner.version
@@ -307,17 +319,21 @@ class Coordinator:
     def _apply(self, plan: Plan, outcome: LabelOutcome) -> None:
         """Learn the labels or verdicts ``plan`` names; close items held for an expert;
         rebuild the learner from the verdicts when one changed (stream/annotating.py)."""
-        if plan.learn:
-            self._learn(outcome, plan.learn)
+        learn = rollback.allowed(self, plan.learn)
+        if learn:
+            self._learn(outcome, learn)
         if plan.settled:
             self.stage.labelled(plan.settled, [0.0] * len(plan.settled))
-        if plan.relearn:
-            self.learner = self.annotating.relearn(self.learner, self._embeddings_of)
+        if plan.relearn and self.rollback is not None:
+            rollback.relearn(self, self.annotating.learned_labels())
+        elif plan.relearn:
+            self.learner = self.annotating.relearn(self.learner, self.embeddings_of)
+            self.learned = self.annotating.learned_labels()
 
     def _learn(self, outcome: LabelOutcome, learn: list[Label]) -> None:
         ids = [x.item_id for x in learn]
         names = [x.label for x in learn]
-        X = self._embeddings_of(ids)
+        X = self.embeddings_of(ids)
         snapshot = self.learner.snapshot()
         gains = label_gain(snapshot, X, names)
         if snapshot.ready:
@@ -327,8 +343,12 @@ class Coordinator:
             column = {c: i for i, c in enumerate(snapshot.classes)}
             true = [column.get(y, -1) for y in names]
             self._confidence.extend(zip(snapshot.predict_proba_many(X), true, strict=True))
-        self._alarms += self.health.on_labels(X, outcome.correct)
+        self._raised(self.health.on_labels(X, outcome.correct))
+        reasons = [o.selection.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]
+        self.governance.on_labels(snapshot, X, names, reasons)
         self.learner.learn_many(X, names)
+        self.governance.calibrate(self.learner)
+        self.learned.extend(learn)
         self.stage.labelled(ids, gains.tolist())
         for item_id in ids:
             self.embeddings.pop(item_id, None)
@@ -342,7 +362,7 @@ class Coordinator:
         self.labels_hash.add_one(LabeledRow.of(_stored(label, 0.0), self.texts[label.item_id]))
         return True
 
-    def _embeddings_of(self, ids: Sequence[str]) -> np.ndarray:
+    def embeddings_of(self, ids: Sequence[str]) -> np.ndarray:
         missing = sorted({i for i in ids if i not in self.embeddings})
         fresh = (
             dict(zip(missing, self.embedder.embed([self.texts[i] for i in missing]), strict=True))
@@ -350,6 +370,17 @@ class Coordinator:
             else {}
         )
         return np.stack([self.embeddings[i] if i in self.embeddings else fresh[i] for i in ids])
+
+    def _raised(self, alarms: list[DriftAlarm]) -> None:
+        self._alarms += alarms
+        self.governance.on_alarms(alarms)
+
+    def on_rollback(self, record: RollbackRecord, offset: int, now: float) -> RollbackState | None:
+        """An operator's rollback (stream_al.stream.rollback); None if already applied."""
+        if offset <= self.control_offset:
+            return None
+        self.control_offset = offset
+        return rollback.roll_back(self, record, now)
 
     def take_alarms(self) -> list[DriftAlarm]:
         """Drift alarms raised since the last call (the shell publishes and counts them)."""
@@ -397,7 +428,7 @@ class Coordinator:
         return Ledger(
             schema_version=1,
             seen=b.seen,
-            spent=b.spent,
+            spent=b.spent + self.governance.debt,
             window_seen=b.window_seen,
             window_spent=b.window_spent,
             control_offset=self.control_offset,
@@ -413,6 +444,7 @@ class Coordinator:
         ledger: Ledger | None,
         model_version: int,
         now: float,
+        state: RollbackState | None = None,
     ) -> Restored:
         """Rebuild from the topics: what was bought (``selected``), what expired, every label,
         the last ledger and the last published model version. Call on a fresh instance.
@@ -438,11 +470,18 @@ class Coordinator:
         wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
         learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now)
         self.annotating.remember_restored(learned, X[[row[x.item_id] for x in learned]])
+
+        def rows_of(labels: Sequence[Label]) -> np.ndarray:
+            return X[[row[x.item_id] for x in labels]] if labels else X[:0]
+
+        if state is not None:  # start from the rolled-back model, never re-learn exclusions
+            learned = rollback.resume(self, state, learned, rows_of, model_version)
         if learned:
-            self.learner.version = model_version
-            self.learner.learn_many(
-                X[[row[x.item_id] for x in learned]], [x.label for x in learned]
-            )
+            self.learner.version = max(self.learner.version, model_version)
+            self.learner.learn_many(rows_of(learned), [x.label for x in learned])
+            self.learned.extend(learned)
+        if self.learned:
+            self.health.ood.add_labelled_many(rows_of(self.learned))
         self.published_version = model_version
         for item_id, s in items.items():
             if item_id in expired or self.labels.has_item(item_id):

@@ -362,7 +362,49 @@ class Event(Message):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-ControlRecord = Annotated[ScoredBatchRecord | LabelsRecord, Field(discriminator="kind")]
+class RollbackRecord(Message):
+    """An operator's rollback to a registered model (topic ``control``, written by
+    ``stream-al models rollback``): the coordinator continues from ``snapshot`` with the
+    rows it learned (``learned``: (item id, annotator id, label); annotator ``adjudicated``
+    for a verdict) and publishes it."""
+
+    kind: Literal["rollback"] = "rollback"
+    command_id: str
+    registry_version: int = Field(ge=1)
+    model_version: int = Field(ge=0, description="the version rolled back to")
+    snapshot: str = Field(description="base64 of ModelSnapshot.to_bytes()")
+    learned: list[tuple[str, str, str]]
+    requested_at: float
+
+    def to_snapshot(self) -> Any:
+        from stream_al.learn.snapshot import ModelSnapshot
+
+        return ModelSnapshot.from_bytes(base64.b64decode(self.snapshot))
+
+
+class RollbackState(Message):
+    """The rollback in force (topic ``state``, key ``rollback``): a rebuild starts from
+    ``snapshot`` with the rows it learned, and never learns the ``excluded`` items (labelled
+    before the rollback but not learned by the version rolled back to)."""
+
+    command_id: str
+    registry_version: int
+    model_version: int = Field(description="the version rolled back to")
+    version: int = Field(description="the version the rolled-back model was published as")
+    snapshot: str
+    learned: list[tuple[str, str, str]]
+    excluded: list[str]
+    at: float
+
+    def to_snapshot(self) -> Any:
+        from stream_al.learn.snapshot import ModelSnapshot
+
+        return ModelSnapshot.from_bytes(base64.b64decode(self.snapshot))
+
+
+ControlRecord = Annotated[
+    ScoredBatchRecord | LabelsRecord | RollbackRecord, Field(discriminator="kind")
+]
 CONTROL = TypeAdapter(ControlRecord)
 
 

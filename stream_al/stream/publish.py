@@ -24,6 +24,7 @@ from stream_al.stream.messages import (
     Ledger,
     Message,
     ModelUpdate,
+    RollbackState,
     SelectedItem,
 )
 
@@ -60,6 +61,9 @@ class Publisher:
 
     async def ledger(self, ledger: Ledger) -> None:
         await self.send_many("state", [("ledger", ledger)])
+
+    async def rollback(self, state: RollbackState) -> None:
+        await self.send_many("state", [("rollback", state)])
 
     async def expiries(self, expiries: list[Expiry]) -> None:
         await self.send_many("state", [(f"expired/{x.item_id}", x) for x in expiries])

@@ -3,7 +3,8 @@
 When a worker is assigned the control partition it reads, up to their current ends:
 
 - ``selected`` from the beginning: what was bought (ids, texts, costs, deadlines);
-- ``state``: the last ledger (items seen, control offset) and every expiry;
+- ``state``: the last ledger (items seen, control offset), every expiry and the operator's
+  rollback in force, if any (``stream_al/stream/rollback.py``);
 - ``labels`` from the beginning: every label, deduplicated by the coordinator;
 - the last record of ``models``: the version to continue from.
 
@@ -26,6 +27,7 @@ from stream_al.stream.messages import (
     LabelIn,
     Ledger,
     ModelUpdate,
+    RollbackState,
     SelectedItem,
     parse,
 )
@@ -43,6 +45,7 @@ class TopicState:
     labels: list[LabelIn] = field(default_factory=list)
     ledger: Ledger | None = None
     model_version: int = 0
+    rollback: RollbackState | None = None
     unreadable: int = 0
 
 
@@ -107,6 +110,10 @@ def read_state(kafka: KafkaSettings) -> TopicState:
             ledger = parse(Ledger, record.value)
             if isinstance(ledger, Ledger):
                 state.ledger = ledger
+        elif key == "rollback":
+            rollback = parse(RollbackState, record.value)
+            if isinstance(rollback, RollbackState):
+                state.rollback = rollback
         elif key.startswith("expired/"):
             expiry = parse(Expiry, record.value)
             if isinstance(expiry, Expiry):

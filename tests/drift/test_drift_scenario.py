@@ -22,7 +22,8 @@ def ag_news():
 
 def settings(seed=0):
     return Settings.load(budget={"fraction": BUDGET}, selection={"seed": seed},
-                         learner={"seed": seed, "committee_size": 2}, drift={"seed": seed},
+                         learner={"seed": seed, "committee_size": 2},
+                         drift={"seed": seed, "max_credit": 20.0},
                          simulation={"label_delay": 100, "chunk_size": 50})
 
 

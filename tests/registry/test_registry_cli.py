@@ -51,7 +51,7 @@ def test_show_prints_the_version_as_json(registry, capsys):
 def test_rollback_makes_the_old_version_current(registry, capsys):
     reg, X = registry
     v1 = reg.load(1)
-    run("models", "rollback", "1", "--registry", str(reg.dir))
+    run("models", "rollback", "1", "--registry", str(reg.dir), "--registry-only")
     assert "current model is now version 1" in capsys.readouterr().out
     assert ModelRegistry(reg.dir).current == 1
     assert np.array_equal(ModelRegistry(reg.dir).current_snapshot().predict_proba_many(X),

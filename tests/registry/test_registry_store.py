@@ -115,13 +115,43 @@ def test_registering_after_a_rollback_adds_a_new_version(two_versions, ag_news):
     assert ModelRegistry(registry.dir).get(3).extra == {"export": "v0001"}
 
 
-def test_labels_that_are_not_a_prefix_of_the_log_get_their_own_export(two_versions, ag_news):
+def test_labels_that_are_not_a_prefix_of_the_log_are_the_log_minus_exclusions(two_versions,
+                                                                              ag_news):
     registry, v1, _ = two_versions
     rows, _ = ag_news
     other = rows[500:540]  # a model learned from different labels
     info = registry.register(v1, other)
-    assert info.labelled.file.startswith("labelled/")
+    assert (info.labelled.file, info.labelled.rows) == ("labels.jsonl", 280)  # 40 rows appended
+    assert info.labelled.excluded_file.startswith("labelled/") and info.labelled.excluded == 240
     assert registry.labelled_rows(info.version) == other
+    again = registry.register(v1, other)  # same exclusions: the same file, nothing copied
+    assert again.labelled == info.labelled
+    assert len(list((registry.dir / "labelled").iterdir())) == 1
+
+
+def test_a_rebuilt_learner_in_another_order_appends_nothing(two_versions, ag_news):
+    registry, _, v2 = two_versions
+    rows, _ = ag_news
+    shuffled = rows[:240][::-1] + rows[240:250]
+    info = registry.register(v2, shuffled)
+    assert info.labelled.rows == 250 and info.labelled.excluded == 0
+    assert sorted(registry.labelled_rows(info.version), key=lambda r: r.item_id) == sorted(
+        shuffled, key=lambda r: r.item_id)
+
+
+def test_only_the_newest_snapshots_are_kept_but_every_version_stays_listed(tmp_path, ag_news):
+    rows, X = ag_news
+    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
+    registry = ModelRegistry(tmp_path / "registry", keep_snapshots=2)
+    for n in (20, 40, 60, 80):
+        learner.learn_many(X[n - 20 : n], [r.label for r in rows[n - 20 : n]])
+        registry.register(learner.snapshot(), rows[:n])
+    assert [v.version for v in registry.list_versions()] == [1, 2, 3, 4]
+    assert len(list((registry.dir / "snapshots").iterdir())) == 2
+    assert registry.load(3).fingerprint() == registry.get(3).fingerprint
+    with pytest.raises(RegistryError, match="registry.keep_snapshots"):
+        registry.load(1)
+    assert len(registry.labelled_rows(1)) == 20
 
 
 def test_tampered_labels_or_snapshots_are_detected(two_versions):

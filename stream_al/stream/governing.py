@@ -1,0 +1,135 @@
+"""Governance of live selection and scoring: the drift response, OOD picks and calibration.
+
+The coordinator holds one :class:`Governance`. It wires the same core objects the drift
+scenario (``stream_al/simulate/drift_scenario.py``) runs into the coordinator's
+:class:`~stream_al.select.stage.SelectionStage`:
+
+- **OOD as a selection reason.** The stage's selector is wrapped in an
+  :class:`~stream_al.ood.OODSelector` sharing the :class:`~stream_al.drift.health.DataHealth`'s
+  detector (threshold learned from the labelled embeddings), so items far from everything
+  labelled are bought with reason ``"ood"``, capped at ``ood.max_share`` of the budget.
+  ``ood.max_share: 0`` turns it off.
+- **Drift response.** Outside it, a :class:`~stream_al.drift.response.DriftAwareSelector`
+  whose response every drift alarm of the coordinator's ``DataHealth`` (re)starts: for
+  ``drift.response_items`` stream items a share of the spending goes to the most novel items
+  of the drifting region (reason ``"drift_explore"``), and with ``drift.max_credit > 0`` the
+  budget may also be spent ``drift.boost`` times as fast, borrowed and repaid afterwards.
+  ``drift.response_items: 0`` turns it off.
+- **Temperature scaling, measured.** A :class:`~stream_al.calibration.TemperatureCalibrator`
+  keeps the logits the model gave arriving labels *before* learning them (labels bought for a
+  reason in ``calibration.reasons``), fits a temperature on the older half every
+  ``REFIT_EVERY`` such labels and adopts it only if it lowers the NLL on the newest half. The
+  adopted temperature rides in every published snapshot, so the scorers' probabilities (and
+  the uncertainty they rank by) are calibrated; predictions never change (argmax). An alarm
+  forgets the kept labels (they describe a stream that is gone) but keeps the temperature.
+
+Pure: no Kafka, no asyncio, no Prometheus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from stream_al.calibration import CalibrationResult, TemperatureCalibrator
+from stream_al.config import Settings
+from stream_al.drift.base import DriftAlarm
+from stream_al.drift.health import DataHealth
+from stream_al.drift.response import DriftAwareSelector, DriftResponse
+from stream_al.learn.online import OnlineLearner
+from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.ood import OODSelector
+from stream_al.select.stage import SelectionStage
+
+REFIT_EVERY = 20
+"""Calibration labels between two temperature fits."""
+
+
+class Governance:
+    """The coordinator's drift response, OOD selection and temperature calibration.
+
+    >>> import numpy as np
+    >>> from stream_al.config import Settings
+    >>> from stream_al.drift.health import DataHealth
+    >>> settings = Settings.load(budget={"fraction": 0.1})
+    >>> stage, health = SelectionStage(settings, 8), DataHealth(settings, 8)
+    >>> governance = Governance(settings, stage, health)
+    >>> type(stage.selector).__name__, type(stage.selector.base).__name__
+    ('DriftAwareSelector', 'OODSelector')
+    """
+
+    def __init__(self, settings: Settings, stage: SelectionStage, health: DataHealth) -> None:
+        self.settings = settings
+        self.health = health
+        self.response: DriftResponse | None = None
+        if settings.ood.max_share > 0:
+            stage.selector = OODSelector(stage.selector, health.ood, settings.budget.fraction)
+            health.checks_ood = False  # the selector checks (and counts) every stream item
+        if settings.drift.response_items > 0:
+            self.response = DriftResponse.from_settings(settings.drift, settings.budget.fraction)
+            stage.selector = DriftAwareSelector(stage.selector, self.response)
+        self.stage = stage
+        self.calibrator = TemperatureCalibrator(settings.calibration)
+        self.last_calibration: CalibrationResult | None = None
+        self._since_fit = 0
+
+    # ---- drift ----------------------------------------------------------------------------
+    def on_alarms(self, alarms: Sequence[DriftAlarm]) -> None:
+        """Each alarm (re)starts the response, towards the drifting region if the embedding
+        detector located one, and makes the calibrator forget its labels."""
+        monitor = self.health.monitor
+        for alarm in alarms:
+            self.calibrator.reset()
+            self._since_fit = 0
+            if self.response is not None:
+                embedding = alarm.detector == monitor.embedding.name
+                self.response.on_alarm(alarm, monitor.region if embedding else None)
+
+    @property
+    def responding(self) -> bool:
+        return self.response is not None and self.response.active
+
+    @property
+    def debt(self) -> float:
+        """Cost bought beyond the budget ledger by a drift response, not yet repaid."""
+        credit = getattr(self.stage.selector, "credit", None)
+        return 0.0 if credit is None else float(credit.debt)
+
+    # ---- calibration ----------------------------------------------------------------------
+    def on_labels(self, before: ModelSnapshot, X: np.ndarray, labels: Sequence[str],
+                  reasons: Sequence[str]) -> None:
+        """Labels for rows ``X`` arrived; ``before`` is the model that has not learned them
+        and ``reasons`` why each item was bought (call before learning)."""
+        if not before.ready:
+            return
+        wanted = self.settings.calibration.reasons
+        known = set(before.classes)
+        self._since_fit += sum(1 for y, r in zip(labels, reasons, strict=True)
+                               if y in known and (not wanted or r in wanted))
+        self.calibrator.update_from_snapshot(before, X, labels, reasons)
+
+    def calibrate(self, learner: OnlineLearner) -> CalibrationResult | None:
+        """Every ``REFIT_EVERY`` new calibration labels: fit, and adopt the temperature if it
+        lowered the NLL on the newest labels. Returns the fit (None: not due or too few)."""
+        if self._since_fit < REFIT_EVERY:
+            return None
+        self._since_fit = 0
+        result = self.calibrator.fit()
+        if result is None:
+            return None
+        self.last_calibration = result
+        if result.applied and self.calibrator.temperature != learner.temperature:
+            learner.set_temperature(self.calibrator.temperature)
+        return result
+
+    @property
+    def temperature(self) -> float:
+        return self.calibrator.temperature
+
+    def adopt(self, snapshot: ModelSnapshot) -> None:
+        """A model from elsewhere (a rollback) is in use: calibrate from scratch at its
+        temperature."""
+        self.calibrator.reset()
+        self.calibrator.temperature = float(snapshot.temperature)
+        self._since_fit = 0

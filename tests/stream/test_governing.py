@@ -1,0 +1,154 @@
+"""Live governance in the coordinator: drift response, OOD picks and measured temperature scaling
+(stream_al/stream/governing.py), on real texts and the static embedder, without a broker."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from stream_al.calibration import expected_calibration_error
+from stream_al.config import LearnerSettings, Settings
+from stream_al.drift.health import DataHealth
+from stream_al.drift.response import DriftAwareSelector
+from stream_al.learn.online import OnlineLearner
+from stream_al.ood import OODSelector
+from stream_al.select.stage import SelectionStage
+from stream_al.stream.coordinator import Coordinator
+from stream_al.stream.governing import REFIT_EVERY, Governance
+from tests.data import rows as dataset_rows
+from tests.drift.realdata import embedded, static_embedder
+from tests.stream.test_coordinator import Feed
+
+DRIFT = {"reference_items": 200, "window_items": 100, "check_every": 50, "permutations": 200}
+
+
+def coordinator(**sections) -> Coordinator:
+    settings = Settings.load(**{"embedder": {"name": "static"}, "budget": {"fraction": 0.1},
+                                "selection": {"strategy": "uncertainty"},
+                                "annotation": {"learn_from": "labels"}, **sections})
+    embedder = static_embedder()
+    return Coordinator(settings, embedder.dim, embedder)
+
+
+@pytest.fixture(scope="module")
+def ag_news() -> list[tuple[str, str]]:
+    return dataset_rows("ag_news", 3000)
+
+
+def test_the_selector_is_wrapped_only_for_what_is_switched_on():
+    def wrappers(**sections) -> list[str]:
+        settings = Settings.load(budget={"fraction": 0.1}, **sections)
+        stage = SelectionStage(settings, 8)
+        Governance(settings, stage, DataHealth(settings, 8))
+        names, part = [], stage.selector
+        while hasattr(part, "base"):
+            names.append(type(part).__name__)
+            part = part.base
+        return names
+
+    assert wrappers() == ["DriftAwareSelector", "OODSelector"]
+    assert wrappers(ood={"max_share": 0.0}) == ["DriftAwareSelector"]
+    assert wrappers(drift={"response_items": 0}) == ["OODSelector"]
+    assert wrappers(ood={"max_share": 0.0}, drift={"response_items": 0}) == []
+
+
+def test_a_real_shift_starts_a_response_that_explores_the_new_topic(ag_news):
+    sports = [r for r in ag_news if r[1] == "Sports"][:500]
+    world = [r for r in ag_news if r[1] == "World"][:400]
+    c = coordinator(drift=DRIFT)
+    feed = Feed(c, static_embedder(), sports + world)
+    before = [s for start in range(0, 500, 50) for s in feed.texts(start, start + 50)]
+    feed.labels([s.item_id for s in before])
+    assert not c.governance.responding
+    after = [s for start in range(500, 900, 50) for s in feed.texts(start, start + 50)]
+    assert c.health.alarm_count > 0 and c.governance.response.alarms
+    explored = [s for s in after if s.reason == "drift_explore"]
+    assert explored, "the response bought nothing in the drifting region"
+    assert all(int(s.item_id.split("-")[1]) >= 500 for s in explored)  # World texts
+    assert isinstance(c.stage.selector, DriftAwareSelector)
+
+
+def test_out_of_distribution_texts_are_bought_for_their_own_reason_and_capped(ag_news):
+    news = ag_news[:600]
+    banking = dataset_rows("banking77", 400)
+    c = coordinator(drift={"response_items": 0}, ood={"max_share": 0.2, "min_labels": 20,
+                                                         "cap_window_items": 200})
+    feed = Feed(c, static_embedder(), news + banking)
+    bought = [s for start in range(0, 600, 50) for s in feed.texts(start, start + 50)]
+    feed.labels([s.item_id for s in bought])
+    assert c.health.ood.ready
+    seen_before = c.stage.budget.seen
+    later = [s for start in range(600, 1000, 50) for s in feed.texts(start, start + 50)]
+    ood = [s for s in later if s.reason == "ood"]
+    assert ood and all(int(s.item_id.split("-")[1]) >= 600 for s in ood)
+    assert all(s.scores["ood_distance"] > c.health.ood.threshold for s in ood)
+    per_window = 0.2 * 0.1 * 200  # the cap windows start at items 600 and 800
+    first = [s for s in ood if int(s.item_id.split("-")[1]) < 800]
+    assert len(first) <= per_window + 1e-9 and len(ood) - len(first) <= per_window + 1e-9
+    assert c.stage.budget.seen - seen_before == 400
+    assert isinstance(c.stage.selector, OODSelector)
+    assert not c.health.checks_ood and c.health.ood_ratio > 0  # counted once, by the selector
+
+
+def test_a_rebuild_restores_the_ood_threshold_from_the_labelled_embeddings(ag_news):
+    c = coordinator(ood={"min_labels": 20})
+    feed = Feed(c, static_embedder(), ag_news[:400])
+    bought = [s for start in range(0, 400, 50) for s in feed.texts(start, start + 50)]
+    feed.labels([s.item_id for s in bought])
+    from stream_al.stream.messages import LabelIn
+
+    labels = [LabelIn(schema_version=1, item_id=x.item_id, annotator_id=x.annotator_id,
+                      timestamp=x.timestamp, label=x.label) for x in c.labels]
+    restored = coordinator(ood={"min_labels": 20})
+    restored.restore(bought, {}, labels, c.ledger(1.0), c.learner.version, 1.0)
+    assert restored.health.ood.ready
+    assert restored.health.ood.threshold == pytest.approx(c.health.ood.threshold, rel=0.05)
+    assert restored.governance.response.started_at is None  # a response is not restored
+
+
+def overconfident(learner: OnlineLearner, factor: float = 6.0):
+    s = learner.snapshot()
+    return replace(s, weights=s.weights * factor, bias=s.bias * factor)
+
+
+def test_a_temperature_is_adopted_when_it_lowers_the_held_out_nll():
+    texts, labels, X = embedded("ag_news", 1600)
+    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
+    learner.learn_many(X[:200], labels[:200])
+    settings = Settings.load(budget={"fraction": 0.1})
+    stage = SelectionStage(settings, X.shape[1])
+    governance = Governance(settings, stage, DataHealth(settings, X.shape[1]))
+    before = overconfident(learner)
+    results = []
+    for start in range(200, 600, REFIT_EVERY):
+        rows = slice(start, start + REFIT_EVERY)
+        governance.on_labels(before, X[rows], labels[rows], ["random"] * REFIT_EVERY)
+        results.append(governance.calibrate(learner))
+    adopted = [r for r in results if r is not None and r.applied]
+    assert adopted and all(r.nll_after < r.nll_before for r in adopted)
+    assert learner.temperature == governance.temperature > 1.5
+    assert learner.snapshot().temperature == governance.temperature  # published with the model
+    col = {c: i for i, c in enumerate(before.classes)}
+    test = X[600:]
+    y = np.array([col[v] for v in labels[600:]])
+    scaled = before.with_temperature(governance.temperature)
+    assert expected_calibration_error(scaled.predict_proba_many(test), y) < \
+        expected_calibration_error(before.predict_proba_many(test), y)
+    assert scaled.predict_many(test) == before.predict_many(test)  # rankings never change
+
+
+def test_only_labels_bought_for_a_calibrating_reason_calibrate():
+    _, labels, X = embedded("ag_news", 800)
+    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
+    learner.learn_many(X[:200], labels[:200])
+    settings = Settings.load(budget={"fraction": 0.1})
+    governance = Governance(settings, SelectionStage(settings, X.shape[1]),
+                            DataHealth(settings, X.shape[1]))
+    before = overconfident(learner)
+    for start in range(200, 800, REFIT_EVERY):
+        rows = slice(start, start + REFIT_EVERY)
+        governance.on_labels(before, X[rows], labels[rows], ["uncertainty"] * REFIT_EVERY)
+        assert governance.calibrate(learner) is None
+    assert learner.temperature == 1.0
