@@ -7,7 +7,8 @@ sees it; costs are ledger units (1 = a typical label, see :class:`stream_al.cost
 so the scores stay in [0, 1] and are proportional to gain per cost for items costing more
 than ``min_cost``. Selectors that hold items and re-score them later (the diverse reservoir)
 get the same rescaling through the rescorer :meth:`CostAware.of` hands them. Selections carry
-the rescaled scores and the factor itself as ``scores["cost_factor"]``.
+the rescaled scores and the factor itself as ``scores["cost_factor"]``. With
+``scores["annotators"]`` (k labels per item, all charged), the factor uses cost / k.
 
 >>> from stream_al.select.random import RandomSelector
 >>> aware = CostAware(RandomSelector(0.1), kind="margin")
@@ -24,6 +25,11 @@ import numpy as np
 
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Informativeness, Selection, Selector
+
+ANNOTATORS = "annotators"
+"""Optional score: labels asked per item. Costs are then for all of them, and items are ranked
+by informativeness per *one* label's cost: asking an item of a gold fraction or of several
+annotators for a low-confidence label is a quality decision, not a reason to buy it less."""
 
 
 class CostAware:
@@ -75,7 +81,10 @@ class CostAware:
         self.inner.reward_many(strategies, rewards)
 
     def _rescaled(self, batch: ScoredBatch) -> ScoredBatch:
-        factor = self._factor_of(batch.costs)
+        per_label = batch.costs
+        if ANNOTATORS in batch.scores:  # rank by one label's price; the ledger charges all k
+            per_label = batch.costs / np.maximum(batch.scores[ANNOTATORS], 1.0)
+        factor = self._factor_of(per_label)
         scores = {**batch.scores, "cost_factor": factor.astype(np.float32)}
         for key in (self.kind, "novelty"):
             if key in scores:

@@ -311,7 +311,9 @@ class CoordinatorShell:
 
     def _report_budget(self, c: Coordinator) -> None:
         b = c.stage.budget
-        self.metrics.set_budget(b.spent + c.governance.debt, max(0.0, b.allowance))
+        spent, left = b.spent + c.governance.debt, max(0.0, b.allowance)
+        self.metrics.set_budget(spent, left, spent_cost=c.pricing.units(spent),
+                                remaining_cost=c.pricing.units(left))  # minutes or money
         parts = _selector_parts(c.stage.selector)
         reservoirs = [p for p in parts if hasattr(p, "fill") and hasattr(p, "capacity")]
         if reservoirs:

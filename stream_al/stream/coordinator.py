@@ -32,6 +32,7 @@ from stream_al.labels.export import LabeledRow, LabelSetHash
 from stream_al.learn.online import OnlineLearner
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
+from stream_al.select.cost_aware import ANNOTATORS
 from stream_al.select.stage import Outstanding, SelectionStage
 from stream_al.simulate.simulator import label_gain
 from stream_al.stream import rollback
@@ -176,6 +177,7 @@ class Coordinator:
             model_version=record.model_version,
             costs=self._prices(record, keep),
         )
+        batch.scores[ANNOTATORS] = self.pricing.annotators_many(batch.ids)  # rank per label
         snapshot = self.learner.snapshot()
         kind = self.settings.selection.uncertainty
         cold = not snapshot.ready or kind not in batch.scores
@@ -233,7 +235,8 @@ class Coordinator:
                     batch_id=batch_id,
                     strategy=s.strategy,
                     reason=s.reason,
-                    scores={k: float(v) for k, v in s.scores.items() if math.isfinite(v)},
+                    scores={k: float(v) for k, v in s.scores.items()
+                            if math.isfinite(v) and k != ANNOTATORS},
                     model_version=self.stage.snapshot.version,
                     deadline=self.stage.outstanding[s.item_id].deadline,
                     cost=s.cost,

@@ -96,6 +96,9 @@ class Pricing:
         """Labels asked for ``item_id`` when it was priced (the configured k if never priced)."""
         return self._wanted.get(item_id, self.settings.annotation.annotators_per_item)
 
+    def annotators_many(self, ids: Sequence[str]) -> np.ndarray:
+        return np.array([self.annotators(i) for i in ids], dtype=np.float32)
+
     def units(self, ledger_cost: float) -> float:
         """A ledger amount in the budget's unit (labels, minutes or money)."""
         return ledger_cost if self.budget is None else self.budget.to_units(ledger_cost)

@@ -10,6 +10,7 @@ from stream_al.labels import Label
 from stream_al.select.budget import Budget
 from stream_al.select.cost_aware import CostAware
 from stream_al.select.stage import SelectionStage
+from stream_al.stream.coordinator import Coordinator
 from stream_al.stream.pricing import Pricing
 
 
@@ -60,3 +61,58 @@ def test_labelling_times_are_learned_from_each_annotators_consecutive_timestamps
     labels += [Label("i0", "y", "a", 1000.0 + 10 * 29 + 1200)]
     assert pricing.observe_labels(labels, texts) == 29 + 29
     assert pricing.seconds(100) == pytest.approx(10.0, abs=1.0)
+
+
+def test_the_coordinator_spends_a_minute_budget_on_k_annotator_items(embedder, rows):
+    """Live path: prices by length and k on selected items, the ledger in minutes, and the
+    cost model learning from the labels' timestamps."""
+    from tests.stream.test_coordinator import Feed
+
+    settings = Settings.load(
+        embedder={"name": "hashing"}, selection={"batch_interval": 50},
+        cost={"unit": "minutes", "amount": 3.0, "period_items": 100, "reference_chars": 200},
+        annotation={"gold_fraction": 0.3, "gold_annotators": 3})
+    feed = Feed(Coordinator(settings, embedder.dim, embedder), embedder, rows)
+    bought = [x for start in range(0, 400, 50) for x in feed.texts(start, start + 50)]
+    bought += feed.c.flush(now=200.0)
+    pricing = feed.c.pricing
+    assert {x.annotators for x in bought} == {1, 3}
+    for x in bought:
+        one = pricing.budget.cost_many(np.array([len(x.text)], dtype=float))[0]
+        assert x.cost == pytest.approx(one * x.annotators, rel=1e-5)
+    spent_minutes = pricing.units(sum(x.cost for x in bought))
+    assert spent_minutes <= 3.0 * 400 / 100 + 1e-6  # 3 minutes per 100 stream items
+    assert spent_minutes == pytest.approx(pricing.units(feed.c.stage.budget.spent))
+    before = pricing.seconds(200)
+    for n, x in enumerate(bought):  # annotator "a" takes 4 s per item, whatever its length
+        feed.labels([x.item_id], now=1000.0 + 4 * n)
+    assert pricing.observed == len(bought) - 1
+    assert pricing.seconds(200) < before  # the prior (6 s + 0.06 s/char = 18 s) comes down
+
+
+@pytest.fixture(scope="module")
+def rows():
+    import csv
+
+    from tests.stream.test_coordinator import AG_NEWS
+    with AG_NEWS.open(newline="", encoding="utf-8") as f:
+        return [(r["text"], r["label"]) for _, r in zip(range(400), csv.DictReader(f),
+                                                         strict=False)]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from stream_al.embed import make_embedder
+    return make_embedder(Settings(embedder={"name": "hashing", "hashing_features": 2**14}).embedder)
+
+
+def test_cost_aware_ranking_uses_one_labels_price_when_an_item_asks_for_several():
+    from stream_al.score.batch import ScoredBatch
+    from stream_al.select.random import RandomSelector
+
+    batch = ScoredBatch(["a", "b", "c"], np.eye(3, 4, dtype=np.float32),
+                        {"margin": np.full(3, 0.8, np.float32),
+                         "annotators": np.array([1, 3, 1], np.float32)},
+                        costs=np.array([1.0, 3.0, 3.0], np.float32))
+    margin = CostAware(RandomSelector(0.1))._rescaled(batch).scores["margin"]
+    assert margin[0] == margin[1] > margin[2]  # b: 3 labels of price 1; c: 1 label of price 3
