@@ -67,12 +67,13 @@ def rss_mb() -> float:
 
 def state_mb(c: Coordinator) -> tuple[float, float]:
     """MB of the state that grows with the labels bought: the learner's replay memory (one
-    copy per model of the committee) and the novelty index (rows, links, ids; estimated)."""
+    copy of the rows, shared by the committee, plus a weight per row and model) and the two
+    ANN indexes, novelty and OOD (rows, links, ids; estimated)."""
     learner = c.learner
-    replay = sum(m._X.nbytes + m._y.nbytes + m._w.nbytes
-                 for m in (learner.main, *learner.committee)) / 2**20
-    index = c.stage.novelty
-    vectors = index._allocated * (index.dim * 4 + 2 * 16 * 4 + 64) / 2**20
+    models = (learner.main, *learner.committee)
+    replay = (learner.replay.nbytes + sum(m._w.nbytes for m in models)) / 2**20
+    indexes = (c.stage.novelty, c.health.ood.index)
+    vectors = sum(i._allocated * (i.dim * 4 + 2 * 16 * 4 + 64) for i in indexes) / 2**20
     return replay, vectors
 
 
@@ -126,8 +127,8 @@ def run(args: argparse.Namespace) -> None:
             marks.append((seen, rss_mb(), time.perf_counter() - started, replay, index))
             print(f"  {seen:>9,} texts  RSS {marks[-1][1]:5.0f} MB  {marks[-1][2]:5.0f} s  "
                   f"bought {bought:>6}  labelled {labelled:>6}  learner replay {replay:4.0f} MB "
-                  f"({1 + len(coordinator.learner.committee)} copies)  novelty index "
-                  f"~{index:3.0f} MB  load {load_average()}", flush=True)
+                  f"(1 copy, {1 + len(coordinator.learner.committee)} models)  novelty+OOD "
+                  f"indexes ~{index:3.0f} MB  load {load_average()}", flush=True)
     report(marks, latencies, sizes, coordinator)
 
 
@@ -152,7 +153,8 @@ def report(marks: list[tuple[int, float, float, float, float]], latencies: list[
     print(f"{'all':>10}{'':>28}" + "".join(
         f"{np.percentile(lat, q):>{w}.1f}" for q, w in ((50, 14), (95, 8), (99, 8)))
         + "".join(f"{np.percentile(per_item, q):>{w}.1f}" for q, w in ((50, 13), (95, 8))))
-    print(f"other MB = RSS minus the learner's replay memory and the novelty index; selection "
+    print(f"other MB = RSS minus the learner's replay memory and the novelty and OOD indexes; "
+          f"selection "
           f"latency = Coordinator.on_scored per batch (novelty, drift health, selector, "
           f"budget); max {lat.max():.0f} ms")
     b = coordinator.stage.budget

@@ -3,10 +3,11 @@
 Used for novelty (distance to what was already labelled or selected), out-of-distribution
 checks and k-center diversity. Memory is bounded by ``capacity`` however long the stream.
 
-While it holds at most ``exact_below`` vectors, nearest distances are computed exactly by one
-matrix product over a copy of the rows: on SST-2 embeddings (256 dims, one thread) that is
-2 ms for 512 queries against 1,000 vectors where hnswlib at ef=64 takes 12 ms, and is still the
-faster of the two near 2,000; past that the copy is dropped and hnswlib answers.
+While it holds at most ``exact_below`` vectors, there is no graph: nearest distances are
+computed exactly by one matrix product over the rows. On SST-2 embeddings (256 dims, one
+thread) that is 2 ms for 512 queries against 1,000 vectors where hnswlib at ef=64 takes 12 ms,
+and is still the faster of the two near 2,000. Past that the hnswlib graph is built from the
+rows (one thread: a pool per call costs more than it saves) and answers from then on.
 """
 
 from __future__ import annotations
@@ -35,19 +36,19 @@ class BoundedIndex:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.dim = dim
         self.capacity = capacity
+        self._ef, self._m, self._seed = ef, m, seed
+        self._exact_below = exact_below
         self._exact: np.ndarray | None = np.zeros((0, dim), dtype=np.float32)
         """Unit rows in insertion order while the index is small (None once it outgrew them)."""
-        self._exact_below = exact_below
-        self._index = hnswlib.Index(space="cosine", dim=dim)
-        self._allocated = min(capacity, 1024)
-        self._index.init_index(max_elements=self._allocated, ef_construction=100, M=m,
-                               random_seed=seed, allow_replace_deleted=True)
-        self._index.set_ef(ef)
+        self._exact_ids = np.zeros(0, dtype=np.int64)
+        self._index: hnswlib.Index | None = None
+        """Built when the rows outgrow ``exact_below`` (adding to it costs ~0.5 ms a vector)."""
+        self._allocated = 0
         self._order: deque[int] = deque()
         self._next = 0
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._exact_ids) if self._exact is not None else len(self._order)
 
     def add_many(self, X: np.ndarray) -> None:
         X = self._rows(X)
@@ -55,6 +56,28 @@ class BoundedIndex:
             self._add_chunk(X[start : start + self.capacity])
 
     def _add_chunk(self, X: np.ndarray) -> None:
+        ids = np.arange(self._next, self._next + len(X), dtype=np.int64)
+        self._next += len(X)
+        if self._exact is not None:
+            rows = np.concatenate([self._exact, _unit(X)])[-self.capacity :]
+            kept = np.concatenate([self._exact_ids, ids])[-self.capacity :]
+            if len(rows) <= self._exact_below:
+                self._exact, self._exact_ids = rows, kept
+                return
+            self._exact, self._exact_ids = None, np.zeros(0, dtype=np.int64)
+            self._build(len(rows))
+            X, ids = rows, kept
+        self._add_to_graph(X, ids)
+
+    def _build(self, rows: int) -> None:
+        self._allocated = min(self.capacity, max(rows, 1024))
+        self._index = hnswlib.Index(space="cosine", dim=self.dim)
+        self._index.init_index(max_elements=self._allocated, ef_construction=100, M=self._m,
+                               random_seed=self._seed, allow_replace_deleted=True)
+        self._index.set_ef(self._ef)
+
+    def _add_to_graph(self, X: np.ndarray, ids: np.ndarray) -> None:
+        assert self._index is not None
         n = len(X)
         need = len(self._order) + n
         if need > self._allocated and self._allocated < self.capacity:
@@ -63,13 +86,9 @@ class BoundedIndex:
         overflow = max(0, need - self.capacity)
         for _ in range(overflow):
             self._index.mark_deleted(self._order.popleft())
-        ids = np.arange(self._next, self._next + n)
-        self._next += n
-        self._index.add_items(X, ids, replace_deleted=overflow > 0)
+        # one thread: a pool per call costs more than it saves on a few dozen vectors
+        self._index.add_items(X, ids, num_threads=1, replace_deleted=overflow > 0)
         self._order.extend(ids.tolist())
-        if self._exact is not None:
-            rows = np.concatenate([self._exact, _unit(X)])[-self.capacity:]
-            self._exact = rows if len(rows) <= self._exact_below else None
 
     def query_many(self, X: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Internal ids and cosine distances of the ``k`` nearest stored vectors."""
@@ -77,8 +96,16 @@ class BoundedIndex:
         if k == 0:
             raise ValueError("the index is empty; add vectors before querying")
         X = self._rows(X)
+        if self._exact is not None:
+            distance = 1.0 - _unit(X) @ self._exact.T
+            nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
+            dist = np.take_along_axis(distance, nearest, axis=1)
+            order = np.argsort(dist, axis=1, kind="stable")
+            nearest = np.take_along_axis(nearest, order, axis=1)
+            return self._exact_ids[nearest], np.take_along_axis(dist, order, axis=1)
+        assert self._index is not None
         self._index.set_ef(max(self._index.ef, k))
-        return self._index.knn_query(X, k=k)
+        return self._index.knn_query(X, k=k, num_threads=1)
 
     def nearest_distance_many(self, X: np.ndarray) -> np.ndarray:
         """Cosine distance to the nearest stored vector; 1.0 when the index is empty."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from stream_al.config import LearnerSettings
+from stream_al.learn.replay import ReplayMemory
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.learn.softmax import OnlineSoftmax
 
@@ -32,9 +34,11 @@ class OnlineLearner:
         self.settings = s
         self.dim = dim
         self.version = 0
-        self.main = OnlineSoftmax(dim, s.l2, s.max_iter, s.memory, seed=s.seed)
+        self.replay = ReplayMemory(dim, s.memory, seed=s.seed)
+        """One copy of the labelled rows: the committee's bootstrap is a weight per row."""
+        self.main = OnlineSoftmax(dim, s.l2, s.max_iter, self.replay, seed=s.seed)
         self.committee = [
-            OnlineSoftmax(dim, s.l2, max(5, s.max_iter // 3), s.memory, seed=s.seed + 1 + i,
+            OnlineSoftmax(dim, s.l2, max(5, s.max_iter // 3), self.replay, seed=s.seed + 1 + i,
                           bootstrap=True)
             for i in range(s.committee_size)
         ]
@@ -47,7 +51,7 @@ class OnlineLearner:
 
     @property
     def n_labels(self) -> int:
-        return self.main.n_labels
+        return self.replay.seen
 
     def learn_one(self, x: np.ndarray, label: str) -> int:
         return self.learn_many(np.asarray(x, dtype=np.float32).reshape(1, -1), [label])
@@ -55,9 +59,9 @@ class OnlineLearner:
     def learn_many(self, X: np.ndarray, labels: Sequence[str]) -> int:
         if not len(labels):
             return self.version
-        self.main.learn_many(X, labels)
-        for member in self.committee:
-            member.learn_many(X, labels)  # same label order, so same class order
+        slots = self.replay.add_many(X, labels)
+        for model in (self.main, *self.committee):
+            model.learned(slots)
         self.version += 1
         self._snapshot = self._take_snapshot()
         return self.version
@@ -72,6 +76,25 @@ class OnlineLearner:
 
     def snapshot(self) -> ModelSnapshot:
         return self._snapshot
+
+    def reset_to(self, snapshot: ModelSnapshot, X: np.ndarray, labels: Sequence[str],
+                 version: int) -> None:
+        """Continue from ``snapshot`` exactly (weights, committee, temperature), with
+        (``X``, ``labels``) -- the labels it learned -- as the replay memory, at ``version``.
+
+        The snapshot taken right after predicts exactly as ``snapshot`` (same fingerprint).
+        """
+        members = [self.main, *self.committee]
+        pairs = [(snapshot.weights, snapshot.bias), *snapshot.committee]
+        if len(pairs) != len(members):
+            raise ValueError(f"the snapshot has {len(pairs) - 1} committee members, the learner "
+                             f"{len(members) - 1}: set learner.committee_size to match")
+        slots = self.replay.reset(snapshot.classes, X, labels)
+        for member, (W, b) in zip(members, pairs, strict=True):
+            member.restart(W, b, slots)
+        self.version = version
+        self.temperature = float(snapshot.temperature)
+        self._snapshot = replace(snapshot, version=version, created_at=time.time())
 
     def _take_snapshot(self) -> ModelSnapshot:
         f32 = np.float32

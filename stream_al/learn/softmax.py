@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import log_softmax, softmax
 
 from stream_al.learn.lbfgs import minimize_lbfgs
+from stream_al.learn.replay import ReplayMemory
 
 
 class OnlineSoftmax:
@@ -24,7 +25,7 @@ class OnlineSoftmax:
     >>> m.learn_many(np.array([[1, 0], [0, 1]], dtype=np.float32), ["a", "b"])
     >>> m.classes
     ['a', 'b']
-    >>> m.predict_proba_many(np.array([[1, 0]], dtype=np.float32)).argmax()
+    >>> int(m.predict_proba_many(np.array([[1, 0]], dtype=np.float32)).argmax())
     0
     """
 
@@ -33,88 +34,86 @@ class OnlineSoftmax:
         dim: int,
         l2: float = 0.05,
         max_iter: int = 60,
-        memory: int = 50_000,
+        memory: int | ReplayMemory = 50_000,
         seed: int = 0,
         bootstrap: bool = False,
     ) -> None:
+        """``memory``: the capacity of a replay memory of its own, or a :class:`ReplayMemory`
+        shared with other models (whose owner stores rows in it and calls :meth:`learned`)."""
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
+        self.replay = memory if isinstance(memory, ReplayMemory) else ReplayMemory(dim, memory, seed)
+        if self.replay.dim != dim:
+            raise ValueError(f"a replay memory of dim {self.replay.dim} for a model of dim {dim}")
         self.dim = dim
         self.l2 = l2
         self.max_iter = max_iter
-        self.memory = memory
         self.bootstrap = bootstrap
         self._rng = np.random.default_rng(seed)
-        self.classes: list[str] = []
-        self._class_index: dict[str, int] = {}
         self.W = np.zeros((0, dim), dtype=np.float64)
         self.b = np.zeros(0, dtype=np.float64)
-        self._X = np.zeros((0, dim), dtype=np.float32)
-        self._y = np.zeros(0, dtype=np.int64)
         self._w = np.zeros(0, dtype=np.float64)
-        self._n = 0
-        self._seen = 0
+        """This model's weight of each memory slot (bootstrap: Poisson(1) counts; else 1)."""
+
+    @property
+    def classes(self) -> list[str]:
+        return self.replay.classes
+
+    @property
+    def memory(self) -> int:
+        return self.replay.capacity
 
     # ---- learning -------------------------------------------------------------------------
     def learn_one(self, x: np.ndarray, label: str) -> None:
         self.learn_many(np.asarray(x, dtype=np.float32).reshape(1, -1), [label])
 
     def learn_many(self, X: np.ndarray, labels: Sequence[str]) -> None:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != self.dim:
-            raise ValueError(f"expected features of shape (n, {self.dim}), got {X.shape}")
-        if len(labels) != X.shape[0]:
-            raise ValueError(f"{X.shape[0]} feature rows but {len(labels)} labels")
-        if not len(labels):
-            return
-        y = np.array([self._index_of(str(label)) for label in labels], dtype=np.int64)
-        weights = (
-            self._rng.poisson(1.0, size=len(y)).astype(np.float64)
-            if self.bootstrap
-            else np.ones(len(y))
-        )
-        self._remember(X, y, weights)
+        """Store the rows in the replay memory and refit. (Models that share a memory are
+        taught by its owner: rows stored once, then :meth:`learned` on each model.)"""
+        slots = self.replay.add_many(X, labels)
+        if len(slots):
+            self.learned(slots)
+
+    def learned(self, slots: np.ndarray) -> None:
+        """Weigh the rows just stored at ``slots`` of the replay memory (-1: dropped) and refit."""
+        self._weigh(slots)
+        self._grow_classes()
         if len(self.classes) >= 2:
             self._fit()
 
-    def _index_of(self, label: str) -> int:
-        idx = self._class_index.get(label)
-        if idx is None:
-            idx = len(self.classes)
-            self.classes.append(label)
-            self._class_index[label] = idx
-            self.W = np.vstack([self.W, np.zeros((1, self.dim))])
-            self.b = np.append(self.b, 0.0)
-        return idx
+    def _weigh(self, slots: np.ndarray) -> None:
+        """This model's weight of the rows at ``slots`` (a draw for every slot, kept or not)."""
+        draws = (
+            self._rng.poisson(1.0, size=len(slots)).astype(np.float64)
+            if self.bootstrap
+            else np.ones(len(slots))
+        )
+        self._grow_weights()
+        kept = slots >= 0
+        self._w[slots[kept]] = draws[kept]
 
-    def _remember(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
-        """Append to the replay memory; beyond ``memory`` rows, keep a uniform reservoir."""
-        for row in range(len(y)):
-            self._seen += 1
-            n = self._n
-            if n < self.memory:
-                if n == len(self._y):
-                    self._grow(min(self.memory, max(64, 2 * n)))
-                self._X[n], self._y[n], self._w[n] = X[row], y[row], w[row]
-                self._n += 1
-                continue
-            slot = int(self._rng.integers(0, self._seen))
-            if slot < self.memory:
-                self._X[slot], self._y[slot], self._w[slot] = X[row], y[row], w[row]
+    def _grow_weights(self) -> None:
+        """Room for a weight per row of the memory (grown geometrically, up to its capacity)."""
+        n = len(self.replay)
+        if len(self._w) < n:
+            grown = min(self.replay.capacity, max(n, 2 * len(self._w)))
+            self._w = np.concatenate([self._w, np.zeros(grown - len(self._w))])
 
-    def _grow(self, capacity: int) -> None:
-        extra = capacity - len(self._y)
-        self._X = np.vstack([self._X, np.zeros((extra, self.dim), dtype=np.float32)])
-        self._y = np.concatenate([self._y, np.zeros(extra, dtype=np.int64)])
-        self._w = np.concatenate([self._w, np.zeros(extra)])
+    def _grow_classes(self) -> None:
+        """A zero row of weights for each class the memory learned since the last fit."""
+        k = len(self.classes)
+        if len(self.b) < k:
+            extra = k - len(self.b)
+            self.W = np.vstack([self.W, np.zeros((extra, self.dim))])
+            self.b = np.append(self.b, np.zeros(extra))
 
     def _fit(self) -> None:
         """Warm-started L-BFGS on the replay memory (float32 maths: BLAS is much faster)."""
         k, d = self.W.shape
-        n = self._n
-        X = self._X[:n]
+        n = len(self.replay)
+        X = self.replay.X
         Y = np.zeros((n, k), dtype=np.float32)
-        Y[np.arange(n), self._y[:n]] = 1.0
+        Y[np.arange(n), self.replay.y] = 1.0
         sw = self._w[:n].astype(np.float32)
         total = float(max(sw.sum(), 1.0))
         lam = self.l2 / total
@@ -133,6 +132,27 @@ class OnlineSoftmax:
         self.W = theta[: k * d].reshape(k, d)
         self.b = theta[k * d :]
 
+    def reset_to(self, classes: Sequence[str], W: np.ndarray, b: np.ndarray,
+                 X: np.ndarray, labels: Sequence[str]) -> None:
+        """Forget everything; continue from weights ``W``, ``b`` over ``classes`` with
+        (``X``, ``labels``) as the replay memory (a rollback to an earlier model)."""
+        self.restart(W, b, self.replay.reset(classes, X, labels))
+
+    def restart(self, W: np.ndarray, b: np.ndarray, slots: np.ndarray) -> None:
+        """Continue from weights ``W``, ``b`` (over the memory's first classes) after the
+        memory was reset to rows at ``slots``; no refit."""
+        W = np.asarray(W, dtype=np.float64)
+        if W.ndim != 2 or W.shape[1] != self.dim or len(b) != len(W):
+            raise ValueError(f"weights {W.shape} do not fit classes x {self.dim}")
+        if len(W) > len(self.classes):
+            raise ValueError(f"weights for {len(W)} classes, the memory knows {len(self.classes)}")
+        self._w = np.zeros(0)
+        self.W, self.b = np.zeros((0, self.dim)), np.zeros(0)
+        self._grow_classes()  # a label of a class the weights do not know gets a zero row
+        self.W[: len(W)] = W
+        self.b[: len(W)] = np.asarray(b, dtype=np.float64)
+        self._weigh(slots)
+
     # ---- prediction -----------------------------------------------------------------------
     def predict_proba_many(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, columns in the order of :attr:`classes`."""
@@ -143,4 +163,4 @@ class OnlineSoftmax:
 
     @property
     def n_labels(self) -> int:
-        return self._seen
+        return self.replay.seen

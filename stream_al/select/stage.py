@@ -30,12 +30,13 @@ class Outstanding:
 
 class SelectionStage:
     def __init__(self, settings: Settings, dim: int, strategy: str | None = None,
-                 novelty_capacity: int = 100_000) -> None:
+                 novelty_capacity: int | None = None) -> None:
         sel, bud = settings.selection, settings.budget
         self.settings = settings
         self.strategy = strategy or sel.strategy
         self.budget = Budget(bud.fraction, bud.window_items, float(bud.warmup_labels))
-        self.novelty = BoundedIndex(dim, capacity=novelty_capacity, seed=sel.seed)
+        self.novelty = BoundedIndex(dim, capacity=novelty_capacity or sel.novelty_capacity,
+                                    seed=sel.seed)
         self.snapshot = ModelSnapshot.empty(dim)
         self.selector = make_selector(self.strategy, sel, bud, rescorer=self)
         self.outstanding: dict[str, Outstanding] = {}

@@ -5,6 +5,7 @@ import pytest
 
 from stream_al.config import LearnerSettings
 from stream_al.learn import ModelSnapshot, OnlineLearner, OnlineSoftmax
+from stream_al.learn.replay import ReplayMemory
 
 
 def blobs(n: int, k: int, dim: int = 8, seed: int = 0) -> tuple[np.ndarray, list[str]]:
@@ -83,7 +84,31 @@ def test_replay_memory_is_bounded():
     model = OnlineSoftmax(8, memory=50, max_iter=5)
     for i in range(0, 500, 50):
         model.learn_many(X[i : i + 50], y[i : i + 50])
-    assert model._n == 50 and model.n_labels == 500
+    assert len(model.replay) == 50 and model.n_labels == 500
+
+
+def test_the_committee_shares_one_copy_of_the_labelled_rows():
+    X, y = blobs(400, 3)
+    learner = OnlineLearner(dim=8, settings=LearnerSettings(committee_size=4, memory=300))
+    for i in range(0, 400, 100):
+        learner.learn_many(X[i : i + 100], y[i : i + 100])
+    models = [learner.main, *learner.committee]
+    assert all(m.replay is learner.replay for m in models)
+    assert len(learner.replay) == 300 and learner.n_labels == 400
+    weights = [m._w[:300] for m in learner.committee]
+    assert all((w >= 0).all() and w.mean() > 0.7 for w in weights)  # Poisson(1) counts
+    assert len({w.tobytes() for w in weights}) == 4  # each member its own bootstrap
+    assert (learner.main._w[:300] == 1).all()
+
+
+def test_the_reservoir_keeps_every_row_with_the_same_chance():
+    memory = ReplayMemory(dim=1, capacity=100, seed=3)
+    for start in range(0, 2000, 50):
+        rows = np.arange(start, start + 50, dtype=np.float32).reshape(-1, 1)
+        memory.add_many(rows, ["a"] * 50)
+    kept = memory.X[:, 0]
+    assert len(set(kept.tolist())) == 100 and memory.seen == 2000
+    assert 600 < kept.mean() < 1400  # uniform over 0..1999, not the first or the last rows
 
 
 def test_rejects_features_of_the_wrong_width():
