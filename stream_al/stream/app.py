@@ -1,8 +1,9 @@
-"""The faust application: three agents, a timer and a task, built from :class:`Settings`.
+"""The faust application: two agents, two tasks and two timers, built from :class:`Settings`.
 
-- ``score`` on ``texts`` (partitioned; workers in the group share the partitions): batches of
-  texts are parsed, embedded and scored with the current model; one record per batch goes to
-  ``control``.
+- a task reads ``texts`` (partitioned; the workers share the partitions in their own group,
+  :func:`~stream_al.stream.reader.texts_group`) in batches with aiokafka
+  (:class:`~stream_al.stream.reader.TextReader`): each batch is parsed, embedded and scored
+  with the current model; one record per batch goes to ``control``.
 - ``labels_in`` on ``labels`` (partitioned): vendor labels are validated and forwarded to
   ``control``.
 - ``coordinate`` on ``control`` (one partition, so one worker of the group runs it): the
@@ -29,6 +30,7 @@ from stream_al.embed import Embedder, make_embedder
 from stream_al.metrics import Metrics
 from stream_al.stream.coordinating import CoordinatorShell
 from stream_al.stream.publish import Publisher, raw_topic
+from stream_al.stream.reader import TextReader
 from stream_al.stream.scoring import ScoringShell
 from stream_al.stream.topics import MAX_RECORD_BYTES
 
@@ -72,11 +74,11 @@ def build_app(
     coordinating = CoordinatorShell(settings, embedder, publisher, metrics, strategy)
     t = k.topics
 
-    @app.agent(raw_topic(app, t.texts), name="score", concurrency=1)
-    async def score(stream: faust.StreamT) -> None:
-        async for events in stream.noack_take(k.batch_max, within=k.batch_within_s):
-            await scoring.score(events)
-            await ack_all(stream, events)
+    reader = TextReader(k, scoring.score)
+
+    @app.task
+    async def read_texts() -> None:
+        await reader.run()
 
     @app.agent(raw_topic(app, t.labels), name="labels_in", concurrency=1)
     async def labels_in(stream: faust.StreamT) -> None:
@@ -108,6 +110,8 @@ def build_app(
             end, position = consumer.highwater(tp), await consumer.position(tp)
             if end is not None and position is not None:
                 metrics.set_consumer_lag(tp.topic, tp.partition, max(0, end - position))
+        for tp, lag in (await reader.lag()).items():
+            metrics.set_consumer_lag(tp.topic, tp.partition, lag)
 
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         await coordinating.assigned(any(tp.topic == t.control for tp in assigned))

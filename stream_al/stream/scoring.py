@@ -64,33 +64,30 @@ class ScoringShell:
         self._batches = 0
 
     # ---- texts --------------------------------------------------------------------------------
-    async def score(self, events: Sequence) -> None:
-        """Parse, embed and score one batch of ``texts`` records; one record to ``control``."""
+    async def score(self, records: Sequence) -> None:
+        """Parse, embed and score one batch of ``texts`` records (anything with ``value``,
+        ``topic``, ``partition``, ``offset`` and ``key``); one record to ``control``."""
         try:
-            await self._score(events)
+            await self._score(records)
         except Exception as e:  # never lose a batch silently: dead-letter it, keep going
-            log.exception("scoring a batch of %d texts failed", len(events))
+            log.exception("scoring a batch of %d texts failed", len(records))
             self.metrics.count_error("score", type(e).__name__)
             reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
-            for event in events:
-                await self.publisher.dead_letter(
-                    "embed", event.message.value or b"", reason, event.message
-                )
+            for record in records:
+                await self.publisher.dead_letter("embed", record.value or b"", reason, record)
 
-    async def _score(self, events: Sequence) -> None:
+    async def _score(self, records: Sequence) -> None:
         texts: list[TextIn] = []
         sources: list[tuple[int, int]] = []  # (partition, offset): redeliveries are not recounted
         seen: set[str] = set()
-        for event in events:
-            parsed = parse(TextIn, event.message.value, self.settings.kafka.max_text_bytes)
+        for record in records:
+            parsed = parse(TextIn, record.value, self.settings.kafka.max_text_bytes)
             if isinstance(parsed, DeadLetterReason):
-                await self.publisher.dead_letter(
-                    "embed", event.message.value or b"", parsed, event.message
-                )
+                await self.publisher.dead_letter("embed", record.value or b"", parsed, record)
             elif parsed.id not in seen:  # the same id twice in a batch: once is enough
                 seen.add(parsed.id)
                 texts.append(parsed)
-                sources.append((event.message.partition, event.message.offset))
+                sources.append((record.partition, record.offset))
         if not texts:
             return
         await self._report_cuts(texts)

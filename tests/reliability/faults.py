@@ -25,6 +25,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from stream_al.config import KafkaSettings
 from stream_al.labels.export import LabeledSnapshot, admitted_rows
 from stream_al.stream.messages import (
     DeadLetter,
@@ -37,6 +38,7 @@ from stream_al.stream.messages import (
     SelectedItem,
     parse,
 )
+from stream_al.stream.reader import texts_group
 from tests.fixtures.deploy import free_ports, run_script
 from tests.stream.harness import AG_NEWS, REPO, read_topic
 
@@ -195,11 +197,14 @@ def dead_letters(bootstrap: str, topics: dict[str, str]) -> list[DeadLetter]:
 
 
 def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
-    """The consumer group has committed the end of every partition of ``topics``."""
+    """The workers of ``group`` (app id) have committed the end of every partition of
+    ``topics``: texts in the scorers' group, the other topics in the faust app's."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
-        committed = admin.list_group_offsets({group: None}).get(group, {})
+        committed = {}
+        for name in (group, texts_group(KafkaSettings(app_id=group))):
+            committed |= admin.list_group_offsets({name: None}).get(name, {})
         tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
         ends = consumer.end_offsets(tps)
         return all(

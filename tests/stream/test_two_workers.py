@@ -10,7 +10,9 @@ import json
 
 import pytest
 
+from stream_al.config import KafkaSettings
 from stream_al.stream.messages import Event, parse
+from stream_al.stream.reader import texts_group
 from tests.stream.harness import (
     AG_NEWS,
     Worker,
@@ -35,10 +37,11 @@ def test_two_workers_share_the_texts_and_one_budget_across_a_restart(kafka_boots
     config = pipeline_config(kafka_bootstrap, tmp_path, kafka={"metrics_port": 0})
     kafka = settings_of(config)["kafka"]
     topics, group = kafka["topics"], kafka["app_id"]
+    scorers = texts_group(KafkaSettings(app_id=group))
     with Worker(config, tmp_path / "w1.log") as w1, Worker(config, tmp_path / "w2.log") as w2:
         members = wait_for(
             lambda: (
-                (m := group_assignments(kafka_bootstrap, group))
+                (m := group_assignments(kafka_bootstrap, scorers))
                 and len(m) == 2
                 and all(a.get(topics["texts"]) for a in m)
                 and m
@@ -47,7 +50,12 @@ def test_two_workers_share_the_texts_and_one_budget_across_a_restart(kafka_boots
             "both workers to hold texts partitions",
         )
         assert sorted(p for a in members for p in a[topics["texts"]]) == [0, 1, 2, 3]
-        assert sorted(len(a.get(topics["control"], [])) for a in members) == [0, 1]
+        agents = wait_for(
+            lambda: (m := group_assignments(kafka_bootstrap, group)) and len(m) == 2 and m,
+            90,
+            "both workers to join the agents' group",
+        )
+        assert sorted(len(a.get(topics["control"], [])) for a in agents) == [0, 1]
 
         produced = run_cli(
             "produce",

@@ -1,0 +1,128 @@
+"""The texts reader, on the real broker: batches, offsets committed only for handled batches,
+and a first start that continues where the agents' group left the texts topic."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from stream_al.config import KafkaSettings
+from stream_al.stream.reader import TextReader, texts_group
+from stream_al.stream.topics import ensure_topics
+from tests.stream.harness import send_raw
+
+pytestmark = pytest.mark.kafka
+
+TEXTS = 600
+
+
+def kafka_settings(bootstrap: str) -> KafkaSettings:
+    name = f"r{uuid.uuid4().hex[:10]}"
+    topics = {t: f"{name}.{t}" for t in ("texts", "labels", "selected", "control", "models",
+                                          "state", "events", "deadletter", "expert")}
+    k = KafkaSettings(bootstrap=bootstrap, app_id=name, batch_within_s=0.1, topics=topics)
+    ensure_topics(k)
+    return k
+
+
+def produce(k: KafkaSettings, n: int) -> None:
+    send_raw(k.bootstrap, k.topics.texts, [(f"t-{i}".encode(), b"{}") for i in range(n)])
+
+
+def committed(k: KafkaSettings, group: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=group,
+                             enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(k.topics.texts, p) for p in consumer.partitions_for_topic(
+            k.topics.texts)]
+        return {tp.partition: offset for tp in tps
+                if (offset := consumer.committed(tp)) is not None}
+    finally:
+        consumer.close()
+
+
+async def read_until(reader: TextReader, done: asyncio.Event, timeout_s: float = 60) -> None:
+    task = asyncio.create_task(reader.run())
+    try:
+        await asyncio.wait_for(done.wait(), timeout_s)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_texts_come_in_batches_and_every_handled_offset_is_committed(kafka_bootstrap):
+    k = kafka_settings(kafka_bootstrap)
+    produce(k, TEXTS)
+    batches: list[int] = []
+    done = asyncio.Event()
+
+    async def handle(records: Sequence) -> None:
+        batches.append(len(records))
+        if sum(batches) >= TEXTS:
+            done.set()
+
+    asyncio.run(read_until(TextReader(k, handle), done))
+
+    assert sum(batches) == TEXTS and max(batches) > 1
+    assert max(batches) <= k.batch_max
+    assert sum(committed(k, texts_group(k)).values()) == TEXTS  # ends of every partition
+
+
+def test_a_batch_whose_handler_never_returned_is_read_again(kafka_bootstrap):
+    k = kafka_settings(kafka_bootstrap).model_copy(update={"batch_max": 50})
+    produce(k, TEXTS)
+    handled: list[int] = []
+    stuck = asyncio.Event()
+
+    async def handle(records: Sequence) -> None:
+        if handled:  # the second batch: the worker dies while handling it
+            stuck.set()
+            await asyncio.Event().wait()
+        handled.append(len(records))
+
+    asyncio.run(read_until(TextReader(k, handle), stuck))
+    assert sum(committed(k, texts_group(k)).values()) == handled[0]
+
+    again: list[int] = []
+    done = asyncio.Event()
+
+    async def handle_rest(records: Sequence) -> None:
+        again.append(len(records))
+        if sum(again) >= TEXTS - handled[0]:
+            done.set()
+
+    asyncio.run(read_until(TextReader(k, handle_rest), done))
+    assert sum(again) == TEXTS - handled[0]  # nothing lost, nothing handled twice
+    assert sum(committed(k, texts_group(k)).values()) == TEXTS
+
+
+def test_a_first_start_continues_where_the_agents_group_committed(kafka_bootstrap):
+    k = kafka_settings(kafka_bootstrap)
+    produce(k, TEXTS)
+    earlier = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=k.app_id,
+                            enable_auto_commit=False)
+    tps = [TopicPartition(k.topics.texts, p) for p in earlier.partitions_for_topic(k.topics.texts)]
+    ends = earlier.end_offsets(tps)
+    earlier.assign(tps)
+    earlier.commit({tp: OffsetAndMetadata(ends[tp] // 2, "", -1) for tp in tps})
+    earlier.close()
+    left = sum(ends[tp] - ends[tp] // 2 for tp in tps)
+    first: dict[int, int] = {}
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def handle(records: Sequence) -> None:
+        for r in records:
+            first.setdefault(r.partition, r.offset)
+        seen.append(len(records))
+        if sum(seen) >= left:
+            done.set()
+
+    asyncio.run(read_until(TextReader(k, handle), done))
+    assert first == {tp.partition: ends[tp] // 2 for tp in tps if ends[tp] > ends[tp] // 2}
+    assert sum(seen) == left
