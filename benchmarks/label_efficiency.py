@@ -7,7 +7,8 @@ every label of the stream.
 
     python benchmarks/label_efficiency.py                       # the issue's comparison
     python benchmarks/label_efficiency.py --embedder static --seeds 0,1,2,3,4
-    python benchmarks/label_efficiency.py --case sst2:0.01      # any dataset:budget
+    python benchmarks/label_efficiency.py --case sst2:0.01:10000 --seeds 0,1,2,3,4,5,6,7,8,9
+                                     # any dataset:budget[:rows] (rows: a seeded random slice)
 
 Embeddings are computed once per dataset and embedder and cached (MiniLM: ~3 min per dataset).
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from stream_al.config import Settings
-from stream_al.dataset import load_labeled
+from stream_al.dataset import LabeledTexts, load_labeled
 from stream_al.embed import make_embedder
 from stream_al.runtime import limit_blas_threads
 from stream_al.simulate.features import embed_dataset
@@ -32,10 +33,18 @@ DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 CASES = ["ag_news:0.02", "banking77:0.05"]
 
 
+def sliced(data: LabeledTexts, rows: int | None) -> LabeledTexts:
+    """``rows`` rows drawn at random (seed 0), in their file order; all of them if None."""
+    if rows is None or rows >= len(data):
+        return data
+    keep = np.sort(np.random.default_rng(0).permutation(len(data))[:rows])
+    return LabeledTexts([data.texts[i] for i in keep], [data.labels[i] for i in keep], data.source)
+
+
 def run_case(name: str, budget: float, embedder_name: str, strategies: list[str],
-             seeds: list[int]) -> None:
+             seeds: list[int], rows: int | None = None) -> None:
     settings = Settings.load(embedder={"name": embedder_name}, budget={"fraction": budget})
-    data = load_labeled(DATASETS / f"{name}.csv")
+    data = sliced(load_labeled(DATASETS / f"{name}.csv"), rows)
     embedder = make_embedder(settings.embedder)
     t0 = time.perf_counter()
     X = embed_dataset(embedder, data, settings.embedder.cache_dir)
@@ -66,7 +75,8 @@ def run_case(name: str, budget: float, embedder_name: str, strategies: list[str]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "static", "hashing"])
-    parser.add_argument("--case", action="append", help="dataset:budget (repeatable)")
+    parser.add_argument("--case", action="append",
+                        help="dataset:budget[:rows] (repeatable; rows: a seeded random slice)")
     parser.add_argument("--strategies", default="default,random,uncertainty,diverse,bandit")
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
@@ -76,8 +86,9 @@ def main() -> int:
         strategies.append("random")
     seeds = [int(s) for s in args.seeds.split(",")]
     for case in args.case or CASES:
-        name, budget = case.split(":")
-        run_case(name, float(budget), args.embedder, strategies, seeds)
+        name, budget, *rows = case.split(":")
+        run_case(name, float(budget), args.embedder, strategies, seeds,
+                 int(rows[0]) if rows else None)
     return 0
 
 
