@@ -36,20 +36,9 @@ STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 PYTHON=${KAFKA_PYTHON:-python3}
 LOG_LEVEL=${KAFKA_LOG_LEVEL:-WARN}
 
-say() { echo "kafka: $*"; }
-
-die() {
-    echo "kafka: error: $*" >&2
-    exit 1
-}
-
-die_with_log() {  # die, showing the end of the server's log
-    if [[ -s $LOG_FILE ]]; then
-        echo "---- last 40 lines of $LOG_FILE ----" >&2
-        tail -n 40 "$LOG_FILE" >&2
-    fi
-    die "$@"
-}
+NAME=kafka
+# shellcheck source=deploy/lib.sh
+source "$HERE/lib.sh"
 
 need() {  # need COMMAND HOW_TO_GET_IT
     command -v "$1" >/dev/null 2>&1 || die "'$1' not found; $2"
@@ -163,16 +152,7 @@ print(cluster_id)')
 # --- process ---------------------------------------------------------------------------------------
 
 broker_pid() {  # prints the pid of the broker started from DATA_DIR, if it is alive
-    local pid
-    [[ -f $PID_FILE ]] || return 1
-    pid=$(cat "$PID_FILE")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
-    echo "$pid"
-}
-
-port_open() {  # port_open PORT: something listens on 127.0.0.1:PORT
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    live_pid 'kafka\.Kafka'
 }
 
 broker_answers() {
@@ -231,19 +211,7 @@ PY
 }
 
 wait_ready() {  # wait_ready PID
-    local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
-    until broker_answers; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$PID_FILE"
-            die_with_log "the broker (pid $pid) exited during start-up"
-        fi
-        if ((SECONDS >= deadline)); then
-            kill -KILL "$pid" 2>/dev/null || true
-            rm -f "$PID_FILE"
-            die_with_log "the broker (pid $pid) did not answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s; killed it"
-        fi
-        sleep 0.5
-    done
+    wait_until "$1" broker_answers "answering on 127.0.0.1:$PORT"
 }
 
 start() {
@@ -263,7 +231,7 @@ start() {
         return 0
     fi
     for p in "$PORT" "$CONTROLLER_PORT"; do
-        port_open "$p" && die "port $p on 127.0.0.1 is taken by something that is not this broker; pick another KAFKA_PORT"
+        tcp_open "$p" && die "port $p on 127.0.0.1 is taken by something that is not this broker; pick another KAFKA_PORT"
     done
     fetch
     write_config
@@ -271,12 +239,8 @@ start() {
     format_storage
     cd "$DATA_DIR"
     java_args
-    # setsid: the broker outlives the shell that started it; bash writes the pid that java then takes.
-    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" \
-        "${JAVA_ARGS[@]}" kafka.Kafka "$DATA_DIR/server.properties" </dev/null >>"$LOG_FILE" 2>&1 &
-    local launcher=$!
-    for _ in $(seq 50); do [[ -s $PID_FILE ]] && break; sleep 0.1; done
-    pid=$(cat "$PID_FILE" 2>/dev/null || echo "$launcher")
+    launch "${JAVA_ARGS[@]}" kafka.Kafka "$DATA_DIR/server.properties"
+    pid=$LAUNCHED_PID
     wait_ready "$pid"
     say "started (pid $pid) on 127.0.0.1:$PORT in $((SECONDS - began))s; data and log in $DATA_DIR"
 }
@@ -288,18 +252,7 @@ stop() {
         say "not running from $DATA_DIR"
         return 0
     fi
-    kill -TERM "$pid"
-    for _ in $(seq $((STOP_TIMEOUT * 5))); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        say "pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
-    rm -f "$PID_FILE"
-    say "stopped (pid $pid)"
+    stop_pid "$pid"
 }
 
 status() {

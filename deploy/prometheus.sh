@@ -27,20 +27,9 @@ START_TIMEOUT=${PROM_START_TIMEOUT:-60}
 STOP_TIMEOUT=${PROM_STOP_TIMEOUT:-20}
 URL=http://127.0.0.1:$PORT
 
-say() { echo "prometheus: $*"; }
-
-die() {
-    echo "prometheus: error: $*" >&2
-    exit 1
-}
-
-die_with_log() {  # die, showing the end of the server's log
-    if [[ -s $LOG_FILE ]]; then
-        echo "---- last 30 lines of $LOG_FILE ----" >&2
-        tail -n 30 "$LOG_FILE" >&2
-    fi
-    die "$@"
-}
+NAME=prometheus
+# shellcheck source=deploy/lib.sh
+source "$HERE/lib.sh"
 
 ready() {  # Prometheus answers GET /-/ready with 200
     if command -v curl >/dev/null 2>&1; then
@@ -49,10 +38,6 @@ ready() {  # Prometheus answers GET /-/ready with 200
         python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
             "$URL/-/ready" 2>/dev/null
     fi
-}
-
-port_open() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
 }
 
 # --- install ---------------------------------------------------------------------------------------
@@ -95,28 +80,11 @@ install() {
 # --- process ---------------------------------------------------------------------------------------
 
 server_pid() {  # prints the pid of the Prometheus started from RUN_DIR, if it is alive
-    local pid
-    [[ -f $PID_FILE ]] || return 1
-    pid=$(cat "$PID_FILE")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q prometheus || return 1
-    echo "$pid"
+    live_pid prometheus
 }
 
 wait_ready() {  # wait_ready PID
-    local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
-    until ready; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$PID_FILE"
-            die_with_log "prometheus (pid $pid) exited during start-up"
-        fi
-        if ((SECONDS >= deadline)); then
-            kill -KILL "$pid" 2>/dev/null || true
-            rm -f "$PID_FILE"
-            die_with_log "prometheus (pid $pid) was not ready at $URL within ${START_TIMEOUT}s; killed it"
-        fi
-        sleep 0.2
-    done
+    wait_until "$1" ready "ready at $URL"
 }
 
 start() {
@@ -138,19 +106,15 @@ start() {
         stop
     elif ready; then
         die "another Prometheus (not started from $RUN_DIR) already serves $URL; stop it or pick another PROM_PORT"
-    elif port_open; then
+    elif tcp_open "$PORT"; then
         die "port $PORT on 127.0.0.1 is taken by something that is not Prometheus; pick another PROM_PORT"
     fi
     mkdir -p "$RUN_DIR/data"
     echo "$config" >"$CONFIG_RECORD"
-    # setsid: the server outlives the shell that started it; bash writes the pid that prometheus takes.
-    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" \
-        prometheus --config.file="$config" --storage.tsdb.path="$RUN_DIR/data" \
-        --storage.tsdb.retention.time=2d --web.listen-address="127.0.0.1:$PORT" \
-        </dev/null >"$LOG_FILE" 2>&1 &
-    local launcher=$!
-    for _ in $(seq 50); do [[ -s $PID_FILE ]] && break; sleep 0.1; done
-    pid=$(cat "$PID_FILE" 2>/dev/null || echo "$launcher")
+    : >"$LOG_FILE"
+    launch prometheus --config.file="$config" --storage.tsdb.path="$RUN_DIR/data" \
+        --storage.tsdb.retention.time=2d --web.listen-address="127.0.0.1:$PORT"
+    pid=$LAUNCHED_PID
     wait_ready "$pid"
     say "started (pid $pid) at $URL in $((SECONDS - began))s with $config; log in $LOG_FILE"
 }
@@ -162,18 +126,7 @@ stop() {
         say "not running from $RUN_DIR"
         return 0
     fi
-    kill -TERM "$pid"
-    for _ in $(seq $((STOP_TIMEOUT * 5))); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        say "pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-    fi
-    rm -f "$PID_FILE"
-    say "stopped (pid $pid)"
+    stop_pid "$pid"
 }
 
 status() {
