@@ -107,6 +107,7 @@ class CoordinatorShell:
             time.time(),
             state.rollback,
         )
+        c.governance.resume_temperature(c.learner, state.temperature)
         detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started}
         log.info("coordinator rebuilt from the topics: %s", detail)
         await self.publisher.event(

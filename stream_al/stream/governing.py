@@ -127,6 +127,13 @@ class Governance:
     def temperature(self) -> float:
         return self.calibrator.temperature
 
+    def resume_temperature(self, learner: OnlineLearner, temperature: float) -> None:
+        """After a rebuild: keep the temperature of the last published model (the labels it
+        was fitted on are gone; the next fit must beat it on new ones)."""
+        if temperature > 0 and temperature != learner.temperature:
+            learner.set_temperature(temperature)
+        self.calibrator.temperature = learner.temperature
+
     def adopt(self, snapshot: ModelSnapshot) -> None:
         """A model from elsewhere (a rollback) is in use: calibrate from scratch at its
         temperature."""

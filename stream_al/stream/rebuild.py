@@ -6,7 +6,7 @@ When a worker is assigned the control partition it reads, up to their current en
 - ``state``: the last ledger (items seen, control offset), every expiry and the operator's
   rollback in force, if any (``stream_al/stream/rollback.py``);
 - ``labels`` from the beginning: every label, deduplicated by the coordinator;
-- the last record of ``models``: the version to continue from.
+- the last record of ``models``: the version to continue from, and its temperature.
 
 All of it is bounded by the budget (selected, labels) or compacted (state, models).
 """
@@ -45,6 +45,8 @@ class TopicState:
     labels: list[LabelIn] = field(default_factory=list)
     ledger: Ledger | None = None
     model_version: int = 0
+    temperature: float = 1.0
+    """Of the last model published (the calibration a rebuild keeps)."""
     rollback: RollbackState | None = None
     unreadable: int = 0
 
@@ -122,9 +124,9 @@ def read_state(kafka: KafkaSettings) -> TopicState:
         label = parse(LabelIn, record.value)
         if isinstance(label, LabelIn):
             state.labels.append(label)
-    state.model_version = _model_version(kafka, last_only=True)
+    state.model_version, state.temperature = _last_model(kafka, last_only=True)
     if state.model_version == 0:  # the last record is not a model (a stray producer's): look back
-        state.model_version = _model_version(kafka, last_only=False)
+        state.model_version, state.temperature = _last_model(kafka, last_only=False)
     log.info(
         "read state: %d selected, %d expired, %d labels, ledger %s, model v%d",
         len(state.selected),
@@ -136,9 +138,16 @@ def read_state(kafka: KafkaSettings) -> TopicState:
     return state
 
 
-def _model_version(kafka: KafkaSettings, last_only: bool) -> int:
-    """The highest version among readable model updates (0: none)."""
-    versions = (
+def _last_model(kafka: KafkaSettings, last_only: bool) -> tuple[int, float]:
+    """The highest version among readable model updates (0: none) and its temperature."""
+    updates = (
         parse(ModelUpdate, r.value) for r in read_topic(kafka, kafka.topics.models, last_only)
     )
-    return max((u.version for u in versions if isinstance(u, ModelUpdate)), default=0)
+    last = max((u for u in updates if isinstance(u, ModelUpdate)), key=lambda u: u.version,
+               default=None)
+    if last is None:
+        return 0, 1.0
+    try:
+        return last.version, float(last.to_snapshot().temperature)
+    except Exception:  # weights that do not load: the scorers dead-letter it too
+        return last.version, 1.0

@@ -152,3 +152,15 @@ def test_only_labels_bought_for_a_calibrating_reason_calibrate():
         governance.on_labels(before, X[rows], labels[rows], ["uncertainty"] * REFIT_EVERY)
         assert governance.calibrate(learner) is None
     assert learner.temperature == 1.0
+
+
+def test_a_rebuild_keeps_the_temperature_of_the_last_published_model():
+    _, labels, X = embedded("ag_news", 400)
+    settings = Settings.load(budget={"fraction": 0.1})
+    governance = Governance(settings, SelectionStage(settings, X.shape[1]),
+                            DataHealth(settings, X.shape[1]))
+    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
+    learner.learn_many(X, labels)  # the rebuild re-learned every label, at temperature 1
+    governance.resume_temperature(learner, 1.7)
+    assert learner.snapshot().temperature == governance.temperature == 1.7
+    assert learner.snapshot().version == 1  # the same version, now published with it
