@@ -62,11 +62,16 @@ class ModelSnapshot:
         return [self.classes[i] for i in idx]
 
     def committee_proba_many(self, X: np.ndarray) -> list[np.ndarray]:
+        """Each member's class probabilities, all members in one matrix product."""
+        if not self.committee:
+            return []
         X = np.asarray(X, dtype=np.float32)
-        return [
-            softmax((X @ W.T + b) / self.temperature, axis=1).astype(np.float32)
-            for W, b in self.committee
-        ]
+        m, k = len(self.committee), len(self.committee[0][1])
+        W = np.concatenate([W for W, _ in self.committee]).astype(np.float32, copy=False)
+        b = np.concatenate([b for _, b in self.committee]).astype(np.float32, copy=False)
+        logits = ((X @ W.T + b) / np.float32(self.temperature)).reshape(len(X), m, k)
+        proba = softmax(logits, axis=2).astype(np.float32, copy=False)
+        return list(proba.transpose(1, 0, 2))
 
     def with_temperature(self, temperature: float) -> ModelSnapshot:
         if temperature <= 0:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.cluster import MiniBatchKMeans
+from sklearn.cluster import kmeans_plusplus
 
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import (
@@ -75,39 +75,73 @@ class _Held:
 
 
 class OnlineClusters:
-    """Mini-batch k-means fed by the stream; items before the first fit all go to cluster 0."""
+    """Mini-batch k-means (Sculley 2010) fed by the stream, in numpy: k-means++ seeds the
+    centres from the first ``4 * max_clusters`` items; after that one distance product per batch
+    assigns its items and each centre moves to the running mean of the items it was given.
+    Items before the first fit all go to cluster 0.
+
+    (scikit-learn's ``MiniBatchKMeans`` does the same maths, but its input validation and
+    thread-pool set-up per call cost more than the maths on batches of a few hundred items.)
+    """
 
     def __init__(self, max_clusters: int, seed: int = 0) -> None:
         self.k = max_clusters
-        self._km = MiniBatchKMeans(n_clusters=max_clusters, random_state=seed, n_init=1,
-                                   batch_size=max(256, 4 * max_clusters))
+        self.seed = seed
+        self.centres: np.ndarray | None = None
+        self._counts = np.zeros(max_clusters, dtype=np.float64)
         self._buffer: list[np.ndarray] = []
-        self.fitted = False
+
+    @property
+    def fitted(self) -> bool:
+        return self.centres is not None
 
     def assign_many(self, X: np.ndarray) -> np.ndarray:
-        if not self.fitted:
+        """Clusters of the rows of ``X`` (nearest centre), then the centres learn from them."""
+        if self.centres is None:
             self._buffer.append(X)
             pooled = np.vstack(self._buffer)
             if len(pooled) < 4 * self.k:
                 return np.zeros(len(X), dtype=np.int64)
-            self._km.partial_fit(pooled)
-            self._buffer, self.fitted = [], True
-        else:
-            self._km.partial_fit(X) if len(X) >= self.k else None
-        return self._km.predict(X).astype(np.int64)
+            self._buffer = []
+            self.centres, _ = kmeans_plusplus(pooled.astype(np.float32), self.k,
+                                              random_state=self.seed)
+            self._update(pooled, self.assign_only(pooled))
+            return self.assign_only(X)
+        clusters = self.assign_only(X)
+        if len(X) >= self.k:
+            self._update(X, clusters)
+        return clusters
+
+    def _update(self, X: np.ndarray, clusters: np.ndarray) -> None:
+        """Each centre becomes the mean of every item it was given so far."""
+        assert self.centres is not None
+        given = np.bincount(clusters, minlength=self.k).astype(np.float64)
+        members = np.zeros((self.k, len(X)), dtype=np.float32)
+        members[clusters, np.arange(len(X))] = 1.0
+        sums = (members @ np.asarray(X, dtype=np.float32)).astype(np.float64)  # (np.add.at: 50x)
+        moved = given > 0
+        total = self._counts[moved] + given[moved]
+        self.centres[moved] = (
+            self.centres[moved] * (self._counts[moved] / total)[:, None]
+            + sums[moved] / total[:, None]
+        )
+        self._counts += given
 
     def typicality_many(self, X: np.ndarray, clusters: np.ndarray) -> np.ndarray:
         """Cosine similarity of each row to its cluster's centre (1 before the first fit)."""
-        if not self.fitted:
+        if self.centres is None:
             return np.ones(len(X), dtype=np.float32)
-        centres = self._km.cluster_centers_[clusters]
+        centres = self.centres[clusters]
         centres = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
         return np.clip((X * centres).sum(axis=1), 0.0, 1.0).astype(np.float32)
 
     def assign_only(self, X: np.ndarray) -> np.ndarray:
-        if not self.fitted:
+        """The nearest centre of each row (0 before the first fit); the centres do not move."""
+        if self.centres is None:
             return np.zeros(len(X), dtype=np.int64)
-        return self._km.predict(X).astype(np.int64)
+        C = self.centres.astype(np.float32)
+        distance = (C * C).sum(axis=1) - 2.0 * (np.asarray(X, dtype=np.float32) @ C.T)
+        return distance.argmin(axis=1).astype(np.int64)
 
 
 class DiverseReservoir:
@@ -210,9 +244,9 @@ class DiverseReservoir:
 def _allocate(n_slots: int, groups: np.ndarray, fresh: np.ndarray,
               mass: dict[int, int]) -> dict[int, int]:
     """Largest-remainder split of ``n_slots`` by cluster mass x mean informativeness."""
-    clusters = sorted(set(groups.tolist()))
-    weight = np.array([mass.get(c, 1) * float(fresh[groups == c].mean()) for c in clusters])
-    available = np.array([int((groups == c).sum()) for c in clusters])
+    clusters, where, available = np.unique(groups, return_inverse=True, return_counts=True)
+    mean_fresh = np.bincount(where, weights=fresh, minlength=len(clusters)) / available
+    weight = np.array([mass.get(int(c), 1) for c in clusters.tolist()]) * mean_fresh
     n_slots = min(n_slots, int(available.sum()))
     if weight.sum() <= 0:
         weight = available.astype(float)
@@ -226,4 +260,4 @@ def _allocate(n_slots: int, groups: np.ndarray, fresh: np.ndarray,
     while slots.sum() < n_slots:  # clusters with spare candidates absorb what is left
         room = np.flatnonzero(slots < available)
         slots[room[np.argmax(weight[room])]] += 1
-    return {c: int(s) for c, s in zip(clusters, slots, strict=True) if s > 0}
+    return {int(c): int(s) for c, s in zip(clusters.tolist(), slots, strict=True) if s > 0}
