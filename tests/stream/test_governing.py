@@ -164,3 +164,39 @@ def test_a_rebuild_keeps_the_temperature_of_the_last_published_model():
     governance.resume_temperature(learner, 1.7)
     assert learner.snapshot().temperature == governance.temperature == 1.7
     assert learner.snapshot().version == 1  # the same version, now published with it
+
+
+def test_a_response_with_credit_counts_its_debt_in_the_ledger_and_stays_within_it(ag_news):
+    from stream_al.drift.base import DriftAlarm
+
+    c = coordinator(drift={**DRIFT, "max_credit": 6.0, "boost": 4.0},
+                    budget={"fraction": 0.05, "warmup_labels": 2})
+    feed = Feed(c, static_embedder(), ag_news[:1200])
+    for start in range(0, 400, 50):
+        feed.texts(start, start + 50)
+    c.governance.on_alarms([DriftAlarm("embedding_mmd", 1.0, 0.5, 400)])
+    debts = []
+    for start in range(400, 1200, 50):
+        feed.texts(start, start + 50)
+        b = c.stage.budget
+        ledger = c.ledger(0.0)
+        debts.append(c.governance.debt)
+        assert ledger.spent == pytest.approx(b.spent + c.governance.debt)
+        assert ledger.spent <= 0.05 * b.seen + 2 + 6.0 + 1e-9
+    assert max(debts) > 0  # it borrowed during the response
+
+
+def test_by_default_a_response_moves_spending_and_never_exceeds_the_budget(ag_news):
+    from stream_al.drift.base import DriftAlarm
+
+    c = coordinator(drift=DRIFT, budget={"fraction": 0.05, "warmup_labels": 2})
+    feed = Feed(c, static_embedder(), ag_news[:1200])
+    for start in range(0, 400, 50):
+        feed.texts(start, start + 50)
+    c.governance.on_alarms([DriftAlarm("embedding_mmd", 1.0, 0.5, 400)])
+    explored = []
+    for start in range(400, 1200, 50):
+        explored += [s for s in feed.texts(start, start + 50) if s.reason == "drift_explore"]
+        assert c.governance.debt == 0
+        assert c.ledger(0.0).spent <= 0.05 * c.stage.budget.seen + 2 + 1e-9
+    assert explored
