@@ -108,6 +108,7 @@ class CoordinatorShell:
             state.rollback,
         )
         c.governance.resume_temperature(c.learner, state.temperature)
+        self.metrics.set_temperature(c.learner.temperature)
         detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started}
         log.info("coordinator rebuilt from the topics: %s", detail)
         await self.publisher.event(
