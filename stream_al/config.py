@@ -255,8 +255,11 @@ class AnnotationSettings(BaseModel):
         "verdicts", description="verdicts: the learner learns each item's adjudicated label "
         "once; labels: every (item, annotator) label is one training example")
     adjudication: Literal["majority", "dawid_skene", "one_coin"] = "dawid_skene"
-    adjudication_window: int = Field(500, ge=10, description="recent multi-labelled items "
+    adjudication_window: int = Field(200, ge=10, description="recent multi-labelled items "
                                      "Dawid-Skene estimates the annotators on")
+    refit_every: int = Field(25, ge=1, description="Dawid-Skene: multi-labelled items between "
+                             "two EM fits; in between, votes are weighed by the last fit's "
+                             "annotator accuracies (or their accuracy on gold)")
     min_confidence: float = Field(0.7, ge=0, le=1, description="verdicts of several labels "
                                   "less sure than this are escalated to an expert")
     expert_annotators: list[str] = Field(default_factory=list,

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
@@ -120,6 +121,44 @@ def _accuracy(errors, priors) -> dict[str, float]:
     return out
 
 
+def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
+                       gold: Mapping[str, str] | None = None, min_confidence: float = 0.7,
+                       default_accuracy: float = 0.7) -> dict[str, Verdict]:
+    """The one-coin Dawid-Skene posterior with annotator accuracies already estimated (the
+    E-step alone): each label for class c multiplies c's odds by ``acc / ((1 - acc) / (K - 1))``
+    over the K classes seen. A cheap way to adjudicate new items between two EM fits.
+
+    >>> from stream_al.labels.base import Label
+    >>> v = weighted_vote_many([Label("a", "x", "good", 0), Label("a", "y", "bad1", 1),
+    ...                         Label("a", "y", "bad2", 2), Label("b", "z", "good", 3)],
+    ...                        {"good": 0.95, "bad1": 0.4, "bad2": 0.4})
+    >>> v["a"].label, v["a"].status
+    ('x', 'resolved')
+    """
+    labels = list(labels)
+    gold = gold or {}
+    k = max(2, len({x.label for x in labels}))
+    votes = votes_of(labels)
+    weight: dict[str, dict[str, float]] = {}
+    for x in labels:
+        acc = min(max(accuracy.get(x.annotator_id, default_accuracy), 1e-3), 1 - 1e-3)
+        w = weight.setdefault(x.item_id, {})
+        w[x.label] = w.get(x.label, 0.0) + math.log(acc * (k - 1) / (1 - acc))
+    out = {}
+    for item, v in votes.items():
+        if item in gold:
+            out[item] = Verdict(item, gold[item], 1.0, "gold", "weighted", dict(v))
+            continue
+        w = weight[item]
+        top = max(w.values())  # classes never said have weight 0 (k - len(w) of them)
+        z = sum(math.exp(x - top) for x in w.values()) + (k - len(w)) * math.exp(-top)
+        label = max(w, key=lambda c: w[c])  # first maximum: earliest label
+        conf = 1.0 / z
+        out[item] = Verdict(item, label, conf, _status(v, conf, min_confidence), "weighted",
+                            dict(v))
+    return out
+
+
 @dataclass(frozen=True)
 class Escalation:
     """An item the annotators could not settle, for the expert topic."""
@@ -141,13 +180,17 @@ class Adjudicator:
         self.experts: Collection[str] = frozenset(settings.expert_annotators)
         self.accuracy: dict[str, float] = {}
 
-    def adjudicate_many(self, labels: Iterable[Label],
-                        gold: Mapping[str, str] | None = None) -> dict[str, Verdict]:
+    def adjudicate_many(self, labels: Iterable[Label], gold: Mapping[str, str] | None = None,
+                        accuracy: Mapping[str, float] | None = None) -> dict[str, Verdict]:
+        """Verdicts per item. With ``accuracy`` (annotator -> estimated accuracy) the
+        Dawid-Skene methods skip the EM fit and weigh the votes by it (:func:`weighted_vote_many`)."""
         labels = list(labels)
         crowd = [x for x in labels if x.annotator_id not in self.experts]
         s = self.settings
         if s.adjudication == "majority":
             verdicts = majority_many(crowd, gold, s.min_confidence)
+        elif accuracy is not None:
+            verdicts = weighted_vote_many(crowd, accuracy, gold, s.min_confidence)
         else:
             result = dawid_skene_many(crowd, gold, s.adjudication == "one_coin", s.min_confidence)
             verdicts, self.accuracy = result.verdicts, result.accuracy

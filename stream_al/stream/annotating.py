@@ -102,6 +102,8 @@ class Annotating:
         """Embeddings of learned items (for a relearn and the neighbour check)."""
         self._window: OrderedDict[str, None] = OrderedDict()  # recent multi-labelled items
         self._requested: set[str] = set()
+        self._accuracy: dict[str, float] = {}  # per annotator, from the last Dawid-Skene fit
+        self._since_fit = 0  # multi-labelled items adjudicated since that fit
         self.outbox = Plan()
         """Requests, suspicions and changes not yet taken by the shell (:meth:`take_outbox`)."""
 
@@ -234,10 +236,30 @@ class Annotating:
                 self._window.move_to_end(i)
         while len(self._window) > self.a.adjudication_window:
             self._window.popitem(last=False)
-        pool = list(dict.fromkeys([*ids, *self._window]))
+        several = any(len(store.labels_of(i)) >= 2 for i in ids)
+        pool = list(dict.fromkeys([*ids, *self._window])) if several else ids  # one label: as is
         labels = [x for i in pool for x in store.labels_of(i) if self._trusted_annotator(x)]
         gold = {i: g for i, g in self.quality.gold.items() if i in self._window}
+        fit = several and self.a.adjudication != "majority"
+        self._since_fit += sum(len(store.labels_of(i)) >= 2 for i in ids)
+        if fit and self._accuracy and self._since_fit < self.a.refit_every:
+            labels = [x for i in ids for x in store.labels_of(i) if self._trusted_annotator(x)]
+            return self._filled(ids, self.adjudicator.adjudicate_many(labels, gold,
+                                                                      self._accuracies()))
         verdicts = self.adjudicator.adjudicate_many(labels, gold)
+        if fit:  # EM refitted on the window: its annotator accuracies serve until the next fit
+            self._accuracy, self._since_fit = dict(self.adjudicator.accuracy), 0
+        return self._filled(ids, verdicts)
+
+    def _accuracies(self) -> dict[str, float]:
+        """Per annotator: accuracy on gold once judged on ``min_gold`` items, else the last
+        Dawid-Skene estimate."""
+        out = dict(self._accuracy)
+        out.update({a: s.accuracy for a, s in self.quality.report().items()
+                    if s.total >= self.a.min_gold})
+        return out
+
+    def _filled(self, ids: list[str], verdicts: dict[str, Verdict]) -> dict[str, Verdict]:
         for i in ids:  # every label of the item left out (a distrusted annotator): no verdict
             verdicts.setdefault(i, Verdict(i, None, 0.0, "escalated", "none"))
         return verdicts
