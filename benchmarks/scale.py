@@ -8,9 +8,11 @@ in an order shuffled by p, with ids ``<p>-<row>``; no text is invented. Each bat
 (novelty, drift health, the default selector, the budget). A simulated vendor answers each
 bought item with its gold label ``--label-delay`` batches later through ``Coordinator.on_labels``
 (learning, rewards), so the state grows as it does in production: labels, the learner's
-replay memory and the novelty index all grow with the budget (5% of the stream by default).
+replay memory (up to ``learner.memory`` rows) and the novelty and OOD indexes (up to their
+capacities) grow with the budget (5% of the stream by default).
 
-Printed: resident memory (psutil RSS, after a garbage collection) at every 100,000 texts, and
+Printed: resident memory (psutil RSS, after a garbage collection and a heap trim, as a worker
+does every 30 s: :func:`stream_al.runtime.return_free_memory`) at every 100,000 texts, and
 the per-batch ``on_scored`` latency percentiles (and per item) per 100,000 texts and overall.
 
     python -m benchmarks.scale                       # 1,000,000 texts, static embedder
@@ -34,7 +36,7 @@ import psutil
 from benchmarks.broker import DATASETS, load_average, read_rows
 from stream_al.config import Settings
 from stream_al.embed import make_embedder
-from stream_al.runtime import limit_blas_threads
+from stream_al.runtime import limit_blas_threads, return_free_memory
 from stream_al.score.batch import score_many
 from stream_al.stream.coordinator import Coordinator
 from stream_al.stream.messages import LabelIn, LabelsRecord, ScoredBatchRecord
@@ -61,7 +63,9 @@ def stream(texts: list[str], n: int, batch: int) -> Iterator[tuple[list[str], li
 
 
 def rss_mb() -> float:
+    """Resident MB after a garbage collection and a heap trim (a worker trims every 30 s)."""
     gc.collect()
+    return_free_memory()
     return psutil.Process().memory_info().rss / 2**20
 
 

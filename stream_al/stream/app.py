@@ -28,6 +28,7 @@ import faust
 from stream_al.config import Settings
 from stream_al.embed import Embedder, make_embedder
 from stream_al.metrics import Metrics
+from stream_al.runtime import return_free_memory
 from stream_al.stream.coordinating import CoordinatorShell
 from stream_al.stream.publish import Publisher, raw_topic
 from stream_al.stream.reader import TextReader
@@ -36,6 +37,7 @@ from stream_al.stream.topics import MAX_RECORD_BYTES
 
 CHORES_EVERY_S = 0.2
 LAG_EVERY_S = 5.0
+TRIM_EVERY_S = 30.0
 
 
 def build_app(
@@ -100,6 +102,10 @@ def build_app(
     @app.timer(CHORES_EVERY_S)
     async def chores() -> None:
         await coordinating.chores()
+
+    @app.timer(TRIM_EVERY_S)
+    async def trim_heap() -> None:  # freed numpy temporaries otherwise stay in the heap
+        return_free_memory()
 
     @app.timer(LAG_EVERY_S)
     async def report_lag() -> None:
