@@ -145,7 +145,11 @@ def add_parsers(subparsers: Any) -> None:
     vendor.add_argument(
         "--noise", type=float, default=0.0, help="probability of answering a wrong class"
     )
-    vendor.add_argument("--annotators", type=int, default=1, help="size of the annotator pool")
+    vendor.add_argument(
+        "--annotators", type=int, default=1,
+        help="size of the annotator pool; an item asking for k labels (its 'annotators') gets "
+        "min(k, pool): with annotation.gold_fraction or low_confidence, use a pool >= their k",
+    )
     vendor.add_argument(
         "--per-item", dest="per_item", type=int, default=1, help="annotators answering each item"
     )
