@@ -3,7 +3,8 @@
 - ``assignment``: how many annotators an item gets (k, more for gold and unsure items).
 - ``batches``: neighbourhood batches with deadlines; expired items re-offered or released.
 - ``agreement``: Krippendorff's alpha, Cohen's and Fleiss' kappa.
-- ``adjudication``: majority vote, Dawid-Skene (crowd-kit), escalation to an expert topic.
+- ``adjudication``: majority vote, Dawid-Skene (crowd-kit), votes weighed by known annotator
+  accuracies, escalation to an expert topic.
 - ``quality``: per-annotator accuracy on gold items.
 - ``noise``: labels that disagree with a confident model and with their neighbours.
 - ``exchange``: export a batch to CSV/JSONL and import the vendor's labels back.
@@ -15,6 +16,7 @@ from stream_al.annotation.adjudication import (
     Escalation,
     dawid_skene_many,
     majority_many,
+    weighted_vote_many,
 )
 from stream_al.annotation.agreement import (
     RunningAgreement,
@@ -48,4 +50,5 @@ __all__ = [
     "krippendorff_alpha",
     "majority_many",
     "make_batches",
+    "weighted_vote_many",
 ]
