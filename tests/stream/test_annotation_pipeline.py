@@ -164,3 +164,27 @@ def test_k_annotator_items_are_adjudicated_and_learned_once(kafka_bootstrap, tmp
         assert v1 == pytest.approx((s + 1) / (s + 2))
         assert worker.metric("stream_al_annotator_accuracy_ratio",
                              annotator="v2") == pytest.approx(1 / (s + 2))
+
+
+def test_a_budget_in_annotator_minutes_prices_items_by_length(kafka_bootstrap, tmp_path):
+    """The worker's budget in minutes: each selected item costs its predicted reading time
+    (6 s + 0.06 s per character, in ledger units of a 200-character item), and the minutes
+    spent stay within 2 minutes per 100 stream items."""
+    config = pipeline_config(kafka_bootstrap, tmp_path, cost={
+        "unit": "minutes", "amount": 2.0, "period_items": 100, "reference_chars": 200})
+    topics = settings_of(config)["kafka"]["topics"]
+    with Worker(config, tmp_path / "worker.log") as worker:
+        done = run_cli("produce", "--config", str(config), "--data", str(AG_NEWS), "--limit",
+                       "200", "--id-prefix", "ag")
+        assert done.returncode == 0, done.stderr
+        minutes = wait_for(lambda: worker.metric("stream_al_budget_spent_cost_units") > 2.0,
+                           90, "minutes to be spent")
+        time.sleep(4)  # the idle flush
+        items = [parse(SelectedItem, r.value)
+                 for r in read_topic(kafka_bootstrap, topics["selected"], timeout_s=5)]
+        typical = 6 + 0.06 * 200
+        for item in items:
+            assert item.cost == pytest.approx((6 + 0.06 * len(item.text)) / typical, rel=1e-4)
+        minutes = worker.metric("stream_al_budget_spent_cost_units")
+        assert minutes == pytest.approx(sum(i.cost for i in items) * typical / 60, rel=1e-4)
+        assert minutes <= 2.0 * 200 / 100 + 4 * typical / 60 + 1e-6  # + the 4 warm-up labels
