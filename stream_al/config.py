@@ -162,8 +162,8 @@ class OODSettings(BaseModel):
                             "nearest-neighbour distances: the out-of-distribution threshold")
     max_share: float = Field(0.1, ge=0, le=1, description="most of the budget OOD items may take")
     cap_window_items: int = Field(
-        1000, ge=0, description="stream items the OOD cap holds over (0: the whole stream, so "
-        "an unused cap accrues and a late burst of OOD items could spend it at once)"
+        1000, ge=0, description="the OOD cap never holds more than this many items' worth of "
+        "allowance, so a quiet stretch cannot save up for a burst (0: no limit)"
     )
     min_labels: int = Field(20, ge=2, description="labels before anything is called OOD")
     capacity: int = Field(10_000, ge=10, description="labelled vectors kept in the index "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,7 +23,6 @@ from stream_al.config import OODSettings
 from stream_al.index.ann import BoundedIndex
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, selection_of
-from stream_al.select.budget import Budget
 
 OOD_REASON = "ood"
 
@@ -113,26 +113,59 @@ class OODDetector:
         return float(np.mean(self._flags)) if self._flags else 0.0
 
 
+@dataclass
+class OODCap:
+    """An allowance accruing ``rate`` per stream item, never above ``limit``.
+
+    >>> cap = OODCap.of(rate=0.01, window_items=300)
+    >>> cap.observe(1000); cap.allowance
+    3.0
+    >>> cap.spend(2.0); cap.observe(100); round(cap.allowance, 6)
+    2.0
+    """
+
+    rate: float
+    limit: float
+    allowance: float = 0.0
+
+    @classmethod
+    def of(cls, rate: float, window_items: int) -> OODCap:
+        """``window_items`` items' worth at most (at least one label); 0: no limit."""
+        return cls(rate, max(1.0, rate * window_items) if window_items else float("inf"))
+
+    def observe(self, n_items: int) -> None:
+        self.allowance = min(self.limit, self.allowance + self.rate * n_items)
+
+    def can_spend(self, cost: float = 1.0) -> bool:
+        return cost <= self.allowance + 1e-9
+
+    def spend(self, cost: float = 1.0) -> None:
+        self.allowance -= cost
+
+
 class OODSelector:
     """Selection reason ``"ood"`` in front of any selector, capped at ``max_share`` of the budget.
 
-    OOD items of each batch (farthest first) are bought while a cap ledger, accruing
-    ``max_share`` of the budget fraction per stream item within windows of
-    ``ood.cap_window_items`` items, allows (an unused cap does not pile up for a later burst);
-    the rest of the batch goes to the wrapped selector, which spends from the same budget.
+    OOD items of each batch (farthest first) are bought while an :class:`OODCap` allows:
+    it accrues ``max_share`` of the budget fraction per stream item, but never holds more
+    than ``ood.cap_window_items`` items' worth, so over any ``n`` items OOD picks cost at most
+    ``max_share * fraction * (n + cap_window_items)`` (a quiet stretch does not save up for a
+    later burst). The rest of the batch goes to the wrapped selector, which spends from the
+    same budget.
     """
 
     def __init__(self, base: Selector, detector: OODDetector, fraction: float,
-                 max_share: float | None = None) -> None:
+                 max_share: float | None = None, cap_window_items: int | None = None) -> None:
         share = detector.settings.max_share if max_share is None else max_share
+        window = detector.settings.cap_window_items if cap_window_items is None \
+            else cap_window_items
         if not 0 <= share <= 1:
             raise ValueError(f"ood.max_share must be in [0, 1], got {share}")
         self.base = base
         self.name = base.name
         self.detector = detector
         self.max_share = share
-        window = detector.settings.cap_window_items
-        self.cap = Budget(fraction * share, window_items=window) if share > 0 else None
+        self.cap = OODCap.of(fraction * share, window) if share > 0 else None
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         dist, flags = self.detector.check_many(batch.X)

@@ -108,3 +108,34 @@ def test_ood_items_get_their_own_reason_and_at_most_their_share_of_the_budget(te
     assert budget.spent <= fraction * len(X) + 1e-9
     assert all(s.scores["ood_distance"] > detector.threshold for s in ood)
     assert 0.2 < detector.recent_ratio < 0.7  # the gauge sees the garbage
+
+
+def test_a_quiet_stretch_does_not_save_up_the_cap_for_a_burst(texts, detector):
+    fraction, share = 0.1, 0.3
+    selector = OODSelector(RandomSelector(fraction, seed=0), detector, fraction, share,
+                           cap_window_items=100)
+    budget = Budget(fraction, warmup=1000.0)  # the budget never binds: only the cap does
+
+    def feed(X: np.ndarray) -> list:
+        batch = ScoredBatch([str(i) for i in range(len(X))], X,
+                            score_many(ModelSnapshot.empty(X.shape[1]), X))
+        budget.observe(len(batch))
+        return [s for s in selector.select_many(batch, budget) if s.reason == OOD_REASON]
+
+    quiet = np.vstack([texts["held_out"]] * 10)  # 5,000 in-distribution items
+    for start in range(0, len(quiet), 500):
+        feed(quiet[start : start + 500])
+    burst = feed(np.vstack([texts["ag_news"], texts["sst2"]])[:300])
+    assert len(burst) <= share * fraction * (300 + 100) + 1e-9  # not 0.03 x 5,300
+    assert len(burst) >= share * fraction * 100 - 1  # the cap it held was usable
+
+
+def test_a_batch_as_long_as_the_cap_window_gets_its_allowance(texts, detector):
+    selector = OODSelector(RandomSelector(0.1, seed=0), detector, 0.1, 0.3, cap_window_items=300)
+    X = np.vstack([texts["ag_news"], texts["sst2"]])[:300]
+    budget = Budget(0.1)
+    budget.observe(len(X))
+    batch = ScoredBatch([str(i) for i in range(len(X))], X,
+                        score_many(ModelSnapshot.empty(X.shape[1]), X))
+    ood = [s for s in selector.select_many(batch, budget) if s.reason == OOD_REASON]
+    assert len(ood) == 9  # 0.3 x 0.1 x 300, in one batch

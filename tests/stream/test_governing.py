@@ -84,10 +84,8 @@ def test_out_of_distribution_texts_are_bought_for_their_own_reason_and_capped(ag
     ood = [s for s in later if s.reason == "ood"]
     assert ood and all(int(s.item_id.split("-")[1]) >= 600 for s in ood)
     assert all(s.scores["ood_distance"] > c.health.ood.threshold for s in ood)
-    per_window = 0.2 * 0.1 * 200  # the cap windows start at items 600 and 800
-    first = [s for s in ood if int(s.item_id.split("-")[1]) < 800]
-    assert len(first) <= per_window + 1e-9 and len(ood) - len(first) <= per_window + 1e-9
     assert c.stage.budget.seen - seen_before == 400
+    assert len(ood) <= 0.2 * 0.1 * (400 + 200) + 1e-9  # accrual, plus at most 200 items' worth
     assert isinstance(c.stage.selector, OODSelector)
     assert not c.health.checks_ood and c.health.ood_ratio > 0  # counted once, by the selector
 
