@@ -260,6 +260,8 @@ class AnnotationSettings(BaseModel):
     refit_every: int = Field(25, ge=1, description="Dawid-Skene: multi-labelled items between "
                              "two EM fits; in between, votes are weighed by the last fit's "
                              "annotator accuracies (or their accuracy on gold)")
+    relearn_every_s: float = Field(30.0, ge=0, description="a changed verdict rebuilds the "
+                                   "learner from the verdicts at most this often")
     min_confidence: float = Field(0.7, ge=0, le=1, description="verdicts of several labels "
                                   "less sure than this are escalated to an expert")
     expert_annotators: list[str] = Field(default_factory=list,

@@ -20,7 +20,9 @@ the new ones to :class:`Annotating`, which decides what the learner learns:
 expert's answer, or one that turns a learned verdict into a disagreement) is a correction:
 :attr:`Plan.relearn` asks the coordinator to rebuild its learner from the current verdicts
 (:meth:`relearn`), the same way a restart rebuilds it, so the learner never holds two labels
-for one item. Every change is reported (:attr:`Plan.changed`, published as an event).
+for one item. A rebuild fits from scratch (seconds for thousands of items), so it runs at most
+every ``annotation.relearn_every_s``: changes in between wait for the next one (the
+coordinator's chores call :meth:`due` every second). Every change is reported (:attr:`Plan.changed`, published as an event).
 
 Annotator quality is measured on gold items (items an expert labelled): :attr:`quality`.
 """
@@ -104,6 +106,8 @@ class Annotating:
         self._requested: set[str] = set()
         self._accuracy: dict[str, float] = {}  # per annotator, from the last Dawid-Skene fit
         self._since_fit = 0  # multi-labelled items adjudicated since that fit
+        self._stale = False  # a learned verdict changed and the learner still holds the old one
+        self._last_relearn = -math.inf
         self.outbox = Plan()
         """Requests, suspicions and changes not yet taken by the shell (:meth:`take_outbox`)."""
 
@@ -121,10 +125,10 @@ class Annotating:
         """New labels (already in ``store``): what to learn, hold, escalate or relearn."""
         self._observe_gold(accepted, store)
         if not self.by_verdict:
-            return self._post(self._each_label(accepted, texts, snapshot, embed, now))
+            return self._post(self._each_label(accepted, texts, snapshot, embed, now), now)
         touched = list(dict.fromkeys(x.item_id for x in accepted))
         ready = [i for i in touched if self._ready(i, store, now)]
-        return self._post(self._settle(ready, store, texts, snapshot, embed, now))
+        return self._post(self._settle(ready, store, texts, snapshot, embed, now), now)
 
     def due(self, store: LabelStore, texts: Mapping[str, str], snapshot: ModelSnapshot,
             embed: Embed, now: float) -> Plan:
@@ -134,9 +138,15 @@ class Annotating:
             return Plan()
         late = [i for i, it in self.items.items()
                 if not it.settled and it.deadline < now and store.has_item(i)]
-        return self._post(self._settle(late, store, texts, snapshot, embed, now))
+        return self._post(self._settle(late, store, texts, snapshot, embed, now), now)
 
-    def _post(self, plan: Plan) -> Plan:
+    def _post(self, plan: Plan, now: float) -> Plan:
+        """Queue what the shell publishes; let a relearn through at most every
+        ``annotation.relearn_every_s`` (a relearn fits the learner from scratch: seconds)."""
+        self._stale |= plan.relearn
+        plan.relearn = self._stale and now - self._last_relearn >= self.a.relearn_every_s
+        if plan.relearn:
+            self._stale, self._last_relearn = False, now
         self.outbox.requests += plan.requests
         self.outbox.suspicions += plan.suspicions
         self.outbox.changed += plan.changed

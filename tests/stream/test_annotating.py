@@ -210,3 +210,18 @@ def test_the_live_path_recovers_what_majority_loses_on_real_labels():
     majority = np.mean([v.label == gold[i] for i, v in majority_many(labels).items()])
     assert len(learned) == len(ids)
     assert live > majority + 0.03, (live, majority)  # measured: 0.821 vs 0.767
+
+
+def test_relearns_are_spaced_and_a_pending_one_comes_with_a_later_due_call():
+    desk = Desk(min_confidence=0.5, relearn_every_s=30.0)
+    for item_id in ("p", "q"):
+        desk.buy(item_id, k=1)
+        desk.label((item_id, "World", "a"))
+    desk.label(("p", "Sports", "b"))
+    assert desk.label(("p", "Sports", "c"), now=100.0).relearn  # the first one runs at once
+    desk.label(("q", "Sports", "b"), now=101.0)
+    assert not desk.label(("q", "Sports", "c"), now=110.0).relearn  # 10 s later: waits
+    assert desk.a.learned() == [("p", "Sports"), ("q", "Sports")]  # the verdicts are current
+    assert not desk.a.due(desk.store, desk.texts, COLD, embed, now=120.0).relearn
+    assert desk.a.due(desk.store, desk.texts, COLD, embed, now=131.0).relearn
+    assert not desk.a.due(desk.store, desk.texts, COLD, embed, now=200.0).relearn  # done
