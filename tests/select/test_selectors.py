@@ -71,7 +71,7 @@ def test_random_buys_every_stream_position_with_the_same_probability():
         for s in chosen:
             counts[int(s.item_id.split("-")[1])] += 1
     assert counts.sum() == 4 * runs
-    assert 0.07 < counts.min() / runs and counts.max() / runs < 0.13
+    assert counts.min() / runs > 0.07 and counts.max() / runs < 0.13
 
 
 def test_random_pays_a_purchase_it_could_not_afford_on_the_next_item_it_can():
