@@ -78,8 +78,11 @@ class NoiseFlagger:
         s = self.settings
         top = proba.argmax(axis=1)
         neighbour_votes = self._neighbour_votes(ids, np.asarray(X, dtype=np.float32))
+        known = set(classes)
         out = []
         for i, label in enumerate(labels):
+            if label not in known:  # a class the model has not learned: news, not noise
+                continue
             model_label, conf = classes[top[i]], float(proba[i, top[i]])
             votes = neighbour_votes[i]
             share = votes[label] / max(1, sum(votes.values()))

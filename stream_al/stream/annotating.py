@@ -9,10 +9,13 @@ the new ones to :class:`Annotating`, which decides what the learner learns:
   one-coin Dawid-Skene via crowd-kit, fitted on the recent multi-labelled items, with the
   experts' verdicts as gold; annotators below ``min_annotator_accuracy`` on gold are left out),
   and its verdict is learned **once**. A verdict less sure than ``min_confidence`` is escalated:
-  an :class:`ExpertRequest` goes to the expert topic and nothing is learned until an expert
-  (``expert_annotators``) answers; the expert's label is final. A single label that disagrees
-  with a confident model and with the item's labelled neighbours (:class:`NoiseFlagger`) is
-  suspicious: it is held and sent to the expert topic too, not silently learned.
+  an :class:`ExpertRequest` goes to the expert topic; the expert's label is final. A single
+  label that disagrees with a confident model and with the item's labelled neighbours
+  (:class:`NoiseFlagger`; never a label of a class the model has not learned yet) is
+  suspicious: it is sent to the expert topic too and reported, not silently trusted. With
+  experts configured (``expert_annotators``), a doubtful item is held, unlearned, until one
+  answers; without any, nobody would ever answer, so it is learned as adjudicated (the
+  request and the ``suspicious_labels`` event remain for review) rather than lost.
 - ``learn_from: labels``: every label is one training example when it arrives (no
   adjudication); suspicious labels are still reported.
 
@@ -188,34 +191,38 @@ class Annotating:
         if not ids:
             return plan
         verdicts = self._verdicts(ids, store)
-        fresh = [i for i in ids if self.items[i].learned is None and verdicts[i].trusted]
+        fresh = [i for i in ids if self.items[i].learned is None and self._learnable(verdicts[i])]
         X = embed(fresh) if fresh else np.zeros((0, self.dim), dtype=np.float32)
+        single = [n for n, i in enumerate(fresh) if verdicts[i].status == "single"]
         suspicious = {s.item_id: s for s in self._suspicions(
-            [i for i in fresh if verdicts[i].status == "single"],
-            X[[n for n, i in enumerate(fresh) if verdicts[i].status == "single"]],
-            [verdicts[i].label for i in fresh if verdicts[i].status == "single"], snapshot)}
+            [fresh[n] for n in single], X[single], [verdicts[fresh[n]].label for n in single],
+            snapshot)}
         row = {i: n for n, i in enumerate(fresh)}
         for item_id in ids:
             item, v = self.items[item_id], verdicts[item_id]
             first = not item.settled
             item.settled = True
-            if item_id in suspicious:
-                plan.suspicions.append(suspicious[item_id])
-                self._hold(item_id, "suspicious_label", v, store, texts, plan,
-                           suspicious[item_id], now)
-            elif not v.trusted:
-                self._hold(item_id, "disagreement", v, store, texts, plan, None, now)
-            elif item.learned is None:
-                item.held = None
-                item.learned = v.label
-                self.vectors[item_id] = X[row[item_id]]
-                plan.learn.append(Label(item_id, v.label, ADJUDICATED, now, v.confidence,
-                                        _received(store, item_id)))
-                continue
-            elif item.learned != v.label:
-                plan.changed.append(Change(item_id, item.learned, v.label, v.status))
-                item.learned = v.label
-                plan.relearn = True
+            suspicion = suspicious.get(item_id)
+            if suspicion is not None:
+                plan.suspicions.append(suspicion)
+            doubt = "suspicious_label" if suspicion else None if v.trusted else "disagreement"
+            if doubt is not None and (self.experts or v.label is None):  # wait for one
+                self._hold(item_id, doubt, v, store, texts, plan, suspicion, now)
+            else:
+                if doubt is not None and item_id not in self._requested:  # no expert to wait
+                    plan.requests.append(  # for: reported, and learned as adjudicated
+                        self._request(item_id, texts, doubt, v, suspicion, now, store))
+                if item.learned is None:
+                    item.held = None
+                    item.learned = v.label
+                    self.vectors[item_id] = X[row[item_id]]
+                    plan.learn.append(Label(item_id, v.label, ADJUDICATED, now, v.confidence,
+                                            _received(store, item_id)))
+                    continue
+                if item.learned != v.label:
+                    plan.changed.append(Change(item_id, item.learned, v.label, v.status))
+                    item.learned = v.label
+                    plan.relearn = True
             if first and item.learned is None:
                 plan.settled.append(item_id)
         learned = plan.learn
@@ -236,6 +243,14 @@ class Annotating:
         item.held = reason
         if item_id not in self._requested:
             plan.requests.append(self._request(item_id, texts, reason, v, suspicion, now, store))
+
+    def _learnable(self, v: Verdict) -> bool:
+        """Learn ``v`` now? A trusted verdict, yes. A doubtful one waits for an expert only if
+        experts are configured (``expert_annotators``): with nobody to answer, holding it would
+        lose the label for good, so it is learned as adjudicated and still reported."""
+        if v.label is None:
+            return False
+        return v.trusted or not self.experts
 
     def _verdicts(self, ids: list[str], store: LabelStore) -> dict[str, Verdict]:
         """Adjudicate ``ids``; multi-labelled ones with the recent multi-labelled items, so the

@@ -1,5 +1,5 @@
 """What the coordinator learns from several labels per item: verdicts, once; escalations;
-suspicious labels held; corrections; annotator quality on gold. No broker."""
+suspicious labels held for experts (learned and reported when there are none); corrections; annotator quality on gold. No broker."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def test_a_disagreement_goes_to_the_expert_and_the_experts_label_is_final():
 
 
 def test_a_learned_verdict_that_becomes_a_disagreement_is_unlearned_and_escalated():
-    desk = Desk(min_confidence=0.7)
+    desk = Desk(min_confidence=0.7, expert_annotators=["expert"])
     desk.buy("u", k=1)
     desk.label(("u", "World", "a"))
     plan = desk.label(("u", "Sports", "b"))
@@ -156,6 +156,46 @@ def test_a_lone_label_against_a_confident_model_and_its_neighbours_is_held_for_r
     assert plan.learn == [] and [s.item_id for s in plan.suspicions] == ["s"]
     assert [(r.reason, r.model_label) for r in plan.requests] == [("suspicious_label", "World")]
     assert desk.a.take_outbox().suspicions and not desk.a.take_outbox().suspicions
+
+
+def test_without_experts_a_doubtful_verdict_is_learned_as_adjudicated_and_still_reported():
+    desk = Desk(min_confidence=0.7)  # nobody would ever answer an expert request
+    desk.buy("d", k=2)
+    desk.label(("d", "World", "a"))
+    plan = desk.label(("d", "Sports", "b"))
+    assert [(x.item_id, x.label) for x in plan.learn] == [("d", "World")]  # the first on a tie
+    assert [(r.item_id, r.reason) for r in plan.requests] == [("d", "disagreement")]
+
+
+def suspicious_setup(**annotation):
+    """A desk whose flagger remembers four World items around ``base`` and a model sure of
+    World there; returns (desk, snapshot, embed)."""
+    desk = Desk(noise_check=True, noise_neighbours=3, **annotation)
+    learner = OnlineLearner(DIM)
+    base = np.array([1, 0, 0, 0], dtype=np.float32)
+    near = {f"n{i}": base + 0.01 * i for i in range(4)}
+    desk.a.flagger.remember_many(list(near), np.stack(list(near.values())), ["World"] * 4)
+    learner.learn_many(np.stack([base, -base]), ["World", "Sports"])
+    return desk, learner.snapshot(), lambda ids: np.stack([base] * len(ids))
+
+
+def test_without_experts_a_suspicious_label_is_learned_and_reported_not_lost():
+    desk, snapshot, near_world = suspicious_setup()
+    desk.buy("s")
+    plan = desk.a.on_labels([Label("s", "Sports", "a", 1.0)], _store("s", "Sports"), {"s": "t"},
+                            snapshot, near_world, 0.0)
+    assert [(x.item_id, x.label) for x in plan.learn] == [("s", "Sports")]
+    assert [s.item_id for s in plan.suspicions] == ["s"]
+    assert [r.reason for r in plan.requests] == ["suspicious_label"]
+
+
+def test_a_label_of_a_class_the_model_has_not_learned_is_news_not_noise():
+    desk, snapshot, near_world = suspicious_setup(expert_annotators=["expert"])
+    desk.buy("new")
+    plan = desk.a.on_labels([Label("new", "Business", "a", 1.0)], _store("new", "Business"),
+                            {"new": "t"}, snapshot, near_world, 0.0)
+    assert [(x.item_id, x.label) for x in plan.learn] == [("new", "Business")]
+    assert plan.suspicions == [] and plan.requests == []
 
 
 def test_learning_from_each_label_learns_every_label_and_still_reports_suspicions():

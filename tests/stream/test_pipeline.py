@@ -36,9 +36,9 @@ N_TEXTS = 300
 def pipeline(kafka_bootstrap, tmp_path_factory):
     """A running worker on fresh topics, fed the first 300 rows of AG News (ids ag-<row>)."""
     directory = tmp_path_factory.mktemp("pipeline")
-    # every label learned as it comes: no adjudication, no holds for an expert (an OOD pick the
-    # model gets confidently wrong is otherwise held as a suspicious label)
-    config = pipeline_config(kafka_bootstrap, directory, annotation={"learn_from": "labels"})
+    # the default: verdicts learned once per item; with no expert configured, a label the model
+    # doubts (an OOD pick it gets confidently wrong, say) is reported and still learned
+    config = pipeline_config(kafka_bootstrap, directory)
     with Worker(config, directory / "worker.log") as worker:
         done = run_cli(
             "produce",
