@@ -74,6 +74,18 @@ def run_cli(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess
     )
 
 
+def produce_ag(config: Path, limit: int, prefix: str, *extra: str) -> subprocess.CompletedProcess:
+    """``stream-al produce`` the first ``limit`` AG News rows as items ``<prefix>-<row>``."""
+    return run_cli("produce", "--config", str(config), "--data", str(AG_NEWS),
+                   "--limit", str(limit), "--id-prefix", prefix, *extra)
+
+
+def answer_ag(config: Path, prefix: str, *extra: str) -> subprocess.CompletedProcess:
+    """``stream-al vendor`` answering selected items ``<prefix>-<row>`` with AG News' labels."""
+    return run_cli("vendor", "--config", str(config), "--gold", str(AG_NEWS),
+                   "--id-prefix", prefix, *extra)
+
+
 class Worker:
     """A ``stream-al worker`` subprocess; use as a context manager or call :meth:`stop`."""
 

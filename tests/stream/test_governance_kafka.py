@@ -9,6 +9,7 @@ import pytest
 from tests.stream.harness import (
     AG_NEWS,
     Worker,
+    answer_ag,
     pipeline_config,
     read_topic,
     run_cli,
@@ -39,8 +40,7 @@ def test_texts_unlike_anything_labelled_are_bought_for_the_reason_ood(kafka_boot
         assert run_cli("produce", "--config", str(config), "--data", str(AG_NEWS), "--limit",
                        "300", "--id-prefix", "ag").returncode == 0
         wait_for(lambda: len(selected()) >= 30, 90, "30 news items bought")
-        vendor = run_cli("vendor", "--config", str(config), "--gold", str(AG_NEWS),
-                         "--id-prefix", "ag", "--max-labels", "30", "--max-idle", "10")
+        vendor = answer_ag(config, "ag", "--max-labels", "30", "--max-idle", "10")
         assert vendor.returncode == 0, vendor.stderr
         wait_for(lambda: worker.metric("stream_al_labels_received_total", outcome="accepted")
                  >= 30, 60, "30 labels learned")

@@ -16,12 +16,12 @@ from stream_al.config import EmbedderSettings
 from stream_al.embed import make_embedder
 from stream_al.stream.messages import DeadLetter, ModelUpdate, ScoredBatchRecord, parse
 from tests.stream.harness import (
-    AG_NEWS,
     REPO,
     Worker,
+    answer_ag,
     pipeline_config,
+    produce_ag,
     read_topic,
-    run_cli,
     send_raw,
     settings_of,
     wait_for,
@@ -40,17 +40,7 @@ def pipeline(kafka_bootstrap, tmp_path_factory):
     # doubts (an OOD pick it gets confidently wrong, say) is reported and still learned
     config = pipeline_config(kafka_bootstrap, directory)
     with Worker(config, directory / "worker.log") as worker:
-        done = run_cli(
-            "produce",
-            "--config",
-            str(config),
-            "--data",
-            str(AG_NEWS),
-            "--limit",
-            str(N_TEXTS),
-            "--id-prefix",
-            "ag",
-        )
+        done = produce_ag(config, N_TEXTS, "ag")
         assert done.returncode == 0, done.stderr
         yield worker, config, settings_of(config)["kafka"]["topics"]
 
@@ -75,19 +65,7 @@ def test_texts_lead_to_selected_items_and_labels_to_new_models(pipeline, kafka_b
     assert len({i["item_id"] for i in items}) == len(items) <= budget
     assert all(i["item_id"].startswith("ag-") for i in items)
 
-    vendor = run_cli(
-        "vendor",
-        "--config",
-        str(config),
-        "--gold",
-        str(AG_NEWS),
-        "--id-prefix",
-        "ag",
-        "--max-labels",
-        str(len(items)),
-        "--max-idle",
-        "10",
-    )
+    vendor = answer_ag(config, "ag", "--max-labels", str(len(items)), "--max-idle", "10")
     assert vendor.returncode == 0, vendor.stderr
     assert f"{len(items)} labels sent" in vendor.stdout
 
@@ -108,17 +86,7 @@ def test_texts_lead_to_selected_items_and_labels_to_new_models(pipeline, kafka_b
     )
 
     # more texts, more labels: a newer version that predicts differently
-    done = run_cli(
-        "produce",
-        "--config",
-        str(config),
-        "--data",
-        str(AG_NEWS),
-        "--limit",
-        "200",
-        "--id-prefix",
-        "more",
-    )
+    done = produce_ag(config, 200, "more")
     assert done.returncode == 0, done.stderr
     more = wait_for(
         lambda: [
@@ -130,20 +98,9 @@ def test_texts_lead_to_selected_items_and_labels_to_new_models(pipeline, kafka_b
         "items selected from the second batch of texts",
     )
     assert all(json.loads(r.value)["model_version"] >= first.version for r in more)
-    vendor = run_cli(
-        "vendor",
-        "--config",
-        str(config),
-        "--gold",
-        str(AG_NEWS),
-        "--id-prefix",
-        "more",
-        "--group",
-        "vendor-more",
-        "--max-labels",
-        str(len(more)),
-        "--max-idle",
-        "10",
+    vendor = answer_ag(
+        config, "more", "--group", "vendor-more",
+        "--max-labels", str(len(more)), "--max-idle", "10",
     )
     assert vendor.returncode == 0, vendor.stderr
     second = wait_for(

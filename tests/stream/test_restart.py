@@ -11,11 +11,11 @@ import pytest
 
 from stream_al.stream.messages import Event, ModelUpdate, parse
 from tests.stream.harness import (
-    AG_NEWS,
     Worker,
+    answer_ag,
     pipeline_config,
+    produce_ag,
     read_topic,
-    run_cli,
     settings_of,
     wait_for,
 )
@@ -57,34 +57,12 @@ def test_a_crashed_worker_is_replaced_without_losing_budget_labels_or_model(
     first = Worker(config, tmp_path / "first.log")
     try:
         assert (
-            run_cli(
-                "produce",
-                "--config",
-                str(config),
-                "--data",
-                str(AG_NEWS),
-                "--limit",
-                "300",
-                "--id-prefix",
-                "ag",
-            ).returncode
+            produce_ag(config, 300, "ag").returncode
             == 0
         )
         wait_for(lambda: len(selected()) >= 30, 60, "30 items bought")
         bought = settled(selected)  # the idle flush may still buy a few after the stream ends
-        vendor = run_cli(
-            "vendor",
-            "--config",
-            str(config),
-            "--gold",
-            str(AG_NEWS),
-            "--id-prefix",
-            "ag",
-            "--max-labels",
-            str(len(bought)),
-            "--max-idle",
-            "10",
-        )
+        vendor = answer_ag(config, "ag", "--max-labels", str(len(bought)), "--max-idle", "10")
         assert vendor.returncode == 0, vendor.stderr
         before = wait_for(
             lambda: (m := models()) and m[-1].n_labels >= len(bought) and m[-1],
@@ -96,17 +74,7 @@ def test_a_crashed_worker_is_replaced_without_losing_budget_labels_or_model(
 
     with Worker(config, tmp_path / "second.log") as second:
         assert (
-            run_cli(
-                "produce",
-                "--config",
-                str(config),
-                "--data",
-                str(AG_NEWS),
-                "--limit",
-                "600",
-                "--id-prefix",
-                "ag",
-            ).returncode
+            produce_ag(config, 600, "ag").returncode
             == 0
         )  # 300 new rows
         restored = wait_for(

@@ -24,6 +24,7 @@ from tests.stream.harness import (
     AG_NEWS,
     REPO,
     Worker,
+    answer_ag,
     pipeline_config,
     read_topic,
     run_cli,
@@ -86,9 +87,10 @@ def test_rollback_makes_the_scorers_predict_as_the_old_version_and_survives_a_re
                        "400", "--id-prefix", "ag").returncode == 0
         wait_for(lambda: first.metric("stream_al_budget_spent_labels") >= 30, 90, "30 bought")
         for n in (12, 30):  # two rounds of labels: at least two different models
-            vendor = run_cli("vendor", "--config", str(config), "--gold", str(AG_NEWS),
-                             "--id-prefix", "ag", "--max-labels", str(n), "--max-idle", "10",
-                             "--group", f"vendor-{n}")
+            vendor = answer_ag(
+                config, "ag", "--max-labels", str(n),
+                "--max-idle", "10", "--group", f"vendor-{n}",
+            )
             assert vendor.returncode == 0, vendor.stderr
             wait_for(lambda n=n: (m := models()) and m[-1].n_labels >= n, 120,
                      f"a model of {n} labels")

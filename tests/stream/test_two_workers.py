@@ -14,12 +14,11 @@ from stream_al.config import KafkaSettings
 from stream_al.stream.messages import Event, parse
 from stream_al.stream.reader import texts_group
 from tests.stream.harness import (
-    AG_NEWS,
     Worker,
     group_assignments,
     pipeline_config,
+    produce_ag,
     read_topic,
-    run_cli,
     settings_of,
     wait_for,
 )
@@ -57,17 +56,7 @@ def test_two_workers_share_the_texts_and_one_budget_across_a_restart(kafka_boots
         )
         assert sorted(len(a.get(topics["control"], [])) for a in agents) == [0, 1]
 
-        produced = run_cli(
-            "produce",
-            "--config",
-            str(config),
-            "--data",
-            str(AG_NEWS),
-            "--limit",
-            "400",
-            "--id-prefix",
-            "ag",
-        )
+        produced = produce_ag(config, 400, "ag")
         assert produced.returncode == 0, produced.stderr
         wait_for(
             lambda: (
@@ -109,17 +98,7 @@ def test_two_workers_share_the_texts_and_one_budget_across_a_restart(kafka_boots
         assert len(first) == len(set(first)) <= FRACTION * 400 + WARMUP
 
         coordinator.stop()  # leaves the group: the control partition moves to the other worker
-        produced = run_cli(
-            "produce",
-            "--config",
-            str(config),
-            "--data",
-            str(AG_NEWS),
-            "--limit",
-            "600",
-            "--id-prefix",
-            "ag",
-        )  # rows 0-399 again, 200 new
+        produced = produce_ag(config, 600, "ag")  # rows 0-399 again, 200 new
         assert produced.returncode == 0, produced.stderr
         wait_for(
             lambda: other.metric("stream_al_stage_items_in_total", stage="select") > 0,
