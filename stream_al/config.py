@@ -71,9 +71,9 @@ class SelectionSettings(BaseModel):
     cluster_radius: float = Field(0.0, ge=0, description="0: learned from the stream")
     reservoir_size: int = Field(32, ge=1, description="candidates kept per cluster")
     batch_interval: int = Field(
-        200, ge=1, description="stream items between emitted batches: short enough that the"
-        " labels of one batch (simulation.label_delay ~100 items) shape the next; 200 beat 100,"
-        " 300 and 500 on AG News, SST-2 and Banking77 together (benchmarks/README.md)"
+        1000, ge=1, description="at most this many stream items between two batches; sooner"
+        " once the accrued budget buys one label per known class (at least 2, at most"
+        " max_clusters / 2): see stream_al/select/diverse.py and benchmarks/README.md"
     )
     novelty_weight: float = Field(0.0, ge=0, description="weight of distance to labelled items")
     novelty_capacity: int = Field(10_000, ge=1, description="bought items the novelty index "

@@ -2,8 +2,10 @@
 
 Each arriving item joins the reservoir of its cluster (an online mini-batch k-means over the
 embeddings) by Efraimidis-Spirakis A-Res: key = u^(1/w), w its informativeness, the ``size``
-largest keys kept. Every ``batch_interval`` items the budget accrued meanwhile is spent on one
-batch: slots go to clusters in proportion to (items seen) x (mean informativeness), items are
+largest keys kept. Once the budget accrued buys one label per class the model knows (at least
+2, at most half the clusters: a batch that can cover the classes, and early batches small
+enough for the first labels to come soon), or every ``batch_interval`` items at the latest,
+the accrued budget is spent on one batch: slots go to clusters in proportion to (items seen) x (mean informativeness), items are
 re-scored with the current model, and within a cluster the most informative are taken while
 skipping near-duplicates of anything already picked (greedy coverage). Reservoirs are then
 emptied, so memory stays at most ``max_clusters * size`` items.
@@ -30,6 +32,8 @@ from stream_al.select.base import (
     informativeness,
     selection_of,
 )
+
+MIN_BATCH_LABELS = 2
 
 
 @dataclass
@@ -164,6 +168,7 @@ class DiverseReservoir:
         self._mass: dict[int, int] = {}
         self._since_emit = 0
         self._seq = 0
+        self._unit_cost = 1.0  # running mean cost of an item, to count the allowance in labels
 
     @property
     def fill(self) -> int:
@@ -182,10 +187,25 @@ class DiverseReservoir:
         if len(batch):
             self._offer(batch)
         self._since_emit += len(batch)
-        if self._since_emit < self.batch_interval:
+        if len(batch):
+            self._unit_cost += 0.05 * (float(np.mean(batch.costs)) - self._unit_cost)
+        if self._since_emit < self.batch_interval and not self._enough_for_a_batch(budget):
             return []
         self._since_emit = 0
         return self._emit(budget)
+
+    def batch_labels(self) -> int | None:
+        """Labels one batch should hold: one per class the rescoring model knows, at least 2
+        and at most half the clusters; None if the rescorer does not say (then every
+        ``batch_interval`` items)."""
+        classes = getattr(self.rescorer, "n_classes", None)
+        if classes is None:
+            return None
+        return int(np.clip(classes, MIN_BATCH_LABELS, max(MIN_BATCH_LABELS, self.clusters.k // 2)))
+
+    def _enough_for_a_batch(self, budget: BudgetLike) -> bool:
+        labels = self.batch_labels()
+        return labels is not None and budget.allowance >= labels * self._unit_cost - 1e-9
 
     def flush(self, budget: BudgetLike) -> list[Selection]:
         """Emit a batch now (end of stream, or an operator asking for one)."""

@@ -72,6 +72,11 @@ class SelectionStage:
     def _novelty(self, X: np.ndarray) -> np.ndarray:
         return np.clip(self.novelty.nearest_distance_many(X), 0.0, 1.0)
 
+    @property
+    def n_classes(self) -> int:
+        """Classes the current model knows (selectors size their batches by it)."""
+        return len(self.snapshot.classes)
+
     def informativeness_many(self, X: np.ndarray) -> np.ndarray:
         """Fresh informativeness of held items under the current model and novelty index."""
         batch = ScoredBatch([""] * len(X), X, score_many(self.snapshot, X))
