@@ -267,6 +267,9 @@ class Annotating:
         gold = {i: g for i, g in self.quality.gold.items() if i in self._window}
         fit = several and self.a.adjudication != "majority"
         self._since_fit += sum(len(store.labels_of(i)) >= 2 for i in ids)
+        if not several:  # one label each: no EM fit to learn from them (it cost ~0.2 s/record)
+            return self._filled(ids, self.adjudicator.adjudicate_many(labels, gold,
+                                                                      self._accuracies()))
         if fit and self._accuracy and self._since_fit < self.a.refit_every:
             labels = [x for i in ids for x in store.labels_of(i) if self._trusted_annotator(x)]
             return self._filled(ids, self.adjudicator.adjudicate_many(labels, gold,
