@@ -101,10 +101,11 @@ class Annotating:
         self.adjudicator = Adjudicator(self.a, settings.kafka.topics.expert)
         self.experts = frozenset(self.a.expert_annotators)
         self.quality = AnnotatorQuality()
-        self.flagger = NoiseFlagger(self.a)
+        self.flagger = NoiseFlagger(self.a, capacity=settings.learner.memory)
         self.items: dict[str, Item] = {}
-        self.vectors: dict[str, np.ndarray] = {}
-        """Embeddings of learned items (for a relearn and the neighbour check)."""
+        self.vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        """Embeddings of the last ``learner.memory`` learned items (a relearn re-embeds older
+        ones it needs; the learner's replay memory keeps no more than that anyway)."""
         self._window: OrderedDict[str, None] = OrderedDict()  # recent multi-labelled items
         self._requested: set[str] = set()
         self._accuracy: dict[str, float] = {}  # per annotator, from the last Dawid-Skene fit
@@ -215,7 +216,7 @@ class Annotating:
                 if item.learned is None:
                     item.held = None
                     item.learned = v.label
-                    self.vectors[item_id] = X[row[item_id]]
+                    self._keep_vector(item_id, X[row[item_id]])
                     plan.learn.append(Label(item_id, v.label, ADJUDICATED, now, v.confidence,
                                             _received(store, item_id)))
                     continue
@@ -227,7 +228,7 @@ class Annotating:
                 plan.settled.append(item_id)
         learned = plan.learn
         self.flagger.remember_many([x.item_id for x in learned],
-                                   np.stack([self.vectors[x.item_id] for x in learned])
+                                   X[[row[x.item_id] for x in learned]]
                                    if learned else np.zeros((0, self.dim), np.float32),
                                    [x.label for x in learned])
         return plan
@@ -322,7 +323,7 @@ class Annotating:
     def _remember(self, labels: Sequence[Label], X: np.ndarray) -> None:
         self.flagger.remember_many([x.item_id for x in labels], X, [x.label for x in labels])
         for x, v in zip(labels, X, strict=True):
-            self.vectors[x.item_id] = v
+            self._keep_vector(x.item_id, v)
 
     def _request(self, item_id: str, texts: Mapping[str, str], reason: str, v: Verdict | None,
                  suspicion: Suspicion | None, now: float,
@@ -355,18 +356,23 @@ class Annotating:
     def learned_labels(self) -> list[Label]:
         return [Label(i, y, ADJUDICATED, 0.0) for i, y in self.learned()]
 
+    def _keep_vector(self, item_id: str, v: np.ndarray) -> None:
+        self.vectors[item_id] = v
+        self.vectors.move_to_end(item_id)
+        while len(self.vectors) > self.learner_settings.memory:
+            self.vectors.popitem(last=False)
+
     def relearn(self, old: OnlineLearner, embed: Embed) -> OnlineLearner:
         """A learner rebuilt from the current verdicts, continuing ``old``'s versions."""
-        pairs = self.learned()
+        pairs = self.learned()[-self.learner_settings.memory:]  # what its replay would keep
         missing = [i for i, _ in pairs if i not in self.vectors]
-        if missing:
-            self.vectors.update(zip(missing, embed(missing), strict=True))
+        found = dict(zip(missing, embed(missing), strict=True)) if missing else {}
         learner = OnlineLearner(self.dim, self.learner_settings)
         learner.version = old.version
         learner.temperature = old.temperature
         if pairs:
-            learner.learn_many(np.stack([self.vectors[i] for i, _ in pairs]),
-                               [y for _, y in pairs])
+            learner.learn_many(np.stack([self.vectors[i] if i in self.vectors else found[i]
+                                         for i, _ in pairs]), [y for _, y in pairs])
         return learner
 
     def restore(self, stored: Sequence[Label], store: LabelStore, texts: Mapping[str, str],

@@ -265,3 +265,21 @@ def test_relearns_are_spaced_and_a_pending_one_comes_with_a_later_due_call():
     assert not desk.a.due(desk.store, desk.texts, COLD, embed, now=120.0).relearn
     assert desk.a.due(desk.store, desk.texts, COLD, embed, now=131.0).relearn
     assert not desk.a.due(desk.store, desk.texts, COLD, embed, now=200.0).relearn  # done
+
+
+def test_what_it_keeps_per_labelled_item_is_bounded_by_the_learners_memory():
+    settings = Settings(annotation={"adjudication": "majority", "noise_check": True},
+                        learner={"memory": 10})
+    a, store, texts = Annotating(settings, DIM), LabelStore(), {}
+    for n in range(30):
+        item = f"b{n}"
+        texts[item] = item
+        a.bought(item, 1, 1e9)
+        x = Label(item, "World" if n % 2 else "Sports", "a", float(n))
+        store.add_one(x)
+        a.on_labels([x], store, texts, COLD, embed, 0.0)
+    assert len(a.vectors) == 10 and len(a.flagger) == 10
+    asked: list[str] = []
+    learner = a.relearn(OnlineLearner(DIM, settings.learner),
+                        lambda ids: asked.extend(ids) or embed(ids))
+    assert learner.snapshot().ready and asked == []  # the last 10 are still held
