@@ -23,6 +23,10 @@ import orjson
 from stream_al.config import Settings
 from stream_al.stream.produce import InputError, iter_column, row_of
 
+JOIN_S = 60.0
+"""Time allowed to join the consumer group (a loaded broker can take seconds) before
+``--max-idle`` starts counting."""
+
 
 @dataclass
 class VendorStats:
@@ -168,7 +172,7 @@ class Vendor:
         producer = KafkaProducer(
             bootstrap_servers=k.bootstrap, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor"
         )
-        last_activity = last_report = time.monotonic()
+        started = last_activity = last_report = time.monotonic()
         try:
             while o.max_labels is None or self.stats.sent < o.max_labels:
                 batches = consumer.poll(timeout_ms=100)
@@ -181,7 +185,8 @@ class Vendor:
                     self.stats.sent += 1
                     if o.max_labels is not None and self.stats.sent >= o.max_labels:
                         break
-                if batches or self.pending:
+                joining = not consumer.assignment() and time.monotonic() - started < JOIN_S
+                if batches or self.pending or joining:  # idle counts once partitions are ours
                     last_activity = time.monotonic()
                 elif o.max_idle_s is not None and time.monotonic() - last_activity > o.max_idle_s:
                     break
