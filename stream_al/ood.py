@@ -180,10 +180,7 @@ class OODSelector:
                 self.cap.spend(cost)
                 budget.spend(cost)
                 chosen.append(selection_of(batch, int(i), self.name, OOD_REASON, float(dist[i])))
-        if chosen:
-            taken = {s.item_id for s in chosen}
-            batch = batch.subset(np.array([i for i, item in enumerate(batch.ids)
-                                           if item not in taken], dtype=np.int64))
+        batch = batch.without(s.item_id for s in chosen)
         return chosen + self.base.select_many(batch, budget)
 
     def flush(self, budget: BudgetLike) -> list[Selection]:

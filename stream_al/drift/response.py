@@ -204,10 +204,7 @@ class DriftAwareSelector:
         chosen: list[Selection] = []
         if self.response.active and len(batch):
             chosen = self._explore_many(batch, credit)
-            if chosen:
-                taken = {s.item_id for s in chosen}
-                batch = batch.subset(np.array([i for i, item in enumerate(batch.ids)
-                                               if item not in taken], dtype=np.int64))
+            batch = batch.without(s.item_id for s in chosen)
         return chosen + self.base.select_many(batch, credit)
 
     def flush(self, budget: BudgetLike) -> list[Selection]:

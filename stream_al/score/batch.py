@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,14 @@ class ScoredBatch:
             model_version=self.model_version,
             costs=self.costs[idx],
         )
+
+    def without(self, item_ids: Iterable[str]) -> ScoredBatch:
+        """The rows whose id is not in ``item_ids`` (what is left after some were bought)."""
+        taken = set(item_ids)
+        if not taken:
+            return self
+        return self.subset(np.array([i for i, item in enumerate(self.ids) if item not in taken],
+                                    dtype=np.int64))
 
 
 def score_many(snapshot: ModelSnapshot, X: np.ndarray) -> dict[str, np.ndarray]:
