@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import csv
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -27,6 +26,9 @@ from typing import Any
 
 import orjson
 import yaml
+
+from stream_al.metrics import sample_value
+from stream_al.stream.worker import announced_metrics_port
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -129,18 +131,8 @@ class Worker(Process):
         if profile is not None:
             cmd = ["-m", "benchmarks.profiled", str(profile), *cmd[2:]]
         super().__init__(cmd, log)
-        self.port = self._wait_for_port()
-
-    def _wait_for_port(self, timeout_s: float = 120.0) -> int:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            match = re.search(r"127\.0\.0\.1:(\d+)/metrics", self.output())
-            if match:
-                return int(match.group(1))
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited {self.process.returncode}:\n{self.output()}")
-            time.sleep(0.1)
-        raise TimeoutError(f"worker did not start in {timeout_s}s:\n{self.output()}")
+        self.port = announced_metrics_port(self.output, self.process, timeout_s=120.0,
+                                           every_s=0.1)
 
     def metrics(self) -> str:
         url = f"http://127.0.0.1:{self.port}/metrics"
@@ -148,11 +140,7 @@ class Worker(Process):
 
     def metric(self, name: str, text: str | None = None, **labels: str) -> float:
         """One sample of the worker's /metrics (0.0 when absent)."""
-        text = self.metrics() if text is None else text
-        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
-        match = re.search("^" + pattern + "$", text, re.MULTILINE)
-        return float(match.group(1)) if match else 0.0
+        return sample_value(self.metrics() if text is None else text, name, **labels)
 
     def selected_in(self) -> float:
         """Items the coordinator has taken through selection so far."""

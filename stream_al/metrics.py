@@ -18,6 +18,7 @@ tests check every panel against it.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -91,6 +92,14 @@ METRIC_TYPES: dict[str, str] = {
 }
 METRIC_NAMES = frozenset(METRIC_TYPES)
 
+
+
+def sample_value(exposition: str, name: str, **labels: str) -> float:
+    """One sample of a ``/metrics`` page: ``name`` with exactly ``labels`` (0.0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
+    match = re.search("^" + pattern + "$", exposition, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
 
 class WindowRate:
     """Events per second over a sliding window, from timestamps the caller passes in.

@@ -325,3 +325,14 @@ def test_start_http_server_serves_this_registry_only(metrics):
         thread.join(timeout=5)
     assert "stream_al_model_version 11.0" in body
     assert "python_gc_objects_collected_total" not in body  # not the global registry
+
+
+def test_one_sample_is_read_from_a_metrics_page_by_name_and_exact_labels():
+    from stream_al.metrics import sample_value
+
+    page = ('stream_al_stage_items_in_total{stage="select"} 12.0\n'
+            'stream_al_stage_items_in_total{stage="score"} 30.0\n'
+            "stream_al_model_version 4.0\n")
+    assert sample_value(page, "stream_al_stage_items_in_total", stage="score") == 30.0
+    assert sample_value(page, "stream_al_model_version") == 4.0
+    assert sample_value(page, "stream_al_stage_items_in_total", stage="embed") == 0.0

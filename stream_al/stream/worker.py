@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
+import subprocess
+import time
+from collections.abc import Callable
 
 from stream_al.config import Settings
 from stream_al.runtime import limit_blas_threads
+
+METRICS_AT = "metrics on http://127.0.0.1:{port}/metrics"
+"""How a worker announces its metrics endpoint on stdout (supervisors read the port from it)."""
+_METRICS_PORT = re.compile(re.escape(METRICS_AT).replace(r"\{port\}", r"(\d+)"))
 
 
 def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = "warning") -> int:
@@ -32,7 +40,7 @@ def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = 
     print(
         f"stream-al worker: group {settings.kafka.app_id} on {settings.kafka.bootstrap}, "
         f"embedder {embedder.name}, strategy {strategy or settings.selection.strategy}, "
-        f"metrics on http://127.0.0.1:{server.server_port}/metrics"
+        + METRICS_AT.format(port=server.server_port)
         + (f", created {len(created)} topics" if created else ""),
         flush=True,
     )
@@ -46,3 +54,18 @@ def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = 
     finally:
         server.shutdown()
     return 0
+
+
+def announced_metrics_port(output: Callable[[], str], process: subprocess.Popen,
+                           timeout_s: float, every_s: float = 0.2) -> int:
+    """The metrics port a started ``stream-al worker`` announced in its ``output``; fails if
+    the process exits first or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        match = _METRICS_PORT.search(output())
+        if match:
+            return int(match.group(1))
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited {process.returncode}:\n{output()}")
+        time.sleep(every_s)
+    raise TimeoutError(f"worker did not start in {timeout_s}s:\n{output()}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,6 +21,9 @@ from typing import Any
 
 import yaml
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from stream_al.metrics import sample_value
+from stream_al.stream.worker import announced_metrics_port
 
 REPO = Path(__file__).resolve().parents[2]
 AG_NEWS = REPO.parent / "shared" / "datasets" / "ag_news.csv"
@@ -111,18 +113,7 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.port = self._wait_for_port()
-
-    def _wait_for_port(self, timeout_s: float = 60.0) -> int:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            match = re.search(r"127\.0\.0\.1:(\d+)/metrics", self.output())
-            if match:
-                return int(match.group(1))
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited {self.process.returncode}:\n{self.output()}")
-            time.sleep(0.2)
-        raise TimeoutError(f"worker did not start in {timeout_s}s:\n{self.output()}")
+        self.port = announced_metrics_port(self.output, self.process, timeout_s=60.0)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -130,10 +121,7 @@ class Worker:
     def metric(self, name: str, **labels: str) -> float:
         """The value of one sample on the worker's /metrics (0.0 when absent)."""
         text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read()
-        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
-        match = re.search("^" + pattern + "$", text.decode(), re.MULTILINE)
-        return float(match.group(1)) if match else 0.0
+        return sample_value(text.decode(), name, **labels)
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> None:
         """Signal the worker's process group; SIGKILL it if it has not exited in time."""
