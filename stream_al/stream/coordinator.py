@@ -471,12 +471,12 @@ class Coordinator:
         learned, rejected = self._restore_labels(labels)
         self.pricing.observe_labels(sorted(learned, key=lambda x: x.timestamp), self.texts)
         wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
-        learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now)
-        self.annotating.remember_restored(learned, X[[row[x.item_id] for x in learned]])
 
         def rows_of(labels: Sequence[Label]) -> np.ndarray:
             return X[[row[x.item_id] for x in labels]] if labels else X[:0]
 
+        learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now)
+        self.annotating.remember_restored(learned, rows_of(learned))
         if state is not None:  # start from the rolled-back model, never re-learn exclusions
             learned = rollback.resume(self, state, learned, rows_of, model_version)
         if learned:
