@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -362,9 +362,12 @@ class Annotating:
         while len(self.vectors) > self.learner_settings.memory:
             self.vectors.popitem(last=False)
 
-    def relearn(self, old: OnlineLearner, embed: Embed) -> OnlineLearner:
-        """A learner rebuilt from the current verdicts, continuing ``old``'s versions."""
-        pairs = self.learned()[-self.learner_settings.memory:]  # what its replay would keep
+    def relearn(self, old: OnlineLearner, embed: Embed,
+                excluded: Collection[str] = frozenset()) -> OnlineLearner:
+        """A learner rebuilt from the current verdicts, continuing ``old``'s versions;
+        ``excluded`` items (a rollback's, stream/rollback.py) are left out."""
+        pairs = [(i, y) for i, y in self.learned() if i not in excluded]
+        pairs = pairs[-self.learner_settings.memory:]  # what its replay memory would keep
         missing = [i for i, _ in pairs if i not in self.vectors]
         found = dict(zip(missing, embed(missing), strict=True)) if missing else {}
         learner = OnlineLearner(self.dim, self.learner_settings)

@@ -327,11 +327,10 @@ class Coordinator:
             self._learn(outcome, learn)
         if plan.settled:
             self.stage.labelled(plan.settled, [0.0] * len(plan.settled))
-        if plan.relearn and self.rollback is not None:
-            rollback.relearn(self, self.annotating.learned_labels())
-        elif plan.relearn:
-            self.learner = self.annotating.relearn(self.learner, self.embeddings_of)
-            self.learned = self.annotating.learned_labels()
+        if plan.relearn:  # under a rollback, no longer exactly from the rolled-back weights
+            self.learner = self.annotating.relearn(self.learner, self.embeddings_of,
+                                                   self.excluded)
+            self.learned = rollback.allowed(self, self.annotating.learned_labels())
 
     def _learn(self, outcome: LabelOutcome, learn: list[Label]) -> None:
         ids = [x.item_id for x in learn]

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stream_al.labels import Label
-from stream_al.learn.online import OnlineLearner
 from stream_al.stream.messages import RollbackRecord, RollbackState
 
 if TYPE_CHECKING:
@@ -89,19 +88,6 @@ def allowed(c: Coordinator, labels: Sequence[Label]) -> list[Label]:
         return list(labels)
     excluded = c.excluded
     return [x for x in labels if x.item_id not in excluded]
-
-
-def relearn(c: Coordinator, rows: Sequence[Label]) -> None:
-    """A corrected verdict rebuilds the learner from every learned row: under a rollback,
-    from the allowed ones only (then no longer exactly from the rolled-back weights)."""
-    rows = allowed(c, rows)
-    learner = OnlineLearner(c.dim, c.settings.learner)
-    learner.version = c.learner.version
-    learner.temperature = c.learner.temperature
-    if rows:
-        learner.learn_many(c.embeddings_of([x.item_id for x in rows]), [x.label for x in rows])
-    c.learner = learner
-    c.learned = list(rows)
 
 
 def _adopt(c: Coordinator, state: RollbackState, base: list[Label]) -> None:

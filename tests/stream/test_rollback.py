@@ -144,6 +144,22 @@ def test_rollback_under_adjudicated_verdicts(embedder, rows):  # noqa: F811
     assert feed.c.learner.snapshot().fingerprint() == v1.fingerprint()
 
 
+def test_a_corrected_verdict_after_a_rollback_relearns_without_the_excluded(embedder, rows):  # noqa: F811
+    feed, _, v1, learned_v1 = labelled_twice(
+        embedder, rows, annotation={"relearn_every_s": 0, "noise_check": False})
+    state = feed.c.on_rollback(command(v1, learned_v1), feed.offset + 1, 5.0)
+    feed.offset += 1
+    item, old = learned_v1[0].item_id, learned_v1[0].label
+    other = next(x.label for x in learned_v1 if x.label != old)
+    feed.labels([item], annotator="b", label=other)
+    feed.labels([item], annotator="c", label=other)  # two of three now say ``other``
+    learned = {x.item_id: x.label for x in feed.c.learned}
+    assert learned[item] == other
+    assert set(learned) == {x.item_id for x in learned_v1}
+    assert not set(learned) & set(state.excluded)
+    assert feed.c.learner.version > state.version
+
+
 def test_a_model_of_another_embedder_is_refused_with_the_fix(embedder, rows):  # noqa: F811
     feed, _, v1, learned_v1 = labelled_twice(embedder, rows)
     other = ModelSnapshot(9, ("a", "b"), np.zeros((2, 8), np.float32), np.zeros(2, np.float32))
