@@ -123,6 +123,7 @@ class TemperatureCalibrator:
     >>> logits = np.where(np.eye(2)[y] > 0, 2.0, -2.0) * 3 + rng.normal(0, 6, (400, 2))
     >>> calibrator = TemperatureCalibrator(CalibrationSettings(min_labels=100))
     >>> calibrator.update_many(logits, y)
+    400
     >>> result = calibrator.fit()
     >>> result.applied, result.temperature > 1, result.ece_after < result.ece_before
     (True, True, True)
@@ -136,33 +137,38 @@ class TemperatureCalibrator:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def update_many(self, logits: np.ndarray, y: Sequence[int] | np.ndarray) -> None:
-        """Logits the model gave labelled items before learning them, and their true classes.
+    def update_many(self, logits: np.ndarray, y: Sequence[int] | np.ndarray) -> int:
+        """Logits the model gave labelled items before learning them, and their true classes;
+        returns how many were kept.
 
         A label whose class the model did not know yet (index < 0 or beyond the logits) is
         skipped: no temperature can make that prediction right.
         """
+        kept = 0
         for row, label in zip(np.asarray(logits, dtype=np.float32), y, strict=True):
             if 0 <= int(label) < len(row):
                 self._rows.append((row, int(label)))
+                kept += 1
+        return kept
 
     def update_from_snapshot(self, snapshot: ModelSnapshot, X: np.ndarray,
-                             labels: Sequence[str], reasons: Sequence[str] | None = None) -> None:
-        """Labels arrived for rows ``X``: keep ``snapshot``'s logits (call before learning).
+                             labels: Sequence[str], reasons: Sequence[str] | None = None) -> int:
+        """Labels arrived for rows ``X``: keep ``snapshot``'s logits (call before learning);
+        returns how many were kept.
 
         With ``reasons`` (why each item was selected), only labels whose reason is in
         ``settings.reasons`` are kept, unless that list is empty.
         """
         if not snapshot.ready:
-            return
+            return 0
         keep = np.ones(len(labels), dtype=bool)
         if reasons is not None and self.settings.reasons:
             keep = np.isin(np.asarray(reasons, dtype=object), self.settings.reasons)
         if not keep.any():
-            return
+            return 0
         col = {c: i for i, c in enumerate(snapshot.classes)}
         idx = np.flatnonzero(keep)
-        self.update_many(snapshot.logits_many(np.asarray(X)[idx]),
+        return self.update_many(snapshot.logits_many(np.asarray(X)[idx]),
                          [col.get(labels[i], -1) for i in idx])
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:

@@ -101,13 +101,7 @@ class Governance:
                   reasons: Sequence[str]) -> None:
         """Labels for rows ``X`` arrived; ``before`` is the model that has not learned them
         and ``reasons`` why each item was bought (call before learning)."""
-        if not before.ready:
-            return
-        wanted = self.settings.calibration.reasons
-        known = set(before.classes)
-        self._since_fit += sum(1 for y, r in zip(labels, reasons, strict=True)
-                               if y in known and (not wanted or r in wanted))
-        self.calibrator.update_from_snapshot(before, X, labels, reasons)
+        self._since_fit += self.calibrator.update_from_snapshot(before, X, labels, reasons)
 
     def calibrate(self, learner: OnlineLearner) -> CalibrationResult | None:
         """Every ``REFIT_EVERY`` new calibration labels: fit, and adopt the temperature if it
