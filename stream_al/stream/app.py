@@ -3,7 +3,8 @@
 - a task reads ``texts`` (partitioned; the workers share the partitions in their own group,
   :func:`~stream_al.stream.reader.texts_group`) in batches with aiokafka
   (:class:`~stream_al.stream.reader.TextReader`): each batch is parsed, embedded and scored
-  with the current model; one record per batch goes to ``control``.
+  with the current model; one record per batch goes to ``control``. Two batches are in flight:
+  one is embedded while the one before it is scored and sent.
 - ``labels_in`` on ``labels`` (partitioned): vendor labels are validated and forwarded to
   ``control``.
 - ``coordinate`` on ``control`` (one partition, so one worker of the group runs it): the
@@ -76,7 +77,7 @@ def build_app(
     coordinating = CoordinatorShell(settings, embedder, publisher, metrics, strategy)
     t = k.topics
 
-    reader = TextReader(k, scoring.score)
+    reader = TextReader(k, scoring.score, depth=2)  # embed a batch while the last is sent
 
     @app.task
     async def read_texts() -> None:

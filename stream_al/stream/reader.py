@@ -6,11 +6,17 @@ a profile that costs 55-69 CPU-us per record, against about 1 us per record from
 batches of up to ``kafka.batch_max`` records, in their own consumer group
 (:func:`texts_group`); ``labels`` and ``control`` stay on faust agents.
 
-Delivery is at least once, as for the agents: a batch's offsets are committed only after the
-handler returned, i.e. after its scored record reached ``control`` (acks=all). Commits are
-made every ``commit_every_s``, and before partitions are revoked in a rebalance (the revoke
-waits for the batch being handled). A worker killed in between reads the uncommitted records
-again; the coordinator counts a redelivered text once (by partition and offset).
+Batches are pipelined ``depth`` deep: the handler may return a second phase (``Then``), run in
+batch order after the previous batch's second phase, while the next batch's first phase runs.
+The scorers embed batch n+1 while batch n is scored and sent: the embedder never waits for
+Kafka (with ``depth`` 1, one batch is handled at a time).
+
+Delivery is at least once, as for the agents: a batch's offsets are committed only after both
+its phases returned, i.e. after its scored record reached ``control`` (acks=all), and never
+before the batches read ahead of it. Commits are made every ``commit_every_s``, and before
+partitions are revoked in a rebalance (the revoke waits for the batches in flight). A worker
+killed in between reads the uncommitted records again; the coordinator counts a redelivered
+text once (by partition and offset).
 
 On its first start, the scorers' group takes over the texts offsets the agents' group (the app
 id, where faust read texts before this reader existed) committed, if any; else it starts at the
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -34,7 +41,9 @@ from stream_al.stream.topics import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Sequence[ConsumerRecord]], Awaitable[None]]
+Then = Callable[[], Awaitable[None]]
+"""A batch's second phase, run in batch order."""
+Handler = Callable[[Sequence[ConsumerRecord]], Awaitable[Then | None]]
 
 
 def texts_group(kafka: KafkaSettings) -> str:
@@ -46,15 +55,20 @@ class TextReader(ConsumerRebalanceListener):
     """Batches of ``texts`` records to ``handle``; offsets committed once a batch is handled."""
 
     def __init__(
-        self, kafka: KafkaSettings, handle: Handler, *, commit_every_s: float = 1.0
+        self, kafka: KafkaSettings, handle: Handler, *, commit_every_s: float = 1.0,
+        depth: int = 1,
     ) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
         self.kafka = kafka
         self.handle = handle
         self.commit_every_s = commit_every_s
+        self.depth = depth
         self.consumer: AIOKafkaConsumer | None = None
         self._pending: dict[TopicPartition, int] = {}
         """Next offset to commit per partition: everything before it has been handled."""
-        self._busy = asyncio.Lock()
+        self._inflight: deque[asyncio.Task[None]] = deque()
+        """Batches being handled, oldest first."""
         self._committed_at = time.monotonic()
 
     async def run(self) -> None:
@@ -76,18 +90,43 @@ class TextReader(ConsumerRebalanceListener):
         try:
             self.consumer.subscribe([k.topics.texts], listener=self)
             while True:
-                batch = await self._next_batch()  # not under the lock: it waits for assignments
+                batch = await self._next_batch()
                 if batch:
-                    async with self._busy:
-                        await self.handle(batch)
-                        self._handled(batch)
+                    await self._start(batch)
                 if time.monotonic() - self._committed_at >= self.commit_every_s:
                     await self._commit(list(self._pending))
         finally:
+            for task in self._inflight:  # not handled: read again, by us or the next owner
+                task.cancel()
             try:
                 await asyncio.shield(self._commit(list(self._pending)))
             finally:
                 await self.consumer.stop()  # leaves the group: its partitions move at once
+
+    async def _start(self, batch: list[ConsumerRecord]) -> None:
+        """Handle ``batch`` once fewer than ``depth`` batches are in flight."""
+        while self._inflight and self._inflight[0].done():
+            self._inflight.popleft().result()
+        while len(self._inflight) >= self.depth:
+            await asyncio.wait([self._inflight[0]])
+            self._inflight.popleft().result()
+        previous = self._inflight[-1] if self._inflight else None
+        self._inflight.append(asyncio.create_task(self._handle(batch, previous)))
+
+    async def _handle(self, batch: list[ConsumerRecord], previous: asyncio.Task | None) -> None:
+        then = await self.handle(batch)
+        if previous is not None:  # second phases and commits keep the batches' order
+            await asyncio.wait([previous])
+            if previous.cancelled() or previous.exception() is not None:
+                return  # not marked handled: read again after the error stops the reader
+        if then is not None:
+            await then()
+        self._handled(batch)
+
+    async def _drain(self) -> None:
+        """Wait for every batch in flight."""
+        if self._inflight:
+            await asyncio.wait(list(self._inflight))
 
     async def _next_batch(self) -> list[ConsumerRecord]:
         """Up to ``batch_max`` records, waiting at most ``batch_within_s`` for the batch to fill
@@ -131,8 +170,8 @@ class TextReader(ConsumerRebalanceListener):
 
     # ---- rebalance listener -----------------------------------------------------------------
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        async with self._busy:  # the batch being handled finishes (and is committed) first
-            await self._commit(list(self._pending))
+        await self._drain()  # the batches being handled finish (and are committed) first
+        await self._commit(list(self._pending))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         return None

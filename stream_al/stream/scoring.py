@@ -9,6 +9,8 @@ import os
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -29,9 +31,19 @@ from stream_al.stream.messages import (
     parse,
 )
 from stream_al.stream.publish import Publisher
+from stream_al.stream.reader import Then
 from stream_al.stream.topics import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A batch's first phase: its texts, their (partition, offset) and their embeddings."""
+
+    texts: list[TextIn]
+    sources: list[tuple[int, int]]
+    X: np.ndarray
 
 
 class ModelHolder:
@@ -62,21 +74,39 @@ class ScoringShell:
         self.rate = WindowRate(window_s=30.0, start=time.monotonic())
         self._name = f"{socket.gethostname()}-{os.getpid()}"
         self._batches = 0
+        self._embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        """One embedding at a time (a second would only compete for the cores), off the loop."""
 
     # ---- texts --------------------------------------------------------------------------------
-    async def score(self, records: Sequence) -> None:
-        """Parse, embed and score one batch of ``texts`` records (anything with ``value``,
-        ``topic``, ``partition``, ``offset`` and ``key``); one record to ``control``."""
+    async def score(self, records: Sequence) -> Then | None:
+        """Parse and embed one batch of ``texts`` records (anything with ``value``, ``topic``,
+        ``partition``, ``offset`` and ``key``); return the second phase, which scores the batch
+        with the newest model and sends one record to ``control``. The reader runs the next
+        batch's embedding while this second phase runs (stream_al.stream.reader)."""
         try:
-            await self._score(records)
+            embedded = await self._embed(records)
         except Exception as e:  # never lose a batch silently: dead-letter it, keep going
-            log.exception("scoring a batch of %d texts failed", len(records))
-            self.metrics.count_error("score", type(e).__name__)
-            reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
-            for record in records:
-                await self.publisher.dead_letter("embed", record.value or b"", reason, record)
+            await self._failed(records, e)
+            return None
+        if embedded is None:
+            return None
 
-    async def _score(self, records: Sequence) -> None:
+        async def send() -> None:
+            try:
+                await self._send(embedded)
+            except Exception as e:
+                await self._failed(records, e)
+
+        return send
+
+    async def _failed(self, records: Sequence, e: Exception) -> None:
+        log.exception("scoring a batch of %d texts failed", len(records), exc_info=e)
+        self.metrics.count_error("score", type(e).__name__)
+        reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
+        for record in records:
+            await self.publisher.dead_letter("embed", record.value or b"", reason, record)
+
+    async def _embed(self, records: Sequence) -> Embedded | None:
         texts: list[TextIn] = []
         sources: list[tuple[int, int]] = []  # (partition, offset): redeliveries are not recounted
         seen: set[str] = set()
@@ -89,31 +119,36 @@ class ScoringShell:
                 texts.append(parsed)
                 sources.append((record.partition, record.offset))
         if not texts:
-            return
+            return None
         await self._report_cuts(texts)
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        X = await loop.run_in_executor(None, self.embedder.embed, [t.text for t in texts])
-        embedded = time.perf_counter()
+        X = await loop.run_in_executor(self._embedding, self.embedder.embed,
+                                       [t.text for t in texts])
+        self.metrics.observe_stage("embed", len(texts), len(texts), time.perf_counter() - started)
+        return Embedded(texts, sources, X)
+
+    async def _send(self, embedded: Embedded) -> None:
+        started = time.perf_counter()
+        texts = embedded.texts
         snapshot = self.models.snapshot
-        scores = score_many(snapshot, X)
+        scores = score_many(snapshot, embedded.X)
         self._batches += 1
         record = ScoredBatchRecord.of(
             f"{self._name}-{self._batches}",
             [t.id for t in texts],
             [t.text for t in texts],
-            X,
+            embedded.X,
             scores,
             snapshot.version,
             np.ones(len(texts), dtype=np.float32),
             time.time(),
-            sources,
+            embedded.sources,
         )
         scored = time.perf_counter()
         await self.publisher.control(record.batch_id, record)
         n = len(texts)
-        self.metrics.observe_stage("embed", n, n, embedded - started)
-        self.metrics.observe_stage("score", n, n, scored - embedded)
+        self.metrics.observe_stage("score", n, n, scored - started)
         self.metrics.observe_batch("score", n)
         self.rate.add(n, time.monotonic())
         self.metrics.set_throughput(self.rate.rate(time.monotonic()))

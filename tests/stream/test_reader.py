@@ -126,3 +126,59 @@ def test_a_first_start_continues_where_the_agents_group_committed(kafka_bootstra
     asyncio.run(read_until(TextReader(k, handle), done))
     assert first == {tp.partition: ends[tp] // 2 for tp in tps if ends[tp] > ends[tp] // 2}
     assert sum(seen) == left
+
+
+def test_with_depth_two_the_next_batch_is_handled_while_the_last_is_sent_in_order(
+    kafka_bootstrap,
+):
+    k = kafka_settings(kafka_bootstrap).model_copy(update={"batch_max": 50})
+    produce(k, TEXTS)
+    log: list[tuple[str, int]] = []
+    done = asyncio.Event()
+    batches = 0
+
+    async def handle(records: Sequence):
+        nonlocal batches
+        n = batches = batches + 1
+        log.append(("first", n))
+
+        async def then() -> None:
+            await asyncio.sleep(0.02)  # a slow send: the next batch's first phase runs meanwhile
+            log.append(("then", n))
+            if sum(1 for kind, _ in log if kind == "then") * 50 >= TEXTS:
+                done.set()
+
+        return then
+
+    asyncio.run(read_until(TextReader(k, handle, depth=2), done))
+
+    thens = [n for kind, n in log if kind == "then"]
+    assert thens == sorted(thens) == list(range(1, len(thens) + 1))
+    assert log.index(("first", 2)) < log.index(("then", 1))  # overlapped
+    assert sum(committed(k, texts_group(k)).values()) == TEXTS
+
+
+def test_a_batch_read_ahead_is_not_committed_before_the_batch_before_it(kafka_bootstrap):
+    k = kafka_settings(kafka_bootstrap).model_copy(update={"batch_max": 50})
+    produce(k, TEXTS)
+    sizes: list[int] = []
+    stuck = asyncio.Event()
+
+    async def handle(records: Sequence):
+        sizes.append(len(records))
+        n = len(sizes)
+        if n == 3:  # read ahead while the second batch is stuck
+            stuck.set()
+
+        async def then() -> None:
+            if n == 2:  # the worker dies while sending the second batch
+                await asyncio.Event().wait()
+
+        return then
+
+    async def read() -> None:
+        await read_until(TextReader(k, handle, depth=2, commit_every_s=0.0), stuck)
+
+    asyncio.run(read())
+    assert len(sizes) == 3  # the third batch was read and its first phase run ...
+    assert sum(committed(k, texts_group(k)).values()) == sizes[0]  # ... but not committed
