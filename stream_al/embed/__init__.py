@@ -31,7 +31,7 @@ _FACTORIES: dict[str, Callable[[EmbedderSettings], Embedder]] = {
                                          batch_size=s.batch_size or 1024),
     "static": lambda s: StaticEmbedder(cache_dir=s.cache_dir, dim=s.static_dim,
                                        batch_size=s.batch_size or 256),
-    "minilm": lambda s: MiniLMEmbedder(batch_size=s.batch_size or 16),
+    "minilm": lambda s: MiniLMEmbedder(batch_size=s.batch_size),
 }
 EMBEDDER_NAMES: tuple[str, ...] = get_args(EmbedderName)
 assert set(EMBEDDER_NAMES) == set(_FACTORIES), "config.EmbedderName and _FACTORIES disagree"

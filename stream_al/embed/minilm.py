@@ -51,13 +51,31 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+SHORT_TEXT_CHARS = 120
+"""Mean characters up to which 32 texts per model call beat 16."""
+
+
+def batch_size_for(texts: Sequence[str]) -> int:
+    """Texts per model call: 32 for short texts, 16 for longer ones.
+
+    Measured on 2 cores (texts/s in calls of 512): SST-2, mean 52 characters: 16 -> 368-378,
+    32 -> 397-417, 64 -> 401; AG News, mean 236: 16 -> 114, 32 -> 107-108, 64 -> 94.
+
+    >>> batch_size_for(["a short review"]), batch_size_for(["a news story " * 20])
+    (32, 16)
+    """
+    mean = sum(len(t) for t in texts) / max(1, len(texts))
+    return 32 if mean <= SHORT_TEXT_CHARS else 16
+
+
 class MiniLMEmbedder:
     """Sentence embeddings from all-MiniLM-L6-v2 on CPU: 384 dims, unit rows, float32.
 
     Sets torch's intra-op threads (a process-wide setting) to ``threads``, by default the
     number of available cores. Long texts are truncated by the model at 256 word pieces.
     Within one ``embed`` call texts are sorted by length and padded per batch, so small
-    batches are fastest on CPU (8-16: about 60 texts/s on two busy cores, 512: 17).
+    batches are fastest on CPU (8-16: about 60 texts/s on two busy cores, 512: 17). With no
+    ``batch_size`` the size follows the texts' length (:func:`batch_size_for`).
 
     >>> e = MiniLMEmbedder(batch_size=32)  # doctest: +SKIP
     >>> e.embed(["Oil prices rise"]).shape  # doctest: +SKIP
@@ -66,8 +84,8 @@ class MiniLMEmbedder:
 
     name = "minilm"
 
-    def __init__(self, batch_size: int = 16, threads: int | None = None) -> None:
-        if batch_size < 1:
+    def __init__(self, batch_size: int | None = None, threads: int | None = None) -> None:
+        if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         path = minilm_model_path()
         import torch
@@ -87,7 +105,7 @@ class MiniLMEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._model.encode(
             list(texts),
-            batch_size=self.batch_size,
+            batch_size=self.batch_size or batch_size_for(texts),
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
