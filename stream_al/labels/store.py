@@ -1,4 +1,9 @@
-"""An in-memory label store, rebuilt from the labels topic when a coordinator starts.
+"""The label store, rebuilt from the labels topic when a coordinator starts.
+
+Its rows live in a scratch sqlite database (:func:`scratch_database`: a private temporary
+file, deleted when the store is dropped or the process ends; a 1 MB page cache), so a
+coordinator's memory does not grow with the labels it has. The topic stays the source of
+truth: nothing here needs to survive a restart.
 
 >>> store = LabelStore()
 >>> store.add_one(Label("a-1", "Sports", "ann-0", 1.0))
@@ -13,44 +18,91 @@ True
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 
 from stream_al.labels.base import Label
+
+CACHE_KB = 1024
+"""Page cache of a scratch database; the rest of its pages stay in the file (on disk)."""
+CHUNK = 1024
+"""Rows read per query when iterating (no cursor stays open across a yield)."""
+
+
+def scratch_database() -> sqlite3.Connection:
+    """A private sqlite database in a temporary file that sqlite deletes at once (it lives
+    while the connection does). Usable from any thread; callers serialise with a lock."""
+    db = sqlite3.connect("", check_same_thread=False, isolation_level=None)
+    db.execute(f"PRAGMA cache_size=-{CACHE_KB}")
+    return db
 
 
 class LabelStore:
     """Every accepted label, at most one per (item, annotator), in arrival order."""
 
     def __init__(self) -> None:
-        self._by_key: dict[tuple[str, str], Label] = {}
-        self._by_item: dict[str, list[Label]] = {}
+        self._db = scratch_database()
+        self._db.execute(
+            "CREATE TABLE labels (seq INTEGER PRIMARY KEY, item_id TEXT NOT NULL, "
+            "annotator_id TEXT NOT NULL, label TEXT NOT NULL, timestamp REAL NOT NULL, "
+            "confidence REAL, received_at REAL NOT NULL, UNIQUE (item_id, annotator_id))"
+        )
+        self._lock = threading.Lock()
+        self._n = 0
 
     def __len__(self) -> int:
-        return len(self._by_key)
+        return self._n
 
     def __iter__(self) -> Iterator[Label]:
-        return iter(self._by_key.values())
+        seq = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT seq, {_COLUMNS} FROM labels WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (seq, CHUNK)).fetchall()
+            if not rows:
+                return
+            seq = rows[-1][0]
+            yield from (Label(*row[1:]) for row in rows)
 
     def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._by_key
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM labels WHERE item_id = ? AND annotator_id = ?", key
+            ).fetchone() is not None
 
     def add_one(self, label: Label) -> bool:
         """Store ``label``; False (and nothing stored) if its (item, annotator) is already in."""
-        if label.key in self._by_key:
-            return False
-        self._by_key[label.key] = label
-        self._by_item.setdefault(label.item_id, []).append(label)
-        return True
+        with self._lock:
+            added = self._db.execute(
+                f"INSERT OR IGNORE INTO labels ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (label.item_id, label.label, label.annotator_id, label.timestamp,
+                 label.confidence, label.received_at)).rowcount == 1
+        self._n += added
+        return added
 
     def add_many(self, labels: Iterable[Label]) -> list[bool]:
         return [self.add_one(label) for label in labels]
 
     def labels_of(self, item_id: str) -> list[Label]:
-        return list(self._by_item.get(item_id, ()))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM labels WHERE item_id = ? ORDER BY seq", (item_id,)
+            ).fetchall()
+        return [Label(*row) for row in rows]
 
     def has_item(self, item_id: str) -> bool:
-        return item_id in self._by_item
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM labels WHERE item_id = ? LIMIT 1", (item_id,)
+            ).fetchone() is not None
 
     @property
     def n_items(self) -> int:
-        return len(self._by_item)
+        with self._lock:
+            return self._db.execute("SELECT COUNT(DISTINCT item_id) FROM labels").fetchone()[0]
+
+
+_COLUMNS = "item_id, label, annotator_id, timestamp, confidence, received_at"
+"""In :class:`Label`'s field order."""

@@ -79,7 +79,7 @@ class Plan:
     suspicions: list[Suspicion] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """An item bought for labelling, as :class:`Annotating` tracks it."""
 

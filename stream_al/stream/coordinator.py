@@ -37,7 +37,9 @@ from stream_al.select.stage import Outstanding, SelectionStage
 from stream_al.simulate.simulator import label_gain
 from stream_al.stream import rollback
 from stream_al.stream.annotating import Annotating, Plan
+from stream_al.stream.bought import BoughtTexts
 from stream_al.stream.governing import Governance
+from stream_al.stream.learned import LearnedRows
 from stream_al.stream.messages import (
     DeadLetterReason,
     LabelIn,
@@ -115,8 +117,8 @@ class Coordinator:
         self.labels = LabelStore()
         self.labels_hash = LabelSetHash()
         """Of the label store's rows (stream_al.labels.export), published with each model."""
-        self.texts: dict[str, str] = {}
-        """Every item ever selected -> its text (budget-bounded)."""
+        self.texts = BoughtTexts()
+        """Every item ever selected -> its text (on local disk; stream_al.stream.bought)."""
         self.embeddings: dict[str, np.ndarray] = {}
         """Selected items still waiting for their first label -> embedding."""
         self.control_offset = -1
@@ -136,8 +138,7 @@ class Coordinator:
         self.health = DataHealth(settings, dim)
         self.governance = Governance(settings, self.stage, self.health)
         """Drift response and OOD picks around the stage's selector; temperature scaling."""
-        self.learned: list[Label] = []
-        """The labels the current model learned, in learning order (the registry's rows)."""
+        self._learned = LearnedRows(self.texts)
         self.rollback: RollbackState | None = None
         """The operator's rollback in force (stream_al.stream.rollback), if any."""
         self.excluded: frozenset[str] = frozenset()
@@ -146,6 +147,16 @@ class Coordinator:
         self._emissions = 0
         self.last_batch_at = -math.inf
         self._unflushed = False
+
+    @property
+    def learned(self) -> LearnedRows:
+        """The labels the current model learned, in learning order (the registry's rows;
+        item, class and annotator of each: stream_al.stream.learned)."""
+        return self._learned
+
+    @learned.setter
+    def learned(self, labels: Iterable[Label]) -> None:
+        self._learned = LearnedRows(self.texts, labels)
 
     # ---- selection ------------------------------------------------------------------------
     def on_scored(self, record: ScoredBatchRecord, offset: int, now: float) -> list[SelectedItem]:
@@ -162,8 +173,9 @@ class Coordinator:
         self._remember_texts(record.ids, record.texts)
         first: dict[str, int] = {}
         fresh = self._not_counted_yet(record)
-        for i in fresh:
-            if record.ids[i] not in self.texts:
+        bought = self.texts.contains_many([record.ids[i] for i in fresh])
+        for i, known in zip(fresh, bought, strict=True):
+            if not known:
                 first.setdefault(record.ids[i], i)
         if record.offsets:  # texts at new offsets count even if bought before (a replay after
             self.stage.budget.observe(len(fresh) - len(first))  # a crash, a text made again)
@@ -223,7 +235,7 @@ class Coordinator:
             if text is None or s.item_id in self.texts:  # bought before, or text forgotten
                 self._unbuy(s, before)
                 continue
-            self.texts[s.item_id] = text
+            self.texts.add(s.item_id, text)
             now_bought.add(s.item_id)
             if s.embedding is not None:  # a copy: a view would keep its whole batch alive
                 self.embeddings[s.item_id] = np.array(s.embedding)
@@ -458,7 +470,7 @@ class Coordinator:
         items: dict[str, SelectedItem] = {}
         for s in selected:
             items.setdefault(s.item_id, s)
-        self.texts = {i: s.text for i, s in items.items()}
+        self.texts.add_many((i, s.text) for i, s in items.items())
         X = (
             self.embedder.embed([s.text for s in items.values()])
             if items

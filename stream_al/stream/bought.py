@@ -1,0 +1,121 @@
+"""The text of every item the coordinator ever bought, kept on local disk.
+
+The texts are what a label is checked against (an item never bought is refused), what a
+relearn re-embeds and what an export or a registered model's rows carry, so none is dropped;
+but the coordinator only needs one of them now and then. They live in a scratch sqlite
+database (:func:`stream_al.labels.store.scratch_database`: a temporary file, a 1 MB page
+cache) rebuilt from the ``selected`` topic on start. The hot path (every scored item: bought
+before?) asks :meth:`BoughtTexts.contains_many`, answered in memory from a sorted array of
+the ids' 64-bit hashes (8 bytes an item); only a hash that matches goes to the database, to
+rule out a collision.
+
+>>> bought = BoughtTexts()
+>>> bought.add("a-1", "a fine film")
+True
+>>> bought.add("a-1", "said again")  # bought once
+False
+>>> bought.contains_many(["a-1", "a-2"]), bought["a-1"], bought.position("a-1")
+([True, False], 'a fine film', 0)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from stream_al.labels.store import CHUNK, scratch_database
+
+MERGE_EVERY = 1024
+"""Hashes of new items kept in a set until this many, then merged into the sorted array."""
+
+
+class BoughtTexts(Mapping[str, str]):
+    """Item id -> text of every item bought, in buying order (positions 0, 1, ...)."""
+
+    def __init__(self) -> None:
+        self._db = scratch_database()
+        self._db.execute("CREATE TABLE bought (pos INTEGER PRIMARY KEY, "
+                         "item_id TEXT NOT NULL UNIQUE, text TEXT NOT NULL)")
+        self._lock = threading.Lock()
+        self._n = 0
+        self._sorted = np.zeros(0, dtype=np.int64)
+        self._fresh: set[int] = set()
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[str]:
+        for start in range(0, self._n, CHUNK):
+            yield from self.ids_at(range(start, min(start + CHUNK, self._n)))
+
+    def __getitem__(self, item_id: str) -> str:
+        row = self._one("SELECT text FROM bought WHERE item_id = ?", item_id)
+        if row is None:
+            raise KeyError(item_id)
+        return row[0]
+
+    def __contains__(self, item_id: object) -> bool:
+        return isinstance(item_id, str) and self.contains_many([item_id])[0]
+
+    def contains_many(self, ids: Sequence[str]) -> list[bool]:
+        """Per id: bought before? From the hashes; a matching hash is checked exactly."""
+        hashes = np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
+        known = self._sorted
+        if len(known):
+            at = np.minimum(np.searchsorted(known, hashes), len(known) - 1)
+            maybe = known[at] == hashes
+        else:
+            maybe = np.zeros(len(ids), dtype=bool)
+        if self._fresh:
+            maybe |= np.fromiter(map(self._fresh.__contains__, hashes.tolist()), dtype=bool,
+                                 count=len(ids))
+        out = [False] * len(ids)
+        for n in np.flatnonzero(maybe).tolist():
+            out[n] = self.position(ids[n]) is not None
+        return out
+
+    def add(self, item_id: str, text: str) -> bool:
+        """Keep ``text`` as ``item_id``'s; False (nothing changed) if it was bought before."""
+        with self._lock:
+            added = self._db.execute(
+                "INSERT OR IGNORE INTO bought (pos, item_id, text) VALUES (?, ?, ?)",
+                (self._n, item_id, text)).rowcount == 1
+            if added:
+                self._n += 1
+                self._fresh.add(hash(item_id))
+        if len(self._fresh) >= MERGE_EVERY:
+            self._merge()
+        return added
+
+    def add_many(self, items: Iterable[tuple[str, str]]) -> None:
+        for item_id, text in items:
+            self.add(item_id, text)
+
+    def position(self, item_id: str) -> int | None:
+        """Where ``item_id`` is in buying order (None: never bought)."""
+        row = self._one("SELECT pos FROM bought WHERE item_id = ?", item_id)
+        return None if row is None else row[0]
+
+    def ids_at(self, positions: Iterable[int]) -> list[str]:
+        """The item ids at ``positions`` (each < ``len(self)``), in that order."""
+        wanted = list(positions)
+        found: dict[int, str] = {}
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start:start + CHUNK]
+            with self._lock:
+                found.update(self._db.execute(
+                    f"SELECT pos, item_id FROM bought WHERE pos IN ({','.join('?' * len(chunk))})",
+                    chunk).fetchall())
+        return [found[p] for p in wanted]
+
+    def _one(self, sql: str, item_id: str) -> tuple | None:
+        with self._lock:
+            return self._db.execute(sql, (item_id,)).fetchone()
+
+    def _merge(self) -> None:
+        with self._lock:
+            fresh = np.fromiter(self._fresh, dtype=np.int64, count=len(self._fresh))
+            self._sorted = np.union1d(self._sorted, fresh)
+            self._fresh = set()

@@ -1,0 +1,85 @@
+"""The rows the current model learned, in learning order, 12 bytes a row.
+
+What a registered model version learned from (item, annotator, class: the registry's rows),
+what a rollback keeps, what a restart re-learns. Each row is the item's position among the
+bought items (:class:`~stream_al.stream.bought.BoughtTexts`) and two small codes for its class
+and annotator, so the list costs no Python object per label; reading it gives
+:class:`~stream_al.labels.Label` rows again (with timestamp 0: only item, class and annotator
+are kept).
+
+>>> from stream_al.labels import Label
+>>> bought = BoughtTexts()
+>>> bought.add("a-1", "a fine film") and bought.add("a-2", "a dull one")
+True
+>>> rows = LearnedRows(bought, [Label("a-2", "neg", "adjudicated", 5.0)])
+>>> rows.extend([Label("a-1", "pos", "vendor", 6.0)])
+>>> [(x.item_id, x.label, x.annotator_id) for x in rows], len(rows.copy())
+([('a-2', 'neg', 'adjudicated'), ('a-1', 'pos', 'vendor')], 2)
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator
+
+from stream_al.labels import Label
+from stream_al.labels.store import CHUNK
+from stream_al.stream.bought import BoughtTexts
+
+
+class Codes:
+    """A small table of distinct strings (classes, annotators) and their numbers; it only
+    grows, so older copies of a :class:`LearnedRows` still read."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._code: dict[str, int] = {}
+
+    def code(self, name: str) -> int:
+        code = self._code.get(name)
+        if code is None:
+            code = self._code[name] = len(self.names)
+            self.names.append(name)
+        return code
+
+
+class LearnedRows:
+    """A sequence of learned rows (item, class, annotator) over ``bought``'s items."""
+
+    def __init__(self, bought: BoughtTexts, labels: Iterable[Label] = (),
+                 codes: tuple[Codes, Codes] | None = None) -> None:
+        self.bought = bought
+        self._classes, self._annotators = codes or (Codes(), Codes())
+        self._items = array("i")
+        self._class = array("I")
+        self._annotator = array("I")
+        self.extend(labels)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Label]:
+        classes, annotators = self._classes.names, self._annotators.names
+        for start in range(0, len(self), CHUNK):
+            end = min(start + CHUNK, len(self))
+            ids = self.bought.ids_at(self._items[start:end])
+            for item_id, c, a in zip(ids, self._class[start:end], self._annotator[start:end],
+                                     strict=True):
+                yield Label(item_id, classes[c], annotators[a], 0.0)
+
+    def extend(self, labels: Iterable[Label]) -> None:
+        """Append ``labels`` (of bought items: an unknown item is a KeyError)."""
+        for x in labels:
+            position = self.bought.position(x.item_id)
+            if position is None:
+                raise KeyError(f"item {x.item_id!r} was never bought")
+            self._items.append(position)
+            self._class.append(self._classes.code(x.label))
+            self._annotator.append(self._annotators.code(x.annotator_id))
+
+    def copy(self) -> LearnedRows:
+        """The rows as they are now (a copy of the arrays, not of the labels): what a
+        registration reads on its own thread while this list grows."""
+        out = LearnedRows(self.bought, codes=(self._classes, self._annotators))
+        out._items, out._class, out._annotator = self._items[:], self._class[:], self._annotator[:]
+        return out

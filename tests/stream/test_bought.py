@@ -1,0 +1,75 @@
+"""Per-label state off the heap: bought texts, the label store and the learned rows keep
+every row (nothing capped or dropped) while the Python heap stays flat in their number."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stream_al.labels import Label, LabelStore
+from stream_al.stream.bought import MERGE_EVERY, BoughtTexts
+from stream_al.stream.learned import LearnedRows
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(0, 3 * MERGE_EVERY), max_size=3 * MERGE_EVERY),
+       st.lists(st.integers(0, 4 * MERGE_EVERY), max_size=200))
+def test_bought_is_exactly_what_was_added_once(added, asked):
+    bought, first = BoughtTexts(), {}
+    for n in added:
+        assert bought.add(f"i-{n}", f"text {n} {len(first)}") == (f"i-{n}" not in first)
+        first.setdefault(f"i-{n}", f"text {n} {len(first)}")
+    ids = [f"i-{n}" for n in asked]
+    assert bought.contains_many(ids) == [i in first for i in ids]
+    assert list(bought) == list(first)  # buying order
+    assert {i: bought[i] for i in first} == first
+    assert [bought.position(i) for i in first] == list(range(len(first)))
+
+
+def test_learned_rows_read_back_as_labels_and_a_copy_does_not_move():
+    bought = BoughtTexts()
+    for n in range(3000):
+        bought.add(f"i-{n}", f"text {n}")
+    labels = [Label(f"i-{n}", "pos" if n % 3 else "neg", f"ann-{n % 4}", 0.0)
+              for n in range(2999, -1, -2)]
+    rows = LearnedRows(bought, labels[:1000])
+    frozen = rows.copy()
+    rows.extend(labels[1000:])
+    assert list(rows) == labels and list(frozen) == labels[:1000]
+
+
+def test_a_label_of_an_item_never_bought_is_refused():
+    rows = LearnedRows(BoughtTexts())
+    try:
+        rows.extend([Label("nobody", "pos", "a", 0.0)])
+    except KeyError:
+        return
+    raise AssertionError("an unknown item was learned")
+
+
+def test_the_heap_does_not_grow_with_the_labels():
+    """20,000 items bought, labelled by two annotators and learned: every one still there,
+    and the Python heap holds under 40 bytes per item (a dict of texts and two Label lists
+    took ~700; sqlite's own page cache is bounded and outside the Python heap)."""
+    n, warm = 22_000, 2_000  # the first 2,000 load what the code imports on first use
+    bought, store = BoughtTexts(), LabelStore()
+    rows = LearnedRows(bought)
+    for start in range(0, n, 500):
+        if start == warm:
+            tracemalloc.start()
+            before = tracemalloc.take_snapshot()
+        batch = [f"item-{i}" for i in range(start, start + 500)]
+        assert not any(bought.contains_many(batch))
+        for i in batch:
+            bought.add(i, f"the text of {i}, a sentence of ordinary length for a review")
+            store.add_one(Label(i, "pos", "vendor-a", 1.0, 0.9, 2.0))
+            store.add_one(Label(i, "pos", "vendor-b", 1.0, None, 2.0))
+        rows.extend(Label(i, "pos", "adjudicated", 0.0) for i in batch)
+    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    assert (len(bought), len(store), len(rows)) == (n, 2 * n, n)
+    n -= warm
+    assert store.labels_of("item-7")[1] == Label("item-7", "pos", "vendor-b", 1.0, None, 2.0)
+    assert grown / n < 40, f"{grown / n:.0f} bytes a label on the heap"
