@@ -15,7 +15,7 @@ Neighbours are found by brute force over the remembered labelled vectors (a ring
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +68,15 @@ class NoiseFlagger:
             slot = self._n % self.capacity
             self._X[slot], self._labels[slot], self._ids[slot] = X[i], labels[i], ids[i]
             self._n += 1
+
+    def vectors_of(self, ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """The remembered embedding of each of ``ids`` still in memory (its latest row)."""
+        wanted, out = set(ids), {}
+        for k in range(self._n - len(self), self._n):
+            slot = k % self.capacity
+            if self._ids[slot] in wanted:
+                out[self._ids[slot]] = self._X[slot]
+        return out
 
     def flag_many(self, ids: Sequence[str], X: np.ndarray, labels: Sequence[str],
                   proba: np.ndarray | None, classes: Sequence[str]) -> list[Suspicion]:

@@ -102,10 +102,10 @@ class Annotating:
         self.experts = frozenset(self.a.expert_annotators)
         self.quality = AnnotatorQuality()
         self.flagger = NoiseFlagger(self.a, capacity=settings.learner.memory)
+        """Also the embeddings of the last ``learner.memory`` learned items, which a relearn
+        reads (it re-embeds older ones it needs; the learner's replay memory keeps no more
+        than that anyway)."""
         self.items: dict[str, Item] = {}
-        self.vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        """Embeddings of the last ``learner.memory`` learned items (a relearn re-embeds older
-        ones it needs; the learner's replay memory keeps no more than that anyway)."""
         self._window: OrderedDict[str, None] = OrderedDict()  # recent multi-labelled items
         self._requested: set[str] = set()
         self._accuracy: dict[str, float] = {}  # per annotator, from the last Dawid-Skene fit
@@ -216,7 +216,6 @@ class Annotating:
                 if item.learned is None:
                     item.held = None
                     item.learned = v.label
-                    self._keep_vector(item_id, X[row[item_id]])
                     plan.learn.append(Label(item_id, v.label, ADJUDICATED, now, v.confidence,
                                             _received(store, item_id)))
                     continue
@@ -322,8 +321,6 @@ class Annotating:
 
     def _remember(self, labels: Sequence[Label], X: np.ndarray) -> None:
         self.flagger.remember_many([x.item_id for x in labels], X, [x.label for x in labels])
-        for x, v in zip(labels, X, strict=True):
-            self._keep_vector(x.item_id, v)
 
     def _request(self, item_id: str, texts: Mapping[str, str], reason: str, v: Verdict | None,
                  suspicion: Suspicion | None, now: float,
@@ -356,26 +353,20 @@ class Annotating:
     def learned_labels(self) -> list[Label]:
         return [Label(i, y, ADJUDICATED, 0.0) for i, y in self.learned()]
 
-    def _keep_vector(self, item_id: str, v: np.ndarray) -> None:
-        self.vectors[item_id] = v
-        self.vectors.move_to_end(item_id)
-        while len(self.vectors) > self.learner_settings.memory:
-            self.vectors.popitem(last=False)
-
     def relearn(self, old: OnlineLearner, embed: Embed,
                 excluded: Collection[str] = frozenset()) -> OnlineLearner:
         """A learner rebuilt from the current verdicts, continuing ``old``'s versions;
         ``excluded`` items (a rollback's, stream/rollback.py) are left out."""
         pairs = [(i, y) for i, y in self.learned() if i not in excluded]
         pairs = pairs[-self.learner_settings.memory:]  # what its replay memory would keep
-        missing = [i for i, _ in pairs if i not in self.vectors]
-        found = dict(zip(missing, embed(missing), strict=True)) if missing else {}
+        kept = self.flagger.vectors_of(i for i, _ in pairs)
+        missing = [i for i, _ in pairs if i not in kept]
+        kept |= dict(zip(missing, embed(missing), strict=True)) if missing else {}
         learner = OnlineLearner(self.dim, self.learner_settings)
         learner.version = old.version
         learner.temperature = old.temperature
         if pairs:
-            learner.learn_many(np.stack([self.vectors[i] if i in self.vectors else found[i]
-                                         for i, _ in pairs]), [y for _, y in pairs])
+            learner.learn_many(np.stack([kept[i] for i, _ in pairs]), [y for _, y in pairs])
         return learner
 
     def restore(self, stored: Sequence[Label], store: LabelStore, texts: Mapping[str, str],

@@ -278,7 +278,7 @@ def test_what_it_keeps_per_labelled_item_is_bounded_by_the_learners_memory():
         x = Label(item, "World" if n % 2 else "Sports", "a", float(n))
         store.add_one(x)
         a.on_labels([x], store, texts, COLD, embed, 0.0)
-    assert len(a.vectors) == 10 and len(a.flagger) == 10
+    assert len(a.flagger) == 10  # and it holds their embeddings for a relearn
     asked: list[str] = []
     learner = a.relearn(OnlineLearner(DIM, settings.learner),
                         lambda ids: asked.extend(ids) or embed(ids))
