@@ -22,7 +22,7 @@ import numpy as np
 from stream_al.config import OODSettings
 from stream_al.index.ann import BoundedIndex
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, Selector, selection_of
+from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
 
 OOD_REASON = "ood"
 
@@ -166,6 +166,10 @@ class OODSelector:
         self.detector = detector
         self.max_share = share
         self.cap = OODCap.of(fraction * share, window) if share > 0 else None
+
+    @property
+    def reads_novelty(self) -> bool:
+        return reads_novelty(self.base)
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         dist, flags = self.detector.check_many(batch.X)

@@ -31,7 +31,7 @@ from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.embedding import DriftRegion
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, Selector, selection_of
+from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
 from stream_al.select.budget import Budget, BudgetError
 
 EXPLORE_STRATEGY = "drift"
@@ -195,6 +195,13 @@ class DriftAwareSelector:
         self.credit: CreditBudget | None = None
         self._explore: Budget | None = None
         self._explore_started: int | None = None
+
+    @property
+    def reads_novelty(self) -> bool:
+        """During a response, exploration ranks by novelty. (Alarms start responses between
+        batches, and a response ends by counting items: inactive now, inactive in the next.)"""
+        exploring = self.response.active and self.response.explore_share > 0
+        return exploring or reads_novelty(self.base)
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         credit = self._credit_of(budget)

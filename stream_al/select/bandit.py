@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, Selector
+from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty
 from stream_al.select.budget import Budget, SubBudget
 
 
@@ -34,6 +34,10 @@ class Exp3Bandit:
         self._sub: dict[str, SubBudget] = {}
         self.pulls = dict.fromkeys(self.names, 0)
         self.gains = dict.fromkeys(self.names, 0.0)
+
+    @property
+    def reads_novelty(self) -> bool:
+        return any(reads_novelty(arm) for arm in self.arms.values())
 
     @property
     def probabilities(self) -> np.ndarray:

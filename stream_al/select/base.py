@@ -47,6 +47,12 @@ class Informativeness(Protocol):
 class Selector(Protocol):
     name: str
 
+    @property
+    def reads_novelty(self) -> bool:
+        """Whether it reads ``scores["novelty"]`` of the batches it is given (the stage computes
+        novelty, a distance to every item bought, for the whole batch only then)."""
+        ...
+
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         """Spend from ``budget`` on items of ``batch`` (or on items held from earlier)."""
         ...
@@ -54,6 +60,11 @@ class Selector(Protocol):
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
         """Feedback for labels that came back: the gain each bought label produced."""
         ...
+
+
+def reads_novelty(selector: object) -> bool:
+    """``selector.reads_novelty``; True for a selector that does not say (novelty is computed)."""
+    return bool(getattr(selector, "reads_novelty", True))
 
 
 def selection_of(batch: ScoredBatch, i: int, strategy: str, reason: str, priority: float,

@@ -24,7 +24,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Informativeness, Selection, Selector
+from stream_al.select.base import (
+    BudgetLike,
+    Informativeness,
+    Selection,
+    Selector,
+    reads_novelty,
+)
 
 ANNOTATORS = "annotators"
 """Optional score: labels asked per item. Costs are then for all of them, and items are ranked
@@ -62,6 +68,10 @@ class CostAware:
     @property
     def name(self) -> str:
         return self.inner.name
+
+    @property
+    def reads_novelty(self) -> bool:
+        return reads_novelty(self.inner)
 
     def per_cost(self, scores: np.ndarray, costs: np.ndarray) -> np.ndarray:
         return (scores * self._factor_of(costs)).astype(np.float32)

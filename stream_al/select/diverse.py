@@ -171,6 +171,10 @@ class DiverseReservoir:
         self._unit_cost = 1.0  # running mean cost of an item, to count the allowance in labels
 
     @property
+    def reads_novelty(self) -> bool:
+        return self.novelty_weight > 0
+
+    @property
     def fill(self) -> int:
         return 0 if self._held is None else len(self._held)
 

@@ -26,6 +26,7 @@ class RandomSelector:
     """
 
     name = "random"
+    reads_novelty = False
 
     def __init__(self, fraction: float, seed: int = 0) -> None:
         self.fraction = fraction

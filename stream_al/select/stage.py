@@ -4,12 +4,17 @@ One instance owns the system-wide budget (the simulator's loop, or the selection
 holds the single partition of the scored topic). It adds novelty to scored batches, lets the
 selector spend, remembers what was bought until its label comes back or its deadline passes,
 and passes each label's gain back to the selector (the bandit learns from it).
+
+Novelty (cosine distance to the nearest item bought before) is computed for a whole batch only
+when the selector reads it (``reads_novelty``: a positive ``selection.novelty_weight``, or a
+drift response exploring); otherwise only for the items bought, when they are bought, so every
+selection still carries ``scores["novelty"]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,7 +22,7 @@ from stream_al.config import Settings
 from stream_al.index.ann import BoundedIndex
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.score.batch import ScoredBatch, score_many
-from stream_al.select.base import Selection, informativeness
+from stream_al.select.base import Selection, informativeness, reads_novelty
 from stream_al.select.budget import Budget
 from stream_al.select.factory import make_selector
 
@@ -47,27 +52,37 @@ class SelectionStage:
     def select_many(self, batch: ScoredBatch, now: float = 0.0,
                     deadline_s: float = float("inf")) -> list[Selection]:
         """Observe the batch in the budget, let the selector spend, index what it bought."""
-        batch.scores["novelty"] = self._novelty(batch.X)
+        if reads_novelty(self.selector):
+            batch.scores["novelty"] = self._novelty(batch.X)
         self.budget.observe(len(batch))
         chosen = self.selector.select_many(batch, self.budget)
-        self._record(chosen, now + deadline_s)
-        return chosen
+        return self._record(chosen, now + deadline_s)
 
     def flush(self, now: float = 0.0, deadline_s: float = float("inf")) -> list[Selection]:
         """Make selectors that hold items (reservoirs) emit what the budget allows now."""
         flush = getattr(self.selector, "flush", None)
         if flush is None:
             return []
-        chosen = flush(self.budget)
-        self._record(chosen, now + deadline_s)
-        return chosen
+        return self._record(flush(self.budget), now + deadline_s)
 
-    def _record(self, chosen: list[Selection], deadline: float) -> None:
+    def _record(self, chosen: list[Selection], deadline: float) -> list[Selection]:
+        """The bought items, with their novelty if the selector did not read it; remembered
+        as outstanding and added to the novelty index."""
+        vectors = [s.embedding for s in chosen if s.embedding is not None]
+        if not vectors:
+            return self._remember(chosen, deadline)
+        X = np.stack(vectors)
+        if any("novelty" not in s.scores for s in chosen):
+            novelty = iter(self._novelty(X).tolist())
+            chosen = [s if s.embedding is None else _with_novelty(s, next(novelty))
+                      for s in chosen]
+        self.novelty.add_many(X)
+        return self._remember(chosen, deadline)
+
+    def _remember(self, chosen: list[Selection], deadline: float) -> list[Selection]:
         for s in chosen:
             self.outstanding[s.item_id] = Outstanding(s, deadline)
-        vectors = [s.embedding for s in chosen if s.embedding is not None]
-        if vectors:
-            self.novelty.add_many(np.stack(vectors))
+        return chosen
 
     def _novelty(self, X: np.ndarray) -> np.ndarray:
         return np.clip(self.novelty.nearest_distance_many(X), 0.0, 1.0)
@@ -101,3 +116,9 @@ class SelectionStage:
         for s in expired:
             self.budget.release(s.cost)
         return expired
+
+
+def _with_novelty(s: Selection, novelty: float) -> Selection:
+    if "novelty" in s.scores:
+        return s
+    return replace(s, scores={**s.scores, "novelty": round(novelty, 6)})

@@ -27,6 +27,10 @@ class VariableUncertainty:
         self.novelty_weight = novelty_weight
         self._rng = np.random.default_rng(seed)
 
+    @property
+    def reads_novelty(self) -> bool:
+        return self.novelty_weight > 0
+
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         confidence = 1.0 - informativeness(batch, self.kind, self.novelty_weight)
         noise = self._rng.normal(1.0, self.delta, size=len(batch)) if self.delta else None
