@@ -7,9 +7,12 @@ before they are imported. torch is imported only when an embedder is built.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,8 +74,13 @@ def batch_size_for(texts: Sequence[str]) -> int:
 class MiniLMEmbedder:
     """Sentence embeddings from all-MiniLM-L6-v2 on CPU: 384 dims, unit rows, float32.
 
-    Sets torch's intra-op threads (a process-wide setting) to ``threads``, by default the
-    number of available cores. Long texts are truncated by the model at 256 word pieces.
+    Parallel by data, not inside operators: ``threads`` copies of the model (by default one
+    per available core) each embed a share of a call's texts on their own thread, with torch's
+    intra-op threads (a process-wide setting) at 1. On two cores shared with other processes,
+    torch's two intra-op threads wait for each other at every operator: under a load of 5 they
+    gave 62-93 texts/s at 11.8-13.0 CPU-s per 1,000 texts, two single-threaded copies 181-184
+    texts/s at 4.7. Each copy has its own tokenizer, which is not safe to share between
+    threads. Long texts are truncated by the model at 256 word pieces.
     Within one ``embed`` call texts are sorted by length and padded per batch, so small
     batches are fastest on CPU (8-16: about 60 texts/s on two busy cores, 512: 17). With no
     ``batch_size`` the size follows the texts' length (:func:`batch_size_for`).
@@ -91,23 +99,33 @@ class MiniLMEmbedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        torch.set_num_threads(threads or available_cores())
+        n = threads or available_cores()
+        if n < 1:
+            raise ValueError(f"threads must be >= 1, got {n}")
+        torch.set_num_threads(1)
         self.batch_size = batch_size
-        self._model = SentenceTransformer(str(path), device="cpu")
+        self._models = [SentenceTransformer(str(path), device="cpu") for _ in range(n)]
+        self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minilm") if n > 1 else None
+        model = self._models[0]
         # renamed from get_sentence_embedding_dimension in sentence-transformers 5
-        dimension = getattr(self._model, "get_embedding_dimension", None)
-        self.dim = int(dimension() if dimension else self._model.get_sentence_embedding_dimension())
+        dimension = getattr(model, "get_embedding_dimension", None)
+        self.dim = int(dimension() if dimension else model.get_sentence_embedding_dimension())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Rows of shape ``(len(texts), 384)``, float32, unit norm."""
         check_texts(texts)
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size or batch_size_for(texts),
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return l2_normalise(vectors)
+        size = self.batch_size or batch_size_for(texts)
+        shares = min(len(self._models), math.ceil(len(texts) / size))
+        if shares == 1 or self._pool is None:
+            return l2_normalise(self._encode(self._models[0], list(texts), size))
+        bounds = np.linspace(0, len(texts), shares + 1).astype(int)
+        parts = [self._pool.submit(self._encode, model, list(texts[a:b]), size)
+                 for model, a, b in zip(self._models, bounds[:-1], bounds[1:], strict=False)]
+        return l2_normalise(np.vstack([part.result() for part in parts]))
+
+    @staticmethod
+    def _encode(model: Any, texts: list[str], batch_size: int) -> np.ndarray:
+        return model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                            convert_to_numpy=True, show_progress_bar=False)

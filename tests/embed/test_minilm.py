@@ -19,10 +19,18 @@ def test_loads_the_bundled_weights_with_the_hub_switched_off():
     assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
 
 
-def test_uses_every_available_core(minilm_embedder):
+def test_uses_every_available_core_with_one_model_copy_per_core(minilm_embedder):
     import torch
 
-    assert torch.get_num_threads() == available_cores()
+    assert len(minilm_embedder._models) == available_cores()
+    assert torch.get_num_threads() == 1  # parallel by data: no intra-op threads to wait for
+
+
+def test_a_call_shared_between_the_copies_keeps_the_texts_order(minilm_embedder, ag_news):
+    texts = [text for text, _ in ag_news[:70]]
+    together = minilm_embedder.embed(texts)
+    alone = np.vstack([minilm_embedder.embed([text]) for text in texts[::7]])
+    np.testing.assert_allclose(together[::7], alone, atol=1e-4)
 
 
 def test_long_texts_are_truncated_not_rejected(minilm_embedder, ag_news):
