@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,6 +12,7 @@ from stream_al.score.disagreement import committee_disagreement
 from stream_al.score.uncertainty import UNCERTAINTY
 
 INFORMATIVENESS = (*UNCERTAINTY, "disagreement")
+SCORES = (*INFORMATIVENESS, "confidence")
 
 
 @dataclass
@@ -52,19 +53,46 @@ class ScoredBatch:
                                     dtype=np.int64))
 
 
-def score_many(snapshot: ModelSnapshot, X: np.ndarray) -> dict[str, np.ndarray]:
-    """Every model-based score for the rows of ``X``, computed in one batched pass.
+def score_many(snapshot: ModelSnapshot, X: np.ndarray,
+               kinds: Collection[str] = SCORES) -> dict[str, np.ndarray]:
+    """The model-based scores ``kinds`` (default: all) for the rows of ``X``, in one pass.
 
     Keys: ``entropy``, ``margin``, ``least_confidence``, ``disagreement`` (all in [0, 1]) and
     ``confidence`` (top class probability; 0 when the model is cold).
     """
-    proba = snapshot.predict_proba_many(X)
-    scores = {name: fn(proba) for name, fn in UNCERTAINTY.items()}
-    if snapshot.ready and len(snapshot.committee) >= 2:
-        scores["disagreement"] = committee_disagreement(snapshot.committee_proba_many(X))
-    else:
-        scores["disagreement"] = np.ones(len(X), dtype=np.float32)
-    scores["confidence"] = (
-        proba.max(axis=1) if snapshot.ready else np.zeros(len(X), dtype=np.float32)
-    )
+    if unknown := set(kinds) - set(SCORES):
+        raise ValueError(f"unknown scores {sorted(unknown)}; choose from {SCORES}")
+    committee = "disagreement" in kinds and snapshot.ready and len(snapshot.committee) >= 2
+    proba, members = probabilities_many(snapshot, X, committee)
+    scores = {name: fn(proba) for name, fn in UNCERTAINTY.items() if name in kinds}
+    if "disagreement" in kinds:
+        scores["disagreement"] = (committee_disagreement(members) if committee
+                                  else np.ones(len(X), dtype=np.float32))
+    if "confidence" in kinds:
+        scores["confidence"] = (proba.max(axis=1) if snapshot.ready
+                                else np.zeros(len(X), dtype=np.float32))
     return scores
+
+
+def probabilities_many(snapshot: ModelSnapshot, X: np.ndarray, committee: bool = True,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities of the main model, (n, k), and of each committee member, (m, n, k)
+    (m = 0 unless ``committee``), as :meth:`ModelSnapshot.predict_proba_many` and
+    :meth:`~ModelSnapshot.committee_proba_many` give them but from one matrix product for all
+    models, laid out class-major so that the reductions over k run over contiguous items."""
+    n, k = len(X), len(snapshot.classes)
+    members = snapshot.committee if committee else ()
+    if k == 0:
+        return np.zeros((n, 0), dtype=np.float32), np.zeros((0, n, 0), dtype=np.float32)
+    W = np.concatenate([snapshot.weights, *(w for w, _ in members)]).astype(np.float32,
+                                                                            copy=False)
+    b = np.concatenate([snapshot.bias, *(b for _, b in members)]).astype(np.float32, copy=False)
+    logits = np.asarray(X, dtype=np.float32) @ W.T + b  # (n, (1 + m) k)
+    z = np.ascontiguousarray(logits.T).reshape(1 + len(members), k, n)
+    if snapshot.temperature != 1.0:
+        z /= np.float32(snapshot.temperature)
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    proba = z.transpose(0, 2, 1)  # (1 + m, n, k) views
+    return proba[0], proba[1:]

@@ -16,11 +16,12 @@ def _entropy_rows(p: np.ndarray) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=-1)
 
 
-def committee_disagreement(member_proba: Sequence[np.ndarray]) -> np.ndarray:
-    """Scores in [0, 1] per item from member probabilities, each of shape (n, k)."""
+def committee_disagreement(member_proba: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Scores in [0, 1] per item from member probabilities, each of shape (n, k) (or one
+    (m, n, k) array, used as it is laid out)."""
     if len(member_proba) < 2:
         raise ValueError("committee disagreement needs at least two members")
-    stack = np.stack(member_proba)  # (m, n, k)
+    stack = np.asarray(member_proba)  # (m, n, k)
     n, k = stack.shape[1], stack.shape[2]
     if k < 2:
         return np.ones(n, dtype=np.float32)

@@ -94,8 +94,8 @@ class SelectionStage:
 
     def informativeness_many(self, X: np.ndarray) -> np.ndarray:
         """Fresh informativeness of held items under the current model and novelty index."""
-        batch = ScoredBatch([""] * len(X), X, score_many(self.snapshot, X))
         sel = self.settings.selection
+        batch = ScoredBatch([""] * len(X), X, score_many(self.snapshot, X, (sel.uncertainty,)))
         if sel.novelty_weight > 0:  # an ANN query per held item: only when novelty counts
             batch.scores["novelty"] = self._novelty(X)
         return informativeness(batch, sel.uncertainty, sel.novelty_weight)
