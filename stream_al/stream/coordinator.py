@@ -500,7 +500,7 @@ class Coordinator:
         for item_id, s in items.items():
             if item_id in expired or self.labels.has_item(item_id):
                 continue
-            self.embeddings[item_id] = X[row[item_id]]
+            self.embeddings[item_id] = X[row[item_id]].copy()  # a view would keep all of X
             selection = Selection(
                 s.item_id,
                 s.strategy,
@@ -509,7 +509,7 @@ class Coordinator:
                 s.cost,
                 s.group,
                 dict(s.scores),
-                X[row[item_id]],
+                self.embeddings[item_id],
             )
             self.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
         spent = sum(s.cost for i, s in items.items() if i not in expired)
