@@ -98,17 +98,26 @@ class BoughtTexts(Mapping[str, str]):
         row = self._one("SELECT pos FROM bought WHERE item_id = ?", item_id)
         return None if row is None else row[0]
 
-    def ids_at(self, positions: Iterable[int]) -> list[str]:
+    def ids_at(self, positions: Sequence[int]) -> list[str]:
         """The item ids at ``positions`` (each < ``len(self)``), in that order."""
-        wanted = list(positions)
-        found: dict[int, str] = {}
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start:start + CHUNK]
+        return [item_id for item_id, _ in self.rows_at(positions)]
+
+    def rows_at(self, positions: Sequence[int]) -> list[tuple[str, str]]:
+        """(item id, text) at ``positions`` (each < ``len(self)``), in that order: one query
+        per ``CHUNK`` positions, a range scan where they are close together."""
+        out: list[tuple[str, str]] = []
+        for start in range(0, len(positions), CHUNK):
+            chunk = positions[start:start + CHUNK]
+            low, high = min(chunk), max(chunk)
+            if high - low < 4 * len(chunk):
+                sql, args = "pos BETWEEN ? AND ?", [low, high]
+            else:
+                sql, args = f"pos IN ({','.join('?' * len(chunk))})", list(chunk)
             with self._lock:
-                found.update(self._db.execute(
-                    f"SELECT pos, item_id FROM bought WHERE pos IN ({','.join('?' * len(chunk))})",
-                    chunk).fetchall())
-        return [found[p] for p in wanted]
+                found = {p: (i, t) for p, i, t in self._db.execute(
+                    f"SELECT pos, item_id, text FROM bought WHERE {sql}", args)}
+            out += [found[p] for p in chunk]
+        return out
 
     def _one(self, sql: str, item_id: str) -> tuple | None:
         with self._lock:

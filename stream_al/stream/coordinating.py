@@ -273,7 +273,7 @@ class CoordinatorShell:
             note = (f"rollback to registry version {c.rollback.registry_version} "
                     f"(model version {c.rollback.model_version})")
         self.registrar.submit(Registration(
-            c.learner.snapshot(), c.learned.copy(), c.texts,
+            c.learner.snapshot(), c.learned.copy(),
             {k: v for k, v in figures.items() if math.isfinite(v)}, update.labels_hash, note,
         ))
 

@@ -59,13 +59,17 @@ class LearnedRows:
         return len(self._items)
 
     def __iter__(self) -> Iterator[Label]:
+        return (label for label, _ in self.with_texts())
+
+    def with_texts(self) -> Iterator[tuple[Label, str]]:
+        """Each row and its item's text (what a registered version keeps)."""
         classes, annotators = self._classes.names, self._annotators.names
         for start in range(0, len(self), CHUNK):
             end = min(start + CHUNK, len(self))
-            ids = self.bought.ids_at(self._items[start:end])
-            for item_id, c, a in zip(ids, self._class[start:end], self._annotator[start:end],
-                                     strict=True):
-                yield Label(item_id, classes[c], annotators[a], 0.0)
+            items = self.bought.rows_at(self._items[start:end])
+            for (item_id, text), c, a in zip(items, self._class[start:end],
+                                             self._annotator[start:end], strict=True):
+                yield Label(item_id, classes[c], annotators[a], 0.0), text
 
     def extend(self, labels: Iterable[Label]) -> None:
         """Append ``labels`` (of bought items: an unknown item is a KeyError)."""

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stream_al.config import Settings
-from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.registry import LabelledRow, ModelRegistry, ModelVersion
+from stream_al.stream.learned import LearnedRows
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +37,21 @@ def registry_dir(settings: Settings) -> Path:
 class Registration:
     """One published model and what it learned from.
 
-    ``learned`` is a copy of the coordinator's list; ``texts`` its id -> text map (it only
-    grows, so reading it from the registrar's thread is safe).
+    ``learned`` is a copy of the coordinator's learned rows (``Coordinator.learned.copy()``);
+    they read their texts from the bought texts, which only grow and are safe to read from
+    the registrar's thread.
     """
 
     snapshot: ModelSnapshot
-    learned: Sequence[Label]
-    texts: Mapping[str, str]
+    learned: LearnedRows
     figures: Mapping[str, float]
     labels_hash: str = ""
     note: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def rows(self) -> list[LabelledRow]:
-        return [LabelledRow(x.item_id, x.label, self.texts.get(x.item_id, ""), x.annotator_id)
-                for x in self.learned]
+        return [LabelledRow(x.item_id, x.label, text, x.annotator_id)
+                for x, text in self.learned.with_texts()]
 
 
 class Registrar:

@@ -25,7 +25,7 @@ def registrations(embedder, rows, n: int) -> list[Registration]:  # noqa: F811
     for k in range(n):
         feed.labels([s.item_id for s in bought[4 * k : 4 * k + 4]])
         c = feed.c
-        out.append(Registration(c.learner.snapshot(), list(c.learned), c.texts,
+        out.append(Registration(c.learner.snapshot(), c.learned.copy(),
                                 {"accuracy": 0.5 + k / 100}, c.labels_hash.hexdigest()))
     return out
 
