@@ -12,6 +12,10 @@ from stream_al.score.batch import ScoredBatch
 
 
 class BudgetLike(Protocol):
+    """A ledger: ``can_spend(cost)`` is ``cost <= allowance + 1e-9``, and the allowance
+    changes only when items are observed or costs are spent or released (selectors may
+    keep it between two spends)."""
+
     @property
     def allowance(self) -> float: ...
 

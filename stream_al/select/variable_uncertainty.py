@@ -32,20 +32,27 @@ class VariableUncertainty:
         return self.novelty_weight > 0
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+        """One decision per item, in order (the threshold moves after each); the loop runs on
+        Python floats, and asks the budget again only after spending (the allowance does not
+        change in between)."""
         confidence = 1.0 - informativeness(batch, self.kind, self.novelty_weight)
-        noise = self._rng.normal(1.0, self.delta, size=len(batch)) if self.delta else None
+        noise = (self._rng.normal(1.0, self.delta, size=len(batch)).tolist() if self.delta
+                 else [1.0] * len(batch))
+        tighten, loosen = 1.0 - self.step, 1.0 + self.step
+        threshold, allowance = self.threshold, budget.allowance
         out = []
-        for i in range(len(batch)):
-            cost = float(batch.costs[i])
-            if not budget.can_spend(cost):
+        for i, (c, cost, z) in enumerate(zip(confidence.tolist(), batch.costs.tolist(), noise,
+                                             strict=True)):
+            if cost > allowance + 1e-9:
                 continue  # no budget: neither label nor adapt (as in the paper)
-            limit = self.threshold * (noise[i] if noise is not None else 1.0)
-            if confidence[i] < limit:
+            if c < threshold * z:
                 budget.spend(cost)
-                self.threshold *= 1.0 - self.step
+                allowance = budget.allowance
+                threshold *= tighten
                 out.append(selection_of(batch, i, self.name, "uncertain", 1.0 - confidence[i]))
             else:
-                self.threshold *= 1.0 + self.step
+                threshold *= loosen
+        self.threshold = threshold
         return out
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
