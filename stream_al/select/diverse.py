@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from sklearn.cluster import kmeans_plusplus
 
 from stream_al.score.batch import ScoredBatch
@@ -120,9 +121,9 @@ class OnlineClusters:
         """Each centre becomes the mean of every item it was given so far."""
         assert self.centres is not None
         given = np.bincount(clusters, minlength=self.k).astype(np.float64)
-        members = np.zeros((self.k, len(X)), dtype=np.float32)
-        members[clusters, np.arange(len(X))] = 1.0
-        sums = (members @ np.asarray(X, dtype=np.float32)).astype(np.float64)  # (np.add.at: 50x)
+        members = csr_matrix((np.ones(len(X), dtype=np.float32), (clusters, np.arange(len(X)))),
+                             shape=(self.k, len(X)))  # one sparse product (np.add.at: 15x)
+        sums = (members @ np.asarray(X, dtype=np.float32)).astype(np.float64)
         moved = given > 0
         total = self._counts[moved] + given[moved]
         self.centres[moved] = (
@@ -135,9 +136,8 @@ class OnlineClusters:
         """Cosine similarity of each row to its cluster's centre (1 before the first fit)."""
         if self.centres is None:
             return np.ones(len(X), dtype=np.float32)
-        centres = self.centres[clusters]
-        centres = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
-        return np.clip((X * centres).sum(axis=1), 0.0, 1.0).astype(np.float32)
+        unit = self.centres / np.maximum(np.linalg.norm(self.centres, axis=1, keepdims=True), 1e-12)
+        return np.clip((X * unit[clusters]).sum(axis=1), 0.0, 1.0).astype(np.float32)
 
     def assign_only(self, X: np.ndarray) -> np.ndarray:
         """The nearest centre of each row (0 before the first fit); the centres do not move."""
@@ -252,8 +252,7 @@ class DiverseReservoir:
             if not budget.can_spend(cost):
                 continue
             budget.spend(cost)
-            sel = selection_of(held.batch, i, self.name, "diverse", held.weights[i], int(groups[i]))
-            out.append(replace(sel, priority=float(fresh[i])))
+            out.append(selection_of(held.batch, i, self.name, "diverse", fresh[i], int(groups[i])))
         return out
 
     def _separated(self, X: np.ndarray, i: int, picked: list[int]) -> bool:

@@ -14,7 +14,7 @@ selection still carries ``scores["novelty"]``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,10 +72,10 @@ class SelectionStage:
         if not vectors:
             return self._remember(chosen, deadline)
         X = np.stack(vectors)
-        if any("novelty" not in s.scores for s in chosen):
-            novelty = iter(self._novelty(X).tolist())
-            chosen = [s if s.embedding is None else _with_novelty(s, next(novelty))
-                      for s in chosen]
+        if any("novelty" not in s.scores for s in chosen):  # fresh selections: complete them
+            with_vector = (s for s in chosen if s.embedding is not None)
+            for s, novelty in zip(with_vector, self._novelty(X).tolist(), strict=True):
+                s.scores.setdefault("novelty", round(novelty, 6))
         self.novelty.add_many(X)
         return self._remember(chosen, deadline)
 
@@ -116,9 +116,3 @@ class SelectionStage:
         for s in expired:
             self.budget.release(s.cost)
         return expired
-
-
-def _with_novelty(s: Selection, novelty: float) -> Selection:
-    if "novelty" in s.scores:
-        return s
-    return replace(s, scores={**s.scores, "novelty": round(novelty, 6)})
