@@ -39,7 +39,9 @@ class BoundedIndex:
         self._ef, self._m, self._seed = ef, m, seed
         self._exact_below = exact_below
         self._exact: np.ndarray | None = np.zeros((0, dim), dtype=np.float32)
-        """Unit rows in insertion order while the index is small (None once it outgrew them)."""
+        """Unit rows in insertion order while the index is small (None once it outgrew them):
+        a view of the first rows of a buffer that doubles as it fills, so an add copies only
+        the new rows."""
         self._exact_ids = np.zeros(0, dtype=np.int64)
         self._index: hnswlib.Index | None = None
         """Built when the rows outgrow ``exact_below`` (adding to it costs ~0.5 ms a vector)."""
@@ -59,15 +61,31 @@ class BoundedIndex:
         ids = np.arange(self._next, self._next + len(X), dtype=np.int64)
         self._next += len(X)
         if self._exact is not None:
+            if min(len(self._exact) + len(X), self.capacity) <= self._exact_below:
+                self._append_exact(_unit(X), ids)
+                return
             rows = np.concatenate([self._exact, _unit(X)])[-self.capacity :]
             kept = np.concatenate([self._exact_ids, ids])[-self.capacity :]
-            if len(rows) <= self._exact_below:
-                self._exact, self._exact_ids = rows, kept
-                return
             self._exact, self._exact_ids = None, np.zeros(0, dtype=np.int64)
             self._build(len(rows))
             X, ids = rows, kept
         self._add_to_graph(X, ids)
+
+    def _append_exact(self, rows: np.ndarray, ids: np.ndarray) -> None:
+        """Append to the exact rows, the oldest leaving first beyond ``capacity``."""
+        assert self._exact is not None
+        n, drop = len(self._exact), max(0, len(self._exact) + len(rows) - self.capacity)
+        keep, end = n - drop, n - drop + len(rows)
+        buffer, id_buffer = self._exact.base, self._exact_ids.base
+        if buffer is None or id_buffer is None or len(buffer) < end:
+            size = min(max(2 * end, 64), self.capacity, self._exact_below)
+            buffer = np.empty((size, self.dim), dtype=np.float32)
+            id_buffer = np.empty(size, dtype=np.int64)
+            drop = -1  # copy what is kept into the new buffer
+        if drop:
+            buffer[:keep], id_buffer[:keep] = self._exact[n - keep :], self._exact_ids[n - keep :]
+        buffer[keep:end], id_buffer[keep:end] = rows, ids
+        self._exact, self._exact_ids = buffer[:end], id_buffer[:end]
 
     def _build(self, rows: int) -> None:
         self._allocated = min(self.capacity, max(rows, 1024))

@@ -18,3 +18,20 @@ def test_vectors_of_another_width_are_refused_with_a_message_naming_the_fix():
 
     assert len(index) == 4
     assert index.nearest_distance_many(np.eye(4, dtype=np.float32)) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(("capacity", "exact_below"), [(50, 64), (200, 64), (1000, 2048)])
+def test_the_index_answers_for_the_last_capacity_vectors_added(capacity, exact_below):
+    rng = np.random.default_rng(0)
+    index = BoundedIndex(dim=8, capacity=capacity, exact_below=exact_below)
+    added = np.zeros((0, 8), dtype=np.float32)
+    for size in rng.integers(1, 40, 30):
+        X = rng.normal(size=(size, 8)).astype(np.float32)
+        index.add_many(X)
+        added = np.vstack([added, X])[-capacity:]
+        queries = rng.normal(size=(5, 8)).astype(np.float32)
+        unit = added / np.linalg.norm(added, axis=1, keepdims=True)
+        q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+        expected = np.clip(1.0 - (q @ unit.T).max(axis=1), 0.0, 2.0)
+        assert len(index) == len(added)
+        np.testing.assert_allclose(index.nearest_distance_many(queries), expected, atol=1e-3)
