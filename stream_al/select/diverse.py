@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from sklearn.cluster import kmeans_plusplus
 
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import (
@@ -33,6 +32,7 @@ from stream_al.select.base import (
     informativeness,
     selection_of,
 )
+from stream_al.select.seeding import kmeans_plusplus
 
 MIN_BATCH_LABELS = 2
 
@@ -86,7 +86,9 @@ class OnlineClusters:
     Items before the first fit all go to cluster 0.
 
     (scikit-learn's ``MiniBatchKMeans`` does the same maths, but its input validation and
-    thread-pool set-up per call cost more than the maths on batches of a few hundred items.)
+    thread-pool set-up per call cost more than the maths on batches of a few hundred items;
+    the seeding is scikit-learn's k-means++ too, with its distances computed once:
+    :mod:`stream_al.select.seeding`.)
     """
 
     def __init__(self, max_clusters: int, seed: int = 0) -> None:
@@ -108,8 +110,7 @@ class OnlineClusters:
             if len(pooled) < 4 * self.k:
                 return np.zeros(len(X), dtype=np.int64)
             self._buffer = []
-            self.centres, _ = kmeans_plusplus(pooled.astype(np.float32), self.k,
-                                              random_state=self.seed)
+            self.centres, _ = kmeans_plusplus(pooled, self.k, self.seed)
             self._update(pooled, self.assign_only(pooled))
             return self.assign_only(X)
         clusters = self.assign_only(X)
