@@ -44,6 +44,11 @@ class LearnerSettings(BaseModel):
     memory: int = Field(10_000, ge=10, description="labeled examples kept for replay (beyond: "
                         "a uniform reservoir; memory and refit time stay bounded)")
     committee_size: int = Field(4, ge=2)
+    refit_every_s: float = Field(
+        0.25, ge=0, description="the worker refits at most this often: labels that arrive "
+        "sooner wait for the next refit (a refit is on the whole replay memory, so its cost "
+        "does not depend on how many labels it adds); 0: one refit per record of labels"
+    )
     seed: int = 0
 
 

@@ -44,6 +44,8 @@ class OnlineLearner:
         ]
         self._snapshot = ModelSnapshot.empty(dim)
         self.temperature = 1.0
+        self.unfitted = 0
+        """Rows learned with ``fit=False`` that no model has been fitted on yet."""
 
     @property
     def classes(self) -> list[str]:
@@ -56,15 +58,30 @@ class OnlineLearner:
     def learn_one(self, x: np.ndarray, label: str) -> int:
         return self.learn_many(np.asarray(x, dtype=np.float32).reshape(1, -1), [label])
 
-    def learn_many(self, X: np.ndarray, labels: Sequence[str]) -> int:
+    def learn_many(self, X: np.ndarray, labels: Sequence[str], fit: bool = True) -> int:
+        """Store and weigh the rows; refit (a new version) unless ``fit`` is False, in which
+        case the rows wait in :attr:`unfitted` for the next :meth:`fit` or ``learn_many``
+        (the same models result: a refit is on the whole memory)."""
         if not len(labels):
             return self.version
         slots = self.replay.add_many(X, labels)
         for model in (self.main, *self.committee):
-            model.learned(slots)
+            model.weigh(slots)
+        self.unfitted += len(labels)
+        if fit:
+            self.fit()
+        return self.version
+
+    def fit(self) -> bool:
+        """Refit every model if rows came since the last fit: a new version. False if none."""
+        if not self.unfitted:
+            return False
+        for model in (self.main, *self.committee):
+            model.refit()
+        self.unfitted = 0
         self.version += 1
         self._snapshot = self._take_snapshot()
-        return self.version
+        return True
 
     def predict_proba_many(self, X: np.ndarray) -> np.ndarray:
         return self._snapshot.predict_proba_many(X)
@@ -92,6 +109,7 @@ class OnlineLearner:
         slots = self.replay.reset(snapshot.classes, X, labels)
         for member, (W, b) in zip(members, pairs, strict=True):
             member.restart(W, b, slots)
+        self.unfitted = 0
         self.version = version
         self.temperature = float(snapshot.temperature)
         self._snapshot = replace(snapshot, version=version, created_at=time.time())

@@ -76,8 +76,16 @@ class OnlineSoftmax:
 
     def learned(self, slots: np.ndarray) -> None:
         """Weigh the rows just stored at ``slots`` of the replay memory (-1: dropped) and refit."""
+        self.weigh(slots)
+        self.refit()
+
+    def weigh(self, slots: np.ndarray) -> None:
+        """Weigh the rows just stored at ``slots`` (-1: dropped); no refit yet."""
         self._weigh(slots)
         self._grow_classes()
+
+    def refit(self) -> None:
+        """Refit on the whole memory (once it holds two classes)."""
         if len(self.classes) >= 2:
             self._fit()
 

@@ -143,6 +143,7 @@ class Coordinator:
         """The operator's rollback in force (stream_al.stream.rollback), if any."""
         self.excluded: frozenset[str] = frozenset()
         """Items the rollback in force keeps out of the learner."""
+        self._fitted_at = -math.inf
         self._alarms: list[DriftAlarm] = []
         self._emissions = 0
         self.last_batch_at = -math.inf
@@ -287,6 +288,7 @@ class Coordinator:
         """Selections whose labels missed their deadline: their cost goes back to the budget."""
         self._apply(self.annotating.due(self.labels, self.texts, self.learner.snapshot(),
                                         self.embeddings_of, now), LabelOutcome())
+        self.refit(now)
         expired = self.stage.expire(now)
         for s in expired:
             self.embeddings.pop(s.item_id, None)
@@ -316,8 +318,21 @@ class Coordinator:
                                              self.learner.snapshot(), self.embeddings_of, now)
             self._apply(plan, outcome)
             self.agreement.add_many(outcome.accepted)
+        self.refit(now)
         outcome.version = self.learner.version
         return outcome
+
+    def refit(self, now: float) -> bool:
+        """Fit the learner on the labels learned since its last fit, if ``learner.refit_every_s``
+        passed since then. A refit costs the same for one label as for a hundred (it is on the
+        whole replay memory), so under a stream of labels the learner refits at a bounded rate;
+        the worker's chores call :meth:`model_update` often enough to fit the last ones."""
+        due = now - self._fitted_at >= self.settings.learner.refit_every_s
+        if not self.learner.unfitted or not due:
+            return False
+        self.learner.fit()
+        self._fitted_at = now
+        return True
 
     def _refusal(self, label: LabelIn, known: list[str]) -> DeadLetterReason | None:
         """Why ``label`` cannot be used, or None; ``known``: classes accepted so far."""
@@ -360,7 +375,7 @@ class Coordinator:
         self._raised(self.health.on_labels(X, outcome.correct))
         reasons = [o.selection.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]
         self.governance.on_labels(snapshot, X, names, reasons)
-        self.learner.learn_many(X, names)
+        self.learner.learn_many(X, names, fit=False)  # refit when due: self.refit
         self.governance.calibrate(self.learner)
         self.learned.extend(learn)
         self.stage.labelled(ids, gains.tolist())
@@ -423,7 +438,9 @@ class Coordinator:
 
     def model_update(self, now: float, force: bool = False) -> ModelUpdate | None:
         """The current model if it is newer than the last published one and publishing is due
-        (at most every ``publish_every_s``; ``force`` for the last one)."""
+        (at most every ``publish_every_s``; ``force`` for the last one). Labels waiting for
+        a refit are fitted first when the refit is due."""
+        self.refit(now)
         if self.learner.version <= self.published_version:
             return None
         if not force and now - self._last_publish < self.publish_every_s:

@@ -115,3 +115,19 @@ def test_rejects_features_of_the_wrong_width():
     model = OnlineSoftmax(8)
     with pytest.raises(ValueError, match=r"shape \(n, 8\)"):
         model.learn_many(np.zeros((2, 3), dtype=np.float32), ["a", "b"])
+
+
+def test_rows_learned_without_a_fit_give_the_same_models_at_the_next_fit():
+    X, y = blobs(60, 3)
+    at_once = OnlineLearner(8, LearnerSettings(committee_size=2))
+    at_once.learn_many(X[:20], y[:20])
+    at_once.learn_many(X[20:60], y[20:60])
+    deferred = OnlineLearner(8, LearnerSettings(committee_size=2))
+    deferred.learn_many(X[:20], y[:20])
+    deferred.learn_many(X[20:40], y[20:40], fit=False)
+    deferred.learn_many(X[40:60], y[40:60], fit=False)
+    assert deferred.version == 1 and deferred.unfitted == 40
+    assert deferred.snapshot().n_labels == 20  # the published model is the fitted one
+    assert deferred.fit() and not deferred.fit()  # nothing left: no new version
+    assert deferred.version == 2 and deferred.unfitted == 0
+    assert deferred.snapshot().fingerprint() == at_once.snapshot().fingerprint()

@@ -33,9 +33,12 @@ def embedder() -> Embedder:
     return make_embedder(Settings(embedder={"name": "hashing", "hashing_features": 2**14}).embedder)
 
 
-def make_settings(annotation: dict | None = None, **kafka) -> Settings:
+def make_settings(annotation: dict | None = None, refit_every_s: float = 0.0,
+                  **kafka) -> Settings:
+    """One refit per record of labels unless ``refit_every_s`` (the tests' clock is fixed)."""
     return Settings(
         embedder={"name": "hashing"},
+        learner={"refit_every_s": refit_every_s},
         budget={"fraction": 0.1, "warmup_labels": 4},
         selection={"batch_interval": 50},
         kafka=kafka,
@@ -203,6 +206,20 @@ def test_models_are_published_at_most_every_publish_interval_and_once_per_versio
     assert feed.c.model_update(now=100.1) is None  # too soon
     assert feed.c.model_update(now=100.1, force=True).version == 2
     assert feed.c.model_update(now=200.0) is None  # nothing new
+
+
+def test_labels_arriving_faster_than_the_refit_interval_wait_for_one_refit(embedder, rows):
+    feed = Feed(Coordinator(make_settings(refit_every_s=0.25), embedder.dim, embedder),
+                embedder, rows)
+    bought = [b.item_id for b in feed.texts(0, 200)]
+    assert feed.labels(bought[:4], now=10.0).version == 1  # the first labels: fitted at once
+    waiting = [feed.labels([item], now=10.0 + 0.05 * k) for k, item in enumerate(bought[4:8])]
+    assert [o.version for o in waiting] == [1, 1, 1, 1]  # stored, learned, not refitted yet
+    assert feed.c.learner.unfitted == 4 and len(feed.c.learned) == 8
+    assert feed.c.model_update(now=10.2) is not None and feed.c.model_update(now=10.2) is None
+    update = feed.c.model_update(now=10.45)  # due: one refit for the four, then published
+    assert update.version == 2 and update.n_labels == 8 and feed.c.learner.unfitted == 0
+    assert feed.c.learner.snapshot().n_labels == 8
 
 
 def test_a_restored_coordinator_has_the_same_budget_outstanding_items_and_labels(embedder, rows):
