@@ -439,8 +439,11 @@ class Coordinator:
     def model_update(self, now: float, force: bool = False) -> ModelUpdate | None:
         """The current model if it is newer than the last published one and publishing is due
         (at most every ``publish_every_s``; ``force`` for the last one). Labels waiting for
-        a refit are fitted first when the refit is due."""
+        a refit are fitted first when the refit is due; until then nothing is published (a
+        published model, and its registry entry, has fitted every label :attr:`learned` lists)."""
         self.refit(now)
+        if self.learner.unfitted:
+            return None
         if self.learner.version <= self.published_version:
             return None
         if not force and now - self._last_publish < self.publish_every_s:
