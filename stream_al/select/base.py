@@ -86,6 +86,25 @@ def selection_of(batch: ScoredBatch, i: int, strategy: str, reason: str, priorit
     )
 
 
+def selections_of(batch: ScoredBatch, rows: Sequence[int], strategy: str, reason: str,
+                  priorities: Sequence[float], groups: Sequence[int] | None = None,
+                  ) -> list[Selection]:
+    """:func:`selection_of` for each of ``rows``, reading every score column once."""
+    if not len(rows):
+        return []
+    idx = np.asarray(rows, dtype=np.int64)
+    columns = [(k, np.asarray(v[idx], dtype=np.float64).tolist()) for k, v in batch.scores.items()]
+    costs = np.asarray(batch.costs[idx], dtype=np.float64).tolist()
+    group_of = [0] * len(idx) if groups is None else [int(g) for g in groups]
+    return [
+        Selection(item_id=batch.ids[i], strategy=strategy, reason=reason, priority=float(p),
+                  cost=cost, group=g, scores={k: round(col[n], 6) for k, col in columns},
+                  embedding=batch.X[i])
+        for n, (i, p, cost, g) in enumerate(zip(idx.tolist(), priorities, costs, group_of,
+                                                strict=True))
+    ]
+
+
 def informativeness(batch: ScoredBatch, kind: str, novelty_weight: float) -> np.ndarray:
     """Uncertainty of ``kind`` blended with novelty: (u + w * novelty) / (1 + w), in [0, 1]."""
     try:

@@ -30,7 +30,7 @@ from stream_al.select.base import (
     Informativeness,
     Selection,
     informativeness,
-    selection_of,
+    selections_of,
 )
 from stream_al.select.seeding import kmeans_plusplus
 
@@ -238,28 +238,35 @@ class DiverseReservoir:
         if self.density_weight > 0:  # information density: prefer typical over outlying items
             fresh = fresh * self.clusters.typicality_many(X, groups) ** self.density_weight
         slots = _allocate(int(math.floor(budget.allowance + 1e-9)), groups, fresh, mass)
+        picked = self._covering(X, groups, fresh, slots)
+        costs = held.batch.costs.tolist()
+        bought = []
+        for i in sorted(picked, key=lambda i: (groups[i], -fresh[i])):  # similar items together
+            if budget.can_spend(costs[i]):
+                budget.spend(costs[i])
+                bought.append(i)
+        return selections_of(held.batch, bought, self.name, "diverse", fresh[bought],
+                             groups[bought])
+
+    def _covering(self, X: np.ndarray, groups: np.ndarray, fresh: np.ndarray,
+                  slots: dict[int, int]) -> list[int]:
+        """Cluster by cluster (most slots first), its most informative items that are at least
+        ``min_separation`` (cosine distance) from every item picked before."""
         picked: list[int] = []
+        taken = np.empty((sum(slots.values()), X.shape[1]), dtype=X.dtype)
         for c in sorted(slots, key=lambda c: -slots[c]):
             members = np.flatnonzero(groups == c)
-            for i in members[np.argsort(-fresh[members], kind="stable")]:
-                if slots[c] == 0:
+            left = slots[c]
+            for i in members[np.argsort(-fresh[members], kind="stable")].tolist():
+                if left == 0:
                     break
-                if self._separated(X, i, picked):
-                    picked.append(int(i))
-                    slots[c] -= 1
-        out = []
-        for i in sorted(picked, key=lambda i: (groups[i], -fresh[i])):  # similar items together
-            cost = float(held.batch.costs[i])
-            if not budget.can_spend(cost):
-                continue
-            budget.spend(cost)
-            out.append(selection_of(held.batch, i, self.name, "diverse", fresh[i], int(groups[i])))
-        return out
-
-    def _separated(self, X: np.ndarray, i: int, picked: list[int]) -> bool:
-        if not picked:
-            return True
-        return float((1.0 - X[picked] @ X[i]).min()) >= self.min_separation
+                n = len(picked)
+                if n and float((1.0 - taken[:n] @ X[i]).min()) < self.min_separation:
+                    continue
+                taken[n] = X[i]
+                picked.append(i)
+                left -= 1
+        return picked
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
         return None

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, informativeness, selection_of
+from stream_al.select.base import BudgetLike, Selection, informativeness, selections_of
 
 
 class VariableUncertainty:
@@ -40,7 +40,7 @@ class VariableUncertainty:
                  else [1.0] * len(batch))
         tighten, loosen = 1.0 - self.step, 1.0 + self.step
         threshold, allowance = self.threshold, budget.allowance
-        out = []
+        bought = []
         for i, (c, cost, z) in enumerate(zip(confidence.tolist(), batch.costs.tolist(), noise,
                                              strict=True)):
             if cost > allowance + 1e-9:
@@ -49,11 +49,11 @@ class VariableUncertainty:
                 budget.spend(cost)
                 allowance = budget.allowance
                 threshold *= tighten
-                out.append(selection_of(batch, i, self.name, "uncertain", 1.0 - confidence[i]))
+                bought.append(i)
             else:
                 threshold *= loosen
         self.threshold = threshold
-        return out
+        return selections_of(batch, bought, self.name, "uncertain", 1.0 - confidence[bought])
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
         return None
