@@ -166,7 +166,7 @@ class DiverseReservoir:
         self.clusters = OnlineClusters(max_clusters, seed)
         self._rng = np.random.default_rng(seed)
         self._held: _Held | None = None
-        self._mass: dict[int, int] = {}
+        self._mass = np.zeros(max_clusters, dtype=np.int64)  # items offered per cluster
         self._since_emit = 0
         self._seq = 0
         self._unit_cost = 1.0  # running mean cost of an item, to count the allowance in labels
@@ -221,8 +221,7 @@ class DiverseReservoir:
         w = np.maximum(informativeness(batch, self.kind, self.novelty_weight), 1e-6)
         keys = np.log(self._rng.random(len(batch)) + 1e-300) / w  # log of u ** (1 / w)
         clusters = self.clusters.assign_many(batch.X)
-        for c, n in zip(*np.unique(clusters, return_counts=True), strict=True):
-            self._mass[int(c)] = self._mass.get(int(c), 0) + int(n)
+        self._mass += np.bincount(clusters, minlength=len(self._mass))
         seq = np.arange(self._seq, self._seq + len(batch), dtype=np.int64)
         self._seq += len(batch)
         offered = _Held(batch, keys.astype(np.float64), clusters, w, seq)
@@ -230,7 +229,8 @@ class DiverseReservoir:
         self._held = held.top_per_cluster(self.size)
 
     def _emit(self, budget: BudgetLike) -> list[Selection]:
-        held, mass, self._held, self._mass = self._held, self._mass, None, {}
+        held, mass, self._held = self._held, self._mass, None
+        self._mass = np.zeros_like(mass)
         if held is None or not len(held) or budget.allowance < 1.0 - 1e-9:
             return []
         X, groups = held.batch.X, held.clusters
@@ -273,22 +273,26 @@ class DiverseReservoir:
 
 
 def _allocate(n_slots: int, groups: np.ndarray, fresh: np.ndarray,
-              mass: dict[int, int]) -> dict[int, int]:
-    """Largest-remainder split of ``n_slots`` by cluster mass x mean informativeness."""
+              mass: np.ndarray) -> dict[int, int]:
+    """Largest-remainder split of ``n_slots`` by cluster mass (items offered to each cluster,
+    at least 1) x mean informativeness."""
     clusters, where, available = np.unique(groups, return_inverse=True, return_counts=True)
     mean_fresh = np.bincount(where, weights=fresh, minlength=len(clusters)) / available
-    weight = np.array([mass.get(int(c), 1) for c in clusters.tolist()]) * mean_fresh
+    weight = np.maximum(mass[clusters], 1) * mean_fresh
     n_slots = min(n_slots, int(available.sum()))
     if weight.sum() <= 0:
         weight = available.astype(float)
     share = weight / weight.sum() * n_slots
     slots = np.minimum(np.floor(share).astype(int), available)
-    for j in np.argsort(-(share - np.floor(share)), kind="stable"):  # remainders, then spill
-        if slots.sum() >= n_slots:
+    given = int(slots.sum())
+    for j in np.argsort(-(share - np.floor(share)), kind="stable").tolist():  # remainders
+        if given >= n_slots:
             break
         if slots[j] < available[j]:
             slots[j] += 1
-    while slots.sum() < n_slots:  # clusters with spare candidates absorb what is left
+            given += 1
+    while given < n_slots:  # clusters with spare candidates absorb what is left
         room = np.flatnonzero(slots < available)
         slots[room[np.argmax(weight[room])]] += 1
+        given += 1
     return {int(c): int(s) for c, s in zip(clusters.tolist(), slots, strict=True) if s > 0}
