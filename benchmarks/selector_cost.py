@@ -9,8 +9,12 @@ class probabilities each method needs (its model's inference), in each library's
 path: stream-al in batches of ``kafka.batch_max`` items, scikit-activeml with all candidates
 of a batch per ``query`` call, river one item at a time (its API).
 
-stream-al is also measured without inference ("scores given": the selector on scores the
-scorers already computed, which is what the coordinator does in the pipeline).
+stream-al's whole path is ``score_many`` (the five models' scores, as the scorers compute
+them) and ``SelectionStage.select_many`` (what ``Coordinator.on_scored`` calls: budget,
+novelty, selector, outstanding items). Novelty is computed for a whole batch only when the
+selector reads it (none does by default), and otherwise for the items bought. stream-al is
+also measured without inference ("scores given": the selector on scores the scorers already
+computed, which is what the coordinator does in the pipeline).
 
     python -m benchmarks.selector_cost                 # SST-2, 20,000 items
     python -m benchmarks.selector_cost --data ../shared/datasets/ag_news.csv --n 7000
@@ -74,7 +78,7 @@ def stream_al_costs(X: np.ndarray, y: list[str], train: int, batch: int) -> list
             scored = ScoredBatch(ids[s:s + batch], rows, score_many(snapshot, rows))
             labelled += len(stage.select_many(scored))
         out.append(Cost("stream-al", name, len(stream), time.perf_counter() - started, labelled,
-                        "scoring + novelty (ANN) + selector"))
+                        "scoring + stage (novelty of bought items) + selector"))
     scores = [score_many(snapshot, stream[s:s + batch]) for s in range(0, len(stream), batch)]
     for name in STREAM_AL:
         stage = SelectionStage(settings, X.shape[1], name)  # the rescorer reservoirs use
@@ -202,7 +206,7 @@ def main() -> None:
     default = cost("stream-al", "diverse", "scoring")
     peers = [c for c in costs if c.library != "stream-al" and "given" not in c.note]
     cheaper = [f"{c.library} {c.method}" for c in peers if c.us_per_item < (default or 0)]
-    print(f"\nstream-al's default path (diverse, all scores, novelty): {default:.1f} us/item; "
+    print(f"\nstream-al's default path (diverse, all scores, stage): {default:.1f} us/item; "
           f"peers cheaper on their whole path: {', '.join(cheaper) or 'none'}")
     ours, theirs = cost("stream-al", "uncertainty", "scores"), cost(
         "scikit-activeml", "VariableUncertainty", "probabilities")
