@@ -39,10 +39,12 @@ class BoundedIndex:
         self._ef, self._m, self._seed = ef, m, seed
         self._exact_below = exact_below
         self._exact: np.ndarray | None = np.zeros((0, dim), dtype=np.float32)
-        """Unit rows in insertion order while the index is small (None once it outgrew them):
-        a view of the first rows of a buffer that doubles as it fills, so an add copies only
-        the new rows."""
+        """Unit rows while the index is small (None once it outgrew them): a view of a buffer
+        that doubles as it fills and is a ring once it holds ``capacity`` rows, so an add
+        copies only the new rows."""
         self._exact_ids = np.zeros(0, dtype=np.int64)
+        self._head = 0
+        """Where the next exact row goes once the rows fill ``capacity``."""
         self._index: hnswlib.Index | None = None
         """Built when the rows outgrow ``exact_below`` (adding to it costs ~0.5 ms a vector)."""
         self._allocated = 0
@@ -72,20 +74,26 @@ class BoundedIndex:
         self._add_to_graph(X, ids)
 
     def _append_exact(self, rows: np.ndarray, ids: np.ndarray) -> None:
-        """Append to the exact rows, the oldest leaving first beyond ``capacity``."""
+        """Add to the exact rows; at ``capacity`` they are a ring, the oldest overwritten."""
         assert self._exact is not None
-        n, drop = len(self._exact), max(0, len(self._exact) + len(rows) - self.capacity)
-        keep, end = n - drop, n - drop + len(rows)
+        n, m = len(self._exact), len(rows)
         buffer, id_buffer = self._exact.base, self._exact_ids.base
-        if buffer is None or id_buffer is None or len(buffer) < end:
-            size = min(max(2 * end, 64), self.capacity, self._exact_below)
-            buffer = np.empty((size, self.dim), dtype=np.float32)
-            id_buffer = np.empty(size, dtype=np.int64)
-            drop = -1  # copy what is kept into the new buffer
-        if drop:
-            buffer[:keep], id_buffer[:keep] = self._exact[n - keep :], self._exact_ids[n - keep :]
-        buffer[keep:end], id_buffer[keep:end] = rows, ids
-        self._exact, self._exact_ids = buffer[:end], id_buffer[:end]
+        if buffer is None or id_buffer is None or (len(buffer) < n + m
+                                                   and len(buffer) < self.capacity):
+            size = min(max(2 * (n + m), 64), self.capacity, max(self._exact_below, n + m))
+            buffer, id_buffer = np.empty((size, self.dim), dtype=np.float32), np.empty(
+                size, dtype=np.int64)
+            buffer[:n], id_buffer[:n] = self._exact, self._exact_ids
+        if n + m <= len(buffer):
+            buffer[n : n + m], id_buffer[n : n + m] = rows, ids
+            self._exact, self._exact_ids = buffer[: n + m], id_buffer[: n + m]
+            self._head = (n + m) % len(buffer)
+            return
+        start = self._head if n == len(buffer) else n
+        at = (start + np.arange(m)) % len(buffer)
+        buffer[at], id_buffer[at] = rows, ids
+        self._head = int(at[-1] + 1) % len(buffer)
+        self._exact, self._exact_ids = buffer[:], id_buffer[:]
 
     def _build(self, rows: int) -> None:
         self._allocated = min(self.capacity, max(rows, 1024))

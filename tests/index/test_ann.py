@@ -20,7 +20,8 @@ def test_vectors_of_another_width_are_refused_with_a_message_naming_the_fix():
     assert index.nearest_distance_many(np.eye(4, dtype=np.float32)) == pytest.approx(0.0, abs=1e-6)
 
 
-@pytest.mark.parametrize(("capacity", "exact_below"), [(50, 64), (200, 64), (1000, 2048)])
+@pytest.mark.parametrize(("capacity", "exact_below"),
+                         [(10, 64), (50, 64), (200, 64), (1000, 2048), (300, 300)])
 def test_the_index_answers_for_the_last_capacity_vectors_added(capacity, exact_below):
     rng = np.random.default_rng(0)
     index = BoundedIndex(dim=8, capacity=capacity, exact_below=exact_below)
