@@ -7,7 +7,8 @@ in an order shuffled by p, with ids ``<p>-<row>``; no text is invented. Each bat
 -> ``score_many`` with the current model -> a :class:`ScoredBatchRecord` -> ``Coordinator.on_scored``
 (novelty, drift health, the default selector, the budget). A simulated vendor answers each
 bought item with its gold label ``--label-delay`` batches later through ``Coordinator.on_labels``
-(learning, rewards), so the state grows as it does in production: labels, the learner's
+(learning, rewards) and the model is published (``model_update``), so the state grows as it
+does in production: labels, the learner's
 replay memory (up to ``learner.memory`` rows) and the novelty and OOD indexes (up to their
 capacities) grow with the budget (5% of the stream by default).
 
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> None:
                               label=gold[int(i.split("-")[1])]) for i in answer]
             coordinator.on_labels(LabelsRecord(schema_version=1, labels=labels,
                                                received_at=[now] * len(labels)), offset, now)
+            coordinator.model_update(now)  # published as the worker's chores do
             labelled += len(labels)
         before = seen
         seen += len(ids)

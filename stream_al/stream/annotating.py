@@ -48,6 +48,7 @@ from stream_al.labels import Label, LabelStore
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.stream.messages import ExpertRequest
+from stream_al.stream.settled import SettledItems
 
 ADJUDICATED = "adjudicated"
 """The annotator id of a learned verdict (:class:`Label` rows the learner sees)."""
@@ -88,6 +89,7 @@ class Item:
     settled: bool = False
     learned: str | None = None
     held: str | None = None  # "disagreement" | "suspicious_label" while an expert is awaited
+    seq: int = 0  # buying order
 
 
 class Annotating:
@@ -105,7 +107,11 @@ class Annotating:
         """Also the embeddings of the last ``learner.memory`` learned items, which a relearn
         reads (it re-embeds older ones it needs; the learner's replay memory keeps no more
         than that anyway)."""
-        self.items: dict[str, Item] = {}
+        self.open: dict[str, Item] = {}
+        """Items not settled yet, or held for an expert (verdicts: bounded by what is out)."""
+        self.settled = SettledItems()
+        """The others' verdicts, on local disk (stream_al.stream.settled)."""
+        self._bought = 0
         self._window: OrderedDict[str, None] = OrderedDict()  # recent multi-labelled items
         self._requested: set[str] = set()
         self._accuracy: dict[str, float] = {}  # per annotator, from the last Dawid-Skene fit
@@ -121,7 +127,27 @@ class Annotating:
 
     # ---- what was bought --------------------------------------------------------------------
     def bought(self, item_id: str, wanted: int, deadline: float) -> None:
-        self.items.setdefault(item_id, Item(wanted, deadline))
+        """Track ``item_id`` until it is settled (``learn_from: labels``: nothing to track)."""
+        if self.by_verdict and self._item(item_id) is None:
+            self._bought += 1
+            self.open[item_id] = Item(wanted, deadline, seq=self._bought)
+
+    def _item(self, item_id: str) -> Item | None:
+        item = self.open.get(item_id)
+        if item is None and (row := self.settled.get(item_id)) is not None:
+            seq, wanted, learned = row
+            item = Item(wanted, math.inf, settled=True, learned=learned, seq=seq)
+        return item
+
+    def _keep(self, item_id: str, item: Item) -> None:
+        """Write back ``item`` after a change: a settled item not held goes to disk."""
+        if item.settled and item.held is None:
+            self.settled.put(item_id, item.seq, item.wanted, item.learned)
+            self.open.pop(item_id, None)
+        else:
+            if item.settled:
+                self.settled.discard(item_id)
+            self.open[item_id] = item
 
     # ---- labels -----------------------------------------------------------------------------
     def on_labels(self, accepted: Sequence[Label], store: LabelStore, texts: Mapping[str, str],
@@ -140,7 +166,7 @@ class Annotating:
         they have (their cost stays spent)."""
         if not self.by_verdict:
             return Plan()
-        late = [i for i, it in self.items.items()
+        late = [i for i, it in self.open.items()
                 if not it.settled and it.deadline < now and store.has_item(i)]
         return self._post(self._settle(late, store, texts, snapshot, embed, now), now)
 
@@ -166,9 +192,10 @@ class Annotating:
         return {a: score.accuracy for a, score in self.quality.report().items()}
 
     def _ready(self, item_id: str, store: LabelStore, now: float) -> bool:
-        item = self.items.get(item_id)
+        item = self._item(item_id)
         if item is None:  # bought before this coordinator knew (should not happen): one label
-            item = self.items[item_id] = Item(1, math.inf)
+            self._bought += 1
+            item = self.open[item_id] = Item(1, math.inf, seq=self._bought)
         labels = store.labels_of(item_id)
         crowd = [x for x in labels if x.annotator_id not in self.experts]
         return (item.settled or len(crowd) >= item.wanted or item.deadline < now
@@ -192,7 +219,8 @@ class Annotating:
         if not ids:
             return plan
         verdicts = self._verdicts(ids, store)
-        fresh = [i for i in ids if self.items[i].learned is None and self._learnable(verdicts[i])]
+        items = {i: self._item(i) for i in ids}  # each known: _ready or due found it
+        fresh = [i for i in ids if items[i].learned is None and self._learnable(verdicts[i])]
         X = embed(fresh) if fresh else np.zeros((0, self.dim), dtype=np.float32)
         single = [n for n, i in enumerate(fresh) if verdicts[i].status == "single"]
         suspicious = {s.item_id: s for s in self._suspicions(
@@ -200,7 +228,7 @@ class Annotating:
             snapshot)}
         row = {i: n for n, i in enumerate(fresh)}
         for item_id in ids:
-            item, v = self.items[item_id], verdicts[item_id]
+            item, v = items[item_id], verdicts[item_id]
             first = not item.settled
             item.settled = True
             suspicion = suspicious.get(item_id)
@@ -208,7 +236,7 @@ class Annotating:
                 plan.suspicions.append(suspicion)
             doubt = "suspicious_label" if suspicion else None if v.trusted else "disagreement"
             if doubt is not None and (self.experts or v.label is None):  # wait for one
-                self._hold(item_id, doubt, v, store, texts, plan, suspicion, now)
+                self._hold(item_id, item, doubt, v, store, texts, plan, suspicion, now)
             else:
                 if doubt is not None and item_id not in self._requested:  # no expert to wait
                     plan.requests.append(  # for: reported, and learned as adjudicated
@@ -225,6 +253,8 @@ class Annotating:
                     plan.relearn = True
             if first and item.learned is None:
                 plan.settled.append(item_id)
+        for item_id, item in items.items():
+            self._keep(item_id, item)
         learned = plan.learn
         self.flagger.remember_many([x.item_id for x in learned],
                                    X[[row[x.item_id] for x in learned]]
@@ -232,10 +262,9 @@ class Annotating:
                                    [x.label for x in learned])
         return plan
 
-    def _hold(self, item_id: str, reason: str, v: Verdict, store: LabelStore,
+    def _hold(self, item_id: str, item: Item, reason: str, v: Verdict, store: LabelStore,
               texts: Mapping[str, str], plan: Plan, suspicion: Suspicion | None,
               now: float) -> None:
-        item = self.items[item_id]
         if item.learned is not None:  # a learned verdict became doubtful: unlearn it
             plan.changed.append(Change(item_id, item.learned, None, v.status))
             item.learned = None
@@ -348,7 +377,7 @@ class Annotating:
     # ---- relearning and restoring -----------------------------------------------------------
     def learned(self) -> list[tuple[str, str]]:
         """(item, label) of every item the learner should hold now."""
-        return [(i, it.learned) for i, it in self.items.items() if it.learned is not None]
+        return self.settled.learned()  # an open item has none: unsettled, or held unlearned
 
     def learned_labels(self) -> list[Label]:
         return [Label(i, y, ADJUDICATED, 0.0) for i, y in self.learned()]
@@ -388,7 +417,7 @@ class Annotating:
         verdicts = self._verdicts(ready, store)
         out = []
         for i in ready:
-            item, v = self.items[i], verdicts[i]
+            item, v = self._item(i), verdicts[i]
             item.settled = True
             if v.trusted:
                 item.learned = v.label
@@ -396,6 +425,7 @@ class Annotating:
             else:
                 item.held = "disagreement"
                 self._requested.add(i)
+            self._keep(i, item)
         return out
 
     def remember_restored(self, learned: Sequence[Label], X: np.ndarray) -> None:

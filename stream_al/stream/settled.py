@@ -1,0 +1,53 @@
+"""Settled items' verdicts, kept on local disk.
+
+Once an item is settled (adjudicated and learned, :mod:`stream_al.stream.annotating`), all
+that is needed of it is its place in buying order, the number of labels it asked for and
+the class learned: a later label may still change that verdict, and a relearn reads every
+verdict. Those rows grow with the budget, so they live in a scratch sqlite table
+(:func:`stream_al.labels.store.scratch_database`), rebuilt from the topics on start, not in
+a dict of Python objects.
+
+>>> settled = SettledItems()
+>>> settled.put("a-2", 7, 1, "World"); settled.put("a-1", 3, 3, "Sports")
+>>> settled.get("a-2"), settled.learned(), "a-3" in settled
+((7, 1, 'World'), [('a-1', 'Sports'), ('a-2', 'World')], False)
+"""
+
+from __future__ import annotations
+
+import threading
+
+from stream_al.labels.store import scratch_database
+
+
+class SettledItems:
+    """Item id -> (buying order, labels asked for, class learned or None)."""
+
+    def __init__(self) -> None:
+        self._db = scratch_database()
+        self._db.execute("CREATE TABLE settled (item_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, "
+                         "wanted INTEGER NOT NULL, learned TEXT)")
+        self._lock = threading.Lock()
+
+    def __contains__(self, item_id: str) -> bool:
+        return self.get(item_id) is not None
+
+    def get(self, item_id: str) -> tuple[int, int, str | None] | None:
+        with self._lock:
+            return self._db.execute("SELECT seq, wanted, learned FROM settled WHERE item_id = ?",
+                                    (item_id,)).fetchone()
+
+    def put(self, item_id: str, seq: int, wanted: int, learned: str | None) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO settled VALUES (?, ?, ?, ?)",
+                             (item_id, seq, wanted, learned))
+
+    def discard(self, item_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM settled WHERE item_id = ?", (item_id,))
+
+    def learned(self) -> list[tuple[str, str]]:
+        """(item, class) of every item with a learned class, in buying order."""
+        with self._lock:
+            return self._db.execute("SELECT item_id, learned FROM settled WHERE learned IS NOT "
+                                    "NULL ORDER BY seq").fetchall()
