@@ -54,6 +54,15 @@ class BoundedIndex:
     def __len__(self) -> int:
         return len(self._exact_ids) if self._exact is not None else len(self._order)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held: the exact rows' buffer, or the graph's allocation (a vector, its
+        links at level 0 and an id per element; estimated)."""
+        if self._exact is not None:
+            rows, ids = self._exact.base, self._exact_ids.base
+            return (0 if rows is None else rows.nbytes) + (0 if ids is None else ids.nbytes)
+        return self._allocated * (self.dim * 4 + 2 * self._m * 4 + 64)
+
     def add_many(self, X: np.ndarray) -> None:
         X = self._rows(X)
         for start in range(0, len(X), self.capacity):

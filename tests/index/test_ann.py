@@ -36,3 +36,12 @@ def test_the_index_answers_for_the_last_capacity_vectors_added(capacity, exact_b
         expected = np.clip(1.0 - (q @ unit.T).max(axis=1), 0.0, 2.0)
         assert len(index) == len(added)
         np.testing.assert_allclose(index.nearest_distance_many(queries), expected, atol=1e-3)
+
+
+def test_memory_is_counted_for_exact_rows_and_for_the_graph():
+    rows = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    exact, graph = BoundedIndex(8, capacity=200, exact_below=256), BoundedIndex(8, exact_below=64)
+    exact.add_many(rows)
+    graph.add_many(rows)
+    assert exact.nbytes == 200 * (8 * 4 + 8)
+    assert graph.nbytes >= 300 * 8 * 4
