@@ -3,7 +3,9 @@
 For each embedder, on the same real texts:
 
 - **raw**: ``embed`` alone, in calls of ``kafka.batch_max`` texts (the worker's batch), for a
-  few embedder batch sizes; the best is the embedder's limit on this machine.
+  few embedder batch sizes; the best is the embedder's limit on this machine. Measured just
+  before and just after the embedder's pipeline runs; the ratio uses their mean (the load of
+  a shared machine moves between the two).
 - **pipeline**: a private Kafka broker, one ``stream-al worker`` with that embedder (default
   strategy and budget), the simulated vendor answering every selected item. After a warm-up
   (the group joined, a first model learned), texts go produce -> texts topic -> embed + score
@@ -175,36 +177,44 @@ def main() -> None:
     call_size = Settings().kafka.batch_max
     print(f"{args.data.name}: {len(texts)} texts, mean {sum(map(len, texts)) / len(texts):.0f} "
           f"chars; load average at start {load_average()}", flush=True)
-    raws = {}
-    for name in args.embedders:
-        n = args.n or DEFAULT_N[name]
-        raws[name] = raw_rate(name, texts[WARMUP:WARMUP + n], call_size)
-        print(f"raw {name}: {raws[name][0]:,.0f} texts/s (batch size {raws[name][1]}, "
-              f"{raws[name][3] * 1e6:,.0f} cpu ms/1k, load {raws[name][2]})", flush=True)
+    raws: dict[str, list[tuple[float, int, str, float]]] = {}
     results: list[Result] = []
     directory = Path(tempfile.mkdtemp(prefix="stream-al-throughput-"))
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     with private_broker() as bootstrap:
         for name in args.embedders:
+            n = args.n or DEFAULT_N[name]
+            raws[name] = [raw_rate(name, texts[WARMUP:WARMUP + n], call_size)]
+            _print_raw(name, raws[name][-1], "before")
             for mode in args.modes:
                 profile = args.profile / f"{name}-{mode}.pstats" if args.profile else None
-                r = pipeline_rate(name, mode, bootstrap, texts, labels,
-                                  args.n or DEFAULT_N[name], directory, profile)
+                r = pipeline_rate(name, mode, bootstrap, texts, labels, n, directory, profile)
                 results.append(r)
                 print(f"pipeline {name} {mode}: {r.rate:,.0f} texts/s ({r.n} texts in "
                       f"{r.seconds:.1f} s, {r.selected} labels bought, load {r.load})\n  stages: {r.stages}",
                       flush=True)
+            raws[name].append(raw_rate(name, texts[WARMUP:WARMUP + n], call_size))
+            _print_raw(name, raws[name][-1], "after")
     print(f"\nlogs in {directory}")
     print(f"{'embedder':<9}{'mode':<9}{'texts':>7}{'raw/s':>9}{'pipeline/s':>12}{'ratio':>7}"
           f"{'labels':>8}{'cpu ms/1k raw':>15}{'pipeline':>10}  load 1m/5m (raw | pipeline)")
     for r in results:
-        raw, _, raw_load, raw_cpu = raws[r.embedder]
+        before, after = raws[r.embedder]
+        raw, raw_cpu = (before[0] + after[0]) / 2, (before[3] + after[3]) / 2
+        raw_load = f"{before[2]}, {after[2]}"
         print(f"{r.embedder:<9}{r.mode:<9}{r.n:>7}{raw:>9,.0f}{r.rate:>12,.0f}"
               f"{r.rate / raw:>7.0%}{r.selected:>8}{raw_cpu * 1e6:>15,.0f}"
               f"{r.cpu_s / r.n * 1e6:>10,.0f}  {raw_load} | {r.load}")
+    print("raw/s: the mean of the embedder alone just before and just after its pipeline runs "
+          "(the load moves; both are printed above)")
     print("cpu ms/1k: CPU seconds of all threads per 1,000 texts (the embedder alone | the "
           "worker process), which the load of other processes changes far less than texts/s")
+
+
+def _print_raw(name: str, raw: tuple[float, int, str, float], when: str) -> None:
+    print(f"raw {name} ({when} its pipeline runs): {raw[0]:,.0f} texts/s (batch size {raw[1]}, "
+          f"{raw[3] * 1e6:,.0f} cpu ms/1k, load {raw[2]})", flush=True)
 
 
 if __name__ == "__main__":
