@@ -30,8 +30,7 @@ class EmbedderSettings(BaseModel):
     name: EmbedderName = "static"
     batch_size: int | None = Field(
         None, ge=1,
-        description="texts per model call; None: the embedder's own best (minilm: 16 or 32 by "
-        "text length)",
+        description="texts per model call; None: the embedder's own best (minilm 16)",
     )
     hashing_features: int = Field(2**18, ge=16)
     static_dim: int = Field(256, ge=8, description="PCA dimension of the distilled model2vec model")
