@@ -73,12 +73,13 @@ def rss_mb() -> float:
 def state_mb(c: Coordinator) -> tuple[float, float]:
     """MB of the state that grows with the labels bought: the learner's replay memory (one
     copy of the rows, shared by the committee, plus a weight per row and model) and the two
-    ANN indexes, novelty and OOD (rows, links, ids; estimated)."""
+    ANN indexes, novelty and OOD (the OOD graph and its exact rows; rows, links, ids;
+    estimated)."""
     learner = c.learner
     models = (learner.main, *learner.committee)
     replay = (learner.replay.nbytes + sum(m._w.nbytes for m in models)) / 2**20
-    indexes = (c.stage.novelty, c.health.ood.index)
-    vectors = sum(i._allocated * (i.dim * 4 + 2 * 16 * 4 + 64) for i in indexes) / 2**20
+    indexes = (c.stage.novelty, c.health.ood.index, c.health.ood.rows)
+    vectors = sum(i.nbytes for i in indexes) / 2**20
     return replay, vectors
 
 

@@ -1,8 +1,16 @@
 """Out-of-distribution signal: how far an item is from everything labelled so far.
 
-:class:`OODDetector` keeps the labelled embeddings in a capped hnswlib index
-(:class:`~stream_al.index.ann.BoundedIndex`) and, for each labelled item, its leave-one-out
-nearest-neighbour distance (to the *other* labelled items). The threshold is a high quantile
+:class:`OODDetector` keeps the labelled embeddings twice, capped: as exact rows and in an hnswlib
+graph (:class:`~stream_al.index.ann.BoundedIndex`), and, for each labelled item, its exact
+leave-one-out nearest-neighbour distance (to the *other* labelled items).
+
+Stream items are checked in two passes. The graph, searched with a small ``ef``, finds *a*
+labelled neighbour: its distance is at least the nearest one's, so an item it finds within the
+threshold is in distribution for sure. Only the items it leaves over the threshold (the OOD
+ones and the graph's misses, ~10% at ef=16) are measured exactly against the rows. The flags
+are then exactly those of a brute-force search, at 40% of its cost on 10,000 labelled SST-2
+items (18 us a row in all, against 43 us brute force); the graph alone at ef=64 took 39 us and
+its flags differed from the exact ones on 1.35% of items, a quarter of the ones it flagged. The threshold is a high quantile
 of those distances, so it is learned from the labelled data itself and tightens as labels
 cover the space: an in-distribution item is about as far from the labelled set as a labelled
 item is from its neighbours, and is flagged with probability about ``1 - quantile``.
@@ -25,6 +33,8 @@ from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
 
 OOD_REASON = "ood"
+SEARCH_EF = 16
+"""hnswlib's search breadth in the first pass (see the module's docstring)."""
 
 
 class OODDetector:
@@ -45,7 +55,10 @@ class OODDetector:
         s = settings or OODSettings()
         self.settings = s
         self.neighbours = neighbours
-        self.index = BoundedIndex(dim, capacity=s.capacity, seed=seed)
+        self.index = BoundedIndex(dim, capacity=s.capacity, seed=seed, ef=SEARCH_EF)
+        """The first pass over stream items (a graph once it holds more than 2,048 rows)."""
+        self.rows = BoundedIndex(dim, capacity=s.capacity, exact_below=s.capacity)
+        """The same vectors, exact: leave-one-out distances and the second pass."""
         self._loo: dict[int, float] = {}  # index id -> leave-one-out nearest distance
         self._added = 0  # BoundedIndex numbers vectors 0, 1, 2, ... in insertion order
         self._threshold = float("inf")
@@ -70,9 +83,9 @@ class OODDetector:
         if not len(X):
             return
         loo = np.full(len(X), np.inf)
-        if len(self.index):
-            k = min(self.neighbours, len(self.index))
-            ids, dist = self.index.query_many(X, k=k)
+        if len(self.rows):
+            k = min(self.neighbours, len(self.rows))
+            ids, dist = self.rows.query_many(X, k=k)
             loo = np.minimum(loo, dist[:, 0])
             for row_ids, row_dist in zip(ids, dist, strict=True):  # the old items' new neighbour
                 for j, d in zip(row_ids.tolist(), row_dist.tolist(), strict=True):
@@ -83,6 +96,7 @@ class OODDetector:
             np.fill_diagonal(within, np.inf)
             loo = np.minimum(loo, within.min(axis=1))
         self.index.add_many(X)
+        self.rows.add_many(X)  # numbered as in the graph: 0, 1, 2, ... in insertion order
         for i, d in enumerate(loo.tolist()):
             self._loo[self._added + i] = max(0.0, d)
         self._added += len(X)
@@ -94,8 +108,16 @@ class OODDetector:
             self._threshold = float(np.quantile(finite, self.settings.quantile))
 
     def distance_many(self, X: np.ndarray) -> np.ndarray:
-        """Cosine distance of each row to its nearest labelled item (1.0 with no labels)."""
-        return self.index.nearest_distance_many(np.asarray(X, dtype=np.float32))
+        """Cosine distance of each row to its nearest labelled item (1.0 with no labels):
+        exact for every row beyond the threshold; within it, to a labelled item at least as
+        close as the threshold (the graph's answer)."""
+        X = np.asarray(X, dtype=np.float32)
+        distance = self.index.nearest_distance_many(X)
+        if not self.index.exact and self.ready:
+            over = np.flatnonzero(distance > self._threshold)
+            if len(over):
+                distance[over] = self.rows.nearest_distance_many(X[over])
+        return distance
 
     def is_ood_many(self, X: np.ndarray) -> np.ndarray:
         return self.distance_many(X) > self.threshold

@@ -139,3 +139,17 @@ def test_a_batch_as_long_as_the_cap_window_gets_its_allowance(texts, detector):
                         score_many(ModelSnapshot.empty(X.shape[1]), X))
     ood = [s for s in selector.select_many(batch, budget) if s.reason == OOD_REASON]
     assert len(ood) == 9  # 0.3 x 0.1 x 300, in one batch
+
+
+def test_past_the_exact_size_the_flags_are_those_of_a_brute_force_search():
+    _, _, X = embedded("sst2", 6000)
+    labelled, stream = X[:4000], X[4000:]
+    detector = OODDetector(X.shape[1], OODSettings(capacity=4000))
+    detector.add_labelled_many(labelled)
+    assert not detector.index.exact  # the graph answers the first pass
+    brute = 1.0 - (stream @ labelled.T).max(axis=1)
+    flagged = detector.is_ood_many(stream)
+    assert flagged.any()
+    np.testing.assert_array_equal(flagged, brute > detector.threshold)
+    distance = detector.distance_many(stream)
+    np.testing.assert_allclose(distance[flagged], brute[flagged], atol=1e-5)

@@ -55,6 +55,11 @@ class BoundedIndex:
         return len(self._exact_ids) if self._exact is not None else len(self._order)
 
     @property
+    def exact(self) -> bool:
+        """True while answers are exact (the rows, no graph yet)."""
+        return self._exact is not None
+
+    @property
     def nbytes(self) -> int:
         """Memory held: the exact rows' buffer, or the graph's allocation (a vector, its
         links at level 0 and an id per element; estimated)."""
