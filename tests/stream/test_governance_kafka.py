@@ -53,6 +53,8 @@ def test_texts_unlike_anything_labelled_are_bought_for_the_reason_ood(kafka_boot
         assert all(s["item_id"].startswith("bank-") for s in ood)
         assert all(s["scores"]["ood_distance"] > 0 for s in ood)
         assert len(ood) <= 0.3 * 0.1 * (300 + 300) + 1e-9  # 300 texts' accrual + the cap held
-        assert worker.metric("stream_al_selected_items_total", strategy=ood[0]["strategy"],
-                             reason="ood") == len(ood)
+        # counted once the ledger after the items is written: a moment after they are readable
+        wait_for(lambda: worker.metric("stream_al_selected_items_total",
+                                       strategy=ood[0]["strategy"], reason="ood") == len(ood),
+                 10, f"the {len(ood)} OOD items counted in stream_al_selected_items_total")
         assert worker.metric("stream_al_ood_ratio") > 0
