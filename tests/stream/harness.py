@@ -7,6 +7,7 @@ port and a temporary state directory.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -27,6 +28,11 @@ from stream_al.stream.worker import announced_metrics_port
 
 REPO = Path(__file__).resolve().parents[2]
 AG_NEWS = REPO.parent / "shared" / "datasets" / "ag_news.csv"
+CLI_RUNS_KEPT = 6
+TRANSCRIPT: dict[str, Callable[[], str]] = {}
+_RUNS = itertools.count(1)
+"""Worker logs and CLI outputs of the running test, by title (a failed test's report ends with
+their tails: tests/fixtures/worker_logs.py)."""
 TOPICS = (
     "texts", "labels", "selected", "control", "models", "state", "events", "deadletter", "expert"
 )
@@ -65,7 +71,7 @@ def _env() -> dict[str, str]:
 
 def run_cli(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
     """``python -m stream_al.stream ARGS``, waited for, output captured."""
-    return subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "stream_al.stream", *args],
         cwd=REPO,
         env=_env(),
@@ -74,6 +80,17 @@ def run_cli(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess
         timeout=timeout_s,
         check=False,
     )
+    _keep(f"stream-al {' '.join(args[:1])} #{next(_RUNS)} (exit {done.returncode})",
+          lambda: done.stdout + done.stderr)
+    return done
+
+
+def _keep(title: str, text: Callable[[], str]) -> None:
+    """Remember an output for the failure report; only the last CLI runs are kept."""
+    cli = [t for t in TRANSCRIPT if t.startswith("stream-al ")]
+    for old in cli[: max(0, len(cli) - CLI_RUNS_KEPT + 1)]:
+        del TRANSCRIPT[old]
+    TRANSCRIPT[title] = text
 
 
 def produce_ag(config: Path, limit: int, prefix: str, *extra: str) -> subprocess.CompletedProcess:
@@ -113,6 +130,7 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        TRANSCRIPT[f"worker log {log.name}"] = self.output
         self.port = announced_metrics_port(self.output, self.process, timeout_s=60.0)
 
     def output(self) -> str:
