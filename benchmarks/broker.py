@@ -32,6 +32,8 @@ from stream_al.stream.worker import announced_metrics_port
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
+_PID_FILES: dict[str, Path] = {}
+"""Per bootstrap address of a :func:`private_broker`, the broker's pid file."""
 TOPICS = ("texts", "labels", "selected", "control", "models", "state", "events", "deadletter")
 
 
@@ -70,11 +72,19 @@ def private_broker() -> Iterator[str]:
     script = str(REPO / "deploy" / "kafka.sh")
     subprocess.run(["bash", script, "start"], env=env, check=True, stdout=subprocess.DEVNULL,
                    stdin=subprocess.DEVNULL)
+    bootstrap = f"127.0.0.1:{port}"
+    _PID_FILES[bootstrap] = data / "kafka.pid"
     try:
-        yield f"127.0.0.1:{port}"
+        yield bootstrap
     finally:
+        _PID_FILES.pop(bootstrap, None)
         subprocess.run(["bash", script, "stop"], env=env, check=False,
                        stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
+def broker_pid(bootstrap: str) -> int:
+    """The process id of the :func:`private_broker` at ``bootstrap`` (its JVM)."""
+    return int(_PID_FILES[bootstrap].read_text().split()[0])
 
 
 def run_config(bootstrap: str, directory: Path, **sections: dict[str, Any]) -> Path:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -37,6 +37,7 @@ import psutil
 from benchmarks.broker import (
     DATASETS,
     Worker,
+    broker_pid,
     load_average,
     private_broker,
     produce,
@@ -64,8 +65,8 @@ class Result:
     load: str
     selected: int = 0
     stages: str = ""
-    cpu_s: float = 0.0
-    """CPU seconds the worker process used (all threads) while the clock ran."""
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each process (worker, broker, vendor; all threads) used while the clock ran."""
 
     @property
     def rate(self) -> float:
@@ -105,6 +106,8 @@ def pipeline_rate(name: str, mode: str, bootstrap: str, texts: list[str], labels
         produce(bootstrap, topics.texts, prefix, texts, range(WARMUP + n))
     worker = Worker(config, log.with_suffix(".worker.log"), profile)
     answers = vendor(config, gold, prefix, log.with_suffix(".vendor.log"))
+    pids = {"worker": worker.process.pid, "broker": broker_pid(bootstrap),
+            "vendor": answers.process.pid}
     try:
         if mode == "live":
             wait_until(lambda: worker.metric("stream_al_budget_spent_labels") is not None, 60,
@@ -114,18 +117,19 @@ def pipeline_rate(name: str, mode: str, bootstrap: str, texts: list[str], labels
             wait_until(lambda: worker.selected_in() >= WARMUP
                        and worker.metric("stream_al_model_version") >= 1, 180,
                        f"the {name} worker to warm up (see {log}.worker.log)", every_s=0.2)
-            started, cpu = time.perf_counter(), _cpu(worker)
+            started, cpu = time.perf_counter(), _cpu(pids)
             produced_s = produce(bootstrap, topics.texts, prefix, texts, measured)
             done = WARMUP + n
         else:  # the clock starts at the first count seen past the warm-up
-            first = wait_until(lambda: _past(worker, WARMUP), 120, "the first measured batch")
+            first = wait_until(lambda: _past(worker, pids, WARMUP), 120,
+                               "the first measured batch")
             started, done, cpu = first[0], WARMUP + n, first[2]
             n = WARMUP + n - int(first[1])
             produced_s = 0.0
         wait_until(lambda: worker.selected_in() >= done, max(120.0, n / 20),
                    f"{done} texts through selection (see {log}.worker.log)", every_s=0.1)
         seconds = time.perf_counter() - started
-        cpu = _cpu(worker) - cpu
+        cpu = {name: used - cpu[name] for name, used in _cpu(pids).items()}
         load = load_average()
         text = worker.metrics()
         spent = worker.metric("stream_al_budget_spent_labels", text)
@@ -150,14 +154,16 @@ def stage_summary(worker: Worker, text: str) -> str:
     return ", ".join(parts)
 
 
-def _past(worker: Worker, count: int) -> tuple[float, float, float] | None:
+def _past(worker: Worker, pids: dict[str, int], count: int
+          ) -> tuple[float, float, dict[str, float]] | None:
     seen = worker.selected_in()
-    return (time.perf_counter(), seen, _cpu(worker)) if seen > count else None
+    return (time.perf_counter(), seen, _cpu(pids)) if seen > count else None
 
 
-def _cpu(worker: Worker) -> float:
-    times = psutil.Process(worker.process.pid).cpu_times()
-    return times.user + times.system
+def _cpu(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system, all threads) each process has used so far."""
+    return {name: (t := psutil.Process(pid).cpu_times()).user + t.system
+            for name, pid in pids.items()}
 
 
 def main() -> None:
@@ -198,18 +204,23 @@ def main() -> None:
             _print_raw(name, raws[name][-1], "after")
     print(f"\nlogs in {directory}")
     print(f"{'embedder':<9}{'mode':<9}{'texts':>7}{'raw/s':>9}{'pipeline/s':>12}{'ratio':>7}"
-          f"{'labels':>8}{'cpu ms/1k raw':>15}{'pipeline':>10}  load 1m/5m (raw | pipeline)")
+          f"{'labels':>8}{'cpu ms/1k raw':>15}{'worker':>8}{'broker':>8}{'vendor':>8}{'all':>6}"
+          "  load 1m/5m (raw | pipeline)")
     for r in results:
         before, after = raws[r.embedder]
         raw, raw_cpu = (before[0] + after[0]) / 2, (before[3] + after[3]) / 2
         raw_load = f"{before[2]}, {after[2]}"
         print(f"{r.embedder:<9}{r.mode:<9}{r.n:>7}{raw:>9,.0f}{r.rate:>12,.0f}"
               f"{r.rate / raw:>7.0%}{r.selected:>8}{raw_cpu * 1e6:>15,.0f}"
-              f"{r.cpu_s / r.n * 1e6:>10,.0f}  {raw_load} | {r.load}")
+              + "".join(f"{r.cpu_s[p] / r.n * 1e6:>8,.0f}" for p in ("worker", "broker", "vendor"))
+              + f"{sum(r.cpu_s.values()) / r.n * 1e6:>6,.0f}  {raw_load} | {r.load}")
     print("raw/s: the mean of the embedder alone just before and just after its pipeline runs "
           "(the load moves; both are printed above)")
-    print("cpu ms/1k: CPU seconds of all threads per 1,000 texts (the embedder alone | the "
-          "worker process), which the load of other processes changes far less than texts/s")
+    print("cpu ms/1k: CPU seconds of all threads per 1,000 texts (the embedder alone; the "
+          "worker, broker and vendor processes while the clock ran, and their sum), which the "
+          "load of other processes changes far less than texts/s. Two cores give 2,000 CPU-ms "
+          "a second: a pipeline at half the raw rate R may use at most 4e6 / R ms per 1k "
+          "texts in all (the producer's share is not counted: it sends pre-encoded batches)")
 
 
 def _print_raw(name: str, raw: tuple[float, int, str, float], when: str) -> None:
