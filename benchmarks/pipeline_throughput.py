@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from benchmarks.broker import (
 )
 from stream_al.config import EmbedderSettings, Settings
 from stream_al.embed import make_embedder
+from stream_al.embed.base import parallel_calls
 from stream_al.runtime import limit_blas_threads
 
 DEFAULT_N = {"hashing": 40_000, "static": 40_000, "minilm": 1_500}
@@ -75,15 +77,18 @@ class Result:
 
 def raw_rate(name: str, texts: list[str], call_size: int) -> tuple[float, int, str, float]:
     """Best texts/s of ``embed`` over the candidate batch sizes, that batch size, the load
-    average and the CPU seconds (all threads) per text at that batch size."""
+    average and the CPU seconds (all threads) per text at that batch size. Calls of
+    ``call_size`` texts overlap as far as the embedder allows (``parallel_calls``), as they
+    do in the worker."""
     embedder = make_embedder(EmbedderSettings(name=name))
     best = (0.0, 0, 0.0)
+    calls = ThreadPoolExecutor(max_workers=parallel_calls(embedder))
     for batch_size in BATCH_SIZES[name]:
         embedder.batch_size = batch_size
         embedder.embed(texts[:call_size])  # warm-up
         started, cpu = time.perf_counter(), time.process_time()
-        for i in range(0, len(texts), call_size):
-            embedder.embed(texts[i:i + call_size])
+        starts = range(0, len(texts), call_size)
+        list(calls.map(lambda i: embedder.embed(texts[i:i + call_size]), starts))
         rate = len(texts) / (time.perf_counter() - started)
         best = max(best, (rate, batch_size, (time.process_time() - cpu) / len(texts)))
     return best[0], best[1], load_average(), best[2]

@@ -18,10 +18,19 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    # Optional: ``parallel_calls`` (int), how many ``embed`` calls may usefully run at once;
+    # 1 when absent (see :func:`parallel_calls`).
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return an array of shape ``(len(texts), dim)``, dtype float32, rows of unit norm."""
         ...
+
+
+def parallel_calls(embedder: Embedder) -> int:
+    """How many ``embed`` calls of ``embedder`` may run at once to keep its threads busy: an
+    embedder with threads of its own (MiniLM's model copies) says so with a ``parallel_calls``
+    attribute; one whose call already uses every core does not, and gets 1."""
+    return max(1, int(getattr(embedder, "parallel_calls", 1)))
 
 
 def check_texts(texts: Sequence[str]) -> None:

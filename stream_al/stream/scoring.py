@@ -16,7 +16,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from stream_al.config import Settings
-from stream_al.embed.base import Embedder
+from stream_al.embed.base import Embedder, parallel_calls
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.metrics import Metrics, WindowRate
 from stream_al.score.batch import score_many
@@ -74,8 +74,11 @@ class ScoringShell:
         self.rate = WindowRate(window_s=30.0, start=time.monotonic())
         self._name = f"{socket.gethostname()}-{os.getpid()}"
         self._batches = 0
-        self._embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
-        """One embedding at a time (a second would only compete for the cores), off the loop."""
+        self._embedding = ThreadPoolExecutor(
+            max_workers=parallel_calls(embedder), thread_name_prefix="embed"
+        )
+        """Embedding off the event loop; one call at a time unless the embedder has threads of
+        its own to keep busy (a second call would otherwise only compete for the cores)."""
 
     # ---- texts --------------------------------------------------------------------------------
     async def score(self, records: Sequence) -> Then | None:
@@ -128,7 +131,8 @@ class ScoringShell:
         return Embedded(texts, sources, X)
 
     def _timed_embed(self, texts: list[str]) -> tuple[np.ndarray, float]:
-        """Embeddings and the seconds they took (not the wait behind the batch before)."""
+        """Embeddings and the seconds they took (not the wait behind the batch before; with
+        calls that overlap, the time shared with the call before counts in both)."""
         started = time.perf_counter()
         X = self.embedder.embed(texts)
         return X, time.perf_counter() - started

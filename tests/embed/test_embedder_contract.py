@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from stream_al.embed import Embedder, EmbeddingError, make_embedder
+from stream_al.embed.base import parallel_calls
+from stream_al.embed.minilm import available_cores
 
 EMBEDDERS = [
     "hashing",
@@ -28,6 +30,13 @@ def test_is_an_embedder_named_as_configured(embedder, name):
     assert isinstance(embedder, Embedder)
     assert embedder.name == name
     assert embedder.dim == {"hashing": 512, "static": 256, "minilm": 384}[name]
+
+
+def test_says_how_many_calls_may_run_at_once(embedder, name):
+    """Hashing and static use every core in one call; MiniLM keeps one model copy per core
+    busy when calls overlap."""
+    expected = available_cores() if name == "minilm" else 1
+    assert parallel_calls(embedder) == expected
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from stream_al.embed.base import parallel_calls
 from stream_al.embed.minilm import available_cores, minilm_model_path
 
 pytestmark = pytest.mark.model
@@ -31,6 +32,20 @@ def test_a_call_shared_between_the_copies_keeps_the_texts_order(minilm_embedder,
     together = minilm_embedder.embed(texts)
     alone = np.vstack([minilm_embedder.embed([text]) for text in texts[::7]])
     np.testing.assert_allclose(together[::7], alone, atol=1e-4)
+
+
+def test_calls_may_overlap_one_per_copy_and_give_the_rows_of_calls_made_one_at_a_time(
+    minilm_embedder, ag_news
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert parallel_calls(minilm_embedder) == available_cores()
+    calls = [[text for text, _ in ag_news[start:start + 40]] for start in (0, 40, 80)]
+    alone = [minilm_embedder.embed(texts) for texts in calls]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        overlapped = list(pool.map(minilm_embedder.embed, calls))
+    for one, other in zip(alone, overlapped, strict=True):
+        np.testing.assert_allclose(one, other, atol=1e-5)
 
 
 def test_long_texts_are_truncated_not_rejected(minilm_embedder, ag_news):
