@@ -47,6 +47,7 @@ from stream_al.config import LearnerSettings, Settings
 from stream_al.labels import Label, LabelStore
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.stream.cadence import Cadence
 from stream_al.stream.messages import ExpertRequest
 from stream_al.stream.settled import SettledItems
 
@@ -117,7 +118,7 @@ class Annotating:
         self._accuracy: dict[str, float] = {}  # per annotator, from the last Dawid-Skene fit
         self._since_fit = 0  # multi-labelled items adjudicated since that fit
         self._stale = False  # a learned verdict changed and the learner still holds the old one
-        self._last_relearn = -math.inf
+        self._relearns = Cadence(self.a.relearn_every_s)
         self.outbox = Plan()
         """Requests, suspicions and changes not yet taken by the shell (:meth:`take_outbox`)."""
 
@@ -174,9 +175,10 @@ class Annotating:
         """Queue what the shell publishes; let a relearn through at most every
         ``annotation.relearn_every_s`` (a relearn fits the learner from scratch: seconds)."""
         self._stale |= plan.relearn
-        plan.relearn = self._stale and now - self._last_relearn >= self.a.relearn_every_s
+        plan.relearn = self._stale and self._relearns.due(now)
         if plan.relearn:
-            self._stale, self._last_relearn = False, now
+            self._stale = False
+            self._relearns.mark(now)
         self.outbox.requests += plan.requests
         self.outbox.suspicions += plan.suspicions
         self.outbox.changed += plan.changed

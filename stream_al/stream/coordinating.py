@@ -20,6 +20,7 @@ from stream_al.config import Settings
 from stream_al.embed.base import Embedder
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
+from stream_al.stream.cadence import Cadence
 from stream_al.stream.coordinator import Coordinator, LabelOutcome
 from stream_al.stream.messages import (
     CONTROL,
@@ -40,8 +41,6 @@ from stream_al.stream.registering import Registrar, Registration, registry_dir
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-IDLE_FLUSH_S = 2.0
-"""Held candidates are bought (as far as the budget allows) after this long without texts."""
 EXPIRE_EVERY_S = 1.0
 RETRY_S = 2.0
 
@@ -63,7 +62,7 @@ class CoordinatorShell:
         self.coordinator: Coordinator | None = None
         self.lock = asyncio.Lock()
         self.holds_control = False
-        self._last_expire = 0.0
+        self._expiries = Cadence(EXPIRE_EVERY_S)
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
             registry = ModelRegistry(registry_dir(settings), settings.registry.keep_snapshots)
@@ -289,10 +288,10 @@ class CoordinatorShell:
             c = await self._coordinator()
             now = time.time()
             await self._publish_model(c, force=True)  # model_update rate-limits by version
-            if now - self._last_expire >= EXPIRE_EVERY_S:
-                self._last_expire = now
+            if self._expiries.due(now):
+                self._expiries.mark(now)
                 await self._expire(c, now)
-            if now - c.last_batch_at >= IDLE_FLUSH_S:
+            if c.idle.due(now):
                 items = c.flush(now)
                 if items:
                     await self._emit(c, items)

@@ -38,6 +38,7 @@ from stream_al.simulate.simulator import label_gain
 from stream_al.stream import rollback
 from stream_al.stream.annotating import Annotating, Plan
 from stream_al.stream.bought import BoughtTexts
+from stream_al.stream.cadence import Cadence
 from stream_al.stream.governing import Governance
 from stream_al.stream.learned import LearnedRows
 from stream_al.stream.messages import (
@@ -53,6 +54,8 @@ from stream_al.stream.messages import (
 )
 from stream_al.stream.pricing import Pricing
 
+IDLE_FLUSH_S = 2.0
+"""Held candidates are bought (as far as the budget allows) after this long without texts."""
 MAX_LATENCY_SAMPLES = 1000
 """Label arrival times carried by one model update (for the label-to-model histogram)."""
 
@@ -126,7 +129,7 @@ class Coordinator:
         """Per texts partition, the last offset counted in the budget's ``seen``."""
         self.publish_every_s = publish_every_s
         self.published_version = 0
-        self._last_publish = -math.inf
+        self._publishing = Cadence(publish_every_s)
         self._unpublished_received: list[float] = []
         self._recent: OrderedDict[str, str] = OrderedDict()  # texts the selector may still hold
         self._text_cache_items = text_cache_items
@@ -143,10 +146,11 @@ class Coordinator:
         """The operator's rollback in force (stream_al.stream.rollback), if any."""
         self.excluded: frozenset[str] = frozenset()
         """Items the rollback in force keeps out of the learner."""
-        self._fitted_at = -math.inf
+        self._refits = Cadence(settings.learner.refit_every_s)
         self._alarms: list[DriftAlarm] = []
         self._emissions = 0
-        self.last_batch_at = -math.inf
+        self.idle = Cadence(IDLE_FLUSH_S)
+        """Marked at every scored batch: due when none came for ``IDLE_FLUSH_S``."""
         self._unflushed = False
 
     @property
@@ -170,7 +174,7 @@ class Coordinator:
                 f" {self.dim} ({self.embedder.name}): run every worker of a group with one embedder"
             )
         self.control_offset = offset
-        self.last_batch_at = now
+        self.idle.mark(now)
         self._remember_texts(record.ids, record.texts)
         first: dict[str, int] = {}
         fresh = self._not_counted_yet(record)
@@ -327,11 +331,10 @@ class Coordinator:
         passed since then. A refit costs the same for one label as for a hundred (it is on the
         whole replay memory), so under a stream of labels the learner refits at a bounded rate;
         the worker's chores call :meth:`model_update` often enough to fit the last ones."""
-        due = now - self._fitted_at >= self.settings.learner.refit_every_s
-        if not self.learner.unfitted or not due:
+        if not self.learner.unfitted or not self._refits.due(now):
             return False
         self.learner.fit()
-        self._fitted_at = now
+        self._refits.mark(now)
         return True
 
     def _refusal(self, label: LabelIn, known: list[str]) -> DeadLetterReason | None:
@@ -446,14 +449,14 @@ class Coordinator:
             return None
         if self.learner.version <= self.published_version:
             return None
-        if not force and now - self._last_publish < self.publish_every_s:
+        if not force and not self._publishing.due(now):
             return None
         update = ModelUpdate.of(
             self.learner.snapshot(), self._unpublished_received[-MAX_LATENCY_SAMPLES:]
         ).model_copy(update={"labels_hash": self.labels_hash.hexdigest()})
         self._unpublished_received.clear()
         self.published_version = self.learner.version
-        self._last_publish = now
+        self._publishing.mark(now)
         return update
 
     # ---- durability -----------------------------------------------------------------------

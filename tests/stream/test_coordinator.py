@@ -222,6 +222,21 @@ def test_labels_arriving_faster_than_the_refit_interval_wait_for_one_refit(embed
     assert feed.c.learner.snapshot().n_labels == 8
 
 
+def test_a_clock_set_back_does_not_hold_back_refits_models_or_idle_flushes(embedder, rows):
+    """An NTP step or a restored VM moves the wall clock back: rate limits count it as due
+    rather than waiting until the clock is past the last refit again."""
+    feed = Feed(Coordinator(make_settings(refit_every_s=0.25), embedder.dim, embedder),
+                embedder, rows)
+    bought = [b.item_id for b in feed.texts(0, 200, now=5000.0)]
+    assert feed.labels(bought[:4], now=5000.0).version == 1
+    assert feed.c.model_update(now=5000.0).version == 1
+    assert not feed.c.idle.due(5001.0)
+    feed.labels(bought[4:8], now=1000.0)  # the clock went back more than an hour
+    update = feed.c.model_update(now=1000.0)
+    assert update is not None and update.version == 2 and update.n_labels == 8
+    assert feed.c.idle.due(1000.0)
+
+
 def test_a_restored_coordinator_has_the_same_budget_outstanding_items_and_labels(embedder, rows):
     feed = fresh(embedder, rows)
     bought = feed.texts(0, 200) + feed.texts(200, 300)
