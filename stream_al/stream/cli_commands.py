@@ -90,8 +90,21 @@ def _vendor(args: argparse.Namespace) -> int:
         max_idle_s=args.max_idle,
         max_labels=args.max_labels,
     )
+    _log_group_membership()
     Vendor(_settings(args), options).run()
     return 0
+
+
+def _log_group_membership() -> None:
+    """Warnings, and the consumer group's joins and partition assignments, on stderr: a
+    vendor that receives nothing shows whether it ever got partitions."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for name in ("kafka.coordinator", "kafka.consumer.subscription_state"):
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
