@@ -232,3 +232,44 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str,
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
         time.sleep(every_s)
+
+
+def warm_up(bootstrap: str, texts: Sequence[str], seconds: float = 20.0) -> float:
+    """Send ``texts`` through a scratch topic and read them back, again and again for about
+    ``seconds``; returns the seconds it took. A freshly started JVM compiles its hot paths during its first minutes
+    of traffic, which would bill the first measured run for the broker's start (in CPU per
+    text, several times a warm broker's)."""
+    return asyncio.run(_warm_up(bootstrap, texts, seconds))
+
+
+async def _warm_up(bootstrap: str, texts: Sequence[str], seconds: float) -> float:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    started = time.perf_counter()
+    topic = f"warm-up-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                max_batch_size=512 * 1024, max_request_size=8 * 2**20)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest")
+    await producer.start()
+    try:
+        got, r = 0, 0
+        while r == 0 or time.perf_counter() - started < seconds:
+            await send_texts(producer, topic, f"w{r}", texts, range(len(texts)))
+            if r == 0:  # started once the partitions have leaders (acknowledged sends)
+                await consumer.start()
+            while got < len(texts) * (r + 1):
+                batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+                got += sum(len(records) for records in batches.values())
+            r += 1
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return time.perf_counter() - started

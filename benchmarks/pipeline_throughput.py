@@ -6,7 +6,8 @@ For each embedder, on the same real texts:
   few embedder batch sizes; the best is the embedder's limit on this machine. Measured just
   before and just after the embedder's pipeline runs; the ratio uses their mean (the load of
   a shared machine moves between the two).
-- **pipeline**: a private Kafka broker, one ``stream-al worker`` with that embedder (default
+- **pipeline**: a private Kafka broker (warmed up first: a fresh JVM spends its first
+  minutes of traffic compiling), one ``stream-al worker`` with that embedder (default
   strategy and budget), the simulated vendor answering every selected item. After a warm-up
   (the group joined, a first model learned), texts go produce -> texts topic -> embed + score
   -> control topic -> selection; the rate counts the texts the coordinator has taken through
@@ -46,6 +47,7 @@ from benchmarks.broker import (
     run_config,
     vendor,
     wait_until,
+    warm_up,
     write_gold,
 )
 from stream_al.config import EmbedderSettings, Settings
@@ -53,7 +55,7 @@ from stream_al.embed import make_embedder
 from stream_al.embed.base import parallel_calls
 from stream_al.runtime import limit_blas_threads
 
-DEFAULT_N = {"hashing": 40_000, "static": 40_000, "minilm": 1_500}
+DEFAULT_N = {"hashing": 40_000, "static": 40_000, "minilm": 4_000}
 WARMUP = 1024
 BATCH_SIZES = {"hashing": [256, 1024], "static": [64, 256, 1024], "minilm": [8, 16, 32]}
 
@@ -194,6 +196,7 @@ def main() -> None:
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     with private_broker() as bootstrap:
+        print(f"broker warmed up in {warm_up(bootstrap, texts):.1f} s", flush=True)
         for name in args.embedders:
             n = args.n or DEFAULT_N[name]
             raws[name] = [raw_rate(name, texts[WARMUP:WARMUP + n], call_size)]
