@@ -28,10 +28,12 @@ JOIN_S = 60.0
 """Time allowed to join the consumer group (a loaded broker can take seconds) before
 ``--max-idle`` starts counting."""
 REJOIN_S = 15.0
-"""A consumer that has not completed a join of its group after this long is closed and a new
-one joins. In the test suite a vendor's kafka-python consumer now and then never got
-partitions of a healthy broker (0 items in 70 s, no warning, other clients unaffected). A
-member that joined and was given no partitions (more vendors than partitions) is left be."""
+"""A consumer whose join of the group (or rejoin: a rebalance) has not completed after this
+long is closed and a new one joins. In the test suite kafka-python 3.0.12 now and then
+stalled after a JoinGroup response, as the group's leader, when its first generation had
+been assigned nothing because the topic's metadata had not come yet: no SyncGroup, no
+heartbeat, no warning, 0 items in 70 s. A member that joined and was given no partitions
+(more vendors than partitions) is left be: its join completed."""
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,8 @@ class Vendor:
         self._due: list[tuple[float, int, str, dict]] = []
         self._answered: set[str] = set()
         self._seq = 0
-        self._joined = False  # set by the consumer group's listener (_consumer)
+        self._joining_since: float | None = None
+        """Since when the consumer's join of its group is incomplete (None: joined)."""
 
     def answer(self, record: bytes, now: float) -> None:
         """Schedule the answers for one selected-item record."""
@@ -173,15 +176,14 @@ class Vendor:
 
         vendor = self
 
-        class Joined(ConsumerRebalanceListener):
+        class Joining(ConsumerRebalanceListener):
             def on_partitions_revoked(self, revoked: object) -> None:
-                pass
+                vendor._joining_since = time.monotonic()  # a rebalance begins
 
             def on_partitions_assigned(self, assigned: object) -> None:
-                vendor._joined = True  # a completed join, even with no partitions
+                vendor._joining_since = None  # a completed join, even with no partitions
 
         k = self.kafka
-        self._joined = False
         consumer = KafkaConsumer(
             bootstrap_servers=k.bootstrap,
             group_id=self._group,
@@ -190,7 +192,11 @@ class Vendor:
             client_id=f"{k.app_id}-vendor",
             metadata_max_age_ms=3000,  # started before the workers made the topic: find it soon
         )
-        consumer.subscribe([k.topics.selected], listener=Joined())
+        deadline = time.monotonic() + JOIN_S
+        while not consumer.partitions_for_topic(k.topics.selected) and time.monotonic() < deadline:
+            time.sleep(0.5)  # join knowing the partitions: a first, empty generation is avoided
+        self._joining_since = time.monotonic()
+        consumer.subscribe([k.topics.selected], listener=Joining())
         return consumer
 
     def run(self, say: Callable[[str], None] = print) -> VendorStats:
@@ -202,14 +208,16 @@ class Vendor:
         producer = KafkaProducer(
             bootstrap_servers=k.bootstrap, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor"
         )
-        started = last_activity = last_report = joined_at = time.monotonic()
+        started = last_activity = last_report = time.monotonic()
         try:
             while o.max_labels is None or self.stats.sent < o.max_labels:
-                if not self._joined and time.monotonic() - joined_at > REJOIN_S:
-                    log.warning("group %s not joined after %.0f s: joining again with a new "
-                                "consumer", self._group, REJOIN_S)
+                if self._joining_since is not None and (
+                    time.monotonic() - self._joining_since > REJOIN_S
+                ):
+                    log.warning("group %s: a join still incomplete after %.0f s; joining "
+                                "again with a new consumer", self._group, REJOIN_S)
                     consumer.close(autocommit=False)
-                    consumer, joined_at = self._consumer(), time.monotonic()
+                    consumer = self._consumer()
                 batches = consumer.poll(timeout_ms=100)
                 now = time.time()
                 for records in batches.values():
