@@ -23,12 +23,14 @@ def test_a_vendor_left_without_partitions_by_its_group_stays_in_it(
     """Two vendors in one group on a one-partition topic: one of them is given nothing. That
     is a completed join, not a stuck one: it must not leave and rejoin (each rejoin would
     rebalance the whole group)."""
-    monkeypatch.setattr(vendor_module, "REJOIN_S", 2.0)
+    # longer than a normal rebalance (members rejoin at their next heartbeat, every 3 s), and
+    # well inside the time both vendors stay in the group (max_idle_s without records)
+    monkeypatch.setattr(vendor_module, "REJOIN_S", 7.0)
     monkeypatch.setattr(vendor_module, "JOIN_S", 8.0)
     settings = Settings.load(pipeline_config(kafka_bootstrap, tmp_path))
     settings.kafka.topics.partitions = 1
     ensure_topics(settings.kafka)
-    options = VendorOptions(gold=Path(AG_NEWS), group="two-vendors", max_idle_s=4.0)
+    options = VendorOptions(gold=Path(AG_NEWS), group="two-vendors", max_idle_s=14.0)
     vendors = [Vendor(settings, options) for _ in range(2)]
     caplog.set_level(logging.WARNING, logger="stream_al.stream.vendor")
     threads = [threading.Thread(target=v.run, args=(lambda _: None,)) for v in vendors]
