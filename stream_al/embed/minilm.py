@@ -95,11 +95,11 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self._models = [SentenceTransformer(str(path), device="cpu") for _ in range(n)]
         self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minilm") if n > 1 else None
+        """Batches go to the copies as each becomes free: a copy slowed by another process
+        does not leave the other core idle at the end of a call (split in halves, it did)."""
         self.parallel_calls = n
         """Calls that may run at once: a second call's batches go to a copy the first one left
         idle at its end (the pool takes batches in order, so the first call still ends first)."""
-        """Batches go to the copies as each becomes free: a copy slowed by another process
-        does not leave the other core idle at the end of a call (split in halves, it did)."""
         self._free: SimpleQueue[Any] = SimpleQueue()
         for copy in self._models:
             self._free.put(copy)
