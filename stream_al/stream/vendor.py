@@ -30,12 +30,39 @@ JOIN_S = 60.0
 REJOIN_S = 15.0
 """A consumer whose join of the group (or rejoin: a rebalance) has not completed after this
 long is closed and a new one joins. In the test suite kafka-python 3.0.12 now and then
-stalled after a JoinGroup response, as the group's leader, when its first generation had
-been assigned nothing because the topic's metadata had not come yet: no SyncGroup, no
-heartbeat, no warning, 0 items in 70 s. A member that joined and was given no partitions
-(more vendors than partitions) is left be: its join completed."""
+stalled as the group's leader after the JoinGroup response of a rejoin it had itself asked for
+right after an assignment (once after an empty first generation, the topic's metadata not yet
+there; once with two vendors on one partition): no SyncGroup, no heartbeat, no warning, 0
+items in 70 s. A member that joined and was given no partitions (more vendors than
+partitions) is left be: its join completed."""
 
 log = logging.getLogger(__name__)
+
+
+class GroupJoin:
+    """Whether the vendor's consumer is stuck joining its group, from the rebalance listener's
+    calls: a rebalance begins with ``revoked`` and completes with ``assigned`` (also when the
+    member is given no partitions).
+
+    >>> join = GroupJoin()
+    >>> join.began(0.0); join.stuck(REJOIN_S + 1)
+    True
+    >>> join.completed(); join.stuck(1e9)  # joined, even with no partitions: never stuck
+    False
+    """
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        """Since when a join is incomplete (None: joined, or not begun)."""
+
+    def began(self, now: float) -> None:
+        self.since = now
+
+    def completed(self) -> None:
+        self.since = None
+
+    def stuck(self, now: float) -> bool:
+        return self.since is not None and now - self.since > REJOIN_S
 
 
 @dataclass
@@ -99,8 +126,7 @@ class Vendor:
         self._due: list[tuple[float, int, str, dict]] = []
         self._answered: set[str] = set()
         self._seq = 0
-        self._joining_since: float | None = None
-        """Since when the consumer's join of its group is incomplete (None: joined)."""
+        self.join = GroupJoin()
 
     def answer(self, record: bytes, now: float) -> None:
         """Schedule the answers for one selected-item record."""
@@ -174,14 +200,14 @@ class Vendor:
     def _consumer(self):  # -> kafka.KafkaConsumer (imported only when the vendor runs)
         from kafka import ConsumerRebalanceListener, KafkaConsumer
 
-        vendor = self
+        join = self.join
 
         class Joining(ConsumerRebalanceListener):
             def on_partitions_revoked(self, revoked: object) -> None:
-                vendor._joining_since = time.monotonic()  # a rebalance begins
+                join.began(time.monotonic())
 
             def on_partitions_assigned(self, assigned: object) -> None:
-                vendor._joining_since = None  # a completed join, even with no partitions
+                join.completed()
 
         k = self.kafka
         consumer = KafkaConsumer(
@@ -195,7 +221,7 @@ class Vendor:
         deadline = time.monotonic() + JOIN_S
         while not consumer.partitions_for_topic(k.topics.selected) and time.monotonic() < deadline:
             time.sleep(0.5)  # join knowing the partitions: a first, empty generation is avoided
-        self._joining_since = time.monotonic()
+        join.began(time.monotonic())
         consumer.subscribe([k.topics.selected], listener=Joining())
         return consumer
 
@@ -211,9 +237,7 @@ class Vendor:
         started = last_activity = last_report = time.monotonic()
         try:
             while o.max_labels is None or self.stats.sent < o.max_labels:
-                if self._joining_since is not None and (
-                    time.monotonic() - self._joining_since > REJOIN_S
-                ):
+                if self.join.stuck(time.monotonic()):
                     log.warning("group %s: a join still incomplete after %.0f s; joining "
                                 "again with a new consumer", self._group, REJOIN_S)
                     consumer.close(autocommit=False)

@@ -8,7 +8,7 @@ from stream_al.annotation.exchange import ImportResult
 from stream_al.config import Settings
 from stream_al.stream.exchanging import BatchFilter, chosen_items, to_send
 from stream_al.stream.messages import LabelIn, SelectedItem
-from stream_al.stream.vendor import Vendor, VendorOptions
+from stream_al.stream.vendor import REJOIN_S, GroupJoin, Vendor, VendorOptions
 from tests.stream.harness import AG_NEWS
 
 
@@ -51,3 +51,18 @@ def test_the_simulated_vendor_answers_as_many_annotators_as_an_item_asks_for():
     vendor = Vendor(Settings(), VendorOptions(gold=Path(AG_NEWS), annotators=4, per_item=1))
     assert [vendor.labels_for({"annotators": k}) for k in (1, 3, 9)] == [1, 3, 4]
     assert vendor.labels_for({}) == 1 and vendor.labels_for({"annotators": "x"}) == 1
+
+
+def test_a_vendor_stuck_joining_its_group_is_told_from_one_given_no_partitions():
+    """A rebalance begins (partitions revoked) and completes (partitions assigned, possibly
+    none). Only a join begun and not completed for REJOIN_S is stuck; a member of a group with
+    more vendors than partitions has completed its join and stays."""
+    join = GroupJoin()
+    assert not join.stuck(0.0)
+    join.began(100.0)
+    assert not join.stuck(100.0 + REJOIN_S - 1)
+    assert join.stuck(100.0 + REJOIN_S + 1)
+    join.completed()  # assigned nothing: still a completed join
+    assert not join.stuck(100.0 + 10 * REJOIN_S)
+    join.began(500.0)  # the next rebalance
+    assert join.stuck(500.0 + REJOIN_S + 1)
