@@ -127,7 +127,6 @@ class Coordinator:
         self.control_offset = -1
         self.texts_offsets: dict[int, int] = {}
         """Per texts partition, the last offset counted in the budget's ``seen``."""
-        self.publish_every_s = publish_every_s
         self.published_version = 0
         self._publishing = Cadence(publish_every_s)
         self._unpublished_received: list[float] = []
