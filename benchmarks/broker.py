@@ -236,9 +236,9 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str,
 
 def warm_up(bootstrap: str, texts: Sequence[str], seconds: float = 20.0) -> float:
     """Send ``texts`` through a scratch topic and read them back, again and again for about
-    ``seconds``; returns the seconds it took. A freshly started JVM compiles its hot paths during its first minutes
-    of traffic, which would bill the first measured run for the broker's start (in CPU per
-    text, several times a warm broker's)."""
+    ``seconds``; returns the seconds it took. A freshly started JVM compiles its hot paths
+    during its first minutes of traffic, which would otherwise be billed to the first measured
+    run (in the benchmarks of 2026-11-26 the warm-up did not change the broker's share)."""
     return asyncio.run(_warm_up(bootstrap, texts, seconds))
 
 
