@@ -15,10 +15,12 @@ import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from stream_al.errors import StreamAlError
+
 EmbedderName = Literal["hashing", "static", "minilm"]
 
 
-class ConfigError(ValueError):
+class ConfigError(StreamAlError, ValueError):
     """A configuration value is out of range; the message names the fix."""
 
 

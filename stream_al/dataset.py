@@ -10,8 +10,10 @@ from pathlib import Path
 
 import orjson
 
+from stream_al.errors import StreamAlError
 
-class DatasetError(ValueError):
+
+class DatasetError(StreamAlError, ValueError):
     """The file cannot be used as a labelled stream; the message says what to fix."""
 
 

@@ -24,6 +24,7 @@ import orjson
 from pydantic import ValidationError
 
 from stream_al.annotation.batches import AnnotationBatch
+from stream_al.errors import StreamAlError
 from stream_al.stream.messages import SCHEMA_VERSION, DeadLetterReason, LabelIn, SelectedItem, parse
 
 ITEM_COLUMNS = ["item_id", "batch_id", "text", "deadline", "annotators", "group", "priority", "cost",
@@ -31,7 +32,7 @@ ITEM_COLUMNS = ["item_id", "batch_id", "text", "deadline", "annotators", "group"
 ANSWER_COLUMNS = ["label", "annotator_id", "timestamp", "confidence"]
 
 
-class ExchangeError(ValueError):
+class ExchangeError(StreamAlError, ValueError):
     """The file as a whole cannot be read (format, header); row problems are RowErrors."""
 
 

@@ -7,8 +7,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from stream_al.errors import StreamAlError
 
-class EmbeddingError(ValueError):
+
+class EmbeddingError(StreamAlError, ValueError):
     """Texts that cannot be embedded (empty, not strings); the message names the offender."""
 
 

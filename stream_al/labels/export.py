@@ -41,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from stream_al.errors import StreamAlError
 from stream_al.labels.base import Label
 
 FORMAT = "stream-al labelled snapshot 1"
@@ -48,7 +49,7 @@ COLUMNS = ("item_id", "text", "label", "annotator_id", "timestamp", "confidence"
 _VERSION_DIR = re.compile(r"^v(\d{4,})$")
 
 
-class SnapshotError(ValueError):
+class SnapshotError(StreamAlError, ValueError):
     """A snapshot cannot be exported, or read back as written; the message names the fix."""
 
 

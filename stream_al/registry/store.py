@@ -36,6 +36,7 @@ from pathlib import Path
 
 import orjson
 
+from stream_al.errors import StreamAlError
 from stream_al.learn.snapshot import ModelSnapshot
 
 SCHEMA_VERSION = 1
@@ -43,7 +44,7 @@ LOG = "labels.jsonl"
 _GENESIS = hashlib.sha256(b"stream-al labelled rows v1").hexdigest()
 
 
-class RegistryError(ValueError):
+class RegistryError(StreamAlError, ValueError):
     """A version that does not exist, or a registry whose files do not match their index."""
 
 

@@ -29,11 +29,12 @@ from stream_al.annotation.exchange import (
     import_labels,
 )
 from stream_al.config import KafkaSettings, Settings
+from stream_al.errors import StreamAlError
 from stream_al.stream.messages import LabelIn, SelectedItem, parse
 from stream_al.stream.rebuild import read_topic
 
 
-class ExchangeCommandError(ValueError):
+class ExchangeCommandError(StreamAlError, ValueError):
     """The command cannot run as asked; the message names the fix."""
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import orjson
 
 from stream_al.config import Settings
+from stream_al.errors import StreamAlError
 
 
-class InputError(ValueError):
+class InputError(StreamAlError, ValueError):
     """The data file or an option cannot be used; the message names the fix."""
 
 

@@ -29,6 +29,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from stream_al.config import KafkaSettings
+from stream_al.errors import StreamAlError
 
 MAX_RECORD_BYTES = 32 * 1024 * 1024
 """Scored batches carry embeddings and model updates carry weights: up to 32 MiB a record. Texts
@@ -37,7 +38,7 @@ may be that long too (the broker's default is 1 MiB): the scorers cut them to
 them, the producer's whole batch."""
 
 
-class TopicError(RuntimeError):
+class TopicError(StreamAlError, RuntimeError):
     """A topic exists with a layout the pipeline cannot use; the message names the fix."""
 
 
