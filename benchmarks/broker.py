@@ -3,7 +3,7 @@
 The broker is ``deploy/kafka.sh`` on free ports with its data in a temporary directory (never
 the developer's broker on 9092); every run gets its own topics and consumer group, so runs on
 one broker do not see each other's records. Workers and vendors are the real commands
-(``python -m stream_al.stream worker|vendor``) in their own process groups.
+(``python -m stream_al.cli worker|vendor``) in their own process groups.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class Worker(Process):
     """``stream-al worker`` (optionally under :mod:`benchmarks.profiled`); reads its metrics."""
 
     def __init__(self, config: Path, log: Path, profile: Path | None = None) -> None:
-        cmd = ["-m", "stream_al.stream", "worker", "--config", str(config)]
+        cmd = ["-m", "stream_al.cli", "worker", "--config", str(config)]
         if profile is not None:
             cmd = ["-m", "benchmarks.profiled", str(profile), *cmd[2:]]
         super().__init__(cmd, log)
@@ -158,7 +158,7 @@ class Worker(Process):
 
 
 def vendor(config: Path, gold: Path, prefix: str, log: Path, delay_s: float = 0.0) -> Process:
-    return Process(["-m", "stream_al.stream", "vendor", "--config", str(config), "--gold",
+    return Process(["-m", "stream_al.cli", "vendor", "--config", str(config), "--gold",
                     str(gold), "--id-prefix", prefix, "--delay", str(delay_s)], log)
 
 

@@ -1,4 +1,4 @@
-"""Run a ``stream_al.stream`` command under cProfile, executor threads included.
+"""Run a ``stream-al`` command (``stream_al.cli``) under cProfile, executor threads included.
 
 cProfile (Python 3.11) sees only the thread that enabled it, and the worker does its heavy
 work (embedding, selection) in ``run_in_executor`` threads, so each thread-pool work item is
@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
             profile.disable()
 
     pool._WorkItem.run = profiled_run
-    from stream_al.stream.cli_commands import main as cli_main
+    from stream_al.cli import main as cli_main
 
     main_profile = cProfile.Profile()
     main_profile.enable()

@@ -1,18 +1,25 @@
 """The one typed configuration object for stream-al.
 
-Every component takes the part of :class:`Settings` it needs, passed down explicitly.
-Values come from (highest priority first) keyword arguments, environment variables
-(``STREAM_AL_`` prefix, ``__`` between nested names, e.g. ``STREAM_AL_BUDGET__FRACTION=0.05``),
-a YAML file given to :meth:`Settings.load`, and the defaults below.
+Every component takes the part of :class:`Settings` it needs, passed down explicitly. Settings
+are immutable once built: a changed copy is ``settings.model_copy(update={...})``.
+
+:meth:`Settings.load` takes values from (highest priority first) its keyword arguments (the
+command-line flags), environment variables (``STREAM_AL_`` prefix, ``__`` between nested
+names, e.g. ``STREAM_AL_BUDGET__FRACTION=0.05``), a YAML config file, and the defaults below.
+The config file is ``--config FILE`` if given, else the file ``STREAM_AL_CONFIG`` names, else
+the first that exists of ``./stream-al.yaml`` and ``~/.config/stream-al/config.yaml``
+(``$XDG_CONFIG_HOME`` if set).
 """
 
 from __future__ import annotations
 
+import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from stream_al.errors import StreamAlError
@@ -24,11 +31,17 @@ class ConfigError(StreamAlError, ValueError):
     """A configuration value is out of range; the message names the fix."""
 
 
+class _Part(BaseModel):
+    """A part of :class:`Settings`: immutable once built (change one with ``model_copy``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
 def _cache_dir() -> Path:
     return Path.home() / ".cache" / "stream-al"
 
 
-class EmbedderSettings(BaseModel):
+class EmbedderSettings(_Part):
     name: EmbedderName = "static"
     batch_size: int | None = Field(
         None, ge=1,
@@ -39,7 +52,7 @@ class EmbedderSettings(BaseModel):
     cache_dir: Path = Field(default_factory=_cache_dir)
 
 
-class LearnerSettings(BaseModel):
+class LearnerSettings(_Part):
     l2: float = Field(1e-3, gt=0, description="L2 penalty per labeled example (mean loss)")
     max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")
     memory: int = Field(10_000, ge=10, description="labeled examples kept for replay (beyond: "
@@ -53,7 +66,7 @@ class LearnerSettings(BaseModel):
     seed: int = 0
 
 
-class BudgetSettings(BaseModel):
+class BudgetSettings(_Part):
     fraction: float = Field(0.05, description="share of the stream that may be labeled, in (0, 1]")
     window_items: int = Field(0, ge=0, description="0: budget over the whole stream; else per window")
     warmup_labels: int = Field(0, ge=0, description="labels allowed before any items are seen")
@@ -66,7 +79,7 @@ class BudgetSettings(BaseModel):
         return v
 
 
-class SelectionSettings(BaseModel):
+class SelectionSettings(_Part):
     strategy: str = "default"
     seed: int = 0
     uncertainty: Literal["entropy", "margin", "least_confidence"] = "margin"
@@ -94,7 +107,7 @@ class SelectionSettings(BaseModel):
     bandit_gamma: float = Field(0.1, gt=0, le=1)
 
 
-class TopicSettings(BaseModel):
+class TopicSettings(_Part):
     texts: str = "stream-al.texts"
     scored: str = "stream-al.scored"
     selected: str = "stream-al.selected"
@@ -110,7 +123,7 @@ class TopicSettings(BaseModel):
     partitions: int = Field(4, ge=1)
 
 
-class KafkaSettings(BaseModel):
+class KafkaSettings(_Part):
     bootstrap: str = "127.0.0.1:9092"
     app_id: str = "stream-al"
     topics: TopicSettings = Field(default_factory=TopicSettings)
@@ -128,7 +141,7 @@ class KafkaSettings(BaseModel):
     state_dir: Path = Field(default_factory=lambda: _cache_dir() / "state")
 
 
-class SimulationSettings(BaseModel):
+class SimulationSettings(_Part):
     text_column: str = "text"
     label_column: str = "label"
     test_size: int = Field(2000, ge=1)
@@ -138,7 +151,14 @@ class SimulationSettings(BaseModel):
     seed: int = 0
 
 
-class DriftSettings(BaseModel):
+class DemoSettings(_Part):
+    data: Path | None = Field(
+        None, description="labelled CSV (text,label) that `stream-al demo` streams; None: the "
+        "AG News copy shipped with the package"
+    )
+
+
+class DriftSettings(_Part):
     """Drift detectors (stream embeddings, model uncertainty, prequential error) and the response."""
 
     reference_items: int = Field(400, ge=10, description="embedding detector: reference window")
@@ -165,7 +185,7 @@ class DriftSettings(BaseModel):
     seed: int = 0
 
 
-class OODSettings(BaseModel):
+class OODSettings(_Part):
     quantile: float = Field(0.95, gt=0, lt=1, description="of labelled items' leave-one-out "
                             "nearest-neighbour distances: the out-of-distribution threshold")
     max_share: float = Field(0.1, ge=0, le=1, description="most of the budget OOD items may take")
@@ -178,7 +198,7 @@ class OODSettings(BaseModel):
                           "(the most recent; memory stays bounded)")
 
 
-class CalibrationSettings(BaseModel):
+class CalibrationSettings(_Part):
     bins: int = Field(15, ge=2, description="equal-width confidence bins of the ECE")
     window_labels: int = Field(1000, ge=10, description="recent labels kept for calibration")
     min_labels: int = Field(60, ge=10, description="labels before a temperature is fitted")
@@ -190,7 +210,7 @@ class CalibrationSettings(BaseModel):
     )
 
 
-class RegistrySettings(BaseModel):
+class RegistrySettings(_Part):
     dir: Path | None = Field(
         None, description="None: <kafka.state_dir>/registry/<kafka.app_id> (one per deployment)"
     )
@@ -203,7 +223,7 @@ class RegistrySettings(BaseModel):
 CostUnit = Literal["labels", "minutes", "money"]
 
 
-class CostSettings(BaseModel):
+class CostSettings(_Part):
     """How labels are priced and what the budget counts (``Settings.cost``).
 
     ``unit: labels`` (the default): the budget is ``budget.fraction`` labels per stream item and
@@ -248,7 +268,7 @@ class CostSettings(BaseModel):
         return self
 
 
-class AnnotationSettings(BaseModel):
+class AnnotationSettings(_Part):
     """Multiple annotators, adjudication, batches and noise checks (``Settings.annotation``)."""
 
     annotators_per_item: int = Field(1, ge=1, description="k: labels asked for a normal item")
@@ -301,7 +321,11 @@ class AnnotationSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STREAM_AL_", env_nested_delimiter="__")
+    """All settings, immutable once built. Build them with :meth:`load`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAM_AL_", env_nested_delimiter="__", frozen=True
+    )
 
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     learner: LearnerSettings = Field(default_factory=LearnerSettings)
@@ -315,6 +339,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     cost: CostSettings = Field(default_factory=CostSettings)
     annotation: AnnotationSettings = Field(default_factory=AnnotationSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
 
     @model_validator(mode="after")
     def _arms_known(self) -> Settings:
@@ -331,27 +356,80 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
-        """Settings from an optional YAML file, the environment and explicit overrides."""
-        data: dict[str, Any] = {}
-        if path is not None:
-            p = Path(path)
-            if not p.exists():
-                raise ConfigError(f"config file {p} does not exist")
-            data = yaml.safe_load(p.read_text()) or {}
-            if not isinstance(data, dict):
-                raise ConfigError(f"config file {p} must hold a mapping at top level")
-        return cls(**_deep_merge(data, overrides))
+        """Settings from the config file, the environment and ``overrides`` (the flags).
+
+        Highest priority first: ``overrides`` (nested mappings, e.g.
+        ``kafka={"bootstrap": "host:9092"}``), environment variables, the config file
+        (``path``, else the one :func:`config_file` finds), the defaults. Raises
+        :class:`ConfigError` with every bad value named.
+        """
+        found = Path(path) if path is not None else config_file()
+        token = _FILE_VALUES.set(read_config_file(found) if found is not None else {})
+        try:
+            return cls(**overrides)
+        except ValidationError as e:
+            source = f" (config file {found})" if found is not None else ""
+            raise ConfigError(describe(e) + source) from None
+        finally:
+            _FILE_VALUES.reset(token)
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+CONFIG_ENV = "STREAM_AL_CONFIG"
+"""Environment variable naming the config file of every command."""
+
+
+def default_config_paths() -> list[Path]:
+    """Where a config file is looked for when neither ``--config`` nor ``STREAM_AL_CONFIG``
+    names one: ``./stream-al.yaml``, then ``$XDG_CONFIG_HOME/stream-al/config.yaml``
+    (``~/.config/stream-al/config.yaml`` by default)."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [Path("stream-al.yaml"), Path(xdg) / "stream-al" / "config.yaml"]
+
+
+def config_file() -> Path | None:
+    """The config file to read when no path is given: ``STREAM_AL_CONFIG`` (which must exist),
+    else the first of :func:`default_config_paths` that exists, else None (no file)."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        if not Path(named).is_file():
+            raise ConfigError(f"{CONFIG_ENV}={named} names no file; fix the path or unset it")
+        return Path(named)
+    return next((p for p in default_config_paths() if p.is_file()), None)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings a YAML file holds, as nested mappings (its sections and fields)."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at top level")
+    return data
+
+
+def describe(error: ValidationError) -> str:
+    """Every invalid value on one line: ``budget.fraction: Value error, budget must be ...``."""
+    return "; ".join(
+        f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in error.errors()
+    )
+
+
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("stream_al_config_file", default=None)
+"""The config file's values while :meth:`Settings.load` builds settings from them."""
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """The config file, below the environment and the keyword arguments."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return (_FILE_VALUES.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get() or {})

@@ -1,10 +1,9 @@
 """Cost and annotation settings are part of the one Settings object, with the old imports kept."""
 
 import pytest
-from pydantic import ValidationError
 
 from stream_al.annotation.base import AnnotationSettings as FromAnnotation
-from stream_al.config import AnnotationSettings, CostSettings, Settings
+from stream_al.config import AnnotationSettings, ConfigError, CostSettings, Settings
 from stream_al.cost import CostSettings as FromCost
 
 
@@ -29,5 +28,5 @@ def test_old_import_paths_name_the_same_classes():
 
 
 def test_a_cap_below_the_annotators_asked_for_names_the_fix():
-    with pytest.raises(ValidationError, match="raise it or lower the others"):
+    with pytest.raises(ConfigError, match="raise it or lower the others"):
         Settings.load(annotation={"gold_annotators": 7, "max_annotators": 5})

@@ -73,7 +73,7 @@ def build_app(
         value_serializer="raw",
     )
     publisher = Publisher(app, k, metrics)
-    scoring = ScoringShell(settings, embedder, publisher, metrics)
+    scoring = ScoringShell(settings.kafka, embedder, publisher, metrics)
     coordinating = CoordinatorShell(settings, embedder, publisher, metrics, strategy)
     t = k.topics
 

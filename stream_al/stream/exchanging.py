@@ -1,4 +1,7 @@
-"""``stream-al labels export-batch`` and ``stream-al labels import``: vendors without Kafka.
+"""Selected items out to files and vendors' answers back in: vendors without Kafka.
+
+The Kafka side of ``stream-al labels export-batch`` and ``stream-al labels import``
+(``stream_al/cli/labels.py``).
 
 ``export-batch`` reads the ``selected`` topic (every item once, by ``item_id``), keeps the
 items of the given batches and/or bought in a time range (the records' broker timestamps),
@@ -15,20 +18,12 @@ validates every row as a :class:`LabelIn`, and sends the good ones to the ``labe
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from stream_al.annotation.exchange import (
-    ImportResult,
-    RowError,
-    epoch_seconds,
-    export_batch,
-    import_labels,
-)
-from stream_al.config import KafkaSettings, Settings
+from stream_al.annotation.exchange import ImportResult, RowError, export_batch, import_labels
+from stream_al.config import KafkaSettings
 from stream_al.errors import StreamAlError
 from stream_al.stream.messages import LabelIn, SelectedItem, parse
 from stream_al.stream.rebuild import read_topic
@@ -152,86 +147,5 @@ def _send(kafka: KafkaSettings, labels: list[LabelIn]) -> None:
         producer.close()
 
 
-# ---- command line ---------------------------------------------------------------------------------
-def _kafka(args: argparse.Namespace) -> KafkaSettings:
-    overrides = {"kafka": {"bootstrap": args.bootstrap}} if args.bootstrap else {}
-    return Settings.load(args.config, **overrides).kafka
-
-
-def _export_batch(args: argparse.Namespace) -> int:
-    wanted = BatchFilter(args.batch_id or (), _time(args.since), _time(args.until), args.open)
-    items = export_from_topic(_kafka(args), Path(args.out), wanted)
-    batches = sorted({x.batch_id for x in items})
-    k = sum(x.annotators for x in items)
-    print(f"{args.out}: {len(items)} items of {len(batches)} batches, {k} labels asked for; "
-          f"earliest deadline {min(x.deadline for x in items):.0f} (epoch seconds)")
-    return 0
-
-
-def _import(args: argparse.Namespace) -> int:
-    report = import_to_topic(_kafka(args), Path(args.file), annotator=args.annotator,
-                             timestamp=_time(args.timestamp), partial=args.partial,
-                             dry_run=args.dry_run)
-    for line in _report_lines(report):
-        print(line)
-    bad = report.result.errors or report.conflicts
-    return 1 if bad and not args.partial else 0
-
-
-def _report_lines(report: ImportReport) -> list[str]:
-    r = report.result
-    lines = [f"error: {e}" for e in r.errors]
-    lines += [f"conflict: item {x.item_id} annotator {x.annotator_id}: {x.label!r} but "
-              f"{there!r} is already on the labels topic (the first answer counts)"
-              for x, there in report.conflicts]
-    verb = "would be sent (dry run)" if report.dry_run else "sent"
-    lines.append(f"{len(report.sent)} labels {verb}; {len(report.already)} already on the topic; "
-                 f"{len(r.errors)} bad rows; {len(report.conflicts)} conflicts; "
-                 f"{len(r.unanswered)} rows without a label")
-    if (r.errors or report.conflicts) and not report.sent:
-        lines.append("nothing was imported: fix the rows above, or pass --partial to send the "
-                     "good rows")
-    return lines
-
-
-def _time(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return epoch_seconds(value)
-    except ValueError as e:
-        raise ExchangeCommandError(str(e)) from None
-
-
-def add_parsers(commands: Any) -> None:
-    """Register ``export-batch`` and ``import`` under ``stream-al labels``."""
-    out = commands.add_parser("export-batch", help="selected items to CSV/JSONL for a vendor")
-    out.add_argument("--out", required=True, help="file to write: .csv or .jsonl")
-    out.add_argument("--batch-id", dest="batch_id", action="append",
-                     help="a batch to export (repeat for several; default: all)")
-    out.add_argument("--since", help="bought at or after (epoch seconds or ISO 8601)")
-    out.add_argument("--until", help="bought at or before (epoch seconds or ISO 8601)")
-    out.add_argument("--open", action="store_true",
-                     help="only items with fewer labels than they asked for")
-    _common(out)
-    out.set_defaults(func=_export_batch)
-
-    imp = commands.add_parser("import", help="a vendor's CSV/JSONL answers to the labels topic")
-    imp.add_argument("file", help="the answered file (.csv or .jsonl)")
-    imp.add_argument("--annotator", help="annotator_id for rows that leave it blank")
-    imp.add_argument("--timestamp", help="timestamp for rows that leave it blank")
-    imp.add_argument("--partial", action="store_true",
-                     help="send the good rows even if some are bad (they are still listed)")
-    imp.add_argument("--dry-run", dest="dry_run", action="store_true",
-                     help="validate and report, send nothing")
-    _common(imp)
-    imp.set_defaults(func=_import)
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML settings file (topics, label policy, ...)")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT (kafka.bootstrap)")
-
-
-__all__ = ["BatchFilter", "ExchangeCommandError", "ImportReport", "RowError", "add_parsers",
-           "chosen_items", "export_from_topic", "import_to_topic", "to_send"]
+__all__ = ["BatchFilter", "ExchangeCommandError", "ImportReport", "RowError", "chosen_items",
+           "export_from_topic", "import_to_topic", "to_send"]

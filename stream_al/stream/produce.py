@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from stream_al.config import Settings
+from stream_al.config import KafkaSettings
 from stream_al.errors import StreamAlError
 
 
@@ -87,7 +87,7 @@ class ProduceStats:
 
 
 def produce(
-    settings: Settings,
+    kafka: KafkaSettings,
     data: Path,
     text_column: str = "text",
     rate: float = 0.0,
@@ -110,7 +110,7 @@ def produce(
     if first is None:
         raise InputError(f"{data}: no rows")
     prefix = id_prefix or data.stem
-    k = settings.kafka
+    k = kafka
     ensure_topics(k)
     producer = KafkaProducer(
         bootstrap_servers=k.bootstrap,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream_al.config import Settings
+from stream_al.config import KafkaSettings
 from stream_al.embed.base import Embedder, parallel_calls
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.metrics import Metrics, WindowRate
@@ -64,9 +64,9 @@ class ScoringShell:
     """Handlers for the ``score`` and ``labels_in`` agents and the model-following task."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder, publisher: Publisher, metrics: Metrics
+        self, kafka: KafkaSettings, embedder: Embedder, publisher: Publisher, metrics: Metrics
     ) -> None:
-        self.settings = settings
+        self.kafka = kafka
         self.embedder = embedder
         self.publisher = publisher
         self.metrics = metrics
@@ -114,7 +114,7 @@ class ScoringShell:
         sources: list[tuple[int, int]] = []  # (partition, offset): redeliveries are not recounted
         seen: set[str] = set()
         for record in records:
-            parsed = parse(TextIn, record.value, self.settings.kafka.max_text_bytes)
+            parsed = parse(TextIn, record.value, self.kafka.max_text_bytes)
             if isinstance(parsed, DeadLetterReason):
                 await self.publisher.dead_letter("embed", record.value or b"", parsed, record)
             elif parsed.id not in seen:  # the same id twice in a batch: once is enough
@@ -166,7 +166,7 @@ class ScoringShell:
         """One ``truncated`` event for the texts of a batch cut to ``kafka.max_text_bytes``."""
         cut = {t.id: t.metadata.get("original_bytes") for t in texts if t.metadata.get("truncated")}
         if cut:
-            detail = {"original_bytes": cut, "max_text_bytes": self.settings.kafka.max_text_bytes}
+            detail = {"original_bytes": cut, "max_text_bytes": self.kafka.max_text_bytes}
             await self.publisher.event(
                 Event(
                     schema_version=1,
@@ -214,7 +214,7 @@ class ScoringShell:
     # ---- models -------------------------------------------------------------------------------
     async def follow_models(self) -> None:
         """Read the models topic from its last record on, forever; swap in each newer version."""
-        k = self.settings.kafka
+        k = self.kafka
         tp = TopicPartition(k.topics.models, 0)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=k.bootstrap,

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from stream_al.config import Settings
+from stream_al.config import KafkaSettings
 from stream_al.stream.produce import InputError, iter_column, row_of
 
 JOIN_S = 60.0
@@ -106,10 +106,10 @@ class VendorOptions:
 class Vendor:
     """Answers selected items with (noisy) gold labels; see the module docstring."""
 
-    def __init__(self, settings: Settings, options: VendorOptions) -> None:
+    def __init__(self, kafka: KafkaSettings, options: VendorOptions) -> None:
         options.check()
         self.options = options
-        self.kafka = settings.kafka
+        self.kafka = kafka
         self.gold = [
             label.strip()
             for _, label in iter_column(options.gold, options.label_column, "--label-column")

@@ -5,7 +5,7 @@
   tests that stop it: the session broker is shared.
 - :func:`observe`: the durable state of a pipeline, read back from its topics (the budget
   ledger, what was bought and expired, the labels, the models) and the labelled dataset they
-  hold (what :func:`stream_al.labels.export.rebuild_from_topic` rebuilds).
+  hold (what :func:`stream_al.stream.rebuild.rebuild_from_topic` rebuilds).
 - :func:`settled`: a predicate for ``wait_for`` that holds once the pipeline stopped moving.
 """
 
@@ -42,11 +42,11 @@ from stream_al.stream.reader import texts_group
 from tests.fixtures.deploy import free_ports, run_script
 from tests.stream.harness import AG_NEWS, REPO, read_topic
 
-CLI = [sys.executable, "-m", "stream_al.stream"]
+CLI = [sys.executable, "-m", "stream_al.cli"]
 
 
 class Background:
-    """A ``python -m stream_al.stream ARGS`` subprocess, output to ``log``."""
+    """A ``python -m stream_al.cli ARGS`` subprocess, output to ``log``."""
 
     def __init__(self, log: Path, *args: str) -> None:
         self.log = log

@@ -4,19 +4,14 @@ learner's label store has."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import orjson
 import pytest
 
-from stream_al.labels.export import (
-    SnapshotError,
-    add_parsers,
-    read_snapshot,
-    rebuild_from_topic,
-    versions,
-)
+from stream_al.cli import build_parser
+from stream_al.labels.export import SnapshotError, read_snapshot, versions
+from stream_al.stream.rebuild import rebuild_from_topic
 from tests.reliability.faults import Background, observe, topic_config
 from tests.stream.harness import (
     AG_NEWS,
@@ -33,9 +28,7 @@ pytestmark = pytest.mark.kafka
 
 def export(*args: str) -> int:
     """``stream-al labels export ARGS``, through the parser the CLI registers."""
-    parser = argparse.ArgumentParser(prog="stream-al")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    parsed = parser.parse_args(["labels", "export", *args])
+    parsed = build_parser().parse_args(["labels", "export", *args])
     return parsed.func(parsed)
 
 

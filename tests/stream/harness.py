@@ -1,6 +1,6 @@
 """Running the pipeline for tests: workers as subprocesses, the CLI, and reading topics back.
 
-Workers run ``python -m stream_al.stream worker`` in their own process group (killed as a
+Workers run ``python -m stream_al.cli worker`` in their own process group (killed as a
 group at teardown), with a config file naming topics no other test uses, metrics on a free
 port and a temporary state directory.
 """
@@ -70,9 +70,9 @@ def _env() -> dict[str, str]:
 
 
 def run_cli(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess:
-    """``python -m stream_al.stream ARGS``, waited for, output captured."""
+    """``python -m stream_al.cli ARGS``, waited for, output captured."""
     done = subprocess.run(
-        [sys.executable, "-m", "stream_al.stream", *args],
+        [sys.executable, "-m", "stream_al.cli", *args],
         cwd=REPO,
         env=_env(),
         capture_output=True,
@@ -116,7 +116,7 @@ class Worker:
             [
                 sys.executable,
                 "-m",
-                "stream_al.stream",
+                "stream_al.cli",
                 "worker",
                 "--config",
                 str(config),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stream_al.annotation.exchange import ImportResult
-from stream_al.config import Settings
+from stream_al.config import KafkaSettings
 from stream_al.stream.exchanging import BatchFilter, chosen_items, to_send
 from stream_al.stream.messages import LabelIn, SelectedItem
 from stream_al.stream.vendor import REJOIN_S, GroupJoin, Vendor, VendorOptions
@@ -48,7 +48,7 @@ def test_labels_already_on_the_topic_are_not_sent_again_and_changed_answers_are_
 
 
 def test_the_simulated_vendor_answers_as_many_annotators_as_an_item_asks_for():
-    vendor = Vendor(Settings(), VendorOptions(gold=Path(AG_NEWS), annotators=4, per_item=1))
+    vendor = Vendor(KafkaSettings(), VendorOptions(gold=Path(AG_NEWS), annotators=4, per_item=1))
     assert [vendor.labels_for({"annotators": k}) for k in (1, 3, 9)] == [1, 3, 4]
     assert vendor.labels_for({}) == 1 and vendor.labels_for({"annotators": "x"}) == 1
 

@@ -19,18 +19,38 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from stream_al.cli.broker import broker
+from stream_al.cli.errors import CommandError
 from stream_al.config import Settings
 from stream_al.dataset import LabeledTexts, load_labeled
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "ag_news.csv"
+
+def packaged_data() -> Path:
+    """The copy of AG News (test split) shipped with the package, with its attribution in
+    ``stream_al/demo_data/README.md``."""
+    return Path(str(resources.files("stream_al") / "demo_data" / "ag_news.csv"))
 
 
-class DemoError(RuntimeError):
+def demo_data(flag: str | None, setting: Path | None) -> Path:
+    """The dataset to stream: ``--data``, else the ``demo.data`` setting, else the packaged
+    copy. A missing file is a :class:`CommandError` that says how to name one."""
+    path = Path(flag) if flag else setting or packaged_data()
+    if not path.is_file():
+        source = "--data" if flag else "demo.data" if setting else "the packaged copy"
+        raise CommandError(
+            f"no dataset at {path} ({source}); pass --data FILE (a CSV with text,label "
+            "columns) or set demo.data in the config file (STREAM_AL_DEMO__DATA=FILE)"
+        )
+    return path
+
+
+class DemoError(CommandError):
     """A process of the demo failed; the message names its log."""
 
 
@@ -83,11 +103,6 @@ class Stack:
                     os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _broker(action: str, env: dict[str, str]) -> None:
-    subprocess.run(["bash", str(ROOT / "deploy" / "kafka.sh"), action], env=env, check=True,
-                   stdout=sys.stderr)
-
-
 class Watcher:
     """Reads topic sizes and model versions straight from Kafka (no consumer group)."""
 
@@ -138,6 +153,7 @@ class Watcher:
 def run_demo(args: argparse.Namespace) -> int:
     from stream_al.embed import make_embedder
 
+    args.data = str(demo_data(args.data, Settings.load().demo.data))
     run_dir = Path(args.out)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = load_labeled(args.data)
@@ -158,7 +174,7 @@ def run_demo(args: argparse.Namespace) -> int:
     stack = Stack(env, run_dir)
     watcher: Watcher | None = None
     print(f"[demo] starting Kafka on 127.0.0.1:{args.port}", flush=True)
-    _broker("start", env)
+    broker("start", env, quiet=True, check=True)
     try:
         stack.start("worker", "worker", "--metrics-port", "0")
         stack.start("vendor", "vendor", "--gold", str(run_dir / "stream.csv"), "--id-prefix",
@@ -170,7 +186,7 @@ def run_demo(args: argparse.Namespace) -> int:
         _watch(watcher, stack, producer, len(stream_rows), args)
     finally:
         stack.stop()
-        _broker("stop", env)
+        broker("stop", env, quiet=True)
     if watcher is not None:
         _report(watcher, run_dir, len(stream_rows), args)
     if not args.no_simulation:
@@ -241,18 +257,24 @@ def _report(watcher: Watcher, run_dir: Path, n_items: int, args: argparse.Namesp
 
 
 def _compare(args: argparse.Namespace, run_dir: Path) -> None:
-    from stream_al.cli import main as cli_main
+    """The same data through the simulator: the default strategy against random."""
+    from stream_al.cli.simulate import compare, print_table
 
     print("\n[demo] the same data in the simulator: default strategy against random", flush=True)
-    cli_main(["simulate", "--data", str(args.data), "--budget", str(args.budget),
-              "--embedder", args.embedder, "--strategy", "default,random", "--seed",
-              str(args.seed), "--test-size", str(args.test_size), "--out",
-              str(run_dir / "simulation")])
+    seed = {"seed": args.seed}
+    settings = Settings.load(
+        budget={"fraction": args.budget}, embedder={"name": args.embedder},
+        simulation={**seed, "test_size": args.test_size}, selection=seed, learner=seed,
+    )
+    out = run_dir / "simulation"
+    print_table(compare(settings, Path(args.data), ["default", "random"], out))
+    print(f"wrote {out}/summary.json, curve.csv, learning_curve.png")
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help="run the whole loop on a local Kafka broker")
-    demo.add_argument("--data", default=str(DEFAULT_DATA), help="labelled CSV (text,label)")
+    demo.add_argument("--data", help="labelled CSV (text,label); default: the demo.data "
+                      "setting, else the AG News copy shipped with the package")
     demo.add_argument("--embedder", default="static", choices=["static", "hashing", "minilm"])
     demo.add_argument("--budget", type=float, default=0.05)
     demo.add_argument("--rate", type=float, default=300.0, help="texts per second produced")

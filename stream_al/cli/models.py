@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from stream_al.cli.errors import CommandError
+from stream_al.cli.options import add_config, kafka_errors
 from stream_al.config import Settings
 from stream_al.registry.store import ModelRegistry, ModelVersion, RegistryError
 
@@ -83,20 +85,20 @@ def _send_rollback(args: argparse.Namespace, registry: ModelRegistry) -> None:
         return
     update = wait_for_model(kafka, fingerprint, before, args.wait)
     if update is None:
-        raise RuntimeError(f"no model with the weights of version {args.version} on "
+        raise CommandError(f"no model with the weights of version {args.version} on "
                            f"{kafka.topics.models} within {args.wait:g}s: is a worker running "
                            "with this --config? (the command stays on the control topic)")
     print(f"the scorers are sent it as model version {update.version}")
 
 
-def add_parsers(subparsers: Any) -> None:
+def add_parser(subparsers: Any) -> None:
     """Register ``models list|show|rollback`` on an argparse sub-parser group."""
     models = subparsers.add_parser("models", help="the model registry: list, show, roll back")
     commands = models.add_subparsers(dest="models_command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--registry", help="registry directory (default: registry.dir)")
-        p.add_argument("--config", help="YAML settings file")
+        add_config(p)
 
     p = commands.add_parser("list", help="every registered version; * marks the current one")
     common(p)
@@ -112,4 +114,4 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--wait", type=float, default=60.0,
                    help="seconds to wait for the workers to publish it (0: do not wait)")
     common(p)
-    p.set_defaults(func=_rollback)
+    p.set_defaults(func=kafka_errors(_rollback))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream_al.stream.cli_commands import main
+from stream_al.cli import main
 from tests.stream.harness import AG_NEWS
 
 

@@ -1,22 +1,18 @@
 """``stream-al models list | show VERSION | rollback VERSION --registry DIR``."""
 
-import argparse
-
 import numpy as np
 import orjson
 import pytest
 
+from stream_al.cli import build_parser
 from stream_al.config import LearnerSettings
 from stream_al.learn import OnlineLearner
 from stream_al.registry import LabelledRow, ModelRegistry
-from stream_al.registry.cli import add_parsers
 from tests.drift.realdata import embedded
 
 
 def run(*argv):
-    parser = argparse.ArgumentParser(prog="stream-al")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

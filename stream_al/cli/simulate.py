@@ -1,0 +1,108 @@
+"""``stream-al simulate``: replay a labelled dataset as a stream, one run per strategy, and
+write the learning curves (:class:`stream_al.simulate.simulator.Simulation`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from stream_al.cli.errors import CommandError
+from stream_al.cli.options import add_config, load_settings
+from stream_al.config import Settings
+
+
+def run(args: argparse.Namespace) -> int:
+    from stream_al.select.factory import STRATEGIES
+
+    strategies = [s.strip() for s in args.strategy.split(",") if s.strip()]
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown or not strategies:
+        raise CommandError(f"unknown strategy {unknown}; choose from {', '.join(STRATEGIES)}")
+    settings = load_settings(args, **_flags(args))
+    report = compare(settings, Path(args.data), strategies, Path(args.out))
+    print_table(report)
+    print(f"wrote {args.out}/summary.json, curve.csv, learning_curve.png")
+    return 0
+
+
+def compare(settings: Settings, data_path: Path, strategies: list[str], out: Path) -> dict:
+    """Embed the dataset (cached), run each strategy through one :class:`Simulation`, write
+    the report to ``out`` and return it (the demo's comparison calls this too)."""
+    from tqdm import tqdm
+
+    from stream_al.dataset import load_labeled
+    from stream_al.embed import make_embedder
+    from stream_al.simulate.features import embed_dataset
+    from stream_al.simulate.report import write_report
+    from stream_al.simulate.simulator import Simulation
+
+    sim = settings.simulation
+    data = load_labeled(data_path, sim.text_column, sim.label_column)
+    if sim.test_size >= len(data):
+        raise CommandError(f"--test-size {sim.test_size} must be smaller than the {len(data)} rows")
+    embedder = make_embedder(settings.embedder)
+    bar_options = {"disable": not sys.stderr.isatty(), "mininterval": 0.5}
+    with tqdm(total=len(data), desc=f"embed ({embedder.name})", unit="text", **bar_options) as bar:
+        X = embed_dataset(embedder, data, settings.embedder.cache_dir, progress=bar.update)
+    simulation = Simulation(data, X, settings)
+    results = {}
+    for name in strategies:
+        with tqdm(total=simulation.stream_length, desc=f"stream ({name})", unit="item",
+                  **bar_options) as bar:
+            results[name] = simulation.run(name, progress=bar.update)
+    ceiling = simulation.all_labels_accuracy()
+    meta = {"data": str(data_path), "budget": settings.budget.fraction,
+            "embedder": embedder.name, "seed": sim.seed, "label_delay": sim.label_delay,
+            "test_size": sim.test_size, "stream_length": simulation.stream_length}
+    return write_report(out, results, ceiling, meta)
+
+
+def print_table(report: dict) -> None:
+    ceiling = report["all_labels_accuracy"]
+    print(f"\n{'strategy':<14}{'labels':>8}{'accuracy':>10}{'macro_f1':>10}{'auc':>8}{'% of all':>10}")
+    for name, r in report["strategies"].items():
+        share = r["final_accuracy"] / ceiling if ceiling else 0.0
+        print(f"{name:<14}{r['labels_used']:>8}{r['final_accuracy']:>10.4f}"
+              f"{r['macro_f1']:>10.4f}{r['auc']:>8.4f}{share:>10.1%}")
+    print(f"{'all labels':<14}{'':>8}{ceiling:>10.4f}")
+
+
+def _flags(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {
+        "simulation": {}, "budget": {}, "embedder": {}, "selection": {}, "learner": {}
+    }
+    if args.budget is not None:
+        out["budget"]["fraction"] = args.budget
+    if args.embedder:
+        out["embedder"]["name"] = args.embedder
+    if args.seed is not None:
+        for part in ("simulation", "selection", "learner"):
+            out[part]["seed"] = args.seed
+    for name in ("test_size", "label_delay", "text_column", "label_column", "checkpoints"):
+        value = getattr(args, name, None)
+        if value is not None:
+            out["simulation"][name] = value
+    return out
+
+
+def add_parser(subparsers: Any) -> None:
+    from stream_al.embed import EMBEDDER_NAMES
+
+    sim = subparsers.add_parser("simulate", help="replay a labelled dataset as a stream")
+    sim.add_argument("--data", required=True, help="CSV (text,label) or JSONL file")
+    sim.add_argument("--budget", type=float, help="fraction of the stream to label, in (0, 1]")
+    sim.add_argument("--strategy", default="default,random",
+                     help="comma-separated strategies (default,random,uncertainty,diverse,bandit)")
+    sim.add_argument("--embedder", choices=EMBEDDER_NAMES)
+    sim.add_argument("--seed", type=int)
+    sim.add_argument("--test-size", type=int, dest="test_size")
+    sim.add_argument("--label-delay", type=int, dest="label_delay",
+                     help="stream items between buying a label and receiving it")
+    sim.add_argument("--checkpoints", type=int)
+    sim.add_argument("--text-column", dest="text_column")
+    sim.add_argument("--label-column", dest="label_column")
+    add_config(sim)
+    sim.add_argument("--out", default="runs/simulation", help="output directory")
+    sim.set_defaults(func=run)
