@@ -7,22 +7,27 @@ import argparse
 from typing import Any
 
 from stream_al.cli.options import add_kafka, kafka_errors, load_settings
+from stream_al.config import Settings
 
 
 @kafka_errors
 def run(args: argparse.Namespace) -> int:
     from stream_al.stream.worker import run_worker
 
+    return run_worker(settings_of(args), strategy=args.strategy, loglevel=args.loglevel)
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    """The worker's settings: its flags over the environment over the config file."""
     kafka: dict[str, Any] = {}
     if args.metrics_port is not None:
         kafka["metrics_port"] = args.metrics_port
-    settings = load_settings(
+    return load_settings(
         args,
         kafka=kafka,
         embedder={"name": args.embedder} if args.embedder else {},
         budget={"fraction": args.budget} if args.budget is not None else {},
     )
-    return run_worker(settings, strategy=args.strategy, loglevel=args.loglevel)
 
 
 def add_parser(subparsers: Any) -> None:
