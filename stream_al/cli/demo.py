@@ -27,7 +27,7 @@ import numpy as np
 
 from stream_al.cli.broker import broker
 from stream_al.cli.errors import CommandError
-from stream_al.config import Settings
+from stream_al.config import KafkaSettings, Settings
 from stream_al.dataset import LabeledTexts, load_labeled
 
 
@@ -106,11 +106,11 @@ class Stack:
 class Watcher:
     """Reads topic sizes and model versions straight from Kafka (no consumer group)."""
 
-    def __init__(self, settings: Settings, test_X: np.ndarray, test_y: list[str]) -> None:
+    def __init__(self, kafka: KafkaSettings, test_X: np.ndarray, test_y: list[str]) -> None:
         from kafka import KafkaConsumer
 
-        self.topics = settings.kafka.topics
-        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap,
+        self.topics = kafka.topics
+        self.consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap,
                                       enable_auto_commit=False, consumer_timeout_ms=200)
         self.test_X, self.test_y = test_X, np.array(test_y, dtype=object)
         self.points: list[Point] = []
@@ -182,7 +182,7 @@ def run_demo(args: argparse.Namespace) -> int:
         time.sleep(args.warmup)
         producer = stack.start("producer", "produce", "--data", str(run_dir / "stream.csv"),
                                "--id-prefix", "demo", "--rate", str(args.rate))
-        watcher = Watcher(settings, test_X, [data.labels[i] for i in test_rows])
+        watcher = Watcher(settings.kafka, test_X, [data.labels[i] for i in test_rows])
         _watch(watcher, stack, producer, len(stream_rows), args)
     finally:
         stack.stop()

@@ -55,3 +55,9 @@ def test_a_bug_shows_its_traceback(monkeypatch):
     monkeypatch.setattr(simulate, "run", broken)  # the parser is built from the module's run
     with pytest.raises(KeyError, match="no such key"):
         main(["simulate", "--data", "any.csv"])
+
+
+def test_the_version_is_the_installed_distribution_s():
+    from importlib.metadata import version
+
+    assert version("stream-al") == stream_al.__version__  # pyproject.toml's [project] version
