@@ -1,1 +1,297 @@
-../../deploy/kafka.sh
+#!/usr/bin/env bash
+# A single-node Apache Kafka (KRaft: broker and controller in one JVM) on 127.0.0.1, run from jars
+# that Maven resolves from Maven Central. For development, the demo and the test suite; no Docker.
+#
+#   deploy/kafka.sh fetch     resolve the broker jars into the cache (skipped when already there)
+#   deploy/kafka.sh start     fetch if needed, write the config, format storage once, start, and
+#                             wait until the broker answers Kafka requests (exit 0 if already up)
+#   deploy/kafka.sh stop      SIGTERM, wait, then SIGKILL
+#   deploy/kafka.sh status    exit 0 when a broker answers on KAFKA_PORT, 3 when stopped, 1 when
+#                             the process is up but does not answer (yet)
+#   deploy/kafka.sh restart   stop, then start
+#   deploy/kafka.sh reset     stop, then delete the data directory
+#
+# Environment (defaults in brackets):
+#   KAFKA_VERSION [4.0.2]            STREAM_AL_CACHE [$HOME/.cache/stream-al]
+#   KAFKA_PORT [9092]                KAFKA_CONTROLLER_PORT [KAFKA_PORT + 1]
+#   KAFKA_DATA_DIR [$STREAM_AL_CACHE/kafka-data-$KAFKA_PORT]: config, pid file, kafka.log, log dirs
+#   KAFKA_HEAP_OPTS [-Xms256m -Xmx512m]
+#   KAFKA_START_TIMEOUT [120] and KAFKA_STOP_TIMEOUT [30], in seconds
+#   KAFKA_PYTHON [python3]: runs the readiness probe (standard library only)
+#   KAFKA_LOG_LEVEL [WARN]: level of the broker's log, $KAFKA_DATA_DIR/kafka.log
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KAFKA_VERSION=${KAFKA_VERSION:-4.0.2}
+CACHE=${STREAM_AL_CACHE:-$HOME/.cache/stream-al}
+LIBS=$CACHE/kafka-$KAFKA_VERSION/libs
+PORT=${KAFKA_PORT:-9092}
+CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
+DATA_DIR=${KAFKA_DATA_DIR:-$CACHE/kafka-data-$PORT}
+PID_FILE=$DATA_DIR/kafka.pid
+LOG_FILE=$DATA_DIR/kafka.log
+HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
+START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
+STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+PYTHON=${KAFKA_PYTHON:-python3}
+LOG_LEVEL=${KAFKA_LOG_LEVEL:-WARN}
+
+NAME=kafka
+# shellcheck source=deploy/lib.sh
+source "$HERE/lib.sh"
+
+need() {  # need COMMAND HOW_TO_GET_IT
+    command -v "$1" >/dev/null 2>&1 || die "'$1' not found; $2"
+}
+
+# --- jars ------------------------------------------------------------------------------------------
+
+jars_current() {  # the cached jars were resolved from the pom.xml as it is now
+    [[ -f $LIBS/.pom.sha256 && $(cat "$LIBS/.pom.sha256") == "$(sha256sum <"$HERE/kafka/pom.xml")" ]]
+}
+
+fetch() {
+    jars_current && return 0
+    need mvn "install Maven (apt-get install -y maven)"
+    mkdir -p "$(dirname "$LIBS")"
+    # The lock lives on fd 9 of this subshell only, so the broker started later does not hold it.
+    (
+        flock 9
+        jars_current && exit 0  # another fetch finished while we waited
+        resolve_jars
+    ) 9>"$(dirname "$LIBS")/.fetch.lock"
+}
+
+resolve_jars() {
+    local tmp
+    say "resolving Kafka $KAFKA_VERSION jars with Maven into $LIBS"
+    tmp=$(mktemp -d "$(dirname "$LIBS")/libs.XXXXXX")
+    if ! mvn -q -B -f "$HERE/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
+        cat "$tmp.log" >&2
+        rm -rf "$tmp" "$tmp.log"
+        die "Maven could not resolve Kafka $KAFKA_VERSION from Maven Central (its output is above)"
+    fi
+    rm -f "$tmp.log"
+    sha256sum <"$HERE/kafka/pom.xml" >"$tmp/.pom.sha256"
+    rm -rf "$LIBS"
+    mv "$tmp" "$LIBS"
+    say "$(find "$LIBS" -name '*.jar' | wc -l) jars in $LIBS"
+}
+
+# --- configuration ---------------------------------------------------------------------------------
+
+write_config() {
+    mkdir -p "$DATA_DIR/logs"
+    cat >"$DATA_DIR/server.properties" <<EOF
+# Written by deploy/kafka.sh; rewritten on every start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA_DIR/logs
+num.network.threads=2
+num.io.threads=4
+num.partitions=4
+auto.create.topics.enable=true
+delete.topic.enable=true
+group.initial.rebalance.delay.ms=0
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# A restarted node must wait out its previous registration's session (9s by default) before the
+# controller takes it back; on loopback a shorter session is safe and makes restarts quicker.
+broker.session.timeout.ms=5000
+broker.heartbeat.interval.ms=1000
+EOF
+    cat >"$DATA_DIR/log4j2.properties" <<EOF
+# Written by deploy/kafka.sh: KAFKA_LOG_LEVEL and up, plus the line that says the server started.
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = $LOG_LEVEL
+rootLogger.appenderRef.out.ref = OUT
+logger.started.name = kafka.server.KafkaRaftServer
+logger.started.level = INFO
+EOF
+}
+
+java_args() {  # sets JAVA_ARGS: the java command line, up to the main class, for the cached jars
+    # shellcheck disable=SC2206  # HEAP_OPTS holds several options
+    JAVA_ARGS=(java $HEAP_OPTS -Djava.awt.headless=true -XX:+ExitOnOutOfMemoryError
+        -Dlog4j2.configurationFile="$DATA_DIR/log4j2.properties" -cp "$LIBS/*")
+}
+
+format_storage() {
+    [[ -f $DATA_DIR/logs/meta.properties ]] && return 0
+    local cluster_id
+    # Kafka's own Uuid.randomUuid(): URL-safe base64 of 16 random bytes, never starting with "-".
+    cluster_id=$("$PYTHON" -c '
+import base64, uuid
+cluster_id = "-"
+while cluster_id.startswith("-"):
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+print(cluster_id)')
+    say "formatting $DATA_DIR/logs (cluster id $cluster_id)"
+    java_args
+    "${JAVA_ARGS[@]}" kafka.tools.StorageTool format --ignore-formatted \
+        --cluster-id "$cluster_id" --config "$DATA_DIR/server.properties" >>"$LOG_FILE" 2>&1 \
+        || die_with_log "formatting the storage in $DATA_DIR/logs failed"
+}
+
+# --- process ---------------------------------------------------------------------------------------
+
+broker_pid() {  # prints the pid of the broker started from DATA_DIR, if it is alive
+    live_pid 'kafka\.Kafka'
+}
+
+broker_answers() {
+    # A broker answers when it serves ApiVersions and a Metadata request that lists a live broker.
+    "$PYTHON" - "$PORT" <<'PY'
+import socket
+import struct
+import sys
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed")
+        buf += chunk
+    return buf
+
+
+def call(sock, api_key, version, body, correlation_id):
+    client_id = b"stream-al-probe"
+    header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
+    sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+    (size,) = struct.unpack(">i", recv_exact(sock, 4))
+    response = recv_exact(sock, size)
+    if struct.unpack_from(">i", response)[0] != correlation_id:
+        raise ValueError("correlation id mismatch")
+    return response[4:]
+
+
+try:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as sock:
+        body = call(sock, 18, 0, b"", 1)  # ApiVersions v0
+        error, count = struct.unpack_from(">hi", body)
+        if error:
+            sys.exit(1)
+        ranges = {}
+        for i in range(count):
+            key, low, high = struct.unpack_from(">hhh", body, 6 + 6 * i)
+            ranges[key] = (low, high)
+        low, high = ranges[3]
+        version = min(high, 8)  # Metadata v1..v8 share this simple non-flexible encoding
+        if version < max(low, 1):
+            print(f"probe: broker needs Metadata v{low}+", file=sys.stderr)
+            sys.exit(1)
+        request = struct.pack(">i", 0)  # no topics: we only want the brokers
+        request += b"\x00" if version >= 4 else b""  # allow_auto_topic_creation
+        request += b"\x00\x00" if version >= 8 else b""  # include_*_authorized_operations
+        body = call(sock, 3, version, request, 2)
+        (brokers,) = struct.unpack_from(">i", body, 4 if version >= 3 else 0)
+        sys.exit(0 if brokers > 0 else 1)
+except (OSError, ValueError, KeyError, struct.error):
+    sys.exit(1)
+PY
+}
+
+wait_ready() {  # wait_ready PID
+    wait_until "$1" broker_answers "answering on 127.0.0.1:$PORT"
+}
+
+start() {
+    local pid began=$SECONDS
+    need java "install Java 17 or newer (apt-get install -y openjdk-17-jre-headless)"
+    need "$PYTHON" "set KAFKA_PYTHON to a Python 3 interpreter"
+    if pid=$(broker_pid); then
+        if ! broker_answers; then
+            say "pid $pid is starting; waiting until it answers on 127.0.0.1:$PORT"
+            wait_ready "$pid"
+        fi
+        say "already running (pid $pid) on 127.0.0.1:$PORT"
+        return 0
+    fi
+    if broker_answers; then
+        say "a broker already answers on 127.0.0.1:$PORT (not started from $DATA_DIR); leaving it alone"
+        return 0
+    fi
+    for p in "$PORT" "$CONTROLLER_PORT"; do
+        tcp_open "$p" && die "port $p on 127.0.0.1 is taken by something that is not this broker; pick another KAFKA_PORT"
+    done
+    fetch
+    write_config
+    : >"$LOG_FILE"
+    format_storage
+    cd "$DATA_DIR"
+    java_args
+    launch "${JAVA_ARGS[@]}" kafka.Kafka "$DATA_DIR/server.properties"
+    pid=$LAUNCHED_PID
+    wait_ready "$pid"
+    say "started (pid $pid) on 127.0.0.1:$PORT in $((SECONDS - began))s; data and log in $DATA_DIR"
+}
+
+stop() {
+    local pid
+    if ! pid=$(broker_pid); then
+        rm -f "$PID_FILE"
+        say "not running from $DATA_DIR"
+        return 0
+    fi
+    stop_pid "$pid"
+}
+
+status() {
+    local pid
+    if pid=$(broker_pid); then
+        if broker_answers; then
+            say "running (pid $pid) on 127.0.0.1:$PORT; data and log in $DATA_DIR"
+            return 0
+        fi
+        say "pid $pid is alive but does not answer on 127.0.0.1:$PORT (starting, or unhealthy: see $LOG_FILE)"
+        return 1
+    fi
+    if broker_answers; then
+        say "a broker answers on 127.0.0.1:$PORT (not started from $DATA_DIR)"
+        return 0
+    fi
+    say "stopped (port $PORT)"
+    return 3
+}
+
+reset() {
+    stop
+    [[ -e $DATA_DIR ]] || return 0
+    if [[ ! -f $DATA_DIR/server.properties && -n $(ls -A "$DATA_DIR") ]]; then
+        die "$DATA_DIR does not look like a directory this script made (no server.properties); not deleting it"
+    fi
+    rm -rf "$DATA_DIR"
+    say "deleted $DATA_DIR"
+}
+
+case ${1:-} in
+    fetch) fetch ;;
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    restart) stop && start ;;
+    reset) reset ;;
+    *)
+        echo "usage: $0 {fetch|start|stop|status|restart|reset}" >&2
+        exit 2
+        ;;
+esac

@@ -1,1 +1,72 @@
-../../deploy/lib.sh
+# Process handling shared by deploy/kafka.sh and deploy/prometheus.sh (sourced, not run).
+#
+# The sourcing script sets NAME (prefix of messages), PID_FILE, LOG_FILE, START_TIMEOUT and
+# STOP_TIMEOUT before calling these.
+
+say() { echo "$NAME: $*"; }
+
+die() {
+    echo "$NAME: error: $*" >&2
+    exit 1
+}
+
+die_with_log() {  # die, showing the end of the server's log
+    if [[ -s $LOG_FILE ]]; then
+        echo "---- last 40 lines of $LOG_FILE ----" >&2
+        tail -n 40 "$LOG_FILE" >&2
+    fi
+    die "$@"
+}
+
+tcp_open() {  # tcp_open PORT: something listens on 127.0.0.1:PORT
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+live_pid() {  # live_pid PATTERN: the pid in PID_FILE if it is alive and its command line matches
+    local pid
+    [[ -f $PID_FILE ]] || return 1
+    pid=$(cat "$PID_FILE")
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$1" || return 1
+    echo "$pid"
+}
+
+launch() {  # launch COMMAND...: start it detached, appending to LOG_FILE; sets LAUNCHED_PID
+    # setsid: the server outlives the shell that started it; bash writes the pid the server takes.
+    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" "$@" </dev/null >>"$LOG_FILE" 2>&1 &
+    local launcher=$!
+    for _ in $(seq 50); do [[ -s $PID_FILE ]] && break; sleep 0.1; done
+    LAUNCHED_PID=$(cat "$PID_FILE" 2>/dev/null || echo "$launcher")
+}
+
+wait_until() {  # wait_until PID PROBE WHAT: poll PROBE until it succeeds; die if PID exits or time runs out
+    local pid=$1 probe=$2 what=$3 deadline=$((SECONDS + START_TIMEOUT))
+    until "$probe"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$PID_FILE"
+            die_with_log "$NAME (pid $pid) exited during start-up"
+        fi
+        if ((SECONDS >= deadline)); then
+            kill -KILL "$pid" 2>/dev/null || true
+            rm -f "$PID_FILE"
+            die_with_log "$NAME (pid $pid) was not $what within ${START_TIMEOUT}s; killed it"
+        fi
+        sleep 0.3
+    done
+}
+
+stop_pid() {  # stop_pid PID: SIGTERM, wait STOP_TIMEOUT, then SIGKILL; removes PID_FILE
+    local pid=$1
+    kill -TERM "$pid"
+    for _ in $(seq $((STOP_TIMEOUT * 5))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
+    rm -f "$PID_FILE"
+    say "stopped (pid $pid)"
+}
