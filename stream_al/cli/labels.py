@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @kafka_errors
 def _export(args: argparse.Namespace) -> int:
     from stream_al.labels.export import write_snapshot
-    from stream_al.stream.rebuild import rebuild_from_topic
+    from stream_al.stream.label_export import rebuild_from_topic
 
     k = load_settings(args).kafka
     snapshot = rebuild_from_topic(

@@ -21,8 +21,8 @@ True
 
 :func:`write_snapshot` puts it in ``OUT/v0001/`` (then ``v0002``, ... when the content changed):
 ``labels.jsonl``, ``labels.csv`` and ``manifest.json``. ``stream-al labels export --out DIR``
-rebuilds the dataset from the ``selected`` and ``labels`` topics
-(``stream_al.stream.rebuild.rebuild_from_topic``) and writes it there.
+rebuilds the dataset from the ``selected`` and ``labels`` topics and writes it there
+(``stream_al/stream/label_export.py``, the Kafka side).
 """
 
 from __future__ import annotations

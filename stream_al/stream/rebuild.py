@@ -9,23 +9,18 @@ When a worker is assigned the control partition it reads, up to their current en
 - the last record of ``models``: the version to continue from, and its temperature.
 
 All of it is bounded by the budget (selected, labels) or compacted (state, models).
-
-:func:`rebuild_from_topic` rebuilds the labelled dataset (``stream-al labels export``) from the
-same topics.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from stream_al.config import KafkaSettings
-from stream_al.labels.export import LabeledSnapshot, admitted_rows
 from stream_al.stream.messages import (
     DeadLetterReason,
     Expiry,
@@ -156,26 +151,3 @@ def _last_model(kafka: KafkaSettings, last_only: bool) -> tuple[int, float]:
         return last.version, float(last.to_snapshot().temperature)
     except Exception:  # weights that do not load: the scorers dead-letter it too
         return last.version, 1.0
-
-
-def rebuild_from_topic(
-    bootstrap: str,
-    labels_topic: str,
-    selected_topic: str,
-    *,
-    label_policy: str = "accept_new_class",
-    label_classes: Sequence[str] = (),
-    timeout_s: float = 60.0,
-) -> LabeledSnapshot:
-    """The labelled dataset from the topics alone: every record of ``selected_topic`` (texts)
-    and ``labels_topic`` up to their ends now, through :func:`~stream_al.labels.export.admitted_rows`. Unreadable
-    records are skipped, as the coordinator skips them."""
-    kafka = KafkaSettings(bootstrap=bootstrap, app_id="stream-al-labels-export")
-
-    def records(topic: str, model: type) -> list[Any]:
-        parsed = (parse(model, r.value) for r in read_topic(kafka, topic, timeout_s=timeout_s))
-        return [p for p in parsed if isinstance(p, model)]
-
-    selected = records(selected_topic, SelectedItem)
-    labels = records(labels_topic, LabelIn)
-    return admitted_rows(selected, labels, label_policy, label_classes)

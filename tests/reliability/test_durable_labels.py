@@ -11,7 +11,7 @@ import pytest
 
 from stream_al.cli import build_parser
 from stream_al.labels.export import SnapshotError, read_snapshot, versions
-from stream_al.stream.rebuild import rebuild_from_topic
+from stream_al.stream.label_export import rebuild_from_topic
 from tests.reliability.faults import Background, observe, topic_config
 from tests.stream.harness import (
     AG_NEWS,
