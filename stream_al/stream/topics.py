@@ -22,7 +22,6 @@ must have one partition (the budget is spent in one place).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
@@ -94,24 +93,16 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
-        _check_control(admin, kafka, timeout_s)
+        _check_control(admin, kafka)
         return created
     finally:
         admin.close()
 
 
-def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings, timeout_s: float) -> None:
-    """``control`` has exactly one partition. A topic just created may be described with none
-    until its partition has a leader (seen on a loaded machine), so none is asked again until
-    ``timeout_s`` has passed."""
+def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings) -> None:
     name = kafka.topics.control
-    deadline = time.monotonic() + timeout_s
-    while True:
-        described = admin.describe_topics([name])
-        partitions = len(described[0]["partitions"]) if described else 0
-        if partitions or time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
+    described = admin.describe_topics([name])
+    partitions = len(described[0]["partitions"]) if described else 0
     if partitions != 1:
         raise TopicError(
             f"topic {name} has {partitions} partitions; the coordinator needs exactly 1. "
