@@ -121,6 +121,7 @@ def build_app(
             metrics.set_consumer_lag(tp.topic, tp.partition, lag)
 
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        metrics.readiness.mark("joined")  # /readyz (stream_al.health.WORKER_CONDITIONS)
         await coordinating.assigned(any(tp.topic == t.control for tp in assigned))
 
     app.on_partitions_assigned.connect(on_assigned, weak=False)

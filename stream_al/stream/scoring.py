@@ -233,7 +233,11 @@ class ScoringShell:
                 consumer.seek(tp, end - 1)
             else:
                 await consumer.seek_to_beginning(tp)
+            loaded = False
             while True:
+                if not loaded and (end <= start or await consumer.position(tp) >= end):
+                    loaded = True  # the newest model at start is in use: /readyz
+                    self.metrics.readiness.mark("model_loaded")
                 batches = await consumer.getmany(timeout_ms=1000)
                 for records in batches.values():
                     for record in records:  # the model already there at start: no latency
