@@ -55,8 +55,10 @@ NO_SERIES_IN_THIS_RUN = {
 
 
 def scrape_config(targets: list[str], path: Path) -> Path:
-    """``deploy/prometheus.yml`` with ``targets`` and a 1 s scrape interval, written to ``path``."""
+    """``deploy/prometheus.yml`` with ``targets``, a 1 s scrape interval and its rule files by
+    absolute path, written to ``path``."""
     config = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text())
+    config["rule_files"] = [str(REPO / "deploy" / f) for f in config["rule_files"]]
     config["global"]["scrape_interval"] = "1s"
     config["global"]["evaluation_interval"] = "1s"
     (job,) = config["scrape_configs"]
