@@ -290,6 +290,7 @@ class Metrics:
         self.stages = tuple(stages)
         self.readiness = Readiness(WORKER_CONDITIONS)
         self._coordinator = _CoordinatorGauges()
+        self._lagging: set[tuple[str, str]] = set()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         Info("stream_al_build", "The stream-al release and Python running this worker.",
@@ -488,6 +489,17 @@ class Metrics:
 
     def set_consumer_lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(lag)
+        self._lagging.add((topic, str(partition)))
+
+    def set_consumer_lags(self, lags: Mapping[tuple[str, int], int]) -> None:
+        """The lag of every partition this worker reads now; the series of partitions it no
+        longer reads are removed (another worker reports them: summing stays right)."""
+        now = {(topic, str(partition)) for topic, partition in lags}
+        for gone in self._lagging - now:
+            self.consumer_lag.remove(*gone)
+        self._lagging = now
+        for (topic, partition), lag in lags.items():
+            self.consumer_lag.labels(topic, str(partition)).set(lag)
 
     # --------------------------------------------------------------- selection
     def count_selected(self, strategy: str, reason: str, n: int = 1) -> None:

@@ -142,8 +142,9 @@ def test_coordinator_gauges_are_absent_until_set(metrics):
 
 def test_coordinator_gauges_vanish_when_the_role_is_released(metrics):
     set_every_coordinator_gauge(metrics)
-    assert COORDINATOR_GAUGES <= set(exposed_families(metrics)) | {
-        "stream_al_budget_spent_money", "stream_al_budget_remaining_money"}
+    money = {"stream_al_budget_spent_money", "stream_al_budget_remaining_money"}
+    assert set(exposed_families(metrics)) == set(exposed_families(metrics)) | (
+        COORDINATOR_GAUGES - money)
     metrics.release_coordinator()
     page = metrics.exposition().decode()
     for name in COORDINATOR_GAUGES:
@@ -209,6 +210,15 @@ def test_consumer_lag_per_topic_and_partition(metrics):
         value(metrics, "stream_al_consumer_lag_messages", topic="stream-al.texts", partition="2")
         == 7
     )
+
+
+def test_partitions_a_worker_no_longer_reads_lose_their_lag_series(metrics):
+    metrics.set_consumer_lags({("stream-al.texts", 0): 5, ("stream-al.texts", 1): 9})
+    metrics.set_consumer_lags({("stream-al.texts", 1): 3, ("stream-al.labels", 0): 0})
+    lag = "stream_al_consumer_lag_messages"
+    assert value(metrics, lag, topic="stream-al.texts", partition="0") is None
+    assert value(metrics, lag, topic="stream-al.texts", partition="1") == 3
+    assert value(metrics, lag, topic="stream-al.labels", partition="0") == 0
 
 
 def test_batch_sizes_are_a_histogram_per_stage(metrics):

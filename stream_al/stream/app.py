@@ -112,13 +112,13 @@ def build_app(
     async def report_lag() -> None:
         # throughput also falls when no batch comes (set only per batch, it would stay up)
         metrics.set_throughput(scoring.rate.rate(time.monotonic()))
-        consumer = app.consumer
+        consumer, lags = app.consumer, {}
         for tp in consumer.assignment():
             end, position = consumer.highwater(tp), await consumer.position(tp)
             if end is not None and position is not None:
-                metrics.set_consumer_lag(tp.topic, tp.partition, max(0, end - position))
-        for tp, lag in (await reader.lag()).items():
-            metrics.set_consumer_lag(tp.topic, tp.partition, lag)
+                lags[tp.topic, tp.partition] = max(0, end - position)
+        lags.update({(tp.topic, tp.partition): lag for tp, lag in (await reader.lag()).items()})
+        metrics.set_consumer_lags(lags)  # partitions that moved to another worker: gone
 
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         metrics.readiness.mark("joined")  # /readyz (stream_al.health.WORKER_CONDITIONS)
