@@ -8,6 +8,7 @@ a YAML file given to :meth:`Settings.load`, and the defaults below.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -121,9 +122,35 @@ class KafkaSettings(BaseModel):
         description="label_policy reject: the allowed classes (empty: those learned so far, "
         "once the model knows two)",
     )
-    label_deadline_s: float = Field(3600.0, gt=0)
-    metrics_port: int = Field(9464, ge=0)
-    state_dir: Path = Field(default_factory=lambda: _cache_dir() / "state")
+    label_deadline_s: float = Field(3600.0, gt=0, description="seconds a vendor has to answer "
+                                    "a selected item (its deadline); then its cost is released")
+    metrics_port: int = Field(9464, ge=0, description="/metrics, /healthz and /readyz; 0: any "
+                              "free port")
+    state_dir: Path = Field(
+        None, validate_default=False,
+        description="local state (faust's data, the model registry); unset: "
+        "~/.cache/stream-al/state/<app_id>-<8 hex digits of bootstrap and topic names>, one per "
+        "deployment",
+    )
+
+    @model_validator(mode="after")
+    def _state_dir_per_deployment(self) -> KafkaSettings:
+        if self.state_dir is None:
+            self.state_dir = _cache_dir() / "state" / deployment_name(self)
+        return self
+
+
+def deployment_name(kafka: KafkaSettings) -> str:
+    """``<app_id>-<hash>``: the same for every worker of one deployment (broker, group and
+    topics), different for two deployments on one machine even with the same ``app_id``.
+
+    >>> deployment_name(KafkaSettings(app_id="shop"))
+    'shop-5f10b73b'
+    """
+    t = kafka.topics
+    names = [kafka.bootstrap, kafka.app_id, t.texts, t.labels, t.selected, t.control, t.models]
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:8]
+    return f"{kafka.app_id}-{digest}"
 
 
 class SimulationSettings(BaseModel):
