@@ -22,6 +22,7 @@ must have one partition (the budget is spent in one place).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
@@ -92,16 +93,23 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
-        _check_control(admin, kafka)
+        _check_control(admin, kafka, timeout_s)
         return created
     finally:
         admin.close()
 
 
-def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings) -> None:
+def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings, timeout_s: float) -> None:
+    """``control`` has one partition. A topic created a moment ago may be described with none
+    until its metadata reaches the broker that answers (seen on a fresh broker): wait for it."""
     name = kafka.topics.control
-    described = admin.describe_topics([name])
-    partitions = len(described[0]["partitions"]) if described else 0
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = admin.describe_topics([name])
+        partitions = len(described[0]["partitions"]) if described else 0
+        if partitions or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
     if partitions != 1:
         raise TopicError(
             f"topic {name} has {partitions} partitions; the coordinator needs exactly 1. "
