@@ -1,4 +1,4 @@
-"""The faust application: two agents, two tasks and two timers, built from :class:`Settings`.
+"""The faust application: two agents, three tasks and two timers, built from :class:`Settings`.
 
 - a task reads ``texts`` (partitioned; the workers share the partitions in their own group,
   :func:`~stream_al.stream.reader.texts_group`) in batches with aiokafka
@@ -9,8 +9,8 @@
   ``control``.
 - ``coordinate`` on ``control`` (one partition, so one worker of the group runs it): the
   system-wide budget, selection and learning (:class:`CoordinatorShell`).
-- a task per worker follows ``models`` and swaps in each new model for its scorers; a timer
-  runs the coordinator's chores.
+- a task per worker follows ``models`` and swaps in each new model for its scorers; another
+  runs the coordinator's chores every :data:`CHORES_EVERY_S` after the last ones finished.
 
 Every agent has concurrency 1: with more, faust can commit an offset past a message still in
 flight (faust-streaming issue #606). Streams are consumed without automatic acks
@@ -21,6 +21,7 @@ unacked: they are read again after the restart (at-least-once; consumers are ide
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -100,9 +101,13 @@ def build_app(
     async def follow_models() -> None:
         await scoring.follow_models()
 
-    @app.timer(CHORES_EVERY_S)
+    @app.task
     async def chores() -> None:
-        await coordinating.chores()
+        # a loop, not a timer: a chore may take longer than the interval (the first one
+        # rebuilds the coordinator), and mode's timer then warns that it is "overlapping"
+        while True:
+            await coordinating.chores()
+            await asyncio.sleep(CHORES_EVERY_S)
 
     @app.timer(TRIM_EVERY_S)
     async def trim_heap() -> None:  # freed numpy temporaries otherwise stay in the heap
