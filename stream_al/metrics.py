@@ -32,7 +32,6 @@ from __future__ import annotations
 import platform
 import re
 import threading
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from wsgiref.simple_server import WSGIServer
 
@@ -112,7 +111,6 @@ METRIC_TYPES: dict[str, str] = {
     "stream_al_drift_score": "gauge",
     "stream_al_drift_alarms_total": "counter",
     "stream_al_ood_ratio": "gauge",
-    "stream_al_throughput_texts_per_second": "gauge",
     # annotation
     "stream_al_labels_by_annotator_total": "counter",
     "stream_al_annotator_agreement": "gauge",
@@ -166,50 +164,6 @@ def sample_value(exposition: str, name: str, **labels: str) -> float:
     pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
     match = re.search("^" + pattern + "$", exposition, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
-
-class WindowRate:
-    """Events per second over a sliding window, from timestamps the caller passes in.
-
-    Until a whole window has passed since ``start`` the rate is taken over the time since
-    ``start``, so the first readings are not diluted by time before the worker ran.
-
-    >>> window = WindowRate(window_s=10.0, start=0.0)
-    >>> window.add(50, now=1.0)
-    >>> window.add(50, now=2.0)
-    >>> window.rate(now=5.0)  # 100 texts in the 5 s since start
-    20.0
-    >>> window.rate(now=11.5)  # the window is (1.5, 11.5]: the 50 at 1.0 have left it
-    5.0
-    """
-
-    def __init__(self, window_s: float, start: float) -> None:
-        if window_s <= 0:
-            raise ValueError(f"window_s must be > 0 seconds, got {window_s}")
-        self.window_s = window_s
-        self.start = start
-        self._events: deque[tuple[float, float]] = deque()
-        self._total = 0.0
-
-    def add(self, n: float, now: float) -> None:
-        """Count ``n`` events at time ``now`` (seconds, same clock as ``start``)."""
-        if n < 0:
-            raise ValueError(f"cannot add a negative number of events ({n})")
-        self._events.append((now, n))
-        self._total += n
-        self._evict(now)
-
-    def rate(self, now: float) -> float:
-        """Events per second in ``(now - window_s, now]``; 0.0 before any time has passed."""
-        self._evict(now)
-        span = min(self.window_s, now - self.start)
-        return self._total / span if span > 0 else 0.0
-
-    def _evict(self, now: float) -> None:
-        horizon = now - self.window_s
-        while self._events and self._events[0][0] <= horizon:
-            self._total -= self._events.popleft()[1]
-        if not self._events:
-            self._total = 0.0  # no float residue once the window is empty
 
 
 class _Cap:
@@ -447,11 +401,6 @@ class Metrics:
         self.ood_ratio = c.gauge(
             "stream_al_ood_ratio", "Share of recent texts flagged out-of-distribution."
         )
-        self.throughput = Gauge(
-            "stream_al_throughput_texts_per_second",
-            "Texts per second over a sliding window.",
-            registry=r,
-        )
 
     def _create_annotation_metrics(self) -> None:
         r = self.registry
@@ -601,10 +550,6 @@ class Metrics:
     def set_ood_ratio(self, ratio: float) -> None:
         self.ood_ratio.set(ratio)
         self._coordinator.show(self.ood_ratio)
-
-    def set_throughput(self, texts_per_second: float) -> None:
-        """Set from a :class:`WindowRate` the worker keeps: ``window.rate(now)``."""
-        self.throughput.set(texts_per_second)
 
     # -------------------------------------------------------------- annotation
     def set_agreement(self, alpha: float) -> None:

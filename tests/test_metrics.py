@@ -21,7 +21,6 @@ from stream_al.metrics import (
     PROCESS_METRIC_TYPES,
     STAGES,
     Metrics,
-    WindowRate,
 )
 
 
@@ -337,11 +336,14 @@ def test_drift_score_and_alarms_by_detector(metrics):
     assert value(metrics, "stream_al_drift_alarms_total", detector="adwin") == 2
 
 
-def test_ood_ratio_and_throughput(metrics):
+def test_ood_ratio(metrics):
     metrics.set_ood_ratio(0.02)
-    metrics.set_throughput(850.0)
     assert value(metrics, "stream_al_ood_ratio") == 0.02
-    assert value(metrics, "stream_al_throughput_texts_per_second") == 850
+
+
+def test_throughput_is_not_a_gauge_of_its_own_but_the_rate_of_the_stage_counters():
+    assert not [name for name in METRIC_TYPES if "throughput" in name]
+    assert METRIC_TYPES["stream_al_stage_items_in_total"] == "counter"
 
 
 # -------------------------------------------------------------- annotation helpers
@@ -359,38 +361,6 @@ def test_annotators_beyond_the_cap_share_other_and_get_no_accuracy_gauge():
     metrics.set_annotator_accuracy("ann-2", 0.5)
     assert value(metrics, "stream_al_labels_by_annotator_total", annotator=OTHER) == 1
     assert value(metrics, "stream_al_annotator_accuracy_ratio", annotator=OTHER) is None
-
-
-# ------------------------------------------------------------------ window rate
-def test_window_rate_counts_only_the_last_window():
-    window = WindowRate(window_s=10.0, start=0.0)
-    window.add(100, now=1.0)
-    window.add(200, now=12.0)
-    assert window.rate(now=15.0) == pytest.approx(20.0)  # only the 200 at t=12 is in (5, 15]
-
-
-def test_window_rate_before_a_full_window_uses_the_time_since_start():
-    window = WindowRate(window_s=60.0, start=100.0)
-    window.add(30, now=103.0)
-    assert window.rate(now=110.0) == pytest.approx(3.0)
-
-
-def test_window_rate_is_zero_when_idle_or_at_start():
-    window = WindowRate(window_s=5.0, start=0.0)
-    assert window.rate(now=0.0) == 0.0
-    window.add(10, now=1.0)
-    assert window.rate(now=100.0) == 0.0
-
-
-@pytest.mark.parametrize("window_s", [0.0, -1.0])
-def test_window_rate_needs_a_positive_window(window_s):
-    with pytest.raises(ValueError, match="window_s must be > 0"):
-        WindowRate(window_s=window_s, start=0.0)
-
-
-def test_window_rate_refuses_negative_counts():
-    with pytest.raises(ValueError, match="negative"):
-        WindowRate(window_s=1.0, start=0.0).add(-1, now=0.5)
 
 
 # ---------------------------------------------------------------------- serving

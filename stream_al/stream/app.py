@@ -22,7 +22,6 @@ unacked: they are read again after the restart (at-least-once; consumers are ide
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import faust
@@ -115,8 +114,6 @@ def build_app(
 
     @app.timer(LAG_EVERY_S)
     async def report_lag() -> None:
-        # throughput also falls when no batch comes (set only per batch, it would stay up)
-        metrics.set_throughput(scoring.rate.rate(time.monotonic()))
         consumer, lags = app.consumer, {}
         for tp in consumer.assignment():
             end, position = consumer.highwater(tp), await consumer.position(tp)
