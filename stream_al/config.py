@@ -13,13 +13,22 @@ the first that exists of ``./stream-al.yaml`` and ``~/.config/stream-al/config.y
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from stream_al.errors import StreamAlError
@@ -41,6 +50,10 @@ def _cache_dir() -> Path:
     return Path.home() / ".cache" / "stream-al"
 
 
+UserPath = Annotated[Path, AfterValidator(Path.expanduser)]
+"""A path in which ``~`` is the user's home directory, as a shell reads it."""
+
+
 class EmbedderSettings(_Part):
     name: EmbedderName = "static"
     batch_size: int | None = Field(
@@ -49,7 +62,8 @@ class EmbedderSettings(_Part):
     )
     hashing_features: int = Field(2**18, ge=16)
     static_dim: int = Field(256, ge=8, description="PCA dimension of the distilled model2vec model")
-    cache_dir: Path = Field(default_factory=_cache_dir)
+    cache_dir: UserPath = Field(default_factory=_cache_dir,
+                                description="the distilled static model and embedding caches")
 
 
 class LearnerSettings(_Part):
@@ -124,21 +138,53 @@ class TopicSettings(_Part):
 
 
 class KafkaSettings(_Part):
-    bootstrap: str = "127.0.0.1:9092"
-    app_id: str = "stream-al"
+    bootstrap: str = Field("127.0.0.1:9092", description="the brokers, host:port[,host:port]")
+    app_id: str = Field("stream-al", description="the workers' consumer group (texts: "
+                        "<app_id>.texts); one per deployment")
     topics: TopicSettings = Field(default_factory=TopicSettings)
-    max_text_bytes: int = Field(20_000, ge=64, description="longer texts are truncated and flagged")
-    batch_max: int = Field(512, ge=1)
-    batch_within_s: float = Field(0.2, gt=0)
-    label_policy: Literal["accept_new_class", "reject"] = "accept_new_class"
+    max_text_bytes: int = Field(20_000, ge=64, description="longer texts are cut on a UTF-8 "
+                                "boundary, flagged in metadata and reported as a truncated event")
+    batch_max: int = Field(512, ge=1, description="records a worker reads and scores at once")
+    batch_within_s: float = Field(0.2, gt=0, description="how long a batch waits to fill")
+    label_policy: Literal["accept_new_class", "reject"] = Field(
+        "accept_new_class", description="accept_new_class: a label of any class is learned "
+        "(a new class too); reject: a label whose class is not in label_classes is "
+        "dead-lettered (reason unknown_class)")
     label_classes: list[str] = Field(
         default_factory=list,
         description="label_policy reject: the allowed classes (empty: those learned so far, "
         "once the model knows two)",
     )
-    label_deadline_s: float = Field(3600.0, gt=0)
-    metrics_port: int = Field(9464, ge=0)
-    state_dir: Path = Field(default_factory=lambda: _cache_dir() / "state")
+    label_deadline_s: float = Field(3600.0, gt=0, description="seconds a vendor has to answer "
+                                    "a selected item (its deadline); then its cost is released")
+    metrics_port: int = Field(9464, ge=0, description="/metrics, /healthz and /readyz; 0: any "
+                              "free port")
+    state_dir: UserPath = Field(
+        None, validate_default=False,
+        description="local state (faust's data, the model registry); unset: "
+        "~/.cache/stream-al/state/<app_id>-<8 hex digits of bootstrap and topic names>, one per "
+        "deployment",
+    )
+
+    @model_validator(mode="after")
+    def _state_dir_per_deployment(self) -> KafkaSettings:
+        if self.state_dir is None:
+            # frozen: set once, while validating
+            object.__setattr__(self, "state_dir", _cache_dir() / "state" / deployment_name(self))
+        return self
+
+
+def deployment_name(kafka: KafkaSettings) -> str:
+    """``<app_id>-<hash>``: the same for every worker of one deployment (broker, group and
+    topics), different for two deployments on one machine even with the same ``app_id``.
+
+    >>> deployment_name(KafkaSettings(app_id="shop"))
+    'shop-5f10b73b'
+    """
+    t = kafka.topics
+    names = [kafka.bootstrap, kafka.app_id, t.texts, t.labels, t.selected, t.control, t.models]
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:8]
+    return f"{kafka.app_id}-{digest}"
 
 
 class SimulationSettings(_Part):
@@ -211,7 +257,7 @@ class CalibrationSettings(_Part):
 
 
 class RegistrySettings(_Part):
-    dir: Path | None = Field(
+    dir: UserPath | None = Field(
         None, description="None: <kafka.state_dir>/registry/<kafka.app_id> (one per deployment)"
     )
     enabled: bool = Field(True, description="the worker registers every model version it publishes")

@@ -12,20 +12,44 @@ counters, ``set_*`` for gauges) instead of touching the metric objects.
 
 :data:`METRIC_TYPES` names every metric as PromQL sees it (counters with their ``_total``,
 histograms by the base name of their ``_bucket``/``_sum``/``_count`` series); the dashboard
-tests check every panel against it.
+tests check every panel against it. Besides them, the registry carries the process
+collector's ``process_*`` series and ``python_info`` (:data:`PROCESS_METRIC_TYPES`).
+
+**Coordinator gauges** (:data:`COORDINATOR_GAUGES`: budget, bandit, reservoir, model quality,
+drift and annotator gauges) are set only by the worker that holds the ``control`` partition.
+Each is exposed once set, and :meth:`Metrics.release_coordinator` removes them all when the
+worker loses that role, so across workers there is one series of each (none while no worker
+coordinates, two during a split): never sum them, and count them to see the coordinator.
+
+**Units never change with a setting**: ``*_labels`` budget gauges count ledger units (one a
+label; with ``cost.unit`` minutes or money, one a typical label, ``cost.reference_chars``
+long); ``*_minutes`` and ``*_money`` gauges exist only under that ``cost.unit`` (money in the
+currency ``cost.hourly_rate`` and ``cost.fee_per_label`` are given in).
 """
 
 from __future__ import annotations
 
-import math
+import platform
 import re
 import threading
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from wsgiref.simple_server import WSGIServer
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from stream_al import __version__
+from stream_al.health import WORKER_CONDITIONS, Readiness, serve
 
 STAGES = ("embed", "score", "select", "learn", "vendor_out", "labels_in")
 LABEL_OUTCOMES = ("accepted", "duplicate", "rejected")
@@ -65,8 +89,11 @@ METRIC_TYPES: dict[str, str] = {
     "stream_al_selected_items_total": "counter",
     "stream_al_budget_spent_labels": "gauge",
     "stream_al_budget_remaining_labels": "gauge",
-    "stream_al_budget_spent_cost_units": "gauge",
-    "stream_al_budget_remaining_cost_units": "gauge",
+    "stream_al_budget_limit_labels": "gauge",
+    "stream_al_budget_spent_minutes": "gauge",
+    "stream_al_budget_remaining_minutes": "gauge",
+    "stream_al_budget_spent_money": "gauge",
+    "stream_al_budget_remaining_money": "gauge",
     "stream_al_bandit_weight": "gauge",
     "stream_al_reservoir_items": "gauge",
     "stream_al_reservoir_capacity_items": "gauge",
@@ -84,13 +111,50 @@ METRIC_TYPES: dict[str, str] = {
     "stream_al_drift_score": "gauge",
     "stream_al_drift_alarms_total": "counter",
     "stream_al_ood_ratio": "gauge",
-    "stream_al_throughput_texts_per_second": "gauge",
     # annotation
     "stream_al_labels_by_annotator_total": "counter",
     "stream_al_annotator_agreement": "gauge",
     "stream_al_annotator_accuracy_ratio": "gauge",
+    # the build
+    "stream_al_build_info": "gauge",
 }
 METRIC_NAMES = frozenset(METRIC_TYPES)
+
+COORDINATOR_GAUGES = frozenset({
+    "stream_al_budget_spent_labels",
+    "stream_al_budget_remaining_labels",
+    "stream_al_budget_limit_labels",
+    "stream_al_budget_spent_minutes",
+    "stream_al_budget_remaining_minutes",
+    "stream_al_budget_spent_money",
+    "stream_al_budget_remaining_money",
+    "stream_al_bandit_weight",
+    "stream_al_reservoir_items",
+    "stream_al_reservoir_capacity_items",
+    "stream_al_reservoir_clusters",
+    "stream_al_prequential_accuracy_ratio",
+    "stream_al_calibration_error_ratio",
+    "stream_al_model_temperature",
+    "stream_al_drift_score",
+    "stream_al_ood_ratio",
+    "stream_al_annotator_agreement",
+    "stream_al_annotator_accuracy_ratio",
+})
+"""Gauges exposed only by the worker that coordinates, and only once set (see the module doc)."""
+
+PROCESS_METRIC_TYPES: dict[str, str] = {
+    "process_virtual_memory_bytes": "gauge",
+    "process_resident_memory_bytes": "gauge",
+    "process_start_time_seconds": "gauge",
+    "process_cpu_seconds_total": "counter",
+    "process_open_fds": "gauge",
+    "process_max_fds": "gauge",
+    "python_info": "gauge",
+}
+"""The standard process and platform series (``prometheus_client``'s collectors, Linux)."""
+
+COST_UNITS = ("minutes", "money")
+"""The ``cost.unit`` values besides ``labels``, each with its own pair of budget gauges."""
 
 
 
@@ -100,50 +164,6 @@ def sample_value(exposition: str, name: str, **labels: str) -> float:
     pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
     match = re.search("^" + pattern + "$", exposition, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
-
-class WindowRate:
-    """Events per second over a sliding window, from timestamps the caller passes in.
-
-    Until a whole window has passed since ``start`` the rate is taken over the time since
-    ``start``, so the first readings are not diluted by time before the worker ran.
-
-    >>> window = WindowRate(window_s=10.0, start=0.0)
-    >>> window.add(50, now=1.0)
-    >>> window.add(50, now=2.0)
-    >>> window.rate(now=5.0)  # 100 texts in the 5 s since start
-    20.0
-    >>> window.rate(now=11.5)  # the window is (1.5, 11.5]: the 50 at 1.0 have left it
-    5.0
-    """
-
-    def __init__(self, window_s: float, start: float) -> None:
-        if window_s <= 0:
-            raise ValueError(f"window_s must be > 0 seconds, got {window_s}")
-        self.window_s = window_s
-        self.start = start
-        self._events: deque[tuple[float, float]] = deque()
-        self._total = 0.0
-
-    def add(self, n: float, now: float) -> None:
-        """Count ``n`` events at time ``now`` (seconds, same clock as ``start``)."""
-        if n < 0:
-            raise ValueError(f"cannot add a negative number of events ({n})")
-        self._events.append((now, n))
-        self._total += n
-        self._evict(now)
-
-    def rate(self, now: float) -> float:
-        """Events per second in ``(now - window_s, now]``; 0.0 before any time has passed."""
-        self._evict(now)
-        span = min(self.window_s, now - self.start)
-        return self._total / span if span > 0 else 0.0
-
-    def _evict(self, now: float) -> None:
-        horizon = now - self.window_s
-        while self._events and self._events[0][0] <= horizon:
-            self._total -= self._events.popleft()[1]
-        if not self._events:
-            self._total = 0.0  # no float residue once the window is empty
 
 
 class _Cap:
@@ -165,13 +185,51 @@ class _Cap:
         return OTHER
 
 
+class _CoordinatorGauges(Collector):
+    """The gauges of :data:`COORDINATOR_GAUGES`: each exposed once set, all hidden again (and
+    their labelled series dropped) by :meth:`release`."""
+
+    def __init__(self) -> None:
+        self._gauges: list[Gauge] = []
+        self._labelled: list[Gauge] = []
+        self._shown: set[Gauge] = set()
+
+    def gauge(self, name: str, documentation: str, labelnames: Iterable[str] = ()) -> Gauge:
+        labelnames = tuple(labelnames)
+        gauge = Gauge(name, documentation, labelnames, registry=None)
+        self._gauges.append(gauge)
+        if labelnames:
+            self._labelled.append(gauge)
+        return gauge
+
+    def show(self, *gauges: Gauge) -> None:
+        """Expose ``gauges`` (call after setting them, so no scrape reads a stale value)."""
+        self._shown.update(gauges)
+
+    def release(self) -> None:
+        self._shown.clear()
+        for gauge in self._labelled:
+            gauge.clear()
+
+    def describe(self) -> list[Metric]:
+        return [family for gauge in self._gauges for family in gauge.describe()]
+
+    def collect(self) -> Iterator[Metric]:
+        shown = set(self._shown)  # the event loop may show more while a scrape reads
+        for gauge in self._gauges:
+            if gauge in shown:
+                yield from gauge.collect()
+
+
 class Metrics:
-    """Every stream-al metric, registered on one registry.
+    """Every stream-al metric, registered on one registry, with the process collector.
 
     ``stages`` are the stage label values accepted (a typo raises instead of creating a new
-    series); their series exist from the start, at 0. Accuracy, calibration error,
-    agreement and the OOD rate are NaN until first set. Classes and annotators beyond
-    ``max_classes`` / ``max_annotators`` distinct values are counted under ``"other"``.
+    series); their series exist from the start, at 0. The coordinator gauges exist once set
+    (a gauge read as 0 or NaN before anything was measured would look like a measurement).
+    Classes and annotators beyond ``max_classes`` / ``max_annotators`` distinct values are
+    counted under ``"other"``. ``readiness`` is what ``/readyz`` reports
+    (:mod:`stream_al.health`).
     """
 
     def __init__(
@@ -184,6 +242,14 @@ class Metrics:
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.stages = tuple(stages)
+        self.readiness = Readiness(WORKER_CONDITIONS)
+        self._coordinator = _CoordinatorGauges()
+        self._lagging: set[tuple[str, str]] = set()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        Info("stream_al_build", "The stream-al release and Python running this worker.",
+             registry=self.registry).info({"version": __version__,
+                                           "python": platform.python_version()})
         self._class_cap = _Cap(max_classes)
         self._annotator_cap = _Cap(max_annotators)
         self._create_stage_metrics()
@@ -198,14 +264,7 @@ class Metrics:
             self.batch_size.labels(stage)
         for outcome in LABEL_OUTCOMES:
             self.labels_received.labels(outcome)
-        # unknown until measured: NaN, not a 0 that reads as "accuracy 0" or "no agreement"
-        for gauge in (
-            self.prequential_accuracy,
-            self.calibration_error,
-            self.annotator_agreement,
-            self.ood_ratio,
-        ):
-            gauge.set(math.nan)
+        self.registry.register(self._coordinator)
 
     # ----------------------------------------------------------------- creation
     def _create_stage_metrics(self) -> None:
@@ -254,33 +313,37 @@ class Metrics:
             ["strategy", "reason"],
             registry=r,
         )
-        self.budget_spent_labels = Gauge(
-            "stream_al_budget_spent_labels", "Labels bought so far.", registry=r
+        c = self._coordinator
+        self.budget_spent_labels = c.gauge(
+            "stream_al_budget_spent_labels",
+            "Budget spent so far, in labels (ledger units: one a typical label).",
         )
-        self.budget_remaining_labels = Gauge(
-            "stream_al_budget_remaining_labels", "Labels that may still be bought now.", registry=r
+        self.budget_remaining_labels = c.gauge(
+            "stream_al_budget_remaining_labels", "Budget that may still be spent now, in labels."
         )
-        self.budget_spent_cost = Gauge(
-            "stream_al_budget_spent_cost_units", "Budget spent, in cost units.", registry=r
+        self.budget_limit_labels = c.gauge(
+            "stream_al_budget_limit_labels",
+            "Most the budget allows to have spent by now, drift credit included, in labels.",
         )
-        self.budget_remaining_cost = Gauge(
-            "stream_al_budget_remaining_cost_units", "Budget left now, in cost units.", registry=r
+        self.budget_spent_units = {
+            unit: c.gauge(f"stream_al_budget_spent_{unit}", f"Budget spent so far, in {unit}.")
+            for unit in COST_UNITS
+        }
+        self.budget_remaining_units = {
+            unit: c.gauge(f"stream_al_budget_remaining_{unit}",
+                          f"Budget that may still be spent now, in {unit}.")
+            for unit in COST_UNITS
+        }
+        self.bandit_weight = c.gauge(
+            "stream_al_bandit_weight", "Probability the bandit gives each strategy.", ["strategy"]
         )
-        self.bandit_weight = Gauge(
-            "stream_al_bandit_weight",
-            "Probability the bandit gives each strategy.",
-            ["strategy"],
-            registry=r,
+        self.reservoir_items = c.gauge(
+            "stream_al_reservoir_items", "Candidates held in the diversity reservoirs."
         )
-        self.reservoir_items = Gauge(
-            "stream_al_reservoir_items", "Candidates held in the diversity reservoirs.", registry=r
+        self.reservoir_capacity = c.gauge(
+            "stream_al_reservoir_capacity_items", "Candidates the reservoirs can hold."
         )
-        self.reservoir_capacity = Gauge(
-            "stream_al_reservoir_capacity_items", "Candidates the reservoirs can hold.", registry=r
-        )
-        self.reservoir_clusters = Gauge(
-            "stream_al_reservoir_clusters", "Clusters with a reservoir.", registry=r
-        )
+        self.reservoir_clusters = c.gauge("stream_al_reservoir_clusters", "Clusters with a reservoir.")
 
     def _create_learning_metrics(self) -> None:
         r = self.registry
@@ -305,20 +368,18 @@ class Metrics:
             buckets=LABEL_TO_MODEL_BUCKETS,
             registry=r,
         )
-        self.prequential_accuracy = Gauge(
+        c = self._coordinator
+        self.prequential_accuracy = c.gauge(
             "stream_al_prequential_accuracy_ratio",
             "Accuracy predicting each arriving label before learning it.",
-            registry=r,
         )
-        self.calibration_error = Gauge(
-            "stream_al_calibration_error_ratio", "Expected calibration error (ECE).", registry=r
+        self.calibration_error = c.gauge(
+            "stream_al_calibration_error_ratio", "Expected calibration error (ECE)."
         )
-        self.temperature = Gauge(
+        self.temperature = c.gauge(
             "stream_al_model_temperature",
             "Temperature dividing the published model's logits (1: not scaled).",
-            registry=r,
         )
-        self.temperature.set(1.0)
         self.registry_versions = Counter(
             "stream_al_registry_versions",
             "Published model versions by what the registry did with them.",
@@ -330,19 +391,15 @@ class Metrics:
 
     def _create_data_metrics(self) -> None:
         r = self.registry
-        self.drift_score = Gauge(
-            "stream_al_drift_score", "Drift statistic per detector.", ["detector"], registry=r
+        c = self._coordinator
+        self.drift_score = c.gauge(
+            "stream_al_drift_score", "Drift statistic per detector.", ["detector"]
         )
         self.drift_alarms = Counter(
             "stream_al_drift_alarms", "Drift alarms raised.", ["detector"], registry=r
         )
-        self.ood_ratio = Gauge(
-            "stream_al_ood_ratio", "Share of recent texts flagged out-of-distribution.", registry=r
-        )
-        self.throughput = Gauge(
-            "stream_al_throughput_texts_per_second",
-            "Texts per second over a sliding window.",
-            registry=r,
+        self.ood_ratio = c.gauge(
+            "stream_al_ood_ratio", "Share of recent texts flagged out-of-distribution."
         )
 
     def _create_annotation_metrics(self) -> None:
@@ -353,16 +410,13 @@ class Metrics:
             ["annotator"],
             registry=r,
         )
-        self.annotator_agreement = Gauge(
+        c = self._coordinator
+        self.annotator_agreement = c.gauge(
             "stream_al_annotator_agreement",
             "Inter-annotator agreement (Krippendorff's alpha) on multi-labeled items.",
-            registry=r,
         )
-        self.annotator_accuracy = Gauge(
-            "stream_al_annotator_accuracy_ratio",
-            "Annotator accuracy on gold items.",
-            ["annotator"],
-            registry=r,
+        self.annotator_accuracy = c.gauge(
+            "stream_al_annotator_accuracy_ratio", "Annotator accuracy on gold items.", ["annotator"]
         )
 
     # ------------------------------------------------------------------ stages
@@ -384,6 +438,17 @@ class Metrics:
 
     def set_consumer_lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(lag)
+        self._lagging.add((topic, str(partition)))
+
+    def set_consumer_lags(self, lags: Mapping[tuple[str, int], int]) -> None:
+        """The lag of every partition this worker reads now; the series of partitions it no
+        longer reads are removed (another worker reports them: summing stays right)."""
+        now = {(topic, str(partition)) for topic, partition in lags}
+        for gone in self._lagging - now:
+            self.consumer_lag.remove(*gone)
+        self._lagging = now
+        for (topic, partition), lag in lags.items():
+            self.consumer_lag.labels(topic, str(partition)).set(lag)
 
     # --------------------------------------------------------------- selection
     def count_selected(self, strategy: str, reason: str, n: int = 1) -> None:
@@ -394,23 +459,45 @@ class Metrics:
         spent: float,
         remaining: float,
         *,
+        limit: float | None = None,
+        unit: str = "labels",
         spent_cost: float | None = None,
         remaining_cost: float | None = None,
     ) -> None:
-        """Budget in labels, and in cost units (the same numbers unless given: 1 unit a label)."""
+        """Budget in labels (ledger units), its ``limit`` (spent + allowance + drift credit:
+        spending beyond it is an overspend) if known, and, for ``unit`` minutes or money, the
+        same in that unit (``spent_cost``, ``remaining_cost``; both needed)."""
+        shown = [self.budget_spent_labels, self.budget_remaining_labels]
         self.budget_spent_labels.set(spent)
         self.budget_remaining_labels.set(remaining)
-        self.budget_spent_cost.set(spent if spent_cost is None else spent_cost)
-        self.budget_remaining_cost.set(remaining if remaining_cost is None else remaining_cost)
+        if limit is not None:
+            self.budget_limit_labels.set(limit)
+            shown.append(self.budget_limit_labels)
+        if unit != "labels":
+            if unit not in COST_UNITS or spent_cost is None or remaining_cost is None:
+                raise ValueError(f"a budget in {unit!r} needs spent_cost and remaining_cost, "
+                                 f"and unit one of labels, {', '.join(COST_UNITS)}")
+            self.budget_spent_units[unit].set(spent_cost)
+            self.budget_remaining_units[unit].set(remaining_cost)
+            shown += [self.budget_spent_units[unit], self.budget_remaining_units[unit]]
+        self._coordinator.show(*shown)
 
     def set_bandit_weights(self, weights: Mapping[str, float]) -> None:
         for strategy, weight in weights.items():
             self.bandit_weight.labels(strategy).set(weight)
+        self._coordinator.show(self.bandit_weight)
 
     def set_reservoir(self, items: int, capacity: int, clusters: int = 0) -> None:
         self.reservoir_items.set(items)
         self.reservoir_capacity.set(capacity)
         self.reservoir_clusters.set(clusters)
+        self._coordinator.show(self.reservoir_items, self.reservoir_capacity,
+                               self.reservoir_clusters)
+
+    def release_coordinator(self) -> None:
+        """This worker lost the coordinator role: its coordinator gauges vanish (until set
+        again), so no dashboard or alert reads a budget that another worker now keeps."""
+        self._coordinator.release()
 
     # ---------------------------------------------------------------- learning
     def count_label(
@@ -435,13 +522,16 @@ class Metrics:
 
     def set_prequential_accuracy(self, accuracy: float) -> None:
         self.prequential_accuracy.set(accuracy)
+        self._coordinator.show(self.prequential_accuracy)
 
     def set_calibration_error(self, ece: float) -> None:
         self.calibration_error.set(ece)
+        self._coordinator.show(self.calibration_error)
 
     def set_temperature(self, temperature: float) -> None:
         """The temperature the coordinator adopted (stream_al.stream.governing)."""
         self.temperature.set(temperature)
+        self._coordinator.show(self.temperature)
 
     def count_registry(self, outcome: str) -> None:
         """A published version was registered, skipped (a newer one replaced it) or failed."""
@@ -452,36 +542,37 @@ class Metrics:
         """Also makes the detector's alarm counter exist at 0, so rates read 0, not nothing."""
         self.drift_score.labels(detector).set(score)
         self.drift_alarms.labels(detector)
+        self._coordinator.show(self.drift_score)
 
     def count_drift_alarm(self, detector: str) -> None:
         self.drift_alarms.labels(detector).inc()
 
     def set_ood_ratio(self, ratio: float) -> None:
         self.ood_ratio.set(ratio)
-
-    def set_throughput(self, texts_per_second: float) -> None:
-        """Set from a :class:`WindowRate` the worker keeps: ``window.rate(now)``."""
-        self.throughput.set(texts_per_second)
+        self._coordinator.show(self.ood_ratio)
 
     # -------------------------------------------------------------- annotation
     def set_agreement(self, alpha: float) -> None:
         self.annotator_agreement.set(alpha)
+        self._coordinator.show(self.annotator_agreement)
 
     def set_annotator_accuracy(self, annotator: str, accuracy: float) -> None:
         """Annotators beyond the cap are not exported (one 'other' gauge would mean nothing)."""
         name = self._annotator_cap(annotator)
         if name != OTHER:
             self.annotator_accuracy.labels(name).set(accuracy)
+            self._coordinator.show(self.annotator_accuracy)
 
     # ----------------------------------------------------------------- serving
     def start_http_server(
         self, port: int, addr: str = "0.0.0.0"
     ) -> tuple[WSGIServer, threading.Thread]:
-        """Serve this registry on ``http://addr:port/metrics`` from a daemon thread.
+        """Serve this registry on ``http://addr:port/metrics``, and ``/healthz`` and
+        ``/readyz`` (:mod:`stream_al.health`), from a daemon thread.
 
         Port 0 picks a free port (``server.server_port``); ``server.shutdown()`` stops it.
         """
-        return prometheus_client.start_http_server(port, addr, registry=self.registry)
+        return serve(self.registry, self.readiness, port, addr)
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format, for serving from another web server."""

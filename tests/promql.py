@@ -15,7 +15,12 @@ from typing import Any
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "grafana" / "dashboards"
 
 _METRIC = re.compile(r"\bstream_al_[a-z0-9_]+")
+_ANY_METRIC = re.compile(r"\b(?:stream_al_[a-z0-9_]+|process_[a-z_]+|python_info|ALERTS)\b")
 _HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+GRAFANA_VALUES = {"$__rate_interval": "1m", "$job": ".*", "$instance": ".*"}
+"""What the dashboards' variables stand for when a test runs their queries: every job and
+instance, and Grafana's rate interval for a 1 s scrape."""
 
 
 def dashboard_paths(directory: Path = DASHBOARD_DIR) -> list[Path]:
@@ -57,6 +62,18 @@ def all_expressions(directory: Path = DASHBOARD_DIR) -> list[tuple[str, str, str
 def referenced_series(expr: str) -> set[str]:
     """The ``stream_al_*`` series names an expression reads (as written, suffixes kept)."""
     return set(_METRIC.findall(expr))
+
+
+def referenced_metrics(expr: str) -> set[str]:
+    """Every series name a dashboard expression reads: ours, the process collector's, ALERTS."""
+    return set(_ANY_METRIC.findall(expr))
+
+
+def resolved(expr: str, values: Mapping[str, str] = GRAFANA_VALUES) -> str:
+    """``expr`` with the Grafana variables replaced, as Prometheus would receive it."""
+    for variable, value in values.items():
+        expr = expr.replace(variable, value)
+    return expr
 
 
 def metric_for_series(series: str, metric_types: Mapping[str, str]) -> str | None:

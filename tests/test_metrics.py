@@ -1,28 +1,45 @@
-"""The Metrics module: names, isolation, and what each helper method moves."""
+"""The Metrics module: names, isolation, what each helper method moves, the coordinator
+gauges that vanish with the role, and the HTTP endpoints (/metrics, /healthz, /readyz)."""
 
 from __future__ import annotations
 
-import math
+import urllib.error
 from urllib.request import urlopen
 
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from stream_al import __version__
+from stream_al.health import WORKER_CONDITIONS
 from stream_al.metrics import (
+    COORDINATOR_GAUGES,
     LABEL_OUTCOMES,
     METRIC_NAMES,
     METRIC_TYPES,
     OTHER,
+    PROCESS_METRIC_TYPES,
     STAGES,
     Metrics,
-    WindowRate,
 )
 
 
 @pytest.fixture
 def metrics() -> Metrics:
     return Metrics()
+
+
+def set_every_coordinator_gauge(metrics: Metrics, unit: str = "minutes") -> None:
+    metrics.set_budget(4, 6, limit=10, unit=unit, spent_cost=1.5, remaining_cost=2.0)
+    metrics.set_bandit_weights({"random": 1.0})
+    metrics.set_reservoir(items=3, capacity=32, clusters=1)
+    metrics.set_prequential_accuracy(0.8)
+    metrics.set_calibration_error(0.05)
+    metrics.set_temperature(1.2)
+    metrics.set_drift_score("mmd", 0.1)
+    metrics.set_ood_ratio(0.01)
+    metrics.set_agreement(0.7)
+    metrics.set_annotator_accuracy("ann-1", 0.9)
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float | None:
@@ -41,10 +58,12 @@ def exposed_families(metrics: Metrics) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- names
-def test_every_metric_name_starts_with_stream_al(metrics):
+def test_every_metric_name_starts_with_stream_al_but_the_process_collectors(metrics):
     names = {family.name for family in metrics.registry.collect()}
-    assert names
-    assert all(name.startswith("stream_al_") for name in names), names
+    ours = {name for name in names if name.startswith("stream_al_")}
+    assert ours
+    standard = {name.removesuffix("_total") for name in PROCESS_METRIC_TYPES}
+    assert names - ours == standard
 
 
 def test_counters_are_exposed_with_total_suffix(metrics):
@@ -55,10 +74,25 @@ def test_counters_are_exposed_with_total_suffix(metrics):
 
 
 def test_metric_types_constant_matches_the_exposition(metrics):
+    set_every_coordinator_gauge(metrics, unit="minutes")
+    metrics.set_budget(1, 1, unit="money", spent_cost=1.0, remaining_cost=1.0)
     families = exposed_families(metrics)
     exported = {name: kind for name, kind in families.items() if not name.endswith("_created")}
-    assert exported == METRIC_TYPES
+    assert exported == METRIC_TYPES | PROCESS_METRIC_TYPES
     assert frozenset(METRIC_TYPES) == METRIC_NAMES
+
+
+def test_process_memory_and_cpu_are_exported(metrics):
+    assert value(metrics, "process_resident_memory_bytes") > 0
+    assert value(metrics, "process_cpu_seconds_total") > 0
+
+
+def test_build_info_names_the_release_and_python(metrics):
+    (family,) = [f for f in metrics.registry.collect() if f.name == "stream_al_build"]
+    (sample,) = family.samples
+    assert sample.name == "stream_al_build_info" and sample.value == 1
+    assert sample.labels["version"] == __version__
+    assert sample.labels["python"].startswith("3.")
 
 
 def test_units_are_in_the_names():
@@ -98,14 +132,35 @@ def test_stage_series_exist_from_the_start(metrics):
         assert value(metrics, "stream_al_labels_received_total", outcome=outcome) == 0
 
 
-def test_quality_gauges_are_nan_until_measured(metrics):
-    for name in (
-        "stream_al_prequential_accuracy_ratio",
-        "stream_al_calibration_error_ratio",
-        "stream_al_annotator_agreement",
-        "stream_al_ood_ratio",
-    ):
-        assert math.isnan(value(metrics, name)), name
+# --------------------------------------------------------------- coordinator gauges
+def test_coordinator_gauges_are_absent_until_set(metrics):
+    families = exposed_families(metrics)
+    assert not COORDINATOR_GAUGES & set(families)
+    assert value(metrics, "stream_al_prequential_accuracy_ratio") is None  # never a fake 0
+
+
+def test_coordinator_gauges_vanish_when_the_role_is_released(metrics):
+    set_every_coordinator_gauge(metrics)
+    money = {"stream_al_budget_spent_money", "stream_al_budget_remaining_money"}
+    assert set(exposed_families(metrics)) == set(exposed_families(metrics)) | (
+        COORDINATOR_GAUGES - money)
+    metrics.release_coordinator()
+    page = metrics.exposition().decode()
+    for name in COORDINATOR_GAUGES:
+        assert f"\n{name} " not in page and f"\n{name}{{" not in page, name
+    assert value(metrics, "stream_al_stage_items_in_total", stage="embed") == 0  # the rest stays
+
+
+def test_a_coordinator_again_exposes_only_what_it_sets_anew(metrics):
+    set_every_coordinator_gauge(metrics)
+    metrics.release_coordinator()
+    metrics.set_bandit_weights({"uncertainty": 1.0})
+    metrics.set_budget(1, 2)
+    assert value(metrics, "stream_al_bandit_weight", strategy="random") is None
+    assert value(metrics, "stream_al_bandit_weight", strategy="uncertainty") == 1.0
+    assert value(metrics, "stream_al_budget_spent_labels") == 1
+    assert value(metrics, "stream_al_budget_spent_minutes") is None
+    assert value(metrics, "stream_al_model_temperature") is None
 
 
 # ------------------------------------------------------------------ stage helpers
@@ -156,6 +211,15 @@ def test_consumer_lag_per_topic_and_partition(metrics):
     )
 
 
+def test_partitions_a_worker_no_longer_reads_lose_their_lag_series(metrics):
+    metrics.set_consumer_lags({("stream-al.texts", 0): 5, ("stream-al.texts", 1): 9})
+    metrics.set_consumer_lags({("stream-al.texts", 1): 3, ("stream-al.labels", 0): 0})
+    lag = "stream_al_consumer_lag_messages"
+    assert value(metrics, lag, topic="stream-al.texts", partition="0") is None
+    assert value(metrics, lag, topic="stream-al.texts", partition="1") == 3
+    assert value(metrics, lag, topic="stream-al.labels", partition="0") == 0
+
+
 def test_batch_sizes_are_a_histogram_per_stage(metrics):
     metrics.observe_batch("vendor_out", 25)
     assert value(metrics, "stream_al_batch_size_items_count", stage="vendor_out") == 1
@@ -176,14 +240,30 @@ def test_selected_by_strategy_and_reason(metrics):
     )
 
 
-def test_budget_in_labels_and_cost_units(metrics):
-    metrics.set_budget(spent=40, remaining=10)
+def test_a_budget_in_labels_has_no_minutes_or_money_series(metrics):
+    metrics.set_budget(spent=40, remaining=10, limit=50)
     assert value(metrics, "stream_al_budget_spent_labels") == 40
     assert value(metrics, "stream_al_budget_remaining_labels") == 10
-    assert value(metrics, "stream_al_budget_spent_cost_units") == 40  # 1 unit a label by default
-    metrics.set_budget(spent=40, remaining=10, spent_cost=100.0, remaining_cost=25.0)
-    assert value(metrics, "stream_al_budget_spent_cost_units") == 100
-    assert value(metrics, "stream_al_budget_remaining_cost_units") == 25
+    assert value(metrics, "stream_al_budget_limit_labels") == 50
+    for name in ("spent_minutes", "remaining_minutes", "spent_money", "remaining_money"):
+        assert value(metrics, f"stream_al_budget_{name}") is None
+
+
+@pytest.mark.parametrize("unit", ["minutes", "money"])
+def test_a_budget_in_minutes_or_money_has_its_own_metric_beside_labels(metrics, unit):
+    metrics.set_budget(spent=40, remaining=10, unit=unit, spent_cost=100.0, remaining_cost=25.0)
+    assert value(metrics, f"stream_al_budget_spent_{unit}") == 100
+    assert value(metrics, f"stream_al_budget_remaining_{unit}") == 25
+    assert value(metrics, "stream_al_budget_spent_labels") == 40
+    other = "money" if unit == "minutes" else "minutes"
+    assert value(metrics, f"stream_al_budget_spent_{other}") is None
+
+
+def test_a_budget_in_minutes_needs_its_figures(metrics):
+    with pytest.raises(ValueError, match="spent_cost and remaining_cost"):
+        metrics.set_budget(spent=1, remaining=1, unit="minutes")
+    with pytest.raises(ValueError, match="labels, minutes, money"):
+        metrics.set_budget(spent=1, remaining=1, unit="hours", spent_cost=1, remaining_cost=1)
 
 
 def test_bandit_weights_per_strategy(metrics):
@@ -256,11 +336,14 @@ def test_drift_score_and_alarms_by_detector(metrics):
     assert value(metrics, "stream_al_drift_alarms_total", detector="adwin") == 2
 
 
-def test_ood_ratio_and_throughput(metrics):
+def test_ood_ratio(metrics):
     metrics.set_ood_ratio(0.02)
-    metrics.set_throughput(850.0)
     assert value(metrics, "stream_al_ood_ratio") == 0.02
-    assert value(metrics, "stream_al_throughput_texts_per_second") == 850
+
+
+def test_throughput_is_not_a_gauge_of_its_own_but_the_rate_of_the_stage_counters():
+    assert not [name for name in METRIC_TYPES if "throughput" in name]
+    assert METRIC_TYPES["stream_al_stage_items_in_total"] == "counter"
 
 
 # -------------------------------------------------------------- annotation helpers
@@ -280,38 +363,6 @@ def test_annotators_beyond_the_cap_share_other_and_get_no_accuracy_gauge():
     assert value(metrics, "stream_al_annotator_accuracy_ratio", annotator=OTHER) is None
 
 
-# ------------------------------------------------------------------ window rate
-def test_window_rate_counts_only_the_last_window():
-    window = WindowRate(window_s=10.0, start=0.0)
-    window.add(100, now=1.0)
-    window.add(200, now=12.0)
-    assert window.rate(now=15.0) == pytest.approx(20.0)  # only the 200 at t=12 is in (5, 15]
-
-
-def test_window_rate_before_a_full_window_uses_the_time_since_start():
-    window = WindowRate(window_s=60.0, start=100.0)
-    window.add(30, now=103.0)
-    assert window.rate(now=110.0) == pytest.approx(3.0)
-
-
-def test_window_rate_is_zero_when_idle_or_at_start():
-    window = WindowRate(window_s=5.0, start=0.0)
-    assert window.rate(now=0.0) == 0.0
-    window.add(10, now=1.0)
-    assert window.rate(now=100.0) == 0.0
-
-
-@pytest.mark.parametrize("window_s", [0.0, -1.0])
-def test_window_rate_needs_a_positive_window(window_s):
-    with pytest.raises(ValueError, match="window_s must be > 0"):
-        WindowRate(window_s=window_s, start=0.0)
-
-
-def test_window_rate_refuses_negative_counts():
-    with pytest.raises(ValueError, match="negative"):
-        WindowRate(window_s=1.0, start=0.0).add(-1, now=0.5)
-
-
 # ---------------------------------------------------------------------- serving
 def test_start_http_server_serves_this_registry_only(metrics):
     metrics.set_model_version(11)
@@ -325,6 +376,54 @@ def test_start_http_server_serves_this_registry_only(metrics):
         thread.join(timeout=5)
     assert "stream_al_model_version 11.0" in body
     assert "python_gc_objects_collected_total" not in body  # not the global registry
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+@pytest.fixture
+def served(metrics):
+    server, thread = metrics.start_http_server(0, "127.0.0.1")
+    yield metrics, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_healthz_answers_while_the_process_serves(served):
+    _, url = served
+    assert get(f"{url}/healthz") == (200, "ok\n")
+
+
+def test_readyz_is_503_naming_each_missing_condition_until_all_are_met(served):
+    metrics, url = served
+    assert get(f"{url}/readyz") == (503, "not ready: joined\nnot ready: model_loaded\n")
+    metrics.readiness.mark("joined")
+    assert get(f"{url}/readyz") == (503, "not ready: model_loaded\n")
+    metrics.readiness.mark("model_loaded")
+    assert get(f"{url}/readyz") == (200, "ready\n")
+
+
+def test_a_worker_is_ready_once_joined_with_its_model_loaded():
+    assert WORKER_CONDITIONS == ("joined", "model_loaded")
+
+
+def test_an_unknown_readiness_condition_is_refused(metrics):
+    with pytest.raises(ValueError, match="joined"):
+        metrics.readiness.mark("started")
+
+
+def test_the_metrics_port_still_serves_metrics_on_any_other_path(served):
+    metrics, url = served
+    metrics.set_model_version(5)
+    for path in ("/metrics", "/"):
+        status, body = get(url + path)
+        assert status == 200 and "stream_al_model_version 5.0" in body
 
 
 def test_one_sample_is_read_from_a_metrics_page_by_name_and_exact_labels():

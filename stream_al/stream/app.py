@@ -1,4 +1,4 @@
-"""The faust application: two agents, two tasks and two timers, built from :class:`Settings`.
+"""The faust application: two agents, three tasks and two timers, built from :class:`Settings`.
 
 - a task reads ``texts`` (partitioned; the workers share the partitions in their own group,
   :func:`~stream_al.stream.reader.texts_group`) in batches with aiokafka
@@ -9,8 +9,8 @@
   ``control``.
 - ``coordinate`` on ``control`` (one partition, so one worker of the group runs it): the
   system-wide budget, selection and learning (:class:`CoordinatorShell`).
-- a task per worker follows ``models`` and swaps in each new model for its scorers; a timer
-  runs the coordinator's chores.
+- a task per worker follows ``models`` and swaps in each new model for its scorers; another
+  runs the coordinator's chores every :data:`CHORES_EVERY_S` after the last ones finished.
 
 Every agent has concurrency 1: with more, faust can commit an offset past a message still in
 flight (faust-streaming issue #606). Streams are consumed without automatic acks
@@ -21,7 +21,7 @@ unacked: they are read again after the restart (at-least-once; consumers are ide
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import Any
 
 import faust
@@ -100,9 +100,13 @@ def build_app(
     async def follow_models() -> None:
         await scoring.follow_models()
 
-    @app.timer(CHORES_EVERY_S)
+    @app.task
     async def chores() -> None:
-        await coordinating.chores()
+        # a loop, not a timer: a chore may take longer than the interval (the first one
+        # rebuilds the coordinator), and mode's timer then warns that it is "overlapping"
+        while True:
+            await coordinating.chores()
+            await asyncio.sleep(CHORES_EVERY_S)
 
     @app.timer(TRIM_EVERY_S)
     async def trim_heap() -> None:  # freed numpy temporaries otherwise stay in the heap
@@ -110,17 +114,16 @@ def build_app(
 
     @app.timer(LAG_EVERY_S)
     async def report_lag() -> None:
-        # throughput also falls when no batch comes (set only per batch, it would stay up)
-        metrics.set_throughput(scoring.rate.rate(time.monotonic()))
-        consumer = app.consumer
+        consumer, lags = app.consumer, {}
         for tp in consumer.assignment():
             end, position = consumer.highwater(tp), await consumer.position(tp)
             if end is not None and position is not None:
-                metrics.set_consumer_lag(tp.topic, tp.partition, max(0, end - position))
-        for tp, lag in (await reader.lag()).items():
-            metrics.set_consumer_lag(tp.topic, tp.partition, lag)
+                lags[tp.topic, tp.partition] = max(0, end - position)
+        lags.update({(tp.topic, tp.partition): lag for tp, lag in (await reader.lag()).items()})
+        metrics.set_consumer_lags(lags)  # partitions that moved to another worker: gone
 
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        metrics.readiness.mark("joined")  # /readyz (stream_al.health.WORKER_CONDITIONS)
         await coordinating.assigned(any(tp.topic == t.control for tp in assigned))
 
     app.on_partitions_assigned.connect(on_assigned, weak=False)

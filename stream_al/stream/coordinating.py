@@ -82,6 +82,7 @@ class CoordinatorShell:
                 if self.coordinator is not None:
                     log.info("control partition moved away: dropping the coordinator")
                 self.coordinator = None
+                self.metrics.release_coordinator()  # its budget gauges are another's now
 
     async def _coordinator(self) -> Coordinator:
         while self.coordinator is None:
@@ -313,7 +314,9 @@ class CoordinatorShell:
     def _report_budget(self, c: Coordinator) -> None:
         b = c.stage.budget
         spent, left = b.spent + c.governance.debt, max(0.0, b.allowance)
-        self.metrics.set_budget(spent, left, spent_cost=c.pricing.units(spent),
+        self.metrics.set_budget(spent, left, limit=b.spent + b.allowance
+                                + self.settings.drift.max_credit, unit=self.settings.cost.unit,
+                                spent_cost=c.pricing.units(spent),
                                 remaining_cost=c.pricing.units(left))  # minutes or money
         parts = _selector_parts(c.stage.selector)
         reservoirs = [p for p in parts if hasattr(p, "fill") and hasattr(p, "capacity")]

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from stream_al.config import KafkaSettings
 from stream_al.embed.base import Embedder, parallel_calls
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.metrics import Metrics, WindowRate
+from stream_al.metrics import Metrics
 from stream_al.score.batch import score_many
 from stream_al.stream.messages import (
     DeadLetterReason,
@@ -71,7 +71,6 @@ class ScoringShell:
         self.publisher = publisher
         self.metrics = metrics
         self.models = ModelHolder(embedder.dim)
-        self.rate = WindowRate(window_s=30.0, start=time.monotonic())
         self._name = f"{socket.gethostname()}-{os.getpid()}"
         self._batches = 0
         self._embedding = ThreadPoolExecutor(
@@ -159,8 +158,6 @@ class ScoringShell:
         n = len(texts)
         self.metrics.observe_stage("score", n, n, scored - started)
         self.metrics.observe_batch("score", n)
-        self.rate.add(n, time.monotonic())
-        self.metrics.set_throughput(self.rate.rate(time.monotonic()))
 
     async def _report_cuts(self, texts: list[TextIn]) -> None:
         """One ``truncated`` event for the texts of a batch cut to ``kafka.max_text_bytes``."""
@@ -233,7 +230,11 @@ class ScoringShell:
                 consumer.seek(tp, end - 1)
             else:
                 await consumer.seek_to_beginning(tp)
+            loaded = False
             while True:
+                if not loaded and (end <= start or await consumer.position(tp) >= end):
+                    loaded = True  # the newest model at start is in use: /readyz
+                    self.metrics.readiness.mark("model_loaded")
                 batches = await consumer.getmany(timeout_ms=1000)
                 for records in batches.values():
                     for record in records:  # the model already there at start: no latency

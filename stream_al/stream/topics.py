@@ -22,11 +22,19 @@ must have one partition (the budget is spent in one place).
 
 from __future__ import annotations
 
+import logging
+import re
+import time
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    NotCoordinatorError,
+    TopicAlreadyExistsError,
+)
 
 from stream_al.config import KafkaSettings
 from stream_al.errors import StreamAlError
@@ -36,6 +44,13 @@ MAX_RECORD_BYTES = 32 * 1024 * 1024
 may be that long too (the broker's default is 1 MiB): the scorers cut them to
 ``kafka.max_text_bytes`` and record the cut, rather than the broker refusing them and, with
 them, the producer's whole batch."""
+
+
+log = logging.getLogger(__name__)
+
+COORDINATOR_STARTING = (CoordinatorLoadInProgressError, CoordinatorNotAvailableError,
+                        NotCoordinatorError)
+"""The broker's answers while a group coordinator is not ready yet (errors 14, 15, 16)."""
 
 
 class TopicError(StreamAlError, RuntimeError):
@@ -73,7 +88,8 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
 
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
-    """Create the missing topics; return the names created. Raises :class:`TopicError`."""
+    """Create the missing topics and wait for the workers' group coordinator; return the names
+    created. Raises :class:`TopicError`."""
     admin = KafkaAdminClient(
         bootstrap_servers=kafka.bootstrap,
         client_id=f"{kafka.app_id}-admin",
@@ -93,16 +109,56 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
-        _check_control(admin, kafka)
+        _check_control(admin, kafka, timeout_s)
+        _wait_for_group_coordinator(admin, kafka, timeout_s)
         return created
     finally:
         admin.close()
 
 
-def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings) -> None:
+def _wait_for_group_coordinator(admin: KafkaAdminClient, kafka: KafkaSettings,
+                                timeout_s: float) -> None:
+    """On a fresh broker the first group lookup creates ``__consumer_offsets``; until its
+    partitions are led and loaded the broker answers errors 14-16, and every consumer joining
+    then logs ``GroupCoordinatorNotAvailableError`` as an ERROR (aiokafka retries by itself).
+    Waiting for the coordinator here keeps a healthy start free of them; after ``timeout_s``
+    the worker starts anyway (its consumers keep retrying) with one warning."""
+    from stream_al.stream.reader import texts_group  # the reader imports this module
+
+    groups = [kafka.app_id, texts_group(kafka)]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            answers = admin.describe_groups(groups)
+            starting = [g for g, a in answers.items() if _error_code(a.get("error")) in (14, 15, 16)]
+        except COORDINATOR_STARTING:
+            starting = groups
+        if not starting:
+            return
+        if time.monotonic() >= deadline:
+            log.warning("no group coordinator for %s after %ss; the consumers will retry",
+                        starting, timeout_s)
+            return
+        time.sleep(0.2)
+
+
+def _error_code(error: object) -> int | None:
+    """The Kafka error code in a described group's ``error`` ("[Error 16] NotCoordinator...")."""
+    match = re.match(r"\[Error (\d+)\]", str(error or ""))
+    return int(match.group(1)) if match else None
+
+
+def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings, timeout_s: float) -> None:
+    """``control`` has one partition. A topic created a moment ago may be described with none
+    until its metadata reaches the broker that answers (seen on a fresh broker): wait for it."""
     name = kafka.topics.control
-    described = admin.describe_topics([name])
-    partitions = len(described[0]["partitions"]) if described else 0
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = admin.describe_topics([name])
+        partitions = len(described[0]["partitions"]) if described else 0
+        if partitions or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
     if partitions != 1:
         raise TopicError(
             f"topic {name} has {partitions} partitions; the coordinator needs exactly 1. "

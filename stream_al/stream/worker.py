@@ -28,11 +28,13 @@ def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = 
     from stream_al.metrics import Metrics
     from stream_al.select.factory import STRATEGIES
     from stream_al.stream.app import build_app
+    from stream_al.stream.log_filters import demote_routine_warnings
     from stream_al.stream.topics import ensure_topics
 
     name = strategy or settings.selection.strategy
     if name not in STRATEGIES:  # configuration errors before anything starts
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    demote_routine_warnings()  # before the first Kafka client
     embedder = make_embedder(settings.embedder)
     created = ensure_topics(settings.kafka)
     metrics = Metrics()
@@ -46,6 +48,8 @@ def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = 
     )
     app = build_app(settings, metrics, embedder=embedder, strategy=strategy)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    if not worker.stdout.isatty():  # faust's spinner writes cursor codes to files and pipes too
+        worker.spinner = None
     logging.getLogger("stream_al").setLevel(loglevel.upper())
     try:
         worker.execute_from_commandline()

@@ -177,7 +177,7 @@ def test_a_budget_in_annotator_minutes_prices_items_by_length(kafka_bootstrap, t
         done = run_cli("produce", "--config", str(config), "--data", str(AG_NEWS), "--limit",
                        "200", "--id-prefix", "ag")
         assert done.returncode == 0, done.stderr
-        minutes = wait_for(lambda: worker.metric("stream_al_budget_spent_cost_units") > 2.0,
+        minutes = wait_for(lambda: worker.metric("stream_al_budget_spent_minutes") > 2.0,
                            90, "minutes to be spent")
         time.sleep(4)  # the idle flush
         items = [parse(SelectedItem, r.value)
@@ -185,6 +185,6 @@ def test_a_budget_in_annotator_minutes_prices_items_by_length(kafka_bootstrap, t
         typical = 6 + 0.06 * 200
         for item in items:
             assert item.cost == pytest.approx((6 + 0.06 * len(item.text)) / typical, rel=1e-4)
-        minutes = worker.metric("stream_al_budget_spent_cost_units")
+        minutes = worker.metric("stream_al_budget_spent_minutes")
         assert minutes == pytest.approx(sum(i.cost for i in items) * typical / 60, rel=1e-4)
         assert minutes <= 2.0 * 200 / 100 + 4 * typical / 60 + 1e-6  # + the 4 warm-up labels

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import orjson
@@ -15,10 +18,14 @@ from jsonschema import Draft202012Validator
 from stream_al.learn.online import OnlineLearner
 from stream_al.stream.messages import (
     CONTROL,
+    EVENT_KINDS,
     PUBLIC_SCHEMAS,
+    REASONS,
     SCHEMA_DIR,
     DeadLetter,
     DeadLetterReason,
+    Event,
+    EventKind,
     LabelIn,
     LabelsRecord,
     ModelUpdate,
@@ -172,3 +179,49 @@ def test_a_selected_item_validates_against_its_published_schema():
     schema = json.loads((SCHEMA_DIR / "selected_item.schema.json").read_text())
     Draft202012Validator(schema).validate(json.loads(item.to_bytes()))
     assert not Draft202012Validator(schema).is_valid({"schema_version": 1, "item_id": "x"})
+
+
+# ---- schemas of the operators' topics: models, deadletter, events ----------------------------
+def validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads((SCHEMA_DIR / name).read_text()))
+
+
+def test_every_public_topic_has_a_schema_file():
+    assert set(PUBLIC_SCHEMAS) == {
+        "text.schema.json", "selected_item.schema.json", "label.schema.json",
+        "expert_request.schema.json", "model_update.schema.json", "dead_letter.schema.json",
+        "event.schema.json",
+    }
+
+
+def test_a_model_update_validates_against_its_published_schema():
+    learner = OnlineLearner(dim=4)
+    learner.learn_many(np.eye(4, dtype=np.float32)[:2], ["a", "b"])
+    record = json.loads(ModelUpdate.of(learner.snapshot(), [1.0]).to_bytes())
+    validator("model_update.schema.json").validate(record)
+    assert not validator("model_update.schema.json").is_valid({**record, "version": -1})
+
+
+def test_a_dead_letter_validates_and_its_schema_lists_every_reason():
+    letter = DeadLetter.of(b"\xff", DeadLetterReason("invalid_utf8", "byte 0"), topic="t")
+    validator("dead_letter.schema.json").validate(json.loads(letter.to_bytes()))
+    schema = json.loads((SCHEMA_DIR / "dead_letter.schema.json").read_text())
+    assert schema["properties"]["reason"]["enum"] == list(REASONS)
+
+
+def test_an_event_validates_and_its_schema_lists_every_kind_with_its_meaning():
+    event = Event(schema_version=1, kind="truncated", at=1.0, item_ids=["a"],
+                  detail={"original_bytes": {"a": 30000}, "max_text_bytes": 20000})
+    validator("event.schema.json").validate(json.loads(event.to_bytes()))
+    kind = json.loads((SCHEMA_DIR / "event.schema.json").read_text())["properties"]["kind"]
+    assert kind["enum"] == list(EVENT_KINDS) == list(get_args(EventKind))
+    for name in EVENT_KINDS:
+        assert f"{name}: " in kind["description"]
+    assert not validator("event.schema.json").is_valid({**json.loads(event.to_bytes()),
+                                                        "kind": "something_else"})
+
+
+def test_every_event_kind_the_workers_publish_is_listed():
+    source = "\n".join(p.read_text() for p in (Path(__file__).parents[2] / "stream_al").rglob("*.py"))
+    published = set(re.findall(r"Event\(\s*schema_version=1,\s*kind=\"([a-z_]+)\"", source))
+    assert published == set(EVENT_KINDS), "a new kind: add it to EVENT_KINDS and EventKind"

@@ -7,6 +7,7 @@ from the topics and goes on, still within the budget and never buying an item tw
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import pytest
 
@@ -26,6 +27,12 @@ from tests.stream.harness import (
 pytestmark = pytest.mark.kafka
 
 FRACTION, WARMUP = 0.1, 4
+
+
+def exports(worker: Worker, name: str) -> bool:
+    """Whether the worker's /metrics has a series ``name`` at all."""
+    page = urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=5).read()
+    return any(line.startswith((f"{name} ", f"{name}{{")) for line in page.decode().splitlines())
 
 
 def selected_ids(bootstrap: str, topic: str) -> list[str]:
@@ -96,6 +103,11 @@ def test_two_workers_share_the_texts_and_one_budget_across_a_restart(kafka_boots
             "the budget of 400 texts to be spent",
         )
         assert len(first) == len(set(first)) <= FRACTION * 400 + WARMUP
+        # the budget gauges come from the coordinator only (a worker that held control before
+        # the second one joined dropped them), so summing or counting them reads one budget
+        assert exports(coordinator, "stream_al_budget_spent_labels")
+        assert not exports(other, "stream_al_budget_spent_labels")
+        assert not exports(other, "stream_al_prequential_accuracy_ratio")
 
         coordinator.stop()  # leaves the group: the control partition moves to the other worker
         produced = produce_ag(config, 600, "ag")  # rows 0-399 again, 200 new
