@@ -37,7 +37,20 @@ _PUBLIC: dict[str, str] = {
 }
 """Public name -> the module that defines it."""
 
-__all__ = ["__version__", *_PUBLIC]
+__all__ = [
+    "ConfigError",
+    "DriftScenario",
+    "LabeledTexts",
+    "Settings",
+    "Simulation",
+    "StrategyResult",
+    "__version__",
+    "embed_dataset",
+    "limit_blas_threads",
+    "load_labeled",
+    "make_embedder",
+    "write_report",
+]
 
 if TYPE_CHECKING:
     from stream_al.config import ConfigError, Settings

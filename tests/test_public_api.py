@@ -32,3 +32,7 @@ def test_importing_the_package_loads_no_numpy_or_kafka_client():
 
 def test_the_package_declares_its_types():
     assert (REPO / "stream_al" / "py.typed").is_file()
+
+
+def test_all_lists_exactly_the_lazily_imported_names():
+    assert set(stream_al.__all__) == {"__version__", *stream_al._PUBLIC}
