@@ -8,4 +8,4 @@ test:
 	bash deploy/test.sh
 
 lint:
-	$$(bash deploy/bootstrap.sh) -m ruff check stream_al tests benchmarks
+	$$(bash deploy/bootstrap.sh --extras dev) -m ruff check stream_al tests benchmarks
