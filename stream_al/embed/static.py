@@ -88,6 +88,8 @@ class StaticEmbedder:
 
             self.built = build_static_model(self.path, dim)
         self.batch_size = batch_size
+        self.model_id = (SHIPPED_SHA256 if dim == SHIPPED_DIM else weights_sha256(self.path))[:16]
+        """The weights' fingerprint: caches of vectors are keyed by it."""
         self._model = StaticModel.from_pretrained(self.path)
         self.dim = int(self._model.dim)
         self._unknown = _unknown_token_vector(self._model)
