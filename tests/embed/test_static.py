@@ -1,4 +1,7 @@
-"""The static embedder: a shipped model with a fixed fingerprint; other widths distilled once."""
+"""The static embedder: a shipped model with a fixed fingerprint; other widths distilled once.
+
+Tests marked ``model`` distil MiniLM (stream-al[minilm]); the others need the core install only.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import model2vec.distill
 import numpy as np
 import pytest
 
@@ -54,9 +56,8 @@ def test_the_shipped_weights_stay_small():
 
 
 def test_the_default_width_loads_the_shipped_model_without_distilling(
-    static_embedder, embed_cache, ag_news, monkeypatch
+    static_embedder, embed_cache, ag_news
 ):
-    monkeypatch.setattr(model2vec.distill, "distill", _forbid_distill)
     again = StaticEmbedder(cache_dir=embed_cache, dim=256)
     assert not again.built and again.path == SHIPPED_MODEL_DIR
     assert static_model_dir(embed_cache, 256) == SHIPPED_MODEL_DIR
@@ -97,7 +98,7 @@ def test_the_build_step_remakes_the_shipped_model(rebuilt, ag_news):
 
 @pytest.mark.model
 def test_building_when_the_model_is_there_is_a_no_op(rebuilt, monkeypatch):
-    monkeypatch.setattr(model2vec.distill, "distill", _forbid_distill)
+    monkeypatch.setattr("model2vec.distill.distill", _forbid_distill)
     assert build_static_model(rebuilt, dim=256) is False
 
 
@@ -116,7 +117,7 @@ def test_concurrent_builders_distill_once_and_never_expose_half_a_model(
         time.sleep(0.5)
         return distilled
 
-    monkeypatch.setattr(model2vec.distill, "distill", slow_distill)
+    monkeypatch.setattr("model2vec.distill.distill", slow_distill)
     target = static_model_dir(tmp_path, 128)
     results: list[bool] = []
     builders = [threading.Thread(target=lambda: results.append(build_static_model(target, 128)))
