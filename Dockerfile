@@ -20,13 +20,12 @@ WORKDIR /app
 
 # 1. Dependencies: the versions behind the published figures (constraints.txt).
 COPY pyproject.toml constraints.txt ./
-RUN python - "$EXTRAS" <<'EOF' > /tmp/requirements.txt
-import sys, tomllib
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-wanted = [e for e in sys.argv[1].split(",") if e]
-print("\n".join(project["dependencies"]
-                + [r for e in wanted for r in project["optional-dependencies"][e]]))
-EOF
+RUN python -c 'import sys, tomllib; \
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+extras = [e for e in sys.argv[1].split(",") if e]; \
+print("\n".join(project["dependencies"] \
+                + [r for e in extras for r in project["optional-dependencies"][e]]))' \
+        "$EXTRAS" > /tmp/requirements.txt
 RUN if [ -n "$EXTRAS" ] && grep -q sentence-transformers /tmp/requirements.txt; then \
         pip install -c constraints.txt --extra-index-url "$TORCH_INDEX" torch; \
     fi \
