@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The stream-al worker image used by docker-compose.yml: CPU only, runs as a non-root user.
 #   docker build -t stream-al:0.1.0 .
 #       core: worker, simulator, static and hashing embedders; no torch (the static model
