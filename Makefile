@@ -8,5 +8,5 @@ test:
 	bash deploy/test.sh
 
 lint:
-	PYBIN=$$(bash deploy/bootstrap.sh | tail -n 1) && $$PYBIN -m ruff check stream_al tests benchmarks \
+	PYBIN=$$(bash deploy/bootstrap.sh --extras dev | tail -n 1) && $$PYBIN -m ruff check stream_al tests benchmarks \
 		&& $$(dirname $$PYBIN)/lint-imports

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The demo command: set up (venv, Kafka jars), then run the whole loop on a private local
-# broker (port 39092) with a worker, the simulated vendor and the producer on AG News, and
-# finally the simulator's comparison with random. Extra arguments go to `stream-al demo`.
+# The demo command: set up (the core install, no torch; Kafka jars), then run the whole loop
+# on a private local broker (port 39092) with a worker, the simulated vendor and the producer
+# on AG News, and finally the simulator's comparison with random. Extra arguments go to `stream-al demo`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYBIN="$(bash "$ROOT/deploy/bootstrap.sh" --kafka | tail -n 1)"

@@ -3,7 +3,7 @@
 Three variants behind one :class:`Embedder` protocol:
 
 - ``hashing``: hashed word n-grams projected to 512 dense dims; no model, fastest.
-- ``static``: model2vec word-piece vectors distilled once from all-MiniLM-L6-v2; fast.
+- ``static``: model2vec word-piece vectors distilled from all-MiniLM-L6-v2, shipped; fast.
 - ``minilm``: the all-MiniLM-L6-v2 transformer itself; best quality, slowest.
 
 Importing this package is cheap: scikit-learn, model2vec and torch are imported only when an

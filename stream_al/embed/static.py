@@ -1,74 +1,71 @@
 """Static word-piece embeddings distilled from all-MiniLM-L6-v2 with model2vec.
 
 A text's vector is the weighted mean of its word-piece vectors: no transformer at inference,
-so it is some 200 times faster than MiniLM on two cores and needs no torch once built.
-The distilled model is made once (about 15-20 s on two cores) from the locally installed
-MiniLM weights, saved under ``cache_dir/model2vec-minilm-<dim>``, and loaded from there on
-later runs. Concurrent builders are serialised by a lock file and each build is written to a
-temporary directory that is renamed into place, so no reader ever sees half a model.
+so it is some 200 times faster than MiniLM on two cores and needs no torch.
+The 256-wide model ships with the package (``static_model/``, 15 MB of float16 weights, built
+by ``python -m stream_al.embed.static_build`` from the MiniLM weights; provenance and licence
+in its ``PROVENANCE.md``), so every install embeds with the same bytes: the loader checks its
+fingerprint. Another width is distilled once into ``cache_dir/model2vec-minilm-<dim>``, which
+needs ``stream-al[minilm]`` (torch).
 """
 
 from __future__ import annotations
 
-import fcntl
-import shutil
-import tempfile
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stream_al.embed.base import check_texts, l2_normalise
-from stream_al.embed.minilm import minilm_model_path
+from stream_al.embed.base import EmbeddingError, check_texts, l2_normalise
 
 if TYPE_CHECKING:
     from model2vec import StaticModel
 
 MINILM_WIDTH = 384
+SHIPPED_DIM = 256
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "static_model"
+WEIGHTS = "model.safetensors"
+SHIPPED_SHA256 = "9c92f49731960451327a85b8e8e9dd8a2ea1ce7e42f014243fb279542b18d0d8"
+"""sha256 of the shipped weights; ``static_build`` prints it when it rebuilds them."""
+
+
+def weights_sha256(model_dir: Path) -> str:
+    """sha256 of a static model's weights file: its fingerprint."""
+    return hashlib.sha256((Path(model_dir) / WEIGHTS).read_bytes()).hexdigest()
 
 
 def static_model_dir(cache_dir: Path, dim: int) -> Path:
-    """Where the distilled model of dimension ``dim`` lives (or will live) in ``cache_dir``."""
+    """Where the model of width ``dim`` lives: shipped for 256, else in ``cache_dir``."""
+    if dim == SHIPPED_DIM:
+        return SHIPPED_MODEL_DIR
     return Path(cache_dir) / f"model2vec-minilm-{dim}"
 
 
-def build_static_model(target: Path, dim: int) -> bool:
-    """Distill MiniLM to a ``dim``-wide static model at ``target`` unless one is there already.
-
-    Returns True if this call built the model, False if it was found (possibly because a
-    concurrent process finished building it while this one waited for the lock).
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.is_dir():
-            return False
-        for stale in target.parent.glob(f".{target.name}.*"):  # staging left by a killed build
-            if stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
-        source = minilm_model_path()
-        from model2vec.distill import distill
-
-        model = distill(model_name=str(source), pca_dims=dim, device="cpu")
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            model.save_pretrained(staging)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return True
+def shipped_model_path() -> Path:
+    """The shipped model's directory, checked against its fingerprint."""
+    if not (SHIPPED_MODEL_DIR / WEIGHTS).is_file():
+        raise EmbeddingError(f"the static model is missing from {SHIPPED_MODEL_DIR}; reinstall "
+                             "stream-al (or run python -m stream_al.embed.static_build)")
+    found = weights_sha256(SHIPPED_MODEL_DIR)
+    if found != SHIPPED_SHA256:
+        raise EmbeddingError(
+            f"the static model in {SHIPPED_MODEL_DIR} has sha256 {found}, not the shipped "
+            f"{SHIPPED_SHA256}; reinstall stream-al, or after a deliberate rebuild set "
+            "stream_al.embed.static.SHIPPED_SHA256 to the fingerprint static_build printed"
+        )
+    return SHIPPED_MODEL_DIR
 
 
 class StaticEmbedder:
     """model2vec embeddings distilled from all-MiniLM-L6-v2: ``dim`` dims, unit rows, float32.
 
-    ``built`` tells whether constructing this instance had to distill the model (True) or
-    loaded it from ``cache_dir`` (False).
+    ``built`` tells whether constructing this instance had to distill the model (True: a width
+    other than the shipped 256, first use of ``cache_dir``) or loaded it (False).
 
-    >>> e = StaticEmbedder(dim=256, cache_dir=Path("/tmp/stream-al-doc"))  # doctest: +SKIP
-    >>> e.embed(["Oil prices rise"]).shape  # doctest: +SKIP
+    >>> e = StaticEmbedder(cache_dir=Path("/tmp/stream-al-doc"))
+    >>> e.embed(["Oil prices rise"]).shape
     (1, 256)
     """
 
@@ -83,8 +80,16 @@ class StaticEmbedder:
         from model2vec import StaticModel
 
         self.path = static_model_dir(cache_dir, dim)
-        self.built = False if self.path.is_dir() else build_static_model(self.path, dim)
+        self.built = False
+        if dim == SHIPPED_DIM:
+            shipped_model_path()
+        elif not self.path.is_dir():
+            from stream_al.embed.static_build import build_static_model
+
+            self.built = build_static_model(self.path, dim)
         self.batch_size = batch_size
+        self.model_id = (SHIPPED_SHA256 if dim == SHIPPED_DIM else weights_sha256(self.path))[:16]
+        """The weights' fingerprint: caches of vectors are keyed by it."""
         self._model = StaticModel.from_pretrained(self.path)
         self.dim = int(self._model.dim)
         self._unknown = _unknown_token_vector(self._model)

@@ -1,7 +1,6 @@
 """Fixtures for the embedder tests: real AG News texts and one instance of each embedder.
 
-The static model is distilled once per test session into a temporary cache directory that
-every embed test shares; MiniLM is loaded once.
+The static embedder loads the model the package ships; MiniLM is loaded once.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ def hashing_embedder(settings_for) -> Embedder:
 
 @pytest.fixture(scope="session")
 def static_embedder(settings_for) -> Embedder:
-    """Distils the static model into the empty shared cache (the session's only build)."""
+    """The shipped static model (256 wide), checked against its fingerprint."""
     return make_embedder(settings_for("static"))
 
 

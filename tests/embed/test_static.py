@@ -1,4 +1,7 @@
-"""The static embedder: distilled once into the cache, loaded from it ever after."""
+"""The static embedder: a shipped model with a fixed fingerprint; other widths distilled once.
+
+Tests marked ``model`` distil MiniLM (stream-al[minilm]); the others need the core install only.
+"""
 
 from __future__ import annotations
 
@@ -8,73 +11,68 @@ import threading
 import time
 from pathlib import Path
 
-import model2vec.distill
 import numpy as np
 import pytest
 
-from stream_al.embed import StaticEmbedder
-from stream_al.embed.static import build_static_model, static_model_dir
+from stream_al.embed import EmbeddingError, StaticEmbedder
+from stream_al.embed import static as static_module
+from stream_al.embed.static import (
+    SHIPPED_MODEL_DIR,
+    SHIPPED_SHA256,
+    static_model_dir,
+    weights_sha256,
+)
+from stream_al.embed.static_build import build_static_model, distil
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _forbid_distill(*args, **kwargs):
-    raise AssertionError("distill() was called although the model is in the cache")
+    raise AssertionError("distill() was called although the model is there")
 
 
-def test_the_first_construction_distills_into_the_cache(static_embedder, embed_cache):
-    assert static_embedder.built
-    assert static_embedder.path == static_model_dir(embed_cache, 256)
-    assert (static_embedder.path / "config.json").is_file()
-    assert not [p for p in embed_cache.iterdir() if p.name.startswith(".model2vec-minilm-256.")
-                and p.is_dir()], "a staging directory was left behind"
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped model rebuilt from MiniLM by the project's build step (one distillation)."""
+    target = tmp_path_factory.mktemp("rebuild") / "static-256"
+    distil(target, 256)
+    return target
 
 
-def test_later_constructions_load_from_the_cache_without_distilling(
-    static_embedder, embed_cache, ag_news, monkeypatch
+def test_every_install_embeds_with_the_same_weights():
+    assert weights_sha256(SHIPPED_MODEL_DIR) == SHIPPED_SHA256
+
+
+def test_the_shipped_model_states_its_source_licence_and_fingerprint():
+    provenance = (SHIPPED_MODEL_DIR / "PROVENANCE.md").read_text()
+    assert "sentence-transformers/all-MiniLM-L6-v2" in provenance
+    assert "Apache-2.0" in provenance
+    assert SHIPPED_SHA256 in provenance
+    assert not (SHIPPED_MODEL_DIR / "README.md").exists(), "model2vec's card says MIT"
+
+
+def test_the_shipped_weights_stay_small():
+    assert (SHIPPED_MODEL_DIR / "model.safetensors").stat().st_size < 20_000_000  # float16
+
+
+def test_the_default_width_loads_the_shipped_model_without_distilling(
+    static_embedder, embed_cache, ag_news
 ):
-    monkeypatch.setattr(model2vec.distill, "distill", _forbid_distill)
     again = StaticEmbedder(cache_dir=embed_cache, dim=256)
-    assert not again.built
+    assert not again.built and again.path == SHIPPED_MODEL_DIR
+    assert static_model_dir(embed_cache, 256) == SHIPPED_MODEL_DIR
     texts = [text for text, _ in ag_news[:5]]
     np.testing.assert_array_equal(again.embed(texts), static_embedder.embed(texts))
+    assert not list(embed_cache.glob("model2vec-*")), "nothing is written to the cache"
 
 
-def test_building_when_the_model_is_there_is_a_no_op(static_embedder, monkeypatch):
-    monkeypatch.setattr(model2vec.distill, "distill", _forbid_distill)
-    assert build_static_model(static_embedder.path, dim=256) is False
+def test_a_model_that_is_not_the_shipped_one_is_refused_naming_the_fix(embed_cache, monkeypatch):
+    monkeypatch.setattr(static_module, "SHIPPED_SHA256", "0" * 64)
+    with pytest.raises(EmbeddingError, match="reinstall stream-al"):
+        StaticEmbedder(cache_dir=embed_cache)
 
 
-def test_concurrent_builders_distill_once_and_never_expose_half_a_model(
-    static_embedder, tmp_path, monkeypatch
-):
-    """Two builders race for an empty cache: one distills, the other waits and reuses it."""
-    from model2vec import StaticModel
-
-    distilled = StaticModel.from_pretrained(static_embedder.path)
-    calls = []
-
-    def slow_distill(**kwargs):  # the real model, handed over slowly to widen the race
-        calls.append(kwargs)
-        time.sleep(0.5)
-        return distilled
-
-    monkeypatch.setattr(model2vec.distill, "distill", slow_distill)
-    target = static_model_dir(tmp_path, 256)
-    results: list[bool] = []
-    builders = [threading.Thread(target=lambda: results.append(build_static_model(target, 256)))
-                for _ in range(2)]
-    for b in builders:
-        b.start()
-    for b in builders:
-        b.join()
-    assert sorted(results) == [False, True]
-    assert len(calls) == 1 and calls[0]["pca_dims"] == 256
-    assert StaticEmbedder(cache_dir=tmp_path, dim=256).dim == 256
-    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [target.name]
-
-
-def test_a_cached_model_embeds_without_importing_torch(static_embedder, embed_cache):
+def test_the_shipped_model_embeds_without_importing_torch(embed_cache):
     code = (
         "import sys; from pathlib import Path; from stream_al.embed import StaticEmbedder; "
         "StaticEmbedder(cache_dir=Path(sys.argv[1])).embed(['Oil prices rise']); "
@@ -83,6 +81,55 @@ def test_a_cached_model_embeds_without_importing_torch(static_embedder, embed_ca
     done = subprocess.run([sys.executable, "-c", code, str(embed_cache)], cwd=REPO,
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.model
+def test_the_build_step_remakes_the_shipped_model(rebuilt, ag_news):
+    """Same vectors (byte-identical weights here; another CPU may round a few differently)."""
+    from model2vec import StaticModel
+
+    texts = [text for text, _ in ag_news[:200]]
+    shipped = StaticModel.from_pretrained(SHIPPED_MODEL_DIR).encode(texts)
+    again = StaticModel.from_pretrained(rebuilt).encode(texts)
+    cosines = (shipped * again).sum(1) / np.linalg.norm(shipped, axis=1) / np.linalg.norm(again, axis=1)
+    assert cosines.min() >= 0.9999
+    assert not (rebuilt / "README.md").exists()
+
+
+@pytest.mark.model
+def test_building_when_the_model_is_there_is_a_no_op(rebuilt, monkeypatch):
+    monkeypatch.setattr("model2vec.distill.distill", _forbid_distill)
+    assert build_static_model(rebuilt, dim=256) is False
+
+
+@pytest.mark.model
+def test_concurrent_builders_distill_once_and_never_expose_half_a_model(
+    rebuilt, tmp_path, monkeypatch
+):
+    """Two builders race for an empty cache: one distills, the other waits and reuses it."""
+    from model2vec import StaticModel
+
+    distilled = StaticModel.from_pretrained(rebuilt)
+    calls = []
+
+    def slow_distill(**kwargs):  # a real model, handed over slowly to widen the race
+        calls.append(kwargs)
+        time.sleep(0.5)
+        return distilled
+
+    monkeypatch.setattr("model2vec.distill.distill", slow_distill)
+    target = static_model_dir(tmp_path, 128)
+    results: list[bool] = []
+    builders = [threading.Thread(target=lambda: results.append(build_static_model(target, 128)))
+                for _ in range(2)]
+    for b in builders:
+        b.start()
+    for b in builders:
+        b.join()
+    assert sorted(results) == [False, True]
+    assert len(calls) == 1 and calls[0]["pca_dims"] == 128
+    assert StaticModel.from_pretrained(target).dim == distilled.dim
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == [target.name]
 
 
 @pytest.mark.parametrize(
