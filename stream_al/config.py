@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 EmbedderName = Literal["hashing", "static", "minilm"]
@@ -108,9 +108,63 @@ class TopicSettings(BaseModel):
     partitions: int = Field(4, ge=1)
 
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "PLAIN"]
+
+
+class KafkaSecuritySettings(BaseModel):
+    """How every Kafka client authenticates and encrypts (``kafka.security``).
+
+    ``PLAINTEXT`` is for local development only. ``SASL_SSL`` authenticates with a user name and
+    a password (SCRAM-SHA-512, or PLAIN) over TLS; ``SSL`` encrypts, and with ``cert_file`` and
+    ``key_file`` authenticates by client certificate (mTLS). The password comes from
+    ``password`` (best set by the environment: ``STREAM_AL_KAFKA__SECURITY__PASSWORD``) or from
+    ``password_file``; it is a :class:`~pydantic.SecretStr`, so it never appears in a repr or a log.
+    :mod:`stream_al.stream.clients` turns this block into every client's configuration.
+    """
+
+    protocol: SecurityProtocol = "PLAINTEXT"
+    mechanism: SaslMechanism = "SCRAM-SHA-512"
+    username: str = ""
+    password: SecretStr | None = Field(None, description="SASL password (prefer the environment)")
+    password_file: Path | None = Field(None, description="a file whose first line is the password")
+    ca_file: Path | None = Field(None, description="PEM CA that signed the broker's certificate "
+                                 "(None: the system's trust store)")
+    cert_file: Path | None = Field(None, description="PEM client certificate (mTLS)")
+    key_file: Path | None = Field(None, description="PEM private key of cert_file (mTLS)")
+    check_hostname: bool = Field(True, description="the broker certificate must name the host")
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSecuritySettings:
+        if self.protocol == "SASL_SSL":
+            if not self.username:
+                raise ValueError("kafka.security.username is required for SASL_SSL")
+            if self.password is None and self.password_file is None:
+                raise ValueError("kafka.security.protocol SASL_SSL needs a password: set "
+                                 "STREAM_AL_KAFKA__SECURITY__PASSWORD or "
+                                 "kafka.security.password_file")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("kafka.security.cert_file and key_file go together (mTLS): set both")
+        for name in ("password_file", "ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"kafka.security.{name} {path} is not a readable file")
+        return self
+
+    def secret(self) -> str:
+        """The SASL password, read now (a rotated ``password_file`` is picked up by new clients)."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_file is not None:
+            lines = Path(self.password_file).read_text().splitlines()
+            return lines[0] if lines else ""
+        return ""
+
+
 class KafkaSettings(BaseModel):
     bootstrap: str = "127.0.0.1:9092"
     app_id: str = "stream-al"
+    security: KafkaSecuritySettings = Field(default_factory=KafkaSecuritySettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     max_text_bytes: int = Field(20_000, ge=64, description="longer texts are truncated and flagged")
     batch_max: int = Field(512, ge=1)

@@ -92,11 +92,11 @@ class Watcher:
     """Reads topic sizes and model versions straight from Kafka (no consumer group)."""
 
     def __init__(self, settings: Settings, test_X: np.ndarray, test_y: list[str]) -> None:
-        from kafka import KafkaConsumer
+        from stream_al.stream import clients
 
         self.topics = settings.kafka.topics
-        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap,
-                                      enable_auto_commit=False, consumer_timeout_ms=200)
+        self.consumer = clients.consumer(settings.kafka, enable_auto_commit=False,
+                                         consumer_timeout_ms=200)
         self.test_X, self.test_y = test_X, np.array(test_y, dtype=object)
         self.points: list[Point] = []
         self._assigned = False

@@ -30,6 +30,7 @@ from stream_al.config import Settings
 from stream_al.embed import Embedder, make_embedder
 from stream_al.metrics import Metrics
 from stream_al.runtime import return_free_memory
+from stream_al.stream import clients
 from stream_al.stream.coordinating import CoordinatorShell
 from stream_al.stream.publish import Publisher, raw_topic
 from stream_al.stream.reader import TextReader
@@ -56,6 +57,7 @@ def build_app(
     app = faust.App(
         k.app_id,
         broker=f"kafka://{k.bootstrap}",
+        broker_credentials=clients.faust_credentials(k),
         store="memory://",
         datadir=str(k.state_dir / k.app_id),
         autodiscover=False,

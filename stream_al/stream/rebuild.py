@@ -21,6 +21,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from stream_al.config import KafkaSettings
+from stream_al.stream import clients
 from stream_al.stream.messages import (
     DeadLetterReason,
     Expiry,
@@ -52,8 +53,8 @@ class TopicState:
 
 
 def _consumer(kafka: KafkaSettings) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap,
+    return clients.consumer(
+        kafka,
         group_id=None,
         enable_auto_commit=False,
         client_id=f"{kafka.app_id}-rebuild",

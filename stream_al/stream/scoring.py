@@ -13,13 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from stream_al.config import Settings
 from stream_al.embed.base import Embedder, parallel_calls
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.metrics import Metrics, WindowRate
 from stream_al.score.batch import score_many
+from stream_al.stream import clients
 from stream_al.stream.messages import (
     DeadLetterReason,
     Event,
@@ -216,8 +217,8 @@ class ScoringShell:
         """Read the models topic from its last record on, forever; swap in each newer version."""
         k = self.settings.kafka
         tp = TopicPartition(k.topics.models, 0)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=k.bootstrap,
+        consumer = clients.aio_consumer(
+            k,
             group_id=None,
             enable_auto_commit=False,
             client_id=f"{k.app_id}-models",

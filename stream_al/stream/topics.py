@@ -29,6 +29,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from stream_al.config import KafkaSettings
+from stream_al.stream import clients
 
 MAX_RECORD_BYTES = 32 * 1024 * 1024
 """Scored batches carry embeddings and model updates carry weights: up to 32 MiB a record. Texts
@@ -73,8 +74,8 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
     """Create the missing topics; return the names created. Raises :class:`TopicError`."""
-    admin = KafkaAdminClient(
-        bootstrap_servers=kafka.bootstrap,
+    admin = clients.admin(
+        kafka,
         client_id=f"{kafka.app_id}-admin",
         request_timeout_ms=int(timeout_s * 1000),
     )

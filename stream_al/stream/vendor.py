@@ -22,6 +22,7 @@ import numpy as np
 import orjson
 
 from stream_al.config import Settings
+from stream_al.stream import clients
 from stream_al.stream.produce import InputError, iter_column, row_of
 
 JOIN_S = 60.0
@@ -198,7 +199,7 @@ class Vendor:
         return self.options.group or f"{self.kafka.app_id}-vendor"
 
     def _consumer(self):  # -> kafka.KafkaConsumer (imported only when the vendor runs)
-        from kafka import ConsumerRebalanceListener, KafkaConsumer
+        from kafka import ConsumerRebalanceListener
 
         join = self.join
 
@@ -210,8 +211,8 @@ class Vendor:
                 join.completed()
 
         k = self.kafka
-        consumer = KafkaConsumer(
-            bootstrap_servers=k.bootstrap,
+        consumer = clients.consumer(
+            k,
             group_id=self._group,
             auto_offset_reset="earliest",
             enable_auto_commit=True,
@@ -227,13 +228,9 @@ class Vendor:
 
     def run(self, say: Callable[[str], None] = print) -> VendorStats:
         """Consume, answer, until stopped (Ctrl-C), ``max_idle_s`` or ``max_labels``."""
-        from kafka import KafkaProducer
-
         o, k = self.options, self.kafka
         consumer = self._consumer()
-        producer = KafkaProducer(
-            bootstrap_servers=k.bootstrap, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor"
-        )
+        producer = clients.producer(k, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor")
         started = last_activity = last_report = time.monotonic()
         try:
             while o.max_labels is None or self.stats.sent < o.max_labels:

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import TopicPartition
 
+from stream_al.config import KafkaSettings
 from stream_al.metrics import sample_value
+from stream_al.stream import clients
 from stream_al.stream.worker import announced_metrics_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -195,8 +197,8 @@ def read_topic(
 ) -> list:
     """Records of ``topic`` from the beginning (no group) until ``until(records)`` holds and
     the end is reached, or ``timeout_s`` passes (then whatever was read)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
+    consumer = clients.consumer(
+        KafkaSettings(bootstrap=bootstrap),
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=64 * 2**20,
@@ -221,7 +223,7 @@ def read_topic(
 
 
 def send_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = clients.producer(KafkaSettings(bootstrap=bootstrap), acks="all")
     for key, value in records:
         producer.send(topic, key=key, value=value)
     producer.flush()
@@ -230,7 +232,7 @@ def send_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> 
 
 def group_assignments(bootstrap: str, group: str) -> list[dict[str, list[int]]]:
     """Per member of a Stable group: topic -> assigned partitions (empty list if rebalancing)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin(KafkaSettings(bootstrap=bootstrap))
     quiet = logging.getLogger("kafka.admin")  # it warns that faust's metadata is not its own
     level = quiet.level
     quiet.setLevel(logging.ERROR)
