@@ -106,6 +106,16 @@ class TopicSettings(BaseModel):
     expert: str = Field("stream-al.expert", description="items for an expert: unresolved "
                         "disagreements and suspicious labels (ExpertRequest)")
     partitions: int = Field(4, ge=1)
+    vendors: list[str] = Field(
+        default_factory=list, description="secured clusters: one labels topic per vendor, "
+        "<labels>.<vendor> (plus <labels>.expert for experts); the workers read them and "
+        "namespace each annotator_id by the topic: <vendor>/<annotator>. Empty: the one labels "
+        "topic, annotator ids as sent (development)",
+    )
+
+    def labels_of(self, vendor: str) -> str:
+        """The labels topic only ``vendor`` may write (``expert``: the experts')."""
+        return f"{self.labels}.{vendor}"
 
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL"]

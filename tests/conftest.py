@@ -1,3 +1,8 @@
 """Fixtures shared by the whole suite; each concern lives in its own module under ``fixtures/``."""
 
-pytest_plugins = ["tests.fixtures.kafka", "tests.fixtures.prometheus", "tests.fixtures.worker_logs"]
+pytest_plugins = [
+    "tests.fixtures.kafka",
+    "tests.fixtures.secure_kafka",
+    "tests.fixtures.prometheus",
+    "tests.fixtures.worker_logs",
+]

@@ -69,7 +69,14 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(t.events, 1, {}),
         TopicSpec(t.deadletter, 1, {}),
         TopicSpec(t.expert, t.partitions, forever),  # open requests: an expert reads from the start
+        *[TopicSpec(name, t.partitions, forever) for name in vendor_labels_topics(kafka)],
     ]
+
+
+def vendor_labels_topics(kafka: KafkaSettings) -> list[str]:
+    """The labels topic of each vendor, and the experts', when ``topics.vendors`` names any."""
+    t = kafka.topics
+    return [t.labels_of(v) for v in [*t.vendors, "expert"]] if t.vendors else []
 
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
