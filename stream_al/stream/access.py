@@ -41,12 +41,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from stream_al.config import KafkaSettings, Settings
+from stream_al.config import KafkaSettings, Settings, TopicSettings
 from stream_al.stream import clients
+from stream_al.stream.messages import LabelIn
 
 Resource = Literal["topic", "group", "cluster"]
 ROLES = ("producer", "vendor", "expert", "worker", "operator")
-VENDOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+VENDOR_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 RESERVED_VENDORS = {"expert"}
 
 
@@ -69,7 +70,7 @@ class Grant:
 
 def check_vendor(name: str) -> str:
     """``name`` if it may name a vendor (it becomes a topic suffix and an annotator namespace)."""
-    if not VENDOR_NAME.match(name) or name in RESERVED_VENDORS:
+    if not VENDOR_NAME.fullmatch(name) or name in RESERVED_VENDORS:
         raise AccessError(f"vendor name {name!r} must match {VENDOR_NAME.pattern} and not be "
                           f"one of {sorted(RESERVED_VENDORS)}; pick another name")
     return name
@@ -122,6 +123,23 @@ def grants(role: str, kafka: KafkaSettings, name: str | None = None) -> list[Gra
     out += [*_read(t.labels, prefixed=True), Grant("CREATE", "topic", t.labels, True)]
     out += [Grant("READ", "group", app, True), Grant("DESCRIBE", "group", app, True)]
     return out + [Grant("DESCRIBE", "cluster"), Grant("IDEMPOTENT_WRITE", "cluster")]
+
+
+def attribute_one(label: LabelIn, topic: str, topics: TopicSettings) -> LabelIn:
+    """``label`` as said by the vendor whose topic it came from: on ``<labels>.<vendor>`` its
+    ``annotator_id`` becomes ``<vendor>/<annotator_id>`` (experts: ``expert/<annotator_id>``);
+    on the shared labels topic (development, or an operator's import) it stays as sent.
+
+    >>> from stream_al.config import TopicSettings
+    >>> said = LabelIn(schema_version=1, item_id="a", label="World", annotator_id="expert/eve",
+    ...                timestamp=1.0)
+    >>> attribute_one(said, "stream-al.labels.acme", TopicSettings()).annotator_id
+    'acme/expert/eve'
+    """
+    prefix = f"{topics.labels}."
+    if not topic.startswith(prefix):
+        return label
+    return label.model_copy(update={"annotator_id": f"{topic[len(prefix):]}/{label.annotator_id}"})
 
 
 # ---- shell: apply them with an admin client -------------------------------------------------------

@@ -35,7 +35,7 @@ from stream_al.stream.coordinating import CoordinatorShell
 from stream_al.stream.publish import Publisher, raw_topic
 from stream_al.stream.reader import TextReader
 from stream_al.stream.scoring import ScoringShell
-from stream_al.stream.topics import MAX_RECORD_BYTES
+from stream_al.stream.topics import MAX_RECORD_BYTES, vendor_labels_topics
 
 CHORES_EVERY_S = 0.2
 LAG_EVERY_S = 5.0
@@ -85,7 +85,9 @@ def build_app(
     async def read_texts() -> None:
         await reader.run()
 
-    @app.agent(raw_topic(app, t.labels), name="labels_in", concurrency=1)
+    # the shared labels topic, and on a secured cluster each vendor's own (identity by topic)
+    @app.agent(raw_topic(app, t.labels, *vendor_labels_topics(k)), name="labels_in",
+               concurrency=1)
     async def labels_in(stream: faust.StreamT) -> None:
         async for events in stream.noack_take(k.batch_max, within=k.batch_within_s):
             await scoring.labels_in(events)

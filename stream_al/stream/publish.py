@@ -93,6 +93,7 @@ class Publisher:
         self.metrics.count_dead_letters(stage, reason.reason)
 
 
-def raw_topic(app: faust.App, name: str) -> faust.TopicT:
-    """A faust topic of undecoded bytes: we validate payloads ourselves (messages.parse)."""
-    return app.topic(name, key_serializer="raw", value_serializer="raw")
+def raw_topic(app: faust.App, *names: str) -> faust.TopicT:
+    """A faust topic (of one or more names) of undecoded bytes: we validate payloads ourselves
+    (messages.parse)."""
+    return app.topic(*names, key_serializer="raw", value_serializer="raw")

@@ -20,7 +20,7 @@ from stream_al.embed.base import Embedder, parallel_calls
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.metrics import Metrics, WindowRate
 from stream_al.score.batch import score_many
-from stream_al.stream import clients
+from stream_al.stream import access, clients
 from stream_al.stream.messages import (
     DeadLetterReason,
     Event,
@@ -195,14 +195,15 @@ class ScoringShell:
     async def _labels_in(self, events: Sequence) -> None:
         started = time.perf_counter()
         labels: list[LabelIn] = []
+        topics = self.settings.kafka.topics
         for event in events:
             parsed = parse(LabelIn, event.message.value)
             if isinstance(parsed, DeadLetterReason):
                 await self.publisher.dead_letter(
                     "labels_in", event.message.value or b"", parsed, event.message
                 )
-            else:
-                labels.append(parsed)
+            else:  # the vendor is the topic it could write, not what the record says
+                labels.append(access.attribute_one(parsed, event.message.topic, topics))
         if labels:
             now = time.time()
             record = LabelsRecord(schema_version=1, labels=labels, received_at=[now] * len(labels))

@@ -86,6 +86,9 @@ class VendorOptions:
     per_item: int = 1
     seed: int = 0
     group: str | None = None
+    vendor: str | None = None
+    """On a secured cluster: the vendor's name; labels go to its own topic
+    (``<labels>.<vendor>``), the default group is ``<app_id>-vendor-<vendor>``."""
     max_idle_s: float | None = None
     max_labels: int | None = None
 
@@ -196,7 +199,8 @@ class Vendor:
 
     @property
     def _group(self) -> str:
-        return self.options.group or f"{self.kafka.app_id}-vendor"
+        vendor = f"-{self.options.vendor}" if self.options.vendor else ""
+        return self.options.group or f"{self.kafka.app_id}-vendor{vendor}"
 
     def _consumer(self):  # -> kafka.KafkaConsumer (imported only when the vendor runs)
         from kafka import ConsumerRebalanceListener
@@ -229,6 +233,7 @@ class Vendor:
     def run(self, say: Callable[[str], None] = print) -> VendorStats:
         """Consume, answer, until stopped (Ctrl-C), ``max_idle_s`` or ``max_labels``."""
         o, k = self.options, self.kafka
+        labels_topic = k.topics.labels_of(o.vendor) if o.vendor else k.topics.labels
         consumer = self._consumer()
         producer = clients.producer(k, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor")
         started = last_activity = last_report = time.monotonic()
@@ -245,7 +250,7 @@ class Vendor:
                     for record in records:
                         self.answer(record.value, now)
                 for item_id, label in self.due(now):
-                    producer.send(k.topics.labels, key=item_id.encode(), value=orjson.dumps(label))
+                    producer.send(labels_topic, key=item_id.encode(), value=orjson.dumps(label))
                     self.stats.sent += 1
                     if o.max_labels is not None and self.stats.sent >= o.max_labels:
                         break
