@@ -28,6 +28,7 @@ from stream_al.stream.messages import (
     LabelsRecord,
     ModelUpdate,
     ScoredBatchRecord,
+    SnapshotError,
     TextIn,
     parse,
 )
@@ -257,9 +258,9 @@ class ScoringShell:
         if update.version <= self.models.snapshot.version:
             return None
         try:
-            snapshot = update.to_snapshot()
-        except Exception as e:  # valid JSON around weights that do not load
-            return DeadLetterReason("invalid_field", f"snapshot: {type(e).__name__}: {e}")
+            snapshot = update.to_snapshot(self.embedder.dim)
+        except SnapshotError as e:  # valid JSON around weights that are not a usable model
+            return DeadLetterReason("implausible", f"snapshot: {e}")
         if self.models.offer(snapshot):
             now = time.time()
             self.metrics.set_model_version(update.version)
