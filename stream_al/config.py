@@ -185,6 +185,11 @@ class KafkaSettings(BaseModel):
         description="label_policy reject: the allowed classes (empty: those learned so far, "
         "once the model knows two)",
     )
+    new_classes_per_hour: int = Field(
+        25, ge=0, description="label_policy accept_new_class: classes the model does not know "
+        "yet admitted in any hour; labels of more are dead-lettered (class_cap) with an event "
+        "(stream/class_gate.py). label_classes are always admitted",
+    )
     label_deadline_s: float = Field(3600.0, gt=0)
     metrics_port: int = Field(9464, ge=0)
     state_dir: Path = Field(default_factory=lambda: _cache_dir() / "state")

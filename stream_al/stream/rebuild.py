@@ -46,6 +46,8 @@ class TopicState:
     selected: list[SelectedItem] = field(default_factory=list)
     expired: dict[str, float] = field(default_factory=dict)
     labels: list[LabelIn] = field(default_factory=list)
+    label_times: list[float] = field(default_factory=list)
+    """When the broker appended each label (epoch seconds): the class cap replays by them."""
     ledger: Ledger | None = None
     model_version: int = 0
     temperature: float = 1.0
@@ -128,6 +130,7 @@ def read_state(kafka: KafkaSettings) -> TopicState:
             label = parse(LabelIn, record.value)
             if isinstance(label, LabelIn):  # a vendor's labels speak for that vendor only
                 state.labels.append(access.attribute_one(label, topic, t))
+                state.label_times.append(record.timestamp / 1000)
     state.model_version, state.temperature = _last_model(kafka, last_only=True)
     if state.model_version == 0:  # the last record is not a model (a stray producer's): look back
         state.model_version, state.temperature = _last_model(kafka, last_only=False)

@@ -59,9 +59,11 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         "segment.ms": "600000",
     }
     forever = {"retention.ms": "-1"}  # a rebuild reads them from the start (budget-bounded)
+    # the broker's clock, not the vendor's: a rebuild replays the class cap by it
+    labels = {**forever, "message.timestamp.type": "LogAppendTime"}
     return [
         TopicSpec(t.texts, t.partitions, big),  # texts over max_text_bytes are cut, not refused
-        TopicSpec(t.labels, t.partitions, forever),
+        TopicSpec(t.labels, t.partitions, labels),
         TopicSpec(t.selected, t.partitions, forever),
         TopicSpec(t.control, 1, big),
         TopicSpec(t.models, 1, compacted),
@@ -69,7 +71,7 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(t.events, 1, {}),
         TopicSpec(t.deadletter, 1, {}),
         TopicSpec(t.expert, t.partitions, forever),  # open requests: an expert reads from the start
-        *[TopicSpec(name, t.partitions, forever) for name in vendor_labels_topics(kafka)],
+        *[TopicSpec(name, t.partitions, labels) for name in vendor_labels_topics(kafka)],
     ]
 
 
