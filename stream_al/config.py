@@ -192,6 +192,8 @@ class KafkaSettings(BaseModel):
     )
     label_deadline_s: float = Field(3600.0, gt=0)
     metrics_port: int = Field(9464, ge=0)
+    metrics_host: str = Field("127.0.0.1", description="address /metrics binds to: this host "
+                              "only by default; 0.0.0.0 for every interface")
     state_dir: Path = Field(default_factory=lambda: _cache_dir() / "state")
 
 

@@ -21,7 +21,10 @@ unacked: they are read again after the restart (at-least-once; consumers are ide
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -37,6 +40,7 @@ from stream_al.stream.reader import TextReader
 from stream_al.stream.scoring import ScoringShell
 from stream_al.stream.topics import MAX_RECORD_BYTES, vendor_labels_topics
 
+log = logging.getLogger(__name__)
 CHORES_EVERY_S = 0.2
 LAG_EVERY_S = 5.0
 TRIM_EVERY_S = 30.0
@@ -106,7 +110,7 @@ def build_app(
 
     @app.timer(CHORES_EVERY_S)
     async def chores() -> None:
-        await coordinating.chores()
+        await guarded("chores", "select", coordinating.chores, metrics)
 
     @app.timer(TRIM_EVERY_S)
     async def trim_heap() -> None:  # freed numpy temporaries otherwise stay in the heap
@@ -114,6 +118,9 @@ def build_app(
 
     @app.timer(LAG_EVERY_S)
     async def report_lag() -> None:
+        await guarded("report_lag", "score", _report_lag, metrics)
+
+    async def _report_lag() -> None:
         # throughput also falls when no batch comes (set only per batch, it would stay up)
         metrics.set_throughput(scoring.rate.rate(time.monotonic()))
         consumer = app.consumer
@@ -129,6 +136,19 @@ def build_app(
 
     app.on_partitions_assigned.connect(on_assigned, weak=False)
     return app
+
+
+async def guarded(name: str, stage: str, timer: Callable[[], Awaitable[None]],
+                  metrics: Metrics) -> None:
+    """Run one tick of a timer: an exception is caught, counted (``errors{stage}``, by its
+    type) and logged, and never stops the timer or the worker; the next tick tries again."""
+    try:
+        await timer()
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:
+        metrics.count_error(stage, type(e).__name__)
+        log.error("timer %s failed; it runs again on its next tick", name, exc_info=e)
 
 
 async def ack_all(stream: faust.StreamT, events: list) -> None:

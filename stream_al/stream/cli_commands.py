@@ -60,6 +60,8 @@ def _worker(args: argparse.Namespace) -> int:
     settings = _settings(args, **extra)
     if args.metrics_port is not None:
         settings.kafka.metrics_port = args.metrics_port
+    if args.metrics_host is not None:
+        settings.kafka.metrics_host = args.metrics_host
     return run_worker(settings, strategy=args.strategy, loglevel=args.loglevel)
 
 
@@ -126,6 +128,9 @@ def add_parsers(subparsers: Any) -> None:
     worker.add_argument(
         "--metrics-port", type=int, dest="metrics_port", help="Prometheus port (0: any free port)"
     )
+    worker.add_argument("--metrics-host", dest="metrics_host",
+                        help="address /metrics binds to (default 127.0.0.1; 0.0.0.0: every "
+                        "interface, e.g. for a Prometheus in another container)")
     worker.add_argument(
         "--loglevel", default="warning", choices=["debug", "info", "warning", "error"]
     )

@@ -36,7 +36,7 @@ from stream_al.stream.messages import (
     SelectedItem,
     parse,
 )
-from stream_al.stream.publish import Publisher
+from stream_al.stream.publish import INFRASTRUCTURE_ERRORS, Publisher, retrying
 from stream_al.stream.rebuild import read_state
 from stream_al.stream.registering import Registrar, Registration, registry_dir
 
@@ -126,18 +126,30 @@ class CoordinatorShell:
 
     # ---- control records ----------------------------------------------------------------------
     async def handle(self, event: Any) -> None:
-        """One control record; an unexpected error dead-letters it (the next one goes on)."""
-        try:
-            await self._handle(event)
-        except Exception as e:
-            log.exception("control record at offset %s failed", event.message.offset)
-            self.metrics.count_error("select", type(e).__name__)
-            await self.publisher.dead_letter(
-                "select",
-                event.message.value or b"",
-                DeadLetterReason("processing_error", f"{type(e).__name__}: {e}"),
-                event.message,
-            )
+        """One control record; an unexpected error of the record's own dead-letters it (the next
+        one goes on). The broker failing is not the record's fault: what was durable is on the
+        topics, so the coordinator is rebuilt from them and the record is done again (not
+        acknowledged meanwhile)."""
+        while True:
+            try:
+                await self._handle(event)
+                return
+            except INFRASTRUCTURE_ERRORS as e:
+                self.metrics.count_error("select", type(e).__name__)
+                log.warning("control record at offset %s: %s: %s; rebuilding and retrying in "
+                            "%ss", event.message.offset, type(e).__name__, e, RETRY_S)
+                self.coordinator = None
+                await asyncio.sleep(RETRY_S)
+            except Exception as e:
+                await self._bad_record(event, e)
+                return
+
+    async def _bad_record(self, event: Any, e: Exception) -> None:
+        log.error("control record at offset %s failed", event.message.offset, exc_info=e)
+        self.metrics.count_error("select", type(e).__name__)
+        reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
+        await retrying("dead-lettering a control record", lambda: self.publisher.dead_letter(
+            "select", event.message.value or b"", reason, event.message))
 
     async def _handle(self, event: Any) -> None:
         message = event.message
@@ -329,6 +341,13 @@ class CoordinatorShell:
         expiries, idle flush."""
         if self.coordinator is None and not self.holds_control:
             return
+        try:
+            await self._chores()
+        except INFRASTRUCTURE_ERRORS:  # a flush or a model half sent: rebuild from the topics
+            self.coordinator = None
+            raise
+
+    async def _chores(self) -> None:
         async with self.lock:
             if not self.holds_control and self.coordinator is None:
                 return
