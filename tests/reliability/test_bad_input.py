@@ -278,7 +278,7 @@ def models_garbage_is_skipped(
         "the model to learn the label after the corrupt model",
     )
     send(bootstrap, topics["models"], [b"\x00garbage"], key=b"current")  # the last record
-    return Counter({("score", "invalid_field"): 1, ("score", "invalid_json"): 1})
+    return Counter({("score", "implausible"): 1, ("score", "invalid_json"): 1})
 
 
 def the_reject_policy_refuses_an_unknown_class(

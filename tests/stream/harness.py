@@ -189,8 +189,13 @@ def load_factor() -> float:
     return min(4.0, max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
 
 
+def kafka_of(bootstrap: str | KafkaSettings) -> KafkaSettings:
+    """A bootstrap address (the plain session broker), or the settings of a secured client."""
+    return bootstrap if isinstance(bootstrap, KafkaSettings) else KafkaSettings(bootstrap=bootstrap)
+
+
 def read_topic(
-    bootstrap: str,
+    bootstrap: str | KafkaSettings,
     topic: str,
     until: Callable[[list], bool] = lambda r: True,
     timeout_s: float = 30.0,
@@ -198,7 +203,7 @@ def read_topic(
     """Records of ``topic`` from the beginning (no group) until ``until(records)`` holds and
     the end is reached, or ``timeout_s`` passes (then whatever was read)."""
     consumer = clients.consumer(
-        KafkaSettings(bootstrap=bootstrap),
+        kafka_of(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=64 * 2**20,
@@ -222,8 +227,9 @@ def read_topic(
         consumer.close()
 
 
-def send_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = clients.producer(KafkaSettings(bootstrap=bootstrap), acks="all")
+def send_raw(bootstrap: str | KafkaSettings, topic: str,
+             records: list[tuple[bytes, bytes | None]]) -> None:
+    producer = clients.producer(kafka_of(bootstrap), acks="all", max_request_size=64 * 2**20)
     for key, value in records:
         producer.send(topic, key=key, value=value)
     producer.flush()
