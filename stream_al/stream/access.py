@@ -43,7 +43,7 @@ from typing import Literal
 
 from stream_al.config import KafkaSettings, Settings, TopicSettings
 from stream_al.stream import clients
-from stream_al.stream.messages import LabelIn
+from stream_al.stream.messages import MAX_ANNOTATOR_CHARS, DeadLetterReason, LabelIn
 
 Resource = Literal["topic", "group", "cluster"]
 ROLES = ("producer", "vendor", "expert", "worker", "operator")
@@ -77,7 +77,7 @@ def check_vendor(name: str) -> str:
 
 
 def user_of(role: str, name: str | None = None) -> str:
-    """The SCRAM user (the Kafka principal ``User:<it>``) of a role: ``vendor-<name>`` for vendors."""
+    """The SCRAM user (principal ``User:<it>``) of a role: ``vendor-<name>`` for vendors."""
     if role not in ROLES:
         raise AccessError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if role == "vendor":
@@ -125,10 +125,11 @@ def grants(role: str, kafka: KafkaSettings, name: str | None = None) -> list[Gra
     return out + [Grant("DESCRIBE", "cluster"), Grant("IDEMPOTENT_WRITE", "cluster")]
 
 
-def attribute_one(label: LabelIn, topic: str, topics: TopicSettings) -> LabelIn:
+def attribute_one(label: LabelIn, topic: str, topics: TopicSettings) -> LabelIn | DeadLetterReason:
     """``label`` as said by the vendor whose topic it came from: on ``<labels>.<vendor>`` its
     ``annotator_id`` becomes ``<vendor>/<annotator_id>`` (experts: ``expert/<annotator_id>``);
-    on the shared labels topic (development, or an operator's import) it stays as sent.
+    on the shared labels topic (development, or an operator's import) it stays as sent. An id
+    too long to take the prefix is refused (it would fail every later check of the label).
 
     >>> from stream_al.config import TopicSettings
     >>> said = LabelIn(schema_version=1, item_id="a", label="World", annotator_id="expert/eve",
@@ -139,10 +140,14 @@ def attribute_one(label: LabelIn, topic: str, topics: TopicSettings) -> LabelIn:
     prefix = f"{topics.labels}."
     if not topic.startswith(prefix):
         return label
-    return label.model_copy(update={"annotator_id": f"{topic[len(prefix):]}/{label.annotator_id}"})
+    said = f"{topic[len(prefix):]}/{label.annotator_id}"
+    if len(said) > MAX_ANNOTATOR_CHARS:
+        return DeadLetterReason("invalid_field", f"annotator_id: {len(said)} characters with "
+                                f"the vendor's prefix, at most {MAX_ANNOTATOR_CHARS}")
+    return label.model_copy(update={"annotator_id": said})
 
 
-# ---- shell: apply them with an admin client -------------------------------------------------------
+# ---- shell: apply them with an admin client -----------------------------------------------
 def apply_one(admin_kafka: KafkaSettings, role: str, password: str, name: str | None = None,
               topics_of: KafkaSettings | None = None) -> str:
     """Create (or reset) the role's SCRAM-SHA-512 user and its ACLs; returns the user name.

@@ -129,7 +129,9 @@ def read_state(kafka: KafkaSettings) -> TopicState:
         for record in read_topic(kafka, topic):
             label = parse(LabelIn, record.value)
             if isinstance(label, LabelIn):  # a vendor's labels speak for that vendor only
-                state.labels.append(access.attribute_one(label, topic, t))
+                label = access.attribute_one(label, topic, t)
+            if isinstance(label, LabelIn):
+                state.labels.append(label)
                 state.label_times.append(record.timestamp / 1000)
     state.model_version, state.temperature = _last_model(kafka, last_only=True)
     if state.model_version == 0:  # the last record is not a model (a stray producer's): look back

@@ -231,12 +231,14 @@ class ScoringShell:
         topics = self.settings.kafka.topics
         for event in events:
             parsed = parse(LabelIn, event.message.value)
+            if isinstance(parsed, LabelIn):  # the vendor is the topic it could write
+                parsed = access.attribute_one(parsed, event.message.topic, topics)
             if isinstance(parsed, DeadLetterReason):
                 await self.publisher.dead_letter(
                     "labels_in", event.message.value or b"", parsed, event.message
                 )
-            else:  # the vendor is the topic it could write, not what the record says
-                labels.append(access.attribute_one(parsed, event.message.topic, topics))
+            else:
+                labels.append(parsed)
         if labels:
             now = time.time()
             record = LabelsRecord(schema_version=1, labels=labels, received_at=[now] * len(labels))

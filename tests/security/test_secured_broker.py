@@ -137,6 +137,10 @@ def test_the_worker_writes_its_internal_topics(cluster):
         write(worker, topic)
 
 
+def test_a_producer_may_run_ensure_topics_and_it_creates_nothing(cluster):
+    assert ensure_topics(cluster.role("producer")) == []
+
+
 def test_no_role_but_the_worker_creates_topics(cluster):
     from kafka.admin import NewTopic
     from kafka.errors import TopicAuthorizationFailedError as Denied

@@ -68,5 +68,10 @@ def test_a_label_from_a_vendors_topic_speaks_for_that_vendor_only():
         "expert/eve"
 
 
+def test_an_annotator_id_too_long_for_the_vendors_prefix_is_refused():
+    refused = attribute_one(label("a" * 170), "stream-al.labels.acme", K.topics)
+    assert refused.reason == "invalid_field"
+
+
 def test_the_shared_labels_topic_keeps_annotator_ids_as_sent():
     assert attribute_one(label("alice"), "stream-al.labels", K.topics).annotator_id == "alice"
