@@ -20,15 +20,14 @@ from stream_al.config import Settings
 from stream_al.embed.base import Embedder
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
+from stream_al.stream.admission import Admission
 from stream_al.stream.cadence import Cadence
-from stream_al.stream.class_gate import ClassGate
 from stream_al.stream.coordinator import Coordinator, LabelOutcome
 from stream_al.stream.messages import (
     CONTROL,
     DeadLetterReason,
     Event,
     Expiry,
-    LabelIn,
     LabelsRecord,
     ModelUpdate,
     RollbackRecord,
@@ -65,7 +64,7 @@ class CoordinatorShell:
         self.lock = asyncio.Lock()
         self.holds_control = False
         self._expiries = Cadence(EXPIRE_EVERY_S)
-        self.class_gate = self._new_class_gate()
+        self.admission = Admission(settings)
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
             registry = ModelRegistry(registry_dir(settings), settings.registry.keep_snapshots)
@@ -98,7 +97,8 @@ class CoordinatorShell:
     async def _rebuild(self) -> None:
         started = time.perf_counter()
         state = await self._run(read_state, self.settings.kafka)
-        state.labels = self._replay_class_gate(state.labels, state.label_times)
+        self.admission = Admission(self.settings)  # refused live, refused after a rebuild
+        state.labels = self.admission.replay_many(state.labels, state.label_times)
         c = Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
         restored = await self._run(
             c.restore,
@@ -190,52 +190,27 @@ class CoordinatorShell:
             self.metrics.count_selected(item.strategy, item.reason)
         self._report_budget(c)
 
-    # ---- the class cap (stream/class_gate.py): in the shell, before the coordinator ----------
-    def _new_class_gate(self) -> ClassGate:
-        k = self.settings.kafka
-        return ClassGate(k.new_classes_per_hour, k.label_classes)
-
-    def _replay_class_gate(self, labels: list[LabelIn], times: list[float]) -> list[LabelIn]:
-        """A rebuild admits the labels the live worker admitted: the cap replayed by the
-        broker's append times (labels topics use LogAppendTime)."""
-        self.class_gate = self._new_class_gate()
-        if self.settings.kafka.label_policy != "accept_new_class":
-            return labels
-        order = sorted(range(len(labels)), key=lambda i: times[i] if i < len(times) else 0.0)
-        admitted = set()
-        for i in order:
-            kept, _ = self.class_gate.admit_many([labels[i]], set(), times[i] if i < len(times)
-                                                 else time.time())
-            admitted.update(id(x) for x in kept)
-        return [x for x in labels if id(x) in admitted]
-
-    async def _gate_classes(self, c: Coordinator, record: LabelsRecord) -> LabelsRecord:
-        """``record`` without the labels of classes over the cap; those are dead-lettered one
-        by one, with a ``class_cap`` event."""
-        if self.settings.kafka.label_policy != "accept_new_class":
-            return record
-        kept, refused = self.class_gate.admit_many(list(record.labels),
-                                                   set(c.learner.classes), time.time())
-        if not refused:
-            return record
-        for label, reason in refused:
+    # ---- admission (stream/admission.py): the caps, in the shell, before the coordinator ----
+    async def _admit(self, c: Coordinator, record: LabelsRecord) -> LabelsRecord:
+        """``record`` without the labels over the class cap or the annotators-per-item cap;
+        those are dead-lettered one by one (with a ``class_cap`` event for new classes)."""
+        admitted = self.admission.admit(record, set(c.learner.classes), time.time())
+        for label, reason in admitted.refused:
             await self.publisher.dead_letter(
                 "learn", label.to_bytes(), reason, topic=self.settings.kafka.topics.labels)
-        await self.publisher.event(Event(
-            schema_version=1, kind="class_cap", at=time.time(),
-            item_ids=[x.item_id for x, _ in refused],
-            detail={"refused": len(refused), "per_hour": self.class_gate.per_hour,
-                    "classes": sorted({x.label[:40] for x, _ in refused})[:20]}))
-        keep = {id(x) for x in kept}
-        pairs = [(x, t) for x, t in zip(record.labels, record.received_at, strict=True)
-                 if id(x) in keep]
-        return record.model_copy(update={"labels": [x for x, _ in pairs],
-                                         "received_at": [t for _, t in pairs]})
+        if capped := admitted.class_capped:
+            await self.publisher.event(Event(
+                schema_version=1, kind="class_cap", at=time.time(),
+                item_ids=[x.item_id for x in capped],
+                detail={"refused": len(capped), "per_hour": self.admission.classes.per_hour,
+                        "classes": sorted({x.label[:40] for x in capped})[:20]}))
+        return admitted.record
 
     async def _labels(self, c: Coordinator, record: LabelsRecord, offset: int) -> None:
-        record = await self._gate_classes(c, record)
+        record = await self._admit(c, record)
         started = time.perf_counter()
         outcome: LabelOutcome = await self._run(c.on_labels, record, offset, time.time())
+        self.admission.accepted_many(outcome.accepted)
         self.metrics.observe_stage(
             "learn", len(record.labels), len(outcome.accepted), time.perf_counter() - started
         )
