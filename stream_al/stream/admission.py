@@ -45,11 +45,12 @@ class Admission:
         if not refused:
             return Admitted(record)
         keep = {id(x) for x in kept}
-        pairs = [(x, t) for x, t in zip(record.labels, record.received_at, strict=True)
-                 if id(x) in keep]
-        return Admitted(record.model_copy(update={"labels": [x for x, _ in pairs],
-                                                  "received_at": [t for _, t in pairs]}),
-                        refused)
+        where = record.sources or [None] * len(record.labels)
+        rows = [(x, t, s) for x, t, s in zip(record.labels, record.received_at, where,
+                                             strict=True) if id(x) in keep]
+        return Admitted(record.model_copy(update={
+            "labels": [x for x, _, _ in rows], "received_at": [t for _, t, _ in rows],
+            "sources": [s for _, _, s in rows] if record.sources else []}), refused)
 
     def accepted_many(self, labels: Iterable[Said]) -> None:
         """The labels the coordinator accepted (they count against their item's cap)."""

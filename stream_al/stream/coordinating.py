@@ -195,9 +195,11 @@ class CoordinatorShell:
         """``record`` without the labels over the class cap or the annotators-per-item cap;
         those are dead-lettered one by one (with a ``class_cap`` event for new classes)."""
         admitted = self.admission.admit(record, set(c.learner.classes), time.time())
+        where = record.where()
         for label, reason in admitted.refused:
-            await self.publisher.dead_letter(
-                "learn", label.to_bytes(), reason, topic=self.settings.kafka.topics.labels)
+            await self.publisher.dead_letter("learn", label.to_bytes(), reason,
+                                             where.get(id(label)),
+                                             topic=self.settings.kafka.topics.labels)
         if capped := admitted.class_capped:
             await self.publisher.event(Event(
                 schema_version=1, kind="class_cap", at=time.time(),
@@ -215,10 +217,12 @@ class CoordinatorShell:
             "learn", len(record.labels), len(outcome.accepted), time.perf_counter() - started
         )
         self.metrics.observe_batch("learn", len(record.labels))
+        where = record.where()  # unknown_item and the like keep the label's topic and offset
         for label, reason in outcome.rejected:
             self.metrics.count_label("rejected", annotator=label.annotator_id)
             await self.publisher.dead_letter(
-                "learn", label.to_bytes(), reason, topic=self.settings.kafka.topics.labels
+                "learn", label.to_bytes(), reason, where.get(id(label)),
+                topic=self.settings.kafka.topics.labels,
             )
         for label in outcome.duplicates:
             self.metrics.count_label("duplicate", annotator=label.annotator_id)

@@ -383,12 +383,32 @@ class LabelsRecord(Message):
     kind: Literal["labels"] = "labels"
     labels: list[LabelIn]
     received_at: list[float] = Field(description="when each label reached a worker")
+    sources: list[tuple[str, int, int]] = Field(
+        default_factory=list, description="(topic, partition, offset) each label was read at "
+        "(empty: not known); a dead letter of the label names them")
 
     @model_validator(mode="after")
     def _one_time_per_label(self) -> LabelsRecord:
         if len(self.received_at) != len(self.labels):
             raise ValueError(f"{len(self.labels)} labels but {len(self.received_at)} times")
+        if self.sources and len(self.sources) != len(self.labels):
+            raise ValueError(f"{len(self.labels)} labels but {len(self.sources)} sources")
         return self
+
+    def where(self) -> dict[int, Source]:
+        """Where each label (by ``id``) was read, for its dead letter."""
+        return {id(x): Source(t, p, o, x.item_id)
+                for x, (t, p, o) in zip(self.labels, self.sources, strict=False)}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a record was read (what :meth:`DeadLetter.of` keeps of it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None = None
 
 
 class Ledger(Message):

@@ -228,6 +228,7 @@ class ScoringShell:
     async def _labels_in(self, events: Sequence) -> None:
         started = time.perf_counter()
         labels: list[LabelIn] = []
+        sources: list[tuple[str, int, int]] = []
         topics = self.settings.kafka.topics
         for event in events:
             parsed = parse(LabelIn, event.message.value)
@@ -239,9 +240,12 @@ class ScoringShell:
                 )
             else:
                 labels.append(parsed)
+                m = event.message
+                sources.append((m.topic, m.partition, m.offset))
         if labels:
             now = time.time()
-            record = LabelsRecord(schema_version=1, labels=labels, received_at=[now] * len(labels))
+            record = LabelsRecord(schema_version=1, labels=labels, received_at=[now] * len(labels),
+                                  sources=sources)
             await self.publisher.control(f"labels-{labels[0].item_id}", record)
         self.metrics.observe_stage(
             "labels_in", len(events), len(labels), time.perf_counter() - started

@@ -62,3 +62,15 @@ def test_under_the_reject_policy_only_the_item_cap_applies():
     admitted = Admission(reject).admit(record([said("x", f"c{n}", "a") for n in range(5)]),
                                        set(), 0.0)
     assert len(admitted.record.labels) == 5
+
+
+def test_a_refused_label_keeps_where_it_was_read():
+    labels = [said("x", "World", "a"), said("x", "World", "b"), said("x", "World", "c"),
+              said("x", "World", "d")]
+    sources = [("stream-al.labels.acme", 1, 10 + n) for n in range(4)]
+    rec = LabelsRecord(schema_version=1, labels=labels, received_at=[1.0] * 4, sources=sources)
+    admitted = Admission(SETTINGS).admit(rec, {"World"}, 0.0)
+    assert admitted.record.sources == sources[:3]
+    (refused, _), = admitted.refused
+    where = rec.where()[id(refused)]
+    assert (where.topic, where.partition, where.offset) == ("stream-al.labels.acme", 1, 13)
