@@ -28,6 +28,7 @@ from stream_al.stream.messages import (
     DeadLetterReason,
     Event,
     Expiry,
+    LabelIn,
     LabelsRecord,
     ModelUpdate,
     RollbackRecord,
@@ -208,11 +209,26 @@ class CoordinatorShell:
                         "classes": sorted({x.label[:40] for x in capped})[:20]}))
         return admitted.record
 
+    async def _changed_answers(self, duplicates: list[LabelIn]) -> None:
+        """A second, different answer of an annotator is an ``answer_changed`` event; the
+        policy is first answer wins (the second is not learned)."""
+        first = self.admission.items.first_answer
+        changed = [(x, was) for x in duplicates
+                   if (was := first(x.item_id, x.annotator_id)) not in (None, x.label)]
+        if changed:
+            await self.publisher.event(Event(
+                schema_version=1, kind="answer_changed", at=time.time(),
+                item_ids=[x.item_id for x, _ in changed],
+                detail={"policy": "first answer wins", "changes": [
+                    {"item_id": x.item_id, "annotator_id": x.annotator_id, "kept": was,
+                     "dropped": x.label} for x, was in changed[:100]]}))
+
     async def _labels(self, c: Coordinator, record: LabelsRecord, offset: int) -> None:
         record = await self._admit(c, record)
         started = time.perf_counter()
         outcome: LabelOutcome = await self._run(c.on_labels, record, offset, time.time())
         self.admission.accepted_many(outcome.accepted)
+        await self._changed_answers(outcome.duplicates)
         self.metrics.observe_stage(
             "learn", len(record.labels), len(outcome.accepted), time.perf_counter() - started
         )

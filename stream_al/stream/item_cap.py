@@ -27,6 +27,7 @@ from stream_al.stream.messages import DeadLetterReason, LabelIn
 
 class Said(Protocol):
     item_id: str
+    label: str
     annotator_id: str
 
 
@@ -35,12 +36,17 @@ class ItemCap:
 
     def __init__(self, max_annotators: int) -> None:
         self.max_annotators = max_annotators
-        self._annotators: dict[str, set[str]] = {}
+        self._answers: dict[str, dict[str, str]] = {}
+        """item -> annotator -> the first answer the coordinator accepted."""
 
     def accepted_many(self, labels: Iterable[Said]) -> None:
-        """Count the labels the coordinator accepted."""
+        """Count the labels the coordinator accepted (the first answer of each annotator)."""
         for x in labels:
-            self._annotators.setdefault(x.item_id, set()).add(x.annotator_id)
+            self._answers.setdefault(x.item_id, {}).setdefault(x.annotator_id, x.label)
+
+    def first_answer(self, item_id: str, annotator_id: str) -> str | None:
+        """What ``annotator_id`` answered first for ``item_id`` (None: nothing accepted)."""
+        return self._answers.get(item_id, {}).get(annotator_id)
 
     def admit_many(
         self, labels: list[LabelIn]
@@ -51,7 +57,7 @@ class ItemCap:
         refused: list[tuple[LabelIn, DeadLetterReason]] = []
         pending: dict[str, set[str]] = {}
         for x in labels:
-            have = self._annotators.get(x.item_id, set()) | pending.get(x.item_id, set())
+            have = set(self._answers.get(x.item_id, {})) | pending.get(x.item_id, set())
             if x.annotator_id in have or len(have) < self.max_annotators:
                 pending.setdefault(x.item_id, set()).add(x.annotator_id)
                 kept.append(x)

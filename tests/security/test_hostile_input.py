@@ -23,6 +23,7 @@ from stream_al.config import KafkaSettings, TopicSettings
 from stream_al.stream import clients
 from stream_al.stream.messages import (
     DeadLetter,
+    Event,
     Ledger,
     ModelUpdate,
     SelectedItem,
@@ -115,6 +116,11 @@ class Deployment:
     def dead_letters(self) -> list[DeadLetter]:
         return [parse(DeadLetter, r.value) for r in read_topic(self.worker, self.t.deadletter,
                                                                 timeout_s=5)]
+
+    def event_kinds(self) -> set[str]:
+        events = [parse(Event, r.value) for r in read_topic(self.worker, self.t.events,
+                                                             timeout_s=5)]
+        return {e.kind for e in events if isinstance(e, Event)}
 
     def seen_after(self, n: int) -> bool:
         ledger = self.ledger()
@@ -231,6 +237,7 @@ def test_duplicate_and_conflicting_labels_do_not_change_what_was_learned(deploye
     still_serves(d)
     d.answer()
     wait_for(lambda: d.model().n_labels >= n_labels, 60, "the model to keep its labels")
+    wait_for(lambda: "answer_changed" in d.event_kinds(), 60, "an answer_changed event")
 
 
 def test_forged_internal_records_from_clients_without_the_worker_role_are_refused(deployed):

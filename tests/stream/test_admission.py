@@ -74,3 +74,10 @@ def test_a_refused_label_keeps_where_it_was_read():
     (refused, _), = admitted.refused
     where = rec.where()[id(refused)]
     assert (where.topic, where.partition, where.offset) == ("stream-al.labels.acme", 1, 13)
+
+
+def test_the_first_accepted_answer_of_an_annotator_is_remembered():
+    cap = ItemCap(max_annotators=3)
+    cap.accepted_many([said("x", "World", "ann-1"), said("x", "Sports", "ann-1")])
+    assert cap.first_answer("x", "ann-1") == "World"
+    assert cap.first_answer("x", "ann-2") is None
