@@ -212,6 +212,7 @@ def test_invented_classes_are_capped_and_unprintable_ones_refused(deployed):
     send_raw(d.acme, d.t.labels_of("acme"), junk)
     wait_for(lambda: "class_cap" in reasons(d), 120, "labels over the class cap refused")
     still_serves(d)
+    assert "class_cap" in d.event_kinds()
     classes = set(d.model().classes)
     assert len(classes - {"World", "Sports", "Business", "Sci/Tech"}) <= 25
     assert all(name.isprintable() and len(name) <= 100 for name in classes)
