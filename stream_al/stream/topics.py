@@ -22,6 +22,7 @@ must have one partition (the budget is spent in one place).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
@@ -107,16 +108,21 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
                 pass
             except TopicAuthorizationFailedError:  # not the worker role: the workers make them
                 return created
-        _check_control(admin, kafka)
+        _check_control(admin, kafka, timeout_s)
         return created
     finally:
         admin.close()
 
 
-def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings) -> None:
+def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings, timeout_s: float) -> None:
     name = kafka.topics.control
-    described = admin.describe_topics([name])
-    partitions = len(described[0]["partitions"]) if described else 0
+    deadline = time.monotonic() + timeout_s
+    while True:  # a topic created a moment ago may not list its partitions yet
+        described = admin.describe_topics([name])
+        partitions = len(described[0]["partitions"]) if described else 0
+        if partitions or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     if partitions != 1:
         raise TopicError(
             f"topic {name} has {partitions} partitions; the coordinator needs exactly 1. "
