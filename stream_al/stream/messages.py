@@ -338,8 +338,10 @@ class ScoredBatchRecord(Message):
             raise ValueError(f"{n} ids but lengths {wrong}")
         if len(e) * 3 // 4 - e[-2:].count("=") != n * self.dim * 4:
             raise ValueError(f"embeddings are not {n} rows of {self.dim} float32")
-        if not all(math.isfinite(c) and c >= 0 for c in self.costs):
-            raise ValueError("costs must be finite and >= 0")
+        if not all(math.isfinite(c) and 0 <= c <= MAX_COST for c in self.costs):
+            raise ValueError(f"costs must be finite, >= 0 and <= {MAX_COST}")
+        if not all(0 <= o <= MAX_COUNT for o in self.offsets):  # 2**62: every text a redelivery
+            raise ValueError(f"texts offsets must be in [0, {MAX_COUNT}]")
         return self
 
     @classmethod
@@ -424,7 +426,7 @@ class Ledger(Message):
     control_offset: int = Field(ge=-1, le=MAX_COUNT,
                                 description="last control offset these numbers include")
     at: float
-    texts_offsets: dict[int, int] = Field(
+    texts_offsets: dict[int, Annotated[int, Field(ge=-1, le=MAX_COUNT)]] = Field(
         default_factory=dict,
         description="per texts partition, the last offset counted in seen (redeliveries are not)",
     )

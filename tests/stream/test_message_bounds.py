@@ -187,3 +187,20 @@ def test_a_decompression_bomb_is_refused_before_it_is_inflated():
 def test_a_snapshot_that_is_not_an_archive_is_refused(junk):
     with pytest.raises(SnapshotError, match="does not load"):
         load_snapshot(junk, DIM)
+
+
+def test_a_scored_batch_claiming_an_implausible_offset_is_refused():
+    import numpy as np
+
+    from stream_al.stream.messages import CONTROL, ScoredBatchRecord
+
+    record = ScoredBatchRecord.of("b", ["t-1"], ["x"], np.zeros((1, 4)), {}, 0, np.ones(1), 1.0,
+                                  [(0, 7)])
+    forged = {**orjson.loads(record.to_bytes()), "offsets": [2**62]}
+    assert reason(orjson.dumps(forged), CONTROL) == "invalid_field"
+
+
+def test_a_ledger_with_an_implausible_texts_offset_is_refused():
+    ledger = {"schema_version": 1, "seen": 1, "spent": 1.0, "control_offset": 3, "at": 1.0,
+              "texts_offsets": {"0": 2**62}}
+    assert reason(orjson.dumps(ledger), Ledger) == "invalid_field"
