@@ -286,7 +286,9 @@ def test_a_decompression_bomb_on_models_is_refused_even_from_a_worker(deployed):
 def test_the_worker_kept_its_memory_through_the_attacks(deployed):
     d, worker = deployed
     assert worker.process.poll() is None, "the worker died"
-    rss = rss_bytes(worker.process.pid)
-    print(f"worker RSS before the attacks {d.baseline['rss'] / 2**20:.0f} MiB, "
-          f"after {rss / 2**20:.0f} MiB")
-    assert rss <= 1.10 * d.baseline["rss"]
+    right_after = rss_bytes(worker.process.pid)
+    # the worker returns freed heap to the system every 30 s (app.TRIM_EVERY_S): give it one
+    settled = wait_for(lambda: (r := rss_bytes(worker.process.pid)) <= 1.10 * d.baseline["rss"]
+                       and r, 75, "the worker's RSS to be within 10% of its level before")
+    print(f"worker RSS before the attacks {d.baseline['rss'] / 2**20:.0f} MiB, right after "
+          f"{right_after / 2**20:.0f} MiB, settled {settled / 2**20:.0f} MiB")
