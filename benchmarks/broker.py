@@ -27,7 +27,9 @@ from typing import Any
 import orjson
 import yaml
 
+from stream_al.config import KafkaSettings
 from stream_al.metrics import sample_value
+from stream_al.stream import clients
 from stream_al.stream.worker import announced_metrics_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -183,10 +185,8 @@ def produce(bootstrap: str, topic: str, prefix: str, texts: Sequence[str],
 
 async def _produce(bootstrap: str, topic: str, prefix: str, texts: Sequence[str],
                    rows: range) -> float:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                max_batch_size=512 * 1024, max_request_size=8 * 2**20)
+    producer = clients.aio_producer(KafkaSettings(bootstrap=bootstrap), acks="all",
+                                    max_batch_size=512 * 1024, max_request_size=8 * 2**20)
     await producer.start()
     try:
         return await send_texts(producer, topic, prefix, texts, rows)
@@ -243,21 +243,20 @@ def warm_up(bootstrap: str, texts: Sequence[str], seconds: float = 20.0) -> floa
 
 
 async def _warm_up(bootstrap: str, texts: Sequence[str], seconds: float) -> float:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
 
     started = time.perf_counter()
     topic = f"warm-up-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    kafka = KafkaSettings(bootstrap=bootstrap)
+    admin = clients.aio_admin(kafka)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                max_batch_size=512 * 1024, max_request_size=8 * 2**20)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest")
+    producer = clients.aio_producer(kafka, acks="all", max_batch_size=512 * 1024,
+                                    max_request_size=8 * 2**20)
+    consumer = clients.aio_consumer(kafka, topic, group_id=None, auto_offset_reset="earliest")
     await producer.start()
     try:
         got, r = 0, 0

@@ -45,8 +45,9 @@ from benchmarks.broker import (
     send_texts,
     wait_until,
 )
-from stream_al.config import Settings
+from stream_al.config import KafkaSettings, Settings
 from stream_al.runtime import limit_blas_threads
+from stream_al.stream import clients
 
 WARMUP_TEXTS = 4000
 SKIPPED = 5
@@ -82,11 +83,11 @@ class VersionWatch(threading.Thread):
 
 
 def read_values(bootstrap: str, topic: str) -> list[bytes]:
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=1000, max_partition_fetch_bytes=64 * 2**20,
-                             fetch_max_bytes=64 * 2**20)
+    consumer = clients.consumer(KafkaSettings(bootstrap=bootstrap), enable_auto_commit=False,
+                                consumer_timeout_ms=1000, max_partition_fetch_bytes=64 * 2**20,
+                                fetch_max_bytes=64 * 2**20)
     try:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         consumer.assign(tps)
@@ -112,11 +113,9 @@ class TextFeed(threading.Thread):
         asyncio.run(self._run())
 
     async def _run(self) -> None:
-        from aiokafka import AIOKafkaProducer
-
         bootstrap, topic, texts = self.args
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                                    max_batch_size=512 * 1024)
+        producer = clients.aio_producer(KafkaSettings(bootstrap=bootstrap), acks="all",
+                                        max_batch_size=512 * 1024)
         await producer.start()
         try:
             chunk = max(1, int(self.rate / 10))
@@ -139,11 +138,12 @@ class TextFeed(threading.Thread):
 def send_labels(bootstrap: str, settings: Settings, gold: list[str], n: int,
                 rate: float) -> list[float]:
     """Answer ``n`` selected items, one label every 1/``rate`` s; returns the landing times."""
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import TopicPartition
 
     topics = settings.kafka.topics
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
-    selected = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    kafka = settings.kafka.model_copy(update={"bootstrap": bootstrap})
+    producer = clients.producer(kafka, acks="all", linger_ms=0)
+    selected = clients.consumer(kafka, enable_auto_commit=False)
     tps = [TopicPartition(topics.selected, p)
            for p in selected.partitions_for_topic(topics.selected) or []]
     selected.assign(tps)

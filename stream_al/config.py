@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -135,12 +136,76 @@ class TopicSettings(_Part):
     expert: str = Field("stream-al.expert", description="items for an expert: unresolved "
                         "disagreements and suspicious labels (ExpertRequest)")
     partitions: int = Field(4, ge=1)
+    vendors: list[str] = Field(
+        default_factory=list, description="secured clusters: one labels topic per vendor, "
+        "<labels>.<vendor> (plus <labels>.expert for experts); the workers read them and "
+        "namespace each annotator_id by the topic: <vendor>/<annotator>. Empty: the one labels "
+        "topic, annotator ids as sent (development)",
+    )
+
+    def labels_of(self, vendor: str) -> str:
+        """The labels topic only ``vendor`` may write (``expert``: the experts')."""
+        return f"{self.labels}.{vendor}"
+
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "PLAIN"]
+
+
+class KafkaSecuritySettings(_Part):
+    """How every Kafka client authenticates and encrypts (``kafka.security``).
+
+    ``PLAINTEXT`` is for local development only. ``SASL_SSL`` authenticates with a user name and
+    a password (SCRAM-SHA-512, or PLAIN) over TLS; ``SSL`` encrypts, and with ``cert_file`` and
+    ``key_file`` authenticates by client certificate (mTLS). The password comes from
+    ``password`` (best set by the environment: ``STREAM_AL_KAFKA__SECURITY__PASSWORD``) or from
+    ``password_file``; it is a :class:`~pydantic.SecretStr`, so it never appears in a repr or a log.
+    :mod:`stream_al.stream.clients` turns this block into every client's configuration.
+    """
+
+    protocol: SecurityProtocol = "PLAINTEXT"
+    mechanism: SaslMechanism = "SCRAM-SHA-512"
+    username: str = ""
+    password: SecretStr | None = Field(None, description="SASL password (prefer the environment)")
+    password_file: Path | None = Field(None, description="a file whose first line is the password")
+    ca_file: Path | None = Field(None, description="PEM CA that signed the broker's certificate "
+                                 "(None: the system's trust store)")
+    cert_file: Path | None = Field(None, description="PEM client certificate (mTLS)")
+    key_file: Path | None = Field(None, description="PEM private key of cert_file (mTLS)")
+    check_hostname: bool = Field(True, description="the broker certificate must name the host")
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSecuritySettings:
+        if self.protocol == "SASL_SSL":
+            if not self.username:
+                raise ValueError("kafka.security.username is required for SASL_SSL")
+            if self.password is None and self.password_file is None:
+                raise ValueError("kafka.security.protocol SASL_SSL needs a password: set "
+                                 "STREAM_AL_KAFKA__SECURITY__PASSWORD or "
+                                 "kafka.security.password_file")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("kafka.security.cert_file and key_file go together (mTLS): set both")
+        for name in ("password_file", "ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"kafka.security.{name} {path} is not a readable file")
+        return self
+
+    def secret(self) -> str:
+        """The SASL password, read now (a rotated ``password_file`` is picked up by new clients)."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_file is not None:
+            lines = Path(self.password_file).read_text().splitlines()
+            return lines[0] if lines else ""
+        return ""
 
 
 class KafkaSettings(_Part):
     bootstrap: str = Field("127.0.0.1:9092", description="the brokers, host:port[,host:port]")
     app_id: str = Field("stream-al", description="the workers' consumer group (texts: "
                         "<app_id>.texts); one per deployment")
+    security: KafkaSecuritySettings = Field(default_factory=KafkaSecuritySettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     max_text_bytes: int = Field(20_000, ge=64, description="longer texts are cut on a UTF-8 "
                                 "boundary, flagged in metadata and reported as a truncated event")
@@ -155,10 +220,17 @@ class KafkaSettings(_Part):
         description="label_policy reject: the allowed classes (empty: those learned so far, "
         "once the model knows two)",
     )
+    new_classes_per_hour: int = Field(
+        25, ge=0, description="label_policy accept_new_class: classes the model does not know "
+        "yet admitted in any hour; labels of more are dead-lettered (class_cap) with an event "
+        "(stream/class_gate.py). label_classes are always admitted",
+    )
     label_deadline_s: float = Field(3600.0, gt=0, description="seconds a vendor has to answer "
                                     "a selected item (its deadline); then its cost is released")
     metrics_port: int = Field(9464, ge=0, description="/metrics, /healthz and /readyz; 0: any "
                               "free port")
+    metrics_host: str = Field("127.0.0.1", description="address /metrics, /healthz and /readyz "
+                              "bind to: this host only by default; 0.0.0.0 for every interface")
     state_dir: UserPath = Field(
         None, validate_default=False,
         description="local state (faust's data, the model registry); unset: "

@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.kafka",
+    "tests.fixtures.secure_kafka",
     "tests.fixtures.prometheus",
     "tests.fixtures.settings",
     "tests.fixtures.worker_logs",

@@ -9,7 +9,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer
+
+from stream_al.config import KafkaSettings
+from stream_al.stream import clients
 
 pytestmark = pytest.mark.kafka
 
@@ -28,13 +31,13 @@ def read_all(consumer: KafkaConsumer, expected: int, timeout_s: float = 30.0) ->
 
 def test_a_produced_message_is_read_back_by_a_consumer_group(kafka_bootstrap, new_topic):
     topic = new_topic("roundtrip")
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = clients.producer(KafkaSettings(bootstrap=kafka_bootstrap))
     producer.send(topic, key=b"id-1", value=b"a text worth a label").get(timeout=10)
     producer.close()
 
-    consumer = KafkaConsumer(
+    consumer = clients.consumer(
+        KafkaSettings(bootstrap=kafka_bootstrap),
         topic,
-        bootstrap_servers=kafka_bootstrap,
         group_id=f"{topic}-readers",
         auto_offset_reset="earliest",
     )
@@ -58,7 +61,7 @@ def test_new_topic_names_are_unique_per_call(new_topic):
 
 def test_a_topic_first_written_to_is_created_with_four_partitions(kafka_bootstrap, kafka_admin):
     topic = f"auto-{uuid.uuid4().hex[:12]}"
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = clients.producer(KafkaSettings(bootstrap=kafka_bootstrap))
     producer.send(topic, value=b"x").get(timeout=30)
     producer.close()
 

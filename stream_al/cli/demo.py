@@ -107,11 +107,10 @@ class Watcher:
     """Reads topic sizes and model versions straight from Kafka (no consumer group)."""
 
     def __init__(self, kafka: KafkaSettings, test_X: np.ndarray, test_y: list[str]) -> None:
-        from kafka import KafkaConsumer
+        from stream_al.stream import clients
 
         self.topics = kafka.topics
-        self.consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap,
-                                      enable_auto_commit=False, consumer_timeout_ms=200)
+        self.consumer = clients.consumer(kafka, enable_auto_commit=False, consumer_timeout_ms=200)
         self.test_X, self.test_y = test_X, np.array(test_y, dtype=object)
         self.points: list[Point] = []
         self._assigned = False

@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
         per_item=args.per_item,
         seed=args.seed,
         group=args.group,
+        vendor=args.vendor,
         max_idle_s=args.max_idle,
         max_labels=args.max_labels,
     )
@@ -66,7 +67,9 @@ def add_parser(subparsers: Any) -> None:
         "--per-item", dest="per_item", type=int, default=1, help="annotators answering each item"
     )
     vendor.add_argument("--seed", type=int, default=0)
-    vendor.add_argument("--group", help="consumer group (default: <app_id>-vendor)")
+    vendor.add_argument("--group", help="consumer group (default: <app_id>-vendor[-<vendor>])")
+    vendor.add_argument("--vendor", help="secured cluster: this vendor's name (its user is "
+                        "vendor-<name>); labels go to <labels>.<name>")
     vendor.add_argument(
         "--max-idle",
         dest="max_idle",

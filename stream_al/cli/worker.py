@@ -22,6 +22,8 @@ def settings_of(args: argparse.Namespace) -> Settings:
     kafka: dict[str, Any] = {}
     if args.metrics_port is not None:
         kafka["metrics_port"] = args.metrics_port
+    if args.metrics_host is not None:
+        kafka["metrics_host"] = args.metrics_host
     return load_settings(
         args,
         kafka=kafka,
@@ -42,6 +44,9 @@ def add_parser(subparsers: Any) -> None:
     worker.add_argument(
         "--metrics-port", type=int, dest="metrics_port", help="Prometheus port (0: any free port)"
     )
+    worker.add_argument("--metrics-host", dest="metrics_host",
+                        help="address /metrics binds to (default 127.0.0.1; 0.0.0.0: every "
+                        "interface, e.g. for a Prometheus in another container)")
     worker.add_argument(
         "--loglevel", default="warning", choices=["debug", "info", "warning", "error"]
     )

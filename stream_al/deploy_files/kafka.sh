@@ -19,6 +19,14 @@
 #   KAFKA_START_TIMEOUT [120] and KAFKA_STOP_TIMEOUT [30], in seconds
 #   KAFKA_PYTHON [python3]: runs the readiness probe (standard library only)
 #   KAFKA_LOG_LEVEL [WARN]: level of the broker's log, $KAFKA_DATA_DIR/kafka.log
+#   KAFKA_SECURITY [plaintext]: plaintext (development: anyone who reaches the port may do
+#       anything) or sasl_ssl: the client listener takes SASL/SCRAM-SHA-512 over TLS only, the
+#       StandardAuthorizer denies what no ACL allows, topics are never created automatically.
+#       The script makes a CA and a broker certificate ($KAFKA_DATA_DIR/tls: clients trust
+#       ca.pem) and the super user "admin" at format time (kafka-storage format --add-scram),
+#       with the password in KAFKA_ADMIN_PASSWORD_FILE [$KAFKA_DATA_DIR/tls/admin.password],
+#       generated if missing. The controller listener is mTLS with the broker's certificate.
+#       Users and ACLs of the roles: deploy/kafka-roles.sh.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,6 +43,9 @@ START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 PYTHON=${KAFKA_PYTHON:-python3}
 LOG_LEVEL=${KAFKA_LOG_LEVEL:-WARN}
+SECURITY=${KAFKA_SECURITY:-plaintext}
+TLS_DIR=$DATA_DIR/tls
+ADMIN_PASSWORD_FILE=${KAFKA_ADMIN_PASSWORD_FILE:-$TLS_DIR/admin.password}
 
 NAME=kafka
 # shellcheck source=deploy/lib.sh
@@ -83,21 +94,20 @@ resolve_jars() {
 
 write_config() {
     mkdir -p "$DATA_DIR/logs"
-    cat >"$DATA_DIR/server.properties" <<EOF
-# Written by deploy/kafka.sh; rewritten on every start.
+    case $SECURITY in
+        plaintext) plaintext_listeners ;;
+        sasl_ssl) secured_listeners ;;
+        *) die "KAFKA_SECURITY must be plaintext or sasl_ssl, got '$SECURITY'" ;;
+    esac
+    cat >>"$DATA_DIR/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
-inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$DATA_DIR/logs
 num.network.threads=2
 num.io.threads=4
 num.partitions=4
-auto.create.topics.enable=true
 delete.topic.enable=true
 group.initial.rebalance.delay.ms=0
 offsets.topic.replication.factor=1
@@ -126,6 +136,76 @@ logger.started.level = INFO
 EOF
 }
 
+plaintext_listeners() {
+    cat >"$DATA_DIR/server.properties" <<EOF
+# Written by deploy/kafka.sh; rewritten on every start. KAFKA_SECURITY=plaintext: development only.
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+auto.create.topics.enable=true
+EOF
+}
+
+secured_listeners() {
+    make_tls
+    local jaas
+    jaas="org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(admin_password)\";"
+    (
+        umask 077  # it holds the admin's password
+        cat >"$DATA_DIR/server.properties" <<EOF
+# Written by deploy/kafka.sh; rewritten on every start. KAFKA_SECURITY=sasl_ssl.
+listeners=SASL_SSL://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=SASL_SSL://127.0.0.1:$PORT
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$jaas
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/broker.keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+listener.name.controller.ssl.client.auth=required
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:CN=stream-al-broker
+auto.create.topics.enable=false
+EOF
+    )
+}
+
+make_tls() {  # a CA and the broker's certificate (for 127.0.0.1 and localhost), once per data dir
+    [[ -f $TLS_DIR/broker.keystore.pem && -f $TLS_DIR/ca.pem ]] && return 0
+    need openssl "install OpenSSL (apt-get install -y openssl)"
+    mkdir -p "$TLS_DIR"
+    chmod 700 "$TLS_DIR"
+    say "making a CA and a broker certificate in $TLS_DIR"
+    (
+        cd "$TLS_DIR"
+        umask 077
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=stream-al-ca" \
+            -keyout ca.key -out ca.pem 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=stream-al-broker" \
+            -keyout broker.key -out broker.csr 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >broker.ext
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+            -extfile broker.ext -out broker.pem 2>/dev/null
+        cat broker.key broker.pem >broker.keystore.pem
+        rm -f broker.csr broker.ext
+        chmod 644 ca.pem
+    ) || die "openssl could not make the certificates in $TLS_DIR"
+    chmod 755 "$TLS_DIR"  # clients read ca.pem; the keys stay 600
+}
+
+admin_password() {  # the super user's password: KAFKA_ADMIN_PASSWORD_FILE, made once if missing
+    if [[ ! -s $ADMIN_PASSWORD_FILE ]]; then
+        mkdir -p "$(dirname "$ADMIN_PASSWORD_FILE")"
+        (umask 077 && "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$ADMIN_PASSWORD_FILE")
+    fi
+    head -n 1 "$ADMIN_PASSWORD_FILE"
+}
+
 java_args() {  # sets JAVA_ARGS: the java command line, up to the main class, for the cached jars
     # shellcheck disable=SC2206  # HEAP_OPTS holds several options
     JAVA_ARGS=(java $HEAP_OPTS -Djava.awt.headless=true -XX:+ExitOnOutOfMemoryError
@@ -144,8 +224,13 @@ while cluster_id.startswith("-"):
 print(cluster_id)')
     say "formatting $DATA_DIR/logs (cluster id $cluster_id)"
     java_args
+    local scram=()
+    if [[ $SECURITY == sasl_ssl ]]; then
+        scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(admin_password)]")
+    fi
     "${JAVA_ARGS[@]}" kafka.tools.StorageTool format --ignore-formatted \
-        --cluster-id "$cluster_id" --config "$DATA_DIR/server.properties" >>"$LOG_FILE" 2>&1 \
+        --cluster-id "$cluster_id" --config "$DATA_DIR/server.properties" "${scram[@]}" \
+        >>"$LOG_FILE" 2>&1 \
         || die_with_log "formatting the storage in $DATA_DIR/logs failed"
 }
 
@@ -157,8 +242,9 @@ broker_pid() {  # prints the pid of the broker started from DATA_DIR, if it is a
 
 broker_answers() {
     # A broker answers when it serves ApiVersions and a Metadata request that lists a live broker.
-    "$PYTHON" - "$PORT" <<'PY'
+    "$PYTHON" - "$PORT" "$SECURITY" "$TLS_DIR/ca.pem" <<'PY'
 import socket
+import ssl
 import struct
 import sys
 
@@ -184,7 +270,19 @@ def call(sock, api_key, version, body, correlation_id):
     return response[4:]
 
 
+def secured_answers(port, ca_file):
+    # Before SASL authentication a broker serves only ApiVersions and the SASL handshake: a TLS
+    # session with the broker's certificate and an ApiVersions answer mean the listener is up.
+    context = ssl.create_default_context(cafile=ca_file)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            error, _ = struct.unpack_from(">hi", call(sock, 18, 0, b"", 1))
+            sys.exit(1 if error else 0)
+
+
 try:
+    if sys.argv[2] == "sasl_ssl":
+        secured_answers(int(sys.argv[1]), sys.argv[3])
     with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as sock:
         body = call(sock, 18, 0, b"", 1)  # ApiVersions v0
         error, count = struct.unpack_from(">hi", body)
@@ -205,7 +303,7 @@ try:
         body = call(sock, 3, version, request, 2)
         (brokers,) = struct.unpack_from(">i", body, 4 if version >= 3 else 0)
         sys.exit(0 if brokers > 0 else 1)
-except (OSError, ValueError, KeyError, struct.error):
+except (OSError, ValueError, KeyError, struct.error, ssl.SSLError):
     sys.exit(1)
 PY
 }

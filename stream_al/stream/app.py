@@ -22,6 +22,8 @@ unacked: they are read again after the restart (at-least-once; consumers are ide
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -30,12 +32,14 @@ from stream_al.config import Settings
 from stream_al.embed import Embedder, make_embedder
 from stream_al.metrics import Metrics
 from stream_al.runtime import return_free_memory
+from stream_al.stream import clients
 from stream_al.stream.coordinating import CoordinatorShell
 from stream_al.stream.publish import Publisher, raw_topic
 from stream_al.stream.reader import TextReader
 from stream_al.stream.scoring import ScoringShell
-from stream_al.stream.topics import MAX_RECORD_BYTES
+from stream_al.stream.topics import MAX_RECORD_BYTES, vendor_labels_topics
 
+log = logging.getLogger(__name__)
 CHORES_EVERY_S = 0.2
 LAG_EVERY_S = 5.0
 TRIM_EVERY_S = 30.0
@@ -56,6 +60,7 @@ def build_app(
     app = faust.App(
         k.app_id,
         broker=f"kafka://{k.bootstrap}",
+        broker_credentials=clients.faust_credentials(k),
         store="memory://",
         datadir=str(k.state_dir / k.app_id),
         autodiscover=False,
@@ -83,7 +88,9 @@ def build_app(
     async def read_texts() -> None:
         await reader.run()
 
-    @app.agent(raw_topic(app, t.labels), name="labels_in", concurrency=1)
+    # the shared labels topic, and on a secured cluster each vendor's own (identity by topic)
+    @app.agent(raw_topic(app, t.labels, *vendor_labels_topics(k)), name="labels_in",
+               concurrency=1)
     async def labels_in(stream: faust.StreamT) -> None:
         async for events in stream.noack_take(k.batch_max, within=k.batch_within_s):
             await scoring.labels_in(events)
@@ -105,7 +112,7 @@ def build_app(
         # a loop, not a timer: a chore may take longer than the interval (the first one
         # rebuilds the coordinator), and mode's timer then warns that it is "overlapping"
         while True:
-            await coordinating.chores()
+            await guarded("chores", "select", coordinating.chores, metrics)
             await asyncio.sleep(CHORES_EVERY_S)
 
     @app.timer(TRIM_EVERY_S)
@@ -114,6 +121,9 @@ def build_app(
 
     @app.timer(LAG_EVERY_S)
     async def report_lag() -> None:
+        await guarded("report_lag", "score", _report_lag, metrics)
+
+    async def _report_lag() -> None:
         consumer, lags = app.consumer, {}
         for tp in consumer.assignment():
             end, position = consumer.highwater(tp), await consumer.position(tp)
@@ -128,6 +138,19 @@ def build_app(
 
     app.on_partitions_assigned.connect(on_assigned, weak=False)
     return app
+
+
+async def guarded(name: str, stage: str, timer: Callable[[], Awaitable[None]],
+                  metrics: Metrics) -> None:
+    """Run one tick of a timer: an exception is caught, counted (``errors{stage}``, by its
+    type) and logged, and never stops the timer or the worker; the next tick tries again."""
+    try:
+        await timer()
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:
+        metrics.count_error(stage, type(e).__name__)
+        log.error("timer %s failed; it runs again on its next tick", name, exc_info=e)
 
 
 async def ack_all(stream: faust.StreamT, events: list) -> None:

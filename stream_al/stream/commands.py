@@ -13,10 +13,9 @@ import base64
 import time
 import uuid
 
-from kafka import KafkaProducer
-
 from stream_al.config import KafkaSettings
 from stream_al.registry import ModelRegistry
+from stream_al.stream import clients
 from stream_al.stream.messages import ModelUpdate, RollbackRecord, parse
 from stream_al.stream.rebuild import read_topic
 from stream_al.stream.topics import MAX_RECORD_BYTES
@@ -40,9 +39,8 @@ def rollback_record(registry: ModelRegistry, version: int) -> RollbackRecord:
 
 def send_rollback(kafka: KafkaSettings, record: RollbackRecord, timeout_s: float = 30.0) -> None:
     """Write ``record`` to the control topic and wait until the broker has it."""
-    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all",
-                             client_id=f"{kafka.app_id}-operator",
-                             max_request_size=MAX_RECORD_BYTES)
+    producer = clients.producer(kafka, acks="all", client_id=f"{kafka.app_id}-operator",
+                                max_request_size=MAX_RECORD_BYTES)
     try:
         producer.send(kafka.topics.control, key=b"rollback",
                       value=record.to_bytes()).get(timeout=timeout_s)

@@ -20,6 +20,7 @@ from stream_al.config import Settings
 from stream_al.embed.base import Embedder
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
+from stream_al.stream.admission import Admission
 from stream_al.stream.cadence import Cadence
 from stream_al.stream.coordinator import Coordinator, LabelOutcome
 from stream_al.stream.messages import (
@@ -27,6 +28,7 @@ from stream_al.stream.messages import (
     DeadLetterReason,
     Event,
     Expiry,
+    LabelIn,
     LabelsRecord,
     ModelUpdate,
     RollbackRecord,
@@ -34,7 +36,7 @@ from stream_al.stream.messages import (
     SelectedItem,
     parse,
 )
-from stream_al.stream.publish import Publisher
+from stream_al.stream.publish import INFRASTRUCTURE_ERRORS, Publisher, retrying
 from stream_al.stream.rebuild import read_state
 from stream_al.stream.registering import Registrar, Registration, registry_dir
 
@@ -63,6 +65,7 @@ class CoordinatorShell:
         self.lock = asyncio.Lock()
         self.holds_control = False
         self._expiries = Cadence(EXPIRE_EVERY_S)
+        self.admission = Admission(settings)
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
             registry = ModelRegistry(registry_dir(settings), settings.registry.keep_snapshots)
@@ -96,6 +99,8 @@ class CoordinatorShell:
     async def _rebuild(self) -> None:
         started = time.perf_counter()
         state = await self._run(read_state, self.settings.kafka)
+        self.admission = Admission(self.settings)  # refused live, refused after a rebuild
+        state.labels = self.admission.replay_many(state.labels, state.label_times)
         c = Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
         restored = await self._run(
             c.restore,
@@ -123,18 +128,30 @@ class CoordinatorShell:
 
     # ---- control records ----------------------------------------------------------------------
     async def handle(self, event: Any) -> None:
-        """One control record; an unexpected error dead-letters it (the next one goes on)."""
-        try:
-            await self._handle(event)
-        except Exception as e:
-            log.exception("control record at offset %s failed", event.message.offset)
-            self.metrics.count_error("select", type(e).__name__)
-            await self.publisher.dead_letter(
-                "select",
-                event.message.value or b"",
-                DeadLetterReason("processing_error", f"{type(e).__name__}: {e}"),
-                event.message,
-            )
+        """One control record; an unexpected error of the record's own dead-letters it (the next
+        one goes on). The broker failing is not the record's fault: what was durable is on the
+        topics, so the coordinator is rebuilt from them and the record is done again (not
+        acknowledged meanwhile)."""
+        while True:
+            try:
+                await self._handle(event)
+                return
+            except INFRASTRUCTURE_ERRORS as e:
+                self.metrics.count_error("select", type(e).__name__)
+                log.warning("control record at offset %s: %s: %s; rebuilding and retrying in "
+                            "%ss", event.message.offset, type(e).__name__, e, RETRY_S)
+                self.coordinator = None
+                await asyncio.sleep(RETRY_S)
+            except Exception as e:
+                await self._bad_record(event, e)
+                return
+
+    async def _bad_record(self, event: Any, e: Exception) -> None:
+        log.error("control record at offset %s failed", event.message.offset, exc_info=e)
+        self.metrics.count_error("select", type(e).__name__)
+        reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
+        await retrying("dead-lettering a control record", lambda: self.publisher.dead_letter(
+            "select", event.message.value or b"", reason, event.message))
 
     async def _handle(self, event: Any) -> None:
         message = event.message
@@ -175,17 +192,54 @@ class CoordinatorShell:
             self.metrics.count_selected(item.strategy, item.reason)
         self._report_budget(c)
 
+    # ---- admission (stream/admission.py): the caps, in the shell, before the coordinator ----
+    async def _admit(self, c: Coordinator, record: LabelsRecord) -> LabelsRecord:
+        """``record`` without the labels over the class cap or the annotators-per-item cap;
+        those are dead-lettered one by one (with a ``class_cap`` event for new classes)."""
+        admitted = self.admission.admit(record, set(c.learner.classes), time.time())
+        where = record.where()
+        for label, reason in admitted.refused:
+            await self.publisher.dead_letter("learn", label.to_bytes(), reason,
+                                             where.get(id(label)),
+                                             topic=self.settings.kafka.topics.labels)
+        if capped := admitted.class_capped:
+            await self.publisher.event(Event(
+                schema_version=1, kind="class_cap", at=time.time(),
+                item_ids=[x.item_id for x in capped],
+                detail={"refused": len(capped), "per_hour": self.admission.classes.per_hour,
+                        "classes": sorted({x.label[:40] for x in capped})[:20]}))
+        return admitted.record
+
+    async def _changed_answers(self, duplicates: list[LabelIn]) -> None:
+        """A second, different answer of an annotator is an ``answer_changed`` event; the
+        policy is first answer wins (the second is not learned)."""
+        first = self.admission.items.first_answer
+        changed = [(x, was) for x in duplicates
+                   if (was := first(x.item_id, x.annotator_id)) not in (None, x.label)]
+        if changed:
+            await self.publisher.event(Event(
+                schema_version=1, kind="answer_changed", at=time.time(),
+                item_ids=[x.item_id for x, _ in changed],
+                detail={"policy": "first answer wins", "changes": [
+                    {"item_id": x.item_id, "annotator_id": x.annotator_id, "kept": was,
+                     "dropped": x.label} for x, was in changed[:100]]}))
+
     async def _labels(self, c: Coordinator, record: LabelsRecord, offset: int) -> None:
+        record = await self._admit(c, record)
         started = time.perf_counter()
         outcome: LabelOutcome = await self._run(c.on_labels, record, offset, time.time())
+        self.admission.accepted_many(outcome.accepted)
+        await self._changed_answers(outcome.duplicates)
         self.metrics.observe_stage(
             "learn", len(record.labels), len(outcome.accepted), time.perf_counter() - started
         )
         self.metrics.observe_batch("learn", len(record.labels))
+        where = record.where()  # unknown_item and the like keep the label's topic and offset
         for label, reason in outcome.rejected:
             self.metrics.count_label("rejected", annotator=label.annotator_id)
             await self.publisher.dead_letter(
-                "learn", label.to_bytes(), reason, topic=self.settings.kafka.topics.labels
+                "learn", label.to_bytes(), reason, where.get(id(label)),
+                topic=self.settings.kafka.topics.labels,
             )
         for label in outcome.duplicates:
             self.metrics.count_label("duplicate", annotator=label.annotator_id)
@@ -283,6 +337,13 @@ class CoordinatorShell:
         expiries, idle flush."""
         if self.coordinator is None and not self.holds_control:
             return
+        try:
+            await self._chores()
+        except INFRASTRUCTURE_ERRORS:  # a flush or a model half sent: rebuild from the topics
+            self.coordinator = None
+            raise
+
+    async def _chores(self) -> None:
         async with self.lock:
             if not self.holds_control and self.coordinator is None:
                 return

@@ -133,10 +133,10 @@ def import_to_topic(kafka: KafkaSettings, path: Path, *, annotator: str | None,
 
 
 def _send(kafka: KafkaSettings, labels: list[LabelIn]) -> None:
-    from kafka import KafkaProducer
+    from stream_al.stream import clients
 
-    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all",
-                             enable_idempotence=True, client_id=f"{kafka.app_id}-import")
+    producer = clients.producer(kafka, acks="all", enable_idempotence=True,
+                                client_id=f"{kafka.app_id}-import")
     try:
         futures = [producer.send(kafka.topics.labels, key=x.item_id.encode(), value=x.to_bytes())
                    for x in labels]

@@ -28,8 +28,11 @@ not valid UTF-8 JSON of the right shape comes back as a :class:`DeadLetterReason
 from __future__ import annotations
 
 import base64
+import io
 import math
+import re
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,9 +50,41 @@ from pydantic import (
     model_validator,
 )
 
+from stream_al.errors import StreamAlError
+
 SCHEMA_VERSION = 1
 DEAD_LETTER_RAW_BYTES = 4096
 """How much of an offending record a dead letter keeps."""
+DEAD_LETTER_KEY_CHARS = 256
+"""How much of an offending record's key a dead letter keeps: a dead letter stays far below any
+record limit, so dead-lettering never fails for size, whatever the record was."""
+
+# Bounds on what a stranger controls (producers and vendors write these fields).
+MAX_ID_CHARS = 256
+"""Item ids (and so record keys of texts, labels and selected items)."""
+MAX_SOURCE_CHARS = 256
+MAX_LABEL_CHARS = 100
+"""Class names: they become model classes and Prometheus label values."""
+MAX_ANNOTATOR_CHARS = 170
+"""Annotator ids, with the ``<vendor>/`` a vendor's topic puts in front (vendor names have at
+most 40 characters)."""
+MAX_METADATA_BYTES = 16_384
+"""A text's metadata, as JSON."""
+MAX_METADATA_DEPTH = 4
+"""Nesting of a text's metadata (a mapping of scalars is depth 1)."""
+MAX_COST = 1e6
+"""The most one selected item may cost, in budget units (a larger one is not plausible)."""
+MAX_COUNT = 2**53
+"""Counts and offsets beyond this are not plausible (and not exact in a float)."""
+MAX_SNAPSHOT_BYTES = 256 * 2**20
+"""A model snapshot's size once decompressed: more is a decompression bomb, not a model."""
+MAX_CLASSES = 1000
+"""Classes a model snapshot may have."""
+
+_VISIBLE = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
+                      r"\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f"
+                      r"\ufeff\uffa0\ufff0-\ufff8]")
+"""A character that shows: not white space, a control, a zero-width or a format character."""
 
 Reason = Literal[
     "invalid_utf8",
@@ -61,6 +96,8 @@ Reason = Literal[
     "empty_text",
     "unknown_item",
     "unknown_class",
+    "class_cap",
+    "implausible",
     "processing_error",
 ]
 REASONS: tuple[str, ...] = get_args(Reason)
@@ -79,11 +116,16 @@ EVENT_KINDS: dict[str, str] = {
                         "rebuilt from the verdicts (item_ids; detail per item)",
     "rollback": "a models rollback command was applied or refused (detail: registry_version, "
                 "model_version, command_id, applied, ...)",
+    "class_cap": "labels of new classes over kafka.new_classes_per_hour were dead-lettered "
+                 "(item_ids; detail: refused, per_hour, classes)",
+    "answer_changed": "an annotator sent a second, different answer for an item; the first "
+                      "stands (item_ids; detail: policy, changes: item, annotator, kept, "
+                      "dropped)",
 }
 """Every kind of record on the ``events`` topic, and what it says."""
 EventKind = Literal[
     "restored", "expired", "truncated", "drift_alarm", "suspicious_labels", "verdicts_changed",
-    "rollback",
+    "rollback", "class_cap", "answer_changed",
 ]
 
 
@@ -102,11 +144,31 @@ class Message(BaseModel):
 class TextIn(Message):
     """A text to consider for labelling (topic ``texts``)."""
 
-    id: str = Field(min_length=1, description="stable item id; also the record key")
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS,
+                    description="stable item id; also the record key")
     text: str = Field(description="the text; non-blank, truncated to kafka.max_text_bytes")
-    source: str = Field(description="where the text came from (feed, file, ...)")
+    source: str = Field(max_length=MAX_SOURCE_CHARS,
+                        description="where the text came from (feed, file, ...)")
     timestamp: float = Field(allow_inf_nan=False, description="event time, epoch seconds")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"at most {MAX_METADATA_BYTES} bytes of JSON, nested {MAX_METADATA_DEPTH} deep",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id_printable(cls, v: str) -> str:
+        return printable(v, "id")
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_bounded(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if depth_of(v) > MAX_METADATA_DEPTH:
+            raise ValueError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+        size = len(orjson.dumps(v))
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata is {size} bytes of JSON, at most {MAX_METADATA_BYTES}")
+        return v
 
 
 class SelectedItem(Message):
@@ -124,7 +186,8 @@ class SelectedItem(Message):
     scores: dict[str, float] = Field(description="informativeness scores in [0, 1] at selection")
     model_version: int = Field(ge=0, description="model version that made the selection")
     deadline: float = Field(description="epoch seconds; later labels may no longer be paid for")
-    cost: float = Field(ge=0, description="budget units charged for all the labels asked for")
+    cost: float = Field(ge=0, le=MAX_COST, allow_inf_nan=False,
+                        description="budget units charged for all the labels asked for")
     group: int = Field(description="similar items in a batch share a group")
     priority: float = Field(0.0, description="higher = more useful to label first")
     annotators: int = Field(
@@ -135,9 +198,11 @@ class SelectedItem(Message):
 class LabelIn(Message):
     """A label for a selected item, from a vendor (topic ``labels``)."""
 
-    item_id: str = Field(min_length=1)
-    label: str = Field(min_length=1, description="class name; numbers are read as strings")
-    annotator_id: str = Field(min_length=1)
+    item_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    label: str = Field(min_length=1, max_length=MAX_LABEL_CHARS,
+                       description="class name, printable; numbers are read as strings")
+    annotator_id: str = Field(min_length=1, max_length=MAX_ANNOTATOR_CHARS,
+                              description="printable")
     timestamp: float = Field(
         allow_inf_nan=False, description="when the annotator labelled it, epoch seconds"
     )
@@ -153,7 +218,12 @@ class LabelIn(Message):
     def _label_not_blank(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("label is blank")
-        return v
+        return printable(v, "label")
+
+    @field_validator("item_id", "annotator_id")
+    @classmethod
+    def _ids_printable(cls, v: str, info: Any) -> str:
+        return printable(v, info.field_name)
 
 
 class ExpertRequest(Message):
@@ -213,10 +283,9 @@ class ModelUpdate(Message):
             snapshot=base64.b64encode(snapshot.to_bytes()).decode("ascii"),
         )
 
-    def to_snapshot(self) -> Any:
-        from stream_al.learn.snapshot import ModelSnapshot
-
-        return ModelSnapshot.from_bytes(base64.b64decode(self.snapshot))
+    def to_snapshot(self, dim: int | None = None) -> Any:
+        """The model, checked (:func:`load_snapshot`); raises :class:`SnapshotError`."""
+        return load_snapshot(self.snapshot, dim)
 
 
 class DeadLetter(Message):
@@ -225,7 +294,8 @@ class DeadLetter(Message):
     topic: str
     partition: int
     offset: int
-    key: str | None
+    key: str | None = Field(description=f"the record's key, its first {DEAD_LETTER_KEY_CHARS} "
+                            "characters")
     reason: Reason = Field(description="why the record could not be used")
     detail: str = ""
     raw: str = Field(description=f"the record's first {DEAD_LETTER_RAW_BYTES} bytes")
@@ -250,7 +320,9 @@ class DeadLetter(Message):
         except UnicodeDecodeError:
             text, encoding = base64.b64encode(head).decode("ascii"), "base64"
         if isinstance(key, bytes):
-            key = key.decode("utf-8", errors="replace")
+            key = key[:DEAD_LETTER_KEY_CHARS * 4].decode("utf-8", errors="replace")
+        if key is not None:
+            key = key[:DEAD_LETTER_KEY_CHARS]
         return cls(
             schema_version=1,
             topic=topic,
@@ -299,8 +371,10 @@ class ScoredBatchRecord(Message):
             raise ValueError(f"{n} ids but lengths {wrong}")
         if len(e) * 3 // 4 - e[-2:].count("=") != n * self.dim * 4:
             raise ValueError(f"embeddings are not {n} rows of {self.dim} float32")
-        if not all(math.isfinite(c) and c >= 0 for c in self.costs):
-            raise ValueError("costs must be finite and >= 0")
+        if not all(math.isfinite(c) and 0 <= c <= MAX_COST for c in self.costs):
+            raise ValueError(f"costs must be finite, >= 0 and <= {MAX_COST}")
+        if not all(0 <= o <= MAX_COUNT for o in self.offsets):  # 2**62: every text a redelivery
+            raise ValueError(f"texts offsets must be in [0, {MAX_COUNT}]")
         return self
 
     @classmethod
@@ -344,12 +418,32 @@ class LabelsRecord(Message):
     kind: Literal["labels"] = "labels"
     labels: list[LabelIn]
     received_at: list[float] = Field(description="when each label reached a worker")
+    sources: list[tuple[str, int, int]] = Field(
+        default_factory=list, description="(topic, partition, offset) each label was read at "
+        "(empty: not known); a dead letter of the label names them")
 
     @model_validator(mode="after")
     def _one_time_per_label(self) -> LabelsRecord:
         if len(self.received_at) != len(self.labels):
             raise ValueError(f"{len(self.labels)} labels but {len(self.received_at)} times")
+        if self.sources and len(self.sources) != len(self.labels):
+            raise ValueError(f"{len(self.labels)} labels but {len(self.sources)} sources")
         return self
+
+    def where(self) -> dict[int, Source]:
+        """Where each label (by ``id``) was read, for its dead letter."""
+        return {id(x): Source(t, p, o, x.item_id)
+                for x, (t, p, o) in zip(self.labels, self.sources, strict=False)}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a record was read (what :meth:`DeadLetter.of` keeps of it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None = None
 
 
 class Ledger(Message):
@@ -358,13 +452,14 @@ class Ledger(Message):
     ``spent`` is informational: a rebuild recomputes it from the selected topic minus expiries.
     """
 
-    seen: int = Field(ge=0)
-    spent: float = Field(ge=0)
-    window_seen: int = 0
-    window_spent: float = 0.0
-    control_offset: int = Field(description="last control offset these numbers include")
+    seen: int = Field(ge=0, le=MAX_COUNT)
+    spent: float = Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)
+    window_seen: int = Field(0, ge=0, le=MAX_COUNT)
+    window_spent: float = Field(0.0, ge=0, le=MAX_COUNT, allow_inf_nan=False)
+    control_offset: int = Field(ge=-1, le=MAX_COUNT,
+                                description="last control offset these numbers include")
     at: float
-    texts_offsets: dict[int, int] = Field(
+    texts_offsets: dict[int, Annotated[int, Field(ge=-1, le=MAX_COUNT)]] = Field(
         default_factory=dict,
         description="per texts partition, the last offset counted in seen (redeliveries are not)",
     )
@@ -375,7 +470,7 @@ class Expiry(Message):
     (topic ``state``, key ``expired/<item_id>``)."""
 
     item_id: str
-    cost: float
+    cost: float = Field(ge=0, le=MAX_COST, allow_inf_nan=False)
     at: float
 
 
@@ -403,10 +498,9 @@ class RollbackRecord(Message):
     learned: list[tuple[str, str, str]]
     requested_at: float
 
-    def to_snapshot(self) -> Any:
-        from stream_al.learn.snapshot import ModelSnapshot
-
-        return ModelSnapshot.from_bytes(base64.b64decode(self.snapshot))
+    def to_snapshot(self, dim: int | None = None) -> Any:
+        """The model, checked (:func:`load_snapshot`); raises :class:`SnapshotError`."""
+        return load_snapshot(self.snapshot, dim)
 
 
 class RollbackState(Message):
@@ -423,16 +517,91 @@ class RollbackState(Message):
     excluded: list[str]
     at: float
 
-    def to_snapshot(self) -> Any:
-        from stream_al.learn.snapshot import ModelSnapshot
-
-        return ModelSnapshot.from_bytes(base64.b64decode(self.snapshot))
+    def to_snapshot(self, dim: int | None = None) -> Any:
+        """The model, checked (:func:`load_snapshot`); raises :class:`SnapshotError`."""
+        return load_snapshot(self.snapshot, dim)
 
 
 ControlRecord = Annotated[
     ScoredBatchRecord | LabelsRecord | RollbackRecord, Field(discriminator="kind")
 ]
 CONTROL = TypeAdapter(ControlRecord)
+
+
+# ---- bounds -------------------------------------------------------------------------------------
+def printable(value: str, name: str) -> str:
+    """``value`` if it holds no control, format or separator characters (but spaces)."""
+    if not value.isprintable():
+        bad = next(c for c in value if not c.isprintable())
+        raise ValueError(f"{name} holds the unprintable character {bad!r}")
+    return value
+
+
+def depth_of(value: Any, limit: int = MAX_METADATA_DEPTH + 1) -> int:
+    """How deep ``value`` nests mappings and lists (a scalar is 0); stops counting at ``limit``."""
+    if limit <= 0 or not isinstance(value, dict | list):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((depth_of(c, limit - 1) for c in children), default=0)
+
+
+def visible(text: str) -> bool:
+    """Whether ``text`` has a character that shows (NUL, zero-width and control characters
+    alone make an empty text)."""
+    return _VISIBLE.search(text) is not None
+
+
+class SnapshotError(StreamAlError, ValueError):
+    """A model snapshot on the wire cannot be a model this worker may use."""
+
+
+def load_snapshot(b64: str, dim: int | None = None) -> Any:
+    """The :class:`~stream_al.learn.snapshot.ModelSnapshot` in ``b64``, checked before it is
+    trusted: at most :data:`MAX_SNAPSHOT_BYTES` once decompressed (the sizes in the archive are
+    read first: a bomb is refused before it is inflated; the archive reader stops at them),
+    weights of ``(classes, dim)`` (``dim``: the embedder's, if given), finite weights,
+    temperature > 0, at most :data:`MAX_CLASSES` distinct printable classes, one per row."""
+    from stream_al.learn.snapshot import ModelSnapshot
+
+    try:
+        data = base64.b64decode(b64, validate=True)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+        if inflated > MAX_SNAPSHOT_BYTES:
+            raise SnapshotError(f"snapshot inflates to {inflated} bytes, at most "
+                                f"{MAX_SNAPSHOT_BYTES}")
+        snapshot = ModelSnapshot.from_bytes(data)
+    except SnapshotError:
+        raise
+    except Exception as e:  # not base64, not an archive, arrays or header missing
+        raise SnapshotError(f"snapshot does not load: {type(e).__name__}: {e}") from e
+    _check_snapshot(snapshot, dim)
+    return snapshot
+
+
+def _check_snapshot(snapshot: Any, dim: int | None) -> None:
+    W, b, classes = snapshot.weights, snapshot.bias, snapshot.classes
+    if W.ndim != 2 or b.shape != (W.shape[0],) or len(classes) != W.shape[0]:
+        raise SnapshotError(f"weights {W.shape}, bias {b.shape} and {len(classes)} classes "
+                            "do not match")
+    if dim is not None and W.shape[0] and W.shape[1] != dim:
+        raise SnapshotError(f"weights of dimension {W.shape[1]}, the embedder's is {dim}")
+    if len(classes) > MAX_CLASSES or len(set(classes)) != len(classes):
+        raise SnapshotError(f"{len(classes)} classes ({len(set(classes))} distinct), at most "
+                            f"{MAX_CLASSES} distinct")
+    for name in classes:
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_LABEL_CHARS:
+            raise SnapshotError(f"class name {str(name)[:40]!r}... is not 1-{MAX_LABEL_CHARS} "
+                                "characters")
+        if not name.isprintable():
+            raise SnapshotError(f"class name {name[:40]!r} holds unprintable characters")
+    arrays = [W, b, *(a for pair in snapshot.committee for a in pair)]
+    if any(a.dtype.kind != "f" or not np.isfinite(a).all() for a in arrays):
+        raise SnapshotError("weights are not all finite floats")
+    if any(Wc.shape != W.shape or bc.shape != b.shape for Wc, bc in snapshot.committee):
+        raise SnapshotError("a committee member's weights differ in shape from the model's")
+    if not (math.isfinite(snapshot.temperature) and snapshot.temperature > 0):
+        raise SnapshotError(f"temperature must be finite and > 0, got {snapshot.temperature}")
 
 
 # ---- parsing ------------------------------------------------------------------------------------
@@ -491,8 +660,9 @@ def _reason_of(error: ValidationError) -> DeadLetterReason:
 
 
 def _checked_text(message: TextIn, max_text_bytes: int | None) -> TextIn | DeadLetterReason:
-    if not message.text.strip():
-        return DeadLetterReason("empty_text", "text is empty or whitespace")
+    if not visible(message.text):
+        return DeadLetterReason("empty_text", "text is empty, white space, control or "
+                                "zero-width characters")
     if max_text_bytes is None:
         return message
     encoded = message.text.encode("utf-8")

@@ -96,9 +96,9 @@ def produce(
     say: Callable[[str], None] = print,
 ) -> ProduceStats:
     """Send the file's texts as ``TextIn`` records, ``rate`` per second (0: as fast as possible)."""
-    from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
+    from stream_al.stream import clients
     from stream_al.stream.topics import MAX_RECORD_BYTES, ensure_topics
 
     if rate < 0:
@@ -112,8 +112,8 @@ def produce(
     prefix = id_prefix or data.stem
     k = kafka
     ensure_topics(k)
-    producer = KafkaProducer(
-        bootstrap_servers=k.bootstrap,
+    producer = clients.producer(
+        k,
         client_id=f"{k.app_id}-producer",
         acks="all",
         linger_ms=20,

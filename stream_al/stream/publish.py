@@ -8,10 +8,14 @@ durable (at-least-once; the consumers of each topic are idempotent on item ids).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
+import aiokafka.errors
 import faust
+import faust.exceptions
+import kafka.errors
 
 from stream_al.config import KafkaSettings
 from stream_al.metrics import Metrics
@@ -27,6 +31,37 @@ from stream_al.stream.messages import (
     RollbackState,
     SelectedItem,
 )
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    aiokafka.errors.KafkaError,
+    kafka.errors.KafkaError,
+    faust.exceptions.ProducerSendError,
+    asyncio.TimeoutError,
+    ConnectionError,
+)
+"""Failures of the broker or of a send: not the record's fault. The record is retried and not
+acknowledged; only records that are themselves bad are dead-lettered."""
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
+
+
+async def retrying(what: str, attempt: Callable[[], Awaitable[T]],
+                   count: Callable[[str], None] = lambda _: None) -> T:
+    """``attempt()`` until it does not fail with an :data:`INFRASTRUCTURE_ERRORS` (backing off
+    from 0.5 s to 10 s; each failure logged and ``count``-ed by its type). Other exceptions
+    propagate: they are the record's."""
+    wait = RETRY_FIRST_S
+    while True:
+        try:
+            return await attempt()
+        except INFRASTRUCTURE_ERRORS as e:
+            count(type(e).__name__)
+            log.warning("%s failed (%s: %s); retrying in %.1f s", what, type(e).__name__, e, wait)
+            await asyncio.sleep(wait)
+            wait = min(RETRY_MAX_S, wait * 2)
 
 
 class Publisher:
@@ -93,6 +128,7 @@ class Publisher:
         self.metrics.count_dead_letters(stage, reason.reason)
 
 
-def raw_topic(app: faust.App, name: str) -> faust.TopicT:
-    """A faust topic of undecoded bytes: we validate payloads ourselves (messages.parse)."""
-    return app.topic(name, key_serializer="raw", value_serializer="raw")
+def raw_topic(app: faust.App, *names: str) -> faust.TopicT:
+    """A faust topic (of one or more names) of undecoded bytes: we validate payloads ourselves
+    (messages.parse)."""
+    return app.topic(*names, key_serializer="raw", value_serializer="raw")

@@ -33,10 +33,10 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from stream_al.config import KafkaSettings
+from stream_al.stream import clients
 from stream_al.stream.topics import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,8 @@ class TextReader(ConsumerRebalanceListener):
     async def run(self) -> None:
         """Join the group and handle batches until cancelled; then commit and leave the group."""
         k = self.kafka
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=k.bootstrap,
+        self.consumer = clients.aio_consumer(
+            k,
             group_id=texts_group(k),
             client_id=f"{k.app_id}-texts",
             enable_auto_commit=False,
@@ -199,9 +199,9 @@ async def _carry_over_offsets(kafka: KafkaSettings) -> None:
     earlier = {tp: o for tp, o in (await _committed_offsets(kafka, kafka.app_id)).items() if o >= 0}
     if not earlier:
         return
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=group,
-                                client_id=f"{kafka.app_id}-texts-offsets",
-                                enable_auto_commit=False)
+    consumer = clients.aio_consumer(kafka, group_id=group,
+                                    client_id=f"{kafka.app_id}-texts-offsets",
+                                    enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(list(earlier))
@@ -215,7 +215,7 @@ async def _carry_over_offsets(kafka: KafkaSettings) -> None:
 
 async def _committed_offsets(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
     """The offsets ``group`` committed on the texts topic (empty if it never did)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap, client_id=f"{group}-offsets")
+    admin = clients.aio_admin(kafka, client_id=f"{group}-offsets")
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

@@ -5,7 +5,8 @@ When a worker is assigned the control partition it reads, up to their current en
 - ``selected`` from the beginning: what was bought (ids, texts, costs, deadlines);
 - ``state``: the last ledger (items seen, control offset), every expiry and the operator's
   rollback in force, if any (``stream_al/stream/rollback.py``);
-- ``labels`` from the beginning: every label, deduplicated by the coordinator;
+- ``labels`` (and each vendor's labels topic) from the beginning: every label, deduplicated by
+  the coordinator;
 - the last record of ``models``: the version to continue from, and its temperature.
 
 All of it is bounded by the budget (selected, labels) or compacted (state, models).
@@ -21,6 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from stream_al.config import KafkaSettings
+from stream_al.stream import access, clients
 from stream_al.stream.messages import (
     DeadLetterReason,
     Expiry,
@@ -29,9 +31,10 @@ from stream_al.stream.messages import (
     ModelUpdate,
     RollbackState,
     SelectedItem,
+    SnapshotError,
     parse,
 )
-from stream_al.stream.topics import MAX_RECORD_BYTES
+from stream_al.stream.topics import MAX_RECORD_BYTES, vendor_labels_topics
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class TopicState:
     selected: list[SelectedItem] = field(default_factory=list)
     expired: dict[str, float] = field(default_factory=dict)
     labels: list[LabelIn] = field(default_factory=list)
+    label_times: list[float] = field(default_factory=list)
+    """When the broker appended each label (epoch seconds): the class cap replays by them."""
     ledger: Ledger | None = None
     model_version: int = 0
     temperature: float = 1.0
@@ -52,8 +57,8 @@ class TopicState:
 
 
 def _consumer(kafka: KafkaSettings) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap,
+    return clients.consumer(
+        kafka,
         group_id=None,
         enable_auto_commit=False,
         client_id=f"{kafka.app_id}-rebuild",
@@ -120,10 +125,14 @@ def read_state(kafka: KafkaSettings) -> TopicState:
             expiry = parse(Expiry, record.value)
             if isinstance(expiry, Expiry):
                 state.expired[expiry.item_id] = expiry.cost
-    for record in read_topic(kafka, t.labels):
-        label = parse(LabelIn, record.value)
-        if isinstance(label, LabelIn):
-            state.labels.append(label)
+    for topic in (t.labels, *vendor_labels_topics(kafka)):
+        for record in read_topic(kafka, topic):
+            label = parse(LabelIn, record.value)
+            if isinstance(label, LabelIn):  # a vendor's labels speak for that vendor only
+                label = access.attribute_one(label, topic, t)
+            if isinstance(label, LabelIn):
+                state.labels.append(label)
+                state.label_times.append(record.timestamp / 1000)
     state.model_version, state.temperature = _last_model(kafka, last_only=True)
     if state.model_version == 0:  # the last record is not a model (a stray producer's): look back
         state.model_version, state.temperature = _last_model(kafka, last_only=False)
@@ -139,15 +148,16 @@ def read_state(kafka: KafkaSettings) -> TopicState:
 
 
 def _last_model(kafka: KafkaSettings, last_only: bool) -> tuple[int, float]:
-    """The highest version among readable model updates (0: none) and its temperature."""
-    updates = (
-        parse(ModelUpdate, r.value) for r in read_topic(kafka, kafka.topics.models, last_only)
-    )
-    last = max((u for u in updates if isinstance(u, ModelUpdate)), key=lambda u: u.version,
-               default=None)
-    if last is None:
-        return 0, 1.0
-    try:
-        return last.version, float(last.to_snapshot().temperature)
-    except Exception:  # weights that do not load: the scorers dead-letter it too
-        return last.version, 1.0
+    """The highest version among usable model updates (0: none) and its temperature. An update
+    whose snapshot fails the checks (messages.load_snapshot) is not a model: its version does
+    not count (the scorers dead-letter it too)."""
+    best = (0, 1.0)
+    for record in read_topic(kafka, kafka.topics.models, last_only):
+        update = parse(ModelUpdate, record.value)
+        if not isinstance(update, ModelUpdate) or update.version <= best[0]:
+            continue
+        try:
+            best = (update.version, float(update.to_snapshot().temperature))
+        except SnapshotError as e:
+            log.warning("models offset %d is not a usable model: %s", record.offset, e)
+    return best

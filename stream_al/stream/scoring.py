@@ -13,13 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from stream_al.config import KafkaSettings
 from stream_al.embed.base import Embedder, parallel_calls
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.metrics import Metrics
 from stream_al.score.batch import score_many
+from stream_al.stream import access, clients
 from stream_al.stream.messages import (
     DeadLetterReason,
     Event,
@@ -27,10 +28,11 @@ from stream_al.stream.messages import (
     LabelsRecord,
     ModelUpdate,
     ScoredBatchRecord,
+    SnapshotError,
     TextIn,
     parse,
 )
-from stream_al.stream.publish import Publisher
+from stream_al.stream.publish import Publisher, retrying
 from stream_al.stream.reader import Then
 from stream_al.stream.topics import MAX_RECORD_BYTES
 
@@ -85,21 +87,45 @@ class ScoringShell:
         ``partition``, ``offset`` and ``key``); return the second phase, which scores the batch
         with the newest model and sends one record to ``control``. The reader runs the next
         batch's embedding while this second phase runs (stream_al.stream.reader)."""
-        try:
-            embedded = await self._embed(records)
-        except Exception as e:  # never lose a batch silently: dead-letter it, keep going
-            await self._failed(records, e)
-            return None
+        try:  # the broker failing is retried; an error of the batch's own is not
+            embedded = await retrying("embedding a batch of texts",
+                                      lambda: self._embed(records), self._count)
+        except Exception as e:
+            return await self._bad_batch(records, e)
         if embedded is None:
             return None
 
         async def send() -> None:
             try:
-                await self._send(embedded)
+                await retrying("sending a scored batch", lambda: self._send(embedded), self._count)
             except Exception as e:
-                await self._failed(records, e)
+                then = await self._bad_batch(records, e)
+                if then is not None:
+                    await then()
 
         return send
+
+    def _count(self, kind: str) -> None:
+        self.metrics.count_error("score", kind)
+
+    async def _bad_batch(self, records: Sequence, e: Exception) -> Then | None:
+        """A batch failed for a reason of its own: a record alone is dead-lettered; a larger
+        batch is handled again one record at a time, so a bad record never takes the good
+        records of its batch with it."""
+        if len(records) <= 1:
+            await retrying("dead-lettering a text", lambda: self._failed(records, e), self._count)
+            return None
+        log.warning("a batch of %d texts failed (%s: %s); handling them one by one",
+                    len(records), type(e).__name__, e)
+        self._count(type(e).__name__)
+
+        async def one_by_one() -> None:
+            for record in records:
+                then = await self.score([record])
+                if then is not None:
+                    await then()
+
+        return one_by_one
 
     async def _failed(self, records: Sequence, e: Exception) -> None:
         log.exception("scoring a batch of %d texts failed", len(records), exc_info=e)
@@ -176,32 +202,47 @@ class ScoringShell:
 
     # ---- labels -------------------------------------------------------------------------------
     async def labels_in(self, events: Sequence) -> None:
-        """Validate one batch of vendor labels; forward the valid ones to ``control``."""
+        """Validate one batch of vendor labels; forward the valid ones to ``control``. The
+        broker failing is retried; a batch that fails on its own is done again label by label,
+        and only a label that fails alone is dead-lettered."""
+        def count(kind: str) -> None:
+            self.metrics.count_error("labels_in", kind)
+
         try:
-            await self._labels_in(events)
+            await retrying("forwarding labels", lambda: self._labels_in(events), count)
         except Exception as e:
-            log.exception("forwarding a batch of %d labels failed", len(events))
-            self.metrics.count_error("labels_in", type(e).__name__)
+            count(type(e).__name__)
+            if len(events) > 1:
+                log.warning("a batch of %d labels failed (%s); one by one", len(events), e)
+                for event in events:
+                    await self.labels_in([event])
+                return
+            log.exception("forwarding a label failed")
             reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
-            for event in events:
-                await self.publisher.dead_letter(
-                    "labels_in", event.message.value or b"", reason, event.message
-                )
+            await retrying("dead-lettering a label", lambda: self.publisher.dead_letter(
+                "labels_in", events[0].message.value or b"", reason, events[0].message), count)
 
     async def _labels_in(self, events: Sequence) -> None:
         started = time.perf_counter()
         labels: list[LabelIn] = []
+        sources: list[tuple[str, int, int]] = []
+        topics = self.kafka.topics
         for event in events:
             parsed = parse(LabelIn, event.message.value)
+            if isinstance(parsed, LabelIn):  # the vendor is the topic it could write
+                parsed = access.attribute_one(parsed, event.message.topic, topics)
             if isinstance(parsed, DeadLetterReason):
                 await self.publisher.dead_letter(
                     "labels_in", event.message.value or b"", parsed, event.message
                 )
             else:
                 labels.append(parsed)
+                m = event.message
+                sources.append((m.topic, m.partition, m.offset))
         if labels:
             now = time.time()
-            record = LabelsRecord(schema_version=1, labels=labels, received_at=[now] * len(labels))
+            record = LabelsRecord(schema_version=1, labels=labels, received_at=[now] * len(labels),
+                                  sources=sources)
             await self.publisher.control(f"labels-{labels[0].item_id}", record)
         self.metrics.observe_stage(
             "labels_in", len(events), len(labels), time.perf_counter() - started
@@ -213,8 +254,8 @@ class ScoringShell:
         """Read the models topic from its last record on, forever; swap in each newer version."""
         k = self.kafka
         tp = TopicPartition(k.topics.models, 0)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=k.bootstrap,
+        consumer = clients.aio_consumer(
+            k,
             group_id=None,
             enable_auto_commit=False,
             client_id=f"{k.app_id}-models",
@@ -256,9 +297,9 @@ class ScoringShell:
         if update.version <= self.models.snapshot.version:
             return None
         try:
-            snapshot = update.to_snapshot()
-        except Exception as e:  # valid JSON around weights that do not load
-            return DeadLetterReason("invalid_field", f"snapshot: {type(e).__name__}: {e}")
+            snapshot = update.to_snapshot(self.embedder.dim)
+        except SnapshotError as e:  # valid JSON around weights that are not a usable model
+            return DeadLetterReason("implausible", f"snapshot: {e}")
         if self.models.offer(snapshot):
             now = time.time()
             self.metrics.set_model_version(update.version)

@@ -34,10 +34,12 @@ from kafka.errors import (
     CoordinatorNotAvailableError,
     NotCoordinatorError,
     TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
 )
 
 from stream_al.config import KafkaSettings
 from stream_al.errors import StreamAlError
+from stream_al.stream import clients
 
 MAX_RECORD_BYTES = 32 * 1024 * 1024
 """Scored batches carry embeddings and model updates carry weights: up to 32 MiB a record. Texts
@@ -74,9 +76,11 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         "segment.ms": "600000",
     }
     forever = {"retention.ms": "-1"}  # a rebuild reads them from the start (budget-bounded)
+    # the broker's clock, not the vendor's: a rebuild replays the class cap by it
+    labels = {**forever, "message.timestamp.type": "LogAppendTime"}
     return [
         TopicSpec(t.texts, t.partitions, big),  # texts over max_text_bytes are cut, not refused
-        TopicSpec(t.labels, t.partitions, forever),
+        TopicSpec(t.labels, t.partitions, labels),
         TopicSpec(t.selected, t.partitions, forever),
         TopicSpec(t.control, 1, big),
         TopicSpec(t.models, 1, compacted),
@@ -84,14 +88,24 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(t.events, 1, {}),
         TopicSpec(t.deadletter, 1, {}),
         TopicSpec(t.expert, t.partitions, forever),  # open requests: an expert reads from the start
+        *[TopicSpec(name, t.partitions, labels) for name in vendor_labels_topics(kafka)],
     ]
+
+
+def vendor_labels_topics(kafka: KafkaSettings) -> list[str]:
+    """The labels topic of each vendor, and the experts', when ``topics.vendors`` names any."""
+    t = kafka.topics
+    return [t.labels_of(v) for v in [*t.vendors, "expert"]] if t.vendors else []
 
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
     """Create the missing topics and wait for the workers' group coordinator; return the names
-    created. Raises :class:`TopicError`."""
-    admin = KafkaAdminClient(
-        bootstrap_servers=kafka.bootstrap,
+    created. Raises :class:`TopicError`.
+
+    On a secured cluster only the worker role may create topics (and a client sees only the
+    topics it may describe): a client of another role creates nothing and checks nothing."""
+    admin = clients.admin(
+        kafka,
         client_id=f"{kafka.app_id}-admin",
         request_timeout_ms=int(timeout_s * 1000),
     )
@@ -109,6 +123,8 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
+            except TopicAuthorizationFailedError:  # not the worker role: the workers make them
+                return created
         _check_control(admin, kafka, timeout_s)
         _wait_for_group_coordinator(admin, kafka, timeout_s)
         return created

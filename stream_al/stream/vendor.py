@@ -22,6 +22,7 @@ import numpy as np
 import orjson
 
 from stream_al.config import KafkaSettings
+from stream_al.stream import clients
 from stream_al.stream.produce import InputError, iter_column, row_of
 
 JOIN_S = 60.0
@@ -85,6 +86,9 @@ class VendorOptions:
     per_item: int = 1
     seed: int = 0
     group: str | None = None
+    vendor: str | None = None
+    """On a secured cluster: the vendor's name; labels go to its own topic
+    (``<labels>.<vendor>``), the default group is ``<app_id>-vendor-<vendor>``."""
     max_idle_s: float | None = None
     max_labels: int | None = None
 
@@ -195,10 +199,11 @@ class Vendor:
 
     @property
     def _group(self) -> str:
-        return self.options.group or f"{self.kafka.app_id}-vendor"
+        vendor = f"-{self.options.vendor}" if self.options.vendor else ""
+        return self.options.group or f"{self.kafka.app_id}-vendor{vendor}"
 
     def _consumer(self):  # -> kafka.KafkaConsumer (imported only when the vendor runs)
-        from kafka import ConsumerRebalanceListener, KafkaConsumer
+        from kafka import ConsumerRebalanceListener
 
         join = self.join
 
@@ -210,8 +215,8 @@ class Vendor:
                 join.completed()
 
         k = self.kafka
-        consumer = KafkaConsumer(
-            bootstrap_servers=k.bootstrap,
+        consumer = clients.consumer(
+            k,
             group_id=self._group,
             auto_offset_reset="earliest",
             enable_auto_commit=True,
@@ -227,13 +232,10 @@ class Vendor:
 
     def run(self, say: Callable[[str], None] = print) -> VendorStats:
         """Consume, answer, until stopped (Ctrl-C), ``max_idle_s`` or ``max_labels``."""
-        from kafka import KafkaProducer
-
         o, k = self.options, self.kafka
+        labels_topic = k.topics.labels_of(o.vendor) if o.vendor else k.topics.labels
         consumer = self._consumer()
-        producer = KafkaProducer(
-            bootstrap_servers=k.bootstrap, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor"
-        )
+        producer = clients.producer(k, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor")
         started = last_activity = last_report = time.monotonic()
         try:
             while o.max_labels is None or self.stats.sent < o.max_labels:
@@ -248,7 +250,7 @@ class Vendor:
                     for record in records:
                         self.answer(record.value, now)
                 for item_id, label in self.due(now):
-                    producer.send(k.topics.labels, key=item_id.encode(), value=orjson.dumps(label))
+                    producer.send(labels_topic, key=item_id.encode(), value=orjson.dumps(label))
                     self.stats.sent += 1
                     if o.max_labels is not None and self.stats.sent >= o.max_labels:
                         break

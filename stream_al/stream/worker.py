@@ -38,7 +38,7 @@ def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = 
     embedder = make_embedder(settings.embedder)
     created = ensure_topics(settings.kafka)
     metrics = Metrics()
-    server, _ = metrics.start_http_server(settings.kafka.metrics_port)
+    server, _ = metrics.start_http_server(settings.kafka.metrics_port, settings.kafka.metrics_host)
     print(
         f"stream-al worker: group {settings.kafka.app_id} on {settings.kafka.bootstrap}, "
         f"embedder {embedder.name}, strategy {strategy or settings.selection.strategy}, "

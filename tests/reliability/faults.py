@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from stream_al.config import KafkaSettings
 from stream_al.labels.export import LabeledSnapshot, admitted_rows
+from stream_al.stream import clients
 from stream_al.stream.messages import (
     DeadLetter,
     Event,
@@ -199,8 +200,8 @@ def dead_letters(bootstrap: str, topics: dict[str, str]) -> list[DeadLetter]:
 def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     """The workers of ``group`` (app id) have committed the end of every partition of
     ``topics``: texts in the scorers' group, the other topics in the faust app's."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    admin = clients.admin(KafkaSettings(bootstrap=bootstrap))
+    consumer = clients.consumer(KafkaSettings(bootstrap=bootstrap))
     try:
         committed = {}
         for name in (group, texts_group(KafkaSettings(app_id=group))):
@@ -219,7 +220,7 @@ def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
     """The settings of ``topic`` that differ from the broker's defaults."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin(KafkaSettings(bootstrap=bootstrap))
     try:
         described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
     finally:

@@ -16,8 +16,9 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from kafka import KafkaProducer
 
+from stream_al.config import KafkaSettings
+from stream_al.stream import clients
 from stream_al.stream.messages import Event, LabelIn, LabelsRecord, ModelUpdate
 from stream_al.stream.topics import MAX_RECORD_BYTES
 from tests.reliability.faults import dead_letters, observe, parsed, restores, scored_ids
@@ -94,7 +95,8 @@ BAD_LABELS = [
 
 def send(bootstrap: str, topic: str, values: list[bytes | None], key: bytes = b"bad") -> None:
     """Write ``values`` in order (one key: one partition); fail if the broker refuses one."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, max_request_size=MAX_RECORD_BYTES)
+    producer = clients.producer(KafkaSettings(bootstrap=bootstrap),
+                                max_request_size=MAX_RECORD_BYTES)
     sent = [producer.send(topic, key=key, value=value) for value in values]
     producer.flush()
     producer.close()
@@ -276,7 +278,7 @@ def models_garbage_is_skipped(
         "the model to learn the label after the corrupt model",
     )
     send(bootstrap, topics["models"], [b"\x00garbage"], key=b"current")  # the last record
-    return Counter({("score", "invalid_field"): 1, ("score", "invalid_json"): 1})
+    return Counter({("score", "implausible"): 1, ("score", "invalid_json"): 1})
 
 
 def the_reject_policy_refuses_an_unknown_class(

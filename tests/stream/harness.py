@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import TopicPartition
 
+from stream_al.config import KafkaSettings
 from stream_al.metrics import sample_value
+from stream_al.stream import clients
 from stream_al.stream.worker import announced_metrics_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,16 +189,21 @@ def load_factor() -> float:
     return min(4.0, max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
 
 
+def kafka_of(bootstrap: str | KafkaSettings) -> KafkaSettings:
+    """A bootstrap address (the plain session broker), or the settings of a secured client."""
+    return bootstrap if isinstance(bootstrap, KafkaSettings) else KafkaSettings(bootstrap=bootstrap)
+
+
 def read_topic(
-    bootstrap: str,
+    bootstrap: str | KafkaSettings,
     topic: str,
     until: Callable[[list], bool] = lambda r: True,
     timeout_s: float = 30.0,
 ) -> list:
     """Records of ``topic`` from the beginning (no group) until ``until(records)`` holds and
     the end is reached, or ``timeout_s`` passes (then whatever was read)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
+    consumer = clients.consumer(
+        kafka_of(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=64 * 2**20,
@@ -220,8 +227,9 @@ def read_topic(
         consumer.close()
 
 
-def send_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+def send_raw(bootstrap: str | KafkaSettings, topic: str,
+             records: list[tuple[bytes, bytes | None]]) -> None:
+    producer = clients.producer(kafka_of(bootstrap), acks="all", max_request_size=64 * 2**20)
     for key, value in records:
         producer.send(topic, key=key, value=value)
     producer.flush()
@@ -230,7 +238,7 @@ def send_raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> 
 
 def group_assignments(bootstrap: str, group: str) -> list[dict[str, list[int]]]:
     """Per member of a Stable group: topic -> assigned partitions (empty list if rebalancing)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = clients.admin(KafkaSettings(bootstrap=bootstrap))
     quiet = logging.getLogger("kafka.admin")  # it warns that faust's metadata is not its own
     level = quiet.level
     quiet.setLevel(logging.ERROR)

@@ -10,10 +10,10 @@ import json
 import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
-from kafka import KafkaConsumer
 
-from stream_al.config import EmbedderSettings
+from stream_al.config import EmbedderSettings, KafkaSettings
 from stream_al.embed import make_embedder
+from stream_al.stream import clients
 from stream_al.stream.messages import DeadLetter, ModelUpdate, ScoredBatchRecord, parse
 from tests.stream.harness import (
     REPO,
@@ -237,9 +237,9 @@ def test_a_vendor_reads_selected_items_with_only_the_published_contract(pipeline
     worker, _, topics = pipeline
     schema = json.loads((REPO / "stream_al" / "schemas" / "selected_item.schema.json").read_text())
     validator = Draft202012Validator(schema)
-    consumer = KafkaConsumer(
+    consumer = clients.consumer(
+        KafkaSettings(bootstrap=kafka_bootstrap),
         topics["selected"],
-        bootstrap_servers=kafka_bootstrap,
         group_id="contract-vendor",
         auto_offset_reset="earliest",
     )

@@ -8,10 +8,11 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from stream_al.config import KafkaSettings
+from stream_al.stream import clients
 from stream_al.stream.reader import TextReader, texts_group
 from stream_al.stream.topics import ensure_topics
 from tests.stream.harness import send_raw
@@ -35,8 +36,7 @@ def produce(k: KafkaSettings, n: int) -> None:
 
 
 def committed(k: KafkaSettings, group: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=group,
-                             enable_auto_commit=False)
+    consumer = clients.consumer(k, group_id=group, enable_auto_commit=False)
     try:
         tps = [TopicPartition(k.topics.texts, p) for p in consumer.partitions_for_topic(
             k.topics.texts)]
@@ -104,8 +104,7 @@ def test_a_batch_whose_handler_never_returned_is_read_again(kafka_bootstrap):
 def test_a_first_start_continues_where_the_agents_group_committed(kafka_bootstrap):
     k = kafka_settings(kafka_bootstrap)
     produce(k, TEXTS)
-    earlier = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=k.app_id,
-                            enable_auto_commit=False)
+    earlier = clients.consumer(k, group_id=k.app_id, enable_auto_commit=False)
     tps = [TopicPartition(k.topics.texts, p) for p in earlier.partitions_for_topic(k.topics.texts)]
     ends = earlier.end_offsets(tps)
     earlier.assign(tps)

@@ -37,7 +37,7 @@ def test_which_topics_take_32_mib_and_which_keep_the_brokers_limit():
 def test_the_broker_takes_a_2_mb_text_and_refuses_a_2_mb_label(kafka_bootstrap):
     kafka = settings(kafka_bootstrap).kafka
     ensure_topics(kafka)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all",
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all",  # a raw client: the test is the broker limit
                              max_request_size=4 * 1024 * 1024)  # the client lets it through
     record = b"x" * (2 * 1024 * 1024)
     try:

@@ -1,0 +1,153 @@
+"""On the secured broker, a client without the right credentials is refused, and each role can do
+exactly what its ACLs allow (``stream_al/stream/access.py``)."""
+
+from __future__ import annotations
+
+import pytest
+from kafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConfigurationError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
+
+from stream_al.config import KafkaSecuritySettings, KafkaSettings
+from stream_al.stream import clients
+from stream_al.stream.topics import ensure_topics
+
+pytestmark = pytest.mark.kafka
+
+QUICK = {"request_timeout_ms": 8000}
+
+
+@pytest.fixture(scope="module")
+def cluster(secure_kafka):
+    """The session's secured broker, with its topics made by the worker role."""
+    ensure_topics(secure_kafka.role("worker"))
+    return secure_kafka
+
+
+def write(kafka: KafkaSettings, topic: str, value: bytes = b"{}") -> None:
+    producer = clients.producer(kafka, max_block_ms=10_000, **QUICK)
+    try:
+        producer.send(topic, key=b"k", value=value).get(timeout=15)
+    finally:
+        producer.close(timeout=5)
+
+
+def refused(kafka: KafkaSettings, topic: str) -> bool:
+    try:
+        write(kafka, topic)
+    except TopicAuthorizationFailedError:
+        return True
+    return False
+
+
+def as_user(cluster, username: str, password: str, **security) -> KafkaSettings:
+    k = cluster.settings(username, password)
+    return k.model_copy(update={"security": k.security.model_copy(update=security)})
+
+
+# ---- authentication ------------------------------------------------------------------------------
+def refused_at_connect(kafka: KafkaSettings) -> None:
+    """Listing topics fails with a broker error (not a mistake in the client's configuration)."""
+    with pytest.raises(KafkaError) as caught:
+        clients.admin(kafka, bootstrap_timeout_ms=8000, **QUICK).list_topics()
+    assert not isinstance(caught.value, KafkaConfigurationError)
+
+
+def test_a_client_without_credentials_is_refused(cluster):
+    refused_at_connect(KafkaSettings(bootstrap=cluster.bootstrap))
+
+
+def test_a_client_with_a_wrong_password_is_refused(cluster):
+    refused_at_connect(as_user(cluster, "admin", "not-the-password"))
+
+
+def test_an_unknown_user_is_refused(cluster):
+    refused_at_connect(as_user(cluster, "mallory", "a-long-password"))
+
+
+def test_a_client_that_does_not_trust_the_brokers_ca_does_not_connect(cluster):
+    admin = cluster.admin
+    untrusting = admin.model_copy(update={"security": KafkaSecuritySettings(
+        protocol="SASL_SSL", username="admin", password=admin.security.secret())})
+    refused_at_connect(untrusting)
+
+
+def test_the_admin_gets_in(cluster):
+    admin = clients.admin(cluster.admin, **QUICK)
+    try:
+        assert cluster.topics.control in admin.list_topics()
+    finally:
+        admin.close()
+
+
+# ---- roles ---------------------------------------------------------------------------------------
+def test_a_producer_writes_texts_and_nothing_else(cluster):
+    producer, t = cluster.role("producer"), cluster.topics
+    write(producer, t.texts)
+    for topic in (t.selected, t.labels, t.control, t.models, t.state, t.labels_of("acme")):
+        assert refused(producer, topic), topic
+
+
+def test_a_vendor_writes_only_its_own_labels_topic(cluster):
+    acme, t = cluster.role("vendor", "acme"), cluster.topics
+    write(acme, t.labels_of("acme"))
+    for topic in (t.labels_of("globex"), t.labels_of("expert"), t.labels, t.control,
+                  t.texts, t.models, t.state, t.selected):
+        assert refused(acme, topic), topic
+
+
+def test_a_vendor_reads_selected_in_its_own_group_only(cluster):
+    acme, t = cluster.role("vendor", "acme"), cluster.topics
+    write(cluster.role("worker"), t.selected, b'{"item": 1}')
+    own = clients.consumer(acme, t.selected, group_id=f"{acme.app_id}-vendor-acme",
+                           auto_offset_reset="earliest", consumer_timeout_ms=10_000, **QUICK)
+    try:
+        assert next(iter(own)).value == b'{"item": 1}'
+    finally:
+        own.close()
+    other = clients.consumer(acme, t.selected, group_id=f"{acme.app_id}-vendor-globex",
+                             consumer_timeout_ms=5_000, **QUICK)
+    try:
+        with pytest.raises(GroupAuthorizationFailedError):
+            other.poll(timeout_ms=5_000)
+    finally:
+        other.close()
+
+
+def test_only_the_expert_writes_the_experts_labels_topic(cluster):
+    t = cluster.topics
+    write(cluster.role("expert"), t.labels_of("expert"))
+    assert refused(cluster.role("expert"), t.labels_of("acme"))
+
+
+def test_the_operator_writes_control_and_no_vendor_or_producer_does(cluster):
+    t = cluster.topics
+    write(cluster.role("operator"), t.control)
+    assert refused(cluster.role("vendor", "globex"), t.control)
+    assert refused(cluster.role("producer"), t.control)
+    assert refused(cluster.role("operator"), t.texts)
+
+
+def test_the_worker_writes_its_internal_topics(cluster):
+    worker, t = cluster.role("worker"), cluster.topics
+    for topic in (t.selected, t.models, t.state, t.events, t.deadletter, t.expert):
+        write(worker, topic)
+
+
+def test_a_producer_may_run_ensure_topics_and_it_creates_nothing(cluster):
+    assert ensure_topics(cluster.role("producer")) == []
+
+
+def test_no_role_but_the_worker_creates_topics(cluster):
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAuthorizationFailedError as Denied
+
+    admin = clients.admin(cluster.role("producer"), **QUICK)
+    try:
+        with pytest.raises(Denied):
+            admin.create_topics([NewTopic(f"{cluster.topics.texts}-extra", 1, 1)])
+    finally:
+        admin.close()
