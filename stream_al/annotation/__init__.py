@@ -3,8 +3,9 @@
 - ``assignment``: how many annotators an item gets (k, more for gold and unsure items).
 - ``batches``: neighbourhood batches with deadlines; expired items re-offered or released.
 - ``agreement``: Krippendorff's alpha, Cohen's and Fleiss' kappa.
-- ``adjudication``: majority vote, Dawid-Skene (crowd-kit), votes weighed by known annotator
-  accuracies, escalation to an expert topic.
+- ``adjudication``: majority vote, Dawid-Skene, votes weighed by known annotator accuracies,
+  escalation to an expert topic.
+- ``dawid_skene``: Dawid & Skene's EM and its one-coin variant in numpy (crowd-kit's algorithm).
 - ``quality``: per-annotator accuracy on gold items.
 - ``noise``: labels that disagree with a confident model and with their neighbours.
 - ``exchange``: export a batch to CSV/JSONL and import the vendor's labels back.

@@ -1,8 +1,8 @@
 """Adjudication: one label per item from several annotators' labels, or an expert's.
 
 - :func:`majority_many`: the most frequent label (ties go to the label given first).
-- :func:`dawid_skene_many`: Dawid & Skene (1979) EM via crowd-kit: each annotator gets a
-  confusion matrix, so a reliable annotator outvotes two careless ones and a systematic
+- :func:`dawid_skene_many`: Dawid & Skene (1979) EM (:mod:`.dawid_skene`): each annotator
+  gets a confusion matrix, so a reliable annotator outvotes two careless ones and a systematic
   mislabeller is read backwards. Gold items (known answers) anchor the estimates.
 - :class:`Adjudicator`: the configured method, expert labels taken as final, and
   :meth:`Adjudicator.escalations` routing unresolved disagreements to the expert topic.
@@ -20,12 +20,12 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from stream_al.annotation.base import AnnotationSettings, Status, Verdict
+from stream_al.annotation.dawid_skene import fit_many
 from stream_al.labels.base import Label
 
 
@@ -71,54 +71,33 @@ class DawidSkeneResult:
 def dawid_skene_many(labels: Iterable[Label], gold: Mapping[str, str] | None = None,
                      one_coin: bool = False, min_confidence: float = 0.7,
                      n_iter: int = 100) -> DawidSkeneResult:
-    """Posterior label per item under the Dawid-Skene model (crowd-kit's EM).
+    """Posterior label per item under the Dawid-Skene model (:mod:`.dawid_skene`'s EM, the
+    same as crowd-kit's).
 
     ``one_coin`` fits one accuracy per annotator instead of a full confusion matrix: fewer
-    parameters, better with many classes and few labels per annotator; it cannot use gold.
+    parameters, better with many classes and few labels per annotator; gold anchors only the
+    full model (as with crowd-kit, whose one-coin model takes no gold), though gold items
+    still get their known label as verdict.
     """
-    import pandas as pd
-    from crowdkit.aggregation import DawidSkene, OneCoinDawidSkene
-
     labels = list(labels)
     gold = dict(gold or {})
     if not labels:
         return DawidSkeneResult({}, {})
     votes = votes_of(labels)
-    data = pd.DataFrame([(x.item_id, x.annotator_id, x.label) for x in labels],
-                        columns=["task", "worker", "label"])
-    known = {x.label for x in labels}
-    true = pd.Series({k: v for k, v in gold.items() if k in votes and v in known}, dtype=object)
-    with warnings.catch_warnings():  # crowd-kit 1.4 uses pandas APIs pandas 3 deprecates
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        if one_coin:
-            model = OneCoinDawidSkene(n_iter=n_iter).fit(data)
-        else:
-            model = DawidSkene(n_iter=n_iter).fit(data, true if len(true) else None)
-    probas = model.probas_
-    classes = [str(c) for c in probas.columns]
-    P = probas.to_numpy()
-    row = {str(t): i for i, t in enumerate(probas.index)}
+    fit = fit_many(((x.item_id, x.annotator_id, x.label) for x in labels),
+                   None if one_coin else gold, one_coin, n_iter)
+    row = {item: i for i, item in enumerate(fit.items)}
     out = {}
     for item, v in votes.items():
         if item in gold:
             out[item] = Verdict(item, gold[item], 1.0, "gold", "dawid_skene", dict(v))
             continue
-        p = P[row[item]]
-        best = int(p.argmax())
+        p = fit.probas[row[item]]
+        best = int(p.argmax())  # a tie goes to the first class in sorted order
         conf = float(p[best])
-        out[item] = Verdict(item, classes[best], conf, _status(v, conf, min_confidence),
+        out[item] = Verdict(item, fit.classes[best], conf, _status(v, conf, min_confidence),
                             "one_coin" if one_coin else "dawid_skene", dict(v))
-    return DawidSkeneResult(out, _accuracy(model.errors_, model.priors_))
-
-
-def _accuracy(errors, priors) -> dict[str, float]:
-    """sum_c prior(c) * P(annotator says c | true c), from crowd-kit's error matrices."""
-    out: dict[str, float] = {}
-    for (worker, said), row in errors.iterrows():
-        if said in row.index and said in priors.index:
-            out[str(worker)] = out.get(str(worker), 0.0) + float(priors[said] * row[said])
-    return out
+    return DawidSkeneResult(out, fit.accuracy())
 
 
 def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
