@@ -112,9 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     broker.set_defaults(func=_broker)
 
     from stream_al.demo import add_parser as add_demo
-    from stream_al.labels.export import add_parsers as add_label_commands
     from stream_al.registry.cli import add_parsers as add_registry_commands
     from stream_al.stream.cli_commands import add_parsers as add_stream_commands
+    from stream_al.stream.label_export import add_parsers as add_label_commands
 
     add_stream_commands(sub)
     add_registry_commands(sub)

@@ -440,7 +440,7 @@ class Metrics:
         self.calibration_error.set(ece)
 
     def set_temperature(self, temperature: float) -> None:
-        """The temperature the coordinator adopted (stream_al.stream.governing)."""
+        """The temperature the coordinator adopted (stream_al.loop.governing)."""
         self.temperature.set(temperature)
 
     def count_registry(self, outcome: str) -> None:

@@ -18,6 +18,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from stream_al.calibration import ReliabilityDiagram, reliability_diagram
 from stream_al.config import Settings
 from stream_al.dataset import DatasetError, LabeledTexts
+from stream_al.learn.gain import label_gain
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.learn.softmax import OnlineSoftmax
@@ -167,13 +168,3 @@ def held_out_reliability(snapshot: ModelSnapshot, X: np.ndarray,
     col = {c: i for i, c in enumerate(snapshot.classes)}
     truth = np.array([col.get(label, -1) for label in y])
     return reliability_diagram(snapshot.predict_proba_many(X), truth)
-
-
-def label_gain(snapshot: ModelSnapshot, X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-    """How much each label taught: 1 - p(true label) under the model before learning it."""
-    if not snapshot.classes:
-        return np.ones(len(labels))
-    proba = snapshot.predict_proba_many(X)
-    col = {c: i for i, c in enumerate(snapshot.classes)}
-    return np.array([1.0 - (proba[i, col[y]] if y in col else 0.0)
-                     for i, y in enumerate(labels)])

@@ -5,7 +5,7 @@
   tests that stop it: the session broker is shared.
 - :func:`observe`: the durable state of a pipeline, read back from its topics (the budget
   ledger, what was bought and expired, the labels, the models) and the labelled dataset they
-  hold (what :func:`stream_al.labels.export.rebuild_from_topic` rebuilds).
+  hold (what :func:`stream_al.stream.label_export.rebuild_from_topic` rebuilds).
 - :func:`settled`: a predicate for ``wait_for`` that holds once the pipeline stopped moving.
 """
 

@@ -10,13 +10,8 @@ import json
 import orjson
 import pytest
 
-from stream_al.labels.export import (
-    SnapshotError,
-    add_parsers,
-    read_snapshot,
-    rebuild_from_topic,
-    versions,
-)
+from stream_al.labels.export import SnapshotError, read_snapshot, versions
+from stream_al.stream.label_export import add_parsers, rebuild_from_topic
 from tests.reliability.faults import Background, observe, topic_config
 from tests.stream.harness import (
     AG_NEWS,

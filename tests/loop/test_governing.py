@@ -1,5 +1,5 @@
 """Live governance in the coordinator: drift response, OOD picks and measured temperature scaling
-(stream_al/stream/governing.py), on real texts and the static embedder, without a broker."""
+(stream_al/loop/governing.py), on real texts and the static embedder, without a broker."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from stream_al.config import LearnerSettings, Settings
 from stream_al.drift.health import DataHealth
 from stream_al.drift.response import DriftAwareSelector
 from stream_al.learn.online import OnlineLearner
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.governing import REFIT_EVERY, Governance
 from stream_al.ood import OODSelector
 from stream_al.select.stage import SelectionStage
-from stream_al.stream.coordinator import Coordinator
-from stream_al.stream.governing import REFIT_EVERY, Governance
 from tests.data import rows as dataset_rows
 from tests.drift.realdata import embedded, static_embedder
-from tests.stream.test_coordinator import Feed
+from tests.loop.test_coordinator import Feed
 
 DRIFT = {"reference_items": 200, "window_items": 100, "check_every": 50, "permutations": 200}
 
@@ -95,10 +95,10 @@ def test_a_rebuild_restores_the_ood_threshold_from_the_labelled_embeddings(ag_ne
     feed = Feed(c, static_embedder(), ag_news[:400])
     bought = [s for start in range(0, 400, 50) for s in feed.texts(start, start + 50)]
     feed.labels([s.item_id for s in bought])
-    from stream_al.stream.messages import LabelIn
+    from stream_al.labels import Label
 
-    labels = [LabelIn(schema_version=1, item_id=x.item_id, annotator_id=x.annotator_id,
-                      timestamp=x.timestamp, label=x.label) for x in c.labels]
+    labels = [Label(item_id=x.item_id, annotator_id=x.annotator_id,
+                    timestamp=x.timestamp, label=x.label) for x in c.labels]
     restored = coordinator(ood={"min_labels": 20})
     restored.restore(bought, {}, labels, c.ledger(1.0), c.learner.version, 1.0)
     assert restored.health.ood.ready

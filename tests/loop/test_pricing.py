@@ -7,11 +7,11 @@ import pytest
 
 from stream_al.config import Settings
 from stream_al.labels import Label
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.pricing import Pricing
 from stream_al.select.budget import Budget
 from stream_al.select.cost_aware import CostAware
 from stream_al.select.stage import SelectionStage
-from stream_al.stream.coordinator import Coordinator
-from stream_al.stream.pricing import Pricing
 
 
 def test_a_label_budget_charges_one_per_annotator_asked():
@@ -66,7 +66,7 @@ def test_labelling_times_are_learned_from_each_annotators_consecutive_timestamps
 def test_the_coordinator_spends_a_minute_budget_on_k_annotator_items(embedder, rows):
     """Live path: prices by length and k on selected items, the ledger in minutes, and the
     cost model learning from the labels' timestamps."""
-    from tests.stream.test_coordinator import Feed
+    from tests.loop.test_coordinator import Feed
 
     settings = Settings.load(
         embedder={"name": "hashing"}, selection={"batch_interval": 50},
@@ -94,7 +94,7 @@ def test_the_coordinator_spends_a_minute_budget_on_k_annotator_items(embedder, r
 def rows():
     import csv
 
-    from tests.stream.test_coordinator import AG_NEWS
+    from tests.loop.test_coordinator import AG_NEWS
     with AG_NEWS.open(newline="", encoding="utf-8") as f:
         return [(r["text"], r["label"]) for _, r in zip(range(400), csv.DictReader(f),
                                                          strict=False)]
