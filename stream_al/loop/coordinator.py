@@ -52,7 +52,8 @@ from stream_al.loop.records import (
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
-from stream_al.select.stage import Outstanding, SelectionStage
+from stream_al.select.stack import build_stage
+from stream_al.select.stage import Outstanding
 
 IDLE_FLUSH_S = 2.0
 """Held candidates are bought (as far as the budget allows) after this long without texts."""
@@ -110,10 +111,11 @@ class Coordinator:
         self.settings = settings
         self.dim = dim
         self.embedder = embedder
-        self.stage = SelectionStage(settings, dim, strategy)
-        self.pricing = Pricing(settings)
+        self.health = DataHealth(settings, dim)
+        self.stage = build_stage(settings, dim, strategy, ood=self.health.ood)
+        """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
+        self.pricing = Pricing(settings, self.stage.cost_budget)
         """Prices in labels, minutes or money; k annotators per item (stream_al.loop.pricing)."""
-        self.pricing.install(self.stage)
         self.annotating = Annotating(settings, dim)
         """Verdicts, escalations and noise flags: what is learned (stream_al.loop.annotating)."""
         self.learner = OnlineLearner(dim, settings.learner)
@@ -137,7 +139,6 @@ class Coordinator:
         """Per recent label the model could predict: its probabilities, the true column (-1:
         a class the model did not know)."""
         self.agreement = RunningAgreement()
-        self.health = DataHealth(settings, dim)
         self.governance = Governance(settings, self.stage, self.health)
         """Drift response and OOD picks around the stage's selector; temperature scaling."""
         self._learned = LearnedRows(self.texts)

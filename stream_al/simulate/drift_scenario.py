@@ -13,7 +13,7 @@ The loop is the simulator's (:mod:`stream_al.simulate.simulator`): the same
 ``score_many`` and label delay, plus a :class:`~stream_al.drift.DriftMonitor` fed with the
 stream's embeddings and uncertainty and with the prequential correctness of arriving labels.
 With ``respond=True`` the stage's selector is wrapped in a
-:class:`~stream_al.drift.DriftAwareSelector` whose response every alarm starts.
+:class:`~stream_al.select.drift_aware.DriftAwareSelector` whose response every alarm starts.
 """
 
 from __future__ import annotations
@@ -32,11 +32,13 @@ from stream_al.calibration import (
 from stream_al.config import Settings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.monitor import DriftMonitor
-from stream_al.drift.response import DriftAwareSelector, DriftResponse
+from stream_al.drift.response import DriftResponse
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.ood import OODDetector, OODSelector
+from stream_al.ood import OODDetector
 from stream_al.score.batch import ScoredBatch, score_many
+from stream_al.select.drift_aware import DriftAwareSelector
+from stream_al.select.ood_cap import OODSelector
 from stream_al.select.stage import SelectionStage
 from stream_al.simulate.simulator import evaluate
 

@@ -11,11 +11,11 @@ import pytest
 from stream_al.calibration import expected_calibration_error
 from stream_al.config import LearnerSettings, Settings
 from stream_al.drift.health import DataHealth
-from stream_al.drift.response import DriftAwareSelector
 from stream_al.learn.online import OnlineLearner
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.governing import REFIT_EVERY, Governance
-from stream_al.ood import OODSelector
+from stream_al.select.drift_aware import DriftAwareSelector
+from stream_al.select.ood_cap import OODSelector
 from stream_al.select.stage import SelectionStage
 from tests.data import rows as dataset_rows
 from tests.drift.realdata import embedded, static_embedder
@@ -35,23 +35,6 @@ def coordinator(**sections) -> Coordinator:
 @pytest.fixture(scope="module")
 def ag_news() -> list[tuple[str, str]]:
     return dataset_rows("ag_news", 3000)
-
-
-def test_the_selector_is_wrapped_only_for_what_is_switched_on():
-    def wrappers(**sections) -> list[str]:
-        settings = Settings.load(budget={"fraction": 0.1}, **sections)
-        stage = SelectionStage(settings, 8)
-        Governance(settings, stage, DataHealth(settings, 8))
-        names, part = [], stage.selector
-        while hasattr(part, "base"):
-            names.append(type(part).__name__)
-            part = part.base
-        return names
-
-    assert wrappers() == ["DriftAwareSelector", "OODSelector"]
-    assert wrappers(ood={"max_share": 0.0}) == ["DriftAwareSelector"]
-    assert wrappers(drift={"response_items": 0}) == ["OODSelector"]
-    assert wrappers(ood={"max_share": 0.0}, drift={"response_items": 0}) == []
 
 
 def test_a_real_shift_starts_a_response_that_explores_the_new_topic(ag_news):

@@ -9,9 +9,7 @@ from stream_al.config import Settings
 from stream_al.labels import Label
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.pricing import Pricing
-from stream_al.select.budget import Budget
 from stream_al.select.cost_aware import CostAware
-from stream_al.select.stage import SelectionStage
 
 
 def test_a_label_budget_charges_one_per_annotator_asked():
@@ -34,20 +32,6 @@ def test_a_minute_budget_prices_long_items_higher_and_multiplies_by_k():
     assert k.tolist() == [1, 1, 3]
     assert costs.tolist() == pytest.approx([1.0, 2.5, 3.0])  # 10 s is one unit; 25 s; 3 x 10 s
     assert pricing.units(1.0) == pytest.approx(10 / 60)  # one ledger unit = 10 s in minutes
-
-
-def test_installing_a_minute_budget_puts_its_ledger_and_cost_awareness_under_the_stage():
-    settings = Settings.load(cost={"unit": "minutes", "amount": 0.5, "period_items": 100},
-                             budget={"warmup_labels": 2})
-    stage = SelectionStage(settings, 8)
-    pricing = Pricing(settings)
-    pricing.install(stage)
-    assert isinstance(stage.budget, Budget) and stage.budget is pricing.ledger
-    assert stage.budget.allowance == pytest.approx(2.0)  # the warm-up, in typical labels
-    assert isinstance(stage.selector, CostAware)
-    plain = SelectionStage(Settings(), 8)
-    Pricing(Settings()).install(plain)  # labels: the stage's own ledger and selector stay
-    assert not isinstance(plain.selector, CostAware)
 
 
 def test_labelling_times_are_learned_from_each_annotators_consecutive_timestamps():
