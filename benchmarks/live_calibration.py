@@ -1,7 +1,7 @@
 """Temperature scaling as the worker does it: held-out ECE and NLL with and without it.
 
-Runs the Kafka worker's coordinator core (``stream_al/stream/coordinator.py``, with the
-governance of ``stream_al/stream/governing.py``) on AG News without a broker: scored batches
+Runs the Kafka worker's coordinator core (``stream_al/loop/coordinator.py``, with the
+governance of ``stream_al/loop/governing.py``) on AG News without a broker: scored batches
 as the scorers make them, labels for what it buys coming back ``--delay`` batches later, as a
 vendor would send them. At checkpoints it scores a held-out split with the model the worker
 would publish (its adopted temperature) and with the same weights at temperature 1.
@@ -22,10 +22,11 @@ from stream_al.calibration import expected_calibration_error, negative_log_likel
 from stream_al.config import Settings
 from stream_al.dataset import load_labeled
 from stream_al.embed import make_embedder
+from stream_al.loop.coordinator import Coordinator
 from stream_al.runtime import limit_blas_threads
 from stream_al.score.batch import score_many
 from stream_al.simulate.features import embed_dataset
-from stream_al.stream.coordinator import Coordinator
+from stream_al.stream import conversion
 from stream_al.stream.messages import LabelIn, LabelsRecord, ScoredBatchRecord
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -62,7 +63,7 @@ def run(strategy: str, seed: int, X: np.ndarray, texts: list[str], labels: np.nd
                                       X[idx], score_many(snapshot, X[idx]), snapshot.version,
                                       np.ones(len(idx)), 0.0)
         offset += 1
-        bought = c.on_scored(record, offset, now=float(b))
+        bought = c.on_scored(conversion.scored_texts(record), offset, now=float(b))
         pending.append((b + args.delay, [s.item_id for s in bought]))
         due = [i for at, ids in pending if at <= b for i in ids]
         pending = [(at, ids) for at, ids in pending if at > b]
@@ -70,8 +71,9 @@ def run(strategy: str, seed: int, X: np.ndarray, texts: list[str], labels: np.nd
             offset += 1
             answers = [LabelIn(schema_version=1, item_id=i, annotator_id="vendor",
                                timestamp=float(b), label=str(labels[int(i[2:])])) for i in due]
-            c.on_labels(LabelsRecord(schema_version=1, labels=answers,
-                                     received_at=[float(b)] * len(answers)), offset, float(b))
+            c.on_labels(conversion.labels_of(LabelsRecord(
+                schema_version=1, labels=answers, received_at=[float(b)] * len(answers))),
+                offset, float(b))
             rows += due
         if (start + args.batch) % args.every == 0:
             out.append((start + args.batch, len(rows), held_out(c, X[test], labels[test])))

@@ -37,9 +37,10 @@ import psutil
 from benchmarks.broker import DATASETS, load_average, read_rows
 from stream_al.config import Settings
 from stream_al.embed import make_embedder
+from stream_al.loop.coordinator import Coordinator
 from stream_al.runtime import limit_blas_threads, return_free_memory
 from stream_al.score.batch import score_many
-from stream_al.stream.coordinator import Coordinator
+from stream_al.stream import conversion
 from stream_al.stream.messages import LabelIn, LabelsRecord, ScoredBatchRecord
 
 REPORT_EVERY = 100_000
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> None:
                                       time.time())
         offset += 1
         t0 = time.perf_counter()
-        items = coordinator.on_scored(record, offset, time.time())
+        items = coordinator.on_scored(conversion.scored_texts(record), offset, time.time())
         latencies.append(time.perf_counter() - t0)
         sizes.append(len(ids))
         bought += len(items)
@@ -123,8 +124,8 @@ def run(args: argparse.Namespace) -> None:
             now = time.time()
             labels = [LabelIn(schema_version=1, item_id=i, annotator_id="vendor", timestamp=now,
                               label=gold[int(i.split("-")[1])]) for i in answer]
-            coordinator.on_labels(LabelsRecord(schema_version=1, labels=labels,
-                                               received_at=[now] * len(labels)), offset, now)
+            coordinator.on_labels(conversion.labels_of(LabelsRecord(
+                schema_version=1, labels=labels, received_at=[now] * len(labels))), offset, now)
             coordinator.model_update(now)  # published as the worker's chores do
             labelled += len(labels)
         before = seen

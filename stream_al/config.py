@@ -267,6 +267,10 @@ class SimulationSettings(_Part):
     checkpoints: int = Field(20, ge=2)
     chunk_size: int = Field(50, ge=1)
     seed: int = 0
+    seconds_per_item: float = Field(1.0, gt=0, description="the simulated clock: stream items "
+                                    "arrive this many seconds apart (deadlines, refits, publishing)")
+    annotator_accuracy: float = Field(1.0, ge=0, le=1, description="the simulated vendor: "
+                                      "chance each annotator gives the true class")
 
 
 class DemoSettings(_Part):

@@ -529,7 +529,7 @@ class Metrics:
         self._coordinator.show(self.calibration_error)
 
     def set_temperature(self, temperature: float) -> None:
-        """The temperature the coordinator adopted (stream_al.stream.governing)."""
+        """The temperature the coordinator adopted (stream_al.loop.governing)."""
         self.temperature.set(temperature)
         self._coordinator.show(self.temperature)
 

@@ -5,9 +5,10 @@ import pytest
 
 from stream_al.config import OODSettings
 from stream_al.learn import ModelSnapshot
-from stream_al.ood import OOD_REASON, OODDetector, OODSelector
+from stream_al.ood import OODDetector
 from stream_al.score.batch import ScoredBatch, score_many
 from stream_al.select import Budget, RandomSelector
+from stream_al.select.ood_cap import OOD_REASON, OODSelector
 from tests.drift.realdata import embedded
 
 

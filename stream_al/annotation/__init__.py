@@ -1,4 +1,4 @@
-"""Annotation: who labels what, how far to trust it, and files for vendors without Kafka.
+"""Annotation: who labels what, and how far to trust it.
 
 - ``assignment``: how many annotators an item gets (k, more for gold and unsure items).
 - ``batches``: neighbourhood batches with deadlines; expired items re-offered or released.
@@ -8,7 +8,7 @@
 - ``dawid_skene``: Dawid & Skene's EM and its one-coin variant in numpy (crowd-kit's algorithm).
 - ``quality``: per-annotator accuracy on gold items.
 - ``noise``: labels that disagree with a confident model and with their neighbours.
-- ``exchange``: export a batch to CSV/JSONL and import the vendor's labels back.
+- (files for vendors without Kafka: ``stream_al/stream/vendor_files.py``, wire records.)
 - ``simulated``: annotators with known error rates and reading times (tests, benchmarks).
 """
 

@@ -96,7 +96,7 @@ def _report_lines(report: ImportReport) -> list[str]:
 
 
 def _time(value: str | None) -> float | None:
-    from stream_al.annotation.exchange import epoch_seconds
+    from stream_al.stream.vendor_files import epoch_seconds
 
     if value is None:
         return None

@@ -5,20 +5,19 @@
 - :mod:`~stream_al.drift.model`: river's ADWIN on the prequential error and Page-Hinkley on
   the mean uncertainty.
 - :mod:`~stream_al.drift.monitor`: :class:`DriftMonitor`, all of them on one time line.
-- :mod:`~stream_al.drift.response`: :class:`DriftAwareSelector`, which borrows budget and
-  explores the drifting region for a while after an alarm, within the long-run budget.
+- :mod:`~stream_al.drift.response`: :class:`DriftResponse`, the clock an alarm starts; the
+  selector that borrows budget and explores the drifting region meanwhile, within the long-run
+  budget, is :class:`stream_al.select.drift_aware.DriftAwareSelector`.
 """
 
 from stream_al.drift.base import DriftAlarm, DriftDetector
 from stream_al.drift.embedding import DriftRegion, EmbeddingDrift
 from stream_al.drift.model import ErrorRateDrift, UncertaintyDrift
 from stream_al.drift.monitor import DriftMonitor
-from stream_al.drift.response import CreditBudget, DriftAwareSelector, DriftResponse
+from stream_al.drift.response import DriftResponse
 
 __all__ = [
-    "CreditBudget",
     "DriftAlarm",
-    "DriftAwareSelector",
     "DriftDetector",
     "DriftMonitor",
     "DriftRegion",

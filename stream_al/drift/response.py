@@ -1,120 +1,18 @@
-"""What a drift alarm does to selection: spend sooner, and spend on the drifting region.
+"""The drift response's clock: an alarm starts it, it counts stream items, it says how much
+may be borrowed and what share of the spending explores the drifting region.
 
-For ``response_items`` stream items after an alarm, labels may be bought ``boost`` times as
-fast as the budget accrues. The extra spending is *borrowed* from future allowance
-(:class:`CreditBudget`, at most ``max_credit`` cost units outstanding) and repaid from the
-allowance that accrues afterwards, before anything else is bought. A share
-``explore_share`` of the faster spending goes to exploration: the most novel items (far from
-everything already selected), weighted towards the region where the recent window gained mass
-over the reference (:class:`~stream_al.drift.embedding.DriftRegion`).
-
-The budget guarantee, proved by the property tests in ``tests/drift/test_response.py``:
-
-* the ledger of the wrapped :class:`~stream_al.select.budget.Budget` is never overdrawn;
-* everything bought, borrowed or not, never exceeds ``fraction * seen + warmup + max_credit``;
-* once a response is over and its debt repaid (at most ``max_credit / fraction`` items
-  later), everything bought is within ``fraction * seen + warmup`` again: the long-run
-  fraction holds whatever the alarms.
-
-(Proved for whole-stream budgets; with ``budget.window_items`` the wrapped ledger holds per
-window and the debt, at most ``max_credit``, is repaid from the windows that follow.)
+The selector that acts on it, borrowing budget and exploring, is
+:class:`~stream_al.select.drift_aware.DriftAwareSelector` (its module states the budget
+guarantee).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.embedding import DriftRegion
-from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
-from stream_al.select.budget import Budget, BudgetError
-
-EXPLORE_STRATEGY = "drift"
-EXPLORE_REASON = "drift_explore"
-
-
-@dataclass
-class CreditBudget:
-    """A :class:`Budget` that may also spend up to ``limit`` borrowed cost units.
-
-    ``debt`` is what was spent beyond the wrapped ledger; :meth:`repay` moves it into the
-    ledger as soon as the ledger's allowance allows. ``limit`` is set by the drift response
-    (0 outside a response), and debt never exceeds it at the time it is taken.
-
-    >>> base = Budget(fraction=0.1)
-    >>> base.observe(10)
-    >>> credit = CreditBudget(base, limit=3.0)
-    >>> credit.allowance
-    4.0
-    >>> credit.spend(3.0); credit.debt, base.spent
-    (2.0, 1.0)
-    >>> credit.limit = 0.0; base.observe(30); credit.repay(); credit.debt, base.allowance
-    (0.0, 1.0)
-    """
-
-    base: Budget
-    limit: float = 0.0
-    debt: float = 0.0
-
-    @property
-    def allowance(self) -> float:
-        return self.base.allowance + max(0.0, self.limit - self.debt)
-
-    @property
-    def spent(self) -> float:
-        """Everything bought: the wrapped ledger's spending plus the outstanding debt."""
-        return self.base.spent + self.debt
-
-    # the wrapped ledger's terms, so that a bandit can open sub-ledgers on this one
-    @property
-    def fraction(self) -> float:
-        return self.base.fraction
-
-    @property
-    def window_items(self) -> int:
-        return self.base.window_items
-
-    @property
-    def warmup(self) -> float:
-        return self.base.warmup
-
-    def observe(self, n_items: int) -> None:
-        self.base.observe(n_items)
-
-    def can_spend(self, cost: float = 1.0) -> bool:
-        return cost <= self.allowance + 1e-9
-
-    def spend(self, cost: float = 1.0) -> None:
-        if cost < 0:
-            raise BudgetError(f"cost must be >= 0, got {cost}")
-        if not self.can_spend(cost):
-            raise BudgetError(f"cost {cost} exceeds the allowance {self.allowance:.3f} "
-                              f"(debt {self.debt:.3f} of credit {self.limit:.3f})")
-        own = min(cost, max(0.0, self.base.allowance))
-        if own > 0:
-            self.base.spend(own)
-        self.debt += cost - own
-
-    def release(self, cost: float = 1.0) -> None:
-        """A bought label will not come: cancel debt first, then refund the ledger."""
-        forgiven = min(cost, self.debt)
-        self.debt -= forgiven
-        if cost - forgiven > 0:
-            self.base.release(cost - forgiven)
-
-    def repay(self) -> None:
-        """Pay the debt from the ledger's allowance, as far as it goes."""
-        amount = min(self.debt, max(0.0, self.base.allowance))
-        if amount > 0:
-            self.base.spend(amount)
-            self.debt -= amount
-        if self.debt < 1e-9:
-            self.debt = 0.0
 
 
 @dataclass
@@ -177,91 +75,3 @@ class DriftResponse:
     def explore_fraction(self) -> float:
         """Exploration's share of the stream during a response (its own accrual rate)."""
         return min(1.0, self.explore_share * self.boost * self.fraction)
-
-
-class DriftAwareSelector:
-    """Any selector, plus the drift response: borrowed budget and exploration during a response.
-
-    Outside a response it is the wrapped selector, except that outstanding debt is repaid
-    before the wrapped selector may spend.
-    """
-
-    def __init__(self, base: Selector, response: DriftResponse, min_separation: float = 0.05,
-                 ) -> None:
-        self.base = base
-        self.name = base.name
-        self.response = response
-        self.min_separation = min_separation
-        self.credit: CreditBudget | None = None
-        self._explore: Budget | None = None
-        self._explore_started: int | None = None
-
-    @property
-    def reads_novelty(self) -> bool:
-        """During a response, exploration ranks by novelty. (Alarms start responses between
-        batches, and a response ends by counting items: inactive now, inactive in the next.)"""
-        exploring = self.response.active and self.response.explore_share > 0
-        return exploring or reads_novelty(self.base)
-
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
-        credit = self._credit_of(budget)
-        self.response.observe(len(batch))
-        credit.limit = self.response.credit_limit()
-        credit.repay()
-        chosen: list[Selection] = []
-        if self.response.active and len(batch):
-            chosen = self._explore_many(batch, credit)
-            batch = batch.without(s.item_id for s in chosen)
-        return chosen + self.base.select_many(batch, credit)
-
-    def flush(self, budget: BudgetLike) -> list[Selection]:
-        flush = getattr(self.base, "flush", None)
-        if flush is None:
-            return []
-        credit = self._credit_of(budget)
-        credit.repay()
-        return flush(credit)
-
-    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
-        mine = [(s, r) for s, r in zip(strategies, rewards, strict=True) if s != EXPLORE_STRATEGY]
-        if mine:
-            self.base.reward_many([s for s, _ in mine], [r for _, r in mine])
-
-    def _credit_of(self, budget: BudgetLike) -> CreditBudget:
-        if self.credit is None:
-            if not isinstance(budget, Budget):
-                raise TypeError("the drift response wraps the stage's Budget ledger; got "
-                                f"{type(budget).__name__}")
-            self.credit = CreditBudget(budget)
-        elif self.credit.base is not budget:
-            raise ValueError("a DriftAwareSelector serves one budget ledger; build one per stage")
-        return self.credit
-
-    def _explore_many(self, batch: ScoredBatch, credit: CreditBudget) -> list[Selection]:
-        """The most novel items of the drifting region, within exploration's own accrual."""
-        if self.response.explore_share <= 0:
-            return []
-        if self._explore is None or self._explore_started != self.response.started_at:
-            self._explore = Budget(self.response.explore_fraction)
-            self._explore_started = self.response.started_at
-        self._explore.observe(len(batch))
-        n = int(min(self._explore.allowance, credit.allowance) + 1e-9)
-        if n < 1:
-            return []
-        priority = batch.scores.get("novelty", np.ones(len(batch), dtype=np.float32))
-        if self.response.region is not None:
-            priority = priority * self.response.region.weight_many(batch.X)
-        picked: list[int] = []
-        for i in np.argsort(-priority, kind="stable"):
-            if len(picked) == n:
-                break
-            if picked and float((1.0 - batch.X[picked] @ batch.X[i]).min()) < self.min_separation:
-                continue
-            cost = float(batch.costs[i])
-            if not (self._explore.can_spend(cost) and credit.can_spend(cost)):
-                break
-            self._explore.spend(cost)
-            credit.spend(cost)
-            picked.append(int(i))
-        return [selection_of(batch, i, EXPLORE_STRATEGY, EXPLORE_REASON, float(priority[i]))
-                for i in picked]

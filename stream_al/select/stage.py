@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from stream_al.score.batch import ScoredBatch, score_many
 from stream_al.select.base import Selection, informativeness, reads_novelty
 from stream_al.select.budget import Budget
 from stream_al.select.factory import make_selector
+
+if TYPE_CHECKING:
+    from stream_al.cost import CostBudget
 
 NOVELTY_EXACT_ROWS = 16_384
 """The novelty index keeps exact rows (no hnswlib graph) up to this many bought items. It gains
@@ -40,6 +44,10 @@ class Outstanding:
 
 
 class SelectionStage:
+    """The bare stage: the strategy on a ``budget.fraction`` ledger. The whole stack (cost
+    ledger, cost awareness, OOD cap, drift response) is built by
+    :func:`stream_al.select.stack.build_stage`."""
+
     def __init__(self, settings: Settings, dim: int, strategy: str | None = None,
                  novelty_capacity: int | None = None) -> None:
         sel, bud = settings.selection, settings.budget
@@ -51,6 +59,8 @@ class SelectionStage:
         self.snapshot = ModelSnapshot.empty(dim)
         self.selector = make_selector(self.strategy, sel, bud, rescorer=self)
         self.outstanding: dict[str, Outstanding] = {}
+        self.cost_budget: CostBudget | None = None
+        """With ``cost.unit`` minutes or money: the budget whose ledger is :attr:`budget`."""
 
     def set_model(self, snapshot: ModelSnapshot) -> None:
         self.snapshot = snapshot

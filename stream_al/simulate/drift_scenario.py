@@ -8,17 +8,15 @@ chosen. Accuracy is measured on held-out items of the classes the stream holds a
 (before the shift, the first classes; after it, all of them), so a model that has not learned
 the new classes loses accuracy at the shift and recovers as it buys their labels.
 
-The loop is the simulator's (:mod:`stream_al.simulate.simulator`): the same
-:class:`~stream_al.learn.OnlineLearner`, :class:`~stream_al.select.SelectionStage`,
-``score_many`` and label delay, plus a :class:`~stream_al.drift.DriftMonitor` fed with the
-stream's embeddings and uncertainty and with the prequential correctness of arriving labels.
-With ``respond=True`` the stage's selector is wrapped in a
-:class:`~stream_al.drift.DriftAwareSelector` whose response every alarm starts.
+The loop is the simulator's (:mod:`stream_al.simulate.replay`): the worker's
+:class:`~stream_al.loop.coordinator.Coordinator`, whose data health (drift monitor and OOD
+detector) watches the stream's embeddings and uncertainty and the prequential correctness of
+arriving labels, and whose alarms start the drift response of its selection stack. ``respond``
+and ``ood`` switch the response and the OOD cap off for the comparison runs.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,14 +29,12 @@ from stream_al.calibration import (
 )
 from stream_al.config import Settings
 from stream_al.drift.base import DriftAlarm
-from stream_al.drift.monitor import DriftMonitor
-from stream_al.drift.response import DriftAwareSelector, DriftResponse
-from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.ood import OODDetector, OODSelector
-from stream_al.score.batch import ScoredBatch, score_many
-from stream_al.select.stage import SelectionStage
+from stream_al.loop.coordinator import Coordinator
+from stream_al.simulate.lookup import LookupEmbedder
+from stream_al.simulate.replay import Replay
 from stream_al.simulate.simulator import evaluate
+from stream_al.simulate.vendor import SimulatedVendor
 
 
 @dataclass(frozen=True)
@@ -152,112 +148,76 @@ class ScenarioResult:
         return None
 
 
-@dataclass
-class _Loop:
-    """The core objects of one run: what a worker would hold."""
-
-    learner: OnlineLearner
-    stage: SelectionStage
-    monitor: DriftMonitor
-    calibrator: TemperatureCalibrator
-    response: DriftResponse
-    ood: OODDetector | None
-
-    @classmethod
-    def build(cls, dim: int, s: Settings, strategy: str, respond: bool, ood: bool) -> _Loop:
-        stage = SelectionStage(s, dim, strategy)
-        detector = OODDetector(dim, s.ood, seed=s.selection.seed) if ood else None
-        if detector is not None:
-            stage.selector = OODSelector(stage.selector, detector, s.budget.fraction)
-        response = DriftResponse.from_settings(s.drift, s.budget.fraction)
-        if respond:
-            stage.selector = DriftAwareSelector(stage.selector, response)
-        return cls(OnlineLearner(dim, s.learner), stage, DriftMonitor(s.drift),
-                   TemperatureCalibrator(s.calibration), response, detector)
-
-    def on_alarms(self, alarms: list[DriftAlarm], result: ScenarioResult) -> None:
-        """Record each alarm, forget stale calibration labels, start a response."""
-        for alarm in alarms:
-            result.alarms.append(alarm)
-            self.calibrator.reset()
-            embedding = alarm.detector == self.monitor.embedding.name
-            self.response.on_alarm(alarm, self.monitor.region if embedding else None)
-
-
 class DriftScenario:
-    """One dataset, its embeddings and a :class:`ShiftStream`; run any strategy on it."""
+    """One dataset, its embeddings and a :class:`ShiftStream`; run any strategy on it.
+
+    ``texts``: the rows' texts (the coordinator keeps what it bought); without them each row
+    is known by its index."""
 
     def __init__(self, labels: Sequence[str], X: np.ndarray, settings: Settings,
-                 stream: ShiftStream, eval_every: int = 100) -> None:
+                 stream: ShiftStream, eval_every: int = 100,
+                 texts: Sequence[str] | None = None) -> None:
         if len(labels) != len(X):
             raise ValueError(f"{len(labels)} labels but {len(X)} embeddings")
         self.y = np.asarray(labels, dtype=object)
         self.X = np.asarray(X, dtype=np.float32)
+        self.texts = list(texts) if texts is not None else [f"row {i}" for i in range(len(X))]
         self.settings = settings
         self.stream = stream
         self.eval_every = eval_every
 
     def run(self, strategy: str, respond: bool, ood: bool = False) -> ScenarioResult:
-        """Replay the stream with ``strategy``; ``respond`` wraps it in the drift response."""
-        s = self.settings
-        loop = _Loop.build(self.X.shape[1], s, strategy, respond, ood)
+        """Replay the stream with ``strategy`` through the worker's coordinator; ``respond``
+        keeps the drift response (``drift.response_items``) and ``ood`` the OOD cap
+        (``ood.max_share``) that the settings configure, otherwise they are switched off."""
+        replay = self._replay(strategy, respond, ood)
         name = f"{strategy}{'+ood' if ood else ''}{'+response' if respond else ''}"
         result = ScenarioResult(name, self.stream.shift_at)
-        pending: deque[tuple[int, int, str]] = deque()  # (due position, row, reason)
-        position, next_eval = 0, self.eval_every
-        order, chunk = self.stream.order, s.simulation.chunk_size
+        next_eval = self.eval_every
+        order, chunk = self.stream.order, self.settings.simulation.chunk_size
         for start in range(0, len(order), chunk):
-            rows = order[start : start + chunk]
-            snapshot = loop.learner.snapshot()
-            loop.stage.set_model(snapshot)
-            scores = score_many(snapshot, self.X[rows])
-            uncertainty = scores[s.selection.uncertainty] if snapshot.ready else None
-            loop.on_alarms(loop.monitor.update_many(self.X[rows], uncertainty), result)
-            batch = ScoredBatch([str(r) for r in rows], self.X[rows], scores)
-            for sel in loop.stage.select_many(batch):
-                due_at = position + len(rows) + s.simulation.label_delay
-                pending.append((due_at, int(sel.item_id), sel.reason))
-                result.reasons[sel.reason] = result.reasons.get(sel.reason, 0) + 1
-            position += len(rows)
-            due = []
-            while pending and pending[0][0] <= position:
-                due.append(pending.popleft()[1:])
-            if due:
-                loop.on_alarms(self._learn(loop, due), result)
-                result.labels_used += len(due)
+            replay.feed_many(order[start : start + chunk])
+            result.alarms += replay.c.take_alarms()
+            position = replay.position
             if position >= next_eval:
-                result.curve.append(self._checkpoint(loop, position, result))
+                result.curve.append(self._checkpoint(replay, position))
                 next_eval = (position // self.eval_every + 1) * self.eval_every
+        position = replay.position
         if not result.curve or result.curve[-1].position != position:
-            result.curve.append(self._checkpoint(loop, position, result))
+            result.curve.append(self._checkpoint(replay, position))
+        result.labels_used = replay.out.labels_used
+        result.reasons = dict(replay.out.reasons)
         result.final_accuracy = result.curve[-1].accuracy
-        result.snapshot = loop.learner.snapshot()
-        self._calibrate(result.snapshot, loop.calibrator, result)
+        result.snapshot = replay.c.learner.snapshot()
+        self._calibrate(result.snapshot, replay.c.governance.calibrator, result)
         return result
 
-    def _learn(self, loop: _Loop, due: list[tuple[int, str]]) -> list[DriftAlarm]:
-        """Labels came back: prequential checks first, then learning."""
-        rows = [row for row, _ in due]
-        X, labels = self.X[rows], list(self.y[rows])
-        before = loop.learner.snapshot()
-        correct = [p == y for p, y in zip(before.predict_many(X), labels, strict=True)]
-        loop.calibrator.update_from_snapshot(before, X, labels, [reason for _, reason in due])
-        loop.learner.learn_many(X, labels)
-        loop.stage.labelled([str(r) for r in rows], [0.0] * len(rows))
-        if loop.ood is not None:
-            loop.ood.add_labelled_many(X)
-        return loop.monitor.update_labels(correct) if before.ready else []
+    def _replay(self, strategy: str, respond: bool, ood: bool) -> Replay:
+        s = self.settings
+        off = {}
+        if not respond:
+            off["drift"] = s.drift.model_copy(update={"response_items": 0})
+        if not ood:
+            off["ood"] = s.ood.model_copy(update={"max_share": 0.0})
+        s = s.model_copy(update=off)
+        c = Coordinator(s, self.X.shape[1], LookupEmbedder(self.texts, self.X), strategy)
+        truth = {str(r): str(self.y[r]) for r in self.stream.order.tolist()}
+        vendor = SimulatedVendor(truth, sorted(set(truth.values())),
+                                 s.simulation.label_delay * s.simulation.seconds_per_item,
+                                 s.simulation.annotator_accuracy,
+                                 pool=s.annotation.max_annotators, seed=s.simulation.seed)
+        return Replay(c, vendor, self.texts, self.X, s.simulation.seconds_per_item)
 
     def _test_rows(self, position: int) -> np.ndarray:
         stream = self.stream
         return stream.test_before if position <= stream.shift_at else stream.test_after
 
-    def _checkpoint(self, loop: _Loop, position: int, result: ScenarioResult) -> ShiftPoint:
+    def _checkpoint(self, replay: Replay, position: int) -> ShiftPoint:
         rows = self._test_rows(position)
-        acc, _ = evaluate(loop.learner.snapshot(), self.X[rows], list(self.y[rows]))
-        credit = getattr(loop.stage.selector, "credit", None)
-        spent = credit.spent if credit is not None else loop.stage.budget.spent
-        return ShiftPoint(position, result.labels_used, acc, spent)
+        c = replay.c
+        acc, _ = evaluate(c.learner.snapshot(), self.X[rows], list(self.y[rows]))
+        spent = c.stage.budget.spent + c.governance.debt  # borrowed included
+        return ShiftPoint(position, replay.out.labels_used, acc, spent)
 
     def _calibrate(self, snapshot: ModelSnapshot, calibrator: TemperatureCalibrator,
                    result: ScenarioResult) -> None:
@@ -269,11 +229,12 @@ class DriftScenario:
         known = np.array([self.y[r] in col for r in rows])
         rows = rows[known]
         y = np.array([col[self.y[r]] for r in rows])
-        result.ece_test = expected_calibration_error(snapshot.predict_proba_many(self.X[rows]), y)
+        raw = snapshot.with_temperature(1.0)  # the coordinator may have adopted a temperature
+        result.ece_test = expected_calibration_error(raw.predict_proba_many(self.X[rows]), y)
         result.calibration = calibrator.fit()
         for attr, t in (("ece_test_calibrated", calibrator.temperature),
                         ("ece_test_fitted", result.calibration.temperature
                          if result.calibration else calibrator.temperature)):
-            proba = snapshot.with_temperature(t).predict_proba_many(self.X[rows])
+            proba = raw.with_temperature(t).predict_proba_many(self.X[rows])
             setattr(result, attr, expected_calibration_error(proba, y))
 

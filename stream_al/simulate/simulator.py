@@ -1,14 +1,15 @@
-"""Replay a labelled dataset as a stream, buying labels the way production would.
+"""Replay a labelled dataset as a stream, buying labels the way production does.
 
-The simulator runs the same core objects as the Kafka worker: ``score_many`` on a model
-snapshot, a :class:`SelectionStage` that owns the budget, and an :class:`OnlineLearner`.
-Labels come back ``label_delay`` stream items after they were bought; the model is evaluated
-on a held-out split at checkpoints.
+:class:`Simulation` runs the Kafka worker's own core: a
+:class:`~stream_al.loop.coordinator.Coordinator` (the selection stack of
+:func:`~stream_al.select.stack.build_stage` with the OOD cap and drift response, pricing,
+adjudication, calibration) driven by the one replay loop (:mod:`stream_al.simulate.replay`) on
+a simulated clock, with a simulated vendor whose labels come back ``label_delay`` stream items
+after the purchase. The model is evaluated on a held-out split at checkpoints.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,11 +19,15 @@ from sklearn.metrics import accuracy_score, f1_score
 from stream_al.calibration import ReliabilityDiagram, reliability_diagram
 from stream_al.config import Settings
 from stream_al.dataset import DatasetError, LabeledTexts
-from stream_al.learn.online import OnlineLearner
+from stream_al.learn.gain import label_gain
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.learn.softmax import OnlineSoftmax
-from stream_al.score.batch import ScoredBatch, score_many
-from stream_al.select.stage import SelectionStage
+from stream_al.loop.coordinator import Coordinator
+from stream_al.simulate.lookup import LookupEmbedder
+from stream_al.simulate.replay import Replay
+from stream_al.simulate.vendor import SimulatedVendor
+
+__all__ = ["Simulation", "StrategyResult", "area_under_curve", "evaluate", "label_gain", "split"]
 
 
 @dataclass
@@ -88,6 +93,10 @@ class Simulation:
         self.settings = settings
         self.X = np.asarray(X, dtype=np.float32)
         self.y = np.array(data.labels, dtype=object)
+        self.texts = list(data.texts)
+        self.embedder = LookupEmbedder(self.texts, self.X)
+        """The dataset's own vectors: the coordinator never re-embeds a text."""
+        self.last_replay: Replay | None = None
         self.split = split(len(data), sim.test_size, sim.seed)
         n = len(self.split.stream)
         self.checkpoints = np.unique(np.linspace(0, n, sim.checkpoints + 1).astype(int)[1:])
@@ -106,56 +115,48 @@ class Simulation:
             model.predict_proba_many(self.X[self.split.test]).argmax(axis=1)]
         return float(accuracy_score(self.y[self.split.test], pred))
 
-    def run(self, strategy: str, progress: Callable[[int], None] | None = None) -> StrategyResult:
-        s = self.settings
-        dim = self.X.shape[1]
-        learner = OnlineLearner(dim, s.learner)
-        stage = SelectionStage(s, dim, strategy)
+    def run(self, strategy: str, progress: Callable[[int], None] | None = None,
+            record: bool = False) -> StrategyResult:
+        """Replay the stream with ``strategy``; ``record`` keeps every call into the
+        coordinator (:attr:`last_replay`'s ``steps``)."""
+        replay = self.replay(strategy, record)
         result = StrategyResult(strategy)
-        pending: deque[tuple[int, int]] = deque()  # (due position, row)
         test_X, test_y = self.X[self.split.test], self.y[self.split.test]
         next_cp = 0
-        position = 0
-        chunk = s.simulation.chunk_size
+        chunk = self.settings.simulation.chunk_size
         for start in range(0, self.stream_length, chunk):
             rows = self.split.stream[start : start + chunk]
-            snapshot = learner.snapshot()
-            stage.set_model(snapshot)
-            batch = ScoredBatch([str(r) for r in rows], self.X[rows], score_many(snapshot, self.X[rows]))
-            for sel in stage.select_many(batch):
-                pending.append((position + len(rows) + s.simulation.label_delay, int(sel.item_id)))
-            position += len(rows)
-            self._deliver(learner, stage, pending, position, result)
+            replay.feed_many(rows)
+            position = start + len(rows)
             while next_cp < len(self.checkpoints) and position >= self.checkpoints[next_cp]:
-                acc, f1 = evaluate(learner.snapshot(), test_X, test_y)
-                result.curve.append(CurvePoint(position, result.labels_used, acc, f1))
+                acc, f1 = evaluate(replay.c.learner.snapshot(), test_X, test_y)
+                result.curve.append(CurvePoint(position, replay.out.labels_used, acc, f1))
                 next_cp += 1
             if progress:
                 progress(len(rows))
-        for sel in stage.flush():  # what the budget still allows at the end of the stream
-            pending.append((position, int(sel.item_id)))
-        self._deliver(learner, stage, pending, None, result)
-        acc, f1 = evaluate(learner.snapshot(), test_X, test_y)
-        result.curve[-1] = CurvePoint(position, result.labels_used, acc, f1)
+        replay.finish()  # what the budget still allows, and every label owed
+        snapshot = replay.c.learner.snapshot()
+        acc, f1 = evaluate(snapshot, test_X, test_y)
+        result.labels_used = replay.out.labels_used
+        result.gains = replay.out.gains
+        result.curve[-1] = CurvePoint(self.stream_length, result.labels_used, acc, f1)
         result.final_accuracy, result.macro_f1 = acc, f1
-        result.reliability = held_out_reliability(learner.snapshot(), test_X, test_y)
+        result.reliability = held_out_reliability(snapshot, test_X, test_y)
         result.auc = area_under_curve(result.curve, self.stream_length)
+        self.last_replay = replay
         return result
 
-    def _deliver(self, learner: OnlineLearner, stage: SelectionStage,
-                 pending: deque[tuple[int, int]], position: int | None,
-                 result: StrategyResult) -> None:
-        rows = []
-        while pending and (position is None or pending[0][0] <= position):
-            rows.append(pending.popleft()[1])
-        if not rows:
-            return
-        labels = list(self.y[rows])
-        gains = label_gain(learner.snapshot(), self.X[rows], labels)
-        learner.learn_many(self.X[rows], labels)
-        stage.labelled([str(r) for r in rows], gains.tolist())
-        result.labels_used += len(rows)
-        result.gains.extend(gains.tolist())
+    def replay(self, strategy: str, record: bool = False) -> Replay:
+        """A fresh coordinator for ``strategy``, its simulated vendor and the replay loop."""
+        s = self.settings
+        c = Coordinator(s, self.X.shape[1], self.embedder, strategy)
+        truth = {str(r): str(self.y[r]) for r in self.split.stream.tolist()}
+        classes = sorted(set(truth.values()))
+        vendor = SimulatedVendor(truth, classes, s.simulation.label_delay
+                                 * s.simulation.seconds_per_item,
+                                 s.simulation.annotator_accuracy,
+                                 pool=s.annotation.max_annotators, seed=s.simulation.seed)
+        return Replay(c, vendor, self.texts, self.X, s.simulation.seconds_per_item, record)
 
 
 def held_out_reliability(snapshot: ModelSnapshot, X: np.ndarray,
@@ -167,13 +168,3 @@ def held_out_reliability(snapshot: ModelSnapshot, X: np.ndarray,
     col = {c: i for i, c in enumerate(snapshot.classes)}
     truth = np.array([col.get(label, -1) for label in y])
     return reliability_diagram(snapshot.predict_proba_many(X), truth)
-
-
-def label_gain(snapshot: ModelSnapshot, X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-    """How much each label taught: 1 - p(true label) under the model before learning it."""
-    if not snapshot.classes:
-        return np.ones(len(labels))
-    proba = snapshot.predict_proba_many(X)
-    col = {c: i for i, c in enumerate(snapshot.classes)}
-    return np.array([1.0 - (proba[i, col[y]] if y in col else 0.0)
-                     for i, y in enumerate(labels)])

@@ -3,7 +3,7 @@
 ``stream-al models rollback V`` calls :func:`send_rollback`: version V's snapshot and the rows
 it learned go to the single-partition ``control`` topic as a
 :class:`~stream_al.stream.messages.RollbackRecord` (so the coordinator applies it in order
-with the labels around it; ``stream_al/stream/rollback.py``), and :func:`wait_for_model`
+with the labels around it; ``stream_al/loop/rollback.py``), and :func:`wait_for_model`
 watches the ``models`` topic until the scorers are sent V's weights.
 """
 

@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 
 from stream_al.config import Settings
 from stream_al.embed.base import Embedder
+from stream_al.loop.cadence import Cadence
+from stream_al.loop.coordinator import Coordinator, LabelOutcome
+from stream_al.loop.records import ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
+from stream_al.stream import conversion
 from stream_al.stream.admission import Admission
-from stream_al.stream.cadence import Cadence
-from stream_al.stream.coordinator import Coordinator, LabelOutcome
 from stream_al.stream.messages import (
     CONTROL,
     DeadLetterReason,
@@ -30,10 +32,8 @@ from stream_al.stream.messages import (
     Expiry,
     LabelIn,
     LabelsRecord,
-    ModelUpdate,
     RollbackRecord,
     ScoredBatchRecord,
-    SelectedItem,
     parse,
 )
 from stream_al.stream.publish import INFRASTRUCTURE_ERRORS, Publisher, retrying
@@ -104,13 +104,13 @@ class CoordinatorShell:
         c = Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
         restored = await self._run(
             c.restore,
-            state.selected,
+            conversion.purchases(state.selected),
             state.expired,
-            state.labels,
-            state.ledger,
+            conversion.labels_of_many(state.labels),
+            conversion.budget_ledger(state.ledger),
             state.model_version,
             time.time(),
-            state.rollback,
+            conversion.rollback_in_force(state.rollback),
         )
         c.governance.resume_temperature(c.learner, state.temperature)
         self.metrics.set_temperature(c.learner.temperature)
@@ -121,7 +121,7 @@ class CoordinatorShell:
         )
         update = c.model_update(time.time(), force=True)
         if update is not None:
-            await self.publisher.model(update)
+            await self.publisher.model(conversion.model_update(update))
             self._register(c, update)
         self.coordinator = c
         self._report_budget(c)
@@ -169,7 +169,7 @@ class CoordinatorShell:
 
     async def _scored(self, c: Coordinator, record: ScoredBatchRecord, offset: int) -> None:
         started = time.perf_counter()
-        items = await self._run(c.on_scored, record, offset, time.time())
+        items = await self._run(c.on_scored, conversion.scored_texts(record), offset, time.time())
         self.metrics.observe_stage(
             "select", len(record.ids), len(items), time.perf_counter() - started
         )
@@ -177,12 +177,12 @@ class CoordinatorShell:
         await self._emit(c, items)
         await self._health(c)
 
-    async def _emit(self, c: Coordinator, items: list[SelectedItem]) -> None:
+    async def _emit(self, c: Coordinator, items: list[Purchase]) -> None:
         """Selected items first, then the ledger that counts them: after a crash in between,
         ``spent`` is rebuilt from what is on ``selected``, so it never undercounts."""
         started = time.perf_counter()
-        await self.publisher.selected(items)
-        await self.publisher.ledger(c.ledger(time.time()))
+        await self.publisher.selected(conversion.selected_items(items))
+        await self.publisher.ledger(conversion.ledger(c.ledger(time.time())))
         if items:
             self.metrics.observe_stage(
                 "vendor_out", len(items), len(items), time.perf_counter() - started
@@ -227,18 +227,21 @@ class CoordinatorShell:
     async def _labels(self, c: Coordinator, record: LabelsRecord, offset: int) -> None:
         record = await self._admit(c, record)
         started = time.perf_counter()
-        outcome: LabelOutcome = await self._run(c.on_labels, record, offset, time.time())
+        labels = conversion.labels_of(record)
+        read_at = record.where()  # unknown_item and the like keep the label's topic and offset
+        where = {id(d): read_at.get(id(x)) for d, x in zip(labels, record.labels, strict=True)}
+        outcome: LabelOutcome = await self._run(c.on_labels, labels, offset, time.time())
         self.admission.accepted_many(outcome.accepted)
         await self._changed_answers(outcome.duplicates)
         self.metrics.observe_stage(
             "learn", len(record.labels), len(outcome.accepted), time.perf_counter() - started
         )
         self.metrics.observe_batch("learn", len(record.labels))
-        where = record.where()  # unknown_item and the like keep the label's topic and offset
         for label, reason in outcome.rejected:
             self.metrics.count_label("rejected", annotator=label.annotator_id)
             await self.publisher.dead_letter(
-                "learn", label.to_bytes(), reason, where.get(id(label)),
+                "learn", conversion.label_in(label).to_bytes(),
+                conversion.dead_letter_reason(reason), where.get(id(label)),
                 topic=self.settings.kafka.topics.labels,
             )
         for label in outcome.duplicates:
@@ -260,10 +263,10 @@ class CoordinatorShell:
 
     async def _annotation(self, c: Coordinator) -> None:
         """Expert requests to the expert topic, suspicious labels and changed verdicts as
-        events, annotator accuracy on gold as gauges (stream_al/stream/annotating.py)."""
+        events, annotator accuracy on gold as gauges (stream_al/loop/annotating.py)."""
         out = c.annotating.take_outbox()
         if out.requests:
-            await self.publisher.expert_requests(out.requests)
+            await self.publisher.expert_requests(conversion.expert_requests(out.requests))
         now = time.time()
         if out.suspicions:
             await self.publisher.event(Event(
@@ -281,12 +284,13 @@ class CoordinatorShell:
     async def _rollback(self, c: Coordinator, record: RollbackRecord, offset: int) -> None:
         """The rollback in force first (a rebuild honours it), then the model, the ledger
         (this control offset is done) and an event for operators."""
-        state = await self._run(c.on_rollback, record, offset, time.time())
+        state = await self._run(c.on_rollback, conversion.rollback_command(record), offset,
+                                time.time())
         if state is not None:
-            await self.publisher.rollback(state)
+            await self.publisher.rollback(conversion.rollback_state(state))
             await self._publish_model(c, force=True)
             self.metrics.set_temperature(c.learner.temperature)
-        await self.publisher.ledger(c.ledger(time.time()))
+        await self.publisher.ledger(conversion.ledger(c.ledger(time.time())))
         detail = {"registry_version": record.registry_version,
                   "model_version": record.model_version, "command_id": record.command_id,
                   "applied": state is not None}
@@ -313,10 +317,10 @@ class CoordinatorShell:
     async def _publish_model(self, c: Coordinator, force: bool) -> None:
         update = c.model_update(time.time(), force=force)
         if update is not None:
-            await self.publisher.model(update)
+            await self.publisher.model(conversion.model_update(update))
             self._register(c, update)
 
-    def _register(self, c: Coordinator, update: ModelUpdate) -> None:
+    def _register(self, c: Coordinator, update: ModelRelease) -> None:
         """Hand the model just published to the registrar (its own thread)."""
         if self.registrar is None:
             return
@@ -366,7 +370,7 @@ class CoordinatorShell:
         await self.publisher.expiries(
             [Expiry(schema_version=1, item_id=s.item_id, cost=s.cost, at=now) for s in expired]
         )
-        await self.publisher.ledger(c.ledger(now))
+        await self.publisher.ledger(conversion.ledger(c.ledger(now)))
         await self.publisher.event(
             Event(schema_version=1, kind="expired", at=now, item_ids=[s.item_id for s in expired])
         )

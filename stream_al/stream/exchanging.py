@@ -6,7 +6,7 @@ The Kafka side of ``stream-al labels export-batch`` and ``stream-al labels impor
 ``export-batch`` reads the ``selected`` topic (every item once, by ``item_id``), keeps the
 items of the given batches and/or bought in a time range (the records' broker timestamps),
 optionally only those still short of the labels they asked for, and writes them as CSV or
-JSON lines (:mod:`stream_al.annotation.exchange`). ``import`` reads the vendor's answers back,
+JSON lines (:mod:`stream_al.stream.vendor_files`). ``import`` reads the vendor's answers back,
 validates every row as a :class:`LabelIn`, and sends the good ones to the ``labels`` topic:
 
 - all or nothing by default: if any row is bad, every bad row is printed with its line number
@@ -22,11 +22,11 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stream_al.annotation.exchange import ImportResult, RowError, export_batch, import_labels
 from stream_al.config import KafkaSettings
 from stream_al.errors import StreamAlError
 from stream_al.stream.messages import LabelIn, SelectedItem, parse
 from stream_al.stream.rebuild import read_topic
+from stream_al.stream.vendor_files import ImportResult, RowError, export_batch, import_labels
 
 
 class ExchangeCommandError(StreamAlError, ValueError):

@@ -4,7 +4,7 @@ When a worker is assigned the control partition it reads, up to their current en
 
 - ``selected`` from the beginning: what was bought (ids, texts, costs, deadlines);
 - ``state``: the last ledger (items seen, control offset), every expiry and the operator's
-  rollback in force, if any (``stream_al/stream/rollback.py``);
+  rollback in force, if any (``stream_al/loop/rollback.py``);
 - ``labels`` (and each vendor's labels topic) from the beginning: every label, deduplicated by
   the coordinator;
 - the last record of ``models``: the version to continue from, and its temperature.

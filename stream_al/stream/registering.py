@@ -20,8 +20,8 @@ from pathlib import Path
 
 from stream_al.config import Settings
 from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.loop.learned import LearnedRows
 from stream_al.registry import LabelledRow, ModelRegistry, ModelVersion
-from stream_al.stream.learned import LearnedRows
 
 log = logging.getLogger(__name__)
 

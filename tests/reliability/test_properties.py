@@ -31,9 +31,10 @@ from stream_al.labels.export import (
     read_snapshot,
     write_snapshot,
 )
+from stream_al.loop.coordinator import Coordinator
 from stream_al.score.batch import score_many
 from stream_al.select import STRATEGIES, Budget, make_selector
-from stream_al.stream.coordinator import Coordinator
+from stream_al.stream import conversion
 from stream_al.stream.messages import (
     CONTROL,
     REASONS,
@@ -162,7 +163,8 @@ class Topics:
 
 
 class Shell:
-    """Drives a coordinator the way ``coordinating.py`` does; ``crash`` rebuilds it."""
+    """Drives a coordinator the way ``coordinating.py`` does (converting records at the
+    edge, ``stream/conversion.py``); ``crash`` rebuilds it."""
 
     def __init__(self, world, strategy: str) -> None:
         self.rows, self.settings, self.embedder = world
@@ -233,22 +235,23 @@ class Shell:
             record, offset = self.t.control[self.position], self.position
             self.position += 1
             if isinstance(record, LabelsRecord):
-                self.c.on_labels(record, offset, self.now)
+                self.c.on_labels(conversion.labels_of(record), offset, self.now)
                 continue
-            self.t.selected += self.c.on_scored(record, offset, self.now)
+            bought = self.c.on_scored(conversion.scored_texts(record), offset, self.now)
+            self.t.selected += conversion.selected_items(bought)
             if crash_before_ledger:
                 return self.crash(replay_from=0)
-            self.t.ledger = self.c.ledger(self.now)
+            self.t.ledger = conversion.ledger(self.c.ledger(self.now))
 
     def flush(self) -> None:
-        self.t.selected += self.c.flush(self.now)
-        self.t.ledger = self.c.ledger(self.now)
+        self.t.selected += conversion.selected_items(self.c.flush(self.now))
+        self.t.ledger = conversion.ledger(self.c.ledger(self.now))
 
     def expire(self, dt: float) -> None:
         self.now += dt
         for s in self.c.expire(self.now):
             self.t.expired[s.item_id] = s.cost
-        self.t.ledger = self.c.ledger(self.now)
+        self.t.ledger = conversion.ledger(self.c.ledger(self.now))
 
     def publish(self) -> None:
         update = self.c.model_update(self.now, force=True)
@@ -260,7 +263,9 @@ class Shell:
         again from ``replay_from`` (the committed offset lags what was processed)."""
         t = self.t
         self.c = self._fresh()
-        self.c.restore(t.selected, t.expired, t.labels, t.ledger, t.model_version, self.now)
+        self.c.restore(conversion.purchases(t.selected), t.expired,
+                       conversion.labels_of_many(t.labels), conversion.budget_ledger(t.ledger),
+                       t.model_version, self.now)
         self.position = min(replay_from, self.position)
         self.publish()
 

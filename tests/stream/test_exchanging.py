@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stream_al.annotation.exchange import ImportResult
 from stream_al.config import KafkaSettings
 from stream_al.stream.exchanging import BatchFilter, chosen_items, to_send
 from stream_al.stream.messages import LabelIn, SelectedItem
 from stream_al.stream.vendor import REJOIN_S, GroupJoin, Vendor, VendorOptions
+from stream_al.stream.vendor_files import ImportResult
 from tests.stream.harness import AG_NEWS
 
 

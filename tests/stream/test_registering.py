@@ -9,7 +9,7 @@ import time
 from stream_al.config import Settings
 from stream_al.registry import ModelRegistry
 from stream_al.stream.registering import Registrar, Registration, registry_dir
-from tests.stream.test_coordinator import EACH_LABEL, embedder, fresh, rows  # noqa: F401
+from tests.loop.test_coordinator import EACH_LABEL, embedder, fresh, rows  # noqa: F401
 
 
 def test_the_registry_lives_in_the_deployments_state_dir_unless_configured(tmp_path):

@@ -1,10 +1,12 @@
 """The coordinator: the one place where the label budget is spent and the model learns.
 
-It runs the same core objects as the simulator (a :class:`SelectionStage` owning the budget, an
-:class:`OnlineLearner`, ``label_gain`` as the bandit's reward) on records read, in offset order,
-from the single-partition ``control`` topic: scored batches from the scorers and labels from the
-labels agents. It has no Kafka, asyncio or Prometheus inside; the faust shell in ``app.py``
-feeds it and publishes what it returns.
+Every driver runs this one object: the Kafka worker (``stream_al/stream/coordinating.py``)
+on the records of the single-partition ``control`` topic in offset order, the simulator
+(``stream_al/simulate/``) on a replayed dataset. It owns the selection stack
+(``stream_al.select.stack.build_stage``: strategy, budget, pricing, OOD cap, drift response),
+an :class:`OnlineLearner` and ``label_gain`` as the bandit's reward, and it takes and returns
+domain records (``stream_al.loop.records``): scored texts and labels in; purchases, ledgers,
+model releases out. It has no Kafka, asyncio, Prometheus or wire types inside.
 
 Idempotency: a record at or below :attr:`control_offset` is ignored (it was already counted in
 the restored ledger), a text counts in ``seen`` once per texts-topic offset
@@ -17,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,30 +31,29 @@ from stream_al.drift.health import DataHealth
 from stream_al.embed.base import Embedder
 from stream_al.labels import Label, LabelStore
 from stream_al.labels.export import LabeledRow, LabelSetHash
+from stream_al.learn.gain import label_gain
 from stream_al.learn.online import OnlineLearner
+from stream_al.loop import rollback
+from stream_al.loop.annotating import Annotating, Plan
+from stream_al.loop.bought import BoughtTexts
+from stream_al.loop.cadence import Cadence
+from stream_al.loop.governing import Governance
+from stream_al.loop.learned import LearnedRows
+from stream_al.loop.pricing import Pricing
+from stream_al.loop.records import (
+    BudgetLedger,
+    ModelRelease,
+    Purchase,
+    Refusal,
+    RollbackCommand,
+    RollbackInForce,
+    ScoredTexts,
+)
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
-from stream_al.select.stage import Outstanding, SelectionStage
-from stream_al.simulate.simulator import label_gain
-from stream_al.stream import rollback
-from stream_al.stream.annotating import Annotating, Plan
-from stream_al.stream.bought import BoughtTexts
-from stream_al.stream.cadence import Cadence
-from stream_al.stream.governing import Governance
-from stream_al.stream.learned import LearnedRows
-from stream_al.stream.messages import (
-    DeadLetterReason,
-    LabelIn,
-    LabelsRecord,
-    Ledger,
-    ModelUpdate,
-    RollbackRecord,
-    RollbackState,
-    ScoredBatchRecord,
-    SelectedItem,
-)
-from stream_al.stream.pricing import Pricing
+from stream_al.select.stack import build_stage
+from stream_al.select.stage import Outstanding
 
 IDLE_FLUSH_S = 2.0
 """Held candidates are bought (as far as the budget allows) after this long without texts."""
@@ -65,8 +66,8 @@ class LabelOutcome:
     """What became of one record of labels."""
 
     accepted: list[Label] = field(default_factory=list)
-    duplicates: list[LabelIn] = field(default_factory=list)
-    rejected: list[tuple[LabelIn, DeadLetterReason]] = field(default_factory=list)
+    duplicates: list[Label] = field(default_factory=list)
+    rejected: list[tuple[Label, Refusal]] = field(default_factory=list)
     gains: list[float] = field(default_factory=list)
     correct: list[bool] = field(default_factory=list)
     """Per accepted label the model could already predict: was its prediction right?"""
@@ -110,18 +111,19 @@ class Coordinator:
         self.settings = settings
         self.dim = dim
         self.embedder = embedder
-        self.stage = SelectionStage(settings, dim, strategy)
-        self.pricing = Pricing(settings)
-        """Prices in labels, minutes or money; k annotators per item (stream_al.stream.pricing)."""
-        self.pricing.install(self.stage)
+        self.health = DataHealth(settings, dim)
+        self.stage = build_stage(settings, dim, strategy, ood=self.health.ood)
+        """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
+        self.pricing = Pricing(settings, self.stage.cost_budget)
+        """Prices in labels, minutes or money; k annotators per item (stream_al.loop.pricing)."""
         self.annotating = Annotating(settings, dim)
-        """Verdicts, escalations and noise flags: what is learned (stream_al.stream.annotating)."""
+        """Verdicts, escalations and noise flags: what is learned (stream_al.loop.annotating)."""
         self.learner = OnlineLearner(dim, settings.learner)
         self.labels = LabelStore()
         self.labels_hash = LabelSetHash()
         """Of the label store's rows (stream_al.labels.export), published with each model."""
         self.texts = BoughtTexts()
-        """Every item ever selected -> its text (on local disk; stream_al.stream.bought)."""
+        """Every item ever selected -> its text (on local disk; stream_al.loop.bought)."""
         self.embeddings: dict[str, np.ndarray] = {}
         """Selected items still waiting for their first label -> embedding."""
         self.control_offset = -1
@@ -137,12 +139,11 @@ class Coordinator:
         """Per recent label the model could predict: its probabilities, the true column (-1:
         a class the model did not know)."""
         self.agreement = RunningAgreement()
-        self.health = DataHealth(settings, dim)
         self.governance = Governance(settings, self.stage, self.health)
         """Drift response and OOD picks around the stage's selector; temperature scaling."""
         self._learned = LearnedRows(self.texts)
-        self.rollback: RollbackState | None = None
-        """The operator's rollback in force (stream_al.stream.rollback), if any."""
+        self.rollback: RollbackInForce | None = None
+        """The operator's rollback in force (stream_al.loop.rollback), if any."""
         self.excluded: frozenset[str] = frozenset()
         """Items the rollback in force keeps out of the learner."""
         self._refits = Cadence(settings.learner.refit_every_s)
@@ -155,7 +156,7 @@ class Coordinator:
     @property
     def learned(self) -> LearnedRows:
         """The labels the current model learned, in learning order (the registry's rows;
-        item, class and annotator of each: stream_al.stream.learned)."""
+        item, class and annotator of each: stream_al.loop.learned)."""
         return self._learned
 
     @learned.setter
@@ -163,7 +164,7 @@ class Coordinator:
         self._learned = LearnedRows(self.texts, labels)
 
     # ---- selection ------------------------------------------------------------------------
-    def on_scored(self, record: ScoredBatchRecord, offset: int, now: float) -> list[SelectedItem]:
+    def on_scored(self, record: ScoredTexts, offset: int, now: float) -> list[Purchase]:
         """Observe a scored batch in the budget; return the items bought (never one twice)."""
         if offset <= self.control_offset:
             return []
@@ -188,7 +189,7 @@ class Coordinator:
         keep = np.fromiter(first.values(), dtype=np.int64, count=len(first))
         batch = ScoredBatch(
             ids=list(first),
-            X=record.matrix()[keep],
+            X=record.X[keep],
             scores={k: np.asarray(v, dtype=np.float32)[keep] for k, v in record.scores.items()},
             model_version=record.model_version,
             costs=self._prices(record, keep),
@@ -204,7 +205,7 @@ class Coordinator:
         self._unflushed = True
         return self._emit(chosen, before)
 
-    def _not_counted_yet(self, record: ScoredBatchRecord) -> list[int]:
+    def _not_counted_yet(self, record: ScoredTexts) -> list[int]:
         """Positions of ``record`` not counted before. A text redelivered to a scorer (a worker
         crashed before committing it) comes back with its texts offset: it is not seen twice.
         A text produced again has a new offset: it is seen again (and bought at most once)."""
@@ -217,7 +218,7 @@ class Coordinator:
                 fresh.append(i)
         return fresh
 
-    def flush(self, now: float) -> list[SelectedItem]:
+    def flush(self, now: float) -> list[Purchase]:
         """Spend what the budget allows on items the selector holds (the stream went idle)."""
         if not self._unflushed:
             return []
@@ -226,10 +227,10 @@ class Coordinator:
         before = dict(self.stage.outstanding)
         return self._emit(self.stage.flush(now, self.settings.kafka.label_deadline_s), before)
 
-    def _emit(self, chosen: list[Selection], before: dict[str, Outstanding]) -> list[SelectedItem]:
+    def _emit(self, chosen: list[Selection], before: dict[str, Outstanding]) -> list[Purchase]:
         batch_id = f"sel-{self.control_offset}-{self._emissions}"
         self._emissions += 1
-        out: list[SelectedItem] = []
+        out: list[Purchase] = []
         now_bought: set[str] = set()
         for s in chosen:
             text = self._recent.get(s.item_id)
@@ -244,8 +245,7 @@ class Coordinator:
             if s.embedding is not None:  # a copy: a view would keep its whole batch alive
                 self.embeddings[s.item_id] = np.array(s.embedding)
             out.append(
-                SelectedItem(
-                    schema_version=1,
+                Purchase(
                     item_id=s.item_id,
                     text=text,
                     batch_id=batch_id,
@@ -264,7 +264,7 @@ class Coordinator:
             self.annotating.bought(s.item_id, out[-1].annotators, out[-1].deadline)
         return out
 
-    def _prices(self, record: ScoredBatchRecord, keep: np.ndarray) -> np.ndarray:
+    def _prices(self, record: ScoredTexts, keep: np.ndarray) -> np.ndarray:
         """Ledger cost of each kept item: k annotators x one label's price (pricing.py)."""
         confidence = record.scores.get("confidence")
         return self.pricing.price_many(
@@ -298,19 +298,20 @@ class Coordinator:
         return expired
 
     # ---- learning -------------------------------------------------------------------------
-    def on_labels(self, record: LabelsRecord, offset: int, now: float) -> LabelOutcome:
-        """Dedupe and validate labels, reward their strategies, learn them."""
+    def on_labels(self, labels: Sequence[Label], offset: int, now: float) -> LabelOutcome:
+        """Dedupe and validate labels (``received_at``: when each reached a worker), reward
+        their strategies, learn them."""
         outcome = LabelOutcome(version=self.learner.version)
         if offset <= self.control_offset:
             return outcome
         self.control_offset = offset
         known = list(self.learner.classes)
-        for label, received in zip(record.labels, record.received_at, strict=True):
+        for label in labels:
             reason = self._refusal(label, known)
             if reason is not None:
                 outcome.rejected.append((label, reason))
-            elif self._store(label, received):
-                outcome.accepted.append(_stored(label, received))
+            elif self._store(label):
+                outcome.accepted.append(label)
                 if label.label not in known:
                     known.append(label.label)
             else:
@@ -336,22 +337,22 @@ class Coordinator:
         self._refits.mark(now)
         return True
 
-    def _refusal(self, label: LabelIn, known: list[str]) -> DeadLetterReason | None:
+    def _refusal(self, label: Label, known: list[str]) -> Refusal | None:
         """Why ``label`` cannot be used, or None; ``known``: classes accepted so far."""
         if label.item_id not in self.texts:
-            return DeadLetterReason("unknown_item", f"item {label.item_id!r} was never selected")
+            return Refusal("unknown_item", f"item {label.item_id!r} was never selected")
         if self.settings.kafka.label_policy == "reject":
             allowed = self.settings.kafka.label_classes or (known if len(known) >= 2 else None)
             if allowed is not None and label.label not in allowed:
-                return DeadLetterReason(
+                return Refusal(
                     "unknown_class", f"class {label.label!r} not in {sorted(allowed)}"
                 )
         return None
 
     def _apply(self, plan: Plan, outcome: LabelOutcome) -> None:
         """Learn the labels or verdicts ``plan`` names; close items held for an expert;
-        rebuild the learner from the verdicts when one changed (stream/annotating.py)."""
-        learn = rollback.allowed(self, plan.learn)
+        rebuild the learner from the verdicts when one changed (loop/annotating.py)."""
+        learn = rollback.allowed(self.excluded, plan.learn)
         if learn:
             self._learn(outcome, learn)
         if plan.settled:
@@ -359,7 +360,7 @@ class Coordinator:
         if plan.relearn:  # under a rollback, no longer exactly from the rolled-back weights
             self.learner = self.annotating.relearn(self.learner, self.embeddings_of,
                                                    self.excluded)
-            self.learned = rollback.allowed(self, self.annotating.learned_labels())
+            self.learned = rollback.allowed(self.excluded, self.annotating.learned_labels())
 
     def _learn(self, outcome: LabelOutcome, learn: list[Label]) -> None:
         ids = [x.item_id for x in learn]
@@ -386,11 +387,11 @@ class Coordinator:
         outcome.gains = gains.tolist()
         self._unpublished_received.extend(x.received_at for x in learn)
 
-    def _store(self, label: LabelIn, received_at: float) -> bool:
+    def _store(self, label: Label) -> bool:
         """Keep ``label`` unless its (item, annotator) is already in; True if kept."""
-        if not self.labels.add_one(_stored(label, received_at)):
+        if not self.labels.add_one(label):
             return False
-        self.labels_hash.add_one(LabeledRow.of(_stored(label, 0.0), self.texts[label.item_id]))
+        self.labels_hash.add_one(LabeledRow.of(label, self.texts[label.item_id]))
         return True
 
     def embeddings_of(self, ids: Sequence[str]) -> np.ndarray:
@@ -406,12 +407,27 @@ class Coordinator:
         self._alarms += alarms
         self.governance.on_alarms(alarms)
 
-    def on_rollback(self, record: RollbackRecord, offset: int, now: float) -> RollbackState | None:
-        """An operator's rollback (stream_al.stream.rollback); None if already applied."""
+    def on_rollback(self, command: RollbackCommand, offset: int,
+                    now: float) -> RollbackInForce | None:
+        """An operator's rollback (stream_al.loop.rollback); None if already applied."""
         if offset <= self.control_offset:
             return None
         self.control_offset = offset
-        return rollback.roll_back(self, record, now)
+        if self.rollback is not None and self.rollback.command_id == command.command_id:
+            return None  # replayed after a crash: the rebuild already applied it
+        labelled = {x.item_id for x in self.labels} | {x.item_id for x in self.learned}
+        version = max(self.learner.version, self.published_version) + 1
+        state, base = rollback.roll_back(command, self.learner, self.texts, labelled,
+                                         self.embeddings_of, version, now, self.embedder.name)
+        self._adopt(state, base)
+        return state
+
+    def _adopt(self, state: RollbackInForce, base: list[Label]) -> None:
+        self.rollback = state
+        self.excluded = frozenset(state.excluded)
+        self.learned = list(base)
+        self.governance.adopt(self.learner.snapshot())
+        self.stage.set_model(self.learner.snapshot())
 
     def take_alarms(self) -> list[DriftAlarm]:
         """Drift alarms raised since the last call (the shell publishes and counts them)."""
@@ -438,7 +454,7 @@ class Coordinator:
         """Krippendorff's alpha over recent items with more than one label (NaN: none)."""
         return self.agreement.alpha if self.agreement.n_items else math.nan
 
-    def model_update(self, now: float, force: bool = False) -> ModelUpdate | None:
+    def model_update(self, now: float, force: bool = False) -> ModelRelease | None:
         """The current model if it is newer than the last published one and publishing is due
         (at most every ``publish_every_s``; ``force`` for the last one). Labels waiting for
         a refit are fitted first when the refit is due; until then nothing is published (a
@@ -450,19 +466,18 @@ class Coordinator:
             return None
         if not force and not self._publishing.due(now):
             return None
-        update = ModelUpdate.of(
-            self.learner.snapshot(), self._unpublished_received[-MAX_LATENCY_SAMPLES:]
-        ).model_copy(update={"labels_hash": self.labels_hash.hexdigest()})
+        update = ModelRelease(self.learner.snapshot(),
+                              self._unpublished_received[-MAX_LATENCY_SAMPLES:],
+                              self.labels_hash.hexdigest())
         self._unpublished_received.clear()
         self.published_version = self.learner.version
         self._publishing.mark(now)
         return update
 
     # ---- durability -----------------------------------------------------------------------
-    def ledger(self, now: float) -> Ledger:
+    def ledger(self, now: float) -> BudgetLedger:
         b = self.stage.budget
-        return Ledger(
-            schema_version=1,
+        return BudgetLedger(
             seen=b.seen,
             spent=b.spent + self.governance.debt,
             window_seen=b.window_seen,
@@ -474,13 +489,13 @@ class Coordinator:
 
     def restore(
         self,
-        selected: Iterable[SelectedItem],
+        selected: Iterable[Purchase],
         expired: Mapping[str, float],
-        labels: Iterable[LabelIn],
-        ledger: Ledger | None,
+        labels: Iterable[Label],
+        ledger: BudgetLedger | None,
         model_version: int,
         now: float,
-        state: RollbackState | None = None,
+        state: RollbackInForce | None = None,
     ) -> Restored:
         """Rebuild from the topics: what was bought (``selected``), what expired, every label,
         the last ledger and the last published model version. Call on a fresh instance.
@@ -489,7 +504,7 @@ class Coordinator:
         after a crash, which only makes the budget smaller). The learner re-learns every
         accepted label from re-embedded texts and continues at ``model_version + 1``.
         """
-        items: dict[str, SelectedItem] = {}
+        items: dict[str, Purchase] = {}
         for s in selected:
             items.setdefault(s.item_id, s)
         self.texts.add_many((i, s.text) for i, s in items.items())
@@ -511,7 +526,9 @@ class Coordinator:
         learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now)
         self.annotating.remember_restored(learned, rows_of(learned))
         if state is not None:  # start from the rolled-back model, never re-learn exclusions
-            learned = rollback.resume(self, state, learned, rows_of, model_version)
+            base, learned = rollback.resume(state, learned, self.learner, self.texts, rows_of,
+                                            model_version)
+            self._adopt(state, base)
         if learned:
             self.learner.version = max(self.learner.version, model_version)
             self.learner.learn_many(rows_of(learned), [x.label for x in learned])
@@ -548,21 +565,21 @@ class Coordinator:
             version=self.learner.version,
         )
 
-    def _restore_labels(self, labels: Iterable[LabelIn]) -> tuple[list[Label], int]:
+    def _restore_labels(self, labels: Iterable[Label]) -> tuple[list[Label], int]:
         learned: list[Label] = []
         known: list[str] = []
         rejected = 0
         for label in labels:
             if self._refusal(label, known) is not None:
                 rejected += 1
-            elif self._store(label, 0.0):
-                learned.append(_stored(label, 0.0))
+            elif self._store(label := replace(label, received_at=0.0)):
+                learned.append(label)
                 if label.label not in known:
                     known.append(label.label)
         self.agreement.add_many(learned)
         return learned, rejected
 
-    def _restore_budget(self, spent: float, ledger: Ledger | None) -> None:
+    def _restore_budget(self, spent: float, ledger: BudgetLedger | None) -> None:
         b = self.stage.budget
         b.spent = spent
         if ledger is None:
@@ -573,13 +590,3 @@ class Coordinator:
         self.control_offset = ledger.control_offset
         self.texts_offsets = dict(ledger.texts_offsets)
 
-
-def _stored(label: LabelIn, received_at: float) -> Label:
-    return Label(
-        label.item_id,
-        label.label,
-        label.annotator_id,
-        label.timestamp,
-        label.confidence,
-        received_at,
-    )

@@ -1,15 +1,13 @@
 """Governance of live selection and scoring: the drift response, OOD picks and calibration.
 
-The coordinator holds one :class:`Governance`. It wires the same core objects the drift
-scenario (``stream_al/simulate/drift_scenario.py``) runs into the coordinator's
-:class:`~stream_al.select.stage.SelectionStage`:
+The coordinator holds one :class:`Governance`. It drives the wrappers that
+:func:`stream_al.select.stack.build_stage` put around the stage's selector:
 
-- **OOD as a selection reason.** The stage's selector is wrapped in an
-  :class:`~stream_al.ood.OODSelector` sharing the :class:`~stream_al.drift.health.DataHealth`'s
-  detector (threshold learned from the labelled embeddings), so items far from everything
-  labelled are bought with reason ``"ood"``, capped at ``ood.max_share`` of the budget.
-  ``ood.max_share: 0`` turns it off.
-- **Drift response.** Outside it, a :class:`~stream_al.drift.response.DriftAwareSelector`
+- **OOD as a selection reason.** An :class:`~stream_al.select.ood_cap.OODSelector` sharing the
+  :class:`~stream_al.drift.health.DataHealth`'s detector (threshold learned from the labelled
+  embeddings), so items far from everything labelled are bought with reason ``"ood"``, capped
+  at ``ood.max_share`` of the budget. ``ood.max_share: 0`` turns it off.
+- **Drift response.** Outside it, a :class:`~stream_al.select.drift_aware.DriftAwareSelector`
   whose response every drift alarm of the coordinator's ``DataHealth`` (re)starts: for
   ``drift.response_items`` stream items a share of the spending goes to the most novel items
   of the drifting region (reason ``"drift_explore"``), and with ``drift.max_credit > 0`` the
@@ -36,10 +34,12 @@ from stream_al.calibration import CalibrationResult, TemperatureCalibrator
 from stream_al.config import Settings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.health import DataHealth
-from stream_al.drift.response import DriftAwareSelector, DriftResponse
+from stream_al.drift.response import DriftResponse
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.ood import OODSelector
+from stream_al.select.drift_aware import DriftAwareSelector
+from stream_al.select.ood_cap import OODSelector
+from stream_al.select.stack import find
 from stream_al.select.stage import SelectionStage
 
 REFIT_EVERY = 20
@@ -52,23 +52,22 @@ class Governance:
     >>> import numpy as np
     >>> from stream_al.config import Settings
     >>> from stream_al.drift.health import DataHealth
+    >>> from stream_al.select.stack import build_stage
     >>> settings = Settings.load(budget={"fraction": 0.1})
-    >>> stage, health = SelectionStage(settings, 8), DataHealth(settings, 8)
-    >>> governance = Governance(settings, stage, health)
-    >>> type(stage.selector).__name__, type(stage.selector.base).__name__
-    ('DriftAwareSelector', 'OODSelector')
+    >>> health = DataHealth(settings, 8)
+    >>> governance = Governance(settings, build_stage(settings, 8, ood=health.ood), health)
+    >>> governance.response is not None, health.checks_ood
+    (True, False)
     """
 
     def __init__(self, settings: Settings, stage: SelectionStage, health: DataHealth) -> None:
         self.settings = settings
         self.health = health
-        self.response: DriftResponse | None = None
-        if settings.ood.max_share > 0:
-            stage.selector = OODSelector(stage.selector, health.ood, settings.budget.fraction)
+        aware = find(stage.selector, DriftAwareSelector)
+        self.response: DriftResponse | None = None if aware is None else aware.response
+        ood = find(stage.selector, OODSelector)
+        if ood is not None and ood.detector is health.ood:
             health.checks_ood = False  # the selector checks (and counts) every stream item
-        if settings.drift.response_items > 0:
-            self.response = DriftResponse.from_settings(settings.drift, settings.budget.fraction)
-            stage.selector = DriftAwareSelector(stage.selector, self.response)
         self.stage = stage
         self.calibrator = TemperatureCalibrator(settings.calibration)
         self.last_calibration: CalibrationResult | None = None
@@ -93,7 +92,8 @@ class Governance:
     @property
     def debt(self) -> float:
         """Cost bought beyond the budget ledger by a drift response, not yet repaid."""
-        credit = getattr(self.stage.selector, "credit", None)
+        aware = find(self.stage.selector, DriftAwareSelector)
+        credit = None if aware is None else aware.credit
         return 0.0 if credit is None else float(credit.debt)
 
     # ---- calibration ----------------------------------------------------------------------

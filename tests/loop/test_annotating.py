@@ -10,7 +10,7 @@ from stream_al.config import Settings
 from stream_al.labels import Label, LabelStore
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.stream.annotating import ADJUDICATED, Annotating
+from stream_al.loop.annotating import ADJUDICATED, Annotating
 
 DIM = 4
 COLD = ModelSnapshot.empty(DIM)

@@ -3,28 +3,25 @@ back to, exactly; what was learned after it stays out, also through a rebuild.""
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import pytest
 
 from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.stream.coordinator import Coordinator
-from stream_al.stream.messages import LabelIn, RollbackRecord, SelectedItem
-from stream_al.stream.rollback import RollbackError
-from tests.stream.test_coordinator import EACH_LABEL, Feed, embedder, fresh, rows  # noqa: F401
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.records import Purchase, RollbackCommand
+from stream_al.loop.rollback import RollbackError
+from tests.loop.test_coordinator import EACH_LABEL, Feed, embedder, fresh, rows  # noqa: F401
 
 
 def command(snapshot: ModelSnapshot, learned: list[Label], command_id: str = "c1",
-            registry_version: int = 1) -> RollbackRecord:
+            registry_version: int = 1) -> RollbackCommand:
     """What ``stream-al models rollback`` sends for a registered ``snapshot``."""
-    return RollbackRecord(
-        schema_version=1,
+    return RollbackCommand(
         command_id=command_id,
         registry_version=registry_version,
         model_version=snapshot.version,
-        snapshot=base64.b64encode(snapshot.to_bytes()).decode("ascii"),
+        snapshot=snapshot,
         learned=[(x.item_id, x.annotator_id, x.label) for x in learned],
         requested_at=0.0,
     )
@@ -37,7 +34,7 @@ def rows_of(labels: list[Label]) -> list[tuple[str, str, str]]:
 def labelled_twice(embedder, rows, annotation=None):  # noqa: F811
     """Items bought from 300 texts; v1 learned the first 16 labels, v2 all of them."""
     feed = fresh(embedder, rows, EACH_LABEL if annotation is None else annotation)
-    bought: list[SelectedItem] = []
+    bought: list[Purchase] = []
     for start in range(0, 300, 50):
         bought += feed.texts(start, start + 50)
     bought += feed.c.flush(now=200.0)
@@ -49,11 +46,11 @@ def labelled_twice(embedder, rows, annotation=None):  # noqa: F811
     return feed, bought, v1, learned_v1
 
 
-def rebuild(feed: Feed, bought: list[SelectedItem], state, embedder) -> Coordinator:  # noqa: F811
+def rebuild(feed: Feed, bought: list[Purchase], state, embedder) -> Coordinator:  # noqa: F811
     """A successor rebuilt from what the topics hold: selected, labels, ledger, rollback."""
     c = feed.c
-    labels = [LabelIn(schema_version=1, item_id=x.item_id, annotator_id=x.annotator_id,
-                      timestamp=x.timestamp, label=x.label) for x in c.labels]
+    labels = [Label(item_id=x.item_id, annotator_id=x.annotator_id,
+                    timestamp=x.timestamp, label=x.label) for x in c.labels]
     restored = Coordinator(c.settings, embedder.dim, embedder)
     restored.restore(bought, {}, labels, c.ledger(1e9), c.published_version, 1e9, state)
     return restored

@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stream_al.config import Settings
-from stream_al.drift import CreditBudget, DriftAlarm, DriftAwareSelector, DriftResponse
-from stream_al.drift.response import EXPLORE_REASON
+from stream_al.drift import DriftAlarm, DriftResponse
 from stream_al.learn import ModelSnapshot
 from stream_al.score.batch import ScoredBatch, score_many
 from stream_al.select import Budget, SelectionStage
+from stream_al.select.drift_aware import EXPLORE_REASON, CreditBudget, DriftAwareSelector
 from tests.drift.realdata import embedded
 
 ALARM = DriftAlarm("embedding_mmd", 1.0, 0.5, 0)

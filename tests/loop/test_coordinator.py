@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from stream_al.config import Settings
 from stream_al.embed import Embedder, make_embedder
+from stream_al.labels import Label
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.records import Purchase, ScoredTexts
 from stream_al.score.batch import score_many
-from stream_al.stream.coordinator import Coordinator
-from stream_al.stream.messages import LabelIn, LabelsRecord, ScoredBatchRecord, SelectedItem
 
 AG_NEWS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "ag_news.csv"
 
@@ -53,40 +54,30 @@ class Feed:
         self.c, self.embedder, self.rows = coordinator, embedder, rows
         self.offset = 0
 
-    def scored(self, start: int, stop: int, prefix: str = "ag") -> ScoredBatchRecord:
+    def scored(self, start: int, stop: int, prefix: str = "ag") -> ScoredTexts:
         ids = [f"{prefix}-{i}" for i in range(start, stop)]
         texts = [self.rows[i][0] for i in range(start, stop)]
         X = self.embedder.embed(texts)
         snapshot = self.c.learner.snapshot()
-        return ScoredBatchRecord.of(
-            f"b{start}",
-            ids,
-            texts,
-            X,
-            score_many(snapshot, X),
-            snapshot.version,
-            np.ones(len(ids)),
-            0.0,
-        )
+        return ScoredTexts(f"b{start}", ids, texts, X, score_many(snapshot, X), snapshot.version)
 
-    def texts(self, start: int, stop: int, now: float = 100.0) -> list[SelectedItem]:
+    def texts(self, start: int, stop: int, now: float = 100.0) -> list[Purchase]:
         self.offset += 1
         return self.c.on_scored(self.scored(start, stop), self.offset, now)
 
     def labels(self, items, annotator: str = "a", label=None, now: float = 100.0):
         self.offset += 1
         labels = [
-            LabelIn(
-                schema_version=1,
+            Label(
                 item_id=i,
                 annotator_id=annotator,
                 timestamp=now,
                 label=label or self.rows[int(i.split("-")[1])][1],
+                received_at=now,
             )
             for i in items
         ]
-        record = LabelsRecord(schema_version=1, labels=labels, received_at=[now] * len(labels))
-        return self.c.on_labels(record, self.offset, now)
+        return self.c.on_labels(labels, self.offset, now)
 
 
 EACH_LABEL = {"learn_from": "labels"}
@@ -100,7 +91,7 @@ def fresh(embedder, rows, annotation: dict | None = None, **kafka) -> Feed:
 
 def test_selection_spends_within_the_budget_and_never_buys_an_item_twice(embedder, rows):
     feed = fresh(embedder, rows)
-    bought: list[SelectedItem] = []
+    bought: list[Purchase] = []
     for start in range(0, 400, 40):
         bought += feed.texts(start, start + 40)
         budget = feed.c.stage.budget
@@ -165,9 +156,7 @@ def test_a_batch_from_a_scorer_with_another_embedder_is_refused_before_it_is_cou
     feed.texts(0, 100)
     seen, offset = feed.c.stage.budget.seen, feed.c.control_offset
     X = np.ones((3, 8), dtype=np.float32)
-    alien = ScoredBatchRecord.of(
-        "alien", ["x-0", "x-1", "x-2"], ["a", "b", "c"], X, {}, 0, np.ones(3), 0.0
-    )
+    alien = ScoredTexts("alien", ["x-0", "x-1", "x-2"], ["a", "b", "c"], X, {}, 0)
 
     with pytest.raises(ValueError, match="one embedder"):
         feed.c.on_scored(alien, offset + 1, 100.0)
@@ -248,8 +237,7 @@ def test_a_restored_coordinator_has_the_same_budget_outstanding_items_and_labels
     feed.c.stage.outstanding.pop(bought[-1].item_id)
     feed.c.stage.budget.release(bought[-1].cost)
     labels = [
-        LabelIn(
-            schema_version=1,
+        Label(
             item_id=i,
             annotator_id="a",
             timestamp=1.0,
@@ -259,8 +247,7 @@ def test_a_restored_coordinator_has_the_same_budget_outstanding_items_and_labels
     ]
     labels += labels[:5]  # a vendor's retries
     labels += [
-        LabelIn(
-            schema_version=1,
+        Label(
             item_id="never-selected",
             annotator_id="a",
             timestamp=1.0,

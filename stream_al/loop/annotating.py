@@ -47,9 +47,9 @@ from stream_al.config import LearnerSettings, Settings
 from stream_al.labels import Label, LabelStore
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.stream.cadence import Cadence
-from stream_al.stream.messages import ExpertRequest
-from stream_al.stream.settled import SettledItems
+from stream_al.loop.cadence import Cadence
+from stream_al.loop.records import ExpertRequest
+from stream_al.loop.settled import SettledItems
 
 ADJUDICATED = "adjudicated"
 """The annotator id of a learned verdict (:class:`Label` rows the learner sees)."""
@@ -111,7 +111,7 @@ class Annotating:
         self.open: dict[str, Item] = {}
         """Items not settled yet, or held for an expert (verdicts: bounded by what is out)."""
         self.settled = SettledItems()
-        """The others' verdicts, on local disk (stream_al.stream.settled)."""
+        """The others' verdicts, on local disk (stream_al.loop.settled)."""
         self._bought = 0
         self._window: OrderedDict[str, None] = OrderedDict()  # recent multi-labelled items
         self._requested: set[str] = set()
@@ -369,7 +369,7 @@ class Annotating:
                       f"{suspicion.model_confidence:.2f}, {suspicion.neighbour_share:.0%} of "
                       f"labelled neighbours agree (mostly {suspicion.neighbour_label!r})")
         return ExpertRequest(
-            schema_version=1, item_id=item_id, text=texts.get(item_id, ""), reason=reason,
+            item_id=item_id, text=texts.get(item_id, ""), reason=reason,
             detail=detail, votes=dict(votes), annotators={x.annotator_id: x.label for x in labels},
             best_label=v.label if v is not None else suspicion.label if suspicion else None,
             confidence=float(v.confidence) if v is not None else 1.0,
@@ -387,7 +387,7 @@ class Annotating:
     def relearn(self, old: OnlineLearner, embed: Embed,
                 excluded: Collection[str] = frozenset()) -> OnlineLearner:
         """A learner rebuilt from the current verdicts, continuing ``old``'s versions;
-        ``excluded`` items (a rollback's, stream/rollback.py) are left out."""
+        ``excluded`` items (a rollback's, loop/rollback.py) are left out."""
         pairs = [(i, y) for i, y in self.learned() if i not in excluded]
         pairs = pairs[-self.learner_settings.memory:]  # what its replay memory would keep
         kept = self.flagger.vectors_of(i for i, _ in pairs)

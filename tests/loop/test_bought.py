@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_al.labels import Label, LabelStore
-from stream_al.stream.bought import MERGE_EVERY, BoughtTexts
-from stream_al.stream.learned import LearnedRows
+from stream_al.loop.bought import MERGE_EVERY, BoughtTexts
+from stream_al.loop.learned import LearnedRows
 
 
 @settings(max_examples=20, deadline=None)

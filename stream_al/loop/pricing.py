@@ -30,9 +30,6 @@ from stream_al.config import Settings
 from stream_al.cost import CostBudget, lengths_of, make_cost_model
 from stream_al.labels.base import Label
 from stream_al.select.budget import Budget
-from stream_al.select.cost_aware import CostAware
-from stream_al.select.factory import make_selector
-from stream_al.select.stage import SelectionStage
 
 RECENT_TIMESTAMPS = 64
 """Per annotator, the label timestamps kept to find the label before a new one."""
@@ -41,33 +38,24 @@ RECENT_TIMESTAMPS = 64
 class Pricing:
     """Prices (ledger units) and annotator counts per item; learns labelling times."""
 
-    def __init__(self, settings: Settings, memory: int = 50_000) -> None:
+    def __init__(self, settings: Settings, budget: CostBudget | None = None,
+                 memory: int = 50_000) -> None:
+        """``budget``: the selection stage's cost budget (``stage.cost_budget``, built with the
+        stack by :func:`stream_al.select.stack.build_stage`), whose cost model the labelling
+        times teach; None with ``cost.unit: labels``."""
         self.settings = settings
         self.cost = settings.cost
         self.assignment = AssignmentPolicy(settings.annotation, seed=settings.selection.seed)
-        self.model = make_cost_model(settings.cost)
-        self.budget: CostBudget | None = None
-        if self.cost.unit != "labels":
-            self.budget = CostBudget(settings.cost, self.model, settings.cost.task,
-                                     warmup=float(settings.budget.warmup_labels))
+        if budget is None and self.cost.unit != "labels":
+            budget = CostBudget(settings.cost, make_cost_model(settings.cost), settings.cost.task,
+                                warmup=float(settings.budget.warmup_labels))
+        self.budget = budget
+        self.model = budget.model if budget is not None else make_cost_model(settings.cost)
         self._wanted: OrderedDict[str, int] = OrderedDict()
         self._memory = memory
         self._times: dict[str, list[tuple[float, str]]] = defaultdict(list)
         self.observed = 0
         """Labelling times the cost model learned from."""
-
-    # ---- the selection stage ------------------------------------------------------------------
-    def install(self, stage: SelectionStage) -> None:
-        """Put the budget in ``cost.unit`` under ``stage`` and, for minutes and money with
-        ``cost.aware``, rank by informativeness per unit of cost."""
-        if self.budget is None:
-            return
-        stage.budget = self.budget.ledger
-        if self.cost.aware:
-            sel, bud = self.settings.selection, self.settings.budget
-            stage.selector = CostAware.of(
-                lambda r: make_selector(stage.strategy, sel, bud, r), stage,
-                kind=sel.uncertainty, min_cost=self.cost.min_cost)
 
     @property
     def ledger(self) -> Budget | None:

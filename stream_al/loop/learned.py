@@ -2,7 +2,7 @@
 
 What a registered model version learned from (item, annotator, class: the registry's rows),
 what a rollback keeps, what a restart re-learns. Each row is the item's position among the
-bought items (:class:`~stream_al.stream.bought.BoughtTexts`) and two small codes for its class
+bought items (:class:`~stream_al.loop.bought.BoughtTexts`) and two small codes for its class
 and annotator, so the list costs no Python object per label; reading it gives
 :class:`~stream_al.labels.Label` rows again (with timestamp 0: only item, class and annotator
 are kept).
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 
 from stream_al.labels import Label
 from stream_al.labels.store import CHUNK
-from stream_al.stream.bought import BoughtTexts
+from stream_al.loop.bought import BoughtTexts
 
 
 class Codes:

@@ -1,6 +1,6 @@
 """Settled items' verdicts, kept on local disk.
 
-Once an item is settled (adjudicated and learned, :mod:`stream_al.stream.annotating`), all
+Once an item is settled (adjudicated and learned, :mod:`stream_al.loop.annotating`), all
 that is needed of it is its place in buying order, the number of labels it asked for and
 the class learned: a later label may still change that verdict, and a relearn reads every
 verdict. Those rows grow with the budget, so they live in a scratch sqlite table

@@ -7,11 +7,9 @@ import pytest
 
 from stream_al.config import Settings
 from stream_al.labels import Label
-from stream_al.select.budget import Budget
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.pricing import Pricing
 from stream_al.select.cost_aware import CostAware
-from stream_al.select.stage import SelectionStage
-from stream_al.stream.coordinator import Coordinator
-from stream_al.stream.pricing import Pricing
 
 
 def test_a_label_budget_charges_one_per_annotator_asked():
@@ -36,20 +34,6 @@ def test_a_minute_budget_prices_long_items_higher_and_multiplies_by_k():
     assert pricing.units(1.0) == pytest.approx(10 / 60)  # one ledger unit = 10 s in minutes
 
 
-def test_installing_a_minute_budget_puts_its_ledger_and_cost_awareness_under_the_stage():
-    settings = Settings.load(cost={"unit": "minutes", "amount": 0.5, "period_items": 100},
-                             budget={"warmup_labels": 2})
-    stage = SelectionStage(settings, 8)
-    pricing = Pricing(settings)
-    pricing.install(stage)
-    assert isinstance(stage.budget, Budget) and stage.budget is pricing.ledger
-    assert stage.budget.allowance == pytest.approx(2.0)  # the warm-up, in typical labels
-    assert isinstance(stage.selector, CostAware)
-    plain = SelectionStage(Settings(), 8)
-    Pricing(Settings()).install(plain)  # labels: the stage's own ledger and selector stay
-    assert not isinstance(plain.selector, CostAware)
-
-
 def test_labelling_times_are_learned_from_each_annotators_consecutive_timestamps():
     settings = Settings.load(cost={"unit": "minutes", "base_seconds": 30, "seconds_per_char": 0,
                                    "prior_weight": 1, "learn": "linear"})
@@ -66,7 +50,7 @@ def test_labelling_times_are_learned_from_each_annotators_consecutive_timestamps
 def test_the_coordinator_spends_a_minute_budget_on_k_annotator_items(embedder, rows):
     """Live path: prices by length and k on selected items, the ledger in minutes, and the
     cost model learning from the labels' timestamps."""
-    from tests.stream.test_coordinator import Feed
+    from tests.loop.test_coordinator import Feed
 
     settings = Settings.load(
         embedder={"name": "hashing"}, selection={"batch_interval": 50},
@@ -94,7 +78,7 @@ def test_the_coordinator_spends_a_minute_budget_on_k_annotator_items(embedder, r
 def rows():
     import csv
 
-    from tests.stream.test_coordinator import AG_NEWS
+    from tests.loop.test_coordinator import AG_NEWS
     with AG_NEWS.open(newline="", encoding="utf-8") as f:
         return [(r["text"], r["label"]) for _, r in zip(range(400), csv.DictReader(f),
                                                          strict=False)]

@@ -11,15 +11,15 @@ import orjson
 import pytest
 
 from stream_al.annotation.batches import make_batches
-from stream_al.annotation.exchange import (
+from stream_al.select.base import Selection
+from stream_al.stream.messages import SCHEMA_DIR
+from stream_al.stream.vendor_files import (
     ExchangeError,
     export_batch,
     import_labels,
     read_selected,
     selected_items,
 )
-from stream_al.select.base import Selection
-from stream_al.stream.messages import SCHEMA_DIR
 
 LABEL_SCHEMA = json.loads((SCHEMA_DIR / "label.schema.json").read_text())
 ITEM_SCHEMA = json.loads((SCHEMA_DIR / "selected_item.schema.json").read_text())

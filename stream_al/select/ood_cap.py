@@ -1,0 +1,101 @@
+"""The selection reason ``"ood"`` in front of any selector, capped at a share of the budget.
+
+Items far from everything labelled (:class:`~stream_al.ood.OODDetector`) are bought first,
+farthest first, while an :class:`OODCap` allows; the rest of the batch goes to the wrapped
+selector, which spends from the same budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from stream_al.ood import OODDetector
+from stream_al.score.batch import ScoredBatch
+from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
+
+OOD_REASON = "ood"
+
+
+@dataclass
+class OODCap:
+    """An allowance accruing ``rate`` per stream item, never above ``limit``.
+
+    >>> cap = OODCap.of(rate=0.01, window_items=300)
+    >>> cap.observe(1000); cap.allowance
+    3.0
+    >>> cap.spend(2.0); cap.observe(100); round(cap.allowance, 6)
+    2.0
+    """
+
+    rate: float
+    limit: float
+    allowance: float = 0.0
+
+    @classmethod
+    def of(cls, rate: float, window_items: int) -> OODCap:
+        """``window_items`` items' worth at most (at least one label); 0: no limit."""
+        return cls(rate, max(1.0, rate * window_items) if window_items else float("inf"))
+
+    def observe(self, n_items: int) -> None:
+        self.allowance = min(self.limit, self.allowance + self.rate * n_items)
+
+    def can_spend(self, cost: float = 1.0) -> bool:
+        return cost <= self.allowance + 1e-9
+
+    def spend(self, cost: float = 1.0) -> None:
+        self.allowance -= cost
+
+
+class OODSelector:
+    """Selection reason ``"ood"`` in front of any selector, capped at ``max_share`` of the budget.
+
+    OOD items of each batch (farthest first) are bought while an :class:`OODCap` allows:
+    it accrues ``max_share`` of the budget fraction per stream item, but never holds more
+    than ``ood.cap_window_items`` items' worth, so over any ``n`` items OOD picks cost at most
+    ``max_share * fraction * (n + cap_window_items)`` (a quiet stretch does not save up for a
+    later burst). The rest of the batch goes to the wrapped selector, which spends from the
+    same budget.
+    """
+
+    def __init__(self, base: Selector, detector: OODDetector, fraction: float,
+                 max_share: float | None = None, cap_window_items: int | None = None) -> None:
+        share = detector.settings.max_share if max_share is None else max_share
+        window = detector.settings.cap_window_items if cap_window_items is None \
+            else cap_window_items
+        if not 0 <= share <= 1:
+            raise ValueError(f"ood.max_share must be in [0, 1], got {share}")
+        self.base = base
+        self.name = base.name
+        self.detector = detector
+        self.max_share = share
+        self.cap = OODCap.of(fraction * share, window) if share > 0 else None
+
+    @property
+    def reads_novelty(self) -> bool:
+        return reads_novelty(self.base)
+
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+        dist, flags = self.detector.check_many(batch.X)
+        batch.scores["ood_distance"] = dist.astype(np.float32)
+        chosen: list[Selection] = []
+        if self.cap is not None:
+            self.cap.observe(len(batch))
+            for i in np.flatnonzero(flags)[np.argsort(-dist[flags], kind="stable")]:
+                cost = float(batch.costs[i])
+                if not (self.cap.can_spend(cost) and budget.can_spend(cost)):
+                    break
+                self.cap.spend(cost)
+                budget.spend(cost)
+                chosen.append(selection_of(batch, int(i), self.name, OOD_REASON, float(dist[i])))
+        batch = batch.without(s.item_id for s in chosen)
+        return chosen + self.base.select_many(batch, budget)
+
+    def flush(self, budget: BudgetLike) -> list[Selection]:
+        flush = getattr(self.base, "flush", None)
+        return [] if flush is None else flush(budget)
+
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
+        self.base.reward_many(strategies, rewards)

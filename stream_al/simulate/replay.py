@@ -1,0 +1,158 @@
+"""The one replay loop: a dataset streamed through the coordinator the Kafka worker runs.
+
+:class:`Replay` does what the worker's scorers, labels agents and chores do, on a simulated
+clock (``simulation.seconds_per_item`` seconds per stream item) instead of a broker:
+
+- scorers: each chunk of rows is scored (``score_many``) on the last *published* model and
+  handed to :meth:`Coordinator.on_scored` as :class:`~stream_al.loop.records.ScoredTexts`, with
+  its stream positions as texts offsets;
+- vendors: what is bought goes to a :class:`~stream_al.simulate.vendor.SimulatedVendor`, whose
+  labels come back ``label_delay`` items later through :meth:`Coordinator.on_labels`;
+- chores: after every chunk the last model is published and late selections expire; at the
+  end of the stream, the idle flush spends what the budget still allows.
+
+So selection (the stack of :func:`stream_al.select.stack.build_stage`), pricing, adjudication,
+the OOD cap, the drift response and calibration run exactly as live. With ``record=True`` every
+call into the coordinator is kept (:attr:`Replay.steps`): the equivalence test replays them
+through the Kafka shell's conversions into a fresh coordinator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+
+from stream_al.labels import Label
+from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.loop.coordinator import IDLE_FLUSH_S, Coordinator, LabelOutcome
+from stream_al.loop.records import ModelRelease, Purchase, ScoredTexts
+from stream_al.score.batch import score_many
+from stream_al.simulate.vendor import SimulatedVendor
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call into the coordinator, as the worker would make it."""
+
+    kind: Literal["scored", "labels", "publish", "expire", "flush"]
+    now: float
+    offset: int = -1
+    scored: ScoredTexts | None = None
+    labels: tuple[Label, ...] = ()
+    force: bool = False
+
+
+@dataclass
+class Replayed:
+    """What came out of the coordinator."""
+
+    purchases: list[Purchase] = field(default_factory=list)
+    releases: list[ModelRelease] = field(default_factory=list)
+    labels_used: int = 0
+    gains: list[float] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class Replay:
+    """Feeds ``coordinator`` the rows of a dataset (``texts``, embeddings ``X``) in chunks."""
+
+    def __init__(self, coordinator: Coordinator, vendor: SimulatedVendor,
+                 texts: Sequence[str], X: np.ndarray, seconds_per_item: float = 1.0,
+                 record: bool = False) -> None:
+        self.c = coordinator
+        self.vendor = vendor
+        self.texts = texts
+        self.X = X
+        self.seconds_per_item = seconds_per_item
+        self.position = 0
+        self.offset = -1
+        self.model: ModelSnapshot = coordinator.learner.snapshot()
+        """The last published model: what the scorers score with."""
+        self.out = Replayed()
+        self.steps: list[Step] | None = [] if record else None
+        self._extra_s = 0.0
+
+    @property
+    def now(self) -> float:
+        return self.position * self.seconds_per_item + self._extra_s
+
+    # ---- the stream -------------------------------------------------------------------------
+    def feed_many(self, rows: np.ndarray) -> list[Purchase]:
+        """One chunk of stream rows: scored, offered, then labels due and chores."""
+        rows = np.asarray(rows)
+        X = self.X[rows]
+        scored = ScoredTexts(
+            batch_id=f"b{self.position}", ids=[str(r) for r in rows.tolist()],
+            texts=[self.texts[r] for r in rows.tolist()], X=X,
+            scores=score_many(self.model, X), model_version=self.model.version,
+            partitions=[0] * len(rows),
+            offsets=list(range(self.position, self.position + len(rows))))
+        bought = self._scored(scored, self.now)
+        self.position += len(rows)
+        self.deliver(self.now)
+        self.chores(self.now)
+        return bought
+
+    def finish(self) -> None:
+        """The stream went idle: flush, wait for every label owed, publish the last model."""
+        self._extra_s += IDLE_FLUSH_S
+        self._flush(self.now)
+        last = self.vendor.last_due
+        if last is not None and last > self.now:
+            self._extra_s += last - self.now
+        self.deliver(self.now)
+        self._extra_s += max(self.c.settings.learner.refit_every_s, 0.0) + 1.0
+        self.chores(self.now)
+
+    # ---- the worker's calls ----------------------------------------------------------------
+    def deliver(self, now: float) -> LabelOutcome | None:
+        """The labels the vendor has answered by ``now``, as one labels record."""
+        labels = [replace(x, received_at=now) for x in self.vendor.due_many(now)]
+        if not labels:
+            return None
+        self.offset += 1
+        self._log(Step("labels", now, self.offset, labels=tuple(labels)))
+        outcome = self.c.on_labels(labels, self.offset, now)
+        self.out.labels_used += len(outcome.accepted)
+        self.out.gains += outcome.gains
+        self._publish(now, force=False)
+        return outcome
+
+    def chores(self, now: float) -> None:
+        """What the worker does every few hundred ms: the last model out, expiries."""
+        self._publish(now, force=True)
+        self._log(Step("expire", now))
+        self.c.expire(now)
+
+    def _scored(self, scored: ScoredTexts, now: float) -> list[Purchase]:
+        self.offset += 1
+        self._log(Step("scored", now, self.offset, scored=scored))
+        bought = self.c.on_scored(scored, self.offset, now)
+        self._bought(bought, now)
+        return bought
+
+    def _flush(self, now: float) -> list[Purchase]:
+        self._log(Step("flush", now))
+        bought = self.c.flush(now)
+        self._bought(bought, now)
+        return bought
+
+    def _bought(self, bought: list[Purchase], now: float) -> None:
+        self.out.purchases += bought
+        for p in bought:
+            self.out.reasons[p.reason] = self.out.reasons.get(p.reason, 0) + 1
+        self.vendor.buy_many(bought, now)
+
+    def _publish(self, now: float, force: bool) -> None:
+        self._log(Step("publish", now, force=force))
+        release = self.c.model_update(now, force=force)
+        if release is not None:
+            self.out.releases.append(release)
+            self.model = release.snapshot
+
+    def _log(self, step: Step) -> None:
+        if self.steps is not None:
+            self.steps.append(step)
