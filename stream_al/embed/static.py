@@ -11,7 +11,6 @@ needs ``stream-al[minilm]`` (torch).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,21 +18,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stream_al.embed.base import EmbeddingError, check_texts, l2_normalise
+from stream_al.embed.static_build import (
+    SHIPPED_DIM,
+    SHIPPED_MODEL_DIR,
+    WEIGHTS,
+    build_static_model,
+    weights_sha256,
+)
 
 if TYPE_CHECKING:
     from model2vec import StaticModel
 
 MINILM_WIDTH = 384
-SHIPPED_DIM = 256
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "static_model"
-WEIGHTS = "model.safetensors"
 SHIPPED_SHA256 = "9c92f49731960451327a85b8e8e9dd8a2ea1ce7e42f014243fb279542b18d0d8"
 """sha256 of the shipped weights; ``static_build`` prints it when it rebuilds them."""
-
-
-def weights_sha256(model_dir: Path) -> str:
-    """sha256 of a static model's weights file: its fingerprint."""
-    return hashlib.sha256((Path(model_dir) / WEIGHTS).read_bytes()).hexdigest()
 
 
 def static_model_dir(cache_dir: Path, dim: int) -> Path:
@@ -84,8 +82,6 @@ class StaticEmbedder:
         if dim == SHIPPED_DIM:
             shipped_model_path()
         elif not self.path.is_dir():
-            from stream_al.embed.static_build import build_static_model
-
             self.built = build_static_model(self.path, dim)
         self.batch_size = batch_size
         self.model_id = (SHIPPED_SHA256 if dim == SHIPPED_DIM else weights_sha256(self.path))[:16]

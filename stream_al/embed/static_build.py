@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import shutil
 import tempfile
@@ -33,7 +34,17 @@ from pathlib import Path
 
 from stream_al.embed.base import EmbeddingError
 from stream_al.embed.minilm import minilm_model_path
-from stream_al.embed.static import SHIPPED_DIM, SHIPPED_MODEL_DIR, WEIGHTS, weights_sha256
+
+SHIPPED_DIM = 256
+"""Width of the static model the package ships (other widths are distilled into the cache)."""
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "static_model"
+WEIGHTS = "model.safetensors"
+
+
+def weights_sha256(model_dir: Path) -> str:
+    """sha256 of a static model's weights file: its fingerprint."""
+    return hashlib.sha256((Path(model_dir) / WEIGHTS).read_bytes()).hexdigest()
+
 
 SOURCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """Hugging Face id of the model the static model is distilled from (Apache-2.0)."""

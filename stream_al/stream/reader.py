@@ -37,18 +37,13 @@ from aiokafka.errors import KafkaError
 
 from stream_al.config import KafkaSettings
 from stream_al.stream import clients
-from stream_al.stream.topics import MAX_RECORD_BYTES
+from stream_al.stream.topics import MAX_RECORD_BYTES, texts_group
 
 log = logging.getLogger(__name__)
 
 Then = Callable[[], Awaitable[None]]
 """A batch's second phase, run in batch order."""
 Handler = Callable[[Sequence[ConsumerRecord]], Awaitable[Then | None]]
-
-
-def texts_group(kafka: KafkaSettings) -> str:
-    """The consumer group the scorers share the ``texts`` partitions in."""
-    return f"{kafka.app_id}.texts"
 
 
 class TextReader(ConsumerRebalanceListener):

@@ -92,6 +92,11 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
     ]
 
 
+def texts_group(kafka: KafkaSettings) -> str:
+    """The consumer group the scorers share the ``texts`` partitions in."""
+    return f"{kafka.app_id}.texts"
+
+
 def vendor_labels_topics(kafka: KafkaSettings) -> list[str]:
     """The labels topic of each vendor, and the experts', when ``topics.vendors`` names any."""
     t = kafka.topics
@@ -139,8 +144,6 @@ def _wait_for_group_coordinator(admin: KafkaAdminClient, kafka: KafkaSettings,
     then logs ``GroupCoordinatorNotAvailableError`` as an ERROR (aiokafka retries by itself).
     Waiting for the coordinator here keeps a healthy start free of them; after ``timeout_s``
     the worker starts anyway (its consumers keep retrying) with one warning."""
-    from stream_al.stream.reader import texts_group  # the reader imports this module
-
     groups = [kafka.app_id, texts_group(kafka)]
     deadline = time.monotonic() + timeout_s
     while True:
