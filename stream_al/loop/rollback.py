@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
+from stream_al.errors import StreamAlError
 from stream_al.labels import Label
 from stream_al.learn.online import OnlineLearner
 from stream_al.loop.records import RollbackCommand, RollbackInForce
@@ -34,7 +35,7 @@ from stream_al.loop.records import RollbackCommand, RollbackInForce
 Rows = Callable[[Sequence[Label]], np.ndarray]
 
 
-class RollbackError(ValueError):
+class RollbackError(StreamAlError, ValueError):
     """A rollback this coordinator cannot apply; the message names the fix."""
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stream_al.errors import StreamAlError
 
-class BudgetError(ValueError):
+
+class BudgetError(StreamAlError, ValueError):
     """Spending more than the allowance, or a negative cost."""
 
 
