@@ -35,6 +35,7 @@ from scipy.special import log_softmax, softmax
 
 from stream_al.config import CalibrationSettings
 from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.plotting import pyplot
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 
@@ -220,12 +221,12 @@ class TemperatureCalibrator:
 
 def plot_reliability(path: str | Path, diagrams: Mapping[str, ReliabilityDiagram],
                      title: str = "Reliability diagram") -> None:
-    """Accuracy against confidence per bin, one line per diagram, with the diagonal."""
-    import matplotlib
+    """Accuracy against confidence per bin, one line per diagram, with the diagonal.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    Raises :class:`~stream_al.plotting.PlotsUnavailableError` without matplotlib (the
+    ``plots`` extra).
+    """
+    plt = pyplot(path)
     fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
     for name, d in diagrams.items():

@@ -3,8 +3,8 @@
 Starts a private broker (its own port and data directory), one worker, the simulated vendor
 and the producer on a real dataset; while texts flow it reads every new model version from the
 ``models`` topic and scores it on a held-out split; at the end it prints a report, writes a
-learning-curve plot, runs the simulator's comparison with random on the same data, and stops
-everything it started.
+learning-curve plot (with matplotlib, the ``plots`` extra; else says how to get it), runs the
+simulator's comparison with random on the same data, and stops everything it started.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from stream_al.cli.broker import broker
 from stream_al.cli.errors import CommandError
 from stream_al.config import KafkaSettings, Settings
 from stream_al.dataset import LabeledTexts, load_labeled
+from stream_al.plotting import PlotsUnavailableError, pyplot, skipped
 
 
 def packaged_data() -> Path:
@@ -187,7 +188,7 @@ def run_demo(args: argparse.Namespace) -> int:
         stack.stop()
         broker("stop", env, quiet=True)
     if watcher is not None:
-        _report(watcher, run_dir, len(stream_rows), args)
+        kafka_report(watcher.points, run_dir, len(stream_rows), args)
     if not args.no_simulation:
         _compare(args, run_dir)
     return 0
@@ -225,8 +226,10 @@ def _watch(watcher: Watcher, stack: Stack, producer: subprocess.Popen, n_items: 
     print(f"[demo] stopped waiting after {args.timeout:.0f}s", flush=True)
 
 
-def _report(watcher: Watcher, run_dir: Path, n_items: int, args: argparse.Namespace) -> None:
-    points = watcher.points
+def kafka_report(points: list[Point], run_dir: Path, n_items: int,
+                 args: argparse.Namespace) -> None:
+    """Print what the live run reached and write ``kafka_curve.csv`` and, with matplotlib,
+    ``kafka_learning_curve.png`` (else one line says it was skipped and how to get it)."""
     if not points:
         print("[demo] no model was published; see the worker log", flush=True)
         return
@@ -234,30 +237,39 @@ def _report(watcher: Watcher, run_dir: Path, n_items: int, args: argparse.Namesp
     print(f"\n[demo] {n_items} texts streamed, {last.labels} labels learned "
           f"({last.labels / n_items:.1%} of the stream), {len(points)} model versions, "
           f"final held-out accuracy {last.accuracy:.3f}")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    ax.plot([p.labels for p in points], [p.accuracy for p in points], marker="o", markersize=3)
-    ax.set_xlabel("labels learned")
-    ax.set_ylabel("held-out accuracy")
-    ax.set_title(f"stream-al on Kafka: {Path(args.data).stem}, budget {args.budget:.0%}")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(run_dir / "kafka_learning_curve.png")
-    plt.close(fig)
     with (run_dir / "kafka_curve.csv").open("w") as f:
         f.write("seconds,version,labels,accuracy\n")
         for p in points:
             f.write(f"{p.at_s:.2f},{p.version},{p.labels},{p.accuracy:.4f}\n")
-    print(f"[demo] wrote {run_dir}/kafka_learning_curve.png and kafka_curve.csv", flush=True)
+    try:
+        plot_kafka_curve(run_dir / "kafka_learning_curve.png", points,
+                         f"stream-al on Kafka: {Path(args.data).stem}, budget {args.budget:.0%}")
+        wrote = "kafka_learning_curve.png and kafka_curve.csv"
+    except PlotsUnavailableError as e:
+        print(f"[demo] {skipped('kafka_learning_curve.png', e)}", flush=True)
+        wrote = "kafka_curve.csv"
+    print(f"[demo] wrote {run_dir}/{wrote}", flush=True)
+
+
+def plot_kafka_curve(path: Path, points: list[Point], title: str) -> None:
+    """Held-out accuracy of each published model against the labels it learned; raises
+    :class:`~stream_al.plotting.PlotsUnavailableError` without matplotlib."""
+    plt = pyplot(path)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ax.plot([p.labels for p in points], [p.accuracy for p in points], marker="o", markersize=3)
+    ax.set_xlabel("labels learned")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _compare(args: argparse.Namespace, run_dir: Path) -> None:
     """The same data through the simulator: the default strategy against random."""
     from stream_al.cli.simulate import compare, print_table
+    from stream_al.simulate.report import files_written
 
     print("\n[demo] the same data in the simulator: default strategy against random", flush=True)
     seed = {"seed": args.seed}
@@ -267,7 +279,7 @@ def _compare(args: argparse.Namespace, run_dir: Path) -> None:
     )
     out = run_dir / "simulation"
     print_table(compare(settings, Path(args.data), ["default", "random"], out))
-    print(f"wrote {out}/summary.json, curve.csv, learning_curve.png")
+    print(f"wrote {out}/{files_written()}")
 
 
 def add_parser(subparsers: Any) -> None:

@@ -15,6 +15,7 @@ from stream_al.config import Settings
 
 def run(args: argparse.Namespace) -> int:
     from stream_al.select.factory import STRATEGIES
+    from stream_al.simulate.report import files_written
 
     strategies = [s.strip() for s in args.strategy.split(",") if s.strip()]
     unknown = [s for s in strategies if s not in STRATEGIES]
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args, **_flags(args))
     report = compare(settings, Path(args.data), strategies, Path(args.out))
     print_table(report)
-    print(f"wrote {args.out}/summary.json, curve.csv, learning_curve.png")
+    print(f"wrote {args.out}/{files_written()}")
     return 0
 
 

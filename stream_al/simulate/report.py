@@ -1,4 +1,5 @@
-"""What a simulation writes: summary.json, curve.csv and learning_curve.png."""
+"""What a simulation writes: summary.json, curve.csv, calibration.csv, and with matplotlib (the
+``plots`` extra) learning_curve.png and reliability.png."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from stream_al.calibration import plot_reliability
+from stream_al.calibration import ReliabilityDiagram, plot_reliability
+from stream_al.plotting import PlotsUnavailableError, available, pyplot, skipped
 from stream_al.simulate.simulator import StrategyResult
 
 
@@ -26,6 +28,11 @@ def summary(results: Mapping[str, StrategyResult], all_labels_accuracy: float,
 
 def write_report(out_dir: Path, results: Mapping[str, StrategyResult], all_labels_accuracy: float,
                  meta: Mapping[str, object] | None = None) -> dict[str, object]:
+    """Write the report's files into ``out_dir`` and return the summary.
+
+    The PNGs are drawn beside the figures: without matplotlib they are skipped with one
+    printed line that names the fix, and everything else is written.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     data = summary(results, all_labels_accuracy, meta)
     (out_dir / "summary.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
@@ -36,31 +43,49 @@ def write_report(out_dir: Path, results: Mapping[str, StrategyResult], all_label
             for p in r.curve:
                 w.writerow([name, p.position, p.labels_used, f"{p.accuracy:.4f}",
                             f"{p.macro_f1:.4f}"])
-    plot_learning_curves(out_dir / "learning_curve.png", results, all_labels_accuracy)
     write_calibration(out_dir, results)
+    try:
+        draw_report(out_dir, results, all_labels_accuracy)
+    except PlotsUnavailableError as e:
+        print(skipped("learning_curve.png and reliability.png", e), flush=True)
     return data
 
 
+def files_written() -> str:
+    """The files :func:`write_report` writes here, for the line a command prints after it."""
+    return "summary.json, curve.csv" + (", learning_curve.png" if available() else "")
+
+
 def write_calibration(out_dir: Path, results: Mapping[str, StrategyResult]) -> None:
-    """``calibration.csv`` (ECE per strategy on the held-out split) and ``reliability.png``."""
-    diagrams = {name: r.reliability for name, r in results.items() if r.reliability is not None}
+    """``calibration.csv``: ECE per strategy on the held-out split."""
     with (out_dir / "calibration.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["strategy", "ece"])
-        for name, d in diagrams.items():
+        for name, d in _diagrams(results).items():
             w.writerow([name, f"{d.ece:.4f}"])
+
+
+def draw_report(out_dir: Path, results: Mapping[str, StrategyResult],
+                all_labels_accuracy: float) -> None:
+    """``learning_curve.png`` and, when the results carry reliability diagrams,
+    ``reliability.png``; raises :class:`~stream_al.plotting.PlotsUnavailableError` without
+    matplotlib."""
+    plot_learning_curves(out_dir / "learning_curve.png", results, all_labels_accuracy)
+    diagrams = _diagrams(results)
     if diagrams:
         plot_reliability(out_dir / "reliability.png", diagrams,
                          "Held-out reliability of the final models")
 
 
+def _diagrams(results: Mapping[str, StrategyResult]) -> dict[str, ReliabilityDiagram]:
+    return {name: r.reliability for name, r in results.items() if r.reliability is not None}
+
+
 def plot_learning_curves(path: Path, results: Mapping[str, StrategyResult],
                          all_labels_accuracy: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Held-out accuracy against labels bought, one line per strategy; raises
+    :class:`~stream_al.plotting.PlotsUnavailableError` without matplotlib."""
+    plt = pyplot(path)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for name, r in results.items():
         ax.plot([p.labels_used for p in r.curve], [p.accuracy for p in r.curve],

@@ -1,11 +1,16 @@
 """``stream-al demo`` finds its dataset without the repository: ``--data``, the ``demo.data``
-setting, else the AG News copy shipped with the package; a missing file names the fix."""
+setting, else the AG News copy shipped with the package; a missing file names the fix. Its
+learning-curve PNG needs matplotlib (the ``plots`` extra); without it the demo says so."""
 
 from __future__ import annotations
 
-from stream_al.cli.demo import packaged_data
+import argparse
+from pathlib import Path
+
+from stream_al.cli.demo import Point, kafka_report, packaged_data
 from stream_al.dataset import load_labeled
 from tests.cli.run import one_line_error, stream_al
+from tests.without_matplotlib import FIX, python
 
 
 def test_the_package_ships_the_ag_news_test_split_with_its_attribution():
@@ -24,3 +29,30 @@ def test_a_missing_demo_data_setting_names_the_setting(tmp_path):
     done = stream_al("demo", env={"STREAM_AL_DEMO__DATA": str(tmp_path / "gone.csv")})
     err = one_line_error(done)
     assert "gone.csv (demo.data)" in err and "STREAM_AL_DEMO__DATA" in err
+
+
+
+def report_four_model_versions(run_dir: Path) -> None:
+    points = [Point(at_s=1.0 + i, version=i + 1, labels=10 * (i + 1), accuracy=0.5 + 0.05 * i)
+              for i in range(4)]
+    kafka_report(points, run_dir, 1000, argparse.Namespace(data="ag_news.csv", budget=0.05))
+
+
+def test_without_matplotlib_the_demo_report_skips_its_png_and_says_how_to_get_it(tmp_path):
+    done = python("from tests.cli.test_demo import report_four_model_versions\n"
+                  f"from pathlib import Path\nreport_four_model_versions(Path({str(tmp_path)!r}))")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "40 labels learned" in lines[1] and "final held-out accuracy 0.650" in lines[1]
+    assert lines[2] == ("[demo] skipped kafka_learning_curve.png: matplotlib is not installed "
+                        f"(the core install leaves it out); add it with {FIX} to draw them")
+    assert lines[3] == f"[demo] wrote {tmp_path}/kafka_curve.csv"
+    assert len((tmp_path / "kafka_curve.csv").read_text().splitlines()) == 5
+    assert not (tmp_path / "kafka_learning_curve.png").exists()
+
+
+def test_with_matplotlib_the_demo_report_draws_its_learning_curve(tmp_path, capsys):
+    report_four_model_versions(tmp_path)
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"[demo] wrote {tmp_path}/kafka_learning_curve.png and kafka_curve.csv")
+    assert (tmp_path / "kafka_learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
