@@ -87,8 +87,9 @@ class CostAware:
         flush = getattr(self.inner, "flush", None)
         return flush(budget) if flush is not None else []
 
-    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
-        self.inner.reward_many(strategies, rewards)
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
+                    item_ids: Sequence[str] | None = None) -> None:
+        self.inner.reward_many(strategies, rewards, item_ids=item_ids)
 
     def _rescaled(self, batch: ScoredBatch) -> ScoredBatch:
         per_label = batch.costs
