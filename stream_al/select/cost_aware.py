@@ -118,3 +118,12 @@ class CostAware:
         factor = np.array([self._factor.get(hash(row.tobytes()), 1.0) for row in X])
         return (fresh * factor).astype(np.float32)
 
+    @property
+    def n_classes(self) -> int | None:
+        """Classes the base rescorer's model knows (reservoirs size their batches by it)."""
+        return getattr(self.rescorer, "n_classes", None)
+
+    @property
+    def snapshot(self) -> object | None:
+        """The base rescorer's model (the balanced selector asks it for predicted classes)."""
+        return getattr(self.rescorer, "snapshot", None)

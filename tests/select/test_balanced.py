@@ -92,3 +92,17 @@ def test_farthest_first_prefers_typical_points_over_outliers_at_equal_distance()
 def test_balancing_quotas_give_each_label_to_the_class_with_fewest(bought, available, expected):
     n = 4
     assert balancing_quotas(n, np.array(bought), np.array(available)).tolist() == expected
+
+
+def test_behind_the_cost_aware_wrapper_the_model_is_still_trusted_once_it_knows_the_classes():
+    from stream_al.select.cost_aware import CostAware
+    from stream_al.select.factory import make_selector
+
+    stage = stage_for()
+    batch, which = blobs(400, [0.5, 0.5], seed=0)
+    centre = np.stack([batch.X[which == c].mean(axis=0) for c in (0, 1)])
+    stage.set_model(ModelSnapshot(1, ("a", "b"), centre, np.zeros(2, dtype=np.float32)))
+    aware = CostAware.of(lambda r: make_selector("balanced", stage.settings.selection,
+                                                 stage.settings.budget, r), stage)
+    aware.inner.recent.add_many(batch.X[:10])
+    assert aware.inner.trusted()
