@@ -107,20 +107,25 @@ def first_labels(bought: list[str], stream_labels: np.ndarray) -> dict[str, int 
 
 
 def run_case(name: str, budget: float, embedder: str, strategies: list[str], seeds: list[int],
-             rows: int | None, test_size: int, out: Path, text_weight: float = 0.0) -> None:
+             rows: int | None, test_size: int, out: Path, text_weight: float = 0.0,
+             bandit_arms: list[str] | None = None) -> None:
     data, X = load_case(name, embedder, rows)
     simulator.SelectionStage = (with_text_signals(data.texts) if text_weight > 0
                                 else SelectionStage)
     for seed in seeds:
         settings = Settings.load(embedder={"name": embedder}, budget={"fraction": budget},
                                  simulation={"seed": seed, "test_size": test_size},
-                                 selection={"seed": seed, "text_weight": text_weight},
+                                 selection={"seed": seed, "text_weight": text_weight,
+                                            **({"bandit_arms": bandit_arms} if bandit_arms
+                                               else {})},
                                  learner={"seed": seed})
         sim = RecordingSimulation(data, X, settings)
         for strategy in strategies:
             t0 = time.perf_counter()
             r = sim.run(strategy)
             label = f"{strategy}+text{text_weight:g}" if text_weight > 0 else strategy
+            if strategy == "bandit" and bandit_arms:
+                label = f"bandit({'+'.join(bandit_arms)})"
             record = {"set": name, "budget": budget, "embedder": embedder, "seed": seed,
                       "strategy": label, **r.summary(),
                       "first": first_labels(sim.bought_labels, sim.y[sim.split.stream]),
@@ -162,6 +167,7 @@ def main() -> int:
     parser.add_argument("--test-size", type=int, default=1500)
     parser.add_argument("--out", type=Path, default=Path("selection_suite.jsonl"))
     parser.add_argument("--text-weight", type=float, default=0.0)
+    parser.add_argument("--bandit-arms", help="comma-separated arms of the bandit")
     parser.add_argument("--table", type=Path, help="print the table of a results file and exit")
     args = parser.parse_args()
     if args.table:
@@ -172,7 +178,8 @@ def main() -> int:
     for case in args.case:
         name, budget = case.split(":")
         run_case(name, float(budget), args.embedder, args.strategies.split(","), seeds,
-                 args.rows, args.test_size, args.out, args.text_weight)
+                 args.rows, args.test_size, args.out, args.text_weight,
+                 args.bandit_arms.split(",") if args.bandit_arms else None)
     return 0
 
 

@@ -75,11 +75,13 @@ class CoverThenBalance(DiverseReservoir):
     def __init__(self, rescorer: Informativeness, kind: str = "margin", max_clusters: int = 64,
                  size: int = 32, batch_interval: int = 200, novelty_weight: float = 0.0,
                  min_separation: float = 0.05, density_weight: float = 0.5,
-                 cold_labels: int = 2, text_weight: float = 0.0, seed: int = 0) -> None:
+                 cold_labels: int = 2, text_weight: float = 0.0, cold_pick: str = "farthest",
+                 seed: int = 0) -> None:
         super().__init__(rescorer, kind, max_clusters, size, batch_interval, novelty_weight,
                          min_separation, density_weight, seed)
         self.cold_labels = cold_labels
         self.text_weight = text_weight
+        self.cold_pick = cold_pick
         self.recent = RecentPurchases()
 
     def trusted(self) -> bool:
@@ -88,8 +90,8 @@ class CoverThenBalance(DiverseReservoir):
         return classes >= 2 and self.recent.count >= self.cold_labels * classes
 
     def _emit(self, budget: BudgetLike) -> list[Selection]:
-        held, self._held = self._held, None
-        self._mass = np.zeros_like(self._mass)
+        held, mass, self._held = self._held, self._mass, None
+        self._mass = np.zeros_like(mass)
         if held is None or not len(held) or budget.allowance < 1.0 - 1e-9:
             return []
         X, groups = held.batch.X, held.clusters
@@ -103,7 +105,8 @@ class CoverThenBalance(DiverseReservoir):
             picked = fresh[self._balanced(X[fresh], priority[fresh], n)]
         else:
             reason = "coverage"
-            picked = fresh[farthest_first(X[fresh], typical[fresh], self.recent.X, n)]
+            picked = (fresh[self._strata(groups[fresh], mass, n)] if self.cold_pick == "strata"
+                      else fresh[farthest_first(X[fresh], typical[fresh], self.recent.X, n)])
             priority = typical
         costs = held.batch.costs.tolist()
         bought = []
@@ -114,6 +117,26 @@ class CoverThenBalance(DiverseReservoir):
         self.recent.add_many(X[bought])
         return selections_of(held.batch, bought, self.name, reason, priority[bought],
                              groups[bought])
+
+    def _strata(self, groups: np.ndarray, mass: np.ndarray, n: int) -> np.ndarray:
+        """``n`` rows by systematic sampling over the clusters in proportion to the items each
+        was offered (strata of the stream), uniformly at random within a cluster: every region
+        gets its share, and a class is hit as often as under random sampling."""
+        clusters, where, available = np.unique(groups, return_inverse=True, return_counts=True)
+        n = min(n, len(groups))
+        order = self._rng.permutation(len(clusters))
+        weight = np.maximum(mass[clusters[order]], 1).astype(np.float64)
+        cuts = np.cumsum(weight) / weight.sum()
+        points = (self._rng.random() + np.arange(n)) / max(n, 1)
+        slots = np.zeros(len(clusters), dtype=np.int64)
+        np.add.at(slots, order[np.minimum(np.searchsorted(cuts, points), len(order) - 1)], 1)
+        slots = np.minimum(slots, available)
+        while slots.sum() < n:  # clusters with spare candidates absorb what is left
+            room = np.flatnonzero(slots < available)
+            slots[room[self._rng.integers(len(room))]] += 1
+        picked = [self._rng.permutation(np.flatnonzero(where == j))[: slots[j]]
+                  for j in np.flatnonzero(slots)]
+        return np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
 
     def _text_boost(self, batch: ScoredBatch) -> np.ndarray:
         """1 + text_weight x the mean of the text signals the batch carries (1 without)."""
