@@ -75,13 +75,11 @@ class CoverThenBalance(DiverseReservoir):
     def __init__(self, rescorer: Informativeness, kind: str = "margin", max_clusters: int = 64,
                  size: int = 32, batch_interval: int = 200, novelty_weight: float = 0.0,
                  min_separation: float = 0.05, density_weight: float = 0.5,
-                 cold_labels: int = 2, text_weight: float = 0.0, cold_pick: str = "farthest",
-                 seed: int = 0) -> None:
+                 cold_labels: int = 2, text_weight: float = 0.0, seed: int = 0) -> None:
         super().__init__(rescorer, kind, max_clusters, size, batch_interval, novelty_weight,
                          min_separation, density_weight, seed)
         self.cold_labels = cold_labels
         self.text_weight = text_weight
-        self.cold_pick = cold_pick
         self.recent = RecentPurchases()
 
     def trusted(self) -> bool:
@@ -90,8 +88,8 @@ class CoverThenBalance(DiverseReservoir):
         return classes >= 2 and self.recent.count >= self.cold_labels * classes
 
     def _emit(self, budget: BudgetLike) -> list[Selection]:
-        held, mass, self._held = self._held, self._mass, None
-        self._mass = np.zeros_like(mass)
+        held, self._held = self._held, None
+        self._mass = np.zeros_like(self._mass)
         if held is None or not len(held) or budget.allowance < 1.0 - 1e-9:
             return []
         X, groups = held.batch.X, held.clusters
@@ -99,44 +97,31 @@ class CoverThenBalance(DiverseReservoir):
         typical = (self.clusters.typicality_many(X, groups) ** self.density_weight
                    * self._text_boost(held.batch))
         fresh = np.flatnonzero(self.recent.nearest_distance_many(X) >= self.min_separation)
-        if self.trusted():
-            reason = "balanced"
-            priority = self.rescorer.informativeness_many(X) * typical
-            picked = fresh[self._balanced(X[fresh], priority[fresh], n)]
-        else:
-            reason = "coverage"
-            picked = (fresh[self._strata(groups[fresh], mass, n)] if self.cold_pick == "strata"
-                      else fresh[farthest_first(X[fresh], typical[fresh], self.recent.X, n)])
-            priority = typical
+        n_cover = 0 if self.trusted() else n
+        covering = fresh[farthest_first(X[fresh], (typical * self._cost_factor(X))[fresh],
+                                        self.recent.X, n_cover)]
+        rest = np.setdiff1d(fresh, covering)
+        priority = (self.rescorer.informativeness_many(X) * typical if n_cover < n
+                    else typical)
+        balancing = rest[self._balanced(X[rest], priority[rest], n - len(covering))]
         costs = held.batch.costs.tolist()
-        bought = []
-        for i in picked.tolist():
-            if budget.can_spend(costs[i]):
-                budget.spend(costs[i])
-                bought.append(i)
-        self.recent.add_many(X[bought])
-        return selections_of(held.batch, bought, self.name, reason, priority[bought],
-                             groups[bought])
+        out = []
+        for reason, picked in (("coverage", covering), ("balanced", balancing)):
+            bought = []
+            for i in picked.tolist():
+                if budget.can_spend(costs[i]):
+                    budget.spend(costs[i])
+                    bought.append(i)
+            self.recent.add_many(X[bought])
+            out += selections_of(held.batch, bought, self.name, reason, priority[bought],
+                                 groups[bought])
+        return out
 
-    def _strata(self, groups: np.ndarray, mass: np.ndarray, n: int) -> np.ndarray:
-        """``n`` rows by systematic sampling over the clusters in proportion to the items each
-        was offered (strata of the stream), uniformly at random within a cluster: every region
-        gets its share, and a class is hit as often as under random sampling."""
-        clusters, where, available = np.unique(groups, return_inverse=True, return_counts=True)
-        n = min(n, len(groups))
-        order = self._rng.permutation(len(clusters))
-        weight = np.maximum(mass[clusters[order]], 1).astype(np.float64)
-        cuts = np.cumsum(weight) / weight.sum()
-        points = (self._rng.random() + np.arange(n)) / max(n, 1)
-        slots = np.zeros(len(clusters), dtype=np.int64)
-        np.add.at(slots, order[np.minimum(np.searchsorted(cuts, points), len(order) - 1)], 1)
-        slots = np.minimum(slots, available)
-        while slots.sum() < n:  # clusters with spare candidates absorb what is left
-            room = np.flatnonzero(slots < available)
-            slots[room[self._rng.integers(len(room))]] += 1
-        picked = [self._rng.permutation(np.flatnonzero(where == j))[: slots[j]]
-                  for j in np.flatnonzero(slots)]
-        return np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+    def _cost_factor(self, X: np.ndarray) -> np.ndarray:
+        """Behind :class:`~stream_al.select.cost_aware.CostAware`, its factor per row (gain per
+        unit of cost); 1 without it. Informativeness carries it already; coverage needs it."""
+        factor_many = getattr(self.rescorer, "cost_factor_many", None)
+        return np.ones(len(X)) if factor_many is None else factor_many(X)
 
     def _text_boost(self, batch: ScoredBatch) -> np.ndarray:
         """1 + text_weight x the mean of the text signals the batch carries (1 without)."""
@@ -148,6 +133,8 @@ class CoverThenBalance(DiverseReservoir):
     def _balanced(self, X: np.ndarray, priority: np.ndarray, n: int) -> np.ndarray:
         """Rows of ``X``: class-balancing quotas over the predicted classes, the most
         informative within each class, none within ``min_separation`` of another."""
+        if n <= 0 or not len(X):
+            return np.zeros(0, dtype=np.int64)
         predicted, bought = self._predicted(X), self._predicted(self.recent.X)
         k = int(max(predicted.max(initial=0), bought.max(initial=0))) + 1
         quota = balancing_quotas(n, np.bincount(bought, minlength=k),

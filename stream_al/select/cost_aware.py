@@ -115,8 +115,12 @@ class CostAware:
         if self.rescorer is None:
             raise ValueError("CostAware was built without a rescorer; build it with CostAware.of")
         fresh = self.rescorer.informativeness_many(X)
-        factor = np.array([self._factor.get(hash(row.tobytes()), 1.0) for row in X])
-        return (fresh * factor).astype(np.float32)
+        return (fresh * self.cost_factor_many(X)).astype(np.float32)
+
+    def cost_factor_many(self, X: np.ndarray) -> np.ndarray:
+        """The cost factor remembered for each row (1 for a row never seen): selectors that
+        weigh items by something else than informativeness (coverage) multiply by it."""
+        return np.array([self._factor.get(hash(row.tobytes()), 1.0) for row in X])
 
     @property
     def n_classes(self) -> int | None:

@@ -11,7 +11,7 @@ from stream_al.select.diverse import DiverseReservoir
 from stream_al.select.random import RandomSelector
 from stream_al.select.variable_uncertainty import VariableUncertainty
 
-DEFAULT_STRATEGY = "diverse"
+DEFAULT_STRATEGY = "balanced"
 STRATEGIES = ("random", "uncertainty", "diverse", "balanced", "bandit", "default")
 
 
