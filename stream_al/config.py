@@ -96,7 +96,8 @@ class SelectionSettings(BaseModel):
         " the batches carry them (measured not to pay: benchmarks/README.md)"
     )
     # bandit over strategies
-    bandit_arms: list[str] = Field(default_factory=lambda: ["random", "uncertainty", "diverse"])
+    bandit_arms: list[str] = Field(default_factory=lambda: ["balanced", "uncertainty"],
+                                   description="arms of the bandit (measured: benchmarks/README.md)")
     bandit_gamma: float = Field(0.1, gt=0, le=1)
 
 
