@@ -157,6 +157,39 @@ def table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def comparison(path: Path, candidate: str = "balanced", old: str = "diverse",
+               bandit: str = "bandit(balanced+uncertainty)") -> str:
+    """Per (embedder, set, budget): the candidate against random and the old default (accuracy
+    and AUC, mean over seeds), and the bandit against its best arm (with that arm's std)."""
+    groups: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        groups[(r["embedder"], r["set"], r["budget"])][r["strategy"]].append(r)
+
+    def mean(rs: list[dict], key: str) -> float:
+        return float(np.mean([r[key] for r in rs])) if rs else float("nan")
+
+    lines = [f"| embedder | set | budget | {candidate} − random: accuracy / AUC / macro-F1 | "
+             f"{candidate} − {old}: accuracy / AUC | {bandit} − best arm (arm's std) |",
+             "|---|---|---|---|---|---|"]
+    for (emb, name, budget), by in sorted(groups.items()):
+        c, r, o = by[candidate], by["random"], by[old]
+        arms = [a for a in bandit[bandit.find("(") + 1:-1].split("+") if by[a]]
+        cell = "–"
+        if by[bandit] and arms:
+            best = max(arms, key=lambda a: mean(by[a], "final_accuracy"))
+            cell = (f"{mean(by[bandit], 'final_accuracy') - mean(by[best], 'final_accuracy'):+.3f}"
+                    f" ({best} ±{np.std([x['final_accuracy'] for x in by[best]]):.3f})")
+        lines.append(
+            f"| {emb} | {name} | {budget:.0%} | "
+            f"{mean(c, 'final_accuracy') - mean(r, 'final_accuracy'):+.3f} / "
+            f"{mean(c, 'auc') - mean(r, 'auc'):+.3f} / "
+            f"{mean(c, 'macro_f1') - mean(r, 'macro_f1'):+.3f} | "
+            f"{mean(c, 'final_accuracy') - mean(o, 'final_accuracy'):+.3f} / "
+            f"{mean(c, 'auc') - mean(o, 'auc'):+.3f} | {cell} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "static", "hashing"])
@@ -169,9 +202,13 @@ def main() -> int:
     parser.add_argument("--text-weight", type=float, default=0.0)
     parser.add_argument("--bandit-arms", help="comma-separated arms of the bandit")
     parser.add_argument("--table", type=Path, help="print the table of a results file and exit")
+    parser.add_argument("--compare", type=Path, help="print the comparison of a results file")
     args = parser.parse_args()
     if args.table:
         print(table(args.table))
+        return 0
+    if args.compare:
+        print(comparison(args.compare))
         return 0
     limit_blas_threads()
     seeds = [int(s) for s in args.seeds.split(",")]
