@@ -135,11 +135,19 @@ def run_case(name: str, budget: float, embedder: str, strategies: list[str], see
             print(json.dumps(record), flush=True)
 
 
+def records(path: Path) -> list[dict]:
+    """The results of a file, one per (embedder, set, budget, strategy, seed): the last kept."""
+    keyed = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        keyed[(r["embedder"], r["set"], r["budget"], r["strategy"], r["seed"])] = r
+    return list(keyed.values())
+
+
 def table(path: Path) -> str:
     """Mean +- std over seeds per (set, budget, embedder, strategy), and minority discovery."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
+    for r in records(path):
         groups[(r["embedder"], r["set"], r["budget"], r["strategy"])].append(r)
     lines = ["| embedder | set | budget | strategy | seeds | labels | accuracy | macro-F1 | AUC |"
              " labels to a minority class's first label (mean / median; never found) |",
@@ -162,8 +170,7 @@ def comparison(path: Path, candidate: str = "balanced", old: str = "diverse",
     """Per (embedder, set, budget): the candidate against random and the old default (accuracy
     and AUC, mean over seeds), and the bandit against its best arm (with that arm's std)."""
     groups: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
+    for r in records(path):
         groups[(r["embedder"], r["set"], r["budget"])][r["strategy"]].append(r)
 
     def mean(rs: list[dict], key: str) -> float:
