@@ -117,8 +117,17 @@ class SelectionSettings(_Part):
     density_weight: float = Field(
         0.5, ge=0, description="exponent of typicality (information density, Settles & Craven 2008)"
     )
+    cold_labels: int = Field(
+        2, ge=0, description="balanced: coverage until the model knows two classes and has this"
+        " many bought labels per class it knows (stream_al/select/balanced.py)"
+    )
+    text_weight: float = Field(
+        0.0, ge=0, description="balanced: weight of the text signals of score/linguistic.py when"
+        " the batches carry them (measured not to pay: benchmarks/README.md)"
+    )
     # bandit over strategies
-    bandit_arms: list[str] = Field(default_factory=lambda: ["random", "uncertainty", "diverse"])
+    bandit_arms: list[str] = Field(default_factory=lambda: ["balanced", "uncertainty"],
+                                   description="arms of the bandit (measured: benchmarks/README.md)")
     bandit_gamma: float = Field(0.1, gt=0, le=1)
 
 

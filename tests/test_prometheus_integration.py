@@ -2,7 +2,7 @@
 query answered.
 
 One stack for the module: a worker on 127.0.0.1 running the bandit strategy (so bandit weights,
-selections by every arm and the diverse arm's reservoir all exist), 1,500 AG News texts from the
+selections by every arm and the balanced arm's reservoir all exist), 1,500 AG News texts from the
 producer, the simulated vendor answering each selected item with two of three annotators (so
 agreement is measured), one malformed text (a dead letter) and one scored batch from a scorer
 with another embedder (a processing error). Prometheus scrapes every second.
@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import yaml
 
+from stream_al.config import SelectionSettings
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.score.batch import score_many
 from stream_al.stream.messages import ScoredBatchRecord
@@ -205,7 +206,7 @@ def test_key_series_exist_and_move(stack):
     assert 0.0 <= ece <= 1.0
     weights = value(url, "sum(stream_al_bandit_weight)")
     assert weights == pytest.approx(1.0)
-    assert value(url, "count(stream_al_bandit_weight)") == 3  # random, uncertainty, diverse
+    assert value(url, "count(stream_al_bandit_weight)") == len(SelectionSettings().bandit_arms)
 
 
 def test_the_rules_are_loaded_and_a_healthy_run_fires_no_critical_alert(stack):

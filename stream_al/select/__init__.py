@@ -1,5 +1,6 @@
 """Selection: which stream items to buy labels for, under a budget."""
 
+from stream_al.select.balanced import CoverThenBalance
 from stream_al.select.bandit import Exp3Bandit
 from stream_al.select.base import Selection, Selector
 from stream_al.select.budget import Budget, BudgetError, SubBudget
@@ -14,6 +15,7 @@ __all__ = [
     "STRATEGIES",
     "Budget",
     "BudgetError",
+    "CoverThenBalance",
     "DiverseReservoir",
     "Exp3Bandit",
     "RandomSelector",

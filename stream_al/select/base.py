@@ -61,8 +61,10 @@ class Selector(Protocol):
         """Spend from ``budget`` on items of ``batch`` (or on items held from earlier)."""
         ...
 
-    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
-        """Feedback for labels that came back: the gain each bought label produced."""
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
+                    item_ids: Sequence[str] | None = None) -> None:
+        """Feedback for labels that came back: the gain each bought label produced, and which
+        items they were (the bandit weighs each by its probability when it was routed)."""
         ...
 
 

@@ -87,8 +87,9 @@ class CostAware:
         flush = getattr(self.inner, "flush", None)
         return flush(budget) if flush is not None else []
 
-    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
-        self.inner.reward_many(strategies, rewards)
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
+                    item_ids: Sequence[str] | None = None) -> None:
+        self.inner.reward_many(strategies, rewards, item_ids=item_ids)
 
     def _rescaled(self, batch: ScoredBatch) -> ScoredBatch:
         per_label = batch.costs
@@ -114,6 +115,19 @@ class CostAware:
         if self.rescorer is None:
             raise ValueError("CostAware was built without a rescorer; build it with CostAware.of")
         fresh = self.rescorer.informativeness_many(X)
-        factor = np.array([self._factor.get(hash(row.tobytes()), 1.0) for row in X])
-        return (fresh * factor).astype(np.float32)
+        return (fresh * self.cost_factor_many(X)).astype(np.float32)
 
+    def cost_factor_many(self, X: np.ndarray) -> np.ndarray:
+        """The cost factor remembered for each row (1 for a row never seen): selectors that
+        weigh items by something else than informativeness (coverage) multiply by it."""
+        return np.array([self._factor.get(hash(row.tobytes()), 1.0) for row in X])
+
+    @property
+    def n_classes(self) -> int | None:
+        """Classes the base rescorer's model knows (reservoirs size their batches by it)."""
+        return getattr(self.rescorer, "n_classes", None)
+
+    @property
+    def snapshot(self) -> object | None:
+        """The base rescorer's model (the balanced selector asks it for predicted classes)."""
+        return getattr(self.rescorer, "snapshot", None)

@@ -268,7 +268,8 @@ class DiverseReservoir:
                 left -= 1
         return picked
 
-    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
+                    item_ids: Sequence[str] | None = None) -> None:
         return None
 
 

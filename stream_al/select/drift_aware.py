@@ -160,10 +160,14 @@ class DriftAwareSelector:
         credit.repay()
         return flush(credit)
 
-    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
-        mine = [(s, r) for s, r in zip(strategies, rewards, strict=True) if s != EXPLORE_STRATEGY]
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
+                    item_ids: Sequence[str] | None = None) -> None:
+        ids = [""] * len(strategies) if item_ids is None else list(item_ids)
+        mine = [(s, r, i) for s, r, i in zip(strategies, rewards, ids, strict=True)
+                if s != EXPLORE_STRATEGY]
         if mine:
-            self.base.reward_many([s for s, _ in mine], [r for _, r in mine])
+            self.base.reward_many([s for s, _, _ in mine], [r for _, r, _ in mine],
+                                  item_ids=None if item_ids is None else [i for _, _, i in mine])
 
     def _credit_of(self, budget: BudgetLike) -> CreditBudget:
         if self.credit is None:

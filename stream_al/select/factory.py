@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from stream_al.config import BudgetSettings, SelectionSettings
 from stream_al.score.batch import INFORMATIVENESS
+from stream_al.select.balanced import CoverThenBalance
 from stream_al.select.bandit import Exp3Bandit
 from stream_al.select.base import Informativeness, Selector
 from stream_al.select.diverse import DiverseReservoir
 from stream_al.select.random import RandomSelector
 from stream_al.select.variable_uncertainty import VariableUncertainty
 
-DEFAULT_STRATEGY = "diverse"
-STRATEGIES = ("random", "uncertainty", "diverse", "bandit", "default")
+DEFAULT_STRATEGY = "balanced"
+STRATEGIES = ("random", "uncertainty", "diverse", "balanced", "bandit", "default")
 
 
 def make_selector(name: str, selection: SelectionSettings, budget: BudgetSettings,
@@ -32,6 +33,12 @@ def make_selector(name: str, selection: SelectionSettings, budget: BudgetSetting
                                 selection.reservoir_size, selection.batch_interval,
                                 selection.novelty_weight,
                                 density_weight=selection.density_weight, seed=seed)
+    if name == "balanced":
+        return CoverThenBalance(rescorer, selection.uncertainty, selection.max_clusters,
+                                selection.reservoir_size, selection.batch_interval,
+                                selection.novelty_weight, density_weight=selection.density_weight,
+                                cold_labels=selection.cold_labels,
+                                text_weight=selection.text_weight, seed=seed)
     if name == "bandit":
         arms = [a for a in selection.bandit_arms if a not in ("bandit", "default")]
         if len(arms) != len(selection.bandit_arms):

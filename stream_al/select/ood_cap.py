@@ -97,5 +97,6 @@ class OODSelector:
         flush = getattr(self.base, "flush", None)
         return [] if flush is None else flush(budget)
 
-    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
-        self.base.reward_many(strategies, rewards)
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
+                    item_ids: Sequence[str] | None = None) -> None:
+        self.base.reward_many(strategies, rewards, item_ids=item_ids)

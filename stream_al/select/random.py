@@ -58,5 +58,6 @@ class RandomSelector:
             i = i + 1 if self.owed else self._due - start
         return out
 
-    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
+                    item_ids: Sequence[str] | None = None) -> None:
         return None

@@ -122,7 +122,8 @@ class SelectionStage:
         by_id = dict(zip(item_ids, gains, strict=True))
         if closed:
             self.selector.reward_many([s.strategy for s in closed],
-                                      [by_id[s.item_id] for s in closed])
+                                      [by_id[s.item_id] for s in closed],
+                                      item_ids=[s.item_id for s in closed])
         return closed
 
     def expire(self, now: float) -> list[Selection]:

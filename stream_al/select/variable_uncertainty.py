@@ -55,5 +55,6 @@ class VariableUncertainty:
         self.threshold = threshold
         return selections_of(batch, bought, self.name, "uncertain", 1.0 - confidence[bought])
 
-    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float]) -> None:
+    def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
+                    item_ids: Sequence[str] | None = None) -> None:
         return None

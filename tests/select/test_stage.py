@@ -25,7 +25,7 @@ def bought_novelty(strategy: str, novelty_weight: float) -> tuple[list[list], li
     return [stage.select_many(batch) for batch in batches], batches
 
 
-@pytest.mark.parametrize("strategy", ["random", "uncertainty", "diverse", "bandit"])
+@pytest.mark.parametrize("strategy", ["random", "uncertainty", "diverse", "balanced", "bandit"])
 def test_every_bought_item_carries_its_distance_to_the_items_bought_before_it(strategy):
     purchases, _ = bought_novelty(strategy, novelty_weight=0.0)
     assert sum(map(len, purchases)) >= 20

@@ -1,0 +1,160 @@
+"""Coverage first, then class-balanced margin: reservoirs that win at both ends of a budget.
+
+Items are held as in :class:`~stream_al.select.diverse.DiverseReservoir` (A-Res reservoirs per
+online k-means cluster, a batch once the accrued budget buys one label per known class). What a
+batch buys depends on whether the model can be trusted yet:
+
+- **cold** (it knows fewer than two classes, or has fewer than ``cold_labels`` bought labels per
+  class it knows): coverage, density-weighted farthest-first from everything bought so far
+  (:func:`~stream_al.select.coverage.farthest_first`). A model that has seen one class is
+  confident everywhere, and ranking by its uncertainty once bought 81 labels of a binary
+  stream without a single positive; coverage finds unseen classes as an uncertainty cannot.
+- **trusted**: the batch's labels are shared among the classes the model predicts for the
+  candidates, the rarest bought first (:func:`~stream_al.select.class_balance.balancing_quotas`;
+  counts are the current model's predictions for the recent purchases, labelled or still in
+  flight), and within a class the most informative (margin, weighted by typicality) are taken.
+
+If the batches carry the text signals of :mod:`stream_al.score.linguistic` (rare terms, script
+mixing, length extremes) and ``text_weight`` is positive, each candidate's weight is multiplied
+by ``1 + text_weight * (their mean)`` (measured in benchmarks/README.md: it does not pay).
+
+Either way a candidate within ``min_separation`` (cosine distance) of a recent purchase, whose
+label may still be in flight so that the model has not learned from it yet, or of an item
+picked before it in the batch, is not bought: near-duplicates are not bought twice in effect.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from stream_al.score.batch import ScoredBatch
+from stream_al.score.linguistic import TEXT_SCORERS
+from stream_al.select.base import BudgetLike, Informativeness, Selection, selections_of
+from stream_al.select.class_balance import balancing_quotas
+from stream_al.select.coverage import farthest_first
+from stream_al.select.diverse import DiverseReservoir
+
+RECENT_PURCHASES = 2048
+"""Purchases whose embeddings are kept (for coverage, near-duplicates and class counts)."""
+
+
+class RecentPurchases:
+    """The embeddings of the last ``capacity`` items bought, in a ring."""
+
+    def __init__(self, capacity: int = RECENT_PURCHASES) -> None:
+        self.capacity = capacity
+        self._X: np.ndarray | None = None
+        self.count = 0
+
+    @property
+    def X(self) -> np.ndarray:
+        if self._X is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self._X[: min(self.count, self.capacity)]
+
+    def add_many(self, X: np.ndarray) -> None:
+        for row in np.asarray(X, dtype=np.float32)[-self.capacity:]:
+            if self._X is None:
+                self._X = np.zeros((self.capacity, len(row)), dtype=np.float32)
+            self._X[self.count % self.capacity] = row
+            self.count += 1
+
+    def nearest_distance_many(self, X: np.ndarray) -> np.ndarray:
+        """Cosine distance of each row to the nearest recent purchase (2 if there is none)."""
+        held = self.X
+        if not len(held):
+            return np.full(len(X), 2.0, dtype=np.float32)
+        return 1.0 - (np.asarray(X, dtype=np.float32) @ held.T).max(axis=1)
+
+
+class CoverThenBalance(DiverseReservoir):
+    name = "balanced"
+
+    def __init__(self, rescorer: Informativeness, kind: str = "margin", max_clusters: int = 64,
+                 size: int = 32, batch_interval: int = 200, novelty_weight: float = 0.0,
+                 min_separation: float = 0.05, density_weight: float = 0.5,
+                 cold_labels: int = 2, text_weight: float = 0.0, seed: int = 0) -> None:
+        super().__init__(rescorer, kind, max_clusters, size, batch_interval, novelty_weight,
+                         min_separation, density_weight, seed)
+        self.cold_labels = cold_labels
+        self.text_weight = text_weight
+        self.recent = RecentPurchases()
+
+    def trusted(self) -> bool:
+        """The model knows two classes or more and ``cold_labels`` purchases per class."""
+        classes = getattr(self.rescorer, "n_classes", 0) or 0
+        return classes >= 2 and self.recent.count >= self.cold_labels * classes
+
+    def _emit(self, budget: BudgetLike) -> list[Selection]:
+        held, self._held = self._held, None
+        self._mass = np.zeros_like(self._mass)
+        if held is None or not len(held) or budget.allowance < 1.0 - 1e-9:
+            return []
+        X, groups = held.batch.X, held.clusters
+        n = int(math.floor(budget.allowance + 1e-9))
+        typical = (self.clusters.typicality_many(X, groups) ** self.density_weight
+                   * self._text_boost(held.batch))
+        fresh = np.flatnonzero(self.recent.nearest_distance_many(X) >= self.min_separation)
+        n_cover = 0 if self.trusted() else n
+        covering = fresh[farthest_first(X[fresh], (typical * self._cost_factor(X))[fresh],
+                                        self.recent.X, n_cover)]
+        rest = np.setdiff1d(fresh, covering)
+        priority = (self.rescorer.informativeness_many(X) * typical if n_cover < n
+                    else typical)
+        balancing = rest[self._balanced(X[rest], priority[rest], n - len(covering))]
+        costs = held.batch.costs.tolist()
+        out = []
+        for reason, picked in (("coverage", covering), ("balanced", balancing)):
+            bought = []
+            for i in picked.tolist():
+                if budget.can_spend(costs[i]):
+                    budget.spend(costs[i])
+                    bought.append(i)
+            self.recent.add_many(X[bought])
+            out += selections_of(held.batch, bought, self.name, reason, priority[bought],
+                                 groups[bought])
+        return out
+
+    def _cost_factor(self, X: np.ndarray) -> np.ndarray:
+        """Behind :class:`~stream_al.select.cost_aware.CostAware`, its factor per row (gain per
+        unit of cost); 1 without it. Informativeness carries it already; coverage needs it."""
+        factor_many = getattr(self.rescorer, "cost_factor_many", None)
+        return np.ones(len(X)) if factor_many is None else factor_many(X)
+
+    def _text_boost(self, batch: ScoredBatch) -> np.ndarray:
+        """1 + text_weight x the mean of the text signals the batch carries (1 without)."""
+        columns = [batch.scores[name] for name in TEXT_SCORERS if name in batch.scores]
+        if self.text_weight <= 0 or not columns:
+            return np.ones(len(batch), dtype=np.float32)
+        return 1.0 + self.text_weight * np.mean(columns, axis=0)
+
+    def _balanced(self, X: np.ndarray, priority: np.ndarray, n: int) -> np.ndarray:
+        """Rows of ``X``: class-balancing quotas over the predicted classes, the most
+        informative within each class, none within ``min_separation`` of another."""
+        if n <= 0 or not len(X):
+            return np.zeros(0, dtype=np.int64)
+        predicted, bought = self._predicted(X), self._predicted(self.recent.X)
+        k = int(max(predicted.max(initial=0), bought.max(initial=0))) + 1
+        quota = balancing_quotas(n, np.bincount(bought, minlength=k),
+                                 np.bincount(predicted, minlength=k))
+        picked: list[int] = []
+        for c in np.flatnonzero(quota).tolist():
+            members = np.flatnonzero(predicted == c)
+            left = int(quota[c])
+            for i in members[np.argsort(-priority[members], kind="stable")].tolist():
+                if left == 0:
+                    break
+                if picked and float((1.0 - X[picked] @ X[i]).min()) < self.min_separation:
+                    continue
+                picked.append(i)
+                left -= 1
+        return np.asarray(picked, dtype=np.int64)
+
+    def _predicted(self, X: np.ndarray) -> np.ndarray:
+        """The current model's class index of each row (all 0 without a model to ask)."""
+        snapshot = getattr(self.rescorer, "snapshot", None)
+        if snapshot is None or not len(X) or len(snapshot.classes) < 2:
+            return np.zeros(len(X), dtype=np.int64)
+        return snapshot.logits_many(X).argmax(axis=1).astype(np.int64)

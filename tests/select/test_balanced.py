@@ -1,0 +1,108 @@
+"""Coverage first, then class-balanced margin: the cold model's labels cover the space, a rare
+predicted class is asked for first, and nothing is bought twice in effect."""
+
+import numpy as np
+import pytest
+
+from stream_al.config import Settings
+from stream_al.learn import ModelSnapshot
+from stream_al.score.batch import ScoredBatch, score_many
+from stream_al.select.balanced import CoverThenBalance
+from stream_al.select.class_balance import balancing_quotas
+from stream_al.select.coverage import farthest_first
+from stream_al.select.stage import SelectionStage
+
+DIM = 16
+
+
+def blobs(n: int, share: list[float], seed: int, start: int = 0) -> tuple[ScoredBatch, np.ndarray]:
+    """``n`` unit vectors around one centre per share (the same centres for every seed)."""
+    centres = np.random.default_rng(99).normal(size=(len(share), DIM)) * 4
+    rng = np.random.default_rng(seed)
+    which = rng.choice(len(share), size=n, p=share)
+    X = centres[which] + rng.normal(size=(n, DIM))
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    return ScoredBatch([f"item-{start + i}" for i in range(n)], X), which
+
+
+def stage_for(fraction: float = 0.05, **selection) -> SelectionStage:
+    settings = Settings.load(budget={"fraction": fraction},
+                             selection={"batch_interval": 100, **selection})
+    return SelectionStage(settings, DIM, "balanced")
+
+
+def feed(stage: SelectionStage, batch: ScoredBatch) -> list:
+    batch.scores = score_many(stage.snapshot, batch.X)
+    return stage.select_many(batch)
+
+
+def test_a_cold_model_spends_its_first_labels_on_every_region_of_the_space():
+    stage = stage_for()
+    bought = []
+    for s in range(10):
+        batch, which = blobs(100, [0.55, 0.3, 0.1, 0.05], seed=s, start=100 * s)
+        ids = {sel.item_id for sel in feed(stage, batch)}
+        bought += [w for item, w in zip(batch.ids, which, strict=True) if item in ids]
+    assert isinstance(stage.selector, CoverThenBalance) and not stage.selector.trusted()
+    assert set(bought[:12]) == {0, 1, 2, 3}  # even the 5% region, within a dozen labels
+
+
+def test_once_trusted_the_rarest_predicted_class_is_asked_for_first():
+    batch, which = blobs(2000, [0.9, 0.1], seed=0)
+    stage = stage_for(fraction=0.05)
+    centre = np.stack([batch.X[which == c].mean(axis=0) for c in (0, 1)])
+    stage.set_model(ModelSnapshot(1, ("common", "rare"), (centre * 10).astype(np.float32),
+                                  np.zeros(2, dtype=np.float32)))
+    stage.selector.recent.add_many(batch.X[which == 0][:40])  # 40 bought so far, all common
+    bought = []
+    for s in range(1, 6):
+        batch_s, which_s = blobs(200, [0.9, 0.1], seed=s, start=1000 * s)
+        ids = {sel.item_id for sel in feed(stage, batch_s)}
+        bought += [w for item, w in zip(batch_s.ids, which_s, strict=True) if item in ids]
+    assert stage.selector.trusted()
+    assert np.mean(bought) >= 0.5  # the rare class: 10% of the stream, half the labels or more
+
+
+def test_a_near_duplicate_of_an_item_whose_label_is_in_flight_is_not_bought():
+    stage = stage_for(fraction=0.2)
+    batch, _ = blobs(100, [0.5, 0.5], seed=0)
+    first = feed(stage, batch)
+    assert first
+    copies = ScoredBatch([f"copy-{i}" for i in range(100)], np.repeat(
+        np.stack([s.embedding for s in first]), 100 // len(first) + 1, axis=0)[:100])
+    assert feed(stage, copies) + stage.flush() == []
+
+
+def test_farthest_first_picks_the_point_farthest_from_everything_bought():
+    X = np.array([[1, 0], [0.8, 0.6], [0, 1], [-1, 0]], dtype=np.float32)
+    assert farthest_first(X, np.ones(4), anchors=X[:1], n=2) == [3, 2]
+
+
+def test_farthest_first_prefers_typical_points_over_outliers_at_equal_distance():
+    X = np.array([[0, 1], [0, -1]], dtype=np.float32)
+    assert farthest_first(X, np.array([0.2, 1.0]), anchors=np.array([[1.0, 0.0]]), n=1) == [1]
+
+
+@pytest.mark.parametrize(("bought", "available", "expected"), [
+    ([10, 1, 0], [5, 5, 1], [0, 3, 1]),
+    ([0, 0], [9, 9], [2, 2]),
+    ([3, 0], [9, 0], [4, 0]),  # a class without candidates gets nothing; the rest goes on
+    ([0, 0, 0], [1, 1, 0], [1, 1, 0]),  # never more than the candidates
+])
+def test_balancing_quotas_give_each_label_to_the_class_with_fewest(bought, available, expected):
+    n = 4
+    assert balancing_quotas(n, np.array(bought), np.array(available)).tolist() == expected
+
+
+def test_behind_the_cost_aware_wrapper_the_model_is_still_trusted_once_it_knows_the_classes():
+    from stream_al.select.cost_aware import CostAware
+    from stream_al.select.factory import make_selector
+
+    stage = stage_for()
+    batch, which = blobs(400, [0.5, 0.5], seed=0)
+    centre = np.stack([batch.X[which == c].mean(axis=0) for c in (0, 1)])
+    stage.set_model(ModelSnapshot(1, ("a", "b"), centre, np.zeros(2, dtype=np.float32)))
+    aware = CostAware.of(lambda r: make_selector("balanced", stage.settings.selection,
+                                                 stage.settings.budget, r), stage)
+    aware.inner.recent.add_many(batch.X[:10])
+    assert aware.inner.trusted()
