@@ -2,7 +2,7 @@
 development sets, at 1% and 5% budgets and at 200 labels, over seeds, in one command.
 
     python -m benchmarks.suite                         # everything: 8 sets, 5 seeds (hours)
-    python -m benchmarks.suite --quick                 # 3 seeds, 3,000-row slices (minutes)
+    python -m benchmarks.suite --quick                 # 3 seeds, 2,000-row slices
     python -m benchmarks.suite --sets ag_news atis --seeds 5 --jobs 2
 
 Per set and seed, on one split and one stream order (``stream_al.simulate.simulator.split``):
@@ -296,9 +296,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--embedder", default="minilm", choices=("hashing", "static", "minilm"))
     p.add_argument("--jobs", type=int, default=1, help="processes (one task = one set, one seed)")
     p.add_argument("--quick", action="store_true",
-                   help="3 seeds, 3,000-row slices, 600 held out: for development")
-    p.add_argument("--max-rows", type=int, default=None, help="default 20,000 (quick 3,000)")
-    p.add_argument("--test-size", type=int, default=None, help="default 2,000 (quick 600)")
+                   help="3 seeds, 2,000-row slices, 500 held out: for development")
+    p.add_argument("--max-rows", type=int, default=None, help="default 20,000 (quick 2,000)")
+    p.add_argument("--test-size", type=int, default=None, help="default 2,000 (quick 500)")
     p.add_argument("--minority-seeds", type=int, default=None,
                    help="seeds for the minority-class check (default 20; quick: --seeds)")
     p.add_argument("--out", type=Path, default=Path("runs/suite"))
@@ -309,8 +309,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="the README whose suite section is rewritten ('-': none)")
     args = p.parse_args(argv)
     args.seeds = args.seeds or (3 if args.quick else 5)
-    args.max_rows = args.max_rows or (3000 if args.quick else 20_000)
-    args.test_size = args.test_size or (600 if args.quick else 2000)
+    args.max_rows = args.max_rows or (2000 if args.quick else 20_000)
+    args.test_size = args.test_size or (500 if args.quick else 2000)
     args.minority_seeds = max(args.seeds, args.minority_seeds or (args.seeds if args.quick else 20))
     args.budgets = tuple(args.budgets or (0.01, 0.05, 200))
     return args

@@ -112,8 +112,10 @@ class StreamAlLearner:
         return np.array([self.code[c] for c in snapshot.predict_many(X)])
 
 
-def make_learner(name: str, classes: Sequence[str], dim: int, settings: LearnerSettings):
+def make_learner(name: str, classes: Sequence[str], dim: int,
+                 settings: LearnerSettings | None) -> SklearnRefit | StreamAlLearner:
     """``sklearn`` or ``stream-al``; errors name the choices."""
+    settings = settings or LearnerSettings()
     if name == "sklearn":
         return SklearnRefit(len(classes), dim, settings.seed)
     if name == "stream-al":
