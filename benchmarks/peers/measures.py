@@ -8,17 +8,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Point:
-    position: int
-    labels_used: int
-    accuracy: float
-    macro_f1: float
+from stream_al.simulate.simulator import CurvePoint as Point
 
 
 @dataclass
 class RunResult:
+    """A peer's run, in the shape of the simulator's ``StrategyResult`` (whose public fields
+    the suite reads) plus the classes bought; kept apart so that the peers do not depend on
+    what else the simulator's result carries."""
+
     name: str
     curve: list[Point] = field(default_factory=list)
     labels_used: int = 0
