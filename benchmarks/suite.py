@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from benchmarks.peers.harness import PEERS, Stream, make_peer, run_peer, sklearn_ceiling
+from benchmarks.peers.harness import Stream, make_peer, peers_for, run_peer, sklearn_ceiling
 from benchmarks.peers.learners import make_learner
 from benchmarks.peers.measures import RunResult, from_simulation
 from stream_al.config import EmbedderSettings, Settings
@@ -207,7 +207,7 @@ def peer_runs(stream: Stream, settings: Settings, fraction: float) -> list[RunRe
     sim = settings.simulation
     out = []
     for learner in LEARNERS:
-        for name in PEERS:
+        for name in peers_for(len(stream.classes)):
             selector = make_peer(name, len(stream.classes), len(stream), fraction, sim.seed)
             model = make_learner(learner, stream.classes, stream.X.shape[1], settings.learner)
             out.append(run_peer(selector, model, stream, fraction, sim.label_delay,
@@ -268,8 +268,19 @@ def tasks_for(sets: Sequence[str], seeds: int, minority_seeds: int, config: Conf
     return main + extra
 
 
-def run_all(tasks: Sequence[Task], jobs: int, out_path: Path) -> list[TaskResult]:
-    done: list[TaskResult] = []
+def earlier(out_path: Path) -> list[TaskResult]:
+    """The tasks a previous (maybe interrupted) run with the same options finished."""
+    if not out_path.exists():
+        return []
+    saved = orjson.loads(out_path.read_bytes())
+    return [TaskResult(**t) for t in (saved["tasks"] if isinstance(saved, dict) else saved)]
+
+
+def run_all(tasks: Sequence[Task], jobs: int, out_path: Path,
+            done: list[TaskResult] | None = None) -> list[TaskResult]:
+    done = list(done or [])
+    have = {(t.set_name, t.seed, t.minority_only) for t in done}
+    tasks = [t for t in tasks if (t.set_name, t.seed, t.minority_only) not in have]
 
     def finished(result: TaskResult) -> None:
         done.append(result)
@@ -302,6 +313,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--minority-seeds", type=int, default=None,
                    help="seeds for the minority-class check (default 20; quick: --seeds)")
     p.add_argument("--out", type=Path, default=Path("runs/suite"))
+    p.add_argument("--resume", action="store_true",
+                   help="keep the tasks <out>/results.json holds (same options!), run the rest")
     p.add_argument("--report-only", action="store_true",
                    help="rebuild tables, figures and targets from <out>/results.json")
     p.add_argument("--figures", type=Path, default=ROOT / "figures")
@@ -336,7 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f" minority seeds), budgets {', '.join(map(budget_name, args.budgets))}, "
           f"{config.embedder}, {len(tasks)} tasks on {args.jobs} process(es)", flush=True)
     started = time.perf_counter()
-    results = run_all(tasks, args.jobs, args.out / "results.json")
+    resumed = earlier(args.out / "results.json") if args.resume else []
+    results = run_all(tasks, args.jobs, args.out / "results.json", resumed)
     meta = {"command": "python -m benchmarks.suite " + " ".join(sys.argv[1:] if argv is None
                                                                  else argv),
             "config": asdict(config), "seeds": args.seeds,

@@ -28,6 +28,16 @@ from stream_al.select.budget import Budget
 from stream_al.simulate.simulator import split
 
 PEERS = ("random", "variable_uncertainty", "split", "pal", "river_entropy", "breaking_ties")
+PAL_MAX_CLASSES = 20
+"""scikit-activeml's ``cost_reduction`` (behind ``StreamProbabilisticAL``, ``m_max=2``) builds a
+Python list of candidates x (1 + K + K(K+1)/2) x K class-vector triples: on Banking77 (K=77)
+a chunk of 50 candidates is 12 million triples, and a worker was killed at 11 GB. PAL runs on
+sets of at most this many classes (18 on ATIS: 171,000 triples a chunk)."""
+
+
+def peers_for(n_classes: int) -> tuple[str, ...]:
+    """The peers that can run on a set of ``n_classes`` classes."""
+    return tuple(p for p in PEERS if p != "pal" or n_classes <= PAL_MAX_CLASSES)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,9 @@ def make_peer(name: str, n_classes: int, stream_length: int, fraction: float,
     if name in ("variable_uncertainty", "split"):
         return ZliobaiteStrategy(name, n_classes, fraction, seed)
     if name == "pal":
+        if n_classes > PAL_MAX_CLASSES:
+            raise ValueError(f"pal on {n_classes} classes needs more memory than a worker has "
+                             f"(see PAL_MAX_CLASSES = {PAL_MAX_CLASSES}); leave it out")
         return ProbabilisticAL(n_classes, fraction, seed)
     if name == "river_entropy":
         return EntropySampler(seed)
