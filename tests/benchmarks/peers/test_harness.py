@@ -78,3 +78,12 @@ def test_the_exact_random_peer_is_capped_at_its_total_only(stream):
 def test_an_unknown_peer_names_the_choices():
     with pytest.raises(ValueError, match="choose one of random, variable_uncertainty"):
         make_peer("qbc", 4, 100, 0.05)
+
+
+def test_pal_is_left_out_of_sets_with_many_classes():
+    from benchmarks.peers.harness import PAL_MAX_CLASSES, peers_for
+
+    assert "pal" in peers_for(PAL_MAX_CLASSES)
+    assert "pal" not in peers_for(77) and "breaking_ties" in peers_for(77)
+    with pytest.raises(ValueError, match="leave it out"):
+        make_peer("pal", 77, 1000, 0.05)
