@@ -337,6 +337,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report_only:
         saved = orjson.loads((args.out / "results.json").read_bytes())
+        if not isinstance(saved, dict):  # an interrupted run: the tasks it finished
+            saved = {"tasks": saved, "meta": {"command": "(interrupted run)", "seeds": args.seeds,
+                                              "config": asdict(Config(args.embedder, args.budgets,
+                                                                      args.max_rows,
+                                                                      args.test_size))}}
         report(saved["tasks"], saved["meta"], args.figures,
                None if str(args.readme) == "-" else args.readme)
         return 0

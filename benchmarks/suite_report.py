@@ -183,23 +183,24 @@ def targets(table: Table) -> list[str]:
                        f"{REACH * ceiling:.3f}")
     for b in fractions:
         ratios = {name: _ratio(table, name, b) for name in table.sets}
-        med = median(ratios.values()) if ratios else float("nan")
-        listed = ", ".join(f"{n} {r:.2f}" for n, r in ratios.items())
+        med = median(r for r, _ in ratios.values()) if ratios else float("nan")
+        listed = ", ".join(f"{n} {r:.2f} ({how})" for n, (r, how) in ratios.items())
         out.append(f"{_mark(med >= 2)} labels to 90% at {budget_name(b)}: random / default, "
                    f"median over sets {med:.2f} (>= 2 wanted; {listed})")
     out += _minority_lines(table)
     return out
 
 
-def _ratio(table: Table, name: str, budget: float) -> float:
-    """Random's labels to 90% over default's, means over seeds; a side that never reaches it
-    counts as infinitely many labels."""
+def _ratio(table: Table, name: str, budget: float) -> tuple[float, str]:
+    """Random's labels to 90% over default's (means over seeds), and the two as text; a side
+    that does not reach it in every seed counts as infinitely many labels (both: ratio 1)."""
     def labels(method: str) -> float:
         vals = table.values(name, budget, method, "labels_to_90")
         return float(np.mean(vals)) if vals and None not in vals else float("inf")
 
     d, r = labels("default"), labels("random")
-    return 1.0 if d == r else r / d
+    how = f"random {r:.0f}, default {d:.0f}".replace("inf", "n/r")
+    return (1.0 if d == r else r / d), how
 
 
 def _minority_lines(table: Table) -> list[str]:
