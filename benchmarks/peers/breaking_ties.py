@@ -1,0 +1,49 @@
+"""Breaking ties (margin sampling, Scheffer et al. 2001) top-k over a window of the stream,
+as small-text's ``BreakingTies`` ranks a pool: the items with the smallest gap between their
+two most probable classes first."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.peers.base import Proba, SelectorBase
+
+WINDOW = 500
+"""Stream items held before ranking (10 of the simulator's default chunks)."""
+
+
+def margins(proba: np.ndarray) -> np.ndarray:
+    """``p(first) - p(second)`` per row.
+
+    >>> margins(np.array([[0.5, 0.3, 0.2], [0.9, 0.05, 0.05]])).round(2).tolist()
+    [0.2, 0.85]
+    """
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+class WindowedBreakingTies(SelectorBase):
+    """Holds ``window`` items, then proposes all of them, smallest margin first; the budget
+    takes as many as the allowance accrued (about ``fraction x window``)."""
+
+    name = "breaking_ties"
+
+    def __init__(self, window: int = WINDOW) -> None:
+        self.window = window
+        self.rows: list[int] = []
+        self.X: list[np.ndarray] = []
+
+    def propose_many(self, rows: np.ndarray, X: np.ndarray, proba: Proba) -> list[int]:
+        self.rows.extend(int(r) for r in rows)
+        self.X.append(np.asarray(X))
+        if len(self.rows) < self.window:
+            return []
+        return self.flush(proba)
+
+    def flush(self, proba: Proba) -> list[int]:
+        if not self.rows:
+            return []
+        order = np.argsort(margins(proba(np.vstack(self.X))), kind="stable")
+        ranked = [self.rows[i] for i in order]
+        self.rows, self.X = [], []
+        return ranked
