@@ -150,33 +150,16 @@ def settings_for(config: Config, seed: int, fraction: float) -> Settings:
         selection={"seed": seed}, learner={"seed": seed})
 
 
-class _LabelTap:
-    """Passes a learner through, noting the classes of the labels it learns, in order."""
-
-    def __init__(self, learner: object, bought: list[str]) -> None:
-        self._learner, self._bought = learner, bought
-
-    def learn_many(self, X: np.ndarray, labels: Sequence[str], *args: object, **kw: object):
-        self._bought.extend(labels)
-        return self._learner.learn_many(X, labels, *args, **kw)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._learner, name)
-
-
 class RecordingSimulation(Simulation):
-    """The simulator, also noting the classes of the labels it delivers (for the minority
-    check). It taps the learner handed to ``Simulation._deliver``; a simulator without that
-    method records nothing and the check says it was not measured."""
+    """The simulator, also noting the classes of the items it bought, in buying order (for
+    the minority check: :attr:`StrategyResult.bought` lists the stream rows)."""
 
     bought: list[str]
 
     def run(self, strategy: str, progress: object = None):  # noqa: ANN201 (the simulator's)
-        self.bought = []
-        return super().run(strategy, progress)
-
-    def _deliver(self, learner: object, *args: object, **kw: object) -> object:
-        return super()._deliver(_LabelTap(learner, self.bought), *args, **kw)
+        result = super().run(strategy, progress)
+        self.bought = [str(self.y[int(i)]) for i in result.bought]
+        return result
 
 
 def default_alias() -> str | None:

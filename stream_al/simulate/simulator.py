@@ -48,6 +48,8 @@ class StrategyResult:
     auc: float = 0.0
     gains: list[float] = field(default_factory=list)
     reliability: ReliabilityDiagram | None = None
+    bought: list[str] = field(default_factory=list)
+    """Item ids (stream rows) in the order they were bought."""
 
     def summary(self) -> dict[str, float | int]:
         return {"labels_used": self.labels_used, "final_accuracy": round(self.final_accuracy, 4),
@@ -139,6 +141,7 @@ class Simulation:
         acc, f1 = evaluate(snapshot, test_X, test_y)
         result.labels_used = replay.out.labels_used
         result.gains = replay.out.gains
+        result.bought = [p.item_id for p in replay.out.purchases]
         result.curve[-1] = CurvePoint(self.stream_length, result.labels_used, acc, f1)
         result.final_accuracy, result.macro_f1 = acc, f1
         result.reliability = held_out_reliability(snapshot, test_X, test_y)
