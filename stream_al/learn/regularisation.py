@@ -6,10 +6,14 @@ Banking77/MiniLM, 100-1000 on ATIS and SUBJ with the static embedder), so no con
 sets. :class:`L2Search` picks ``l2`` (``1/C``) from a log grid by stratified k-fold
 cross-validation on the labelled rows, each fold fitted along the grid from the strongest
 penalty to the weakest, warm-started (a regularisation path, as scikit-learn's
-``LogisticRegressionCV``). It searches again only when the labels have grown by ``growth``
-since the last search, on at most ``rows`` of them, so its cost is bounded and amortised;
-between searches ``l2`` stays fixed on the summed loss, i.e. the penalty per label falls as
-``1/n``.
+``LogisticRegressionCV``). Every search tries the whole grid: a search that only looked
+around the previous choice stayed near what 20 labels had suggested and lost 1.5 points at
+200-280 labels on AG News/MiniLM (0.826 vs 0.841). Five folds, not three: at 110 labels of
+77 classes (Banking77) three folds chose l2=3 on some seeds and the model fell to 0.28
+accuracy (five folds: 0.474, scikit-learn's own CV 0.460). It searches again only when the
+labels have grown by ``growth`` since the last search, on at most ``rows`` of them, so its
+cost is bounded and amortised; between searches ``l2`` stays fixed on the summed loss, i.e.
+the penalty per label falls as ``1/n``.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -40,7 +44,7 @@ DEFAULT_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(2, -3, 11)
 class L2Search:
     """Chooses ``l2`` by k-fold cross-validation, again whenever the labels grew enough."""
 
-    def __init__(self, grid: Sequence[float] = DEFAULT_GRID, folds: int = 3, rows: int = 1000,
+    def __init__(self, grid: Sequence[float] = DEFAULT_GRID, folds: int = 5, rows: int = 1000,
                  growth: float = 1.5, min_labels: int = 10, prior: float = 1.0,
                  max_iter: int = 100, seed: int = 0) -> None:
         if not grid or min(grid) <= 0:
@@ -67,15 +71,14 @@ class L2Search:
     def choose(self, X: np.ndarray, y: np.ndarray, k: int, W0: np.ndarray | None = None,
                b0: np.ndarray | None = None) -> float:
         """Search on rows ``X`` with class indices ``y`` (of ``k`` classes); keep and return
-        the best ``l2``. The first search tries the whole grid; later ones the current value
-        and its two neighbours (the best value moves slowly as labels grow). Each fold's path
-        starts from ``(W0, b0)`` (the model's current weights) when given: the optimum does
-        not depend on the start, the number of iterations does."""
+        the best ``l2`` (the best cross-validated accuracy; ties: the better log-loss). Each
+        fold's path starts from ``(W0, b0)`` (the model's current weights) when given: the
+        optimum does not depend on the start, the number of iterations does."""
         rng = np.random.default_rng([self.seed, len(y)])
         rows = _stratified_subset(y, self.rows, rng)
         Xs, ys = np.asarray(X[rows], dtype=np.float32), y[rows]
         fold = _stratified_folds(ys, self.folds, rng)
-        candidates = self._candidates()
+        candidates = self.grid
         correct, nll = np.zeros(len(candidates)), np.zeros(len(candidates))
         for f in range(self.folds):
             train, test = fold != f, fold == f
@@ -93,12 +96,6 @@ class L2Search:
         self.scores = dict(zip(candidates, correct / len(ys), strict=True))
         self.l2, self.searched_at = candidates[best], len(y)
         return self.l2
-
-    def _candidates(self) -> tuple[float, ...]:
-        if not self.searched_at:
-            return self.grid
-        j = int(np.argmin([abs(np.log(v / self.l2)) for v in self.grid]))
-        return self.grid[max(0, j - 1) : j + 2]
 
 
 def _stratified_subset(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
