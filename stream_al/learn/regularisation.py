@@ -82,15 +82,22 @@ class L2Search:
         correct, nll = np.zeros(len(candidates)), np.zeros(len(candidates))
         for f in range(self.folds):
             train, test = fold != f, fold == f
-            W = np.zeros((k, X.shape[1])) if W0 is None else W0
-            b = np.zeros(k) if b0 is None else b0
+            # only the classes this fold trains on: an absent class's intercept would run off
+            # to -inf and keep L-BFGS busy to max_iter (ATIS: 50x slower); its rows count wrong
+            present = np.unique(ys[train])
+            index = np.full(k, -1)
+            index[present] = np.arange(len(present))
+            W = np.zeros((len(present), X.shape[1])) if W0 is None else W0[present]
+            b = np.zeros(len(present)) if b0 is None else b0[present]
+            y_test = index[ys[test]]
+            known = y_test >= 0
             for j, l2 in enumerate(candidates):
-                W, b = fit_softmax(Xs[train], ys[train], k, np.ones(int(train.sum())), l2, W, b,
-                                   self.max_iter)
+                W, b = fit_softmax(Xs[train], index[ys[train]], len(present),
+                                   np.ones(int(train.sum())), l2, W, b, self.max_iter)
                 logp = log_softmax(Xs[test] @ W.T.astype(np.float32) + b.astype(np.float32),
                                    axis=1)
-                correct[j] += float((logp.argmax(axis=1) == ys[test]).sum())
-                nll[j] -= float(logp[np.arange(int(test.sum())), ys[test]].sum())
+                correct[j] += float((logp.argmax(axis=1) == y_test).sum())
+                nll[j] -= float(logp[np.flatnonzero(known), y_test[known]].sum())
         # accuracy first; among equally accurate values the better log-loss
         best = max(range(len(candidates)), key=lambda j: (correct[j], -nll[j]))
         self.scores = dict(zip(candidates, correct / len(ys), strict=True))

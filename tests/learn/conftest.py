@@ -9,6 +9,7 @@ import pytest
 
 from stream_al.config import EmbedderSettings
 from stream_al.embed import make_embedder
+from stream_al.runtime import limit_blas_threads
 from tests.data import rows
 
 Slice = tuple[np.ndarray, np.ndarray]
@@ -17,7 +18,8 @@ Slice = tuple[np.ndarray, np.ndarray]
 @pytest.fixture(scope="session")
 def real_slice() -> Callable[[str, int], Slice]:
     """``real_slice(name, n)``: ``n`` shuffled rows of ``name``.csv as (static embeddings,
-    labels); each slice embedded once per session."""
+    labels); each slice embedded once per session. BLAS single-threaded, as the benchmarks."""
+    limit_blas_threads()
     embedder = make_embedder(EmbedderSettings(name="static"))
     cache: dict[tuple[str, int], Slice] = {}
 

@@ -13,14 +13,21 @@ def encoded(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return np.array([classes.index(label) for label in labels]), len(classes)
 
 
-def test_regularisation_weakens_as_labels_grow(real_slice):
-    X, labels = real_slice("subj", 1000)
-    chosen = {}
-    for n in (30, 1000):
-        learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
-        learner.learn_many(X[:n], list(labels[:n]))
-        chosen[n] = learner.main.l2
-    assert chosen[1000] < chosen[30], chosen
+def accuracy_at(X, labels, n: int, l2: float | None) -> tuple[float, float]:
+    """Held-out accuracy (rows 1,000 on) after ``n`` labels, and the learner's final l2."""
+    learner = OnlineLearner(X.shape[1], LearnerSettings(l2=l2, committee_size=2))
+    learner.learn_many(X[:n], list(labels[:n]))
+    pred = np.array(learner.snapshot().predict_many(X[1000:]), dtype=object)
+    return float(np.mean(pred == labels[1000:])), learner.main.l2
+
+
+def test_regularisation_follows_the_label_count(real_slice):
+    X, labels = real_slice("subj", 1600)
+    _, chosen_at_30 = accuracy_at(X, labels, 30, None)
+    adaptive, chosen_at_1000 = accuracy_at(X, labels, 1000, None)
+    kept, _ = accuracy_at(X, labels, 1000, chosen_at_30)
+    assert chosen_at_1000 != chosen_at_30
+    assert adaptive > kept  # the 30-label choice, kept, is worse at 1,000 labels
 
 
 def test_the_search_picks_the_value_that_cross_validates_best(real_slice):
