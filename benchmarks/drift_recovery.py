@@ -29,7 +29,7 @@ from stream_al.calibration import plot_reliability, reliability_diagram
 from stream_al.config import Settings
 from stream_al.dataset import load_labeled
 from stream_al.embed import make_embedder
-from stream_al.learn.softmax import OnlineSoftmax
+from stream_al.learn.online import OnlineLearner
 from stream_al.runtime import limit_blas_threads
 from stream_al.simulate.drift_scenario import (
     DriftScenario,
@@ -47,9 +47,10 @@ def ceiling(labels: list[str], X: np.ndarray, scenario: DriftScenario) -> float:
     """Accuracy after the shift of the same learner trained on every label of the stream."""
     y = np.asarray(labels, dtype=object)
     order, test = scenario.stream.order, scenario.stream.test_after
-    model = OnlineSoftmax(X.shape[1], scenario.settings.learner.l2, 300, seed=0)
+    s = scenario.settings.learner
+    model = OnlineLearner(X.shape[1], s.model_copy(update={"max_iter": 300, "committee_size": 2}))
     model.learn_many(X[order], list(y[order]))
-    pred = np.array(model.classes, dtype=object)[model.predict_proba_many(X[test]).argmax(axis=1)]
+    pred = model.snapshot().predict_many(X[test])
     return float((pred == y[test]).mean())
 
 

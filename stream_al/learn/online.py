@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from stream_al.config import LearnerSettings
+from stream_al.learn.regularisation import L2Search
 from stream_al.learn.replay import ReplayMemory
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.learn.softmax import OnlineSoftmax
@@ -36,10 +37,15 @@ class OnlineLearner:
         self.version = 0
         self.replay = ReplayMemory(dim, s.memory, seed=s.seed)
         """One copy of the labelled rows: the committee's bootstrap is a weight per row."""
-        self.main = OnlineSoftmax(dim, s.l2, s.max_iter, self.replay, seed=s.seed)
+        search = None if s.l2 is not None else L2Search(
+            folds=s.cv_folds, rows=s.cv_rows, growth=s.cv_growth, min_labels=s.cv_min_labels,
+            prior=s.l2_prior, seed=s.seed)
+        self.main = OnlineSoftmax(dim, s.l2, s.max_iter, self.replay, seed=s.seed, search=search)
+        """Chooses ``l2`` (when the settings leave it to cross-validation); the committee
+        follows its choice."""
         self.committee = [
-            OnlineSoftmax(dim, s.l2, max(5, s.max_iter // 3), self.replay, seed=s.seed + 1 + i,
-                          bootstrap=True)
+            OnlineSoftmax(dim, self.main.l2, max(5, s.max_iter // 3), self.replay,
+                          seed=s.seed + 1 + i, bootstrap=True)
             for i in range(s.committee_size)
         ]
         self._snapshot = ModelSnapshot.empty(dim)
@@ -76,8 +82,10 @@ class OnlineLearner:
         """Refit every model if rows came since the last fit: a new version. False if none."""
         if not self.unfitted:
             return False
-        for model in (self.main, *self.committee):
-            model.refit()
+        self.main.refit()
+        for member in self.committee:
+            member.l2 = self.main.l2
+            member.refit()
         self.unfitted = 0
         self.version += 1
         self._snapshot = self._take_snapshot()

@@ -3,7 +3,8 @@
 Labels are few and expensive, so every label is kept (up to ``memory``) and each update
 warm-starts L-BFGS from the previous weights over the memory. That gives the quality of a
 refit logistic regression at the cost of a few dozen gradient steps per update, and new
-classes can appear at any time (a zero row is added for them).
+classes can appear at any time (a zero row is added for them). The L2 strength is fixed, or
+(``l2=None``) chosen by cross-validation on the memory as labels grow (:class:`L2Search`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 
-from stream_al.learn.lbfgs import minimize_lbfgs
+from stream_al.learn.objective import fit_softmax
+from stream_al.learn.regularisation import L2Search
 from stream_al.learn.replay import ReplayMemory
 
 
@@ -32,21 +34,25 @@ class OnlineSoftmax:
     def __init__(
         self,
         dim: int,
-        l2: float = 0.05,
+        l2: float | None = 0.05,
         max_iter: int = 60,
         memory: int | ReplayMemory = 50_000,
         seed: int = 0,
         bootstrap: bool = False,
+        search: L2Search | None = None,
     ) -> None:
         """``memory``: the capacity of a replay memory of its own, or a :class:`ReplayMemory`
-        shared with other models (whose owner stores rows in it and calls :meth:`learned`)."""
+        shared with other models (whose owner stores rows in it and calls :meth:`learned`).
+        ``l2``: the penalty on the summed loss (``1/C``); ``None``: chosen by ``search``
+        (default: an :class:`L2Search` with this seed) before refits."""
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
         self.replay = memory if isinstance(memory, ReplayMemory) else ReplayMemory(dim, memory, seed)
         if self.replay.dim != dim:
             raise ValueError(f"a replay memory of dim {self.replay.dim} for a model of dim {dim}")
         self.dim = dim
-        self.l2 = l2
+        self.search = (search or L2Search(seed=seed)) if l2 is None else None
+        self.l2 = self.search.l2 if self.search else float(l2)
         self.max_iter = max_iter
         self.bootstrap = bootstrap
         self._rng = np.random.default_rng(seed)
@@ -116,29 +122,13 @@ class OnlineSoftmax:
             self.b = np.append(self.b, np.zeros(extra))
 
     def _fit(self) -> None:
-        """Warm-started L-BFGS on the replay memory (float32 maths: BLAS is much faster)."""
-        k, d = self.W.shape
+        """Warm-started L-BFGS on the replay memory, after a search for ``l2`` if one is due."""
+        k = len(self.b)
         n = len(self.replay)
-        X = self.replay.X
-        Y = np.zeros((n, k), dtype=np.float32)
-        Y[np.arange(n), self.replay.y] = 1.0
-        sw = self._w[:n].astype(np.float32)
-        total = float(max(sw.sum(), 1.0))
-        lam = self.l2 / total
-
-        def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            W = theta[: k * d].reshape(k, d).astype(np.float32)
-            b = theta[k * d :].astype(np.float32)
-            logp = log_softmax(X @ W.T + b, axis=1)
-            loss = -float((sw[:, None] * Y * logp).sum()) / total + 0.5 * lam * float((W * W).sum())
-            err = (np.exp(logp) - Y) * (sw[:, None] / total)
-            gW = err.T @ X + lam * W
-            return loss, np.concatenate([gW.ravel(), err.sum(axis=0)]).astype(np.float64)
-
-        theta0 = np.concatenate([self.W.ravel(), self.b])
-        theta = minimize_lbfgs(loss_grad, theta0, max_iter=self.max_iter)
-        self.W = theta[: k * d].reshape(k, d)
-        self.b = theta[k * d :]
+        X, y = self.replay.X, self.replay.y
+        if self.search is not None and self.search.due(n):
+            self.l2 = self.search.choose(X, y, k, self.W, self.b)
+        self.W, self.b = fit_softmax(X, y, k, self._w[:n], self.l2, self.W, self.b, self.max_iter)
 
     def reset_to(self, classes: Sequence[str], W: np.ndarray, b: np.ndarray,
                  X: np.ndarray, labels: Sequence[str]) -> None:

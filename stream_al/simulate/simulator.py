@@ -20,8 +20,8 @@ from stream_al.calibration import ReliabilityDiagram, reliability_diagram
 from stream_al.config import Settings
 from stream_al.dataset import DatasetError, LabeledTexts
 from stream_al.learn.gain import label_gain
+from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.learn.softmax import OnlineSoftmax
 from stream_al.loop.coordinator import Coordinator
 from stream_al.simulate.lookup import LookupEmbedder
 from stream_al.simulate.replay import Replay
@@ -110,11 +110,11 @@ class Simulation:
     def all_labels_accuracy(self) -> float:
         """The same learner trained on every label in the stream: the ceiling."""
         s = self.settings.learner
-        model = OnlineSoftmax(self.X.shape[1], s.l2, max(300, s.max_iter), s.memory, s.seed)
+        learner = OnlineLearner(self.X.shape[1], s.model_copy(update={
+            "max_iter": max(300, s.max_iter), "committee_size": 2}))  # the committee: no vote here
         idx = self.split.stream
-        model.learn_many(self.X[idx], list(self.y[idx]))
-        pred = np.array(model.classes, dtype=object)[
-            model.predict_proba_many(self.X[self.split.test]).argmax(axis=1)]
+        learner.learn_many(self.X[idx], list(self.y[idx]))
+        pred = learner.snapshot().predict_many(self.X[self.split.test])
         return float(accuracy_score(self.y[self.split.test], pred))
 
     def run(self, strategy: str, progress: Callable[[int], None] | None = None,

@@ -1,0 +1,90 @@
+"""The search for l2: cross-validated on the labels, again as they grow, the same by seed."""
+
+import numpy as np
+import pytest
+
+from stream_al.config import LearnerSettings
+from stream_al.learn import OnlineLearner, OnlineSoftmax
+from stream_al.learn.regularisation import L2Search
+
+
+def encoded(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    classes = sorted(set(labels))
+    return np.array([classes.index(label) for label in labels]), len(classes)
+
+
+def accuracy_at(X, labels, n: int, l2: float | None) -> tuple[float, float]:
+    """Held-out accuracy (rows 1,000 on) after ``n`` labels, and the learner's final l2."""
+    learner = OnlineLearner(X.shape[1], LearnerSettings(l2=l2, committee_size=2))
+    learner.learn_many(X[:n], list(labels[:n]))
+    pred = np.array(learner.snapshot().predict_many(X[1000:]), dtype=object)
+    return float(np.mean(pred == labels[1000:])), learner.main.l2
+
+
+def test_regularisation_follows_the_label_count(real_slice):
+    X, labels = real_slice("subj", 1600)
+    _, chosen_at_30 = accuracy_at(X, labels, 30, None)
+    adaptive, chosen_at_1000 = accuracy_at(X, labels, 1000, None)
+    kept, _ = accuracy_at(X, labels, 1000, chosen_at_30)
+    assert chosen_at_1000 != chosen_at_30
+    assert adaptive > kept  # the 30-label choice, kept, is worse at 1,000 labels
+
+
+def test_the_search_picks_the_value_that_cross_validates_best(real_slice):
+    X, labels = real_slice("ag_news", 600)
+    y, k = encoded(labels)
+    search = L2Search(seed=0)
+    l2 = search.choose(X, y, k)
+    assert search.scores[l2] == max(search.scores.values())
+    assert len(search.scores) == len(search.grid)  # every search tries the whole grid
+
+
+def test_a_search_is_due_only_when_the_labels_grew_by_the_growth_factor(real_slice):
+    X, labels = real_slice("ag_news", 600)
+    y, k = encoded(labels)
+    search = L2Search(growth=1.5, min_labels=20)
+    assert not search.due(19) and search.due(20)
+    search.choose(X[:100], y[:100], k)
+    assert not search.due(149) and search.due(150)
+
+
+def test_the_search_is_the_same_for_the_same_seed(real_slice):
+    X, labels = real_slice("atis", 600)
+    fingerprints = []
+    for seed in (3, 3):
+        learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, seed=seed))
+        for part in np.array_split(np.arange(600), 4):
+            learner.learn_many(X[part], list(labels[part]))
+        fingerprints.append((learner.main.l2, learner.snapshot().fingerprint()))
+    assert fingerprints[0] == fingerprints[1]
+
+
+def test_a_fixed_l2_is_never_searched(real_slice):
+    X, labels = real_slice("ag_news", 600)
+    learner = OnlineLearner(X.shape[1], LearnerSettings(l2=0.5, committee_size=2))
+    learner.learn_many(X, list(labels))
+    assert learner.main.search is None and learner.main.l2 == 0.5
+
+
+def test_the_committee_regularises_as_the_main_model_chose(real_slice):
+    X, labels = real_slice("ag_news", 600)
+    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=3))
+    learner.learn_many(X, list(labels))
+    assert {member.l2 for member in learner.committee} == {learner.main.l2}
+
+
+def test_before_enough_labels_the_prior_is_used():
+    X = np.eye(4, dtype=np.float32)
+    model = OnlineSoftmax(4, l2=None, search=L2Search(prior=2.0, min_labels=10))
+    model.learn_many(X, ["a", "b", "a", "b"])
+    assert model.l2 == 2.0 and model.search.searched_at == 0
+
+
+@pytest.mark.parametrize(("kwargs", "fix"), [
+    ({"grid": ()}, "positive values"),
+    ({"folds": 1}, "folds >= 2"),
+    ({"growth": 1.0}, "growth must be > 1"),
+])
+def test_a_bad_search_configuration_names_the_fix(kwargs, fix):
+    with pytest.raises(ValueError, match=fix):
+        L2Search(**kwargs)
