@@ -69,8 +69,10 @@ class EmbedderSettings(_Part):
 
 class LearnerSettings(_Part):
     l2: float | None = Field(
-        None, gt=0, description="L2 penalty on the summed log-loss (1/C in scikit-learn's "
-        "terms); None: chosen by cross-validation on the labels as they grow (cv_*)")
+        1e-3, gt=0, description="L2 penalty on the summed log-loss (1/C in scikit-learn's "
+        "terms); null: chosen by cross-validation on the labels as they grow (cv_*), which "
+        "raises the all-labels ceiling (benchmarks/README.md) but is not the default yet: the "
+        "noise flagger's annotation.noise_model_confidence was set for the sharper fixed-l2 model")
     l2_prior: float = Field(1.0, gt=0, description="l2 until cv_min_labels labels came")
     cv_folds: int = Field(5, ge=2, description="folds of the search for l2")
     cv_rows: int = Field(1000, ge=10, description="labels the search for l2 uses at most "

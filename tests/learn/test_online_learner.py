@@ -136,14 +136,15 @@ def test_rows_learned_without_a_fit_give_the_same_models_at_the_next_fit():
     assert deferred.snapshot().fingerprint() == at_once.snapshot().fingerprint()
 
 
-def test_the_ceiling_is_at_least_scikit_learns_cross_validated_logistic_regression(real_slice):
+def test_with_l2_by_cross_validation_the_ceiling_is_at_least_scikit_learns_cv_logistic_regression(
+        real_slice):
     X, labels = real_slice("ag_news", 1600)
     train, test = slice(0, 1000), slice(1000, 1600)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lbfgs iteration limits at the weakest penalties
         reference = LogisticRegressionCV(Cs=np.logspace(-2, 3, 11), cv=5, max_iter=1000)
         reference_accuracy = reference.fit(X[train], labels[train]).score(X[test], labels[test])
-    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
+    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, l2=None))
     for part in np.array_split(np.arange(1000), 5):  # labels arrive in batches
         learner.learn_many(X[part], list(labels[part]))
     pred = np.array(learner.snapshot().predict_many(X[test]), dtype=object)
