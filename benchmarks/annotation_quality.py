@@ -29,18 +29,18 @@ from stream_al.annotation.agreement import krippendorff_alpha
 from stream_al.annotation.base import AnnotationSettings
 from stream_al.annotation.batches import neighbourhoods
 from stream_al.annotation.noise import NoiseFlagger, cleanlab_suspicions
-from stream_al.annotation.simulated import (
+from stream_al.config import LearnerSettings, Settings
+from stream_al.dataset import LabeledTexts, load_labeled
+from stream_al.embed import make_embedder
+from stream_al.learn.online import OnlineLearner
+from stream_al.runtime import limit_blas_threads
+from stream_al.select.cost import CostBudget, CostSettings, lengths_of, make_cost_model
+from stream_al.simulate.annotators import (
     ReadingTime,
     SimulatedAnnotator,
     crowd_labels,
     run_under_budget,
 )
-from stream_al.config import LearnerSettings, Settings
-from stream_al.cost import CostBudget, CostSettings, lengths_of, make_cost_model
-from stream_al.dataset import LabeledTexts, load_labeled
-from stream_al.embed import make_embedder
-from stream_al.learn.online import OnlineLearner
-from stream_al.runtime import limit_blas_threads
 from stream_al.simulate.features import embed_dataset
 from stream_al.simulate.simulator import split
 

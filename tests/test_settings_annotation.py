@@ -4,7 +4,7 @@ import pytest
 
 from stream_al.annotation.base import AnnotationSettings as FromAnnotation
 from stream_al.config import AnnotationSettings, ConfigError, CostSettings, Settings
-from stream_al.cost import CostSettings as FromCost
+from stream_al.select.cost import CostSettings as FromCost
 
 
 def test_settings_carry_cost_annotation_and_the_expert_topic():

@@ -2,7 +2,7 @@
 
 The budget counts labels (``cost.unit: labels``: ``budget.fraction`` labels per stream item),
 annotator minutes or money (``amount`` per ``period_items`` stream items, a
-:class:`~stream_al.cost.CostBudget`). An item asked of k annotators (``annotation``: more for a
+:class:`~stream_al.select.cost.CostBudget`). An item asked of k annotators (``annotation``: more for a
 gold fraction and for items the model is unsure of, :class:`AssignmentPolicy`) costs k times
 one label's price, where a label's price in minutes or money comes from a cost model by length
 and task that learns from the labelling times the labels' timestamps reveal. Prices are in
@@ -27,9 +27,9 @@ import numpy as np
 
 from stream_al.annotation.assignment import AssignmentPolicy
 from stream_al.config import Settings
-from stream_al.cost import CostBudget, lengths_of, make_cost_model
 from stream_al.labels.base import Label
 from stream_al.select.budget import Budget
+from stream_al.select.cost import CostBudget, lengths_of, make_cost_model
 
 RECENT_TIMESTAMPS = 64
 """Per annotator, the label timestamps kept to find the label before a new one."""
@@ -94,7 +94,7 @@ class Pricing:
     # ---- labelling times ----------------------------------------------------------------------
     def observe_labels(self, labels: Iterable[Label], texts: Mapping[str, str]) -> int:
         """Learn from the time each annotator took: the gap to their previous label (as
-        :func:`stream_al.cost.durations_from_labels`, one label at a time; gaps over
+        :func:`stream_al.select.cost.durations_from_labels`, one label at a time; gaps over
         ``cost.max_gap_s`` are breaks). Returns how many times were learned."""
         if self.cost.learn == "off":
             return 0

@@ -3,7 +3,7 @@
 Under a budget in annotator minutes or money, a label that takes twice as long must teach
 twice as much to be worth buying. :class:`CostAware` rescales the batch's informativeness
 (and novelty) by ``(min_cost / max(cost, min_cost)) ** exponent`` before the wrapped selector
-sees it; costs are ledger units (1 = a typical label, see :class:`stream_al.cost.CostBudget`),
+sees it; costs are ledger units (1 = a typical label, see :class:`stream_al.select.cost.CostBudget`),
 so the scores stay in [0, 1] and are proportional to gain per cost for items costing more
 than ``min_cost``. Selectors that hold items and re-score them later (the diverse reservoir)
 get the same rescaling through the rescorer :meth:`CostAware.of` hands them. Selections carry

@@ -6,7 +6,7 @@ From the inside out:
 
 1. the strategy (``selection.strategy`` or ``strategy``; ``selection.seed`` seeds it), on the
    stage's budget ledger: ``budget.fraction`` labels per item, or with ``cost.unit`` minutes or
-   money a :class:`~stream_al.cost.CostBudget`'s ledger (``stage.cost_budget``);
+   money a :class:`~stream_al.select.cost.CostBudget`'s ledger (``stage.cost_budget``);
 2. with ``cost.aware`` (minutes or money), :class:`~stream_al.select.cost_aware.CostAware`:
    informativeness per unit of cost;
 3. with ``ood.max_share > 0``, :class:`~stream_al.select.ood_cap.OODSelector`: items far from
@@ -26,10 +26,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from stream_al.config import Settings
-from stream_al.cost import CostBudget, make_cost_model
 from stream_al.drift.response import DriftResponse
 from stream_al.ood import OODDetector
 from stream_al.select.base import Selector
+from stream_al.select.cost import CostBudget, make_cost_model
 from stream_al.select.cost_aware import CostAware
 from stream_al.select.drift_aware import DriftAwareSelector
 from stream_al.select.factory import make_selector

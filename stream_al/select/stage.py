@@ -28,7 +28,7 @@ from stream_al.select.budget import Budget
 from stream_al.select.factory import make_selector
 
 if TYPE_CHECKING:
-    from stream_al.cost import CostBudget
+    from stream_al.select.cost import CostBudget
 
 NOVELTY_EXACT_ROWS = 16_384
 """The novelty index keeps exact rows (no hnswlib graph) up to this many bought items. It gains

@@ -9,10 +9,10 @@ import pytest
 
 from stream_al.annotation.adjudication import Adjudicator, dawid_skene_many, majority_many
 from stream_al.annotation.base import AnnotationSettings
-from stream_al.annotation.simulated import SimulatedAnnotator, crowd_labels
 from stream_al.config import LearnerSettings
 from stream_al.labels.base import Label
 from stream_al.learn.online import OnlineLearner
+from stream_al.simulate.annotators import SimulatedAnnotator, crowd_labels
 
 HONEST = [SimulatedAnnotator(f"honest-{e}", e) for e in (0.1, 0.2, 0.3, 0.4)]
 SPAMMER = SimulatedAnnotator("spammer", kind="spammer")

@@ -12,8 +12,8 @@ from stream_al.annotation.agreement import (
     krippendorff_alpha,
     reliability_matrix,
 )
-from stream_al.annotation.simulated import SimulatedAnnotator, crowd_labels
 from stream_al.labels.base import Label
+from stream_al.simulate.annotators import SimulatedAnnotator, crowd_labels
 
 
 def labels_of(table: dict[str, str]) -> list[Label]:

@@ -5,9 +5,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from stream_al.annotation.quality import AnnotatorQuality
-from stream_al.annotation.simulated import SimulatedAnnotator, crowd_labels
 from stream_al.labels.base import Label
 from stream_al.metrics import Metrics
+from stream_al.simulate.annotators import SimulatedAnnotator, crowd_labels
 
 POOL = [SimulatedAnnotator(f"a{i}", e) for i, e in enumerate((0.1, 0.2, 0.3, 0.4))] + [
     SimulatedAnnotator("spammer", kind="spammer")]

@@ -14,7 +14,7 @@ import pytest
 from stream_al.annotation import dawid_skene
 from stream_al.annotation.adjudication import dawid_skene_many
 from stream_al.annotation.dawid_skene import fit_many
-from stream_al.annotation.simulated import SimulatedAnnotator, crowd_labels
+from stream_al.simulate.annotators import SimulatedAnnotator, crowd_labels
 from tests.data import rows
 
 HONEST = [SimulatedAnnotator(f"honest-{e}", e) for e in (0.1, 0.2, 0.3, 0.4)]

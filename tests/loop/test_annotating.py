@@ -227,7 +227,7 @@ def test_the_live_path_recovers_what_majority_loses_on_real_labels():
     learner is given (EM refitted every 25 items, weighted votes in between) are more often
     right than majority, and every item is learned once."""
     from stream_al.annotation.adjudication import majority_many
-    from stream_al.annotation.simulated import SimulatedAnnotator, crowd_labels
+    from stream_al.simulate.annotators import SimulatedAnnotator, crowd_labels
     from tests.data import rows
 
     data = rows("ag_news", 900)

@@ -4,14 +4,11 @@ minutes or money; a cost-aware selector buys more accuracy per minute."""
 import numpy as np
 import pytest
 
-from stream_al.annotation.simulated import (
-    ReadingTime,
-    SimulatedAnnotator,
-    crowd_labels,
-    run_under_budget,
-)
 from stream_al.config import EmbedderSettings, Settings
-from stream_al.cost import (
+from stream_al.embed import make_embedder
+from stream_al.score.batch import ScoredBatch
+from stream_al.select import Budget, BudgetError, DiverseReservoir, RandomSelector
+from stream_al.select.cost import (
     BucketCostModel,
     CostBudget,
     CostSettings,
@@ -21,10 +18,13 @@ from stream_al.cost import (
     lengths_of,
     make_cost_model,
 )
-from stream_al.embed import make_embedder
-from stream_al.score.batch import ScoredBatch
-from stream_al.select import Budget, BudgetError, DiverseReservoir, RandomSelector
 from stream_al.select.cost_aware import CostAware
+from stream_al.simulate.annotators import (
+    ReadingTime,
+    SimulatedAnnotator,
+    crowd_labels,
+    run_under_budget,
+)
 from stream_al.simulate.simulator import split
 from tests.data import rows
 from tests.select.conftest import ColdModel, make_batch

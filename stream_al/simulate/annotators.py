@@ -21,10 +21,10 @@ from typing import Literal
 import numpy as np
 
 from stream_al.config import Settings
-from stream_al.cost import CostBudget, CostModel
 from stream_al.labels.base import Label
 from stream_al.learn.online import OnlineLearner
 from stream_al.score.batch import ScoredBatch, score_many
+from stream_al.select.cost import CostBudget, CostModel
 from stream_al.select.cost_aware import CostAware
 from stream_al.select.factory import make_selector
 from stream_al.select.stage import SelectionStage
