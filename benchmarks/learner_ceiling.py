@@ -94,7 +94,7 @@ def sklearn_lr(X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray,
 
 
 LEARNERS = {"before": LearnerSettings(l2=1e-3, committee_size=2),
-            "stream-al": LearnerSettings(committee_size=2)}
+            "stream-al": LearnerSettings(committee_size=2, l2=None)}  # l2 by cross-validation
 
 
 def all_labels(name: str, emb: str, X: np.ndarray, y: np.ndarray, stream: np.ndarray,
