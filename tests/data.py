@@ -18,3 +18,15 @@ def rows(name: str, n: int, seed: int = 0) -> tuple[tuple[str, str], ...]:
         all_rows = [(r["text"], r["label"]) for r in csv.DictReader(f)]
     random.Random(seed).shuffle(all_rows)
     return tuple(all_rows[:n])
+
+
+def static_slice(name: str, n: int):  # -> (LabeledTexts, np.ndarray)
+    """``n`` shuffled rows of ``name``.csv as a :class:`LabeledTexts` and their static
+    embeddings (the model ships with the package: the same vectors on every machine)."""
+    from stream_al.config import EmbedderSettings
+    from stream_al.dataset import LabeledTexts
+    from stream_al.embed import make_embedder
+
+    texts, labels = (list(column) for column in zip(*rows(name, n), strict=True))
+    X = make_embedder(EmbedderSettings(name="static")).embed(texts)
+    return LabeledTexts(texts, labels), X

@@ -13,23 +13,18 @@ import numpy as np
 import pytest
 
 from stream_al.config import Settings
-from stream_al.dataset import LabeledTexts
-from stream_al.embed import make_embedder
 from stream_al.loop.coordinator import Coordinator
 from stream_al.select.stack import layers
 from stream_al.simulate import Simulation
 from stream_al.simulate.replay import Step
 from stream_al.stream import conversion
 from stream_al.stream.messages import CONTROL, LabelsRecord, ScoredBatchRecord, parse
-from tests.data import rows
+from tests.data import static_slice
 
 
 @pytest.fixture(scope="module")
 def ag_news():
-    data = rows("ag_news", 1500)
-    texts, labels = [t for t, _ in data], [y for _, y in data]
-    X = make_embedder(Settings.load(embedder={"name": "static"}).embedder).embed(texts)
-    return LabeledTexts(texts, labels), X
+    return static_slice("ag_news", 1500)
 
 
 def simulation(ag_news, seed: int = 0, accuracy: float = 1.0, **sections) -> Simulation:

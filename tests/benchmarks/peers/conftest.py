@@ -4,17 +4,12 @@ import pytest
 
 from benchmarks.peers.harness import Stream
 from stream_al.config import Settings
-from stream_al.dataset import LabeledTexts
-from stream_al.embed import make_embedder
-from tests.data import rows
+from tests.data import static_slice
 
 
 @pytest.fixture(scope="package")
 def ag_news():
-    data = rows("ag_news", 1200)
-    texts, labels = [t for t, _ in data], [y for _, y in data]
-    X = make_embedder(Settings.load(embedder={"name": "static"}).embedder).embed(texts)
-    return LabeledTexts(texts, labels), X
+    return static_slice("ag_news", 1200)
 
 
 @pytest.fixture(scope="package")
