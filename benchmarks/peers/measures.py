@@ -6,9 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from stream_al.simulate.simulator import CurvePoint as Point
+from stream_al.simulate.simulator import area_under_curve, checkpoints
+
+__all__ = ["Point", "RunResult", "area_under_curve", "checkpoints", "labels_to_reach",
+           "labels_until_first", "from_simulation"]
+"""``area_under_curve`` and ``checkpoints`` are the simulator's own, so peers and stream-al's
+strategies are measured alike."""
 
 
 @dataclass
@@ -25,25 +29,6 @@ class RunResult:
     auc: float = 0.0
     bought: list[str] = field(default_factory=list)
     """Classes of the labels bought, in order (empty when the driver does not say)."""
-
-
-def checkpoints(stream_length: int, n: int) -> np.ndarray:
-    """Stream positions at which the model is evaluated: the simulator's rule."""
-    return np.unique(np.linspace(0, stream_length, n + 1).astype(int)[1:])
-
-
-def area_under_curve(curve: Sequence[Point], stream_length: int) -> float:
-    """Mean accuracy over the stream: trapezoid of accuracy against stream fraction, over the
-    span the checkpoints cover (the simulator's definition).
-
-    >>> area_under_curve([Point(50, 1, 0.5, 0.5), Point(100, 2, 1.0, 1.0)], 100)
-    0.75
-    """
-    if len(curve) < 2:
-        return curve[0].accuracy if curve else 0.0
-    x = np.array([p.position for p in curve], dtype=float) / stream_length
-    acc = np.array([p.accuracy for p in curve])
-    return float(np.trapezoid(acc, x) / (x[-1] - x[0]))
 
 
 def labels_to_reach(curve: Sequence[Point], target: float) -> int | None:

@@ -76,6 +76,12 @@ def evaluate(snapshot: ModelSnapshot, X: np.ndarray, y: Sequence[str]) -> tuple[
     return float(accuracy_score(y, pred)), float(f1_score(y, pred, average="macro"))
 
 
+def checkpoints(stream_length: int, n: int) -> np.ndarray:
+    """The ``n`` stream positions (evenly spaced, the last at the end) where the model is
+    evaluated."""
+    return np.unique(np.linspace(0, stream_length, n + 1).astype(int)[1:])
+
+
 def area_under_curve(curve: Sequence[CurvePoint], stream_length: int) -> float:
     """Mean accuracy over the stream (trapezoid of accuracy against stream fraction)."""
     if len(curve) < 2:
@@ -101,7 +107,7 @@ class Simulation:
         self.last_replay: Replay | None = None
         self.split = split(len(data), sim.test_size, sim.seed)
         n = len(self.split.stream)
-        self.checkpoints = np.unique(np.linspace(0, n, sim.checkpoints + 1).astype(int)[1:])
+        self.checkpoints = checkpoints(n, sim.checkpoints)
 
     @property
     def stream_length(self) -> int:
