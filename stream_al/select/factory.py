@@ -11,7 +11,12 @@ from stream_al.select.diverse import DiverseReservoir
 from stream_al.select.random import RandomSelector
 from stream_al.select.variable_uncertainty import VariableUncertainty
 
-DEFAULT_STRATEGY = "balanced"
+DEFAULT_STRATEGY = "diverse"
+"""Not ``balanced`` yet, though it won more of the development suite: its coverage picks spread
+the labelled set, which raises the OOD detector's threshold (a quantile of the labelled items'
+distances), and the OOD cap then intermittently buys nothing on a new domain (the broker test
+``test_texts_unlike_anything_labelled_are_bought_for_the_reason_ood`` failed 3 of 8 runs with
+it, 0 of 9 with ``diverse``)."""
 STRATEGIES = ("random", "uncertainty", "diverse", "balanced", "bandit", "default")
 
 
