@@ -8,7 +8,9 @@
 - ``labels_in`` on ``labels`` (partitioned): vendor labels are validated and forwarded to
   ``control``.
 - ``coordinate`` on ``control`` (one partition, so one worker of the group runs it): the
-  system-wide budget, selection and learning (:class:`CoordinatorShell`).
+  system-wide budget, selection and learning (:class:`CoordinatorShell`). Its outputs go
+  through one transactional producer per deployment that fences a paused former owner
+  (``stream/fencing.py``); it stops when the partition is revoked.
 - a task per worker follows ``models`` and swaps in each new model for its scorers; another
   runs the coordinator's chores every :data:`CHORES_EVERY_S` after the last ones finished.
 
@@ -79,7 +81,7 @@ def build_app(
     )
     publisher = Publisher(app, k, metrics)
     scoring = ScoringShell(settings.kafka, embedder, publisher, metrics)
-    coordinating = CoordinatorShell(settings, embedder, publisher, metrics, strategy)
+    coordinating = CoordinatorShell(settings, embedder, metrics, strategy)
     t = k.topics
 
     reader = TextReader(k, scoring.score, depth=2)  # embed a batch while the last is sent
@@ -136,7 +138,12 @@ def build_app(
         metrics.readiness.mark("joined")  # /readyz (stream_al.health.WORKER_CONDITIONS)
         await coordinating.assigned(any(tp.topic == t.control for tp in assigned))
 
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        if any(tp.topic == t.control for tp in revoked):  # stop before the next owner starts
+            await coordinating.revoked()
+
     app.on_partitions_assigned.connect(on_assigned, weak=False)
+    app.on_partitions_revoked.connect(on_revoked, weak=False)
     return app
 
 
