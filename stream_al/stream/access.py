@@ -14,7 +14,8 @@ vendor-<name>      read ``selected`` in groups ``<app_id>-vendor-<name>*``; writ
                    its own labels topic ``<labels>.<name>``
 expert             read ``expert`` in groups ``<app_id>-expert*``; write ``<labels>.expert``
 worker             own every internal topic (create, read, write, configure); read every
-                   labels topic; its consumer groups ``<app_id>*``
+                   labels topic; its consumer groups ``<app_id>*``; the coordinator's
+                   transactional id ``<app_id>.coordinator`` (stream/fencing.py)
 operator           write ``control`` (rollback) and the shared ``labels`` topic (imports);
                    read ``models``, ``selected``, ``state``, ``events``, ``deadletter`` and
                    the labels topics (exports), in groups ``<app_id>-operator*``
@@ -44,9 +45,10 @@ from typing import Literal
 from stream_al.config import KafkaSettings, Settings, TopicSettings
 from stream_al.errors import StreamAlError
 from stream_al.stream import clients
+from stream_al.stream.topics import transactional_id
 from stream_al.stream.messages import MAX_ANNOTATOR_CHARS, DeadLetterReason, LabelIn
 
-Resource = Literal["topic", "group", "cluster"]
+Resource = Literal["topic", "group", "cluster", "transactional_id"]
 ROLES = ("producer", "vendor", "expert", "worker", "operator")
 VENDOR_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 RESERVED_VENDORS = {"expert"}
@@ -123,6 +125,8 @@ def grants(role: str, kafka: KafkaSettings, name: str | None = None) -> list[Gra
            for op in ("CREATE", "READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")]
     out += [*_read(t.labels, prefixed=True), Grant("CREATE", "topic", t.labels, True)]
     out += [Grant("READ", "group", app, True), Grant("DESCRIBE", "group", app, True)]
+    out += [Grant(op, "transactional_id", transactional_id(kafka))  # the coordinator's fence
+            for op in ("WRITE", "DESCRIBE")]
     return out + [Grant("DESCRIBE", "cluster"), Grant("IDEMPOTENT_WRITE", "cluster")]
 
 
@@ -169,7 +173,7 @@ def apply_one(admin_kafka: KafkaSettings, role: str, password: str, name: str | 
     if len(password) < 12:
         raise AccessError(f"the password of {user} must have at least 12 characters")
     kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP,
-             "cluster": ResourceType.CLUSTER}
+             "cluster": ResourceType.CLUSTER, "transactional_id": ResourceType.TRANSACTIONAL_ID}
     acls = [
         ACL(f"User:{user}", "*", ACLOperation[g.operation], ACLPermissionType.ALLOW,
             ResourcePattern(kinds[g.resource], g.name,

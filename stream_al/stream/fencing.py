@@ -41,7 +41,7 @@ from stream_al.metrics import Metrics
 from stream_al.stream import clients
 from stream_al.stream.messages import Message
 from stream_al.stream.publish import Publisher
-from stream_al.stream.topics import MAX_RECORD_BYTES
+from stream_al.stream.topics import MAX_RECORD_BYTES, transactional_id
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +59,6 @@ does not hold the others back this long: the next owner's claim aborts its trans
 class Fenced(StreamAlError, RuntimeError):
     """Another worker claimed the coordinator role: this one must stop acting as coordinator
     until the group gives it the ``control`` partition again."""
-
-
-def transactional_id(kafka: KafkaSettings) -> str:
-    """The one transactional id of a deployment's coordinator role.
-
-    >>> transactional_id(KafkaSettings(app_id="shop"))
-    'shop.coordinator'
-    """
-    return f"{kafka.app_id}.coordinator"
 
 
 class CoordinatorProducer:
@@ -148,8 +139,10 @@ class CoordinatorProducer:
                                         key=None if key is None else key.encode("utf-8"))
                     for key, message in records
                 ]
-                if futures:
-                    await asyncio.gather(*futures)
+                failed = [r for r in await asyncio.gather(*futures, return_exceptions=True)
+                          if isinstance(r, BaseException)]
+                if failed:
+                    raise failed[0]
             except FENCED_ERRORS as e:
                 raise Fenced(f"{transactional_id(self.kafka)}: {e}") from e
 

@@ -92,7 +92,7 @@ def test_a_paused_coordinator_is_fenced_and_its_resumed_work_never_counts(
         coordinator = wait_for(lambda: next((w for w in workers if owns_the_budget(w)), None),
                                30, "one coordinator after the resume")
         spent_metric = coordinator.metric("stream_al_budget_spent_labels")
-        fenced = owner.metric("stream_al_errors_total", stage="select", type="Fenced")
+        fenced = owner.metric("stream_al_errors_total", stage="select", reason="Fenced")
         alive = [w.process.poll() is None for w in workers]
     finally:
         if paused is not None:

@@ -75,3 +75,13 @@ def test_an_annotator_id_too_long_for_the_vendors_prefix_is_refused():
 
 def test_the_shared_labels_topic_keeps_annotator_ids_as_sent():
     assert attribute_one(label("alice"), "stream-al.labels", K.topics).annotator_id == "alice"
+
+
+def test_only_the_worker_may_claim_the_coordinators_transactional_id():
+    def claims(role: str, name: str | None = None) -> bool:
+        return any(g.resource == "transactional_id" and g.name == "stream-al.coordinator"
+                   and g.operation == "WRITE" for g in grants(role, K, name))
+
+    assert claims("worker")
+    assert not any(claims(r) for r in ("producer", "expert", "operator"))
+    assert not claims("vendor", "acme")
