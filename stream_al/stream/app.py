@@ -76,6 +76,7 @@ def build_app(
         producer_max_request_size=MAX_RECORD_BYTES,
         consumer_max_fetch_size=MAX_RECORD_BYTES,
         producer_linger=0.005,
+        producer_acks=-1,  # all in-sync replicas (kafka.topics.min_insync_replicas) have it
         key_serializer="raw",
         value_serializer="raw",
     )

@@ -248,11 +248,16 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
         existing = set(admin.list_topics())
         specs = topic_specs(kafka)
         missing = [s for s in specs if s.name not in existing]
+        replication = replication_of(kafka.topics, len(admin.describe_cluster()["brokers"]))
+        if replication.warning and missing:
+            log.warning(replication.warning)
         created = []
         for spec in missing:  # one by one: another worker may create the same topic meanwhile
             try:
+                config = {**spec.config, "min.insync.replicas": str(replication.min_insync)}
                 admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)],
+                    [NewTopic(spec.name, spec.partitions, replication.factor,
+                              topic_configs=config)],
                     timeout_ms=int(timeout_s * 1000),
                 )
                 created.append(spec.name)
@@ -261,6 +266,7 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
             except TopicAuthorizationFailedError:  # not the worker role: the workers make them
                 return created
         _check_control(admin, kafka, timeout_s)
+        _check_existing(admin, kafka, [s for s in specs if s.name not in created], replication)
         _wait_for_group_coordinator(admin, kafka, timeout_s)
         return created
     finally:
@@ -295,6 +301,39 @@ def _error_code(error: object) -> int | None:
     """The Kafka error code in a described group's ``error`` ("[Error 16] NotCoordinator...")."""
     match = re.match(r"\[Error (\d+)\]", str(error or ""))
     return int(match.group(1)) if match else None
+
+
+def _check_existing(admin: KafkaAdminClient, kafka: KafkaSettings, specs: list[TopicSpec],
+                    replication: Replication) -> None:
+    """Warn about, or refuse (:class:`TopicError`), topics that exist with another layout."""
+    if not specs:
+        return
+    from kafka.admin import ConfigResource, ConfigResourceType
+    from kafka.errors import KafkaError
+
+    try:
+        layouts = {t["name"]: t["partitions"]
+                   for t in admin.describe_topics([s.name for s in specs])}
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs],
+            config_filter="all")
+    except KafkaError as e:  # e.g. a role without DESCRIBE_CONFIGS: the workers check them
+        log.warning("could not check the existing topics' settings: %s: %s", type(e).__name__, e)
+        return
+    found: list[Mismatch] = []
+    for spec in specs:
+        partitions = layouts.get(spec.name) or []
+        config = {k: v["value"] for k, v in described["topic"].get(spec.name, {}).items()}
+        if partitions:
+            replicas = min(len(p["replica_nodes"]) for p in partitions)
+            found += mismatches(spec, replication, len(partitions), replicas, config,
+                                kafka.bootstrap)
+    for m in found:
+        if not m.refuse:
+            log.warning("%s", m)
+    refused = [str(m) for m in found if m.refuse]
+    if refused:
+        raise TopicError("existing topics would lose or corrupt data:\n  " + "\n  ".join(refused))
 
 
 def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings, timeout_s: float) -> None:
