@@ -19,6 +19,11 @@
 #   KAFKA_START_TIMEOUT [120] and KAFKA_STOP_TIMEOUT [30], in seconds
 #   KAFKA_PYTHON [python3]: runs the readiness probe (standard library only)
 #   KAFKA_LOG_LEVEL [WARN]: level of the broker's log, $KAFKA_DATA_DIR/kafka.log
+#   A node of a cluster (deploy/kafka-cluster.sh sets these): KAFKA_NODE_ID [1],
+#   KAFKA_QUORUM_VOTERS [1@127.0.0.1:KAFKA_CONTROLLER_PORT], KAFKA_CLUSTER_ID [random, at the
+#   first format], KAFKA_REPLICATION [1]: copies of the internal topics (consumer offsets,
+#   transaction state; their min ISR is one less), KAFKA_WAIT [1]: 0 makes `start` return
+#   once the node is launched (a quorum of several answers only when a majority is up)
 #   KAFKA_SECURITY [plaintext]: plaintext (development: anyone who reaches the port may do
 #       anything) or sasl_ssl: the client listener takes SASL/SCRAM-SHA-512 over TLS only, the
 #       StandardAuthorizer denies what no ACL allows, topics are never created automatically.
@@ -44,6 +49,11 @@ STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 PYTHON=${KAFKA_PYTHON:-python3}
 LOG_LEVEL=${KAFKA_LOG_LEVEL:-WARN}
 SECURITY=${KAFKA_SECURITY:-plaintext}
+NODE_ID=${KAFKA_NODE_ID:-1}
+QUORUM_VOTERS=${KAFKA_QUORUM_VOTERS:-$NODE_ID@127.0.0.1:$CONTROLLER_PORT}
+REPLICATION=${KAFKA_REPLICATION:-1}
+MIN_ISR=$((REPLICATION > 1 ? REPLICATION - 1 : 1))
+WAIT=${KAFKA_WAIT:-1}
 TLS_DIR=$DATA_DIR/tls
 ADMIN_PASSWORD_FILE=${KAFKA_ADMIN_PASSWORD_FILE:-$TLS_DIR/admin.password}
 
@@ -101,8 +111,8 @@ write_config() {
     esac
     cat >>"$DATA_DIR/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+node.id=$NODE_ID
+controller.quorum.voters=$QUORUM_VOTERS
 controller.listener.names=CONTROLLER
 log.dirs=$DATA_DIR/logs
 num.network.threads=2
@@ -110,13 +120,13 @@ num.io.threads=4
 num.partitions=4
 delete.topic.enable=true
 group.initial.rebalance.delay.ms=0
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor=$REPLICATION
 offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$REPLICATION
+transaction.state.log.min.isr=$MIN_ISR
 transaction.state.log.num.partitions=4
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$REPLICATION
+share.coordinator.state.topic.min.isr=$MIN_ISR
 # A restarted node must wait out its previous registration's session (9s by default) before the
 # controller takes it back; on loopback a shorter session is safe and makes restarts quicker.
 broker.session.timeout.ms=5000
@@ -214,9 +224,9 @@ java_args() {  # sets JAVA_ARGS: the java command line, up to the main class, fo
 
 format_storage() {
     [[ -f $DATA_DIR/logs/meta.properties ]] && return 0
-    local cluster_id
+    local cluster_id=${KAFKA_CLUSTER_ID:-}
     # Kafka's own Uuid.randomUuid(): URL-safe base64 of 16 random bytes, never starting with "-".
-    cluster_id=$("$PYTHON" -c '
+    [[ -n $cluster_id ]] || cluster_id=$("$PYTHON" -c '
 import base64, uuid
 cluster_id = "-"
 while cluster_id.startswith("-"):
@@ -339,6 +349,10 @@ start() {
     java_args
     launch "${JAVA_ARGS[@]}" kafka.Kafka "$DATA_DIR/server.properties"
     pid=$LAUNCHED_PID
+    if [[ $WAIT == 0 ]]; then
+        say "launched node $NODE_ID (pid $pid) on 127.0.0.1:$PORT; not waiting (KAFKA_WAIT=0)"
+        return 0
+    fi
     wait_ready "$pid"
     say "started (pid $pid) on 127.0.0.1:$PORT in $((SECONDS - began))s; data and log in $DATA_DIR"
 }

@@ -45,8 +45,8 @@ from typing import Literal
 from stream_al.config import KafkaSettings, Settings, TopicSettings
 from stream_al.errors import StreamAlError
 from stream_al.stream import clients
-from stream_al.stream.topics import transactional_id
 from stream_al.stream.messages import MAX_ANNOTATOR_CHARS, DeadLetterReason, LabelIn
+from stream_al.stream.topics import transactional_id
 
 Resource = Literal["topic", "group", "cluster", "transactional_id"]
 ROLES = ("producer", "vendor", "expert", "worker", "operator")

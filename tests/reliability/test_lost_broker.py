@@ -1,0 +1,91 @@
+"""A broker of a 3-node cluster killed with ``kill -9`` while texts and labels flow: the
+pipeline goes on with two (3 copies, ``min.insync.replicas`` 2, ``acks=all``), the node comes
+back, and nothing acknowledged was lost: no item sent twice, the budget spent is the cost of
+the distinct items bought, and the last model learned exactly the labels the topics hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability.faults import Background, group_caught_up, observe, settled, topic_config
+from tests.stream.harness import AG_NEWS, Worker, pipeline_config, read_topic, settings_of, wait_for
+
+pytestmark = pytest.mark.kafka
+
+TEXTS = 600
+FRACTION, WARMUP = 0.1, 4
+
+
+def test_a_killed_broker_loses_nothing_and_the_pipeline_goes_on_with_two(kafka_cluster, tmp_path):
+    bootstrap = kafka_cluster.bootstrap
+    config = pipeline_config(
+        bootstrap,
+        tmp_path,
+        budget={"fraction": FRACTION, "warmup_labels": WARMUP},
+        annotation={"learn_from": "labels"},
+    )
+    settings = settings_of(config)
+    topics, group = settings["kafka"]["topics"], settings["kafka"]["app_id"]
+    worker = Worker(config, tmp_path / "worker.log")
+    producer = vendor = None
+    killed = None
+    try:
+        # the defaults on 3 brokers: 3 copies, 2 in sync
+        assert topic_config(bootstrap, topics["labels"])["min.insync.replicas"] == "2"
+        assert len(kafka_cluster.in_sync(topics["labels"])) == 3
+        producer = Background(
+            tmp_path / "producer.log",
+            *("produce", "--config", str(config), "--data", str(AG_NEWS), "--id-prefix", "ag"),
+            *("--limit", str(TEXTS), "--rate", "25"),
+        )
+        vendor = Background(
+            tmp_path / "vendor.log",
+            *("vendor", "--config", str(config), "--gold", str(AG_NEWS), "--id-prefix", "ag"),
+            *("--delay", "0.2", "--annotators", "3", "--per-item", "2", "--noise", "0.2"),
+        )
+        wait_for(lambda: len(read_topic(bootstrap, topics["labels"], timeout_s=3)) >= 10, 90,
+                 "items bought and labels flowing")
+        killed = kafka_cluster.leader_of(topics["control"])  # the coordinator's input
+        kafka_cluster.kill(killed)
+        labels = len(read_topic(bootstrap, topics["labels"], timeout_s=5))
+        bought = len(read_topic(bootstrap, topics["selected"], timeout_s=5))
+        wait_for(lambda: len(read_topic(bootstrap, topics["labels"], timeout_s=3)) > labels
+                 and len(read_topic(bootstrap, topics["selected"], timeout_s=3)) > bought,
+                 120, "items bought and labelled on the two brokers left")
+        kafka_cluster.start(killed)
+        killed = None
+        wait_for(lambda: len(kafka_cluster.in_sync(topics["control"])) == 3, 120,
+                 "the restarted node to catch up")
+        assert producer.wait(180) == 0, producer.output()
+
+        def done():
+            if not group_caught_up(
+                bootstrap, group, [topics["texts"], topics["labels"], topics["control"]]
+            ):
+                return None
+            seen = observe(bootstrap, topics)
+            labelled = {row.item_id for row in seen.snapshot.rows}
+            return set(seen.selected_ids) <= labelled and seen.learned_the_topics() and seen
+
+        seen = wait_for(settled(done), 240, "the worker to learn every label")
+        spent_metric = worker.metric("stream_al_budget_spent_labels")
+        alive = worker.process.poll() is None
+    finally:
+        if killed is not None:
+            kafka_cluster.start(killed)
+        for background in (vendor, producer):
+            if background is not None:
+                background.stop()
+        worker.stop()
+
+    print(seen.summary())
+    assert alive, worker.output()
+    assert not seen.duplicates_on_selected, seen.summary()
+    assert not seen.expired, seen.summary()
+    assert seen.ledger.spent == pytest.approx(seen.spent_by_the_topics)
+    assert spent_metric == pytest.approx(seen.spent_by_the_topics)
+    assert seen.spent_by_the_topics <= FRACTION * TEXTS + WARMUP, seen.summary()
+    pairs = {(x.item_id, x.annotator_id) for x in seen.labels}
+    assert len(seen.snapshot) == len(pairs) == seen.model.n_labels, seen.summary()
+    assert seen.model.labels_hash == seen.snapshot.label_set_hash
+    assert seen.ledger.seen == TEXTS, "a text was not counted, or counted twice"
