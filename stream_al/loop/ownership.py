@@ -10,13 +10,14 @@ Three things move ownership, and the shell (``stream/coordinating.py``) reports 
   this one was paused past its session; the group has not told it yet (its next heartbeat
   will). It stops acting and waits for that next assignment. Only if none comes within
   ``patience_s`` was the fence not a handover (a transaction that outlived its timeout) and
-  it may claim the role again.
+  it may claim the role again. A fence of a claim made before the current assignment is
+  different: the group has since given the partition back, so the owner claims again at once.
 
 Each claim is counted (:attr:`Ownership.claims`); the broker's epoch of the claim rises with
 each one (``stream/fencing.py``).
 
 >>> o = Ownership(patience_s=30.0)
->>> o.assigned(holds_control=True); o.may_act(now=0.0)
+>>> o.assigned(holds_control=True); o.claimed(); o.may_act(now=0.0)
 True
 >>> o.fenced(now=5.0); o.may_act(now=6.0)
 False
@@ -41,6 +42,8 @@ class Ownership:
     generations: int = 0
     """Assignments seen (each rebalance of the group is one)."""
     claims: int = 0
+    claimed_in: int = -1
+    """The generation of the last claim."""
 
     def assigned(self, holds_control: bool) -> None:
         """A new assignment of the group: the fence of the last generation is history."""
@@ -54,12 +57,15 @@ class Ownership:
 
     def fenced(self, now: float) -> None:
         """The broker refused this owner's producer epoch: another worker claimed the role."""
+        if self.claimed_in < self.generations:
+            return  # an older claim: someone acted in between, but the partition is ours now
         if self.fenced_at is None:
             self.fenced_at = now
 
     def claimed(self) -> None:
         """This worker claimed the role (and fenced every earlier owner)."""
         self.claims += 1
+        self.claimed_in = self.generations
         self.fenced_at = None
 
     def may_act(self, now: float) -> bool:

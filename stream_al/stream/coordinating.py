@@ -92,19 +92,17 @@ class CoordinatorShell:
                 await self._step_down("control partition moved away")
 
     async def revoked(self) -> None:
-        """The group takes the control partition back: stop acting before anyone else starts.
-        The record in hand may finish (its transaction commits) for :data:`REVOKE_WAIT_S`;
-        then the producer closes, and what it had begun is aborted by the next claim."""
+        """The group takes the control partition back: stop acting (records and chores check
+        :attr:`ownership`) before anyone else starts; a chore in progress may finish for
+        :data:`REVOKE_WAIT_S`. The coordinator is kept in case the partition comes back: if
+        another worker claimed the role meanwhile, its next write is fenced and it is rebuilt."""
         self.ownership.revoked()
         try:
             await asyncio.wait_for(self.lock.acquire(), REVOKE_WAIT_S)
-        except TimeoutError:
-            await self._step_down("control partition revoked mid-record")
+        except TimeoutError:  # a chore stuck on the broker: the next owner's claim fences it
+            log.warning("a chore still runs %ss after the revocation", REVOKE_WAIT_S)
             return
-        try:
-            await self._step_down("control partition revoked")
-        finally:
-            self.lock.release()
+        self.lock.release()
 
     async def _step_down(self, why: str) -> None:
         if self.coordinator is not None:
@@ -120,7 +118,6 @@ class CoordinatorShell:
         self.metrics.count_error("select", "Fenced")
         self.ownership.fenced(time.time())
         await self._step_down("fenced")
-
 
     async def _coordinator(self) -> Coordinator:
         while self.coordinator is None:

@@ -25,9 +25,15 @@ def test_a_revoked_owner_stops_at_once_before_the_next_assignment():
     assert not o.may_act(now=1e9)
 
 
-def test_a_fenced_owner_waits_for_the_groups_next_assignment():
+def claimed_owner() -> Ownership:
     o = Ownership(patience_s=30.0)
     o.assigned(holds_control=True)
+    o.claimed()
+    return o
+
+
+def test_a_fenced_owner_waits_for_the_groups_next_assignment():
+    o = claimed_owner()
     o.fenced(now=100.0)
     assert not o.may_act(now=100.0)
     assert not o.may_act(now=129.9)
@@ -36,28 +42,33 @@ def test_a_fenced_owner_waits_for_the_groups_next_assignment():
 
 
 def test_a_fenced_owner_given_the_partition_again_acts_at_once():
-    o = Ownership(patience_s=30.0)
-    o.assigned(holds_control=True)
+    o = claimed_owner()
     o.fenced(now=100.0)
     o.assigned(holds_control=True)
     assert o.may_act(now=100.5)
 
 
 def test_a_fence_without_a_handover_lets_the_owner_claim_again_after_its_patience():
-    o = Ownership(patience_s=30.0)
-    o.assigned(holds_control=True)
+    o = claimed_owner()
     o.fenced(now=100.0)
     assert o.may_act(now=130.0)
     o.claimed()
-    assert o.claims == 1 and o.fenced_at is None
+    assert o.claims == 2 and o.fenced_at is None
 
 
 def test_a_second_fence_does_not_restart_the_patience():
-    o = Ownership(patience_s=30.0)
-    o.assigned(holds_control=True)
+    o = claimed_owner()
     o.fenced(now=100.0)
     o.fenced(now=120.0)
     assert o.may_act(now=130.0)
+
+
+def test_a_claim_from_before_the_current_assignment_fenced_means_claim_again_at_once():
+    o = claimed_owner()
+    o.revoked()  # paused: another worker claimed and acted meanwhile
+    o.assigned(holds_control=True)  # and the partition came back
+    o.fenced(now=100.0)  # the old claim's first write is refused
+    assert o.may_act(now=100.0)
 
 
 EVENTS = st.lists(st.one_of(
