@@ -10,14 +10,22 @@ Three things move ownership, and the shell (``stream/coordinating.py``) reports 
   this one was paused past its session; the group has not told it yet (its next heartbeat
   will). It stops acting and waits for that next assignment. Only if none comes within
   ``patience_s`` was the fence not a handover (a transaction that outlived its timeout) and
-  it may claim the role again. A fence of a claim made before the current assignment is
-  different: the group has since given the partition back, so the owner claims again at once.
+  it may claim the role again.
+
+A fourth thing is noticed rather than reported: the worker's own *stall*. A process frozen
+longer than the group's session (plus a heartbeat) has been dropped from the group, whatever
+it still believes: it acts as fenced until the next assignment, so that it never claims the
+role (fencing the rightful owner) on the strength of an assignment that is gone. The shell
+calls :meth:`Ownership.tick` often; a gap longer than ``stall_s`` between two ticks is a stall.
+
+An owner whose partition is revoked and then given back keeps its coordinator only if nobody
+held the role in between: it claims again, and :func:`continues` compares the epochs.
 
 Each claim is counted (:attr:`Ownership.claims`); the broker's epoch of the claim rises with
 each one (``stream/fencing.py``).
 
 >>> o = Ownership(patience_s=30.0)
->>> o.assigned(holds_control=True); o.claimed(); o.may_act(now=0.0)
+>>> o.assigned(holds_control=True); o.may_act(now=0.0)
 True
 >>> o.fenced(now=5.0); o.may_act(now=6.0)
 False
@@ -42,8 +50,9 @@ class Ownership:
     generations: int = 0
     """Assignments seen (each rebalance of the group is one)."""
     claims: int = 0
-    claimed_in: int = -1
-    """The generation of the last claim."""
+    stall_s: float = float("inf")
+    """A gap between two :meth:`tick` calls longer than this is a stall (a frozen process)."""
+    last_tick: float | None = None
 
     def assigned(self, holds_control: bool) -> None:
         """A new assignment of the group: the fence of the last generation is history."""
@@ -57,15 +66,21 @@ class Ownership:
 
     def fenced(self, now: float) -> None:
         """The broker refused this owner's producer epoch: another worker claimed the role."""
-        if self.claimed_in < self.generations:
-            return  # an older claim: someone acted in between, but the partition is ours now
         if self.fenced_at is None:
             self.fenced_at = now
+
+    def tick(self, now: float) -> bool:
+        """The event loop is alive at ``now``; True when the gap since the last tick was a
+        stall (then it acts as fenced until the next assignment)."""
+        stalled = self.last_tick is not None and now - self.last_tick > self.stall_s
+        self.last_tick = max(now, self.last_tick or now)
+        if stalled and self.holds_control:
+            self.fenced(now)
+        return stalled
 
     def claimed(self) -> None:
         """This worker claimed the role (and fenced every earlier owner)."""
         self.claims += 1
-        self.claimed_in = self.generations
         self.fenced_at = None
 
     def may_act(self, now: float) -> bool:
@@ -73,3 +88,16 @@ class Ownership:
         if not self.holds_control:
             return False
         return self.fenced_at is None or now - self.fenced_at >= self.patience_s
+
+
+def continues(last_epoch: int, epoch: int) -> bool:
+    """Whether a claim of epoch ``epoch`` follows this worker's own last claim (``last_epoch``)
+    with no other claim in between, so that its coordinator in memory is still current. Each
+    claim raises the epoch by at least one (by two when it also aborts a transaction left
+    open), so only ``last + 1`` proves that nobody else claimed; anything else, a wrap-around
+    of the epoch included, means rebuilding from the topics.
+
+    >>> continues(4, 5), continues(4, 6), continues(4, 0), continues(-1, 0)
+    (True, False, False, False)
+    """
+    return last_epoch >= 0 and epoch == last_epoch + 1

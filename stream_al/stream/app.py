@@ -43,6 +43,7 @@ from stream_al.stream.topics import MAX_RECORD_BYTES, vendor_labels_topics
 
 log = logging.getLogger(__name__)
 CHORES_EVERY_S = 0.2
+TICK_EVERY_S = 0.5
 LAG_EVERY_S = 5.0
 TRIM_EVERY_S = 30.0
 
@@ -117,6 +118,12 @@ def build_app(
         while True:
             await guarded("chores", "select", coordinating.chores, metrics)
             await asyncio.sleep(CHORES_EVERY_S)
+
+    @app.task
+    async def tick() -> None:  # notices a frozen process (coordinating.STALL_S) at once
+        while True:
+            await coordinating.tick()
+            await asyncio.sleep(TICK_EVERY_S)
 
     @app.timer(TRIM_EVERY_S)
     async def trim_heap() -> None:  # freed numpy temporaries otherwise stay in the heap

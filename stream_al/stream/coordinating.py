@@ -20,7 +20,7 @@ from stream_al.config import Settings
 from stream_al.embed.base import Embedder
 from stream_al.loop.cadence import Cadence
 from stream_al.loop.coordinator import Coordinator, LabelOutcome
-from stream_al.loop.ownership import Ownership
+from stream_al.loop.ownership import Ownership, continues
 from stream_al.loop.records import ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
@@ -50,6 +50,9 @@ RETRY_S = 2.0
 FENCED_PATIENCE_S = 30.0
 """A fenced owner waits this long for the group to move the partition (loop/ownership.py);
 three times the session timeout (stream/app.py)."""
+STALL_S = 11.0
+"""A frozen event loop this long outlived the group session (10 s, heartbeats every 1 s,
+stream/app.py): the group has dropped this worker (loop/ownership.py, ``tick``)."""
 REVOKE_WAIT_S = 5.0
 """On revocation, how long the record in hand may take to finish before the producer closes."""
 
@@ -70,7 +73,7 @@ class CoordinatorShell:
         self.strategy = strategy
         self.coordinator: Coordinator | None = None
         self.lock = asyncio.Lock()
-        self.ownership = Ownership(patience_s=FENCED_PATIENCE_S)
+        self.ownership = Ownership(patience_s=FENCED_PATIENCE_S, stall_s=STALL_S)
         self._expiries = Cadence(EXPIRE_EVERY_S)
         self.admission = Admission(settings)
         self.registrar: Registrar | None = None
@@ -94,15 +97,29 @@ class CoordinatorShell:
     async def revoked(self) -> None:
         """The group takes the control partition back: stop acting (records and chores check
         :attr:`ownership`) before anyone else starts; a chore in progress may finish for
-        :data:`REVOKE_WAIT_S`. The coordinator is kept in case the partition comes back: if
-        another worker claimed the role meanwhile, its next write is fenced and it is rebuilt."""
+        :data:`REVOKE_WAIT_S`, then the producer closes. The coordinator is kept in case the
+        partition comes back: it is used again only if nobody claimed the role meanwhile
+        (:meth:`_reclaim`)."""
         self.ownership.revoked()
         try:
             await asyncio.wait_for(self.lock.acquire(), REVOKE_WAIT_S)
         except TimeoutError:  # a chore stuck on the broker: the next owner's claim fences it
             log.warning("a chore still runs %ss after the revocation", REVOKE_WAIT_S)
+            await self.producer.release()
             return
-        self.lock.release()
+        try:
+            await self.producer.release()
+        finally:
+            self.lock.release()
+
+    async def tick(self) -> None:
+        """The event loop is alive (called often, and first by records and chores): after a
+        stall past the session, stop acting until the next assignment."""
+        if self.ownership.tick(time.time()) and self.ownership.fenced_at is not None:
+            log.warning("the process was frozen past the group session: not acting as "
+                        "coordinator until the next assignment")
+            self.metrics.count_error("select", "Stalled")
+            await self._step_down("stalled")
 
     async def _step_down(self, why: str) -> None:
         if self.coordinator is not None:
@@ -119,7 +136,25 @@ class CoordinatorShell:
         self.ownership.fenced(time.time())
         await self._step_down("fenced")
 
+    async def _claim(self) -> int:
+        """Claim the coordinator role (fencing every earlier owner); the broker's epoch."""
+        epoch = await self.producer.claim()
+        self.ownership.claimed()
+        return epoch
+
+    async def _reclaim(self) -> None:
+        """The partition came back after a revocation: claim again, and keep the coordinator
+        only if nobody else claimed in between (loop/ownership.py, ``continues``)."""
+        last = self.producer.epoch
+        epoch = await self._claim()
+        if not continues(last, epoch):
+            log.info("the role was claimed elsewhere meanwhile (epoch %d, now %d): rebuilding",
+                     last, epoch)
+            self.coordinator = None
+
     async def _coordinator(self) -> Coordinator:
+        if self.coordinator is not None and not self.producer.claimed:
+            await self._reclaim()
         while self.coordinator is None:
             if not self.ownership.may_act(time.time()):
                 raise Fenced("no longer the owner of the control partition")
@@ -134,8 +169,8 @@ class CoordinatorShell:
 
     async def _rebuild(self) -> None:
         started = time.perf_counter()
-        epoch = await self.producer.claim()  # first fence the last owner, then read the topics
-        self.ownership.claimed()
+        # first fence the last owner, then read the topics
+        epoch = self.producer.epoch if self.producer.claimed else await self._claim()
         state = await self._run(read_state, self.settings.kafka)
         self.admission = Admission(self.settings)  # refused live, refused after a rebuild
         state.labels = self.admission.replay_many(state.labels, state.label_times)
@@ -173,6 +208,7 @@ class CoordinatorShell:
         one goes on). The broker failing is not the record's fault: what was durable is on the
         topics, so the coordinator is rebuilt from them and the record is done again (not
         acknowledged meanwhile)."""
+        await self.tick()
         while True:
             if not self.ownership.may_act(time.time()):
                 return  # not ours (any more): its owner handles it, and our commit is refused
@@ -392,6 +428,7 @@ class CoordinatorShell:
     async def chores(self) -> None:
         """Every few hundred ms: rebuild if we just got the partition, last model out,
         expiries, idle flush."""
+        await self.tick()
         if not self.ownership.may_act(time.time()):
             return
         try:

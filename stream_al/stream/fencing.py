@@ -94,6 +94,11 @@ class CoordinatorProducer:
         self.epoch = int(producer._txn_manager.producer_epoch)
         return self.epoch
 
+    @property
+    def claimed(self) -> bool:
+        """Whether this worker holds a claim (released on revocation and when fenced)."""
+        return self.producer is not None
+
     async def release(self) -> None:
         """Close the producer (no more writes from this worker until the next claim)."""
         producer, self.producer = self.producer, None
@@ -106,6 +111,8 @@ class CoordinatorProducer:
     def _claimed(self) -> Any:
         if self.producer is None:
             raise Fenced("the coordinator's producer was released (the role moved away)")
+        if self.producer._txn_manager.is_fatal_error():  # fenced before: it stays refused
+            raise Fenced(f"{transactional_id(self.kafka)}: the broker refused this producer")
         return self.producer
 
     @asynccontextmanager

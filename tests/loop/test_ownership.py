@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream_al.loop.ownership import Ownership
+from stream_al.loop.ownership import Ownership, continues
 
 
 def test_a_worker_acts_only_once_the_group_gave_it_the_control_partition():
@@ -63,12 +63,29 @@ def test_a_second_fence_does_not_restart_the_patience():
     assert o.may_act(now=130.0)
 
 
-def test_a_claim_from_before_the_current_assignment_fenced_means_claim_again_at_once():
-    o = claimed_owner()
-    o.revoked()  # paused: another worker claimed and acted meanwhile
-    o.assigned(holds_control=True)  # and the partition came back
-    o.fenced(now=100.0)  # the old claim's first write is refused
-    assert o.may_act(now=100.0)
+def test_an_owner_given_the_partition_back_keeps_its_coordinator_only_if_nobody_claimed():
+    assert continues(last_epoch=7, epoch=8)
+    assert not continues(last_epoch=7, epoch=9)  # another claim, or an abort, in between
+    assert not continues(last_epoch=32766, epoch=0)  # the epoch wrapped: a new producer id
+    assert not continues(last_epoch=-1, epoch=0)  # never claimed: nothing to keep
+
+
+def test_an_owner_frozen_past_its_session_acts_as_fenced_until_the_next_assignment():
+    o = Ownership(patience_s=30.0, stall_s=11.0)
+    o.assigned(holds_control=True)
+    assert not o.tick(now=0.0) and not o.tick(now=5.0)
+    assert o.tick(now=17.0)  # SIGSTOP, a VM freeze, a long GC: the group has dropped it
+    assert not o.may_act(now=17.0)
+    o.revoked()
+    o.assigned(holds_control=True)  # it rejoined and got the partition again
+    assert o.may_act(now=18.0)
+
+
+def test_ticks_within_the_session_change_nothing():
+    o = Ownership(patience_s=30.0, stall_s=11.0)
+    o.assigned(holds_control=True)
+    assert not any(o.tick(now=t) for t in (0.0, 10.9, 21.8, 32.7))
+    assert o.may_act(now=33.0)
 
 
 EVENTS = st.lists(st.one_of(
