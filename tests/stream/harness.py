@@ -164,9 +164,11 @@ class Worker:
 
 
 def wait_for(
-    predicate: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.3
+    predicate: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.3,
+    state: Callable[[], str] | None = None,
 ) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` (and what
+    ``state`` then reports: what was seen instead)."""
     deadline = time.monotonic() + timeout_s
     stretched = False
     while True:
@@ -177,8 +179,10 @@ def wait_for(
             if not stretched and (extra := timeout_s * (load_factor() - 1.0)) > 0:
                 stretched, deadline = True, deadline + extra  # a busy machine, not a stuck worker
                 continue
+            seen = f"; seen: {state()}" if state is not None else ""
             raise AssertionError(
                 f"timed out after {timeout_s}s (load {os.getloadavg()[0]:.1f}) waiting for {what}"
+                + seen
             )
         time.sleep(every_s)
 
