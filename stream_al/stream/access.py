@@ -2,7 +2,8 @@
 
 A role is a list of :class:`Grant` (allow one operation on one topic, group or the cluster),
 computed from :class:`~stream_al.config.KafkaSettings` by :func:`grants` (pure, no broker);
-:func:`apply_one` creates a user's SCRAM-SHA-512 credential and its ACLs with an admin client.
+:func:`apply_one` creates a user's SCRAM-SHA-512 credential and its ACLs with an admin client
+(:func:`grant_one`: the ACLs only, for a user with a client certificate).
 Everything not granted is denied (the broker runs ``StandardAuthorizer`` with
 ``allow.everyone.if.no.acl.found=false``: ``deploy/kafka.sh`` with ``KAFKA_SECURITY=sasl_ssl``).
 
@@ -39,7 +40,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from stream_al.config import KafkaSettings, Settings, TopicSettings
 from stream_al.errors import StreamAlError
@@ -155,6 +156,37 @@ def apply_one(admin_kafka: KafkaSettings, role: str, password: str, name: str | 
 
     ``admin_kafka`` connects as a super user; ``topics_of`` names the topics (default: the same).
     """
+    from kafka.admin import UserScramCredentialUpsertion
+
+    user = user_of(role, name)
+    if len(password) < 12:
+        raise AccessError(f"the password of {user} must have at least 12 characters")
+    admin = clients.admin(admin_kafka, client_id="stream-al-access")
+    try:
+        errors = admin.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(user, "SCRAM-SHA-512", password, iterations=8192)])
+        if errors.get(user):
+            raise AccessError(f"the broker refused the credential of {user}: {errors[user]}")
+        _create_acls(admin, user, grants(role, topics_of or admin_kafka, name))
+    finally:
+        admin.close()
+    return user
+
+
+def grant_one(admin_kafka: KafkaSettings, role: str, name: str | None = None,
+              topics_of: KafkaSettings | None = None) -> str:
+    """The role's ACLs only, for a user the broker authenticates otherwise (mTLS: a client
+    certificate with ``CN=<user>``; ``deploy/kafka.sh client-cert <user>``)."""
+    user = user_of(role, name)
+    admin = clients.admin(admin_kafka, client_id="stream-al-access")
+    try:
+        _create_acls(admin, user, grants(role, topics_of or admin_kafka, name))
+    finally:
+        admin.close()
+    return user
+
+
+def _create_acls(admin: Any, user: str, granted: list[Grant]) -> None:
     from kafka.admin import (
         ACL,
         ACLOperation,
@@ -162,12 +194,8 @@ def apply_one(admin_kafka: KafkaSettings, role: str, password: str, name: str | 
         ACLResourcePatternType,
         ResourcePattern,
         ResourceType,
-        UserScramCredentialUpsertion,
     )
 
-    user = user_of(role, name)
-    if len(password) < 12:
-        raise AccessError(f"the password of {user} must have at least 12 characters")
     kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP,
              "cluster": ResourceType.CLUSTER}
     acls = [
@@ -175,20 +203,11 @@ def apply_one(admin_kafka: KafkaSettings, role: str, password: str, name: str | 
             ResourcePattern(kinds[g.resource], g.name,
                             ACLResourcePatternType.PREFIXED if g.prefixed
                             else ACLResourcePatternType.LITERAL))
-        for g in grants(role, topics_of or admin_kafka, name)
+        for g in granted
     ]
-    admin = clients.admin(admin_kafka, client_id="stream-al-access")
-    try:
-        errors = admin.alter_user_scram_credentials(
-            [UserScramCredentialUpsertion(user, "SCRAM-SHA-512", password, iterations=8192)])
-        if errors.get(user):
-            raise AccessError(f"the broker refused the credential of {user}: {errors[user]}")
-        result = admin.create_acls(acls)
-        if result["failed"]:
-            raise AccessError(f"the broker refused ACLs of {user}: {result['failed']}")
-    finally:
-        admin.close()
-    return user
+    result = admin.create_acls(acls)
+    if result["failed"]:
+        raise AccessError(f"the broker refused ACLs of {user}: {result['failed']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,8 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Create a role's SCRAM user and ACLs (run as a super user, e.g. admin).")
     parser.add_argument("role", choices=ROLES)
     parser.add_argument("name", nargs="?", help="the vendor's name (role vendor)")
-    parser.add_argument("--password-file", type=Path, required=True,
-                        help="first line: the new user's password")
+    parser.add_argument("--password-file", type=Path,
+                        help="first line: the new user's password (SCRAM)")
+    parser.add_argument("--acls-only", action="store_true",
+                        help="no SCRAM credential: the user has a client certificate (mTLS)")
     parser.add_argument("--config", type=Path, help="YAML settings (kafka.security: the admin)")
     parser.add_argument("--list", action="store_true", help="print the ACLs; change nothing")
     args = parser.parse_args(argv)
@@ -207,8 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             print("\n".join(g.describe() for g in grants(args.role, kafka, args.name)))
             return 0
-        password = args.password_file.read_text().splitlines()[0]
-        user = apply_one(kafka, args.role, password, args.name)
+        if args.acls_only:
+            user = grant_one(kafka, args.role, args.name)
+        else:
+            if args.password_file is None:
+                raise AccessError("give --password-file FILE (SCRAM), or --acls-only (mTLS)")
+            password = args.password_file.read_text().splitlines()[0]
+            user = apply_one(kafka, args.role, password, args.name)
     except (AccessError, OSError, IndexError) as e:
         print(f"access: {e}", file=sys.stderr)
         return 2
