@@ -15,6 +15,7 @@
 #                             init step: docker-compose.yml)
 #   deploy/kafka.sh run       write the config, format storage once, and run the broker in the
 #                             foreground (exec; a container's entrypoint: docker-compose.yml)
+#   deploy/kafka.sh config    write the broker's config (and, secured, its certificates) and print it
 #   deploy/kafka.sh client-cert NAME   (sasl_ssl) a client certificate for User:NAME (mTLS)
 #
 # Environment (defaults in brackets):
@@ -496,10 +497,11 @@ case ${1:-} in
     restart) stop && start ;;
     reset) reset ;;
     run) run ;;
+    config) write_config && cat "$DATA_DIR/server.properties" ;;
     tls) tls ;;
     client-cert) client_cert "${2:?usage: $0 client-cert NAME}" ;;
     *)
-        echo "usage: $0 {fetch|start|stop|status|restart|reset|run|tls|client-cert NAME}" >&2
+        echo "usage: $0 {fetch|start|stop|status|restart|reset|run|tls|config|client-cert NAME}" >&2
         exit 2
         ;;
 esac
