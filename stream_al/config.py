@@ -155,6 +155,10 @@ class TopicSettings(_Part):
     state: str = Field("stream-al.state", description="compacted: the coordinator's budget ledger")
     expert: str = Field("stream-al.expert", description="items for an expert: unresolved "
                         "disagreements and suspicious labels (ExpertRequest)")
+    commands: str = Field("stream-al.commands", description="one partition, kept forever: the "
+                          "operator's signed-off commands (OperatorCommand); on a secured "
+                          "cluster only the operator role writes it, and a rollback on control "
+                          "is applied only if its command is here")
     partitions: int = Field(4, ge=1)
     vendors: list[str] = Field(
         default_factory=list, description="secured clusters: one labels topic per vendor, "

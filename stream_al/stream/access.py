@@ -15,10 +15,13 @@ vendor-<name>      read ``selected`` in groups ``<app_id>-vendor-<name>*``; writ
                    its own labels topic ``<labels>.<name>``
 expert             read ``expert`` in groups ``<app_id>-expert*``; write ``<labels>.expert``
 worker             own every internal topic (create, read, write, configure); read every
-                   labels topic; its consumer groups ``<app_id>*``
-operator           write ``control`` (rollback) and the shared ``labels`` topic (imports);
-                   read ``models``, ``selected``, ``state``, ``events``, ``deadletter`` and
-                   the labels topics (exports), in groups ``<app_id>-operator*``
+                   labels topic and ``commands`` (not write it); its consumer groups
+                   ``<app_id>*``
+operator           write ``commands`` and ``control`` (rollback) and the shared ``labels``
+                   topic (imports); read ``models``, ``selected``, ``state``, ``events``,
+                   ``deadletter`` and the labels topics (exports), in groups
+                   ``<app_id>-operator*``. Only the operator writes ``commands``: a worker
+                   applies a rollback only when the operator's command for it is there
 =================  ===================================================================
 
 A vendor's identity is the topic it may write: the worker namespaces each label's
@@ -114,7 +117,8 @@ def grants(role: str, kafka: KafkaSettings, name: str | None = None) -> list[Gra
     if role == "expert":
         return [*_read(t.expert), *_group(f"{app}-expert"), *_write(t.labels_of("expert"))]
     if role == "operator":
-        out = [*_write(t.control), *_write(t.labels), *_group(f"{app}-operator")]
+        out = [*_write(t.commands), *_write(t.control), *_write(t.labels),
+               *_group(f"{app}-operator")]
         for topic in (t.models, t.selected, t.state, t.events, t.deadletter):
             out += _read(topic)
         return out + _read(t.labels, prefixed=True)
@@ -122,6 +126,8 @@ def grants(role: str, kafka: KafkaSettings, name: str | None = None) -> list[Gra
                 t.state, t.expert]
     out = [Grant(op, "topic", topic) for topic in internal
            for op in ("CREATE", "READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")]
+    out += [Grant(op, "topic", t.commands)  # reads the operator's commands, never writes them
+            for op in ("CREATE", "READ", "DESCRIBE", "DESCRIBE_CONFIGS")]
     out += [*_read(t.labels, prefixed=True), Grant("CREATE", "topic", t.labels, True)]
     out += [Grant("READ", "group", app, True), Grant("DESCRIBE", "group", app, True)]
     return out + [Grant("DESCRIBE", "cluster"), Grant("IDEMPOTENT_WRITE", "cluster")]

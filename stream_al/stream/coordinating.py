@@ -23,7 +23,7 @@ from stream_al.loop.coordinator import Coordinator, LabelOutcome
 from stream_al.loop.records import ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
-from stream_al.stream import conversion
+from stream_al.stream import commands, conversion
 from stream_al.stream.admission import Admission
 from stream_al.stream.messages import (
     CONTROL,
@@ -165,7 +165,10 @@ class CoordinatorShell:
             elif isinstance(record, LabelsRecord):
                 await self._labels(c, record, message.offset)
             elif isinstance(record, RollbackRecord):
-                await self._rollback(c, record, message.offset)
+                if refused := await self._run(self._rollback_refusal, record):
+                    await self._refuse_rollback(record, refused, message)
+                else:
+                    await self._rollback(c, record, message.offset)
 
     async def _scored(self, c: Coordinator, record: ScoredBatchRecord, offset: int) -> None:
         started = time.perf_counter()
@@ -300,6 +303,22 @@ class CoordinatorShell:
         log.info("rollback: %s", detail)
         await self.publisher.event(Event(schema_version=1, kind="rollback", at=time.time(),
                                          detail=detail))
+
+    def _rollback_refusal(self, record: RollbackRecord) -> DeadLetterReason | None:
+        """Only the operator's rollback to a registered version is applied (stream/commands.py)."""
+        registry = self.registrar.registry if self.registrar is not None else None
+        return commands.rollback_refusal(
+            record, commands.operator_commands(self.settings.kafka), registry)
+
+    async def _refuse_rollback(self, record: RollbackRecord, reason: DeadLetterReason,
+                               message: Any) -> None:
+        """A rollback not vouched for: dead-lettered, an event for operators, nothing changed."""
+        log.warning("rollback %s refused: %s", record.command_id[:64], reason.detail)
+        await self.publisher.dead_letter("select", message.value or b"", reason, message)
+        await self.publisher.event(Event(schema_version=1, kind="rollback", at=time.time(),
+                                         detail={"registry_version": record.registry_version,
+                                                 "command_id": record.command_id[:64],
+                                                 "applied": False, "refused": reason.detail}))
 
     async def _health(self, c: Coordinator) -> None:
         """Drift alarms become events and counters; drift scores and OOD rate, gauges."""

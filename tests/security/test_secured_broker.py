@@ -185,6 +185,20 @@ def test_the_operator_writes_control_and_no_vendor_or_producer_does(cluster):
     assert refused(cluster.role("operator"), t.texts)
 
 
+def test_only_the_operator_writes_commands_and_the_worker_reads_them(cluster):
+    t = cluster.topics
+    write(cluster.role("operator"), t.commands, b'{"command": 1}')
+    for role, name in (("worker", None), ("producer", None), ("vendor", "acme"), ("expert", None)):
+        assert refused(cluster.role(role, name), t.commands), role
+    reader = clients.consumer(cluster.role("worker"), t.commands, auto_offset_reset="earliest",
+                              group_id=f"{cluster.role('worker').app_id}-commands",
+                              consumer_timeout_ms=10_000, **QUICK)
+    try:
+        assert next(iter(reader)).value == b'{"command": 1}'
+    finally:
+        reader.close()
+
+
 def test_the_worker_writes_its_internal_topics(cluster):
     worker, t = cluster.role("worker"), cluster.topics
     for topic in (t.selected, t.models, t.state, t.events, t.deadletter, t.expert):
