@@ -36,6 +36,12 @@ def forged(record: RollbackRecord, **changes) -> RollbackRecord:
     return record.model_copy(update=changes)
 
 
+def rollback_record_of(model: OnlineLearner) -> RollbackRecord:
+    return RollbackRecord(schema_version=1, command_id="c-1", registry_version=1,
+                          model_version=model.version, requested_at=1.0, learned=[],
+                          snapshot=base64.b64encode(model.snapshot().to_bytes()).decode())
+
+
 def test_the_operators_rollback_to_a_registered_version_is_applied(registry):
     record = rollback_record(registry, 1)
     assert rollback_refusal(record, [operator_command(record)], registry) is None
@@ -45,12 +51,6 @@ def test_the_command_round_trips_through_the_wire():
     record = rollback_record_of(learner(3))
     said = operator_command(record)
     assert parse(OperatorCommand, said.to_bytes()) == said
-
-
-def rollback_record_of(model: OnlineLearner) -> RollbackRecord:
-    return RollbackRecord(schema_version=1, command_id="c-1", registry_version=1,
-                          model_version=model.version, requested_at=1.0, learned=[],
-                          snapshot=base64.b64encode(model.snapshot().to_bytes()).decode())
 
 
 def test_a_rollback_without_the_operators_command_is_refused(registry):
