@@ -17,11 +17,12 @@ expert             read ``expert`` in groups ``<app_id>-expert*``; write ``<labe
 worker             own every internal topic (create, read, write, configure); read every
                    labels topic and ``commands`` (not write it); its consumer groups
                    ``<app_id>*``
-operator           write ``commands`` and ``control`` (rollback) and the shared ``labels``
-                   topic (imports); read ``models``, ``selected``, ``state``, ``events``,
-                   ``deadletter`` and the labels topics (exports), in groups
-                   ``<app_id>-operator*``. Only the operator writes ``commands``: a worker
-                   applies a rollback only when the operator's command for it is there
+operator           write ``commands`` (rollback) and the shared ``labels`` topic (imports);
+                   read ``models``, ``selected``, ``state``, ``events``, ``deadletter`` and
+                   the labels topics (exports), in groups ``<app_id>-operator*``. Only the
+                   operator writes ``commands``, and not ``control``: the coordinator relays
+                   each command to ``control`` and applies a rollback only if it is on
+                   ``commands`` (``stream/command_relay.py``, ``stream/commands.py``)
 =================  ===================================================================
 
 A vendor's identity is the topic it may write: the worker namespaces each label's
@@ -117,8 +118,7 @@ def grants(role: str, kafka: KafkaSettings, name: str | None = None) -> list[Gra
     if role == "expert":
         return [*_read(t.expert), *_group(f"{app}-expert"), *_write(t.labels_of("expert"))]
     if role == "operator":
-        out = [*_write(t.commands), *_write(t.control), *_write(t.labels),
-               *_group(f"{app}-operator")]
+        out = [*_write(t.commands), *_write(t.labels), *_group(f"{app}-operator")]
         for topic in (t.models, t.selected, t.state, t.events, t.deadletter):
             out += _read(topic)
         return out + _read(t.labels, prefixed=True)

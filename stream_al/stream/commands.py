@@ -1,15 +1,14 @@
 """Operator commands sent to the running coordinator, and the checks the coordinator makes.
 
-``stream-al models rollback V`` calls :func:`send_rollback`: first an
-:class:`~stream_al.stream.messages.OperatorCommand` naming V's model and rows goes to the
-``commands`` topic, which only the operator role may write; then version V's snapshot and the
-rows it learned go to the single-partition ``control`` topic as a
-:class:`~stream_al.stream.messages.RollbackRecord` (so the coordinator applies it in order
-with the labels around it; ``stream_al/loop/rollback.py``). :func:`wait_for_model` watches the
+``stream-al models rollback V`` calls :func:`send_rollback`: version V's snapshot and the rows
+it learned go to the ``commands`` topic as a :class:`~stream_al.stream.messages.RollbackRecord`.
+Only the operator role may write ``commands``; the coordinator relays each command to the
+single-partition ``control`` topic (``stream/command_relay.py``), so it takes effect in order
+with the labels around it (``stream_al/loop/rollback.py``). :func:`wait_for_model` watches the
 ``models`` topic until the scorers are sent V's weights.
 
-Before applying a rollback the coordinator asks :func:`rollback_refusal`: the operator's command
-for it must be on ``commands`` (so a record on ``control`` from anyone else, a worker's stolen
+Before applying a rollback the coordinator asks :func:`rollback_refusal`: the same record must
+be on ``commands`` (so a rollback written to ``control`` by anyone else, a worker's stolen
 credentials included, is not enough), and the target must be a version of the worker's model
 registry with the same fingerprint and rows (so no one can roll the model to weights the
 deployment never made).
@@ -28,10 +27,8 @@ from stream_al.stream import clients
 from stream_al.stream.messages import (
     DeadLetterReason,
     ModelUpdate,
-    OperatorCommand,
     RollbackRecord,
     SnapshotError,
-    learned_sha256,
     parse,
 )
 from stream_al.stream.rebuild import read_topic
@@ -54,36 +51,24 @@ def rollback_record(registry: ModelRegistry, version: int) -> RollbackRecord:
     )
 
 
-def operator_command(record: RollbackRecord) -> OperatorCommand:
-    """The operator's command that vouches for ``record`` (topic ``commands``)."""
-    return OperatorCommand(
-        schema_version=1, command_id=record.command_id,
-        registry_version=record.registry_version, model_version=record.model_version,
-        fingerprint=record.to_snapshot().fingerprint(),
-        learned_sha256=learned_sha256(record.learned), issued_at=record.requested_at)
-
-
 def send_rollback(kafka: KafkaSettings, record: RollbackRecord, timeout_s: float = 30.0) -> None:
-    """Write the operator's command for ``record`` to the commands topic, then ``record`` to the
-    control topic, each once the broker has the one before."""
+    """Write ``record`` to the commands topic and wait until the broker has it."""
     producer = clients.producer(kafka, acks="all", client_id=f"{kafka.app_id}-operator",
                                 max_request_size=MAX_RECORD_BYTES)
     try:
         producer.send(kafka.topics.commands, key=record.command_id.encode(),
-                      value=operator_command(record).to_bytes()).get(timeout=timeout_s)
-        producer.send(kafka.topics.control, key=b"rollback",
                       value=record.to_bytes()).get(timeout=timeout_s)
     finally:
         producer.close()
 
 
-def operator_commands(kafka: KafkaSettings) -> list[OperatorCommand]:
+def operator_commands(kafka: KafkaSettings) -> list[RollbackRecord]:
     """Every well-formed command on the commands topic, oldest first."""
     return [c for r in read_topic(kafka, kafka.topics.commands, timeout_s=20)
-            if isinstance(c := parse(OperatorCommand, r.value), OperatorCommand)]
+            if isinstance(c := parse(RollbackRecord, r.value), RollbackRecord)]
 
 
-def rollback_refusal(record: RollbackRecord, commands: Iterable[OperatorCommand],
+def rollback_refusal(record: RollbackRecord, commands: Iterable[RollbackRecord],
                      registry: ModelRegistry | None) -> DeadLetterReason | None:
     """Why the coordinator must not apply ``record`` (None: apply it). ``commands``: those on
     the commands topic; ``registry``: the worker's model registry (None: disabled)."""
@@ -91,16 +76,14 @@ def rollback_refusal(record: RollbackRecord, commands: Iterable[OperatorCommand]
         fingerprint = record.to_snapshot().fingerprint()
     except SnapshotError as e:
         return DeadLetterReason("implausible", f"rollback snapshot: {e}")
-    rows = learned_sha256(record.learned)
     said = next((c for c in commands if c.command_id == record.command_id), None)
     if said is None:
         return DeadLetterReason("implausible", f"rollback {record.command_id[:64]}: no operator "
                                 "command for it on the commands topic; only `stream-al models "
                                 "rollback`, run as the operator, sends one")
-    if (said.registry_version, said.model_version, said.fingerprint, said.learned_sha256) != (
-            record.registry_version, record.model_version, fingerprint, rows):
-        return DeadLetterReason("implausible", f"rollback {record.command_id[:64]}: the model "
-                                "or rows differ from the operator's command")
+    if said != record:
+        return DeadLetterReason("implausible", f"rollback {record.command_id[:64]}: it differs "
+                                "from the operator's command of that id")
     if registry is None:
         return DeadLetterReason("implausible", "rollback: this worker has no model registry to "
                                 "check the target against; set registry.enabled (and share "

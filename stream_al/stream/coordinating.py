@@ -25,6 +25,7 @@ from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
 from stream_al.stream import commands, conversion
 from stream_al.stream.admission import Admission
+from stream_al.stream.command_relay import CommandRelay
 from stream_al.stream.messages import (
     CONTROL,
     DeadLetterReason,
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EXPIRE_EVERY_S = 1.0
+RELAY_EVERY_S = 1.0
 RETRY_S = 2.0
 
 
@@ -65,6 +67,8 @@ class CoordinatorShell:
         self.lock = asyncio.Lock()
         self.holds_control = False
         self._expiries = Cadence(EXPIRE_EVERY_S)
+        self.relay = CommandRelay(settings.kafka)  # the operator's commands onto control
+        self._relays = Cadence(RELAY_EVERY_S)
         self.admission = Admission(settings)
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
@@ -86,6 +90,7 @@ class CoordinatorShell:
                     log.info("control partition moved away: dropping the coordinator")
                 self.coordinator = None
                 self.metrics.release_coordinator()  # its budget gauges are another's now
+            await self._run(self.relay.close)  # whoever holds control next relays from the commit
 
     async def _coordinator(self) -> Coordinator:
         while self.coordinator is None:
@@ -365,6 +370,20 @@ class CoordinatorShell:
         except INFRASTRUCTURE_ERRORS:  # a flush or a model half sent: rebuild from the topics
             self.coordinator = None
             raise
+        await self._relay_commands()
+
+    async def _relay_commands(self) -> None:
+        """New operator commands onto control (stream/command_relay.py), once a second; a broker
+        failure leaves them for the next time (the relay reopens from its committed place)."""
+        now = time.time()
+        if not self.holds_control or not self._relays.due(now):
+            return
+        self._relays.mark(now)
+        try:
+            await self._run(self.relay.relay_many)
+        except INFRASTRUCTURE_ERRORS as e:
+            log.warning("relaying operator commands: %s: %s; retrying", type(e).__name__, e)
+            await self._run(self.relay.close)
 
     async def _chores(self) -> None:
         async with self.lock:

@@ -28,7 +28,6 @@ not valid UTF-8 JSON of the right shape comes back as a :class:`DeadLetterReason
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import math
 import re
@@ -486,10 +485,10 @@ class Event(Message):
 
 
 class RollbackRecord(Message):
-    """An operator's rollback to a registered model (topic ``control``, written by
-    ``stream-al models rollback``): the coordinator continues from ``snapshot`` with the
-    rows it learned (``learned``: (item id, annotator id, label); annotator ``adjudicated``
-    for a verdict) and publishes it."""
+    """An operator's rollback to a registered model (topic ``commands``, written by
+    ``stream-al models rollback``; relayed to ``control`` by the coordinator): the coordinator
+    continues from ``snapshot`` with the rows it learned (``learned``: (item id, annotator id,
+    label); annotator ``adjudicated`` for a verdict) and publishes it."""
 
     kind: Literal["rollback"] = "rollback"
     command_id: str
@@ -502,27 +501,6 @@ class RollbackRecord(Message):
     def to_snapshot(self, dim: int | None = None) -> Any:
         """The model, checked (:func:`load_snapshot`); raises :class:`SnapshotError`."""
         return load_snapshot(self.snapshot, dim)
-
-
-class OperatorCommand(Message):
-    """An operator's command, vouched for by where it was written: topic ``commands``, which
-    only the operator role may write (``stream-al models rollback`` writes it before the
-    rollback itself goes to ``control``). A worker applies a :class:`RollbackRecord` only when
-    the command with its ``command_id`` is on ``commands`` and names the same model (its
-    fingerprint) and the same rows (:func:`learned_sha256`)."""
-
-    kind: Literal["rollback"] = "rollback"
-    command_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
-    registry_version: int = Field(ge=1)
-    model_version: int = Field(ge=0)
-    fingerprint: str = Field(max_length=128, description="ModelSnapshot.fingerprint()")
-    learned_sha256: str = Field(max_length=64)
-    issued_at: float
-
-
-def learned_sha256(learned: list[tuple[str, str, str]] | list[list[str]]) -> str:
-    """The digest of a rollback's rows (item id, annotator id, label), in their order."""
-    return hashlib.sha256(orjson.dumps([list(r) for r in learned])).hexdigest()
 
 
 class RollbackState(Message):

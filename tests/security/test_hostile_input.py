@@ -285,8 +285,9 @@ def test_a_decompression_bomb_on_models_is_refused_even_from_a_worker(deployed):
 
 def test_a_rollback_is_applied_only_if_the_operator_ordered_it_to_a_registered_version(deployed):
     """A worker's stolen credentials may write ``control``, not ``commands``: a rollback there
-    without the operator's command is refused; the operator's own command is refused too when
-    its target is not a version of the workers' registry (weights of the sender's making)."""
+    without the operator's command is refused. The operator may write ``commands`` and not
+    ``control``; its rollback is relayed, and refused when its target is not a version of the
+    workers' registry (weights of the sender's making)."""
     from stream_al.stream.commands import send_rollback
     from stream_al.stream.messages import RollbackRecord
 
@@ -295,8 +296,9 @@ def test_a_rollback_is_applied_only_if_the_operator_ordered_it_to_a_registered_v
     forged = RollbackRecord(schema_version=1, command_id="forged-by-a-worker", registry_version=1,
                             model_version=model.version, snapshot=model.snapshot, learned=[],
                             requested_at=1.0)
-    with pytest.raises(TopicAuthorizationFailedError):
-        clients.producer(d.worker, max_block_ms=10_000).send(d.t.commands, value=b"{}").get(15)
+    for who, topic in ((d.worker, d.t.commands), (d.operator, d.t.control)):
+        with pytest.raises(TopicAuthorizationFailedError):
+            clients.producer(who, max_block_ms=10_000).send(topic, value=b"{}").get(15)
     send_raw(d.worker, d.t.control, [(b"rollback", forged.to_bytes())])
     unregistered = forged.model_copy(update={"command_id": "operator-unregistered",
                                              "registry_version": 999_999})

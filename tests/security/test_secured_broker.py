@@ -177,11 +177,12 @@ def test_only_the_expert_writes_the_experts_labels_topic(cluster):
     assert refused(cluster.role("expert"), t.labels_of("acme"))
 
 
-def test_the_operator_writes_control_and_no_vendor_or_producer_does(cluster):
+def test_only_the_worker_writes_control(cluster):
+    """The operator's rollbacks go to ``commands``; the coordinator relays them to ``control``."""
     t = cluster.topics
-    write(cluster.role("operator"), t.control)
-    assert refused(cluster.role("vendor", "globex"), t.control)
-    assert refused(cluster.role("producer"), t.control)
+    write(cluster.role("worker"), t.control)
+    for role, name in (("operator", None), ("vendor", "globex"), ("producer", None)):
+        assert refused(cluster.role(role, name), t.control), role
     assert refused(cluster.role("operator"), t.texts)
 
 

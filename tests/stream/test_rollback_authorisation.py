@@ -1,5 +1,5 @@
-"""A rollback on ``control`` is applied only if the operator vouched for it on ``commands`` and it
-rolls back to a version of the worker's registry, with that version's model and rows
+"""A rollback on ``control`` is applied only if the operator wrote the same record to ``commands``
+and it rolls back to a version of the worker's registry, with that version's model and rows
 (``stream_al/stream/commands.py``); no broker needed."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from stream_al.config import LearnerSettings
 from stream_al.learn import OnlineLearner
 from stream_al.registry import LabelledRow, ModelRegistry
-from stream_al.stream.commands import operator_command, rollback_record, rollback_refusal
-from stream_al.stream.messages import OperatorCommand, RollbackRecord, parse
+from stream_al.stream.commands import rollback_record, rollback_refusal
+from stream_al.stream.messages import RollbackRecord, parse
 
 
 def learner(seed: int) -> OnlineLearner:
@@ -44,13 +44,13 @@ def rollback_record_of(model: OnlineLearner) -> RollbackRecord:
 
 def test_the_operators_rollback_to_a_registered_version_is_applied(registry):
     record = rollback_record(registry, 1)
-    assert rollback_refusal(record, [operator_command(record)], registry) is None
+    assert rollback_refusal(record, [record], registry) is None
 
 
-def test_the_command_round_trips_through_the_wire():
+def test_the_command_round_trips_through_the_wire_equal():
+    """The relayed copy of a command compares equal to the command (the check is equality)."""
     record = rollback_record_of(learner(3))
-    said = operator_command(record)
-    assert parse(OperatorCommand, said.to_bytes()) == said
+    assert parse(RollbackRecord, record.to_bytes()) == record
 
 
 def test_a_rollback_without_the_operators_command_is_refused(registry):
@@ -62,41 +62,41 @@ def test_a_rollback_without_the_operators_command_is_refused(registry):
 def test_a_rollback_whose_weights_differ_from_the_operators_command_is_refused(registry):
     record = rollback_record(registry, 1)
     swapped = forged(record, snapshot=base64.b64encode(learner(9).snapshot().to_bytes()).decode())
-    refused = rollback_refusal(swapped, [operator_command(record)], registry)
-    assert refused is not None and "differ from the operator's command" in refused.detail
+    refused = rollback_refusal(swapped, [record], registry)
+    assert refused is not None and "differs from the operator's command" in refused.detail
 
 
 def test_a_rollback_whose_rows_differ_from_the_operators_command_is_refused(registry):
     record = rollback_record(registry, 2)
     fewer = forged(record, learned=record.learned[:-1])
-    refused = rollback_refusal(fewer, [operator_command(record)], registry)
-    assert refused is not None and "differ from the operator's command" in refused.detail
+    refused = rollback_refusal(fewer, [record], registry)
+    assert refused is not None and "differs from the operator's command" in refused.detail
 
 
 def test_weights_the_registry_never_held_are_refused_even_with_a_command(registry):
     """A stolen operator password is not enough to install a model of one's own."""
     record = forged(rollback_record(registry, 1),
                     snapshot=base64.b64encode(learner(9).snapshot().to_bytes()).decode())
-    refused = rollback_refusal(record, [operator_command(record)], registry)
+    refused = rollback_refusal(record, [record], registry)
     assert refused is not None and "not the registered one" in refused.detail
 
 
 def test_rows_the_version_did_not_learn_are_refused_even_with_a_command(registry):
     record = rollback_record(registry, 1)
     record = forged(record, learned=[*record.learned, ("m-9", "acme/ann", "a")])
-    refused = rollback_refusal(record, [operator_command(record)], registry)
+    refused = rollback_refusal(record, [record], registry)
     assert refused is not None and "rows are not the ones" in refused.detail
 
 
 def test_a_version_the_registry_does_not_know_is_refused(registry):
     record = forged(rollback_record(registry, 1), registry_version=7)
-    refused = rollback_refusal(record, [operator_command(record)], registry)
+    refused = rollback_refusal(record, [record], registry)
     assert refused is not None and "no model version 7" in refused.detail
 
 
 def test_a_worker_without_a_registry_refuses_rollbacks_and_says_how_to_fix_it(registry):
     record = rollback_record(registry, 1)
-    refused = rollback_refusal(record, [operator_command(record)], None)
+    refused = rollback_refusal(record, [record], None)
     assert refused is not None and "registry.enabled" in refused.detail
 
 
