@@ -156,9 +156,9 @@ class TopicSettings(_Part):
     expert: str = Field("stream-al.expert", description="items for an expert: unresolved "
                         "disagreements and suspicious labels (ExpertRequest)")
     commands: str = Field("stream-al.commands", description="one partition, kept forever: the "
-                          "operator's signed-off commands (OperatorCommand); on a secured "
-                          "cluster only the operator role writes it, and a rollback on control "
-                          "is applied only if its command is here")
+                          "operator's rollbacks; on a secured cluster only the operator role "
+                          "writes it; the coordinator relays them to control and applies one "
+                          "only if it is here")
     partitions: int = Field(4, ge=1)
     vendors: list[str] = Field(
         default_factory=list, description="secured clusters: one labels topic per vendor, "

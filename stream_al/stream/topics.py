@@ -11,7 +11,7 @@ models         1           ModelUpdate, key "current", compacted
 state          1           the coordinator's ledger and expiries, compacted
 events         1           Event (expirations, restores)
 deadletter     1           DeadLetter
-commands       1           OperatorCommand, key = command id (kept forever: an audit log)
+commands       1           RollbackRecord from the operator, key = command id (kept forever)
 expert         P           ExpertRequest for experts, key = item id (kept forever)
 =============  ==========  =========================================================
 
