@@ -23,8 +23,9 @@ from stream_al.loop.coordinator import Coordinator, LabelOutcome
 from stream_al.loop.records import ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
-from stream_al.stream import conversion
+from stream_al.stream import commands, conversion
 from stream_al.stream.admission import Admission
+from stream_al.stream.command_relay import CommandRelay
 from stream_al.stream.messages import (
     CONTROL,
     DeadLetterReason,
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EXPIRE_EVERY_S = 1.0
+RELAY_EVERY_S = 1.0
 RETRY_S = 2.0
 
 
@@ -65,6 +67,8 @@ class CoordinatorShell:
         self.lock = asyncio.Lock()
         self.holds_control = False
         self._expiries = Cadence(EXPIRE_EVERY_S)
+        self.relay = CommandRelay(settings.kafka)  # the operator's commands onto control
+        self._relays = Cadence(RELAY_EVERY_S)
         self.admission = Admission(settings)
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
@@ -86,6 +90,7 @@ class CoordinatorShell:
                     log.info("control partition moved away: dropping the coordinator")
                 self.coordinator = None
                 self.metrics.release_coordinator()  # its budget gauges are another's now
+            await self._run(self.relay.close)  # whoever holds control next relays from the commit
 
     async def _coordinator(self) -> Coordinator:
         while self.coordinator is None:
@@ -165,7 +170,10 @@ class CoordinatorShell:
             elif isinstance(record, LabelsRecord):
                 await self._labels(c, record, message.offset)
             elif isinstance(record, RollbackRecord):
-                await self._rollback(c, record, message.offset)
+                if refused := await self._run(self._rollback_refusal, record):
+                    await self._refuse_rollback(record, refused, message)
+                else:
+                    await self._rollback(c, record, message.offset)
 
     async def _scored(self, c: Coordinator, record: ScoredBatchRecord, offset: int) -> None:
         started = time.perf_counter()
@@ -301,6 +309,22 @@ class CoordinatorShell:
         await self.publisher.event(Event(schema_version=1, kind="rollback", at=time.time(),
                                          detail=detail))
 
+    def _rollback_refusal(self, record: RollbackRecord) -> DeadLetterReason | None:
+        """Only the operator's rollback to a registered version is applied (stream/commands.py)."""
+        registry = self.registrar.registry if self.registrar is not None else None
+        return commands.rollback_refusal(
+            record, commands.operator_commands(self.settings.kafka), registry)
+
+    async def _refuse_rollback(self, record: RollbackRecord, reason: DeadLetterReason,
+                               message: Any) -> None:
+        """A rollback not vouched for: dead-lettered, an event for operators, nothing changed."""
+        log.warning("rollback %s refused: %s", record.command_id[:64], reason.detail)
+        await self.publisher.dead_letter("select", message.value or b"", reason, message)
+        await self.publisher.event(Event(schema_version=1, kind="rollback", at=time.time(),
+                                         detail={"registry_version": record.registry_version,
+                                                 "command_id": record.command_id[:64],
+                                                 "applied": False, "refused": reason.detail}))
+
     async def _health(self, c: Coordinator) -> None:
         """Drift alarms become events and counters; drift scores and OOD rate, gauges."""
         for alarm in c.take_alarms():
@@ -346,6 +370,20 @@ class CoordinatorShell:
         except INFRASTRUCTURE_ERRORS:  # a flush or a model half sent: rebuild from the topics
             self.coordinator = None
             raise
+        await self._relay_commands()
+
+    async def _relay_commands(self) -> None:
+        """New operator commands onto control (stream/command_relay.py), once a second; a broker
+        failure leaves them for the next time (the relay reopens from its committed place)."""
+        now = time.time()
+        if not self.holds_control or not self._relays.due(now):
+            return
+        self._relays.mark(now)
+        try:
+            await self._run(self.relay.relay_many)
+        except INFRASTRUCTURE_ERRORS as e:
+            log.warning("relaying operator commands: %s: %s; retrying", type(e).__name__, e)
+            await self._run(self.relay.close)
 
     async def _chores(self) -> None:
         async with self.lock:

@@ -36,7 +36,8 @@ _RUNS = itertools.count(1)
 """Worker logs and CLI outputs of the running test, by title (a failed test's report ends with
 their tails: tests/fixtures/worker_logs.py)."""
 TOPICS = (
-    "texts", "labels", "selected", "control", "models", "state", "events", "deadletter", "expert"
+    "texts", "labels", "selected", "control", "models", "state", "events", "deadletter", "expert",
+    "commands",
 )
 
 
