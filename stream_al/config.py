@@ -155,6 +155,10 @@ class TopicSettings(_Part):
     state: str = Field("stream-al.state", description="compacted: the coordinator's budget ledger")
     expert: str = Field("stream-al.expert", description="items for an expert: unresolved "
                         "disagreements and suspicious labels (ExpertRequest)")
+    commands: str = Field("stream-al.commands", description="one partition, kept forever: the "
+                          "operator's rollbacks; on a secured cluster only the operator role "
+                          "writes it; the coordinator relays them to control and applies one "
+                          "only if it is here")
     partitions: int = Field(4, ge=1)
     replication_factor: int | None = Field(
         None, ge=1, description="copies of every partition on distinct brokers; unset: 3 when "

@@ -24,8 +24,9 @@ from stream_al.loop.ownership import Ownership, continues
 from stream_al.loop.records import ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
-from stream_al.stream import conversion
+from stream_al.stream import commands, conversion
 from stream_al.stream.admission import Admission
+from stream_al.stream.command_relay import CommandRelay
 from stream_al.stream.fencing import CoordinatorProducer, Fenced, FencedPublisher
 from stream_al.stream.messages import (
     CONTROL,
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EXPIRE_EVERY_S = 1.0
+RELAY_EVERY_S = 1.0
 RETRY_S = 2.0
 FENCED_PATIENCE_S = 30.0
 """A fenced owner waits this long for the group to move the partition (loop/ownership.py);
@@ -75,6 +77,8 @@ class CoordinatorShell:
         self.lock = asyncio.Lock()
         self.ownership = Ownership(patience_s=FENCED_PATIENCE_S, stall_s=STALL_S)
         self._expiries = Cadence(EXPIRE_EVERY_S)
+        self.relay = CommandRelay(settings.kafka)  # the operator's commands onto control
+        self._relays = Cadence(RELAY_EVERY_S)
         self.admission = Admission(settings)
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
@@ -93,6 +97,7 @@ class CoordinatorShell:
         if not holds_control:
             async with self.lock:
                 await self._step_down("control partition moved away")
+            await self._run(self.relay.close)  # whoever holds control next relays from the commit
 
     async def revoked(self) -> None:
         """The group takes the control partition back: stop acting (records and chores check
@@ -254,7 +259,10 @@ class CoordinatorShell:
         elif isinstance(record, LabelsRecord):
             await self._labels(c, record, message.offset)
         elif isinstance(record, RollbackRecord):
-            await self._rollback(c, record, message.offset)
+            if refused := await self._run(self._rollback_refusal, record):
+                await self._refuse_rollback(record, refused, message)
+            else:
+                await self._rollback(c, record, message.offset)
 
     async def _scored(self, c: Coordinator, record: ScoredBatchRecord, offset: int) -> None:
         started = time.perf_counter()
@@ -390,6 +398,22 @@ class CoordinatorShell:
         await self.publisher.event(Event(schema_version=1, kind="rollback", at=time.time(),
                                          detail=detail))
 
+    def _rollback_refusal(self, record: RollbackRecord) -> DeadLetterReason | None:
+        """Only the operator's rollback to a registered version is applied (stream/commands.py)."""
+        registry = self.registrar.registry if self.registrar is not None else None
+        return commands.rollback_refusal(
+            record, commands.operator_commands(self.settings.kafka), registry)
+
+    async def _refuse_rollback(self, record: RollbackRecord, reason: DeadLetterReason,
+                               message: Any) -> None:
+        """A rollback not vouched for: dead-lettered, an event for operators, nothing changed."""
+        log.warning("rollback %s refused: %s", record.command_id[:64], reason.detail)
+        await self.publisher.dead_letter("select", message.value or b"", reason, message)
+        await self.publisher.event(Event(schema_version=1, kind="rollback", at=time.time(),
+                                         detail={"registry_version": record.registry_version,
+                                                 "command_id": record.command_id[:64],
+                                                 "applied": False, "refused": reason.detail}))
+
     async def _health(self, c: Coordinator) -> None:
         """Drift alarms become events and counters; drift scores and OOD rate, gauges."""
         for alarm in c.take_alarms():
@@ -438,6 +462,20 @@ class CoordinatorShell:
         except Exception:  # its transaction was aborted: rebuild from what the topics hold
             self.coordinator = None
             raise
+        await self._relay_commands()
+
+    async def _relay_commands(self) -> None:
+        """New operator commands onto control (stream/command_relay.py), once a second; a broker
+        failure leaves them for the next time (the relay reopens from its committed place)."""
+        now = time.time()
+        if not self.ownership.may_act(now) or not self._relays.due(now):
+            return
+        self._relays.mark(now)
+        try:
+            await self._run(self.relay.relay_many)
+        except INFRASTRUCTURE_ERRORS as e:
+            log.warning("relaying operator commands: %s: %s; retrying", type(e).__name__, e)
+            await self._run(self.relay.close)
 
     async def _chores(self) -> None:
         async with self.lock:

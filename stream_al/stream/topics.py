@@ -11,6 +11,7 @@ models         1           ModelUpdate, key "current", compacted
 state          1           the coordinator's ledger and expiries, compacted
 events         1           Event (expirations, restores)
 deadletter     1           DeadLetter
+commands       1           RollbackRecord from the operator, key = command id (kept forever)
 expert         P           ExpertRequest for experts, key = item id (kept forever)
 =============  ==========  =========================================================
 
@@ -209,6 +210,7 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(t.events, 1, {}),
         TopicSpec(t.deadletter, 1, {}),
         TopicSpec(t.expert, t.partitions, forever),  # open requests: an expert reads from the start
+        TopicSpec(t.commands, 1, forever),  # who ordered what, and when
         *[TopicSpec(name, t.partitions, labels) for name in vendor_labels_topics(kafka)],
     ]
 

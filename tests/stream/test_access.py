@@ -35,11 +35,20 @@ def test_the_expert_writes_only_the_experts_labels_topic():
     assert writes("expert") == {"stream-al.labels.expert"}
 
 
-def test_no_role_but_the_worker_and_the_operator_writes_control():
+def test_no_role_but_the_worker_writes_control():
     writers = {r for r in ("producer", "expert", "worker", "operator")
                if "stream-al.control" in writes(r)}
-    assert writers == {"worker", "operator"}
+    assert writers == {"worker"}
     assert "stream-al.control" not in writes("vendor", "acme")
+
+
+def test_no_role_but_the_operator_writes_commands_and_the_worker_reads_them():
+    writers = {r for r in ("producer", "expert", "worker", "operator")
+               if "stream-al.commands" in writes(r)}
+    assert writers == {"operator"}
+    assert "stream-al.commands" not in writes("vendor", "acme")
+    assert any(g.name == "stream-al.commands" and g.operation == "READ"
+               for g in grants("worker", K))
 
 
 def test_the_worker_reads_every_labels_topic():
