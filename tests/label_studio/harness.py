@@ -1,0 +1,115 @@
+"""Running the bridge as a subprocess, and acting in Label Studio as its users would (REST)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from stream_al.metrics import sample_value
+from tests.stream.harness import REPO, TRANSCRIPT
+
+_PORT = re.compile(r"bridge: metrics on port (\d+)")
+
+
+class BridgeProcess:
+    """``stream-al bridge label-studio`` in its own process group."""
+
+    def __init__(self, config: Path, log: Path, url: str, token: str, *extra: str) -> None:
+        self.log = log
+        self._out = log.open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stream_al.cli", "bridge", "label-studio", "--config",
+             str(config), "--url", url, "--token", token, "--metrics-port", "0",
+             "--poll", "0.2", *extra],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"},
+            stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        TRANSCRIPT[f"bridge log {log.name}"] = self.output
+        self.port = self._announced(120.0)
+
+    def _announced(self, timeout_s: float) -> int:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ports = _PORT.findall(self.output())
+            if ports and "tasks known" in self.output().rsplit("metrics on port", 1)[-1]:
+                return int(ports[-1])
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bridge exited {self.process.returncode}:\n{self.output()}")
+            time.sleep(0.2)
+        raise TimeoutError(f"bridge did not start in {timeout_s}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def metric(self, name: str, **labels: str) -> float:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read()
+        return sample_value(text.decode(), name, **labels)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, sig)
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+            except ProcessLookupError:
+                pass
+        self._out.close()
+
+    def __enter__(self) -> BridgeProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Annotator:
+    """A Label Studio user acting through the REST API, as the web page does."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=30,
+                                 headers={"Authorization": f"Token {token}"})
+
+    def project(self, title: str) -> dict[str, Any] | None:
+        found = [p for p in self.http.get("/api/projects", params={"title": title}).json()
+                 .get("results", []) if p["title"] == title]
+        return found[0] if found else None
+
+    def tasks(self, project: int) -> list[dict[str, Any]]:
+        out, page = [], 1
+        while True:
+            got = self.http.get("/api/tasks", params={"project": project, "page": page,
+                                                      "page_size": 100, "fields": "all"})
+            if got.status_code == 404:  # past the last page
+                return out
+            tasks = got.json()["tasks"]
+            out += tasks
+            if len(tasks) < 100:
+                return out
+            page += 1
+
+    def annotate(self, task: int, label: str) -> dict[str, Any]:
+        done = self.http.post(f"/api/tasks/{task}/annotations", json={"result": [{
+            "from_name": "label", "to_name": "text", "type": "choices",
+            "value": {"choices": [label]}}], "lead_time": 1.0})
+        done.raise_for_status()
+        return done.json()
+
+    def skip(self, task: int) -> dict[str, Any]:
+        done = self.http.post(f"/api/tasks/{task}/annotations",
+                              json={"result": [], "was_cancelled": True})
+        done.raise_for_status()
+        return done.json()
+
+    def whoami(self) -> int:
+        return self.http.get("/api/current-user/whoami").json()["id"]

@@ -1,0 +1,237 @@
+"""The bridge against a real Label Studio server and a real broker, with a worker learning.
+
+One worker and one bridge serve the module (fresh topics, projects of their own); AG News rows
+are the texts (ids ls-<row>), and annotations are made through Label Studio's REST API as a
+user's browser makes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import uuid
+from collections import Counter
+
+import pytest
+
+from stream_al.stream.messages import (
+    Event,
+    ExpertRequest,
+    LabelIn,
+    ModelUpdate,
+    SelectedItem,
+    parse,
+)
+from tests.label_studio.harness import Annotator, BridgeProcess
+from tests.stream.harness import (
+    AG_NEWS,
+    Worker,
+    pipeline_config,
+    produce_ag,
+    read_topic,
+    send_raw,
+    settings_of,
+    wait_for,
+)
+
+pytestmark = pytest.mark.kafka
+
+N_TEXTS = 160
+CLASSES = ["Business", "Sci/Tech", "Sports", "World"]
+
+
+def gold_of(prefix: str) -> dict[str, str]:
+    with AG_NEWS.open(newline="") as f:
+        return {f"{prefix}-{row}": r["label"] for row, r in enumerate(csv.DictReader(f))
+                if row < 2000}
+
+
+class Stack:
+    def __init__(self, kafka_bootstrap, label_studio, directory) -> None:
+        self.bootstrap = kafka_bootstrap
+        self.server = label_studio
+        self.directory = directory
+        self.config = pipeline_config(kafka_bootstrap, directory,
+                                      kafka={"label_classes": CLASSES},
+                                      budget={"fraction": 0.2, "warmup_labels": 4})
+        self.topics = settings_of(self.config)["kafka"]["topics"]
+        name = uuid.uuid4().hex[:8]
+        self.project, self.expert_project = f"stream-al {name}", f"stream-al {name} expert"
+        self.user = Annotator(label_studio.url, label_studio.token)
+        self.bridge: BridgeProcess | None = None
+
+    def start_bridge(self) -> BridgeProcess:
+        self.bridge = BridgeProcess(self.config, self.directory / "bridge.log",
+                                    self.server.url, self.server.token, "--project",
+                                    self.project, "--expert-project", self.expert_project)
+        return self.bridge
+
+    def tasks(self, expert: bool = False) -> list[dict]:
+        project = self.user.project(self.expert_project if expert else self.project)
+        return self.user.tasks(project["id"]) if project else []
+
+    def selected(self) -> list[SelectedItem]:
+        return [parse(SelectedItem, r.value)
+                for r in read_topic(self.bootstrap, self.topics["selected"], timeout_s=5)]
+
+    def labels(self) -> list[LabelIn]:
+        return [parse(LabelIn, r.value)
+                for r in read_topic(self.bootstrap, self.topics["labels"], timeout_s=5)]
+
+    def labels_covering(self, item_ids: set[str], annotator: str) -> list[LabelIn] | None:
+        labels = self.labels()
+        got = {x.item_id for x in labels if x.annotator_id == annotator}
+        return labels if item_ids <= got else None
+
+    def model(self) -> ModelUpdate | None:
+        records = read_topic(self.bootstrap, self.topics["models"], timeout_s=5)
+        return parse(ModelUpdate, records[-1].value) if records else None
+
+    def tasks_cover(self, item_ids: set[str]) -> list[dict] | None:
+        tasks = self.tasks()
+        return tasks if item_ids <= {t["data"]["item_id"] for t in tasks} else None
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap, label_studio, tmp_path_factory):
+    stack = Stack(kafka_bootstrap, label_studio, tmp_path_factory.mktemp("bridge"))
+    with Worker(stack.config, stack.directory / "worker.log"):
+        stack.start_bridge()
+        done = produce_ag(stack.config, N_TEXTS, "ls")
+        assert done.returncode == 0, done.stderr
+        yield stack
+        stack.bridge.stop()
+
+
+def item_ids_of(tasks: list[dict]) -> list[str]:
+    return [t["data"]["item_id"] for t in tasks]
+
+
+def test_each_selected_item_becomes_one_task_with_its_overlap(stack):
+    selected = wait_for(lambda: len(s := stack.selected()) >= 10 and s, 120, "selected items")
+    ids = {i.item_id for i in selected}
+    tasks = wait_for(lambda: stack.tasks_cover(ids), 60, "a task for every selected item")
+    assert Counter(item_ids_of(tasks)).most_common(1)[0][1] == 1
+    asked = {i.item_id: i.annotators for i in selected}
+    assert all(t["overlap"] == asked[t["data"]["item_id"]] for t in tasks)
+    project = stack.user.project(stack.project)
+    assert "<Choice value=\"Sports\"/>" in project["label_config"]
+    assert stack.bridge.metric("stream_al_bridge_tasks_created_total", project="items") == len(tasks)
+
+
+def test_a_redelivered_item_makes_no_second_task(stack):
+    records = read_topic(stack.bootstrap, stack.topics["selected"], timeout_s=5)
+    before = wait_for(lambda: stack.tasks_cover({parse(SelectedItem, r.value).item_id
+                                                 for r in records}),
+                      60, "tasks for the items selected so far")
+    created = stack.bridge.metric("stream_al_bridge_tasks_created_total", project="items")
+    probe = SelectedItem(**{**json.loads(records[0].value), "item_id": "probe-redelivery"})
+    send_raw(stack.bootstrap, stack.topics["selected"],
+             [(r.key, r.value) for r in records] + [(b"probe-redelivery", probe.to_bytes())])
+    wait_for(lambda: stack.tasks_cover({"probe-redelivery"}), 60, "the probe's task")
+    wait_for(lambda: stack.bridge.metric("stream_al_bridge_selected_lag") == 0, 30,
+             "the bridge to read every redelivered record")
+    after = stack.tasks()
+    assert Counter(item_ids_of(after)).most_common(1)[0][1] == 1
+    assert len(after) == len(before) + 1
+    assert stack.bridge.metric("stream_al_bridge_tasks_created_total", project="items") \
+        == created + 1
+
+
+def test_annotations_become_labels_once_and_move_the_model(stack):
+    gold = gold_of("ls")
+    me = stack.user.whoami()
+    before = stack.model()
+    tasks = [t for t in stack.tasks() if t["data"]["item_id"] in gold and not t["annotations"]]
+    assert len(tasks) >= 8
+    for task in tasks:
+        stack.user.annotate(task["id"], gold[task["data"]["item_id"]])
+    mine = f"label-studio/{me}"
+    want = {t["data"]["item_id"] for t in tasks}
+    labels = wait_for(lambda: stack.labels_covering(want, mine), 60,
+                      "a label for every annotation")
+    ours = [(x.item_id, x.annotator_id) for x in labels if x.annotator_id == mine]
+    assert len(ours) == len(set(ours))
+    assert all(x.label == gold[x.item_id] for x in labels if x.item_id in want)
+    model = wait_for(lambda: (m := stack.model()) and m.n_labels >= len(want)
+                     and m.version > (before.version if before else -1) and m,
+                     120, "a model version that learned the annotations")
+    assert set(CLASSES) & set(model.classes)
+
+
+def test_a_skipped_task_is_an_event(stack):
+    task = next(t for t in stack.tasks() if not t["annotations"])
+    stack.user.skip(task["id"])
+    item_id = task["data"]["item_id"]
+
+    def skipped():
+        records = read_topic(stack.bootstrap, stack.topics["events"], timeout_s=5)
+        events = [e for r in records if isinstance(e := parse(Event, r.value), Event)]
+        return [e for e in events if e.kind == "annotation_skipped" and item_id in e.item_ids]
+
+    (event,) = wait_for(skipped, 60, "an annotation_skipped event")
+    assert event.detail["source"] == "label-studio"
+
+
+def test_an_expert_request_becomes_a_task_in_the_expert_project(stack):
+    request = ExpertRequest(schema_version=1, item_id="ls-1999", text="Expert, please",
+                            reason="disagreement", votes={"Sports": 1, "World": 1},
+                            annotators={"a/1": "Sports", "a/2": "World"}, best_label="World",
+                            confidence=0.5, at=1.0)
+    send_raw(stack.bootstrap, stack.topics["expert"], [(b"ls-1999", request.to_bytes())])
+    (task,) = wait_for(lambda: [t for t in stack.tasks(expert=True)
+                                if t["data"]["item_id"] == "ls-1999"], 60, "the expert task")
+    assert task["predictions"][0]["result"][0]["value"]["choices"] == ["World"]
+
+
+def test_a_bridge_killed_and_restarted_loses_and_duplicates_nothing(stack):
+    template = json.loads(read_topic(stack.bootstrap, stack.topics["selected"],
+                                     timeout_s=5)[0].value)
+    ids = [f"kill-{n}" for n in range(40)]
+    items = [SelectedItem(**{**template, "item_id": i, "priority": n / 40})
+             for n, i in enumerate(ids)]
+    created = stack.bridge.metric("stream_al_bridge_tasks_created_total", project="items")
+    send_raw(stack.bootstrap, stack.topics["selected"],
+             [(i.item_id.encode(), i.to_bytes()) for i in items[:20]])
+    wait_for(lambda: stack.bridge.metric("stream_al_bridge_tasks_created_total",
+                                         project="items") > created, 60, "some new tasks")
+    send_raw(stack.bootstrap, stack.topics["selected"],
+             [(i.item_id.encode(), i.to_bytes()) for i in items[20:]])
+    stack.bridge.stop(signal.SIGKILL)
+    # annotated while the bridge is down: relayed after the restart, once
+    gold = gold_of("ls")
+    waiting = [t for t in stack.tasks() if t["data"]["item_id"] in gold and not t["annotations"]]
+    for task in waiting[:3]:
+        stack.user.annotate(task["id"], gold[task["data"]["item_id"]])
+    stack.start_bridge()
+    tasks = wait_for(lambda: stack.tasks_cover(set(ids)), 90, "a task for every item")
+    assert Counter(item_ids_of(tasks)).most_common(1)[0][1] == 1
+    me = f"label-studio/{stack.user.whoami()}"
+    want = {t["data"]["item_id"] for t in waiting[:3]}
+    labels = wait_for(lambda: stack.labels_covering(want, me), 60,
+                      "the labels made while the bridge was down")
+    ours = [(x.item_id, x.annotator_id) for x in labels if x.annotator_id == me]
+    assert len(ours) == len(set(ours))
+    # after a restart, nothing already sent is sent again
+    wait_for(lambda: stack.bridge.metric("stream_al_bridge_selected_lag") == 0, 30, "no lag")
+    assert stack.bridge.metric("stream_al_bridge_annotations_relayed_total", project="items",
+                               outcome="label") == len(want)
+
+
+def test_a_label_studio_restart_loses_and_duplicates_no_task(stack):
+    template = json.loads(read_topic(stack.bootstrap, stack.topics["selected"],
+                                     timeout_s=5)[0].value)
+    ids = [f"restart-{n}" for n in range(10)]
+    stack.server.stop()
+    try:
+        send_raw(stack.bootstrap, stack.topics["selected"],
+                 [(i.encode(), SelectedItem(**{**template, "item_id": i}).to_bytes())
+                  for i in ids])
+        wait_for(lambda: stack.bridge.metric("stream_al_bridge_errors_total") > 0, 60,
+                 "the bridge to notice Label Studio is down")
+    finally:
+        stack.server.start()
+    tasks = wait_for(lambda: stack.tasks_cover(set(ids)), 120, "a task for every item")
+    assert Counter(item_ids_of(tasks)).most_common(1)[0][1] == 1
+    assert stack.bridge.process.poll() is None
