@@ -25,6 +25,8 @@ class BridgeProcess:
 
     def __init__(self, config: Path, log: Path, url: str, token: str, *extra: str) -> None:
         self.log = log
+        self._offset = log.stat().st_size if log.exists() else 0
+        """Where this run's output begins (a restarted bridge appends to the same log)."""
         self._out = log.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stream_al.cli", "bridge", "label-studio", "--config",
@@ -39,9 +41,10 @@ class BridgeProcess:
     def _announced(self, timeout_s: float) -> int:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            ports = _PORT.findall(self.output())
-            if ports and "tasks known" in self.output().rsplit("metrics on port", 1)[-1]:
-                return int(ports[-1])
+            mine = self.output()[self._offset:]
+            ports = _PORT.findall(mine)
+            if ports and "tasks known" in mine:
+                return int(ports[0])
             if self.process.poll() is not None:
                 raise RuntimeError(f"bridge exited {self.process.returncode}:\n{self.output()}")
             time.sleep(0.2)
