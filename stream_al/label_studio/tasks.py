@@ -158,7 +158,7 @@ def task_of(item: SelectedItem, guess: Guess | None = None) -> dict[str, Any]:
     if guess is not None:
         hint.insert(0, f"model v{guess.model_version}: {guess.label} "
                        f"({guess.confidence:.0%})")
-    elif confidence is not None:
+    elif confidence:  # 0: a cold model, nothing to show
         hint.insert(0, f"model confidence {confidence:.0%}")
     task: dict[str, Any] = {
         "data": {

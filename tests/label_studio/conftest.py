@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import pytest
 
 from tests.fixtures.deploy import free_ports, run_script
+from tests.label_studio.harness import N_TEXTS, Stack
+from tests.stream.harness import Worker, produce_ag
 
 
 @dataclass
@@ -44,3 +46,16 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap, label_studio, tmp_path_factory) -> Iterator[Stack]:
+    """A worker on fresh topics fed AG News rows (ids ls-<row>), and a bridge to projects of
+    its own on the session's Label Studio."""
+    stack = Stack(kafka_bootstrap, label_studio, tmp_path_factory.mktemp("bridge"))
+    with Worker(stack.config, stack.directory / "worker.log"):
+        stack.start_bridge()
+        done = produce_ag(stack.config, N_TEXTS, "ls")
+        assert done.returncode == 0, done.stderr
+        yield stack
+        stack.bridge.stop()

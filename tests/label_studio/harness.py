@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import signal
@@ -9,13 +10,71 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from stream_al.metrics import sample_value
-from tests.stream.harness import REPO, TRANSCRIPT
+from stream_al.stream.messages import LabelIn, ModelUpdate, SelectedItem, parse
+from tests.stream.harness import AG_NEWS, REPO, TRANSCRIPT, pipeline_config, read_topic, settings_of
+
+N_TEXTS = 160
+CLASSES = ["Business", "Sci/Tech", "Sports", "World"]
+
+
+def gold_of(prefix: str) -> dict[str, str]:
+    with AG_NEWS.open(newline="") as f:
+        return {f"{prefix}-{row}": r["label"] for row, r in enumerate(csv.DictReader(f))
+                if row < 2000}
+
+
+class Stack:
+    def __init__(self, kafka_bootstrap, label_studio, directory) -> None:
+        self.bootstrap = kafka_bootstrap
+        self.server = label_studio
+        self.directory = directory
+        self.config = pipeline_config(kafka_bootstrap, directory,
+                                      kafka={"label_classes": CLASSES},
+                                      budget={"fraction": 0.2, "warmup_labels": 4})
+        self.topics = settings_of(self.config)["kafka"]["topics"]
+        name = uuid.uuid4().hex[:8]
+        self.project, self.expert_project = f"stream-al {name}", f"stream-al {name} expert"
+        self.user = Annotator(label_studio.url, label_studio.token)
+        self.bridge: BridgeProcess | None = None
+
+    def start_bridge(self) -> BridgeProcess:
+        self.bridge = BridgeProcess(self.config, self.directory / "bridge.log",
+                                    self.server.url, self.server.token, "--project",
+                                    self.project, "--expert-project", self.expert_project)
+        return self.bridge
+
+    def tasks(self, expert: bool = False) -> list[dict]:
+        project = self.user.project(self.expert_project if expert else self.project)
+        return self.user.tasks(project["id"]) if project else []
+
+    def selected(self) -> list[SelectedItem]:
+        return [parse(SelectedItem, r.value)
+                for r in read_topic(self.bootstrap, self.topics["selected"], timeout_s=5)]
+
+    def labels(self) -> list[LabelIn]:
+        return [parse(LabelIn, r.value)
+                for r in read_topic(self.bootstrap, self.topics["labels"], timeout_s=5)]
+
+    def labels_covering(self, item_ids: set[str], annotator: str) -> list[LabelIn] | None:
+        labels = self.labels()
+        got = {x.item_id for x in labels if x.annotator_id == annotator}
+        return labels if item_ids <= got else None
+
+    def model(self) -> ModelUpdate | None:
+        records = read_topic(self.bootstrap, self.topics["models"], timeout_s=5)
+        return parse(ModelUpdate, records[-1].value) if records else None
+
+    def tasks_cover(self, item_ids: set[str]) -> list[dict] | None:
+        tasks = self.tasks()
+        return tasks if item_ids <= {t["data"]["item_id"] for t in tasks} else None
+
 
 _PORT = re.compile(r"bridge: metrics on port (\d+)")
 

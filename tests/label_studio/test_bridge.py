@@ -7,101 +7,17 @@ user's browser makes them.
 
 from __future__ import annotations
 
-import csv
 import json
 import signal
-import uuid
 from collections import Counter
 
 import pytest
 
-from stream_al.stream.messages import (
-    Event,
-    ExpertRequest,
-    LabelIn,
-    ModelUpdate,
-    SelectedItem,
-    parse,
-)
-from tests.label_studio.harness import Annotator, BridgeProcess
-from tests.stream.harness import (
-    AG_NEWS,
-    Worker,
-    pipeline_config,
-    produce_ag,
-    read_topic,
-    send_raw,
-    settings_of,
-    wait_for,
-)
+from stream_al.stream.messages import Event, ExpertRequest, SelectedItem, parse
+from tests.label_studio.harness import CLASSES, gold_of
+from tests.stream.harness import read_topic, send_raw, wait_for
 
-pytestmark = pytest.mark.kafka
-
-N_TEXTS = 160
-CLASSES = ["Business", "Sci/Tech", "Sports", "World"]
-
-
-def gold_of(prefix: str) -> dict[str, str]:
-    with AG_NEWS.open(newline="") as f:
-        return {f"{prefix}-{row}": r["label"] for row, r in enumerate(csv.DictReader(f))
-                if row < 2000}
-
-
-class Stack:
-    def __init__(self, kafka_bootstrap, label_studio, directory) -> None:
-        self.bootstrap = kafka_bootstrap
-        self.server = label_studio
-        self.directory = directory
-        self.config = pipeline_config(kafka_bootstrap, directory,
-                                      kafka={"label_classes": CLASSES},
-                                      budget={"fraction": 0.2, "warmup_labels": 4})
-        self.topics = settings_of(self.config)["kafka"]["topics"]
-        name = uuid.uuid4().hex[:8]
-        self.project, self.expert_project = f"stream-al {name}", f"stream-al {name} expert"
-        self.user = Annotator(label_studio.url, label_studio.token)
-        self.bridge: BridgeProcess | None = None
-
-    def start_bridge(self) -> BridgeProcess:
-        self.bridge = BridgeProcess(self.config, self.directory / "bridge.log",
-                                    self.server.url, self.server.token, "--project",
-                                    self.project, "--expert-project", self.expert_project)
-        return self.bridge
-
-    def tasks(self, expert: bool = False) -> list[dict]:
-        project = self.user.project(self.expert_project if expert else self.project)
-        return self.user.tasks(project["id"]) if project else []
-
-    def selected(self) -> list[SelectedItem]:
-        return [parse(SelectedItem, r.value)
-                for r in read_topic(self.bootstrap, self.topics["selected"], timeout_s=5)]
-
-    def labels(self) -> list[LabelIn]:
-        return [parse(LabelIn, r.value)
-                for r in read_topic(self.bootstrap, self.topics["labels"], timeout_s=5)]
-
-    def labels_covering(self, item_ids: set[str], annotator: str) -> list[LabelIn] | None:
-        labels = self.labels()
-        got = {x.item_id for x in labels if x.annotator_id == annotator}
-        return labels if item_ids <= got else None
-
-    def model(self) -> ModelUpdate | None:
-        records = read_topic(self.bootstrap, self.topics["models"], timeout_s=5)
-        return parse(ModelUpdate, records[-1].value) if records else None
-
-    def tasks_cover(self, item_ids: set[str]) -> list[dict] | None:
-        tasks = self.tasks()
-        return tasks if item_ids <= {t["data"]["item_id"] for t in tasks} else None
-
-
-@pytest.fixture(scope="module")
-def stack(kafka_bootstrap, label_studio, tmp_path_factory):
-    stack = Stack(kafka_bootstrap, label_studio, tmp_path_factory.mktemp("bridge"))
-    with Worker(stack.config, stack.directory / "worker.log"):
-        stack.start_bridge()
-        done = produce_ag(stack.config, N_TEXTS, "ls")
-        assert done.returncode == 0, done.stderr
-        yield stack
-        stack.bridge.stop()
+pytestmark = [pytest.mark.kafka, pytest.mark.label_studio]
 
 
 def item_ids_of(tasks: list[dict]) -> list[str]:
