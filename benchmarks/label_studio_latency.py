@@ -4,6 +4,9 @@ A private broker, a Label Studio server (``deploy/label-studio.sh`` on a free po
 temporary directory), one ``stream-al worker`` (hashing embedder) and one
 ``stream-al bridge label-studio``; AG News texts are the stream.
 
+The texts are sent ``--chunk`` at a time every ``--every`` seconds, so that items are selected
+in many batches (with ``selection.batch_interval`` 20, one batch a chunk).
+
 - *selection -> task*: for every item on ``selected``, from its record's timestamp (set by the
   worker as it publishes) to the moment a client polling Label Studio's task list every
   ``--poll-ms`` first sees its task (so the poll interval is included: an annotator's page
@@ -26,6 +29,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -119,7 +123,9 @@ def measure(args: argparse.Namespace) -> None:
                 project = http.get("/api/projects", params={"title": "bench"}).json()[
                     "results"][0]["id"]
                 selected = Tail(bootstrap, settings.kafka.topics.selected)
-                produce(bootstrap, settings.kafka.topics.texts, "lsb", texts, range(len(texts)))
+                feed = threading.Thread(target=stream, daemon=True, args=(
+                    bootstrap, settings.kafka.topics.texts, texts, args.chunk, args.every))
+                feed.start()
                 to_task = selection_to_task(http, project, selected, args)
                 to_model = submit_to_model(http, project, gold, bootstrap, settings, args)
             finally:
@@ -129,6 +135,15 @@ def measure(args: argparse.Namespace) -> None:
         subprocess.run(["bash", str(REPO / "deploy" / "label-studio.sh"), "stop"],
                        env=ls_env, check=False, stdout=subprocess.DEVNULL)
     report(args, to_task, to_model)
+
+
+def stream(bootstrap: str, topic: str, texts: list[str], chunk: int, every_s: float) -> None:
+    """The texts in chunks of ``chunk`` every ``every_s`` seconds: selections come in many
+    batches, as in production, instead of one."""
+    for start in range(0, len(texts), chunk):
+        began = time.monotonic()
+        produce(bootstrap, topic, "lsb", texts, range(start, min(start + chunk, len(texts))))
+        time.sleep(max(0.0, every_s - (time.monotonic() - began)))
 
 
 def selection_to_task(http: httpx.Client, project: int, selected: Tail,
@@ -190,7 +205,9 @@ def report(args: argparse.Namespace, to_task: list[float], to_model: list[float]
                 "max": round(float(a.max()), 3)} if len(a) else {"n": 0}
 
     result = {"selection_to_task_s": stats(to_task), "submit_to_model_s": stats(to_model),
-              "texts": args.texts, "load_average": load_average()}
+              "texts": args.texts, "chunk": args.chunk, "every_s": args.every,
+              "bridge_poll_s": args.bridge_poll, "measuring_poll_ms": args.poll_ms,
+              "load_average": load_average()}
     print(json.dumps(result, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
@@ -201,6 +218,8 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=300)
     parser.add_argument("--fraction", type=float, default=0.2, help="budget.fraction")
     parser.add_argument("--annotations", type=int, default=30)
+    parser.add_argument("--chunk", type=int, default=20, help="texts sent at a time")
+    parser.add_argument("--every", type=float, default=1.0, help="seconds between chunks")
     parser.add_argument("--poll-ms", dest="poll_ms", type=float, default=100,
                         help="how often the measuring client looks for tasks")
     parser.add_argument("--bridge-poll", dest="bridge_poll", type=float, default=0.5,

@@ -250,15 +250,19 @@ class Bridge:
 
     def handle_many(self, records: list[Any]) -> None:
         t = self.kafka.topics
-        items = [i for r in records if r.topic == t.selected
-                 for i in [parse(SelectedItem, r.value)] if isinstance(i, SelectedItem)]
-        published = {r.key: r.timestamp / 1000 for r in records}
+        published: dict[str, float] = {}
+        items = []
+        for r in records:
+            if r.topic == t.selected and isinstance(i := parse(SelectedItem, r.value),
+                                                    SelectedItem):
+                items.append(i)
+                published.setdefault(i.item_id, r.timestamp / 1000)
         if items:
             board = self.boards["items"]
             items = [i for i in ordered_many(items) if i.item_id not in board.tasks]
             guesses = self.guess_many([i.text for i in items])
             self.create_many(board, [(i.item_id, task_of(i, g)) for i, g in zip(items, guesses, strict=True)],
-                             [published[i.item_id.encode()] for i in items])
+                             [published[i.item_id] for i in items])
         expert = self.boards.get("expert")
         requests = [q for r in records if r.topic == t.expert
                     for q in [parse(ExpertRequest, r.value)] if isinstance(q, ExpertRequest)]
@@ -315,6 +319,8 @@ class Bridge:
 
     # ---- run -----------------------------------------------------------------------------------
     def run(self, say: Callable[[str], None] = print) -> None:
+        from kafka.errors import CommitFailedError
+
         o, t = self.options, self.kafka.topics
         if o.metrics_port is not None:
             server, _ = self.metrics.start_http_server(o.metrics_port)
@@ -344,7 +350,10 @@ class Bridge:
                 records = [r for rs in batches.values() for r in rs]
                 if records:
                     self.handle_many(records)
-                    consumer.commit()
+                    try:
+                        consumer.commit()
+                    except CommitFailedError as e:  # a rebalance: redelivered, no second task
+                        log.warning("offsets not committed (%s); the records come again", e)
                     last_activity = time.monotonic()
                 self._take_models(models)
                 if self.model is not None:
