@@ -5,20 +5,25 @@ from __future__ import annotations
 import csv
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from stream_al.metrics import sample_value
 from stream_al.stream.messages import LabelIn, ModelUpdate, SelectedItem, parse
-from tests.stream.harness import AG_NEWS, REPO, TRANSCRIPT, pipeline_config, read_topic, settings_of
+from tests.stream.harness import (
+    AG_NEWS,
+    REPO,
+    TRANSCRIPT,
+    Worker,
+    pipeline_config,
+    read_topic,
+    settings_of,
+)
 
 N_TEXTS = 160
 CLASSES = ["Business", "Sci/Tech", "Sports", "World"]
@@ -79,8 +84,10 @@ class Stack:
 _PORT = re.compile(r"bridge: metrics on port (\d+)")
 
 
-class BridgeProcess:
-    """``stream-al bridge label-studio`` in its own process group."""
+class BridgeProcess(Worker):
+    """``stream-al bridge label-studio`` in its own process group; reads its /metrics, stops
+    as a :class:`~tests.stream.harness.Worker` does (same attributes; only the start
+    differs)."""
 
     def __init__(self, config: Path, log: Path, url: str, token: str, *extra: str) -> None:
         self.log = log
@@ -108,31 +115,6 @@ class BridgeProcess:
                 raise RuntimeError(f"bridge exited {self.process.returncode}:\n{self.output()}")
             time.sleep(0.2)
         raise TimeoutError(f"bridge did not start in {timeout_s}s:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def metric(self, name: str, **labels: str) -> float:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read()
-        return sample_value(text.decode(), name, **labels)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, sig)
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-            except ProcessLookupError:
-                pass
-        self._out.close()
-
-    def __enter__(self) -> BridgeProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class Annotator:
