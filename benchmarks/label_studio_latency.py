@@ -85,17 +85,26 @@ class Tail:
         return [r for rs in self.consumer.poll(timeout_ms=timeout_ms).values() for r in rs]
 
 
-def tasks_seen(http: httpx.Client, project: int) -> set[str]:
-    seen, page = set(), 1
+def tasks_seen(http: httpx.Client, project: int, since: str | None) -> tuple[set[str], str | None]:
+    """Item ids of the tasks created or updated since ``since`` (a server time; None: all),
+    and the newest update seen (the next call's ``since``): a cheap look, like the bridge's."""
+    query: dict = {"ordering": ["tasks:updated_at"]}
+    if since is not None:
+        query["filters"] = {"conjunction": "and", "items": [{
+            "filter": "filter:tasks:updated_at", "operator": "greater_or_equal",
+            "type": "Datetime", "value": since}]}
+    seen, page, newest = set(), 1, since
     while True:
         got = http.get("/api/tasks", params={"project": project, "page": page,
-                                             "page_size": 500, "fields": "task_only"})
+                                             "page_size": 500, "fields": "task_only",
+                                             "query": json.dumps(query)})
         if got.status_code == 404:
-            return seen
+            return seen, newest
         tasks = got.json()["tasks"]
         seen |= {t["data"]["item_id"] for t in tasks}
+        newest = max([newest or "", *(t["updated_at"] for t in tasks)]) or None
         if len(tasks) < 500:
-            return seen
+            return seen, newest
         page += 1
 
 
@@ -152,6 +161,7 @@ def selection_to_task(http: httpx.Client, project: int, selected: Tail,
     visible: dict[str, float] = {}
     deadline = time.monotonic() + args.timeout
     quiet_since = time.monotonic()
+    since: str | None = None
     while time.monotonic() < deadline:
         for r in selected.poll():
             item = parse(SelectedItem, r.value)
@@ -159,7 +169,8 @@ def selection_to_task(http: httpx.Client, project: int, selected: Tail,
                 published.setdefault(item.item_id, r.timestamp / 1000)
                 quiet_since = time.monotonic()
         now = time.time()
-        for item_id in tasks_seen(http, project) - visible.keys():
+        seen, since = tasks_seen(http, project, since)
+        for item_id in seen - visible.keys():
             visible[item_id] = now
         if published and published.keys() <= visible.keys() \
                 and time.monotonic() - quiet_since > 5:

@@ -1,4 +1,5 @@
-"""The bridge's shell: Kafka on one side, Label Studio's REST API on the other, one thread.
+"""The bridge's shell: Kafka on one side, Label Studio's REST API on the other; items become
+tasks on the main thread, annotations become labels on a second one.
 
 Delivery (at least once in, exactly once in effect out):
 
@@ -123,6 +124,9 @@ class Bridge:
         self._snapshot: Any = None
         self._embedder: Any = None
         self.boards: dict[str, Board] = {}
+        self.failure: Exception | None = None
+        """What stopped the relay thread, raised again by :meth:`run`."""
+        self.last_activity = 0.0
         t = self.kafka.topics
         self.labels_topic = t.labels_of(options.vendor) if options.vendor else t.labels
         self.prefix = None if options.vendor else SOURCE
@@ -342,8 +346,11 @@ class Bridge:
         say(f"bridge: projects {[b.project.id for b in self.boards.values()]} at {o.url}, "
             f"{sum(len(b.tasks) for b in self.boards.values())} tasks known, "
             f"{len(self.sent)} answers already sent; group {self.group}")
-        last_poll = last_lag = 0.0
-        last_activity = time.monotonic()
+        last_lag = 0.0
+        self.last_activity = time.monotonic()
+        relaying = threading.Thread(target=self._relay_loop, args=(producer,),
+                                    name="label-studio-relay", daemon=True)
+        relaying.start()
         try:
             while not self.stop.is_set():
                 batches = consumer.poll(timeout_ms=100, max_records=500)
@@ -354,30 +361,42 @@ class Bridge:
                         consumer.commit()
                     except CommitFailedError as e:  # a rebalance: redelivered, no second task
                         log.warning("offsets not committed (%s); the records come again", e)
-                    last_activity = time.monotonic()
+                    self.last_activity = time.monotonic()
                 self._take_models(models)
                 if self.model is not None:
                     for board in self.boards.values():
                         self._offer(board, self.model.classes)
-                if time.monotonic() - last_poll >= o.poll_s:
-                    last_poll = time.monotonic()
-                    try:
-                        if self.relay(producer):
-                            last_activity = time.monotonic()
-                    except LabelStudioError as e:
-                        self.metrics.count_error()
-                        log.warning("reading annotations failed (%s); retrying", e)
                 if time.monotonic() - last_lag >= 2.0:
                     last_lag = time.monotonic()
                     self.metrics.set_lag(lag_of(consumer))
-                if o.max_idle_s is not None and time.monotonic() - last_activity > o.max_idle_s:
+                if o.max_idle_s is not None \
+                        and time.monotonic() - self.last_activity > o.max_idle_s:
                     break
         finally:
+            self.stop.set()
+            relaying.join(30)
             producer.flush()
             producer.close()
             consumer.close(autocommit=False)
             models.close()
             self.ls.close()
+        if self.failure is not None:
+            raise self.failure
+
+    def _relay_loop(self, producer: Any) -> None:
+        """Annotations to labels every ``poll_s``, on a thread of its own: a slow answer from
+        Label Studio never holds up the tasks of newly selected items."""
+        try:
+            while not self.stop.wait(self.options.poll_s):
+                try:
+                    if self.relay(producer):
+                        self.last_activity = time.monotonic()
+                except LabelStudioError as e:
+                    self.metrics.count_error()
+                    log.warning("reading annotations failed (%s); retrying", e)
+        except Exception as e:  # a Kafka failure: stop the bridge, report it from run()
+            self.failure = e
+            self.stop.set()
 
 
 def assign_all(consumer: Any, topic: str, timeout_s: float = 30.0) -> list[Any]:
