@@ -149,6 +149,12 @@ class Annotator:
         done.raise_for_status()
         return done.json()
 
+    def change(self, annotation: int, label: str) -> None:
+        done = self.http.patch(f"/api/annotations/{annotation}", json={"result": [{
+            "from_name": "label", "to_name": "text", "type": "choices",
+            "value": {"choices": [label]}}]})
+        done.raise_for_status()
+
     def skip(self, task: int) -> dict[str, Any]:
         done = self.http.post(f"/api/tasks/{task}/annotations",
                               json={"result": [], "was_cancelled": True})

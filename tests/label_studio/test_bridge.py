@@ -76,6 +76,31 @@ def test_annotations_become_labels_once_and_move_the_model(stack):
     assert set(CLASSES) & set(model.classes)
 
 
+def test_a_changed_answer_is_sent_once_and_the_first_one_stands(stack):
+    gold = gold_of("ls")
+    me = f"label-studio/{stack.user.whoami()}"
+    task = wait_for(lambda: next((t for t in stack.tasks() if t["data"]["item_id"] in gold
+                                  and not t["annotations"]), None), 60, "a task to label")
+    item_id, first = task["data"]["item_id"], gold[task["data"]["item_id"]]
+    second = next(c for c in CLASSES if c != first)
+    annotation = stack.user.annotate(task["id"], first)
+    wait_for(lambda: stack.labels_covering({item_id}, me), 60, "the first answer")
+    stack.user.change(annotation["id"], second)
+
+    def answers() -> list[str] | None:
+        got = [x.label for x in stack.labels() if x.item_id == item_id and x.annotator_id == me]
+        return got if len(got) >= 2 else None
+
+    assert wait_for(answers, 60, "the changed answer") == [first, second]
+
+    def changed():
+        records = read_topic(stack.bootstrap, stack.topics["events"], timeout_s=5)
+        return [e for r in records if isinstance(e := parse(Event, r.value), Event)
+                and e.kind == "answer_changed" and item_id in e.item_ids]
+
+    wait_for(changed, 60, "the worker's answer_changed event (the first answer stands)")
+
+
 def test_a_skipped_task_is_an_event(stack):
     task = next(t for t in stack.tasks() if not t["annotations"])
     stack.user.skip(task["id"])
