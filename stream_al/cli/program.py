@@ -12,10 +12,20 @@ import sys
 from collections.abc import Sequence
 
 from stream_al import __version__
-from stream_al.cli import broker, demo, labels, models, produce, simulate, vendor, worker
+from stream_al.cli import (
+    bridge,
+    broker,
+    demo,
+    labels,
+    models,
+    produce,
+    simulate,
+    vendor,
+    worker,
+)
 from stream_al.errors import StreamAlError
 
-COMMANDS = (simulate, demo, worker, produce, vendor, labels, models, broker)
+COMMANDS = (simulate, demo, worker, produce, vendor, bridge, labels, models, broker)
 """Modules of the commands, in the order the help lists them; each has ``add_parser``."""
 
 USER_ERROR = 2

@@ -121,11 +121,13 @@ EVENT_KINDS: dict[str, str] = {
     "answer_changed": "an annotator sent a second, different answer for an item; the first "
                       "stands (item_ids; detail: policy, changes: item, annotator, kept, "
                       "dropped)",
+    "annotation_skipped": "an annotator skipped (cancelled) an item's task in a labelling tool "
+                          "(item_ids; detail: source, annotator, project)",
 }
 """Every kind of record on the ``events`` topic, and what it says."""
 EventKind = Literal[
     "restored", "expired", "truncated", "drift_alarm", "suspicious_labels", "verdicts_changed",
-    "rollback", "class_cap", "answer_changed",
+    "rollback", "class_cap", "answer_changed", "annotation_skipped",
 ]
 
 

@@ -12,7 +12,9 @@ from stream_al.cli import main, simulate
 from tests.cli.run import one_line_error
 from tests.cli.run import stream_al as run
 
-COMMANDS = ("simulate", "demo", "worker", "produce", "vendor", "labels", "models", "broker")
+COMMANDS = (
+    "simulate", "demo", "worker", "produce", "vendor", "bridge", "labels", "models", "broker",
+)
 
 
 def test_the_top_level_help_lists_every_command():
