@@ -49,6 +49,7 @@ from stream_al.loop.records import (
     RollbackInForce,
     ScoredTexts,
 )
+from stream_al.loop.window_charges import window_charges
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
@@ -259,6 +260,7 @@ class Coordinator:
                     group=int(s.group),
                     priority=float(s.priority),
                     annotators=self.pricing.annotators(s.item_id),
+                    window=self.stage.budget.window,
                 )
             )
             self.annotating.bought(s.item_id, out[-1].annotators, out[-1].deadline)
@@ -477,14 +479,17 @@ class Coordinator:
     # ---- durability -----------------------------------------------------------------------
     def ledger(self, now: float) -> BudgetLedger:
         b = self.stage.budget
+        drift_elapsed, drift_debt = self.governance.progress()
         return BudgetLedger(
             seen=b.seen,
-            spent=b.spent + self.governance.debt,
+            spent=b.spent + drift_debt,
             window_seen=b.window_seen,
             window_spent=b.window_spent,
             control_offset=self.control_offset,
             at=now,
             texts_offsets=dict(self.texts_offsets),
+            drift_elapsed=drift_elapsed,
+            drift_debt=drift_debt,
         )
 
     def restore(
@@ -496,9 +501,12 @@ class Coordinator:
         model_version: int,
         now: float,
         state: RollbackInForce | None = None,
+        requested: Mapping[str, str] | None = None,
     ) -> Restored:
         """Rebuild from the topics: what was bought (``selected``), what expired, every label,
         the last ledger and the last published model version. Call on a fresh instance.
+        ``requested``: item -> reason of every expert request on the expert topic (held items
+        stay held; a held item's request that never made it there is sent again).
 
         Spent = cost of everything bought minus expiries; seen = the ledger's (it may lag
         after a crash, which only makes the budget smaller). The learner re-learns every
@@ -523,7 +531,8 @@ class Coordinator:
         def rows_of(labels: Sequence[Label]) -> np.ndarray:
             return X[[row[x.item_id] for x in labels]] if labels else X[:0]
 
-        learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now)
+        learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now,
+                                          requested or {})
         self.annotating.remember_restored(learned, rows_of(learned))
         if state is not None:  # start from the rolled-back model, never re-learn exclusions
             base, learned = rollback.resume(state, learned, self.learner, self.texts, rows_of,
@@ -552,7 +561,7 @@ class Coordinator:
             )
             self.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
         spent = sum(s.cost for i, s in items.items() if i not in expired)
-        self._restore_budget(spent, ledger)
+        self._restore_budget(spent, ledger, items.values(), expired)
         self.stage.set_model(self.learner.snapshot())
         return Restored(
             selected=len(items),
@@ -579,14 +588,19 @@ class Coordinator:
         self.agreement.add_many(learned)
         return learned, rejected
 
-    def _restore_budget(self, spent: float, ledger: BudgetLedger | None) -> None:
+    def _restore_budget(self, spent: float, ledger: BudgetLedger | None,
+                        items: Iterable[Purchase], expired: Mapping[str, float]) -> None:
+        """Spending, each window's charges (loop/window_charges.py) and the drift response
+        in progress (its clock and debt) as the last ledger left them."""
         b = self.stage.budget
         b.spent = spent
         if ledger is None:
             return
         b.seen = ledger.seen
         b.window_seen = ledger.window_seen
-        b.window_spent = ledger.window_spent + max(0.0, spent - ledger.spent)
+        charges = window_charges(items, expired, spent, ledger, b.window_items)
+        b.window_spent, b.carried = charges.window_spent, charges.carried
         self.control_offset = ledger.control_offset
         self.texts_offsets = dict(ledger.texts_offsets)
+        self.governance.resume(ledger.drift_elapsed, ledger.drift_debt)
 

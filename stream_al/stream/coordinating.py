@@ -111,6 +111,7 @@ class CoordinatorShell:
             state.model_version,
             time.time(),
             conversion.rollback_in_force(state.rollback),
+            state.requested,
         )
         c.governance.resume_temperature(c.learner, state.temperature)
         self.metrics.set_temperature(c.learner.temperature)
@@ -123,6 +124,7 @@ class CoordinatorShell:
         if update is not None:
             await self.publisher.model(conversion.model_update(update))
             self._register(c, update)
+        await self._annotation(c)  # expert requests decided but never sent
         self.coordinator = c
         self._report_budget(c)
 

@@ -7,7 +7,9 @@ When a worker is assigned the control partition it reads, up to their current en
   rollback in force, if any (``stream_al/loop/rollback.py``);
 - ``labels`` (and each vendor's labels topic) from the beginning: every label, deduplicated by
   the coordinator;
-- the last record of ``models``: the version to continue from, and its temperature.
+- the last record of ``models``: the version to continue from, and its temperature;
+- ``expert``: which items an expert was asked about, and why (held items stay held; a request
+  that never reached the topic is sent again).
 
 All of it is bounded by the budget (selected, labels) or compacted (state, models).
 """
@@ -25,6 +27,7 @@ from stream_al.config import KafkaSettings
 from stream_al.stream import access, clients
 from stream_al.stream.messages import (
     DeadLetterReason,
+    ExpertRequest,
     Expiry,
     LabelIn,
     Ledger,
@@ -53,6 +56,8 @@ class TopicState:
     temperature: float = 1.0
     """Of the last model published (the calibration a rebuild keeps)."""
     rollback: RollbackState | None = None
+    requested: dict[str, str] = field(default_factory=dict)
+    """Item -> reason of every expert request on the expert topic."""
     unreadable: int = 0
 
 
@@ -133,6 +138,10 @@ def read_state(kafka: KafkaSettings) -> TopicState:
             if isinstance(label, LabelIn):
                 state.labels.append(label)
                 state.label_times.append(record.timestamp / 1000)
+    for record in read_topic(kafka, t.expert):
+        request = parse(ExpertRequest, record.value)
+        if isinstance(request, ExpertRequest):
+            state.requested[request.item_id] = request.reason
     state.model_version, state.temperature = _last_model(kafka, last_only=True)
     if state.model_version == 0:  # the last record is not a model (a stray producer's): look back
         state.model_version, state.temperature = _last_model(kafka, last_only=False)
