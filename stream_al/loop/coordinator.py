@@ -49,6 +49,7 @@ from stream_al.loop.records import (
     RollbackInForce,
     ScoredTexts,
 )
+from stream_al.loop.restore_rows import LazyRows, reservoir_sample
 from stream_al.loop.window_charges import window_charges
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
@@ -87,6 +88,8 @@ class Restored:
     seen: int
     spent: float
     version: int
+    embedded: int = 0
+    """Texts re-embedded (bounded by the state's capacities: loop/restore_rows.py)."""
 
 
 class Coordinator:
@@ -509,46 +512,49 @@ class Coordinator:
         stay held; a held item's request that never made it there is sent again).
 
         Spent = cost of everything bought minus expiries; seen = the ledger's (it may lag
-        after a crash, which only makes the budget smaller). The learner re-learns every
-        accepted label from re-embedded texts and continues at ``model_version + 1``.
+        after a crash, which only makes the budget smaller). The learner re-learns the accepted
+        labels (a uniform sample of ``learner.memory``, what its reservoir would hold) from
+        re-embedded texts and continues at ``model_version + 1``. Only what the restored state
+        holds is re-embedded (loop/restore_rows.py), not every item ever bought.
         """
         items: dict[str, Purchase] = {}
         for s in selected:
             items.setdefault(s.item_id, s)
         self.texts.add_many((i, s.text) for i, s in items.items())
-        X = (
-            self.embedder.embed([s.text for s in items.values()])
-            if items
-            else np.zeros((0, self.dim), dtype=np.float32)
-        )
-        row = {item_id: n for n, item_id in enumerate(items)}
-        if len(X):
-            self.stage.novelty.add_many(X)
+        lazy = LazyRows(self.embedder.embed, self.texts, self.dim)
+        recent = list(items)[-self.stage.novelty.capacity:]
+        if recent:
+            self.stage.novelty.add_many(lazy.of(recent))
         learned, rejected = self._restore_labels(labels)
         self.pricing.observe_labels(sorted(learned, key=lambda x: x.timestamp), self.texts)
         wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
 
         def rows_of(labels: Sequence[Label]) -> np.ndarray:
-            return X[[row[x.item_id] for x in labels]] if labels else X[:0]
+            return lazy.of([x.item_id for x in labels])
 
         learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now,
                                           requested or {})
-        self.annotating.remember_restored(learned, rows_of(learned))
+        memory = self.settings.learner.memory
+        self.annotating.remember_restored(learned[-memory:], rows_of(learned[-memory:]))
         if state is not None:  # start from the rolled-back model, never re-learn exclusions
             base, learned = rollback.resume(state, learned, self.learner, self.texts, rows_of,
                                             model_version)
             self._adopt(state, base)
         if learned:
             self.learner.version = max(self.learner.version, model_version)
-            self.learner.learn_many(rows_of(learned), [x.label for x in learned])
+            kept = reservoir_sample(learned, memory, self.settings.learner.seed)
+            self.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
+            self.learner.replay.seen += len(learned) - len(kept)  # n_labels: all it learned
+            self.learner.fit()
             self.learned.extend(learned)
         if self.learned:
-            self.health.ood.add_labelled_many(rows_of(self.learned))
+            self.health.ood.add_labelled_many(
+                rows_of(list(self.learned)[-self.settings.ood.capacity:]))
         self.published_version = model_version
-        for item_id, s in items.items():
-            if item_id in expired or self.labels.has_item(item_id):
-                continue
-            self.embeddings[item_id] = X[row[item_id]].copy()  # a view would keep all of X
+        waiting = [i for i in items if i not in expired and not self.labels.has_item(i)]
+        self.embeddings.update(zip(waiting, lazy.of(waiting), strict=True))
+        for item_id in waiting:
+            s = items[item_id]
             selection = Selection(
                 s.item_id,
                 s.strategy,
@@ -572,6 +578,7 @@ class Coordinator:
             seen=self.stage.budget.seen,
             spent=spent,
             version=self.learner.version,
+            embedded=lazy.embedded,
         )
 
     def _restore_labels(self, labels: Iterable[Label]) -> tuple[list[Label], int]:

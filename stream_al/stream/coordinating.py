@@ -115,6 +115,7 @@ class CoordinatorShell:
         )
         c.governance.resume_temperature(c.learner, state.temperature)
         self.metrics.set_temperature(c.learner.temperature)
+        await self._annotation(c)  # expert requests decided but never sent, before "restored"
         detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started}
         log.info("coordinator rebuilt from the topics: %s", detail)
         await self.publisher.event(
@@ -124,7 +125,6 @@ class CoordinatorShell:
         if update is not None:
             await self.publisher.model(conversion.model_update(update))
             self._register(c, update)
-        await self._annotation(c)  # expert requests decided but never sent
         self.coordinator = c
         self._report_budget(c)
 
