@@ -8,6 +8,8 @@ phase on the real topics and the real core:
 1. ``read``: :func:`stream_al.stream.rebuild.read_state` (every topic the rebuild reads);
 2. ``restore``: :meth:`Coordinator.restore` (label store, verdicts, learner, budget;
    re-embedding only what the restored state holds: ``stream_al/loop/restore_rows.py``);
+   When the last published model (on ``models``) learned every label, the learner continues
+   from its weights; ``--no-model`` leaves ``models`` empty, so the learner is fitted afresh;
 3. ``select``: a batch of new texts embedded, scored by the restored model and offered to the
    coordinator until it buys one (the first new selection).
 
@@ -48,8 +50,9 @@ from benchmarks.broker import (
 )
 from stream_al.config import KafkaSettings, Settings
 from stream_al.embed import make_embedder
+from stream_al.learn.online import OnlineLearner
 from stream_al.loop.coordinator import Coordinator
-from stream_al.loop.records import ScoredTexts
+from stream_al.loop.records import ModelRelease, ScoredTexts
 from stream_al.score.batch import score_many
 from stream_al.stream import clients, conversion
 from stream_al.stream.rebuild import read_state
@@ -91,7 +94,8 @@ async def _send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) 
         await producer.stop()
 
 
-def fill(config: Path, n_labels: int, texts: list[str], labels: list[str]) -> float:
+def fill(config: Path, n_labels: int, texts: list[str], labels: list[str],
+         model: bool = True) -> float:
     """The topics ``n_labels`` labels leave behind; returns the seconds it took."""
     started = time.perf_counter()
     s = _settings(config)
@@ -114,22 +118,38 @@ def fill(config: Path, n_labels: int, texts: list[str], labels: list[str]) -> fl
     ledger = {"schema_version": 1, "seen": seen, "spent": float(n_labels), "window_seen": 0,
               "window_spent": 0.0, "control_offset": 0, "at": now, "texts_offsets": {}}
     asyncio.run(_send(s.kafka.bootstrap, t.state, [(b"ledger", orjson.dumps(ledger))]))
+    if model:
+        update = _published_model(s, texts, labels, n_labels)
+        asyncio.run(_send(s.kafka.bootstrap, t.models, [(b"current", update)]))
     return time.perf_counter() - started
+
+
+def _published_model(s: Settings, texts: list[str], labels: list[str], n_labels: int) -> bytes:
+    """The last model the dead coordinator published: fitted on a sample of ``memory`` of the
+    labels, counting all of them (what its reservoir held)."""
+    learner = OnlineLearner(make_embedder(s.embedder).dim, s.learner)
+    rows = [i % len(texts) for i in range(min(n_labels, s.learner.memory))]
+    learner.learn_many(make_embedder(s.embedder).embed([texts[r] for r in rows]),
+                       [labels[r] for r in rows], fit=False)
+    learner.replay.seen = n_labels
+    learner.fit()
+    release = ModelRelease(learner.snapshot(), [], "")
+    return conversion.model_update(release).to_bytes()
 
 
 def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     """One successor: read, restore, first selection; seconds per phase."""
     s = _settings(config)
     embedder = make_embedder(s.embedder)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     state = read_state(s.kafka)
-    t1 = time.perf_counter()
+    t1, cpu1 = time.perf_counter(), time.process_time()
     c = Coordinator(s, embedder.dim, embedder)
     restored = c.restore(conversion.purchases(state.selected), state.expired,
                          conversion.labels_of_many(state.labels),
                          conversion.budget_ledger(state.ledger), state.model_version, time.time(),
-                         requested=state.requested)
-    t2 = time.perf_counter()
+                         requested=state.requested, model=state.model)
+    t2, cpu2 = time.perf_counter(), time.process_time()
     bought, offset, start = [], c.control_offset, 0
     while not bought:
         chunk = fresh[start:start + FIRST_BATCH]
@@ -143,9 +163,14 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
                                          snapshot.version), offset, time.time())
         bought += c.flush(time.time() + 60) if not bought else []
         start += FIRST_BATCH
-    t3 = time.perf_counter()
-    return {"read_s": t1 - t0, "restore_s": t2 - t1, "select_s": t3 - t2, "total_s": t3 - t0,
-            "labels": restored.labels, "embedded": restored.embedded}
+    t3, cpu3 = time.perf_counter(), time.process_time()
+    run = {"read_s": t1 - t0, "restore_s": t2 - t1, "select_s": t3 - t2, "total_s": t3 - t0,
+           "read_cpu_s": cpu1 - cpu0, "restore_cpu_s": cpu2 - cpu1, "select_cpu_s": cpu3 - cpu2,
+           "total_cpu_s": cpu3 - cpu0, "labels": restored.labels,
+           "embedded": restored.embedded, "load": load_average()}
+    print("  run:", json.dumps({k: round(v, 2) if isinstance(v, float) else v
+                                for k, v in run.items()}), flush=True)
+    return run
 
 
 def worker_failover(config: Path, directory: Path, fresh: list[str]) -> dict[str, float]:
@@ -186,6 +211,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--embedder", default="hashing")
     parser.add_argument("--worker", action="store_true", help="also end to end, real workers")
+    parser.add_argument("--no-model", dest="model", action="store_false",
+                        help="no model on the models topic: the rebuild fits the learner")
     parser.add_argument("--out", type=Path, default=None, help="JSON results")
     args = parser.parse_args()
     texts, labels = read_rows(DATASETS / "ag_news.csv")
@@ -197,19 +224,23 @@ def main() -> None:
             config = run_config(bootstrap, directory, embedder={"name": args.embedder},
                                 budget={"fraction": FRACTION, "warmup_labels": 4},
                                 kafka={"batch_within_s": 0.1})
-            filled = fill(config, n, texts[:-4000], labels[:-4000])
+            filled = fill(config, n, texts[:-4000], labels[:-4000], args.model)
+            print(f"{n} labels on the topics in {filled:.0f}s", flush=True)
             runs = [failover_once(config, fresh) for _ in range(args.repeats)]
             totals = sorted(r["total_s"] for r in runs)
+            cpu = sorted(r["total_cpu_s"] for r in runs)
             row: dict[str, Any] = {
                 "labels": n, "fill_s": round(filled, 1), "runs": runs,
                 "median_s": statistics.median(totals),
-                "p95_s": float(np.percentile(totals, 95)), "load": load_average()}
+                "p95_s": float(np.percentile(totals, 95)), "median_cpu_s": statistics.median(cpu),
+                "load": load_average()}
             if args.worker:
                 row["worker"] = worker_failover(config, directory, fresh[:FIRST_BATCH * 5])
             results.append(row)
             phases = {k: statistics.median(r[k] for r in runs)
                       for k in ("read_s", "restore_s", "select_s")}
-            print(f"{n:>9} labels: median {row['median_s']:.1f}s, p95 {row['p95_s']:.1f}s "
+            print(f"{n:>9} labels: median {row['median_s']:.1f}s (CPU {row['median_cpu_s']:.1f}s), "
+                  f"p95 {row['p95_s']:.1f}s "
                   f"over {len(runs)} (read {phases['read_s']:.1f}s, restore "
                   f"{phases['restore_s']:.1f}s, select {phases['select_s']:.2f}s; re-embedded "
                   f"{runs[0]['embedded']}); load {row['load']}"

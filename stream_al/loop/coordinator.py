@@ -33,6 +33,7 @@ from stream_al.labels import Label, LabelStore
 from stream_al.labels.export import LabeledRow, LabelSetHash
 from stream_al.learn.gain import label_gain
 from stream_al.learn.online import OnlineLearner
+from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop import rollback
 from stream_al.loop.annotating import Annotating, Plan
 from stream_al.loop.bought import BoughtTexts
@@ -49,7 +50,7 @@ from stream_al.loop.records import (
     RollbackInForce,
     ScoredTexts,
 )
-from stream_al.loop.restore_rows import LazyRows, reservoir_sample
+from stream_al.loop.restore_rows import LazyRows, reservoir_sample, resumable
 from stream_al.loop.window_charges import window_charges
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
@@ -505,11 +506,14 @@ class Coordinator:
         now: float,
         state: RollbackInForce | None = None,
         requested: Mapping[str, str] | None = None,
+        model: ModelSnapshot | None = None,
     ) -> Restored:
         """Rebuild from the topics: what was bought (``selected``), what expired, every label,
         the last ledger and the last published model version. Call on a fresh instance.
         ``requested``: item -> reason of every expert request on the expert topic (held items
-        stay held; a held item's request that never made it there is sent again).
+        stay held; a held item's request that never made it there is sent again). ``model``:
+        the last published model; when it learned every label restored, the learner continues
+        from its weights (no fit: loop/restore_rows.py) instead of fitting from scratch.
 
         Spent = cost of everything bought minus expiries; seen = the ledger's (it may lag
         after a crash, which only makes the budget smaller). The learner re-learns the accepted
@@ -543,9 +547,14 @@ class Coordinator:
         if learned:
             self.learner.version = max(self.learner.version, model_version)
             kept = reservoir_sample(learned, memory, self.settings.learner.seed)
-            self.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
-            self.learner.replay.seen += len(learned) - len(kept)  # n_labels: all it learned
-            self.learner.fit()
+            if state is None and resumable(model, self.learner, kept, len(learned)):
+                self.learner.reset_to(model, rows_of(kept), [x.label for x in kept],
+                                      model_version + 1)  # its weights, as a new version
+                self.learner.replay.seen = len(learned)
+            else:
+                self.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
+                self.learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
+                self.learner.fit()
             self.learned.extend(learned)
         if self.learned:
             self.health.ood.add_labelled_many(

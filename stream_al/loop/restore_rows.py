@@ -8,17 +8,25 @@ neighbours (the last ``learner.memory`` learned), the novelty index (the last
 nothing else, so its embedding cost does not grow with the number of labels: at 1M labels
 it re-embeds at most the sum of those bounds (tens of thousands), not a million texts.
 
-The learner restored this way fits on a uniform sample of ``memory`` of the learned rows, which
+The learner restored this way holds a uniform sample of ``memory`` of the learned rows, which
 is what its reservoir would hold (:class:`~stream_al.learn.replay.ReplayMemory`), and counts
-every label it learned (``n_labels``), so the reservoir goes on with the right odds.
+every label it learned (``n_labels``), so the reservoir goes on with the right odds. When the
+last published model learned every label restored, the learner continues from its weights
+(:func:`resumable`): a fit of ``learner.memory`` rows by the committee is the costliest part
+of a rebuild, and it would only reproduce (roughly) the model the scorers already use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from stream_al.labels import Label
+    from stream_al.learn.online import OnlineLearner
+    from stream_al.learn.snapshot import ModelSnapshot
 
 T = TypeVar("T")
 
@@ -59,3 +67,15 @@ def reservoir_sample(items: Sequence[T], capacity: int, seed: int) -> list[T]:
         return list(items)
     keep = np.sort(np.random.default_rng(seed).choice(len(items), size=capacity, replace=False))
     return [items[i] for i in keep.tolist()]
+
+
+def resumable(model: ModelSnapshot | None, learner: OnlineLearner, kept: Sequence[Label],
+              n_learned: int) -> bool:
+    """Can ``learner`` continue from ``model`` (the last one published) without a fit? Only if
+    the model learned every one of the ``n_learned`` labels, knows each class of ``kept`` (the
+    rows its memory will hold), and has the learner's shape (dimension, committee)."""
+    if model is None or not model.ready or model.n_labels != n_learned:
+        return False
+    if model.weights.shape[1] != learner.dim or len(model.committee) != len(learner.committee):
+        return False
+    return {x.label for x in kept} <= set(model.classes)

@@ -112,6 +112,7 @@ class CoordinatorShell:
             time.time(),
             conversion.rollback_in_force(state.rollback),
             state.requested,
+            state.model,
         )
         c.governance.resume_temperature(c.learner, state.temperature)
         self.metrics.set_temperature(c.learner.temperature)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import csv
 import math
 
+import numpy as np
 import pytest
 
 from stream_al.config import Settings
 from stream_al.drift.base import DriftAlarm
 from stream_al.embed import Embedder, make_embedder
+from stream_al.labels import Label
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase
 from stream_al.select.budget import Budget
@@ -136,3 +138,28 @@ def test_no_response_in_progress_is_written_as_none_and_restored_as_none(embedde
     restored = Coordinator(feed.c.settings, embedder.dim, embedder)
     restored.restore(bought, {}, [], ledger, 0, now=0.0)
     assert not restored.governance.responding and math.isclose(restored.governance.debt, 0.0)
+
+
+def test_a_rebuild_continues_from_the_last_published_model_when_it_learned_every_label(
+    embedder, rows
+):
+    feed = Feed(Coordinator(make_settings(), embedder.dim, embedder), embedder, rows)
+    bought = feed.texts(0, 300)
+    feed.labels([p.item_id for p in bought])
+    published = feed.c.model_update(now=1e9, force=True)
+    labels = [Label(p.item_id, rows[int(p.item_id.split("-")[1])][1], "a", 1.0) for p in bought]
+    ledger = feed.c.ledger(now=1e9)
+
+    restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+    restored.restore(bought, {}, labels, ledger, published.version, now=1e9,
+                     model=published.snapshot)
+    after = restored.learner.snapshot()
+    assert after.version == published.version + 1 and after.n_labels == len(bought)
+    assert np.array_equal(after.weights, published.snapshot.weights)  # no fit: its weights
+
+    other = Coordinator(feed.c.settings, embedder.dim, embedder)  # it learned one more label
+    other.restore(bought, {}, labels[:-1], ledger, published.version, now=1e9,
+                  model=published.snapshot)
+    refitted = other.learner.snapshot()
+    assert refitted.n_labels == len(bought) - 1
+    assert not np.array_equal(refitted.weights, published.snapshot.weights)  # fitted afresh
