@@ -282,7 +282,10 @@ class Vendor:
                 if time.monotonic() - last_commit >= COMMIT_EVERY_S:
                     last_commit = time.monotonic()
                     self._commit(consumer, producer)
-                joining = not consumer.assignment() and time.monotonic() - started < JOIN_S
+                rejoining = (self.join.since is not None  # a rejoin under way (at most JOIN_S)
+                             and time.monotonic() - last_activity < JOIN_S)
+                joining = rejoining or (not consumer.assignment()
+                                        and time.monotonic() - started < JOIN_S)
                 if batches or self.pending or joining:  # idle counts once partitions are ours
                     last_activity = time.monotonic()
                 elif o.max_idle_s is not None and time.monotonic() - last_activity > o.max_idle_s:
