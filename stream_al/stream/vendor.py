@@ -259,6 +259,7 @@ class Vendor:
         consumer = self._consumer()
         producer = clients.producer(k, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor")
         started = last_activity = last_report = last_commit = time.monotonic()
+        rejoin_began: float | None = None
         try:
             while o.max_labels is None or self.stats.sent < o.max_labels:
                 if self.join.stuck(time.monotonic()):
@@ -282,8 +283,12 @@ class Vendor:
                 if time.monotonic() - last_commit >= COMMIT_EVERY_S:
                     last_commit = time.monotonic()
                     self._commit(consumer, producer)
-                rejoining = (self.join.since is not None  # a rejoin under way (at most JOIN_S)
-                             and time.monotonic() - last_activity < JOIN_S)
+                if self.join.since is None:
+                    rejoin_began = None
+                elif rejoin_began is None:
+                    rejoin_began = time.monotonic()
+                rejoining = (rejoin_began is not None  # a rejoin under way: not idle, for a while
+                             and time.monotonic() - rejoin_began < JOIN_S)
                 joining = rejoining or (not consumer.assignment()
                                         and time.monotonic() - started < JOIN_S)
                 if batches or self.pending or joining:  # idle counts once partitions are ours
