@@ -177,7 +177,7 @@ def worker_failover(config: Path, directory: Path, fresh: list[str]) -> dict[str
     """End to end: two workers in the group; ``kill -9`` the one holding ``control``; seconds
     until the other's first new item is on ``selected``."""
     from benchmarks.broker import produce
-    from tests.stream.harness import read_topic
+    from tests.stream.harness import group_assignments, read_topic
 
     s = _settings(config)
     t = s.kafka.topics
@@ -195,9 +195,9 @@ def worker_failover(config: Path, directory: Path, fresh: list[str]) -> dict[str
     try:
         wait_until(lambda: holds_control(workers[0]), 1800, "the first worker's rebuild", 1.0)
         workers.append(Worker(config, directory / "second.log"))
-        wait_until(lambda: sum(map(holds_control, workers)) == 1
-                   and "Setting newly assigned partitions" in workers[1].output(), 600,
-                   "the second worker in the group", 1.0)
+        wait_until(lambda: len(group_assignments(s.kafka.bootstrap, s.kafka.app_id)) == 2
+                   and sum(map(holds_control, workers)) == 1, 900,
+                   "both workers in a stable group, one holding control", 1.0)
         owner = next(w for w in workers if holds_control(w))
         successor = next(w for w in workers if w is not owner)
         before = on_selected()
