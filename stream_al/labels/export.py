@@ -35,7 +35,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,10 @@ class LabeledRow:
 
     def canonical(self) -> bytes:
         """The row's line in ``labels.jsonl`` (keys sorted, no trailing newline)."""
-        return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps({"item_id": self.item_id, "text": self.text, "label": self.label,
+                             "annotator_id": self.annotator_id, "timestamp": self.timestamp,
+                             "confidence": self.confidence},  # asdict's deep copy: 3x slower
+                            option=orjson.OPT_SORT_KEYS)
 
     @classmethod
     def of(cls, label: Label, text: str) -> LabeledRow:

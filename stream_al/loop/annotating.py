@@ -401,10 +401,17 @@ class Annotating:
         return learner
 
     def restore(self, stored: Sequence[Label], store: LabelStore, texts: Mapping[str, str],
-                wanted: Mapping[str, tuple[int, float]], now: float) -> list[Label]:
+                wanted: Mapping[str, tuple[int, float]], now: float,
+                requested: Mapping[str, str] | None = None) -> list[Label]:
         """After a rebuild: the labels to learn from ``stored`` (every accepted label, in
-        topic order). Verdicts of settled items; nothing is held for noise (the check runs
-        on live labels only), escalations already sent are not sent again."""
+        topic order). Verdicts of settled items; ``requested`` (item -> reason of each request
+        on the expert topic) restores the holds: an item held for a suspicious label stays held
+        while that label is its only one and no expert answered; an item held for a
+        disagreement stays held, and its request is sent again (:attr:`outbox`) if it is not on
+        the expert topic (the worker died before sending it). The noise check itself runs on
+        live labels only: a suspicion decided but never sent is not found again."""
+        requested = requested or {}
+        self._requested |= set(requested)
         for item_id, (k, deadline) in wanted.items():
             self.bought(item_id, k, deadline)
         for item_id in dict.fromkeys(x.item_id for x in stored if x.annotator_id in self.experts):
@@ -421,14 +428,25 @@ class Annotating:
         for i in ready:
             item, v = self._item(i), verdicts[i]
             item.settled = True
-            if v.trusted:
+            if self._still_suspicious(i, v, store, requested):
+                item.held = "suspicious_label"
+            elif self._learnable(v):
                 item.learned = v.label
                 out.append(Label(i, v.label, ADJUDICATED, 0.0, v.confidence))
             else:
                 item.held = "disagreement"
-                self._requested.add(i)
+                if i not in self._requested:  # decided, never sent: send it now
+                    self.outbox.requests.append(
+                        self._request(i, texts, "disagreement", v, None, now, store))
             self._keep(i, item)
         return out
+
+    def _still_suspicious(self, item_id: str, v: Verdict, store: LabelStore,
+                          requested: Mapping[str, str]) -> bool:
+        """Held for a suspicious label before the rebuild, and nothing since changed that:
+        experts are configured, none answered, the suspicious label is still the only one."""
+        return (requested.get(item_id) == "suspicious_label" and bool(self.experts)
+                and v.status == "single" and len(store.labels_of(item_id)) == 1)
 
     def remember_restored(self, learned: Sequence[Label], X: np.ndarray) -> None:
         """Embeddings of what :meth:`restore` returned (the neighbour check's memory)."""

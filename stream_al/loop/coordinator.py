@@ -33,6 +33,7 @@ from stream_al.labels import Label, LabelStore
 from stream_al.labels.export import LabeledRow, LabelSetHash
 from stream_al.learn.gain import label_gain
 from stream_al.learn.online import OnlineLearner
+from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop import rollback
 from stream_al.loop.annotating import Annotating, Plan
 from stream_al.loop.bought import BoughtTexts
@@ -49,6 +50,8 @@ from stream_al.loop.records import (
     RollbackInForce,
     ScoredTexts,
 )
+from stream_al.loop.restore_rows import LazyRows, reservoir_sample, resumable
+from stream_al.loop.window_charges import window_charges
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
@@ -86,6 +89,8 @@ class Restored:
     seen: int
     spent: float
     version: int
+    embedded: int = 0
+    """Texts re-embedded (bounded by the state's capacities: loop/restore_rows.py)."""
 
 
 class Coordinator:
@@ -259,6 +264,7 @@ class Coordinator:
                     group=int(s.group),
                     priority=float(s.priority),
                     annotators=self.pricing.annotators(s.item_id),
+                    window=self.stage.budget.window,
                 )
             )
             self.annotating.bought(s.item_id, out[-1].annotators, out[-1].deadline)
@@ -477,14 +483,17 @@ class Coordinator:
     # ---- durability -----------------------------------------------------------------------
     def ledger(self, now: float) -> BudgetLedger:
         b = self.stage.budget
+        drift_elapsed, drift_debt = self.governance.progress()
         return BudgetLedger(
             seen=b.seen,
-            spent=b.spent + self.governance.debt,
+            spent=b.spent + drift_debt,
             window_seen=b.window_seen,
             window_spent=b.window_spent,
             control_offset=self.control_offset,
             at=now,
             texts_offsets=dict(self.texts_offsets),
+            drift_elapsed=drift_elapsed,
+            drift_debt=drift_debt,
         )
 
     def restore(
@@ -496,50 +505,65 @@ class Coordinator:
         model_version: int,
         now: float,
         state: RollbackInForce | None = None,
+        requested: Mapping[str, str] | None = None,
+        model: ModelSnapshot | None = None,
     ) -> Restored:
         """Rebuild from the topics: what was bought (``selected``), what expired, every label,
         the last ledger and the last published model version. Call on a fresh instance.
+        ``requested``: item -> reason of every expert request on the expert topic (held items
+        stay held; a held item's request that never made it there is sent again). ``model``:
+        the last published model; when it learned every label restored, the learner continues
+        from its weights (no fit: loop/restore_rows.py) instead of fitting from scratch.
 
         Spent = cost of everything bought minus expiries; seen = the ledger's (it may lag
-        after a crash, which only makes the budget smaller). The learner re-learns every
-        accepted label from re-embedded texts and continues at ``model_version + 1``.
+        after a crash, which only makes the budget smaller). The learner re-learns the accepted
+        labels (a uniform sample of ``learner.memory``, what its reservoir would hold) from
+        re-embedded texts and continues at ``model_version + 1``. Only what the restored state
+        holds is re-embedded (loop/restore_rows.py), not every item ever bought.
         """
         items: dict[str, Purchase] = {}
         for s in selected:
             items.setdefault(s.item_id, s)
         self.texts.add_many((i, s.text) for i, s in items.items())
-        X = (
-            self.embedder.embed([s.text for s in items.values()])
-            if items
-            else np.zeros((0, self.dim), dtype=np.float32)
-        )
-        row = {item_id: n for n, item_id in enumerate(items)}
-        if len(X):
-            self.stage.novelty.add_many(X)
+        lazy = LazyRows(self.embedder.embed, self.texts, self.dim)
+        recent = list(items)[-self.stage.novelty.capacity:]
+        if recent:
+            self.stage.novelty.add_many(lazy.of(recent))
         learned, rejected = self._restore_labels(labels)
         self.pricing.observe_labels(sorted(learned, key=lambda x: x.timestamp), self.texts)
         wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
 
         def rows_of(labels: Sequence[Label]) -> np.ndarray:
-            return X[[row[x.item_id] for x in labels]] if labels else X[:0]
+            return lazy.of([x.item_id for x in labels])
 
-        learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now)
-        self.annotating.remember_restored(learned, rows_of(learned))
+        learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now,
+                                          requested or {})
+        memory = self.settings.learner.memory
+        self.annotating.remember_restored(learned[-memory:], rows_of(learned[-memory:]))
         if state is not None:  # start from the rolled-back model, never re-learn exclusions
             base, learned = rollback.resume(state, learned, self.learner, self.texts, rows_of,
                                             model_version)
             self._adopt(state, base)
         if learned:
             self.learner.version = max(self.learner.version, model_version)
-            self.learner.learn_many(rows_of(learned), [x.label for x in learned])
+            kept = reservoir_sample(learned, memory, self.settings.learner.seed)
+            if state is None and resumable(model, self.learner, kept, len(learned)):
+                self.learner.reset_to(model, rows_of(kept), [x.label for x in kept],
+                                      model_version + 1)  # its weights, as a new version
+                self.learner.replay.seen = len(learned)
+            else:
+                self.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
+                self.learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
+                self.learner.fit()
             self.learned.extend(learned)
         if self.learned:
-            self.health.ood.add_labelled_many(rows_of(self.learned))
+            self.health.ood.add_labelled_many(
+                rows_of(list(self.learned)[-self.settings.ood.capacity:]))
         self.published_version = model_version
-        for item_id, s in items.items():
-            if item_id in expired or self.labels.has_item(item_id):
-                continue
-            self.embeddings[item_id] = X[row[item_id]].copy()  # a view would keep all of X
+        waiting = [i for i in items if i not in expired and not self.labels.has_item(i)]
+        self.embeddings.update(zip(waiting, lazy.of(waiting), strict=True))
+        for item_id in waiting:
+            s = items[item_id]
             selection = Selection(
                 s.item_id,
                 s.strategy,
@@ -552,7 +576,7 @@ class Coordinator:
             )
             self.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
         spent = sum(s.cost for i, s in items.items() if i not in expired)
-        self._restore_budget(spent, ledger)
+        self._restore_budget(spent, ledger, items.values(), expired)
         self.stage.set_model(self.learner.snapshot())
         return Restored(
             selected=len(items),
@@ -563,6 +587,7 @@ class Coordinator:
             seen=self.stage.budget.seen,
             spent=spent,
             version=self.learner.version,
+            embedded=lazy.embedded,
         )
 
     def _restore_labels(self, labels: Iterable[Label]) -> tuple[list[Label], int]:
@@ -579,14 +604,19 @@ class Coordinator:
         self.agreement.add_many(learned)
         return learned, rejected
 
-    def _restore_budget(self, spent: float, ledger: BudgetLedger | None) -> None:
+    def _restore_budget(self, spent: float, ledger: BudgetLedger | None,
+                        items: Iterable[Purchase], expired: Mapping[str, float]) -> None:
+        """Spending, each window's charges (loop/window_charges.py) and the drift response
+        in progress (its clock and debt) as the last ledger left them."""
         b = self.stage.budget
         b.spent = spent
         if ledger is None:
             return
         b.seen = ledger.seen
         b.window_seen = ledger.window_seen
-        b.window_spent = ledger.window_spent + max(0.0, spent - ledger.spent)
+        charges = window_charges(items, expired, spent, ledger, b.window_items)
+        b.window_spent, b.carried = charges.window_spent, charges.carried
         self.control_offset = ledger.control_offset
         self.texts_offsets = dict(ledger.texts_offsets)
+        self.governance.resume(ledger.drift_elapsed, ledger.drift_debt)
 

@@ -37,7 +37,7 @@ from stream_al.drift.health import DataHealth
 from stream_al.drift.response import DriftResponse
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.select.drift_aware import DriftAwareSelector
+from stream_al.select.drift_aware import CreditBudget, DriftAwareSelector
 from stream_al.select.ood_cap import OODSelector
 from stream_al.select.stack import find
 from stream_al.select.stage import SelectionStage
@@ -95,6 +95,28 @@ class Governance:
         aware = find(self.stage.selector, DriftAwareSelector)
         credit = None if aware is None else aware.credit
         return 0.0 if credit is None else float(credit.debt)
+
+    def progress(self) -> tuple[int, float]:
+        """What a rebuild needs of the response in progress: the stream items since it
+        started (-1: none in progress) and its debt. Written with every ledger."""
+        r = self.response
+        return (r.elapsed if r is not None and r.active else -1), self.debt
+
+    def resume(self, elapsed: int, debt: float) -> None:
+        """After a rebuild: the response in progress goes on from ``elapsed`` items, owing
+        ``debt`` (moved out of the stage's ledger, which a rebuild charged with everything
+        bought). Its region (the alarm's windows) is not kept: it explores by novelty alone."""
+        aware = find(self.stage.selector, DriftAwareSelector)
+        if self.response is not None and elapsed >= 0 and self.response.period > 0:
+            self.response.started_at = self.response.position - elapsed
+        if aware is None or debt <= 0:
+            return
+        budget = self.stage.budget
+        moved = min(debt, budget.spent)
+        budget.spent -= moved
+        budget.window_spent = max(0.0, budget.window_spent - moved)
+        aware.credit = CreditBudget(budget, limit=max(moved, self.response.credit_limit()),
+                                    debt=moved)
 
     # ---- calibration ----------------------------------------------------------------------
     def on_labels(self, before: ModelSnapshot, X: np.ndarray, labels: Sequence[str],

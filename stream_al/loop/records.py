@@ -53,6 +53,8 @@ class Purchase:
     group: int
     priority: float = 0.0
     annotators: int = 1
+    window: int = -1
+    """The budget window it was charged to (``budget.window_items``; -1: not known)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class BudgetLedger:
     control_offset: int
     at: float
     texts_offsets: dict[int, int] = field(default_factory=dict)
+    drift_elapsed: int = -1
+    """Stream items since the drift response in progress started (-1: none in progress)."""
+    drift_debt: float = 0.0
+    """Of ``spent``, what the drift response borrowed and has not repaid yet."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ back) are refunded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stream_al.errors import StreamAlError
 
@@ -34,6 +34,9 @@ class Budget:
     spent: float = 0.0
     window_seen: int = 0
     window_spent: float = 0.0
+    carried: dict[int, float] = field(default_factory=dict)
+    """Charges of windows not reached yet (:attr:`window` -> cost): a restore found items bought
+    in a window its ledger had not counted; that window starts with them spent."""
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction <= 1:
@@ -49,9 +52,16 @@ class Budget:
         if not self.window_items:
             return
         in_window = self.window_seen + n_items
-        if in_window >= self.window_items:  # a new window starts with a fresh allowance
-            self.window_spent = 0.0
         self.window_seen = in_window % self.window_items if in_window >= self.window_items else in_window
+        if in_window >= self.window_items:  # a new window starts with a fresh allowance
+            self.window_spent = self.carried.pop(self.window, 0.0)
+            self.carried = {w: c for w, c in self.carried.items() if w > self.window}
+
+    @property
+    def window(self) -> int:
+        """Which window the stream is in (0, 1, ...; always 0 without ``window_items``): what
+        a purchase is charged to."""
+        return self.seen // self.window_items if self.window_items else 0
 
     @property
     def allowance(self) -> float:

@@ -189,6 +189,8 @@ class CoordinatorShell:
             state.model_version,
             time.time(),
             conversion.rollback_in_force(state.rollback),
+            state.requested,
+            state.model,
         )
         c.governance.resume_temperature(c.learner, state.temperature)
         self.metrics.set_temperature(c.learner.temperature)
@@ -196,6 +198,7 @@ class CoordinatorShell:
                   "epoch": epoch}
         log.info("coordinator rebuilt from the topics: %s", detail)
         async with self.producer.transaction():
+            await self._annotation(c)  # expert requests decided but never sent, before "restored"
             await self.publisher.event(
                 Event(schema_version=1, kind="restored", at=time.time(), detail=detail)
             )

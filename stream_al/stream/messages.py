@@ -195,6 +195,8 @@ class SelectedItem(Message):
     annotators: int = Field(
         1, ge=1, description="labels wanted: answer with this many distinct annotator_ids"
     )
+    window: int = Field(-1, ge=-1, description="budget window charged (budget.window_items); "
+                        "-1: none or not known")
 
 
 class LabelIn(Message):
@@ -465,6 +467,10 @@ class Ledger(Message):
         default_factory=dict,
         description="per texts partition, the last offset counted in seen (redeliveries are not)",
     )
+    drift_elapsed: int = Field(-1, ge=-1, le=MAX_COUNT,
+                               description="items into the drift response in progress (-1: none)")
+    drift_debt: float = Field(0.0, ge=0, le=MAX_COUNT, allow_inf_nan=False,
+                              description="of spent, borrowed by the drift response, not repaid")
 
 
 class Expiry(Message):

@@ -7,7 +7,9 @@ When a worker is assigned the control partition it reads, up to their current en
   rollback in force, if any (``stream_al/loop/rollback.py``);
 - ``labels`` (and each vendor's labels topic) from the beginning: every label, deduplicated by
   the coordinator;
-- the last record of ``models``: the version to continue from, and its temperature.
+- the last record of ``models``: the version to continue from, and its temperature;
+- ``expert``: which items an expert was asked about, and why (held items stay held; a request
+  that never reached the topic is sent again).
 
 All of it is bounded by the budget (selected, labels) or compacted (state, models).
 """
@@ -22,9 +24,11 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from stream_al.config import KafkaSettings
+from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.stream import access, clients
 from stream_al.stream.messages import (
     DeadLetterReason,
+    ExpertRequest,
     Expiry,
     LabelIn,
     Ledger,
@@ -55,7 +59,11 @@ class TopicState:
     model_version: int = 0
     temperature: float = 1.0
     """Of the last model published (the calibration a rebuild keeps)."""
+    model: ModelSnapshot | None = None
+    """The last model published: a rebuild continues from its weights instead of fitting."""
     rollback: RollbackState | None = None
+    requested: dict[str, str] = field(default_factory=dict)
+    """Item -> reason of every expert request on the expert topic."""
     unreadable: int = 0
 
 
@@ -137,9 +145,13 @@ def read_state(kafka: KafkaSettings) -> TopicState:
             if isinstance(label, LabelIn):
                 state.labels.append(label)
                 state.label_times.append(record.timestamp / 1000)
-    state.model_version, state.temperature = _last_model(kafka, last_only=True)
+    for record in read_topic(kafka, t.expert):
+        request = parse(ExpertRequest, record.value)
+        if isinstance(request, ExpertRequest):
+            state.requested[request.item_id] = request.reason
+    state.model_version, state.temperature, state.model = _last_model(kafka, last_only=True)
     if state.model_version == 0:  # the last record is not a model (a stray producer's): look back
-        state.model_version, state.temperature = _last_model(kafka, last_only=False)
+        state.model_version, state.temperature, state.model = _last_model(kafka, last_only=False)
     log.info(
         "read state: %d selected, %d expired, %d labels, ledger %s, model v%d",
         len(state.selected),
@@ -151,17 +163,19 @@ def read_state(kafka: KafkaSettings) -> TopicState:
     return state
 
 
-def _last_model(kafka: KafkaSettings, last_only: bool) -> tuple[int, float]:
-    """The highest version among usable model updates (0: none) and its temperature. An update
-    whose snapshot fails the checks (messages.load_snapshot) is not a model: its version does
-    not count (the scorers dead-letter it too)."""
-    best = (0, 1.0)
+def _last_model(kafka: KafkaSettings,
+                last_only: bool) -> tuple[int, float, ModelSnapshot | None]:
+    """The highest version among usable model updates (0: none), its temperature and its
+    snapshot. An update whose snapshot fails the checks (messages.load_snapshot) is not a
+    model: its version does not count (the scorers dead-letter it too)."""
+    best: tuple[int, float, ModelSnapshot | None] = (0, 1.0, None)
     for record in read_topic(kafka, kafka.topics.models, last_only):
         update = parse(ModelUpdate, record.value)
         if not isinstance(update, ModelUpdate) or update.version <= best[0]:
             continue
         try:
-            best = (update.version, float(update.to_snapshot().temperature))
+            snapshot = update.to_snapshot()
+            best = (update.version, float(snapshot.temperature), snapshot)
         except SnapshotError as e:
             log.warning("models offset %d is not a usable model: %s", record.offset, e)
     return best

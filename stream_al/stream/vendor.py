@@ -7,6 +7,11 @@ its own consumer group, finds each item's gold label from its id (``<prefix>-<ro
 the label to another class with probability ``noise``. Each item is answered by as many of
 the ``annotators`` simulated annotators as it asks for (its ``annotators`` field), and by at
 least ``per_item``.
+
+It commits an offset of ``selected`` only after the answers of every item before it were
+acknowledged by the broker (``stream_al/stream/vendor_commits.py``): a vendor killed at any
+moment answers again, after its restart, every item whose answers were not on the labels topic
+yet (at least once), with the same annotators and labels (idempotent by (item, annotator)).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +30,7 @@ import orjson
 from stream_al.config import KafkaSettings
 from stream_al.stream import clients
 from stream_al.stream.produce import InputError, iter_column, row_of
+from stream_al.stream.vendor_commits import AnsweredOffsets
 
 JOIN_S = 60.0
 """Time allowed to join the consumer group (a loaded broker can take seconds) before
@@ -36,6 +43,9 @@ right after an assignment (once after an empty first generation, the topic's met
 there; once with two vendors on one partition): no SyncGroup, no heartbeat, no warning, 0
 items in 70 s. A member that joined and was given no partitions (more vendors than
 partitions) is left be: its join completed."""
+
+COMMIT_EVERY_S = 1.0
+"""How often the vendor confirms its answers sent (``flush``) and commits what they cover."""
 
 log = logging.getLogger(__name__)
 
@@ -125,35 +135,37 @@ class Vendor:
                 f"{len(self.classes)} class; labels need at least 2"
             )
         self.prefix = options.id_prefix or options.gold.stem
-        self.rng = np.random.default_rng(options.seed)
         self.stats = VendorStats()
-        self._due: list[tuple[float, int, str, dict]] = []
+        self._due: list[tuple[float, int, str, dict, tuple[int, int] | None]] = []
         self._answered: set[str] = set()
         self._seq = 0
         self.join = GroupJoin()
+        self.offsets = AnsweredOffsets()
 
-    def answer(self, record: bytes, now: float) -> None:
-        """Schedule the answers for one selected-item record."""
+    def answer(self, record: bytes, now: float, where: tuple[int, int] | None = None) -> int:
+        """Schedule the answers for one selected-item record (``where``: its partition and
+        offset, to commit once they are sent); returns how many."""
         try:
             item = orjson.loads(record)
         except orjson.JSONDecodeError:
             self.stats.invalid += 1
-            return
+            return 0
         if not isinstance(item, dict) or item.get("schema_version") != 1 or "item_id" not in item:
             self.stats.invalid += 1
-            return
+            return 0
         item_id = str(item["item_id"])
         self.stats.received += 1
         row = row_of(self.prefix, item_id)
         if row is None or row >= len(self.gold) or not self.gold[row]:
             self.stats.unknown += 1
-            return
+            return 0
         if item_id in self._answered:  # delivered twice (at-least-once): answer once
-            return
+            return 0
         self._answered.add(item_id)
-        who = self.rng.choice(self.options.annotators, size=self.labels_for(item), replace=False)
+        rng = self._rng_of(item_id)  # the same answers whenever (and by whom) it is answered
+        who = rng.choice(self.options.annotators, size=self.labels_for(item), replace=False)
         for annotator in sorted(who.tolist()):
-            label = self._label(self.gold[row])
+            label = self._label(self.gold[row], rng)
             heapq.heappush(
                 self._due,
                 (
@@ -168,9 +180,16 @@ class Vendor:
                         "timestamp": 0.0,
                         "confidence": None,
                     },
+                    where,
                 ),
             )
             self._seq += 1
+        return len(who)
+
+    def _rng_of(self, item_id: str) -> np.random.Generator:
+        """The item's own generator (``seed`` and its id): an item redelivered after a crash
+        gets the same annotators and labels, so answering it again changes nothing."""
+        return np.random.default_rng([self.options.seed, zlib.crc32(item_id.encode())])
 
     def labels_for(self, item: dict) -> int:
         """Labels to send: the item's ``annotators`` (k asked), at least ``per_item``, at most
@@ -179,18 +198,19 @@ class Vendor:
         asked = asked if isinstance(asked, int) and asked >= 1 else 1
         return min(self.options.annotators, max(self.options.per_item, asked))
 
-    def _label(self, gold: str) -> str:
-        if self.options.noise and self.rng.random() < self.options.noise:
+    def _label(self, gold: str, rng: np.random.Generator) -> str:
+        if self.options.noise and rng.random() < self.options.noise:
             self.stats.noisy += 1
             others = [c for c in self.classes if c != gold]
-            return others[int(self.rng.integers(len(others)))]
+            return others[int(rng.integers(len(others)))]
         return gold
 
-    def due(self, now: float) -> list[tuple[str, dict]]:
+    def due(self, now: float) -> list[tuple[str, dict, tuple[int, int] | None]]:
+        """Answers whose delay passed: (item id, label record, where its item was read)."""
         out = []
         while self._due and self._due[0][0] <= now:
-            _, _, item_id, label = heapq.heappop(self._due)
-            out.append((item_id, {**label, "timestamp": now}))
+            _, _, item_id, label, where = heapq.heappop(self._due)
+            out.append((item_id, {**label, "timestamp": now}, where))
         return out
 
     @property
@@ -206,10 +226,12 @@ class Vendor:
         from kafka import ConsumerRebalanceListener
 
         join = self.join
+        offsets = self.offsets
 
         class Joining(ConsumerRebalanceListener):
             def on_partitions_revoked(self, revoked: object) -> None:
                 join.began(time.monotonic())
+                offsets.forget({tp.partition for tp in revoked})  # resumed from their commit
 
             def on_partitions_assigned(self, assigned: object) -> None:
                 join.completed()
@@ -219,7 +241,7 @@ class Vendor:
             k,
             group_id=self._group,
             auto_offset_reset="earliest",
-            enable_auto_commit=True,
+            enable_auto_commit=False,  # committed once answered: _commit
             client_id=f"{k.app_id}-vendor",
             metadata_max_age_ms=3000,  # started before the workers made the topic: find it soon
         )
@@ -237,7 +259,8 @@ class Vendor:
         consumer = self._consumer()
         producer = clients.producer(k, acks="all", enable_idempotence=True, linger_ms=5,
                                     client_id=f"{k.app_id}-vendor")
-        started = last_activity = last_report = time.monotonic()
+        started = last_activity = last_report = last_commit = time.monotonic()
+        rejoin_began: float | None = None
         try:
             while o.max_labels is None or self.stats.sent < o.max_labels:
                 if self.join.stuck(time.monotonic()):
@@ -247,15 +270,28 @@ class Vendor:
                     consumer = self._consumer()
                 batches = consumer.poll(timeout_ms=100)
                 now = time.time()
-                for records in batches.values():
+                for tp, records in batches.items():
                     for record in records:
-                        self.answer(record.value, now)
-                for item_id, label in self.due(now):
+                        n = self.answer(record.value, now, (tp.partition, record.offset))
+                        self.offsets.received(tp.partition, record.offset, n)
+                for item_id, label, where in self.due(now):
                     producer.send(labels_topic, key=item_id.encode(), value=orjson.dumps(label))
+                    if where is not None:
+                        self.offsets.sent(*where)
                     self.stats.sent += 1
                     if o.max_labels is not None and self.stats.sent >= o.max_labels:
                         break
-                joining = not consumer.assignment() and time.monotonic() - started < JOIN_S
+                if time.monotonic() - last_commit >= COMMIT_EVERY_S:
+                    last_commit = time.monotonic()
+                    self._commit(consumer, producer)
+                if self.join.since is None:
+                    rejoin_began = None
+                elif rejoin_began is None:
+                    rejoin_began = time.monotonic()
+                rejoining = (rejoin_began is not None  # a rejoin under way: not idle, for a while
+                             and time.monotonic() - rejoin_began < JOIN_S)
+                joining = rejoining or (not consumer.assignment()
+                                        and time.monotonic() - started < JOIN_S)
                 if batches or self.pending or joining:  # idle counts once partitions are ours
                     last_activity = time.monotonic()
                 elif o.max_idle_s is not None and time.monotonic() - last_activity > o.max_idle_s:
@@ -268,12 +304,33 @@ class Vendor:
         except KeyboardInterrupt:
             pass
         finally:
-            producer.flush()
-            producer.close()
-            consumer.close()
+            try:
+                self._commit(consumer, producer)  # what was sent; the rest is answered again
+            finally:
+                producer.close()
+                consumer.close(autocommit=False)
         s = self.stats
         say(
             f"vendor: {s.received} items received, {s.sent} labels sent ({s.noisy} noisy), "
             f"{s.unknown} unknown ids, {s.invalid} invalid records"
         )
         return s
+
+    def _commit(self, consumer, producer) -> None:
+        """Wait for the broker to acknowledge every answer sent, then commit the offsets of
+        ``selected`` whose items are fully answered (never before: at least once)."""
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        producer.flush()
+        ready = {p: o for p, o in self.offsets.committable().items()
+                 if TopicPartition(self.kafka.topics.selected, p) in consumer.assignment()}
+        if not ready:
+            return
+        try:
+            consumer.commit({TopicPartition(self.kafka.topics.selected, p):
+                             OffsetAndMetadata(o, "", -1) for p, o in ready.items()})
+        except Exception as e:  # a rebalance under way: the next commit covers it
+            log.warning("committing %s: %s: %s", ready, type(e).__name__, e)
+            return
+        self.offsets.committed(ready)

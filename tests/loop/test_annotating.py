@@ -283,3 +283,46 @@ def test_what_it_keeps_per_labelled_item_is_bounded_by_the_learners_memory():
     learner = a.relearn(OnlineLearner(DIM, settings.learner),
                         lambda ids: asked.extend(ids) or embed(ids))
     assert learner.snapshot().ready and asked == []  # the last 10 are still held
+
+
+def restored_desk(stored: list[Label], wanted: dict, requested: dict, **annotation) -> tuple:
+    """A fresh desk rebuilt from ``stored`` labels and the expert topic's ``requested``."""
+    desk = Desk(**annotation)
+    for x in stored:
+        desk.store.add_one(x)
+        desk.texts[x.item_id] = f"text of {x.item_id}"
+    learned = desk.a.restore(stored, desk.store, desk.texts, wanted, 0.0, requested)
+    return desk, learned
+
+
+def test_a_suspicious_label_held_for_an_expert_stays_held_after_a_rebuild():
+    stored = [Label("s", "Sports", "a", 1.0), Label("ok", "World", "a", 2.0)]
+    desk, learned = restored_desk(stored, {"s": (1, 1e9), "ok": (1, 1e9)},
+                                  {"s": "suspicious_label"}, expert_annotators=["expert"])
+    assert [x.item_id for x in learned] == ["ok"]  # s is not learned: its label was suspicious
+    assert desk.a.open["s"].held == "suspicious_label"
+    assert desk.a.take_outbox().requests == []  # its request is on the expert topic already
+    plan = desk.label(("s", "World", "expert"))
+    assert [(x.item_id, x.label) for x in plan.learn] == [("s", "World")]
+
+
+def test_a_suspicious_hold_is_not_kept_once_another_label_or_no_expert_settles_it():
+    stored = [Label("s", "Sports", "a", 1.0), Label("s", "Sports", "b", 2.0)]
+    _, learned = restored_desk(stored, {"s": (1, 1e9)}, {"s": "suspicious_label"},
+                               expert_annotators=["expert"])
+    assert [x.item_id for x in learned] == ["s"]  # a second annotator agreed: trusted
+    _, learned = restored_desk(stored[:1], {"s": (1, 1e9)}, {"s": "suspicious_label"})
+    assert [x.item_id for x in learned] == ["s"]  # no experts: learned, as live
+
+
+def test_a_held_disagreement_whose_request_never_reached_the_expert_topic_is_asked_again():
+    stored = [Label("d", "World", "a", 1.0), Label("d", "Sports", "b", 2.0)]
+    desk, learned = restored_desk(stored, {"d": (2, 1e9)}, {}, min_confidence=0.7,
+                                  expert_annotators=["expert"])
+    assert learned == [] and desk.a.open["d"].held == "disagreement"
+    [request] = desk.a.take_outbox().requests
+    assert (request.item_id, request.reason, request.votes) == ("d", "disagreement",
+                                                                 {"World": 1, "Sports": 1})
+    desk, _ = restored_desk(stored, {"d": (2, 1e9)}, {"d": "disagreement"}, min_confidence=0.7,
+                            expert_annotators=["expert"])
+    assert desk.a.take_outbox().requests == []  # sent before the crash: not again

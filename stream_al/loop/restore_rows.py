@@ -1,0 +1,81 @@
+"""Which embeddings a rebuild computes: what the restored state holds, not every item ever bought.
+
+A coordinator keeps embeddings in bounded places only: the learner's replay memory
+(``learner.memory`` rows, a uniform reservoir over every label learned), the noise flagger's
+neighbours (the last ``learner.memory`` learned), the novelty index (the last
+``selection.novelty_capacity`` bought), the OOD detector's labelled rows (the last
+``ood.capacity`` learned) and the items still waiting for a label. A rebuild embeds those and
+nothing else, so its embedding cost does not grow with the number of labels: at 1M labels
+it re-embeds at most the sum of those bounds (tens of thousands), not a million texts.
+
+The learner restored this way holds a uniform sample of ``memory`` of the learned rows, which
+is what its reservoir would hold (:class:`~stream_al.learn.replay.ReplayMemory`), and counts
+every label it learned (``n_labels``), so the reservoir goes on with the right odds. When the
+last published model learned every label restored, the learner continues from its weights
+(:func:`resumable`): a fit of ``learner.memory`` rows by the committee is the costliest part
+of a rebuild, and it would only reproduce (roughly) the model the scorers already use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from stream_al.labels import Label
+    from stream_al.learn.online import OnlineLearner
+    from stream_al.learn.snapshot import ModelSnapshot
+
+T = TypeVar("T")
+
+
+class LazyRows:
+    """Embeddings of items by id, computed on first use (in batches) and kept.
+
+    >>> rows = LazyRows(lambda texts: np.ones((len(texts), 2), np.float32), {"a": "x", "b": "y"}, 2)
+    >>> rows.of(["a", "a", "b"]).shape, rows.embedded
+    ((3, 2), 2)
+    """
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], texts, dim: int) -> None:
+        self._embed, self._texts, self.dim = embed, texts, dim
+        self._rows: dict[str, np.ndarray] = {}
+        self.embedded = 0
+        """Texts embedded so far (what a rebuild's embedding cost is proportional to)."""
+
+    def of(self, ids: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(i for i in ids if i not in self._rows))
+        if missing:
+            X = self._embed([self._texts[i] for i in missing])
+            self._rows.update(zip(missing, np.asarray(X, dtype=np.float32), strict=True))
+            self.embedded += len(missing)
+        if not ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._rows[i] for i in ids])
+
+
+def reservoir_sample(items: Sequence[T], capacity: int, seed: int) -> list[T]:
+    """A uniform sample of ``capacity`` of ``items`` in their order (all if they fit): what a
+    reservoir of that capacity holds after seeing them.
+
+    >>> reservoir_sample(list(range(10)), 3, seed=0) == sorted(reservoir_sample(range(10), 3, 0))
+    True
+    """
+    if len(items) <= capacity:
+        return list(items)
+    keep = np.sort(np.random.default_rng(seed).choice(len(items), size=capacity, replace=False))
+    return [items[i] for i in keep.tolist()]
+
+
+def resumable(model: ModelSnapshot | None, learner: OnlineLearner, kept: Sequence[Label],
+              n_learned: int) -> bool:
+    """Can ``learner`` continue from ``model`` (the last one published) without a fit? Only if
+    the model learned every one of the ``n_learned`` labels, knows each class of ``kept`` (the
+    rows its memory will hold), and has the learner's shape (dimension, committee)."""
+    if model is None or not model.ready or model.n_labels != n_learned:
+        return False
+    if model.weights.shape[1] != learner.dim or len(model.committee) != len(learner.committee):
+        return False
+    return {x.label for x in kept} <= set(model.classes)

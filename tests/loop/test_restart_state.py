@@ -1,0 +1,165 @@
+"""What a restart keeps besides purchases and labels, without a broker: the charges of a
+budget window that a batch crossed just before the crash, and a drift response in progress
+(its clock and its debt). The broker tests in tests/stream/test_restart_state.py kill -9 a
+worker for the same states."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from stream_al.config import Settings
+from stream_al.drift.base import DriftAlarm
+from stream_al.embed import Embedder, make_embedder
+from stream_al.labels import Label
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.records import Purchase
+from stream_al.select.budget import Budget
+from tests.loop.test_coordinator import AG_NEWS, Feed, make_settings
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[tuple[str, str]]:
+    with AG_NEWS.open(newline="", encoding="utf-8") as f:
+        return [(r["text"], r["label"]) for _, r in zip(range(1000), csv.DictReader(f),
+                                                        strict=False)]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return make_embedder(Settings(embedder={"name": "hashing", "hashing_features": 2**14}).embedder)
+
+
+WINDOW, FRACTION, WARMUP = 100, 0.1, 4
+
+
+def fed(embedder, rows, **sections) -> Feed:
+    """A coordinator on the tests' settings with ``sections`` changed."""
+    settings = make_settings()
+    for name, values in sections.items():
+        part = getattr(settings, name).model_copy(update=values)
+        settings = settings.model_copy(update={name: part})
+    return Feed(Coordinator(settings, embedder.dim, embedder), embedder, rows)
+
+
+def windowed(embedder, rows) -> Feed:
+    return fed(embedder, rows, budget={"window_items": WINDOW})
+
+
+def spent_per_window(bought: list[Purchase]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for p in bought:
+        out[p.window] = out.get(p.window, 0.0) + p.cost
+    return out
+
+
+def test_a_budget_counts_its_windows_and_starts_a_carried_one_with_its_charges():
+    budget = Budget(FRACTION, window_items=WINDOW)
+    budget.observe(150)
+    assert budget.window == 1 and budget.window_seen == 50
+    budget.carried = {2: 3.0, 3: 1.0}
+    budget.observe(60)  # into window 2: it starts with what was bought in it before a crash
+    assert (budget.window, budget.window_spent, budget.carried) == (2, 3.0, {3: 1.0})
+    budget.observe(200)  # past window 3 into 4: nothing carried is left
+    assert (budget.window, budget.window_spent, budget.carried) == (4, 0.0, {})
+
+
+def test_a_batch_crossing_a_window_is_charged_to_its_window_after_a_crash(embedder, rows):
+    feed = windowed(embedder, rows)
+    bought = feed.texts(0, 90)
+    ledger = feed.c.ledger(now=0.0)  # the last ledger written ...
+    crossing = feed.scored(90, 160)
+    bought += feed.c.on_scored(crossing, 2, 0.0)  # ... then a batch into window 1, then a crash
+    assert {p.window for p in bought} == {0, 1}
+
+    restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+    restored.restore(bought, {}, [], ledger, 0, now=0.0)
+    after = Feed(restored, embedder, rows)
+    after.offset = 1
+    assert restored.on_scored(crossing, 2, 0.0) == []  # the replayed batch buys nothing again
+    after.offset = 2
+    for start in range(160, 200, 20):
+        bought += after.texts(start, start + 20)
+    per_window = spent_per_window(bought)
+    assert per_window[1] <= FRACTION * WINDOW + WARMUP + 1e-9, per_window
+    assert len({p.item_id for p in bought}) == len(bought)
+
+
+def test_window_charges_of_a_lagging_ledger_add_up_to_what_was_bought(embedder, rows):
+    feed = windowed(embedder, rows)
+    bought = feed.texts(0, 90)
+    ledger = feed.c.ledger(now=0.0)
+    bought += feed.texts(90, 160)
+    restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+    restored.restore(bought, {}, [], ledger, 0, now=0.0)
+    b = restored.stage.budget
+    assert b.window == 0 and b.carried == {1: spent_per_window(bought)[1]}
+    assert b.window_spent == pytest.approx(spent_per_window(bought)[0])
+    assert b.spent == pytest.approx(sum(p.cost for p in bought))
+
+
+def alarm() -> DriftAlarm:
+    return DriftAlarm("embedding_mmd", 1.0, 0.5, 0)
+
+
+def test_a_drift_response_in_progress_goes_on_after_a_restart_with_its_debt(embedder, rows):
+    feed = fed(embedder, rows, drift={"max_credit": 10.0})
+    bought = feed.texts(0, 200)
+    feed.c.governance.on_alarms([alarm()])
+    for start in range(200, 300, 50):
+        bought += feed.texts(start, start + 50)
+    elapsed, debt = feed.c.governance.progress()
+    assert feed.c.governance.responding and elapsed == 100 and debt > 0  # it borrowed
+    ledger = feed.c.ledger(now=0.0)
+    assert (ledger.drift_elapsed, ledger.drift_debt) == (elapsed, debt)
+
+    restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+    restored.restore(bought, {}, [], ledger, 0, now=0.0)
+    assert restored.governance.responding
+    assert restored.governance.progress() == pytest.approx((elapsed, debt))
+    total = sum(p.cost for p in bought)
+    assert restored.stage.budget.spent + restored.governance.debt == pytest.approx(total)
+    period = restored.settings.drift.response_items
+    after = Feed(restored, embedder, rows)
+    after.offset = feed.offset
+    for start in range(300, 300 + period - elapsed, 50):  # the rest of the response, no more
+        after.texts(start, start + 50)
+    assert not restored.governance.responding
+
+
+def test_no_response_in_progress_is_written_as_none_and_restored_as_none(embedder, rows):
+    feed = Feed(Coordinator(make_settings(), embedder.dim, embedder), embedder, rows)
+    bought = feed.texts(0, 100)
+    ledger = feed.c.ledger(now=0.0)
+    assert (ledger.drift_elapsed, ledger.drift_debt) == (-1, 0.0)
+    restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+    restored.restore(bought, {}, [], ledger, 0, now=0.0)
+    assert not restored.governance.responding and math.isclose(restored.governance.debt, 0.0)
+
+
+def test_a_rebuild_continues_from_the_last_published_model_when_it_learned_every_label(
+    embedder, rows
+):
+    feed = Feed(Coordinator(make_settings(), embedder.dim, embedder), embedder, rows)
+    bought = feed.texts(0, 300)
+    feed.labels([p.item_id for p in bought])
+    published = feed.c.model_update(now=1e9, force=True)
+    labels = [Label(p.item_id, rows[int(p.item_id.split("-")[1])][1], "a", 1.0) for p in bought]
+    ledger = feed.c.ledger(now=1e9)
+
+    restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+    restored.restore(bought, {}, labels, ledger, published.version, now=1e9,
+                     model=published.snapshot)
+    after = restored.learner.snapshot()
+    assert after.version == published.version + 1 and after.n_labels == len(bought)
+    assert np.array_equal(after.weights, published.snapshot.weights)  # no fit: its weights
+
+    other = Coordinator(feed.c.settings, embedder.dim, embedder)  # it learned one more label
+    other.restore(bought, {}, labels[:-1], ledger, published.version, now=1e9,
+                  model=published.snapshot)
+    refitted = other.learner.snapshot()
+    assert refitted.n_labels == len(bought) - 1
+    assert not np.array_equal(refitted.weights, published.snapshot.weights)  # fitted afresh
