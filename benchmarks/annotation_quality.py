@@ -113,7 +113,6 @@ def methods(labels, ids: list[str], truth: list[str]) -> dict[str, dict[str, str
 def cost(name: str, embedder: str, seeds: list[int], typical_labels_per_item: float,
          strategies: list[str]) -> None:
     data, X = load(name, embedder)
-    y = np.array(data.labels, dtype=object)
     chars = lengths_of(data.texts)
     ref = float(np.median(chars))
     minutes_per_item = typical_labels_per_item * TRUE_TIME.seconds_many(np.array([ref]))[0] / 60

@@ -161,3 +161,15 @@ def test_wrappers_are_found_by_kind():
     stage = build_stage(Settings.load(budget={"fraction": 0.1}), 8, "bandit")
     assert isinstance(find(stage.selector, OODSelector), OODSelector)
     assert find(stage.selector, CostAware) is None
+
+
+def test_the_ood_cap_and_drift_response_accrue_at_the_ledgers_rate():
+    """With a budget in minutes the ledger's fraction is the cost budget's (amount per typical
+    label), not ``budget.fraction``: the OOD cap's share and the response's boost are of it."""
+    s = Settings.load(budget={"fraction": 0.5}, cost={"unit": "minutes", "amount": 0.01})
+    stage = build_stage(s, 8, "random")
+    assert stage.budget.fraction != pytest.approx(0.5)
+    assert find(stage.selector, OODSelector).cap.rate == \
+        pytest.approx(s.ood.max_share * stage.budget.fraction)
+    assert find(stage.selector, DriftAwareSelector).response.fraction == \
+        pytest.approx(stage.budget.fraction)
