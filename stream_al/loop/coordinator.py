@@ -111,7 +111,7 @@ class Coordinator:
         self.settings = settings
         self.dim = dim
         self.embedder = embedder
-        self.health = DataHealth(settings, dim)
+        self.health = DataHealth(settings.drift, settings.ood, dim, settings.selection.seed)
         self.stage = build_stage(settings, dim, strategy, ood=self.health.ood)
         """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
         self.pricing = Pricing(settings, self.stage.cost_budget)
@@ -139,7 +139,7 @@ class Coordinator:
         """Per recent label the model could predict: its probabilities, the true column (-1:
         a class the model did not know)."""
         self.agreement = RunningAgreement()
-        self.governance = Governance(settings, self.stage, self.health)
+        self.governance = Governance(settings.calibration, self.stage, self.health)
         """Drift response and OOD picks around the stage's selector; temperature scaling."""
         self._learned = LearnedRows(self.texts)
         self.rollback: RollbackInForce | None = None

@@ -46,7 +46,7 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
     :class:`~stream_al.drift.health.DataHealth`'s, which learns from every label); by default
     a fresh one.
     """
-    stage = SelectionStage(settings, dim, strategy, novelty_capacity)
+    stage = SelectionStage(settings.selection, settings.budget, dim, strategy, novelty_capacity)
     cost = settings.cost
     if cost.unit != "labels":
         stage.cost_budget = CostBudget(cost, make_cost_model(cost), cost.task,

@@ -131,7 +131,7 @@ def test_ood_items_are_bought_for_their_own_reason_within_the_cap():
 def test_the_selector_is_wrapped_only_for_what_is_switched_on():
     def wrappers(**sections) -> list[str]:
         settings = Settings.load(budget={"fraction": 0.1}, **sections)
-        stage = build_stage(settings, 8, ood=DataHealth(settings, 8).ood)
+        stage = build_stage(settings, 8, ood=DataHealth(settings.drift, settings.ood, 8).ood)
         names, part = [], stage.selector
         while hasattr(part, "base"):
             names.append(type(part).__name__)
