@@ -116,7 +116,8 @@ class Coordinator:
         """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
         self.pricing = Pricing(settings, self.stage.cost_budget)
         """Prices in labels, minutes or money; k annotators per item (stream_al.loop.pricing)."""
-        self.annotating = Annotating(settings, dim)
+        self.annotating = Annotating(settings.annotation, settings.learner, dim,
+                                     settings.kafka.topics.expert)
         """Verdicts, escalations and noise flags: what is learned (stream_al.loop.annotating)."""
         self.learner = OnlineLearner(dim, settings.learner)
         self.labels = LabelStore()
