@@ -133,7 +133,8 @@ def cost(name: str, embedder: str, seeds: list[int], typical_labels_per_item: fl
                                 "chunk_size": 50, "checkpoints": 10},
                     cost={"unit": "minutes", "amount": minutes_per_item, "period_items": 1,
                           "reference_chars": int(ref), "learn": "linear",  # wrong prior
-                          "aware": aware})
+                          "aware": aware},
+                    kafka={"label_classes": data.classes})  # known classes: no class cap
                 r = run_under_budget(Simulation(data, X, settings), strategy, true_seconds)
                 per_char = r.cost_model.coefficients()[1]  # type: ignore[union-attr]
                 results[aware].append((r.labels, r.minutes, r.accuracy, per_char))
