@@ -34,7 +34,7 @@ from stream_al.dataset import LabeledTexts, load_labeled
 from stream_al.embed import make_embedder
 from stream_al.learn.online import OnlineLearner
 from stream_al.runtime import limit_blas_threads
-from stream_al.select.cost import CostBudget, CostSettings, lengths_of, make_cost_model
+from stream_al.select.cost import lengths_of
 from stream_al.simulate.annotators import (
     ReadingTime,
     SimulatedAnnotator,
@@ -42,7 +42,7 @@ from stream_al.simulate.annotators import (
     run_under_budget,
 )
 from stream_al.simulate.features import embed_dataset
-from stream_al.simulate.simulator import split
+from stream_al.simulate.simulator import Simulation, split
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 HONEST = [SimulatedAnnotator(f"honest-{e}", e) for e in (0.1, 0.2, 0.3, 0.4)]
@@ -113,7 +113,6 @@ def methods(labels, ids: list[str], truth: list[str]) -> dict[str, dict[str, str
 def cost(name: str, embedder: str, seeds: list[int], typical_labels_per_item: float,
          strategies: list[str]) -> None:
     data, X = load(name, embedder)
-    y = np.array(data.labels, dtype=object)
     chars = lengths_of(data.texts)
     ref = float(np.median(chars))
     minutes_per_item = typical_labels_per_item * TRUE_TIME.seconds_many(np.array([ref]))[0] / 60
@@ -126,16 +125,18 @@ def cost(name: str, embedder: str, seeds: list[int], typical_labels_per_item: fl
         results: dict[bool, list[tuple[float, float, float, float]]] = {False: [], True: []}
         for seed in seeds:
             true_seconds = TRUE_TIME.seconds_many(chars, np.random.default_rng(seed))
-            sp = split(len(data), 2000, seed)
-            settings = Settings.load(selection={"seed": seed, "batch_interval": 200},
-                                     learner={"seed": seed, "committee_size": 2, "max_iter": 30})
             for aware in (False, True):
-                cs = CostSettings(unit="minutes", amount=minutes_per_item, period_items=1,
-                                  reference_chars=int(ref), learn="linear")  # wrong prior
-                budget = CostBudget(cs, make_cost_model(cs))
-                r = run_under_budget(X, y, chars, true_seconds, sp.stream, sp.test, settings,
-                                     budget, strategy, aware, learn_cost=budget.model)
-                per_char = budget.model.coefficients()[1]  # type: ignore[attr-defined]
+                settings = Settings.load(
+                    selection={"seed": seed, "batch_interval": 200},
+                    learner={"seed": seed, "committee_size": 2, "max_iter": 30},
+                    simulation={"test_size": 2000, "seed": seed, "label_delay": 50,
+                                "chunk_size": 50, "checkpoints": 10},
+                    cost={"unit": "minutes", "amount": minutes_per_item, "period_items": 1,
+                          "reference_chars": int(ref), "learn": "linear",  # wrong prior
+                          "aware": aware},
+                    kafka={"label_classes": data.classes})  # known classes: no class cap
+                r = run_under_budget(Simulation(data, X, settings), strategy, true_seconds)
+                per_char = r.cost_model.coefficients()[1]  # type: ignore[union-attr]
                 results[aware].append((r.labels, r.minutes, r.accuracy, per_char))
         base = np.mean([v[2] for v in results[False]])
         for aware, vals in results.items():

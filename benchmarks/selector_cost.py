@@ -70,7 +70,7 @@ def stream_al_costs(X: np.ndarray, y: list[str], train: int, batch: int) -> list
     ids = [f"item-{i}" for i in range(len(stream))]
     out = []
     for name in STREAM_AL:
-        stage = SelectionStage(settings, X.shape[1], name)
+        stage = SelectionStage(settings.selection, settings.budget, X.shape[1], name)
         stage.set_model(snapshot)
         started, labelled = time.perf_counter(), 0
         for s in range(0, len(stream), batch):
@@ -81,7 +81,8 @@ def stream_al_costs(X: np.ndarray, y: list[str], train: int, batch: int) -> list
                         "scoring + stage (novelty of bought items) + selector"))
     scores = [score_many(snapshot, stream[s:s + batch]) for s in range(0, len(stream), batch)]
     for name in STREAM_AL:
-        stage = SelectionStage(settings, X.shape[1], name)  # the rescorer reservoirs use
+        # the rescorer reservoirs use
+        stage = SelectionStage(settings.selection, settings.budget, X.shape[1], name)
         stage.set_model(snapshot)
         selector = make_selector(name, settings.selection, settings.budget, rescorer=stage)
         budget = Budget(BUDGET)

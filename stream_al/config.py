@@ -255,7 +255,7 @@ class KafkaSettings(_Part):
     new_classes_per_hour: int = Field(
         25, ge=0, description="label_policy accept_new_class: classes the model does not know "
         "yet admitted in any hour; labels of more are dead-lettered (class_cap) with an event "
-        "(stream/class_gate.py). label_classes are always admitted",
+        "(loop/class_gate.py). label_classes are always admitted",
     )
     label_deadline_s: float = Field(3600.0, gt=0, description="seconds a vendor has to answer "
                                     "a selected item (its deadline); then its cost is released")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stream_al.config import Settings
+from stream_al.config import DriftSettings, OODSettings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.monitor import DriftMonitor
 from stream_al.ood import OODDetector
@@ -21,9 +21,11 @@ class DataHealth:
     """Drift on the stream (embeddings, uncertainty) and on the model (prequential error),
     and the share of recent stream items that are out of distribution."""
 
-    def __init__(self, settings: Settings, dim: int) -> None:
-        self.monitor = DriftMonitor(settings.drift)
-        self.ood = OODDetector(dim, settings.ood, seed=settings.selection.seed)
+    def __init__(self, drift: DriftSettings, ood: OODSettings, dim: int, seed: int = 0) -> None:
+        """``drift``, ``ood``: their parts of the settings; ``seed``: of the OOD detector's
+        index (the coordinator passes ``selection.seed``)."""
+        self.monitor = DriftMonitor(drift)
+        self.ood = OODDetector(dim, ood, seed=seed)
         self.alarm_count = 0
         self.checks_ood = True
         """False when an :class:`~stream_al.ood.OODSelector` checks (and counts) the stream

@@ -43,7 +43,7 @@ from stream_al.annotation.adjudication import Adjudicator
 from stream_al.annotation.base import Verdict
 from stream_al.annotation.noise import NoiseFlagger, Suspicion
 from stream_al.annotation.quality import AnnotatorQuality
-from stream_al.config import LearnerSettings, Settings
+from stream_al.config import AnnotationSettings, LearnerSettings
 from stream_al.labels import Label, LabelStore
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
@@ -96,15 +96,17 @@ class Item:
 class Annotating:
     """Verdicts, escalations, noise flags and annotator quality; see the module docstring."""
 
-    def __init__(self, settings: Settings, dim: int) -> None:
-        self.settings = settings
-        self.a = settings.annotation
-        self.learner_settings: LearnerSettings = settings.learner
+    def __init__(self, annotation: AnnotationSettings, learner: LearnerSettings, dim: int,
+                 expert_topic: str = "stream-al.expert") -> None:
+        """``annotation``, ``learner``: their parts of the settings; ``expert_topic``: where
+        expert requests go (``kafka.topics.expert``), named in the adjudicator's reasons."""
+        self.a = annotation
+        self.learner_settings = learner
         self.dim = dim
-        self.adjudicator = Adjudicator(self.a, settings.kafka.topics.expert)
+        self.adjudicator = Adjudicator(self.a, expert_topic)
         self.experts = frozenset(self.a.expert_annotators)
         self.quality = AnnotatorQuality()
-        self.flagger = NoiseFlagger(self.a, capacity=settings.learner.memory)
+        self.flagger = NoiseFlagger(self.a, capacity=learner.memory)
         """Also the embeddings of the last ``learner.memory`` learned items, which a relearn
         reads (it re-embeds older ones it needs; the learner's replay memory keeps no more
         than that anyway)."""

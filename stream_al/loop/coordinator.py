@@ -116,12 +116,13 @@ class Coordinator:
         self.settings = settings
         self.dim = dim
         self.embedder = embedder
-        self.health = DataHealth(settings, dim)
+        self.health = DataHealth(settings.drift, settings.ood, dim, settings.selection.seed)
         self.stage = build_stage(settings, dim, strategy, ood=self.health.ood)
         """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
         self.pricing = Pricing(settings, self.stage.cost_budget)
         """Prices in labels, minutes or money; k annotators per item (stream_al.loop.pricing)."""
-        self.annotating = Annotating(settings, dim)
+        self.annotating = Annotating(settings.annotation, settings.learner, dim,
+                                     settings.kafka.topics.expert)
         """Verdicts, escalations and noise flags: what is learned (stream_al.loop.annotating)."""
         self.learner = OnlineLearner(dim, settings.learner)
         self.labels = LabelStore()
@@ -144,7 +145,7 @@ class Coordinator:
         """Per recent label the model could predict: its probabilities, the true column (-1:
         a class the model did not know)."""
         self.agreement = RunningAgreement()
-        self.governance = Governance(settings, self.stage, self.health)
+        self.governance = Governance(settings.calibration, self.stage, self.health)
         """Drift response and OOD picks around the stage's selector; temperature scaling."""
         self._learned = LearnedRows(self.texts)
         self.rollback: RollbackInForce | None = None

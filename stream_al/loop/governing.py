@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from stream_al.calibration import CalibrationResult, TemperatureCalibrator
-from stream_al.config import Settings
+from stream_al.config import CalibrationSettings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.health import DataHealth
 from stream_al.drift.response import DriftResponse
@@ -54,14 +54,15 @@ class Governance:
     >>> from stream_al.drift.health import DataHealth
     >>> from stream_al.select.stack import build_stage
     >>> settings = Settings.load(budget={"fraction": 0.1})
-    >>> health = DataHealth(settings, 8)
-    >>> governance = Governance(settings, build_stage(settings, 8, ood=health.ood), health)
+    >>> health = DataHealth(settings.drift, settings.ood, 8)
+    >>> stage = build_stage(settings, 8, ood=health.ood)
+    >>> governance = Governance(settings.calibration, stage, health)
     >>> governance.response is not None, health.checks_ood
     (True, False)
     """
 
-    def __init__(self, settings: Settings, stage: SelectionStage, health: DataHealth) -> None:
-        self.settings = settings
+    def __init__(self, calibration: CalibrationSettings, stage: SelectionStage,
+                 health: DataHealth) -> None:
         self.health = health
         aware = find(stage.selector, DriftAwareSelector)
         self.response: DriftResponse | None = None if aware is None else aware.response
@@ -69,7 +70,7 @@ class Governance:
         if ood is not None and ood.detector is health.ood:
             health.checks_ood = False  # the selector checks (and counts) every stream item
         self.stage = stage
-        self.calibrator = TemperatureCalibrator(settings.calibration)
+        self.calibrator = TemperatureCalibrator(calibration)
         self.last_calibration: CalibrationResult | None = None
         self._since_fit = 0
 

@@ -17,8 +17,26 @@ class BudgetError(StreamAlError, ValueError):
     """Spending more than the allowance, or a negative cost."""
 
 
+class Spending:
+    """What every ledger with an ``allowance`` checks before it spends (:class:`Budget`, the
+    drift response's :class:`~stream_al.select.drift_aware.CreditBudget`, the OOD cap)."""
+
+    allowance: float  # a property or a field of the ledger
+
+    def can_spend(self, cost: float = 1.0) -> bool:
+        return cost <= self.allowance + 1e-9
+
+    def check_spend(self, cost: float, context: str = "") -> None:
+        """Raise unless ``cost`` is >= 0 and within the allowance (``context``: for the
+        message)."""
+        if cost < 0:
+            raise BudgetError(f"cost must be >= 0, got {cost}")
+        if not self.can_spend(cost):
+            raise BudgetError(f"cost {cost} exceeds the allowance {self.allowance:.3f}{context}")
+
+
 @dataclass
-class Budget:
+class Budget(Spending):
     """A ledger of allowance and spending.
 
     >>> budget = Budget(fraction=0.1)
@@ -70,14 +88,8 @@ class Budget:
             return self.fraction * self.window_seen + self.warmup - self.window_spent
         return self.fraction * self.seen + self.warmup - self.spent
 
-    def can_spend(self, cost: float = 1.0) -> bool:
-        return cost <= self.allowance + 1e-9
-
     def spend(self, cost: float = 1.0) -> None:
-        if cost < 0:
-            raise BudgetError(f"cost must be >= 0, got {cost}")
-        if not self.can_spend(cost):
-            raise BudgetError(f"cost {cost} exceeds the allowance {self.allowance:.3f}")
+        self.check_spend(cost)
         self.spent += cost
         self.window_spent += cost
 

@@ -32,14 +32,14 @@ import numpy as np
 from stream_al.drift.response import DriftResponse
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
-from stream_al.select.budget import Budget, BudgetError
+from stream_al.select.budget import Budget, Spending
 
 EXPLORE_STRATEGY = "drift"
 EXPLORE_REASON = "drift_explore"
 
 
 @dataclass
-class CreditBudget:
+class CreditBudget(Spending):
     """A :class:`Budget` that may also spend up to ``limit`` borrowed cost units.
 
     ``debt`` is what was spent beyond the wrapped ledger; :meth:`repay` moves it into the
@@ -86,15 +86,8 @@ class CreditBudget:
     def observe(self, n_items: int) -> None:
         self.base.observe(n_items)
 
-    def can_spend(self, cost: float = 1.0) -> bool:
-        return cost <= self.allowance + 1e-9
-
     def spend(self, cost: float = 1.0) -> None:
-        if cost < 0:
-            raise BudgetError(f"cost must be >= 0, got {cost}")
-        if not self.can_spend(cost):
-            raise BudgetError(f"cost {cost} exceeds the allowance {self.allowance:.3f} "
-                              f"(debt {self.debt:.3f} of credit {self.limit:.3f})")
+        self.check_spend(cost, f" (debt {self.debt:.3f} of credit {self.limit:.3f})")
         own = min(cost, max(0.0, self.base.allowance))
         if own > 0:
             self.base.spend(own)

@@ -15,12 +15,13 @@ import numpy as np
 from stream_al.ood import OODDetector
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
+from stream_al.select.budget import Spending
 
 OOD_REASON = "ood"
 
 
 @dataclass
-class OODCap:
+class OODCap(Spending):
     """An allowance accruing ``rate`` per stream item, never above ``limit``.
 
     >>> cap = OODCap.of(rate=0.01, window_items=300)
@@ -41,9 +42,6 @@ class OODCap:
 
     def observe(self, n_items: int) -> None:
         self.allowance = min(self.limit, self.allowance + self.rate * n_items)
-
-    def can_spend(self, cost: float = 1.0) -> bool:
-        return cost <= self.allowance + 1e-9
 
     def spend(self, cost: float = 1.0) -> None:
         self.allowance -= cost

@@ -46,7 +46,7 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
     :class:`~stream_al.drift.health.DataHealth`'s, which learns from every label); by default
     a fresh one.
     """
-    stage = SelectionStage(settings, dim, strategy, novelty_capacity)
+    stage = SelectionStage(settings.selection, settings.budget, dim, strategy, novelty_capacity)
     cost = settings.cost
     if cost.unit != "labels":
         stage.cost_budget = CostBudget(cost, make_cost_model(cost), cost.task,
@@ -57,11 +57,12 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
             stage.selector = CostAware.of(
                 lambda r: make_selector(stage.strategy, sel, bud, r), stage,
                 kind=sel.uncertainty, min_cost=cost.min_cost)
+    fraction = stage.budget.fraction  # of the ledger: with minutes or money, the cost budget's
     if settings.ood.max_share > 0:
         detector = ood or OODDetector(dim, settings.ood, seed=settings.selection.seed)
-        stage.selector = OODSelector(stage.selector, detector, settings.budget.fraction)
+        stage.selector = OODSelector(stage.selector, detector, fraction)
     if settings.drift.response_items > 0:
-        response = DriftResponse.from_settings(settings.drift, settings.budget.fraction)
+        response = DriftResponse.from_settings(settings.drift, fraction)
         stage.selector = DriftAwareSelector(stage.selector, response)
     return stage
 

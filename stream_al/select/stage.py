@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stream_al.config import Settings
+from stream_al.config import BudgetSettings, SelectionSettings
 from stream_al.index.ann import BoundedIndex
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.score.batch import ScoredBatch, score_many
@@ -46,12 +46,14 @@ class Outstanding:
 class SelectionStage:
     """The bare stage: the strategy on a ``budget.fraction`` ledger. The whole stack (cost
     ledger, cost awareness, OOD cap, drift response) is built by
-    :func:`stream_al.select.stack.build_stage`."""
+    :func:`stream_al.select.stack.build_stage`. It takes only its parts of the settings:
+    ``selection`` and ``budget``."""
 
-    def __init__(self, settings: Settings, dim: int, strategy: str | None = None,
-                 novelty_capacity: int | None = None) -> None:
-        sel, bud = settings.selection, settings.budget
-        self.settings = settings
+    def __init__(self, selection: SelectionSettings, budget: BudgetSettings, dim: int,
+                 strategy: str | None = None, novelty_capacity: int | None = None) -> None:
+        sel, bud = selection, budget
+        self.selection = selection
+        self.budget_settings = budget
         self.strategy = strategy or sel.strategy
         self.budget = Budget(bud.fraction, bud.window_items, float(bud.warmup_labels))
         self.novelty = BoundedIndex(dim, capacity=novelty_capacity or sel.novelty_capacity,
@@ -110,7 +112,7 @@ class SelectionStage:
 
     def informativeness_many(self, X: np.ndarray) -> np.ndarray:
         """Fresh informativeness of held items under the current model and novelty index."""
-        sel = self.settings.selection
+        sel = self.selection
         batch = ScoredBatch([""] * len(X), X, score_many(self.snapshot, X, (sel.uncertainty,)))
         if sel.novelty_weight > 0:  # an ANN query per held item: only when novelty counts
             batch.scores["novelty"] = self._novelty(X)

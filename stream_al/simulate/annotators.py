@@ -6,29 +6,28 @@ probability ``error_rate`` the next class in a fixed order: a systematic confusi
 time per item follows :class:`ReadingTime` (reading grows with characters), so their label
 timestamps carry durations a cost model can learn from.
 
-:func:`run_under_budget` replays a labelled dataset through the production selection stage with
-a :class:`CostBudget`, optionally wrapping the selector in :class:`CostAware`, and reports
-accuracy against annotator minutes actually spent.
+:class:`AnnotatorVendor` is a vendor of such annotators for the simulator's replay loop, and
+:func:`run_under_budget` runs a :class:`~stream_al.simulate.simulator.Simulation` with it: the
+coordinator the Kafka worker runs (selection stack, pricing, adjudication) buys under the
+budget of ``settings.cost`` (labels, annotator minutes or money; cost-aware with
+``cost.aware``), the annotators take their true reading time per item, and the run reports
+accuracy against the annotator minutes actually spent. The coordinator's cost model learns
+those times as it does live: from the gaps between one annotator's label timestamps.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from stream_al.config import Settings
 from stream_al.labels.base import Label
-from stream_al.learn.online import OnlineLearner
-from stream_al.score.batch import ScoredBatch, score_many
-from stream_al.select.cost import CostBudget, CostModel
-from stream_al.select.cost_aware import CostAware
-from stream_al.select.factory import make_selector
-from stream_al.select.stage import SelectionStage
-from stream_al.simulate.simulator import evaluate, label_gain
+from stream_al.loop.records import Purchase
+from stream_al.select.cost import CostModel
+from stream_al.simulate.simulator import Simulation
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,8 @@ class SimulatedAnnotator:
     def answer_many(self, truth: np.ndarray, n_classes: int, rng: np.random.Generator) -> np.ndarray:
         """Class indices this annotator gives for items of true classes ``truth``."""
         n = len(truth)
+        if n_classes < 2:  # nothing else to answer
+            return np.asarray(truth).copy()
         if self.kind == "spammer":
             return rng.integers(0, n_classes, n)
         wrong = rng.random(n) < self.error_rate
@@ -94,7 +95,68 @@ def crowd_labels(annotators: Sequence[SimulatedAnnotator], item_ids: Sequence[st
     return out
 
 
-# ---- a stream replay under a cost budget ---------------------------------------------------------
+# ---- a vendor of timed annotators -----------------------------------------------------------
+class AnnotatorVendor:
+    """A :class:`~stream_al.simulate.vendor.Vendor` whose purchases are labelled by ``k`` of
+    ``pool`` (k: the purchase's ``annotators``), drawn at random.
+
+    Each annotator works through their items back to back: a label's timestamp is the
+    annotator's own working clock, advanced by ``seconds[item]`` (so the gaps between one
+    annotator's labels are the times the items took, which the coordinator's cost model
+    learns). The labels come back ``delay_s`` after the purchase.
+
+    >>> vendor = AnnotatorVendor([SimulatedAnnotator("a")], {"7": "x"}, ["x", "y"],
+    ...                          {"7": 12.0}, delay_s=5.0)
+    >>> vendor.buy_many([Purchase("7", "t", "b", "random", "random", {}, 0, 60.0, 1.0, 0)], 0.0)
+    >>> [(x.item_id, x.label, x.timestamp) for x in vendor.due_many(5.0)], vendor.minutes
+    ([('7', 'x', 12.0)], 0.2)
+    """
+
+    def __init__(self, pool: Sequence[SimulatedAnnotator], truth: Mapping[str, str],
+                 classes: Sequence[str], seconds: Mapping[str, float], delay_s: float,
+                 seed: int = 0) -> None:
+        if not pool:
+            raise ValueError("an annotator vendor needs at least one annotator in its pool")
+        self.pool = list(pool)
+        self.truth = truth
+        self.classes = list(classes)
+        self._column = {c: i for i, c in enumerate(self.classes)}
+        self.seconds = seconds
+        self.delay_s = delay_s
+        self._rng = np.random.default_rng(seed)
+        self._clock = np.zeros(len(self.pool))
+        self._queue: deque[tuple[float, Label]] = deque()
+        self.labels = 0
+        """Labels delivered so far."""
+        self.minutes = 0.0
+        """Annotator minutes the delivered labels took."""
+
+    def buy_many(self, purchases: Sequence[Purchase], now: float) -> None:
+        at = now + self.delay_s
+        for p in purchases:
+            truth = np.array([self._column[self.truth[p.item_id]]])
+            k = min(p.annotators, len(self.pool))
+            for a in sorted(self._rng.permutation(len(self.pool))[:k].tolist()):
+                answer = int(self.pool[a].answer_many(truth, len(self.classes), self._rng)[0])
+                self._clock[a] += self.seconds[p.item_id]
+                self._queue.append((at, Label(p.item_id, self.classes[answer],
+                                              self.pool[a].annotator_id, float(self._clock[a]),
+                                              None, at)))
+
+    def due_many(self, now: float) -> list[Label]:
+        out = []
+        while self._queue and self._queue[0][0] <= now:
+            out.append(self._queue.popleft()[1])
+        self.labels += len(out)
+        self.minutes += sum(self.seconds[x.item_id] for x in out) / 60.0
+        return out
+
+    @property
+    def last_due(self) -> float | None:
+        return self._queue[-1][0] if self._queue else None
+
+
+# ---- a simulation under a cost budget -----------------------------------------------------
 @dataclass
 class BudgetRun:
     name: str
@@ -102,6 +164,10 @@ class BudgetRun:
     minutes: float = 0.0
     accuracy: float = 0.0
     curve: list[tuple[float, float]] = field(default_factory=list)  # (minutes spent, accuracy)
+    cost_model: CostModel | None = None
+    """The coordinator's cost model, as it learned from the labels' timestamps."""
+    bought: list[str] = field(default_factory=list)
+    """Item ids (stream rows) in the order they were bought."""
 
     def accuracy_at(self, minutes: float) -> float:
         """Accuracy of the last checkpoint that had spent at most ``minutes``."""
@@ -112,55 +178,33 @@ class BudgetRun:
         return best
 
 
-def run_under_budget(X: np.ndarray, y: np.ndarray, chars: np.ndarray, true_seconds: np.ndarray,
-                     stream: np.ndarray, test: np.ndarray, settings: Settings,
-                     budget: CostBudget, strategy: str, cost_aware: bool,
-                     label_delay: int = 50, chunk: int = 50,
-                     learn_cost: CostModel | None = None, checkpoints: int = 10) -> BudgetRun:
-    """Replay ``stream`` rows; labels come back ``label_delay`` items after purchase and cost
-    ``true_seconds``. ``learn_cost`` (usually ``budget.model``) learns from those seconds."""
-    learner = OnlineLearner(X.shape[1], settings.learner)
-    stage = SelectionStage(settings, X.shape[1], strategy)
-    stage.budget = budget  # type: ignore[assignment]  # a BudgetLike in minutes or money
-    if cost_aware:
-        sel = settings.selection
-        stage.selector = CostAware.of(
-            lambda r: make_selector(strategy, sel, settings.budget, r), stage, kind=sel.uncertainty)
-    run = BudgetRun(("cost-aware " if cost_aware else "") + strategy)
-    pending: deque[tuple[int, int]] = deque()
-    marks = set(np.linspace(0, len(stream), checkpoints + 1).astype(int)[1:].tolist())
-    for start in range(0, len(stream), chunk):
-        rows = stream[start : start + chunk]
-        stage.set_model(learner.snapshot())
-        batch = ScoredBatch([str(r) for r in rows], X[rows], score_many(learner.snapshot(), X[rows]),
-                            costs=budget.cost_many(chars[rows]))
-        for s in stage.select_many(batch):
-            pending.append((start + len(rows) + label_delay, int(s.item_id)))
-        _deliver(learner, stage, pending, start + len(rows), X, y, chars, true_seconds,
-                 learn_cost, run)
-        if any(start < m <= start + len(rows) for m in marks):
-            run.curve.append((run.minutes, evaluate(learner.snapshot(), X[test], y[test])[0]))
-    for s in stage.flush():
-        pending.append((0, int(s.item_id)))
-    _deliver(learner, stage, pending, None, X, y, chars, true_seconds, learn_cost, run)
-    run.accuracy = evaluate(learner.snapshot(), X[test], y[test])[0]
-    run.curve.append((run.minutes, run.accuracy))
+def run_under_budget(simulation: Simulation, strategy: str, seconds: np.ndarray,
+                     pool: Sequence[SimulatedAnnotator] | None = None) -> BudgetRun:
+    """Replay ``simulation``'s stream with ``strategy`` under ``settings.cost``; the labels
+    come from ``pool`` (by default ``annotation.max_annotators`` annotators, each wrong with
+    probability ``1 - simulation.annotator_accuracy``), ``simulation.label_delay`` items after
+    purchase, and take ``seconds[row]`` annotator seconds per dataset row."""
+    s = simulation.settings
+    if len(seconds) != len(simulation.X):
+        raise ValueError(f"{len(seconds)} labelling times for {len(simulation.X)} rows")
+    if pool is None:
+        error = 1.0 - s.simulation.annotator_accuracy
+        pool = [SimulatedAnnotator(f"sim-{i}", error) for i in range(s.annotation.max_annotators)]
+    truth = simulation.truth
+    vendor = AnnotatorVendor(pool, truth, sorted(set(truth.values())),
+                             {str(r): float(seconds[r]) for r in simulation.split.stream.tolist()},
+                             simulation.label_delay_s, seed=s.simulation.seed)
+    minutes_at: dict[int, float] = {}
+
+    def spent(n_rows: int) -> None:
+        minutes_at[max(minutes_at, default=0) + n_rows] = vendor.minutes
+
+    result = simulation.run(strategy, progress=spent, vendor=vendor)
+    aware = s.cost.aware and s.cost.unit != "labels"
+    run = BudgetRun(("cost-aware " if aware else "") + strategy, labels=vendor.labels,
+                    minutes=vendor.minutes, accuracy=result.final_accuracy,
+                    cost_model=simulation.last_replay.c.pricing.model, bought=result.bought)
+    run.curve = [(minutes_at.get(p.position, vendor.minutes), p.accuracy)
+                 for p in result.curve[:-1]]
+    run.curve.append((vendor.minutes, run.accuracy))
     return run
-
-
-def _deliver(learner: OnlineLearner, stage: SelectionStage, pending: deque[tuple[int, int]],
-             position: int | None, X: np.ndarray, y: np.ndarray, chars: np.ndarray,
-             true_seconds: np.ndarray, learn_cost: CostModel | None, run: BudgetRun) -> None:
-    rows = []
-    while pending and (position is None or pending[0][0] <= position):
-        rows.append(pending.popleft()[1])
-    if not rows:
-        return
-    labels = list(y[rows])
-    gains = label_gain(learner.snapshot(), X[rows], labels)
-    learner.learn_many(X[rows], labels)
-    stage.labelled([str(r) for r in rows], gains.tolist())
-    run.labels += len(rows)
-    run.minutes += float(true_seconds[rows].sum()) / 60.0
-    if learn_cost is not None:
-        learn_cost.observe_many(chars[rows], true_seconds[rows])

@@ -6,8 +6,13 @@ clock (``simulation.seconds_per_item`` seconds per stream item) instead of a bro
 - scorers: each chunk of rows is scored (``score_many``) on the last *published* model and
   handed to :meth:`Coordinator.on_scored` as :class:`~stream_al.loop.records.ScoredTexts`, with
   its stream positions as texts offsets;
-- vendors: what is bought goes to a :class:`~stream_al.simulate.vendor.SimulatedVendor`, whose
-  labels come back ``label_delay`` items later through :meth:`Coordinator.on_labels`;
+- labels agents and admission: what the vendor answered, less what the admission caps refuse
+  (:mod:`stream_al.loop.admission`, as the worker's shell does), goes to
+  :meth:`Coordinator.on_labels`;
+- vendors: what is bought goes to a :class:`~stream_al.simulate.vendor.Vendor` (a
+  :class:`~stream_al.simulate.vendor.SimulatedVendor`, or the timed annotators of
+  :mod:`stream_al.simulate.annotators`), whose labels come back ``label_delay`` items later
+  through :meth:`Coordinator.on_labels`;
 - chores: after every chunk the last model is published and late selections expire; at the
   end of the stream, the idle flush spends what the budget still allows.
 
@@ -27,10 +32,11 @@ import numpy as np
 
 from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.loop.admission import Admission
 from stream_al.loop.coordinator import IDLE_FLUSH_S, Coordinator, LabelOutcome
 from stream_al.loop.records import ModelRelease, Purchase, ScoredTexts
 from stream_al.score.batch import score_many
-from stream_al.simulate.vendor import SimulatedVendor
+from stream_al.simulate.vendor import Vendor
 
 
 @dataclass(frozen=True)
@@ -54,12 +60,16 @@ class Replayed:
     labels_used: int = 0
     gains: list[float] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
+    """Labels the admission caps kept from the coordinator, per reason (``class_cap``: a new
+    class over ``kafka.new_classes_per_hour``; ``invalid_field``: over
+    ``annotation.max_annotators``), as the worker dead-letters them."""
 
 
 class Replay:
     """Feeds ``coordinator`` the rows of a dataset (``texts``, embeddings ``X``) in chunks."""
 
-    def __init__(self, coordinator: Coordinator, vendor: SimulatedVendor,
+    def __init__(self, coordinator: Coordinator, vendor: Vendor,
                  texts: Sequence[str], X: np.ndarray, seconds_per_item: float = 1.0,
                  record: bool = False) -> None:
         self.c = coordinator
@@ -72,6 +82,8 @@ class Replay:
         self.model: ModelSnapshot = coordinator.learner.snapshot()
         """The last published model: what the scorers score with."""
         self.out = Replayed()
+        self.admission = Admission.of(coordinator.settings)
+        """The caps on labels the worker applies before its coordinator (loop/admission.py)."""
         self.steps: list[Step] | None = [] if record else None
         self._extra_s = 0.0
 
@@ -109,13 +121,18 @@ class Replay:
 
     # ---- the worker's calls ----------------------------------------------------------------
     def deliver(self, now: float) -> LabelOutcome | None:
-        """The labels the vendor has answered by ``now``, as one labels record."""
+        """The labels the vendor has answered by ``now``, as one labels record, without those
+        over the admission caps."""
         labels = [replace(x, received_at=now) for x in self.vendor.due_many(now)]
+        labels, refused = self.admission.admit_many(labels, set(self.c.learner.classes), now)
+        for _, r in refused:
+            self.out.refused[r.reason] = self.out.refused.get(r.reason, 0) + 1
         if not labels:
             return None
         self.offset += 1
         self._log(Step("labels", now, self.offset, labels=tuple(labels)))
         outcome = self.c.on_labels(labels, self.offset, now)
+        self.admission.accepted_many(outcome.accepted)
         self.out.labels_used += len(outcome.accepted)
         self.out.gains += outcome.gains
         self._publish(now, force=False)

@@ -25,7 +25,7 @@ from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.coordinator import Coordinator
 from stream_al.simulate.lookup import LookupEmbedder
 from stream_al.simulate.replay import Replay
-from stream_al.simulate.vendor import SimulatedVendor
+from stream_al.simulate.vendor import SimulatedVendor, Vendor
 
 __all__ = ["Simulation", "StrategyResult", "area_under_curve", "evaluate", "label_gain", "split"]
 
@@ -124,10 +124,11 @@ class Simulation:
         return float(accuracy_score(self.y[self.split.test], pred))
 
     def run(self, strategy: str, progress: Callable[[int], None] | None = None,
-            record: bool = False) -> StrategyResult:
+            record: bool = False, vendor: Vendor | None = None) -> StrategyResult:
         """Replay the stream with ``strategy``; ``record`` keeps every call into the
-        coordinator (:attr:`last_replay`'s ``steps``)."""
-        replay = self.replay(strategy, record)
+        coordinator (:attr:`last_replay`'s ``steps``); ``vendor``: who labels (by default
+        :meth:`vendor`'s)."""
+        replay = self.replay(strategy, record, vendor)
         result = StrategyResult(strategy)
         test_X, test_y = self.X[self.split.test], self.y[self.split.test]
         next_cp = 0
@@ -155,17 +156,34 @@ class Simulation:
         self.last_replay = replay
         return result
 
-    def replay(self, strategy: str, record: bool = False) -> Replay:
-        """A fresh coordinator for ``strategy``, its simulated vendor and the replay loop."""
+    def replay(self, strategy: str, record: bool = False,
+               vendor: Vendor | None = None) -> Replay:
+        """A fresh coordinator for ``strategy``, its vendor and the replay loop."""
         s = self.settings
         c = Coordinator(s, self.X.shape[1], self.embedder, strategy)
-        truth = {str(r): str(self.y[r]) for r in self.split.stream.tolist()}
-        classes = sorted(set(truth.values()))
-        vendor = SimulatedVendor(truth, classes, s.simulation.label_delay
-                                 * s.simulation.seconds_per_item,
-                                 s.simulation.annotator_accuracy,
-                                 pool=s.annotation.max_annotators, seed=s.simulation.seed)
-        return Replay(c, vendor, self.texts, self.X, s.simulation.seconds_per_item, record)
+        return Replay(c, vendor or self.vendor(), self.texts, self.X,
+                      s.simulation.seconds_per_item, record)
+
+    @property
+    def truth(self) -> dict[str, str]:
+        """Stream item id -> its true class."""
+        return {str(r): str(self.y[r]) for r in self.split.stream.tolist()}
+
+    @property
+    def label_delay_s(self) -> float:
+        """Simulated seconds between a purchase and its labels (``simulation.label_delay``
+        stream items)."""
+        sim = self.settings.simulation
+        return sim.label_delay * sim.seconds_per_item
+
+    def vendor(self) -> SimulatedVendor:
+        """The default vendor: ``annotation.max_annotators`` annotators, each right with
+        ``simulation.annotator_accuracy``, answering ``label_delay`` items after a purchase."""
+        s = self.settings
+        truth = self.truth
+        return SimulatedVendor(truth, sorted(set(truth.values())), self.label_delay_s,
+                               s.simulation.annotator_accuracy,
+                               pool=s.annotation.max_annotators, seed=s.simulation.seed)
 
 
 def held_out_reliability(snapshot: ModelSnapshot, X: np.ndarray,

@@ -17,11 +17,29 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from stream_al.labels import Label
 from stream_al.loop.records import Purchase
+
+
+class Vendor(Protocol):
+    """What the replay loop (:class:`~stream_al.simulate.replay.Replay`) asks of a vendor."""
+
+    def buy_many(self, purchases: Sequence[Purchase], now: float) -> None:
+        """Take the purchases made at ``now``."""
+        ...
+
+    def due_many(self, now: float) -> list[Label]:
+        """The labels answered by ``now``, in the order they were answered."""
+        ...
+
+    @property
+    def last_due(self) -> float | None:
+        """When the last label still owed will be answered (None: nothing owed)."""
+        ...
 
 
 class SimulatedVendor:

@@ -51,6 +51,7 @@ from pydantic import (
 )
 
 from stream_al.errors import StreamAlError
+from stream_al.loop.class_gate import MAX_CLASSES  # classes a model snapshot may have
 
 SCHEMA_VERSION = 1
 DEAD_LETTER_RAW_BYTES = 4096
@@ -78,8 +79,6 @@ MAX_COUNT = 2**53
 """Counts and offsets beyond this are not plausible (and not exact in a float)."""
 MAX_SNAPSHOT_BYTES = 256 * 2**20
 """A model snapshot's size once decompressed: more is a decompression bomb, not a model."""
-MAX_CLASSES = 1000
-"""Classes a model snapshot may have."""
 
 _VISIBLE = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
                       r"\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f"

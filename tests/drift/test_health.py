@@ -14,7 +14,7 @@ def test_a_real_shift_raises_an_alarm_and_a_stationary_stream_does_not():
     embedder = make_embedder(EmbedderSettings(name="static"))
     sports = [t for t, y in rows("ag_news", 3000) if y == "Sports"][:500]
     world = [t for t, y in rows("ag_news", 3000) if y == "World"][:300]
-    health = DataHealth(settings, embedder.dim)
+    health = DataHealth(settings.drift, settings.ood, embedder.dim)
     X = embedder.embed(sports)
     quiet = sum(len(health.on_batch(X[i : i + 50], None)) for i in range(0, 500, 50))
     assert quiet == 0
@@ -29,7 +29,7 @@ def test_ood_ratio_is_unknown_until_enough_labels_then_a_share():
     settings = Settings.load(ood={"min_labels": 20})
     embedder = make_embedder(EmbedderSettings(name="static"))
     texts = [t for t, _ in rows("ag_news", 200)]
-    health = DataHealth(settings, embedder.dim)
+    health = DataHealth(settings.drift, settings.ood, embedder.dim)
     assert np.isnan(health.ood_ratio)
     X = embedder.embed(texts)
     health.on_labels(X[:100], [True] * 100)

@@ -32,7 +32,7 @@ class Desk:
     def __init__(self, **annotation) -> None:
         settings = Settings(annotation={"adjudication": "majority", "noise_check": False,
                                         **annotation})
-        self.a = Annotating(settings, DIM)
+        self.a = Annotating(settings.annotation, settings.learner, DIM)
         self.store = LabelStore()
         self.texts: dict[str, str] = {}
         self.t = 0.0
@@ -270,7 +270,7 @@ def test_relearns_are_spaced_and_a_pending_one_comes_with_a_later_due_call():
 def test_what_it_keeps_per_labelled_item_is_bounded_by_the_learners_memory():
     settings = Settings(annotation={"adjudication": "majority", "noise_check": True},
                         learner={"memory": 10})
-    a, store, texts = Annotating(settings, DIM), LabelStore(), {}
+    a, store, texts = Annotating(settings.annotation, settings.learner, DIM), LabelStore(), {}
     for n in range(30):
         item = f"b{n}"
         texts[item] = item

@@ -99,8 +99,8 @@ def test_a_temperature_is_adopted_when_it_lowers_the_held_out_nll():
     learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
     learner.learn_many(X[:200], labels[:200])
     settings = Settings.load(budget={"fraction": 0.1})
-    stage = SelectionStage(settings, X.shape[1])
-    governance = Governance(settings, stage, DataHealth(settings, X.shape[1]))
+    stage = SelectionStage(settings.selection, settings.budget, X.shape[1])
+    governance = Governance(settings.calibration, stage, DataHealth(settings.drift, settings.ood, X.shape[1]))
     before = overconfident(learner)
     results = []
     for start in range(200, 600, REFIT_EVERY):
@@ -125,8 +125,9 @@ def test_only_labels_bought_for_a_calibrating_reason_calibrate():
     learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
     learner.learn_many(X[:200], labels[:200])
     settings = Settings.load(budget={"fraction": 0.1})
-    governance = Governance(settings, SelectionStage(settings, X.shape[1]),
-                            DataHealth(settings, X.shape[1]))
+    stage = SelectionStage(settings.selection, settings.budget, X.shape[1])
+    governance = Governance(settings.calibration, stage,
+                            DataHealth(settings.drift, settings.ood, X.shape[1]))
     before = overconfident(learner)
     for start in range(200, 800, REFIT_EVERY):
         rows = slice(start, start + REFIT_EVERY)
@@ -138,8 +139,9 @@ def test_only_labels_bought_for_a_calibrating_reason_calibrate():
 def test_a_rebuild_keeps_the_temperature_of_the_last_published_model():
     _, labels, X = embedded("ag_news", 400)
     settings = Settings.load(budget={"fraction": 0.1})
-    governance = Governance(settings, SelectionStage(settings, X.shape[1]),
-                            DataHealth(settings, X.shape[1]))
+    stage = SelectionStage(settings.selection, settings.budget, X.shape[1])
+    governance = Governance(settings.calibration, stage,
+                            DataHealth(settings.drift, settings.ood, X.shape[1]))
     learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
     learner.learn_many(X, labels)  # the rebuild re-learned every label, at temperature 1
     governance.resume_temperature(learner, 1.7)

@@ -28,7 +28,7 @@ def blobs(n: int, share: list[float], seed: int, start: int = 0) -> tuple[Scored
 def stage_for(fraction: float = 0.05, **selection) -> SelectionStage:
     settings = Settings.load(budget={"fraction": fraction},
                              selection={"batch_interval": 100, **selection})
-    return SelectionStage(settings, DIM, "balanced")
+    return SelectionStage(settings.selection, settings.budget, DIM, "balanced")
 
 
 def feed(stage: SelectionStage, batch: ScoredBatch) -> list:
@@ -102,7 +102,7 @@ def test_behind_the_cost_aware_wrapper_the_model_is_still_trusted_once_it_knows_
     batch, which = blobs(400, [0.5, 0.5], seed=0)
     centre = np.stack([batch.X[which == c].mean(axis=0) for c in (0, 1)])
     stage.set_model(ModelSnapshot(1, ("a", "b"), centre, np.zeros(2, dtype=np.float32)))
-    aware = CostAware.of(lambda r: make_selector("balanced", stage.settings.selection,
-                                                 stage.settings.budget, r), stage)
+    aware = CostAware.of(lambda r: make_selector("balanced", stage.selection,
+                                                 stage.budget_settings, r), stage)
     aware.inner.recent.add_many(batch.X[:10])
     assert aware.inner.trusted()

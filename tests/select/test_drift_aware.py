@@ -78,7 +78,7 @@ def test_credit_never_breaks_the_long_run_budget(fraction, boost, max_credit, pe
 def stage_for(fraction, strategy="random", seed=0, **drift):
     s = Settings.load(budget={"fraction": fraction}, selection={"seed": seed},
                       drift={"response_items": 400, "boost": 4.0, "max_credit": 12.0, **drift})
-    stage = SelectionStage(s, dim=256, strategy=strategy)
+    stage = SelectionStage(s.selection, s.budget, dim=256, strategy=strategy)
     return s, stage
 
 

@@ -131,7 +131,7 @@ def test_ood_items_are_bought_for_their_own_reason_within_the_cap():
 def test_the_selector_is_wrapped_only_for_what_is_switched_on():
     def wrappers(**sections) -> list[str]:
         settings = Settings.load(budget={"fraction": 0.1}, **sections)
-        stage = build_stage(settings, 8, ood=DataHealth(settings, 8).ood)
+        stage = build_stage(settings, 8, ood=DataHealth(settings.drift, settings.ood, 8).ood)
         names, part = [], stage.selector
         while hasattr(part, "base"):
             names.append(type(part).__name__)
@@ -161,3 +161,15 @@ def test_wrappers_are_found_by_kind():
     stage = build_stage(Settings.load(budget={"fraction": 0.1}), 8, "bandit")
     assert isinstance(find(stage.selector, OODSelector), OODSelector)
     assert find(stage.selector, CostAware) is None
+
+
+def test_the_ood_cap_and_drift_response_accrue_at_the_ledgers_rate():
+    """With a budget in minutes the ledger's fraction is the cost budget's (amount per typical
+    label), not ``budget.fraction``: the OOD cap's share and the response's boost are of it."""
+    s = Settings.load(budget={"fraction": 0.5}, cost={"unit": "minutes", "amount": 0.01})
+    stage = build_stage(s, 8, "random")
+    assert stage.budget.fraction != pytest.approx(0.5)
+    assert find(stage.selector, OODSelector).cap.rate == \
+        pytest.approx(s.ood.max_share * stage.budget.fraction)
+    assert find(stage.selector, DriftAwareSelector).response.fraction == \
+        pytest.approx(stage.budget.fraction)

@@ -20,7 +20,7 @@ def bought_novelty(strategy: str, novelty_weight: float) -> tuple[list[list], li
     """What each batch bought, and the batches as the stage left them."""
     settings = Settings.load(budget={"fraction": 0.1},
                              selection={"novelty_weight": novelty_weight, "batch_interval": 100})
-    stage = SelectionStage(settings, 16, strategy)
+    stage = SelectionStage(settings.selection, settings.budget, 16, strategy)
     batches = [unscored(make_batch(100, seed=s, start=100 * s)) for s in range(6)]
     return [stage.select_many(batch) for batch in batches], batches
 

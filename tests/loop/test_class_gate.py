@@ -5,13 +5,12 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream_al.stream.class_gate import HOUR_S, ClassGate
-from stream_al.stream.messages import LabelIn
+from stream_al.labels import Label
+from stream_al.loop.class_gate import HOUR_S, ClassGate
 
 
-def said(name: str, i: int = 0) -> LabelIn:
-    return LabelIn(schema_version=1, item_id=f"i-{i}", label=name, annotator_id="a",
-                   timestamp=0.0)
+def said(name: str, i: int = 0) -> Label:
+    return Label(f"i-{i}", name, "a", 0.0)
 
 
 def test_2000_invented_classes_admit_only_the_hours_cap():

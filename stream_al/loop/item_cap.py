@@ -7,10 +7,9 @@ coordinator accepted, per item, and refuses (``invalid_field``, one by one) a la
 annotator once an item has ``max_annotators``. The same annotator answering again passes: the
 coordinator's own rules (first answer wins) decide about it.
 
->>> from stream_al.stream.messages import LabelIn
+>>> from stream_al.labels import Label
 >>> cap = ItemCap(max_annotators=2)
->>> said = [LabelIn(schema_version=1, item_id="x", label="A", annotator_id=a, timestamp=0.0)
-...         for a in ("ann-1", "ann-2", "ann-3", "ann-1")]
+>>> said = [Label("x", "A", a, 0.0) for a in ("ann-1", "ann-2", "ann-3", "ann-1")]
 >>> cap.accepted_many(said[:2])
 >>> kept, refused = cap.admit_many(said[2:])
 >>> [x.annotator_id for x in kept], [x.annotator_id for x, _ in refused]
@@ -20,15 +19,25 @@ coordinator's own rules (first answer wins) decide about it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from stream_al.stream.messages import DeadLetterReason, LabelIn
+from stream_al.loop.records import Refusal
 
 
 class Said(Protocol):
-    item_id: str
-    label: str
-    annotator_id: str
+    """A label as the caps read it: a domain :class:`~stream_al.labels.Label` or the wire's."""
+
+    @property
+    def item_id(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def annotator_id(self) -> str: ...
+
+
+S = TypeVar("S", bound=Said)
 
 
 class ItemCap:
@@ -49,12 +58,12 @@ class ItemCap:
         return self._answers.get(item_id, {}).get(annotator_id)
 
     def admit_many(
-        self, labels: list[LabelIn]
-    ) -> tuple[list[LabelIn], list[tuple[LabelIn, DeadLetterReason]]]:
+        self, labels: list[S]
+    ) -> tuple[list[S], list[tuple[S, Refusal]]]:
         """The labels that fit, and the others with the reason. Labels of one record count
         against each other too (as if each were accepted)."""
-        kept: list[LabelIn] = []
-        refused: list[tuple[LabelIn, DeadLetterReason]] = []
+        kept: list[S] = []
+        refused: list[tuple[S, Refusal]] = []
         pending: dict[str, set[str]] = {}
         for x in labels:
             have = set(self._answers.get(x.item_id, {})) | pending.get(x.item_id, set())
@@ -62,7 +71,7 @@ class ItemCap:
                 pending.setdefault(x.item_id, set()).add(x.annotator_id)
                 kept.append(x)
             else:
-                refused.append((x, DeadLetterReason(
+                refused.append((x, Refusal(
                     "invalid_field", f"item {x.item_id[:40]!r} already has labels of "
                     f"{len(have)} annotators (annotation.max_annotators)")))
         return kept, refused
