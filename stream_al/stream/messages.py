@@ -121,11 +121,14 @@ EVENT_KINDS: dict[str, str] = {
     "answer_changed": "an annotator sent a second, different answer for an item; the first "
                       "stands (item_ids; detail: policy, changes: item, annotator, kept, "
                       "dropped)",
+    "pacing": "the budget pacer paused (rate down to pacing.floor: labels stopped paying) or "
+              "resumed (full rate: drift alarm, new class, OOD rise, accuracy drop) (detail: "
+              "change, reason, rate, position, signals, labels_saved)",
 }
 """Every kind of record on the ``events`` topic, and what it says."""
 EventKind = Literal[
     "restored", "expired", "truncated", "drift_alarm", "suspicious_labels", "verdicts_changed",
-    "rollback", "class_cap", "answer_changed",
+    "rollback", "class_cap", "answer_changed", "pacing",
 ]
 
 
