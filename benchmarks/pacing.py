@@ -82,7 +82,10 @@ def build(stream: str, name: str, length: int, seed: int, settings: Settings,
 def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list[dict]:
     base = Settings.load(embedder={"name": "static"}, budget={"fraction": args.budget},
                          simulation={"seed": seed}, selection={"seed": seed},
-                         pacing={"seed": seed, "borrow_cap": args.borrow_cap})
+                         pacing={"seed": seed, "borrow_cap": args.borrow_cap,
+                                 **({"kappa": args.kappa} if args.kappa else {}),
+                                 **({"min_improvement": args.min_improvement}
+                                    if args.min_improvement is not None else {})})
     built = build(stream, name, args.length, seed, base)
     if built is None:
         return []
@@ -157,6 +160,10 @@ def main() -> int:
     parser.add_argument("--length", type=int, default=10_000,
                         help="stream items (fewer where a set has fewer rows)")
     parser.add_argument("--borrow-cap", type=float, default=0.0, dest="borrow_cap")
+    parser.add_argument("--kappa", type=float, default=None, help="pacing.kappa (default: the "
+                        "settings' default)")
+    parser.add_argument("--min-improvement", type=float, default=None, dest="min_improvement",
+                        help="pacing.min_improvement (default: the settings' default)")
     parser.add_argument("--out", default="runs/pacing.jsonl")
     parser.add_argument("--report", action="store_true", help="only print the tables of --out")
     args = parser.parse_args()

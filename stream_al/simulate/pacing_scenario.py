@@ -158,6 +158,8 @@ class PacedResult:
     def resume_delay(self) -> int | None:
         """Items from the change until the rate was 1 again (0: it was 1 at the change; None:
         it never was)."""
+        if self.rate_at(self.shift_at - 1) >= 1:
+            return 0
         return next((p - self.shift_at for p, r in self.rates if p >= self.shift_at and r >= 1),
                     None)
 
