@@ -96,7 +96,7 @@ def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list
         started = time.perf_counter()
         settings = base.model_copy(update={"pacing": base.pacing.model_copy(
             update={"enabled": paced})})
-        r = run.run(settings)
+        r = run.run_with(settings)
         changed = stream != "stationary"
         rows.append({
             "set": name, "stream": stream, "seed": seed, "paced": paced,

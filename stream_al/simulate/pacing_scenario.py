@@ -10,7 +10,7 @@ Four streams, built from real labelled datasets (only the order of their rows is
   row space; labels keep their names when both sets have the same classes, else they are
   prefixed with the set's name, so the second set's classes are new).
 
-:class:`PacingRun` replays a :class:`~stream_al.simulate.drift_scenario.ShiftStream` through the
+:class:`PacingRun` (:meth:`PacingRun.run_with`) replays a :class:`~stream_al.simulate.drift_scenario.ShiftStream` through the
 worker's coordinator (:mod:`stream_al.simulate.replay`) and records, at every checkpoint,
 held-out accuracy (on the classes the stream holds then), the budget spent and the pacer's
 rate; :class:`PacedResult` says when the pacer resumed after the change and what it saved.
@@ -24,13 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_al.config import Settings
-from stream_al.loop.coordinator import Coordinator
 from stream_al.pace.pacer import PaceChange
-from stream_al.simulate.drift_scenario import ShiftStream, emerging_classes
-from stream_al.simulate.lookup import LookupEmbedder
+from stream_al.simulate.drift_scenario import DriftScenario, ShiftStream, emerging_classes
 from stream_al.simulate.replay import Replay
 from stream_al.simulate.simulator import evaluate
-from stream_al.simulate.vendor import SimulatedVendor
 
 
 def _held_out(y: np.ndarray, test_per_class: int, rng: np.random.Generator,
@@ -164,19 +161,18 @@ class PacedResult:
                     None)
 
 
-class PacingRun:
-    """One :class:`ShiftStream` over rows ``labels``/``X``; run with any settings."""
+class PacingRun(DriftScenario):
+    """One :class:`ShiftStream` over rows ``labels``/``X``; run with any settings (the drift
+    response and the OOD cap as they configure)."""
 
     def __init__(self, labels: Sequence[str], X: np.ndarray, stream: ShiftStream,
                  texts: Sequence[str] | None = None, eval_every: int = 500) -> None:
-        self.y = np.asarray(labels, dtype=object)
-        self.X = np.asarray(X, dtype=np.float32)
-        self.texts = list(texts) if texts is not None else [f"row {i}" for i in range(len(X))]
-        self.stream = stream
-        self.eval_every = eval_every
+        super().__init__(labels, X, Settings.load(), stream, eval_every, texts)
 
-    def run(self, settings: Settings, strategy: str | None = None) -> PacedResult:
-        replay = self._replay(settings, strategy)
+    def run_with(self, settings: Settings, strategy: str | None = None) -> PacedResult:
+        """Replay the stream under ``settings`` (pacing on or off), recording the rate."""
+        self.settings = settings
+        replay = self._replay(strategy or settings.selection.strategy, respond=True, ood=True)
         c = replay.c
         pacer = c.governance.pacer
         result = PacedResult(self.stream.shift_at)
@@ -190,10 +186,10 @@ class PacingRun:
             over = b.spent + c.governance.debt - (b.fraction * b.seen + b.warmup)
             result.max_overspend = max(result.max_overspend, over)
             if replay.position >= next_eval:
-                result.curve.append(self._checkpoint(replay, rate))
+                result.curve.append(self._pace_point(replay, rate))
                 next_eval += self.eval_every
         replay.finish()
-        result.curve.append(self._checkpoint(replay, result.rates[-1][1]))
+        result.curve.append(self._pace_point(replay, result.rates[-1][1]))
         b = c.stage.budget
         result.labels_used = replay.out.labels_used
         result.spent = b.spent + c.governance.debt
@@ -205,18 +201,9 @@ class PacingRun:
             result.saved_labels = pacer.labels_saved
         return result
 
-    def _replay(self, s: Settings, strategy: str | None) -> Replay:
-        c = Coordinator(s, self.X.shape[1], LookupEmbedder(self.texts, self.X), strategy)
-        truth = {str(r): str(self.y[r]) for r in self.stream.order.tolist()}
-        vendor = SimulatedVendor(truth, sorted(set(truth.values())),
-                                 s.simulation.label_delay * s.simulation.seconds_per_item,
-                                 s.simulation.annotator_accuracy,
-                                 pool=s.annotation.max_annotators, seed=s.simulation.seed)
-        return Replay(c, vendor, self.texts, self.X, s.simulation.seconds_per_item)
-
-    def _checkpoint(self, replay: Replay, rate: float) -> PacePoint:
-        stream, position = self.stream, replay.position
-        rows = stream.test_before if position <= stream.shift_at else stream.test_after
+    def _pace_point(self, replay: Replay, rate: float) -> PacePoint:
+        position = replay.position
+        rows = self._test_rows(position)
         acc, _ = evaluate(replay.c.learner.snapshot(), self.X[rows], list(self.y[rows]))
         spent = replay.c.stage.budget.spent + replay.c.governance.debt
         return PacePoint(position, replay.out.labels_used, acc, spent, rate)

@@ -84,7 +84,7 @@ def test_a_paced_run_spends_less_and_never_beyond_the_budget(ag_news):
     data, X = ag_news
     stream = stationary(data.labels, length=2000, test_per_class=50, seed=0)
     run = PacingRun(data.labels, X, stream, data.texts, eval_every=500)
-    plain, paced = run.run(quick(False)), run.run(quick(True))
+    plain, paced = run.run_with(quick(False)), run.run_with(quick(True))
     assert plain.spend_fraction == pytest.approx(1.0, abs=0.02)
     assert paced.spend_fraction < plain.spend_fraction
     assert paced.saved_labels > 0 and paced.reasons.get("pace_control", 0) > 0
