@@ -130,11 +130,11 @@ class Pacer:
         return self.saved / mean_cost if mean_cost > 0 else 0.0
 
     def observe_many(self, X: np.ndarray, fraction: float, model: ModelSnapshot,
-                     ood_flags: np.ndarray | None = None) -> None:
-        """A batch of stream items (rows ``X``) under budget ``fraction``: budget is saved at
-        the current rate, the stop set samples them, the OOD share is tracked, and the signals
-        are checked when due."""
-        n = len(X)
+                     ood_flags: np.ndarray | None = None, n_items: int | None = None) -> None:
+        """A batch of stream items (rows ``X``; ``n_items`` counted in the budget, if not
+        ``len(X)``) under budget ``fraction``: budget is saved at the current rate, the stop
+        set samples them, the OOD share is tracked, and the signals are checked when due."""
+        n = len(X) if n_items is None else n_items
         self.position += n
         self.saved += (1.0 - self.rate) * fraction * n
         self.stop_set.observe_many(X)
@@ -243,6 +243,10 @@ class Pacer:
         self._set_rate(1.0)
         self._changes.append(PaceChange("resumed", self.position, 1.0, reason,
                                         self.signals.as_dict()))
+
+    def peek_grant(self) -> float:
+        """The grant :meth:`take_grant` would hand out now."""
+        return self._grant
 
     def take_grant(self) -> float:
         """Saved budget a resume lets the selector spend on top of the rate (once)."""

@@ -10,9 +10,13 @@ keep their own accruals). Of each batch:
    accrues ``(rate - floor)`` x the budget per item (plus any grant of saved budget a resume
    lets it borrow), and which never allows more than the ledger it views.
 
-So at rate 1 the stack spends what it spends unpaced (a ``floor`` share of it at random), at
-the floor only the control trickle is bought, and nothing is ever bought beyond the ledger:
-the budget holds in every window whatever the pacer does. The pacer
+The budget a rate below 1 leaves unspent is *withheld* on the stage's ledger
+(:attr:`~stream_al.select.budget.Budget.withheld`), so no layer of the stack (OOD cap, drift
+exploration, the end-of-stream flush) spends it later; a resume's grant (``borrow_cap``) is the
+only way back. So at rate 1 the stack spends what it spends unpaced (a ``floor`` share of it at
+random), at the floor only the control trickle (and OOD or drift picks within the floor's
+allowance) is bought, and nothing is ever bought beyond the ledger: the budget holds in every
+window whatever the pacer does. The pacer
 (:class:`~stream_al.pace.pacer.Pacer`) sees every batch, the OOD flags the cap put on it, and
 the model the stage holds; the coordinator's governance hands it the labels and drift alarms.
 """
@@ -30,7 +34,7 @@ from stream_al.ood import OODDetector
 from stream_al.pace.pacer import CONTROL_REASON, Pacer
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty
-from stream_al.select.budget import BudgetError
+from stream_al.select.budget import Budget, BudgetError
 from stream_al.select.random import RandomSelector
 
 CONTROL_STRATEGY = "pace_control"
@@ -93,7 +97,7 @@ class PacedSelector:
 
     def __init__(self, base: Selector, settings: PacingSettings, fraction: float,
                  model: Callable[[], ModelSnapshot], detector: OODDetector | None = None,
-                 ) -> None:
+                 ledger: Callable[[], Budget] | None = None) -> None:
         self.base = base
         self.name = base.name
         self.settings = settings
@@ -101,16 +105,29 @@ class PacedSelector:
         self.model = model
         """The stage's current model (the pacer compares successive ones on its stop set)."""
         self.detector = detector
+        self.ledger = ledger
+        """The stage's ledger, on which the unspent budget is withheld (None: the budget each
+        batch is selected on, or the ledger it wraps)."""
         self.control = RandomSelector(settings.floor * fraction, seed=settings.seed)
         self._paced: PacedBudget | None = None
+        self._seen = 0
 
     @property
     def reads_novelty(self) -> bool:
         return reads_novelty(self.base)
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
-        self.pacer.observe_many(batch.X, self._fraction(budget), self.model(),
-                                self._ood_flags(batch))
+        ledger = self.ledger() if self.ledger is not None else _root(budget)
+        n_items = len(batch) if ledger is None else ledger.seen - self._seen
+        self._seen = self._seen + n_items
+        fraction = self._fraction(budget)
+        if ledger is not None:  # the ledger withheld at the last batch's rate: use this one's
+            late = (1.0 - self.pacer.rate - ledger.withhold_share) * fraction * n_items
+            ledger.withheld = max(0.0, ledger.withheld + late)
+        self.pacer.observe_many(batch.X, fraction, self.model(), self._ood_flags(batch),
+                                n_items=n_items)
+        if ledger is not None:
+            self._withhold(ledger)
         chosen = self._control_many(batch, budget)
         batch = batch.without(s.item_id for s in chosen)
         paced = self._paced_view(budget, len(batch) + len(chosen))
@@ -135,6 +152,13 @@ class PacedSelector:
             self.base.reward_many([s for s, _, _ in mine], [r for _, r, _ in mine],
                                   item_ids=None if item_ids is None else [i for _, _, i in mine])
 
+    def _withhold(self, ledger: Budget) -> None:
+        """From the next items on, the ledger withholds what the rate leaves unspent (every
+        layer of the stack spends from it); a resume's grant is released (it also reaches the
+        strategy through its paced view)."""
+        ledger.withhold_share = 1.0 - self.pacer.rate
+        ledger.withheld = max(0.0, ledger.withheld - self.pacer.peek_grant())
+
     def _control_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         return [replace(s, strategy=CONTROL_STRATEGY, reason=CONTROL_REASON)
                 for s in self.control.select_many(batch, budget)]
@@ -155,3 +179,12 @@ class PacedSelector:
         if self.detector is None or "ood_distance" not in batch.scores:
             return None
         return np.asarray(batch.scores["ood_distance"]) > self.detector.threshold
+
+
+def _root(budget: object) -> Budget | None:
+    """The :class:`Budget` ledger ``budget`` is or wraps (a drift response's credit)."""
+    while not isinstance(budget, Budget):
+        budget = getattr(budget, "base", None)
+        if budget is None:
+            return None
+    return budget

@@ -65,7 +65,8 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
         detector = ood or OODDetector(dim, settings.ood, seed=settings.selection.seed)
     if settings.pacing.enabled:
         stage.selector = PacedSelector(stage.selector, settings.pacing, settings.budget.fraction,
-                                       lambda: stage.snapshot, detector)
+                                       lambda: stage.snapshot, detector,
+                                       ledger=lambda: stage.budget)
     if detector is not None:
         stage.selector = OODSelector(stage.selector, detector, settings.budget.fraction)
     if settings.drift.response_items > 0:

@@ -15,6 +15,7 @@ from stream_al.learn import ModelSnapshot
 from stream_al.loop.governing import Governance
 from stream_al.pace.pacer import CONTROL_REASON
 from stream_al.select.budget import Budget, BudgetError
+from stream_al.select.drift_aware import DriftAwareSelector
 from stream_al.select.paced import PacedBudget, PacedSelector
 from stream_al.select.stack import build_stage, find
 from stream_al.select.variable_uncertainty import VariableUncertainty
@@ -125,3 +126,22 @@ def test_governance_hands_drift_alarms_to_the_pacer():
     governance.on_alarms([DriftAlarm("embedding_mmd", 1.0, 0.5, 0)])
     assert governance.pacer.rate == 1.0
     assert np.isclose(governance.pacer.take_changes()[-1].rate, 1.0)
+
+
+def test_budget_saved_while_paused_is_withheld_from_every_layer_of_the_stack():
+    s = Settings.load(budget={"fraction": 0.05}, pacing={"enabled": True, "floor": 0.2},
+                      drift={"response_items": 4000, "explore_share": 1.0, "boost": 3.0},
+                      selection={"batch_interval": 100})
+    stage = build_stage(s, DIM, strategy="uncertainty")
+    paced_layer = find(stage.selector, PacedSelector)
+    for _ in range(3):
+        paced_layer.pacer.slow_down("test")
+    stage.select_many(make_batch(100, dim=DIM, seed=99, start=10_000))  # the rate takes effect
+    aware = find(stage.selector, DriftAwareSelector)
+    aware.response.on_alarm(DriftAlarm("embedding_mmd", 1.0, 0.5, 0))  # explores, unpaced
+    spent, withheld, saved = stage.budget.spent, stage.budget.withheld, paced_layer.pacer.saved
+    for b in range(40):
+        stage.select_many(make_batch(100, dim=DIM, seed=b, start=100 * b))
+    assert stage.budget.spent - spent <= 0.2 * 0.05 * 4000 + 1.0
+    assert stage.budget.withheld - withheld == pytest.approx(0.8 * 0.05 * 4000)
+    assert paced_layer.pacer.saved - saved == pytest.approx(0.8 * 0.05 * 4000)
