@@ -352,13 +352,49 @@ class OODSettings(_Part):
                           "(the most recent; memory stays bounded)")
 
 
+class PacingSettings(_Part):
+    """Budget pacing (stream_al/pace/): spend less while labels stop paying, all again when the
+    stream changes. Off by default: benchmarks/README.md says where it pays and where not."""
+
+    enabled: bool = Field(False, description="turn the spending rate down when the stopping "
+                          "signals say labels no longer pay")
+    floor: float = Field(0.2, gt=0, le=1, description="lowest spending rate, x the budget; "
+                         "this share of the budget always buys random items (the control "
+                         "trickle: unbiased accuracy, calibration and learning-curve estimates)")
+    step_down: float = Field(0.5, gt=0, lt=1, description="the rate is multiplied by this at "
+                             "each check the signals say stop (down to floor)")
+    check_every: int = Field(250, ge=10, description="stream items between two checks")
+    min_labels: int = Field(100, ge=1, description="labels bought before the rate may go down")
+    stop_set_size: int = Field(500, ge=20, description="unlabelled items the successive "
+                               "models' predictions are compared on (Cohen's kappa)")
+    stop_set_refresh_items: int = Field(5000, ge=100, description="stream items after which "
+                                        "the stop set is replaced by a fresh sample")
+    kappa: float = Field(0.97, gt=0, le=1, description="stable when the mean kappa of "
+                         "successive checks' models reaches this (stabilising predictions)")
+    kappa_window: int = Field(3, ge=1, description="checks the mean kappa is taken over")
+    min_improvement: float = Field(0.01, ge=0, description="stop when the learning curve "
+                                   "of the control labels expects less accuracy than this "
+                                   "per 100 more labels")
+    resume_hold_items: int = Field(1000, ge=0, description="after a resume, stream items at "
+                                   "full rate before the rate may go down again")
+    ood_rise: float = Field(0.1, gt=0, le=1, description="resume when the share of stream items "
+                            "flagged OOD rises this far above its level when spending went down")
+    accuracy_drop: float = Field(0.1, gt=0, le=1, description="resume when the control labels' "
+                                 "prequential accuracy falls this far below its level when "
+                                 "spending went down")
+    borrow_cap: float = Field(0.0, ge=0, description="on a resume, up to this many cost units "
+                              "of the money saved may be spent on top of the rate (never "
+                              "beyond the budget ledger); 0: saved money stays saved")
+    seed: int = 0
+
+
 class CalibrationSettings(_Part):
     bins: int = Field(15, ge=2, description="equal-width confidence bins of the ECE")
     window_labels: int = Field(1000, ge=10, description="recent labels kept for calibration")
     min_labels: int = Field(60, ge=10, description="labels before a temperature is fitted")
     held_out_share: float = Field(0.5, gt=0, lt=1, description="newest share kept to measure")
     reasons: list[str] = Field(
-        default_factory=lambda: ["random"],
+        default_factory=lambda: ["random", "pace_control"],
         description="selection reasons whose labels sample the stream without bias; only their "
         "labels calibrate (uncertain/diverse/ood picks over-represent hard items). Empty: all",
     )
@@ -489,6 +525,7 @@ class Settings(BaseSettings):
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     ood: OODSettings = Field(default_factory=OODSettings)
+    pacing: PacingSettings = Field(default_factory=PacingSettings)
     calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     cost: CostSettings = Field(default_factory=CostSettings)

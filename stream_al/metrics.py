@@ -98,6 +98,11 @@ METRIC_TYPES: dict[str, str] = {
     "stream_al_reservoir_items": "gauge",
     "stream_al_reservoir_capacity_items": "gauge",
     "stream_al_reservoir_clusters": "gauge",
+    "stream_al_pacer_state": "gauge",
+    "stream_al_pacer_rate": "gauge",
+    "stream_al_pacer_saved_labels": "gauge",
+    "stream_al_pacer_saved_cost": "gauge",
+    "stream_al_pacer_signal": "gauge",
     # learning
     "stream_al_labels_received_total": "counter",
     "stream_al_labels_by_class_total": "counter",
@@ -132,6 +137,11 @@ COORDINATOR_GAUGES = frozenset({
     "stream_al_reservoir_items",
     "stream_al_reservoir_capacity_items",
     "stream_al_reservoir_clusters",
+    "stream_al_pacer_state",
+    "stream_al_pacer_rate",
+    "stream_al_pacer_saved_labels",
+    "stream_al_pacer_saved_cost",
+    "stream_al_pacer_signal",
     "stream_al_prequential_accuracy_ratio",
     "stream_al_calibration_error_ratio",
     "stream_al_model_temperature",
@@ -344,6 +354,17 @@ class Metrics:
             "stream_al_reservoir_capacity_items", "Candidates the reservoirs can hold."
         )
         self.reservoir_clusters = c.gauge("stream_al_reservoir_clusters", "Clusters with a reservoir.")
+        self.pacer_state = c.gauge("stream_al_pacer_state", "Budget pacer: 0 active (full rate), "
+                                   "1 slowing, 2 paused (at pacing.floor).")
+        self.pacer_rate = c.gauge("stream_al_pacer_rate",
+                                  "Budget pacer: spending rate, x the budget.")
+        self.pacer_saved_labels = c.gauge("stream_al_pacer_saved_labels",
+                                          "Budget pacer: labels not bought (budget saved).")
+        self.pacer_saved_cost = c.gauge("stream_al_pacer_saved_cost", "Budget pacer: budget "
+                                        "saved, in ledger units (cost.unit).")
+        self.pacer_signal = c.gauge("stream_al_pacer_signal", "Budget pacer: last value of each "
+                                    "stopping signal (kappa, improvement_per_100, ...).",
+                                    ["signal"])
 
     def _create_learning_metrics(self) -> None:
         r = self.registry
@@ -493,6 +514,18 @@ class Metrics:
         self.reservoir_clusters.set(clusters)
         self._coordinator.show(self.reservoir_items, self.reservoir_capacity,
                                self.reservoir_clusters)
+
+    def set_pacer(self, state: int, rate: float, saved_labels: float, saved_cost: float,
+                  signals: Mapping[str, float]) -> None:
+        """The budget pacer (stream_al/pace/): state index, rate, budget saved, signals."""
+        self.pacer_state.set(state)
+        self.pacer_rate.set(rate)
+        self.pacer_saved_labels.set(saved_labels)
+        self.pacer_saved_cost.set(saved_cost)
+        for name, value in signals.items():
+            self.pacer_signal.labels(name).set(value)
+        self._coordinator.show(self.pacer_state, self.pacer_rate, self.pacer_saved_labels,
+                               self.pacer_saved_cost, self.pacer_signal)
 
     def release_coordinator(self) -> None:
         """This worker lost the coordinator role: its coordinator gauges vanish (until set

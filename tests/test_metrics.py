@@ -40,6 +40,7 @@ def set_every_coordinator_gauge(metrics: Metrics, unit: str = "minutes") -> None
     metrics.set_ood_ratio(0.01)
     metrics.set_agreement(0.7)
     metrics.set_annotator_accuracy("ann-1", 0.9)
+    metrics.set_pacer(2, 0.2, saved_labels=12.0, saved_cost=12.0, signals={"kappa": 0.98})
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float | None:

@@ -13,6 +13,9 @@ The coordinator holds one :class:`Governance`. It drives the wrappers that
   of the drifting region (reason ``"drift_explore"``), and with ``drift.max_credit > 0`` the
   budget may also be spent ``drift.boost`` times as fast, borrowed and repaid afterwards.
   ``drift.response_items: 0`` turns it off.
+- **Budget pacing.** With ``pacing.enabled``, the :class:`~stream_al.pace.pacer.Pacer` of the
+  stage's :class:`~stream_al.select.paced.PacedSelector` hears every drift alarm and every
+  label (new classes, gains, prequential accuracy of its control labels) from here.
 - **Temperature scaling, measured.** A :class:`~stream_al.calibration.TemperatureCalibrator`
   keeps the logits the model gave arriving labels *before* learning them (labels bought for a
   reason in ``calibration.reasons``), fits a temperature on the older half every
@@ -37,8 +40,10 @@ from stream_al.drift.health import DataHealth
 from stream_al.drift.response import DriftResponse
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.pace.pacer import Pacer
 from stream_al.select.drift_aware import CreditBudget, DriftAwareSelector
 from stream_al.select.ood_cap import OODSelector
+from stream_al.select.paced import PacedSelector
 from stream_al.select.stack import find
 from stream_al.select.stage import SelectionStage
 
@@ -70,6 +75,10 @@ class Governance:
         if ood is not None and ood.detector is health.ood:
             health.checks_ood = False  # the selector checks (and counts) every stream item
         self.stage = stage
+        paced = find(stage.selector, PacedSelector)
+        self.pacer: Pacer | None = None if paced is None else paced.pacer
+        """The budget pacer (stream_al/pace/), with ``pacing.enabled``; alarms and labels
+        reach it from here."""
         self.calibrator = TemperatureCalibrator(calibration)
         self.last_calibration: CalibrationResult | None = None
         self._since_fit = 0
@@ -80,6 +89,8 @@ class Governance:
         detector located one, and makes the calibrator forget its labels."""
         monitor = self.health.monitor
         for alarm in alarms:
+            if self.pacer is not None:
+                self.pacer.on_alarm(alarm.detector)
             self.calibrator.reset()
             self._since_fit = 0
             if self.response is not None:
@@ -125,6 +136,8 @@ class Governance:
         """Labels for rows ``X`` arrived; ``before`` is the model that has not learned them
         and ``reasons`` why each item was bought (call before learning)."""
         self._since_fit += self.calibrator.update_from_snapshot(before, X, labels, reasons)
+        if self.pacer is not None:
+            self.pacer.on_labels(before, X, labels, reasons)
 
     def calibrate(self, learner: OnlineLearner) -> CalibrationResult | None:
         """Every ``REFIT_EVERY`` new calibration labels: fit, and adopt the temperature if it

@@ -3,7 +3,9 @@
 A fraction ``b`` of the stream may be labelled: after ``n`` items the allowance is
 ``b * n + warmup``, or ``b * (items in the current window)`` with windows of ``window_items``.
 The ledger never lets ``spent`` exceed the allowance; released costs (labels that never came
-back) are refunded.
+back) are refunded. ``withheld`` is budget a pacer decided not to spend (stream_al/pace/): each
+observed item adds ``withhold_share`` of its allowance to it, no selector may spend it, and it
+is forgotten when a window ends (its allowance is gone anyway).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class Budget(Spending):
     carried: dict[int, float] = field(default_factory=dict)
     """Charges of windows not reached yet (:attr:`window` -> cost): a restore found items bought
     in a window its ledger had not counted; that window starts with them spent."""
+    withheld: float = 0.0
+    withhold_share: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction <= 1:
@@ -67,6 +71,7 @@ class Budget(Spending):
         if n_items < 0:
             raise BudgetError(f"cannot observe a negative number of items ({n_items})")
         self.seen += n_items
+        self.withheld += self.withhold_share * self.fraction * n_items
         if not self.window_items:
             return
         in_window = self.window_seen + n_items
@@ -74,6 +79,7 @@ class Budget(Spending):
         if in_window >= self.window_items:  # a new window starts with a fresh allowance
             self.window_spent = self.carried.pop(self.window, 0.0)
             self.carried = {w: c for w, c in self.carried.items() if w > self.window}
+            self.withheld = self.withhold_share * self.fraction * self.window_seen
 
     @property
     def window(self) -> int:
@@ -85,8 +91,9 @@ class Budget(Spending):
     def allowance(self) -> float:
         """Cost that may still be spent now."""
         if self.window_items:
-            return self.fraction * self.window_seen + self.warmup - self.window_spent
-        return self.fraction * self.seen + self.warmup - self.spent
+            return (self.fraction * self.window_seen + self.warmup - self.window_spent
+                    - self.withheld)
+        return self.fraction * self.seen + self.warmup - self.spent - self.withheld
 
     def spend(self, cost: float = 1.0) -> None:
         self.check_spend(cost)

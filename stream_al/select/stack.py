@@ -9,9 +9,11 @@ From the inside out:
    money a :class:`~stream_al.select.cost.CostBudget`'s ledger (``stage.cost_budget``);
 2. with ``cost.aware`` (minutes or money), :class:`~stream_al.select.cost_aware.CostAware`:
    informativeness per unit of cost;
-3. with ``ood.max_share > 0``, :class:`~stream_al.select.ood_cap.OODSelector`: items far from
+3. with ``pacing.enabled``, :class:`~stream_al.select.paced.PacedSelector`: the strategy at
+   the pacer's rate, plus a random control trickle (``stream_al/pace/``);
+4. with ``ood.max_share > 0``, :class:`~stream_al.select.ood_cap.OODSelector`: items far from
    everything labelled bought for reason ``"ood"``, capped at that share of the budget;
-4. with ``drift.response_items > 0``, :class:`~stream_al.select.drift_aware.DriftAwareSelector`,
+5. with ``drift.response_items > 0``, :class:`~stream_al.select.drift_aware.DriftAwareSelector`,
    whose :class:`~stream_al.drift.response.DriftResponse` drift alarms start.
 
 >>> from stream_al.config import Settings
@@ -34,6 +36,7 @@ from stream_al.select.cost_aware import CostAware
 from stream_al.select.drift_aware import DriftAwareSelector
 from stream_al.select.factory import make_selector
 from stream_al.select.ood_cap import OODSelector
+from stream_al.select.paced import PacedSelector
 from stream_al.select.stage import SelectionStage
 
 
@@ -58,8 +61,14 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
                 lambda r: make_selector(stage.strategy, sel, bud, r), stage,
                 kind=sel.uncertainty, min_cost=cost.min_cost)
     fraction = stage.budget.fraction  # of the ledger: with minutes or money, the cost budget's
+    detector = None
     if settings.ood.max_share > 0:
         detector = ood or OODDetector(dim, settings.ood, seed=settings.selection.seed)
+    if settings.pacing.enabled:
+        stage.selector = PacedSelector(stage.selector, settings.pacing, fraction,
+                                       lambda: stage.snapshot, detector,
+                                       ledger=lambda: stage.budget)
+    if detector is not None:
         stage.selector = OODSelector(stage.selector, detector, fraction)
     if settings.drift.response_items > 0:
         response = DriftResponse.from_settings(settings.drift, fraction)

@@ -1,11 +1,13 @@
-"""What a simulation writes: summary.json, curve.csv, calibration.csv, and with matplotlib (the
-``plots`` extra) learning_curve.png and reliability.png."""
+"""What a simulation writes: summary.json, curve.csv, calibration.csv, with budget pacing
+pacing.csv, and with matplotlib (the ``plots`` extra) learning_curve.png (with pacing, the
+pacer's rate over the stream under it) and reliability.png."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -44,6 +46,7 @@ def write_report(out_dir: Path, results: Mapping[str, StrategyResult], all_label
                 w.writerow([name, p.position, p.labels_used, f"{p.accuracy:.4f}",
                             f"{p.macro_f1:.4f}"])
     write_calibration(out_dir, results)
+    write_pacing(out_dir, results)
     try:
         draw_report(out_dir, results, all_labels_accuracy)
     except PlotsUnavailableError as e:
@@ -63,6 +66,19 @@ def write_calibration(out_dir: Path, results: Mapping[str, StrategyResult]) -> N
         w.writerow(["strategy", "ece"])
         for name, d in _diagrams(results).items():
             w.writerow([name, f"{d.ece:.4f}"])
+
+
+def write_pacing(out_dir: Path, results: Mapping[str, StrategyResult]) -> None:
+    """``pacing.csv``: the pacer's rate (x the budget) over the stream, per paced strategy."""
+    paced = {name: r for name, r in results.items() if r.pace}
+    if not paced:
+        return
+    with (out_dir / "pacing.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["strategy", "position", "rate"])
+        for name, r in paced.items():
+            for position, rate in r.pace:
+                w.writerow([name, position, f"{rate:.4f}"])
 
 
 def draw_report(out_dir: Path, results: Mapping[str, StrategyResult],
@@ -86,7 +102,13 @@ def plot_learning_curves(path: Path, results: Mapping[str, StrategyResult],
     """Held-out accuracy against labels bought, one line per strategy; raises
     :class:`~stream_al.plotting.PlotsUnavailableError` without matplotlib."""
     plt = pyplot(path)
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    paced = {name: r for name, r in results.items() if r.pace}
+    if paced:
+        fig, (ax, pace) = plt.subplots(2, 1, figsize=(7, 6.5), dpi=110,
+                                       gridspec_kw={"height_ratios": [3, 1.3]})
+        plot_pace(pace, paced)
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for name, r in results.items():
         ax.plot([p.labels_used for p in r.curve], [p.accuracy for p in r.curve],
                 marker="o", markersize=3, label=f"{name} (final {r.final_accuracy:.3f})")
@@ -100,3 +122,15 @@ def plot_learning_curves(path: Path, results: Mapping[str, StrategyResult],
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_pace(ax: Any, paced: Mapping[str, StrategyResult]) -> None:
+    """The pacer's rate over the stream (1: the whole budget; the floor: control trickle)."""
+    for name, r in paced.items():
+        ax.step([p for p, _ in r.pace], [rate for _, rate in r.pace], where="post",
+                label=f"{name} ({r.labels_saved:.0f} labels saved)")
+    ax.set_xlabel("stream items")
+    ax.set_ylabel("pacer rate")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)

@@ -50,10 +50,17 @@ class StrategyResult:
     reliability: ReliabilityDiagram | None = None
     bought: list[str] = field(default_factory=list)
     """Item ids (stream rows) in the order they were bought."""
+    pace: list[tuple[int, float]] = field(default_factory=list)
+    """With ``pacing.enabled``: (stream position, the pacer's rate) after every chunk."""
+    labels_saved: float = 0.0
 
     def summary(self) -> dict[str, float | int]:
-        return {"labels_used": self.labels_used, "final_accuracy": round(self.final_accuracy, 4),
-                "macro_f1": round(self.macro_f1, 4), "auc": round(self.auc, 4)}
+        out: dict[str, float | int] = {
+            "labels_used": self.labels_used, "final_accuracy": round(self.final_accuracy, 4),
+            "macro_f1": round(self.macro_f1, 4), "auc": round(self.auc, 4)}
+        if self.pace:
+            out["labels_saved"] = round(self.labels_saved, 1)
+        return out
 
 
 @dataclass
@@ -137,6 +144,8 @@ class Simulation:
             rows = self.split.stream[start : start + chunk]
             replay.feed_many(rows)
             position = start + len(rows)
+            if (pacer := replay.c.governance.pacer) is not None:
+                result.pace.append((position, pacer.rate))
             while next_cp < len(self.checkpoints) and position >= self.checkpoints[next_cp]:
                 acc, f1 = evaluate(replay.c.learner.snapshot(), test_X, test_y)
                 result.curve.append(CurvePoint(position, replay.out.labels_used, acc, f1))
@@ -153,6 +162,8 @@ class Simulation:
         result.final_accuracy, result.macro_f1 = acc, f1
         result.reliability = held_out_reliability(snapshot, test_X, test_y)
         result.auc = area_under_curve(result.curve, self.stream_length)
+        if (pacer := replay.c.governance.pacer) is not None:
+            result.labels_saved = pacer.labels_saved
         self.last_replay = replay
         return result
 

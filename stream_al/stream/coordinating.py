@@ -39,6 +39,7 @@ from stream_al.stream.messages import (
     ScoredBatchRecord,
     parse,
 )
+from stream_al.stream.pacing import report_pacing
 from stream_al.stream.publish import INFRASTRUCTURE_ERRORS, retrying
 from stream_al.stream.rebuild import read_state
 from stream_al.stream.registering import Registrar, Registration, registry_dir
@@ -429,6 +430,7 @@ class CoordinatorShell:
         for detector, score in c.health.scores().items():
             self.metrics.set_drift_score(detector, score)
         self.metrics.set_ood_ratio(c.health.ood_ratio)
+        await report_pacing(c.governance.pacer, self.metrics, self.publisher)
 
     async def _publish_model(self, c: Coordinator, force: bool) -> None:
         update = c.model_update(time.time(), force=force)

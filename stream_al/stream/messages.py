@@ -122,11 +122,14 @@ EVENT_KINDS: dict[str, str] = {
                       "dropped)",
     "annotation_skipped": "an annotator skipped (cancelled) an item's task in a labelling tool "
                           "(item_ids; detail: source, annotator, project)",
+    "pacing": "the budget pacer paused (rate down to pacing.floor: labels stopped paying) or "
+              "resumed (full rate: drift alarm, new class, OOD rise, accuracy drop) (detail: "
+              "change, reason, rate, position, signals, labels_saved)",
 }
 """Every kind of record on the ``events`` topic, and what it says."""
 EventKind = Literal[
     "restored", "expired", "truncated", "drift_alarm", "suspicious_labels", "verdicts_changed",
-    "rollback", "class_cap", "answer_changed", "annotation_skipped",
+    "rollback", "class_cap", "answer_changed", "annotation_skipped", "pacing",
 ]
 
 
