@@ -60,6 +60,7 @@ class _Held:
                     if k in b.scores},
             model_version=b.model_version,
             costs=np.concatenate([a.costs, b.costs]),
+            weights=np.concatenate([a.row_weights(), b.row_weights()]),
         )
         return _Held(batch, *(np.concatenate([x, y]) for x, y in zip(
             (self.keys, self.clusters, self.weights, self.seq),
@@ -166,7 +167,8 @@ class DiverseReservoir:
         self.clusters = OnlineClusters(max_clusters, seed)
         self._rng = np.random.default_rng(seed)
         self._held: _Held | None = None
-        self._mass = np.zeros(max_clusters, dtype=np.int64)  # items offered per cluster
+        self._mass = np.zeros(max_clusters)  # stream items offered per cluster (pre-selected
+        # candidates count for the texts they stand for)
         self._since_emit = 0
         self._seq = 0
         self._unit_cost = 1.0  # running mean cost of an item, to count the allowance in labels
@@ -191,7 +193,7 @@ class DiverseReservoir:
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         if len(batch):
             self._offer(batch)
-        self._since_emit += len(batch)
+        self._since_emit += batch.represents
         if len(batch):
             self._unit_cost += 0.05 * (float(np.mean(batch.costs)) - self._unit_cost)
         if self._since_emit < self.batch_interval and not self._enough_for_a_batch(budget):
@@ -221,7 +223,7 @@ class DiverseReservoir:
         w = np.maximum(informativeness(batch, self.kind, self.novelty_weight), 1e-6)
         keys = np.log(self._rng.random(len(batch)) + 1e-300) / w  # log of u ** (1 / w)
         clusters = self.clusters.assign_many(batch.X)
-        self._mass += np.bincount(clusters, minlength=len(self._mass))
+        self._mass += np.bincount(clusters, weights=batch.row_weights(), minlength=len(self._mass))
         seq = np.arange(self._seq, self._seq + len(batch), dtype=np.int64)
         self._seq += len(batch)
         offered = _Held(batch, keys.astype(np.float64), clusters, w, seq)
