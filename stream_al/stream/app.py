@@ -30,6 +30,7 @@ import faust
 
 from stream_al.config import Settings
 from stream_al.embed import Embedder, make_embedder
+from stream_al.loop.candidates import Forwarding
 from stream_al.metrics import Metrics
 from stream_al.runtime import return_free_memory
 from stream_al.stream import clients
@@ -78,7 +79,9 @@ def build_app(
         value_serializer="raw",
     )
     publisher = Publisher(app, k, metrics)
-    scoring = ScoringShell(settings.kafka, embedder, publisher, metrics)
+    forwarding = Forwarding(settings) if settings.scale.preselect else None  # docs/scaling.md
+    scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
+                           settings.scale.precision)
     coordinating = CoordinatorShell(settings, embedder, publisher, metrics, strategy)
     t = k.topics
 
