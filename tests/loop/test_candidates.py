@@ -7,9 +7,9 @@ import pytest
 
 from stream_al.config import Settings
 from stream_al.embed import make_embedder
+from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.candidates import Forwarding
 from stream_al.loop.coordinator import Coordinator
-from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.records import ScoredTexts
 from stream_al.score.batch import score_many
 
