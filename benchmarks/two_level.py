@@ -8,6 +8,8 @@ budget with the default strategy, run through the simulator as:
 
 - ``central``: every text reaches the coordinator as float32 (today's system);
 - ``central-f16`` / ``central-int8``: every text, its embedding in float16 / int8;
+- ``c16``: every text, float32, dealt over 16 partitions (one record per partition's share of
+  a chunk: what dealing alone changes);
 - ``p1`` / ``p4`` / ``p16``: scorers on 1, 4, 16 texts partitions pre-select candidates
   (``scale.preselect``, ``candidate_multiple`` 4) — float32, to isolate pre-selection;
 - ``p16-int8``: 16 partitions pre-selecting, int8 embeddings (what a scaled-out deployment runs).
@@ -32,6 +34,7 @@ VARIANTS: dict[str, dict] = {
     "central": {},
     "central-f16": {"scale": {"precision": "float16"}},
     "central-int8": {"scale": {"precision": "int8"}},
+    "c16": {"simulation": {"partitions": 16}},
     "p1": {"scale": {"preselect": True}, "simulation": {"partitions": 1}},
     "p4": {"scale": {"preselect": True}, "simulation": {"partitions": 4}},
     "p16": {"scale": {"preselect": True}, "simulation": {"partitions": 16}},

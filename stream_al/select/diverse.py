@@ -98,17 +98,22 @@ class OnlineClusters:
         self.centres: np.ndarray | None = None
         self._counts = np.zeros(max_clusters, dtype=np.float64)
         self._buffer: list[np.ndarray] = []
+        self._buffered = 0.0  # stream texts the buffer stands for
 
     @property
     def fitted(self) -> bool:
         return self.centres is not None
 
-    def assign_many(self, X: np.ndarray) -> np.ndarray:
-        """Clusters of the rows of ``X`` (nearest centre), then the centres learn from them."""
+    def assign_many(self, X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Clusters of the rows of ``X`` (nearest centre), then the centres learn from them.
+        ``weights``: stream texts each row stands for (pre-selected candidates): the seeding
+        waits for ``4 * max_clusters`` stream texts (and at least ``max_clusters`` rows), not
+        for that many candidates."""
         if self.centres is None:
             self._buffer.append(X)
+            self._buffered += len(X) if weights is None else float(np.sum(weights))
             pooled = np.vstack(self._buffer)
-            if len(pooled) < 4 * self.k:
+            if len(pooled) < self.k or self._buffered < 4 * self.k:
                 return np.zeros(len(X), dtype=np.int64)
             self._buffer = []
             self.centres, _ = kmeans_plusplus(pooled, self.k, self.seed)
@@ -222,7 +227,7 @@ class DiverseReservoir:
     def _offer(self, batch: ScoredBatch) -> None:
         w = np.maximum(informativeness(batch, self.kind, self.novelty_weight), 1e-6)
         keys = np.log(self._rng.random(len(batch)) + 1e-300) / w  # log of u ** (1 / w)
-        clusters = self.clusters.assign_many(batch.X)
+        clusters = self.clusters.assign_many(batch.X, batch.weights)
         self._mass += np.bincount(clusters, weights=batch.row_weights(), minlength=len(self._mass))
         seq = np.arange(self._seq, self._seq + len(batch), dtype=np.int64)
         self._seq += len(batch)
