@@ -12,7 +12,8 @@ budget with the default strategy, run through the simulator as:
   a chunk: what dealing alone changes);
 - ``p1`` / ``p4`` / ``p16``: scorers on 1, 4, 16 texts partitions pre-select candidates
   (``scale.preselect``, ``candidate_multiple`` 4) — float32, to isolate pre-selection;
-- ``p16-int8``: 16 partitions pre-selecting, int8 embeddings (what a scaled-out deployment runs).
+- ``p16-int8``: 16 partitions pre-selecting, int8 embeddings (what a scaled-out deployment runs);
+- ``p16-int8-m8``: the same with ``candidate_multiple`` 8.
 
 Prints final accuracy and AUC (mean and standard deviation over seeds), each variant's
 difference from ``central`` (mean of per-seed differences, and its spread), and the share of
@@ -40,6 +41,8 @@ VARIANTS: dict[str, dict] = {
     "p16": {"scale": {"preselect": True}, "simulation": {"partitions": 16}},
     "p16-int8": {"scale": {"preselect": True, "precision": "int8"},
                  "simulation": {"partitions": 16}},
+    "p16-int8-m8": {"scale": {"preselect": True, "precision": "int8", "candidate_multiple": 8.0},
+                    "simulation": {"partitions": 16}},
 }
 
 

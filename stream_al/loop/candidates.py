@@ -48,7 +48,8 @@ class Forwarding:
         for p in np.unique(partitions).tolist():
             mine = np.flatnonzero(partitions == p)
             chosen = self._of(p).select_many({k: np.asarray(v)[mine]
-                                              for k, v in record.scores.items()}, len(mine))
+                                              for k, v in record.scores.items()}, len(mine),
+                                             record.model_version)
             rows.append(mine[chosen.rows])
             weights.append(chosen.weights)
         keep = np.concatenate(rows)

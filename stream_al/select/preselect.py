@@ -3,8 +3,9 @@
 Each scorer keeps one :class:`PreSelector` per texts partition. Of a scored batch it forwards
 each text with probability ``p = min(1, share * w / mean_w)`` (Poisson sampling in proportion
 to informativeness), where ``share = candidate_multiple * budget.fraction`` and ``mean_w`` is the
-partition's running mean informativeness (its uncertainty threshold, so a batch of three texts
-is judged as a batch of three hundred would be). About ``share`` of the stream reaches the
+partition's running mean informativeness under the scorer's model version (its uncertainty
+threshold, so a batch of three texts is judged as a batch of three hundred would be; a new
+model version starts a new mean, the last one counting as ``PRIOR_ITEMS`` texts). About ``share`` of the stream reaches the
 coordinator; every forwarded text carries ``1 / p``, the number of stream texts it stands for
 (its Horvitz-Thompson weight), so the coordinator's per-cluster mass and stream counts stay
 unbiased without seeing every text. Informativeness is floored at ``floor * mean_w``: a
@@ -28,7 +29,10 @@ import numpy as np
 
 DEFAULT_MULTIPLE = 4.0
 MEMORY_ITEMS = 2000
-"""Texts the running mean informativeness is averaged over (exponentially)."""
+"""Texts the running mean informativeness is averaged over (exponentially, once it has seen
+that many under one model version; a plain mean before)."""
+PRIOR_ITEMS = 50
+"""What the last model version's mean counts for when a new version starts."""
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,14 @@ class PreSelector:
         self.kind = kind
         self.floor = floor
         self.mean: float | None = None
+        self._count = 0.0
+        self._version: int | None = None
         self._rng = np.random.default_rng(seed)
 
     def select_many(self, scores: Mapping[str, np.ndarray], n: int | None = None,
-                    ) -> Preselection:
+                    version: int | None = None) -> Preselection:
         """Candidates of a batch whose scores are ``scores`` (``n`` rows if no score of
-        :attr:`kind` is there: then a uniform ``share``)."""
+        :attr:`kind` is there: then a uniform ``share``), scored by model ``version``."""
         w = scores.get(self.kind)
         if w is None:
             if n is None:
@@ -67,15 +73,17 @@ class PreSelector:
         w = np.asarray(w, dtype=np.float64)
         if not len(w):
             return Preselection(np.zeros(0, dtype=np.int64), np.zeros(0))
-        self._learn_mean(w)
+        self._learn_mean(w, version)
         mean = max(self.mean or 0.0, 1e-12)
         p = np.minimum(1.0, self.share * np.maximum(w / mean, self.floor))
         rows = np.flatnonzero(self._rng.random(len(w)) < p)
         return Preselection(rows, 1.0 / p[rows])
 
-    def _learn_mean(self, w: np.ndarray) -> None:
+    def _learn_mean(self, w: np.ndarray, version: int | None) -> None:
+        if version != self._version:
+            self._version = version
+            self._count = min(self._count, PRIOR_ITEMS)
+        self._count = min(self._count + len(w), MEMORY_ITEMS)
         batch = float(w.mean())
-        if self.mean is None:
-            self.mean = batch
-        else:
-            self.mean += (batch - self.mean) * min(1.0, len(w) / MEMORY_ITEMS)
+        self.mean = batch if self.mean is None else (
+            self.mean + (batch - self.mean) * len(w) / self._count)
