@@ -6,7 +6,7 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
 
 1. **control bytes per stream text**, for each way of forwarding (``full-f32``: every text,
    float32, today's record; ``full-int8``; ``cand-f32``; ``cand-int8``: candidates only with
-   ``scale.candidate_multiple`` 4, int8): the bytes of the records a scorer writes
+   ``scale.candidate_multiple`` 4 or ``--multiple``, int8): the bytes of the records a scorer writes
    (``Message.to_bytes``, what the producer sends; no Kafka framing) / stream texts.
 2. **coordinator CPU-us per stream text**, same four: process CPU of parsing each record
    (``parse(CONTROL, ...)``), converting it and ``Coordinator.on_scored``; the bought items are
@@ -63,9 +63,14 @@ class Stream:
     X: np.ndarray
 
 
+MULTIPLE = [4.0]
+"""scale.candidate_multiple of the candidate ways (``--multiple``)."""
+
+
 def settings_of(preselect: bool, precision: str, fraction: float, embedder: str) -> Settings:
     return Settings.load(embedder={"name": embedder}, budget={"fraction": fraction},
-                         scale={"preselect": preselect, "precision": precision},
+                         scale={"preselect": preselect, "precision": precision,
+                                "candidate_multiple": MULTIPLE[0]},
                          learner={"refit_every_s": 1.0})
 
 
@@ -220,10 +225,12 @@ def main() -> None:
     p.add_argument("--small", type=int, default=64, help="the ceiling's small batches")
     p.add_argument("--fraction", type=float, default=0.05)
     p.add_argument("--warm", type=int, default=300)
+    p.add_argument("--multiple", type=float, default=4.0, help="scale.candidate_multiple")
     p.add_argument("--parts", nargs="+", default=["bytes", "ceiling", "worker"],
                    choices=("bytes", "ceiling", "worker"))
     args = p.parse_args()
     limit_blas_threads()
+    MULTIPLE[0] = args.multiple
     data, X = load_set(args.dataset, args.embedder, args.n)
     n = min(args.n, len(data.texts))
     stream = Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]), list(data.labels[:n]),
