@@ -8,14 +8,8 @@ import json
 import pytest
 
 from stream_al.stream.messages import CONTROL, Ledger, ScoredBatchRecord, parse
-from tests.stream.harness import (
-    Worker,
-    pipeline_config,
-    produce_ag,
-    read_topic,
-    settings_of,
-    wait_for,
-)
+from tests.stream import harness
+from tests.stream.harness import read_topic, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -23,12 +17,12 @@ N_TEXTS, FRACTION, WARMUP = 400, 0.1, 4
 
 
 def test_only_candidates_reach_control_and_the_ledger_counts_every_text(kafka_bootstrap, tmp_path):
-    config = pipeline_config(kafka_bootstrap, tmp_path, budget={"fraction": FRACTION},
+    config = harness.pipeline_config(kafka_bootstrap, tmp_path, budget={"fraction": FRACTION},
                              scale={"preselect": True, "candidate_multiple": 2.0,
                                     "precision": "int8"})
-    topics = settings_of(config)["kafka"]["topics"]
-    with Worker(config, tmp_path / "worker.log"):
-        done = produce_ag(config, N_TEXTS, "cand")
+    topics = harness.settings_of(config)["kafka"]["topics"]
+    with harness.Worker(config, tmp_path / "worker.log"):
+        done = harness.produce_ag(config, N_TEXTS, "cand")
         assert done.returncode == 0, done.stderr
         ledger = wait_for(
             lambda: (records := read_topic(kafka_bootstrap, topics["state"], timeout_s=5))
