@@ -35,8 +35,9 @@ COPY README.md LICENSE ./
 COPY stream_al ./stream_al
 RUN pip install --no-deps . && rm -rf /app/build /tmp/requirements.txt
 
-# SECURITY (issue 15): TLS material and SASL client settings for the worker are added here
-# (mounted secrets, STREAM_AL_KAFKA__* variables); see docker-compose.yml's security section.
+# SECURITY (issue 15): the image holds no certificate and no password. docker-compose.yml
+# mounts the CA and the role's own password file and sets STREAM_AL_KAFKA__SECURITY__* (see its
+# x-security section and docs/security.md).
 
 USER stream-al
 ENV STREAM_AL_EMBEDDER__CACHE_DIR=/home/stream-al/.cache/stream-al

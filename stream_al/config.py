@@ -155,7 +155,19 @@ class TopicSettings(_Part):
     state: str = Field("stream-al.state", description="compacted: the coordinator's budget ledger")
     expert: str = Field("stream-al.expert", description="items for an expert: unresolved "
                         "disagreements and suspicious labels (ExpertRequest)")
+    commands: str = Field("stream-al.commands", description="one partition, kept forever: the "
+                          "operator's rollbacks; on a secured cluster only the operator role "
+                          "writes it; the coordinator relays them to control and applies one "
+                          "only if it is here")
     partitions: int = Field(4, ge=1)
+    replication_factor: int | None = Field(
+        None, ge=1, description="copies of every partition on distinct brokers; unset: 3 when "
+        "the cluster has 3 brokers or more, else as many as it has (with a warning). A topic "
+        "that exists with fewer is reported at start with the command that fixes it")
+    min_insync_replicas: int | None = Field(
+        None, ge=1, description="copies that must have a record before the broker "
+        "acknowledges it (producers of labels and selections use acks=all); unset: "
+        "replication_factor - 1 (2 with 3 copies), at least 1")
     vendors: list[str] = Field(
         default_factory=list, description="secured clusters: one labels topic per vendor, "
         "<labels>.<vendor> (plus <labels>.expert for experts); the workers read them and "

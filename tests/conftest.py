@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.kafka",
+    "tests.fixtures.kafka_cluster",
     "tests.fixtures.secure_kafka",
     "tests.fixtures.prometheus",
     "tests.fixtures.settings",

@@ -2,7 +2,8 @@
 
 The registry is the one the workers of ``--config`` write (``registry.dir``, by default
 ``<kafka.state_dir>/registry/<kafka.app_id>``). ``rollback`` sends version VERSION to the
-running coordinator on the control topic (``stream_al/stream/commands.py``), waits until the
+running coordinator on the commands topic (``stream_al/stream/commands.py``; only the operator
+role may write it, the coordinator relays it to the control topic), waits until the
 scorers are sent its weights, and makes it the registry's current version;
 ``--registry-only`` only moves the registry's pointer.
 """
@@ -80,14 +81,15 @@ def _send_rollback(args: argparse.Namespace, registry: ModelRegistry) -> None:
     fingerprint = registry.get(args.version).fingerprint
     before = latest_model_version(kafka)
     send_rollback(kafka, record)
-    print(f"rollback to version {args.version} sent on {kafka.topics.control}")
+    print(f"rollback to version {args.version} sent on {kafka.topics.commands}")
     if args.wait <= 0:
         return
     update = wait_for_model(kafka, fingerprint, before, args.wait)
     if update is None:
         raise CommandError(f"no model with the weights of version {args.version} on "
                            f"{kafka.topics.models} within {args.wait:g}s: is a worker running "
-                           "with this --config? (the command stays on the control topic)")
+                           "with this --config? (the command stays on the commands topic; refused "
+                           "rollbacks are on the dead-letter topic)")
     print(f"the scorers are sent it as model version {update.version}")
 
 

@@ -10,6 +10,13 @@
 #                             the process is up but does not answer (yet)
 #   deploy/kafka.sh restart   stop, then start
 #   deploy/kafka.sh reset     stop, then delete the data directory
+#   deploy/kafka.sh tls       (secured modes) make the CA, the broker's certificate and the admin's
+#                             password in $KAFKA_DATA_DIR/tls, and nothing else (a container's
+#                             init step: docker-compose.yml)
+#   deploy/kafka.sh run       write the config, format storage once, and run the broker in the
+#                             foreground (exec; a container's entrypoint: docker-compose.yml)
+#   deploy/kafka.sh config    write the broker's config (and, secured, its certificates) and print it
+#   deploy/kafka.sh client-cert NAME   (sasl_ssl) a client certificate for User:NAME (mTLS)
 #
 # Environment (defaults in brackets):
 #   KAFKA_VERSION [4.0.2]            STREAM_AL_CACHE [$HOME/.cache/stream-al]
@@ -19,6 +26,11 @@
 #   KAFKA_START_TIMEOUT [120] and KAFKA_STOP_TIMEOUT [30], in seconds
 #   KAFKA_PYTHON [python3]: runs the readiness probe (standard library only)
 #   KAFKA_LOG_LEVEL [WARN]: level of the broker's log, $KAFKA_DATA_DIR/kafka.log
+#   A node of a cluster (deploy/kafka-cluster.sh sets these): KAFKA_NODE_ID [1],
+#   KAFKA_QUORUM_VOTERS [1@127.0.0.1:KAFKA_CONTROLLER_PORT], KAFKA_CLUSTER_ID [random, at the
+#   first format], KAFKA_REPLICATION [1]: copies of the internal topics (consumer offsets,
+#   transaction state; their min ISR is one less), KAFKA_WAIT [1]: 0 makes `start` return
+#   once the node is launched (a quorum of several answers only when a majority is up)
 #   KAFKA_SECURITY [plaintext]: plaintext (development: anyone who reaches the port may do
 #       anything) or sasl_ssl: the client listener takes SASL/SCRAM-SHA-512 over TLS only, the
 #       StandardAuthorizer denies what no ACL allows, topics are never created automatically.
@@ -27,12 +39,27 @@
 #       with the password in KAFKA_ADMIN_PASSWORD_FILE [$KAFKA_DATA_DIR/tls/admin.password],
 #       generated if missing. The controller listener is mTLS with the broker's certificate.
 #       Users and ACLs of the roles: deploy/kafka-roles.sh.
+#       It also writes $KAFKA_DATA_DIR/tls/admin.properties (mode 600) for Kafka's
+#       command-line tools (--command-config).
+#   KAFKA_SASL_MECHANISMS [SCRAM-SHA-512]: sasl_ssl, the mechanisms the SASL_SSL listeners
+#       take, the first also between brokers; add PLAIN for clients of managed clusters that
+#       offer only PLAIN (its one user is the admin: PLAIN users live in the broker's config)
+#   KAFKA_MTLS_PORT [none]: sasl_ssl, also listen on 127.0.0.1:KAFKA_MTLS_PORT with TLS and a
+#       client certificate required (mTLS, listener MTLS). A certificate's CN is the user
+#       (CN=worker is User:worker, so the roles' ACLs apply); `deploy/kafka.sh client-cert NAME`
+#       makes $KAFKA_DATA_DIR/tls/NAME.pem and NAME.key, signed by the script's CA
+#   KAFKA_LIBS [$STREAM_AL_CACHE/kafka-$KAFKA_VERSION/libs]: the broker's jars (/opt/kafka/libs
+#       in the apache/kafka image)
+#   KAFKA_TLS_HOSTS [127.0.0.1 localhost]: the names the broker's certificate is valid for
+#   KAFKA_CLIENT_LISTENERS [SASL_SSL://127.0.0.1:$KAFKA_PORT]: sasl_ssl, the SASL_SSL client
+#       listeners NAME://host:port,... (docker-compose.yml: one for containers, one for the host)
+#   KAFKA_ADVERTISED_LISTENERS [KAFKA_CLIENT_LISTENERS]: what clients are told to connect to
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KAFKA_VERSION=${KAFKA_VERSION:-4.0.2}
 CACHE=${STREAM_AL_CACHE:-$HOME/.cache/stream-al}
-LIBS=$CACHE/kafka-$KAFKA_VERSION/libs
+LIBS=${KAFKA_LIBS:-$CACHE/kafka-$KAFKA_VERSION/libs}
 PORT=${KAFKA_PORT:-9092}
 CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
 DATA_DIR=${KAFKA_DATA_DIR:-$CACHE/kafka-data-$PORT}
@@ -44,8 +71,15 @@ STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 PYTHON=${KAFKA_PYTHON:-python3}
 LOG_LEVEL=${KAFKA_LOG_LEVEL:-WARN}
 SECURITY=${KAFKA_SECURITY:-plaintext}
+NODE_ID=${KAFKA_NODE_ID:-1}
+QUORUM_VOTERS=${KAFKA_QUORUM_VOTERS:-$NODE_ID@127.0.0.1:$CONTROLLER_PORT}
+REPLICATION=${KAFKA_REPLICATION:-1}
+MIN_ISR=$((REPLICATION > 1 ? REPLICATION - 1 : 1))
+WAIT=${KAFKA_WAIT:-1}
 TLS_DIR=$DATA_DIR/tls
 ADMIN_PASSWORD_FILE=${KAFKA_ADMIN_PASSWORD_FILE:-$TLS_DIR/admin.password}
+TLS_HOSTS=${KAFKA_TLS_HOSTS:-127.0.0.1 localhost}
+SASL_MECHANISMS=${KAFKA_SASL_MECHANISMS:-SCRAM-SHA-512}
 
 NAME=kafka
 # shellcheck source=deploy/lib.sh
@@ -101,8 +135,8 @@ write_config() {
     esac
     cat >>"$DATA_DIR/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+node.id=$NODE_ID
+controller.quorum.voters=$QUORUM_VOTERS
 controller.listener.names=CONTROLLER
 log.dirs=$DATA_DIR/logs
 num.network.threads=2
@@ -110,13 +144,13 @@ num.io.threads=4
 num.partitions=4
 delete.topic.enable=true
 group.initial.rebalance.delay.ms=0
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor=$REPLICATION
 offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$REPLICATION
+transaction.state.log.min.isr=$MIN_ISR
 transaction.state.log.num.partitions=4
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$REPLICATION
+share.coordinator.state.topic.min.isr=$MIN_ISR
 # A restarted node must wait out its previous registration's session (9s by default) before the
 # controller takes it back; on loopback a shorter session is safe and makes restarts quicker.
 broker.session.timeout.ms=5000
@@ -149,33 +183,69 @@ EOF
 
 secured_listeners() {
     make_tls
-    local jaas
-    jaas="org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(admin_password)\";"
+    local names=() name map="CONTROLLER:SSL" jaas="" mechanism mechanisms=() line password
+    local listeners=${KAFKA_CLIENT_LISTENERS:-SASL_SSL://127.0.0.1:$PORT}
+    local advertised=${KAFKA_ADVERTISED_LISTENERS:-$listeners}
+    IFS=, read -ra names <<<"$(sed -E 's#://[^,]*##g' <<<"$listeners")"
+    read -ra mechanisms <<<"$SASL_MECHANISMS"
+    for mechanism in "${mechanisms[@]}"; do login_module "$mechanism" >/dev/null; done
+    password=$(admin_password)
+    for name in "${names[@]}"; do
+        [[ $name == CONTROLLER || $name == MTLS ]] && die "KAFKA_CLIENT_LISTENERS must not name $name (the script adds it)"
+        map+=",$name:SASL_SSL"
+        for mechanism in "${mechanisms[@]}"; do  # the broker's own login, and PLAIN's one user
+            line="$(login_module "$mechanism") required username=\"admin\" password=\"$password\""
+            [[ $mechanism == PLAIN ]] && line+=" user_admin=\"$password\""
+            jaas+="listener.name.${name,,}.${mechanism,,}.sasl.jaas.config=$line;"$'\n'
+        done
+    done
+    if [[ -n ${KAFKA_MTLS_PORT:-} ]]; then  # a certificate's CN is the user: CN=worker is User:worker
+        listeners+=",MTLS://127.0.0.1:$KAFKA_MTLS_PORT"
+        advertised+=",MTLS://127.0.0.1:$KAFKA_MTLS_PORT"
+        map+=",MTLS:SSL"
+        jaas+="listener.name.mtls.ssl.client.auth=required"$'\n'
+    fi
     (
         umask 077  # it holds the admin's password
         cat >"$DATA_DIR/server.properties" <<EOF
 # Written by deploy/kafka.sh; rewritten on every start. KAFKA_SECURITY=sasl_ssl.
-listeners=SASL_SSL://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=SASL_SSL://127.0.0.1:$PORT
-inter.broker.listener.name=SASL_SSL
-listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL
-sasl.enabled.mechanisms=SCRAM-SHA-512
-sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
-listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$jaas
-ssl.keystore.type=PEM
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$advertised
+inter.broker.listener.name=${names[0]}
+listener.security.protocol.map=$map
+sasl.enabled.mechanisms=$(IFS=,; echo "${mechanisms[*]}")
+sasl.mechanism.inter.broker.protocol=${mechanisms[0]}
+${jaas}ssl.keystore.type=PEM
 ssl.keystore.location=$TLS_DIR/broker.keystore.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$TLS_DIR/ca.pem
+ssl.principal.mapping.rules=RULE:^CN=([^,]+)\$/\$1/,DEFAULT
 listener.name.controller.ssl.client.auth=required
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
-super.users=User:admin;User:CN=stream-al-broker
+super.users=User:admin;User:stream-al-broker
 auto.create.topics.enable=false
+EOF
+        cat >"$TLS_DIR/admin.properties" <<EOF
+# The admin's client settings for Kafka's tools (--command-config); by deploy/kafka.sh.
+security.protocol=SASL_SSL
+sasl.mechanism=${mechanisms[0]}
+sasl.jaas.config=$(login_module "${mechanisms[0]}") required username="admin" password="$password";
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
 EOF
     )
 }
 
-make_tls() {  # a CA and the broker's certificate (for 127.0.0.1 and localhost), once per data dir
+login_module() {  # login_module MECHANISM: its JAAS login module
+    case $1 in
+        SCRAM-SHA-512) echo org.apache.kafka.common.security.scram.ScramLoginModule ;;
+        PLAIN) echo org.apache.kafka.common.security.plain.PlainLoginModule ;;
+        *) die "KAFKA_SASL_MECHANISMS takes SCRAM-SHA-512 and PLAIN, got '$1'" ;;
+    esac
+}
+
+make_tls() {  # a CA and the broker's certificate (for KAFKA_TLS_HOSTS), once per data dir
     [[ -f $TLS_DIR/broker.keystore.pem && -f $TLS_DIR/ca.pem ]] && return 0
     need openssl "install OpenSSL (apt-get install -y openssl)"
     mkdir -p "$TLS_DIR"
@@ -188,7 +258,7 @@ make_tls() {  # a CA and the broker's certificate (for 127.0.0.1 and localhost),
             -keyout ca.key -out ca.pem 2>/dev/null
         openssl req -newkey rsa:2048 -nodes -subj "/CN=stream-al-broker" \
             -keyout broker.key -out broker.csr 2>/dev/null
-        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >broker.ext
+        printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$(alt_names)" >broker.ext
         openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
             -extfile broker.ext -out broker.pem 2>/dev/null
         cat broker.key broker.pem >broker.keystore.pem
@@ -196,6 +266,33 @@ make_tls() {  # a CA and the broker's certificate (for 127.0.0.1 and localhost),
         chmod 644 ca.pem
     ) || die "openssl could not make the certificates in $TLS_DIR"
     chmod 755 "$TLS_DIR"  # clients read ca.pem; the keys stay 600
+}
+
+alt_names() {  # KAFKA_TLS_HOSTS as a subjectAltName: IP:127.0.0.1,DNS:kafka,...
+    local out=() host
+    for host in $TLS_HOSTS; do
+        if [[ $host =~ ^[0-9.]+$ ]]; then out+=("IP:$host"); else out+=("DNS:$host"); fi
+    done
+    (IFS=,; echo "${out[*]}")
+}
+
+client_cert() {  # client_cert NAME: tls/NAME.pem, NAME.key and NAME.keystore.pem, CN=NAME
+    local name=$1
+    [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ ]] || die "a client certificate's name must be letters, digits, - or _, got '$name'"
+    [[ -f $TLS_DIR/ca.key ]] || die "no CA in $TLS_DIR: run KAFKA_SECURITY=sasl_ssl $0 tls (or start) first"
+    need openssl "install OpenSSL (apt-get install -y openssl)"
+    (
+        cd "$TLS_DIR"
+        umask 077
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=$name" -keyout "$name.key" \
+            -out "$name.csr" 2>/dev/null
+        printf 'extendedKeyUsage=clientAuth\n' >"$name.ext"
+        openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 \
+            -extfile "$name.ext" -out "$name.pem" 2>/dev/null
+        cat "$name.key" "$name.pem" >"$name.keystore.pem"
+        rm -f "$name.csr" "$name.ext"
+    ) || die "openssl could not make the certificate of $name in $TLS_DIR"
+    say "client certificate of $name (User:$name): $TLS_DIR/$name.pem and $name.key"
 }
 
 admin_password() {  # the super user's password: KAFKA_ADMIN_PASSWORD_FILE, made once if missing
@@ -214,16 +311,22 @@ java_args() {  # sets JAVA_ARGS: the java command line, up to the main class, fo
 
 format_storage() {
     [[ -f $DATA_DIR/logs/meta.properties ]] && return 0
-    local cluster_id
-    # Kafka's own Uuid.randomUuid(): URL-safe base64 of 16 random bytes, never starting with "-".
-    cluster_id=$("$PYTHON" -c '
+    local cluster_id=${KAFKA_CLUSTER_ID:-}
+    java_args
+    if [[ -n $cluster_id ]]; then
+        :  # a node of a cluster: every node is formatted with the same id
+    elif command -v "$PYTHON" >/dev/null 2>&1; then
+        # Kafka's own Uuid.randomUuid(): URL-safe base64 of 16 random bytes, never starting with "-".
+        cluster_id=$("$PYTHON" -c '
 import base64, uuid
 cluster_id = "-"
 while cluster_id.startswith("-"):
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 print(cluster_id)')
+    else  # no Python (the apache/kafka image): Kafka's storage tool makes one
+        cluster_id=$("${JAVA_ARGS[@]}" kafka.tools.StorageTool random-uuid)
+    fi
     say "formatting $DATA_DIR/logs (cluster id $cluster_id)"
-    java_args
     local scram=()
     if [[ $SECURITY == sasl_ssl ]]; then
         scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(admin_password)]")
@@ -242,7 +345,7 @@ broker_pid() {  # prints the pid of the broker started from DATA_DIR, if it is a
 
 broker_answers() {
     # A broker answers when it serves ApiVersions and a Metadata request that lists a live broker.
-    "$PYTHON" - "$PORT" "$SECURITY" "$TLS_DIR/ca.pem" <<'PY'
+    "$PYTHON" - "$PORT" "$SECURITY" "$TLS_DIR" <<'PY'
 import socket
 import ssl
 import struct
@@ -270,10 +373,10 @@ def call(sock, api_key, version, body, correlation_id):
     return response[4:]
 
 
-def secured_answers(port, ca_file):
+def secured_answers(port, tls_dir):
     # Before SASL authentication a broker serves only ApiVersions and the SASL handshake: a TLS
     # session with the broker's certificate and an ApiVersions answer mean the listener is up.
-    context = ssl.create_default_context(cafile=ca_file)
+    context = ssl.create_default_context(cafile=f"{tls_dir}/ca.pem")
     with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
         with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
             error, _ = struct.unpack_from(">hi", call(sock, 18, 0, b"", 1))
@@ -339,8 +442,29 @@ start() {
     java_args
     launch "${JAVA_ARGS[@]}" kafka.Kafka "$DATA_DIR/server.properties"
     pid=$LAUNCHED_PID
+    if [[ $WAIT == 0 ]]; then
+        say "launched node $NODE_ID (pid $pid) on 127.0.0.1:$PORT; not waiting (KAFKA_WAIT=0)"
+        return 0
+    fi
     wait_ready "$pid"
     say "started (pid $pid) on 127.0.0.1:$PORT in $((SECONDS - began))s; data and log in $DATA_DIR"
+}
+
+run() {  # in the foreground, for a container: exec the broker (its log on stdout)
+    need java "install Java 17 or newer"
+    [[ -d $LIBS ]] || fetch
+    write_config
+    format_storage
+    java_args
+    say "running the broker (KAFKA_SECURITY=$SECURITY) from $DATA_DIR"
+    exec "${JAVA_ARGS[@]}" kafka.Kafka "$DATA_DIR/server.properties"
+}
+
+tls() {  # the CA, the broker's certificate and the admin's password, for a container's init
+    [[ $SECURITY == plaintext ]] && die "KAFKA_SECURITY=plaintext needs no certificates"
+    make_tls
+    admin_password >/dev/null
+    say "CA, broker certificate (${TLS_HOSTS// /, }) and admin password in $TLS_DIR"
 }
 
 stop() {
@@ -388,8 +512,12 @@ case ${1:-} in
     status) status ;;
     restart) stop && start ;;
     reset) reset ;;
+    run) run ;;
+    config) write_config && cat "$DATA_DIR/server.properties" ;;
+    tls) tls ;;
+    client-cert) client_cert "${2:?usage: $0 client-cert NAME}" ;;
     *)
-        echo "usage: $0 {fetch|start|stop|status|restart|reset}" >&2
+        echo "usage: $0 {fetch|start|stop|status|restart|reset|run|tls|config|client-cert NAME}" >&2
         exit 2
         ;;
 esac

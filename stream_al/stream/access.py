@@ -2,7 +2,8 @@
 
 A role is a list of :class:`Grant` (allow one operation on one topic, group or the cluster),
 computed from :class:`~stream_al.config.KafkaSettings` by :func:`grants` (pure, no broker);
-:func:`apply_one` creates a user's SCRAM-SHA-512 credential and its ACLs with an admin client.
+:func:`apply_one` creates a user's SCRAM-SHA-512 credential and its ACLs with an admin client
+(:func:`grant_one`: the ACLs only, for a user with a client certificate).
 Everything not granted is denied (the broker runs ``StandardAuthorizer`` with
 ``allow.everyone.if.no.acl.found=false``: ``deploy/kafka.sh`` with ``KAFKA_SECURITY=sasl_ssl``).
 
@@ -14,10 +15,15 @@ vendor-<name>      read ``selected`` in groups ``<app_id>-vendor-<name>*``; writ
                    its own labels topic ``<labels>.<name>``
 expert             read ``expert`` in groups ``<app_id>-expert*``; write ``<labels>.expert``
 worker             own every internal topic (create, read, write, configure); read every
-                   labels topic; its consumer groups ``<app_id>*``
-operator           write ``control`` (rollback) and the shared ``labels`` topic (imports);
+                   labels topic and ``commands`` (not write it); its consumer groups
+                   ``<app_id>*``; the coordinator's transactional id
+                   ``<app_id>.coordinator`` (stream/fencing.py)
+operator           write ``commands`` (rollback) and the shared ``labels`` topic (imports);
                    read ``models``, ``selected``, ``state``, ``events``, ``deadletter`` and
-                   the labels topics (exports), in groups ``<app_id>-operator*``
+                   the labels topics (exports), in groups ``<app_id>-operator*``. Only the
+                   operator writes ``commands``, and not ``control``: the coordinator relays
+                   each command to ``control`` and applies a rollback only if it is on
+                   ``commands`` (``stream/command_relay.py``, ``stream/commands.py``)
 =================  ===================================================================
 
 A vendor's identity is the topic it may write: the worker namespaces each label's
@@ -39,14 +45,15 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from stream_al.config import KafkaSettings, Settings, TopicSettings
 from stream_al.errors import StreamAlError
 from stream_al.stream import clients
 from stream_al.stream.messages import MAX_ANNOTATOR_CHARS, DeadLetterReason, LabelIn
+from stream_al.stream.topics import transactional_id
 
-Resource = Literal["topic", "group", "cluster"]
+Resource = Literal["topic", "group", "cluster", "transactional_id"]
 ROLES = ("producer", "vendor", "expert", "worker", "operator")
 VENDOR_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 RESERVED_VENDORS = {"expert"}
@@ -113,7 +120,7 @@ def grants(role: str, kafka: KafkaSettings, name: str | None = None) -> list[Gra
     if role == "expert":
         return [*_read(t.expert), *_group(f"{app}-expert"), *_write(t.labels_of("expert"))]
     if role == "operator":
-        out = [*_write(t.control), *_write(t.labels), *_group(f"{app}-operator")]
+        out = [*_write(t.commands), *_write(t.labels), *_group(f"{app}-operator")]
         for topic in (t.models, t.selected, t.state, t.events, t.deadletter):
             out += _read(topic)
         return out + _read(t.labels, prefixed=True)
@@ -121,8 +128,13 @@ def grants(role: str, kafka: KafkaSettings, name: str | None = None) -> list[Gra
                 t.state, t.expert]
     out = [Grant(op, "topic", topic) for topic in internal
            for op in ("CREATE", "READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")]
-    out += [*_read(t.labels, prefixed=True), Grant("CREATE", "topic", t.labels, True)]
+    out += [Grant(op, "topic", t.commands)  # reads the operator's commands, never writes them
+            for op in ("CREATE", "READ", "DESCRIBE", "DESCRIBE_CONFIGS")]
+    out += [*_read(t.labels, prefixed=True), Grant("CREATE", "topic", t.labels, True),
+            Grant("DESCRIBE_CONFIGS", "topic", t.labels, True)]  # checked at start (topics.py)
     out += [Grant("READ", "group", app, True), Grant("DESCRIBE", "group", app, True)]
+    out += [Grant(op, "transactional_id", transactional_id(kafka))  # the coordinator's fence
+            for op in ("WRITE", "DESCRIBE")]
     return out + [Grant("DESCRIBE", "cluster"), Grant("IDEMPOTENT_WRITE", "cluster")]
 
 
@@ -155,6 +167,37 @@ def apply_one(admin_kafka: KafkaSettings, role: str, password: str, name: str | 
 
     ``admin_kafka`` connects as a super user; ``topics_of`` names the topics (default: the same).
     """
+    from kafka.admin import UserScramCredentialUpsertion
+
+    user = user_of(role, name)
+    if len(password) < 12:
+        raise AccessError(f"the password of {user} must have at least 12 characters")
+    admin = clients.admin(admin_kafka, client_id="stream-al-access")
+    try:
+        errors = admin.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(user, "SCRAM-SHA-512", password, iterations=8192)])
+        if errors.get(user):
+            raise AccessError(f"the broker refused the credential of {user}: {errors[user]}")
+        _create_acls(admin, user, grants(role, topics_of or admin_kafka, name))
+    finally:
+        admin.close()
+    return user
+
+
+def grant_one(admin_kafka: KafkaSettings, role: str, name: str | None = None,
+              topics_of: KafkaSettings | None = None) -> str:
+    """The role's ACLs only, for a user the broker authenticates otherwise (mTLS: a client
+    certificate with ``CN=<user>``; ``deploy/kafka.sh client-cert <user>``)."""
+    user = user_of(role, name)
+    admin = clients.admin(admin_kafka, client_id="stream-al-access")
+    try:
+        _create_acls(admin, user, grants(role, topics_of or admin_kafka, name))
+    finally:
+        admin.close()
+    return user
+
+
+def _create_acls(admin: Any, user: str, granted: list[Grant]) -> None:
     from kafka.admin import (
         ACL,
         ACLOperation,
@@ -162,33 +205,20 @@ def apply_one(admin_kafka: KafkaSettings, role: str, password: str, name: str | 
         ACLResourcePatternType,
         ResourcePattern,
         ResourceType,
-        UserScramCredentialUpsertion,
     )
 
-    user = user_of(role, name)
-    if len(password) < 12:
-        raise AccessError(f"the password of {user} must have at least 12 characters")
     kinds = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP,
-             "cluster": ResourceType.CLUSTER}
+             "cluster": ResourceType.CLUSTER, "transactional_id": ResourceType.TRANSACTIONAL_ID}
     acls = [
         ACL(f"User:{user}", "*", ACLOperation[g.operation], ACLPermissionType.ALLOW,
             ResourcePattern(kinds[g.resource], g.name,
                             ACLResourcePatternType.PREFIXED if g.prefixed
                             else ACLResourcePatternType.LITERAL))
-        for g in grants(role, topics_of or admin_kafka, name)
+        for g in granted
     ]
-    admin = clients.admin(admin_kafka, client_id="stream-al-access")
-    try:
-        errors = admin.alter_user_scram_credentials(
-            [UserScramCredentialUpsertion(user, "SCRAM-SHA-512", password, iterations=8192)])
-        if errors.get(user):
-            raise AccessError(f"the broker refused the credential of {user}: {errors[user]}")
-        result = admin.create_acls(acls)
-        if result["failed"]:
-            raise AccessError(f"the broker refused ACLs of {user}: {result['failed']}")
-    finally:
-        admin.close()
-    return user
+    result = admin.create_acls(acls)
+    if result["failed"]:
+        raise AccessError(f"the broker refused ACLs of {user}: {result['failed']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,8 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Create a role's SCRAM user and ACLs (run as a super user, e.g. admin).")
     parser.add_argument("role", choices=ROLES)
     parser.add_argument("name", nargs="?", help="the vendor's name (role vendor)")
-    parser.add_argument("--password-file", type=Path, required=True,
-                        help="first line: the new user's password")
+    parser.add_argument("--password-file", type=Path,
+                        help="first line: the new user's password (SCRAM)")
+    parser.add_argument("--acls-only", action="store_true",
+                        help="no SCRAM credential: the user has a client certificate (mTLS)")
     parser.add_argument("--config", type=Path, help="YAML settings (kafka.security: the admin)")
     parser.add_argument("--list", action="store_true", help="print the ACLs; change nothing")
     args = parser.parse_args(argv)
@@ -207,8 +239,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             print("\n".join(g.describe() for g in grants(args.role, kafka, args.name)))
             return 0
-        password = args.password_file.read_text().splitlines()[0]
-        user = apply_one(kafka, args.role, password, args.name)
+        if args.acls_only:
+            user = grant_one(kafka, args.role, args.name)
+        else:
+            if args.password_file is None:
+                raise AccessError("give --password-file FILE (SCRAM), or --acls-only (mTLS)")
+            password = args.password_file.read_text().splitlines()[0]
+            user = apply_one(kafka, args.role, password, args.name)
     except (AccessError, OSError, IndexError) as e:
         print(f"access: {e}", file=sys.stderr)
         return 2

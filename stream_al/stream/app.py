@@ -8,7 +8,9 @@
 - ``labels_in`` on ``labels`` (partitioned): vendor labels are validated and forwarded to
   ``control``.
 - ``coordinate`` on ``control`` (one partition, so one worker of the group runs it): the
-  system-wide budget, selection and learning (:class:`CoordinatorShell`).
+  system-wide budget, selection and learning (:class:`CoordinatorShell`). Its outputs go
+  through one transactional producer per deployment that fences a paused former owner
+  (``stream/fencing.py``); it stops when the partition is revoked.
 - a task per worker follows ``models`` and swaps in each new model for its scorers; another
   runs the coordinator's chores every :data:`CHORES_EVERY_S` after the last ones finished.
 
@@ -42,6 +44,7 @@ from stream_al.stream.topics import MAX_RECORD_BYTES, vendor_labels_topics
 
 log = logging.getLogger(__name__)
 CHORES_EVERY_S = 0.2
+TICK_EVERY_S = 0.5
 LAG_EVERY_S = 5.0
 TRIM_EVERY_S = 30.0
 
@@ -75,6 +78,7 @@ def build_app(
         producer_max_request_size=MAX_RECORD_BYTES,
         consumer_max_fetch_size=MAX_RECORD_BYTES,
         producer_linger=0.005,
+        producer_acks=-1,  # all in-sync replicas (kafka.topics.min_insync_replicas) have it
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -82,7 +86,7 @@ def build_app(
     forwarding = Forwarding(settings) if settings.scale.preselect else None  # docs/scaling.md
     scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
                            settings.scale.precision)
-    coordinating = CoordinatorShell(settings, embedder, publisher, metrics, strategy)
+    coordinating = CoordinatorShell(settings, embedder, metrics, strategy)
     t = k.topics
 
     reader = TextReader(k, scoring.score, depth=2)  # embed a batch while the last is sent
@@ -118,6 +122,12 @@ def build_app(
             await guarded("chores", "select", coordinating.chores, metrics)
             await asyncio.sleep(CHORES_EVERY_S)
 
+    @app.task
+    async def tick() -> None:  # notices a frozen process (coordinating.STALL_S) at once
+        while True:
+            await coordinating.tick()
+            await asyncio.sleep(TICK_EVERY_S)
+
     @app.timer(TRIM_EVERY_S)
     async def trim_heap() -> None:  # freed numpy temporaries otherwise stay in the heap
         return_free_memory()
@@ -139,7 +149,12 @@ def build_app(
         metrics.readiness.mark("joined")  # /readyz (stream_al.health.WORKER_CONDITIONS)
         await coordinating.assigned(any(tp.topic == t.control for tp in assigned))
 
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        if any(tp.topic == t.control for tp in revoked):  # stop before the next owner starts
+            await coordinating.revoked()
+
     app.on_partitions_assigned.connect(on_assigned, weak=False)
+    app.on_partitions_revoked.connect(on_revoked, weak=False)
     return app
 
 

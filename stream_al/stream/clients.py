@@ -51,6 +51,11 @@ def security_options(security: KafkaSecuritySettings) -> dict[str, Any]:
     return options
 
 
+READ_COMMITTED = {"isolation_level": "read_committed"}
+"""Every consumer made here skips records of aborted transactions: the coordinator writes in
+transactions (stream/fencing.py), and what a fenced coordinator had begun is aborted."""
+
+
 def _options(kafka: KafkaSettings, extra: dict[str, Any]) -> dict[str, Any]:
     return {"bootstrap_servers": kafka.bootstrap, **security_options(kafka.security), **extra}
 
@@ -64,10 +69,11 @@ def producer(kafka: KafkaSettings, **options: Any) -> Any:
 
 
 def consumer(kafka: KafkaSettings, *topics: str, **options: Any) -> Any:
-    """A ``kafka.KafkaConsumer`` on ``kafka`` (subscribed to ``topics``, if any)."""
+    """A ``kafka.KafkaConsumer`` on ``kafka`` (subscribed to ``topics``, if any), reading
+    committed records only (:data:`READ_COMMITTED`)."""
     from kafka import KafkaConsumer
 
-    return KafkaConsumer(*topics, **_options(kafka, options))
+    return KafkaConsumer(*topics, **_options(kafka, {**READ_COMMITTED, **options}))
 
 
 def admin(kafka: KafkaSettings, **options: Any) -> Any:
@@ -82,7 +88,7 @@ def aio_consumer(kafka: KafkaSettings, *topics: str, **options: Any) -> Any:
     """An ``aiokafka.AIOKafkaConsumer`` on ``kafka`` (not started)."""
     from aiokafka import AIOKafkaConsumer
 
-    return AIOKafkaConsumer(*topics, **_options(kafka, options))
+    return AIOKafkaConsumer(*topics, **_options(kafka, {**READ_COMMITTED, **options}))
 
 
 def aio_producer(kafka: KafkaSettings, **options: Any) -> Any:

@@ -20,11 +20,14 @@ from stream_al.config import Settings
 from stream_al.embed.base import Embedder
 from stream_al.loop.cadence import Cadence
 from stream_al.loop.coordinator import Coordinator, LabelOutcome
+from stream_al.loop.ownership import Ownership, continues
 from stream_al.loop.records import ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
-from stream_al.stream import conversion
+from stream_al.stream import commands, conversion
 from stream_al.stream.admission import Admission
+from stream_al.stream.command_relay import CommandRelay
+from stream_al.stream.fencing import CoordinatorProducer, Fenced, FencedPublisher
 from stream_al.stream.messages import (
     CONTROL,
     DeadLetterReason,
@@ -36,7 +39,7 @@ from stream_al.stream.messages import (
     ScoredBatchRecord,
     parse,
 )
-from stream_al.stream.publish import INFRASTRUCTURE_ERRORS, Publisher, retrying
+from stream_al.stream.publish import INFRASTRUCTURE_ERRORS, retrying
 from stream_al.stream.rebuild import read_state
 from stream_al.stream.registering import Registrar, Registration, registry_dir
 
@@ -44,7 +47,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EXPIRE_EVERY_S = 1.0
+RELAY_EVERY_S = 1.0
 RETRY_S = 2.0
+FENCED_PATIENCE_S = 30.0
+"""A fenced owner waits this long for the group to move the partition (loop/ownership.py);
+three times the session timeout (stream/app.py)."""
+STALL_S = 11.0
+"""A frozen event loop this long outlived the group session (10 s, heartbeats every 1 s,
+stream/app.py): the group has dropped this worker (loop/ownership.py, ``tick``)."""
+REVOKE_WAIT_S = 5.0
+"""On revocation, how long the record in hand may take to finish before the producer closes."""
 
 
 class CoordinatorShell:
@@ -52,19 +64,21 @@ class CoordinatorShell:
         self,
         settings: Settings,
         embedder: Embedder,
-        publisher: Publisher,
         metrics: Metrics,
         strategy: str | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.publisher = publisher
+        self.producer = CoordinatorProducer(settings.kafka)  # fences the role (stream/fencing.py)
+        self.publisher = FencedPublisher(settings.kafka, metrics, self.producer)
         self.metrics = metrics
         self.strategy = strategy
         self.coordinator: Coordinator | None = None
         self.lock = asyncio.Lock()
-        self.holds_control = False
+        self.ownership = Ownership(patience_s=FENCED_PATIENCE_S, stall_s=STALL_S)
         self._expiries = Cadence(EXPIRE_EVERY_S)
+        self.relay = CommandRelay(settings.kafka)  # the operator's commands onto control
+        self._relays = Cadence(RELAY_EVERY_S)
         self.admission = Admission(settings)
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
@@ -79,18 +93,80 @@ class CoordinatorShell:
     async def assigned(self, holds_control: bool) -> None:
         """After a rebalance: keep the coordinator only if the partition stayed with us (the
         next chores build it if we just got the partition)."""
-        self.holds_control = holds_control
+        self.ownership.assigned(holds_control)
         if not holds_control:
             async with self.lock:
-                if self.coordinator is not None:
-                    log.info("control partition moved away: dropping the coordinator")
-                self.coordinator = None
-                self.metrics.release_coordinator()  # its budget gauges are another's now
+                await self._step_down("control partition moved away")
+            await self._run(self.relay.close)  # whoever holds control next relays from the commit
+
+    async def revoked(self) -> None:
+        """The group takes the control partition back: stop acting (records and chores check
+        :attr:`ownership`) before anyone else starts; a chore in progress may finish for
+        :data:`REVOKE_WAIT_S`, then the producer closes. The coordinator is kept in case the
+        partition comes back: it is used again only if nobody claimed the role meanwhile
+        (:meth:`_reclaim`)."""
+        self.ownership.revoked()
+        try:
+            await asyncio.wait_for(self.lock.acquire(), REVOKE_WAIT_S)
+        except TimeoutError:  # a chore stuck on the broker: the next owner's claim fences it
+            log.warning("a chore still runs %ss after the revocation", REVOKE_WAIT_S)
+            await self.producer.release()
+            return
+        try:
+            await self.producer.release()
+        finally:
+            self.lock.release()
+
+    async def tick(self) -> None:
+        """The event loop is alive (called often, and first by records and chores): after a
+        stall past the session, stop acting until the next assignment."""
+        if self.ownership.tick(time.time()) and self.ownership.fenced_at is not None:
+            log.warning("the process was frozen past the group session: not acting as "
+                        "coordinator until the next assignment")
+            self.metrics.count_error("select", "Stalled")
+            await self._step_down("stalled")
+
+    async def _step_down(self, why: str) -> None:
+        if self.coordinator is not None:
+            log.info("%s: dropping the coordinator", why)
+        self.coordinator = None
+        self.metrics.release_coordinator()  # its budget gauges are another's now
+        await self.producer.release()
+
+    async def _fenced(self, e: Fenced) -> None:
+        """Another worker claimed the role: stop until the group's next assignment (its
+        next heartbeat brings it; loop/ownership.py)."""
+        log.warning("fenced: %s; not acting as coordinator until the next assignment", e)
+        self.metrics.count_error("select", "Fenced")
+        self.ownership.fenced(time.time())
+        await self._step_down("fenced")
+
+    async def _claim(self) -> int:
+        """Claim the coordinator role (fencing every earlier owner); the broker's epoch."""
+        epoch = await self.producer.claim()
+        self.ownership.claimed()
+        return epoch
+
+    async def _reclaim(self) -> None:
+        """The partition came back after a revocation: claim again, and keep the coordinator
+        only if nobody else claimed in between (loop/ownership.py, ``continues``)."""
+        last = self.producer.epoch
+        epoch = await self._claim()
+        if not continues(last, epoch):
+            log.info("the role was claimed elsewhere meanwhile (epoch %d, now %d): rebuilding",
+                     last, epoch)
+            self.coordinator = None
 
     async def _coordinator(self) -> Coordinator:
+        if self.coordinator is not None and not self.producer.claimed:
+            await self._reclaim()
         while self.coordinator is None:
+            if not self.ownership.may_act(time.time()):
+                raise Fenced("no longer the owner of the control partition")
             try:
                 await self._rebuild()
+            except Fenced:
+                raise
             except Exception:  # Kafka unreachable, a topic being created: try again
                 log.exception("rebuilding the coordinator failed; retrying in %ss", RETRY_S)
                 await asyncio.sleep(RETRY_S)
@@ -98,6 +174,8 @@ class CoordinatorShell:
 
     async def _rebuild(self) -> None:
         started = time.perf_counter()
+        # first fence the last owner, then read the topics
+        epoch = self.producer.epoch if self.producer.claimed else await self._claim()
         state = await self._run(read_state, self.settings.kafka)
         self.admission = Admission(self.settings)  # refused live, refused after a rebuild
         state.labels = self.admission.replay_many(state.labels, state.label_times)
@@ -114,14 +192,17 @@ class CoordinatorShell:
         )
         c.governance.resume_temperature(c.learner, state.temperature)
         self.metrics.set_temperature(c.learner.temperature)
-        detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started}
+        detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started,
+                  "epoch": epoch}
         log.info("coordinator rebuilt from the topics: %s", detail)
-        await self.publisher.event(
-            Event(schema_version=1, kind="restored", at=time.time(), detail=detail)
-        )
-        update = c.model_update(time.time(), force=True)
+        async with self.producer.transaction():
+            await self.publisher.event(
+                Event(schema_version=1, kind="restored", at=time.time(), detail=detail)
+            )
+            update = c.model_update(time.time(), force=True)
+            if update is not None:
+                await self.publisher.model(conversion.model_update(update))
         if update is not None:
-            await self.publisher.model(conversion.model_update(update))
             self._register(c, update)
         self.coordinator = c
         self._report_budget(c)
@@ -132,10 +213,15 @@ class CoordinatorShell:
         one goes on). The broker failing is not the record's fault: what was durable is on the
         topics, so the coordinator is rebuilt from them and the record is done again (not
         acknowledged meanwhile)."""
+        await self.tick()
         while True:
+            if not self.ownership.may_act(time.time()):
+                return  # not ours (any more): its owner handles it, and our commit is refused
             try:
                 await self._handle(event)
                 return
+            except Fenced as e:
+                await self._fenced(e)
             except INFRASTRUCTURE_ERRORS as e:
                 self.metrics.count_error("select", type(e).__name__)
                 log.warning("control record at offset %s: %s: %s; rebuilding and retrying in "
@@ -143,11 +229,15 @@ class CoordinatorShell:
                 self.coordinator = None
                 await asyncio.sleep(RETRY_S)
             except Exception as e:
-                await self._bad_record(event, e)
-                return
+                try:
+                    await self._bad_record(event, e)
+                    return
+                except Fenced as f:
+                    await self._fenced(f)
 
     async def _bad_record(self, event: Any, e: Exception) -> None:
         log.error("control record at offset %s failed", event.message.offset, exc_info=e)
+        self.coordinator = None  # its outputs were aborted: rebuild what the topics hold
         self.metrics.count_error("select", type(e).__name__)
         reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
         await retrying("dead-lettering a control record", lambda: self.publisher.dead_letter(
@@ -157,14 +247,21 @@ class CoordinatorShell:
         message = event.message
         async with self.lock:
             c = await self._coordinator()
-            record = parse(CONTROL, message.value)
-            if isinstance(record, DeadLetterReason):
-                await self.publisher.dead_letter("select", message.value or b"", record, message)
-            elif isinstance(record, ScoredBatchRecord):
-                await self._scored(c, record, message.offset)
-            elif isinstance(record, LabelsRecord):
-                await self._labels(c, record, message.offset)
-            elif isinstance(record, RollbackRecord):
+            async with self.producer.transaction():  # its outputs: all or none (fencing.py)
+                await self._handle_in(c, message)
+
+    async def _handle_in(self, c: Coordinator, message: Any) -> None:
+        record = parse(CONTROL, message.value)
+        if isinstance(record, DeadLetterReason):
+            await self.publisher.dead_letter("select", message.value or b"", record, message)
+        elif isinstance(record, ScoredBatchRecord):
+            await self._scored(c, record, message.offset)
+        elif isinstance(record, LabelsRecord):
+            await self._labels(c, record, message.offset)
+        elif isinstance(record, RollbackRecord):
+            if refused := await self._run(self._rollback_refusal, record):
+                await self._refuse_rollback(record, refused, message)
+            else:
                 await self._rollback(c, record, message.offset)
 
     async def _scored(self, c: Coordinator, record: ScoredBatchRecord, offset: int) -> None:
@@ -300,6 +397,22 @@ class CoordinatorShell:
         await self.publisher.event(Event(schema_version=1, kind="rollback", at=time.time(),
                                          detail=detail))
 
+    def _rollback_refusal(self, record: RollbackRecord) -> DeadLetterReason | None:
+        """Only the operator's rollback to a registered version is applied (stream/commands.py)."""
+        registry = self.registrar.registry if self.registrar is not None else None
+        return commands.rollback_refusal(
+            record, commands.operator_commands(self.settings.kafka), registry)
+
+    async def _refuse_rollback(self, record: RollbackRecord, reason: DeadLetterReason,
+                               message: Any) -> None:
+        """A rollback not vouched for: dead-lettered, an event for operators, nothing changed."""
+        log.warning("rollback %s refused: %s", record.command_id[:64], reason.detail)
+        await self.publisher.dead_letter("select", message.value or b"", reason, message)
+        await self.publisher.event(Event(schema_version=1, kind="rollback", at=time.time(),
+                                         detail={"registry_version": record.registry_version,
+                                                 "command_id": record.command_id[:64],
+                                                 "applied": False, "refused": reason.detail}))
+
     async def _health(self, c: Coordinator) -> None:
         """Drift alarms become events and counters; drift scores and OOD rate, gauges."""
         for alarm in c.take_alarms():
@@ -338,28 +451,49 @@ class CoordinatorShell:
     async def chores(self) -> None:
         """Every few hundred ms: rebuild if we just got the partition, last model out,
         expiries, idle flush."""
-        if self.coordinator is None and not self.holds_control:
+        await self.tick()
+        if not self.ownership.may_act(time.time()):
             return
         try:
             await self._chores()
-        except INFRASTRUCTURE_ERRORS:  # a flush or a model half sent: rebuild from the topics
+        except Fenced as e:
+            await self._fenced(e)
+        except Exception:  # its transaction was aborted: rebuild from what the topics hold
             self.coordinator = None
             raise
+        await self._relay_commands()
+
+    async def _relay_commands(self) -> None:
+        """New operator commands onto control (stream/command_relay.py), once a second; a broker
+        failure leaves them for the next time (the relay reopens from its committed place)."""
+        now = time.time()
+        if not self.ownership.may_act(now) or not self._relays.due(now):
+            return
+        self._relays.mark(now)
+        try:
+            await self._run(self.relay.relay_many)
+        except INFRASTRUCTURE_ERRORS as e:
+            log.warning("relaying operator commands: %s: %s; retrying", type(e).__name__, e)
+            await self._run(self.relay.close)
 
     async def _chores(self) -> None:
         async with self.lock:
-            if not self.holds_control and self.coordinator is None:
+            if not self.ownership.may_act(time.time()):
                 return
             c = await self._coordinator()
-            now = time.time()
-            await self._publish_model(c, force=True)  # model_update rate-limits by version
-            if self._expiries.due(now):
-                self._expiries.mark(now)
-                await self._expire(c, now)
-            if c.idle.due(now):
-                items = c.flush(now)
-                if items:
-                    await self._emit(c, items)
+            async with self.producer.transaction():  # its outputs: all or none (fencing.py)
+                await self._chores_in(c)
+
+    async def _chores_in(self, c: Coordinator) -> None:
+        now = time.time()
+        await self._publish_model(c, force=True)  # model_update rate-limits by version
+        if self._expiries.due(now):
+            self._expiries.mark(now)
+            await self._expire(c, now)
+        if c.idle.due(now):
+            items = c.flush(now)
+            if items:
+                await self._emit(c, items)
 
     async def _expire(self, c: Coordinator, now: float) -> None:
         expired = c.expire(now)

@@ -523,10 +523,10 @@ class Event(Message):
 
 
 class RollbackRecord(Message):
-    """An operator's rollback to a registered model (topic ``control``, written by
-    ``stream-al models rollback``): the coordinator continues from ``snapshot`` with the
-    rows it learned (``learned``: (item id, annotator id, label); annotator ``adjudicated``
-    for a verdict) and publishes it."""
+    """An operator's rollback to a registered model (topic ``commands``, written by
+    ``stream-al models rollback``; relayed to ``control`` by the coordinator): the coordinator
+    continues from ``snapshot`` with the rows it learned (``learned``: (item id, annotator id,
+    label); annotator ``adjudicated`` for a verdict) and publishes it."""
 
     kind: Literal["rollback"] = "rollback"
     command_id: str

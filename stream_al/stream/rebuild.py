@@ -37,6 +37,9 @@ from stream_al.stream.messages import (
 from stream_al.stream.topics import MAX_RECORD_BYTES, vendor_labels_topics
 
 log = logging.getLogger(__name__)
+LAST_RECORDS = 4
+"""How far back "the last record" is looked for: a transaction's commit or abort marker takes
+an offset too (stream/fencing.py), so the last offset is rarely a record."""
 
 
 @dataclass
@@ -70,7 +73,8 @@ def _consumer(kafka: KafkaSettings) -> KafkaConsumer:
 def read_topic(
     kafka: KafkaSettings, topic: str, last_only: bool = False, timeout_s: float = 60.0
 ) -> Iterator[ConsumerRecord]:
-    """Every record of ``topic`` up to its end now (or only the last one per partition)."""
+    """Every record of ``topic`` up to its end now (or only the last few per partition:
+    :data:`LAST_RECORDS`)."""
     consumer = _consumer(kafka)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -83,7 +87,7 @@ def read_topic(
         pending = {tp for tp in tps if ends[tp] > starts[tp]}
         for tp in tps:
             if last_only and ends[tp] > starts[tp]:
-                consumer.seek(tp, ends[tp] - 1)
+                consumer.seek(tp, max(starts[tp], ends[tp] - LAST_RECORDS))
             else:
                 consumer.seek(tp, starts[tp])
         idle = 0.0

@@ -37,6 +37,7 @@ from stream_al.stream.messages import (
 )
 from stream_al.stream.publish import Publisher, retrying
 from stream_al.stream.reader import Then
+from stream_al.stream.rebuild import LAST_RECORDS
 from stream_al.stream.topics import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
@@ -275,8 +276,8 @@ class ScoringShell:
             consumer.assign([tp])
             end = (await consumer.end_offsets([tp]))[tp]
             start = (await consumer.beginning_offsets([tp]))[tp]
-            if end > start:
-                consumer.seek(tp, end - 1)
+            if end > start:  # the last model: before its transaction's commit marker
+                consumer.seek(tp, max(start, end - LAST_RECORDS))
             else:
                 await consumer.seek_to_beginning(tp)
             loaded = False

@@ -11,13 +11,21 @@ models         1           ModelUpdate, key "current", compacted
 state          1           the coordinator's ledger and expiries, compacted
 events         1           Event (expirations, restores)
 deadletter     1           DeadLetter
+commands       1           RollbackRecord from the operator, key = command id (kept forever)
 expert         P           ExpertRequest for experts, key = item id (kept forever)
 =============  ==========  =========================================================
 
 P is ``kafka.topics.partitions``. ``labels`` and ``selected`` keep their records forever (a
 coordinator is rebuilt from them); ``texts`` and ``control`` take records up to
-:data:`MAX_RECORD_BYTES`. A topic that already exists is left as it is, except that ``control``
-must have one partition (the budget is spent in one place).
+:data:`MAX_RECORD_BYTES`.
+
+Every topic is created with ``kafka.topics.replication_factor`` copies and
+``min.insync.replicas`` (:func:`replication_of`: 3 and 2 on a cluster of 3 brokers or more).
+A topic that already exists is checked, not changed (:func:`mismatches`): a layout that loses
+or corrupts data (``control``, ``models`` or ``state`` with more than one partition, a finite
+retention on a topic kept forever, compaction of a topic keyed by item id) refuses the start;
+fewer partitions or copies than configured, or a lower ``min.insync.replicas``, are warnings.
+Each names the command that fixes it.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from stream_al.config import KafkaSettings
+from stream_al.config import KafkaSettings, TopicSettings
 from stream_al.errors import StreamAlError
 from stream_al.stream import clients
 
@@ -64,6 +72,120 @@ class TopicSpec:
     name: str
     partitions: int
     config: dict[str, str]
+    single: bool = False
+    """Read as one partition (a total order, or "the last record"): more would break it."""
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How many copies each partition gets, and how many must have a record before the broker
+    acknowledges it (producers with ``acks=all``)."""
+
+    factor: int
+    min_insync: int
+    warning: str = ""
+
+
+def replication_of(topics: TopicSettings, brokers: int) -> Replication:
+    """The replication of new topics on a cluster of ``brokers``. Raises :class:`TopicError`.
+
+    >>> replication_of(TopicSettings(), brokers=3)
+    Replication(factor=3, min_insync=2, warning='')
+    >>> r = replication_of(TopicSettings(), brokers=1); (r.factor, r.min_insync)
+    (1, 1)
+    >>> print(r.warning)  # doctest: +ELLIPSIS
+    the cluster has 1 broker(s): topics get 1 copies...
+    """
+    factor = topics.replication_factor
+    warning = ""
+    if factor is None:
+        factor = max(1, min(3, brokers))
+        if factor < 3:
+            warning = (f"the cluster has {brokers} broker(s): topics get {factor} copies, and "
+                       f"an accepted label survives only as long as {factor} disk(s); run 3 "
+                       f"brokers or more (deploy/kafka-cluster.sh for one machine), or set "
+                       f"kafka.topics.replication_factor to silence this")
+    elif factor > brokers:
+        raise TopicError(f"kafka.topics.replication_factor is {factor} but the cluster has "
+                         f"{brokers} broker(s); lower it to {brokers} or add brokers")
+    min_insync = topics.min_insync_replicas or max(1, factor - 1)
+    if min_insync > factor:
+        raise TopicError(f"kafka.topics.min_insync_replicas is {min_insync} but topics get "
+                         f"{factor} copies: every acks=all write would be refused; set it to "
+                         f"{max(1, factor - 1)}")
+    return Replication(factor, min_insync, warning)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """An existing topic that differs from what the pipeline needs, and the fix."""
+
+    topic: str
+    what: str
+    fix: str
+    refuse: bool
+
+    def __str__(self) -> str:
+        return f"topic {self.topic}: {self.what}; fix: {self.fix}"
+
+
+def mismatches(spec: TopicSpec, replication: Replication, partitions: int, replicas: int,
+               config: dict[str, str], bootstrap: str) -> list[Mismatch]:
+    """How the existing topic (``partitions``, fewest ``replicas`` of a partition, its
+    effective ``config``) differs from ``spec``: refusals first.
+
+    >>> spec = TopicSpec("labels", 4, {"retention.ms": "-1"})
+    >>> [str(m) for m in mismatches(spec, Replication(3, 2), 4, 3,
+    ...     {"retention.ms": "604800000", "min.insync.replicas": "2"}, "b:9092")]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ['topic labels: retention.ms is 604800000, not -1 (its records are deleted, and a rebuild
+    loses them); fix: kafka-configs.sh --bootstrap-server b:9092 --entity-type topics
+    --entity-name labels --alter --add-config retention.ms=-1']
+    """
+    name, found = spec.name, []
+
+    def configs(setting: str) -> str:
+        return (f"kafka-configs.sh --bootstrap-server {bootstrap} --entity-type topics "
+                f"--entity-name {name} --alter --add-config {setting}")
+
+    if spec.single and partitions != 1:
+        found.append(Mismatch(name, f"{partitions} partitions, not 1 (it is read as one "
+                              "ordered log)", f"delete it (kafka-topics.sh --bootstrap-server "
+                              f"{bootstrap} --delete --topic {name}) or name a new topic in "
+                              "kafka.topics", True))
+    wanted_retention = spec.config.get("retention.ms")
+    if wanted_retention == "-1" and config.get("retention.ms", "-1") != "-1":
+        found.append(Mismatch(name, f"retention.ms is {config['retention.ms']}, not -1 (its "
+                              "records are deleted, and a rebuild loses them)",
+                              configs("retention.ms=-1"), True))
+    compacted = "compact" in config.get("cleanup.policy", "delete")
+    if "compact" not in spec.config.get("cleanup.policy", "delete") and compacted:
+        found.append(Mismatch(name, "cleanup.policy is compact (it keeps one record per key: "
+                              "labels and selections of one item would be lost)",
+                              configs("cleanup.policy=delete"), True))
+    elif spec.config.get("cleanup.policy") == "compact" and not compacted:
+        found.append(Mismatch(name, f"cleanup.policy is {config.get('cleanup.policy')}, not "
+                              "compact (it grows without bound)",
+                              configs("cleanup.policy=compact"), False))
+    if not spec.single and partitions < spec.partitions:
+        found.append(Mismatch(name, f"{partitions} partitions, fewer than "
+                              f"kafka.topics.partitions={spec.partitions} (less parallelism)",
+                              f"kafka-topics.sh --bootstrap-server {bootstrap} --alter --topic "
+                              f"{name} --partitions {spec.partitions}", False))
+    if replicas < replication.factor:
+        found.append(Mismatch(name, f"{replicas} copies, fewer than {replication.factor} (a "
+                              "lost disk can lose its records)",
+                              "list " + str(replication.factor) + " brokers for each partition "
+                              "in a plan.json, then kafka-reassign-partitions.sh "
+                              f"--bootstrap-server {bootstrap} --reassignment-json-file "
+                              "plan.json --execute", False))
+    insync = int(config.get("min.insync.replicas", "1"))
+    if insync < replication.min_insync:
+        found.append(Mismatch(name, f"min.insync.replicas is {insync}, not "
+                              f"{replication.min_insync} (an acknowledged record may be on "
+                              "one disk only)", configs(
+                                  f"min.insync.replicas={replication.min_insync}"), False))
+    return sorted(found, key=lambda m: not m.refuse)
 
 
 def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
@@ -82,12 +204,13 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(t.texts, t.partitions, big),  # texts over max_text_bytes are cut, not refused
         TopicSpec(t.labels, t.partitions, labels),
         TopicSpec(t.selected, t.partitions, forever),
-        TopicSpec(t.control, 1, big),
-        TopicSpec(t.models, 1, compacted),
-        TopicSpec(t.state, 1, compacted),
+        TopicSpec(t.control, 1, big, single=True),
+        TopicSpec(t.models, 1, compacted, single=True),
+        TopicSpec(t.state, 1, compacted, single=True),
         TopicSpec(t.events, 1, {}),
         TopicSpec(t.deadletter, 1, {}),
         TopicSpec(t.expert, t.partitions, forever),  # open requests: an expert reads from the start
+        TopicSpec(t.commands, 1, forever),  # who ordered what, and when
         *[TopicSpec(name, t.partitions, labels) for name in vendor_labels_topics(kafka)],
     ]
 
@@ -95,6 +218,15 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
 def texts_group(kafka: KafkaSettings) -> str:
     """The consumer group the scorers share the ``texts`` partitions in."""
     return f"{kafka.app_id}.texts"
+
+
+def transactional_id(kafka: KafkaSettings) -> str:
+    """The one transactional id of a deployment's coordinator role (stream/fencing.py).
+
+    >>> transactional_id(KafkaSettings(app_id="shop"))
+    'shop.coordinator'
+    """
+    return f"{kafka.app_id}.coordinator"
 
 
 def vendor_labels_topics(kafka: KafkaSettings) -> list[str]:
@@ -118,11 +250,16 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
         existing = set(admin.list_topics())
         specs = topic_specs(kafka)
         missing = [s for s in specs if s.name not in existing]
+        replication = replication_of(kafka.topics, len(admin.describe_cluster()["brokers"]))
+        if replication.warning and missing:
+            log.warning(replication.warning)
         created = []
         for spec in missing:  # one by one: another worker may create the same topic meanwhile
             try:
+                config = {**spec.config, "min.insync.replicas": str(replication.min_insync)}
                 admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.config)],
+                    [NewTopic(spec.name, spec.partitions, replication.factor,
+                              topic_configs=config)],
                     timeout_ms=int(timeout_s * 1000),
                 )
                 created.append(spec.name)
@@ -131,6 +268,7 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 15.0) -> list[str]:
             except TopicAuthorizationFailedError:  # not the worker role: the workers make them
                 return created
         _check_control(admin, kafka, timeout_s)
+        _check_existing(admin, kafka, [s for s in specs if s.name not in created], replication)
         _wait_for_group_coordinator(admin, kafka, timeout_s)
         return created
     finally:
@@ -165,6 +303,39 @@ def _error_code(error: object) -> int | None:
     """The Kafka error code in a described group's ``error`` ("[Error 16] NotCoordinator...")."""
     match = re.match(r"\[Error (\d+)\]", str(error or ""))
     return int(match.group(1)) if match else None
+
+
+def _check_existing(admin: KafkaAdminClient, kafka: KafkaSettings, specs: list[TopicSpec],
+                    replication: Replication) -> None:
+    """Warn about, or refuse (:class:`TopicError`), topics that exist with another layout."""
+    if not specs:
+        return
+    from kafka.admin import ConfigResource, ConfigResourceType
+    from kafka.errors import KafkaError
+
+    try:
+        layouts = {t["name"]: t["partitions"]
+                   for t in admin.describe_topics([s.name for s in specs])}
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs],
+            config_filter="all")
+    except KafkaError as e:  # e.g. a role without DESCRIBE_CONFIGS: the workers check them
+        log.warning("could not check the existing topics' settings: %s: %s", type(e).__name__, e)
+        return
+    found: list[Mismatch] = []
+    for spec in specs:
+        partitions = layouts.get(spec.name) or []
+        config = {k: v["value"] for k, v in described["topic"].get(spec.name, {}).items()}
+        if partitions:
+            replicas = min(len(p["replica_nodes"]) for p in partitions)
+            found += mismatches(spec, replication, len(partitions), replicas, config,
+                                kafka.bootstrap)
+    for m in found:
+        if not m.refuse:
+            log.warning("%s", m)
+    refused = [str(m) for m in found if m.refuse]
+    if refused:
+        raise TopicError("existing topics would lose or corrupt data:\n  " + "\n  ".join(refused))
 
 
 def _check_control(admin: KafkaAdminClient, kafka: KafkaSettings, timeout_s: float) -> None:

@@ -235,7 +235,8 @@ class Vendor:
         o, k = self.options, self.kafka
         labels_topic = k.topics.labels_of(o.vendor) if o.vendor else k.topics.labels
         consumer = self._consumer()
-        producer = clients.producer(k, acks="all", linger_ms=5, client_id=f"{k.app_id}-vendor")
+        producer = clients.producer(k, acks="all", enable_idempotence=True, linger_ms=5,
+                                    client_id=f"{k.app_id}-vendor")
         started = last_activity = last_report = time.monotonic()
         try:
             while o.max_labels is None or self.stats.sent < o.max_labels:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kafka import TopicPartition
 
 from stream_al.config import KafkaSettings
@@ -226,6 +227,40 @@ def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
     finally:
         admin.close()
     return {k: v["value"] for k, v in described["topic"][topic].items()}
+
+
+def all_labelled(bootstrap: str, group: str, topics: dict[str, str]) -> Callable[[], Any]:
+    """A predicate for :func:`settled`: the workers of ``group`` caught up on texts, labels and
+    control, every item bought has a label, and the last model learned exactly the labels the
+    topics hold (then the observation, else None)."""
+
+    def done() -> Observed | None:
+        if not group_caught_up(
+            bootstrap, group, [topics["texts"], topics["labels"], topics["control"]]
+        ):
+            return None
+        seen = observe(bootstrap, topics)
+        labelled = {row.item_id for row in seen.snapshot.rows}
+        every_item_labelled = set(seen.selected_ids) <= labelled
+        return seen if every_item_labelled and seen.learned_the_topics() else None
+
+    return done
+
+
+def assert_nothing_lost(seen: Observed, spent_metric: float, texts: int, most: float) -> None:
+    """The invariants after a fault, every item answered: no item sent twice; the budget
+    spent (ledger and gauge) is the cost of the distinct items bought, and at most ``most``;
+    the last model's ``n_labels`` and ``labels_hash`` are those of the dataset rebuilt from
+    the topics; every one of ``texts`` counted once."""
+    assert not seen.duplicates_on_selected, seen.summary()
+    assert not seen.expired, seen.summary()
+    assert seen.ledger.spent == pytest.approx(seen.spent_by_the_topics)
+    assert spent_metric == pytest.approx(seen.spent_by_the_topics)
+    assert seen.spent_by_the_topics <= most, seen.summary()
+    pairs = {(x.item_id, x.annotator_id) for x in seen.labels}
+    assert len(seen.snapshot) == len(pairs) == seen.model.n_labels, seen.summary()
+    assert seen.model.labels_hash == seen.snapshot.label_set_hash
+    assert seen.ledger.seen == texts, "a text was not counted, or counted twice"
 
 
 def settled(done: Callable[[], Observed | None], quiet_s: float = 3.0) -> Callable[[], Any]:

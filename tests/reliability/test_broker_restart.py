@@ -11,9 +11,8 @@ from stream_al.stream.messages import TextIn
 from tests.reliability.faults import (
     Background,
     PrivateBroker,
+    all_labelled,
     dead_letters,
-    group_caught_up,
-    observe,
     parsed,
     scored_ids,
     settled,
@@ -67,17 +66,8 @@ def run_through_a_broker_restart(broker: PrivateBroker, tmp_path) -> None:
             broker.start()
             assert producer.wait(120) == 0, producer.output()
 
-            def done():
-                if not group_caught_up(
-                    bootstrap, group, [topics["texts"], topics["labels"], topics["control"]]
-                ):
-                    return None
-                seen = observe(bootstrap, topics)
-                labelled = {row.item_id for row in seen.snapshot.rows}
-                every_item_labelled = set(seen.selected_ids) <= labelled
-                return every_item_labelled and seen.learned_the_topics() and seen
-
-            seen = wait_for(settled(done), 90, "the worker to catch up and learn every label")
+            seen = wait_for(settled(all_labelled(bootstrap, group, topics)), 90,
+                            "the worker to catch up and learn every label")
         finally:
             vendor.stop()
             producer.stop()

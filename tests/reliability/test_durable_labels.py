@@ -38,9 +38,22 @@ def test_an_exported_snapshot_is_rebuilt_from_the_topics_alone_with_the_same_has
     config = pipeline_config(kafka_bootstrap, tmp_path, annotation={"learn_from": "labels"})
     topics = settings_of(config)["kafka"]["topics"]
     out = tmp_path / "snapshots"
-    with Worker(config, tmp_path / "worker.log"):
+    with Worker(config, tmp_path / "worker.log") as worker:
         args = ("--config", str(config), "--data", str(AG_NEWS), "--id-prefix", "ag")
         assert run_cli("produce", *args, "--limit", "300").returncode == 0
+        # the vendor leaves after 4 idle seconds: start it only once the worker has bought
+        # from all 300 texts and every bought item is on `selected` (on a loaded machine the
+        # last window could otherwise be bought after the vendor left, its labels never come)
+        wait_for(
+            lambda: (
+                worker.metric("stream_al_stage_items_in_total", stage="select") >= 300
+                and worker.metric("stream_al_reservoir_items") == 0
+                and len(set(observe(kafka_bootstrap, topics).selected_ids))
+                >= worker.metric("stream_al_stage_items_out_total", stage="select") > 0
+            ),
+            60,
+            "every text to be governed and every purchase to be on `selected`",
+        )
         vendor = Background(
             tmp_path / "vendor.log",
             *("vendor", "--config", str(config), "--gold", str(AG_NEWS), "--id-prefix", "ag"),
@@ -56,6 +69,7 @@ def test_an_exported_snapshot_is_rebuilt_from_the_topics_alone_with_the_same_has
                 ),
                 60,
                 "the model to learn every label",
+                state=lambda: observe(kafka_bootstrap, topics).summary(),
             )
         finally:
             vendor.stop()

@@ -35,7 +35,7 @@ from tests.stream.harness import AG_NEWS, Worker, read_topic, send_raw, wait_for
 pytestmark = pytest.mark.kafka
 
 TOPICS = ("texts", "scored", "selected", "labels", "models", "events", "deadletter", "control",
-          "state", "expert")
+          "state", "expert", "commands")
 
 
 # ---- the deployment -------------------------------------------------------------------------------
@@ -281,6 +281,41 @@ def test_a_decompression_bomb_on_models_is_refused_even_from_a_worker(deployed):
     send_raw(d.worker, d.t.models, [(b"current", bomb)])  # a worker's credentials, stolen
     wait_for(lambda: "implausible" in reasons(d), 60, "the bomb dead-lettered as implausible")
     still_serves(d)
+
+
+def test_a_rollback_is_applied_only_if_the_operator_ordered_it_to_a_registered_version(deployed):
+    """A worker's stolen credentials may write ``control``, not ``commands``: a rollback there
+    without the operator's command is refused. The operator may write ``commands`` and not
+    ``control``; its rollback is relayed, and refused when its target is not a version of the
+    workers' registry (weights of the sender's making)."""
+    from stream_al.stream.commands import send_rollback
+    from stream_al.stream.messages import RollbackRecord
+
+    d, _ = deployed
+    model = d.model()
+    forged = RollbackRecord(schema_version=1, command_id="forged-by-a-worker", registry_version=1,
+                            model_version=model.version, snapshot=model.snapshot, learned=[],
+                            requested_at=1.0)
+    for who, topic in ((d.worker, d.t.commands), (d.operator, d.t.control)):
+        with pytest.raises(TopicAuthorizationFailedError):
+            clients.producer(who, max_block_ms=10_000).send(topic, value=b"{}").get(15)
+    send_raw(d.worker, d.t.control, [(b"rollback", forged.to_bytes())])
+    unregistered = forged.model_copy(update={"command_id": "operator-unregistered",
+                                             "registry_version": 999_999})
+    send_rollback(d.operator, unregistered)
+
+    def refused() -> dict[str, str]:
+        return {x.raw[:400]: x.detail for x in d.dead_letters()
+                if x.reason == "implausible" and "rollback" in x.detail}
+
+    wait_for(lambda: len(refused()) >= 2, 60, "both rollbacks dead-lettered")
+    details = " | ".join(refused().values())
+    assert "no operator command" in details and "no model version 999999" in details
+    events = [parse(Event, r.value) for r in read_topic(d.worker, d.t.events, timeout_s=5)]
+    rollbacks = [e.detail for e in events if isinstance(e, Event) and e.kind == "rollback"]
+    assert rollbacks and not any(r["applied"] for r in rollbacks)
+    still_serves(d)
+    assert d.model().version >= model.version
 
 
 def test_the_worker_kept_its_memory_through_the_attacks(deployed):

@@ -1,7 +1,10 @@
 """On the secured broker, a client without the right credentials is refused, and each role can do
-exactly what its ACLs allow (``stream_al/stream/access.py``)."""
+exactly what its ACLs allow (``stream_al/stream/access.py``). Every way a client may
+authenticate is tried: SCRAM-SHA-512 and PLAIN over TLS, and a client certificate (mTLS)."""
 
 from __future__ import annotations
+
+import subprocess
 
 import pytest
 from kafka.errors import (
@@ -52,7 +55,7 @@ def as_user(cluster, username: str, password: str, **security) -> KafkaSettings:
 def refused_at_connect(kafka: KafkaSettings) -> None:
     """Listing topics fails with a broker error (not a mistake in the client's configuration)."""
     with pytest.raises(KafkaError) as caught:
-        clients.admin(kafka, bootstrap_timeout_ms=8000, **QUICK).list_topics()
+        clients.admin(kafka, bootstrap_timeout_ms=4000, **QUICK).list_topics()
     assert not isinstance(caught.value, KafkaConfigurationError)
 
 
@@ -81,6 +84,57 @@ def test_the_admin_gets_in(cluster):
         assert cluster.topics.control in admin.list_topics()
     finally:
         admin.close()
+
+
+# ---- SASL/PLAIN over TLS --------------------------------------------------------------------------
+def plain(cluster, password: str) -> KafkaSettings:
+    return as_user(cluster, "admin", password, mechanism="PLAIN")
+
+
+def test_plain_over_tls_lets_a_user_in_with_its_password(cluster):
+    admin = clients.admin(plain(cluster, cluster.admin.security.secret()), **QUICK)
+    try:
+        assert cluster.topics.control in admin.list_topics()
+    finally:
+        admin.close()
+
+
+def test_plain_over_tls_refuses_a_wrong_password(cluster):
+    refused_at_connect(plain(cluster, "not-the-password"))
+
+
+# ---- mTLS: a client certificate is the credential ---------------------------------------------
+def test_a_certificate_signed_by_the_clusters_ca_authenticates_its_cn(cluster):
+    admin = clients.admin(cluster.certificate("admin"), **QUICK)  # CN=admin: the super user
+    try:
+        assert cluster.topics.control in admin.list_topics()
+    finally:
+        admin.close()
+
+
+def test_the_mtls_listener_refuses_a_client_without_a_certificate(cluster):
+    anonymous = cluster.certificate("admin")
+    refused_at_connect(anonymous.model_copy(update={"security": anonymous.security.model_copy(
+        update={"cert_file": None, "key_file": None})}))
+
+
+def test_the_mtls_listener_refuses_a_certificate_the_clusters_ca_did_not_sign(cluster, tmp_path):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=admin", "-keyout", str(tmp_path / "forged.key"),
+                    "-out", str(tmp_path / "forged.pem")], check=True, capture_output=True)
+    genuine = cluster.certificate("admin")
+    refused_at_connect(genuine.model_copy(update={"security": genuine.security.model_copy(
+        update={"cert_file": tmp_path / "forged.pem", "key_file": tmp_path / "forged.key"})}))
+
+
+def test_a_certificate_user_has_exactly_its_roles_acls(cluster):
+    from stream_al.stream import access
+
+    access.grant_one(cluster.admin, "producer", topics_of=KafkaSettings(topics=cluster.topics))
+    producer, t = cluster.certificate("producer"), cluster.topics  # CN=producer: User:producer
+    write(producer, t.texts)
+    for topic in (t.control, t.labels, t.models):
+        assert refused(producer, topic), topic
 
 
 # ---- roles ---------------------------------------------------------------------------------------
@@ -123,12 +177,27 @@ def test_only_the_expert_writes_the_experts_labels_topic(cluster):
     assert refused(cluster.role("expert"), t.labels_of("acme"))
 
 
-def test_the_operator_writes_control_and_no_vendor_or_producer_does(cluster):
+def test_only_the_worker_writes_control(cluster):
+    """The operator's rollbacks go to ``commands``; the coordinator relays them to ``control``."""
     t = cluster.topics
-    write(cluster.role("operator"), t.control)
-    assert refused(cluster.role("vendor", "globex"), t.control)
-    assert refused(cluster.role("producer"), t.control)
+    write(cluster.role("worker"), t.control)
+    for role, name in (("operator", None), ("vendor", "globex"), ("producer", None)):
+        assert refused(cluster.role(role, name), t.control), role
     assert refused(cluster.role("operator"), t.texts)
+
+
+def test_only_the_operator_writes_commands_and_the_worker_reads_them(cluster):
+    t = cluster.topics
+    write(cluster.role("operator"), t.commands, b'{"command": 1}')
+    for role, name in (("worker", None), ("producer", None), ("vendor", "acme"), ("expert", None)):
+        assert refused(cluster.role(role, name), t.commands), role
+    reader = clients.consumer(cluster.role("worker"), t.commands, auto_offset_reset="earliest",
+                              group_id=f"{cluster.role('worker').app_id}-commands",
+                              consumer_timeout_ms=10_000, **QUICK)
+    try:
+        assert next(iter(reader)).value == b'{"command": 1}'
+    finally:
+        reader.close()
 
 
 def test_the_worker_writes_its_internal_topics(cluster):

@@ -36,7 +36,8 @@ _RUNS = itertools.count(1)
 """Worker logs and CLI outputs of the running test, by title (a failed test's report ends with
 their tails: tests/fixtures/worker_logs.py)."""
 TOPICS = (
-    "texts", "labels", "selected", "control", "models", "state", "events", "deadletter", "expert"
+    "texts", "labels", "selected", "control", "models", "state", "events", "deadletter", "expert",
+    "commands",
 )
 
 
@@ -164,9 +165,11 @@ class Worker:
 
 
 def wait_for(
-    predicate: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.3
+    predicate: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.3,
+    state: Callable[[], str] | None = None,
 ) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` (and what
+    ``state`` then reports: what was seen instead)."""
     deadline = time.monotonic() + timeout_s
     stretched = False
     while True:
@@ -177,8 +180,10 @@ def wait_for(
             if not stretched and (extra := timeout_s * (load_factor() - 1.0)) > 0:
                 stretched, deadline = True, deadline + extra  # a busy machine, not a stuck worker
                 continue
+            seen = f"; seen: {state()}" if state is not None else ""
             raise AssertionError(
                 f"timed out after {timeout_s}s (load {os.getloadavg()[0]:.1f}) waiting for {what}"
+                + seen
             )
         time.sleep(every_s)
 

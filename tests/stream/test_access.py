@@ -35,11 +35,20 @@ def test_the_expert_writes_only_the_experts_labels_topic():
     assert writes("expert") == {"stream-al.labels.expert"}
 
 
-def test_no_role_but_the_worker_and_the_operator_writes_control():
+def test_no_role_but_the_worker_writes_control():
     writers = {r for r in ("producer", "expert", "worker", "operator")
                if "stream-al.control" in writes(r)}
-    assert writers == {"worker", "operator"}
+    assert writers == {"worker"}
     assert "stream-al.control" not in writes("vendor", "acme")
+
+
+def test_no_role_but_the_operator_writes_commands_and_the_worker_reads_them():
+    writers = {r for r in ("producer", "expert", "worker", "operator")
+               if "stream-al.commands" in writes(r)}
+    assert writers == {"operator"}
+    assert "stream-al.commands" not in writes("vendor", "acme")
+    assert any(g.name == "stream-al.commands" and g.operation == "READ"
+               for g in grants("worker", K))
 
 
 def test_the_worker_reads_every_labels_topic():
@@ -75,3 +84,13 @@ def test_an_annotator_id_too_long_for_the_vendors_prefix_is_refused():
 
 def test_the_shared_labels_topic_keeps_annotator_ids_as_sent():
     assert attribute_one(label("alice"), "stream-al.labels", K.topics).annotator_id == "alice"
+
+
+def test_only_the_worker_may_claim_the_coordinators_transactional_id():
+    def claims(role: str, name: str | None = None) -> bool:
+        return any(g.resource == "transactional_id" and g.name == "stream-al.coordinator"
+                   and g.operation == "WRITE" for g in grants(role, K, name))
+
+    assert claims("worker")
+    assert not any(claims(r) for r in ("producer", "expert", "operator"))
+    assert not claims("vendor", "acme")

@@ -14,7 +14,7 @@ from stream_al.config import Settings
 from stream_al.stream.topics import MAX_RECORD_BYTES, ensure_topics, topic_specs
 
 BIG_TOPICS = {"texts", "control", "models", "state"}
-BROKER_DEFAULT_TOPICS = {"labels", "selected", "expert", "events", "deadletter"}
+BROKER_DEFAULT_TOPICS = {"labels", "selected", "expert", "events", "deadletter", "commands"}
 
 
 def settings(bootstrap: str = "127.0.0.1:9092") -> Settings:
