@@ -303,6 +303,20 @@ class SimulationSettings(_Part):
                                     "arrive this many seconds apart (deadlines, refits, publishing)")
     annotator_accuracy: float = Field(1.0, ge=0, le=1, description="the simulated vendor: "
                                       "chance each annotator gives the true class")
+    partitions: int = Field(1, ge=1, description="texts partitions the stream is dealt over, "
+                            "each with its own scorer (with scale.preselect: its own pre-selector)")
+
+
+class ScaleSettings(_Part):
+    """Two-level selection (docs/scaling.md): scorers forward only candidates to ``control``."""
+
+    preselect: bool = Field(False, description="scorers forward about candidate_multiple x "
+                            "budget.fraction of the texts (by informativeness, with the count of "
+                            "texts each stands for) instead of every text")
+    candidate_multiple: float = Field(4.0, ge=1, description="candidates forwarded per label "
+                                      "the budget allows (with preselect)")
+    precision: Literal["float32", "float16", "int8"] = Field(
+        "float32", description="embeddings on control: int8 keeps a scale per row")
 
 
 class DemoSettings(_Part):
@@ -531,6 +545,7 @@ class Settings(BaseSettings):
     cost: CostSettings = Field(default_factory=CostSettings)
     annotation: AnnotationSettings = Field(default_factory=AnnotationSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
 
     @model_validator(mode="after")
     def _arms_known(self) -> Settings:

@@ -51,6 +51,7 @@ from stream_al.loop.records import (
     ScoredTexts,
 )
 from stream_al.loop.restore_rows import LazyRows, reservoir_sample, resumable
+from stream_al.loop.spans import new_in_spans
 from stream_al.loop.window_charges import window_charges
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
@@ -158,6 +159,8 @@ class Coordinator:
         self.idle = Cadence(IDLE_FLUSH_S)
         """Marked at every scored batch: due when none came for ``IDLE_FLUSH_S``."""
         self._unflushed = False
+        self._represented = 0.0
+        """Stream texts counted from candidates' spans, not yet offered to the stage's layers."""
 
     @property
     def learned(self) -> LearnedRows:
@@ -183,12 +186,20 @@ class Coordinator:
         self.idle.mark(now)
         self._remember_texts(record.ids, record.texts)
         first: dict[str, int] = {}
+        counted = dict(self.texts_offsets)  # candidates stand for spans: count those once
         fresh = self._not_counted_yet(record)
+        seen = None
+        if record.spans:
+            seen = new_in_spans(counted, record.spans)
+            self.texts_offsets.update(counted)
         bought = self.texts.contains_many([record.ids[i] for i in fresh])
         for i, known in zip(fresh, bought, strict=True):
             if not known:
                 first.setdefault(record.ids[i], i)
-        if record.offsets:  # texts at new offsets count even if bought before (a replay after
+        if seen is not None:  # candidates: the spans count every text the scorer saw
+            self.stage.budget.observe(max(0, seen - len(first)))
+            self._represented += seen
+        elif record.offsets:  # texts at new offsets count even if bought before (a replay after
             self.stage.budget.observe(len(fresh) - len(first))  # a crash, a text made again)
         if not first:
             return []
@@ -199,7 +210,10 @@ class Coordinator:
             scores={k: np.asarray(v, dtype=np.float32)[keep] for k, v in record.scores.items()},
             model_version=record.model_version,
             costs=self._prices(record, keep),
+            weights=None if record.weights is None else np.asarray(record.weights)[keep],
+            seen=self._represented if record.spans else None,
         )
+        self._represented = 0.0
         batch.scores[ANNOTATORS] = self.pricing.annotators_many(batch.ids)  # rank per label
         snapshot = self.learner.snapshot()
         kind = self.settings.selection.uncertainty

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.loop.spans import Span
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class ScoredTexts:
     model_version: int
     partitions: list[int] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
+    weights: np.ndarray | None = None
+    """Pre-selected candidates (stream_al.select.preselect): stream texts each stands for."""
+    spans: list[Span] = field(default_factory=list)
+    """Pre-selected candidates: every text the scorer saw, per texts partition (the budget
+    counts these); empty: the record holds every text it stands for."""
 
     @property
     def dim(self) -> int:

@@ -24,6 +24,12 @@ class ScoredBatch:
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     model_version: int = 0
     costs: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    """Pre-selected candidates (stream_al.select.preselect): stream texts each row stands for
+    (1 / its chance of being forwarded); None: every row is itself."""
+    seen: float | None = None
+    """Stream texts the whole batch stands for (the exact count the scorers saw); None: its
+    rows."""
 
     def __post_init__(self) -> None:
         if len(self.ids) != len(self.X):
@@ -34,6 +40,15 @@ class ScoredBatch:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def represents(self) -> float:
+        """Stream texts this batch stands for: what layers that count the stream observe."""
+        return float(len(self.ids)) if self.seen is None else self.seen
+
+    def row_weights(self) -> np.ndarray:
+        """Stream texts each row stands for (ones unless pre-selected)."""
+        return np.ones(len(self.ids)) if self.weights is None else self.weights
+
     def subset(self, idx: np.ndarray) -> ScoredBatch:
         idx = np.asarray(idx, dtype=np.int64)
         return ScoredBatch(
@@ -42,7 +57,15 @@ class ScoredBatch:
             scores={k: v[idx] for k, v in self.scores.items()},
             model_version=self.model_version,
             costs=self.costs[idx],
+            weights=None if self.weights is None else self.weights[idx],
+            seen=None if self.seen is None else self._share(idx),
         )
+
+    def _share(self, idx: np.ndarray) -> float:
+        """Of :attr:`seen`, what rows ``idx`` stand for (by their weights)."""
+        w = self.row_weights()
+        total = float(w.sum())
+        return float(self.seen or 0.0) * (float(w[idx].sum()) / total if total > 0 else 0.0)
 
     def without(self, item_ids: Iterable[str]) -> ScoredBatch:
         """The rows whose id is not in ``item_ids`` (what is left after some were bought)."""

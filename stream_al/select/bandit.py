@@ -67,7 +67,7 @@ class Exp3Bandit:
         for a, name in enumerate(self.names):
             idx = np.flatnonzero(choice == a)
             sub = self._sub_budget(name, budget)
-            sub.observe(len(idx))
+            sub.observe(len(idx) if batch.seen is None else batch.subset(idx).represents)
             self.pulls[name] += len(idx)
             self._route_of.update(zip([batch.ids[i] for i in idx.tolist()],
                                       [float(p[a])] * len(idx), strict=True))

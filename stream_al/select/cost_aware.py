@@ -102,7 +102,8 @@ class CostAware:
                 scores[key] = (scores[key] * factor).astype(np.float32)
         if self.rescorer is not None:
             self._remember(batch.X, factor)
-        return ScoredBatch(batch.ids, batch.X, scores, batch.model_version, batch.costs)
+        return ScoredBatch(batch.ids, batch.X, scores, batch.model_version, batch.costs,
+                           batch.weights, batch.seen)
 
     def _remember(self, X: np.ndarray, factor: np.ndarray) -> None:
         for row, f in zip(X, factor.tolist(), strict=True):

@@ -60,6 +60,7 @@ class _Held:
                     if k in b.scores},
             model_version=b.model_version,
             costs=np.concatenate([a.costs, b.costs]),
+            weights=np.concatenate([a.row_weights(), b.row_weights()]),
         )
         return _Held(batch, *(np.concatenate([x, y]) for x, y in zip(
             (self.keys, self.clusters, self.weights, self.seq),
@@ -97,17 +98,22 @@ class OnlineClusters:
         self.centres: np.ndarray | None = None
         self._counts = np.zeros(max_clusters, dtype=np.float64)
         self._buffer: list[np.ndarray] = []
+        self._buffered = 0.0  # stream texts the buffer stands for
 
     @property
     def fitted(self) -> bool:
         return self.centres is not None
 
-    def assign_many(self, X: np.ndarray) -> np.ndarray:
-        """Clusters of the rows of ``X`` (nearest centre), then the centres learn from them."""
+    def assign_many(self, X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Clusters of the rows of ``X`` (nearest centre), then the centres learn from them.
+        ``weights``: stream texts each row stands for (pre-selected candidates): the seeding
+        waits for ``4 * max_clusters`` stream texts (and at least ``max_clusters`` rows), not
+        for that many candidates."""
         if self.centres is None:
             self._buffer.append(X)
+            self._buffered += len(X) if weights is None else float(np.sum(weights))
             pooled = np.vstack(self._buffer)
-            if len(pooled) < 4 * self.k:
+            if len(pooled) < self.k or self._buffered < 4 * self.k:
                 return np.zeros(len(X), dtype=np.int64)
             self._buffer = []
             self.centres, _ = kmeans_plusplus(pooled, self.k, self.seed)
@@ -166,7 +172,8 @@ class DiverseReservoir:
         self.clusters = OnlineClusters(max_clusters, seed)
         self._rng = np.random.default_rng(seed)
         self._held: _Held | None = None
-        self._mass = np.zeros(max_clusters, dtype=np.int64)  # items offered per cluster
+        self._mass = np.zeros(max_clusters)  # stream items offered per cluster (pre-selected
+        # candidates count for the texts they stand for)
         self._since_emit = 0
         self._seq = 0
         self._unit_cost = 1.0  # running mean cost of an item, to count the allowance in labels
@@ -191,7 +198,7 @@ class DiverseReservoir:
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         if len(batch):
             self._offer(batch)
-        self._since_emit += len(batch)
+        self._since_emit += batch.represents
         if len(batch):
             self._unit_cost += 0.05 * (float(np.mean(batch.costs)) - self._unit_cost)
         if self._since_emit < self.batch_interval and not self._enough_for_a_batch(budget):
@@ -220,8 +227,8 @@ class DiverseReservoir:
     def _offer(self, batch: ScoredBatch) -> None:
         w = np.maximum(informativeness(batch, self.kind, self.novelty_weight), 1e-6)
         keys = np.log(self._rng.random(len(batch)) + 1e-300) / w  # log of u ** (1 / w)
-        clusters = self.clusters.assign_many(batch.X)
-        self._mass += np.bincount(clusters, minlength=len(self._mass))
+        clusters = self.clusters.assign_many(batch.X, batch.weights)
+        self._mass += np.bincount(clusters, weights=batch.row_weights(), minlength=len(self._mass))
         seq = np.arange(self._seq, self._seq + len(batch), dtype=np.int64)
         self._seq += len(batch)
         offered = _Held(batch, keys.astype(np.float64), clusters, w, seq)

@@ -136,7 +136,7 @@ class DriftAwareSelector:
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
         credit = self._credit_of(budget)
-        self.response.observe(len(batch))
+        self.response.observe(batch.represents)
         credit.limit = self.response.credit_limit()
         credit.repay()
         chosen: list[Selection] = []
@@ -179,7 +179,7 @@ class DriftAwareSelector:
         if self._explore is None or self._explore_started != self.response.started_at:
             self._explore = Budget(self.response.explore_fraction)
             self._explore_started = self.response.started_at
-        self._explore.observe(len(batch))
+        self._explore.observe(batch.represents)
         n = int(min(self._explore.allowance, credit.allowance) + 1e-9)
         if n < 1:
             return []

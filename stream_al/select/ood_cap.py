@@ -80,7 +80,7 @@ class OODSelector:
         batch.scores["ood_distance"] = dist.astype(np.float32)
         chosen: list[Selection] = []
         if self.cap is not None:
-            self.cap.observe(len(batch))
+            self.cap.observe(batch.represents)
             for i in np.flatnonzero(flags)[np.argsort(-dist[flags], kind="stable")]:
                 cost = float(batch.costs[i])
                 if not (self.cap.can_spend(cost) and budget.can_spend(cost)):

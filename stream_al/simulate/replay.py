@@ -5,7 +5,10 @@ clock (``simulation.seconds_per_item`` seconds per stream item) instead of a bro
 
 - scorers: each chunk of rows is scored (``score_many``) on the last *published* model and
   handed to :meth:`Coordinator.on_scored` as :class:`~stream_al.loop.records.ScoredTexts`, with
-  its stream positions as texts offsets;
+  its stream positions as texts offsets; with ``simulation.partitions`` > 1 the chunk is dealt
+  over that many texts partitions, one record each, and with ``scale.preselect`` each
+  partition's scorer forwards only candidates (:class:`~stream_al.loop.candidates.Forwarding`,
+  as the Kafka scorers do), their embeddings in ``scale.precision``;
 - labels agents and admission: what the vendor answered, less what the admission caps refuse
   (:mod:`stream_al.loop.admission`, as the worker's shell does), goes to
   :meth:`Coordinator.on_labels`;
@@ -30,9 +33,11 @@ from typing import Literal
 
 import numpy as np
 
+from stream_al.embed.precision import round_trip_many
 from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.admission import Admission
+from stream_al.loop.candidates import Forwarding
 from stream_al.loop.coordinator import IDLE_FLUSH_S, Coordinator, LabelOutcome
 from stream_al.loop.records import ModelRelease, Purchase, ScoredTexts
 from stream_al.score.batch import score_many
@@ -86,6 +91,11 @@ class Replay:
         """The caps on labels the worker applies before its coordinator (loop/admission.py)."""
         self.steps: list[Step] | None = [] if record else None
         self._extra_s = 0.0
+        self.partitions = coordinator.settings.simulation.partitions
+        self.forwarding = Forwarding(coordinator.settings)
+        self.precision = coordinator.settings.scale.precision
+        self.forwarded = 0
+        """Texts that reached the coordinator (all of them without pre-selection)."""
 
     @property
     def now(self) -> float:
@@ -96,13 +106,23 @@ class Replay:
         """One chunk of stream rows: scored, offered, then labels due and chores."""
         rows = np.asarray(rows)
         X = self.X[rows]
-        scored = ScoredTexts(
-            batch_id=f"b{self.position}", ids=[str(r) for r in rows.tolist()],
-            texts=[self.texts[r] for r in rows.tolist()], X=X,
-            scores=score_many(self.model, X), model_version=self.model.version,
-            partitions=[0] * len(rows),
-            offsets=list(range(self.position, self.position + len(rows))))
-        bought = self._scored(scored, self.now)
+        scores = score_many(self.model, X)
+        positions = np.arange(self.position, self.position + len(rows))
+        bought: list[Purchase] = []
+        for p in range(self.partitions):
+            mine = np.flatnonzero(positions % self.partitions == p)
+            if not len(mine):
+                continue
+            scored = self.forwarding.candidates_of(ScoredTexts(
+                batch_id=f"b{self.position}-{p}", ids=[str(r) for r in rows[mine].tolist()],
+                texts=[self.texts[r] for r in rows[mine].tolist()], X=X[mine],
+                scores={k: v[mine] for k, v in scores.items()}, model_version=self.model.version,
+                partitions=[p] * len(mine),
+                offsets=(positions[mine] // self.partitions).tolist()))
+            if self.precision != "float32":
+                scored = replace(scored, X=round_trip_many(scored.X, self.precision))
+            self.forwarded += len(scored.ids)
+            bought += self._scored(scored, self.now)
         self.position += len(rows)
         self.deliver(self.now)
         self.chores(self.now)

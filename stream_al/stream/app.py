@@ -32,6 +32,7 @@ import faust
 
 from stream_al.config import Settings
 from stream_al.embed import Embedder, make_embedder
+from stream_al.loop.candidates import Forwarding
 from stream_al.metrics import Metrics
 from stream_al.runtime import return_free_memory
 from stream_al.stream import clients
@@ -82,7 +83,9 @@ def build_app(
         value_serializer="raw",
     )
     publisher = Publisher(app, k, metrics)
-    scoring = ScoringShell(settings.kafka, embedder, publisher, metrics)
+    forwarding = Forwarding(settings) if settings.scale.preselect else None  # docs/scaling.md
+    scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
+                           settings.scale.precision)
     coordinating = CoordinatorShell(settings, embedder, metrics, strategy)
     t = k.topics
 

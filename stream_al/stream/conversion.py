@@ -15,6 +15,7 @@ import numpy as np
 
 from stream_al.labels import Label
 from stream_al.loop import records
+from stream_al.loop.spans import Span
 from stream_al.stream.messages import (
     SCHEMA_VERSION,
     DeadLetterReason,
@@ -42,6 +43,8 @@ def scored_texts(record: ScoredBatchRecord) -> records.ScoredTexts:
         model_version=record.model_version,
         partitions=list(record.partitions),
         offsets=list(record.offsets),
+        weights=np.asarray(record.weights, dtype=np.float64) if record.weights else None,
+        spans=[Span(*s) for s in record.spans],
     )
 
 

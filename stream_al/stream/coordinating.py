@@ -271,10 +271,9 @@ class CoordinatorShell:
     async def _scored(self, c: Coordinator, record: ScoredBatchRecord, offset: int) -> None:
         started = time.perf_counter()
         items = await self._run(c.on_scored, conversion.scored_texts(record), offset, time.time())
-        self.metrics.observe_stage(
-            "select", len(record.ids), len(items), time.perf_counter() - started
-        )
-        self.metrics.observe_batch("select", len(record.ids))
+        texts = sum(s[3] for s in record.spans) if record.spans else len(record.ids)  # candidates
+        self.metrics.observe_stage("select", texts, len(items), time.perf_counter() - started)
+        self.metrics.observe_batch("select", texts)
         await self._emit(c, items)
         await self._health(c)
 

@@ -50,6 +50,7 @@ from pydantic import (
     model_validator,
 )
 
+from stream_al.embed.precision import Precision, bytes_per_row, dequantize, quantize_many
 from stream_al.errors import StreamAlError
 from stream_al.loop.class_gate import MAX_CLASSES  # classes a model snapshot may have
 
@@ -345,13 +346,19 @@ class DeadLetter(Message):
 
 # ---- internal records ---------------------------------------------------------------------------
 class ScoredBatchRecord(Message):
-    """Texts embedded and scored by one scorer (topic ``control``)."""
+    """Texts embedded and scored by one scorer (topic ``control``): every text of its batch,
+    or with ``scale.preselect`` only the candidates (``weights``: stream texts each stands for;
+    ``spans``: every text the scorer saw, per texts partition: [partition, first offset, last
+    offset, count])."""
 
     kind: Literal["scored"] = "scored"
     batch_id: str
     ids: list[str]
     texts: list[str]
-    embeddings: str = Field(description="base64 of float32 rows, row-major, shape (len(ids), dim)")
+    embeddings: str = Field(description="base64 of the rows in `precision`, row-major, shape "
+                            "(len(ids), dim)")
+    precision: Literal["float32", "float16", "int8"] = "float32"
+    scales: str = Field("", description="int8: base64 of one float32 scale per row")
     dim: int = Field(ge=1)
     scores: dict[str, list[float]]
     model_version: int
@@ -364,6 +371,10 @@ class ScoredBatchRecord(Message):
         default_factory=list,
         description="texts offset of each item: a redelivered text comes back with the same one",
     )
+    weights: list[float] = Field(default_factory=list, description="candidates: stream texts "
+                                 "each stands for (empty: every text of the batch is here)")
+    spans: list[tuple[int, int, int, int]] = Field(default_factory=list, description=(
+        "candidates: [partition, first offset, last offset, count] of every text the scorer saw"))
 
     @model_validator(mode="after")
     def _one_entry_per_item(self) -> ScoredBatchRecord:
@@ -372,11 +383,22 @@ class ScoredBatchRecord(Message):
         lengths |= {f"scores.{k}": len(v) for k, v in self.scores.items()}
         if self.partitions or self.offsets:
             lengths |= {"partitions": len(self.partitions), "offsets": len(self.offsets)}
+        if self.weights:
+            lengths |= {"weights": len(self.weights)}
         wrong = {k: m for k, m in lengths.items() if m != n}
         if wrong:
             raise ValueError(f"{n} ids but lengths {wrong}")
-        if len(e) * 3 // 4 - e[-2:].count("=") != n * self.dim * 4:
-            raise ValueError(f"embeddings are not {n} rows of {self.dim} float32")
+        row = bytes_per_row(self.precision, self.dim) - (4 if self.precision == "int8" else 0)
+        if len(e) * 3 // 4 - e[-2:].count("=") != n * row:
+            raise ValueError(f"embeddings are not {n} rows of {self.dim} {self.precision}")
+        s = self.scales
+        if self.precision == "int8" and len(s) * 3 // 4 - s[-2:].count("=") != n * 4:
+            raise ValueError(f"scales are not {n} float32")
+        if not all(math.isfinite(w) and 1 <= w <= MAX_COUNT for w in self.weights):
+            raise ValueError(f"weights must be finite and in [1, {MAX_COUNT}]")
+        if not all(0 <= f <= last <= MAX_COUNT and 1 <= c <= last - f + 1
+                   for _, f, last, c in self.spans):
+            raise ValueError("spans must be [partition, first <= last, count <= last-first+1]")
         if not all(math.isfinite(c) and 0 <= c <= MAX_COST for c in self.costs):
             raise ValueError(f"costs must be finite, >= 0 and <= {MAX_COST}")
         if not all(0 <= o <= MAX_COUNT for o in self.offsets):  # 2**62: every text a redelivery
@@ -395,27 +417,43 @@ class ScoredBatchRecord(Message):
         costs: np.ndarray,
         scored_at: float,
         sources: Sequence[tuple[int, int]] = (),
+        *,
+        precision: Precision = "float32",
+        weights: Sequence[float] | None = None,
+        spans: Sequence[tuple[int, int, int, int]] = (),
     ) -> ScoredBatchRecord:
-        """``sources``: (partition, offset) of each item on the texts topic."""
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        """``sources``: (partition, offset) of each item on the texts topic. Below float32
+        ``precision``, scores are rounded to 5 decimals too (the compact record)."""
+        q = quantize_many(np.asarray(X, dtype=np.float32).reshape(len(ids), -1), precision)
+        digits = None if precision == "float32" else 5
         return cls(
             schema_version=1,
             batch_id=batch_id,
             ids=ids,
             texts=texts,
-            embeddings=base64.b64encode(X.tobytes()).decode("ascii"),
-            dim=X.shape[1],
-            scores={k: np.asarray(v, dtype=np.float64).tolist() for k, v in scores.items()},
+            embeddings=base64.b64encode(q.data).decode("ascii"),
+            precision=precision,
+            scales=base64.b64encode(q.scales.tobytes()).decode("ascii") if len(q.scales) else "",
+            dim=q.dim,
+            scores={k: _rounded(v, digits) for k, v in scores.items()},
             model_version=model_version,
             costs=np.asarray(costs, dtype=np.float64).tolist(),
             scored_at=scored_at,
             partitions=[p for p, _ in sources],
             offsets=[o for _, o in sources],
+            weights=[] if weights is None else np.round(np.asarray(weights), 3).tolist(),
+            spans=[tuple(s) for s in spans],
         )
 
     def matrix(self) -> np.ndarray:
-        X = np.frombuffer(base64.b64decode(self.embeddings), dtype=np.float32)
-        return X.reshape(len(self.ids), self.dim)
+        """The embeddings as float32 rows (n, dim), whatever their precision on the wire."""
+        scales = np.frombuffer(base64.b64decode(self.scales), dtype=np.float32)
+        return dequantize(self.precision, base64.b64decode(self.embeddings), scales, self.dim)
+
+
+def _rounded(values: Any, digits: int | None) -> list[float]:
+    v = np.asarray(values, dtype=np.float64)
+    return (v if digits is None else np.round(v, digits)).tolist()
 
 
 class LabelsRecord(Message):

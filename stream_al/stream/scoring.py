@@ -17,7 +17,10 @@ from aiokafka import TopicPartition
 
 from stream_al.config import KafkaSettings
 from stream_al.embed.base import Embedder, parallel_calls
+from stream_al.embed.precision import Precision
 from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.loop.candidates import Forwarding
+from stream_al.loop.records import ScoredTexts
 from stream_al.metrics import Metrics
 from stream_al.score.batch import score_many
 from stream_al.stream import access, clients
@@ -67,9 +70,13 @@ class ScoringShell:
     """Handlers for the ``score`` and ``labels_in`` agents and the model-following task."""
 
     def __init__(
-        self, kafka: KafkaSettings, embedder: Embedder, publisher: Publisher, metrics: Metrics
+        self, kafka: KafkaSettings, embedder: Embedder, publisher: Publisher, metrics: Metrics,
+        forwarding: Forwarding | None = None, precision: Precision = "float32",
     ) -> None:
         self.kafka = kafka
+        self.forwarding = forwarding
+        """With ``scale.preselect``: only candidates go to ``control`` (loop/candidates.py)."""
+        self.precision = precision
         self.embedder = embedder
         self.publisher = publisher
         self.metrics = metrics
@@ -169,16 +176,17 @@ class ScoringShell:
         snapshot = self.models.snapshot
         scores = score_many(snapshot, embedded.X)
         self._batches += 1
+        scored = ScoredTexts(f"{self._name}-{self._batches}", [t.id for t in texts],
+                             [t.text for t in texts], embedded.X, scores, snapshot.version,
+                             [p for p, _ in embedded.sources], [o for _, o in embedded.sources])
+        if self.forwarding is not None:
+            scored = self.forwarding.candidates_of(scored)
         record = ScoredBatchRecord.of(
-            f"{self._name}-{self._batches}",
-            [t.id for t in texts],
-            [t.text for t in texts],
-            embedded.X,
-            scores,
-            snapshot.version,
-            np.ones(len(texts), dtype=np.float32),
-            time.time(),
-            embedded.sources,
+            scored.batch_id, scored.ids, scored.texts, scored.X, scored.scores,
+            scored.model_version, np.ones(len(scored.ids), dtype=np.float32), time.time(),
+            list(zip(scored.partitions, scored.offsets, strict=True)),
+            precision=self.precision, weights=scored.weights,
+            spans=[(s.partition, s.first, s.last, s.count) for s in scored.spans],
         )
         scored = time.perf_counter()
         await self.publisher.control(record.batch_id, record)

@@ -225,3 +225,33 @@ def test_every_event_kind_the_workers_publish_is_listed():
     source = "\n".join(p.read_text() for p in (Path(__file__).parents[2] / "stream_al").rglob("*.py"))
     published = set(re.findall(r"Event\(\s*schema_version=1,\s*kind=\"([a-z_]+)\"", source))
     assert published == set(EVENT_KINDS), "a new kind: add it to EVENT_KINDS and EventKind"
+
+
+@pytest.mark.parametrize("precision", ["float16", "int8"])
+def test_a_compact_scored_record_is_smaller_and_parses_back_to_close_vectors(precision):
+    from stream_al.stream.messages import CONTROL, ScoredBatchRecord
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 384)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    ids, texts = [f"t-{i}" for i in range(20)], ["a text"] * 20
+    scores = {"margin": rng.random(20)}
+    full = ScoredBatchRecord.of("b", ids, texts, X, scores, 0, np.ones(20), 0.0)
+    compact = ScoredBatchRecord.of("b", ids, texts, X, scores, 0, np.ones(20), 0.0,
+                                   [(0, i) for i in range(20)], precision=precision,
+                                   weights=np.full(20, 2.5), spans=[(0, 0, 39, 40)])
+    raw = orjson.dumps(compact.model_dump())
+    parsed = parse(CONTROL, raw)
+    assert len(raw) < 0.6 * len(orjson.dumps(full.model_dump()))
+    assert np.abs(parsed.matrix() - X).max() < 0.01
+    assert parsed.weights == [2.5] * 20 and parsed.spans == [(0, 0, 39, 40)]
+
+
+def test_a_scored_record_whose_int8_rows_lack_their_scales_is_refused():
+    from stream_al.stream.messages import CONTROL, ScoredBatchRecord
+
+    X = np.ones((2, 8), dtype=np.float32)
+    record = ScoredBatchRecord.of("b", ["a", "b"], ["x", "y"], X, {}, 0, np.ones(2), 0.0,
+                                  precision="int8").model_dump()
+    record["scales"] = ""
+    assert parse(CONTROL, orjson.dumps(record)).reason == "invalid_field"

@@ -1,0 +1,247 @@
+"""Two-level selection at scale (issue 17): bytes on ``control``, coordinator and worker CPU.
+
+On real texts (SST-2 by default, its cached embeddings; ``--embedder static`` or ``minilm``),
+in batches of ``kafka.batch_max`` texts as the scorers read them, with a model warmed on
+``--warm`` gold labels first (so scores and pre-selection look as they do live):
+
+1. **control bytes per stream text**, for each way of forwarding (``full-f32``: every text,
+   float32, today's record; ``full-int8``; ``cand-f32``; ``cand-int8``: candidates only with
+   ``scale.candidate_multiple`` 4 or ``--multiple``, int8): the bytes of the records a scorer writes
+   (``Message.to_bytes``, what the producer sends; no Kafka framing) / stream texts.
+2. **coordinator CPU-us per stream text**, same four: process CPU of parsing each record
+   (``parse(CONTROL, ...)``), converting it and ``Coordinator.on_scored``; the bought items are
+   labelled (gold) right away through ``on_labels``, timed apart.
+3. **coordinator ceiling**: a driver feeds the coordinator candidate records as N texts
+   partitions would (N = 1 ... 64; each record one partition's batch of ``batch_max`` texts and
+   ``--small`` texts), until ``--n`` stream texts: stream texts it governs per CPU-second.
+   The coordinator's clock runs as if texts came at 300,000/s (refits, model releases).
+4. **worker CPU-ms per 1,000 texts beyond the embedding** (static): parsing the texts records,
+   ``score_many``, the pre-selection and building and encoding the record, against the
+   embedding's own CPU, before (full-f32) and after (cand-int8). Broker clients excluded.
+
+    python -m benchmarks.control_traffic                     # SST-2, 40,000 texts, static
+    python -m benchmarks.control_traffic --n 20000 --embedder minilm --parts bytes coordinator
+
+Targets (issue 17): bytes <= 100 per stream text; coordinator >= 300,000 stream texts/s per
+core at 5% budget; worker CPU beyond embedding <= the embedding's own (static).
+Run under ``nice -n 10`` on a shared machine and compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+from benchmarks.suite import load_set
+from stream_al.config import Settings
+from stream_al.embed import make_embedder
+from stream_al.labels import Label
+from stream_al.loop.candidates import Forwarding
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.records import ScoredTexts
+from stream_al.runtime import limit_blas_threads
+from stream_al.score.batch import score_many
+from stream_al.simulate.lookup import LookupEmbedder
+from stream_al.stream import conversion
+from stream_al.stream.messages import CONTROL, ScoredBatchRecord, TextIn, parse
+
+CLOCK_RATE = 300_000.0
+"""Stream texts per second of the coordinator's clock (the issue's target rate)."""
+WAYS = {"full-f32": (False, "float32"), "full-int8": (False, "int8"),
+        "cand-f32": (True, "float32"), "cand-int8": (True, "int8")}
+
+
+@dataclass
+class Stream:
+    ids: list[str]
+    texts: list[str]
+    labels: list[str]
+    X: np.ndarray
+
+
+MULTIPLE = [4.0]
+"""scale.candidate_multiple of the candidate ways (``--multiple``)."""
+
+
+def settings_of(preselect: bool, precision: str, fraction: float, embedder: str) -> Settings:
+    return Settings.load(embedder={"name": embedder}, budget={"fraction": fraction},
+                         scale={"preselect": preselect, "precision": precision,
+                                "candidate_multiple": MULTIPLE[0]},
+                         learner={"refit_every_s": 1.0})
+
+
+def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder) -> Coordinator:
+    """A coordinator whose model learned ``n`` gold labels (bought as any item is)."""
+    c = Coordinator(s, stream.X.shape[1], embedder)
+    rng = np.random.default_rng(0)
+    for i in rng.choice(len(stream.ids), n, replace=False).tolist():
+        c.texts.add(f"warm-{i}", stream.texts[i])
+        c.embeddings[f"warm-{i}"] = stream.X[i]
+    labels = [Label(f"warm-{i}", stream.labels[i], "gold", 0.0)
+              for i in rng.choice(len(stream.ids), n, replace=False).tolist()
+              if f"warm-{i}" in c.texts]
+    c.on_labels(labels, 0, 0.0)
+    c.model_update(10.0, force=True)
+    return c
+
+
+def records_of(stream: Stream, s: Settings, snapshot, batch: int, partitions: int = 1,
+               ) -> list[bytes]:
+    """The scorers' records for ``stream``, dealt over ``partitions`` in batches of ``batch``."""
+    forwarding = Forwarding(s)
+    out = []
+    for k, start in enumerate(range(0, len(stream.ids), batch)):
+        sl = slice(start, start + batch)
+        X = stream.X[sl]
+        p = k % partitions
+        offsets = list(range((k // partitions) * batch, (k // partitions) * batch + len(X)))
+        scored = forwarding.candidates_of(ScoredTexts(
+            f"b{k}", stream.ids[sl], stream.texts[sl], X, score_many(snapshot, X),
+            snapshot.version, [p] * len(X), offsets))
+        out.append(ScoredBatchRecord.of(
+            scored.batch_id, scored.ids, scored.texts, scored.X, scored.scores,
+            scored.model_version, np.ones(len(scored.ids)), 0.0,
+            list(zip(scored.partitions, scored.offsets, strict=True)),
+            precision=s.scale.precision, weights=scored.weights,
+            spans=[(x.partition, x.first, x.last, x.count) for x in scored.spans]).to_bytes())
+    return out
+
+
+def govern(c: Coordinator, records: list[bytes], gold: dict[str, str],
+           rate: float = CLOCK_RATE) -> tuple[float, float, int]:
+    """CPU seconds of parse + convert + on_scored over ``records``, CPU seconds of labelling
+    the bought items, and the number bought. The coordinator's clock runs as if texts came at
+    ``rate`` per second (refits and model releases at their cadence at that rate)."""
+    selecting = labelling = 0.0
+    bought = 0
+    offset = 1
+    texts = 0
+    for raw in records:
+        t0 = time.process_time()
+        record = parse(CONTROL, raw)
+        scored = conversion.scored_texts(record)
+        texts += sum(s.count for s in scored.spans) if scored.spans else len(scored.ids)
+        now = texts / rate
+        items = c.on_scored(scored, offset, now)
+        t1 = time.process_time()
+        offset += 1
+        if items:
+            bought += len(items)
+            labels = [Label(p.item_id, gold[p.item_id], "gold", now) for p in items]
+            c.on_labels(labels, offset, now)
+            c.model_update(now)
+            offset += 1
+        selecting += t1 - t0
+        labelling += time.process_time() - t1
+    return selecting, labelling, bought
+
+
+def part_bytes_and_coordinator(stream: Stream, args: argparse.Namespace) -> None:
+    gold = dict(zip(stream.ids, stream.labels, strict=True))
+    embedder = LookupEmbedder(stream.texts, stream.X)
+    print(f"\n1-2. control bytes and coordinator CPU per stream text ({len(stream.ids):,} texts, "
+          f"batches of {args.batch}, budget {args.fraction:.0%}, {stream.X.shape[1]} dims)")
+    print(f"  {'way':10s} {'bytes/text':>10s} {'texts fwd':>9s} {'select us/text':>14s} "
+          f"{'labels us/text':>14s} {'bought':>7s}")
+    for way, (preselect, precision) in WAYS.items():
+        s = settings_of(preselect, precision, args.fraction, args.embedder)
+        c = warm_model(stream, s, args.warm, embedder)
+        records = records_of(stream, s, c.learner.snapshot(), args.batch)
+        size = sum(len(r) for r in records)
+        forwarded = sum(len(orjson.loads(r)["ids"]) for r in records)
+        selecting, labelling, bought = govern(c, records, gold)
+        n = len(stream.ids)
+        print(f"  {way:10s} {size / n:10.1f} {forwarded / n:9.1%} {selecting / n * 1e6:14.1f} "
+              f"{labelling / n * 1e6:14.1f} {bought:7d}")
+
+
+def part_ceiling(stream: Stream, args: argparse.Namespace) -> None:
+    gold = dict(zip(stream.ids, stream.labels, strict=True))
+    embedder = LookupEmbedder(stream.texts, stream.X)
+    s = settings_of(True, "int8", args.fraction, args.embedder)
+    print("\n3. coordinator ceiling: candidate records (int8) as N partitions send them; stream "
+          "texts governed per CPU-second (parse + convert + on_scored; labels apart)")
+    print(f"  {'N':>3s} {'texts/record':>12s} {'texts/s (select)':>16s} "
+          f"{'texts/s (select+labels)':>23s}")
+    for batch in (args.batch, args.small):
+        for n_parts in (1, 4, 16, 64):
+            c = warm_model(stream, s, args.warm, embedder)
+            records = records_of(stream, s, c.learner.snapshot(), batch, n_parts)
+            selecting, labelling, _ = govern(c, records, gold)
+            n = len(stream.ids)
+            print(f"  {n_parts:3d} {batch:12d} {n / selecting:16,.0f} "
+                  f"{n / (selecting + labelling):23,.0f}")
+
+
+def part_worker(stream: Stream, args: argparse.Namespace) -> None:
+    s = settings_of(False, "float32", args.fraction, "static")
+    embedder = make_embedder(s.embedder)
+    raw = [TextIn(schema_version=1, id=i, text=t, source="bench", timestamp=0.0).to_bytes()
+           for i, t in zip(stream.ids, stream.texts, strict=True)]
+    X = embedder.embed(stream.texts)
+    static = Stream(stream.ids, stream.texts, stream.labels, X)
+    c = warm_model(static, s, args.warm, LookupEmbedder(stream.texts, X))
+    snapshot = c.learner.snapshot()
+    print(f"\n4. worker CPU-ms per 1,000 texts (static embedder, batches of {args.batch}; broker "
+          f"clients excluded)")
+    for way in ("full-f32", "cand-int8"):
+        preselect, precision = WAYS[way]
+        forwarding = Forwarding(settings_of(preselect, precision, args.fraction, "static"))
+        embed_s = other_s = 0.0
+        for k, start in enumerate(range(0, len(raw), args.batch)):
+            t0 = time.process_time()
+            texts = [parse(TextIn, r) for r in raw[start : start + args.batch]]
+            t1 = time.process_time()
+            X = embedder.embed([t.text for t in texts])
+            t2 = time.process_time()
+            scored = forwarding.candidates_of(ScoredTexts(
+                f"b{k}", [t.id for t in texts], [t.text for t in texts], X,
+                score_many(snapshot, X), snapshot.version, [0] * len(texts),
+                list(range(start, start + len(texts)))))
+            ScoredBatchRecord.of(
+                scored.batch_id, scored.ids, scored.texts, scored.X, scored.scores,
+                scored.model_version, np.ones(len(scored.ids)), 0.0,
+                list(zip(scored.partitions, scored.offsets, strict=True)), precision=precision,
+                weights=scored.weights,
+                spans=[(x.partition, x.first, x.last, x.count) for x in scored.spans]).to_bytes()
+            t3 = time.process_time()
+            embed_s += t2 - t1
+            other_s += (t1 - t0) + (t3 - t2)
+        per = 1000 / len(raw) * 1000
+        print(f"  {way:10s} embedding {embed_s * per:6.1f} ms   beyond it {other_s * per:6.1f} ms"
+              f"   ratio {other_s / embed_s:.2f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", default="sst2")
+    p.add_argument("--embedder", default="static", choices=("static", "minilm"))
+    p.add_argument("--n", type=int, default=40_000)
+    p.add_argument("--batch", type=int, default=512, help="texts per scorer batch (batch_max)")
+    p.add_argument("--small", type=int, default=64, help="the ceiling's small batches")
+    p.add_argument("--fraction", type=float, default=0.05)
+    p.add_argument("--warm", type=int, default=300)
+    p.add_argument("--multiple", type=float, default=4.0, help="scale.candidate_multiple")
+    p.add_argument("--parts", nargs="+", default=["bytes", "ceiling", "worker"],
+                   choices=("bytes", "ceiling", "worker"))
+    args = p.parse_args()
+    limit_blas_threads()
+    MULTIPLE[0] = args.multiple
+    data, X = load_set(args.dataset, args.embedder, args.n)
+    n = min(args.n, len(data.texts))
+    stream = Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]), list(data.labels[:n]),
+                    np.asarray(X[:n], dtype=np.float32))
+    if "bytes" in args.parts:
+        part_bytes_and_coordinator(stream, args)
+    if "ceiling" in args.parts:
+        part_ceiling(stream, args)
+    if "worker" in args.parts:
+        part_worker(stream, args)
+
+
+if __name__ == "__main__":
+    main()

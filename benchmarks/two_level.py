@@ -1,0 +1,113 @@
+"""The label-efficiency cost of two-level selection and compact embeddings (issue 17).
+
+    python -m benchmarks.two_level                       # quick: 3 sets, 3 seeds, 3,000 rows
+    python -m benchmarks.two_level --sets sst2 --seeds 5 --variants central p16-int8
+
+Per set and seed, the suite's split and settings (``benchmarks.suite.settings_for``) at a 5%
+budget with the default strategy, run through the simulator as:
+
+- ``central``: every text reaches the coordinator as float32 (today's system);
+- ``central-f16`` / ``central-int8``: every text, its embedding in float16 / int8;
+- ``c16``: every text, float32, dealt over 16 partitions (one record per partition's share of
+  a chunk: what dealing alone changes);
+- ``p1`` / ``p4`` / ``p16``: scorers on 1, 4, 16 texts partitions pre-select candidates
+  (``scale.preselect``, ``candidate_multiple`` 4) — float32, to isolate pre-selection;
+- ``p16-int8``: 16 partitions pre-selecting, int8 embeddings (what a scaled-out deployment runs);
+- ``p16-int8-m8``: the same with ``candidate_multiple`` 8.
+
+Prints final accuracy and AUC (mean and standard deviation over seeds), each variant's
+difference from ``central`` (mean of per-seed differences, and its spread), and the share of
+stream texts that reached the coordinator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from benchmarks.suite import Config, load_set, settings_for
+from stream_al.simulate.simulator import Simulation
+
+VARIANTS: dict[str, dict] = {
+    "central": {},
+    "central-f16": {"scale": {"precision": "float16"}},
+    "central-int8": {"scale": {"precision": "int8"}},
+    "c16": {"simulation": {"partitions": 16}},
+    "p1": {"scale": {"preselect": True}, "simulation": {"partitions": 1}},
+    "p4": {"scale": {"preselect": True}, "simulation": {"partitions": 4}},
+    "p16": {"scale": {"preselect": True}, "simulation": {"partitions": 16}},
+    "p16-int8": {"scale": {"preselect": True, "precision": "int8"},
+                 "simulation": {"partitions": 16}},
+    "p16-int8-m8": {"scale": {"preselect": True, "precision": "int8", "candidate_multiple": 8.0},
+                    "simulation": {"partitions": 16}},
+}
+
+
+def run_one(task: tuple[str, int, str, Config, float]) -> dict:
+    from stream_al.runtime import limit_blas_threads
+
+    limit_blas_threads()
+    set_name, seed, variant, config, fraction = task
+    data, X = load_set(set_name, config.embedder, config.max_rows)
+    base = settings_for(config, seed, fraction)
+    update = VARIANTS[variant]
+    settings = base.model_copy(update={
+        part: getattr(base, part).model_copy(update=values) for part, values in update.items()})
+    started = time.process_time()
+    sim = Simulation(data, X, settings)
+    result = sim.run("default")
+    replay = sim.last_replay
+    return {"set": set_name, "seed": seed, "variant": variant,
+            "accuracy": result.final_accuracy, "auc": result.auc,
+            "labels": result.labels_used,
+            "forwarded": replay.forwarded / sim.stream_length if replay else 1.0,
+            "cpu_s": time.process_time() - started}
+
+
+def report(rows: list[dict], variants: list[str]) -> None:
+    for set_name in dict.fromkeys(r["set"] for r in rows):
+        print(f"\n{set_name}: final accuracy / AUC, mean ± sd over seeds; Δ vs central "
+              "(mean ± sd of per-seed differences); labels; share of texts forwarded")
+        central = {r["seed"]: r for r in rows if r["set"] == set_name and r["variant"] == "central"}
+        for v in variants:
+            mine = [r for r in rows if r["set"] == set_name and r["variant"] == v]
+            if not mine:
+                continue
+            acc = np.array([r["accuracy"] for r in mine])
+            auc = np.array([r["auc"] for r in mine])
+            d_acc = np.array([r["accuracy"] - central[r["seed"]]["accuracy"]
+                              for r in mine if r["seed"] in central])
+            d_auc = np.array([r["auc"] - central[r["seed"]]["auc"]
+                              for r in mine if r["seed"] in central])
+            print(f"  {v:13s} acc {acc.mean():.4f} ± {acc.std():.4f}  auc {auc.mean():.4f} ± "
+                  f"{auc.std():.4f}  Δacc {d_acc.mean():+.4f} ± {d_acc.std():.4f}  "
+                  f"Δauc {d_auc.mean():+.4f} ± {d_auc.std():.4f}  labels "
+                  f"{np.mean([r['labels'] for r in mine]):.0f}  forwarded "
+                  f"{np.mean([r['forwarded'] for r in mine]):.1%}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sets", nargs="+", default=["ag_news", "sst2", "banking77"])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--budget", type=float, default=0.05)
+    p.add_argument("--embedder", default="minilm", choices=("static", "minilm"))
+    p.add_argument("--max-rows", type=int, default=3000)
+    p.add_argument("--test-size", type=int, default=500)
+    p.add_argument("--jobs", type=int, default=1)
+    args = p.parse_args()
+    config = Config(embedder=args.embedder, max_rows=args.max_rows, test_size=args.test_size,
+                    checkpoints=20)
+    tasks = [(s, seed, v, config, args.budget) for s in args.sets for seed in range(args.seeds)
+             for v in args.variants]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(run_one, tasks))
+    report(rows, args.variants)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""What a scorer forwards to the coordinator: every scored text, or only candidates.
+
+Both drivers run this: the Kafka scorers (``stream_al/stream/scoring.py``) on each batch they
+read, the simulator's scorers (``stream_al/simulate/replay.py``) on each simulated partition's
+share of a chunk. With ``scale.preselect`` a :class:`Forwarding` keeps one
+:class:`~stream_al.select.preselect.PreSelector` per texts partition and turns a scored batch
+into a record of candidates: their rows, the stream texts each stands for, and one
+:class:`~stream_al.loop.spans.Span` per partition for every text of the batch (what the
+budget counts). Without it, the batch goes as it is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stream_al.config import Settings
+from stream_al.loop.records import ScoredTexts
+from stream_al.loop.spans import spans_of
+from stream_al.select.preselect import PreSelector
+
+
+class Forwarding:
+    """A scorer's first level of selection, one pre-selector per texts partition."""
+
+    def __init__(self, settings: Settings, seed: int | None = None) -> None:
+        self.enabled = settings.scale.preselect
+        self.fraction = settings.budget.fraction
+        self.multiple = settings.scale.candidate_multiple
+        self.kind = settings.selection.uncertainty
+        self.seed = settings.selection.seed if seed is None else seed
+        self.partitions: dict[int, PreSelector] = {}
+
+    def _of(self, partition: int) -> PreSelector:
+        pre = self.partitions.get(partition)
+        if pre is None:
+            pre = self.partitions[partition] = PreSelector(
+                self.fraction, self.multiple, self.kind, seed=(self.seed, partition))
+        return pre
+
+    def candidates_of(self, record: ScoredTexts) -> ScoredTexts:
+        """``record`` as the scorer forwards it (candidates only with ``scale.preselect``).
+        Texts without a known partition and offset are forwarded as they are."""
+        if not self.enabled or not record.offsets:
+            return record
+        partitions = np.asarray(record.partitions)
+        rows: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for p in np.unique(partitions).tolist():
+            mine = np.flatnonzero(partitions == p)
+            chosen = self._of(p).select_many({k: np.asarray(v)[mine]
+                                              for k, v in record.scores.items()}, len(mine),
+                                             record.model_version)
+            rows.append(mine[chosen.rows])
+            weights.append(chosen.weights)
+        keep = np.concatenate(rows)
+        order = np.argsort(keep, kind="stable")
+        keep, w = keep[order], np.concatenate(weights)[order]
+        return ScoredTexts(
+            batch_id=record.batch_id,
+            ids=[record.ids[i] for i in keep.tolist()],
+            texts=[record.texts[i] for i in keep.tolist()],
+            X=record.X[keep],
+            scores={k: np.asarray(v)[keep] for k, v in record.scores.items()},
+            model_version=record.model_version,
+            partitions=[record.partitions[i] for i in keep.tolist()],
+            offsets=[record.offsets[i] for i in keep.tolist()],
+            weights=w,
+            spans=spans_of(zip(record.partitions, record.offsets, strict=True)),
+        )

@@ -1,0 +1,66 @@
+"""Two-level selection through the coordinator: only candidates arrive, the budget stays exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream_al.config import Settings
+from stream_al.embed import make_embedder
+from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.loop.candidates import Forwarding
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.records import ScoredTexts
+from stream_al.score.batch import score_many
+
+
+def settings(**scale) -> Settings:
+    return Settings(embedder={"name": "hashing", "hashing_features": 2**10},
+                    budget={"fraction": 0.05}, scale={"preselect": True, **scale})
+
+
+def scored(start: int, n: int, partition: int, dim: int = 512) -> ScoredTexts:
+    rng = np.random.default_rng(start + 1000 * partition)
+    X = rng.normal(size=(n, dim)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    snapshot = ModelSnapshot.empty(dim)
+    return ScoredTexts(f"b{partition}-{start}", [f"p{partition}-{start + i}" for i in range(n)],
+                       [f"text {partition} {start + i}" for i in range(n)], X,
+                       score_many(snapshot, X), 0, [partition] * n,
+                       list(range(start, start + n)))
+
+
+@pytest.fixture
+def coordinator() -> Coordinator:
+    s = settings()
+    return Coordinator(s, 512, make_embedder(s.embedder))
+
+
+def test_candidates_are_a_bounded_share_and_their_spans_count_every_text(coordinator):
+    forwarding = Forwarding(coordinator.settings)
+    forwarded, offset, bought = 0, 0, 0
+    for start in range(0, 2000, 100):
+        for partition in range(4):
+            record = forwarding.candidates_of(scored(start, 100, partition))
+            forwarded += len(record.ids)
+            bought += len(coordinator.on_scored(record, offset, float(offset)))
+            offset += 1
+    bought += len(coordinator.flush(float(offset)))
+    assert coordinator.stage.budget.seen == 8000
+    assert forwarded <= 0.2 * 8000 * 1.1
+    assert 0.9 * 0.05 * 8000 <= bought <= 0.05 * 8000
+
+
+def test_a_redelivered_batch_of_candidates_is_not_counted_twice(coordinator):
+    forwarding = Forwarding(coordinator.settings)
+    record = forwarding.candidates_of(scored(0, 200, 0))
+    coordinator.on_scored(record, 0, 0.0)
+    again = forwarding.candidates_of(scored(0, 200, 0))  # other candidates, the same texts
+    coordinator.on_scored(again, 1, 1.0)
+    assert coordinator.stage.budget.seen == 200
+
+
+def test_without_preselect_every_text_is_forwarded_as_it_is():
+    s = settings(preselect=False)
+    record = scored(0, 50, 0)
+    assert Forwarding(s).candidates_of(record) is record
