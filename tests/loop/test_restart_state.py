@@ -125,7 +125,7 @@ def test_a_drift_response_in_progress_goes_on_after_a_restart_with_its_debt(embe
     period = restored.settings.drift.response_items
     after = Feed(restored, embedder, rows)
     after.offset = feed.offset
-    for start in range(300, 300 + period - elapsed, 50):  # the rest of the response, no more
+    for start in range(300, 300 + period - int(elapsed), 50):  # the rest of the response, no more
         after.texts(start, start + 50)
     assert not restored.governance.responding
 
