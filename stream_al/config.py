@@ -328,8 +328,17 @@ class DriftSettings(_Part):
 
 
 class OODSettings(_Part):
-    quantile: float = Field(0.95, gt=0, lt=1, description="of labelled items' leave-one-out "
-                            "nearest-neighbour distances: the out-of-distribution threshold")
+    quantile: float = Field(0.95, gt=0, lt=1, description="of a sample of stream items' "
+                            "distances to their nearest labelled item: the out-of-distribution "
+                            "threshold (stream items are flagged at 1 - quantile)")
+    reference_items: int = Field(1000, ge=100, description="stream items sampled to calibrate the "
+                                 "threshold (until 100 are measured, the labelled items' own "
+                                 "leave-one-out distances stand in)")
+    reference_horizon: int = Field(
+        20_000, ge=1, description="the sample is uniform over the stream's first this many "
+        "items, then weighted to about its last this many: a new domain stays OOD until labels "
+        "cover it or it makes up 1 - quantile of the sample"
+    )
     max_share: float = Field(0.1, ge=0, le=1, description="most of the budget OOD items may take")
     cap_window_items: int = Field(
         1000, ge=0, description="the OOD cap never holds more than this many items' worth of "
