@@ -71,8 +71,8 @@ class LearnerSettings(_Part):
     l2: float | None = Field(
         1e-3, gt=0, description="L2 penalty on the summed log-loss (1/C in scikit-learn's "
         "terms); null: chosen by cross-validation on the labels as they grow (cv_*), which "
-        "raises the all-labels ceiling (benchmarks/README.md) but is not the default yet: the "
-        "noise flagger's annotation.noise_model_confidence was set for the sharper fixed-l2 model")
+        "raises the all-labels ceiling (benchmarks/README.md) but is not the default yet: its "
+        "label efficiency on the development suite is not measured")
     l2_prior: float = Field(1.0, gt=0, description="l2 until cv_min_labels labels came")
     cv_folds: int = Field(5, ge=2, description="folds of the search for l2")
     cv_rows: int = Field(1000, ge=10, description="labels the search for l2 uses at most "
@@ -354,8 +354,17 @@ class DriftSettings(_Part):
 
 
 class OODSettings(_Part):
-    quantile: float = Field(0.95, gt=0, lt=1, description="of labelled items' leave-one-out "
-                            "nearest-neighbour distances: the out-of-distribution threshold")
+    quantile: float = Field(0.95, gt=0, lt=1, description="of a sample of stream items' "
+                            "distances to their nearest labelled item: the out-of-distribution "
+                            "threshold (stream items are flagged at 1 - quantile)")
+    reference_items: int = Field(1000, ge=100, description="stream items sampled to calibrate the "
+                                 "threshold (until 100 are measured, the labelled items' own "
+                                 "leave-one-out distances stand in)")
+    reference_horizon: int = Field(
+        20_000, ge=1, description="the sample is uniform over the stream's first this many "
+        "items, then weighted to about its last this many: a new domain stays OOD until labels "
+        "cover it or it makes up 1 - quantile of the sample"
+    )
     max_share: float = Field(0.1, ge=0, le=1, description="most of the budget OOD items may take")
     cap_window_items: int = Field(
         1000, ge=0, description="the OOD cap never holds more than this many items' worth of "
@@ -507,7 +516,12 @@ class AnnotationSettings(_Part):
     max_offers: int = Field(2, ge=1, description="offers of an item before its cost is released")
     noise_check: bool = Field(True, description="check labels against the model and neighbours")
     noise_model_confidence: float = Field(0.7, gt=0, le=1, description="a label is suspicious "
-                                          "only against a model at least this sure")
+                                          "only against a model at least this sure ...")
+    noise_confidence_quantile: float = Field(
+        0.25, ge=0, lt=1, description="... or at least as sure as this quantile of its top "
+        "probabilities on the last 1,000 labels checked, whichever is lower (a softer model, "
+        "learner.l2 null, is rarely 0.7 sure; 0: the fixed threshold alone)"
+    )
     noise_neighbours: int = Field(10, ge=1, description="labelled neighbours that vote")
     noise_neighbour_share: float = Field(0.3, gt=0, le=1, description="suspicious when fewer "
                                          "than this share of neighbours carry the label")

@@ -5,27 +5,39 @@ import pytest
 
 from stream_al.config import OODSettings
 from stream_al.learn import ModelSnapshot
-from stream_al.ood import OODDetector
+from stream_al.ood import OODDetector, StreamReference
 from stream_al.score.batch import ScoredBatch, score_many
 from stream_al.select import Budget, RandomSelector
+from stream_al.select.coverage import farthest_first
 from stream_al.select.ood_cap import OOD_REASON, OODSelector
 from tests.drift.realdata import embedded
 
 
 @pytest.fixture(scope="module")
 def texts():
-    """Labelled: Banking77 customer queries. Other datasets: AG News and SST-2 sentences."""
-    _, _, bank = embedded("banking77", 1000)
+    """Labelled: Banking77 customer queries; ``normal``: more of them, the stream before
+    anything else arrives. Other datasets: AG News and SST-2 sentences."""
+    _, _, bank = embedded("banking77", 2000)
     _, _, ag = embedded("ag_news", 400)
     _, _, sst = embedded("sst2", 400)
-    return {"labelled": bank[:500], "held_out": bank[500:], "ag_news": ag, "sst2": sst}
+    return {"labelled": bank[:500], "held_out": bank[500:1000], "normal": bank[1000:],
+            "ag_news": ag, "sst2": sst}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def detector(texts):
+    """Labels only: it has not seen the stream yet (each test gets a fresh one: checking
+    stream items calibrates it)."""
     d = OODDetector(texts["labelled"].shape[1])
     d.add_labelled_many(texts["labelled"])
     return d
+
+
+def seen(detector: OODDetector, X: np.ndarray, batch: int = 50) -> OODDetector:
+    """The detector after checking ``X`` in stream order, ``batch`` rows at a time."""
+    for start in range(0, len(X), batch):
+        detector.check_many(X[start : start + batch])
+    return detector
 
 
 def test_texts_of_other_datasets_are_flagged_far_more_than_held_out_texts(texts, detector):
@@ -45,7 +57,9 @@ def test_a_broad_labelled_set_still_flags_another_genre():
     assert detector.is_ood_many(sst).mean() > 4 * held_out
 
 
-def test_the_threshold_is_the_quantile_of_leave_one_out_distances(texts, detector):
+def test_before_it_has_seen_the_stream_the_threshold_is_the_labelled_leave_one_out_quantile(
+        texts, detector):
+    assert not detector.calibrated_on_stream
     X = texts["labelled"]
     d = 1.0 - X @ X.T
     np.fill_diagonal(d, np.inf)
@@ -74,6 +88,85 @@ def test_nothing_is_ood_before_enough_labels(texts):
     assert d.threshold == float("inf") and not d.is_ood_many(texts["ag_news"]).any()
 
 
+def labels_picked(X: np.ndarray, how: str, n: int = 30) -> np.ndarray:
+    """``n`` rows of ``X`` as a strategy would buy them: at random, spread out by coverage
+    (farthest-first), or bunched around one item (as margin picks bunch at a boundary)."""
+    if how == "random":
+        return X[np.random.default_rng(0).choice(len(X), n, replace=False)]
+    if how == "coverage":
+        return X[farthest_first(X, np.ones(len(X)), np.zeros((0, X.shape[1]), np.float32), n)]
+    return X[np.argsort(-(X @ X[0]))[:n]]
+
+
+@pytest.mark.parametrize("how", ["random", "coverage", "bunched"])
+def test_a_stream_item_is_flagged_at_one_minus_the_quantile_however_the_labels_were_picked(
+        texts, how):
+    detector = OODDetector(texts["normal"].shape[1])
+    detector.add_labelled_many(labels_picked(texts["normal"], how))
+    seen(detector, texts["normal"])
+    assert detector.calibrated_on_stream
+    assert 0.01 <= detector.is_ood_many(texts["held_out"]).mean() <= 0.12  # about 1 - 0.95
+
+
+def test_labels_spread_out_by_coverage_picks_still_flag_another_dataset(texts):
+    """Coverage picks are farther from each other than the stream is from them: their own
+    leave-one-out distances put the threshold where held-out queries (0%) and news (21%) both
+    passed under it."""
+    detector = OODDetector(texts["normal"].shape[1])
+    detector.add_labelled_many(labels_picked(texts["normal"], "coverage"))
+    seen(detector, texts["normal"])
+    held_out = detector.is_ood_many(texts["held_out"]).mean()
+    for other in ("ag_news", "sst2"):
+        assert detector.is_ood_many(texts[other]).mean() > max(0.5, 4 * held_out)
+
+
+def test_a_new_domain_is_flagged_until_it_makes_up_the_tail_of_the_stream(texts, detector):
+    seen(detector, texts["normal"])
+    first = detector.check_many(texts["ag_news"][:25])[1].mean()
+    seen(detector, texts["ag_news"][25:], batch=25)  # now 400 of the last 1,400 items
+    assert first > 0.8
+    assert detector.is_ood_many(texts["ag_news"]).mean() < first / 2
+
+
+def test_the_sample_is_uniform_over_the_stream_until_the_horizon_then_favours_recent_items():
+    """Old items lie 0.2 from the one labelled vector, new ones 0.8: the sample's distances
+    say which it holds."""
+    labelled = np.array([[1.0, 0.0]], dtype=np.float32)
+    old = np.tile(np.array([[0.8, 0.6]], dtype=np.float32), (5000, 1))
+    new = np.tile(np.array([[0.2, np.sqrt(0.96)]], dtype=np.float32), (5000, 1))
+
+    def share_new(horizon: int, n_old: int, n_new: int) -> float:
+        ref = StreamReference(dim=2, capacity=1000, horizon=horizon, seed=0)
+        for X in (old[:n_old], new[:n_new]):
+            for start in range(0, len(X), 100):
+                ref.admit_many(X[start : start + 100])
+        ref.labelled_many(labelled, first_id=0)
+        return float((ref.distances > 0.5).mean())
+
+    assert share_new(20_000, 5000, 5000) == pytest.approx(0.5, abs=0.05)
+    assert share_new(1000, 5000, 1000) == pytest.approx(1 - np.exp(-1), abs=0.05)
+
+
+def test_the_sample_distances_are_exact_against_the_labelled_rows_kept(texts):
+    detector = OODDetector(texts["normal"].shape[1], OODSettings(capacity=100))
+    seen(detector, texts["normal"][:300])
+    for start in range(0, 500, 50):  # the first 400 are evicted again
+        detector.add_labelled_many(texts["labelled"][start : start + 50])
+    kept = texts["labelled"][400:]
+    brute = (1.0 - texts["normal"][:300] @ kept.T).min(axis=1)
+    np.testing.assert_allclose(detector.reference.distances, brute, atol=1e-5)
+
+
+def test_a_sampled_item_that_is_then_labelled_counts_by_its_distance_to_the_others(texts):
+    X = texts["normal"][:200]
+    detector = seen(OODDetector(X.shape[1]), X)
+    detector.add_labelled_many(X[:50])
+    within = 1.0 - X[:50] @ X[:50].T
+    np.fill_diagonal(within, np.inf)
+    np.testing.assert_allclose(detector.reference.distances[:50], within.min(axis=1),
+                               atol=1e-5)
+
+
 def test_memory_is_capped(texts):
     d = OODDetector(texts["labelled"].shape[1], OODSettings(capacity=100))
     for start in range(0, 500, 50):
@@ -82,7 +175,8 @@ def test_memory_is_capped(texts):
 
 
 def stream_with_garbage(texts, share):
-    """Held-out Banking77 queries with AG News texts mixed in at ``share`` (shuffled, seed 0)."""
+    """Held-out Banking77 queries with AG News texts mixed in at ``share`` (shuffled, seed 0);
+    it follows ``texts["normal"]``, which the detector has seen."""
     n_other = int(len(texts["held_out"]) * share / (1 - share))
     X = np.vstack([texts["held_out"], texts["ag_news"][:n_other]])
     return X[np.random.default_rng(0).permutation(len(X))]
@@ -91,24 +185,29 @@ def stream_with_garbage(texts, share):
 @pytest.mark.parametrize("max_share", [0.1, 0.3])
 def test_ood_items_get_their_own_reason_and_at_most_their_share_of_the_budget(texts, detector,
                                                                                max_share):
+    clean_ratio = seen(detector, texts["normal"]).recent_ratio
     X = stream_with_garbage(texts, share=0.4)
     fraction = 0.1
     selector = OODSelector(RandomSelector(fraction, seed=0), detector, fraction, max_share)
     budget = Budget(fraction)
-    chosen = []
+    chosen, over_threshold = [], []
     for start in range(0, len(X), 25):
         rows = np.arange(start, min(start + 25, len(X)))
         scores = score_many(ModelSnapshot.empty(X.shape[1]), X[rows])
         batch = ScoredBatch([str(r) for r in rows], X[rows], scores)
         budget.observe(len(batch))
-        chosen += selector.select_many(batch, budget)
+        threshold = detector.threshold  # in force for this batch
+        picked = selector.select_many(batch, budget)
+        over_threshold += [s.scores["ood_distance"] > threshold
+                           for s in picked if s.reason == OOD_REASON]
+        chosen += picked
     ood = [s for s in chosen if s.reason == OOD_REASON]
     assert ood, "40% of the stream is another dataset: some of it should be bought as OOD"
     assert len(ood) >= 0.8 * max_share * fraction * len(X) - 1  # ... up to its cap
     assert len(ood) <= max_share * fraction * len(X) + 1e-9
     assert budget.spent <= fraction * len(X) + 1e-9
-    assert all(s.scores["ood_distance"] > detector.threshold for s in ood)
-    assert 0.2 < detector.recent_ratio < 0.7  # the gauge sees the garbage
+    assert all(over_threshold)
+    assert clean_ratio < 0.1 and 3 * clean_ratio < detector.recent_ratio < 0.7  # sees garbage
 
 
 def test_a_quiet_stretch_does_not_save_up_the_cap_for_a_burst(texts, detector):

@@ -1,9 +1,14 @@
 """Suspicious labels: flagged for review, not silently trusted.
 
 A new label is suspicious when it disagrees both with a confident model (another class at
-probability >= ``noise_model_confidence``) and with the item's nearest labelled neighbours
-(fewer than ``noise_neighbour_share`` of its ``noise_neighbours`` nearest labelled items carry
-it). Either signal alone is often wrong: the model errs on rare classes, neighbourhoods blur
+probability >= ``noise_model_confidence``, or, if lower, the ``noise_confidence_quantile`` of
+the model's top probabilities on the last ``CONFIDENCE_WINDOW`` labels checked) and with the
+item's nearest labelled neighbours (fewer than ``noise_neighbour_share`` of its
+``noise_neighbours`` nearest labelled items carry it). The relative threshold is what keeps
+the check working under a softer model: with ``learner.l2`` chosen by cross-validation, the
+model learned from 800 AG News labels (15% flipped) was 0.7 sure of only 13% of the next 800
+items, and the fixed threshold alone found 13.5% of their flipped labels (it found 73% under the
+fixed, sharper l2=1e-3); relative, it finds 71% at precision 0.76 (tests/annotation/). Either signal alone is often wrong: the model errs on rare classes, neighbourhoods blur
 at class borders; both together are seldom wrong. Once enough labels exist,
 :func:`cleanlab_suspicions` adds cleanlab's confident-learning check (Northcutt et al. 2021)
 on out-of-fold probabilities.
@@ -14,13 +19,18 @@ Neighbours are found by brute force over the remembered labelled vectors (a ring
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from stream_al.annotation.base import AnnotationSettings
+
+CONFIDENCE_WINDOW = 1000
+"""Top probabilities of the last this many labels checked: the model's own confidence scale."""
+CONFIDENCE_MIN = 50
+"""Labels checked before the relative threshold applies (before: the fixed one alone)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,7 @@ class NoiseFlagger:
         self._labels = np.empty(capacity, dtype=object)
         self._ids = np.empty(capacity, dtype=object)
         self._n = 0  # rows written so far; row i lives at i % capacity
+        self._confidence: deque[float] = deque(maxlen=CONFIDENCE_WINDOW)
 
     def __len__(self) -> int:
         return min(self._n, self.capacity)
@@ -86,6 +97,7 @@ class NoiseFlagger:
             return []
         s = self.settings
         top = proba.argmax(axis=1)
+        sure = self.confidence_threshold(proba.max(axis=1))
         neighbour_votes = self._neighbour_votes(ids, np.asarray(X, dtype=np.float32))
         known = set(classes)
         out = []
@@ -95,11 +107,20 @@ class NoiseFlagger:
             model_label, conf = classes[top[i]], float(proba[i, top[i]])
             votes = neighbour_votes[i]
             share = votes[label] / max(1, sum(votes.values()))
-            if model_label != label and conf >= s.noise_model_confidence \
-                    and share < s.noise_neighbour_share:
+            if model_label != label and conf >= sure and share < s.noise_neighbour_share:
                 out.append(Suspicion(ids[i], label, ("model", "neighbours"), model_label, conf,
                                      votes.most_common(1)[0][0], share))
         return out
+
+    def confidence_threshold(self, top_proba: np.ndarray) -> float:
+        """The probability at which the model counts as sure, after counting ``top_proba``
+        (the top probability of each label being checked) into its recent ones."""
+        s = self.settings
+        self._confidence.extend(np.asarray(top_proba, dtype=float).tolist())
+        if s.noise_confidence_quantile <= 0 or len(self._confidence) < CONFIDENCE_MIN:
+            return s.noise_model_confidence
+        relative = float(np.quantile(self._confidence, s.noise_confidence_quantile))
+        return min(s.noise_model_confidence, relative)
 
     def audit_memory(self, seed: int = 0) -> list[Suspicion]:
         """cleanlab over every remembered label, once ``cleanlab_min_labels`` exist (0: off)."""

@@ -33,7 +33,7 @@ class DataHealth:
 
     def on_batch(self, X: np.ndarray, uncertainty: np.ndarray | None) -> list[DriftAlarm]:
         """A scored batch in stream order; ``uncertainty`` None while the model is cold."""
-        if self.checks_ood and self.ood.ready:
+        if self.checks_ood:  # before it is ready too: the items calibrate its threshold
             self.ood.check_many(X)
         return self._count(self.monitor.update_many(X, uncertainty))
 

@@ -73,7 +73,8 @@ def test_out_of_distribution_texts_are_bought_for_their_own_reason_and_capped(ag
     assert not c.health.checks_ood and c.health.ood_ratio > 0  # counted once, by the selector
 
 
-def test_a_rebuild_restores_the_ood_threshold_from_the_labelled_embeddings(ag_news):
+def test_a_rebuild_restores_the_ood_detector_from_the_labels_and_recalibrates_on_the_stream(
+        ag_news):
     c = coordinator(ood={"min_labels": 20})
     feed = Feed(c, static_embedder(), ag_news[:400])
     bought = [s for start in range(0, 400, 50) for s in feed.texts(start, start + 50)]
@@ -84,8 +85,15 @@ def test_a_rebuild_restores_the_ood_threshold_from_the_labelled_embeddings(ag_ne
                     timestamp=x.timestamp, label=x.label) for x in c.labels]
     restored = coordinator(ood={"min_labels": 20})
     restored.restore(bought, {}, labels, c.ledger(1.0), c.learner.version, 1.0)
-    assert restored.health.ood.ready
-    assert restored.health.ood.threshold == pytest.approx(c.health.ood.threshold, rel=0.05)
+    detector = restored.health.ood
+    assert detector.ready and np.isfinite(detector.threshold)  # from the labels alone
+    assert c.health.ood.calibrated_on_stream and not detector.calibrated_on_stream
+    resumed = Feed(restored, static_embedder(), ag_news)
+    resumed.offset = restored.control_offset
+    for start in range(400, 800, 50):
+        resumed.texts(start, start + 50)
+    assert detector.calibrated_on_stream  # the stream's next texts, as before the rebuild
+    assert detector.threshold == pytest.approx(c.health.ood.threshold, rel=0.05)
     assert restored.governance.response.started_at is None  # a response is not restored
 
 
