@@ -105,6 +105,10 @@ class Simulation:
         sim = settings.simulation
         if len(data) != len(X):
             raise ValueError(f"{len(data)} rows but {len(X)} embeddings")
+        if not settings.kafka.label_classes:  # a replay knows its classes, as a deployment may
+            known = sorted({str(y) for y in data.labels})  # list them: no new-class cap applies
+            settings = settings.model_copy(update={
+                "kafka": settings.kafka.model_copy(update={"label_classes": known})})
         self.settings = settings
         self.X = np.asarray(X, dtype=np.float32)
         self.y = np.array(data.labels, dtype=object)

@@ -32,6 +32,15 @@ def simulation(ag_news, **sim):
     return Simulation(data, X, settings)
 
 
+def test_a_replay_admits_the_datasets_classes_as_a_deployment_that_lists_them(ag_news):
+    # the new-class cap (25 an hour; an hour is 3,600 simulated items) would otherwise refuse
+    # the labels of a set with many classes, which no deployment that knows its classes sees
+    assert simulation(ag_news).settings.kafka.label_classes == sorted(set(ag_news[0].labels))
+    data, X = ag_news
+    listed = Settings.load(simulation={"test_size": 300}, kafka={"label_classes": ["World"]})
+    assert Simulation(data, X, listed).settings.kafka.label_classes == ["World"]
+
+
 def test_labels_bought_stay_within_the_budget(ag_news):
     sim = simulation(ag_news)
     for strategy in ("random", "default", "bandit"):
