@@ -60,7 +60,8 @@ def test_annotations_become_labels_once_and_move_the_model(stack):
     me = stack.user.whoami()
     before = stack.model()
     tasks = [t for t in stack.tasks() if t["data"]["item_id"] in gold and not t["annotations"]]
-    assert len(tasks) >= 8
+    assert len(tasks) >= 10
+    tasks = tasks[:8]  # the others stay unlabelled for the tests that follow (change, skip)
     for task in tasks:
         stack.user.annotate(task["id"], gold[task["data"]["item_id"]])
     mine = f"label-studio/{me}"
@@ -152,7 +153,8 @@ def test_a_bridge_killed_and_restarted_loses_and_duplicates_nothing(stack):
     want = {t["data"]["item_id"] for t in waiting[:3]}
     labels = wait_for(lambda: stack.labels_covering(want, me), 60,
                       "the labels made while the bridge was down")
-    ours = [(x.item_id, x.annotator_id) for x in labels if x.annotator_id == me]
+    ours = [(x.item_id, x.annotator_id) for x in labels  # (a changed answer earlier is two)
+            if x.annotator_id == me and x.item_id in want]
     assert len(ours) == len(set(ours))
     # after a restart, nothing already sent is sent again
     wait_for(lambda: stack.bridge.metric("stream_al_bridge_selected_lag") == 0, 30, "no lag")
