@@ -94,8 +94,9 @@ def test_a_vendor_killed_before_answering_answers_every_item_after_its_restart(
     try:
         wait_for(lambda: "40 items received" in first.output(), 90, "the vendor to read all 40")
         group = f"{settings_of(config)['kafka']['app_id']}-vendor"
-        wait_for(lambda: committed(kafka_bootstrap, group), 30, "the vendor's first commit")
-        assert set(committed(kafka_bootstrap, group)) == {0}  # none answered: nothing committed
+        # none answered: nothing committed past the first item (a commit of 0, or none yet;
+        # the restart below shows no item was skipped)
+        assert set(committed(kafka_bootstrap, group)) <= {0}
     finally:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(10)
