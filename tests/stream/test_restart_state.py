@@ -158,6 +158,10 @@ def test_a_drift_response_in_progress_goes_on_after_a_killed_worker(kafka_bootst
     first = Worker(config, tmp_path / "first.log")
     try:
         produce(config, sports, 400, "sports")
+        # the World texts come after the Sports ones are counted: in one scored batch with them,
+        # the response's clock would start at the batch's first (Sports) text, not at the drift
+        wait_for(lambda: (x := topics.ledgers()) and x[-1].seen >= 400, 90,
+                 "the Sports texts counted")
         produce(config, world, 150, "world")
         wait_for(lambda: [e for e in topics.read("events", Event) if e.kind == "drift_alarm"],
                  120, "a drift alarm on the World texts")
