@@ -186,10 +186,11 @@ class Coordinator:
         self.idle.mark(now)
         self._remember_texts(record.ids, record.texts)
         first: dict[str, int] = {}
-        counted = dict(self.texts_offsets)  # candidates stand for spans: count those once
+        # candidates stand for spans: count those once, against the offsets before this record
+        counted = dict(self.texts_offsets) if record.spans else None
         fresh = self._not_counted_yet(record)
         seen = None
-        if record.spans:
+        if counted is not None:
             seen = new_in_spans(counted, record.spans)
             self.texts_offsets.update(counted)
         bought = self.texts.contains_many([record.ids[i] for i in fresh])
