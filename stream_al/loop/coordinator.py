@@ -120,7 +120,8 @@ class Coordinator:
         self.health = DataHealth(settings.drift, settings.ood, dim, settings.selection.seed)
         self.stage = build_stage(settings, dim, strategy, ood=self.health.ood)
         """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
-        self.pricing = Pricing(settings, self.stage.cost_budget)
+        self.pricing = Pricing(settings.cost, settings.annotation, self.stage.cost_budget,
+                               seed=settings.selection.seed)
         """Prices in labels, minutes or money; k annotators per item (stream_al.loop.pricing)."""
         self.annotating = Annotating(settings.annotation, settings.learner, dim,
                                      settings.kafka.topics.expert)

@@ -149,7 +149,7 @@ def test_a_minute_budget_puts_its_ledger_and_cost_awareness_under_the_stage():
                              budget={"warmup_labels": 2}, ood={"max_share": 0.0},
                              drift={"response_items": 0})
     stage = build_stage(settings, 8)
-    pricing = Pricing(settings, stage.cost_budget)
+    pricing = Pricing(settings.cost, settings.annotation, stage.cost_budget)
     assert isinstance(stage.budget, Budget) and stage.budget is pricing.ledger
     assert stage.budget.allowance == pytest.approx(2.0)  # the warm-up, in typical labels
     assert isinstance(stage.selector, CostAware)
