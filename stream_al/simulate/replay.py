@@ -87,7 +87,8 @@ class Replay:
         self.model: ModelSnapshot = coordinator.learner.snapshot()
         """The last published model: what the scorers score with."""
         self.out = Replayed()
-        self.admission = Admission.of(coordinator.settings)
+        self.admission = Admission(coordinator.settings.kafka,
+                                   coordinator.settings.annotation.max_annotators)
         """The caps on labels the worker applies before its coordinator (loop/admission.py)."""
         self.steps: list[Step] | None = [] if record else None
         self._extra_s = 0.0
