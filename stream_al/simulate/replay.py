@@ -93,7 +93,8 @@ class Replay:
         self.steps: list[Step] | None = [] if record else None
         self._extra_s = 0.0
         self.partitions = coordinator.settings.simulation.partitions
-        self.forwarding = Forwarding(coordinator.settings)
+        self.forwarding = Forwarding(coordinator.settings.scale, coordinator.settings.budget,
+                                     coordinator.settings.selection)
         self.precision = coordinator.settings.scale.precision
         self.forwarded = 0
         """Texts that reached the coordinator (all of them without pre-selection)."""

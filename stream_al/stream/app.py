@@ -83,7 +83,8 @@ def build_app(
         value_serializer="raw",
     )
     publisher = Publisher(app, k, metrics)
-    forwarding = Forwarding(settings) if settings.scale.preselect else None  # docs/scaling.md
+    forwarding = (Forwarding(settings.scale, settings.budget, settings.selection)
+                  if settings.scale.preselect else None)  # docs/scaling.md
     scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
                            settings.scale.precision)
     coordinating = CoordinatorShell(settings, embedder, metrics, strategy)
