@@ -83,7 +83,7 @@ class CoordinatorShell:
         self.admission = self._admission()
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
-            registry = ModelRegistry(registry_dir(settings), settings.registry.keep_snapshots)
+            registry = ModelRegistry(registry_dir(settings.registry, settings.kafka), settings.registry.keep_snapshots)
             self.registrar = Registrar(registry, metrics.count_registry)
 
     def _admission(self) -> Admission:
