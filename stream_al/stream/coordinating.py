@@ -61,6 +61,11 @@ REVOKE_WAIT_S = 5.0
 
 
 class CoordinatorShell:
+    """The worker's shell around the coordinator: it takes the whole :class:`Settings`
+    because it builds a :class:`Coordinator` (the core's composition root) each time it gets
+    the ``control`` partition; its own parts get only theirs (``kafka``, ``registry``,
+    ``annotation.max_annotators``)."""
+
     def __init__(
         self,
         settings: Settings,
