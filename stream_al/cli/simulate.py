@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
 def compare(settings: Settings, data_path: Path, strategies: list[str], out: Path) -> dict:
     """Embed the dataset (cached), run each strategy through one :class:`Simulation`, write
-    the report to ``out`` and return it (the demo's comparison calls this too)."""
+    the report to ``out`` and return it (the demo's comparison calls this too). It takes the
+    whole :class:`Settings` for the simulation (a composition root) and the report's facts."""
     from tqdm import tqdm
 
     from stream_al.dataset import load_labeled
