@@ -33,9 +33,8 @@ def mentions(doc: Path) -> list[tuple[str, str]]:
         if re.search(r"[<>$~*:]|^/|^\.\.?/", path) or "://" in text:
             continue
         first = path.split("/")[0]
-        if "/" in path and any((b / first).is_dir() for b in bases(doc)):
-            out.append((path, test))
-        elif "/" not in path and path.endswith(".py"):
+        in_a_folder = "/" in path and any((b / first).is_dir() for b in bases(doc))
+        if in_a_folder or ("/" not in path and path.endswith(".py")):
             out.append((path, test))
     return out
 
