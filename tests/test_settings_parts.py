@@ -26,8 +26,8 @@ ROOTS = {
     "stream_al.simulate.simulator.Simulation.__init__",
     "stream_al.simulate.drift_scenario.DriftScenario.__init__",
     "stream_al.simulate.pacing_scenario.PacingRun.run_with",
-    # the command line (the demo's comparison runs through it too)
-    "stream_al.cli.simulate.compare",
+    # the strategies compared on one dataset (`stream-al simulate` and the demo)
+    "stream_al.simulate.comparison.compare",
 }
 
 
