@@ -424,7 +424,8 @@ class ScoredBatchRecord(Message):
     ) -> ScoredBatchRecord:
         """``sources``: (partition, offset) of each item on the texts topic. Below float32
         ``precision``, scores are rounded to 5 decimals too (the compact record)."""
-        q = quantize_many(np.asarray(X, dtype=np.float32).reshape(len(ids), -1), precision)
+        X = np.asarray(X, dtype=np.float32)  # no rows: candidates of a batch may be none
+        q = quantize_many(X.reshape(len(ids), -1 if X.size else X.shape[-1]), precision)
         digits = None if precision == "float32" else 5
         return cls(
             schema_version=1,
