@@ -21,6 +21,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from stream_al.labels.base import Label
 
@@ -84,6 +85,18 @@ class LabelStore:
 
     def add_many(self, labels: Iterable[Label]) -> list[bool]:
         return [self.add_one(label) for label in labels]
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Writes in the block share one sqlite transaction (a rebuild's many rows: each
+        write is its own transaction otherwise)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._db.execute("COMMIT")
 
     def labels_of(self, item_id: str) -> list[Label]:
         with self._lock:

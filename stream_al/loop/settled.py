@@ -16,6 +16,8 @@ a dict of Python objects.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from stream_al.labels.store import scratch_database
 
@@ -41,6 +43,18 @@ class SettledItems:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO settled VALUES (?, ?, ?, ?)",
                              (item_id, seq, wanted, learned))
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Writes in the block share one sqlite transaction (a rebuild's many rows: each
+        write is its own transaction otherwise)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._db.execute("COMMIT")
 
     def discard(self, item_id: str) -> None:
         with self._lock:
