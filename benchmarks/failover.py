@@ -105,24 +105,11 @@ def fill(config: Path, n_labels: int, texts: list[str], labels: list[str],
     s = _settings(config)
     ensure_topics(s.kafka)
     t, now = s.kafka.topics, time.time()
-    selected, answers = [], []
-    for i in range(n_labels):
-        item_id, row = f"h-{i}", i % len(texts)
-        selected.append((item_id.encode(), orjson.dumps({
-            "schema_version": 1, "item_id": item_id, "text": texts[row], "batch_id": f"b{i // 50}",
-            "strategy": "uncertainty", "reason": "uncertainty", "scores": {},
-            "model_version": 0, "deadline": now + 86_400, "cost": 1.0, "group": 0,
-            "priority": 0.0, "annotators": 1, "window": -1})))
-        answers.append((item_id.encode(), orjson.dumps({
-            "schema_version": 1, "item_id": item_id, "label": labels[row],
-            "annotator_id": f"ann-{i % 7}", "timestamp": now - n_labels + i})))
     cut = n_labels - min(suffix or 0, n_labels)
-    asyncio.run(_send(s.kafka.bootstrap, t.selected, selected[:cut]))
-    asyncio.run(_send(s.kafka.bootstrap, t.labels, answers[:cut]))
+    _send_history(s, range(cut), n_labels, texts, labels, now)
     if suffix is not None:
         _checkpoint(s)
-    asyncio.run(_send(s.kafka.bootstrap, t.selected, selected[cut:]))
-    asyncio.run(_send(s.kafka.bootstrap, t.labels, answers[cut:]))
+    _send_history(s, range(cut, n_labels), n_labels, texts, labels, now)
     seen = int(n_labels / FRACTION) + 2_000  # room in the budget for the first new selection
     ledger = {"schema_version": 1, "seen": seen, "spent": float(n_labels), "window_seen": 0,
               "window_spent": 0.0, "control_offset": 0, "at": now, "texts_offsets": {}}
@@ -131,6 +118,26 @@ def fill(config: Path, n_labels: int, texts: list[str], labels: list[str],
         update = _published_model(s, texts, labels, n_labels)
         asyncio.run(_send(s.kafka.bootstrap, t.models, [(b"current", update)]))
     return time.perf_counter() - started
+
+
+def _send_history(s: Settings, items: range, n_labels: int, texts: list[str],
+                  labels: list[str], now: float, chunk: int = 50_000) -> None:
+    """A selected item and a label for each of ``items``, ``chunk`` at a time (memory)."""
+    t = s.kafka.topics
+    for start in range(items.start, items.stop, chunk):
+        selected, answers = [], []
+        for i in range(start, min(start + chunk, items.stop)):
+            item_id, row = f"h-{i}", i % len(texts)
+            selected.append((item_id.encode(), orjson.dumps({
+                "schema_version": 1, "item_id": item_id, "text": texts[row],
+                "batch_id": f"b{i // 50}", "strategy": "uncertainty", "reason": "uncertainty",
+                "scores": {}, "model_version": 0, "deadline": now + 86_400, "cost": 1.0,
+                "group": 0, "priority": 0.0, "annotators": 1, "window": -1})))
+            answers.append((item_id.encode(), orjson.dumps({
+                "schema_version": 1, "item_id": item_id, "label": labels[row],
+                "annotator_id": f"ann-{i % 7}", "timestamp": now - n_labels + i})))
+        asyncio.run(_send(s.kafka.bootstrap, t.selected, selected))
+        asyncio.run(_send(s.kafka.bootstrap, t.labels, answers))
 
 
 def _checkpoint(s: Settings) -> None:
