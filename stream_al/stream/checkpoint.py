@@ -41,7 +41,7 @@ from kafka import TopicPartition
 from stream_al.config import CheckpointSettings, KafkaSettings
 from stream_al.errors import StreamAlError
 from stream_al.stream.fencing import FENCED_ERRORS, CoordinatorProducer, Fenced
-from stream_al.stream.messages import LabelIn, Ledger, RollbackState, SelectedItem
+from stream_al.stream.messages import LabelIn, Ledger, M, RollbackState, SelectedItem
 from stream_al.stream.rebuild import (
     Offsets,
     OffsetsGone,
@@ -85,8 +85,8 @@ def decode(blob: bytes) -> TopicState:
     """A segment back (its records were validated when they were first read)."""
     body = orjson.loads(zlib.decompress(blob))
     return TopicState(
-        selected=[SelectedItem.model_construct(**x) for x in body["selected"]],
-        labels=[LabelIn.model_construct(**x) for x in body["labels"]],
+        selected=_constructed(SelectedItem, body["selected"]),
+        labels=_constructed(LabelIn, body["labels"]),
         label_times=body["label_times"],
         expired=body["expired"],
         requested=body["requested"],
@@ -95,6 +95,26 @@ def decode(blob: bytes) -> TopicState:
             body["rollback"]),
         unreadable=body["unreadable"],
     )
+
+
+def _constructed(cls: type[M], rows: list[dict]) -> list[M]:
+    """``cls`` objects of ``rows`` (each a ``model_dump`` of one) without validating them
+    again: what ``model_construct`` does when every field is given, at a fifth of its cost
+    (1.6 against 8 µs a record: two records a label, a rebuild at 1M labels spent 16 s on it).
+    A row with other fields than the class (another version's) takes ``model_construct``."""
+    fields = frozenset(cls.model_fields)
+    out = []
+    for row in rows:
+        if row.keys() == fields:
+            o = cls.__new__(cls)
+            object.__setattr__(o, "__dict__", row)
+            object.__setattr__(o, "__pydantic_fields_set__", set(fields))
+            object.__setattr__(o, "__pydantic_extra__", None)
+            object.__setattr__(o, "__pydantic_private__", None)
+            out.append(o)
+        else:
+            out.append(cls.model_construct(**row))
+    return out
 
 
 def merge(into: TopicState, later: TopicState) -> TopicState:
