@@ -16,10 +16,9 @@ a dict of Python objects.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
-from stream_al.labels.store import scratch_database
+from stream_al.labels.store import one_transaction, scratch_database
 
 
 class SettledItems:
@@ -44,17 +43,9 @@ class SettledItems:
             self._db.execute("INSERT OR REPLACE INTO settled VALUES (?, ?, ?, ?)",
                              (item_id, seq, wanted, learned))
 
-    @contextmanager
-    def bulk(self) -> Iterator[None]:
-        """Writes in the block share one sqlite transaction (a rebuild's many rows: each
-        write is its own transaction otherwise)."""
-        with self._lock:
-            self._db.execute("BEGIN")
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._db.execute("COMMIT")
+    def bulk(self) -> AbstractContextManager[None]:
+        """Writes in the block share one sqlite transaction (a rebuild's many rows)."""
+        return one_transaction(self._db, self._lock)
 
     def discard(self, item_id: str) -> None:
         with self._lock:
