@@ -42,6 +42,7 @@ from stream_al.stream.messages import (
 )
 from stream_al.stream.pacing import report_pacing
 from stream_al.stream.publish import INFRASTRUCTURE_ERRORS, retrying
+from stream_al.stream.rebuild import TopicState
 from stream_al.stream.registering import Registrar, Registration, registry_dir
 
 log = logging.getLogger(__name__)
@@ -199,12 +200,7 @@ class CoordinatorShell:
         detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started,
                   "epoch": epoch, "checkpoint": state.checkpoint or None}
         log.info("coordinator rebuilt from the topics: %s", detail)
-        first = None  # a full read: the first checkpoint, so the next rebuild need not
-        if not state.checkpoint and self.settings.checkpoint.enabled:
-            first = await self._run(self.checkpoints.prepare, state)
         async with self.producer.transaction():
-            if first is not None:
-                await self.checkpoints.write(self.producer, first)
             await self._annotation(c)  # expert requests decided but never sent, before "restored"
             await self.publisher.event(
                 Event(schema_version=1, kind="restored", at=time.time(), detail=detail)
@@ -216,6 +212,8 @@ class CoordinatorShell:
             self._register(c, update)
         self.coordinator = c
         self._report_budget(c)
+        if not state.checkpoint and self.settings.checkpoint.enabled:
+            await self._checkpoint(state)  # a full read: the first checkpoint, from it
 
     # ---- control records ----------------------------------------------------------------------
     async def handle(self, event: Any) -> None:
@@ -497,14 +495,16 @@ class CoordinatorShell:
             async with self.producer.transaction():  # its outputs: all or none (fencing.py)
                 await self._chores_in(c)
 
-    async def _checkpoint(self) -> None:
+    async def _checkpoint(self, full: TopicState | None = None) -> None:
         """A checkpoint when one is due (stream/checkpoint.py): the topics since the last one,
-        read now that every transaction of ours is committed, then written in one of its own.
-        One that fails is tried again at the next due time; the rebuild does not need it."""
-        if not self.checkpoints.due(time.time()):
+        read now that every transaction of ours is committed, then written in one of its own
+        (``full``: a full read's state, the first checkpoint). One that fails (a broker error, a
+        checkpoint topic this worker may not write) is tried again at the next due time: a
+        rebuild does not need it."""
+        if full is None and not self.checkpoints.due(time.time()):
             return
         try:
-            prepared = await self._run(self.checkpoints.prepare)
+            prepared = await self._run(self.checkpoints.prepare, full)
             await self.checkpoints.write(self.producer, prepared)
         except Fenced:
             raise
