@@ -33,7 +33,7 @@ def test_a_successor_rebuilds_from_the_checkpoint_and_loses_nothing(kafka_bootst
         kafka_bootstrap, tmp_path,
         budget={"fraction": FRACTION, "warmup_labels": WARMUP},
         annotation={"learn_from": "labels"},  # every (item, annotator) label is learned
-        checkpoint={"every_s": 1.0},
+        checkpoint={"enabled": True, "every_s": 1.0},
     )
     settings = settings_of(config)
     topics, group = settings["kafka"]["topics"], settings["kafka"]["app_id"]

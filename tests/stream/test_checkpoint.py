@@ -94,7 +94,7 @@ def same_records(a: TopicState, b: TopicState) -> None:
 @pytest.fixture
 def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
     s = Settings.load(pipeline_config(kafka_bootstrap, tmp_path,
-                                      checkpoint={"max_segments": 2}))
+                                      checkpoint={"enabled": True, "max_segments": 2}))
     ensure_topics(s.kafka)
     return s
 
