@@ -372,9 +372,10 @@ class OODSettings(_Part):
         "stream's own outliers make up) at burst_confidence"
     )
     burst_confidence: float = Field(
-        0.999, ge=0.5, lt=1, description="confidence of the one-sided test (Wilson score bound) "
+        0.999, ge=0, lt=1, description="confidence of the one-sided test (Wilson score bound) "
         "that the recent share flagged is above 1 - quantile before the OOD cap buys: one "
-        "window in 1 / (1 - this) of a stationary stream is taken for a new domain"
+        "window in 1 / (1 - this) of a stationary stream is taken for a new domain (0: no "
+        "test, every flagged item is bought while the cap allows, outliers included)"
     )
     cap_window_items: int = Field(
         1000, ge=0, description="the OOD cap never holds more than this many items' worth of "

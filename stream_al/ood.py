@@ -135,7 +135,7 @@ class FlagRate:
     One-sided test over the last ``window`` items: the Wilson score lower bound of the flagged
     share at ``confidence`` must exceed ``base_rate``. A whole batch of a new domain passes at
     once (25 of 25 flagged: the bound is 0.72 at 99.9%); a stationary window passes about once
-    in ``1 / (1 - confidence)`` windows.
+    in ``1 / (1 - confidence)`` windows. ``confidence`` 0: no test (every flag counts).
 
     >>> rate = FlagRate(base_rate=0.05, window=500, confidence=0.999)
     >>> rate.add_many(np.arange(500) % 20 == 0); rate.exceeded  # 5%: the stream's outliers
@@ -146,7 +146,8 @@ class FlagRate:
 
     def __init__(self, base_rate: float, window: int, confidence: float) -> None:
         self.base_rate = base_rate
-        self._z = NormalDist().inv_cdf(confidence)
+        self.confidence = confidence
+        self._z = NormalDist().inv_cdf(confidence) if confidence > 0 else 0.0
         self._flags: deque[bool] = deque(maxlen=window)
 
     def add_many(self, flags: np.ndarray) -> None:
@@ -165,7 +166,8 @@ class FlagRate:
 
     @property
     def exceeded(self) -> bool:
-        return self.lower_bound > self.base_rate
+        """True when the test passes; always with ``confidence`` 0 (no test)."""
+        return self.confidence == 0 or self.lower_bound > self.base_rate
 
 
 class OODDetector:
