@@ -413,6 +413,17 @@ class OODSettings(_Part):
         "cover it or it makes up 1 - quantile of the sample"
     )
     max_share: float = Field(0.1, ge=0, le=1, description="most of the budget OOD items may take")
+    burst_window: int = Field(
+        500, ge=10, description="stream items over which the OOD cap measures the share flagged: "
+        "it buys OOD items only while that share is above 1 - quantile (what a stationary "
+        "stream's own outliers make up) at burst_confidence"
+    )
+    burst_confidence: float = Field(
+        0.999, ge=0, lt=1, description="confidence of the one-sided test (Wilson score bound) "
+        "that the recent share flagged is above 1 - quantile before the OOD cap buys: one "
+        "window in 1 / (1 - this) of a stationary stream is taken for a new domain (0: no "
+        "test, every flagged item is bought while the cap allows, outliers included)"
+    )
     cap_window_items: int = Field(
         1000, ge=0, description="the OOD cap never holds more than this many items' worth of "
         "allowance, so a quiet stretch cannot save up for a burst (0: no limit)"

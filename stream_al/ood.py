@@ -25,12 +25,15 @@ flagged until labels cover it or it makes up ``1 - quantile`` of the sample.
 
 :class:`~stream_al.select.ood_cap.OODSelector` turns the signal into a selection reason of its
 own, ``"ood"``, capped so that OOD items never take more than ``max_share`` of the budget
-(garbage cannot eat it).
+(garbage cannot eat it), and only while the signal is real (:class:`FlagRate`): by construction
+``1 - quantile`` of a stationary stream is flagged, its ordinary outliers, and buying those
+cost ``balanced`` 1-3 points on banking77 (benchmarks/README.md); a new domain raises the share.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from statistics import NormalDist
 
 import numpy as np
 
@@ -122,6 +125,49 @@ class StreamReference:
         best = dist[np.arange(len(at)), j]
         self._dist[at] = np.maximum(best, 0.0)
         self._nearest[at] = np.where(np.isfinite(best), ids[np.arange(len(at)), j], -1)
+
+
+class FlagRate:
+    """Whether the share of recent stream items flagged OOD is above the share a stationary
+    stream has by construction (``base_rate = 1 - ood.quantile``): a new domain, not the
+    stream's own outliers.
+
+    One-sided test over the last ``window`` items: the Wilson score lower bound of the flagged
+    share at ``confidence`` must exceed ``base_rate``. A whole batch of a new domain passes at
+    once (25 of 25 flagged: the bound is 0.72 at 99.9%); a stationary window passes about once
+    in ``1 / (1 - confidence)`` windows. ``confidence`` 0: no test (every flag counts).
+
+    >>> rate = FlagRate(base_rate=0.05, window=500, confidence=0.999)
+    >>> rate.add_many(np.arange(500) % 20 == 0); rate.exceeded  # 5%: the stream's outliers
+    False
+    >>> rate.add_many(np.ones(25, dtype=bool)); rate.exceeded  # a burst
+    True
+    """
+
+    def __init__(self, base_rate: float, window: int, confidence: float) -> None:
+        self.base_rate = base_rate
+        self.confidence = confidence
+        self._z = NormalDist().inv_cdf(confidence) if confidence > 0 else 0.0
+        self._flags: deque[bool] = deque(maxlen=window)
+
+    def add_many(self, flags: np.ndarray) -> None:
+        self._flags.extend(np.asarray(flags, dtype=bool).tolist())
+
+    @property
+    def lower_bound(self) -> float:
+        """Wilson score lower bound of the flagged share (0 with nothing counted)."""
+        n = len(self._flags)
+        if not n:
+            return 0.0
+        p, z2 = sum(self._flags) / n, self._z ** 2
+        centre = p + z2 / (2 * n)
+        spread = self._z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+        return float((centre - spread) / (1 + z2 / n))
+
+    @property
+    def exceeded(self) -> bool:
+        """True when the test passes; always with ``confidence`` 0 (no test)."""
+        return self.confidence == 0 or self.lower_bound > self.base_rate
 
 
 class OODDetector:

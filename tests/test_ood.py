@@ -5,7 +5,7 @@ import pytest
 
 from stream_al.config import OODSettings
 from stream_al.learn import ModelSnapshot
-from stream_al.ood import OODDetector, StreamReference
+from stream_al.ood import FlagRate, OODDetector, StreamReference
 from stream_al.score.batch import ScoredBatch, score_many
 from stream_al.select import Budget, RandomSelector
 from stream_al.select.coverage import farthest_first
@@ -239,6 +239,60 @@ def test_a_batch_as_long_as_the_cap_window_gets_its_allowance(texts, detector):
                         score_many(ModelSnapshot.empty(X.shape[1]), X))
     ood = [s for s in selector.select_many(batch, budget) if s.reason == OOD_REASON]
     assert len(ood) == 9  # 0.3 x 0.1 x 300, in one batch
+
+
+def ood_bought(selector: OODSelector, X: np.ndarray, first: int = 0, batch: int = 25,
+               fraction: float = 0.1) -> list[int]:
+    """Rows of ``X`` (numbered from ``first``) that ``selector`` buys for the reason OOD when
+    they stream by ``batch`` at a time on a ``fraction`` budget."""
+    budget = Budget(fraction)
+    bought = []
+    for start in range(0, len(X), batch):
+        rows = np.arange(start, min(start + batch, len(X)))
+        scored = ScoredBatch([str(first + r) for r in rows], X[rows],
+                             score_many(ModelSnapshot.empty(X.shape[1]), X[rows]))
+        budget.observe(len(scored))
+        bought += [int(s.item_id) for s in selector.select_many(scored, budget)
+                   if s.reason == OOD_REASON]
+    return bought
+
+
+def test_a_stationary_streams_own_outliers_are_not_bought_as_ood(texts, detector):
+    """About 1 - quantile of any stream is flagged by construction: that is no new domain."""
+    selector = OODSelector(RandomSelector(0.1, seed=0), detector, 0.1, max_share=0.3)
+    stream = np.vstack([texts["normal"], texts["held_out"]])
+    assert ood_bought(selector, stream) == []
+    assert 0 < detector.recent_ratio < 0.12  # it did flag the stream's outliers
+
+
+@pytest.mark.parametrize("share", [0.1, 0.4])
+def test_a_new_domain_arriving_in_the_stream_is_bought_as_ood(texts, detector, share):
+    """After a stationary stretch, AG News texts make up ``share`` of the stream: the share
+    flagged rises above the base rate and the OOD cap buys them, and almost only them."""
+    selector = OODSelector(RandomSelector(0.1, seed=0), detector, 0.1, max_share=0.3)
+    assert ood_bought(selector, texts["normal"]) == []
+    X = stream_with_garbage(texts, share)
+    news = {i for i in range(len(X)) if not (X[i] @ texts["held_out"].T > 1 - 1e-6).any()}
+    bought = ood_bought(selector, X)
+    assert len(bought) >= 0.5 * 0.3 * 0.1 * len(X)  # at least half the cap's share is used
+    assert len(set(bought) & news) >= 0.8 * len(bought)
+
+
+def test_a_burst_of_a_new_domain_is_bought_from_its_first_batch(texts, detector):
+    selector = OODSelector(RandomSelector(0.1, seed=0), detector, 0.1, max_share=0.3,
+                           cap_window_items=100)
+    assert ood_bought(selector, texts["normal"]) == []
+    assert ood_bought(selector, texts["ag_news"][:25], first=1000)
+
+
+def test_a_share_flagged_counts_as_a_burst_only_when_clearly_above_the_base_rate():
+    """Over ``ood.burst_window`` items, at ``ood.burst_confidence``, against 1 - quantile."""
+    s = OODSettings(burst_window=200)
+    rate = FlagRate(1 - s.quantile, s.burst_window, s.burst_confidence)
+    rate.add_many(np.arange(200) % 8 == 0)  # 12.5% of the window flagged: not chance at 5%
+    assert rate.exceeded
+    rate.add_many(np.arange(200) % 14 == 0)  # 7.5%: within chance of 5% over 200 items
+    assert not rate.exceeded
 
 
 def test_past_the_exact_size_the_flags_are_those_of_a_brute_force_search():

@@ -1,8 +1,10 @@
 """The selection reason ``"ood"`` in front of any selector, capped at a share of the budget.
 
 Items far from everything labelled (:class:`~stream_al.ood.OODDetector`) are bought first,
-farthest first, while an :class:`OODCap` allows; the rest of the batch goes to the wrapped
-selector, which spends from the same budget.
+farthest first, while the share of the stream flagged is above its calibrated base rate
+(:class:`~stream_al.ood.FlagRate`: a new domain, not the stream's own outliers) and an
+:class:`OODCap` allows; the rest of the batch goes to the wrapped selector, which spends from
+the same budget.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream_al.ood import OODDetector
+from stream_al.ood import FlagRate, OODDetector
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
 from stream_al.select.budget import Spending
@@ -50,7 +52,11 @@ class OODCap(Spending):
 class OODSelector:
     """Selection reason ``"ood"`` in front of any selector, capped at ``max_share`` of the budget.
 
-    OOD items of each batch (farthest first) are bought while an :class:`OODCap` allows:
+    OOD items of each batch (farthest first) are bought only while the share of the last
+    ``ood.burst_window`` stream items flagged is above ``1 - ood.quantile`` at
+    ``ood.burst_confidence`` (:class:`~stream_al.ood.FlagRate`): about that share of any
+    stationary stream is flagged, its ordinary outliers, which are not worth a reason of their
+    own. They are bought while an :class:`OODCap` allows:
     it accrues ``max_share`` of the budget fraction per stream item, but never holds more
     than ``ood.cap_window_items`` items' worth, so over any ``n`` items OOD picks cost at most
     ``max_share * fraction * (n + cap_window_items)`` (a quiet stretch does not save up for a
@@ -70,6 +76,8 @@ class OODSelector:
         self.detector = detector
         self.max_share = share
         self.cap = OODCap.of(fraction * share, window) if share > 0 else None
+        s = detector.settings
+        self.flag_rate = FlagRate(1 - s.quantile, s.burst_window, s.burst_confidence)
 
     @property
     def reads_novelty(self) -> bool:
@@ -79,8 +87,11 @@ class OODSelector:
         dist, flags = self.detector.check_many(batch.X)
         batch.scores["ood_distance"] = dist.astype(np.float32)
         chosen: list[Selection] = []
+        if self.detector.ready:
+            self.flag_rate.add_many(flags)
         if self.cap is not None:
             self.cap.observe(batch.represents)
+        if self.cap is not None and self.flag_rate.exceeded:
             for i in np.flatnonzero(flags)[np.argsort(-dist[flags], kind="stable")]:
                 cost = float(batch.costs[i])
                 if not (self.cap.can_spend(cost) and budget.can_spend(cost)):
