@@ -40,7 +40,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -314,6 +314,48 @@ class Pacer:
         self._changes.append(PaceChange("resumed", self.position, 1.0, reason,
                                         self.signals.as_dict()))
 
+    # ---- across a rebuild -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What a rebuilt coordinator needs to go on pacing where this one stopped (JSON-able;
+        NaN as None): the rate and what it saved, the labels and the learning curve's points,
+        the baselines a resume is measured against, and the kappas of the last checks. Not the
+        stop set nor the last model: the next checks draw and measure them again."""
+        return {
+            "rate": self.rate, "position": self.position, "labels": self.labels,
+            "saved": self.saved, "borrowed": self.borrowed, "spent_cost": self.spent_cost,
+            "spent_items": self.spent_items, "fraction": self._fraction,
+            "hold_until": self._hold_until, "next_check": self._next_check,
+            "baseline_ood": _json(self._baseline_ood),
+            "baseline_control": _json(self._baseline_control),
+            "baseline_kappa": [_json(v) for v in self._baseline_kappa],
+            "kappas": [float(k) for k in self.kappas],
+            "curve": [[n, c] for n, c in self.curve.points],
+        }
+
+    @classmethod
+    def from_state(cls, settings: PacingSettings, state: dict[str, Any]) -> Pacer:
+        """A pacer that goes on from :meth:`state_dict` (the coordinator's rebuild)."""
+        pacer = cls(settings)
+        get = state.get
+        pacer.rate = float(get("rate", 1.0))
+        pacer.position = int(get("position", 0))
+        pacer.labels = int(get("labels", 0))
+        for name in ("saved", "borrowed", "spent_cost"):
+            setattr(pacer, name, float(get(name, 0.0)))
+        pacer.spent_items = int(get("spent_items", 0))
+        pacer._fraction = float(get("fraction", 0.0))
+        pacer._hold_until = int(get("hold_until", 0))
+        pacer._next_check = int(get("next_check", settings.check_every))
+        pacer._baseline_ood = _float(get("baseline_ood"))
+        pacer._baseline_control = _float(get("baseline_control"))
+        mean, sd = get("baseline_kappa", [None, None])
+        pacer._baseline_kappa = (_float(mean), _float(sd))
+        pacer.kappas.extend(float(k) for k in get("kappas", []))
+        for n, c in get("curve", []):
+            pacer.curve.add(int(n), float(c))
+        pacer.trace = [(pacer.position, pacer.rate)]
+        return pacer
+
     def peek_grant(self) -> float:
         """The grant :meth:`take_grant` would hand out now."""
         return self._grant
@@ -341,3 +383,11 @@ class Pacer:
         base = self._baseline_control
         return (math.isfinite(base) and len(self.control) >= 20
                 and self.control.accuracy < base - self.settings.accuracy_drop)
+
+
+def _json(value: float) -> float | None:
+    return None if not math.isfinite(value) else float(value)
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)

@@ -1,5 +1,7 @@
 """The pacer: down while labels stop paying, up at once when the stream changes."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -155,3 +157,25 @@ def test_labels_saved_are_the_saved_budget_at_the_mean_cost_of_a_label():
     pacer.saved = 10.0
     pacer.count_spent(cost=6.0, n=3)
     assert pacer.labels_saved == pytest.approx(5.0)
+
+
+def test_a_pacer_rebuilt_from_its_state_goes_on_where_it_stopped():
+    """A coordinator rebuild (restart, rebalance) restores the pacer from the state it wrote:
+    the same rate, savings and learning curve, and the same decisions on the same stream."""
+    first = Pacer(settings())
+    flat_curve(first)
+    stable_stream(first, 6)
+    assert first.state == "paused"
+    state = json.loads(json.dumps(first.state_dict()))
+    rebuilt = Pacer.from_state(settings(), state)
+    assert (rebuilt.rate, rebuilt.saved, rebuilt.labels, rebuilt.position) == (
+        first.rate, first.saved, first.labels, first.position)
+    assert rebuilt.curve.gain(60, 200) == first.curve.gain(60, 200)
+    assert rebuilt.predicted_loss(rebuilt.rate) == first.predicted_loss(first.rate)
+    first.take_changes()
+    for pacer in (first, rebuilt):  # both resume on the same alarm, from the same rate
+        pacer.observe_many(items(100, seed=40), 0.05, model(40))
+        pacer.on_alarm("embedding_mmd")
+    assert [c.reason for c in first.take_changes()] == \
+        [c.reason for c in rebuilt.take_changes()] == ["drift_alarm:embedding_mmd"]
+    assert rebuilt.saved == pytest.approx(first.saved)
