@@ -16,6 +16,7 @@ JSON line; ``--report`` prints the tables from that file without running anythin
 
     nice -n 10 python benchmarks/pacing.py --seeds 0,1,2                 # every set
     nice -n 10 python benchmarks/pacing.py --sets snips,subj --streams stationary
+    nice -n 10 python benchmarks/pacing.py --streams stationary --tolerance 0.02  # a variant
     python benchmarks/pacing.py --report --out runs/pacing.jsonl
 """
 
