@@ -16,6 +16,7 @@ JSON line; ``--report`` prints the tables from that file without running anythin
 
     nice -n 10 python benchmarks/pacing.py --seeds 0,1,2                 # every set
     nice -n 10 python benchmarks/pacing.py --sets snips,subj --streams stationary
+    nice -n 10 python benchmarks/pacing.py --streams stationary --tolerance 0.02  # a variant
     python benchmarks/pacing.py --report --out runs/pacing.jsonl
 """
 
@@ -83,9 +84,9 @@ def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list
     base = Settings.load(embedder={"name": "static"}, budget={"fraction": args.budget},
                          simulation={"seed": seed}, selection={"seed": seed},
                          pacing={"seed": seed, "borrow_cap": args.borrow_cap,
-                                 **({"kappa": args.kappa} if args.kappa else {}),
-                                 **({"min_improvement": args.min_improvement}
-                                    if args.min_improvement is not None else {})})
+                                 **{k: getattr(args, k) for k in ("kappa", "tolerance",
+                                                                  "horizon", "floor")
+                                    if getattr(args, k) is not None}})
     built = build(stream, name, args.length, seed, base)
     if built is None:
         return []
@@ -162,8 +163,12 @@ def main() -> int:
     parser.add_argument("--borrow-cap", type=float, default=0.0, dest="borrow_cap")
     parser.add_argument("--kappa", type=float, default=None, help="pacing.kappa (default: the "
                         "settings' default)")
-    parser.add_argument("--min-improvement", type=float, default=None, dest="min_improvement",
-                        help="pacing.min_improvement (default: the settings' default)")
+    parser.add_argument("--tolerance", type=float, default=None, help="pacing.tolerance "
+                        "(default: the settings' default)")
+    parser.add_argument("--horizon", type=float, default=None, help="pacing.horizon "
+                        "(default: the settings' default)")
+    parser.add_argument("--floor", type=float, default=None, help="pacing.floor "
+                        "(default: the settings' default)")
     parser.add_argument("--out", default="runs/pacing.jsonl")
     parser.add_argument("--report", action="store_true", help="only print the tables of --out")
     args = parser.parse_args()

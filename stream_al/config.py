@@ -443,19 +443,25 @@ class PacingSettings(_Part):
                          "this share of the budget always buys random items (the control "
                          "trickle: unbiased accuracy, calibration and learning-curve estimates)")
     step_down: float = Field(0.5, gt=0, lt=1, description="the rate is multiplied by this at "
-                             "each check the signals say stop (down to floor)")
+                             "each check the signals say stop (down to floor), and divided by it "
+                             "at each check the predicted loss exceeds the tolerance")
     check_every: int = Field(250, ge=10, description="stream items between two checks")
     min_labels: int = Field(100, ge=1, description="labels bought before the rate may go down")
     stop_set_size: int = Field(500, ge=20, description="unlabelled items the successive "
                                "models' predictions are compared on (Cohen's kappa)")
     stop_set_refresh_items: int = Field(5000, ge=100, description="stream items after which "
                                         "the stop set is replaced by a fresh sample")
-    kappa: float = Field(0.97, gt=0, le=1, description="stable when the mean kappa of "
-                         "successive checks' models reaches this (stabilising predictions)")
+    kappa: float = Field(0.97, gt=0, le=1, description="successive checks' models count as "
+                         "stable when their mean Cohen's kappa reaches this, or when it stopped "
+                         "rising (the last kappa_window checks' mean no higher than the window "
+                         "before's by more than their noise; stabilising predictions)")
     kappa_window: int = Field(3, ge=1, description="checks the mean kappa is taken over")
-    min_improvement: float = Field(0.01, ge=0, description="stop when the learning curve "
-                                   "of the control labels expects less accuracy than this "
-                                   "per 100 more labels")
+    tolerance: float = Field(0.01, ge=0, description="accuracy (0.01: one point) the user "
+                             "accepts to lose against spending the whole budget: the rate goes "
+                             "down while the learning curve of the control labels predicts "
+                             "less loss than this at the horizon, and up again when more")
+    horizon: float = Field(1.0, gt=0, description="the loss is predicted where the stream will "
+                           "be after this many times the items seen so far (1: as long again)")
     resume_hold_items: int = Field(1000, ge=0, description="after a resume, stream items at "
                                    "full rate before the rate may go down again")
     ood_rise: float = Field(0.1, gt=0, le=1, description="resume when the share of stream items "

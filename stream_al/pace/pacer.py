@@ -2,22 +2,32 @@
 changes.
 
 The rate is a multiple of the budget in ``[floor, 1]``. Every ``check_every`` stream items the
-pacer reads its stopping signals (:mod:`stream_al.pace.signals`); when all of them say labels
-no longer pay it multiplies the rate by ``step_down`` (state ``slowing``; at ``floor``,
-``paused``):
+pacer reads its stopping signals (:mod:`stream_al.pace.signals`) and applies one rule, the same
+for all data: spend less only while that costs less accuracy than the user accepts.
 
-- the models of successive checks agree on the stop set (mean Cohen's kappa over
-  ``kappa_window`` checks at least ``kappa``),
-- the learning curve of the random control labels expects less than ``min_improvement``
-  accuracy from 100 more labels,
-- the label gain is not rising, and at least ``min_labels`` labels came back.
+- **Predicted loss.** The learning curve of the random control labels (an inverse power law
+  fitted to their prequential accuracy, bagged) predicts the accuracy at the *horizon*: where
+  the stream will be after ``horizon`` x the items seen so far (1: as long again). Spending the
+  whole budget, the model would have the labels bought so far, those the rate left unbought, and
+  the full rate's labels until then; at rate ``r``, the labels bought so far and ``r`` x the
+  full rate's. The loss of rate ``r`` is the curve's accuracy difference between the two.
+- **Stable predictions.** The models of successive checks agree on a stop set of stream items
+  (stabilising predictions): their mean Cohen's kappa over ``kappa_window`` checks reaches
+  ``kappa``, or stopped rising (no higher than the window before's by more than their noise:
+  a learner whose predictions stay noisy near its boundary settles at its own level).
+
+The rate goes down one step (x ``step_down``; state ``slowing``, at ``floor`` ``paused``) when
+the predictions are stable, the loss of the next lower rate is at most ``tolerance``, the label
+gain is not rising, at least ``min_labels`` labels came back and no resume is being held; it
+goes up one step when the loss of the current rate exceeds ``tolerance`` (the curve turned out
+steeper, or the stream has gone on longer: the loss of a rate grows with the labels it leaves).
 
 Back to rate 1 at once (state ``active``; then at least ``resume_hold_items`` items at full
 rate) on a drift alarm, a label of a class the model did not know, a rise of the share of
 stream items flagged OOD by ``ood_rise``, a fall of the control labels' prequential accuracy by
-``accuracy_drop`` (both against their level when the rate went down), or the models no longer
-agreeing. Each pause and resume is a :class:`PaceChange` (the Kafka shell publishes them as
-events).
+``accuracy_drop`` (both against their level when the rate went down), or the models diverging
+(a kappa far below their level when the rate went down). Each pause and resume is a
+:class:`PaceChange` (the Kafka shell publishes them as events).
 
 Budget not spent because of a rate below 1 is :attr:`Pacer.saved`. It is not carried over:
 only with ``borrow_cap > 0`` may a resume spend up to that much of it on top of the rate
@@ -30,7 +40,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -67,6 +77,9 @@ class PaceSignals:
     prequential: float = math.nan
     control_prequential: float = math.nan
     improvement_per_100: float = math.nan
+    predicted_loss: float = math.nan
+    """Accuracy the current rate is predicted to cost at the horizon (mean over the fits)."""
+    predicted_loss_sd: float = math.nan
     ood_share: float = math.nan
 
     def as_dict(self) -> dict[str, float]:
@@ -99,11 +112,12 @@ class Pacer:
         self.signals = PaceSignals()
         self.stop_set = StopSet(settings.stop_set_size, settings.stop_set_refresh_items,
                                 settings.seed)
-        self.kappas: deque[float] = deque(maxlen=settings.kappa_window)
+        self.kappas: deque[float] = deque(maxlen=2 * settings.kappa_window)
+        """Kappas of the last ``2 * kappa_window`` checks (the window, and the one before)."""
         self.gains = GainTrend()
         self.prequential = Prequential()
         self.control = Prequential(window=50)
-        self.curve = LearningCurve()
+        self.curve = LearningCurve(seed=settings.seed)
         self.trace: list[tuple[int, float]] = [(0, 1.0)]
         """(stream position, rate) at every change of the rate: the simulator plots it."""
         self._changes: list[PaceChange] = []
@@ -115,6 +129,10 @@ class Pacer:
         """(items, flagged OOD) per batch of the last ``2 * check_every`` stream items."""
         self._baseline_ood = math.nan
         self._baseline_control = math.nan
+        self._baseline_kappa = (math.nan, math.nan)
+        self._fraction = 0.0
+        """The budget fraction of the last batch: labels per item at full rate, at cost 1."""
+        """Mean and standard deviation of the kappas when the rate went down."""
 
     # ---- what the selector reports ------------------------------------------------------------
     @property
@@ -136,6 +154,7 @@ class Pacer:
         set samples them, the OOD share is tracked, and the signals are checked when due."""
         n = len(X) if n_items is None else n_items
         self.position += n
+        self._fraction = fraction
         self.saved += (1.0 - self.rate) * fraction * n
         self.stop_set.observe_many(X)
         if ood_flags is not None and n:
@@ -163,13 +182,14 @@ class Pacer:
         self.gains.add_many(gains.tolist())
         self.signals.gain, self.signals.gain_trend = self.gains.mean, self.gains.trend
         control = [r == CONTROL_REASON for r in reasons]
-        for g, is_control in zip(gains.tolist(), control, strict=True):
-            self.labels += 1
-            if is_control:
-                self.curve.add(self.labels, g)
+        first = self.labels
+        self.labels += len(labels)
         if not before.ready:
             return
         correct = [p == y for p, y in zip(before.predict_many(X), labels, strict=True)]
+        for i, (hit, is_control) in enumerate(zip(correct, control, strict=True)):
+            if is_control:
+                self.curve.add(first + i + 1, float(hit))
         self.prequential.add_many(correct)
         self.control.add_many([c for c, k in zip(correct, control, strict=True) if k])
         self.signals.prequential = self.prequential.accuracy
@@ -185,24 +205,64 @@ class Pacer:
 
     # ---- decisions ----------------------------------------------------------------------------
     def check(self, model: ModelSnapshot) -> None:
-        """Read the signals; slow down if labels no longer pay, resume if the models diverge."""
+        """Read the signals; one step down while pacing costs less than the tolerance, one step
+        up when it costs more, full rate if the models diverge (the module's docstring)."""
         self._measure_kappa(model)
         self.signals.improvement_per_100 = self.curve.improvement_per(100)
-        stable = len(self.kappas) == self.kappas.maxlen and \
-            float(np.mean(self.kappas)) >= self.settings.kappa
-        if self.rate < 1.0 and self.kappas and self.kappas[-1] < self.settings.kappa - 0.05:
+        loss, spread = self.predicted_loss(self.rate)
+        self.signals.predicted_loss, self.signals.predicted_loss_sd = loss, spread
+        if self.rate < 1.0 and self._diverged():
             self.resume("models_diverge")
-        elif stable and self._not_paying():
+        elif self.rate < 1.0 and loss > self.settings.tolerance:
+            self.speed_up("labels_pay_again")
+        elif self._not_paying():
             self.slow_down("labels_stopped_paying")
+
+    def predicted_loss(self, rate: float) -> tuple[float, float]:
+        """Accuracy spending at ``rate`` from now on is predicted to cost at the horizon,
+        against spending the whole budget throughout: mean and spread over the curve's fits
+        (NaN: too few control labels; 0 at rate 1 with nothing saved)."""
+        if not self.position:
+            return math.nan, math.nan
+        ahead = self.settings.horizon * self.position
+        unbought = self.labels_saved
+        mean_cost = self.spent_cost / self.spent_items if self.spent_items else 1.0
+        full_rate = self._fraction / mean_cost if mean_cost > 0 else 0.0  # labels per item
+        whole = self.labels + unbought + full_rate * ahead
+        paced = self.labels + rate * full_rate * ahead
+        return self.curve.gain(paced, whole)
+
+    def stable(self) -> bool:
+        """Successive models agree: mean kappa of the last ``kappa_window`` checks at least
+        ``kappa``, or no higher than the window before's by more than their noise."""
+        k = self.settings.kappa_window
+        if len(self.kappas) < k:
+            return False
+        kappas = np.asarray(self.kappas)
+        if kappas[-k:].mean() >= self.settings.kappa:
+            return True
+        if len(kappas) < 2 * k:
+            return False
+        rise = kappas[-k:].mean() - kappas[:k].mean()
+        return bool(rise <= kappas.std(ddof=1) * math.sqrt(2 / k))
 
     def _not_paying(self) -> bool:
         s, sig = self.settings, self.signals
         if self.labels < s.min_labels or self.position < self._hold_until:
             return False
-        improvement = sig.improvement_per_100
-        if not math.isfinite(improvement) or improvement >= s.min_improvement:
+        if self.rate <= s.floor + 1e-9 or not self.stable():
+            return False
+        loss, _ = self.predicted_loss(max(s.floor, self.rate * s.step_down))
+        if not loss <= s.tolerance:  # NaN: the curve is not known yet
             return False
         return not (math.isfinite(sig.gain_trend) and sig.gain_trend > 0.05)
+
+    def _diverged(self) -> bool:
+        """The last kappa fell far below the models' agreement when the rate went down."""
+        mean, sd = self._baseline_kappa
+        if not self.kappas or not math.isfinite(mean):
+            return False
+        return self.kappas[-1] < mean - max(0.1, 3 * (sd if math.isfinite(sd) else 0.0))
 
     def _measure_kappa(self, model: ModelSnapshot) -> None:
         stop = self.stop_set.X
@@ -221,10 +281,20 @@ class Pacer:
             self._baseline_ood = self.signals.ood_share
             self._baseline_control = self.control.accuracy
             self.control = Prequential(window=50)
+            kappas = np.asarray(self.kappas)
+            self._baseline_kappa = (float(kappas.mean()) if len(kappas) else math.nan,
+                                    float(kappas.std(ddof=1)) if len(kappas) > 1 else math.nan)
         was_paused = self.state == "paused"
         self._set_rate(max(self.settings.floor, self.rate * self.settings.step_down))
         if self.state == "paused" and not was_paused:
             self._changes.append(PaceChange("paused", self.position, self.rate, reason,
+                                            self.signals.as_dict()))
+
+    def speed_up(self, reason: str) -> None:
+        """One step up (at most to full rate; there, a ``resumed`` change)."""
+        self._set_rate(min(1.0, self.rate / self.settings.step_down))
+        if self.rate >= 1.0:
+            self._changes.append(PaceChange("resumed", self.position, 1.0, reason,
                                             self.signals.as_dict()))
 
     def resume(self, reason: str, reset_curve: bool = False) -> None:
@@ -243,6 +313,48 @@ class Pacer:
         self._set_rate(1.0)
         self._changes.append(PaceChange("resumed", self.position, 1.0, reason,
                                         self.signals.as_dict()))
+
+    # ---- across a rebuild -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What a rebuilt coordinator needs to go on pacing where this one stopped (JSON-able;
+        NaN as None): the rate and what it saved, the labels and the learning curve's points,
+        the baselines a resume is measured against, and the kappas of the last checks. Not the
+        stop set nor the last model: the next checks draw and measure them again."""
+        return {
+            "rate": self.rate, "position": self.position, "labels": self.labels,
+            "saved": self.saved, "borrowed": self.borrowed, "spent_cost": self.spent_cost,
+            "spent_items": self.spent_items, "fraction": self._fraction,
+            "hold_until": self._hold_until, "next_check": self._next_check,
+            "baseline_ood": _json(self._baseline_ood),
+            "baseline_control": _json(self._baseline_control),
+            "baseline_kappa": [_json(v) for v in self._baseline_kappa],
+            "kappas": [float(k) for k in self.kappas],
+            "curve": [[n, c] for n, c in self.curve.points],
+        }
+
+    @classmethod
+    def from_state(cls, settings: PacingSettings, state: dict[str, Any]) -> Pacer:
+        """A pacer that goes on from :meth:`state_dict` (the coordinator's rebuild)."""
+        pacer = cls(settings)
+        get = state.get
+        pacer.rate = float(get("rate", 1.0))
+        pacer.position = int(get("position", 0))
+        pacer.labels = int(get("labels", 0))
+        for name in ("saved", "borrowed", "spent_cost"):
+            setattr(pacer, name, float(get(name, 0.0)))
+        pacer.spent_items = int(get("spent_items", 0))
+        pacer._fraction = float(get("fraction", 0.0))
+        pacer._hold_until = int(get("hold_until", 0))
+        pacer._next_check = int(get("next_check", settings.check_every))
+        pacer._baseline_ood = _float(get("baseline_ood"))
+        pacer._baseline_control = _float(get("baseline_control"))
+        mean, sd = get("baseline_kappa", [None, None])
+        pacer._baseline_kappa = (_float(mean), _float(sd))
+        pacer.kappas.extend(float(k) for k in get("kappas", []))
+        for n, c in get("curve", []):
+            pacer.curve.add(int(n), float(c))
+        pacer.trace = [(pacer.position, pacer.rate)]
+        return pacer
 
     def peek_grant(self) -> float:
         """The grant :meth:`take_grant` would hand out now."""
@@ -271,3 +383,11 @@ class Pacer:
         base = self._baseline_control
         return (math.isfinite(base) and len(self.control) >= 20
                 and self.control.accuracy < base - self.settings.accuracy_drop)
+
+
+def _json(value: float) -> float | None:
+    return None if not math.isfinite(value) else float(value)
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)

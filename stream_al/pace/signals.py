@@ -6,8 +6,9 @@
 - :class:`GainTrend`: label gain (1 - p(true label) under the model before it learned the
   label) of each new label, and its trend (newer half minus older half of a window);
 - :class:`Prequential`: share of recent labels the model predicted right before learning them;
-- :class:`LearningCurve`: a power law fitted to the gain of the *random* control labels
-  against labels bought, and the accuracy it expects from 100 more labels.
+- :class:`LearningCurve`: an inverse power law fitted (bagged) to the prequential accuracy of
+  the *random* control labels against labels bought: the accuracy it expects from more labels,
+  and how sure it is.
 
 Pure numpy; no Kafka, no Prometheus.
 """
@@ -125,51 +126,87 @@ class Prequential:
 
 
 class LearningCurve:
-    """Gain of random control labels against labels bought so far, fitted by a power law.
+    """Accuracy of the *random* control labels against labels bought, fitted by an inverse power
+    law ``acc(n) = A - B * n ** -c`` (``B`` >= 0; Figueroa et al. 2012), with its uncertainty.
 
-    The gain of a random label (1 - p(true label)) estimates the model's expected error on the
-    stream; its fall with labels bought, ``g(n) = a * n ** -c``, is the learning curve. The
-    expected improvement from ``k`` more labels is ``g(n) - g(n + k)``. Points are pooled in
-    ``bins`` bins of equal count before the log-log fit (a single gain can be 0), each at the
-    geometric mean of its label counts.
+    Each control label is a Bernoulli point: did the model that had not learned it yet predict it
+    right (prequential, so unbiased for the stream's accuracy at that many labels)? The fit is
+    least squares over a grid of exponents ``c`` (closed form for ``A`` and ``B`` at each), and
+    it is bagged: :meth:`fits` returns the fit to ``resamples`` bootstrap samples of the points
+    (seeded), so every prediction is a mean over them and :meth:`gain` also gives their spread.
 
     >>> curve = LearningCurve(min_points=8)
-    >>> for n in range(10, 410, 10): curve.add(n, 2.0 * n ** -0.5)
-    >>> round(curve.improvement_per(100), 4)
-    0.0109
+    >>> for n in range(10, 410, 10): curve.add(n, 0.9 - 2.0 * n ** -0.5)
+    >>> mean, spread = curve.gain(400, 500); round(mean, 4)
+    0.0106
     """
 
-    def __init__(self, min_points: int = 30, bins: int = 6, memory: int = 2000) -> None:
-        self.min_points = min_points
-        self.bins = bins
-        self.points: deque[tuple[int, float]] = deque(maxlen=memory)
+    EXPONENTS = np.linspace(0.05, 2.0, 40)
 
-    def add(self, labels_bought: int, gain: float) -> None:
-        self.points.append((max(1, int(labels_bought)), float(gain)))
+    def __init__(self, min_points: int = 30, resamples: int = 32, memory: int = 2000,
+                 seed: int = 0) -> None:
+        self.min_points = min_points
+        self.resamples = resamples
+        self.seed = seed
+        self.points: deque[tuple[int, float]] = deque(maxlen=memory)
+        self._fits: np.ndarray | None = None
+
+    def add(self, labels_bought: int, correct: float) -> None:
+        self.points.append((max(1, int(labels_bought)), float(correct)))
+        self._fits = None
 
     def reset(self) -> None:
         """The stream changed: the curve so far describes a stream that is gone."""
         self.points.clear()
+        self._fits = None
 
-    def fit(self) -> tuple[float, float] | None:
-        """``(a, c)`` of ``g(n) = a * n ** -c`` (``c`` >= 0), or None with too few points."""
+    def fits(self) -> np.ndarray | None:
+        """``(A, B, c)`` per bootstrap sample (rows), or None with fewer than ``min_points``."""
         if len(self.points) < self.min_points:
             return None
-        pts = np.asarray(sorted(self.points))
-        groups = np.array_split(pts, min(self.bins, len(pts)))
-        n = np.array([np.exp(np.log(g[:, 0]).mean()) for g in groups])  # geometric centre
-        gain = np.array([g[:, 1].mean() for g in groups])
-        keep = gain > 1e-6
-        if keep.sum() < 2 or np.ptp(np.log(n[keep])) < 1e-9:
-            return None
-        slope, intercept = np.polyfit(np.log(n[keep]), np.log(gain[keep]), 1)
-        return float(math.exp(intercept)), max(0.0, float(-slope))
+        if self._fits is None:
+            pts = np.asarray(self.points, dtype=float)
+            rng = np.random.default_rng((self.seed, len(pts)))
+            weights = rng.multinomial(len(pts), np.full(len(pts), 1 / len(pts)),
+                                      size=self.resamples).astype(float)
+            self._fits = _inverse_power_fits(pts[:, 0], pts[:, 1], weights, self.EXPONENTS)
+        return self._fits
+
+    def gain(self, n_from: float, n_to: float) -> tuple[float, float]:
+        """Accuracy expected at ``n_to`` labels minus at ``n_from``: mean and standard deviation
+        over the bootstrap fits (NaN: too few points)."""
+        fits = self.fits()
+        if fits is None:
+            return math.nan, math.nan
+        _, b, c = fits.T
+        gains = b * (max(1.0, n_from) ** -c - max(1.0, n_to) ** -c)
+        return float(gains.mean()), float(gains.std())
 
     def improvement_per(self, k: int) -> float:
-        """Expected fall of the error (rise of accuracy) from ``k`` more labels (NaN: unknown)."""
-        fitted = self.fit()
-        if fitted is None:
+        """Expected rise of accuracy from ``k`` more labels after the last point (NaN: unknown)."""
+        if not self.points:
             return math.nan
-        a, c = fitted
         n = max(n for n, _ in self.points)
-        return float(a * n ** -c - a * (n + k) ** -c)
+        return self.gain(n, n + k)[0]
+
+
+def _inverse_power_fits(n: np.ndarray, y: np.ndarray, weights: np.ndarray,
+                        exponents: np.ndarray) -> np.ndarray:
+    """Weighted least squares of ``y = A - B * n ** -c``, ``B`` >= 0, for each row of
+    ``weights``: the best ``c`` of ``exponents`` and its ``A``, ``B`` (rows ``(A, B, c)``)."""
+    z = n[:, None] ** -exponents[None, :]                      # points x exponents
+    total = weights.sum(axis=1, keepdims=True)                 # samples x 1
+    z_mean = weights @ z / total                               # samples x exponents
+    y_mean = weights @ y / total[:, 0]                         # samples
+    zz = weights @ (z * z) / total - z_mean ** 2
+    zy = (weights * y) @ z / total - z_mean * y_mean[:, None]
+    yy = weights @ (y * y) / total[:, 0] - y_mean ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(zz > 1e-15, -zy / zz, 0.0)
+    b = np.maximum(b, 0.0)
+    residual = yy[:, None] + 2 * b * zy + b * b * zz         # var(y - A + b z)
+    best = np.argmin(residual, axis=1)
+    rows = np.arange(len(weights))
+    b_best = b[rows, best]
+    a_best = y_mean + b_best * z_mean[rows, best]
+    return np.stack([a_best, b_best, exponents[best]], axis=1)

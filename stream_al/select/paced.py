@@ -7,8 +7,9 @@ keep their own accruals). Of each batch:
    the budget, reason ``"pace_control"``) is bought first, whatever the rate: unbiased labels
    for the learning curve, prequential accuracy and calibration;
 2. the strategy spends from a :class:`PacedBudget`: a view of the ledger whose own allowance
-   accrues ``(rate - floor)`` x the budget per item (plus any grant of saved budget a resume
-   lets it borrow), and which never allows more than the ledger it views.
+   accrues ``rate`` x the budget per item less what the control trickle spent (plus any grant
+   of saved budget a resume lets it borrow), and which never allows more than the ledger it
+   views.
 
 The budget a rate below 1 leaves unspent is *withheld* on the stage's ledger
 (:attr:`~stream_al.select.budget.Budget.withheld`), so no layer of the stack (OOD cap, drift
@@ -111,6 +112,9 @@ class PacedSelector:
         self.control = RandomSelector(settings.floor * fraction, seed=settings.seed)
         self._paced: PacedBudget | None = None
         self._seen = 0
+        self._spent: float | None = None
+        """The ledger's spending after the last batch: less at the next one means labels that
+        never came were refunded to it, and the strategy's view gets them back too."""
 
     @property
     def reads_novelty(self) -> bool:
@@ -128,11 +132,17 @@ class PacedSelector:
                                 n_items=n_items)
         if ledger is not None:
             self._withhold(ledger)
+        refunded = 0.0
+        if ledger is not None and self._spent is not None:
+            refunded = max(0.0, self._spent - ledger.spent)
         chosen = self._control_many(batch, budget)
         batch = batch.without(s.item_id for s in chosen)
-        paced = self._paced_view(budget, len(batch) + len(chosen))
+        paced = self._paced_view(budget, len(batch) + len(chosen),
+                                 spent_elsewhere=sum(s.cost for s in chosen) - refunded)
         chosen += self.base.select_many(batch, paced)
         self.pacer.count_spent(sum(s.cost for s in chosen), len(chosen))
+        if ledger is not None:
+            self._spent = ledger.spent
         return chosen
 
     def flush(self, budget: BudgetLike) -> list[Selection]:
@@ -163,13 +173,17 @@ class PacedSelector:
         return [replace(s, strategy=CONTROL_STRATEGY, reason=CONTROL_REASON)
                 for s in self.control.select_many(batch, budget)]
 
-    def _paced_view(self, budget: BudgetLike, n_items: int) -> PacedBudget:
+    def _paced_view(self, budget: BudgetLike, n_items: int,
+                    spent_elsewhere: float = 0.0) -> PacedBudget:
         """The ledger as the strategy may spend it now: ``n_items`` more items' accrual at the
-        rate above the floor, and any grant a resume made."""
+        rate, less ``spent_elsewhere``: what the control trickle spent of it (it buys a share of
+        the items whatever they cost, so cheap items leave the rest of its share to the
+        strategy), net of the refunds of labels that never came; plus any grant a resume
+        made."""
         if self._paced is None or self._paced.base is not budget:
             self._paced = PacedBudget(budget)
-        rate = max(0.0, self.pacer.rate - self.settings.floor)
-        self._paced.own += rate * self._fraction(budget) * n_items + self.pacer.take_grant()
+        accrual = self.pacer.rate * self._fraction(budget) * n_items - spent_elsewhere
+        self._paced.own += accrual + self.pacer.take_grant()
         return self._paced
 
     def _fraction(self, budget: BudgetLike) -> float:

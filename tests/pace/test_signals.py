@@ -46,12 +46,12 @@ def test_prequential_accuracy_is_the_share_predicted_right_in_the_window():
     assert p.accuracy == 1.0 and len(p) == 4
 
 
-def test_the_learning_curve_expects_what_a_power_law_says():
+def test_the_learning_curve_expects_what_an_inverse_power_law_says():
     curve = LearningCurve(min_points=10)
     for n in range(10, 1010, 10):
-        curve.add(n, 0.5 * n ** -0.5)
-    _, c = curve.fit()
-    assert c == pytest.approx(0.5, abs=0.05)  # binning biases the fit a little
+        curve.add(n, 0.9 - 0.5 * n ** -0.5)
+    a, b, c = np.median(curve.fits(), axis=0)
+    assert (a, b, c) == pytest.approx((0.9, 0.5, 0.5), abs=0.05)
     expected = 0.5 * 1000 ** -0.5 - 0.5 * 1100 ** -0.5
     assert curve.improvement_per(100) == pytest.approx(expected, rel=0.1)
 
@@ -60,8 +60,21 @@ def test_a_flat_learning_curve_expects_nothing_more():
     curve = LearningCurve(min_points=10)
     rng = np.random.default_rng(0)
     for n in range(10, 1010, 10):
-        curve.add(n, 0.2 + 0.01 * rng.random())
+        curve.add(n, 0.8 + 0.01 * rng.random())
     assert curve.improvement_per(100) < 1e-3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_from_right_or_wrong_labels_the_curve_finds_the_rise_within_its_spread(seed):
+    """Bernoulli points (a control label predicted right or not) of accuracy 0.9 - 2 / sqrt(n):
+    the bagged fit recovers the gain of doubling the labels within its spread."""
+    rng = np.random.default_rng(seed)
+    curve = LearningCurve(min_points=10, seed=seed)
+    for n in range(10, 400, 2):
+        curve.add(n, float(rng.random() < 0.9 - 2.0 * n ** -0.5))
+    mean, spread = curve.gain(200, 400)
+    assert 0 < spread < 0.05
+    assert abs(mean - 2.0 * (200 ** -0.5 - 400 ** -0.5)) < 2 * spread + 0.01
 
 
 def test_the_learning_curve_is_unknown_with_too_few_points_and_after_a_reset():

@@ -24,9 +24,11 @@ from tests.select.conftest import make_batch
 DIM = 16
 
 
-def paced(strategy, floor: float = 0.2, fraction: float = 0.05, **kw) -> PacedSelector:
+def paced(strategy, floor: float = 0.2, fraction: float = 0.05, ledger=None,
+          **kw) -> PacedSelector:
     pacing = PacingSettings(enabled=True, floor=floor, **kw)
-    return PacedSelector(strategy, pacing, fraction, lambda: ModelSnapshot.empty(DIM))
+    return PacedSelector(strategy, pacing, fraction, lambda: ModelSnapshot.empty(DIM),
+                         ledger=ledger)
 
 
 def uncertainty(fraction: float = 0.05):
@@ -57,6 +59,17 @@ def test_at_full_rate_it_spends_the_budget_a_floor_share_of_it_at_random():
     control = [s for s in bought if s.reason == CONTROL_REASON]
     assert budget.spent >= 0.9 * 0.05 * 4000
     assert len(control) == pytest.approx(0.2 * 0.05 * 4000, abs=3)
+
+
+def test_at_full_rate_refunds_of_labels_that_never_came_are_spent_again():
+    """The coordinator refunds an expired purchase to the stage's ledger, not to the paced view:
+    at rate 1 the strategy gets it back, as it would unpaced."""
+    budget = Budget(0.05)
+    selector = paced(uncertainty(), ledger=lambda: budget)
+    spend(selector, budget, 20)
+    budget.release(8.0)
+    spend(selector, budget, 20, start=20)
+    assert budget.spent == pytest.approx(0.05 * 4000, abs=2)
 
 
 def test_at_the_floor_only_the_random_control_trickle_is_bought():

@@ -77,7 +77,7 @@ def quick(pacing: bool, **kw) -> Settings:
                          simulation={"test_size": 300, "label_delay": 20, "checkpoints": 5},
                          learner={"committee_size": 2, "max_iter": 30},
                          pacing={"enabled": pacing, "check_every": 100, "min_labels": 20,
-                                 "kappa": 0.5, "min_improvement": 1.0, "floor": 0.5, **kw})
+                                 "kappa": 0.5, "tolerance": 1.0, "floor": 0.5, **kw})
 
 
 def test_a_paced_run_spends_less_and_never_beyond_the_budget(ag_news):
