@@ -288,23 +288,25 @@ class Annotating:
     def _verdicts(self, ids: list[str], store: LabelStore) -> dict[str, Verdict]:
         """Adjudicate ``ids``; multi-labelled ones with the recent multi-labelled items, so the
         annotators' error rates are estimated on more than this batch."""
+        of = {i: store.labels_of(i) for i in ids}  # one query per item (the store is sqlite)
         for i in ids:
-            if len(store.labels_of(i)) >= 2:
+            if len(of[i]) >= 2:
                 self._window[i] = None
                 self._window.move_to_end(i)
         while len(self._window) > self.a.adjudication_window:
             self._window.popitem(last=False)
-        several = any(len(store.labels_of(i)) >= 2 for i in ids)
+        several = any(len(of[i]) >= 2 for i in ids)
         pool = list(dict.fromkeys([*ids, *self._window])) if several else ids  # one label: as is
-        labels = [x for i in pool for x in store.labels_of(i) if self._trusted_annotator(x)]
+        labels = [x for i in pool for x in (of[i] if i in of else store.labels_of(i))
+                  if self._trusted_annotator(x)]
         gold = {i: g for i, g in self.quality.gold.items() if i in self._window}
         fit = several and self.a.adjudication != "majority"
-        self._since_fit += sum(len(store.labels_of(i)) >= 2 for i in ids)
+        self._since_fit += sum(len(of[i]) >= 2 for i in ids)
         if not several:  # one label each: no EM fit to learn from them (it cost ~0.2 s/record)
             return self._filled(ids, self.adjudicator.adjudicate_many(labels, gold,
                                                                       self._accuracies()))
         if fit and self._accuracy and self._since_fit < self.a.refit_every:
-            labels = [x for i in ids for x in store.labels_of(i) if self._trusted_annotator(x)]
+            labels = [x for i in ids for x in of[i] if self._trusted_annotator(x)]
             return self._filled(ids, self.adjudicator.adjudicate_many(labels, gold,
                                                                       self._accuracies()))
         verdicts = self.adjudicator.adjudicate_many(labels, gold)
