@@ -85,7 +85,7 @@ def build_app(
     publisher = Publisher(app, k, metrics)
     forwarding = Forwarding(settings) if settings.scale.preselect else None  # docs/scaling.md
     scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
-                           settings.scale.precision)
+                           settings.scale.precision, settings.scale.envelope)
     coordinating = CoordinatorShell(settings, embedder, metrics, strategy)
     t = k.topics
 
