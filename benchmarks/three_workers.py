@@ -150,8 +150,10 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
     print(f"  ledger seen {ledger.seen:,} (produced {total:,}), bought {len(selected):,} "
           f"({len(set(selected)):,} distinct), allowed {allowed:,.1f}")
     for i in range(WORKERS):
-        print(f"  worker{i}: embedded {per_worker[i]:,.0f} texts, control {control[i]}, "
-              f"CPU {used[f'worker{i}'] / args.n * 1e6:,.0f} ms per 1,000 texts")
+        own = per_worker[i] * args.n / total  # its share of the measured texts
+        print(f"  worker{i}: embedded {per_worker[i]:,.0f} texts, control {control[i]}, CPU "
+              f"{used[f'worker{i}'] / args.n * 1e6:,.0f} ms per 1,000 stream texts "
+              f"({used[f'worker{i}'] / max(own, 1) * 1e6:,.0f} per 1,000 of its own)")
     for name in ("broker", "vendor"):
         print(f"  {name}: CPU {used[name] / args.n * 1e6:,.0f} ms per 1,000 texts")
     print(f"  texts partitions per member: {sorted(len(a[topics.texts]) for a in split)}")
