@@ -153,7 +153,7 @@ def part_bytes_and_coordinator(stream: Stream, args: argparse.Namespace) -> None
     embedder = LookupEmbedder(stream.texts, stream.X)
     print(f"\n1-2. control bytes and coordinator CPU per stream text ({len(stream.ids):,} texts, "
           f"batches of {args.batch}, budget {args.fraction:.0%}, {stream.X.shape[1]} dims)")
-    print(f"  {'way':10s} {'bytes/text':>10s} {'texts fwd':>9s} {'select us/text':>14s} "
+    print(f"  {'way':13s} {'bytes/text':>10s} {'texts fwd':>9s} {'select us/text':>14s} "
           f"{'labels us/text':>14s} {'bought':>7s}")
     for way, (preselect, precision, envelope) in WAYS.items():
         s = settings_of(preselect, precision, args.fraction, args.embedder, envelope)
@@ -163,7 +163,7 @@ def part_bytes_and_coordinator(stream: Stream, args: argparse.Namespace) -> None
         forwarded = sum(len(parse(CONTROL, r).ids) for r in records)
         selecting, labelling, bought = govern(c, records, gold)
         n = len(stream.ids)
-        print(f"  {way:10s} {size / n:10.1f} {forwarded / n:9.1%} {selecting / n * 1e6:14.1f} "
+        print(f"  {way:13s} {size / n:10.1f} {forwarded / n:9.1%} {selecting / n * 1e6:14.1f} "
               f"{labelling / n * 1e6:14.1f} {bought:7d}")
 
 
@@ -221,7 +221,7 @@ def part_worker(stream: Stream, args: argparse.Namespace) -> None:
             embed_s += t2 - t1
             other_s += (t1 - t0) + (t3 - t2)
         per = 1000 / len(raw) * 1000
-        print(f"  {way:10s} embedding {embed_s * per:6.1f} ms   beyond it {other_s * per:6.1f} ms"
+        print(f"  {way:13s} embedding {embed_s * per:6.1f} ms   beyond it {other_s * per:6.1f} ms"
               f"   ratio {other_s / embed_s:.2f}")
 
 
