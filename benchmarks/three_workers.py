@@ -21,74 +21,24 @@ partitions and whether it holds ``control``; the broker; the vendor).
 from __future__ import annotations
 
 import argparse
-import logging
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 import psutil
 import yaml
 
-from benchmarks.broker import (
-    DATASETS,
-    Worker,
-    broker_pid,
-    load_average,
-    private_broker,
-    produce,
-    read_rows,
-    run_config,
-    vendor,
-    wait_until,
-    write_gold,
-)
-from stream_al.config import KafkaSettings, Settings
-from stream_al.stream import clients
+from benchmarks import broker
+from stream_al.config import Settings
 from stream_al.stream.messages import Ledger, parse
 from stream_al.stream.topics import ensure_topics, texts_group
+from tests.stream.harness import group_assignments, read_topic
 
 WORKERS = 3
 
 
-def assignments(bootstrap: str, group: str) -> list[dict[str, list[int]]]:
-    """Per member of a Stable consumer group: topic -> its partitions ([] while rebalancing)."""
-    admin = clients.admin(KafkaSettings(bootstrap=bootstrap))
-    quiet = logging.getLogger("kafka.admin")  # it warns that faust's metadata is not its own
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        info = admin.describe_groups([group])[group]
-    finally:
-        quiet.setLevel(level)
-        admin.close()
-    if info["group_state"] != "Stable":
-        return []
-    return [{a["topic"]: a["partitions"] for a in m["member_assignment"]["assigned_partitions"]}
-            for m in info["members"]]
-
-
-def read_all(bootstrap: str, topic: str) -> list[Any]:
-    """Every record of ``topic`` from the beginning (no group)."""
-    from kafka import TopicPartition
-
-    consumer = clients.consumer(KafkaSettings(bootstrap=bootstrap), group_id=None,
-                                enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends, records = consumer.end_offsets(tps), []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
-
-
-def counted(workers: list[Worker]) -> float:
+def counted(workers: list[broker.Worker]) -> float:
     """Stream texts the coordinator (whichever worker holds control) has taken through
     selection."""
     return sum(w.selected_in() for w in workers)
@@ -100,8 +50,8 @@ def cpu_of(pids: dict[str, int]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
-    texts, labels = read_rows(args.data, args.warmup + args.n)
-    config = run_config(bootstrap, directory, embedder={"name": "static"},
+    texts, labels = broker.read_rows(args.data, args.warmup + args.n)
+    config = broker.run_config(bootstrap, directory, embedder={"name": "static"},
                         budget={"fraction": args.fraction},
                         scale={"preselect": True, "precision": "int8", "envelope": "binary"})
     values = yaml.safe_load(config.read_text())
@@ -111,27 +61,30 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
     k, topics = settings.kafka, settings.kafka.topics
     ensure_topics(k)
     gold = directory / "gold.csv"
-    write_gold(gold, texts, labels)
-    workers = [Worker(config, directory / f"worker{i}.log") for i in range(WORKERS)]
-    answers = vendor(config, gold, "t", directory / "vendor.log")
+    broker.write_gold(gold, texts, labels)
+    workers = [broker.Worker(config, directory / f"worker{i}.log") for i in range(WORKERS)]
+    answers = broker.vendor(config, gold, "t", directory / "vendor.log")
     try:
-        split = wait_until(lambda: (m := assignments(bootstrap, texts_group(k))) and len(m) == 3
-                           and all(a.get(topics.texts) for a in m) and m, 180,
-                           "three workers to share the texts partitions", every_s=0.5)
-        produce(bootstrap, topics.texts, "t", texts, range(args.warmup))
-        wait_until(lambda: counted(workers) >= args.warmup
-                   and max(w.metric("stream_al_model_version") for w in workers) >= 1, 300,
-                   "the warm-up texts and a first model", every_s=0.2)
+        split = broker.wait_until(
+            lambda: (m := group_assignments(bootstrap, texts_group(k))) and len(m) == WORKERS
+            and all(a.get(topics.texts) for a in m) and m, 180,
+            "three workers to share the texts partitions", every_s=0.5)
+        broker.produce(bootstrap, topics.texts, "t", texts, range(args.warmup))
+        broker.wait_until(
+            lambda: counted(workers) >= args.warmup
+            and max(w.metric("stream_al_model_version") for w in workers) >= 1, 300,
+            "the warm-up texts and a first model", every_s=0.2)
         pids = {f"worker{i}": w.process.pid for i, w in enumerate(workers)}
-        pids |= {"broker": broker_pid(bootstrap), "vendor": answers.process.pid}
+        pids |= {"broker": broker.broker_pid(bootstrap), "vendor": answers.process.pid}
         started, cpu = time.perf_counter(), cpu_of(pids)
-        produce(bootstrap, topics.texts, "t", texts, range(args.warmup, args.warmup + args.n))
+        broker.produce(bootstrap, topics.texts, "t", texts,
+                       range(args.warmup, args.warmup + args.n))
         total = args.warmup + args.n
-        wait_until(lambda: counted(workers) >= total, max(300.0, args.n / 20),
-                   f"{total} texts counted (see {directory}/worker*.log)", every_s=0.1)
+        broker.wait_until(lambda: counted(workers) >= total, max(300.0, args.n / 20),
+                          f"{total} texts counted (see {directory}/worker*.log)", every_s=0.1)
         seconds = time.perf_counter() - started
         used = {name: t - cpu[name] for name, t in cpu_of(pids).items()}
-        load = load_average()
+        load = broker.load_average()
         control = [w.metric("stream_al_stage_items_in_total", stage="select") > 0
                    for w in workers]
         per_worker = [w.metric("stream_al_stage_items_in_total", stage="embed") for w in workers]
@@ -139,9 +92,10 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         answers.stop()
         for w in workers:
             w.stop()
-    ledgers = [parse(Ledger, r.value) for r in read_all(bootstrap, topics.state)
+    ledgers = [parse(Ledger, r.value) for r in read_topic(bootstrap, topics.state, timeout_s=10)
                if r.key == b"ledger"]
-    selected = [orjson.loads(r.value)["item_id"] for r in read_all(bootstrap, topics.selected)]
+    selected = [orjson.loads(r.value)["item_id"]
+                for r in read_topic(bootstrap, topics.selected, timeout_s=10)]
     ledger = ledgers[-1]
     allowed = args.fraction * ledger.seen + settings.budget.warmup_labels
     print(f"{args.n:,} texts after {args.warmup:,} warm-up, {args.partitions} texts partitions, "
@@ -165,14 +119,14 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=DATASETS / "sst2.csv")
+    p.add_argument("--data", type=Path, default=broker.DATASETS / "sst2.csv")
     p.add_argument("--n", type=int, default=20_000)
     p.add_argument("--warmup", type=int, default=1024)
     p.add_argument("--partitions", type=int, default=12)
     p.add_argument("--fraction", type=float, default=0.05)
     args = p.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="stream-al-three-workers-"))
-    with private_broker() as bootstrap:
+    with broker.private_broker() as bootstrap:
         run(args, bootstrap, directory)
 
 
