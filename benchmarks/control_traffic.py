@@ -99,7 +99,7 @@ def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder) ->
 def records_of(stream: Stream, s: Settings, snapshot, batch: int, partitions: int = 1,
                ) -> list[bytes]:
     """The scorers' records for ``stream``, dealt over ``partitions`` in batches of ``batch``."""
-    forwarding = Forwarding(s)
+    forwarding = Forwarding(s.scale, s.budget, s.selection)
     out = []
     for k, start in enumerate(range(0, len(stream.ids), batch)):
         sl = slice(start, start + batch)
@@ -199,7 +199,8 @@ def part_worker(stream: Stream, args: argparse.Namespace) -> None:
           f"clients excluded)")
     for way in ("full-f32", "cand-int8", "cand-int8-bin"):
         preselect, precision, envelope = WAYS[way]
-        forwarding = Forwarding(settings_of(preselect, precision, args.fraction, "static"))
+        way_settings = settings_of(preselect, precision, args.fraction, "static")
+        forwarding = Forwarding(way_settings.scale, way_settings.budget, way_settings.selection)
         embed_s = other_s = 0.0
         for k, start in enumerate(range(0, len(raw), args.batch)):
             t0 = time.process_time()

@@ -35,8 +35,8 @@ from stream_al.dataset import LabeledTexts, load_labeled
 from stream_al.embed import make_embedder
 from stream_al.runtime import limit_blas_threads
 from stream_al.score.linguistic import TEXT_SCORERS, make_text_scorers, score_texts
+from stream_al.select import stack
 from stream_al.select.stage import SelectionStage
-from stream_al.simulate import simulator
 from stream_al.simulate.features import embed_dataset
 from stream_al.simulate.simulator import Simulation
 
@@ -46,18 +46,13 @@ MINORITY = (0.05, 1 / 3)
 
 
 class RecordingSimulation(Simulation):
-    """A simulation that also records the labels in the order they were bought."""
+    """A simulation that also records the classes of the items it bought, in buying order
+    (:attr:`StrategyResult.bought` lists the stream rows)."""
 
     def run(self, strategy: str, progress=None):
-        self.bought_labels: list[str] = []
-        return super().run(strategy, progress)
-
-    def _deliver(self, learner, stage, pending, position, result) -> None:
-        due = 0  # the prefix of ``pending`` the simulator delivers now
-        while due < len(pending) and (position is None or pending[due][0] <= position):
-            due += 1
-        self.bought_labels.extend(self.y[[row for _, row in list(pending)[:due]]].tolist())
-        super()._deliver(learner, stage, pending, position, result)
+        result = super().run(strategy, progress)
+        self.bought_labels: list[str] = [str(self.y[int(i)]) for i in result.bought]
+        return result
 
 
 def with_text_signals(texts: list[str]) -> type[SelectionStage]:
@@ -110,8 +105,8 @@ def run_case(name: str, budget: float, embedder: str, strategies: list[str], see
              rows: int | None, test_size: int, out: Path, text_weight: float = 0.0,
              bandit_arms: list[str] | None = None) -> None:
     data, X = load_case(name, embedder, rows)
-    simulator.SelectionStage = (with_text_signals(data.texts) if text_weight > 0
-                                else SelectionStage)
+    # every driver's stage comes from the stack builder: give it the text signals there
+    stack.SelectionStage = with_text_signals(data.texts) if text_weight > 0 else SelectionStage
     for seed in seeds:
         settings = Settings.load(embedder={"name": embedder}, budget={"fraction": budget},
                                  simulation={"seed": seed, "test_size": test_size},

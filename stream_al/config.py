@@ -41,10 +41,54 @@ class ConfigError(StreamAlError, ValueError):
     """A configuration value is out of range; the message names the fix."""
 
 
+IMMUTABLE = ("settings are immutable once built: change a copy, "
+             "settings.model_copy(update={...})")
+
+
+class _FrozenList(list):
+    """A list-valued setting: reads as the list it is, refuses every change."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(IMMUTABLE)
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_FrozenList, (list(self),))
+
+
+class _FrozenDict(dict):
+    """A mapping-valued setting: reads as the dict it is, refuses every change."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(IMMUTABLE)
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_FrozenDict, (dict(self),))
+
+
 class _Part(BaseModel):
-    """A part of :class:`Settings`: immutable once built (change one with ``model_copy``)."""
+    """A part of :class:`Settings`: immutable once built (change one with ``model_copy``); its
+    list and mapping values too."""
 
     model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="after")
+    def _frozen_values(self) -> _Part:
+        for name, value in self.__dict__.items():
+            if type(value) is list:
+                object.__setattr__(self, name, _FrozenList(value))
+            elif type(value) is dict:
+                object.__setattr__(self, name, _FrozenDict(value))
+        return self
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        """A changed copy; its list and mapping values refuse changes too (an update is not
+        validated, so they are frozen here)."""
+        return super().model_copy(update=update, deep=deep)._frozen_values()
 
 
 def _cache_dir() -> Path:

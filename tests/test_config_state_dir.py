@@ -23,7 +23,7 @@ def test_two_deployments_on_one_machine_get_two_state_dirs_and_registries():
     other_topics = Settings.load(kafka={"topics": {"texts": "news.texts"}})
     dirs = {s.kafka.state_dir for s in (Settings.load(), shop, news, other_broker, other_topics)}
     assert len(dirs) == 5
-    assert registry_dir(shop) != registry_dir(news)
+    assert registry_dir(shop.registry, shop.kafka) != registry_dir(news.registry, news.kafka)
 
 
 def test_every_worker_of_one_deployment_gets_the_same_state_dir():

@@ -127,6 +127,21 @@ def test_settings_cannot_change_once_built():
         settings.kafka.topics.texts = "other"
 
 
+def test_list_and_mapping_settings_cannot_change_in_place_either():
+    settings = Settings.load(cost={"task_factor": {"intent": 2.0}})
+    with pytest.raises(TypeError, match="immutable once built"):
+        settings.selection.bandit_arms.append("random")
+    with pytest.raises(TypeError, match="immutable once built"):
+        settings.cost.task_factor["intent"] = 3.0
+    with pytest.raises(TypeError, match="immutable once built"):
+        settings.kafka.topics.vendors += ["acme"]
+    assert settings.selection.bandit_arms == ["balanced", "uncertainty"]
+    assert settings.cost.task_factor == {"intent": 2.0} and settings.kafka.topics.vendors == []
+    copy = settings.kafka.model_copy(update={"label_classes": ["World"]})
+    with pytest.raises(TypeError, match="immutable once built"):
+        copy.label_classes.append("Sports")
+
+
 def test_a_changed_copy_leaves_the_original_as_it_was():
     settings = Settings()
     kafka = settings.kafka.model_copy(update={"metrics_port": 0})

@@ -36,7 +36,8 @@ def run_label_studio(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("stream_al.label_studio").setLevel(logging.INFO)
-    bridge = Bridge(load_settings(args), options)
+    settings = load_settings(args)
+    bridge = Bridge(settings.kafka, settings.embedder, options)
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         bridge.run(lambda line: print(line, flush=True))

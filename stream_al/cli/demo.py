@@ -268,7 +268,8 @@ def plot_kafka_curve(path: Path, points: list[Point], title: str) -> None:
 
 def _compare(args: argparse.Namespace, run_dir: Path) -> None:
     """The same data through the simulator: the default strategy against random."""
-    from stream_al.cli.simulate import compare, print_table
+    from stream_al.cli.simulate import print_table
+    from stream_al.simulate.comparison import compare
     from stream_al.simulate.report import files_written
 
     print("\n[demo] the same data in the simulator: default strategy against random", flush=True)

@@ -26,7 +26,11 @@ from stream_al.registry.store import ModelRegistry, ModelVersion, RegistryError
 def _registry(args: argparse.Namespace) -> ModelRegistry:
     from stream_al.stream.registering import registry_dir
 
-    directory = Path(args.registry) if args.registry else registry_dir(Settings.load(args.config))
+    if args.registry:
+        directory = Path(args.registry)
+    else:
+        settings = Settings.load(args.config)
+        directory = registry_dir(settings.registry, settings.kafka)
     if not (directory / "index.json").exists():
         raise RegistryError(f"no model registry at {directory}; pass --registry DIR "
                             "(or set registry.dir / STREAM_AL_REGISTRY__DIR)")

@@ -1,20 +1,19 @@
 """``stream-al simulate``: replay a labelled dataset as a stream, one run per strategy, and
-write the learning curves (:class:`stream_al.simulate.simulator.Simulation`)."""
+write the learning curves (:func:`stream_al.simulate.comparison.compare`)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from stream_al.cli.errors import CommandError
 from stream_al.cli.options import add_config, load_settings
-from stream_al.config import Settings
 
 
 def run(args: argparse.Namespace) -> int:
     from stream_al.select.factory import STRATEGIES
+    from stream_al.simulate.comparison import compare
     from stream_al.simulate.report import files_written
 
     strategies = [s.strip() for s in args.strategy.split(",") if s.strip()]
@@ -26,38 +25,6 @@ def run(args: argparse.Namespace) -> int:
     print_table(report)
     print(f"wrote {args.out}/{files_written()}")
     return 0
-
-
-def compare(settings: Settings, data_path: Path, strategies: list[str], out: Path) -> dict:
-    """Embed the dataset (cached), run each strategy through one :class:`Simulation`, write
-    the report to ``out`` and return it (the demo's comparison calls this too)."""
-    from tqdm import tqdm
-
-    from stream_al.dataset import load_labeled
-    from stream_al.embed import make_embedder
-    from stream_al.simulate.features import embed_dataset
-    from stream_al.simulate.report import write_report
-    from stream_al.simulate.simulator import Simulation
-
-    sim = settings.simulation
-    data = load_labeled(data_path, sim.text_column, sim.label_column)
-    if sim.test_size >= len(data):
-        raise CommandError(f"--test-size {sim.test_size} must be smaller than the {len(data)} rows")
-    embedder = make_embedder(settings.embedder)
-    bar_options = {"disable": not sys.stderr.isatty(), "mininterval": 0.5}
-    with tqdm(total=len(data), desc=f"embed ({embedder.name})", unit="text", **bar_options) as bar:
-        X = embed_dataset(embedder, data, settings.embedder.cache_dir, progress=bar.update)
-    simulation = Simulation(data, X, settings)
-    results = {}
-    for name in strategies:
-        with tqdm(total=simulation.stream_length, desc=f"stream ({name})", unit="item",
-                  **bar_options) as bar:
-            results[name] = simulation.run(name, progress=bar.update)
-    ceiling = simulation.all_labels_accuracy()
-    meta = {"data": str(data_path), "budget": settings.budget.fraction,
-            "embedder": embedder.name, "seed": sim.seed, "label_delay": sim.label_delay,
-            "test_size": sim.test_size, "stream_length": simulation.stream_length}
-    return write_report(out, results, ceiling, meta)
 
 
 def print_table(report: dict) -> None:

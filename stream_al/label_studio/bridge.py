@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from stream_al.config import Settings
+from stream_al.config import EmbedderSettings, KafkaSettings
 from stream_al.label_studio.client import LabelStudio, LabelStudioError, Project, parse_time
 from stream_al.label_studio.metrics import BridgeMetrics
 from stream_al.label_studio.tasks import (
@@ -110,10 +110,12 @@ class Board:
 
 
 class Bridge:
-    def __init__(self, settings: Settings, options: BridgeOptions,
+    def __init__(self, kafka: KafkaSettings, embedder: EmbedderSettings, options: BridgeOptions,
                  metrics: BridgeMetrics | None = None) -> None:
-        self.settings = settings
-        self.kafka = settings.kafka
+        """``kafka``: the topics and clients; ``embedder``: the one the scorers use (the
+        pre-annotations embed each task's text with it)."""
+        self.kafka = kafka
+        self.embedder_settings = embedder
         self.options = options
         self.metrics = metrics or BridgeMetrics()
         self.ls = LabelStudio(options.url, options.token)
@@ -212,7 +214,7 @@ class Bridge:
         if self._embedder is None:
             from stream_al.embed import make_embedder
 
-            self._embedder = make_embedder(self.settings.embedder)
+            self._embedder = make_embedder(self.embedder_settings)
         if self._snapshot is None:
             self._snapshot = self.model.to_snapshot(self._embedder.dim)
         proba = self._snapshot.predict_proba_many(self._embedder.embed(texts))

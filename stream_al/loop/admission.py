@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-from stream_al.config import KafkaSettings, Settings
+from stream_al.config import KafkaSettings
 from stream_al.loop.class_gate import ClassGate
 from stream_al.loop.item_cap import ItemCap, Said
 from stream_al.loop.records import Refusal
@@ -37,10 +37,6 @@ class Admission:
         self.gate_classes = kafka.label_policy == "accept_new_class"
         self.classes = ClassGate(kafka.new_classes_per_hour, kafka.label_classes)
         self.items = ItemCap(max_annotators)
-
-    @classmethod
-    def of(cls, settings: Settings) -> Admission:
-        return cls(settings.kafka, settings.annotation.max_annotators)
 
     def admit_many(self, labels: Sequence[S], known_classes: set[str],
                    now: float) -> tuple[list[S], list[tuple[S, Refusal]]]:

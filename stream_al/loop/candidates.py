@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stream_al.config import Settings
+from stream_al.config import BudgetSettings, ScaleSettings, SelectionSettings
 from stream_al.loop.records import ScoredTexts
 from stream_al.loop.spans import spans_of
 from stream_al.select.preselect import PreSelector
@@ -22,12 +22,13 @@ from stream_al.select.preselect import PreSelector
 class Forwarding:
     """A scorer's first level of selection, one pre-selector per texts partition."""
 
-    def __init__(self, settings: Settings, seed: int | None = None) -> None:
-        self.enabled = settings.scale.preselect
-        self.fraction = settings.budget.fraction
-        self.multiple = settings.scale.candidate_multiple
-        self.kind = settings.selection.uncertainty
-        self.seed = settings.selection.seed if seed is None else seed
+    def __init__(self, scale: ScaleSettings, budget: BudgetSettings,
+                 selection: SelectionSettings, seed: int | None = None) -> None:
+        self.enabled = scale.preselect
+        self.fraction = budget.fraction
+        self.multiple = scale.candidate_multiple
+        self.kind = selection.uncertainty
+        self.seed = selection.seed if seed is None else seed
         self.partitions: dict[int, PreSelector] = {}
 
     def _of(self, partition: int) -> PreSelector:

@@ -99,6 +99,15 @@ class Coordinator:
 
     ``embedder`` re-embeds texts whose vectors are no longer held (labels for items already
     labelled once, and every labelled item after a restart).
+
+    The core's composition root: it takes the whole :class:`Settings` because it assembles
+    the loop from them, and hands each part only its own: the selection stack to
+    :func:`~stream_al.select.stack.build_stage` (itself a root: strategy, budget, cost, pacing,
+    OOD cap and drift response), ``cost`` and ``annotation`` to :class:`Pricing`,
+    ``annotation`` and ``learner`` to :class:`Annotating`, ``learner`` to the
+    :class:`OnlineLearner`, ``drift`` and ``ood`` to :class:`DataHealth`, ``calibration`` to
+    :class:`Governance`. Every driver builds it the same way (``tests/test_settings_parts.py``
+    lists the roots).
     """
 
     def __init__(
@@ -120,7 +129,8 @@ class Coordinator:
         self.health = DataHealth(settings.drift, settings.ood, dim, settings.selection.seed)
         self.stage = build_stage(settings, dim, strategy, ood=self.health.ood)
         """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
-        self.pricing = Pricing(settings, self.stage.cost_budget)
+        self.pricing = Pricing(settings.cost, settings.annotation, self.stage.cost_budget,
+                               seed=settings.selection.seed)
         """Prices in labels, minutes or money; k annotators per item (stream_al.loop.pricing)."""
         self.annotating = Annotating(settings.annotation, settings.learner, dim,
                                      settings.kafka.topics.expert)

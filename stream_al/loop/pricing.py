@@ -10,8 +10,8 @@ ledger units (1 = one typical label), so every selector spends them as it spends
 ``cost.aware`` the selector ranks items by informativeness per unit of cost
 (:class:`~stream_al.select.cost_aware.CostAware`).
 
->>> from stream_al.config import Settings
->>> pricing = Pricing(Settings.load(annotation={"low_confidence": 0.5}))
+>>> from stream_al.config import AnnotationSettings, CostSettings
+>>> pricing = Pricing(CostSettings(), AnnotationSettings(low_confidence=0.5))
 >>> costs, k = pricing.price_many(["a", "b"], ["short", "long text"], np.array([0.9, 0.3]))
 >>> costs.tolist(), k.tolist()
 ([1.0, 3.0], [1, 3])
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from stream_al.annotation.assignment import AssignmentPolicy
-from stream_al.config import Settings
+from stream_al.config import AnnotationSettings, CostSettings
 from stream_al.labels.base import Label
 from stream_al.select.budget import Budget
 from stream_al.select.cost import CostBudget, lengths_of, make_cost_model
@@ -38,19 +38,21 @@ RECENT_TIMESTAMPS = 64
 class Pricing:
     """Prices (ledger units) and annotator counts per item; learns labelling times."""
 
-    def __init__(self, settings: Settings, budget: CostBudget | None = None,
+    def __init__(self, cost: CostSettings, annotation: AnnotationSettings,
+                 budget: CostBudget | None = None, *, seed: int = 0, warmup: float = 0.0,
                  memory: int = 50_000) -> None:
         """``budget``: the selection stage's cost budget (``stage.cost_budget``, built with the
         stack by :func:`stream_al.select.stack.build_stage`), whose cost model the labelling
-        times teach; None with ``cost.unit: labels``."""
-        self.settings = settings
-        self.cost = settings.cost
-        self.assignment = AssignmentPolicy(settings.annotation, seed=settings.selection.seed)
-        if budget is None and self.cost.unit != "labels":
-            budget = CostBudget(settings.cost, make_cost_model(settings.cost), settings.cost.task,
-                                warmup=float(settings.budget.warmup_labels))
+        times teach; None with ``cost.unit: labels`` (with minutes or money, a budget of its
+        own, ``warmup`` labels' worth at the start). ``seed``: which items are gold
+        (``selection.seed``)."""
+        self.cost = cost
+        self.annotation = annotation
+        self.assignment = AssignmentPolicy(annotation, seed=seed)
+        if budget is None and cost.unit != "labels":
+            budget = CostBudget(cost, make_cost_model(cost), cost.task, warmup=warmup)
         self.budget = budget
-        self.model = budget.model if budget is not None else make_cost_model(settings.cost)
+        self.model = budget.model if budget is not None else make_cost_model(cost)
         self._wanted: OrderedDict[str, int] = OrderedDict()
         self._memory = memory
         self._times: dict[str, list[tuple[float, str]]] = defaultdict(list)
@@ -82,7 +84,7 @@ class Pricing:
 
     def annotators(self, item_id: str) -> int:
         """Labels asked for ``item_id`` when it was priced (the configured k if never priced)."""
-        return self._wanted.get(item_id, self.settings.annotation.annotators_per_item)
+        return self._wanted.get(item_id, self.annotation.annotators_per_item)
 
     def annotators_many(self, ids: Sequence[str]) -> np.ndarray:
         return np.array([self.annotators(i) for i in ids], dtype=np.float32)

@@ -45,6 +45,10 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
                 novelty_capacity: int | None = None) -> SelectionStage:
     """The selection stage with its whole stack (see the module's docstring).
 
+    A composition root: it takes the whole :class:`Settings` because the stack spans parts
+    (``selection``, ``budget``, ``cost``, ``pacing``, ``ood``, ``drift``), and hands each layer
+    only its own.
+
     ``ood``: the detector the OOD cap checks stream items against (the coordinator passes its
     :class:`~stream_al.drift.health.DataHealth`'s, which learns from every label); by default
     a fresh one.

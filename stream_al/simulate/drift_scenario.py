@@ -30,11 +30,10 @@ from stream_al.calibration import (
 from stream_al.config import Settings
 from stream_al.drift.base import DriftAlarm
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.loop.coordinator import Coordinator
 from stream_al.simulate.lookup import LookupEmbedder
 from stream_al.simulate.replay import Replay
 from stream_al.simulate.simulator import evaluate
-from stream_al.simulate.vendor import SimulatedVendor
+from stream_al.simulate.vendor import simulated_vendor
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,8 @@ class DriftScenario:
     """One dataset, its embeddings and a :class:`ShiftStream`; run any strategy on it.
 
     ``texts``: the rows' texts (the coordinator keeps what it bought); without them each row
-    is known by its index."""
+    is known by its index. A driver of the simulator, as :class:`Simulation`: it takes the
+    whole :class:`Settings` to build each run's coordinator (:meth:`Replay.of`)."""
 
     def __init__(self, labels: Sequence[str], X: np.ndarray, settings: Settings,
                  stream: ShiftStream, eval_every: int = 100,
@@ -200,13 +200,10 @@ class DriftScenario:
         if not ood:
             off["ood"] = s.ood.model_copy(update={"max_share": 0.0})
         s = s.model_copy(update=off)
-        c = Coordinator(s, self.X.shape[1], LookupEmbedder(self.texts, self.X), strategy)
         truth = {str(r): str(self.y[r]) for r in self.stream.order.tolist()}
-        vendor = SimulatedVendor(truth, sorted(set(truth.values())),
-                                 s.simulation.label_delay * s.simulation.seconds_per_item,
-                                 s.simulation.annotator_accuracy,
-                                 pool=s.annotation.max_annotators, seed=s.simulation.seed)
-        return Replay(c, vendor, self.texts, self.X, s.simulation.seconds_per_item)
+        vendor = simulated_vendor(truth, s.simulation, s.annotation.max_annotators)
+        return Replay.of(s, strategy, LookupEmbedder(self.texts, self.X), self.texts, self.X,
+                         vendor)
 
     def _test_rows(self, position: int) -> np.ndarray:
         stream = self.stream

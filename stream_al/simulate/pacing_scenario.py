@@ -170,7 +170,9 @@ class PacingRun(DriftScenario):
         super().__init__(labels, X, Settings.load(), stream, eval_every, texts)
 
     def run_with(self, settings: Settings, strategy: str | None = None) -> PacedResult:
-        """Replay the stream under ``settings`` (pacing on or off), recording the rate."""
+        """Replay the stream under ``settings`` (pacing on or off), recording the rate; a
+        driver of the simulator, it takes the whole :class:`Settings` to build the run's
+        coordinator (:meth:`Replay.of`)."""
         self.settings = settings
         replay = self._replay(strategy or settings.selection.strategy, respond=True, ood=True)
         c = replay.c

@@ -33,6 +33,8 @@ from typing import Literal
 
 import numpy as np
 
+from stream_al.config import Settings, SimulationSettings
+from stream_al.embed.base import Embedder
 from stream_al.embed.precision import round_trip_many
 from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
@@ -72,30 +74,55 @@ class Replayed:
 
 
 class Replay:
-    """Feeds ``coordinator`` the rows of a dataset (``texts``, embeddings ``X``) in chunks."""
+    """Feeds ``coordinator`` the rows of a dataset (``texts``, embeddings ``X``) in chunks.
+
+    ``simulation``: the clock (``seconds_per_item``) and the texts partitions the chunks are
+    dealt over; ``admission``: the caps on labels before the coordinator; ``forwarding``: what
+    each partition's scorer forwards (None: every text); ``precision``: of the embeddings on
+    the way (``scale.precision``). :meth:`of` builds all of them from :class:`Settings`.
+    """
 
     def __init__(self, coordinator: Coordinator, vendor: Vendor,
-                 texts: Sequence[str], X: np.ndarray, seconds_per_item: float = 1.0,
-                 record: bool = False) -> None:
+                 texts: Sequence[str], X: np.ndarray, simulation: SimulationSettings,
+                 admission: Admission, forwarding: Forwarding | None = None,
+                 precision: str = "float32", record: bool = False) -> None:
         self.c = coordinator
         self.vendor = vendor
         self.texts = texts
         self.X = X
-        self.seconds_per_item = seconds_per_item
+        self.seconds_per_item = simulation.seconds_per_item
         self.position = 0
         self.offset = -1
         self.model: ModelSnapshot = coordinator.learner.snapshot()
         """The last published model: what the scorers score with."""
         self.out = Replayed()
-        self.admission = Admission.of(coordinator.settings)
+        self.admission = admission
         """The caps on labels the worker applies before its coordinator (loop/admission.py)."""
         self.steps: list[Step] | None = [] if record else None
         self._extra_s = 0.0
-        self.partitions = coordinator.settings.simulation.partitions
-        self.forwarding = Forwarding(coordinator.settings)
-        self.precision = coordinator.settings.scale.precision
+        self.partitions = simulation.partitions
+        self.forwarding = forwarding
+        self.precision = precision
         self.forwarded = 0
         """Texts that reached the coordinator (all of them without pre-selection)."""
+
+    @classmethod
+    def of(cls, settings: Settings, strategy: str | None, embedder: Embedder,
+           texts: Sequence[str], X: np.ndarray, vendor: Vendor, record: bool = False) -> Replay:
+        """A fresh coordinator for ``settings`` and ``strategy``, driven as the worker drives
+        it, with labels from ``vendor``.
+
+        The simulator's composition root, as :func:`stream_al.stream.app.build_app` is the
+        worker's: it takes the whole :class:`Settings` because it builds the coordinator (the
+        core's root) and the simulated shell around it, and hands each part only its own: the
+        admission caps ``kafka`` and ``annotation.max_annotators``, the scorers' forwarding
+        ``scale``, ``budget`` and ``selection``, the clock and partitions ``simulation``.
+        """
+        coordinator = Coordinator(settings, X.shape[1], embedder, strategy)
+        return cls(coordinator, vendor, texts, X, settings.simulation,
+                   Admission(settings.kafka, settings.annotation.max_annotators),
+                   Forwarding(settings.scale, settings.budget, settings.selection),
+                   settings.scale.precision, record)
 
     @property
     def now(self) -> float:
@@ -113,12 +140,14 @@ class Replay:
             mine = np.flatnonzero(positions % self.partitions == p)
             if not len(mine):
                 continue
-            scored = self.forwarding.candidates_of(ScoredTexts(
+            scored = ScoredTexts(
                 batch_id=f"b{self.position}-{p}", ids=[str(r) for r in rows[mine].tolist()],
                 texts=[self.texts[r] for r in rows[mine].tolist()], X=X[mine],
                 scores={k: v[mine] for k, v in scores.items()}, model_version=self.model.version,
                 partitions=[p] * len(mine),
-                offsets=(positions[mine] // self.partitions).tolist()))
+                offsets=(positions[mine] // self.partitions).tolist())
+            if self.forwarding is not None:
+                scored = self.forwarding.candidates_of(scored)
             if self.precision != "float32":
                 scored = replace(scored, X=round_trip_many(scored.X, self.precision))
             self.forwarded += len(scored.ids)
@@ -136,7 +165,7 @@ class Replay:
         if last is not None and last > self.now:
             self._extra_s += last - self.now
         self.deliver(self.now)
-        self._extra_s += max(self.c.settings.learner.refit_every_s, 0.0) + 1.0
+        self._extra_s += max(self.c.learner.settings.refit_every_s, 0.0) + 1.0
         self.chores(self.now)
 
     # ---- the worker's calls ----------------------------------------------------------------

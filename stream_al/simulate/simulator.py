@@ -22,10 +22,9 @@ from stream_al.dataset import DatasetError, LabeledTexts
 from stream_al.learn.gain import label_gain
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.loop.coordinator import Coordinator
 from stream_al.simulate.lookup import LookupEmbedder
 from stream_al.simulate.replay import Replay
-from stream_al.simulate.vendor import SimulatedVendor, Vendor
+from stream_al.simulate.vendor import SimulatedVendor, Vendor, simulated_vendor
 
 __all__ = ["Simulation", "StrategyResult", "area_under_curve", "evaluate", "label_gain", "split"]
 
@@ -99,7 +98,13 @@ def area_under_curve(curve: Sequence[CurvePoint], stream_length: int) -> float:
 
 
 class Simulation:
-    """One dataset, one split, one set of embeddings; run any number of strategies on it."""
+    """One dataset, one split, one set of embeddings; run any number of strategies on it.
+
+    The simulator's entry point: it takes the whole :class:`Settings` because each run builds
+    a coordinator and its simulated shell from them (:meth:`Replay.of`), as the worker's
+    :func:`~stream_al.stream.app.build_app` does; the split and the vendor get ``simulation``
+    (and ``annotation.max_annotators``), the all-labels ceiling ``learner``.
+    """
 
     def __init__(self, data: LabeledTexts, X: np.ndarray, settings: Settings) -> None:
         sim = settings.simulation
@@ -174,10 +179,8 @@ class Simulation:
     def replay(self, strategy: str, record: bool = False,
                vendor: Vendor | None = None) -> Replay:
         """A fresh coordinator for ``strategy``, its vendor and the replay loop."""
-        s = self.settings
-        c = Coordinator(s, self.X.shape[1], self.embedder, strategy)
-        return Replay(c, vendor or self.vendor(), self.texts, self.X,
-                      s.simulation.seconds_per_item, record)
+        return Replay.of(self.settings, strategy, self.embedder, self.texts, self.X,
+                         vendor or self.vendor(), record)
 
     @property
     def truth(self) -> dict[str, str]:
@@ -194,11 +197,8 @@ class Simulation:
     def vendor(self) -> SimulatedVendor:
         """The default vendor: ``annotation.max_annotators`` annotators, each right with
         ``simulation.annotator_accuracy``, answering ``label_delay`` items after a purchase."""
-        s = self.settings
-        truth = self.truth
-        return SimulatedVendor(truth, sorted(set(truth.values())), self.label_delay_s,
-                               s.simulation.annotator_accuracy,
-                               pool=s.annotation.max_annotators, seed=s.simulation.seed)
+        return simulated_vendor(self.truth, self.settings.simulation,
+                                self.settings.annotation.max_annotators)
 
 
 def held_out_reliability(snapshot: ModelSnapshot, X: np.ndarray,

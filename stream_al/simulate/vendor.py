@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from stream_al.config import SimulationSettings
 from stream_al.labels import Label
 from stream_al.loop.records import Purchase
 
@@ -40,6 +41,16 @@ class Vendor(Protocol):
     def last_due(self) -> float | None:
         """When the last label still owed will be answered (None: nothing owed)."""
         ...
+
+
+def simulated_vendor(truth: Mapping[str, str], simulation: SimulationSettings,
+                     annotators: int) -> SimulatedVendor:
+    """The simulator's default vendor: a pool of ``annotators`` (``annotation.max_annotators``),
+    each right with ``simulation.annotator_accuracy``, answering ``simulation.label_delay``
+    stream items after a purchase (on the simulated clock, ``seconds_per_item``)."""
+    return SimulatedVendor(truth, sorted(set(truth.values())),
+                           simulation.label_delay * simulation.seconds_per_item,
+                           simulation.annotator_accuracy, pool=annotators, seed=simulation.seed)
 
 
 class SimulatedVendor:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stream_al.config import Settings
 from stream_al.loop import admission
 from stream_al.stream.conversion import dead_letter_reason
 from stream_al.stream.messages import DeadLetterReason, LabelIn, LabelsRecord
@@ -28,9 +27,6 @@ class Admitted:
 
 class Admission(admission.Admission):
     """The core's caps, plus :meth:`admit` on a wire record."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings.kafka, settings.annotation.max_annotators)
 
     def admit(self, record: LabelsRecord, known_classes: set[str], now: float) -> Admitted:
         """``record`` without the labels over either cap (those come back with the reason)."""

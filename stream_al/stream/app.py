@@ -56,7 +56,12 @@ def build_app(
     embedder: Embedder | None = None,
     strategy: str | None = None,
 ) -> faust.App:
-    """A faust app for ``settings`` (group id ``kafka.app_id``); run it with ``faust.Worker``."""
+    """A faust app for ``settings`` (group id ``kafka.app_id``); run it with ``faust.Worker``.
+
+    The worker's composition root: it takes the whole :class:`Settings` and hands each agent
+    only its part (the scorers ``kafka``, ``scale`` and their forwarding's ``budget`` and
+    ``selection``; the coordinator shell the whole, to build a coordinator).
+    """
     k = settings.kafka
     metrics = metrics or Metrics()
     embedder = embedder or make_embedder(settings.embedder)
@@ -83,7 +88,8 @@ def build_app(
         value_serializer="raw",
     )
     publisher = Publisher(app, k, metrics)
-    forwarding = Forwarding(settings) if settings.scale.preselect else None  # docs/scaling.md
+    forwarding = (Forwarding(settings.scale, settings.budget, settings.selection)
+                  if settings.scale.preselect else None)  # docs/scaling.md
     scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
                            settings.scale.precision, settings.scale.envelope)
     coordinating = CoordinatorShell(settings, embedder, metrics, strategy)

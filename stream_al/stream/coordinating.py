@@ -61,6 +61,11 @@ REVOKE_WAIT_S = 5.0
 
 
 class CoordinatorShell:
+    """The worker's shell around the coordinator: it takes the whole :class:`Settings`
+    because it builds a :class:`Coordinator` (the core's composition root) each time it gets
+    the ``control`` partition; its own parts get only theirs (``kafka``, ``registry``,
+    ``annotation.max_annotators``)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -80,11 +85,15 @@ class CoordinatorShell:
         self._expiries = Cadence(EXPIRE_EVERY_S)
         self.relay = CommandRelay(settings.kafka)  # the operator's commands onto control
         self._relays = Cadence(RELAY_EVERY_S)
-        self.admission = Admission(settings)
+        self.admission = self._admission()
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
-            registry = ModelRegistry(registry_dir(settings), settings.registry.keep_snapshots)
+            registry = ModelRegistry(registry_dir(settings.registry, settings.kafka), settings.registry.keep_snapshots)
             self.registrar = Registrar(registry, metrics.count_registry)
+
+    def _admission(self) -> Admission:
+        """The caps on labels (``kafka``'s class cap, ``annotation.max_annotators``)."""
+        return Admission(self.settings.kafka, self.settings.annotation.max_annotators)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking core work off the event loop (heartbeats and fetches go on)."""
@@ -178,7 +187,7 @@ class CoordinatorShell:
         # first fence the last owner, then read the topics
         epoch = self.producer.epoch if self.producer.claimed else await self._claim()
         state = await self._run(read_state, self.settings.kafka)
-        self.admission = Admission(self.settings)  # refused live, refused after a rebuild
+        self.admission = self._admission()  # refused live, refused after a rebuild
         state.labels = self.admission.replay_many(state.labels, state.label_times)
         c = Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
         restored = await self._run(

@@ -443,7 +443,8 @@ class ScoredBatchRecord(Message):
         ``envelope``: ``binary`` keeps the rows raw (:meth:`to_bytes` writes a binary
         envelope), ``json`` puts them in the JSON as base64 (what workers before issue 17
         read)."""
-        q = quantize_many(np.asarray(X, dtype=np.float32).reshape(len(ids), -1), precision)
+        X = np.asarray(X, dtype=np.float32)  # no rows: candidates of a batch may be none
+        q = quantize_many(X.reshape(len(ids), -1 if X.size else X.shape[-1]), precision)
         digits = None if precision == "float32" else 5
         raw = envelope == "binary"
         scales = q.scales.tobytes()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stream_al.config import Settings
+from stream_al.config import KafkaSettings, RegistrySettings
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.learned import LearnedRows
 from stream_al.registry import LabelledRow, ModelRegistry, ModelVersion
@@ -26,11 +26,11 @@ from stream_al.registry import LabelledRow, ModelRegistry, ModelVersion
 log = logging.getLogger(__name__)
 
 
-def registry_dir(settings: Settings) -> Path:
+def registry_dir(registry: RegistrySettings, kafka: KafkaSettings) -> Path:
     """``registry.dir``, or one directory per deployment under ``kafka.state_dir``."""
-    if settings.registry.dir is not None:
-        return settings.registry.dir
-    return settings.kafka.state_dir / "registry" / settings.kafka.app_id
+    if registry.dir is not None:
+        return registry.dir
+    return kafka.state_dir / "registry" / kafka.app_id
 
 
 @dataclass(frozen=True)

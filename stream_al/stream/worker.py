@@ -20,6 +20,7 @@ def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = 
     """Create missing topics, serve metrics on ``kafka.metrics_port`` (0: any free port), run.
 
     Returns when the worker is stopped (faust handles SIGINT and SIGTERM and leaves the group).
+    The worker's entry point: it takes the whole :class:`Settings` for :func:`build_app`.
     """
     limit_blas_threads()
     import faust

@@ -5,8 +5,11 @@ learning-curve PNG needs matplotlib (the ``plots`` extra); without it the demo s
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 from pathlib import Path
 
+from stream_al.cli import demo
 from stream_al.cli.demo import Point, kafka_report, packaged_data
 from stream_al.dataset import load_labeled
 from tests.cli.run import one_line_error, stream_al
@@ -30,6 +33,23 @@ def test_a_missing_demo_data_setting_names_the_setting(tmp_path):
     err = one_line_error(done)
     assert "gone.csv (demo.data)" in err and "STREAM_AL_DEMO__DATA" in err
 
+
+def test_the_demo_compares_through_the_simulators_api_not_the_command_line(
+        tmp_path, monkeypatch, capsys):
+    imported = {node.module for node in ast.walk(ast.parse(Path(demo.__file__).read_text()))
+                if isinstance(node, ast.ImportFrom)}
+    assert "stream_al.simulate.comparison" in imported
+    assert "stream_al.cli.program" not in imported and not hasattr(demo, "main")
+    rows = "".join(f"item {i} about {'markets' if i % 2 else 'football'},{'a' if i % 2 else 'b'}\n"
+                   for i in range(120))
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\n" + rows)
+    monkeypatch.setenv("STREAM_AL_EMBEDDER__CACHE_DIR", str(tmp_path / "cache"))
+    demo._compare(argparse.Namespace(data=str(data), budget=0.1, embedder="hashing", seed=0,
+                                     test_size=40), tmp_path)
+    summary = json.loads((tmp_path / "simulation" / "summary.json").read_text())
+    assert set(summary["strategies"]) == {"default", "random"}
+    assert "[demo] the same data in the simulator" in capsys.readouterr().out
 
 
 def report_four_model_versions(run_dir: Path) -> None:

@@ -10,6 +10,10 @@ from stream_al.loop.admission import Admission
 SETTINGS = Settings(kafka={"new_classes_per_hour": 2}, annotation={"max_annotators": 3})
 
 
+def admission(settings: Settings = SETTINGS) -> Admission:
+    return Admission(settings.kafka, settings.annotation.max_annotators)
+
+
 def said(item: str, name: str, annotator: str) -> Label:
     return Label(item, name, annotator, 0.0)
 
@@ -17,7 +21,7 @@ def said(item: str, name: str, annotator: str) -> Label:
 def test_labels_over_either_cap_come_back_with_the_reason():
     labels = [said("x", "World", "a"), said("x", "junk-1", "b"), said("y", "junk-2", "c"),
               said("y", "junk-3", "d"), *(said("z", "World", f"bot-{n}") for n in range(4))]
-    kept, refused = Admission.of(SETTINGS).admit_many(labels, {"World"}, now=0.0)
+    kept, refused = admission().admit_many(labels, {"World"}, now=0.0)
     assert [x.label for x in kept] == ["World", "junk-1", "junk-2", "World", "World", "World"]
     assert [(x.label, x.annotator_id, r.reason) for x, r in refused] == [
         ("World", "bot-3", "invalid_field"), ("junk-3", "d", "class_cap")]
@@ -26,19 +30,19 @@ def test_labels_over_either_cap_come_back_with_the_reason():
 def test_a_rebuild_refuses_what_the_live_driver_refused():
     labels = [said(f"i{n % 5}", f"c{n}", f"a{n}") for n in range(30)]
     times = [float(n) for n in range(30)]
-    live = Admission.of(SETTINGS)
+    live = admission()
     accepted = []
     for x, t in zip(labels, times, strict=True):
         kept, _ = live.admit_many([x], set(), t)
         live.accepted_many(kept)
         accepted += kept
-    assert Admission.of(SETTINGS).replay_many(labels, times) == accepted
+    assert admission().replay_many(labels, times) == accepted
     assert len({x.label for x in accepted}) == 2
 
 
 def test_under_the_reject_policy_only_the_item_cap_applies():
     reject = Settings(kafka={"label_policy": "reject", "label_classes": ["A"]},
                       annotation={"max_annotators": 3})
-    kept, refused = Admission.of(reject).admit_many(
+    kept, refused = admission(reject).admit_many(
         [said("x", f"c{n}", "a") for n in range(5)], set(), 0.0)
     assert len(kept) == 5 and not refused

@@ -30,6 +30,10 @@ def scored(start: int, n: int, partition: int, dim: int = 512) -> ScoredTexts:
                        list(range(start, start + n)))
 
 
+def forwarding_of(s: Settings) -> Forwarding:
+    return Forwarding(s.scale, s.budget, s.selection)
+
+
 @pytest.fixture
 def coordinator() -> Coordinator:
     s = settings()
@@ -37,7 +41,7 @@ def coordinator() -> Coordinator:
 
 
 def test_candidates_are_a_bounded_share_and_their_spans_count_every_text(coordinator):
-    forwarding = Forwarding(coordinator.settings)
+    forwarding = forwarding_of(coordinator.settings)
     forwarded, offset, bought = 0, 0, 0
     for start in range(0, 2000, 100):
         for partition in range(4):
@@ -52,7 +56,7 @@ def test_candidates_are_a_bounded_share_and_their_spans_count_every_text(coordin
 
 
 def test_a_redelivered_batch_of_candidates_is_not_counted_twice(coordinator):
-    forwarding = Forwarding(coordinator.settings)
+    forwarding = forwarding_of(coordinator.settings)
     record = forwarding.candidates_of(scored(0, 200, 0))
     coordinator.on_scored(record, 0, 0.0)
     again = forwarding.candidates_of(scored(0, 200, 0))  # other candidates, the same texts
@@ -63,4 +67,4 @@ def test_a_redelivered_batch_of_candidates_is_not_counted_twice(coordinator):
 def test_without_preselect_every_text_is_forwarded_as_it_is():
     s = settings(preselect=False)
     record = scored(0, 50, 0)
-    assert Forwarding(s).candidates_of(record) is record
+    assert forwarding_of(s).candidates_of(record) is record

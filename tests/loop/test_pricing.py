@@ -12,8 +12,13 @@ from stream_al.loop.pricing import Pricing
 from stream_al.select.cost_aware import CostAware
 
 
+def pricing_of(settings: Settings) -> Pricing:
+    return Pricing(settings.cost, settings.annotation, seed=settings.selection.seed,
+                   warmup=float(settings.budget.warmup_labels))
+
+
 def test_a_label_budget_charges_one_per_annotator_asked():
-    pricing = Pricing(Settings.load(annotation={"gold_fraction": 0.3, "gold_annotators": 3}))
+    pricing = pricing_of(Settings.load(annotation={"gold_fraction": 0.3, "gold_annotators": 3}))
     ids = [f"i{n}" for n in range(1000)]
     costs, k = pricing.price_many(ids, ["text"] * len(ids))
     assert set(k.tolist()) == {1, 3} and 0.25 < np.mean(k == 3) < 0.35
@@ -26,7 +31,7 @@ def test_a_minute_budget_prices_long_items_higher_and_multiplies_by_k():
                                    "base_seconds": 5, "seconds_per_char": 0.05,
                                    "reference_chars": 100},
                              annotation={"low_confidence": 0.5})
-    pricing = Pricing(settings)
+    pricing = pricing_of(settings)
     costs, k = pricing.price_many(["a", "b", "c"], ["x" * 100, "x" * 400, "x" * 100],
                                   np.array([0.9, 0.9, 0.2]))
     assert k.tolist() == [1, 1, 3]
@@ -37,7 +42,7 @@ def test_a_minute_budget_prices_long_items_higher_and_multiplies_by_k():
 def test_labelling_times_are_learned_from_each_annotators_consecutive_timestamps():
     settings = Settings.load(cost={"unit": "minutes", "base_seconds": 30, "seconds_per_char": 0,
                                    "prior_weight": 1, "learn": "linear"})
-    pricing = Pricing(settings)
+    pricing = pricing_of(settings)
     texts = {f"i{n}": "x" * 100 for n in range(60)}
     # annotator a takes 10 s per item; b's labels arrive out of order; a break of 20 min
     labels = [Label(f"i{n}", "y", "a", 1000.0 + 10 * n) for n in range(30)]

@@ -1,6 +1,6 @@
 """The selection stack as every driver builds it (stream_al/select/stack.py), and the selector
 contract run on whatever the builder returns: every strategy under every combination of
-wrappers (cost awareness, OOD cap, drift response with and without credit)."""
+wrappers (cost awareness, budget pacing, OOD cap, drift response with and without credit)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,18 @@ from stream_al.ood import OODDetector
 from stream_al.select.budget import Budget
 from stream_al.select.cost_aware import CostAware
 from stream_al.select.drift_aware import DriftAwareSelector
+from stream_al.select.factory import STRATEGIES as NAMES
 from stream_al.select.ood_cap import OOD_REASON, OODSelector
+from stream_al.select.paced import PacedSelector
 from stream_al.select.stack import build_stage, find, layers
 from tests.select.conftest import make_batch
 
 DIM = 16
-STRATEGIES = ("random", "uncertainty", "diverse", "bandit")
+STRATEGIES = tuple(n for n in NAMES if n != "default")  # default: one of them (balanced)
 COSTS = {"labels": {}, "minutes": {"unit": "minutes", "amount": 0.5, "period_items": 100,
                                    "base_seconds": 6.0, "seconds_per_char": 0.0, "aware": True}}
 OOD = {"off": {"max_share": 0.0}, "on": {"max_share": 0.3, "min_labels": 20}}
+PACING = {"off": {}, "on": {"enabled": True, "min_labels": 20, "check_every": 100}}
 DRIFT = {"off": {"response_items": 0},
          "on": {"response_items": 300, "boost": 3.0, "max_credit": 0.0},
          "credit": {"response_items": 300, "boost": 3.0, "max_credit": 5.0}}
@@ -35,10 +38,11 @@ ALARM = DriftAlarm("embedding_mmd", 1.0, 0.5, 0)
 
 
 def stack_settings(cost: str, ood: str, drift: str, fraction: float = 0.05,
-                   seed: int = 0) -> Settings:
+                   seed: int = 0, pacing: str = "off") -> Settings:
     return Settings.load(budget={"fraction": fraction, "warmup_labels": 2},
                          selection={"batch_interval": 100, "seed": seed},
-                         cost=COSTS[cost], ood=OOD[ood], drift=DRIFT[drift])
+                         cost=COSTS[cost], ood=OOD[ood], drift=DRIFT[drift],
+                         pacing=PACING[pacing])
 
 
 def labelled_detector(s: Settings) -> OODDetector:
@@ -74,11 +78,13 @@ def drive(s: Settings, strategy: str, sizes, alarm_at: int | None = 3, seed: int
 COMBINATIONS = list(itertools.product(STRATEGIES, COSTS, OOD, DRIFT))
 
 
+@pytest.mark.parametrize("pacing", list(PACING))
 @pytest.mark.parametrize(("strategy", "cost", "ood", "drift"), COMBINATIONS)
 def test_every_built_stack_stays_within_its_budget_and_buys_each_item_at_most_once(
-        strategy, cost, ood, drift):
-    s = stack_settings(cost, ood, drift)
+        strategy, cost, ood, drift, pacing):
+    s = stack_settings(cost, ood, drift, pacing=pacing)
     stage, bought = drive(s, strategy, [100] * 20)
+    assert (find(stage.selector, PacedSelector) is not None) == (pacing == "on")
     ids = [x.item_id for x in bought]
     assert ids and len(ids) == len(set(ids))
     b = stage.budget
@@ -94,11 +100,12 @@ def test_the_random_control_spends_the_whole_budget_under_every_wrapper(cost, oo
     assert left < 3.0 + 1.0, "the random control left budget unspent"  # < one purchase
 
 
+@pytest.mark.parametrize("pacing", list(PACING))
 @pytest.mark.parametrize(("strategy", "cost", "ood", "drift"), COMBINATIONS[::5])
 def test_the_same_settings_and_seed_build_a_stack_that_buys_the_same_items(
-        strategy, cost, ood, drift):
+        strategy, cost, ood, drift, pacing):
     def ids():
-        s = stack_settings(cost, ood, drift, seed=7)
+        s = stack_settings(cost, ood, drift, seed=7, pacing=pacing)
         return [x.item_id for x in drive(s, strategy, [60] * 15)[1]]
 
     assert ids() == ids()
@@ -107,11 +114,12 @@ def test_the_same_settings_and_seed_build_a_stack_that_buys_the_same_items(
 @settings(max_examples=25, deadline=None)
 @given(strategy=st.sampled_from(STRATEGIES), cost=st.sampled_from(list(COSTS)),
        ood=st.sampled_from(list(OOD)), drift=st.sampled_from(list(DRIFT)),
+       pacing=st.sampled_from(list(PACING)),
        sizes=st.lists(st.integers(1, 150), min_size=1, max_size=15),
        alarm_at=st.none() | st.integers(0, 14), fraction=st.sampled_from([0.01, 0.05, 0.2]))
 def test_property_no_built_stack_overspends_whatever_the_batches_and_alarms(
-        strategy, cost, ood, drift, sizes, alarm_at, fraction):
-    s = stack_settings(cost, ood, drift, fraction=fraction)
+        strategy, cost, ood, drift, pacing, sizes, alarm_at, fraction):
+    s = stack_settings(cost, ood, drift, fraction=fraction, pacing=pacing)
     if cost == "minutes":
         s = s.model_copy(update={"cost": s.cost.model_copy(
             update={"amount": fraction * 100 * 0.1})})  # `fraction` typical (6 s) labels an item
@@ -149,7 +157,7 @@ def test_a_minute_budget_puts_its_ledger_and_cost_awareness_under_the_stage():
                              budget={"warmup_labels": 2}, ood={"max_share": 0.0},
                              drift={"response_items": 0})
     stage = build_stage(settings, 8)
-    pricing = Pricing(settings, stage.cost_budget)
+    pricing = Pricing(settings.cost, settings.annotation, stage.cost_budget)
     assert isinstance(stage.budget, Budget) and stage.budget is pricing.ledger
     assert stage.budget.allowance == pytest.approx(2.0)  # the warm-up, in typical labels
     assert isinstance(stage.selector, CostAware)

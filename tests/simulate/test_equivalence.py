@@ -32,7 +32,7 @@ def simulation(ag_news, seed: int = 0, accuracy: float = 1.0, **sections) -> Sim
     settings = Settings.load(
         budget={"fraction": 0.05},
         simulation={"test_size": 300, "label_delay": 30, "checkpoints": 4, "seed": seed,
-                    "annotator_accuracy": accuracy},
+                    "annotator_accuracy": accuracy, **sections.pop("simulation", {})},
         selection={"batch_interval": 100, "seed": seed},
         learner={"committee_size": 2, "max_iter": 30, "seed": seed},
         **{"ood": {"min_labels": 10},
@@ -48,9 +48,11 @@ def worker_core(sim: Simulation, strategy: str, steps: list[Step]):
     for step in steps:
         if step.kind == "scored":
             s = step.scored
-            record = ScoredBatchRecord.of(s.batch_id, s.ids, s.texts, s.X, s.scores,
-                                          s.model_version, np.ones(len(s.ids)), step.now,
-                                          list(zip(s.partitions, s.offsets, strict=True)))
+            record = ScoredBatchRecord.of(  # as the scorers write it (stream/scoring.py)
+                s.batch_id, s.ids, s.texts, s.X, s.scores, s.model_version,
+                np.ones(len(s.ids)), step.now, list(zip(s.partitions, s.offsets, strict=True)),
+                precision=sim.settings.scale.precision, weights=s.weights,
+                spans=[(x.partition, x.first, x.last, x.count) for x in s.spans])
             wire = parse(CONTROL, record.to_bytes())
             items = c.on_scored(conversion.scored_texts(wire), step.offset, step.now)
             bought += conversion.selected_items(items)
@@ -71,14 +73,19 @@ def worker_core(sim: Simulation, strategy: str, steps: list[Step]):
     return bought, hashes
 
 
-@pytest.mark.parametrize(("strategy", "accuracy", "annotation"), [
+@pytest.mark.parametrize(("strategy", "accuracy", "sections"), [
     ("default", 1.0, {}),
     ("bandit", 1.0, {}),
-    ("uncertainty", 0.8, {"annotators_per_item": 3, "gold_fraction": 0.1}),  # adjudicated
+    ("uncertainty", 0.8, {"annotation": {"annotators_per_item": 3,  # adjudicated
+                                         "gold_fraction": 0.1}}),
+    ("default", 1.0, {"cost": {"unit": "minutes", "amount": 0.05, "period_items": 1},
+                      "pacing": {"enabled": True, "min_labels": 20, "check_every": 100}}),
+    ("uncertainty", 1.0, {"simulation": {"partitions": 3},  # candidates, int8 on the wire
+                          "scale": {"preselect": True, "precision": "int8"}}),
 ])
 def test_the_worker_core_buys_the_same_items_in_order_and_publishes_the_same_labels(
-        ag_news, strategy, accuracy, annotation):
-    sim = simulation(ag_news, accuracy=accuracy, annotation=annotation)
+        ag_news, strategy, accuracy, sections):
+    sim = simulation(ag_news, accuracy=accuracy, **sections)
     sim.run(strategy, record=True)
     replay = sim.last_replay
     assert replay.steps and replay.out.purchases and replay.out.releases

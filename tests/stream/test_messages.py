@@ -247,6 +247,18 @@ def test_a_compact_scored_record_is_smaller_and_parses_back_to_close_vectors(pre
     assert parsed.weights == [2.5] * 20 and parsed.spans == [(0, 0, 39, 40)]
 
 
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+def test_a_record_of_no_candidates_still_carries_the_spans_the_budget_counts(precision):
+    """The pre-selector may forward none of a batch's texts (a batch of one, a dull stretch):
+    the record goes anyway, or those texts would never count in the budget's ``seen``."""
+    X = np.zeros((0, 384), dtype=np.float32)
+    record = ScoredBatchRecord.of("b", [], [], X, {"margin": np.zeros(0)}, 3, np.ones(0), 0.0,
+                                  [], precision=precision, weights=[], spans=[(1, 10, 14, 5)])
+    parsed = parse(CONTROL, record.to_bytes())
+    assert isinstance(parsed, ScoredBatchRecord)
+    assert parsed.matrix().shape == (0, 384) and parsed.spans == [(1, 10, 14, 5)]
+
+
 def test_a_scored_record_whose_int8_rows_lack_their_scales_is_refused():
     from stream_al.stream.messages import CONTROL, ScoredBatchRecord
 

@@ -14,8 +14,9 @@ from tests.loop.test_coordinator import EACH_LABEL, embedder, fresh, rows  # noq
 
 def test_the_registry_lives_in_the_deployments_state_dir_unless_configured(tmp_path):
     settings = Settings.load(kafka={"state_dir": str(tmp_path), "app_id": "shop"})
-    assert registry_dir(settings) == tmp_path / "registry" / "shop"
-    assert registry_dir(Settings.load(registry={"dir": str(tmp_path / "r")})) == tmp_path / "r"
+    assert registry_dir(settings.registry, settings.kafka) == tmp_path / "registry" / "shop"
+    configured = Settings.load(registry={"dir": str(tmp_path / "r")})
+    assert registry_dir(configured.registry, configured.kafka) == tmp_path / "r"
 
 
 def registrations(embedder, rows, n: int) -> list[Registration]:  # noqa: F811

@@ -80,7 +80,7 @@ def test_rollback_makes_the_scorers_predict_as_the_old_version_and_survives_a_re
                 np.testing.assert_allclose(values, expected[name], rtol=0, atol=1e-6)
         return batches
 
-    registry_path = registry_dir(settings)
+    registry_path = registry_dir(settings.registry, settings.kafka)
     first = Worker(config, tmp_path / "first.log")
     try:
         assert run_cli("produce", "--config", str(config), "--data", str(AG_NEWS), "--limit",

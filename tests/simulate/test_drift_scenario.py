@@ -1,4 +1,5 @@
-"""End to end on a real shift: the alarm comes soon, and the response recovers accuracy faster.
+"""End to end on a real shift (stream_al/simulate/drift_scenario.py): the alarm comes soon, and
+the response recovers accuracy faster.
 
 AG News holds only World and Sports for 1500 items, then Business and Sci/Tech emerge. The
 same selector runs with and without the drift-aware budget response, through the simulator's
