@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 _PID_FILES: dict[str, Path] = {}
 """Per bootstrap address of a :func:`private_broker`, the broker's pid file."""
-TOPICS = ("texts", "labels", "selected", "control", "models", "state", "events", "deadletter")
+TOPICS = ("texts", "labels", "selected", "control", "models", "state", "events", "deadletter",
+          "checkpoint")
 
 
 def load_average() -> str:

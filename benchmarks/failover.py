@@ -55,6 +55,8 @@ from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import ModelRelease, ScoredTexts
 from stream_al.score.batch import score_many
 from stream_al.stream import clients, conversion
+from stream_al.stream.checkpoint import Checkpoints
+from stream_al.stream.fencing import CoordinatorProducer
 from stream_al.stream.rebuild import read_state
 from stream_al.stream.topics import ensure_topics
 
@@ -95,25 +97,19 @@ async def _send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) 
 
 
 def fill(config: Path, n_labels: int, texts: list[str], labels: list[str],
-         model: bool = True) -> float:
-    """The topics ``n_labels`` labels leave behind; returns the seconds it took."""
+         model: bool = True, suffix: int | None = None) -> float:
+    """The topics ``n_labels`` labels leave behind; returns the seconds it took. ``suffix``:
+    the dead coordinator's last checkpoint was written before the last ``suffix`` items and
+    labels (None: it never wrote one, or checkpoints are off)."""
     started = time.perf_counter()
     s = _settings(config)
     ensure_topics(s.kafka)
     t, now = s.kafka.topics, time.time()
-    selected, answers = [], []
-    for i in range(n_labels):
-        item_id, row = f"h-{i}", i % len(texts)
-        selected.append((item_id.encode(), orjson.dumps({
-            "schema_version": 1, "item_id": item_id, "text": texts[row], "batch_id": f"b{i // 50}",
-            "strategy": "uncertainty", "reason": "uncertainty", "scores": {},
-            "model_version": 0, "deadline": now + 86_400, "cost": 1.0, "group": 0,
-            "priority": 0.0, "annotators": 1, "window": -1})))
-        answers.append((item_id.encode(), orjson.dumps({
-            "schema_version": 1, "item_id": item_id, "label": labels[row],
-            "annotator_id": f"ann-{i % 7}", "timestamp": now - n_labels + i})))
-    asyncio.run(_send(s.kafka.bootstrap, t.selected, selected))
-    asyncio.run(_send(s.kafka.bootstrap, t.labels, answers))
+    cut = n_labels - min(suffix or 0, n_labels)
+    _send_history(s, range(cut), n_labels, texts, labels, now)
+    if suffix is not None:
+        _checkpoint(s)
+    _send_history(s, range(cut, n_labels), n_labels, texts, labels, now)
     seen = int(n_labels / FRACTION) + 2_000  # room in the budget for the first new selection
     ledger = {"schema_version": 1, "seen": seen, "spent": float(n_labels), "window_seen": 0,
               "window_spent": 0.0, "control_offset": 0, "at": now, "texts_offsets": {}}
@@ -122,6 +118,42 @@ def fill(config: Path, n_labels: int, texts: list[str], labels: list[str],
         update = _published_model(s, texts, labels, n_labels)
         asyncio.run(_send(s.kafka.bootstrap, t.models, [(b"current", update)]))
     return time.perf_counter() - started
+
+
+def _send_history(s: Settings, items: range, n_labels: int, texts: list[str],
+                  labels: list[str], now: float, chunk: int = 50_000) -> None:
+    """A selected item and a label for each of ``items``, ``chunk`` at a time (memory)."""
+    t = s.kafka.topics
+    for start in range(items.start, items.stop, chunk):
+        selected, answers = [], []
+        for i in range(start, min(start + chunk, items.stop)):
+            item_id, row = f"h-{i}", i % len(texts)
+            selected.append((item_id.encode(), orjson.dumps({
+                "schema_version": 1, "item_id": item_id, "text": texts[row],
+                "batch_id": f"b{i // 50}", "strategy": "uncertainty", "reason": "uncertainty",
+                "scores": {}, "model_version": 0, "deadline": now + 86_400, "cost": 1.0,
+                "group": 0, "priority": 0.0, "annotators": 1, "window": -1})))
+            answers.append((item_id.encode(), orjson.dumps({
+                "schema_version": 1, "item_id": item_id, "label": labels[row],
+                "annotator_id": f"ann-{i % 7}", "timestamp": now - n_labels + i})))
+        asyncio.run(_send(s.kafka.bootstrap, t.selected, selected))
+        asyncio.run(_send(s.kafka.bootstrap, t.labels, answers))
+
+
+def _checkpoint(s: Settings) -> None:
+    """What the dead coordinator's last checkpoint holds: the topics up to now, written through
+    the coordinator's transactional producer (stream/checkpoint.py)."""
+    checkpoints = Checkpoints(s.checkpoint, s.kafka)
+
+    async def write() -> None:
+        producer = CoordinatorProducer(s.kafka)
+        await producer.claim()
+        try:
+            await checkpoints.write(producer, checkpoints.prepare(read_state(s.kafka)))
+        finally:
+            await producer.release()
+
+    asyncio.run(write())
 
 
 def _published_model(s: Settings, texts: list[str], labels: list[str], n_labels: int) -> bytes:
@@ -142,9 +174,11 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     s = _settings(config)
     embedder = make_embedder(s.embedder)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    state = read_state(s.kafka)
+    state = Checkpoints(s.checkpoint, s.kafka).load()  # the newest checkpoint and after
     t1, cpu1 = time.perf_counter(), time.process_time()
     c = Coordinator(s, embedder.dim, embedder)
+    if not state.checkpoint and s.checkpoint.enabled:
+        Checkpoints(s.checkpoint, s.kafka).prepare(state)  # what a full read costs in addition
     restored = c.restore(conversion.purchases(state.selected), state.expired,
                          conversion.labels_of_many(state.labels),
                          conversion.budget_ledger(state.ledger), state.model_version, time.time(),
@@ -167,7 +201,8 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     run = {"read_s": t1 - t0, "restore_s": t2 - t1, "select_s": t3 - t2, "total_s": t3 - t0,
            "read_cpu_s": cpu1 - cpu0, "restore_cpu_s": cpu2 - cpu1, "select_cpu_s": cpu3 - cpu2,
            "total_cpu_s": cpu3 - cpu0, "labels": restored.labels,
-           "embedded": restored.embedded, "load": load_average()}
+           "embedded": restored.embedded, "checkpoint": state.checkpoint,
+           "load": load_average()}
     print("  run:", json.dumps({k: round(v, 2) if isinstance(v, float) else v
                                 for k, v in run.items()}), flush=True)
     return run
@@ -217,6 +252,10 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help="also end to end, real workers")
     parser.add_argument("--no-model", dest="model", action="store_false",
                         help="no model on the models topic: the rebuild fits the learner")
+    parser.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",
+                        help="checkpoints off: the rebuild reads every topic in full")
+    parser.add_argument("--suffix", type=int, default=5000,
+                        help="items and labels written after the last checkpoint")
     parser.add_argument("--out", type=Path, default=None, help="JSON results")
     args = parser.parse_args()
     texts, labels = read_rows(DATASETS / "ag_news.csv")
@@ -227,8 +266,10 @@ def main() -> None:
         for n in (int(x) for x in args.sizes.split(",")):
             config = run_config(bootstrap, directory, embedder={"name": args.embedder},
                                 budget={"fraction": FRACTION, "warmup_labels": 4},
-                                kafka={"batch_within_s": 0.1})
-            filled = fill(config, n, texts[:-4000], labels[:-4000], args.model)
+                                kafka={"batch_within_s": 0.1},
+                                checkpoint={"enabled": args.checkpoint})
+            filled = fill(config, n, texts[:-4000], labels[:-4000], args.model,
+                          args.suffix if args.checkpoint else None)
             print(f"{n} labels on the topics in {filled:.0f}s", flush=True)
             runs = [failover_once(config, fresh) for _ in range(args.repeats)]
             totals = sorted(r["total_s"] for r in runs)

@@ -197,6 +197,9 @@ class TopicSettings(_Part):
     control: str = Field("stream-al.control",
                          description="one partition: scored batches and labels, totally ordered")
     state: str = Field("stream-al.state", description="compacted: the coordinator's budget ledger")
+    checkpoint: str = Field("stream-al.checkpoint", description="one partition, compacted: the "
+                            "coordinator's checkpoints (a rebuild reads the newest one and what "
+                            "came after it)")
     expert: str = Field("stream-al.expert", description="items for an expert: unresolved "
                         "disagreements and suspicious labels (ExpertRequest)")
     commands: str = Field("stream-al.commands", description="one partition, kept forever: the "
@@ -480,6 +483,20 @@ class RegistrySettings(_Part):
     )
 
 
+class CheckpointSettings(_Part):
+    """The coordinator's periodic checkpoint (``kafka.topics.checkpoint``, stream/checkpoint.py):
+    a rebuild reads it and only the topics' records after it, not all of their history."""
+
+    enabled: bool = Field(True, description="write checkpoints, and rebuild from the newest one")
+    every_s: float = Field(300.0, gt=0, description="a checkpoint at most this often, once "
+                           "something new is on the topics")
+    every_labels: int = Field(20_000, ge=1, description="...or sooner, after this many new "
+                              "labels reached the coordinator")
+    max_segments: int = Field(16, ge=1, description="each checkpoint adds the records since "
+                              "the last one as a segment; past this many, the next checkpoint "
+                              "merges them into one")
+
+
 CostUnit = Literal["labels", "minutes", "money"]
 
 
@@ -603,6 +620,7 @@ class Settings(BaseSettings):
     pacing: PacingSettings = Field(default_factory=PacingSettings)
     calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     cost: CostSettings = Field(default_factory=CostSettings)
     annotation: AnnotationSettings = Field(default_factory=AnnotationSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from stream_al.labels.base import Label
 
@@ -36,6 +37,19 @@ def scratch_database() -> sqlite3.Connection:
     db = sqlite3.connect("", check_same_thread=False, isolation_level=None)
     db.execute(f"PRAGMA cache_size=-{CACHE_KB}")
     return db
+
+
+@contextmanager
+def one_transaction(db: sqlite3.Connection, lock: threading.Lock) -> Iterator[None]:
+    """Writes to ``db`` in the block share one transaction (each is its own otherwise: the
+    scratch databases run in autocommit)."""
+    with lock:
+        db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        with lock:
+            db.execute("COMMIT")
 
 
 class LabelStore:
@@ -84,6 +98,10 @@ class LabelStore:
 
     def add_many(self, labels: Iterable[Label]) -> list[bool]:
         return [self.add_one(label) for label in labels]
+
+    def bulk(self) -> AbstractContextManager[None]:
+        """Writes in the block share one sqlite transaction (a rebuild's many rows)."""
+        return one_transaction(self._db, self._lock)
 
     def labels_of(self, item_id: str) -> list[Label]:
         with self._lock:

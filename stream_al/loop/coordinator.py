@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -50,7 +50,7 @@ from stream_al.loop.records import (
     RollbackInForce,
     ScoredTexts,
 )
-from stream_al.loop.restore_rows import LazyRows, reservoir_sample, resumable
+from stream_al.loop.restore_rows import LabelsByItem, LazyRows, reservoir_sample, resumable
 from stream_al.loop.spans import new_in_spans
 from stream_al.loop.window_charges import window_charges
 from stream_al.score.batch import ScoredBatch
@@ -369,9 +369,11 @@ class Coordinator:
         self._refits.mark(now)
         return True
 
-    def _refusal(self, label: Label, known: list[str]) -> Refusal | None:
-        """Why ``label`` cannot be used, or None; ``known``: classes accepted so far."""
-        if label.item_id not in self.texts:
+    def _refusal(self, label: Label, known: list[str],
+                 bought: Container[str] | None = None) -> Refusal | None:
+        """Why ``label`` cannot be used, or None; ``known``: classes accepted so far;
+        ``bought``: the bought items, when the caller holds them (else :attr:`texts`)."""
+        if label.item_id not in (self.texts if bought is None else bought):
             return Refusal("unknown_item", f"item {label.item_id!r} was never selected")
         if self.settings.kafka.label_policy == "reject":
             allowed = self.settings.kafka.label_classes or (known if len(known) >= 2 else None)
@@ -419,11 +421,13 @@ class Coordinator:
         outcome.gains = gains.tolist()
         self._unpublished_received.extend(x.received_at for x in learn)
 
-    def _store(self, label: Label) -> bool:
-        """Keep ``label`` unless its (item, annotator) is already in; True if kept."""
+    def _store(self, label: Label, text: str | None = None) -> bool:
+        """Keep ``label`` unless its (item, annotator) is already in; True if kept.
+        ``text``: its item's, when the caller has it (else read from :attr:`texts`)."""
         if not self.labels.add_one(label):
             return False
-        self.labels_hash.add_one(LabeledRow.of(label, self.texts[label.item_id]))
+        self.labels_hash.add_one(LabeledRow.of(
+            label, self.texts[label.item_id] if text is None else text))
         return True
 
     def embeddings_of(self, ids: Sequence[str]) -> np.ndarray:
@@ -550,20 +554,24 @@ class Coordinator:
         items: dict[str, Purchase] = {}
         for s in selected:
             items.setdefault(s.item_id, s)
-        self.texts.add_many((i, s.text) for i, s in items.items())
-        lazy = LazyRows(self.embedder.embed, self.texts, self.dim)
+        texts = {i: s.text for i, s in items.items()}  # in memory while restoring (no queries)
+        positions = None if len(self.texts) else {i: n for n, i in enumerate(items)}
+        self.texts.add_many(texts.items())
+        lazy = LazyRows(self.embedder.embed, texts, self.dim)
         recent = list(items)[-self.stage.novelty.capacity:]
         if recent:
             self.stage.novelty.add_many(lazy.of(recent))
-        learned, rejected = self._restore_labels(labels)
-        self.pricing.observe_labels(sorted(learned, key=lambda x: x.timestamp), self.texts)
+        learned, rejected = self._restore_labels(labels, texts)
+        self.pricing.observe_labels(sorted(learned, key=lambda x: x.timestamp), texts)
         wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
 
         def rows_of(labels: Sequence[Label]) -> np.ndarray:
             return lazy.of([x.item_id for x in labels])
 
-        learned = self.annotating.restore(learned, self.labels, self.texts, wanted, now,
-                                          requested or {})
+        stored = LabelsByItem(learned)  # what self.labels holds now, grouped in memory
+        with self.annotating.settled.bulk():
+            learned = self.annotating.restore(learned, stored, texts, wanted, now,
+                                              requested or {})
         memory = self.settings.learner.memory
         self.annotating.remember_restored(learned[-memory:], rows_of(learned[-memory:]))
         if state is not None:  # start from the rolled-back model, never re-learn exclusions
@@ -581,12 +589,12 @@ class Coordinator:
                 self.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
                 self.learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
                 self.learner.fit()
-            self.learned.extend(learned)
+            self.learned.extend(learned, positions)
         if self.learned:
             self.health.ood.add_labelled_many(
-                rows_of(list(self.learned)[-self.settings.ood.capacity:]))
+                rows_of(self.learned.last(self.settings.ood.capacity)))
         self.published_version = model_version
-        waiting = [i for i in items if i not in expired and not self.labels.has_item(i)]
+        waiting = [i for i in items if i not in expired and not stored.has_item(i)]
         self.embeddings.update(zip(waiting, lazy.of(waiting), strict=True))
         for item_id in waiting:
             s = items[item_id]
@@ -616,17 +624,22 @@ class Coordinator:
             embedded=lazy.embedded,
         )
 
-    def _restore_labels(self, labels: Iterable[Label]) -> tuple[list[Label], int]:
+    def _restore_labels(self, labels: Iterable[Label],
+                        texts: Mapping[str, str]) -> tuple[list[Label], int]:
+        """Store ``labels`` (first answer per item and annotator wins) in one transaction;
+        ``texts``: every bought item's (the refusal and the hash read it from memory)."""
         learned: list[Label] = []
         known: list[str] = []
         rejected = 0
-        for label in labels:
-            if self._refusal(label, known) is not None:
-                rejected += 1
-            elif self._store(label := replace(label, received_at=0.0)):
-                learned.append(label)
-                if label.label not in known:
-                    known.append(label.label)
+        with self.labels.bulk():
+            for label in labels:
+                if self._refusal(label, known, texts) is not None:
+                    rejected += 1
+                elif self._store(label := replace(label, received_at=0.0),
+                                 texts[label.item_id]):
+                    learned.append(label)
+                    if label.label not in known:
+                        known.append(label.label)
         self.agreement.add_many(learned)
         return learned, rejected
 

@@ -20,7 +20,7 @@ True
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from stream_al.labels import Label
 from stream_al.labels.store import CHUNK
@@ -71,10 +71,20 @@ class LearnedRows:
                                              self._annotator[start:end], strict=True):
                 yield Label(item_id, classes[c], annotators[a], 0.0), text
 
-    def extend(self, labels: Iterable[Label]) -> None:
-        """Append ``labels`` (of bought items: an unknown item is a KeyError)."""
+    def last(self, n: int) -> list[Label]:
+        """The last ``n`` rows (without reading the ones before)."""
+        classes, annotators = self._classes.names, self._annotators.names
+        start = max(0, len(self) - n)
+        items = self.bought.ids_at(self._items[start:])
+        return [Label(i, classes[c], annotators[a], 0.0) for i, c, a in
+                zip(items, self._class[start:], self._annotator[start:], strict=True)]
+
+    def extend(self, labels: Iterable[Label], positions: Mapping[str, int] | None = None) -> None:
+        """Append ``labels`` (of bought items: an unknown item is a KeyError); ``positions``:
+        the items' places among the bought ones, when the caller knows them (a rebuild)."""
         for x in labels:
-            position = self.bought.position(x.item_id)
+            position = (self.bought.position(x.item_id) if positions is None
+                        else positions.get(x.item_id))
             if position is None:
                 raise KeyError(f"item {x.item_id!r} was never bought")
             self._items.append(position)

@@ -18,7 +18,7 @@ of a rebuild, and it would only reproduce (roughly) the model the scorers alread
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -54,6 +54,29 @@ class LazyRows:
         if not ids:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._rows[i] for i in ids])
+
+
+class LabelsByItem:
+    """The labels a rebuild just stored, grouped by item in memory: what
+    :meth:`~stream_al.loop.annotating.Annotating.restore` asks of the label store (a query
+    per item and question otherwise, five per item).
+
+    >>> from stream_al.labels import Label
+    >>> stored = LabelsByItem([Label("a", "x", "ann-0", 1.0), Label("a", "y", "ann-1", 2.0)])
+    >>> [x.label for x in stored.labels_of("a")], stored.has_item("b")
+    (['x', 'y'], False)
+    """
+
+    def __init__(self, labels: Iterable[Label]) -> None:
+        self._by: dict[str, list[Label]] = {}
+        for x in labels:
+            self._by.setdefault(x.item_id, []).append(x)
+
+    def labels_of(self, item_id: str) -> list[Label]:
+        return list(self._by.get(item_id, ()))
+
+    def has_item(self, item_id: str) -> bool:
+        return item_id in self._by
 
 
 def reservoir_sample(items: Sequence[T], capacity: int, seed: int) -> list[T]:

@@ -16,8 +16,9 @@ a dict of Python objects.
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 
-from stream_al.labels.store import scratch_database
+from stream_al.labels.store import one_transaction, scratch_database
 
 
 class SettledItems:
@@ -41,6 +42,10 @@ class SettledItems:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO settled VALUES (?, ?, ?, ?)",
                              (item_id, seq, wanted, learned))
+
+    def bulk(self) -> AbstractContextManager[None]:
+        """Writes in the block share one sqlite transaction (a rebuild's many rows)."""
+        return one_transaction(self._db, self._lock)
 
     def discard(self, item_id: str) -> None:
         with self._lock:

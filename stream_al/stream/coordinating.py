@@ -26,6 +26,7 @@ from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
 from stream_al.stream import commands, conversion
 from stream_al.stream.admission import Admission
+from stream_al.stream.checkpoint import Checkpoints
 from stream_al.stream.command_relay import CommandRelay
 from stream_al.stream.fencing import CoordinatorProducer, Fenced, FencedPublisher
 from stream_al.stream.messages import (
@@ -41,7 +42,7 @@ from stream_al.stream.messages import (
 )
 from stream_al.stream.pacing import report_pacing
 from stream_al.stream.publish import INFRASTRUCTURE_ERRORS, retrying
-from stream_al.stream.rebuild import read_state
+from stream_al.stream.rebuild import TopicState
 from stream_al.stream.registering import Registrar, Registration, registry_dir
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class CoordinatorShell:
         self.relay = CommandRelay(settings.kafka)  # the operator's commands onto control
         self._relays = Cadence(RELAY_EVERY_S)
         self.admission = self._admission()
+        self.checkpoints = Checkpoints(settings.checkpoint, settings.kafka)
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
             registry = ModelRegistry(registry_dir(settings.registry, settings.kafka), settings.registry.keep_snapshots)
@@ -186,15 +188,15 @@ class CoordinatorShell:
         started = time.perf_counter()
         # first fence the last owner, then read the topics
         epoch = self.producer.epoch if self.producer.claimed else await self._claim()
-        state = await self._run(read_state, self.settings.kafka)
+        state = await self._run(self.checkpoints.load)  # the newest checkpoint and after
         self.admission = self._admission()  # refused live, refused after a rebuild
-        state.labels = self.admission.replay_many(state.labels, state.label_times)
+        labels = self.admission.replay_many(state.labels, state.label_times)
         c = Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
         restored = await self._run(
             c.restore,
             conversion.purchases(state.selected),
             state.expired,
-            conversion.labels_of_many(state.labels),
+            conversion.labels_of_many(labels),
             conversion.budget_ledger(state.ledger),
             state.model_version,
             time.time(),
@@ -205,7 +207,7 @@ class CoordinatorShell:
         c.governance.resume_temperature(c.learner, state.temperature)
         self.metrics.set_temperature(c.learner.temperature)
         detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started,
-                  "epoch": epoch}
+                  "epoch": epoch, "checkpoint": state.checkpoint or None}
         log.info("coordinator rebuilt from the topics: %s", detail)
         async with self.producer.transaction():
             await self._annotation(c)  # expert requests decided but never sent, before "restored"
@@ -219,6 +221,8 @@ class CoordinatorShell:
             self._register(c, update)
         self.coordinator = c
         self._report_budget(c)
+        if not state.checkpoint and self.settings.checkpoint.enabled:
+            await self._checkpoint(state)  # a full read: the first checkpoint, from it
 
     # ---- control records ----------------------------------------------------------------------
     async def handle(self, event: Any) -> None:
@@ -341,6 +345,7 @@ class CoordinatorShell:
         where = {id(d): read_at.get(id(x)) for d, x in zip(labels, record.labels, strict=True)}
         outcome: LabelOutcome = await self._run(c.on_labels, labels, offset, time.time())
         self.admission.accepted_many(outcome.accepted)
+        self.checkpoints.labels += len(outcome.accepted)
         await self._changed_answers(outcome.duplicates)
         self.metrics.observe_stage(
             "learn", len(record.labels), len(outcome.accepted), time.perf_counter() - started
@@ -495,8 +500,28 @@ class CoordinatorShell:
             if not self.ownership.may_act(time.time()):
                 return
             c = await self._coordinator()
+            await self._checkpoint()
             async with self.producer.transaction():  # its outputs: all or none (fencing.py)
                 await self._chores_in(c)
+
+    async def _checkpoint(self, full: TopicState | None = None) -> None:
+        """A checkpoint when one is due (stream/checkpoint.py): the topics since the last one,
+        read now that every transaction of ours is committed, then written in one of its own
+        (``full``: a full read's state, the first checkpoint). One that fails (a broker error, a
+        checkpoint topic this worker may not write) is tried again at the next due time: a
+        rebuild does not need it."""
+        if full is None and not self.checkpoints.due(time.time()):
+            return
+        try:
+            prepared = await self._run(self.checkpoints.prepare, full)
+            await self.checkpoints.write(self.producer, prepared)
+        except Fenced:
+            raise
+        except Exception as e:  # never stops the coordinator: the topics are the truth
+            self.checkpoints.postpone()
+            self.metrics.count_error("select", type(e).__name__)
+            log.warning("writing a checkpoint failed: %s: %s; trying again in %ss",
+                        type(e).__name__, e, self.settings.checkpoint.every_s)
 
     async def _chores_in(self, c: Coordinator) -> None:
         now = time.time()

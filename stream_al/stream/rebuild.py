@@ -17,13 +17,14 @@ All of it is bounded by the budget (selected, labels) or compacted (state, model
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from stream_al.config import KafkaSettings
+from stream_al.config import KafkaSettings, TopicSettings
+from stream_al.errors import StreamAlError
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.stream import access, clients
 from stream_al.stream.messages import (
@@ -46,6 +47,10 @@ LAST_RECORDS = 4
 an offset too (stream/fencing.py), so the last offset is rarely a record."""
 
 
+Offsets = dict[str, dict[int, int]]
+"""Topic -> partition -> the offset a read stopped before (its end then)."""
+
+
 @dataclass
 class TopicState:
     """Everything a coordinator restores from."""
@@ -65,6 +70,10 @@ class TopicState:
     requested: dict[str, str] = field(default_factory=dict)
     """Item -> reason of every expert request on the expert topic."""
     unreadable: int = 0
+    offsets: Offsets = field(default_factory=dict)
+    """Where the read of each topic stopped (a checkpoint records them: stream/checkpoint.py)."""
+    checkpoint: str = ""
+    """How the state was read: "" (every topic from its start) or the checkpoint's summary."""
 
 
 def _consumer(kafka: KafkaSettings) -> KafkaConsumer:
@@ -79,10 +88,12 @@ def _consumer(kafka: KafkaSettings) -> KafkaConsumer:
 
 
 def read_topic(
-    kafka: KafkaSettings, topic: str, last_only: bool = False, timeout_s: float = 60.0
+    kafka: KafkaSettings, topic: str, last_only: bool = False, timeout_s: float = 60.0,
+    since: Mapping[int, int] | None = None, ends: dict[int, int] | None = None,
 ) -> Iterator[ConsumerRecord]:
     """Every record of ``topic`` up to its end now (or only the last few per partition:
-    :data:`LAST_RECORDS`)."""
+    :data:`LAST_RECORDS`). ``since``: per partition, the offset to start at (the rest from
+    the beginning); ``ends`` is filled with the offset each partition was read up to."""
     consumer = _consumer(kafka)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -90,12 +101,17 @@ def read_topic(
         if not tps:
             return
         consumer.assign(tps)
-        ends = consumer.end_offsets(tps)
+        end = consumer.end_offsets(tps)
         starts = consumer.beginning_offsets(tps)
-        pending = {tp for tp in tps if ends[tp] > starts[tp]}
+        if since:
+            _check_since(topic, since, starts, end)
+            starts = {tp: max(starts[tp], since.get(tp.partition, 0)) for tp in tps}
+        if ends is not None:
+            ends.update({tp.partition: end[tp] for tp in tps})
+        pending = {tp for tp in tps if end[tp] > starts[tp]}
         for tp in tps:
-            if last_only and ends[tp] > starts[tp]:
-                consumer.seek(tp, max(starts[tp], ends[tp] - LAST_RECORDS))
+            if last_only and end[tp] > starts[tp]:
+                consumer.seek(tp, max(starts[tp], end[tp] - LAST_RECORDS))
             else:
                 consumer.seek(tp, starts[tp])
         idle = 0.0
@@ -106,49 +122,43 @@ def read_topic(
                 raise TimeoutError(f"reading {topic}: no records for {timeout_s}s before its end")
             for tp, records in batches.items():
                 for record in records:
-                    if record.offset < ends[tp]:
+                    if record.offset < end[tp]:
                         yield record
-            pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
+            pending = {tp for tp in pending if consumer.position(tp) < end[tp]}
     finally:
         consumer.close()
 
 
-def read_state(kafka: KafkaSettings) -> TopicState:
-    """Read the four topics a coordinator rebuilds from (see the module docstring)."""
+class OffsetsGone(StreamAlError, ValueError):
+    """A checkpoint's offsets are not in the topic any more (it was deleted and made again,
+    or its records expired): only a full rebuild is right."""
+
+
+def _check_since(topic: str, since: Mapping[int, int], starts: Mapping[TopicPartition, int],
+                 ends: Mapping[TopicPartition, int]) -> None:
+    for tp in starts:
+        at = since.get(tp.partition)
+        if at is not None and not starts[tp] <= at <= ends[tp]:
+            raise OffsetsGone(f"{topic}[{tp.partition}]: offset {at} is outside "
+                              f"[{starts[tp]}, {ends[tp]}]")
+    if gone := set(since) - {tp.partition for tp in starts}:
+        raise OffsetsGone(f"{topic}: partitions {sorted(gone)} are gone")
+
+
+def read_state(kafka: KafkaSettings, since: Offsets | None = None,
+               into: TopicState | None = None) -> TopicState:
+    """Read the topics a coordinator rebuilds from (see the module docstring): all of them, or
+    (``since``: where a checkpoint stopped, stream/checkpoint.py) only what came after, added
+    to ``into`` (the checkpoint's state). The last model is always read."""
     t = kafka.topics
-    state = TopicState()
-    for record in read_topic(kafka, t.selected):
-        item = parse(SelectedItem, record.value)
-        if isinstance(item, DeadLetterReason):
-            state.unreadable += 1
-        else:
-            state.selected.append(item)
-    for record in read_topic(kafka, t.state):
-        key = (record.key or b"").decode("utf-8", errors="replace")
-        if key == "ledger":
-            ledger = parse(Ledger, record.value)
-            if isinstance(ledger, Ledger):
-                state.ledger = ledger
-        elif key == "rollback":
-            rollback = parse(RollbackState, record.value)
-            if isinstance(rollback, RollbackState):
-                state.rollback = rollback
-        elif key.startswith("expired/"):
-            expiry = parse(Expiry, record.value)
-            if isinstance(expiry, Expiry):
-                state.expired[expiry.item_id] = expiry.cost
-    for topic in (t.labels, *vendor_labels_topics(kafka)):
-        for record in read_topic(kafka, topic):
-            label = parse(LabelIn, record.value)
-            if isinstance(label, LabelIn):  # a vendor's labels speak for that vendor only
-                label = access.attribute_one(label, topic, t)
-            if isinstance(label, LabelIn):
-                state.labels.append(label)
-                state.label_times.append(record.timestamp / 1000)
-    for record in read_topic(kafka, t.expert):
-        request = parse(ExpertRequest, record.value)
-        if isinstance(request, ExpertRequest):
-            state.requested[request.item_id] = request.reason
+    state = into if into is not None else TopicState()
+    since = since or {}
+    for topic in rebuilt_topics(kafka):
+        ends = state.offsets.setdefault(topic, {})
+        fold = {t.selected: _fold_selected, t.state: _fold_state,
+                t.expert: _fold_expert}.get(topic, _fold_labels)
+        for record in read_topic(kafka, topic, since=since.get(topic), ends=ends):
+            fold(state, record, topic, t)
     state.model_version, state.temperature, state.model = _last_model(kafka, last_only=True)
     if state.model_version == 0:  # the last record is not a model (a stray producer's): look back
         state.model_version, state.temperature, state.model = _last_model(kafka, last_only=False)
@@ -161,6 +171,52 @@ def read_state(kafka: KafkaSettings) -> TopicState:
         state.model_version,
     )
     return state
+
+
+def rebuilt_topics(kafka: KafkaSettings) -> list[str]:
+    """The topics :func:`read_state` reads from their start (``models``: its last record)."""
+    t = kafka.topics
+    return [t.selected, t.state, t.labels, *vendor_labels_topics(kafka), t.expert]
+
+
+def _fold_selected(state: TopicState, record: ConsumerRecord, topic: str,
+                   t: TopicSettings) -> None:
+    item = parse(SelectedItem, record.value)
+    if isinstance(item, DeadLetterReason):
+        state.unreadable += 1
+    else:
+        state.selected.append(item)
+
+
+def _fold_state(state: TopicState, record: ConsumerRecord, topic: str, t: TopicSettings) -> None:
+    key = (record.key or b"").decode("utf-8", errors="replace")
+    if key == "ledger":
+        ledger = parse(Ledger, record.value)
+        if isinstance(ledger, Ledger):
+            state.ledger = ledger
+    elif key == "rollback":
+        rollback = parse(RollbackState, record.value)
+        if isinstance(rollback, RollbackState):
+            state.rollback = rollback
+    elif key.startswith("expired/"):
+        expiry = parse(Expiry, record.value)
+        if isinstance(expiry, Expiry):
+            state.expired[expiry.item_id] = expiry.cost
+
+
+def _fold_labels(state: TopicState, record: ConsumerRecord, topic: str, t: TopicSettings) -> None:
+    label = parse(LabelIn, record.value)
+    if isinstance(label, LabelIn):  # a vendor's labels speak for that vendor only
+        label = access.attribute_one(label, topic, t)
+    if isinstance(label, LabelIn):
+        state.labels.append(label)
+        state.label_times.append(record.timestamp / 1000)
+
+
+def _fold_expert(state: TopicState, record: ConsumerRecord, topic: str, t: TopicSettings) -> None:
+    request = parse(ExpertRequest, record.value)
+    if isinstance(request, ExpertRequest):
+        state.requested[request.item_id] = request.reason
 
 
 def _last_model(kafka: KafkaSettings,

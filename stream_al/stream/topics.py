@@ -9,6 +9,7 @@ selected       P           SelectedItem for vendors, key = item id
 control        1           scored batches and labels, totally ordered (coordinator)
 models         1           ModelUpdate, key "current", compacted
 state          1           the coordinator's ledger and expiries, compacted
+checkpoint     1           the coordinator's checkpoints (stream/checkpoint.py), compacted
 events         1           Event (expirations, restores)
 deadletter     1           DeadLetter
 commands       1           RollbackRecord from the operator, key = command id (kept forever)
@@ -207,6 +208,7 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(t.control, 1, big, single=True),
         TopicSpec(t.models, 1, compacted, single=True),
         TopicSpec(t.state, 1, compacted, single=True),
+        TopicSpec(t.checkpoint, 1, compacted, single=True),
         TopicSpec(t.events, 1, {}),
         TopicSpec(t.deadletter, 1, {}),
         TopicSpec(t.expert, t.partitions, forever),  # open requests: an expert reads from the start

@@ -35,7 +35,7 @@ from tests.stream.harness import AG_NEWS, Worker, read_topic, send_raw, wait_for
 pytestmark = pytest.mark.kafka
 
 TOPICS = ("texts", "scored", "selected", "labels", "models", "events", "deadletter", "control",
-          "state", "expert", "commands")
+          "state", "checkpoint", "expert", "commands")
 
 
 # ---- the deployment -------------------------------------------------------------------------------

@@ -141,7 +141,8 @@ def test_a_certificate_user_has_exactly_its_roles_acls(cluster):
 def test_a_producer_writes_texts_and_nothing_else(cluster):
     producer, t = cluster.role("producer"), cluster.topics
     write(producer, t.texts)
-    for topic in (t.selected, t.labels, t.control, t.models, t.state, t.labels_of("acme")):
+    for topic in (t.selected, t.labels, t.control, t.models, t.state, t.checkpoint,
+                  t.labels_of("acme")):
         assert refused(producer, topic), topic
 
 
@@ -202,7 +203,7 @@ def test_only_the_operator_writes_commands_and_the_worker_reads_them(cluster):
 
 def test_the_worker_writes_its_internal_topics(cluster):
     worker, t = cluster.role("worker"), cluster.topics
-    for topic in (t.selected, t.models, t.state, t.events, t.deadletter, t.expert):
+    for topic in (t.selected, t.models, t.state, t.checkpoint, t.events, t.deadletter, t.expert):
         write(worker, topic)
 
 

@@ -1,0 +1,186 @@
+"""The coordinator's checkpoint (stream/checkpoint.py), on the real broker: a rebuild from the
+newest checkpoint and the records after it restores what a rebuild from every topic restores
+(ledger, labels_hash, bought ids, model version, labels learned); a checkpoint that is
+corrupt, missing, of another format or of other topics is not used: the rebuild reads every
+topic, and a warning says why."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from stream_al.config import Settings
+from stream_al.embed import make_embedder
+from stream_al.loop.coordinator import Coordinator
+from stream_al.stream import conversion
+from stream_al.stream.checkpoint import FORMAT, MANIFEST, Checkpoints, Manifest, read_checkpoint
+from stream_al.stream.fencing import CoordinatorProducer
+from stream_al.stream.rebuild import TopicState, read_state
+from stream_al.stream.topics import ensure_topics
+from tests.stream.harness import pipeline_config, send_raw
+
+pytestmark = pytest.mark.kafka
+
+CLASSES = ("World", "Sports", "Business", "Sci/Tech")
+
+
+def history(settings: Settings, start: int, n: int, now: float) -> None:
+    """``n`` more bought items (ids ``start``...), a label for each (two for every fifth), a
+    ledger counting them, an expiry and an expert request."""
+    t = settings.kafka.topics
+    items = range(start, start + n)
+    send_raw(settings.kafka.bootstrap, t.selected, [(f"i-{i}".encode(), orjson.dumps({
+        "schema_version": 1, "item_id": f"i-{i}", "text": f"news story number {i} about "
+        f"{CLASSES[i % 4]}", "batch_id": f"b{i // 10}", "strategy": "uncertainty",
+        "reason": "uncertainty", "scores": {}, "model_version": 0, "deadline": now + 3600,
+        "cost": 1.0, "group": 0, "priority": 0.0, "annotators": 1, "window": -1}))
+        for i in items])
+    send_raw(settings.kafka.bootstrap, t.labels, [(f"i-{i}".encode(), orjson.dumps({
+        "schema_version": 1, "item_id": f"i-{i}", "label": CLASSES[(i + a) % 4],
+        "annotator_id": f"ann-{a}", "timestamp": now + i}))
+        for i in items for a in ((0, 1) if i % 5 == 0 else (0,))])
+    send_raw(settings.kafka.bootstrap, t.state, [
+        (b"ledger", orjson.dumps({"schema_version": 1, "seen": 20 * (start + n), "spent":
+                                  float(start + n), "window_seen": 0, "window_spent": 0.0,
+                                  "control_offset": start + n, "at": now, "texts_offsets": {}})),
+        (f"expired/i-{start}".encode(), orjson.dumps({"schema_version": 1, "item_id":
+                                                      f"i-{start}", "cost": 1.0, "at": now}))])
+    send_raw(settings.kafka.bootstrap, t.expert, [(f"i-{start + 1}".encode(), orjson.dumps({
+        "schema_version": 1, "item_id": f"i-{start + 1}", "text": "x", "reason":
+        "disagreement", "votes": {}, "annotators": {}, "best_label": None, "confidence": 0.5,
+        "at": now}))])
+
+
+def write_checkpoint(checkpoints: Checkpoints, settings: Settings,
+                     state: TopicState | None = None) -> Manifest:
+    """One checkpoint through the coordinator's transactional producer (its claim first)."""
+    async def run() -> Manifest:
+        producer = CoordinatorProducer(settings.kafka)
+        await producer.claim()
+        try:
+            return await checkpoints.write(producer, checkpoints.prepare(state))
+        finally:
+            await producer.release()
+    return asyncio.run(run())
+
+
+def restored(settings: Settings, state: TopicState) -> dict:
+    """What a coordinator restored from ``state`` shows of itself."""
+    embedder = make_embedder(settings.embedder)
+    c = Coordinator(settings, embedder.dim, embedder)
+    c.restore(conversion.purchases(state.selected), state.expired,
+              conversion.labels_of_many(state.labels), conversion.budget_ledger(state.ledger),
+              state.model_version, 1e9, requested=state.requested, model=state.model)
+    ledger = c.ledger(0.0)
+    return {"ledger": ledger, "labels_hash": c.labels_hash.hexdigest(), "bought": set(c.texts),
+            "version": c.learner.version, "n_labels": c.learner.replay.seen,
+            "labels": len(c.labels), "outstanding": set(c.stage.outstanding)}
+
+
+def same_records(a: TopicState, b: TopicState) -> None:
+    key = lambda x: (x.item_id, x.annotator_id, x.label, x.timestamp)  # noqa: E731
+    assert [x.item_id for x in a.selected] != [] and sorted(
+        x.model_dump_json() for x in a.selected) == sorted(x.model_dump_json() for x in b.selected)
+    assert sorted(map(key, a.labels)) == sorted(map(key, b.labels))
+    assert a.expired == b.expired and a.requested == b.requested
+    assert a.ledger == b.ledger and a.offsets == b.offsets
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    s = Settings.load(pipeline_config(kafka_bootstrap, tmp_path,
+                                      checkpoint={"max_segments": 2}))
+    ensure_topics(s.kafka)
+    return s
+
+
+def test_a_rebuild_from_checkpoint_and_suffix_equals_a_full_rebuild(settings: Settings):
+    now = time.time()
+    checkpoints = Checkpoints(settings.checkpoint, settings.kafka)
+    history(settings, 0, 300, now)
+    first = write_checkpoint(checkpoints, settings, read_state(settings.kafka))  # a rebuild's
+    history(settings, 300, 200, now)
+    second = write_checkpoint(checkpoints, settings)  # a chore's: the records since the first
+    assert [s.key for s in second.segments] == ["seg/0", "seg/1"] and first.segments[0].chunks
+    history(settings, 500, 100, now)  # the suffix a rebuild reads after the checkpoint
+
+    full = read_state(settings.kafka)
+    via = Checkpoints(settings.checkpoint, settings.kafka).load()
+    assert via.checkpoint.startswith("2 segment(s)") and not full.checkpoint
+    same_records(via, full)
+    assert len({x.item_id for x in full.selected}) == 600
+    mine, theirs = restored(settings, via), restored(settings, full)
+    assert mine == theirs and mine["labels"] == 600 + 120 and mine["n_labels"] > 0
+
+    merged = write_checkpoint(checkpoints, settings)  # past max_segments: merged into one
+    assert [s.key for s in merged.segments] == ["seg/2"]
+    state, manifest = read_checkpoint(settings.kafka)
+    same_records(state, full)
+    assert restored(settings, Checkpoints(settings.checkpoint, settings.kafka).load()) == theirs
+
+
+def _manifest_record(settings: Settings, raw: bytes) -> None:
+    send_raw(settings.kafka.bootstrap, settings.kafka.topics.checkpoint, [(MANIFEST.encode(), raw)])
+
+
+def _signed(body: dict) -> bytes:
+    import hashlib
+    digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return orjson.dumps({"body": body, "sha256": digest})
+
+
+@pytest.mark.parametrize("damage, why", [
+    ("manifest_bytes", "checksum fails"),
+    ("segment_checksum", "seg/0: the checksum fails"),
+    ("missing_chunks", "are missing"),
+    ("other_format", f"this version reads {FORMAT}"),
+    ("other_topics", "kafka.topics changed"),
+    ("offsets_gone", "outside"),
+])
+def test_an_unusable_checkpoint_falls_back_to_a_full_rebuild(settings: Settings, damage: str,
+                                                             why: str, caplog):
+    now = time.time()
+    checkpoints = Checkpoints(settings.checkpoint, settings.kafka)
+    history(settings, 0, 100, now)
+    manifest = write_checkpoint(checkpoints, settings, read_state(settings.kafka))
+    history(settings, 100, 50, now)
+    body = orjson.loads(manifest.to_bytes())["body"]
+    if damage == "manifest_bytes":
+        raw = manifest.to_bytes()
+        _manifest_record(settings, raw[:-10] + b'0000000"}')
+    elif damage == "segment_checksum":
+        body["segments"][0]["sha256"] = "0" * 64
+        _manifest_record(settings, _signed(body))
+    elif damage == "missing_chunks":
+        body["segments"][0]["chunks"] += 1
+        _manifest_record(settings, _signed(body))
+    elif damage == "other_format":
+        _manifest_record(settings, _signed({**body, "format": FORMAT + 1}))
+    elif damage == "other_topics":
+        _manifest_record(settings, _signed({**body, "topics": body["topics"][:-1]}))
+    else:  # a checkpoint past the topic's end: the topic was deleted and made again
+        body["offsets"][settings.kafka.topics.selected]["0"] = 10**9
+        _manifest_record(settings, _signed(body))
+
+    with caplog.at_level(logging.WARNING, logger="stream_al.stream.checkpoint"):
+        via = Checkpoints(settings.checkpoint, settings.kafka).load()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("not usable" in w and why in w and "reading every topic" in w for w in warnings)
+    full = read_state(settings.kafka)
+    assert not via.checkpoint
+    same_records(via, full)
+    assert restored(settings, via) == restored(settings, full)
+
+
+def test_no_checkpoint_yet_is_a_full_rebuild_without_a_warning(settings: Settings, caplog):
+    history(settings, 0, 20, time.time())
+    with caplog.at_level(logging.WARNING, logger="stream_al.stream.checkpoint"):
+        via = Checkpoints(settings.checkpoint, settings.kafka).load()
+    assert not via.checkpoint and len(via.selected) == 20
+    assert not [r for r in caplog.records
+                if r.levelno >= logging.WARNING and r.name.startswith("stream_al.stream")]
