@@ -5,9 +5,11 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
 ``--warm`` gold labels first (so scores and pre-selection look as they do live):
 
 1. **control bytes per stream text**, for each way of forwarding (``full-f32``: every text,
-   float32, today's record; ``full-int8``; ``cand-f32``; ``cand-int8``: candidates only with
-   ``scale.candidate_multiple`` 4 or ``--multiple``, int8): the bytes of the records a scorer writes
-   (``Message.to_bytes``, what the producer sends; no Kafka framing) / stream texts.
+   float32, JSON with base64 rows, the record before issue 17; ``full-int8``; ``cand-f32``;
+   ``cand-int8``: candidates only with ``scale.candidate_multiple`` 4 or ``--multiple``, int8;
+   ``-bin``: the same in a binary envelope, ``scale.envelope: binary``, stream/envelope.py):
+   the bytes of the records a scorer writes (``Message.to_bytes``, what the producer sends; no
+   Kafka framing) / stream texts.
 2. **coordinator CPU-us per stream text**, same four: process CPU of parsing each record
    (``parse(CONTROL, ...)``), converting it and ``Coordinator.on_scored``; the bought items are
    labelled (gold) right away through ``on_labels``, timed apart.
@@ -17,10 +19,12 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
    The coordinator's clock runs as if texts came at 300,000/s (refits, model releases).
 4. **worker CPU-ms per 1,000 texts beyond the embedding** (static): parsing the texts records,
    ``score_many``, the pre-selection and building and encoding the record, against the
-   embedding's own CPU, before (full-f32) and after (cand-int8). Broker clients excluded.
+   embedding's own CPU, before (full-f32) and after (cand-int8, cand-int8-bin). Broker
+   clients excluded.
 
     python -m benchmarks.control_traffic                     # SST-2, 40,000 texts, static
-    python -m benchmarks.control_traffic --n 20000 --embedder minilm --parts bytes coordinator
+    python -m benchmarks.control_traffic --n 20000 --embedder minilm --parts bytes
+    python -m benchmarks.control_traffic --parts ceiling --envelope json   # the ceiling, JSON records
 
 Targets (issue 17): bytes <= 100 per stream text; coordinator >= 300,000 stream texts/s per
 core at 5% budget; worker CPU beyond embedding <= the embedding's own (static).
@@ -34,7 +38,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import orjson
 
 from benchmarks.suite import load_set
 from stream_al.config import Settings
@@ -51,8 +54,11 @@ from stream_al.stream.messages import CONTROL, ScoredBatchRecord, TextIn, parse
 
 CLOCK_RATE = 300_000.0
 """Stream texts per second of the coordinator's clock (the issue's target rate)."""
-WAYS = {"full-f32": (False, "float32"), "full-int8": (False, "int8"),
-        "cand-f32": (True, "float32"), "cand-int8": (True, "int8")}
+WAYS = {"full-f32": (False, "float32", "json"), "full-int8": (False, "int8", "json"),
+        "cand-f32": (True, "float32", "json"), "cand-int8": (True, "int8", "json"),
+        "full-f32-bin": (False, "float32", "binary"), "cand-f16-bin": (True, "float16", "binary"),
+        "cand-int8-bin": (True, "int8", "binary")}
+"""(scale.preselect, scale.precision, scale.envelope) of each way of forwarding."""
 
 
 @dataclass
@@ -67,10 +73,11 @@ MULTIPLE = [4.0]
 """scale.candidate_multiple of the candidate ways (``--multiple``)."""
 
 
-def settings_of(preselect: bool, precision: str, fraction: float, embedder: str) -> Settings:
+def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
+                envelope: str = "binary") -> Settings:
     return Settings.load(embedder={"name": embedder}, budget={"fraction": fraction},
                          scale={"preselect": preselect, "precision": precision,
-                                "candidate_multiple": MULTIPLE[0]},
+                                "candidate_multiple": MULTIPLE[0], "envelope": envelope},
                          learner={"refit_every_s": 1.0})
 
 
@@ -107,7 +114,8 @@ def records_of(stream: Stream, s: Settings, snapshot, batch: int, partitions: in
             scored.model_version, np.ones(len(scored.ids)), 0.0,
             list(zip(scored.partitions, scored.offsets, strict=True)),
             precision=s.scale.precision, weights=scored.weights,
-            spans=[(x.partition, x.first, x.last, x.count) for x in scored.spans]).to_bytes())
+            spans=[(x.partition, x.first, x.last, x.count) for x in scored.spans],
+            envelope=s.scale.envelope).to_bytes())
     return out
 
 
@@ -145,30 +153,31 @@ def part_bytes_and_coordinator(stream: Stream, args: argparse.Namespace) -> None
     embedder = LookupEmbedder(stream.texts, stream.X)
     print(f"\n1-2. control bytes and coordinator CPU per stream text ({len(stream.ids):,} texts, "
           f"batches of {args.batch}, budget {args.fraction:.0%}, {stream.X.shape[1]} dims)")
-    print(f"  {'way':10s} {'bytes/text':>10s} {'texts fwd':>9s} {'select us/text':>14s} "
+    print(f"  {'way':13s} {'bytes/text':>10s} {'texts fwd':>9s} {'select us/text':>14s} "
           f"{'labels us/text':>14s} {'bought':>7s}")
-    for way, (preselect, precision) in WAYS.items():
-        s = settings_of(preselect, precision, args.fraction, args.embedder)
+    for way, (preselect, precision, envelope) in WAYS.items():
+        s = settings_of(preselect, precision, args.fraction, args.embedder, envelope)
         c = warm_model(stream, s, args.warm, embedder)
         records = records_of(stream, s, c.learner.snapshot(), args.batch)
         size = sum(len(r) for r in records)
-        forwarded = sum(len(orjson.loads(r)["ids"]) for r in records)
+        forwarded = sum(len(parse(CONTROL, r).ids) for r in records)
         selecting, labelling, bought = govern(c, records, gold)
         n = len(stream.ids)
-        print(f"  {way:10s} {size / n:10.1f} {forwarded / n:9.1%} {selecting / n * 1e6:14.1f} "
+        print(f"  {way:13s} {size / n:10.1f} {forwarded / n:9.1%} {selecting / n * 1e6:14.1f} "
               f"{labelling / n * 1e6:14.1f} {bought:7d}")
 
 
 def part_ceiling(stream: Stream, args: argparse.Namespace) -> None:
     gold = dict(zip(stream.ids, stream.labels, strict=True))
     embedder = LookupEmbedder(stream.texts, stream.X)
-    s = settings_of(True, "int8", args.fraction, args.embedder)
-    print("\n3. coordinator ceiling: candidate records (int8) as N partitions send them; stream "
+    s = settings_of(True, "int8", args.fraction, args.embedder, args.envelope)
+    print(f"\n3. coordinator ceiling: candidate records (int8, {args.envelope}) as N partitions "
+          "send them; stream "
           "texts governed per CPU-second (parse + convert + on_scored; labels apart)")
     print(f"  {'N':>3s} {'texts/record':>12s} {'texts/s (select)':>16s} "
           f"{'texts/s (select+labels)':>23s}")
     for batch in (args.batch, args.small):
-        for n_parts in (1, 4, 16, 64):
+        for n_parts in args.partitions:
             c = warm_model(stream, s, args.warm, embedder)
             records = records_of(stream, s, c.learner.snapshot(), batch, n_parts)
             selecting, labelling, _ = govern(c, records, gold)
@@ -188,8 +197,8 @@ def part_worker(stream: Stream, args: argparse.Namespace) -> None:
     snapshot = c.learner.snapshot()
     print(f"\n4. worker CPU-ms per 1,000 texts (static embedder, batches of {args.batch}; broker "
           f"clients excluded)")
-    for way in ("full-f32", "cand-int8"):
-        preselect, precision = WAYS[way]
+    for way in ("full-f32", "cand-int8", "cand-int8-bin"):
+        preselect, precision, envelope = WAYS[way]
         way_settings = settings_of(preselect, precision, args.fraction, "static")
         forwarding = Forwarding(way_settings.scale, way_settings.budget, way_settings.selection)
         embed_s = other_s = 0.0
@@ -207,13 +216,13 @@ def part_worker(stream: Stream, args: argparse.Namespace) -> None:
                 scored.batch_id, scored.ids, scored.texts, scored.X, scored.scores,
                 scored.model_version, np.ones(len(scored.ids)), 0.0,
                 list(zip(scored.partitions, scored.offsets, strict=True)), precision=precision,
-                weights=scored.weights,
+                weights=scored.weights, envelope=envelope,
                 spans=[(x.partition, x.first, x.last, x.count) for x in scored.spans]).to_bytes()
             t3 = time.process_time()
             embed_s += t2 - t1
             other_s += (t1 - t0) + (t3 - t2)
         per = 1000 / len(raw) * 1000
-        print(f"  {way:10s} embedding {embed_s * per:6.1f} ms   beyond it {other_s * per:6.1f} ms"
+        print(f"  {way:13s} embedding {embed_s * per:6.1f} ms   beyond it {other_s * per:6.1f} ms"
               f"   ratio {other_s / embed_s:.2f}")
 
 
@@ -227,6 +236,10 @@ def main() -> None:
     p.add_argument("--fraction", type=float, default=0.05)
     p.add_argument("--warm", type=int, default=300)
     p.add_argument("--multiple", type=float, default=4.0, help="scale.candidate_multiple")
+    p.add_argument("--envelope", default="binary", choices=("json", "binary"),
+                   help="the ceiling's records: scale.envelope")
+    p.add_argument("--partitions", type=int, nargs="+", default=[1, 4, 16, 64],
+                   help="the ceiling's N")
     p.add_argument("--parts", nargs="+", default=["bytes", "ceiling", "worker"],
                    choices=("bytes", "ceiling", "worker"))
     args = p.parse_args()

@@ -364,6 +364,9 @@ class ScaleSettings(_Part):
                                       "the budget allows (with preselect)")
     precision: Literal["float32", "float16", "int8"] = Field(
         "float32", description="embeddings on control: int8 keeps a scale per row")
+    envelope: Literal["json", "binary"] = Field(
+        "binary", description="scored batches on control: binary (JSON metadata, raw rows) or "
+        "json (rows in base64, as workers before issue 17 wrote them); workers read both")
 
 
 class DemoSettings(_Part):

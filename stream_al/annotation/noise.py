@@ -65,6 +65,8 @@ class NoiseFlagger:
         self._labels = np.empty(capacity, dtype=object)
         self._ids = np.empty(capacity, dtype=object)
         self._n = 0  # rows written so far; row i lives at i % capacity
+        self._slots: dict[str, list[int]] = {}
+        """Item id -> the memory slots holding its rows (an item is not its own neighbour)."""
         self._confidence: deque[float] = deque(maxlen=CONFIDENCE_WINDOW)
 
     def __len__(self) -> int:
@@ -77,7 +79,13 @@ class NoiseFlagger:
             self._X = np.zeros((self.capacity, X.shape[1]), dtype=np.float32)
         for i in range(len(X)):
             slot = self._n % self.capacity
+            if self._n >= self.capacity:  # the ring overwrites the oldest row
+                old = self._slots[self._ids[slot]]
+                old.remove(slot)
+                if not old:
+                    del self._slots[self._ids[slot]]
             self._X[slot], self._labels[slot], self._ids[slot] = X[i], labels[i], ids[i]
+            self._slots.setdefault(ids[i], []).append(slot)
             self._n += 1
 
     def vectors_of(self, ids: Iterable[str]) -> dict[str, np.ndarray]:
@@ -133,8 +141,10 @@ class NoiseFlagger:
     def _neighbour_votes(self, ids: Sequence[str], X: np.ndarray) -> list[Counter[str]]:
         n, k = len(self), self.settings.noise_neighbours
         sims = X @ self._X[:n].T  # type: ignore[index]
-        same = self._ids[:n][None, :] == np.asarray(ids, dtype=object)[:, None]
-        sims[same] = -np.inf  # an item is not its own neighbour
+        for row, item_id in enumerate(ids):  # an item is not its own neighbour
+            own = self._slots.get(item_id)
+            if own:
+                sims[row, own] = -np.inf
         near = np.argpartition(-sims, min(k, n - 1), axis=1)[:, :k]
         return [Counter(self._labels[row].tolist()) for row in near]
 

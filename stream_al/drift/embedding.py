@@ -77,6 +77,10 @@ class EmbeddingDrift:
         """Per window slot: the mean kernel of its row against the reference."""
         self._within = np.zeros((0, 0))
         """Kernel between every two window slots (kept up to date row by row)."""
+        self._reference_sq = np.zeros(0, dtype=np.float32)
+        self._recent_sq = np.zeros(0, dtype=np.float32)
+        """Squared norms of the reference rows and of each window slot (rbf: computed once per
+        row, not once per kernel)."""
         self._since_check = 0
         self._streak = 0
         self.threshold = math.nan
@@ -144,9 +148,11 @@ class EmbeddingDrift:
                 - 2 * (to_all - in_window) / (r * w))
         self.threshold = max(_gamma_quantile(null, 1.0 - self.alpha), float(null.max()))
         self._reference = pool[:r].copy()
+        self._reference_sq = (self._reference * self._reference).sum(axis=1)
         self._ref_self = float(K[:r, :r].mean())
         self._pool, self._pool_n = [], 0
         self._recent = np.zeros((w, pool.shape[1]), dtype=np.float32)
+        self._recent_sq = np.zeros(w, dtype=np.float32)
         self._to_reference = np.zeros(w)
         self._within = np.zeros((w, w))
         self._push(pool[r:])  # the calibration window is the first recent window
@@ -161,8 +167,15 @@ class EmbeddingDrift:
         self._recent[slots] = new
         self._head = (self._head + len(new)) % w
         self._recent_n = min(w, self._recent_n + len(rows))
-        self._to_reference[slots] = self._gram(new, self._reference).mean(axis=1)
-        k = self._gram(new, self._recent)
+        if self.kernel == "rbf":
+            sq = (new * new).sum(axis=1)
+            self._recent_sq[slots] = sq
+            self._to_reference[slots] = _rbf(new, sq, self._reference, self._reference_sq,
+                                             self._sigma2).mean(axis=1)
+            k = _rbf(new, sq, self._recent, self._recent_sq, self._sigma2)
+        else:
+            self._to_reference[slots] = self._gram(new, self._reference).mean(axis=1)
+            k = self._gram(new, self._recent)
         self._within[slots, :] = k
         self._within[:, slots] = k.T
 
@@ -206,6 +219,13 @@ class DriftRegion:
 def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     sq = (A * A).sum(axis=1)[:, None] + (B * B).sum(axis=1)[None, :] - 2.0 * (A @ B.T)
     return np.maximum(sq, 0.0)
+
+
+def _rbf(A: np.ndarray, a_sq: np.ndarray, B: np.ndarray, b_sq: np.ndarray,
+         sigma2: float) -> np.ndarray:
+    """:func:`gram` (rbf) of rows whose squared norms are known: the same arithmetic."""
+    sq = np.maximum(a_sq[:, None] + b_sq[None, :] - 2.0 * (A @ B.T), 0.0)
+    return np.exp(-sq / (2.0 * sigma2))
 
 
 def gram(A: np.ndarray, B: np.ndarray, kernel: str, sigma2: float) -> np.ndarray:

@@ -160,8 +160,9 @@ class Annotating:
         if not self.by_verdict:
             return self._post(self._each_label(accepted, texts, snapshot, embed, now), now)
         touched = list(dict.fromkeys(x.item_id for x in accepted))
-        ready = [i for i in touched if self._ready(i, store, now)]
-        return self._post(self._settle(ready, store, texts, snapshot, embed, now), now)
+        reading = LabelsRead(store)  # nothing is stored while settling: read each item once
+        ready = [i for i in touched if self._ready(i, reading, now)]
+        return self._post(self._settle(ready, reading, texts, snapshot, embed, now), now)
 
     def due(self, store: LabelStore, texts: Mapping[str, str], snapshot: ModelSnapshot,
             embed: Embed, now: float) -> Plan:
@@ -195,7 +196,7 @@ class Annotating:
         """Each annotator's accuracy on gold items (what the metrics gauge shows)."""
         return {a: score.accuracy for a, score in self.quality.report().items()}
 
-    def _ready(self, item_id: str, store: LabelStore, now: float) -> bool:
+    def _ready(self, item_id: str, store: LabelStore | LabelsRead, now: float) -> bool:
         item = self._item(item_id)
         if item is None:  # bought before this coordinator knew (should not happen): one label
             self._bought += 1
@@ -217,7 +218,8 @@ class Annotating:
         return plan
 
     # ---- settling ---------------------------------------------------------------------------
-    def _settle(self, ids: list[str], store: LabelStore, texts: Mapping[str, str],
+    def _settle(self, ids: list[str], store: LabelStore | LabelsRead,
+                texts: Mapping[str, str],
                 snapshot: ModelSnapshot, embed: Embed, now: float) -> Plan:
         plan = Plan()
         if not ids:
@@ -266,7 +268,8 @@ class Annotating:
                                    [x.label for x in learned])
         return plan
 
-    def _hold(self, item_id: str, item: Item, reason: str, v: Verdict, store: LabelStore,
+    def _hold(self, item_id: str, item: Item, reason: str, v: Verdict,
+              store: LabelStore | LabelsRead,
               texts: Mapping[str, str], plan: Plan, suspicion: Suspicion | None,
               now: float) -> None:
         if item.learned is not None:  # a learned verdict became doubtful: unlearn it
@@ -285,26 +288,28 @@ class Annotating:
             return False
         return v.trusted or not self.experts
 
-    def _verdicts(self, ids: list[str], store: LabelStore) -> dict[str, Verdict]:
+    def _verdicts(self, ids: list[str], store: LabelStore | LabelsRead) -> dict[str, Verdict]:
         """Adjudicate ``ids``; multi-labelled ones with the recent multi-labelled items, so the
         annotators' error rates are estimated on more than this batch."""
+        of = {i: store.labels_of(i) for i in ids}  # one query per item (the store is sqlite)
         for i in ids:
-            if len(store.labels_of(i)) >= 2:
+            if len(of[i]) >= 2:
                 self._window[i] = None
                 self._window.move_to_end(i)
         while len(self._window) > self.a.adjudication_window:
             self._window.popitem(last=False)
-        several = any(len(store.labels_of(i)) >= 2 for i in ids)
+        several = any(len(of[i]) >= 2 for i in ids)
         pool = list(dict.fromkeys([*ids, *self._window])) if several else ids  # one label: as is
-        labels = [x for i in pool for x in store.labels_of(i) if self._trusted_annotator(x)]
+        labels = [x for i in pool for x in (of[i] if i in of else store.labels_of(i))
+                  if self._trusted_annotator(x)]
         gold = {i: g for i, g in self.quality.gold.items() if i in self._window}
         fit = several and self.a.adjudication != "majority"
-        self._since_fit += sum(len(store.labels_of(i)) >= 2 for i in ids)
+        self._since_fit += sum(len(of[i]) >= 2 for i in ids)
         if not several:  # one label each: no EM fit to learn from them (it cost ~0.2 s/record)
             return self._filled(ids, self.adjudicator.adjudicate_many(labels, gold,
                                                                       self._accuracies()))
         if fit and self._accuracy and self._since_fit < self.a.refit_every:
-            labels = [x for i in ids for x in store.labels_of(i) if self._trusted_annotator(x)]
+            labels = [x for i in ids for x in of[i] if self._trusted_annotator(x)]
             return self._filled(ids, self.adjudicator.adjudicate_many(labels, gold,
                                                                       self._accuracies()))
         verdicts = self.adjudicator.adjudicate_many(labels, gold)
@@ -357,7 +362,7 @@ class Annotating:
 
     def _request(self, item_id: str, texts: Mapping[str, str], reason: str, v: Verdict | None,
                  suspicion: Suspicion | None, now: float,
-                 store: LabelStore | None = None) -> ExpertRequest:
+                 store: LabelStore | LabelsRead | None = None) -> ExpertRequest:
         self._requested.add(item_id)
         labels = store.labels_of(item_id) if store is not None else []
         votes = v.votes if v is not None else {suspicion.label: 1} if suspicion else {}
@@ -455,7 +460,23 @@ class Annotating:
         self._remember(learned, X)
 
 
-def _received(store: LabelStore, item_id: str) -> float:
+class LabelsRead:
+    """The label store as one record's settling reads it: each item's labels are queried once
+    (the store is sqlite, and settling an item reads them up to five times). Nothing may be
+    added to the store while one is in use."""
+
+    def __init__(self, store: LabelStore) -> None:
+        self.store = store
+        self._of: dict[str, list[Label]] = {}
+
+    def labels_of(self, item_id: str) -> list[Label]:
+        found = self._of.get(item_id)
+        if found is None:
+            found = self._of[item_id] = self.store.labels_of(item_id)
+        return found
+
+
+def _received(store: LabelStore | LabelsRead, item_id: str) -> float:
     """When the item's last label reached a worker."""
     return max((x.received_at for x in store.labels_of(item_id)), default=0.0)
 

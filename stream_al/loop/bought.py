@@ -57,7 +57,16 @@ class BoughtTexts(Mapping[str, str]):
         return row[0]
 
     def __contains__(self, item_id: object) -> bool:
-        return isinstance(item_id, str) and self.contains_many([item_id])[0]
+        """One id (a label's, a purchase's): the hash looked up without building arrays."""
+        if not isinstance(item_id, str):
+            return False
+        h = hash(item_id)
+        if h not in self._fresh:
+            known = self._sorted
+            at = int(known.searchsorted(h))
+            if at == len(known) or int(known[at]) != h:
+                return False
+        return self.position(item_id) is not None
 
     def contains_many(self, ids: Sequence[str]) -> list[bool]:
         """Per id: bought before? From the hashes; a matching hash is checked exactly."""

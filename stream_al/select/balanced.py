@@ -61,6 +61,13 @@ class RecentPurchases:
             self._X[self.count % self.capacity] = row
             self.count += 1
 
+    def slots_since(self, count: int) -> np.ndarray:
+        """Ring slots written since the ring held ``count`` purchases (all, if it wrapped)."""
+        held = min(self.count, self.capacity)
+        if self.count - count >= held:
+            return np.arange(held)
+        return np.arange(count, self.count) % self.capacity
+
     def nearest_distance_many(self, X: np.ndarray) -> np.ndarray:
         """Cosine distance of each row to the nearest recent purchase (2 if there is none)."""
         held = self.X
@@ -81,6 +88,9 @@ class CoverThenBalance(DiverseReservoir):
         self.cold_labels = cold_labels
         self.text_weight = text_weight
         self.recent = RecentPurchases()
+        self._bought_classes: tuple[object, int, np.ndarray] | None = None
+        """(snapshot, purchases, class index per ring slot): the recent purchases' predicted
+        classes, computed once per model for each purchase (not for the whole ring per batch)."""
 
     def trusted(self) -> bool:
         """The model knows two classes or more and ``cold_labels`` purchases per class."""
@@ -135,7 +145,7 @@ class CoverThenBalance(DiverseReservoir):
         informative within each class, none within ``min_separation`` of another."""
         if n <= 0 or not len(X):
             return np.zeros(0, dtype=np.int64)
-        predicted, bought = self._predicted(X), self._predicted(self.recent.X)
+        predicted, bought = self._predicted(X), self._predicted_recent()
         k = int(max(predicted.max(initial=0), bought.max(initial=0))) + 1
         quota = balancing_quotas(n, np.bincount(bought, minlength=k),
                                  np.bincount(predicted, minlength=k))
@@ -151,6 +161,21 @@ class CoverThenBalance(DiverseReservoir):
                 picked.append(i)
                 left -= 1
         return np.asarray(picked, dtype=np.int64)
+
+    def _predicted_recent(self) -> np.ndarray:
+        """:meth:`_predicted` of the recent purchases (ring order), new ones only per model."""
+        snapshot, recent = getattr(self.rescorer, "snapshot", None), self.recent
+        cached = self._bought_classes
+        if cached is None or cached[0] is not snapshot:
+            classes = self._predicted(recent.X)
+        else:
+            classes = np.zeros(len(recent.X), dtype=np.int64)
+            classes[: len(cached[2])] = cached[2]
+            slots = recent.slots_since(cached[1])
+            if len(slots):
+                classes[slots] = self._predicted(recent.X[slots])
+        self._bought_classes = (snapshot, recent.count, classes)
+        return classes
 
     def _predicted(self, X: np.ndarray) -> np.ndarray:
         """The current model's class index of each row (all 0 without a model to ask)."""

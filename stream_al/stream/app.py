@@ -91,7 +91,7 @@ def build_app(
     forwarding = (Forwarding(settings.scale, settings.budget, settings.selection)
                   if settings.scale.preselect else None)  # docs/scaling.md
     scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
-                           settings.scale.precision)
+                           settings.scale.precision, settings.scale.envelope)
     coordinating = CoordinatorShell(settings, embedder, metrics, strategy)
     t = k.topics
 

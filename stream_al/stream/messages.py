@@ -12,7 +12,8 @@ Public topics (vendors and producers read or write them; JSON Schemas in ``strea
 
 Internal topics (written and read only by workers): ``control`` carries
 :class:`ScoredBatchRecord` and :class:`LabelsRecord` (told apart by ``kind``), ``state`` carries
-the coordinator's :class:`Ledger`.
+the coordinator's :class:`Ledger`. A scored batch is JSON with base64 rows, or (``scale.envelope:
+binary``) a binary envelope: its other fields as JSON, its rows raw (``stream/envelope.py``).
 
 Everything read from a topic goes through :func:`parse`, which never raises: a record that is
 not valid UTF-8 JSON of the right shape comes back as a :class:`DeadLetterReason`.
@@ -50,11 +51,21 @@ from pydantic import (
     model_validator,
 )
 
-from stream_al.embed.precision import Precision, bytes_per_row, dequantize, quantize_many
+from stream_al.embed.precision import (
+    PRECISIONS,
+    Precision,
+    bytes_per_row,
+    dequantize,
+    quantize_many,
+)
 from stream_al.errors import StreamAlError
 from stream_al.loop.class_gate import MAX_CLASSES  # classes a model snapshot may have
+from stream_al.stream.envelope import EnvelopeRefused, envelope_of, is_envelope, open_envelope
 
 SCHEMA_VERSION = 1
+Envelope = Literal["json", "binary"]
+"""How a scored batch is written on ``control``: JSON with base64 rows, or a binary envelope
+(JSON metadata and raw rows: stream/envelope.py). Workers read both."""
 DEAD_LETTER_RAW_BYTES = 4096
 """How much of an offending record a dead letter keeps."""
 DEAD_LETTER_KEY_CHARS = 256
@@ -355,10 +366,12 @@ class ScoredBatchRecord(Message):
     batch_id: str
     ids: list[str]
     texts: list[str]
-    embeddings: str = Field(description="base64 of the rows in `precision`, row-major, shape "
-                            "(len(ids), dim)")
+    embeddings: str | bytes = Field(description="the rows in `precision`, row-major, shape "
+                                    "(len(ids), dim), little-endian: base64 in a JSON record, "
+                                    "raw bytes in a binary envelope (:func:`envelope_of`)")
     precision: Literal["float32", "float16", "int8"] = "float32"
-    scales: str = Field("", description="int8: base64 of one float32 scale per row")
+    scales: str | bytes = Field("", description="int8: one float32 scale per row (base64 in "
+                                "JSON, raw in a binary envelope)")
     dim: int = Field(ge=1)
     scores: dict[str, list[float]]
     model_version: int
@@ -389,11 +402,13 @@ class ScoredBatchRecord(Message):
         if wrong:
             raise ValueError(f"{n} ids but lengths {wrong}")
         row = bytes_per_row(self.precision, self.dim) - (4 if self.precision == "int8" else 0)
-        if len(e) * 3 // 4 - e[-2:].count("=") != n * row:
+        if _decoded_length(e) != n * row:
             raise ValueError(f"embeddings are not {n} rows of {self.dim} {self.precision}")
-        s = self.scales
-        if self.precision == "int8" and len(s) * 3 // 4 - s[-2:].count("=") != n * 4:
-            raise ValueError(f"scales are not {n} float32")
+        if _decoded_length(self.scales) != (n * 4 if self.precision == "int8" else 0):
+            raise ValueError(f"scales are not {n} float32" if self.precision == "int8"
+                             else f"scales are for int8 rows, not {self.precision}")
+        if isinstance(e, bytes) != isinstance(self.scales, bytes) and self.scales:
+            raise ValueError("embeddings and scales must both be raw or both base64")
         if not all(math.isfinite(w) and 1 <= w <= MAX_COUNT for w in self.weights):
             raise ValueError(f"weights must be finite and in [1, {MAX_COUNT}]")
         if not all(0 <= f <= last <= MAX_COUNT and 1 <= c <= last - f + 1
@@ -421,20 +436,26 @@ class ScoredBatchRecord(Message):
         precision: Precision = "float32",
         weights: Sequence[float] | None = None,
         spans: Sequence[tuple[int, int, int, int]] = (),
+        envelope: Envelope = "json",
     ) -> ScoredBatchRecord:
         """``sources``: (partition, offset) of each item on the texts topic. Below float32
-        ``precision``, scores are rounded to 5 decimals too (the compact record)."""
+        ``precision``, scores are rounded to 5 decimals too (the compact record).
+        ``envelope``: ``binary`` keeps the rows raw (:meth:`to_bytes` writes a binary
+        envelope), ``json`` puts them in the JSON as base64 (what workers before issue 17
+        read)."""
         X = np.asarray(X, dtype=np.float32)  # no rows: candidates of a batch may be none
         q = quantize_many(X.reshape(len(ids), -1 if X.size else X.shape[-1]), precision)
         digits = None if precision == "float32" else 5
+        raw = envelope == "binary"
+        scales = q.scales.tobytes()
         return cls(
             schema_version=1,
             batch_id=batch_id,
             ids=ids,
             texts=texts,
-            embeddings=base64.b64encode(q.data).decode("ascii"),
+            embeddings=q.data if raw else base64.b64encode(q.data).decode("ascii"),
             precision=precision,
-            scales=base64.b64encode(q.scales.tobytes()).decode("ascii") if len(q.scales) else "",
+            scales=scales if raw else base64.b64encode(scales).decode("ascii") if scales else "",
             dim=q.dim,
             scores={k: _rounded(v, digits) for k, v in scores.items()},
             model_version=model_version,
@@ -448,8 +469,30 @@ class ScoredBatchRecord(Message):
 
     def matrix(self) -> np.ndarray:
         """The embeddings as float32 rows (n, dim), whatever their precision on the wire."""
-        scales = np.frombuffer(base64.b64decode(self.scales), dtype=np.float32)
-        return dequantize(self.precision, base64.b64decode(self.embeddings), scales, self.dim)
+        scales = np.frombuffer(_raw(self.scales), dtype=np.float32)
+        return dequantize(self.precision, _raw(self.embeddings), scales, self.dim)
+
+    @property
+    def binary(self) -> bool:
+        """True if the rows are raw bytes: :meth:`to_bytes` writes a binary envelope."""
+        return isinstance(self.embeddings, bytes)
+
+    def to_bytes(self) -> bytes:
+        if not self.binary:
+            return orjson.dumps(self.model_dump(mode="json"))
+        return envelope_of(self.model_dump(mode="json", exclude={"embeddings", "scales"}),
+                           _raw(self.embeddings) + _raw(self.scales))
+
+
+def _raw(field: str | bytes) -> bytes:
+    return field if isinstance(field, bytes) else base64.b64decode(field)
+
+
+def _decoded_length(field: str | bytes) -> int:
+    """Bytes ``field`` holds: raw, or base64 (without decoding it)."""
+    if isinstance(field, bytes):
+        return len(field)
+    return len(field) * 3 // 4 - field[-2:].count("=")
 
 
 def _rounded(values: Any, digits: int | None) -> list[float]:
@@ -675,16 +718,14 @@ def parse(
     """
     if raw is None:
         return DeadLetterReason("invalid_json", "empty record (null value)")
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return DeadLetterReason("invalid_utf8", f"{e.reason} at byte {e.start}")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        return DeadLetterReason("invalid_json", str(e))
-    if not isinstance(data, dict):
-        return DeadLetterReason("not_an_object", f"JSON {type(data).__name__}, expected object")
+    if is_envelope(raw):
+        data = _scored_envelope(model, raw)
+        if isinstance(data, DeadLetterReason):
+            return data
+    else:
+        data = _json_object(raw)
+        if isinstance(data, DeadLetterReason):
+            return data
     if data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
         return DeadLetterReason(
             "wrong_schema_version", f"schema_version {data['schema_version']!r}, expected 1"
@@ -697,6 +738,40 @@ def parse(
     if isinstance(message, TextIn):
         return _checked_text(message, max_text_bytes)
     return message
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | DeadLetterReason:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return DeadLetterReason("invalid_utf8", f"{e.reason} at byte {e.start}")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        return DeadLetterReason("invalid_json", str(e))
+    if not isinstance(data, dict):
+        return DeadLetterReason("not_an_object", f"JSON {type(data).__name__}, expected object")
+    return data
+
+
+def _scored_envelope(model: Any, raw: bytes) -> dict[str, Any] | DeadLetterReason:
+    """A scored batch's fields from its binary envelope (stream/envelope.py): the JSON
+    metadata, with the payload split into its rows and scales as its precision, dim and ids
+    say (the record's validator then checks every length)."""
+    if model is not CONTROL and model is not ScoredBatchRecord:
+        return DeadLetterReason("invalid_utf8", "a binary envelope where a JSON record belongs")
+    opened = open_envelope(raw)
+    if isinstance(opened, EnvelopeRefused):
+        return DeadLetterReason(opened.reason, opened.detail)
+    data, payload = opened
+    precision, dim, ids = data.get("precision", "float32"), data.get("dim"), data.get("ids")
+    if (data.get("kind", "scored") != "scored" or precision not in PRECISIONS
+            or type(dim) is not int or dim < 1 or not isinstance(ids, list)):
+        return DeadLetterReason("invalid_field", "binary envelope: only a scored batch, whose "
+                                "kind, precision, dim and ids say how its payload splits")
+    rows = len(ids) * (bytes_per_row(precision, dim) - (4 if precision == "int8" else 0))
+    data["embeddings"], data["scales"] = payload[:rows], payload[rows:]
+    return data
 
 
 def _reason_of(error: ValidationError) -> DeadLetterReason:

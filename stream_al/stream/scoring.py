@@ -26,6 +26,7 @@ from stream_al.score.batch import score_many
 from stream_al.stream import access, clients
 from stream_al.stream.messages import (
     DeadLetterReason,
+    Envelope,
     Event,
     LabelIn,
     LabelsRecord,
@@ -72,11 +73,14 @@ class ScoringShell:
     def __init__(
         self, kafka: KafkaSettings, embedder: Embedder, publisher: Publisher, metrics: Metrics,
         forwarding: Forwarding | None = None, precision: Precision = "float32",
+        envelope: Envelope = "json",
     ) -> None:
         self.kafka = kafka
         self.forwarding = forwarding
         """With ``scale.preselect``: only candidates go to ``control`` (loop/candidates.py)."""
         self.precision = precision
+        self.envelope = envelope
+        """How scored batches are written on ``control`` (stream/envelope.py)."""
         self.embedder = embedder
         self.publisher = publisher
         self.metrics = metrics
@@ -187,6 +191,7 @@ class ScoringShell:
             list(zip(scored.partitions, scored.offsets, strict=True)),
             precision=self.precision, weights=scored.weights,
             spans=[(s.partition, s.first, s.last, s.count) for s in scored.spans],
+            envelope=self.envelope,
         )
         scored = time.perf_counter()
         await self.publisher.control(record.batch_id, record)

@@ -1,15 +1,18 @@
-"""Two-level selection on the real broker: the scorer sends only candidates, compactly, and
-the coordinator still counts every text in the one budget."""
+"""Two-level selection on the real broker: the scorer sends only candidates, compactly (int8
+rows in a binary envelope), and the coordinator still counts every text in the one budget; a
+malformed envelope on ``control`` is dead-lettered with its reason and the coordinator goes on."""
 
 from __future__ import annotations
 
+import base64
 import json
 
+import numpy as np
 import pytest
 
-from stream_al.stream.messages import CONTROL, Ledger, ScoredBatchRecord, parse
+from stream_al.stream.messages import CONTROL, DeadLetter, Ledger, ScoredBatchRecord, parse
 from tests.stream import harness
-from tests.stream.harness import read_topic, wait_for
+from tests.stream.harness import read_topic, send_raw, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -35,6 +38,39 @@ def test_only_candidates_reach_control_and_the_ledger_counts_every_text(kafka_bo
     assert sum(count for x in scored for *_, count in x.spans) == ledger.seen == N_TEXTS
     assert forwarded < 0.5 * N_TEXTS
     assert {x.precision for x in scored} == {"int8"}
+    assert all(x.binary for x in scored)  # scale.envelope: binary, the default
     selected = [json.loads(r.value)["item_id"]
                 for r in read_topic(kafka_bootstrap, topics["selected"], timeout_s=5)]
     assert len(set(selected)) == len(selected) <= FRACTION * N_TEXTS + WARMUP
+
+
+def _ledger_seen(bootstrap: str, topic: str) -> int:
+    ledgers = [parse(Ledger, r.value) for r in read_topic(bootstrap, topic, timeout_s=5)
+               if r.key == b"ledger"]
+    return ledgers[-1].seen if ledgers else 0
+
+
+def test_a_malformed_binary_envelope_on_control_is_dead_lettered_and_the_next_records_count(
+        kafka_bootstrap, tmp_path):
+    config = harness.pipeline_config(kafka_bootstrap, tmp_path, budget={"fraction": FRACTION},
+                                     scale={"preselect": True, "precision": "int8"})
+    topics = harness.settings_of(config)["kafka"]["topics"]
+    good = ScoredBatchRecord.of("bad-1", ["bad-a", "bad-b"], ["x", "y"],
+                                np.ones((2, 256), dtype=np.float32), {}, 0, np.ones(2), 0.0,
+                                [(0, 10**6), (0, 10**6 + 1)], precision="int8",
+                                envelope="binary").to_bytes()
+    future = good[:4] + bytes([2]) + good[5:]  # an envelope version this worker does not read
+    cut = good[:-5]  # its last row's scale is missing
+    # had either been read, its offsets (10**6) would hide every real text of partition 0
+    with harness.Worker(config, tmp_path / "worker.log"):
+        send_raw(kafka_bootstrap, topics["control"], [(b"bad-1", future), (b"bad-1", cut)])
+        done = harness.produce_ag(config, N_TEXTS, "env")
+        assert done.returncode == 0, done.stderr
+        wait_for(lambda: _ledger_seen(kafka_bootstrap, topics["state"]) >= N_TEXTS, 90,
+                 "a ledger that counted every text after the bad records")
+    letters = [x for r in read_topic(kafka_bootstrap, topics["deadletter"], timeout_s=5)
+               if (x := parse(DeadLetter, r.value)).topic == topics["control"]]
+    assert sorted(x.reason for x in letters) == ["invalid_field", "wrong_schema_version"]
+    assert all(x.raw_encoding == "base64" for x in letters)  # the envelope is not UTF-8
+    assert {base64.b64decode(x.raw) for x in letters} == {future, cut}
+    assert _ledger_seen(kafka_bootstrap, topics["state"]) == N_TEXTS  # the bad ones counted none

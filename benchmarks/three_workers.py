@@ -1,0 +1,134 @@
+"""Three workers on one broker (issue 17): the texts partitions split three ways, one budget.
+
+A private broker (``benchmarks/broker.py``), one group of three ``stream-al worker`` processes
+with two-level selection on (``scale.preselect``, int8 rows in binary envelopes), the static
+embedder, a 5% budget, and the simulated vendor answering every purchase. The texts topic has
+``--partitions`` partitions (default 12). The run waits until each worker holds a third of
+them, produces ``--warmup`` texts (a first model reaches the scorers), then produces ``--n``
+SST-2 texts while the workers run, and waits until the coordinator has counted every text.
+
+Checked (the run fails otherwise), from the topics: the last ledger counts every text produced
+exactly once (``seen``), no item is bought twice (``selected`` ids are distinct), and spending
+stays within the budget (at most ``fraction x seen`` + ``budget.warmup_labels``).
+
+Printed: stream texts/s (from the first measured text produced to the coordinator counting the
+last), and CPU-ms per 1,000 texts of each process over that time (each worker, with its texts
+partitions and whether it holds ``control``; the broker; the vendor).
+
+    nice -n 15 python -m benchmarks.three_workers --n 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import psutil
+import yaml
+
+from benchmarks import broker
+from stream_al.config import Settings
+from stream_al.stream.messages import Ledger, parse
+from stream_al.stream.topics import ensure_topics, texts_group
+from tests.stream.harness import group_assignments, read_topic
+
+WORKERS = 3
+
+
+def counted(workers: list[broker.Worker]) -> float:
+    """Stream texts the coordinator (whichever worker holds control) has taken through
+    selection."""
+    return sum(w.selected_in() for w in workers)
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    return {name: (t := psutil.Process(pid).cpu_times()).user + t.system
+            for name, pid in pids.items()}
+
+
+def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
+    texts, labels = broker.read_rows(args.data, args.warmup + args.n)
+    config = broker.run_config(bootstrap, directory, embedder={"name": "static"},
+                        budget={"fraction": args.fraction},
+                        scale={"preselect": True, "precision": "int8", "envelope": "binary"})
+    values = yaml.safe_load(config.read_text())
+    values["kafka"]["topics"]["partitions"] = args.partitions
+    config.write_text(yaml.safe_dump(values))
+    settings = Settings.load(config)
+    k, topics = settings.kafka, settings.kafka.topics
+    ensure_topics(k)
+    gold = directory / "gold.csv"
+    broker.write_gold(gold, texts, labels)
+    workers = [broker.Worker(config, directory / f"worker{i}.log") for i in range(WORKERS)]
+    answers = broker.vendor(config, gold, "t", directory / "vendor.log")
+    try:
+        split = broker.wait_until(
+            lambda: (m := group_assignments(bootstrap, texts_group(k))) and len(m) == WORKERS
+            and all(a.get(topics.texts) for a in m) and m, 180,
+            "three workers to share the texts partitions", every_s=0.5)
+        broker.produce(bootstrap, topics.texts, "t", texts, range(args.warmup))
+        broker.wait_until(
+            lambda: counted(workers) >= args.warmup
+            and max(w.metric("stream_al_model_version") for w in workers) >= 1, 300,
+            "the warm-up texts and a first model", every_s=0.2)
+        pids = {f"worker{i}": w.process.pid for i, w in enumerate(workers)}
+        pids |= {"broker": broker.broker_pid(bootstrap), "vendor": answers.process.pid}
+        started, cpu = time.perf_counter(), cpu_of(pids)
+        broker.produce(bootstrap, topics.texts, "t", texts,
+                       range(args.warmup, args.warmup + args.n))
+        total = args.warmup + args.n
+        broker.wait_until(lambda: counted(workers) >= total, max(300.0, args.n / 20),
+                          f"{total} texts counted (see {directory}/worker*.log)", every_s=0.1)
+        seconds = time.perf_counter() - started
+        used = {name: t - cpu[name] for name, t in cpu_of(pids).items()}
+        load = broker.load_average()
+        control = [w.metric("stream_al_stage_items_in_total", stage="select") > 0
+                   for w in workers]
+        per_worker = [w.metric("stream_al_stage_items_in_total", stage="embed") for w in workers]
+    finally:
+        answers.stop()
+        for w in workers:
+            w.stop()
+    ledgers = [parse(Ledger, r.value) for r in read_topic(bootstrap, topics.state, timeout_s=10)
+               if r.key == b"ledger"]
+    selected = [orjson.loads(r.value)["item_id"]
+                for r in read_topic(bootstrap, topics.selected, timeout_s=10)]
+    ledger = ledgers[-1]
+    allowed = args.fraction * ledger.seen + settings.budget.warmup_labels
+    print(f"{args.n:,} texts after {args.warmup:,} warm-up, {args.partitions} texts partitions, "
+          f"load {load}")
+    print(f"  {args.n / seconds:,.0f} stream texts/s ({seconds:.1f} s)")
+    print(f"  ledger seen {ledger.seen:,} (produced {total:,}), bought {len(selected):,} "
+          f"({len(set(selected)):,} distinct), allowed {allowed:,.1f}")
+    for i in range(WORKERS):
+        own = per_worker[i] * args.n / total  # its share of the measured texts
+        print(f"  worker{i}: embedded {per_worker[i]:,.0f} texts, control {control[i]}, CPU "
+              f"{used[f'worker{i}'] / args.n * 1e6:,.0f} ms per 1,000 stream texts "
+              f"({used[f'worker{i}'] / max(own, 1) * 1e6:,.0f} per 1,000 of its own)")
+    for name in ("broker", "vendor"):
+        print(f"  {name}: CPU {used[name] / args.n * 1e6:,.0f} ms per 1,000 texts")
+    print(f"  texts partitions per member: {sorted(len(a[topics.texts]) for a in split)}")
+    assert ledger.seen == total, f"the ledger counted {ledger.seen} texts of {total}"
+    assert len(set(selected)) == len(selected), "an item was bought twice"
+    assert len(selected) <= allowed + 1e-9, f"{len(selected)} bought, {allowed:.1f} allowed"
+    assert sorted(len(a[topics.texts]) for a in split) == [args.partitions // 3] * 3
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=broker.DATASETS / "sst2.csv")
+    p.add_argument("--n", type=int, default=20_000)
+    p.add_argument("--warmup", type=int, default=1024)
+    p.add_argument("--partitions", type=int, default=12)
+    p.add_argument("--fraction", type=float, default=0.05)
+    args = p.parse_args()
+    directory = Path(tempfile.mkdtemp(prefix="stream-al-three-workers-"))
+    with broker.private_broker() as bootstrap:
+        run(args, bootstrap, directory)
+
+
+if __name__ == "__main__":
+    main()
