@@ -178,6 +178,8 @@ class PacedSelector:
             "spent": self._spent,
             "withheld": None if ledger is None else ledger.withheld,
             "withhold_share": None if ledger is None else ledger.withhold_share,
+            "control": {"seen": self.control.seen, "owed": self.control.owed,
+                        "block": self.control._block},
         }
 
     def resume(self, state: dict[str, Any], ledger: Budget) -> None:
@@ -192,6 +194,9 @@ class PacedSelector:
         if state.get("withheld") is not None:
             ledger.withheld = float(state["withheld"])
             ledger.withhold_share = float(state.get("withhold_share") or 0.0)
+        control = state.get("control")
+        if control is not None:  # the trickle's draws, replayed from its seed: the same positions
+            self.control = _random_at(self.control.fraction, self.settings.seed, **control)
 
     def _withhold(self, ledger: Budget) -> None:
         """From the next items on, the ledger withholds what the rate leaves unspent (every
@@ -225,6 +230,16 @@ class PacedSelector:
         if self.detector is None or "ood_distance" not in batch.scores:
             return None
         return np.asarray(batch.scores["ood_distance"]) > self.detector.threshold
+
+
+def _random_at(fraction: float, seed: int, seen: int, owed: int, block: int) -> RandomSelector:
+    """The random selector of ``seed`` after ``seen`` items, ``block`` blocks drawn and
+    ``owed`` purchases owed: its generator is advanced by the draws it made."""
+    control = RandomSelector(fraction, seed=seed)
+    for b in range(1, int(block) + 1):
+        control._due = control._draw(b)
+    control._block, control.seen, control.owed = int(block), int(seen), int(owed)
+    return control
 
 
 def _root(budget: object) -> Budget | None:
