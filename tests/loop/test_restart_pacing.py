@@ -7,6 +7,7 @@ same ledger record."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -86,7 +87,7 @@ def test_a_rebuilt_coordinator_paces_on_where_the_original_stopped(embedder, row
 def test_a_ledger_without_pacing_restores_a_pacer_at_full_rate(embedder, rows):  # noqa: F811
     feed, bought = paced_run(embedder, rows)
     old = feed.c.ledger(now=0.0)
-    old = BudgetLedger(**{**old.__dict__, "pacing": None})  # written before pacing was kept
+    old = replace(old, pacing=None)  # written before pacing was kept
     after = restored_from(feed, bought, old)
     assert after.c.governance.pacer.rate == 1.0 and after.c.stage.budget.withheld == 0.0
     assert conversion.budget_ledger(conversion.ledger(old)).pacing is None
