@@ -524,6 +524,7 @@ class Coordinator:
             texts_offsets=dict(self.texts_offsets),
             drift_elapsed=drift_elapsed,
             drift_debt=drift_debt,
+            pacing=self.governance.pacing(),
         )
 
     def restore(
@@ -646,7 +647,7 @@ class Coordinator:
     def _restore_budget(self, spent: float, ledger: BudgetLedger | None,
                         items: Iterable[Purchase], expired: Mapping[str, float]) -> None:
         """Spending, each window's charges (loop/window_charges.py) and the drift response
-        in progress (its clock and debt) as the last ledger left them."""
+        in progress (its clock and debt) and the pacer as the last ledger left them."""
         b = self.stage.budget
         b.spent = spent
         if ledger is None:
@@ -658,4 +659,5 @@ class Coordinator:
         self.control_offset = ledger.control_offset
         self.texts_offsets = dict(ledger.texts_offsets)
         self.governance.resume(ledger.drift_elapsed, ledger.drift_debt)
+        self.governance.resume_pacing(ledger.pacing)
 

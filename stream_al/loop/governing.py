@@ -30,6 +30,7 @@ Pure: no Kafka, no asyncio, no Prometheus.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,7 @@ class Governance:
             health.checks_ood = False  # the selector checks (and counts) every stream item
         self.stage = stage
         paced = find(stage.selector, PacedSelector)
+        self.paced = paced
         self.pacer: Pacer | None = None if paced is None else paced.pacer
         """The budget pacer (stream_al/pace/), with ``pacing.enabled``; alarms and labels
         reach it from here."""
@@ -129,6 +131,21 @@ class Governance:
         budget.window_spent = max(0.0, budget.window_spent - moved)
         aware.credit = CreditBudget(budget, limit=max(moved, self.response.credit_limit()),
                                     debt=moved)
+
+    # ---- pacing -----------------------------------------------------------------------------
+    def pacing(self) -> dict[str, Any] | None:
+        """What a rebuild needs to pace on (:meth:`PacedSelector.state_dict`: the pacer's rate
+        and state, the money withheld); None without ``pacing.enabled``. Written with every
+        ledger."""
+        return None if self.paced is None else self.paced.state_dict()
+
+    def resume_pacing(self, state: dict[str, Any] | None) -> None:
+        """After a rebuild: the pacer and the withheld money go on from ``state`` (None: a
+        ledger written without pacing; the pacer starts at full rate)."""
+        if self.paced is None or state is None:
+            return
+        self.paced.resume(state, self.stage.budget)
+        self.pacer = self.paced.pacer
 
     # ---- calibration ----------------------------------------------------------------------
     def on_labels(self, before: ModelSnapshot, X: np.ndarray, labels: Sequence[str],

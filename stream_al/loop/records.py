@@ -8,6 +8,7 @@ reads (``stream_al/stream/conversion.py``), the simulator from dataset rows. Lab
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -104,6 +105,9 @@ class BudgetLedger:
     """Stream items since the drift response in progress started (-1: none in progress)."""
     drift_debt: float = 0.0
     """Of ``spent``, what the drift response borrowed and has not repaid yet."""
+    pacing: dict[str, Any] | None = None
+    """The budget pacer's state (``PacedSelector.state_dict``: its rate, what it saved, the
+    money withheld); None: pacing off, or a ledger written before it was kept."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -112,6 +113,8 @@ class PacedSelector:
         self.control = RandomSelector(settings.floor * fraction, seed=settings.seed)
         self._paced: PacedBudget | None = None
         self._seen = 0
+        self._own = 0.0
+        """The paced allowance a rebuild resumed with (the next paced view starts with it)."""
         self._spent: float | None = None
         """The ledger's spending after the last batch: less at the next one means labels that
         never came were refunded to it, and the strategy's view gets them back too."""
@@ -162,6 +165,39 @@ class PacedSelector:
             self.base.reward_many([s for s, _, _ in mine], [r for _, r, _ in mine],
                                   item_ids=None if item_ids is None else [i for _, _, i in mine])
 
+    # ---- across a rebuild -----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What a rebuilt coordinator needs to pace on where this selector stopped (JSON-able):
+        the pacer's state (:meth:`Pacer.state_dict`), the strategy's paced allowance, the
+        ledger's items and spending at the last batch, and what the ledger withholds."""
+        ledger = self.ledger() if self.ledger is not None else None
+        return {
+            "pacer": self.pacer.state_dict(),
+            "own": self._own if self._paced is None else self._paced.own,
+            "seen": self._seen,
+            "spent": self._spent,
+            "withheld": None if ledger is None else ledger.withheld,
+            "withhold_share": None if ledger is None else ledger.withhold_share,
+            "control": {"seen": self.control.seen, "owed": self.control.owed,
+                        "block": self.control._block},
+        }
+
+    def resume(self, state: dict[str, Any], ledger: Budget) -> None:
+        """After a rebuild: go on from :meth:`state_dict` (``ledger``: the restored stage's;
+        the strategy's paced view starts with the allowance it had)."""
+        self.pacer = Pacer.from_state(self.settings, state.get("pacer", {}))
+        self._seen = int(state.get("seen", ledger.seen))
+        spent = state.get("spent")
+        self._spent = None if spent is None else float(spent)
+        self._paced = None
+        self._own = float(state.get("own") or 0.0)
+        if state.get("withheld") is not None:
+            ledger.withheld = float(state["withheld"])
+            ledger.withhold_share = float(state.get("withhold_share") or 0.0)
+        control = state.get("control")
+        if control is not None:  # the trickle's draws, replayed from its seed: the same positions
+            self.control = _random_at(self.control.fraction, self.settings.seed, **control)
+
     def _withhold(self, ledger: Budget) -> None:
         """From the next items on, the ledger withholds what the rate leaves unspent (every
         layer of the stack spends from it); a resume's grant is released (it also reaches the
@@ -181,7 +217,8 @@ class PacedSelector:
         strategy), net of the refunds of labels that never came; plus any grant a resume
         made."""
         if self._paced is None or self._paced.base is not budget:
-            self._paced = PacedBudget(budget)
+            self._paced = PacedBudget(budget, own=self._own)
+            self._own = 0.0
         accrual = self.pacer.rate * self._fraction(budget) * n_items - spent_elsewhere
         self._paced.own += accrual + self.pacer.take_grant()
         return self._paced
@@ -193,6 +230,16 @@ class PacedSelector:
         if self.detector is None or "ood_distance" not in batch.scores:
             return None
         return np.asarray(batch.scores["ood_distance"]) > self.detector.threshold
+
+
+def _random_at(fraction: float, seed: int, seen: int, owed: int, block: int) -> RandomSelector:
+    """The random selector of ``seed`` after ``seen`` items, ``block`` blocks drawn and
+    ``owed`` purchases owed: its generator is advanced by the draws it made."""
+    control = RandomSelector(fraction, seed=seed)
+    for b in range(1, int(block) + 1):
+        control._due = control._draw(b)
+    control._block, control.seen, control.owed = int(block), int(seen), int(owed)
+    return control
 
 
 def _root(budget: object) -> Budget | None:

@@ -555,6 +555,8 @@ class Ledger(Message):
                                description="items into the drift response in progress (-1: none)")
     drift_debt: float = Field(0.0, ge=0, le=MAX_COUNT, allow_inf_nan=False,
                               description="of spent, borrowed by the drift response, not repaid")
+    pacing: dict[str, Any] | None = Field(
+        None, description="the budget pacer's state: rate, saved and withheld money (None: off)")
 
 
 class Expiry(Message):

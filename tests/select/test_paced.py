@@ -158,3 +158,32 @@ def test_budget_saved_while_paused_is_withheld_from_every_layer_of_the_stack():
     assert stage.budget.spent - spent <= 0.2 * 0.05 * 4000 + 1.0
     assert stage.budget.withheld - withheld == pytest.approx(0.8 * 0.05 * 4000)
     assert paced_layer.pacer.saved - saved == pytest.approx(0.8 * 0.05 * 4000)
+
+
+def test_a_paced_selector_resumed_from_its_state_buys_what_the_original_buys():
+    budget = Budget(0.05)
+    original = paced(uncertainty(), floor=0.25, ledger=lambda: budget, check_every=100_000)
+    spend(original, budget, 10)
+    original.pacer.slow_down("test")
+    spend(original, budget, 5, start=10)
+    state = original.state_dict()
+
+    ledger = Budget(0.05, seen=budget.seen, spent=budget.spent)  # what a rebuild restores
+    again = paced(uncertainty(), floor=0.25, ledger=lambda: ledger, check_every=100_000)
+    again.resume(state, ledger)
+    assert again.pacer.rate == original.pacer.rate == 0.5
+    assert (ledger.withheld, ledger.withhold_share) == (budget.withheld, budget.withhold_share)
+    controls = []
+    for b in range(15, 25):  # the control trickle at the same positions, the same withheld
+        mine = spend(again, ledger, 1, start=b)
+        theirs = spend(original, budget, 1, start=b)
+        assert control_ids(mine) == control_ids(theirs)
+        assert ledger.withheld == pytest.approx(budget.withheld)
+        controls += control_ids(mine)
+    assert controls
+    assert again.pacer.state_dict() == original.pacer.state_dict()
+
+
+def control_ids(bought) -> list[str]:
+    """(The strategy's own state, e.g. its threshold, is not the pacer's to keep.)"""
+    return [s.item_id for s in bought if s.reason == CONTROL_REASON]

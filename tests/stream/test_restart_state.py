@@ -184,3 +184,33 @@ def test_a_drift_response_in_progress_goes_on_after_a_killed_worker(kafka_bootst
         explored = [s for s in topics.selected() if s.reason == "drift_explore"
                     and s.item_id not in before_kill]
         assert explored, "the response bought nothing in the drifting region after the restart"
+
+
+def test_the_budget_pacer_goes_on_after_a_killed_worker(kafka_bootstrap, tmp_path):
+    """The pacer's state rides in the ledger (issue 18): the new worker's pacer counts on from
+    the first one's purchases and stream position, and its control trickle from its position
+    (a pacer started afresh would count from nothing)."""
+    config = pipeline_config(kafka_bootstrap, tmp_path,
+                             pacing={"enabled": True, "check_every": 50})
+    topics = Topics(kafka_bootstrap, config)
+    first = Worker(config, tmp_path / "first.log")
+    try:
+        produce(config, AG_NEWS, 300, "ag")
+        before = wait_for(lambda: (x := topics.ledgers()) and x[-1].seen >= 300
+                          and x[-1].pacing is not None and x[-1], 90, "the texts counted")
+    finally:
+        first.stop(signal.SIGKILL)
+    paced = before.pacing["pacer"]
+    assert paced["spent_items"] > 0 and paced["position"] >= 300
+
+    with Worker(config, tmp_path / "second.log"):
+        produce(config, AG_NEWS, 150, "more")
+        wait_for(lambda: [d for d in topics.restored() if d["selected"] > 0], 90,
+                 "the second worker to rebuild the coordinator")
+        later = wait_for(lambda: (x := topics.ledgers()) and x[-1].seen >= before.seen + 150
+                         and x[-1], 90, "the new texts counted")
+    assert later.pacing["pacer"]["spent_items"] > paced["spent_items"]
+    assert later.pacing["pacer"]["position"] >= paced["position"] + 150
+    assert later.pacing["control"]["seen"] >= before.pacing["control"]["seen"] + 150
+    bought = len({s.item_id for s in topics.selected()})
+    assert later.pacing["pacer"]["spent_items"] <= bought  # counted once, not again at restore
