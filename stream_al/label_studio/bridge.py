@@ -341,7 +341,10 @@ class Bridge:
                                     auto_offset_reset="earliest",
                                     client_id=f"{self.kafka.app_id}-label-studio",
                                     metadata_max_age_ms=3000)
-        consumer.subscribe([t.selected, *([t.expert] if o.expert_project else [])])
+        topics = [t.selected, *([t.expert] if o.expert_project else [])]
+        for topic in topics:  # a group joined before the client knows the topics' partitions
+            wait_for_partitions(consumer, topic, 120.0)  # is assigned nothing until it rejoins
+        consumer.subscribe(topics)
         producer = clients.producer(self.kafka, acks="all", linger_ms=5,
                                     client_id=f"{self.kafka.app_id}-label-studio")
         self.metrics.readiness.mark("projects")
@@ -401,17 +404,23 @@ class Bridge:
             self.stop.set()
 
 
-def assign_all(consumer: Any, topic: str, timeout_s: float = 30.0) -> list[Any]:
-    """Assign every partition of ``topic`` from the beginning (no group)."""
-    from kafka import TopicPartition
-
+def wait_for_partitions(consumer: Any, topic: str, timeout_s: float = 30.0) -> set[int]:
+    """The partitions of ``topic`` once ``consumer``'s client knows them."""
     deadline = time.monotonic() + timeout_s
     while not (partitions := consumer.partitions_for_topic(topic)):
         if time.monotonic() > deadline:
             raise LabelStudioError(f"topic {topic} does not exist; start a worker first "
                                    "(it makes the topics)")
         time.sleep(0.2)
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    return partitions
+
+
+def assign_all(consumer: Any, topic: str, timeout_s: float = 30.0) -> list[Any]:
+    """Assign every partition of ``topic`` from the beginning (no group)."""
+    from kafka import TopicPartition
+
+    tps = [TopicPartition(topic, p) for p in sorted(wait_for_partitions(consumer, topic,
+                                                                       timeout_s))]
     consumer.assign(tps)
     consumer.seek_to_beginning(*tps)
     return tps

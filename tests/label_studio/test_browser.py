@@ -46,7 +46,9 @@ def test_a_class_picked_and_submitted_in_the_browser_reaches_the_model(stack, br
 
     gold = gold_of("ls")  # a few labels first, so that the model guesses on later tasks
     first = wait_for(lambda: len(ts := [t for t in stack.tasks() if t["data"]["item_id"] in gold
-                                        and not t["annotations"]]) >= 8 and ts, 120, "tasks")
+                                        and not t["annotations"]]) >= 8 and ts, 120, "tasks",
+                     state=lambda: f"{len(stack.tasks())} tasks, {len(stack.selected())} "
+                                   "items on selected")
     for t in first:
         stack.user.annotate(t["id"], gold[t["data"]["item_id"]])
     wait_for(lambda: (m := stack.model()) and len(m.classes) >= 2, 120, "a model")
