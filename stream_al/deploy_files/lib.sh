@@ -33,6 +33,8 @@ live_pid() {  # live_pid PATTERN: the pid in PID_FILE if it is alive and its com
 
 launch() {  # launch COMMAND...: start it detached, appending to LOG_FILE; sets LAUNCHED_PID
     # setsid: the server outlives the shell that started it; bash writes the pid the server takes.
+    # A pid file left by a killed server must go first, or its dead pid would be read as ours.
+    rm -f "$PID_FILE"
     setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" "$@" </dev/null >>"$LOG_FILE" 2>&1 &
     local launcher=$!
     for _ in $(seq 50); do [[ -s $PID_FILE ]] && break; sleep 0.1; done
