@@ -110,19 +110,40 @@ class Watcher:
     def __init__(self, kafka: KafkaSettings, test_X: np.ndarray, test_y: list[str]) -> None:
         from stream_al.stream import clients
 
-        self.topics = kafka.topics
+        self.kafka, self.topics = kafka, kafka.topics
         self.consumer = clients.consumer(kafka, enable_auto_commit=False, consumer_timeout_ms=200)
+        self._counters: dict[str, Any] = {}
+        self._counts: dict[str, int] = {}
         self.test_X, self.test_y = test_X, np.array(test_y, dtype=object)
         self.points: list[Point] = []
         self._assigned = False
         self._t0 = time.time()
 
     def count(self, topic: str) -> int:
+        """Records on ``topic`` read so far. Not its end offsets: on a topic the coordinator
+        writes in transactions those count each transaction's commit marker too (``selected``
+        showed 519 purchases for 330 items, and the demo waited for labels that never came)."""
         from kafka import TopicPartition
 
-        parts = self.consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        return int(sum(self.consumer.end_offsets(tps).values())) if tps else 0
+        from stream_al.stream import clients
+
+        if topic not in self._counters:
+            parts = self.consumer.partitions_for_topic(topic)
+            if not parts:
+                return 0
+            counter = clients.consumer(self.kafka, enable_auto_commit=False)
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            counter.assign(tps)
+            counter.seek_to_beginning(*tps)
+            self._counters[topic], self._counts[topic] = counter, 0
+        for records in self._counters[topic].poll(timeout_ms=100, max_records=50_000).values():
+            self._counts[topic] += len(records)
+        return self._counts[topic]
+
+    def close(self) -> None:
+        for counter in self._counters.values():
+            counter.close()
+        self.consumer.close()
 
     def poll_models(self) -> None:
         from kafka import TopicPartition
@@ -185,6 +206,9 @@ def run_demo(args: argparse.Namespace) -> int:
         watcher = Watcher(settings.kafka, test_X, [data.labels[i] for i in test_rows])
         _watch(watcher, stack, producer, len(stream_rows), args)
     finally:
+        if watcher is not None:
+            with contextlib.suppress(Exception):  # the broker may be gone already
+                watcher.close()
         stack.stop()
         broker("stop", env, quiet=True)
     if watcher is not None:

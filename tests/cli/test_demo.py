@@ -9,10 +9,13 @@ import ast
 import json
 from pathlib import Path
 
+import pytest
+
 from stream_al.cli import demo
 from stream_al.cli.demo import Point, kafka_report, packaged_data
 from stream_al.dataset import load_labeled
 from tests.cli.run import one_line_error, stream_al
+from tests.stream.harness import wait_for
 from tests.without_matplotlib import FIX, python
 
 
@@ -76,3 +79,33 @@ def test_with_matplotlib_the_demo_report_draws_its_learning_curve(tmp_path, caps
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"[demo] wrote {tmp_path}/kafka_learning_curve.png and kafka_curve.csv")
     assert (tmp_path / "kafka_learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.kafka
+def test_the_demo_counts_purchases_written_in_transactions_not_their_commit_markers(
+        kafka_bootstrap):
+    """The coordinator writes ``selected`` in transactions: each commit leaves a marker that
+    end offsets count, so counting offsets showed more purchases than labels could ever answer."""
+    import uuid
+
+    import numpy as np
+    from kafka import KafkaProducer
+
+    from stream_al.config import KafkaSettings
+
+    topic = f"demo-count-{uuid.uuid4().hex[:8]}"
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap,
+                             transactional_id=f"demo-count-{uuid.uuid4().hex[:8]}")
+    producer.init_transactions()
+    for batch in range(3):  # three transactions of two records: six records, three markers
+        producer.begin_transaction()
+        for i in range(2):
+            producer.send(topic, f"{batch}-{i}".encode())
+        producer.commit_transaction()
+    producer.close()
+    watcher = demo.Watcher(KafkaSettings(bootstrap=kafka_bootstrap), np.zeros((0, 2)), [])
+    try:
+        assert wait_for(lambda: watcher.count(topic) == 6, 30, "six records counted")
+        assert watcher.count(topic) == 6
+    finally:
+        watcher.close()
