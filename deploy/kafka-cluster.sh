@@ -75,19 +75,7 @@ case ${1:-} in
         ;;
     status) for n in "${NODES[@]}"; do node "$n" status; done ;;
     bootstrap) bootstrap ;;
-    kill)
-        pid_file=$ROOT/node-${2:?kill needs a node: 1, 2 or 3}/kafka.pid
-        [[ -s $pid_file ]] || { echo "kafka-cluster: node $2 is not running" >&2; exit 1; }
-        pid=$(cat "$pid_file")
-        kill -KILL "$pid"
-        for _ in $(seq 300); do  # gone (or a zombie nobody reaps) before anyone restarts it
-            kill -0 "$pid" 2>/dev/null || break
-            [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) == Z ]] && break
-            sleep 0.1
-        done
-        rm -f "$pid_file"
-        echo "kafka-cluster: killed node $2 (pid $pid)"
-        ;;
+    kill) node "${2:?kill needs a node: 1, 2 or 3}" kill ;;
     start-node) node "${2:?start-node needs a node: 1, 2 or 3}" start ;;
     reset)
         for n in "${NODES[@]}"; do node "$n" reset; done

@@ -6,6 +6,7 @@
 #   deploy/kafka.sh start     fetch if needed, write the config, format storage once, start, and
 #                             wait until the broker answers Kafka requests (exit 0 if already up)
 #   deploy/kafka.sh stop      SIGTERM, wait, then SIGKILL
+#   deploy/kafka.sh kill      SIGKILL at once (the crash the fault tests inject), wait until gone
 #   deploy/kafka.sh status    exit 0 when a broker answers on KAFKA_PORT, 3 when stopped, 1 when
 #                             the process is up but does not answer (yet)
 #   deploy/kafka.sh restart   stop, then start
@@ -477,6 +478,14 @@ stop() {
     stop_pid "$pid"
 }
 
+crash() {  # kill -9, as a fault: no clean shutdown, but gone before anyone restarts the node
+    local pid
+    pid=$(broker_pid) || die "not running from $DATA_DIR"
+    kill_pid "$pid"
+    rm -f "$PID_FILE"
+    say "killed (pid $pid)"
+}
+
 status() {
     local pid
     if pid=$(broker_pid); then
@@ -509,6 +518,7 @@ case ${1:-} in
     fetch) fetch ;;
     start) start ;;
     stop) stop ;;
+    kill) crash ;;
     status) status ;;
     restart) stop && start ;;
     reset) reset ;;
@@ -517,7 +527,7 @@ case ${1:-} in
     tls) tls ;;
     client-cert) client_cert "${2:?usage: $0 client-cert NAME}" ;;
     *)
-        echo "usage: $0 {fetch|start|stop|status|restart|reset|run|tls|config|client-cert NAME}" >&2
+        echo "usage: $0 {fetch|start|stop|kill|status|restart|reset|run|tls|config|client-cert NAME}" >&2
         exit 2
         ;;
 esac

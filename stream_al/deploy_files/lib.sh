@@ -57,18 +57,31 @@ wait_until() {  # wait_until PID PROBE WHAT: poll PROBE until it succeeds; die i
     done
 }
 
+gone() {  # gone PID: the process has exited (or is a zombie nobody reaps: it holds nothing)
+    ! kill -0 "$1" 2>/dev/null || [[ $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) == Z ]]
+}
+
+wait_gone() {  # wait_gone PID SECONDS: poll until PID is gone; 1 if it is still there after SECONDS
+    local _
+    for _ in $(seq $(($2 * 10))); do
+        gone "$1" && return 0
+        sleep 0.1
+    done
+    gone "$1"
+}
+
 stop_pid() {  # stop_pid PID: SIGTERM, wait STOP_TIMEOUT, then SIGKILL; removes PID_FILE
     local pid=$1
     kill -TERM "$pid"
-    for _ in $(seq $((STOP_TIMEOUT * 5))); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then
+    if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
         say "pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        kill_pid "$pid"
     fi
     rm -f "$PID_FILE"
     say "stopped (pid $pid)"
+}
+
+kill_pid() {  # kill_pid PID: SIGKILL, then wait until it is gone, so nobody restarts beside it
+    kill -KILL "$1" 2>/dev/null || true
+    wait_gone "$1" 30 || die "pid $1 outlived SIGKILL by 30 s"
 }
