@@ -7,7 +7,8 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
 1. **control bytes per stream text**, for each way of forwarding (``full-f32``: every text,
    float32, JSON with base64 rows, the record before issue 17; ``full-int8``; ``cand-f32``;
    ``cand-int8``: candidates only with ``scale.candidate_multiple`` 4 or ``--multiple``, int8;
-   ``-bin``: the same in a binary envelope, ``scale.envelope: binary``, stream/envelope.py):
+   ``-bin``: the same in a binary envelope, ``scale.envelope: binary``, stream/envelope.py;
+   ``-defl``: in a binary envelope whose metadata is deflated, ``scale.envelope: deflated``):
    the bytes of the records a scorer writes (``Message.to_bytes``, what the producer sends; no
    Kafka framing) / stream texts.
 2. **coordinator CPU-us per stream text**, same four: process CPU of parsing each record
@@ -57,7 +58,7 @@ CLOCK_RATE = 300_000.0
 WAYS = {"full-f32": (False, "float32", "json"), "full-int8": (False, "int8", "json"),
         "cand-f32": (True, "float32", "json"), "cand-int8": (True, "int8", "json"),
         "full-f32-bin": (False, "float32", "binary"), "cand-f16-bin": (True, "float16", "binary"),
-        "cand-int8-bin": (True, "int8", "binary")}
+        "cand-int8-bin": (True, "int8", "binary"), "cand-int8-defl": (True, "int8", "deflated")}
 """(scale.preselect, scale.precision, scale.envelope) of each way of forwarding."""
 
 
@@ -197,7 +198,7 @@ def part_worker(stream: Stream, args: argparse.Namespace) -> None:
     snapshot = c.learner.snapshot()
     print(f"\n4. worker CPU-ms per 1,000 texts (static embedder, batches of {args.batch}; broker "
           f"clients excluded)")
-    for way in ("full-f32", "cand-int8", "cand-int8-bin"):
+    for way in ("full-f32", "cand-int8", "cand-int8-bin", "cand-int8-defl"):
         preselect, precision, envelope = WAYS[way]
         way_settings = settings_of(preselect, precision, args.fraction, "static")
         forwarding = Forwarding(way_settings.scale, way_settings.budget, way_settings.selection)
@@ -236,7 +237,7 @@ def main() -> None:
     p.add_argument("--fraction", type=float, default=0.05)
     p.add_argument("--warm", type=int, default=300)
     p.add_argument("--multiple", type=float, default=4.0, help="scale.candidate_multiple")
-    p.add_argument("--envelope", default="binary", choices=("json", "binary"),
+    p.add_argument("--envelope", default="deflated", choices=("json", "binary", "deflated"),
                    help="the ceiling's records: scale.envelope")
     p.add_argument("--partitions", type=int, nargs="+", default=[1, 4, 16, 64],
                    help="the ceiling's N")

@@ -364,9 +364,11 @@ class ScaleSettings(_Part):
                                       "the budget allows (with preselect)")
     precision: Literal["float32", "float16", "int8"] = Field(
         "float32", description="embeddings on control: int8 keeps a scale per row")
-    envelope: Literal["json", "binary"] = Field(
-        "binary", description="scored batches on control: binary (JSON metadata, raw rows) or "
-        "json (rows in base64, as workers before issue 17 wrote them); workers read both")
+    envelope: Literal["json", "binary", "deflated"] = Field(
+        "deflated", description="scored batches on control: deflated (a binary envelope whose "
+        "JSON metadata is zlib-compressed, version 2), binary (JSON metadata, raw rows; what "
+        "workers before version 2 read: set it until every worker reads deflated) or json (rows "
+        "in base64, as workers before issue 17 wrote them); workers read all three")
 
 
 class DemoSettings(_Part):

@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from stream_al.stream.envelope import READS
 from stream_al.stream.messages import CONTROL, DeadLetter, Ledger, ScoredBatchRecord, parse
 from tests.stream import harness
 from tests.stream.harness import read_topic, send_raw, wait_for
@@ -38,7 +39,7 @@ def test_only_candidates_reach_control_and_the_ledger_counts_every_text(kafka_bo
     assert sum(count for x in scored for *_, count in x.spans) == ledger.seen == N_TEXTS
     assert forwarded < 0.5 * N_TEXTS
     assert {x.precision for x in scored} == {"int8"}
-    assert all(x.binary for x in scored)  # scale.envelope: binary, the default
+    assert all(x.binary for x in scored)  # scale.envelope: deflated, the default
     selected = [json.loads(r.value)["item_id"]
                 for r in read_topic(kafka_bootstrap, topics["selected"], timeout_s=5)]
     assert len(set(selected)) == len(selected) <= FRACTION * N_TEXTS + WARMUP
@@ -59,7 +60,7 @@ def test_a_malformed_binary_envelope_on_control_is_dead_lettered_and_the_next_re
                                 np.ones((2, 256), dtype=np.float32), {}, 0, np.ones(2), 0.0,
                                 [(0, 10**6), (0, 10**6 + 1)], precision="int8",
                                 envelope="binary").to_bytes()
-    future = good[:4] + bytes([2]) + good[5:]  # an envelope version this worker does not read
+    future = good[:4] + bytes([max(READS) + 1]) + good[5:]  # a version this worker does not read
     cut = good[:-5]  # its last row's scale is missing
     # had either been read, its offsets (10**6) would hide every real text of partition 0
     with harness.Worker(config, tmp_path / "worker.log"):
