@@ -72,6 +72,8 @@ class Stream:
 
 MULTIPLE = [4.0]
 """scale.candidate_multiple of the candidate ways (``--multiple``)."""
+DRIFT_SAMPLE = [1.0]
+"""drift.sample: the share of candidates the stream's drift detectors read (``--drift-sample``)."""
 
 
 def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
@@ -79,7 +81,7 @@ def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
     return Settings.load(embedder={"name": embedder}, budget={"fraction": fraction},
                          scale={"preselect": preselect, "precision": precision,
                                 "candidate_multiple": MULTIPLE[0], "envelope": envelope},
-                         learner={"refit_every_s": 1.0})
+                         learner={"refit_every_s": 1.0}, drift={"sample": DRIFT_SAMPLE[0]})
 
 
 def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder) -> Coordinator:
@@ -121,23 +123,27 @@ def records_of(stream: Stream, s: Settings, snapshot, batch: int, partitions: in
 
 
 def govern(c: Coordinator, records: list[bytes], gold: dict[str, str],
-           rate: float = CLOCK_RATE) -> tuple[float, float, int]:
+           rate: float = CLOCK_RATE, merge: int = 1) -> tuple[float, float, int]:
     """CPU seconds of parse + convert + on_scored over ``records``, CPU seconds of labelling
     the bought items, and the number bought. The coordinator's clock runs as if texts came at
-    ``rate`` per second (refits and model releases at their cadence at that rate)."""
+    ``rate`` per second (refits and model releases at their cadence at that rate). ``merge``:
+    records handed to the coordinator together (``on_scored_many``: each run of compatible
+    ones selected as one)."""
     selecting = labelling = 0.0
     bought = 0
     offset = 1
     texts = 0
-    for raw in records:
+    for k in range(0, len(records), merge):
         t0 = time.process_time()
-        record = parse(CONTROL, raw)
-        scored = conversion.scored_texts(record)
-        texts += sum(s.count for s in scored.spans) if scored.spans else len(scored.ids)
+        batch = []
+        for raw in records[k : k + merge]:
+            scored = conversion.scored_texts(parse(CONTROL, raw))
+            texts += sum(s.count for s in scored.spans) if scored.spans else len(scored.ids)
+            batch.append((scored, offset))
+            offset += 1
         now = texts / rate
-        items = c.on_scored(scored, offset, now)
+        items = c.on_scored_many(batch, now)
         t1 = time.process_time()
-        offset += 1
         if items:
             bought += len(items)
             labels = [Label(p.item_id, gold[p.item_id], "gold", now) for p in items]
@@ -172,8 +178,9 @@ def part_ceiling(stream: Stream, args: argparse.Namespace) -> None:
     gold = dict(zip(stream.ids, stream.labels, strict=True))
     embedder = LookupEmbedder(stream.texts, stream.X)
     s = settings_of(True, "int8", args.fraction, args.embedder, args.envelope)
-    print(f"\n3. coordinator ceiling: candidate records (int8, {args.envelope}) as N partitions "
-          "send them; stream "
+    print(f"\n3. coordinator ceiling: candidate records (int8, {args.envelope}, drift.sample "
+          f"{args.drift_sample}, {args.merge} record(s) at a time) as N partitions send them; "
+          "stream "
           "texts governed per CPU-second (parse + convert + on_scored; labels apart)")
     print(f"  {'N':>3s} {'texts/record':>12s} {'texts/s (select)':>16s} "
           f"{'texts/s (select+labels)':>23s}")
@@ -181,7 +188,7 @@ def part_ceiling(stream: Stream, args: argparse.Namespace) -> None:
         for n_parts in args.partitions:
             c = warm_model(stream, s, args.warm, embedder)
             records = records_of(stream, s, c.learner.snapshot(), batch, n_parts)
-            selecting, labelling, _ = govern(c, records, gold)
+            selecting, labelling, _ = govern(c, records, gold, merge=args.merge)
             n = len(stream.ids)
             print(f"  {n_parts:3d} {batch:12d} {n / selecting:16,.0f} "
                   f"{n / (selecting + labelling):23,.0f}")
@@ -237,6 +244,9 @@ def main() -> None:
     p.add_argument("--fraction", type=float, default=0.05)
     p.add_argument("--warm", type=int, default=300)
     p.add_argument("--multiple", type=float, default=4.0, help="scale.candidate_multiple")
+    p.add_argument("--drift-sample", type=float, default=1.0, help="drift.sample")
+    p.add_argument("--merge", type=int, default=1, help="the ceiling: control records the "
+                   "coordinator takes at a time (Coordinator.on_scored_many)")
     p.add_argument("--envelope", default="deflated", choices=("json", "binary", "deflated"),
                    help="the ceiling's records: scale.envelope")
     p.add_argument("--partitions", type=int, nargs="+", default=[1, 4, 16, 64],
@@ -246,6 +256,7 @@ def main() -> None:
     args = p.parse_args()
     limit_blas_threads()
     MULTIPLE[0] = args.multiple
+    DRIFT_SAMPLE[0] = args.drift_sample
     data, X = load_set(args.dataset, args.embedder, args.n)
     n = min(args.n, len(data.texts))
     stream = Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]), list(data.labels[:n]),

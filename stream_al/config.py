@@ -402,6 +402,11 @@ class DriftSettings(_Part):
     )
     explore_share: float = Field(0.5, ge=0, le=1, description="share of a response's spending "
                                  "on novel items of the drifting region")
+    sample: float = Field(1.0, gt=0, le=1, description="share of the scored items (a seeded "
+                          "random sample) the stream's detectors (embedding MMD, mean "
+                          "uncertainty) read: below 1 they cost that much less per item, and "
+                          "their windows and check_every span 1/sample as many items, so a "
+                          "drift is seen that much later")
     seed: int = 0
 
 
