@@ -352,6 +352,9 @@ class SimulationSettings(_Part):
                                       "chance each annotator gives the true class")
     partitions: int = Field(1, ge=1, description="texts partitions the stream is dealt over, "
                             "each with its own scorer (with scale.preselect: its own pre-selector)")
+    merge_records: bool = Field(False, description="the coordinator takes each chunk's "
+                                "partition records together (Coordinator.on_scored_many), as a "
+                                "driver reading control in batches would")
 
 
 class ScaleSettings(_Part):
