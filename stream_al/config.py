@@ -290,6 +290,12 @@ class KafkaSettings(_Part):
                                 "boundary, flagged in metadata and reported as a truncated event")
     batch_max: int = Field(512, ge=1, description="records a worker reads and scores at once")
     batch_within_s: float = Field(0.2, gt=0, description="how long a batch waits to fill")
+    control_merge: int = Field(1, ge=1, description="control records the coordinator reads at "
+                               "once (waiting up to control_within_s): each run of up to this "
+                               "many scored batches is selected as one, in one transaction; 1: "
+                               "one record at a time")
+    control_within_s: float = Field(0.02, gt=0, description="with control_merge > 1, how long "
+                                    "the coordinator waits for more control records")
     label_policy: Literal["accept_new_class", "reject"] = Field(
         "accept_new_class", description="accept_new_class: a label of any class is learned "
         "(a new class too); reject: a label whose class is not in label_classes is "
