@@ -7,7 +7,8 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
 1. **control bytes per stream text**, for each way of forwarding (``full-f32``: every text,
    float32, JSON with base64 rows, the record before issue 17; ``full-int8``; ``cand-f32``;
    ``cand-int8``: candidates only with ``scale.candidate_multiple`` 4 or ``--multiple``, int8;
-   ``-bin``: the same in a binary envelope, ``scale.envelope: binary``, stream/envelope.py):
+   ``-bin``: the same in a binary envelope, ``scale.envelope: binary``, stream/envelope.py;
+   ``-defl``: in a binary envelope whose metadata is deflated, ``scale.envelope: deflated``):
    the bytes of the records a scorer writes (``Message.to_bytes``, what the producer sends; no
    Kafka framing) / stream texts.
 2. **coordinator CPU-us per stream text**, same four: process CPU of parsing each record
@@ -57,7 +58,7 @@ CLOCK_RATE = 300_000.0
 WAYS = {"full-f32": (False, "float32", "json"), "full-int8": (False, "int8", "json"),
         "cand-f32": (True, "float32", "json"), "cand-int8": (True, "int8", "json"),
         "full-f32-bin": (False, "float32", "binary"), "cand-f16-bin": (True, "float16", "binary"),
-        "cand-int8-bin": (True, "int8", "binary")}
+        "cand-int8-bin": (True, "int8", "binary"), "cand-int8-defl": (True, "int8", "deflated")}
 """(scale.preselect, scale.precision, scale.envelope) of each way of forwarding."""
 
 
@@ -71,6 +72,8 @@ class Stream:
 
 MULTIPLE = [4.0]
 """scale.candidate_multiple of the candidate ways (``--multiple``)."""
+DRIFT_SAMPLE = [1.0]
+"""drift.sample: the share of candidates the stream's drift detectors read (``--drift-sample``)."""
 
 
 def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
@@ -78,7 +81,7 @@ def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
     return Settings.load(embedder={"name": embedder}, budget={"fraction": fraction},
                          scale={"preselect": preselect, "precision": precision,
                                 "candidate_multiple": MULTIPLE[0], "envelope": envelope},
-                         learner={"refit_every_s": 1.0})
+                         learner={"refit_every_s": 1.0}, drift={"sample": DRIFT_SAMPLE[0]})
 
 
 def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder) -> Coordinator:
@@ -120,23 +123,27 @@ def records_of(stream: Stream, s: Settings, snapshot, batch: int, partitions: in
 
 
 def govern(c: Coordinator, records: list[bytes], gold: dict[str, str],
-           rate: float = CLOCK_RATE) -> tuple[float, float, int]:
+           rate: float = CLOCK_RATE, merge: int = 1) -> tuple[float, float, int]:
     """CPU seconds of parse + convert + on_scored over ``records``, CPU seconds of labelling
     the bought items, and the number bought. The coordinator's clock runs as if texts came at
-    ``rate`` per second (refits and model releases at their cadence at that rate)."""
+    ``rate`` per second (refits and model releases at their cadence at that rate). ``merge``:
+    records handed to the coordinator together (``on_scored_many``: each run of compatible
+    ones selected as one)."""
     selecting = labelling = 0.0
     bought = 0
     offset = 1
     texts = 0
-    for raw in records:
+    for k in range(0, len(records), merge):
         t0 = time.process_time()
-        record = parse(CONTROL, raw)
-        scored = conversion.scored_texts(record)
-        texts += sum(s.count for s in scored.spans) if scored.spans else len(scored.ids)
+        batch = []
+        for raw in records[k : k + merge]:
+            scored = conversion.scored_texts(parse(CONTROL, raw))
+            texts += sum(s.count for s in scored.spans) if scored.spans else len(scored.ids)
+            batch.append((scored, offset))
+            offset += 1
         now = texts / rate
-        items = c.on_scored(scored, offset, now)
+        items = c.on_scored_many(batch, now)
         t1 = time.process_time()
-        offset += 1
         if items:
             bought += len(items)
             labels = [Label(p.item_id, gold[p.item_id], "gold", now) for p in items]
@@ -171,8 +178,9 @@ def part_ceiling(stream: Stream, args: argparse.Namespace) -> None:
     gold = dict(zip(stream.ids, stream.labels, strict=True))
     embedder = LookupEmbedder(stream.texts, stream.X)
     s = settings_of(True, "int8", args.fraction, args.embedder, args.envelope)
-    print(f"\n3. coordinator ceiling: candidate records (int8, {args.envelope}) as N partitions "
-          "send them; stream "
+    print(f"\n3. coordinator ceiling: candidate records (int8, {args.envelope}, drift.sample "
+          f"{args.drift_sample}, {args.merge} record(s) at a time) as N partitions send them; "
+          "stream "
           "texts governed per CPU-second (parse + convert + on_scored; labels apart)")
     print(f"  {'N':>3s} {'texts/record':>12s} {'texts/s (select)':>16s} "
           f"{'texts/s (select+labels)':>23s}")
@@ -180,7 +188,7 @@ def part_ceiling(stream: Stream, args: argparse.Namespace) -> None:
         for n_parts in args.partitions:
             c = warm_model(stream, s, args.warm, embedder)
             records = records_of(stream, s, c.learner.snapshot(), batch, n_parts)
-            selecting, labelling, _ = govern(c, records, gold)
+            selecting, labelling, _ = govern(c, records, gold, merge=args.merge)
             n = len(stream.ids)
             print(f"  {n_parts:3d} {batch:12d} {n / selecting:16,.0f} "
                   f"{n / (selecting + labelling):23,.0f}")
@@ -197,7 +205,7 @@ def part_worker(stream: Stream, args: argparse.Namespace) -> None:
     snapshot = c.learner.snapshot()
     print(f"\n4. worker CPU-ms per 1,000 texts (static embedder, batches of {args.batch}; broker "
           f"clients excluded)")
-    for way in ("full-f32", "cand-int8", "cand-int8-bin"):
+    for way in ("full-f32", "cand-int8", "cand-int8-bin", "cand-int8-defl"):
         preselect, precision, envelope = WAYS[way]
         way_settings = settings_of(preselect, precision, args.fraction, "static")
         forwarding = Forwarding(way_settings.scale, way_settings.budget, way_settings.selection)
@@ -236,7 +244,10 @@ def main() -> None:
     p.add_argument("--fraction", type=float, default=0.05)
     p.add_argument("--warm", type=int, default=300)
     p.add_argument("--multiple", type=float, default=4.0, help="scale.candidate_multiple")
-    p.add_argument("--envelope", default="binary", choices=("json", "binary"),
+    p.add_argument("--drift-sample", type=float, default=1.0, help="drift.sample")
+    p.add_argument("--merge", type=int, default=1, help="the ceiling: control records the "
+                   "coordinator takes at a time (Coordinator.on_scored_many)")
+    p.add_argument("--envelope", default="deflated", choices=("json", "binary", "deflated"),
                    help="the ceiling's records: scale.envelope")
     p.add_argument("--partitions", type=int, nargs="+", default=[1, 4, 16, 64],
                    help="the ceiling's N")
@@ -245,6 +256,7 @@ def main() -> None:
     args = p.parse_args()
     limit_blas_threads()
     MULTIPLE[0] = args.multiple
+    DRIFT_SAMPLE[0] = args.drift_sample
     data, X = load_set(args.dataset, args.embedder, args.n)
     n = min(args.n, len(data.texts))
     stream = Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]), list(data.labels[:n]),

@@ -15,6 +15,7 @@ over seeds:
 
     python benchmarks/drift_recovery.py                      # 5 seeds, 2% budget, static
     python benchmarks/drift_recovery.py --strategies uncertainty --seeds 0,1 --out runs/drift
+    python benchmarks/drift_recovery.py --strategies default --seeds 0,1,2 --drift-sample 0.25
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ def main() -> int:
     parser.add_argument("--length", type=int, default=5600)
     parser.add_argument("--max-credit", type=float, default=20.0, dest="max_credit",
                         help="cost units a response may borrow (drift.max_credit; 0: none)")
+    parser.add_argument("--drift-sample", type=float, default=1.0, dest="drift_sample",
+                        help="drift.sample: the share of scored items the stream's detectors read")
     parser.add_argument("--out", default="runs/drift_recovery", help="plots go here")
     args = parser.parse_args()
     limit_blas_threads()
@@ -142,7 +145,7 @@ def main() -> int:
     X = embed_dataset(make_embedder(base.embedder), data, base.embedder.cache_dir)
     print(f"# drift recovery: AG News {'+'.join(FIRST)} until item {args.shift_at}, then all four "
           f"topics; {args.length} items, budget {args.budget:.0%}, response credit "
-          f"{args.max_credit:g}, {args.embedder} embeddings "
+          f"{args.max_credit:g}, drift.sample {args.drift_sample:g}, {args.embedder} embeddings "
           f"({time.perf_counter() - t0:.0f} s to embed/load)")
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
@@ -154,7 +157,8 @@ def main() -> int:
             s = Settings.load(embedder={"name": args.embedder},
                               budget={"fraction": args.budget}, selection={"seed": seed},
                               learner={"seed": seed},
-                              drift={"seed": seed, "max_credit": args.max_credit})
+                              drift={"seed": seed, "max_credit": args.max_credit,
+                                     "sample": args.drift_sample})
             stream = emerging_classes(data.labels, FIRST, args.shift_at, args.length, seed=seed)
             scenario = DriftScenario(data.labels, X, s, stream)
             ceilings.append(ceiling(data.labels, X, scenario))

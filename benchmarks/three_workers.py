@@ -1,7 +1,7 @@
 """Three workers on one broker (issue 17): the texts partitions split three ways, one budget.
 
 A private broker (``benchmarks/broker.py``), one group of three ``stream-al worker`` processes
-with two-level selection on (``scale.preselect``, int8 rows in binary envelopes), the static
+with two-level selection on (``scale.preselect``, int8 rows in ``--envelope`` envelopes), the static
 embedder, a 5% budget, and the simulated vendor answering every purchase. The texts topic has
 ``--partitions`` partitions (default 12). The run waits until each worker holds a third of
 them, produces ``--warmup`` texts (a first model reaches the scorers), then produces ``--n``
@@ -16,6 +16,7 @@ last), and CPU-ms per 1,000 texts of each process over that time (each worker, w
 partitions and whether it holds ``control``; the broker; the vendor).
 
     nice -n 15 python -m benchmarks.three_workers --n 20000
+    nice -n 15 python -m benchmarks.three_workers --n 40000 --control-merge 4   # runs selected as one
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
     texts, labels = broker.read_rows(args.data, args.warmup + args.n)
     config = broker.run_config(bootstrap, directory, embedder={"name": "static"},
                         budget={"fraction": args.fraction},
-                        scale={"preselect": True, "precision": "int8", "envelope": "binary"})
+                        scale={"preselect": True, "precision": "int8",
+                               "envelope": args.envelope})
     values = yaml.safe_load(config.read_text())
+    values["kafka"]["control_merge"] = args.control_merge
     values["kafka"]["topics"]["partitions"] = args.partitions
     config.write_text(yaml.safe_dump(values))
     settings = Settings.load(config)
@@ -124,6 +127,10 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=1024)
     p.add_argument("--partitions", type=int, default=12)
     p.add_argument("--fraction", type=float, default=0.05)
+    p.add_argument("--envelope", default="deflated", choices=("json", "binary", "deflated"),
+                   help="scale.envelope")
+    p.add_argument("--control-merge", type=int, default=1, dest="control_merge",
+                   help="kafka.control_merge: control records the coordinator selects as one")
     args = p.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="stream-al-three-workers-"))
     with broker.private_broker() as bootstrap:

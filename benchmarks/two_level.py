@@ -13,7 +13,11 @@ budget with the default strategy, run through the simulator as:
 - ``p1`` / ``p4`` / ``p16``: scorers on 1, 4, 16 texts partitions pre-select candidates
   (``scale.preselect``, ``candidate_multiple`` 4) — float32, to isolate pre-selection;
 - ``p16-int8``: 16 partitions pre-selecting, int8 embeddings (what a scaled-out deployment runs);
-- ``p16-int8-m8``: the same with ``candidate_multiple`` 8.
+- ``p16-int8-m8``: the same with ``candidate_multiple`` 8;
+- ``p16-int8-merged``: ``p16-int8`` with each chunk's 16 records selected as one
+  (``simulation.merge_records``: ``Coordinator.on_scored_many``);
+- ``p16-int8-d25``: ``p16-int8`` with ``drift.sample`` 0.25 (the stream's drift detectors read
+  a quarter of the candidates).
 
 Prints final accuracy and AUC (mean and standard deviation over seeds), each variant's
 difference from ``central`` (mean of per-seed differences, and its spread), and the share of
@@ -43,6 +47,10 @@ VARIANTS: dict[str, dict] = {
                  "simulation": {"partitions": 16}},
     "p16-int8-m8": {"scale": {"preselect": True, "precision": "int8", "candidate_multiple": 8.0},
                     "simulation": {"partitions": 16}},
+    "p16-int8-merged": {"scale": {"preselect": True, "precision": "int8"},
+                        "simulation": {"partitions": 16, "merge_records": True}},
+    "p16-int8-d25": {"scale": {"preselect": True, "precision": "int8"},
+                     "simulation": {"partitions": 16}, "drift": {"sample": 0.25}},
 }
 
 

@@ -290,6 +290,12 @@ class KafkaSettings(_Part):
                                 "boundary, flagged in metadata and reported as a truncated event")
     batch_max: int = Field(512, ge=1, description="records a worker reads and scores at once")
     batch_within_s: float = Field(0.2, gt=0, description="how long a batch waits to fill")
+    control_merge: int = Field(1, ge=1, description="control records the coordinator reads at "
+                               "once (waiting up to control_within_s): each run of up to this "
+                               "many scored batches is selected as one, in one transaction; 1: "
+                               "one record at a time")
+    control_within_s: float = Field(0.02, gt=0, description="with control_merge > 1, how long "
+                                    "the coordinator waits for more control records")
     label_policy: Literal["accept_new_class", "reject"] = Field(
         "accept_new_class", description="accept_new_class: a label of any class is learned "
         "(a new class too); reject: a label whose class is not in label_classes is "
@@ -352,6 +358,9 @@ class SimulationSettings(_Part):
                                       "chance each annotator gives the true class")
     partitions: int = Field(1, ge=1, description="texts partitions the stream is dealt over, "
                             "each with its own scorer (with scale.preselect: its own pre-selector)")
+    merge_records: bool = Field(False, description="the coordinator takes each chunk's "
+                                "partition records together (Coordinator.on_scored_many), as a "
+                                "driver reading control in batches would")
 
 
 class ScaleSettings(_Part):
@@ -364,9 +373,11 @@ class ScaleSettings(_Part):
                                       "the budget allows (with preselect)")
     precision: Literal["float32", "float16", "int8"] = Field(
         "float32", description="embeddings on control: int8 keeps a scale per row")
-    envelope: Literal["json", "binary"] = Field(
-        "binary", description="scored batches on control: binary (JSON metadata, raw rows) or "
-        "json (rows in base64, as workers before issue 17 wrote them); workers read both")
+    envelope: Literal["json", "binary", "deflated"] = Field(
+        "deflated", description="scored batches on control: deflated (a binary envelope whose "
+        "JSON metadata is zlib-compressed, version 2), binary (JSON metadata, raw rows; what "
+        "workers before version 2 read: set it until every worker reads deflated) or json (rows "
+        "in base64, as workers before issue 17 wrote them); workers read all three")
 
 
 class DemoSettings(_Part):
@@ -400,6 +411,11 @@ class DriftSettings(_Part):
     )
     explore_share: float = Field(0.5, ge=0, le=1, description="share of a response's spending "
                                  "on novel items of the drifting region")
+    sample: float = Field(1.0, gt=0, le=1, description="share of the scored items (a seeded "
+                          "random sample) the stream's detectors (embedding MMD, mean "
+                          "uncertainty) read: below 1 they cost that much less per item, and "
+                          "their windows and check_every span 1/sample as many items, so a "
+                          "drift is seen that much later")
     seed: int = 0
 
 

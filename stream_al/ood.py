@@ -61,6 +61,7 @@ class StreamReference:
     >>> import numpy as np
     >>> ref = StreamReference(dim=2, capacity=3, horizon=10, seed=0)
     >>> ref.admit_many(np.array([[1, 0], [0, 1], [0.6, 0.8]], dtype=np.float32))
+    True
     >>> ref.size, bool(np.isinf(ref.distances).all())  # nothing labelled yet
     (3, True)
     >>> ref.labelled_many(np.array([[1, 0]], dtype=np.float32), first_id=0)
@@ -81,23 +82,29 @@ class StreamReference:
     def distances(self) -> np.ndarray:
         return self._dist[: self.size]
 
-    def admit_many(self, X: np.ndarray, rows: BoundedIndex | None = None) -> None:
-        """Stream items (after they were checked): sampled, and measured against ``rows``."""
-        slots: dict[int, int] = {}  # slot -> row of X (a later row wins the slot)
-        for i in range(len(X)):
-            self.seen += 1
-            if self.size < self.capacity:
-                slots[self.size] = i
-                self.size += 1
-            elif self._rng.random() < self.capacity / min(self.seen, self.horizon):
-                slots[int(self._rng.integers(self.capacity))] = i
+    def admit_many(self, X: np.ndarray, rows: BoundedIndex | None = None) -> bool:
+        """Stream items (after they were checked): sampled, and measured against ``rows``.
+        True if the sample changed. One draw per item past the first ``capacity``, made for
+        the whole batch at once (no loop per item)."""
+        n = len(X)
+        fill = min(n, self.capacity - self.size)
+        slots = dict(zip(range(self.size, self.size + fill), range(fill), strict=True))
+        self.size += fill
+        if n > fill:  # item k of the stream replaces a slot with chance capacity / min(k, horizon)
+            k = self.seen + np.arange(fill + 1, n + 1)
+            drawn = self._rng.random(n - fill) < self.capacity / np.minimum(k, self.horizon)
+            taken = np.flatnonzero(drawn) + fill
+            slots.update(zip(self._rng.integers(self.capacity, size=len(taken)).tolist(),
+                             taken.tolist(), strict=True))  # a later row wins the slot
+        self.seen += n
         if not slots:
-            return
+            return False
         at = np.fromiter(slots, dtype=np.int64)
         self._X[at] = X[list(slots.values())]
         self._dist[at], self._nearest[at] = np.inf, -1
         if rows is not None and len(rows):
             self._measure(at, rows)
+        return True
 
     def labelled_many(self, X: np.ndarray, first_id: int) -> None:
         """Labelled vectors numbered ``first_id``, ``first_id + 1``, ...: the nearer ones win."""
@@ -279,8 +286,8 @@ class OODDetector:
         flags = dist > self.threshold
         if self.ready:
             self._flags.extend(flags.tolist())
-        self.reference.admit_many(X, self.rows)
-        self._calibrate()
+        if self.reference.admit_many(X, self.rows):  # else the sample, and its quantile, stand
+            self._calibrate()
         return dist, flags
 
     @property

@@ -42,6 +42,8 @@ class DriftMonitor:
         self.uncertainty = UncertaintyDrift(s.uncertainty_block, s.uncertainty_warmup_blocks,
                                             s.uncertainty_k, s.uncertainty_h)
         self.error = ErrorRateDrift(s.error_delta)
+        self._sampling = np.random.default_rng([s.seed, 1])
+        """Which items the stream's detectors read (``drift.sample``)."""
         self.position = 0
         self.labels_seen = 0
         self.alarms: deque[DriftAlarm] = deque(maxlen=history)
@@ -54,16 +56,26 @@ class DriftMonitor:
         """Stream items in order: embeddings ``X`` (n, d) and their uncertainty (n,).
 
         Pass ``uncertainty=None`` while the model is cold (fewer than two classes): its
-        uncertainty then says nothing about the stream.
+        uncertainty then says nothing about the stream. With ``drift.sample`` below 1 the
+        stream's detectors read a seeded random sample of the items; an alarm's position is
+        still the stream position of the item that raised it.
         """
         X = np.asarray(X, dtype=np.float32)
-        alarms = self.embedding.update_many(X, self.position)
-        if uncertainty is not None:
-            u = np.asarray(uncertainty, dtype=np.float64)
-            if len(u) != len(X):
-                raise ValueError(f"{len(X)} embeddings but {len(u)} uncertainty values")
-            alarms += self.uncertainty.update_many(u, self.position)
-        self.position += len(X)
+        n = len(X)
+        u = None if uncertainty is None else np.asarray(uncertainty, dtype=np.float64)
+        if u is not None and len(u) != n:
+            raise ValueError(f"{len(X)} embeddings but {len(u)} uncertainty values")
+        rows = None
+        if self.settings.sample < 1:
+            rows = np.flatnonzero(self._sampling.random(len(X)) < self.settings.sample)
+            X, u = X[rows], None if u is None else u[rows]
+        alarms = self.embedding.update_many(X, 0)
+        if u is not None:
+            alarms += self.uncertainty.update_many(u, 0)
+        alarms = [replace(a, position=self.position + int(a.position if rows is None
+                                                         else rows[a.position]))
+                  for a in alarms]
+        self.position += n
         return self._record(sorted(alarms, key=lambda a: a.position))
 
     def update_one(self, x: np.ndarray, uncertainty: float | None = None) -> list[DriftAlarm]:

@@ -40,6 +40,7 @@ from stream_al.loop.bought import BoughtTexts
 from stream_al.loop.cadence import Cadence
 from stream_al.loop.governing import Governance
 from stream_al.loop.learned import LearnedRows
+from stream_al.loop.merging import concatenated, runs
 from stream_al.loop.pricing import Pricing
 from stream_al.loop.records import (
     BudgetLedger,
@@ -235,6 +236,20 @@ class Coordinator:
         chosen = self.stage.select_many(batch, now, self.settings.kafka.label_deadline_s)
         self._unflushed = True
         return self._emit(chosen, before)
+
+    def on_scored_many(self, records: Sequence[tuple[ScoredTexts, int]],
+                       now: float) -> list[Purchase]:
+        """Scored records with their control offsets, in offset order, each run of compatible
+        consecutive ones selected as one batch (stream_al.loop.merging): the budget counts what
+        :meth:`on_scored` would count of each; the per-record cost is paid once per run. A run
+        is done at its last offset (a record at or below :attr:`control_offset` is ignored)."""
+        kept = [(r, o) for r, o in records if o > self.control_offset]
+        bought: list[Purchase] = []
+        done = 0
+        for run in runs([r for r, _ in kept]):
+            done += len(run)
+            bought += self.on_scored(concatenated(run), kept[done - 1][1], now)
+        return bought
 
     def _not_counted_yet(self, record: ScoredTexts) -> list[int]:
         """Positions of ``record`` not counted before. A text redelivered to a scorer (a worker

@@ -101,6 +101,10 @@ class Replay:
         self.steps: list[Step] | None = [] if record else None
         self._extra_s = 0.0
         self.partitions = simulation.partitions
+        self.merge_records = simulation.merge_records
+        if record and self.merge_records:
+            raise ValueError("simulation.merge_records cannot be recorded as steps: the worker's "
+                             "shell reads control one record at a time; set it false")
         self.forwarding = forwarding
         self.precision = precision
         self.forwarded = 0
@@ -136,6 +140,7 @@ class Replay:
         scores = score_many(self.model, X)
         positions = np.arange(self.position, self.position + len(rows))
         bought: list[Purchase] = []
+        records: list[ScoredTexts] = []
         for p in range(self.partitions):
             mine = np.flatnonzero(positions % self.partitions == p)
             if not len(mine):
@@ -151,7 +156,12 @@ class Replay:
             if self.precision != "float32":
                 scored = replace(scored, X=round_trip_many(scored.X, self.precision))
             self.forwarded += len(scored.ids)
-            bought += self._scored(scored, self.now)
+            records.append(scored)
+        if self.merge_records:
+            bought += self._scored_many(records, self.now)
+        else:
+            for scored in records:
+                bought += self._scored(scored, self.now)
         self.position += len(rows)
         self.deliver(self.now)
         self.chores(self.now)
@@ -197,6 +207,15 @@ class Replay:
         self.offset += 1
         self._log(Step("scored", now, self.offset, scored=scored))
         bought = self.c.on_scored(scored, self.offset, now)
+        self._bought(bought, now)
+        return bought
+
+    def _scored_many(self, records: list[ScoredTexts], now: float) -> list[Purchase]:
+        """``records`` in one call (``simulation.merge_records``; not recorded as steps)."""
+        first = self.offset + 1
+        self.offset += len(records)
+        bought = self.c.on_scored_many(
+            [(r, first + k) for k, r in enumerate(records)], now)
         self._bought(bought, now)
         return bought
 

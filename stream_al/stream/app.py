@@ -111,6 +111,11 @@ def build_app(
 
     @app.agent(raw_topic(app, t.control), name="coordinate", concurrency=1)
     async def coordinate(stream: faust.StreamT) -> None:
+        if k.control_merge > 1:  # runs of scored batches selected as one (loop/merging.py)
+            async for events in stream.noack_take(k.control_merge, within=k.control_within_s):
+                await coordinating.handle_many(events)
+                await ack_all(stream, events)
+            return
         manual = stream.noack()
         async for event in manual.events():
             await coordinating.handle(event)

@@ -252,6 +252,63 @@ class CoordinatorShell:
                 except Fenced as f:
                     await self._fenced(f)
 
+    async def handle_many(self, events: list[Any]) -> None:
+        """Control records in offset order (``kafka.control_merge`` > 1): each run of two or
+        more scored batches is selected as one (``Coordinator.on_scored_many``) in one
+        transaction; anything else goes through :meth:`handle`. A run that fails in any way is
+        done again record by record, so the broker's errors are retried, a fenced owner steps
+        down and a bad record is dead-lettered alone, exactly as one at a time."""
+        i = 0
+        while i < len(events):
+            run = self._scored_run(events, i)
+            if len(run) < 2:
+                await self.handle(events[i])
+                i += 1
+                continue
+            if not await self._handle_run(run):
+                for event, _ in run:
+                    await self.handle(event)
+            i += len(run)
+
+    @staticmethod
+    def _scored_run(events: list[Any], start: int) -> list[tuple[Any, ScoredBatchRecord]]:
+        run = []
+        for event in events[start:]:
+            record = parse(CONTROL, event.message.value)
+            if not isinstance(record, ScoredBatchRecord):
+                break
+            run.append((event, record))
+        return run
+
+    async def _handle_run(self, run: list[tuple[Any, ScoredBatchRecord]]) -> bool:
+        """True if done (or not ours to do); False if it failed and nothing of it counted."""
+        await self.tick()
+        if not self.ownership.may_act(time.time()):
+            return True
+        try:
+            async with self.lock:
+                c = await self._coordinator()
+                async with self.producer.transaction():  # its outputs: all or none
+                    await self._scored_many(c, run)
+            return True
+        except Exception as e:  # noqa: BLE001 (every failure: record by record decides)
+            log.warning("a run of %d control records from offset %s failed (%s: %s); doing "
+                        "them one at a time", len(run), run[0][0].message.offset,
+                        type(e).__name__, e)
+            self.coordinator = None  # its outputs were aborted: rebuild what the topics hold
+            return False
+
+    async def _scored_many(self, c: Coordinator,
+                           run: list[tuple[Any, ScoredBatchRecord]]) -> None:
+        started = time.perf_counter()
+        records = [(conversion.scored_texts(r), e.message.offset) for e, r in run]
+        items = await self._run(c.on_scored_many, records, time.time())
+        texts = sum(sum(s[3] for s in r.spans) if r.spans else len(r.ids) for _, r in run)
+        self.metrics.observe_stage("select", texts, len(items), time.perf_counter() - started)
+        self.metrics.observe_batch("select", texts)
+        await self._emit(c, items)
+        await self._health(c)
+
     async def _bad_record(self, event: Any, e: Exception) -> None:
         log.error("control record at offset %s failed", event.message.offset, exc_info=e)
         self.coordinator = None  # its outputs were aborted: rebuild what the topics hold

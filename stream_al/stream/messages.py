@@ -45,6 +45,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -63,9 +64,10 @@ from stream_al.loop.class_gate import MAX_CLASSES  # classes a model snapshot ma
 from stream_al.stream.envelope import EnvelopeRefused, envelope_of, is_envelope, open_envelope
 
 SCHEMA_VERSION = 1
-Envelope = Literal["json", "binary"]
+Envelope = Literal["json", "binary", "deflated"]
 """How a scored batch is written on ``control``: JSON with base64 rows, or a binary envelope
-(JSON metadata and raw rows: stream/envelope.py). Workers read both."""
+(JSON metadata and raw rows: stream/envelope.py), or one whose metadata is deflated (envelope
+version 2). Workers read all three; workers before version 2 read the first two."""
 DEAD_LETTER_RAW_BYTES = 4096
 """How much of an offending record a dead letter keeps."""
 DEAD_LETTER_KEY_CHARS = 256
@@ -388,6 +390,8 @@ class ScoredBatchRecord(Message):
                                  "each stands for (empty: every text of the batch is here)")
     spans: list[tuple[int, int, int, int]] = Field(default_factory=list, description=(
         "candidates: [partition, first offset, last offset, count] of every text the scorer saw"))
+    _deflate: bool = PrivateAttr(False)
+    """:meth:`to_bytes` deflates the envelope's metadata (``envelope="deflated"``)."""
 
     @model_validator(mode="after")
     def _one_entry_per_item(self) -> ScoredBatchRecord:
@@ -441,14 +445,14 @@ class ScoredBatchRecord(Message):
         """``sources``: (partition, offset) of each item on the texts topic. Below float32
         ``precision``, scores are rounded to 5 decimals too (the compact record).
         ``envelope``: ``binary`` keeps the rows raw (:meth:`to_bytes` writes a binary
-        envelope), ``json`` puts them in the JSON as base64 (what workers before issue 17
-        read)."""
+        envelope), ``deflated`` too, with the envelope's metadata deflated, ``json`` puts
+        them in the JSON as base64 (what workers before issue 17 read)."""
         X = np.asarray(X, dtype=np.float32)  # no rows: candidates of a batch may be none
         q = quantize_many(X.reshape(len(ids), -1 if X.size else X.shape[-1]), precision)
         digits = None if precision == "float32" else 5
-        raw = envelope == "binary"
+        raw = envelope != "json"
         scales = q.scales.tobytes()
-        return cls(
+        record = cls(
             schema_version=1,
             batch_id=batch_id,
             ids=ids,
@@ -466,6 +470,8 @@ class ScoredBatchRecord(Message):
             weights=[] if weights is None else np.round(np.asarray(weights), 3).tolist(),
             spans=[tuple(s) for s in spans],
         )
+        record._deflate = envelope == "deflated"
+        return record
 
     def matrix(self) -> np.ndarray:
         """The embeddings as float32 rows (n, dim), whatever their precision on the wire."""
@@ -481,7 +487,7 @@ class ScoredBatchRecord(Message):
         if not self.binary:
             return orjson.dumps(self.model_dump(mode="json"))
         return envelope_of(self.model_dump(mode="json", exclude={"embeddings", "scales"}),
-                           _raw(self.embeddings) + _raw(self.scales))
+                           _raw(self.embeddings) + _raw(self.scales), deflate=self._deflate)
 
 
 def _raw(field: str | bytes) -> bytes:

@@ -66,3 +66,22 @@ def test_settings_reach_every_detector():
                                          uncertainty_block=10))
     assert monitor.embedding.window_items == 80 and monitor.embedding.kernel == "linear"
     assert monitor.error.delta == 0.01 and monitor.uncertainty.block == 10
+
+
+def test_on_a_sample_the_detectors_read_fewer_items_and_alarms_keep_stream_positions(ag_news):
+    """drift.sample 0.5: a seeded half of the items reaches the stream's detectors, so the
+    drift is seen later in the stream, but the alarm names the position of a stream item."""
+    labels, X = ag_news
+    stream = emerging_classes(labels, ["World", "Sports"], 1500, length=3500, seed=0)
+    monitor = DriftMonitor(DriftSettings(sample=0.5))
+    alarms = []
+    for start in range(0, 3500, 64):
+        chunk = X[stream.order[start : start + 64]]
+        alarms += monitor.update_many(chunk, uncertainty=np.full(len(chunk), 0.5))
+    assert monitor.position == 3500
+    assert [a.detector for a in alarms] == ["embedding_mmd"]
+    assert 1500 <= alarms[0].position < 2500
+    every = DriftMonitor()
+    for start in range(0, 3500, 64):
+        every.update_many(X[stream.order[start : start + 64]])
+    assert alarms[0].position > next(iter(every.alarms)).position  # seen later

@@ -68,3 +68,29 @@ def test_without_preselect_every_text_is_forwarded_as_it_is():
     s = settings(preselect=False)
     record = scored(0, 50, 0)
     assert forwarding_of(s).candidates_of(record) is record
+
+
+def test_records_selected_as_one_count_every_text_once_and_buy_nothing_twice():
+    """on_scored_many: four partitions' records at a time, selected as one batch. The ledger
+    counts exactly what record-by-record selection counts; a replayed run buys nothing."""
+    def fed(together: int) -> tuple[Coordinator, int, set[str]]:
+        s = settings()
+        c = Coordinator(s, 512, make_embedder(s.embedder))
+        forwarding = forwarding_of(s)
+        records = [(forwarding.candidates_of(scored(start, 100, p)), 4 * start // 100 + p)
+                   for start in range(0, 2000, 100) for p in range(4)]
+        records.append((forwarding.candidates_of(scored(0, 100, 0)), len(records)))  # again
+        bought: list[str] = []
+        for k in range(0, len(records), together):
+            bought += [x.item_id for x in c.on_scored_many(records[k : k + together], float(k))]
+        assert c.on_scored_many(records[-together:], 99.0) == []  # replayed: already counted
+        bought += [x.item_id for x in c.flush(100.0)]
+        assert len(bought) == len(set(bought))
+        return c, len(bought), set(bought)
+
+    one, n_one, _ = fed(1)
+    four, n_four, _ = fed(4)
+    assert four.stage.budget.seen == one.stage.budget.seen == 8000
+    assert four.control_offset == one.control_offset == 80
+    assert four.stage.budget.spent <= 0.05 * 8000 and n_four >= 0.9 * 0.05 * 8000
+    assert abs(n_four - n_one) <= 0.05 * n_one

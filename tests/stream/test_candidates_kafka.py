@@ -10,7 +10,12 @@ import json
 import numpy as np
 import pytest
 
+from stream_al.config import Settings
+from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.score.batch import score_many
+from stream_al.stream.envelope import READS
 from stream_al.stream.messages import CONTROL, DeadLetter, Ledger, ScoredBatchRecord, parse
+from stream_al.stream.topics import ensure_topics
 from tests.stream import harness
 from tests.stream.harness import read_topic, send_raw, wait_for
 
@@ -38,7 +43,7 @@ def test_only_candidates_reach_control_and_the_ledger_counts_every_text(kafka_bo
     assert sum(count for x in scored for *_, count in x.spans) == ledger.seen == N_TEXTS
     assert forwarded < 0.5 * N_TEXTS
     assert {x.precision for x in scored} == {"int8"}
-    assert all(x.binary for x in scored)  # scale.envelope: binary, the default
+    assert all(x.binary for x in scored)  # scale.envelope: deflated, the default
     selected = [json.loads(r.value)["item_id"]
                 for r in read_topic(kafka_bootstrap, topics["selected"], timeout_s=5)]
     assert len(set(selected)) == len(selected) <= FRACTION * N_TEXTS + WARMUP
@@ -59,7 +64,7 @@ def test_a_malformed_binary_envelope_on_control_is_dead_lettered_and_the_next_re
                                 np.ones((2, 256), dtype=np.float32), {}, 0, np.ones(2), 0.0,
                                 [(0, 10**6), (0, 10**6 + 1)], precision="int8",
                                 envelope="binary").to_bytes()
-    future = good[:4] + bytes([2]) + good[5:]  # an envelope version this worker does not read
+    future = good[:4] + bytes([max(READS) + 1]) + good[5:]  # a version this worker does not read
     cut = good[:-5]  # its last row's scale is missing
     # had either been read, its offsets (10**6) would hide every real text of partition 0
     with harness.Worker(config, tmp_path / "worker.log"):
@@ -74,3 +79,44 @@ def test_a_malformed_binary_envelope_on_control_is_dead_lettered_and_the_next_re
     assert all(x.raw_encoding == "base64" for x in letters)  # the envelope is not UTF-8
     assert {base64.b64decode(x.raw) for x in letters} == {future, cut}
     assert _ledger_seen(kafka_bootstrap, topics["state"]) == N_TEXTS  # the bad ones counted none
+
+
+def test_with_control_merge_runs_of_records_are_selected_as_one_and_counted_once(
+        kafka_bootstrap, tmp_path):
+    """kafka.control_merge 4: eight candidate records already waiting on ``control`` are read
+    together and selected in runs (a ledger's control offset jumps by more than one); the
+    ledger still counts every text once, and nothing is bought twice."""
+    dim, waiting, texts_each = 512, 8, 100  # the hashing embedder's width
+    config = harness.pipeline_config(
+        kafka_bootstrap, tmp_path, budget={"fraction": FRACTION},
+        scale={"preselect": True, "precision": "int8"},
+        kafka={"control_merge": 4, "control_within_s": 0.5})
+    topics = harness.settings_of(config)["kafka"]["topics"]
+    rng = np.random.default_rng(0)
+    records = []
+    for k in range(waiting):  # texts partition 99 (not a real one): their offsets hide nothing
+        first = k * texts_each
+        ids = [f"early-{k}-{i}" for i in range(5)]
+        X = rng.normal(size=(5, dim)).astype(np.float32)
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        records.append((ids[0].encode(), ScoredBatchRecord.of(
+            f"early-{k}", ids, [f"an early text {k} {i}" for i in range(5)],
+            X, score_many(ModelSnapshot.empty(dim), X), 0, np.ones(5), 0.0,
+            [(99, first + i) for i in range(5)], precision="int8", weights=np.full(5, 20.0),
+            spans=[(99, first, first + texts_each - 1, texts_each)]).to_bytes()))
+    ensure_topics(Settings.load(config).kafka)  # control with its one partition
+    send_raw(kafka_bootstrap, topics["control"], records)
+    with harness.Worker(config, tmp_path / "worker.log"):
+        done = harness.produce_ag(config, N_TEXTS, "merge")
+        assert done.returncode == 0, done.stderr
+        expected = N_TEXTS + waiting * texts_each
+        wait_for(lambda: _ledger_seen(kafka_bootstrap, topics["state"]) >= expected, 90,
+                 "a ledger that counted every text")
+    ledgers = [parse(Ledger, r.value) for r in read_topic(kafka_bootstrap, topics["state"],
+                                                          timeout_s=5) if r.key == b"ledger"]
+    assert ledgers[-1].seen == expected
+    offsets = [x.control_offset for x in ledgers]
+    assert any(b - a > 1 for a, b in zip(offsets, offsets[1:], strict=False))  # a run
+    selected = [json.loads(r.value)["item_id"]
+                for r in read_topic(kafka_bootstrap, topics["selected"], timeout_s=5)]
+    assert len(set(selected)) == len(selected) <= FRACTION * expected + WARMUP

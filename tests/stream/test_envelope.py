@@ -4,10 +4,20 @@ malformed envelope refused with a dead-letter reason, never an exception."""
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
-from stream_al.stream.envelope import MAGIC, VERSION, envelope_of, is_envelope, open_envelope
+from stream_al.stream.envelope import (
+    DEFLATED,
+    MAGIC,
+    READS,
+    VERSION,
+    envelope_of,
+    is_envelope,
+    open_envelope,
+)
 from stream_al.stream.messages import (
     CONTROL,
     REASONS,
@@ -42,6 +52,21 @@ def test_a_binary_record_reads_back_as_its_json_twin_in_fewer_bytes(precision):
     assert isinstance(parse(ScoredBatchRecord, raw), ScoredBatchRecord)
 
 
+@pytest.mark.parametrize("precision", ["float16", "int8"])
+def test_a_deflated_record_reads_back_as_its_binary_twin_in_fewer_bytes(precision):
+    """Version 2 deflates the metadata only: the record it reads back is the same."""
+    n = 100
+    as_binary, deflated = _record(precision, "binary", n, 384), _record(precision, "deflated", n,
+                                                                          384)
+    raw, plain = deflated.to_bytes(), as_binary.to_bytes()
+    assert raw[4] == DEFLATED and plain[4] == VERSION
+    back = parse(CONTROL, raw)
+    assert np.array_equal(back.matrix(), as_binary.matrix())
+    assert back.model_dump() == parse(CONTROL, plain).model_dump()
+    metadata = len(plain) - len(as_binary.embeddings) - len(as_binary.scales)
+    assert len(plain) - len(raw) > metadata / 2  # ids, texts and scores: half or less
+
+
 def _refusal(raw: bytes) -> DeadLetterReason:
     refused = parse(CONTROL, raw)
     assert isinstance(refused, DeadLetterReason) and refused.reason in REASONS
@@ -51,8 +76,21 @@ def _refusal(raw: bytes) -> DeadLetterReason:
 
 def test_an_envelope_of_another_version_is_refused_with_the_fix():
     raw = _record("int8", "binary").to_bytes()
-    refused = _refusal(raw[:4] + bytes([VERSION + 1]) + raw[5:])
+    refused = _refusal(raw[:4] + bytes([max(READS) + 1]) + raw[5:])
     assert refused.reason == "wrong_schema_version" and "one version" in refused.detail
+
+
+def test_metadata_that_does_not_inflate_is_refused():
+    def deflated(head: bytes) -> bytes:
+        return MAGIC + bytes([DEFLATED]) + len(head).to_bytes(4, "big") + head
+    whole = zlib.compress(b'{"kind": "scored"}')
+    assert _refusal(deflated(b'{"kind": "scored"}')).reason == "invalid_field"  # not deflated
+    assert _refusal(deflated(whole[:-3])).reason == "invalid_field"  # cut short
+    assert _refusal(deflated(whole + b"xx")).reason == "invalid_field"  # trailing bytes
+    assert _refusal(deflated(zlib.compress(b"[1]"))).reason == "not_an_object"
+    raw = _record("int8", "binary").to_bytes()
+    plain_as_deflated = raw[:4] + bytes([DEFLATED]) + raw[5:]
+    assert _refusal(plain_as_deflated).reason == "invalid_field"
 
 
 @pytest.mark.parametrize("cut", [7, 200, -1, -8])
@@ -83,6 +121,8 @@ def test_opening_never_raises_on_arbitrary_bytes():
     rng = np.random.default_rng(1)
     for n in range(0, 64):
         raw = MAGIC + rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        if n % 2 and n > 5:  # half as deflated envelopes
+            raw = raw[:4] + bytes([DEFLATED]) + raw[5:]
         opened = open_envelope(raw)
         assert isinstance(opened, tuple) or opened.reason in REASONS
         assert isinstance(parse(CONTROL, raw), ScoredBatchRecord | DeadLetterReason)
