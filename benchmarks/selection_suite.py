@@ -103,16 +103,21 @@ def first_labels(bought: list[str], stream_labels: np.ndarray) -> dict[str, int 
 
 def run_case(name: str, budget: float, embedder: str, strategies: list[str], seeds: list[int],
              rows: int | None, test_size: int, out: Path, text_weight: float = 0.0,
-             bandit_arms: list[str] | None = None) -> None:
+             bandit_arms: list[str] | None = None, checkpoints: int = 20,
+             selection: dict | None = None, tag: str = "") -> None:
     data, X = load_case(name, embedder, rows)
+    requested = budget
+    if budget > 1:  # a label count, as the suite's "200 labels"
+        budget = budget / (len(data) - test_size)
     # every driver's stage comes from the stack builder: give it the text signals there
     stack.SelectionStage = with_text_signals(data.texts) if text_weight > 0 else SelectionStage
     for seed in seeds:
         settings = Settings.load(embedder={"name": embedder}, budget={"fraction": budget},
-                                 simulation={"seed": seed, "test_size": test_size},
+                                 simulation={"seed": seed, "test_size": test_size,
+                                             "checkpoints": checkpoints},
                                  selection={"seed": seed, "text_weight": text_weight,
                                             **({"bandit_arms": bandit_arms} if bandit_arms
-                                               else {})},
+                                               else {}), **(selection or {})},
                                  learner={"seed": seed})
         sim = RecordingSimulation(data, X, settings)
         for strategy in strategies:
@@ -121,13 +126,18 @@ def run_case(name: str, budget: float, embedder: str, strategies: list[str], see
             label = f"{strategy}+text{text_weight:g}" if text_weight > 0 else strategy
             if strategy == "bandit" and bandit_arms:
                 label = f"bandit({'+'.join(bandit_arms)})"
-            record = {"set": name, "budget": budget, "embedder": embedder, "seed": seed,
+            label += tag
+            record = {"set": name, "budget": requested, "embedder": embedder, "seed": seed,
                       "strategy": label, **r.summary(),
                       "first": first_labels(sim.bought_labels, sim.y[sim.split.stream]),
                       "seconds": round(time.perf_counter() - t0, 2)}
             with out.open("a") as f:
                 f.write(json.dumps(record) + "\n")
             print(json.dumps(record), flush=True)
+
+
+def budget_name(budget: float) -> str:
+    return f"{budget:.0%}" if budget <= 1 else f"{budget:.0f} labels"
 
 
 def records(path: Path) -> list[dict]:
@@ -154,7 +164,7 @@ def table(path: Path) -> str:
         found = [v for v in firsts if v is not None]
         minority = (f"{np.mean(found):.1f} / {np.median(found):.0f}; "
                     f"{len(firsts) - len(found)}/{len(firsts)}" if firsts else "–")
-        lines.append(f"| {emb} | {name} | {budget:.0%} | {strategy} | {len(rs)} | "
+        lines.append(f"| {emb} | {name} | {budget_name(budget)} | {strategy} | {len(rs)} | "
                      f"{np.mean([r['labels_used'] for r in rs]):.0f} | {' | '.join(cells)} | "
                      f"{minority} |")
     return "\n".join(lines)
@@ -183,7 +193,7 @@ def comparison(path: Path, candidate: str = "balanced", old: str = "diverse",
             cell = (f"{mean(by[bandit], 'final_accuracy') - mean(by[best], 'final_accuracy'):+.3f}"
                     f" ({best} ±{np.std([x['final_accuracy'] for x in by[best]]):.3f})")
         lines.append(
-            f"| {emb} | {name} | {budget:.0%} | "
+            f"| {emb} | {name} | {budget_name(budget)} | "
             f"{mean(c, 'final_accuracy') - mean(r, 'final_accuracy'):+.3f} / "
             f"{mean(c, 'auc') - mean(r, 'auc'):+.3f} / "
             f"{mean(c, 'macro_f1') - mean(r, 'macro_f1'):+.3f} | "
@@ -203,6 +213,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("selection_suite.jsonl"))
     parser.add_argument("--text-weight", type=float, default=0.0)
     parser.add_argument("--bandit-arms", help="comma-separated arms of the bandit")
+    parser.add_argument("--checkpoints", type=int, default=20,
+                        help="points of the learning curve (the suite's: 40)")
+    parser.add_argument("--selection", action="append", default=[], metavar="KEY=VALUE",
+                        help="a selection setting for every run (repeatable); the strategy's "
+                        "label gets [KEY=VALUE,...]")
+    parser.add_argument("--label", default="", help="appended to each strategy's name in the "
+                        "records (a variant's name)")
     parser.add_argument("--table", type=Path, help="print the table of a results file and exit")
     parser.add_argument("--compare", type=Path, help="print the comparison of a results file")
     args = parser.parse_args()
@@ -214,11 +231,14 @@ def main() -> int:
         return 0
     limit_blas_threads()
     seeds = [int(s) for s in args.seeds.split(",")]
+    selection = dict(kv.split("=", 1) for kv in args.selection)
+    tag = (f"[{','.join(args.selection)}]" if args.selection else "") + args.label
     for case in args.case:
         name, budget = case.split(":")
         run_case(name, float(budget), args.embedder, args.strategies.split(","), seeds,
                  args.rows, args.test_size, args.out, args.text_weight,
-                 args.bandit_arms.split(",") if args.bandit_arms else None)
+                 args.bandit_arms.split(",") if args.bandit_arms else None,
+                 args.checkpoints, selection, tag)
     return 0
 
 
