@@ -222,12 +222,14 @@ def main() -> int:
                         "records (a variant's name)")
     parser.add_argument("--table", type=Path, help="print the table of a results file and exit")
     parser.add_argument("--compare", type=Path, help="print the comparison of a results file")
+    parser.add_argument("--candidate", default="balanced", help="--compare: the strategy compared")
+    parser.add_argument("--old", default="diverse", help="--compare: the strategy it replaces")
     args = parser.parse_args()
     if args.table:
         print(table(args.table))
         return 0
     if args.compare:
-        print(comparison(args.compare))
+        print(comparison(args.compare, args.candidate, args.old))
         return 0
     limit_blas_threads()
     seeds = [int(s) for s in args.seeds.split(",")]
