@@ -149,10 +149,13 @@ def records(path: Path) -> list[dict]:
     return list(keyed.values())
 
 
-def table(path: Path) -> str:
-    """Mean +- std over seeds per (set, budget, embedder, strategy), and minority discovery."""
+def table(path: Path, only: list[str] | None = None) -> str:
+    """Mean +- std over seeds per (set, budget, embedder, strategy), and minority discovery
+    (``only``: these strategies)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records(path):
+        if only and r["strategy"] not in only:
+            continue
         groups[(r["embedder"], r["set"], r["budget"], r["strategy"])].append(r)
     lines = ["| embedder | set | budget | strategy | seeds | labels | accuracy | macro-F1 | AUC |"
              " labels to a minority class's first label (mean / median; never found) |",
@@ -202,6 +205,41 @@ def comparison(path: Path, candidate: str = "balanced", old: str = "diverse",
     return "\n".join(lines)
 
 
+def before_after(path: Path, before: str, after: str) -> str:
+    """Per (set, budget): random, ``before`` and ``after`` (accuracy / AUC, mean +- std over
+    seeds) and the differences in points; then the means over the cases."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records(path):
+        groups[(r["embedder"], r["set"], r["budget"], r["strategy"])].append(r)
+    names = ("random", before, after)
+    lines = [f"| embedder | set | budget | {' | '.join(f'{n}: accuracy / AUC' for n in names)} | "
+             f"{after} − random: acc / AUC (pts) | {after} − {before}: acc / AUC (pts) |",
+             "|---|---|---|---|---|---|---|---|"]
+    cases = sorted({k[:3] for k in groups if all(k[:3] + (n,) in groups for n in names)})
+    diffs: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for case in cases:
+        m = {n: [np.array([r[k] for r in groups[case + (n,)]]) for k in ("final_accuracy", "auc")]
+             for n in names}
+        cells = [f"{a.mean():.3f} ± {a.std():.3f} / {u.mean():.3f} ± {u.std():.3f}"
+                 for a, u in m.values()]
+        d = {n: (100 * (m[n][0].mean() - m[o][0].mean()), 100 * (m[n][1].mean() - m[o][1].mean()))
+             for n, o in ((after, "random"), (before, "random"), ("vs", None)) if o}
+        d["vs"] = (100 * (m[after][0].mean() - m[before][0].mean()),
+                   100 * (m[after][1].mean() - m[before][1].mean()))
+        for n in (after, before):
+            diffs[n].append(d[n])
+        lines.append(f"| {case[0]} | {case[1]} | {budget_name(case[2])} | {' | '.join(cells)} | "
+                     f"{d[after][0]:+.1f} / {d[after][1]:+.1f} | "
+                     f"{d['vs'][0]:+.1f} / {d['vs'][1]:+.1f} |")
+    for n, v in diffs.items():
+        a = np.array(v)
+        lines.append(f"\n{n} − random over the {len(a)} cases: accuracy {a[:, 0].mean():+.2f} pts, "
+                     f"AUC {a[:, 1].mean():+.2f} pts; below random in accuracy on "
+                     f"{int((a[:, 0] < 0).sum())}, in AUC on {int((a[:, 1] < 0).sum())}; at least "
+                     f"random + 2 points in accuracy on {int((a[:, 0] >= 2).sum())}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "static", "hashing"])
@@ -222,11 +260,17 @@ def main() -> int:
                         "records (a variant's name)")
     parser.add_argument("--table", type=Path, help="print the table of a results file and exit")
     parser.add_argument("--compare", type=Path, help="print the comparison of a results file")
+    parser.add_argument("--before-after", type=Path,
+                        help="print random, --old and --candidate side by side from a results file")
+    parser.add_argument("--only", help="--table: only these strategies (comma-separated)")
     parser.add_argument("--candidate", default="balanced", help="--compare: the strategy compared")
     parser.add_argument("--old", default="diverse", help="--compare: the strategy it replaces")
     args = parser.parse_args()
     if args.table:
-        print(table(args.table))
+        print(table(args.table, args.only.split(",") if args.only else None))
+        return 0
+    if args.before_after:
+        print(before_after(args.before_after, args.old, args.candidate))
         return 0
     if args.compare:
         print(comparison(args.compare, args.candidate, args.old))
