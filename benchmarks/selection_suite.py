@@ -103,16 +103,21 @@ def first_labels(bought: list[str], stream_labels: np.ndarray) -> dict[str, int 
 
 def run_case(name: str, budget: float, embedder: str, strategies: list[str], seeds: list[int],
              rows: int | None, test_size: int, out: Path, text_weight: float = 0.0,
-             bandit_arms: list[str] | None = None) -> None:
+             bandit_arms: list[str] | None = None, checkpoints: int = 20,
+             selection: dict | None = None, tag: str = "") -> None:
     data, X = load_case(name, embedder, rows)
+    requested = budget
+    if budget > 1:  # a label count, as the suite's "200 labels"
+        budget = budget / (len(data) - test_size)
     # every driver's stage comes from the stack builder: give it the text signals there
     stack.SelectionStage = with_text_signals(data.texts) if text_weight > 0 else SelectionStage
     for seed in seeds:
         settings = Settings.load(embedder={"name": embedder}, budget={"fraction": budget},
-                                 simulation={"seed": seed, "test_size": test_size},
+                                 simulation={"seed": seed, "test_size": test_size,
+                                             "checkpoints": checkpoints},
                                  selection={"seed": seed, "text_weight": text_weight,
                                             **({"bandit_arms": bandit_arms} if bandit_arms
-                                               else {})},
+                                               else {}), **(selection or {})},
                                  learner={"seed": seed})
         sim = RecordingSimulation(data, X, settings)
         for strategy in strategies:
@@ -121,13 +126,18 @@ def run_case(name: str, budget: float, embedder: str, strategies: list[str], see
             label = f"{strategy}+text{text_weight:g}" if text_weight > 0 else strategy
             if strategy == "bandit" and bandit_arms:
                 label = f"bandit({'+'.join(bandit_arms)})"
-            record = {"set": name, "budget": budget, "embedder": embedder, "seed": seed,
+            label += tag
+            record = {"set": name, "budget": requested, "embedder": embedder, "seed": seed,
                       "strategy": label, **r.summary(),
                       "first": first_labels(sim.bought_labels, sim.y[sim.split.stream]),
                       "seconds": round(time.perf_counter() - t0, 2)}
             with out.open("a") as f:
                 f.write(json.dumps(record) + "\n")
             print(json.dumps(record), flush=True)
+
+
+def budget_name(budget: float) -> str:
+    return f"{budget:.0%}" if budget <= 1 else f"{budget:.0f} labels"
 
 
 def records(path: Path) -> list[dict]:
@@ -139,10 +149,13 @@ def records(path: Path) -> list[dict]:
     return list(keyed.values())
 
 
-def table(path: Path) -> str:
-    """Mean +- std over seeds per (set, budget, embedder, strategy), and minority discovery."""
+def table(path: Path, only: list[str] | None = None) -> str:
+    """Mean +- std over seeds per (set, budget, embedder, strategy), and minority discovery
+    (``only``: these strategies)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records(path):
+        if only and r["strategy"] not in only:
+            continue
         groups[(r["embedder"], r["set"], r["budget"], r["strategy"])].append(r)
     lines = ["| embedder | set | budget | strategy | seeds | labels | accuracy | macro-F1 | AUC |"
              " labels to a minority class's first label (mean / median; never found) |",
@@ -154,7 +167,7 @@ def table(path: Path) -> str:
         found = [v for v in firsts if v is not None]
         minority = (f"{np.mean(found):.1f} / {np.median(found):.0f}; "
                     f"{len(firsts) - len(found)}/{len(firsts)}" if firsts else "–")
-        lines.append(f"| {emb} | {name} | {budget:.0%} | {strategy} | {len(rs)} | "
+        lines.append(f"| {emb} | {name} | {budget_name(budget)} | {strategy} | {len(rs)} | "
                      f"{np.mean([r['labels_used'] for r in rs]):.0f} | {' | '.join(cells)} | "
                      f"{minority} |")
     return "\n".join(lines)
@@ -183,12 +196,47 @@ def comparison(path: Path, candidate: str = "balanced", old: str = "diverse",
             cell = (f"{mean(by[bandit], 'final_accuracy') - mean(by[best], 'final_accuracy'):+.3f}"
                     f" ({best} ±{np.std([x['final_accuracy'] for x in by[best]]):.3f})")
         lines.append(
-            f"| {emb} | {name} | {budget:.0%} | "
+            f"| {emb} | {name} | {budget_name(budget)} | "
             f"{mean(c, 'final_accuracy') - mean(r, 'final_accuracy'):+.3f} / "
             f"{mean(c, 'auc') - mean(r, 'auc'):+.3f} / "
             f"{mean(c, 'macro_f1') - mean(r, 'macro_f1'):+.3f} | "
             f"{mean(c, 'final_accuracy') - mean(o, 'final_accuracy'):+.3f} / "
             f"{mean(c, 'auc') - mean(o, 'auc'):+.3f} | {cell} |")
+    return "\n".join(lines)
+
+
+def before_after(path: Path, before: str, after: str) -> str:
+    """Per (set, budget): random, ``before`` and ``after`` (accuracy / AUC, mean +- std over
+    seeds) and the differences in points; then the means over the cases."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records(path):
+        groups[(r["embedder"], r["set"], r["budget"], r["strategy"])].append(r)
+    names = ("random", before, after)
+    lines = [f"| embedder | set | budget | {' | '.join(f'{n}: accuracy / AUC' for n in names)} | "
+             f"{after} − random: acc / AUC (pts) | {after} − {before}: acc / AUC (pts) |",
+             "|---|---|---|---|---|---|---|---|"]
+    cases = sorted({k[:3] for k in groups if all(k[:3] + (n,) in groups for n in names)})
+    diffs: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for case in cases:
+        m = {n: [np.array([r[k] for r in groups[case + (n,)]]) for k in ("final_accuracy", "auc")]
+             for n in names}
+        cells = [f"{a.mean():.3f} ± {a.std():.3f} / {u.mean():.3f} ± {u.std():.3f}"
+                 for a, u in m.values()]
+        d = {n: (100 * (m[n][0].mean() - m[o][0].mean()), 100 * (m[n][1].mean() - m[o][1].mean()))
+             for n, o in ((after, "random"), (before, "random"), ("vs", None)) if o}
+        d["vs"] = (100 * (m[after][0].mean() - m[before][0].mean()),
+                   100 * (m[after][1].mean() - m[before][1].mean()))
+        for n in (after, before):
+            diffs[n].append(d[n])
+        lines.append(f"| {case[0]} | {case[1]} | {budget_name(case[2])} | {' | '.join(cells)} | "
+                     f"{d[after][0]:+.1f} / {d[after][1]:+.1f} | "
+                     f"{d['vs'][0]:+.1f} / {d['vs'][1]:+.1f} |")
+    for n, v in diffs.items():
+        a = np.array(v)
+        lines.append(f"\n{n} − random over the {len(a)} cases: accuracy {a[:, 0].mean():+.2f} pts, "
+                     f"AUC {a[:, 1].mean():+.2f} pts; below random in accuracy on "
+                     f"{int((a[:, 0] < 0).sum())}, in AUC on {int((a[:, 1] < 0).sum())}; at least "
+                     f"random + 2 points in accuracy on {int((a[:, 0] >= 2).sum())}")
     return "\n".join(lines)
 
 
@@ -203,22 +251,40 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("selection_suite.jsonl"))
     parser.add_argument("--text-weight", type=float, default=0.0)
     parser.add_argument("--bandit-arms", help="comma-separated arms of the bandit")
+    parser.add_argument("--checkpoints", type=int, default=20,
+                        help="points of the learning curve (the suite's: 40)")
+    parser.add_argument("--selection", action="append", default=[], metavar="KEY=VALUE",
+                        help="a selection setting for every run (repeatable); the strategy's "
+                        "label gets [KEY=VALUE,...]")
+    parser.add_argument("--label", default="", help="appended to each strategy's name in the "
+                        "records (a variant's name)")
     parser.add_argument("--table", type=Path, help="print the table of a results file and exit")
     parser.add_argument("--compare", type=Path, help="print the comparison of a results file")
+    parser.add_argument("--before-after", type=Path,
+                        help="print random, --old and --candidate side by side from a results file")
+    parser.add_argument("--only", help="--table: only these strategies (comma-separated)")
+    parser.add_argument("--candidate", default="balanced", help="--compare: the strategy compared")
+    parser.add_argument("--old", default="diverse", help="--compare: the strategy it replaces")
     args = parser.parse_args()
     if args.table:
-        print(table(args.table))
+        print(table(args.table, args.only.split(",") if args.only else None))
+        return 0
+    if args.before_after:
+        print(before_after(args.before_after, args.old, args.candidate))
         return 0
     if args.compare:
-        print(comparison(args.compare))
+        print(comparison(args.compare, args.candidate, args.old))
         return 0
     limit_blas_threads()
     seeds = [int(s) for s in args.seeds.split(",")]
+    selection = dict(kv.split("=", 1) for kv in args.selection)
+    tag = (f"[{','.join(args.selection)}]" if args.selection else "") + args.label
     for case in args.case:
         name, budget = case.split(":")
         run_case(name, float(budget), args.embedder, args.strategies.split(","), seeds,
                  args.rows, args.test_size, args.out, args.text_weight,
-                 args.bandit_arms.split(",") if args.bandit_arms else None)
+                 args.bandit_arms.split(",") if args.bandit_arms else None,
+                 args.checkpoints, selection, tag)
     return 0
 
 

@@ -164,7 +164,9 @@ class SelectionSettings(_Part):
     batch_interval: int = Field(
         1000, ge=1, description="at most this many stream items between two batches; sooner"
         " once the accrued budget buys one label per known class (at least 2, at most"
-        " max_clusters / 2): see stream_al/select/diverse.py and benchmarks/README.md"
+        " max_clusters / 2): see stream_al/select/diverse.py and benchmarks/README.md;"
+        " balanced buys as soon as one label is affordable and keeps candidates at most"
+        " this many items"
     )
     novelty_weight: float = Field(0.0, ge=0, description="weight of distance to labelled items")
     novelty_capacity: int = Field(10_000, ge=1, description="bought items the novelty index "

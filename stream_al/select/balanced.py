@@ -1,12 +1,18 @@
 """Coverage first, then class-balanced margin: reservoirs that win at both ends of a budget.
 
 Items are held as in :class:`~stream_al.select.diverse.DiverseReservoir` (A-Res reservoirs per
-online k-means cluster, a batch once the accrued budget buys one label per known class). What a
-batch buys depends on whether the model can be trusted yet:
+online k-means cluster), but a label is bought as soon as the budget affords one, and the
+candidates not bought stay for the items the budget takes to buy one label per known class (as
+many as a reservoir batch used to choose among, at most ``batch_interval``). Waiting for a batch
+of one label per class delayed the first labels by hundreds of items: the area under the
+learning curve at 1% was below random's on 7 of 8 development sets (benchmarks/README.md,
+"Issue 14, item 4, second pass"). What a purchase is depends on whether the model can be
+trusted yet:
 
 - **cold** (it knows fewer than two classes, or has fewer than ``cold_labels`` bought labels per
   class it knows): coverage, density-weighted farthest-first from everything bought so far
-  (:func:`~stream_al.select.coverage.farthest_first`). A model that has seen one class is
+  (:func:`~stream_al.select.coverage.farthest_first`), among the items offered since the last
+  purchase (over the whole window it keeps picking the window's outliers). A model that has seen one class is
   confident everywhere, and ranking by its uncertainty once bought 81 labels of a binary
   stream without a single positive; coverage finds unseen classes as an uncertainty cannot.
 - **trusted**: the batch's labels are shared among the classes the model predicts for the
@@ -26,6 +32,7 @@ picked before it in the batch, is not bought: near-duplicates are not bought twi
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -34,7 +41,7 @@ from stream_al.score.linguistic import TEXT_SCORERS
 from stream_al.select.base import BudgetLike, Informativeness, Selection, selections_of
 from stream_al.select.class_balance import balancing_quotas
 from stream_al.select.coverage import farthest_first
-from stream_al.select.diverse import DiverseReservoir
+from stream_al.select.diverse import MIN_BATCH_LABELS, DiverseReservoir, _Held
 
 RECENT_PURCHASES = 2048
 """Purchases whose embeddings are kept (for coverage, near-duplicates and class counts)."""
@@ -88,6 +95,8 @@ class CoverThenBalance(DiverseReservoir):
         self.cold_labels = cold_labels
         self.text_weight = text_weight
         self.recent = RecentPurchases()
+        self._bought_at: deque[int] = deque(maxlen=max(MIN_BATCH_LABELS, max_clusters // 2))
+        """Offer count (``_seq``) at each of the last purchases: the candidates' window."""
         self._bought_classes: tuple[object, int, np.ndarray] | None = None
         """(snapshot, purchases, class index per ring slot): the recent purchases' predicted
         classes, computed once per model for each purchase (not for the whole ring per batch)."""
@@ -97,10 +106,26 @@ class CoverThenBalance(DiverseReservoir):
         classes = getattr(self.rescorer, "n_classes", 0) or 0
         return classes >= 2 and self.recent.count >= self.cold_labels * classes
 
+    def batch_labels(self) -> int:
+        """A label is bought as soon as the budget affords one: a batch that waits for one
+        label per class delays the first labels (and the learning curve) by hundreds of items;
+        the candidates a batch chose among are kept instead (:meth:`_window_start`)."""
+        return 1
+
+    def _window_start(self) -> int:
+        """The oldest candidate (offer order) still held: the items the budget took to buy one
+        label per known class (at least 2, at most half the clusters, as a batch of
+        :class:`DiverseReservoir` holds), and not more than ``batch_interval`` items."""
+        k = int(np.clip(getattr(self.rescorer, "n_classes", 0) or 0, MIN_BATCH_LABELS,
+                        max(MIN_BATCH_LABELS, self.clusters.k // 2)))
+        since = self._bought_at[-k] if len(self._bought_at) >= k else 0
+        return max(since, self._seq - self.batch_interval)
+
     def _emit(self, budget: BudgetLike) -> list[Selection]:
         held, self._held = self._held, None
         self._mass = np.zeros_like(self._mass)
         if held is None or not len(held) or budget.allowance < 1.0 - 1e-9:
+            self._held = self._kept(held, [])
             return []
         X, groups = held.batch.X, held.clusters
         n = int(math.floor(budget.allowance + 1e-9))
@@ -108,14 +133,19 @@ class CoverThenBalance(DiverseReservoir):
                    * self._text_boost(held.batch))
         fresh = np.flatnonzero(self.recent.nearest_distance_many(X) >= self.min_separation)
         n_cover = 0 if self.trusted() else n
-        covering = fresh[farthest_first(X[fresh], (typical * self._cost_factor(X))[fresh],
-                                        self.recent.X, n_cover)]
+        # coverage among the items offered since the last purchase: farthest-first over a
+        # window of kept candidates would keep picking its outliers
+        since = self._bought_at[-1] if self._bought_at else 0
+        new = fresh[held.seq[fresh] >= since]
+        pool = new if len(new) else fresh
+        covering = pool[farthest_first(X[pool], (typical * self._cost_factor(X))[pool],
+                                       self.recent.X, n_cover)]
         rest = np.setdiff1d(fresh, covering)
         priority = (self.rescorer.informativeness_many(X) * typical if n_cover < n
                     else typical)
         balancing = rest[self._balanced(X[rest], priority[rest], n - len(covering))]
         costs = held.batch.costs.tolist()
-        out = []
+        out, spent = [], []
         for reason, picked in (("coverage", covering), ("balanced", balancing)):
             bought = []
             for i in picked.tolist():
@@ -123,9 +153,20 @@ class CoverThenBalance(DiverseReservoir):
                     budget.spend(costs[i])
                     bought.append(i)
             self.recent.add_many(X[bought])
+            spent += bought
             out += selections_of(held.batch, bought, self.name, reason, priority[bought],
                                  groups[bought])
+        self._bought_at.extend([self._seq] * len(spent))
+        self._held = self._kept(held, spent)
         return out
+
+    def _kept(self, held: _Held | None, bought: list[int]) -> _Held | None:
+        """The candidates of ``held`` not bought and still in the window."""
+        if held is None:
+            return None
+        keep = held.seq >= self._window_start()
+        keep[bought] = False
+        return held.subset(np.flatnonzero(keep)) if keep.any() else None
 
     def _cost_factor(self, X: np.ndarray) -> np.ndarray:
         """Behind :class:`~stream_al.select.cost_aware.CostAware`, its factor per row (gain per

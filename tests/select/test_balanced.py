@@ -106,3 +106,45 @@ def test_behind_the_cost_aware_wrapper_the_model_is_still_trusted_once_it_knows_
                                                  stage.budget_settings, r), stage)
     aware.inner.recent.add_many(batch.X[:10])
     assert aware.inner.trusted()
+
+
+def test_a_label_is_bought_as_soon_as_the_budget_affords_one():
+    stage = stage_for(fraction=0.01, batch_interval=1000)  # 1 label per 100 items
+    bought = []
+    for s in range(11):
+        batch, _ = blobs(10, [0.5, 0.5], seed=s, start=10 * s)
+        bought += feed(stage, batch)
+    assert len(bought) == 1  # at item 100, not once a batch of two labels is affordable
+
+
+def two_class_model_and_boundary() -> tuple[ModelSnapshot, np.ndarray, np.ndarray]:
+    """A confident two-class model, its class-0 centre, and two items on its boundary that
+    are far apart (the model's least confident items)."""
+    rng = np.random.default_rng(5)
+    basis, _ = np.linalg.qr(rng.normal(size=(DIM, 3)))
+    c0, c1, e = basis.T.astype(np.float32)
+    mid = (c0 + c1) / np.linalg.norm(c0 + c1)
+    boundary = np.stack([mid + 0.5 * e, mid - 0.5 * e])
+    boundary /= np.linalg.norm(boundary, axis=1, keepdims=True)
+    model = ModelSnapshot(1, ("a", "b"), np.stack([c0, c1]) * 10,
+                          np.array([1e-3, 0.0], dtype=np.float32))
+    return model, c0, boundary.astype(np.float32)
+
+
+def test_a_candidate_not_bought_stays_a_candidate_for_the_next_label():
+    stage = stage_for(fraction=0.05, batch_interval=1000)
+    model, c0, boundary = two_class_model_and_boundary()
+    stage.set_model(model)
+    rng = np.random.default_rng(0)
+
+    def near_c0(n: int, start: int) -> ScoredBatch:
+        X = c0 + 0.05 * rng.normal(size=(n, DIM))
+        X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+        return ScoredBatch([f"item-{start + i}" for i in range(n)], X)
+
+    stage.selector.recent.add_many(near_c0(40, 10_000).X)  # trusted: 40 bought, all class a
+    first = near_c0(18, 0)
+    first = ScoredBatch(first.ids + ["edge-1", "edge-2"], np.vstack([first.X, boundary]))
+    assert [s.item_id for s in feed(stage, first)] in (["edge-1"], ["edge-2"])
+    second = [s.item_id for s in feed(stage, near_c0(20, 100))]
+    assert second and second[0] in ("edge-1", "edge-2")  # the other edge, kept from before
