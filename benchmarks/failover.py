@@ -6,7 +6,8 @@ times, a successor does what a worker does when it gets the control partition, t
 phase on the real topics and the real core:
 
 1. ``read``: :func:`stream_al.stream.rebuild.read_state` (every topic the rebuild reads);
-2. ``restore``: :meth:`Coordinator.restore` (label store, verdicts, learner, budget;
+2. ``restore``: the caps' replay (``Admission.replay_many``, as the worker does) and
+   :meth:`Coordinator.restore` (label store, verdicts, learner, budget;
    re-embedding only what the restored state holds: ``stream_al/loop/restore_rows.py``);
    When the last published model (on ``models``) learned every label, the learner continues
    from its weights; ``--no-model`` leaves ``models`` empty, so the learner is fitted afresh;
@@ -51,6 +52,7 @@ from benchmarks.broker import (
 from stream_al.config import KafkaSettings, Settings
 from stream_al.embed import make_embedder
 from stream_al.learn.online import OnlineLearner
+from stream_al.loop.admission import Admission
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import ModelRelease, ScoredTexts
 from stream_al.score.batch import score_many
@@ -179,8 +181,9 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     c = Coordinator(s, embedder.dim, embedder)
     if not state.checkpoint and s.checkpoint.enabled:
         Checkpoints(s.checkpoint, s.kafka).prepare(state)  # what a full read costs in addition
-    restored = c.restore(conversion.purchases(state.selected), state.expired,
-                         conversion.labels_of_many(state.labels),
+    admission = Admission(s.kafka, s.annotation.max_annotators)  # the worker's replay of the caps
+    labels = admission.replay_many(state.labels, state.label_times)
+    restored = c.restore(state.selected, state.expired, labels,
                          conversion.budget_ledger(state.ledger), state.model_version, time.time(),
                          requested=state.requested, model=state.model)
     t2, cpu2 = time.perf_counter(), time.process_time()

@@ -194,9 +194,9 @@ class CoordinatorShell:
         c = Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
         restored = await self._run(
             c.restore,
-            conversion.purchases(state.selected),
+            state.selected,
             state.expired,
-            conversion.labels_of_many(labels),
+            labels,
             conversion.budget_ledger(state.ledger),
             state.model_version,
             time.time(),

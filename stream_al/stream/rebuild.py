@@ -25,8 +25,10 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from stream_al.config import KafkaSettings, TopicSettings
 from stream_al.errors import StreamAlError
+from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.stream import access, clients
+from stream_al.loop.records import Purchase
+from stream_al.stream import access, clients, conversion
 from stream_al.stream.messages import (
     DeadLetterReason,
     ExpertRequest,
@@ -55,9 +57,11 @@ Offsets = dict[str, dict[int, int]]
 class TopicState:
     """Everything a coordinator restores from."""
 
-    selected: list[SelectedItem] = field(default_factory=list)
+    selected: list[Purchase] = field(default_factory=list)
+    """Every item on ``selected``, as the core takes them (converted once, when read)."""
     expired: dict[str, float] = field(default_factory=dict)
-    labels: list[LabelIn] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    """Every label on the labels topics (a vendor's attributed to it), as the core takes them."""
     label_times: list[float] = field(default_factory=list)
     """When the broker appended each label (epoch seconds): the class cap replays by them."""
     ledger: Ledger | None = None
@@ -185,7 +189,7 @@ def _fold_selected(state: TopicState, record: ConsumerRecord, topic: str,
     if isinstance(item, DeadLetterReason):
         state.unreadable += 1
     else:
-        state.selected.append(item)
+        state.selected.append(conversion.purchase(item))
 
 
 def _fold_state(state: TopicState, record: ConsumerRecord, topic: str, t: TopicSettings) -> None:
@@ -209,7 +213,7 @@ def _fold_labels(state: TopicState, record: ConsumerRecord, topic: str, t: Topic
     if isinstance(label, LabelIn):  # a vendor's labels speak for that vendor only
         label = access.attribute_one(label, topic, t)
     if isinstance(label, LabelIn):
-        state.labels.append(label)
+        state.labels.append(conversion.label_of(label))
         state.label_times.append(record.timestamp / 1000)
 
 

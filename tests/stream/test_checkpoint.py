@@ -73,8 +73,8 @@ def restored(settings: Settings, state: TopicState) -> dict:
     """What a coordinator restored from ``state`` shows of itself."""
     embedder = make_embedder(settings.embedder)
     c = Coordinator(settings, embedder.dim, embedder)
-    c.restore(conversion.purchases(state.selected), state.expired,
-              conversion.labels_of_many(state.labels), conversion.budget_ledger(state.ledger),
+    c.restore(state.selected, state.expired, state.labels,
+              conversion.budget_ledger(state.ledger),
               state.model_version, 1e9, requested=state.requested, model=state.model)
     ledger = c.ledger(0.0)
     return {"ledger": ledger, "labels_hash": c.labels_hash.hexdigest(), "bought": set(c.texts),
@@ -84,8 +84,8 @@ def restored(settings: Settings, state: TopicState) -> dict:
 
 def same_records(a: TopicState, b: TopicState) -> None:
     key = lambda x: (x.item_id, x.annotator_id, x.label, x.timestamp)  # noqa: E731
-    assert [x.item_id for x in a.selected] != [] and sorted(
-        x.model_dump_json() for x in a.selected) == sorted(x.model_dump_json() for x in b.selected)
+    assert [x.item_id for x in a.selected] != [] and sorted(map(repr, a.selected)) == sorted(
+        map(repr, b.selected))
     assert sorted(map(key, a.labels)) == sorted(map(key, b.labels))
     assert a.expired == b.expired and a.requested == b.requested
     assert a.ledger == b.ledger and a.offsets == b.offsets
