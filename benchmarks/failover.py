@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import yaml
 
 from benchmarks.broker import (
     DATASETS,
@@ -211,6 +212,48 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     return run
 
 
+def full_read_config(config: Path) -> Path:
+    """``config`` with checkpoints off: the same topics, every one read in full."""
+    settings = yaml.safe_load(config.read_text())
+    settings.setdefault("checkpoint", {})["enabled"] = False
+    path = config.with_name(config.stem + "-full.yaml")
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def checkpoint_stall(config: Path) -> dict[str, float]:
+    """One checkpoint as the worker's chores write it (stream/coordinating.py), the costliest
+    kind: a merge of every segment with what came since (``max_segments`` reached). The lock
+    that holds the coordinator is held while the topics' ends are taken and while the chunks
+    are written, not while the segments are read, merged and encoded (``prepare``: before
+    this branch, the lock was held for that too)."""
+    s = _settings(config)
+    checkpoints = Checkpoints(s.checkpoint.model_copy(update={"max_segments": 1}), s.kafka)
+    checkpoints.load()  # a successor's: the newest manifest
+
+    async def write() -> dict[str, float]:
+        producer = CoordinatorProducer(s.kafka)
+        await producer.claim()
+        try:
+            t0 = time.perf_counter()
+            until = checkpoints.ends()
+            t1 = time.perf_counter()
+            prepared = checkpoints.prepare(until=until)
+            t2 = time.perf_counter()
+            await checkpoints.write(producer, prepared)
+            t3 = time.perf_counter()
+        finally:
+            await producer.release()
+        return {"ends_s": t1 - t0, "prepare_s": t2 - t1, "write_s": t3 - t2,
+                "held_s": (t1 - t0) + (t3 - t2), "held_before_s": t3 - t0,
+                "mb": len(prepared.blob) / 2**20}
+
+    stall = asyncio.run(write())
+    print("  checkpoint stall:", json.dumps({k: round(v, 2) for k, v in stall.items()}),
+          flush=True)
+    return stall
+
+
 def worker_failover(config: Path, directory: Path, fresh: list[str]) -> dict[str, float]:
     """End to end: ``kill -9`` the worker holding ``control`` and start its successor (a cold
     start: the process, the group's session timeout for the dead member, the rebuild); seconds
@@ -257,6 +300,10 @@ def main() -> None:
                         help="no model on the models topic: the rebuild fits the learner")
     parser.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",
                         help="checkpoints off: the rebuild reads every topic in full")
+    parser.add_argument("--both", action="store_true",
+                        help="also from every topic in full, on the same topics (runs alternate)")
+    parser.add_argument("--stall", action="store_true",
+                        help="then time one checkpoint (a merge) as the worker's chores write it")
     parser.add_argument("--suffix", type=int, default=5000,
                         help="items and labels written after the last checkpoint")
     parser.add_argument("--out", type=Path, default=None, help="JSON results")
@@ -274,7 +321,12 @@ def main() -> None:
             filled = fill(config, n, texts[:-4000], labels[:-4000], args.model,
                           args.suffix if args.checkpoint else None)
             print(f"{n} labels on the topics in {filled:.0f}s", flush=True)
-            runs = [failover_once(config, fresh) for _ in range(args.repeats)]
+            full = full_read_config(config) if args.both and args.checkpoint else None
+            runs, full_runs = [], []
+            for _ in range(args.repeats):
+                runs.append(failover_once(config, fresh))
+                if full is not None:
+                    full_runs.append(failover_once(full, fresh))
             totals = sorted(r["total_s"] for r in runs)
             cpu = sorted(r["total_cpu_s"] for r in runs)
             row: dict[str, Any] = {
@@ -282,6 +334,10 @@ def main() -> None:
                 "median_s": statistics.median(totals),
                 "p95_s": float(np.percentile(totals, 95)), "median_cpu_s": statistics.median(cpu),
                 "load": load_average()}
+            if full_runs:
+                row["full"] = _summary(full_runs)
+            if args.stall and args.checkpoint:
+                row["stall"] = checkpoint_stall(config)
             if args.worker:
                 row["worker"] = worker_failover(config, directory, fresh[:FIRST_BATCH * 5])
             results.append(row)
@@ -294,8 +350,22 @@ def main() -> None:
                   f"{runs[0]['embedded']}); load {row['load']}"
                   + (f"; worker kill -9 -> first selection {row['worker']['kill_to_selection_s']:.1f}s"
                      if args.worker else ""), flush=True)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2))
+            if full_runs:
+                f = row["full"]
+                print(f"{n:>9} labels, every topic read: median {f['median_s']:.1f}s (CPU "
+                      f"{f['median_cpu_s']:.1f}s), p95 {f['p95_s']:.1f}s over {len(full_runs)} "
+                      f"(read {f['read_s']:.1f}s, restore {f['restore_s']:.1f}s)", flush=True)
+            if args.out:
+                args.out.write_text(json.dumps(results, indent=2))
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    totals = sorted(r["total_s"] for r in runs)
+    return {"runs": runs, "median_s": statistics.median(totals),
+            "p95_s": float(np.percentile(totals, 95)),
+            "median_cpu_s": statistics.median(r["total_cpu_s"] for r in runs),
+            "read_s": statistics.median(r["read_s"] for r in runs),
+            "restore_s": statistics.median(r["restore_s"] for r in runs)}
 
 
 if __name__ == "__main__":

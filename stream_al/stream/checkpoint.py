@@ -51,6 +51,7 @@ from stream_al.stream.rebuild import (
     OffsetsGone,
     TopicState,
     _consumer,
+    end_offsets,
     read_state,
     read_topic,
     rebuilt_topics,
@@ -258,6 +259,13 @@ class Prepared:
     blob: bytes
     manifest: Manifest
     replaces: list[Segment]
+    base: Manifest | None = None
+    """The checkpoint it follows (the newest when it was prepared); it is written only if
+    that is still the newest (:class:`StaleCheckpoint` otherwise)."""
+
+
+class StaleCheckpoint(CheckpointError):
+    """A prepared checkpoint that no longer follows the newest one (a rebuild came between)."""
 
 
 class Checkpoints:
@@ -304,19 +312,27 @@ class Checkpoints:
         """Try again in ``checkpoint.every_s`` (the last one failed)."""
         self.labels, self._last = 0, time.time()
 
-    def prepare(self, state: TopicState | None = None) -> Prepared:
+    def ends(self) -> Offsets:
+        """Where the next checkpoint stops: the topics' ends now. Take them between the
+        coordinator's transactions (every record of its own before them is committed); then
+        :meth:`prepare` may read up to them while the coordinator goes on."""
+        return end_offsets(self.kafka)
+
+    def prepare(self, state: TopicState | None = None, until: Offsets | None = None) -> Prepared:
         """The next checkpoint: ``state`` (a full read just done) as its one segment, or what
-        the topics hold since the last one as a new segment (all of them merged into one past
-        ``checkpoint.max_segments``). Call between the coordinator's transactions."""
+        the topics hold since the last one (up to ``until``, from :meth:`ends`; None: their
+        ends now, so call it between the coordinator's transactions) as a new segment (all of
+        them merged into one past ``checkpoint.max_segments``). Blocking (seconds at 1M labels
+        for a merge): the coordinator need not wait for it, only for :meth:`write`."""
         last = self.manifest
         topics = rebuilt_topics(self.kafka)
         replaces: list[Segment] = []
         if state is not None:  # a full read: its one segment replaces every other
             replaces = list(last.segments) if last is not None else []
         elif last is None:
-            state = read_state(self.kafka)
+            state = read_state(self.kafka, until=until)
         else:
-            state = read_state(self.kafka, since=last.offsets)
+            state = read_state(self.kafka, since=last.offsets, until=until)
             state.offsets = {t: {**last.offsets.get(t, {}), **e} for t, e in state.offsets.items()}
             if len(last.segments) >= self.settings.max_segments:
                 base = TopicState()
@@ -328,11 +344,15 @@ class Checkpoints:
         kept = [s for s in (last.segments if last is not None else []) if s not in replaces]
         manifest = Manifest(kept, {t: dict(e) for t, e in state.offsets.items()}, topics,
                             time.time(), n + 1)
-        return Prepared(encode(state), manifest, replaces)
+        return Prepared(encode(state), manifest, replaces, last)
 
     async def write(self, producer: CoordinatorProducer, prepared: Prepared) -> Manifest:
         """Write ``prepared`` in the coordinator's open transaction: chunks, tombstones of the
-        segments it replaces, then the manifest. :class:`Fenced` if the role moved."""
+        segments it replaces, then the manifest. :class:`Fenced` if the role moved,
+        :class:`StaleCheckpoint` if another checkpoint was written or read since it was
+        prepared."""
+        if prepared.base is not self.manifest:
+            raise StaleCheckpoint("prepared after a checkpoint that is no longer the newest")
         blob, manifest = prepared.blob, prepared.manifest
         key = f"seg/{manifest.next_segment - 1}"
         pieces = [blob[i:i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)] or [b""]

@@ -94,10 +94,12 @@ def _consumer(kafka: KafkaSettings) -> KafkaConsumer:
 def read_topic(
     kafka: KafkaSettings, topic: str, last_only: bool = False, timeout_s: float = 60.0,
     since: Mapping[int, int] | None = None, ends: dict[int, int] | None = None,
+    until: Mapping[int, int] | None = None,
 ) -> Iterator[ConsumerRecord]:
     """Every record of ``topic`` up to its end now (or only the last few per partition:
     :data:`LAST_RECORDS`). ``since``: per partition, the offset to start at (the rest from
-    the beginning); ``ends`` is filled with the offset each partition was read up to."""
+    the beginning); ``until``: per partition, the offset to stop before, if it comes before
+    the end; ``ends`` is filled with the offset each partition was read up to."""
     consumer = _consumer(kafka)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -106,6 +108,8 @@ def read_topic(
             return
         consumer.assign(tps)
         end = consumer.end_offsets(tps)
+        if until is not None:
+            end = {tp: min(e, until.get(tp.partition, e)) for tp, e in end.items()}
         starts = consumer.beginning_offsets(tps)
         if since:
             _check_since(topic, since, starts, end)
@@ -150,10 +154,11 @@ def _check_since(topic: str, since: Mapping[int, int], starts: Mapping[TopicPart
 
 
 def read_state(kafka: KafkaSettings, since: Offsets | None = None,
-               into: TopicState | None = None) -> TopicState:
+               into: TopicState | None = None, until: Offsets | None = None) -> TopicState:
     """Read the topics a coordinator rebuilds from (see the module docstring): all of them, or
     (``since``: where a checkpoint stopped, stream/checkpoint.py) only what came after, added
-    to ``into`` (the checkpoint's state). The last model is always read."""
+    to ``into`` (the checkpoint's state); ``until``: up to these offsets, not the ends now
+    (:func:`end_offsets` taken earlier). The last model is always read."""
     t = kafka.topics
     state = into if into is not None else TopicState()
     since = since or {}
@@ -161,7 +166,8 @@ def read_state(kafka: KafkaSettings, since: Offsets | None = None,
         ends = state.offsets.setdefault(topic, {})
         fold = {t.selected: _fold_selected, t.state: _fold_state,
                 t.expert: _fold_expert}.get(topic, _fold_labels)
-        for record in read_topic(kafka, topic, since=since.get(topic), ends=ends):
+        for record in read_topic(kafka, topic, since=since.get(topic), ends=ends,
+                                 until=None if until is None else until.get(topic, {})):
             fold(state, record, topic, t)
     state.model_version, state.temperature, state.model = _last_model(kafka, last_only=True)
     if state.model_version == 0:  # the last record is not a model (a stray producer's): look back
@@ -175,6 +181,20 @@ def read_state(kafka: KafkaSettings, since: Offsets | None = None,
         state.model_version,
     )
     return state
+
+
+def end_offsets(kafka: KafkaSettings) -> Offsets:
+    """The end of every topic :func:`read_state` reads, now."""
+    consumer = _consumer(kafka)
+    try:
+        out: Offsets = {}
+        for topic in rebuilt_topics(kafka):
+            tps = [TopicPartition(topic, p)
+                   for p in sorted(consumer.partitions_for_topic(topic) or set())]
+            out[topic] = {tp.partition: e for tp, e in consumer.end_offsets(tps).items()} if tps else {}
+        return out
+    finally:
+        consumer.close()
 
 
 def rebuilt_topics(kafka: KafkaSettings) -> list[str]:
