@@ -6,7 +6,8 @@ times, a successor does what a worker does when it gets the control partition, t
 phase on the real topics and the real core:
 
 1. ``read``: :func:`stream_al.stream.rebuild.read_state` (every topic the rebuild reads);
-2. ``restore``: :meth:`Coordinator.restore` (label store, verdicts, learner, budget;
+2. ``restore``: the caps' replay (``Admission.replay_many``, as the worker does) and
+   :meth:`Coordinator.restore` (label store, verdicts, learner, budget;
    re-embedding only what the restored state holds: ``stream_al/loop/restore_rows.py``);
    When the last published model (on ``models``) learned every label, the learner continues
    from its weights; ``--no-model`` leaves ``models`` empty, so the learner is fitted afresh;
@@ -38,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import yaml
 
 from benchmarks.broker import (
     DATASETS,
@@ -51,6 +53,7 @@ from benchmarks.broker import (
 from stream_al.config import KafkaSettings, Settings
 from stream_al.embed import make_embedder
 from stream_al.learn.online import OnlineLearner
+from stream_al.loop.admission import Admission
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import ModelRelease, ScoredTexts
 from stream_al.score.batch import score_many
@@ -179,8 +182,9 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     c = Coordinator(s, embedder.dim, embedder)
     if not state.checkpoint and s.checkpoint.enabled:
         Checkpoints(s.checkpoint, s.kafka).prepare(state)  # what a full read costs in addition
-    restored = c.restore(conversion.purchases(state.selected), state.expired,
-                         conversion.labels_of_many(state.labels),
+    admission = Admission(s.kafka, s.annotation.max_annotators)  # the worker's replay of the caps
+    labels = admission.replay_many(state.labels, state.label_times)
+    restored = c.restore(state.selected, state.expired, labels,
                          conversion.budget_ledger(state.ledger), state.model_version, time.time(),
                          requested=state.requested, model=state.model)
     t2, cpu2 = time.perf_counter(), time.process_time()
@@ -206,6 +210,48 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     print("  run:", json.dumps({k: round(v, 2) if isinstance(v, float) else v
                                 for k, v in run.items()}), flush=True)
     return run
+
+
+def full_read_config(config: Path) -> Path:
+    """``config`` with checkpoints off: the same topics, every one read in full."""
+    settings = yaml.safe_load(config.read_text())
+    settings.setdefault("checkpoint", {})["enabled"] = False
+    path = config.with_name(config.stem + "-full.yaml")
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def checkpoint_stall(config: Path) -> dict[str, float]:
+    """One checkpoint as the worker's chores write it (stream/coordinating.py), the costliest
+    kind: a merge of every segment with what came since (``max_segments`` reached). The lock
+    that holds the coordinator is held while the topics' ends are taken and while the chunks
+    are written, not while the segments are read, merged and encoded (``prepare``: before
+    this branch, the lock was held for that too)."""
+    s = _settings(config)
+    checkpoints = Checkpoints(s.checkpoint.model_copy(update={"max_segments": 1}), s.kafka)
+    checkpoints.load()  # a successor's: the newest manifest
+
+    async def write() -> dict[str, float]:
+        producer = CoordinatorProducer(s.kafka)
+        await producer.claim()
+        try:
+            t0 = time.perf_counter()
+            until = checkpoints.ends()
+            t1 = time.perf_counter()
+            prepared = checkpoints.prepare(until=until)
+            t2 = time.perf_counter()
+            await checkpoints.write(producer, prepared)
+            t3 = time.perf_counter()
+        finally:
+            await producer.release()
+        return {"ends_s": t1 - t0, "prepare_s": t2 - t1, "write_s": t3 - t2,
+                "held_s": (t1 - t0) + (t3 - t2), "held_before_s": t3 - t0,
+                "mb": len(prepared.blob) / 2**20}
+
+    stall = asyncio.run(write())
+    print("  checkpoint stall:", json.dumps({k: round(v, 2) for k, v in stall.items()}),
+          flush=True)
+    return stall
 
 
 def worker_failover(config: Path, directory: Path, fresh: list[str]) -> dict[str, float]:
@@ -254,6 +300,10 @@ def main() -> None:
                         help="no model on the models topic: the rebuild fits the learner")
     parser.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",
                         help="checkpoints off: the rebuild reads every topic in full")
+    parser.add_argument("--both", action="store_true",
+                        help="also from every topic in full, on the same topics (runs alternate)")
+    parser.add_argument("--stall", action="store_true",
+                        help="then time one checkpoint (a merge) as the worker's chores write it")
     parser.add_argument("--suffix", type=int, default=5000,
                         help="items and labels written after the last checkpoint")
     parser.add_argument("--out", type=Path, default=None, help="JSON results")
@@ -271,7 +321,12 @@ def main() -> None:
             filled = fill(config, n, texts[:-4000], labels[:-4000], args.model,
                           args.suffix if args.checkpoint else None)
             print(f"{n} labels on the topics in {filled:.0f}s", flush=True)
-            runs = [failover_once(config, fresh) for _ in range(args.repeats)]
+            full = full_read_config(config) if args.both and args.checkpoint else None
+            runs, full_runs = [], []
+            for _ in range(args.repeats):
+                runs.append(failover_once(config, fresh))
+                if full is not None:
+                    full_runs.append(failover_once(full, fresh))
             totals = sorted(r["total_s"] for r in runs)
             cpu = sorted(r["total_cpu_s"] for r in runs)
             row: dict[str, Any] = {
@@ -279,6 +334,10 @@ def main() -> None:
                 "median_s": statistics.median(totals),
                 "p95_s": float(np.percentile(totals, 95)), "median_cpu_s": statistics.median(cpu),
                 "load": load_average()}
+            if full_runs:
+                row["full"] = _summary(full_runs)
+            if args.stall and args.checkpoint:
+                row["stall"] = checkpoint_stall(config)
             if args.worker:
                 row["worker"] = worker_failover(config, directory, fresh[:FIRST_BATCH * 5])
             results.append(row)
@@ -291,8 +350,22 @@ def main() -> None:
                   f"{runs[0]['embedded']}); load {row['load']}"
                   + (f"; worker kill -9 -> first selection {row['worker']['kill_to_selection_s']:.1f}s"
                      if args.worker else ""), flush=True)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2))
+            if full_runs:
+                f = row["full"]
+                print(f"{n:>9} labels, every topic read: median {f['median_s']:.1f}s (CPU "
+                      f"{f['median_cpu_s']:.1f}s), p95 {f['p95_s']:.1f}s over {len(full_runs)} "
+                      f"(read {f['read_s']:.1f}s, restore {f['restore_s']:.1f}s)", flush=True)
+            if args.out:
+                args.out.write_text(json.dumps(results, indent=2))
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    totals = sorted(r["total_s"] for r in runs)
+    return {"runs": runs, "median_s": statistics.median(totals),
+            "p95_s": float(np.percentile(totals, 95)),
+            "median_cpu_s": statistics.median(r["total_cpu_s"] for r in runs),
+            "read_s": statistics.median(r["read_s"] for r in runs),
+            "restore_s": statistics.median(r["restore_s"] for r in runs)}
 
 
 if __name__ == "__main__":

@@ -119,16 +119,29 @@ def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
     k = max(2, len({x.label for x in labels}))
     votes = votes_of(labels)
     weight: dict[str, dict[str, float]] = {}
+    of_annotator: dict[str, float] = {}  # the log-odds of each annotator's vote, once each
     for x in labels:
-        acc = min(max(accuracy.get(x.annotator_id, default_accuracy), 1e-3), 1 - 1e-3)
+        lw = of_annotator.get(x.annotator_id)
+        if lw is None:
+            acc = min(max(accuracy.get(x.annotator_id, default_accuracy), 1e-3), 1 - 1e-3)
+            lw = of_annotator[x.annotator_id] = math.log(acc * (k - 1) / (1 - acc))
         w = weight.setdefault(x.item_id, {})
-        w[x.label] = w.get(x.label, 0.0) + math.log(acc * (k - 1) / (1 - acc))
+        w[x.label] = w.get(x.label, 0.0) + lw
     out = {}
+    one_vote: dict[float, float] = {}  # an item of one label: its confidence, by that weight
     for item, v in votes.items():
         if item in gold:
             out[item] = Verdict(item, gold[item], 1.0, "gold", "weighted", dict(v))
             continue
         w = weight[item]
+        if len(w) == 1:
+            ((label, top),) = w.items()
+            conf = one_vote.get(top)
+            if conf is None:
+                conf = one_vote[top] = 1.0 / (math.exp(top - top) + (k - 1) * math.exp(-top))
+            out[item] = Verdict(item, label, conf, _status(v, conf, min_confidence), "weighted",
+                                dict(v))
+            continue
         top = max(w.values())  # classes never said have weight 0 (k - len(w) of them)
         z = sum(math.exp(x - top) for x in w.values()) + (k - len(w)) * math.exp(-top)
         label = max(w, key=lambda c: w[c])  # first maximum: earliest label
@@ -178,6 +191,8 @@ class Adjudicator:
 
     def _expert_verdicts(self, labels: list[Label]) -> dict[str, Verdict]:
         expert = [x for x in labels if x.annotator_id in self.experts]
+        if not expert:
+            return {}
         all_votes = votes_of(labels)
         out = {}
         for item, votes in votes_of(expert).items():

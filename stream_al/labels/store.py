@@ -99,6 +99,26 @@ class LabelStore:
     def add_many(self, labels: Iterable[Label]) -> list[bool]:
         return [self.add_one(label) for label in labels]
 
+    def add_new_many(self, labels: Iterable[Label]) -> None:
+        """Store ``labels``, each of an (item, annotator) not in the store yet (the caller
+        checked: a rebuild into an empty store), in one transaction. ValueError if one was
+        there (the others are stored, as :meth:`add_many` would)."""
+        rows = [(x.item_id, x.label, x.annotator_id, x.timestamp, x.confidence, x.received_at)
+                for x in labels]
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    f"INSERT OR IGNORE INTO labels ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            finally:
+                self._db.execute("COMMIT")
+            added = self._db.total_changes - before
+        self._n += added
+        if added != len(rows):
+            raise ValueError(f"{len(rows) - added} of {len(rows)} labels were in the store "
+                             "already: add_many stores only the new ones")
+
     def bulk(self) -> AbstractContextManager[None]:
         """Writes in the block share one sqlite transaction (a rebuild's many rows)."""
         return one_transaction(self._db, self._lock)

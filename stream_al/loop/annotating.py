@@ -137,7 +137,7 @@ class Annotating:
 
     def _item(self, item_id: str) -> Item | None:
         item = self.open.get(item_id)
-        if item is None and (row := self.settled.get(item_id)) is not None:
+        if item is None and self.settled.written and (row := self.settled.get(item_id)) is not None:
             seq, wanted, learned = row
             item = Item(wanted, math.inf, settled=True, learned=learned, seq=seq)
         return item
@@ -419,8 +419,7 @@ class Annotating:
         live labels only: a suspicion decided but never sent is not found again."""
         requested = requested or {}
         self._requested |= set(requested)
-        for item_id, (k, deadline) in wanted.items():
-            self.bought(item_id, k, deadline)
+        self._bought_many(wanted)
         for item_id in dict.fromkeys(x.item_id for x in stored if x.annotator_id in self.experts):
             expert = next(x for x in store.labels_of(item_id) if x.annotator_id in self.experts)
             self._observe_gold([expert], store)
@@ -431,7 +430,7 @@ class Annotating:
         if not ready:
             return []
         verdicts = self._verdicts(ready, store)
-        out = []
+        out, settled = [], []
         for i in ready:
             item, v = self._item(i), verdicts[i]
             item.settled = True
@@ -445,8 +444,27 @@ class Annotating:
                 if i not in self._requested:  # decided, never sent: send it now
                     self.outbox.requests.append(
                         self._request(i, texts, "disagreement", v, None, now, store))
-            self._keep(i, item)
+            if item.held is None:  # what _keep does, the rows written at once
+                settled.append((i, item.seq, item.wanted, item.learned))
+                self.open.pop(i, None)
+            else:
+                self._keep(i, item)
+        self.settled.put_many(settled)
         return out
+
+    def _bought_many(self, wanted: Mapping[str, tuple[int, float]]) -> None:
+        """:meth:`bought` for each item of ``wanted`` (a rebuild's every item): with nothing
+        settled yet (a fresh instance), without a query per item."""
+        if not self.by_verdict:
+            return
+        if self.settled.written:
+            for item_id, (k, deadline) in wanted.items():
+                self.bought(item_id, k, deadline)
+            return
+        for item_id, (k, deadline) in wanted.items():
+            if item_id not in self.open:
+                self._bought += 1
+                self.open[item_id] = Item(k, deadline, seq=self._bought)
 
     def _still_suspicious(self, item_id: str, v: Verdict, store: LabelStore,
                           requested: Mapping[str, str]) -> bool:

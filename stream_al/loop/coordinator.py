@@ -647,15 +647,30 @@ class Coordinator:
         learned: list[Label] = []
         known: list[str] = []
         rejected = 0
-        with self.labels.bulk():
+        if len(self.labels):  # a store with rows already: each label's (item, annotator) asked
+            with self.labels.bulk():
+                for label in labels:
+                    if self._refusal(label, known, texts) is not None:
+                        rejected += 1
+                    elif self._store(label := replace(label, received_at=0.0),
+                                     texts[label.item_id]):
+                        learned.append(label)
+                        if label.label not in known:
+                            known.append(label.label)
+        else:  # an empty store (a fresh instance): duplicates found in memory, rows written at once
+            keys: set[tuple[str, str]] = set()
             for label in labels:
                 if self._refusal(label, known, texts) is not None:
                     rejected += 1
-                elif self._store(label := replace(label, received_at=0.0),
-                                 texts[label.item_id]):
+                elif (key := (label.item_id, label.annotator_id)) not in keys:
+                    keys.add(key)
+                    label = Label(label.item_id, label.label, label.annotator_id,
+                                  label.timestamp, label.confidence, 0.0)
+                    self.labels_hash.add_one(LabeledRow.of(label, texts[label.item_id]))
                     learned.append(label)
                     if label.label not in known:
                         known.append(label.label)
+            self.labels.add_new_many(learned)
         self.agreement.add_many(learned)
         return learned, rejected
 

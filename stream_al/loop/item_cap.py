@@ -53,6 +53,17 @@ class ItemCap:
         for x in labels:
             self._answers.setdefault(x.item_id, {}).setdefault(x.annotator_id, x.label)
 
+    def fits(self, x: Said) -> bool:
+        """Would ``admit_many([x])`` keep ``x``?"""
+        answers = self._answers.get(x.item_id)
+        if answers is None:
+            return self.max_annotators >= 1
+        return x.annotator_id in answers or len(answers) < self.max_annotators
+
+    def accept_one(self, x: Said) -> None:
+        """``accepted_many([x])`` (a rebuild's replay, one label at a time)."""
+        self._answers.setdefault(x.item_id, {}).setdefault(x.annotator_id, x.label)
+
     def first_answer(self, item_id: str, annotator_id: str) -> str | None:
         """What ``annotator_id`` answered first for ``item_id`` (None: nothing accepted)."""
         return self._answers.get(item_id, {}).get(annotator_id)

@@ -29,6 +29,8 @@ class SettledItems:
         self._db.execute("CREATE TABLE settled (item_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, "
                          "wanted INTEGER NOT NULL, learned TEXT)")
         self._lock = threading.Lock()
+        self.written = False
+        """Was any row ever put? (No: every lookup would find nothing, a rebuild skips them.)"""
 
     def __contains__(self, item_id: str) -> bool:
         return self.get(item_id) is not None
@@ -39,9 +41,13 @@ class SettledItems:
                                     (item_id,)).fetchone()
 
     def put(self, item_id: str, seq: int, wanted: int, learned: str | None) -> None:
+        self.put_many([(item_id, seq, wanted, learned)])
+
+    def put_many(self, rows: list[tuple[str, int, int, str | None]]) -> None:
+        """:meth:`put` of each (item, seq, wanted, learned), in one statement."""
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO settled VALUES (?, ?, ?, ?)",
-                             (item_id, seq, wanted, learned))
+            self._db.executemany("INSERT OR REPLACE INTO settled VALUES (?, ?, ?, ?)", rows)
+            self.written = self.written or bool(rows)
 
     def bulk(self) -> AbstractContextManager[None]:
         """Writes in the block share one sqlite transaction (a rebuild's many rows)."""

@@ -64,7 +64,11 @@ def labels_of_many(labels: Iterable[LabelIn]) -> list[Label]:
 
 
 def purchase(item: SelectedItem) -> records.Purchase:
-    return records.Purchase(**item.model_dump(exclude={"schema_version"}))
+    """Field by field (a rebuild converts every item ever bought: ``model_dump`` took 6 µs
+    an item, 6 s at 1M; ``tests/stream/test_messages.py`` checks no field is left out)."""
+    return records.Purchase(item.item_id, item.text, item.batch_id, item.strategy, item.reason,
+                            dict(item.scores), item.model_version, item.deadline, item.cost,
+                            item.group, item.priority, item.annotators, item.window)
 
 
 def purchases(items: Iterable[SelectedItem]) -> list[records.Purchase]:

@@ -26,7 +26,7 @@ from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
 from stream_al.stream import commands, conversion
 from stream_al.stream.admission import Admission
-from stream_al.stream.checkpoint import Checkpoints
+from stream_al.stream.checkpoint import Checkpoints, Prepared
 from stream_al.stream.command_relay import CommandRelay
 from stream_al.stream.fencing import CoordinatorProducer, Fenced, FencedPublisher
 from stream_al.stream.messages import (
@@ -88,6 +88,8 @@ class CoordinatorShell:
         self._relays = Cadence(RELAY_EVERY_S)
         self.admission = self._admission()
         self.checkpoints = Checkpoints(settings.checkpoint, settings.kafka)
+        self._preparing: asyncio.Future[Prepared] | None = None
+        """The next checkpoint, prepared off the lock (stream/checkpoint.py); None: none."""
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
             registry = ModelRegistry(registry_dir(settings.registry, settings.kafka), settings.registry.keep_snapshots)
@@ -188,15 +190,16 @@ class CoordinatorShell:
         started = time.perf_counter()
         # first fence the last owner, then read the topics
         epoch = self.producer.epoch if self.producer.claimed else await self._claim()
+        self._preparing = None  # one prepared before this rebuild follows a stale checkpoint
         state = await self._run(self.checkpoints.load)  # the newest checkpoint and after
         self.admission = self._admission()  # refused live, refused after a rebuild
         labels = self.admission.replay_many(state.labels, state.label_times)
         c = Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
         restored = await self._run(
             c.restore,
-            conversion.purchases(state.selected),
+            state.selected,
             state.expired,
-            conversion.labels_of_many(labels),
+            labels,
             conversion.budget_ledger(state.ledger),
             state.model_version,
             time.time(),
@@ -562,19 +565,32 @@ class CoordinatorShell:
                 await self._chores_in(c)
 
     async def _checkpoint(self, full: TopicState | None = None) -> None:
-        """A checkpoint when one is due (stream/checkpoint.py): the topics since the last one,
-        read now that every transaction of ours is committed, then written in one of its own
-        (``full``: a full read's state, the first checkpoint). One that fails (a broker error, a
-        checkpoint topic this worker may not write) is tried again at the next due time: a
+        """A checkpoint when one is due (stream/checkpoint.py), in two steps so that the
+        coordinator (this lock) is not held while the topics are read and encoded: here, between
+        two of its transactions, the topics' ends are taken and the reading and encoding up to
+        them starts in a thread; a later chore writes the result in a transaction of its own
+        (``full``: a full read's state, the first checkpoint). One that fails (a broker error,
+        a checkpoint topic this worker may not write) is tried again at the next due time: a
         rebuild does not need it."""
-        if full is None and not self.checkpoints.due(time.time()):
-            return
         try:
-            prepared = await self._run(self.checkpoints.prepare, full)
-            await self.checkpoints.write(self.producer, prepared)
+            if self._preparing is not None:
+                if not self._preparing.done():
+                    return
+                prepared, self._preparing = self._preparing.result(), None
+                started = time.perf_counter()
+                await self.checkpoints.write(self.producer, prepared)
+                log.info("checkpoint written in %.2fs (the coordinator waited that long)",
+                         time.perf_counter() - started)
+                return
+            if full is None and not self.checkpoints.due(time.time()):
+                return
+            until = None if full is not None else await self._run(self.checkpoints.ends)
+            self._preparing = asyncio.ensure_future(
+                self._run(self.checkpoints.prepare, full, until))
         except Fenced:
             raise
         except Exception as e:  # never stops the coordinator: the topics are the truth
+            self._preparing = None
             self.checkpoints.postpone()
             self.metrics.count_error("select", type(e).__name__)
             log.warning("writing a checkpoint failed: %s: %s; trying again in %ss",

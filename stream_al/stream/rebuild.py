@@ -25,8 +25,10 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from stream_al.config import KafkaSettings, TopicSettings
 from stream_al.errors import StreamAlError
+from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.stream import access, clients
+from stream_al.loop.records import Purchase
+from stream_al.stream import access, clients, conversion
 from stream_al.stream.messages import (
     DeadLetterReason,
     ExpertRequest,
@@ -55,9 +57,11 @@ Offsets = dict[str, dict[int, int]]
 class TopicState:
     """Everything a coordinator restores from."""
 
-    selected: list[SelectedItem] = field(default_factory=list)
+    selected: list[Purchase] = field(default_factory=list)
+    """Every item on ``selected``, as the core takes them (converted once, when read)."""
     expired: dict[str, float] = field(default_factory=dict)
-    labels: list[LabelIn] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    """Every label on the labels topics (a vendor's attributed to it), as the core takes them."""
     label_times: list[float] = field(default_factory=list)
     """When the broker appended each label (epoch seconds): the class cap replays by them."""
     ledger: Ledger | None = None
@@ -90,10 +94,12 @@ def _consumer(kafka: KafkaSettings) -> KafkaConsumer:
 def read_topic(
     kafka: KafkaSettings, topic: str, last_only: bool = False, timeout_s: float = 60.0,
     since: Mapping[int, int] | None = None, ends: dict[int, int] | None = None,
+    until: Mapping[int, int] | None = None,
 ) -> Iterator[ConsumerRecord]:
     """Every record of ``topic`` up to its end now (or only the last few per partition:
     :data:`LAST_RECORDS`). ``since``: per partition, the offset to start at (the rest from
-    the beginning); ``ends`` is filled with the offset each partition was read up to."""
+    the beginning); ``until``: per partition, the offset to stop before, if it comes before
+    the end; ``ends`` is filled with the offset each partition was read up to."""
     consumer = _consumer(kafka)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -102,6 +108,8 @@ def read_topic(
             return
         consumer.assign(tps)
         end = consumer.end_offsets(tps)
+        if until is not None:
+            end = {tp: min(e, until.get(tp.partition, e)) for tp, e in end.items()}
         starts = consumer.beginning_offsets(tps)
         if since:
             _check_since(topic, since, starts, end)
@@ -146,10 +154,11 @@ def _check_since(topic: str, since: Mapping[int, int], starts: Mapping[TopicPart
 
 
 def read_state(kafka: KafkaSettings, since: Offsets | None = None,
-               into: TopicState | None = None) -> TopicState:
+               into: TopicState | None = None, until: Offsets | None = None) -> TopicState:
     """Read the topics a coordinator rebuilds from (see the module docstring): all of them, or
     (``since``: where a checkpoint stopped, stream/checkpoint.py) only what came after, added
-    to ``into`` (the checkpoint's state). The last model is always read."""
+    to ``into`` (the checkpoint's state); ``until``: up to these offsets, not the ends now
+    (:func:`end_offsets` taken earlier). The last model is always read."""
     t = kafka.topics
     state = into if into is not None else TopicState()
     since = since or {}
@@ -157,7 +166,8 @@ def read_state(kafka: KafkaSettings, since: Offsets | None = None,
         ends = state.offsets.setdefault(topic, {})
         fold = {t.selected: _fold_selected, t.state: _fold_state,
                 t.expert: _fold_expert}.get(topic, _fold_labels)
-        for record in read_topic(kafka, topic, since=since.get(topic), ends=ends):
+        for record in read_topic(kafka, topic, since=since.get(topic), ends=ends,
+                                 until=None if until is None else until.get(topic, {})):
             fold(state, record, topic, t)
     state.model_version, state.temperature, state.model = _last_model(kafka, last_only=True)
     if state.model_version == 0:  # the last record is not a model (a stray producer's): look back
@@ -173,6 +183,20 @@ def read_state(kafka: KafkaSettings, since: Offsets | None = None,
     return state
 
 
+def end_offsets(kafka: KafkaSettings) -> Offsets:
+    """The end of every topic :func:`read_state` reads, now."""
+    consumer = _consumer(kafka)
+    try:
+        out: Offsets = {}
+        for topic in rebuilt_topics(kafka):
+            tps = [TopicPartition(topic, p)
+                   for p in sorted(consumer.partitions_for_topic(topic) or set())]
+            out[topic] = {tp.partition: e for tp, e in consumer.end_offsets(tps).items()} if tps else {}
+        return out
+    finally:
+        consumer.close()
+
+
 def rebuilt_topics(kafka: KafkaSettings) -> list[str]:
     """The topics :func:`read_state` reads from their start (``models``: its last record)."""
     t = kafka.topics
@@ -185,7 +209,7 @@ def _fold_selected(state: TopicState, record: ConsumerRecord, topic: str,
     if isinstance(item, DeadLetterReason):
         state.unreadable += 1
     else:
-        state.selected.append(item)
+        state.selected.append(conversion.purchase(item))
 
 
 def _fold_state(state: TopicState, record: ConsumerRecord, topic: str, t: TopicSettings) -> None:
@@ -209,7 +233,7 @@ def _fold_labels(state: TopicState, record: ConsumerRecord, topic: str, t: Topic
     if isinstance(label, LabelIn):  # a vendor's labels speak for that vendor only
         label = access.attribute_one(label, topic, t)
     if isinstance(label, LabelIn):
-        state.labels.append(label)
+        state.labels.append(conversion.label_of(label))
         state.label_times.append(record.timestamp / 1000)
 
 

@@ -6,6 +6,8 @@ Simulated annotators with known error rates label real AG News items: four hones
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stream_al.annotation.adjudication import Adjudicator, dawid_skene_many, majority_many
 from stream_al.annotation.base import AnnotationSettings
@@ -138,3 +140,32 @@ def test_an_experts_label_is_final():
 def test_no_labels_no_verdicts():
     assert dawid_skene_many([]).verdicts == {}
     assert Adjudicator(AnnotationSettings()).adjudicate_many([]) == {}
+
+
+def _weighted_by_formula(labels, accuracy, default=0.7):
+    """The weighted vote written out once per label (what weighted_vote_many computes)."""
+    import math
+
+    k = max(2, len({x.label for x in labels}))
+    w: dict[str, dict[str, float]] = {}
+    for x in labels:
+        acc = min(max(accuracy.get(x.annotator_id, default), 1e-3), 1 - 1e-3)
+        w.setdefault(x.item_id, {}).setdefault(x.label, 0.0)
+        w[x.item_id][x.label] += math.log(acc * (k - 1) / (1 - acc))
+    out = {}
+    for item, ws in w.items():
+        top = max(ws.values())
+        z = sum(math.exp(v - top) for v in ws.values()) + (k - len(ws)) * math.exp(-top)
+        out[item] = (max(ws, key=lambda c: ws[c]), 1.0 / z)
+    return out
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3), st.integers(0, 4)),
+                max_size=40),
+       st.dictionaries(st.sampled_from([f"a{n}" for n in range(4)]), st.floats(0.0, 1.0)))
+def test_the_weighted_vote_is_the_formula_label_by_label(rows, accuracy):
+    from stream_al.annotation.adjudication import weighted_vote_many
+
+    labels = [Label(f"i{i}", f"c{c}", f"a{a}", float(n)) for n, (i, a, c) in enumerate(rows)]
+    got = {i: (v.label, v.confidence) for i, v in weighted_vote_many(labels, accuracy).items()}
+    assert got == _weighted_by_formula(labels, accuracy)

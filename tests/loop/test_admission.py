@@ -3,7 +3,10 @@ replayed by a rebuild, in every driver."""
 
 from __future__ import annotations
 
-from stream_al.config import Settings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stream_al.config import KafkaSettings, Settings
 from stream_al.labels import Label
 from stream_al.loop.admission import Admission
 
@@ -46,3 +49,30 @@ def test_under_the_reject_policy_only_the_item_cap_applies():
     kept, refused = admission(reject).admit_many(
         [said("x", f"c{n}", "a") for n in range(5)], set(), 0.0)
     assert len(kept) == 5 and not refused
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 6), st.integers(0, 3),
+                          st.floats(0, 10_000)), max_size=60), st.integers(1, 4),
+       st.sampled_from(["reject", "accept_new_class"]), st.integers(0, 3))
+def test_a_replay_keeps_what_admitting_each_label_in_turn_keeps(rows, max_annotators, policy,
+                                                                 per_hour):
+    """The replay's one step a label keeps exactly the labels that admitting them one by one
+    (admit_many, then accepted_many of the kept) keeps, under either policy."""
+    def admission_of() -> Admission:
+        return Admission(KafkaSettings(label_policy=policy, new_classes_per_hour=per_hour,
+                                       label_classes=["c0"]), max_annotators)
+
+    labels = [said(f"i{i}", f"c{c}", f"a{a}") for i, a, c, _ in rows]
+    times = [t for *_, t in rows]
+    slow = admission_of()
+    kept = []
+    for n in sorted(range(len(labels)), key=lambda n: times[n]):
+        ok, _ = slow.admit_many([labels[n]], set(), times[n])
+        slow.accepted_many(ok)
+        kept += [n] if ok else []
+    fast = admission_of()
+    assert fast.replay_many(labels, times) == [labels[n] for n in sorted(kept)]
+    assert [fast.items.first_answer(x.item_id, x.annotator_id) for x in labels] == [
+        slow.items.first_answer(x.item_id, x.annotator_id) for x in labels]
+    assert fast.classes.admitted == slow.classes.admitted
+    assert fast.classes.refused == slow.classes.refused

@@ -163,3 +163,30 @@ def test_a_rebuild_continues_from_the_last_published_model_when_it_learned_every
     refitted = other.learner.snapshot()
     assert refitted.n_labels == len(bought) - 1
     assert not np.array_equal(refitted.weights, published.snapshot.weights)  # fitted afresh
+
+
+def test_a_rebuild_stores_the_first_label_of_each_annotator_and_hashes_exactly_those(embedder):
+    """Into a fresh coordinator, a rebuild writes its labels at once (duplicates found in
+    memory): the store and ``labels_hash`` hold the first label per (item, annotator), a label
+    of an item never bought is refused, as label-by-label storing would."""
+    from stream_al.labels.export import LabeledSnapshot
+
+    texts = {f"i-{n}": f"story {n} about markets" for n in range(6)}
+    bought = [Purchase(i, t, "b", "uncertainty", "uncertainty", {}, 0, 1e12, 1.0, 0, 0.0, 2)
+              for i, t in texts.items()]
+    labels = [Label(f"i-{n % 6}", ("World", "Sports")[n % 2], f"ann-{n % 4}", float(n), None,
+                    5.0) for n in range(30)]
+    labels.append(Label("never-bought", "World", "ann-0", 99.0))
+    c = Coordinator(make_settings(), embedder.dim, embedder)
+    restored = c.restore(bought, {}, labels, None, 0, 1.0)
+
+    first: dict[tuple[str, str], Label] = {}
+    for x in labels[:-1]:
+        first.setdefault(x.key, x)
+    assert restored.rejected_labels == 1
+    assert sorted((x.item_id, x.annotator_id, x.label, x.timestamp, x.received_at)
+                  for x in c.labels) == sorted(
+        (x.item_id, x.annotator_id, x.label, x.timestamp, 0.0) for x in first.values())
+    assert len(c.labels) == len(first) < 30
+    assert c.labels_hash.hexdigest() == LabeledSnapshot.from_labels(
+        first.values(), texts).label_set_hash

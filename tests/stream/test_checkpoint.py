@@ -18,7 +18,15 @@ from stream_al.config import Settings
 from stream_al.embed import make_embedder
 from stream_al.loop.coordinator import Coordinator
 from stream_al.stream import conversion
-from stream_al.stream.checkpoint import FORMAT, MANIFEST, Checkpoints, Manifest, read_checkpoint
+from stream_al.stream.checkpoint import (
+    FORMAT,
+    MANIFEST,
+    Checkpoints,
+    Manifest,
+    Prepared,
+    StaleCheckpoint,
+    read_checkpoint,
+)
 from stream_al.stream.fencing import CoordinatorProducer
 from stream_al.stream.rebuild import TopicState, read_state
 from stream_al.stream.topics import ensure_topics
@@ -57,13 +65,13 @@ def history(settings: Settings, start: int, n: int, now: float) -> None:
 
 
 def write_checkpoint(checkpoints: Checkpoints, settings: Settings,
-                     state: TopicState | None = None) -> Manifest:
+                     state: TopicState | None = None, prepared: Prepared | None = None) -> Manifest:
     """One checkpoint through the coordinator's transactional producer (its claim first)."""
     async def run() -> Manifest:
         producer = CoordinatorProducer(settings.kafka)
         await producer.claim()
         try:
-            return await checkpoints.write(producer, checkpoints.prepare(state))
+            return await checkpoints.write(producer, prepared or checkpoints.prepare(state))
         finally:
             await producer.release()
     return asyncio.run(run())
@@ -73,8 +81,8 @@ def restored(settings: Settings, state: TopicState) -> dict:
     """What a coordinator restored from ``state`` shows of itself."""
     embedder = make_embedder(settings.embedder)
     c = Coordinator(settings, embedder.dim, embedder)
-    c.restore(conversion.purchases(state.selected), state.expired,
-              conversion.labels_of_many(state.labels), conversion.budget_ledger(state.ledger),
+    c.restore(state.selected, state.expired, state.labels,
+              conversion.budget_ledger(state.ledger),
               state.model_version, 1e9, requested=state.requested, model=state.model)
     ledger = c.ledger(0.0)
     return {"ledger": ledger, "labels_hash": c.labels_hash.hexdigest(), "bought": set(c.texts),
@@ -84,8 +92,8 @@ def restored(settings: Settings, state: TopicState) -> dict:
 
 def same_records(a: TopicState, b: TopicState) -> None:
     key = lambda x: (x.item_id, x.annotator_id, x.label, x.timestamp)  # noqa: E731
-    assert [x.item_id for x in a.selected] != [] and sorted(
-        x.model_dump_json() for x in a.selected) == sorted(x.model_dump_json() for x in b.selected)
+    assert [x.item_id for x in a.selected] != [] and sorted(map(repr, a.selected)) == sorted(
+        map(repr, b.selected))
     assert sorted(map(key, a.labels)) == sorted(map(key, b.labels))
     assert a.expired == b.expired and a.requested == b.requested
     assert a.ledger == b.ledger and a.offsets == b.offsets
@@ -184,3 +192,39 @@ def test_no_checkpoint_yet_is_a_full_rebuild_without_a_warning(settings: Setting
     assert not via.checkpoint and len(via.selected) == 20
     assert not [r for r in caplog.records
                 if r.levelno >= logging.WARNING and r.name.startswith("stream_al.stream")]
+
+
+def test_a_checkpoint_prepared_while_the_coordinator_goes_on_stops_at_the_ends_taken(
+        settings: Settings):
+    """The worker takes the topics' ends between two transactions, reads and encodes up to
+    them off its lock while more records arrive, then writes: the checkpoint covers exactly
+    what was there when the ends were taken, and checkpoint + suffix == a full rebuild."""
+    now = time.time()
+    checkpoints = Checkpoints(settings.checkpoint, settings.kafka)
+    history(settings, 0, 200, now)
+    write_checkpoint(checkpoints, settings, read_state(settings.kafka))
+    history(settings, 200, 100, now)
+    until = checkpoints.ends()
+    history(settings, 300, 80, now)  # written while the checkpoint is being prepared
+    manifest = write_checkpoint(checkpoints, settings, prepared=checkpoints.prepare(until=until))
+    assert manifest.offsets == until
+    state, _ = read_checkpoint(settings.kafka)
+    assert len({x.item_id for x in state.selected}) == 300
+
+    full = read_state(settings.kafka)
+    via = Checkpoints(settings.checkpoint, settings.kafka).load()
+    assert via.checkpoint and len({x.item_id for x in via.selected}) == 380
+    same_records(via, full)
+    assert restored(settings, via) == restored(settings, full)
+
+
+def test_a_checkpoint_prepared_before_another_was_written_is_not_written(settings: Settings):
+    checkpoints = Checkpoints(settings.checkpoint, settings.kafka)
+    history(settings, 0, 50, time.time())
+    write_checkpoint(checkpoints, settings, read_state(settings.kafka))
+    history(settings, 50, 20, time.time())
+    late = checkpoints.prepare()
+    newest = write_checkpoint(checkpoints, settings)
+    with pytest.raises(StaleCheckpoint):
+        write_checkpoint(checkpoints, settings, prepared=late)
+    assert read_checkpoint(settings.kafka)[1].segments == newest.segments

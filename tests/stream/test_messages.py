@@ -267,3 +267,18 @@ def test_a_scored_record_whose_int8_rows_lack_their_scales_is_refused():
                                   precision="int8").model_dump()
     record["scales"] = ""
     assert parse(CONTROL, orjson.dumps(record)).reason == "invalid_field"
+
+
+def test_a_selected_item_converts_to_a_purchase_field_for_field():
+    import dataclasses
+
+    from stream_al.loop.records import Purchase
+    from stream_al.stream.conversion import purchase
+    from stream_al.stream.messages import SelectedItem
+
+    item = SelectedItem(schema_version=1, item_id="i-1", text="t", batch_id="b", strategy="s", reason="r",
+                        scores={"u": 0.5}, model_version=3, deadline=9.0, cost=2.0, group=4,
+                        priority=0.25, annotators=3, window=7)
+    assert {f.name for f in dataclasses.fields(Purchase)} == set(SelectedItem.model_fields) - {
+        "schema_version"}
+    assert dataclasses.asdict(purchase(item)) == item.model_dump(exclude={"schema_version"})
