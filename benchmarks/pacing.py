@@ -17,6 +17,7 @@ JSON line; ``--report`` prints the tables from that file without running anythin
     nice -n 10 python benchmarks/pacing.py --seeds 0,1,2                 # every set
     nice -n 10 python benchmarks/pacing.py --sets snips,subj --streams stationary
     nice -n 10 python benchmarks/pacing.py --streams stationary --tolerance 0.02  # a variant
+    nice -n 15 python benchmarks/pacing.py --streams stationary --curve crossval --l2 cv
     python benchmarks/pacing.py --report --out runs/pacing.jsonl
 """
 
@@ -81,11 +82,12 @@ def build(stream: str, name: str, length: int, seed: int, settings: Settings,
 
 
 def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list[dict]:
+    learner = {} if args.l2 is None else {"l2": None if args.l2 == "cv" else float(args.l2)}
     base = Settings.load(embedder={"name": "static"}, budget={"fraction": args.budget},
-                         simulation={"seed": seed}, selection={"seed": seed},
+                         simulation={"seed": seed}, selection={"seed": seed}, learner=learner,
                          pacing={"seed": seed, "borrow_cap": args.borrow_cap,
                                  **{k: getattr(args, k) for k in ("kappa", "tolerance",
-                                                                  "horizon", "floor")
+                                                                  "horizon", "floor", "curve")
                                     if getattr(args, k) is not None}})
     built = build(stream, name, args.length, seed, base)
     if built is None:
@@ -93,7 +95,7 @@ def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list
     labels, X, texts, shift = built
     run = PacingRun(labels, X, shift, texts)
     rows = []
-    for paced in (False, True):
+    for paced in [p for p in (False, True) if args.only in (None, "paced" if p else "unpaced")]:
         started = time.perf_counter()
         settings = base.model_copy(update={"pacing": base.pacing.model_copy(
             update={"enabled": paced})})
@@ -101,6 +103,7 @@ def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list
         changed = stream != "stationary"
         rows.append({
             "set": name, "stream": stream, "seed": seed, "paced": paced,
+            "curve": settings.pacing.curve, "l2": settings.learner.l2,
             "length": len(shift.order), "shift_at": shift.shift_at,
             "final_accuracy": round(r.final_accuracy, 4),
             "spend_fraction": round(r.spend_fraction, 4), "labels": r.labels_used,
@@ -169,6 +172,12 @@ def main() -> int:
                         "(default: the settings' default)")
     parser.add_argument("--floor", type=float, default=None, help="pacing.floor "
                         "(default: the settings' default)")
+    parser.add_argument("--curve", default=None, choices=["control", "prequential", "crossval"],
+                        help="pacing.curve (default: the settings' default)")
+    parser.add_argument("--l2", default=None, help="learner.l2: a number, or 'cv' for null "
+                        "(chosen by cross-validation); default: the settings' default")
+    parser.add_argument("--only", default=None, choices=["paced", "unpaced"],
+                        help="run only one side (the report pairs the rows of --out by seed)")
     parser.add_argument("--out", default="runs/pacing.jsonl")
     parser.add_argument("--report", action="store_true", help="only print the tables of --out")
     args = parser.parse_args()
