@@ -5,8 +5,10 @@ The rate is a multiple of the budget in ``[floor, 1]``. Every ``check_every`` st
 pacer reads its stopping signals (:mod:`stream_al.pace.signals`) and applies one rule, the same
 for all data: spend less only while that costs less accuracy than the user accepts.
 
-- **Predicted loss.** The learning curve of the random control labels (an inverse power law
-  fitted to their prequential accuracy, bagged) predicts the accuracy at the *horizon*: where
+- **Predicted loss.** A learning curve (``pacing.curve``: of the random control labels, an
+  inverse power law fitted to their prequential accuracy, bagged; or of every label's
+  prequential accuracy; or cross-validated on the labelled set itself,
+  :mod:`stream_al.pace.crossval`) predicts the accuracy at the *horizon*: where
   the stream will be after ``horizon`` x the items seen so far (1: as long again). Spending the
   whole budget, the model would have the labels bought so far, those the rate left unbought, and
   the full rate's labels until then; at rate ``r``, the labels bought so far and ``r`` x the
