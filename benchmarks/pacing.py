@@ -114,6 +114,7 @@ def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list
             "pauses": sum(c.kind == "paused" for c in r.changes),
             "resumes": [(c.position, c.reason) for c in r.changes if c.kind == "resumed"],
             "reasons": r.reasons, "seconds": round(time.perf_counter() - started, 1),
+            "curve_points": [[p.position, p.labels_used, round(p.accuracy, 4)] for p in r.curve],
         })
     return rows
 
