@@ -150,10 +150,30 @@ def report(rows: list[dict]) -> None:
               f"{np.mean([r['saved_labels'] for r in paced]):>7.0f}"
               + (f"{len(down):>6}/{len(paced):<4}" if stream != "stationary" else f"{'':>11}")
               + f"{delay:>16}{max(r['max_overspend'] for r in by[True] + by[False]):>10.3f}")
+    _spread(runs)
     if stationary_rows:
         spend, diff = np.median(np.array(stationary_rows), axis=0)
         print(f"\nstationary, median over {len(stationary_rows)} sets: spend {spend:.2f} of the "
               f"budget, accuracy paced - unpaced {diff:+.3f}")
+
+
+def _spread(runs: dict[tuple[str, str], dict[bool, list[dict]]]) -> None:
+    """Per stationary set: the range of the paced runs' spend, and the mean, standard deviation,
+    least and most of paced minus unpaced accuracy (points) over the seeds."""
+    lines = []
+    for (name, stream), by in sorted(runs.items()):
+        plain = {r["seed"]: r for r in by[False]}
+        paced = [r for r in by[True] if r["seed"] in plain]
+        if stream != "stationary" or len(paced) < 2:
+            continue
+        spend = [r["spend_fraction"] for r in paced]
+        diff = 100 * np.array([r["final_accuracy"] - plain[r["seed"]]["final_accuracy"]
+                               for r in paced])
+        lines.append(f"{name:<11}{min(spend):.2f}-{max(spend):.2f}   {diff.mean():+5.1f} "
+                     f"{diff.std(ddof=1):6.1f} {diff.min():+5.1f} {diff.max():+5.1f}")
+    if lines:
+        print(f"\n{'set':<11}{'spend':<12}{'diff':>5}{'sd':>7}{'min':>6}{'max':>6}")
+        print("\n".join(lines))
 
 
 def main() -> int:
