@@ -151,6 +151,7 @@ def report(rows: list[dict]) -> None:
               + (f"{len(down):>6}/{len(paced):<4}" if stream != "stationary" else f"{'':>11}")
               + f"{delay:>16}{max(r['max_overspend'] for r in by[True] + by[False]):>10.3f}")
     _spread(runs)
+    _half_stream(rows)
     if stationary_rows:
         spend, diff = np.median(np.array(stationary_rows), axis=0)
         print(f"\nstationary, median over {len(stationary_rows)} sets: spend {spend:.2f} of the "
@@ -174,6 +175,23 @@ def _spread(runs: dict[tuple[str, str], dict[bool, list[dict]]]) -> None:
     if lines:
         print(f"\n{'set':<11}{'spend':<12}{'diff':>5}{'sd':>7}{'min':>6}{'max':>6}")
         print("\n".join(lines))
+
+
+def _half_stream(rows: list[dict]) -> None:
+    """What a pause at half the stream could cost at most: per stationary set, final held-out
+    accuracy minus accuracy at 50% of the stream, unpaced, per seed (points; runs that kept
+    their accuracy curve)."""
+    by: dict[str, list[str]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: (r["set"], r["seed"])):
+        points = r.get("curve_points")
+        if r["paced"] or r["stream"] != "stationary" or not points:
+            continue
+        half = [p for p in points if p[0] <= r["length"] / 2 + 1][-1]
+        by[r["set"]].append(f"{100 * (points[-1][2] - half[2]):+.1f}")
+    if by:
+        print("\nunpaced, final minus accuracy at 50% of the stream (points, per seed):")
+        for name, cells in by.items():
+            print(f"{name:<11}" + " ".join(f"{c:>6}" for c in cells))
 
 
 def main() -> int:
