@@ -17,6 +17,7 @@ JSON line; ``--report`` prints the tables from that file without running anythin
     nice -n 10 python benchmarks/pacing.py --seeds 0,1,2                 # every set
     nice -n 10 python benchmarks/pacing.py --sets snips,subj --streams stationary
     nice -n 10 python benchmarks/pacing.py --streams stationary --tolerance 0.02  # a variant
+    nice -n 15 python benchmarks/pacing.py --streams stationary --curve crossval --l2 cv
     python benchmarks/pacing.py --report --out runs/pacing.jsonl
 """
 
@@ -81,11 +82,12 @@ def build(stream: str, name: str, length: int, seed: int, settings: Settings,
 
 
 def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list[dict]:
+    learner = {} if args.l2 is None else {"l2": None if args.l2 == "cv" else float(args.l2)}
     base = Settings.load(embedder={"name": "static"}, budget={"fraction": args.budget},
-                         simulation={"seed": seed}, selection={"seed": seed},
+                         simulation={"seed": seed}, selection={"seed": seed}, learner=learner,
                          pacing={"seed": seed, "borrow_cap": args.borrow_cap,
                                  **{k: getattr(args, k) for k in ("kappa", "tolerance",
-                                                                  "horizon", "floor")
+                                                                  "horizon", "floor", "curve")
                                     if getattr(args, k) is not None}})
     built = build(stream, name, args.length, seed, base)
     if built is None:
@@ -93,7 +95,7 @@ def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list
     labels, X, texts, shift = built
     run = PacingRun(labels, X, shift, texts)
     rows = []
-    for paced in (False, True):
+    for paced in [p for p in (False, True) if args.only in (None, "paced" if p else "unpaced")]:
         started = time.perf_counter()
         settings = base.model_copy(update={"pacing": base.pacing.model_copy(
             update={"enabled": paced})})
@@ -101,6 +103,7 @@ def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list
         changed = stream != "stationary"
         rows.append({
             "set": name, "stream": stream, "seed": seed, "paced": paced,
+            "curve": settings.pacing.curve, "l2": settings.learner.l2,
             "length": len(shift.order), "shift_at": shift.shift_at,
             "final_accuracy": round(r.final_accuracy, 4),
             "spend_fraction": round(r.spend_fraction, 4), "labels": r.labels_used,
@@ -111,6 +114,7 @@ def run_one(name: str, stream: str, seed: int, args: argparse.Namespace) -> list
             "pauses": sum(c.kind == "paused" for c in r.changes),
             "resumes": [(c.position, c.reason) for c in r.changes if c.kind == "resumed"],
             "reasons": r.reasons, "seconds": round(time.perf_counter() - started, 1),
+            "curve_points": [[p.position, p.labels_used, round(p.accuracy, 4)] for p in r.curve],
         })
     return rows
 
@@ -146,10 +150,48 @@ def report(rows: list[dict]) -> None:
               f"{np.mean([r['saved_labels'] for r in paced]):>7.0f}"
               + (f"{len(down):>6}/{len(paced):<4}" if stream != "stationary" else f"{'':>11}")
               + f"{delay:>16}{max(r['max_overspend'] for r in by[True] + by[False]):>10.3f}")
+    _spread(runs)
+    _half_stream(rows)
     if stationary_rows:
         spend, diff = np.median(np.array(stationary_rows), axis=0)
         print(f"\nstationary, median over {len(stationary_rows)} sets: spend {spend:.2f} of the "
               f"budget, accuracy paced - unpaced {diff:+.3f}")
+
+
+def _spread(runs: dict[tuple[str, str], dict[bool, list[dict]]]) -> None:
+    """Per stationary set: the range of the paced runs' spend, and the mean, standard deviation,
+    least and most of paced minus unpaced accuracy (points) over the seeds."""
+    lines = []
+    for (name, stream), by in sorted(runs.items()):
+        plain = {r["seed"]: r for r in by[False]}
+        paced = [r for r in by[True] if r["seed"] in plain]
+        if stream != "stationary" or len(paced) < 2:
+            continue
+        spend = [r["spend_fraction"] for r in paced]
+        diff = 100 * np.array([r["final_accuracy"] - plain[r["seed"]]["final_accuracy"]
+                               for r in paced])
+        lines.append(f"{name:<11}{min(spend):.2f}-{max(spend):.2f}   {diff.mean():+5.1f} "
+                     f"{diff.std(ddof=1):6.1f} {diff.min():+5.1f} {diff.max():+5.1f}")
+    if lines:
+        print(f"\n{'set':<11}{'spend':<12}{'diff':>5}{'sd':>7}{'min':>6}{'max':>6}")
+        print("\n".join(lines))
+
+
+def _half_stream(rows: list[dict]) -> None:
+    """What a pause at half the stream could cost at most: per stationary set, final held-out
+    accuracy minus accuracy at 50% of the stream, unpaced, per seed (points; runs that kept
+    their accuracy curve)."""
+    by: dict[str, list[str]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: (r["set"], r["seed"])):
+        points = r.get("curve_points")
+        if r["paced"] or r["stream"] != "stationary" or not points:
+            continue
+        half = [p for p in points if p[0] <= r["length"] / 2 + 1][-1]
+        by[r["set"]].append(f"{100 * (points[-1][2] - half[2]):+.1f}")
+    if by:
+        print("\nunpaced, final minus accuracy at 50% of the stream (points, per seed):")
+        for name, cells in by.items():
+            print(f"{name:<11}" + " ".join(f"{c:>6}" for c in cells))
 
 
 def main() -> int:
@@ -169,6 +211,12 @@ def main() -> int:
                         "(default: the settings' default)")
     parser.add_argument("--floor", type=float, default=None, help="pacing.floor "
                         "(default: the settings' default)")
+    parser.add_argument("--curve", default=None, choices=["control", "prequential", "crossval"],
+                        help="pacing.curve (default: the settings' default)")
+    parser.add_argument("--l2", default=None, help="learner.l2: a number, or 'cv' for null "
+                        "(chosen by cross-validation); default: the settings' default")
+    parser.add_argument("--only", default=None, choices=["paced", "unpaced"],
+                        help="run only one side (the report pairs the rows of --out by seed)")
     parser.add_argument("--out", default="runs/pacing.jsonl")
     parser.add_argument("--report", action="store_true", help="only print the tables of --out")
     args = parser.parse_args()

@@ -479,8 +479,16 @@ class PacingSettings(_Part):
     kappa_window: int = Field(3, ge=1, description="checks the mean kappa is taken over")
     tolerance: float = Field(0.01, ge=0, description="accuracy (0.01: one point) the user "
                              "accepts to lose against spending the whole budget: the rate goes "
-                             "down while the learning curve of the control labels predicts "
+                             "down while the learning curve (pacing.curve) predicts "
                              "less loss than this at the horizon, and up again when more")
+    curve: Literal["control", "prequential", "crossval"] = Field(
+        "control", description="the learning curve the predicted loss is read from: 'control', "
+        "fitted to whether each random control label was predicted right before it was learned "
+        "(unbiased, but only the trickle's labels); 'prequential', the same over every label "
+        "bought (biased towards hard items); 'crossval', cross-validated on the labelled set "
+        "itself (models fitted to the first 1/8 to 3/4 of the labels bought, scored on the "
+        "held-out rest: every label; its rise is used, not its level)")
+    crossval_folds: int = Field(4, ge=2, description="folds of the 'crossval' curve")
     horizon: float = Field(1.0, gt=0, description="the loss is predicted where the stream will "
                            "be after this many times the items seen so far (1: as long again)")
     resume_hold_items: int = Field(1000, ge=0, description="after a resume, stream items at "

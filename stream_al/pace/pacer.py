@@ -5,8 +5,10 @@ The rate is a multiple of the budget in ``[floor, 1]``. Every ``check_every`` st
 pacer reads its stopping signals (:mod:`stream_al.pace.signals`) and applies one rule, the same
 for all data: spend less only while that costs less accuracy than the user accepts.
 
-- **Predicted loss.** The learning curve of the random control labels (an inverse power law
-  fitted to their prequential accuracy, bagged) predicts the accuracy at the *horizon*: where
+- **Predicted loss.** A learning curve (``pacing.curve``: of the random control labels, an
+  inverse power law fitted to their prequential accuracy, bagged; or of every label's
+  prequential accuracy; or cross-validated on the labelled set itself,
+  :mod:`stream_al.pace.crossval`) predicts the accuracy at the *horizon*: where
   the stream will be after ``horizon`` x the items seen so far (1: as long again). Spending the
   whole budget, the model would have the labels bought so far, those the rate left unbought, and
   the full rate's labels until then; at rate ``r``, the labels bought so far and ``r`` x the
@@ -47,6 +49,7 @@ import numpy as np
 from stream_al.config import PacingSettings
 from stream_al.learn.gain import label_gain
 from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.pace.crossval import CrossValidatedCurve
 from stream_al.pace.signals import GainTrend, LearningCurve, Prequential, StopSet, cohen_kappa
 
 PaceState = Literal["active", "slowing", "paused"]
@@ -99,7 +102,8 @@ class Pacer:
     (1.0, ['paused', 'resumed'])
     """
 
-    def __init__(self, settings: PacingSettings) -> None:
+    def __init__(self, settings: PacingSettings, l2: float = 1e-3) -> None:
+        """``l2``: the learner's penalty (the 'crossval' curve fits the learner's model)."""
         self.settings = settings
         self.rate = 1.0
         self.position = 0
@@ -117,7 +121,10 @@ class Pacer:
         self.gains = GainTrend()
         self.prequential = Prequential()
         self.control = Prequential(window=50)
-        self.curve = LearningCurve(seed=settings.seed)
+        self.curve: LearningCurve | CrossValidatedCurve = (
+            CrossValidatedCurve(l2, folds=settings.crossval_folds, seed=settings.seed)
+            if settings.curve == "crossval" else LearningCurve(seed=settings.seed))
+        """The learning curve the predicted loss is read from (``pacing.curve``)."""
         self.trace: list[tuple[int, float]] = [(0, 1.0)]
         """(stream position, rate) at every change of the rate: the simulator plots it."""
         self._changes: list[PaceChange] = []
@@ -184,12 +191,16 @@ class Pacer:
         control = [r == CONTROL_REASON for r in reasons]
         first = self.labels
         self.labels += len(labels)
+        if isinstance(self.curve, CrossValidatedCurve):
+            self.curve.add_many(X, labels)
         if not before.ready:
             return
         correct = [p == y for p, y in zip(before.predict_many(X), labels, strict=True)]
-        for i, (hit, is_control) in enumerate(zip(correct, control, strict=True)):
-            if is_control:
-                self.curve.add(first + i + 1, float(hit))
+        if isinstance(self.curve, LearningCurve):
+            every = self.settings.curve == "prequential"
+            for i, (hit, is_control) in enumerate(zip(correct, control, strict=True)):
+                if is_control or every:
+                    self.curve.add(first + i + 1, float(hit))
         self.prequential.add_many(correct)
         self.control.add_many([c for c, k in zip(correct, control, strict=True) if k])
         self.signals.prequential = self.prequential.accuracy
@@ -208,8 +219,10 @@ class Pacer:
         """Read the signals; one step down while pacing costs less than the tolerance, one step
         up when it costs more, full rate if the models diverge (the module's docstring)."""
         self._measure_kappa(model)
-        self.signals.improvement_per_100 = self.curve.improvement_per(100)
+        if self.rate >= 1.0 and not self._may_slow_down():
+            return  # the curve is read only when it may decide (a cross-validated one is dear)
         loss, spread = self.predicted_loss(self.rate)
+        self.signals.improvement_per_100 = self._improvement_per(100)
         self.signals.predicted_loss, self.signals.predicted_loss_sd = loss, spread
         if self.rate < 1.0 and self._diverged():
             self.resume("models_diverge")
@@ -228,9 +241,19 @@ class Pacer:
         unbought = self.labels_saved
         mean_cost = self.spent_cost / self.spent_items if self.spent_items else 1.0
         full_rate = self._fraction / mean_cost if mean_cost > 0 else 0.0  # labels per item
-        whole = self.labels + unbought + full_rate * ahead
-        paced = self.labels + rate * full_rate * ahead
+        now = self._curve_labels()
+        whole = now + unbought + full_rate * ahead
+        paced = now + rate * full_rate * ahead
         return self.curve.gain(paced, whole)
+
+    def _curve_labels(self) -> int:
+        """Labels the model has, on the curve's axis: all bought (a control or prequential
+        curve's points are placed by them), or those since the cross-validated curve's reset."""
+        return self.curve.labels if isinstance(self.curve, CrossValidatedCurve) else self.labels
+
+    def _improvement_per(self, k: int) -> float:
+        now = self._curve_labels()
+        return self.curve.gain(now, now + k)[0] if now else math.nan
 
     def stable(self) -> bool:
         """Successive models agree: mean kappa of the last ``kappa_window`` checks at least
@@ -246,11 +269,16 @@ class Pacer:
         rise = kappas[-k:].mean() - kappas[:k].mean()
         return bool(rise <= kappas.std(ddof=1) * math.sqrt(2 / k))
 
-    def _not_paying(self) -> bool:
-        s, sig = self.settings, self.signals
+    def _may_slow_down(self) -> bool:
+        """Every condition of a step down but the predicted loss holds."""
+        s = self.settings
         if self.labels < s.min_labels or self.position < self._hold_until:
             return False
-        if self.rate <= s.floor + 1e-9 or not self.stable():
+        return self.rate > s.floor + 1e-9 and self.stable()
+
+    def _not_paying(self) -> bool:
+        s, sig = self.settings, self.signals
+        if not self._may_slow_down():
             return False
         loss, _ = self.predicted_loss(max(s.floor, self.rate * s.step_down))
         if not loss <= s.tolerance:  # NaN: the curve is not known yet
@@ -329,13 +357,17 @@ class Pacer:
             "baseline_control": _json(self._baseline_control),
             "baseline_kappa": [_json(v) for v in self._baseline_kappa],
             "kappas": [float(k) for k in self.kappas],
-            "curve": [[n, c] for n, c in self.curve.points],
+            "curve": ([[n, c] for n, c in self.curve.points]
+                      if isinstance(self.curve, LearningCurve) else []),
         }
 
     @classmethod
-    def from_state(cls, settings: PacingSettings, state: dict[str, Any]) -> Pacer:
-        """A pacer that goes on from :meth:`state_dict` (the coordinator's rebuild)."""
-        pacer = cls(settings)
+    def from_state(cls, settings: PacingSettings, state: dict[str, Any],
+                   l2: float = 1e-3) -> Pacer:
+        """A pacer that goes on from :meth:`state_dict` (the coordinator's rebuild). A
+        cross-validated curve starts empty: the labelled rows are not in the state (the ledger
+        would carry every row), so it is known again once ``min_labels`` more labels came."""
+        pacer = cls(settings, l2)
         get = state.get
         pacer.rate = float(get("rate", 1.0))
         pacer.position = int(get("position", 0))
@@ -351,8 +383,9 @@ class Pacer:
         mean, sd = get("baseline_kappa", [None, None])
         pacer._baseline_kappa = (_float(mean), _float(sd))
         pacer.kappas.extend(float(k) for k in get("kappas", []))
-        for n, c in get("curve", []):
-            pacer.curve.add(int(n), float(c))
+        if isinstance(pacer.curve, LearningCurve):
+            for n, c in get("curve", []):
+                pacer.curve.add(int(n), float(c))
         pacer.trace = [(pacer.position, pacer.rate)]
         return pacer
 

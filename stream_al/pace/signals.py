@@ -169,7 +169,7 @@ class LearningCurve:
             rng = np.random.default_rng((self.seed, len(pts)))
             weights = rng.multinomial(len(pts), np.full(len(pts), 1 / len(pts)),
                                       size=self.resamples).astype(float)
-            self._fits = _inverse_power_fits(pts[:, 0], pts[:, 1], weights, self.EXPONENTS)
+            self._fits = inverse_power_fits(pts[:, 0], pts[:, 1], weights, self.EXPONENTS)
         return self._fits
 
     def gain(self, n_from: float, n_to: float) -> tuple[float, float]:
@@ -190,7 +190,7 @@ class LearningCurve:
         return self.gain(n, n + k)[0]
 
 
-def _inverse_power_fits(n: np.ndarray, y: np.ndarray, weights: np.ndarray,
+def inverse_power_fits(n: np.ndarray, y: np.ndarray, weights: np.ndarray,
                         exponents: np.ndarray) -> np.ndarray:
     """Weighted least squares of ``y = A - B * n ** -c``, ``B`` >= 0, for each row of
     ``weights``: the best ``c`` of ``exponents`` and its ``A``, ``B`` (rows ``(A, B, c)``)."""

@@ -99,11 +99,13 @@ class PacedSelector:
 
     def __init__(self, base: Selector, settings: PacingSettings, fraction: float,
                  model: Callable[[], ModelSnapshot], detector: OODDetector | None = None,
-                 ledger: Callable[[], Budget] | None = None) -> None:
+                 ledger: Callable[[], Budget] | None = None, l2: float = 1e-3) -> None:
         self.base = base
         self.name = base.name
         self.settings = settings
-        self.pacer = Pacer(settings)
+        self.l2 = l2
+        """The learner's penalty (a cross-validated learning curve fits the learner's model)."""
+        self.pacer = Pacer(settings, l2)
         self.model = model
         """The stage's current model (the pacer compares successive ones on its stop set)."""
         self.detector = detector
@@ -185,7 +187,7 @@ class PacedSelector:
     def resume(self, state: dict[str, Any], ledger: Budget) -> None:
         """After a rebuild: go on from :meth:`state_dict` (``ledger``: the restored stage's;
         the strategy's paced view starts with the allowance it had)."""
-        self.pacer = Pacer.from_state(self.settings, state.get("pacer", {}))
+        self.pacer = Pacer.from_state(self.settings, state.get("pacer", {}), self.l2)
         self._seen = int(state.get("seen", ledger.seen))
         spent = state.get("spent")
         self._spent = None if spent is None else float(spent)

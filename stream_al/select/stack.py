@@ -71,7 +71,8 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
     if settings.pacing.enabled:
         stage.selector = PacedSelector(stage.selector, settings.pacing, fraction,
                                        lambda: stage.snapshot, detector,
-                                       ledger=lambda: stage.budget)
+                                       ledger=lambda: stage.budget,
+                                       l2=settings.learner.l2 or settings.learner.l2_prior)
     if detector is not None:
         stage.selector = OODSelector(stage.selector, detector, fraction)
     if settings.drift.response_items > 0:
