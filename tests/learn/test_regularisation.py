@@ -88,3 +88,13 @@ def test_before_enough_labels_the_prior_is_used():
 def test_a_bad_search_configuration_names_the_fix(kwargs, fix):
     with pytest.raises(ValueError, match=fix):
         L2Search(**kwargs)
+
+
+def test_a_search_that_can_judge_nothing_keeps_the_prior():
+    # one label per class: every held-out row is of a class its fold did not train on, so
+    # every l2 scores alike (the strongest of the grid used to win that tie)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(15, 8)).astype(np.float32)
+    search = L2Search(prior=1.0, min_labels=10)
+    assert search.choose(X, np.arange(15), k=77) == 1.0
+    assert search.searched_at == 15 and not search.due(16)
