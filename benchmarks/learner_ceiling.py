@@ -154,10 +154,11 @@ def refit_cost(X: np.ndarray, y: np.ndarray, sizes: list[int], repeats: int = 5)
                 learner.learn_many(X[extra], list(y[extra]))
                 times.append(1000 * (time.perf_counter() - t0))
             searching = "-"
-            if learner.main.search is not None:  # force a search now: the refit that pays for it
-                learner.main.search.searched_at = 1
+            if (search := learner.main.search) is not None:  # a search, then the refit: the
+                m = learner.main                             # refit that pays for a search
                 extra = slice(n + 10 * repeats, n + 10 * (repeats + 1))
                 t0 = time.perf_counter()
+                search.choose(m.replay.X, m.replay.y, len(m.b), m.W, m.b)
                 learner.learn_many(X[extra], list(y[extra]))
                 searching = f"{1000 * (time.perf_counter() - t0):.0f}"
             print(f"| {n} | {label} | {np.median(times):.0f} | {max(times):.0f} | {searching} |",

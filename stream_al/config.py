@@ -113,17 +113,20 @@ class EmbedderSettings(_Part):
 
 class LearnerSettings(_Part):
     l2: float | None = Field(
-        1e-3, gt=0, description="L2 penalty on the summed log-loss (1/C in scikit-learn's "
-        "terms); null: chosen by cross-validation on the labels as they grow (cv_*), which "
-        "raises the all-labels ceiling (benchmarks/README.md) but is not the default yet: its "
-        "label efficiency on the development suite is not measured")
-    l2_prior: float = Field(1.0, gt=0, description="l2 until cv_min_labels labels came")
+        None, gt=0, description="L2 penalty on the summed log-loss (1/C in scikit-learn's "
+        "terms); null (the default): chosen by cross-validation on the labels as they grow "
+        "(cv_*), which brings the all-labels ceiling to scikit-learn's LogisticRegressionCV "
+        "(benchmarks/README.md); a number: that fixed penalty (1e-3 over-fits)")
+    l2_prior: float = Field(1e-3, gt=0, description="l2 until the first search: the weakest "
+                            "of its grid (a prior C=1 made 15-label runs collapse to the "
+                            "majority class: benchmarks/README.md)")
     cv_folds: int = Field(5, ge=2, description="folds of the search for l2")
     cv_rows: int = Field(1000, ge=10, description="labels the search for l2 uses at most "
                          "(a stratified sample): bounds its cost")
     cv_growth: float = Field(1.5, gt=1, description="search l2 again when the labels grew by "
                              "this factor since the last search")
-    cv_min_labels: int = Field(10, ge=2, description="labels before the first search for l2")
+    cv_min_labels: int = Field(10, ge=2, description="labels before the first search for l2 "
+                               "(and at least cv_folds per class seen: one per class and fold)")
     max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")
     memory: int = Field(10_000, ge=10, description="labeled examples kept for replay (beyond: "
                         "a uniform reservoir; memory and refit time stay bounded)")
@@ -629,7 +632,8 @@ class AnnotationSettings(_Part):
     noise_confidence_quantile: float = Field(
         0.25, ge=0, lt=1, description="... or at least as sure as this quantile of its top "
         "probabilities on the last 1,000 labels checked, whichever is lower (a softer model, "
-        "learner.l2 null, is rarely 0.7 sure; 0: the fixed threshold alone)"
+        "learner.l2 by cross-validation, the default, is rarely 0.7 sure; 0: the fixed threshold "
+        "alone)"
     )
     noise_neighbours: int = Field(10, ge=1, description="labelled neighbours that vote")
     noise_neighbour_share: float = Field(0.3, gt=0, le=1, description="suspicious when fewer "

@@ -37,6 +37,11 @@ class DataHealth:
             self.ood.check_many(X)
         return self._count(self.monitor.update_many(X, uncertainty))
 
+    def on_refit(self, l2_before: float, l2_after: float) -> None:
+        """The learner refitted with penalty ``l2_after`` (``l2_before`` until then)."""
+        if l2_after > l2_before:
+            self.monitor.model_softened()
+
     def on_labels(self, X: np.ndarray, correct: Sequence[bool]) -> list[DriftAlarm]:
         """Labelled items (their embeddings) and whether the model predicted each right."""
         self.ood.add_labelled_many(X)

@@ -82,6 +82,12 @@ class DriftMonitor:
         u = None if uncertainty is None else np.array([uncertainty])
         return self.update_many(np.asarray(x, dtype=np.float32).reshape(1, -1), u)
 
+    def model_softened(self) -> None:
+        """The learner's penalty rose (its search for ``l2`` chose a stronger one): the model's
+        uncertainty rises on the same stream, so the uncertainty test calibrates afresh rather
+        than read that as drift."""
+        self.uncertainty.reset()
+
     def update_labels(self, correct: Sequence[bool]) -> list[DriftAlarm]:
         """Labels arrived: ``correct[i]``, did the model predict label i before learning it?"""
         errors = 1.0 - np.asarray(correct, dtype=np.float64)

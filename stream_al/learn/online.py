@@ -58,6 +58,11 @@ class OnlineLearner:
         return self.main.classes
 
     @property
+    def l2(self) -> float:
+        """The penalty of the last fit (``learner.l2``, or the search's current choice)."""
+        return self.main.l2
+
+    @property
     def n_labels(self) -> int:
         return self.replay.seen
 

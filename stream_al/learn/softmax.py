@@ -126,7 +126,7 @@ class OnlineSoftmax:
         k = len(self.b)
         n = len(self.replay)
         X, y = self.replay.X, self.replay.y
-        if self.search is not None and self.search.due(n):
+        if self.search is not None and self.search.due(n, k):
             self.l2 = self.search.choose(X, y, k, self.W, self.b)
         self.W, self.b = fit_softmax(X, y, k, self._w[:n], self.l2, self.W, self.b, self.max_iter)
 

@@ -380,7 +380,9 @@ class Coordinator:
         the worker's chores call :meth:`model_update` often enough to fit the last ones."""
         if not self.learner.unfitted or not self._refits.due(now):
             return False
+        l2 = self.learner.l2
         self.learner.fit()
+        self.health.on_refit(l2, self.learner.l2)
         self._refits.mark(now)
         return True
 

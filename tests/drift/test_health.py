@@ -35,3 +35,23 @@ def test_ood_ratio_is_unknown_until_enough_labels_then_a_share():
     health.on_labels(X[:100], [True] * 100)
     health.on_batch(X[100:], None)
     assert 0.0 <= health.ood_ratio <= 1.0
+
+
+def test_a_stronger_penalty_is_not_read_as_uncertainty_drift_but_a_weaker_one_keeps_the_test():
+    # the learner's search for l2 chose a 100x stronger penalty: the same stream's margins
+    # shift up at once (AG News, 50 labels: block means 0.3 -> 0.55); that is not drift
+    settings = Settings.load(drift={"uncertainty_block": 25, "uncertainty_warmup_blocks": 10})
+    X = np.zeros((25, 4), dtype=np.float32)
+    low = np.random.default_rng(0).uniform(0.2, 0.4, (20, 25))
+    high = np.random.default_rng(1).uniform(0.45, 0.65, (20, 25))
+
+    def alarms(before: float, after: float) -> list[str]:
+        health = DataHealth(settings.drift, settings.ood, 4)
+        for u in low:
+            health.on_batch(X, u)
+        health.on_refit(before, after)
+        return [a.detector for u in high for a in health.on_batch(X, u)]
+
+    assert "mean_uncertainty" not in alarms(0.001, 0.1)
+    assert "mean_uncertainty" in alarms(0.1, 0.001)  # sharper model, same rise: still drift
+    assert "mean_uncertainty" in alarms(0.1, 0.1)

@@ -88,3 +88,21 @@ def test_before_enough_labels_the_prior_is_used():
 def test_a_bad_search_configuration_names_the_fix(kwargs, fix):
     with pytest.raises(ValueError, match=fix):
         L2Search(**kwargs)
+
+
+def test_a_search_that_can_judge_nothing_keeps_the_prior():
+    # one label per class: every held-out row is of a class its fold did not train on, so
+    # every l2 scores alike (the strongest of the grid used to win that tie)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(15, 8)).astype(np.float32)
+    search = L2Search(prior=1.0, min_labels=10)
+    assert search.choose(X, np.arange(15), k=77) == 1.0
+    assert search.searched_at == 15 and not search.due(16)
+
+
+def test_the_first_search_waits_for_a_label_per_class_and_fold_and_until_then_the_weakest_l2():
+    search = L2Search(folds=5, min_labels=10)
+    assert search.l2 == min(search.grid)
+    assert search.due(12, n_classes=2) and not search.due(12, n_classes=4)
+    assert search.due(20, n_classes=4) and not search.due(300, n_classes=77)
+    assert OnlineLearner(4, LearnerSettings()).l2 == LearnerSettings().l2_prior == 1e-3
