@@ -18,13 +18,12 @@ Pure numpy (and the learner's objective); no Kafka, no Prometheus.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from stream_al.learn.objective import fit_softmax
-from stream_al.pace.signals import LearningCurve, inverse_power_fits
+from stream_al.pace.signals import LearningCurve, curve_gain, inverse_power_fits
 
 SIZES = (0.125, 0.25, 0.5, 1.0)
 """Training subsets, as shares of the folds a held-out fold is not in."""
@@ -128,12 +127,7 @@ class CrossValidatedCurve:
     def gain(self, n_from: float, n_to: float) -> tuple[float, float]:
         """Accuracy expected at ``n_to`` labels minus at ``n_from``: mean and standard deviation
         over the bootstrap fits (NaN: too few labels)."""
-        fits = self.fits()
-        if fits is None:
-            return math.nan, math.nan
-        _, b, c = fits.T
-        gains = b * (max(1.0, n_from) ** -c - max(1.0, n_to) ** -c)
-        return float(gains.mean()), float(gains.std())
+        return curve_gain(self.fits(), n_from, n_to)
 
     def _cross_validate(self) -> tuple[np.ndarray, np.ndarray]:
         """Per held-out label (rows) and training size (columns): the size, and whether the

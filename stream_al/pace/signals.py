@@ -175,12 +175,7 @@ class LearningCurve:
     def gain(self, n_from: float, n_to: float) -> tuple[float, float]:
         """Accuracy expected at ``n_to`` labels minus at ``n_from``: mean and standard deviation
         over the bootstrap fits (NaN: too few points)."""
-        fits = self.fits()
-        if fits is None:
-            return math.nan, math.nan
-        _, b, c = fits.T
-        gains = b * (max(1.0, n_from) ** -c - max(1.0, n_to) ** -c)
-        return float(gains.mean()), float(gains.std())
+        return curve_gain(self.fits(), n_from, n_to)
 
     def improvement_per(self, k: int) -> float:
         """Expected rise of accuracy from ``k`` more labels after the last point (NaN: unknown)."""
@@ -188,6 +183,16 @@ class LearningCurve:
             return math.nan
         n = max(n for n, _ in self.points)
         return self.gain(n, n + k)[0]
+
+
+def curve_gain(fits: np.ndarray | None, n_from: float, n_to: float) -> tuple[float, float]:
+    """Accuracy the inverse power laws ``fits`` (rows ``(A, B, c)``) expect at ``n_to`` labels
+    minus at ``n_from``: mean and standard deviation over the rows (NaN: no fits)."""
+    if fits is None:
+        return math.nan, math.nan
+    _, b, c = fits.T
+    gains = b * (max(1.0, n_from) ** -c - max(1.0, n_to) ** -c)
+    return float(gains.mean()), float(gains.std())
 
 
 def inverse_power_fits(n: np.ndarray, y: np.ndarray, weights: np.ndarray,
