@@ -306,11 +306,7 @@ class CoordinatorShell:
         started = time.perf_counter()
         records = [(conversion.scored_texts(r), e.message.offset) for e, r in run]
         items = await self._run(c.on_scored_many, records, time.time())
-        texts = sum(sum(s[3] for s in r.spans) if r.spans else len(r.ids) for _, r in run)
-        self.metrics.observe_stage("select", texts, len(items), time.perf_counter() - started)
-        self.metrics.observe_batch("select", texts)
-        await self._emit(c, items)
-        await self._health(c)
+        await self._selected(c, [r for _, r in run], items, started)
 
     async def _bad_record(self, event: Any, e: Exception) -> None:
         log.error("control record at offset %s failed", event.message.offset, exc_info=e)
@@ -344,7 +340,14 @@ class CoordinatorShell:
     async def _scored(self, c: Coordinator, record: ScoredBatchRecord, offset: int) -> None:
         started = time.perf_counter()
         items = await self._run(c.on_scored, conversion.scored_texts(record), offset, time.time())
-        texts = sum(s[3] for s in record.spans) if record.spans else len(record.ids)  # candidates
+        await self._selected(c, [record], items, started)
+
+    async def _selected(self, c: Coordinator, records: list[ScoredBatchRecord],
+                        items: list[Purchase], started: float) -> None:
+        """After ``records`` were selected (``items`` bought): the stage's metrics over the
+        stream texts they stand for (a candidates record: its spans' counts), then the
+        purchases out and the health checks."""
+        texts = sum(sum(s[3] for s in r.spans) if r.spans else len(r.ids) for r in records)
         self.metrics.observe_stage("select", texts, len(items), time.perf_counter() - started)
         self.metrics.observe_batch("select", texts)
         await self._emit(c, items)
