@@ -190,3 +190,24 @@ def test_a_rebuild_stores_the_first_label_of_each_annotator_and_hashes_exactly_t
     assert len(c.labels) == len(first) < 30
     assert c.labels_hash.hexdigest() == LabeledSnapshot.from_labels(
         first.values(), texts).label_set_hash
+
+
+def test_a_rebuild_into_a_store_with_rows_adds_only_the_labels_it_does_not_hold(embedder):
+    """The same one path when the store already holds rows: a (item, annotator) it holds is
+    not stored again (nor hashed), every other first label is, in the one transaction."""
+    texts = {f"i-{n}": f"story {n} about markets" for n in range(4)}
+    bought = [Purchase(i, t, "b", "uncertainty", "uncertainty", {}, 0, 1e12, 1.0, 0, 0.0, 2)
+              for i, t in texts.items()]
+    labels = [Label(f"i-{n % 4}", ("World", "Sports")[n % 2], f"ann-{n % 3}", float(n))
+              for n in range(12)]
+    c = Coordinator(make_settings(), embedder.dim, embedder)
+    held = Label("i-0", "Sports", "ann-0", -1.0)
+    assert c.labels.add_one(held)
+    c.restore(bought, {}, labels, None, 0, 1.0)
+
+    first: dict[tuple[str, str], Label] = {held.key: held}
+    for x in labels:
+        first.setdefault(x.key, x)
+    assert sorted((x.item_id, x.annotator_id, x.label) for x in c.labels) == sorted(
+        (x.item_id, x.annotator_id, x.label) for x in first.values())
+    assert len(c.labels) == len(first)
