@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 from collections.abc import Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -645,34 +645,26 @@ class Coordinator:
     def _restore_labels(self, labels: Iterable[Label],
                         texts: Mapping[str, str]) -> tuple[list[Label], int]:
         """Store ``labels`` (first answer per item and annotator wins) in one transaction;
-        ``texts``: every bought item's (the refusal and the hash read it from memory)."""
+        ``texts``: every bought item's (the refusal and the hash read it from memory).
+        Duplicates among ``labels`` are found in memory; the store is asked only when it
+        already holds rows (a fresh instance's is empty)."""
         learned: list[Label] = []
         known: list[str] = []
         rejected = 0
-        if len(self.labels):  # a store with rows already: each label's (item, annotator) asked
-            with self.labels.bulk():
-                for label in labels:
-                    if self._refusal(label, known, texts) is not None:
-                        rejected += 1
-                    elif self._store(label := replace(label, received_at=0.0),
-                                     texts[label.item_id]):
-                        learned.append(label)
-                        if label.label not in known:
-                            known.append(label.label)
-        else:  # an empty store (a fresh instance): duplicates found in memory, rows written at once
-            keys: set[tuple[str, str]] = set()
-            for label in labels:
-                if self._refusal(label, known, texts) is not None:
-                    rejected += 1
-                elif (key := (label.item_id, label.annotator_id)) not in keys:
-                    keys.add(key)
-                    label = Label(label.item_id, label.label, label.annotator_id,
-                                  label.timestamp, label.confidence, 0.0)
-                    self.labels_hash.add_one(LabeledRow.of(label, texts[label.item_id]))
-                    learned.append(label)
-                    if label.label not in known:
-                        known.append(label.label)
-            self.labels.add_new_many(learned)
+        keys: set[tuple[str, str]] = set()
+        stored: Container[tuple[str, str]] = self.labels if len(self.labels) else ()
+        for label in labels:
+            if self._refusal(label, known, texts) is not None:
+                rejected += 1
+            elif (key := (label.item_id, label.annotator_id)) not in keys and key not in stored:
+                keys.add(key)
+                label = Label(label.item_id, label.label, label.annotator_id,
+                              label.timestamp, label.confidence, 0.0)
+                self.labels_hash.add_one(LabeledRow.of(label, texts[label.item_id]))
+                learned.append(label)
+                if label.label not in known:
+                    known.append(label.label)
+        self.labels.add_new_many(learned)
         self.agreement.add_many(learned)
         return learned, rejected
 
