@@ -646,26 +646,24 @@ class Coordinator:
                         texts: Mapping[str, str]) -> tuple[list[Label], int]:
         """Store ``labels`` (first answer per item and annotator wins) in one transaction;
         ``texts``: every bought item's (the refusal and the hash read it from memory).
-        Duplicates are found in memory; the store is asked only when it held rows already."""
+        Duplicates among ``labels`` are found in memory; the store is asked only when it
+        already holds rows (a fresh instance's is empty)."""
         learned: list[Label] = []
         known: list[str] = []
         rejected = 0
         keys: set[tuple[str, str]] = set()
-        stored = self.labels if len(self.labels) else ()
+        stored: Container[tuple[str, str]] = self.labels if len(self.labels) else ()
         for label in labels:
             if self._refusal(label, known, texts) is not None:
                 rejected += 1
-                continue
-            key = (label.item_id, label.annotator_id)
-            if key in keys or key in stored:
-                continue
-            keys.add(key)
-            label = Label(label.item_id, label.label, label.annotator_id, label.timestamp,
-                          label.confidence, 0.0)
-            self.labels_hash.add_one(LabeledRow.of(label, texts[label.item_id]))
-            learned.append(label)
-            if label.label not in known:
-                known.append(label.label)
+            elif (key := (label.item_id, label.annotator_id)) not in keys and key not in stored:
+                keys.add(key)
+                label = Label(label.item_id, label.label, label.annotator_id,
+                              label.timestamp, label.confidence, 0.0)
+                self.labels_hash.add_one(LabeledRow.of(label, texts[label.item_id]))
+                learned.append(label)
+                if label.label not in known:
+                    known.append(label.label)
         self.labels.add_new_many(learned)
         self.agreement.add_many(learned)
         return learned, rejected

@@ -41,7 +41,7 @@ from stream_al.score.linguistic import TEXT_SCORERS
 from stream_al.select.base import BudgetLike, Informativeness, Selection, selections_of
 from stream_al.select.class_balance import balancing_quotas
 from stream_al.select.coverage import farthest_first
-from stream_al.select.diverse import MIN_BATCH_LABELS, DiverseReservoir, _Held
+from stream_al.select.diverse import MIN_BATCH_LABELS, DiverseReservoir, HeldCandidates
 
 RECENT_PURCHASES = 2048
 """Purchases whose embeddings are kept (for coverage, near-duplicates and class counts)."""
@@ -160,7 +160,7 @@ class CoverThenBalance(DiverseReservoir):
         self._held = self._kept(held, spent)
         return out
 
-    def _kept(self, held: _Held | None, bought: list[int]) -> _Held | None:
+    def _kept(self, held: HeldCandidates | None, bought: list[int]) -> HeldCandidates | None:
         """The candidates of ``held`` not bought and still in the window."""
         if held is None:
             return None

@@ -10,9 +10,10 @@ re-scored with the current model, and within a cluster the most informative are 
 skipping near-duplicates of anything already picked (greedy coverage). Reservoirs are then
 emptied, so memory stays at most ``max_clusters * size`` items.
 
-The reservoirs are kept as arrays (:class:`_Held`): a batch is offered in one vectorised pass
-(keys, clusters, then the ``size`` largest keys per cluster, earlier items first on ties, as a
-heap per cluster would keep them), and a :class:`Selection` is built only for items bought.
+The reservoirs are kept as arrays (:class:`HeldCandidates`, which :mod:`stream_al.select.balanced`
+holds too): a batch is offered in one vectorised pass (keys, clusters, then the ``size`` largest
+keys per cluster, earlier items first on ties, as a heap per cluster would keep them), and a
+:class:`Selection` is built only for items bought.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ MIN_BATCH_LABELS = 2
 
 
 @dataclass
-class _Held:
+class HeldCandidates:
     """Reservoir candidates as rows: the batch columns a :class:`Selection` needs, plus the
     A-Res key, the cluster, the informativeness at arrival and the arrival order."""
 
@@ -51,7 +52,7 @@ class _Held:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def joined(self, other: _Held) -> _Held:
+    def joined(self, other: HeldCandidates) -> HeldCandidates:
         a, b = self.batch, other.batch
         batch = ScoredBatch(
             ids=a.ids + b.ids,
@@ -62,11 +63,11 @@ class _Held:
             costs=np.concatenate([a.costs, b.costs]),
             weights=np.concatenate([a.row_weights(), b.row_weights()]),
         )
-        return _Held(batch, *(np.concatenate([x, y]) for x, y in zip(
+        return HeldCandidates(batch, *(np.concatenate([x, y]) for x, y in zip(
             (self.keys, self.clusters, self.weights, self.seq),
             (other.keys, other.clusters, other.weights, other.seq), strict=True)))
 
-    def top_per_cluster(self, size: int) -> _Held:
+    def top_per_cluster(self, size: int) -> HeldCandidates:
         """The ``size`` largest keys of each cluster (earlier first on ties), grouped by cluster."""
         order = np.lexsort((self.seq, -self.keys, self.clusters))
         clusters = self.clusters[order]
@@ -75,8 +76,8 @@ class _Held:
         keep = order[rank < size]
         return self.subset(keep)
 
-    def subset(self, idx: np.ndarray) -> _Held:
-        return _Held(self.batch.subset(idx), self.keys[idx], self.clusters[idx],
+    def subset(self, idx: np.ndarray) -> HeldCandidates:
+        return HeldCandidates(self.batch.subset(idx), self.keys[idx], self.clusters[idx],
                      self.weights[idx], self.seq[idx])
 
 
@@ -171,7 +172,7 @@ class DiverseReservoir:
         self.density_weight = density_weight
         self.clusters = OnlineClusters(max_clusters, seed)
         self._rng = np.random.default_rng(seed)
-        self._held: _Held | None = None
+        self._held: HeldCandidates | None = None
         self._mass = np.zeros(max_clusters)  # stream items offered per cluster (pre-selected
         # candidates count for the texts they stand for)
         self._since_emit = 0
@@ -231,7 +232,7 @@ class DiverseReservoir:
         self._mass += np.bincount(clusters, weights=batch.row_weights(), minlength=len(self._mass))
         seq = np.arange(self._seq, self._seq + len(batch), dtype=np.int64)
         self._seq += len(batch)
-        offered = _Held(batch, keys.astype(np.float64), clusters, w, seq)
+        offered = HeldCandidates(batch, keys.astype(np.float64), clusters, w, seq)
         held = offered if self._held is None else self._held.joined(offered)
         self._held = held.top_per_cluster(self.size)
 
