@@ -1,0 +1,118 @@
+"""Where a 1M-label restore spends its CPU, and what loading images of its O(labels) state costs.
+
+In process, no broker: the history ``benchmarks/failover.py`` writes (N items, one label each,
+7 annotators, ag_news rows in order) handed to the worker's caps replay
+(``Admission.replay_many``) and ``Coordinator.restore``, under cProfile; then the label store,
+the bought texts and the settled verdicts imaged with ``sqlite3.Connection.serialize`` and loaded
+into fresh connections with ``deserialize`` (what a derived-state checkpoint, format 3, would
+load instead of folding every label), timed.
+
+    nice -n 15 python benchmarks/restore_profile.py --labels 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sqlite3
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+from benchmarks.broker import DATASETS, read_rows
+from stream_al.config import Settings
+from stream_al.embed import make_embedder
+from stream_al.labels import Label
+from stream_al.learn.online import OnlineLearner
+from stream_al.loop.admission import Admission
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.records import Purchase
+
+
+def history(n: int, texts: list[str], labels: list[str], now: float):
+    items = [Purchase(f"h-{i}", texts[i % len(texts)], f"b{i // 50}", "uncertainty",
+                      "uncertainty", {}, 0, now + 86_400, 1.0, 0) for i in range(n)]
+    answers = [Label(f"h-{i}", labels[i % len(texts)], f"ann-{i % 7}", now - n + i)
+               for i in range(n)]
+    return items, answers, [now - n + i for i in range(n)]
+
+
+def _published_model(s: Settings, texts: list[str], labels: list[str], n: int):
+    """The dead coordinator's last model, as benchmarks/failover.py publishes it: fitted on
+    ``learner.memory`` labels, counting all ``n``."""
+    embedder = make_embedder(s.embedder)
+    learner = OnlineLearner(embedder.dim, s.learner)
+    rows = [i % len(texts) for i in range(min(n, s.learner.memory))]
+    learner.learn_many(embedder.embed([texts[r] for r in rows]), [labels[r] for r in rows],
+                       fit=False)
+    learner.replay.seen = n
+    learner.fit()
+    return learner.snapshot()
+
+
+def timed(f, *a, **k):
+    t, c = time.perf_counter(), time.process_time()
+    out = f(*a, **k)
+    return out, time.perf_counter() - t, time.process_time() - c
+
+
+def image_roundtrip(name: str, db: sqlite3.Connection) -> None:
+    blob, w1, c1 = timed(db.serialize)
+    packed, w2, c2 = timed(zlib.compress, blob, 1)
+    _, w3, c3 = timed(zlib.decompress, packed)
+    fresh = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    _, w4, c4 = timed(fresh.deserialize, blob)
+    print(f"  image {name}: {len(blob) / 2**20:.0f} MB ({len(packed) / 2**20:.0f} MB zlib-1); "
+          f"serialize {c1:.2f}s CPU, compress {c2:.2f}s, decompress {c3:.2f}s, "
+          f"deserialize {c4:.2f}s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--labels", type=int, default=1_000_000)
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+    texts, labels = read_rows(DATASETS / "ag_news.csv")
+    texts, labels = texts[:-4000], labels[:-4000]
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "c.yaml"
+        config.write_text("embedder: {name: hashing}\nbudget: {fraction: 0.1, warmup_labels: 4}\n"
+                          f"kafka: {{state_dir: {tmp}}}\n")
+        s = Settings.load(config)
+    now = time.time()
+    items, answers, times = history(args.labels, texts, labels, now)
+    embedder = make_embedder(s.embedder)
+    admission = Admission(s.kafka, s.annotation.max_annotators)
+    kept, w, c = timed(admission.replay_many, answers, times)
+    print(f"{args.labels} labels: caps replay (Admission.replay_many) {w:.2f}s wall, "
+          f"{c:.2f}s CPU", flush=True)
+    model, w, c = timed(_published_model, s, texts, labels, args.labels)
+    print(f"  the dead coordinator's last model (not timed in the restore): {c:.1f}s CPU",
+          flush=True)
+    coordinator = Coordinator(s, embedder.dim, embedder)
+    profile = cProfile.Profile()
+    t, cpu = time.perf_counter(), time.process_time()
+    profile.enable()
+    restored = coordinator.restore(items, {}, kept, None, 0, now, model=model)
+    profile.disable()
+    print(f"  restore {time.perf_counter() - t:.1f}s wall, {time.process_time() - cpu:.1f}s CPU "
+          f"(under cProfile): {restored}", flush=True)
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(args.top)
+    print(out.getvalue(), flush=True)
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(args.top)
+    print(out.getvalue(), flush=True)
+    image_roundtrip("label store", coordinator.labels._db)
+    image_roundtrip("bought texts", coordinator.texts._db)
+    image_roundtrip("settled verdicts", coordinator.annotating.settled._db)
+    ids = [f"h-{i}" for i in range(args.labels)]
+    _, w, c = timed(lambda: sorted(hash(i) for i in ids))
+    print(f"  bought texts' hash array recomputed from the ids: {c:.2f}s CPU", flush=True)
+
+
+if __name__ == "__main__":
+    main()
