@@ -39,6 +39,15 @@ def scratch_database() -> sqlite3.Connection:
     return db
 
 
+def database_of(image: bytes) -> sqlite3.Connection:
+    """A private database holding ``image`` (:meth:`sqlite3.Connection.serialize` of one):
+    what a derived-state checkpoint loads instead of writing every row again. It lives in
+    memory (sqlite's deserialized databases do), not in a scratch file."""
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    db.deserialize(image)
+    return db
+
+
 @contextmanager
 def one_transaction(db: sqlite3.Connection, lock: threading.Lock) -> Iterator[None]:
     """Writes to ``db`` in the block share one transaction (each is its own otherwise: the
@@ -67,6 +76,19 @@ class LabelStore:
 
     def __len__(self) -> int:
         return self._n
+
+    def image(self) -> bytes:
+        """Every row, as one sqlite image (:meth:`of_image` loads it)."""
+        with self._lock:
+            return self._db.serialize()
+
+    @classmethod
+    def of_image(cls, image: bytes) -> LabelStore:
+        """The store :meth:`image` was taken of, without a step per row."""
+        store = cls.__new__(cls)
+        store._db, store._lock = database_of(image), threading.Lock()
+        store._n = store._db.execute("SELECT count(*) FROM labels").fetchone()[0]
+        return store
 
     def __iter__(self) -> Iterator[Label]:
         seq = 0

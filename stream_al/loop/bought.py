@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from stream_al.labels.store import CHUNK, scratch_database
+from stream_al.labels.store import CHUNK, database_of, scratch_database
 
 MERGE_EVERY = 1024
 """Hashes of new items kept in a set until this many, then merged into the sorted array."""
@@ -45,6 +45,22 @@ class BoughtTexts(Mapping[str, str]):
 
     def __len__(self) -> int:
         return self._n
+
+    def image(self) -> bytes:
+        """Every item and text, as one sqlite image (:meth:`of_image` loads it)."""
+        with self._lock:
+            return self._db.serialize()
+
+    @classmethod
+    def of_image(cls, image: bytes) -> BoughtTexts:
+        """The texts :meth:`image` was taken of; the ids' hashes are computed again (Python's
+        string hash is salted per process, so they cannot be imaged)."""
+        bought = cls.__new__(cls)
+        bought._db, bought._lock, bought._fresh = database_of(image), threading.Lock(), set()
+        ids = [i for (i,) in bought._db.execute("SELECT item_id FROM bought")]
+        bought._n = len(ids)
+        bought._sorted = np.unique(np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)))
+        return bought
 
     def __iter__(self) -> Iterator[str]:
         for start in range(0, self._n, CHUNK):

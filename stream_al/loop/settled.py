@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from contextlib import AbstractContextManager
 
-from stream_al.labels.store import one_transaction, scratch_database
+from stream_al.labels.store import database_of, one_transaction, scratch_database
 
 
 class SettledItems:
@@ -31,6 +31,20 @@ class SettledItems:
         self._lock = threading.Lock()
         self.written = False
         """Was any row ever put? (No: every lookup would find nothing, a rebuild skips them.)"""
+
+    def image(self) -> bytes:
+        """Every settled item, as one sqlite image (:meth:`of_image` loads it)."""
+        with self._lock:
+            return self._db.serialize()
+
+    @classmethod
+    def of_image(cls, image: bytes) -> SettledItems:
+        """The verdicts :meth:`image` was taken of (final: a verdict decided live is kept)."""
+        settled = cls.__new__(cls)
+        settled._db, settled._lock = database_of(image), threading.Lock()
+        settled.written = settled._db.execute(
+            "SELECT 1 FROM settled LIMIT 1").fetchone() is not None
+        return settled
 
     def __contains__(self, item_id: str) -> bool:
         return self.get(item_id) is not None

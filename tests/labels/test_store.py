@@ -34,3 +34,13 @@ def test_the_store_holds_exactly_the_distinct_item_annotator_pairs(labels):
     store.add_many(Label(i, y, a, 0.0) for i, a, y in labels)
     assert len(store) == len({(i, a) for i, a, _ in labels})
     assert [x.key for x in store] == list(dict.fromkeys((i, a) for i, a, _ in labels))
+
+
+def test_a_store_loaded_from_its_image_holds_the_same_rows_and_still_refuses_a_retry():
+    store = LabelStore()
+    store.add_many([Label(f"a-{n % 5}", "World", f"ann-{n % 3}", float(n)) for n in range(20)])
+    loaded = LabelStore.of_image(store.image())
+    assert len(loaded) == len(store) == 15
+    assert list(loaded) == list(store)
+    assert not loaded.add_one(Label("a-0", "Sports", "ann-0", 99.0))
+    assert loaded.add_one(Label("a-0", "Sports", "ann-9", 99.0)) and len(loaded) == 16

@@ -73,3 +73,32 @@ def test_the_heap_does_not_grow_with_the_labels():
     n -= warm
     assert store.labels_of("item-7")[1] == Label("item-7", "pos", "vendor-b", 1.0, None, 2.0)
     assert grown / n < 40, f"{grown / n:.0f} bytes a label on the heap"
+
+
+def test_bought_texts_loaded_from_their_image_answer_as_the_originals_and_take_more():
+    """A derived-state checkpoint images the bought texts: loaded again, every id is found
+    at its position with its text, an id never bought is not, and buying goes on after."""
+    bought = BoughtTexts()
+    bought.add_many((f"i-{n}", f"text {n}") for n in range(MERGE_EVERY + 10))
+    bought.add("late", "bought after the merge")
+    loaded = BoughtTexts.of_image(bought.image())
+
+    ids = [f"i-{n}" for n in range(MERGE_EVERY + 10)] + ["late", "never"]
+    assert len(loaded) == len(bought)
+    assert loaded.contains_many(ids) == bought.contains_many(ids) == [True] * (len(ids) - 1) + [
+        False]
+    assert [loaded.position(i) for i in ids[:-1]] == [bought.position(i) for i in ids[:-1]]
+    assert loaded["late"] == "bought after the merge" and "never" not in loaded
+    assert loaded.add("next", "one more") and loaded.position("next") == len(bought)
+    assert not loaded.add("i-3", "again")
+
+
+def test_a_settled_verdict_loaded_from_its_image_is_the_one_decided():
+    from stream_al.loop.settled import SettledItems
+
+    settled = SettledItems()
+    settled.put_many([("a", 1, 2, "World"), ("b", 2, 1, None), ("c", 3, 3, "Sports")])
+    loaded = SettledItems.of_image(settled.image())
+    assert loaded.written and not SettledItems.of_image(SettledItems().image()).written
+    assert [loaded.get(i) for i in "abcd"] == [settled.get(i) for i in "abcd"]
+    assert loaded.learned() == [("a", "World"), ("c", "Sports")]
