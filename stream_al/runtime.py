@@ -42,6 +42,7 @@ def blas_kernels() -> str:
     return ", ".join(sorted(found)) or "none loaded"
 
 
+def return_free_memory() -> bool:
     """Give the heap's free pages back to the system (glibc ``malloc_trim``); False elsewhere.
 
     numpy's large temporaries (a refit's probabilities, a batch's distance matrix) are freed
