@@ -29,6 +29,18 @@ def limit_blas_threads(n: int = 1) -> None:
     threadpool_limits(limits=n, user_api="openmp")
 
 
+def blas_kernels() -> str:
+    """The BLAS libraries loaded and the kernels they chose, e.g. ``"openblas Haswell"``.
+
+    Results that go through BLAS round differently with different kernels (OpenBLAS picks
+    them by CPU unless ``OPENBLAS_CORETYPE`` names them), so a printed figure names them.
+    """
+    from threadpoolctl import threadpool_info
+
+    found = {f"{lib['internal_api']} {lib.get('architecture') or '?'}"
+             for lib in threadpool_info() if lib["user_api"] == "blas"}
+    return ", ".join(sorted(found)) or "none loaded"
+
 
 def return_free_memory() -> bool:
     """Give the heap's free pages back to the system (glibc ``malloc_trim``); False elsewhere.

@@ -293,10 +293,12 @@ def plot_kafka_curve(path: Path, points: list[Point], title: str) -> None:
 def _compare(args: argparse.Namespace, run_dir: Path) -> None:
     """The same data through the simulator: the default strategy against random."""
     from stream_al.cli.simulate import print_table
+    from stream_al.runtime import blas_kernels
     from stream_al.simulate.comparison import compare
     from stream_al.simulate.report import files_written
 
-    print("\n[demo] the same data in the simulator: default strategy against random", flush=True)
+    print("\n[demo] the same data in the simulator: default strategy against random "
+          f"(BLAS: {blas_kernels()})", flush=True)
     seed = {"seed": args.seed}
     settings = Settings.load(
         budget={"fraction": args.budget}, embedder={"name": args.embedder},

@@ -11,6 +11,7 @@ needs ``stream-al[minilm]`` (torch).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,13 @@ if TYPE_CHECKING:
 MINILM_WIDTH = 384
 SHIPPED_SHA256 = "9c92f49731960451327a85b8e8e9dd8a2ea1ce7e42f014243fb279542b18d0d8"
 """sha256 of the shipped weights; ``static_build`` prints it when it rebuilds them."""
+SHIPPED_FILES_SHA256 = {
+    "tokenizer.json": "dd33465341c98889c3338356b6200c8b232b89af5f1b7aa8e6ee1d4d7a699631",
+    "config.json": "43c56112b9959f4057d810e507b7413a2f34c87df3dc4d374c0f5c6aadcaec53",
+    "modules.json": "a68dcbed0429dcdd5bfdca92b0b03cc30d09122c0a3fcf4758787d4b244e45b2",
+}
+"""sha256 of the other files that decide a text's vector (the vocabulary and how it is split,
+the normaliser, pooling): the weights' fingerprint alone would let them change unnoticed."""
 
 
 def static_model_dir(cache_dir: Path, dim: int) -> Path:
@@ -43,7 +51,7 @@ def static_model_dir(cache_dir: Path, dim: int) -> Path:
 
 def shipped_model_path() -> Path:
     """The shipped model's directory, checked against its fingerprint."""
-    if not (SHIPPED_MODEL_DIR / WEIGHTS).is_file():
+    if not all((SHIPPED_MODEL_DIR / name).is_file() for name in (WEIGHTS, *SHIPPED_FILES_SHA256)):
         raise EmbeddingError(f"the static model is missing from {SHIPPED_MODEL_DIR}; reinstall "
                              "stream-al (or run python -m stream_al.embed.static_build)")
     found = weights_sha256(SHIPPED_MODEL_DIR)
@@ -53,6 +61,14 @@ def shipped_model_path() -> Path:
             f"{SHIPPED_SHA256}; reinstall stream-al, or after a deliberate rebuild set "
             "stream_al.embed.static.SHIPPED_SHA256 to the fingerprint static_build printed"
         )
+    for name, pinned in SHIPPED_FILES_SHA256.items():
+        found = hashlib.sha256((SHIPPED_MODEL_DIR / name).read_bytes()).hexdigest()
+        if found != pinned:
+            raise EmbeddingError(
+                f"the static model's {name} in {SHIPPED_MODEL_DIR} has sha256 {found}, not the "
+                f"shipped {pinned}; reinstall stream-al, or after a deliberate rebuild update "
+                "stream_al.embed.static.SHIPPED_FILES_SHA256"
+            )
     return SHIPPED_MODEL_DIR
 
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,7 +56,18 @@ def test_the_demo_compares_through_the_simulators_api_not_the_command_line(
                                      test_size=40), tmp_path)
     summary = json.loads((tmp_path / "simulation" / "summary.json").read_text())
     assert set(summary["strategies"]) == {"default", "random"}
-    assert "[demo] the same data in the simulator" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[demo] the same data in the simulator" in out and "(BLAS: openblas " in out
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64 OpenBLAS kernels")
+def test_the_demos_figures_name_the_blas_kernels_openblas_coretype_chose():
+    """Kernels round differently and the figures follow (make demo pins them on x86-64)."""
+    code = "import numpy; from stream_al.runtime import blas_kernels; print(blas_kernels())"
+    for kernel in ("Sandybridge", "Haswell"):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "OPENBLAS_CORETYPE": kernel}, check=True)
+        assert done.stdout.strip() == f"openblas {kernel}"
 
 
 def report_four_model_versions(run_dir: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from stream_al.embed import EmbeddingError, StaticEmbedder
 from stream_al.embed import static as static_module
 from stream_al.embed.static import (
+    SHIPPED_FILES_SHA256,
     SHIPPED_MODEL_DIR,
     SHIPPED_SHA256,
     static_model_dir,
@@ -25,6 +26,22 @@ from stream_al.embed.static import (
 from stream_al.embed.static_build import build_static_model, distil
 
 REPO = Path(__file__).resolve().parents[2]
+PINNED_VECTORS = Path(__file__).with_name("static_vectors.npy")
+"""The shipped model's vectors of :data:`PINNED_TEXTS`, saved when the model was pinned. A
+deliberate change of the model (or of model2vec's tokenising and pooling) rewrites it with
+``np.save(PINNED_VECTORS, StaticEmbedder(cache_dir=...).embed(PINNED_TEXTS))``."""
+PINNED_TEXTS = [
+    "Oil prices rise as supply fears grow",
+    "The team won the championship after extra time",
+    "how do i reset my card pin",
+    "wake me up at seven tomorrow",
+    "an utterly charming and hilarious film",
+    "Transfer $250.00 to savings, ASAP!!",
+    "antidisestablishmentarianism",
+    "Ünïcödé çàfé naïve résumé",
+    "\U0001f600\U0001f680",
+]
+"""Words, numbers, accents and word pieces only the [UNK] vector stands for."""
 
 
 def _forbid_distill(*args, **kwargs):
@@ -41,6 +58,28 @@ def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_install_embeds_with_the_same_weights():
     assert weights_sha256(SHIPPED_MODEL_DIR) == SHIPPED_SHA256
+
+
+def test_every_install_splits_texts_with_the_same_vocabulary_and_pooling():
+    import hashlib
+
+    for name, pinned in SHIPPED_FILES_SHA256.items():
+        assert hashlib.sha256((SHIPPED_MODEL_DIR / name).read_bytes()).hexdigest() == pinned, name
+
+
+def test_every_install_gives_a_text_the_pinned_vector(static_embedder):
+    """The model's fingerprint as vectors: weights, vocabulary, tokeniser and pooling at once."""
+    pinned = np.load(PINNED_VECTORS)
+    vectors = static_embedder.embed(PINNED_TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == pinned.shape == (len(PINNED_TEXTS), 256)
+    np.testing.assert_allclose(vectors, pinned, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_FILES_SHA256))
+def test_a_model_whose_vocabulary_or_pooling_changed_is_refused(embed_cache, monkeypatch, name):
+    monkeypatch.setitem(static_module.SHIPPED_FILES_SHA256, name, "0" * 64)
+    with pytest.raises(EmbeddingError, match=f"{name}.*reinstall stream-al"):
+        StaticEmbedder(cache_dir=embed_cache)
 
 
 def test_the_shipped_model_states_its_source_licence_and_fingerprint():
