@@ -106,3 +106,19 @@ def test_the_first_search_waits_for_a_label_per_class_and_fold_and_until_then_th
     assert search.due(12, n_classes=2) and not search.due(12, n_classes=4)
     assert search.due(20, n_classes=4) and not search.due(300, n_classes=77)
     assert OnlineLearner(4, LearnerSettings()).l2 == LearnerSettings().l2_prior == 1e-3
+
+
+def test_the_search_never_settles_on_a_model_that_predicts_one_class_when_another_does_not():
+    # labels unrelated to the rows, 26 of 40 one class (a selector's purchases are rarely
+    # balanced): the strong penalties' majority-class models score best on accuracy (0.65)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 16)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.repeat([1, 0], [26, 14])
+    search = L2Search(seed=0)
+    l2 = search.choose(X, y, k=2)
+    assert search.scores[max(search.grid)] == max(search.scores.values()) == 26 / 40
+    model = OnlineSoftmax(16, l2=l2)
+    model.learn_many(X, [str(label) for label in y])
+    assert len(set(model.predict_proba_many(X).argmax(axis=1))) == 2
+    assert l2 < max(search.grid)
