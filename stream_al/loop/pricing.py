@@ -60,6 +60,11 @@ class Pricing:
         """Labelling times the cost model learned from."""
 
     @property
+    def memory(self) -> int:
+        """Items whose annotator count is remembered after pricing (the most recent)."""
+        return self._memory
+
+    @property
     def ledger(self) -> Budget | None:
         return None if self.budget is None else self.budget.ledger
 
