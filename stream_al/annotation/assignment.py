@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from stream_al.annotation.base import AnnotationSettings
 from stream_al.select.base import Selection
 
@@ -56,6 +58,22 @@ class AssignmentPolicy:
         if confidence is not None and 0 < confidence < s.low_confidence:
             k, reasons = max(k, s.low_confidence_annotators), [*reasons, "low_confidence"]
         return Assignment(item_id, min(k, s.max_annotators), tuple(reasons))
+
+    def annotators_many(self, ids: Sequence[str],
+                        confidence: np.ndarray | None = None) -> np.ndarray:
+        """``assign_one(...).annotators`` for every item at once (what pricing a batch of
+        candidates needs): the gold hash only when there is a gold fraction, the confidence
+        rule over the whole array."""
+        s = self.settings
+        k = np.full(len(ids), s.annotators_per_item, dtype=np.int64)
+        if s.gold_fraction > 0:
+            gold = np.fromiter((self.is_gold(i) for i in ids), dtype=bool, count=len(ids))
+            k[gold] = np.maximum(k[gold], s.gold_annotators)
+        if confidence is not None:
+            c = np.asarray(confidence, dtype=np.float64)
+            low = (c > 0) & (c < s.low_confidence)
+            k[low] = np.maximum(k[low], s.low_confidence_annotators)
+        return np.minimum(k, s.max_annotators)
 
     def assign_many(self, selections: Sequence[Selection]) -> list[Assignment]:
         """Assignments for selected items, reading the model confidence from their scores."""

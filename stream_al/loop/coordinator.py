@@ -216,17 +216,18 @@ class Coordinator:
         if not first:
             return []
         keep = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        costs, wanted = self._prices(record, keep)
         batch = ScoredBatch(
             ids=list(first),
             X=record.X[keep],
             scores={k: np.asarray(v, dtype=np.float32)[keep] for k, v in record.scores.items()},
             model_version=record.model_version,
-            costs=self._prices(record, keep),
+            costs=costs,
             weights=None if record.weights is None else np.asarray(record.weights)[keep],
             seen=self._represented if record.spans else None,
         )
         self._represented = 0.0
-        batch.scores[ANNOTATORS] = self.pricing.annotators_many(batch.ids)  # rank per label
+        batch.scores[ANNOTATORS] = wanted  # rank per label
         snapshot = self.learner.snapshot()
         kind = self.settings.selection.uncertainty
         cold = not snapshot.ready or kind not in batch.scores
@@ -311,13 +312,18 @@ class Coordinator:
             self.annotating.bought(s.item_id, out[-1].annotators, out[-1].deadline)
         return out
 
-    def _prices(self, record: ScoredTexts, keep: np.ndarray) -> np.ndarray:
-        """Ledger cost of each kept item: k annotators x one label's price (pricing.py)."""
+    def _prices(self, record: ScoredTexts, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ledger cost of each kept item (k annotators x one label's price, pricing.py) and
+        its k as ``pricing.annotators_many`` reads it back (float32)."""
         confidence = record.scores.get("confidence")
-        return self.pricing.price_many(
-            [record.ids[i] for i in keep], [record.texts[i] for i in keep],
+        ids = [record.ids[i] for i in keep]
+        costs, k = self.pricing.price_many(
+            ids, [record.texts[i] for i in keep],
             None if confidence is None else np.asarray(confidence)[keep],
-        )[0]
+        )
+        if len(ids) > self.pricing.memory:  # the first ones were forgotten again: read back
+            return costs, self.pricing.annotators_many(ids)
+        return costs, k.astype(np.float32)
 
     def _unbuy(self, s: Selection, before: dict[str, Outstanding]) -> None:
         self.stage.budget.release(s.cost)

@@ -60,6 +60,11 @@ class Pricing:
         """Labelling times the cost model learned from."""
 
     @property
+    def memory(self) -> int:
+        """Items whose annotator count is remembered after pricing (the most recent)."""
+        return self._memory
+
+    @property
     def ledger(self) -> Budget | None:
         return None if self.budget is None else self.budget.ledger
 
@@ -68,9 +73,7 @@ class Pricing:
                    confidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(ledger cost, annotators wanted) per item; ``confidence``: the model's top-class
         probability (0 or None: not known, no low-confidence annotators)."""
-        conf = [None] * len(ids) if confidence is None else np.asarray(confidence).tolist()
-        k = np.array([self.assignment.assign_one(i, c).annotators for i, c in zip(ids, conf,
-                                                                                     strict=True)])
+        k = self.assignment.annotators_many(ids, confidence)
         if self.budget is None:
             costs = k.astype(np.float32)
         else:

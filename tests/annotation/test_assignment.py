@@ -1,5 +1,6 @@
 """Items get k annotators, more for a stable gold fraction and for items the model doubts."""
 
+import numpy as np
 import pytest
 
 from stream_al.annotation.assignment import AssignmentPolicy
@@ -47,3 +48,17 @@ def test_annotators_are_picked_least_loaded_first_and_never_twice_for_an_item():
 def test_caps_that_contradict_the_counts_name_the_fix():
     with pytest.raises(ValueError, match="raise it or lower"):
         AnnotationSettings(gold_annotators=7, max_annotators=5)
+
+
+def test_annotators_many_counts_as_assign_one_does_item_by_item():
+    settings = AnnotationSettings(annotators_per_item=1, gold_fraction=0.2, gold_annotators=3,
+                                  low_confidence=0.5, low_confidence_annotators=2,
+                                  max_annotators=3)
+    policy = AssignmentPolicy(settings, seed=7)
+    ids = [f"i{n}" for n in range(400)]
+    confidence = np.random.default_rng(0).uniform(0.0, 1.0, len(ids))
+    confidence[::17] = 0.0
+    one_by_one = [policy.assign_one(i, c).annotators for i, c in zip(ids, confidence, strict=True)]
+    assert policy.annotators_many(ids, confidence).tolist() == one_by_one
+    assert policy.annotators_many(ids).tolist() == [policy.assign_one(i).annotators for i in ids]
+    assert len(set(one_by_one)) == 3
