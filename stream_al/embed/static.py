@@ -11,7 +11,6 @@ needs ``stream-al[minilm]`` (torch).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +23,7 @@ from stream_al.embed.static_build import (
     SHIPPED_MODEL_DIR,
     WEIGHTS,
     build_static_model,
+    file_sha256,
     weights_sha256,
 )
 
@@ -62,7 +62,7 @@ def shipped_model_path() -> Path:
             "stream_al.embed.static.SHIPPED_SHA256 to the fingerprint static_build printed"
         )
     for name, pinned in SHIPPED_FILES_SHA256.items():
-        found = hashlib.sha256((SHIPPED_MODEL_DIR / name).read_bytes()).hexdigest()
+        found = file_sha256(SHIPPED_MODEL_DIR / name)
         if found != pinned:
             raise EmbeddingError(
                 f"the static model's {name} in {SHIPPED_MODEL_DIR} has sha256 {found}, not the "

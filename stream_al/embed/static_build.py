@@ -41,9 +41,14 @@ SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "static_model"
 WEIGHTS = "model.safetensors"
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, in hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def weights_sha256(model_dir: Path) -> str:
     """sha256 of a static model's weights file: its fingerprint."""
-    return hashlib.sha256((Path(model_dir) / WEIGHTS).read_bytes()).hexdigest()
+    return file_sha256(Path(model_dir) / WEIGHTS)
 
 
 SOURCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"

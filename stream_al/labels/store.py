@@ -61,7 +61,20 @@ def one_transaction(db: sqlite3.Connection, lock: threading.Lock) -> Iterator[No
             db.execute("COMMIT")
 
 
-class LabelStore:
+class ImagedDatabase:
+    """A store held in one private sqlite database (``_db``, guarded by ``_lock``) that can be
+    taken as one image; each store's ``of_image`` loads it back."""
+
+    _db: sqlite3.Connection
+    _lock: threading.Lock
+
+    def image(self) -> bytes:
+        """Every row, as one sqlite image (:meth:`sqlite3.Connection.serialize`)."""
+        with self._lock:
+            return self._db.serialize()
+
+
+class LabelStore(ImagedDatabase):
     """Every accepted label, at most one per (item, annotator), in arrival order."""
 
     def __init__(self) -> None:
@@ -76,11 +89,6 @@ class LabelStore:
 
     def __len__(self) -> int:
         return self._n
-
-    def image(self) -> bytes:
-        """Every row, as one sqlite image (:meth:`of_image` loads it)."""
-        with self._lock:
-            return self._db.serialize()
 
     @classmethod
     def of_image(cls, image: bytes) -> LabelStore:

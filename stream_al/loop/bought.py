@@ -25,13 +25,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from stream_al.labels.store import CHUNK, database_of, scratch_database
+from stream_al.labels.store import CHUNK, ImagedDatabase, database_of, scratch_database
 
 MERGE_EVERY = 1024
 """Hashes of new items kept in a set until this many, then merged into the sorted array."""
 
 
-class BoughtTexts(Mapping[str, str]):
+class BoughtTexts(ImagedDatabase, Mapping[str, str]):
     """Item id -> text of every item bought, in buying order (positions 0, 1, ...)."""
 
     def __init__(self) -> None:
@@ -45,11 +45,6 @@ class BoughtTexts(Mapping[str, str]):
 
     def __len__(self) -> int:
         return self._n
-
-    def image(self) -> bytes:
-        """Every item and text, as one sqlite image (:meth:`of_image` loads it)."""
-        with self._lock:
-            return self._db.serialize()
 
     @classmethod
     def of_image(cls, image: bytes) -> BoughtTexts:

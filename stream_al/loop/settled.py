@@ -18,10 +18,15 @@ from __future__ import annotations
 import threading
 from contextlib import AbstractContextManager
 
-from stream_al.labels.store import database_of, one_transaction, scratch_database
+from stream_al.labels.store import (
+    ImagedDatabase,
+    database_of,
+    one_transaction,
+    scratch_database,
+)
 
 
-class SettledItems:
+class SettledItems(ImagedDatabase):
     """Item id -> (buying order, labels asked for, class learned or None)."""
 
     def __init__(self) -> None:
@@ -31,11 +36,6 @@ class SettledItems:
         self._lock = threading.Lock()
         self.written = False
         """Was any row ever put? (No: every lookup would find nothing, a rebuild skips them.)"""
-
-    def image(self) -> bytes:
-        """Every settled item, as one sqlite image (:meth:`of_image` loads it)."""
-        with self._lock:
-            return self._db.serialize()
 
     @classmethod
     def of_image(cls, image: bytes) -> SettledItems:
