@@ -307,3 +307,26 @@ def test_past_the_exact_size_the_flags_are_those_of_a_brute_force_search():
     np.testing.assert_array_equal(flagged, brute > detector.threshold)
     distance = detector.distance_many(stream)
     np.testing.assert_allclose(distance[flagged], brute[flagged], atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_sample_item_is_measured_as_its_k_nearest_labelled_items_would_measure_it(seed):
+    """The exact rows answer without selecting the k nearest first: the same distance and the
+    same labelled id as the k-nearest answer, with the item itself labelled (up to k times)
+    and with ties at the nearest distance (duplicate labelled vectors)."""
+    from stream_al.index.ann import BoundedIndex
+    from stream_al.ood import MEASURED_NEIGHBOURS, _nearest_other, _nearest_other_of
+
+    rng = np.random.default_rng(seed)
+    labelled = rng.normal(size=(60, 8)).astype(np.float32)
+    labelled = np.concatenate([labelled, labelled[:6], labelled[:3], labelled[:2]])  # duplicates
+    rows = BoundedIndex(8, capacity=1000, exact_below=1000)
+    rows.add_many(labelled[rng.permutation(len(labelled))])
+    items = np.concatenate([labelled[:12], rng.normal(size=(40, 8)).astype(np.float32)])
+    for k in (1, 2, MEASURED_NEIGHBOURS):
+        ids, dist = rows.query_many(items, k=k)
+        want = _nearest_other_of(ids, dist)
+        got = _nearest_other(rows.distances_many(items), rows.exact_ids, k)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    assert np.isinf(want[0][:2]).sum() >= 1  # an item labelled 4 times has no other neighbour
