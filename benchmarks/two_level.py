@@ -108,6 +108,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sets", nargs="+", default=["ag_news", "sst2", "banking77"])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed ... + seeds - 1")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--budget", type=float, default=0.05)
     p.add_argument("--embedder", default="minilm", choices=("static", "minilm"))
@@ -118,7 +119,8 @@ def main() -> None:
     args = p.parse_args()
     config = Config(embedder=args.embedder, max_rows=args.max_rows, test_size=args.test_size,
                     checkpoints=20)
-    tasks = [(s, seed, v, config, args.budget) for s in args.sets for seed in range(args.seeds)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    tasks = [(s, seed, v, config, args.budget) for s in args.sets for seed in seeds
              for v in args.variants]
     rows = []
     with ProcessPoolExecutor(args.jobs) as pool:
