@@ -32,6 +32,7 @@ cost ``balanced`` 1-3 points on banking77 (benchmarks/README.md); a new domain r
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from statistics import NormalDist
 
@@ -178,6 +179,27 @@ def _nearest_other(distance: np.ndarray, ids: np.ndarray, k: int,
     return best, nearest
 
 
+def quantile(values: np.ndarray, q: float) -> float:
+    """``np.quantile(values, q)`` (its default "linear" method) of finite float64 values, bit
+    for bit: the two order statistics it interpolates between (one ``np.partition``) and
+    numpy's own interpolation, without ``np.quantile``'s ~50 us of overhead per call (the
+    threshold is recalibrated for every batch whose sample changed: per control record).
+
+    >>> x = np.array([0.3, 0.1, 0.7, 0.2, 0.9])
+    >>> quantile(x, 0.95) == float(np.quantile(x, 0.95))
+    True
+    """
+    n = len(values)
+    virtual = (n - 1) * q
+    if virtual >= n - 1:
+        return float(np.max(values))
+    below = math.floor(virtual)
+    low, high = np.partition(values, (below, below + 1))[below : below + 2].tolist()
+    t = virtual - below
+    diff = high - low
+    return high - diff * (1 - t) if t >= 0.5 else low + diff * t
+
+
 class FlagRate:
     """Whether the share of recent stream items flagged OOD is above the share a stationary
     stream has by construction (``base_rate = 1 - ood.quantile``): a new domain, not the
@@ -305,7 +327,7 @@ class OODDetector:
         else:
             finite = np.array([d for d in self._loo.values() if np.isfinite(d)])
         if len(finite):
-            self._threshold = float(np.quantile(finite, self.settings.quantile))
+            self._threshold = quantile(finite, self.settings.quantile)
 
     def distance_many(self, X: np.ndarray) -> np.ndarray:
         """Cosine distance of each row to its nearest labelled item (1.0 with no labels):

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stream_al.config import OODSettings
 from stream_al.learn import ModelSnapshot
@@ -330,3 +332,23 @@ def test_a_sample_item_is_measured_as_its_k_nearest_labelled_items_would_measure
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
     assert np.isinf(want[0][:2]).sum() >= 1  # an item labelled 4 times has no other neighbour
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.0, 2.0), min_size=1, max_size=60),
+       st.sampled_from([0.5, 0.9, 0.95, 0.99, 0.999]))
+def test_the_threshold_quantile_is_numpys_bit_for_bit(values, q):
+    from stream_al.ood import quantile
+
+    x = np.round(np.array(values), 2)  # ties too
+    assert quantile(x, q) == float(np.quantile(x, q))
+
+
+def test_the_threshold_quantile_is_numpys_on_a_full_reference_sample():
+    from stream_al.ood import quantile
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 99, 100, 999, 1000):
+        x = rng.random(n) * 1.5
+        for q in (0.0, 0.25, 0.5, 0.95, 0.975, 0.99, 1.0):
+            assert quantile(x, q) == float(np.quantile(x, q))
