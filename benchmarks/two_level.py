@@ -14,6 +14,8 @@ budget with the default strategy, run through the simulator as:
   (``scale.preselect``, ``candidate_multiple`` 4) — float32, to isolate pre-selection;
 - ``p16-int8``: 16 partitions pre-selecting, int8 embeddings (what a scaled-out deployment runs);
 - ``p16-int8-m8``: the same with ``candidate_multiple`` 8;
+- ``p1-m2`` ... ``p16-m3``: ``p1`` / ``p4`` / ``p16`` with ``candidate_multiple`` 2 or 3 (fewer
+  candidates per label: the coordinator's cost per stream text against label efficiency);
 - ``p16-int8-merged``: ``p16-int8`` with each chunk's 16 records selected as one
   (``simulation.merge_records``: ``Coordinator.on_scored_many``);
 - ``p16-int8-d25``: ``p16-int8`` with ``drift.sample`` 0.25 (the stream's drift detectors read
@@ -27,6 +29,7 @@ stream texts that reached the coordinator.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -52,6 +55,10 @@ VARIANTS: dict[str, dict] = {
     "p16-int8-d25": {"scale": {"preselect": True, "precision": "int8"},
                      "simulation": {"partitions": 16}, "drift": {"sample": 0.25}},
 }
+VARIANTS.update({
+    f"p{parts}-m{multiple}": {"scale": {"preselect": True, "candidate_multiple": float(multiple)},
+                              "simulation": {"partitions": parts}}
+    for multiple in (2, 3) for parts in (1, 4, 16)})
 
 
 def run_one(task: tuple[str, int, str, Config, float]) -> dict:
@@ -101,19 +108,27 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sets", nargs="+", default=["ag_news", "sst2", "banking77"])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed ... + seeds - 1")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--budget", type=float, default=0.05)
     p.add_argument("--embedder", default="minilm", choices=("static", "minilm"))
     p.add_argument("--max-rows", type=int, default=3000)
     p.add_argument("--test-size", type=int, default=500)
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--out", help="also append each run's row to this JSON-lines file as it ends")
     args = p.parse_args()
     config = Config(embedder=args.embedder, max_rows=args.max_rows, test_size=args.test_size,
                     checkpoints=20)
-    tasks = [(s, seed, v, config, args.budget) for s in args.sets for seed in range(args.seeds)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    tasks = [(s, seed, v, config, args.budget) for s in args.sets for seed in seeds
              for v in args.variants]
+    rows = []
     with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(run_one, tasks))
+        for row in pool.map(run_one, tasks):
+            rows.append(row)
+            if args.out:
+                with open(args.out, "a") as f:
+                    f.write(json.dumps(row) + "\n")
     report(rows, args.variants)
 
 

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stream_al.config import OODSettings
 from stream_al.learn import ModelSnapshot
@@ -307,3 +309,46 @@ def test_past_the_exact_size_the_flags_are_those_of_a_brute_force_search():
     np.testing.assert_array_equal(flagged, brute > detector.threshold)
     distance = detector.distance_many(stream)
     np.testing.assert_allclose(distance[flagged], brute[flagged], atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_sample_item_is_measured_as_its_k_nearest_labelled_items_would_measure_it(seed):
+    """The exact rows answer without selecting the k nearest first: the same distance and the
+    same labelled id as the k-nearest answer, with the item itself labelled (up to k times)
+    and with ties at the nearest distance (duplicate labelled vectors)."""
+    from stream_al.index.ann import BoundedIndex
+    from stream_al.ood import MEASURED_NEIGHBOURS, _nearest_other, _nearest_other_of
+
+    rng = np.random.default_rng(seed)
+    labelled = rng.normal(size=(60, 8)).astype(np.float32)
+    labelled = np.concatenate([labelled, labelled[:6], labelled[:3], labelled[:2]])  # duplicates
+    rows = BoundedIndex(8, capacity=1000, exact_below=1000)
+    rows.add_many(labelled[rng.permutation(len(labelled))])
+    items = np.concatenate([labelled[:12], rng.normal(size=(40, 8)).astype(np.float32)])
+    for k in (1, 2, MEASURED_NEIGHBOURS):
+        ids, dist = rows.query_many(items, k=k)
+        want = _nearest_other_of(ids, dist)
+        got = _nearest_other(rows.distances_many(items), rows.exact_ids, k)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    assert np.isinf(want[0][:2]).sum() >= 1  # an item labelled 4 times has no other neighbour
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.0, 2.0), min_size=1, max_size=60),
+       st.sampled_from([0.5, 0.9, 0.95, 0.99, 0.999]))
+def test_the_threshold_quantile_is_numpys_bit_for_bit(values, q):
+    from stream_al.ood import quantile
+
+    x = np.round(np.array(values), 2)  # ties too
+    assert quantile(x, q) == float(np.quantile(x, q))
+
+
+def test_the_threshold_quantile_is_numpys_on_a_full_reference_sample():
+    from stream_al.ood import quantile
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 99, 100, 999, 1000):
+        x = rng.random(n) * 1.5
+        for q in (0.0, 0.25, 0.5, 0.95, 0.975, 0.99, 1.0):
+            assert quantile(x, q) == float(np.quantile(x, q))

@@ -137,7 +137,7 @@ class BoundedIndex:
             raise ValueError("the index is empty; add vectors before querying")
         X = self._rows(X)
         if self._exact is not None:
-            distance = 1.0 - _unit(X) @ self._exact.T
+            distance = self.distances_many(X)
             nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
             dist = np.take_along_axis(distance, nearest, axis=1)
             order = np.argsort(dist, axis=1, kind="stable")
@@ -146,6 +146,18 @@ class BoundedIndex:
         assert self._index is not None
         self._index.set_ef(max(self._index.ef, k))
         return self._index.knn_query(X, k=k, num_threads=1)
+
+    def distances_many(self, X: np.ndarray) -> np.ndarray:
+        """While :attr:`exact`: the cosine distance of each row to every stored vector
+        (columns in :attr:`exact_ids` order), computed as :meth:`query_many` computes it."""
+        if self._exact is None:
+            raise ValueError("distances_many needs the exact rows (the index is a graph now)")
+        return 1.0 - _unit(self._rows(X)) @ self._exact.T
+
+    @property
+    def exact_ids(self) -> np.ndarray:
+        """The internal id of each exact row (empty once the index is a graph)."""
+        return self._exact_ids
 
     def nearest_distance_many(self, X: np.ndarray) -> np.ndarray:
         """Cosine distance to the nearest stored vector; 1.0 when the index is empty."""

@@ -135,6 +135,18 @@ class Annotating:
             self._bought += 1
             self.open[item_id] = Item(wanted, deadline, seq=self._bought)
 
+    def bought_many(self, items: Sequence[tuple[str, int, float]]) -> None:
+        """:meth:`bought` of each (item, labels wanted, deadline), in order; the settled
+        verdicts looked up in one query."""
+        if not self.by_verdict or not items:
+            return
+        settled = self.settled.get_many([i for i, _, _ in items]) if self.settled.written \
+            else {}
+        for item_id, wanted, deadline in items:
+            if item_id not in self.open and item_id not in settled:
+                self._bought += 1
+                self.open[item_id] = Item(wanted, deadline, seq=self._bought)
+
     def _item(self, item_id: str) -> Item | None:
         item = self.open.get(item_id)
         if item is None and self.settled.written and (row := self.settled.get(item_id)) is not None:

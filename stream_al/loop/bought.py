@@ -109,6 +109,19 @@ class BoughtTexts(ImagedDatabase, Mapping[str, str]):
             self._merge()
         return added
 
+    def add_new_many(self, items: Sequence[tuple[str, str]]) -> None:
+        """Keep each (id, text), in order, in one statement: ids none of which was bought
+        before (each checked with ``in``) and none twice (a purchase's emission)."""
+        if not items:
+            return
+        with self._lock:
+            self._db.executemany("INSERT INTO bought (pos, item_id, text) VALUES (?, ?, ?)",
+                                 [(self._n + n, i, t) for n, (i, t) in enumerate(items)])
+            self._n += len(items)
+            self._fresh.update(hash(i) for i, _ in items)
+        if len(self._fresh) >= MERGE_EVERY:
+            self._merge()
+
     def add_many(self, items: Iterable[tuple[str, str]]) -> None:
         """Keep each text (the first of an id bought twice) in one sqlite transaction, and
         merge the hashes once (a rebuild adds every item ever bought at once; merging every

@@ -278,7 +278,7 @@ class Coordinator:
         batch_id = f"sel-{self.control_offset}-{self._emissions}"
         self._emissions += 1
         out: list[Purchase] = []
-        now_bought: set[str] = set()
+        now_bought: dict[str, str] = {}  # id -> text, in buying order
         for s in chosen:
             text = self._recent.get(s.item_id)
             if s.item_id in now_bought:  # offered twice (a redelivered text), chosen twice
@@ -287,8 +287,7 @@ class Coordinator:
             if text is None or s.item_id in self.texts:  # bought before, or text forgotten
                 self._unbuy(s, before)
                 continue
-            self.texts.add(s.item_id, text)
-            now_bought.add(s.item_id)
+            now_bought[s.item_id] = text
             if s.embedding is not None:  # a copy: a view would keep its whole batch alive
                 self.embeddings[s.item_id] = np.array(s.embedding)
             out.append(
@@ -309,7 +308,8 @@ class Coordinator:
                     window=self.stage.budget.window,
                 )
             )
-            self.annotating.bought(s.item_id, out[-1].annotators, out[-1].deadline)
+        self.texts.add_new_many(list(now_bought.items()))
+        self.annotating.bought_many([(p.item_id, p.annotators, p.deadline) for p in out])
         return out
 
     def _prices(self, record: ScoredTexts, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,9 +16,11 @@ a dict of Python objects.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 from stream_al.labels.store import (
+    CHUNK,
     ImagedDatabase,
     database_of,
     one_transaction,
@@ -53,6 +55,18 @@ class SettledItems(ImagedDatabase):
         with self._lock:
             return self._db.execute("SELECT seq, wanted, learned FROM settled WHERE item_id = ?",
                                     (item_id,)).fetchone()
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, tuple[int, int, str | None]]:
+        """:meth:`get` of each of ``ids`` that is settled (one query per ``CHUNK`` ids)."""
+        found: dict[str, tuple[int, int, str | None]] = {}
+        for start in range(0, len(ids), CHUNK):
+            chunk = list(ids[start : start + CHUNK])
+            with self._lock:
+                found.update((i, (seq, wanted, learned)) for i, seq, wanted, learned in
+                             self._db.execute("SELECT item_id, seq, wanted, learned FROM settled"
+                                              f" WHERE item_id IN ({','.join('?' * len(chunk))})",
+                                              chunk))
+        return found
 
     def put(self, item_id: str, seq: int, wanted: int, learned: str | None) -> None:
         self.put_many([(item_id, seq, wanted, learned)])

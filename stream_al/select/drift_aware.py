@@ -87,7 +87,8 @@ class CreditBudget(Spending):
         self.base.observe(n_items)
 
     def spend(self, cost: float = 1.0) -> None:
-        self.check_spend(cost, f" (debt {self.debt:.3f} of credit {self.limit:.3f})")
+        if cost < 0 or not self.can_spend(cost):  # the message only when it raises
+            self.check_spend(cost, f" (debt {self.debt:.3f} of credit {self.limit:.3f})")
         own = min(cost, max(0.0, self.base.allowance))
         if own > 0:
             self.base.spend(own)

@@ -326,3 +326,20 @@ def test_a_held_disagreement_whose_request_never_reached_the_expert_topic_is_ask
     desk, _ = restored_desk(stored, {"d": (2, 1e9)}, {"d": "disagreement"}, min_confidence=0.7,
                             expert_annotators=["expert"])
     assert desk.a.take_outbox().requests == []  # sent before the crash: not again
+
+
+def test_items_bought_together_are_tracked_as_when_bought_one_at_a_time():
+    """An emission's purchases in one call: a new item opens in buying order, an item open or
+    settled already is not opened again (its settled verdict looked up in one query)."""
+    one, many = Desk(min_confidence=0.6), Desk(min_confidence=0.6)
+    for desk in (one, many):
+        desk.buy("settled")
+        desk.label(("settled", "World", "a"))
+        desk.buy("open", k=3)
+    items = [("n1", 1, 5.0), ("open", 3, 9.0), ("settled", 1, 7.0), ("n2", 2, 6.0)]
+    for item_id, k, deadline in items:
+        one.a.bought(item_id, k, deadline)
+    many.a.bought_many(items)
+    assert many.a.open == one.a.open
+    assert many.a.settled.get("settled") == one.a.settled.get("settled") is not None
+    assert [many.a.open[i].seq for i in ("n1", "n2")] == [3, 4]

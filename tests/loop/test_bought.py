@@ -102,3 +102,32 @@ def test_a_settled_verdict_loaded_from_its_image_is_the_one_decided():
     assert loaded.written and not SettledItems.of_image(SettledItems().image()).written
     assert [loaded.get(i) for i in "abcd"] == [settled.get(i) for i in "abcd"]
     assert loaded.learned() == [("a", "World"), ("c", "Sports")]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3 * MERGE_EVERY), max_size=MERGE_EVERY // 2),
+                max_size=6))
+def test_purchases_added_together_are_kept_as_one_at_a_time(emissions):
+    """An emission's new purchases in one statement: the same ids, texts, buying order and
+    answers as adding them one by one (hashes merged past MERGE_EVERY either way)."""
+    together, one_by_one = BoughtTexts(), BoughtTexts()
+    for ids in emissions:
+        new = list(dict.fromkeys(f"i-{n}" for n in ids if f"i-{n}" not in together))
+        together.add_new_many([(i, f"text of {i}") for i in new])
+        for i in new:
+            one_by_one.add(i, f"text of {i}")
+    asked = [f"i-{n}" for n in range(0, 3 * MERGE_EVERY, 7)]
+    assert together.contains_many(asked) == one_by_one.contains_many(asked)
+    assert [i in together for i in asked] == [i in one_by_one for i in asked]
+    assert list(together) == list(one_by_one)
+    assert {i: together[i] for i in together} == {i: one_by_one[i] for i in one_by_one}
+
+
+def test_settled_verdicts_are_read_many_at_a_time_as_one_at_a_time():
+    from stream_al.loop.settled import SettledItems
+
+    settled = SettledItems()
+    settled.put_many([(f"i-{n}", n, 1 + n % 3, None if n % 2 else "World") for n in range(0, 3000, 2)])
+    ids = [f"i-{n}" for n in range(2500)]
+    assert settled.get_many(ids) == {i: settled.get(i) for i in ids if settled.get(i) is not None}
+    assert settled.get_many([]) == {}

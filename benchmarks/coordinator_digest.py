@@ -1,0 +1,85 @@
+"""One digest of everything the coordinator decided in ceiling runs (issue 17), to compare
+commits that claim to change its speed and nothing else.
+
+For each configuration (``candidate_multiple``, ``drift.sample``, N partitions, texts per
+record, records selected together), the ceiling driver of ``benchmarks.control_traffic``
+(SST-2, static, 40,000 texts, int8 candidates, deflated envelope, 5% budget, a model warmed on
+300 labels) runs the coordinator, labels what it buys at once, and hashes every purchase (id,
+batch, strategy, reason, scores, model version, deadline, cost, group, priority, annotators,
+window), the final ledger, the OOD detector's reference distances, threshold and nearest
+labelled ids, and the drift scores:
+
+    python -m benchmarks.coordinator_digest > before.txt    # on the commit before
+    python -m benchmarks.coordinator_digest | diff - before.txt && echo same
+
+Bit-for-bit: a change that moves a float in its last place changes the digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from benchmarks import control_traffic as ct
+from benchmarks.suite import load_set
+from stream_al.labels import Label
+from stream_al.runtime import limit_blas_threads
+from stream_al.simulate.lookup import LookupEmbedder
+from stream_al.stream import conversion
+from stream_al.stream.messages import CONTROL, parse
+
+CONFIGS = [(4.0, 1.0, 4, 512, 4), (4.0, 1.0, 16, 64, 1), (2.0, 1.0, 16, 512, 4),
+           (4.0, 0.25, 64, 512, 4), (3.0, 1.0, 1, 512, 1)]
+"""(candidate_multiple, drift.sample, partitions, texts per record, records at a time)."""
+
+
+def digest(stream: ct.Stream, multiple: float, drift_sample: float, partitions: int,
+           batch: int, merge: int) -> str:
+    ct.MULTIPLE[0], ct.DRIFT_SAMPLE[0] = multiple, drift_sample
+    s = ct.settings_of(True, "int8", 0.05, "static", "deflated")
+    gold = dict(zip(stream.ids, stream.labels, strict=True))
+    c = ct.warm_model(stream, s, 300, LookupEmbedder(stream.texts, stream.X))
+    records = ct.records_of(stream, s, c.learner.snapshot(), batch, partitions)
+    h = hashlib.sha256()
+    offset, texts, now = 1, 0, 0.0
+    for k in range(0, len(records), merge):
+        taken = []
+        for raw in records[k : k + merge]:
+            scored = conversion.scored_texts(parse(CONTROL, raw))
+            texts += sum(x.count for x in scored.spans)
+            taken.append((scored, offset))
+            offset += 1
+        now = texts / ct.CLOCK_RATE
+        bought = c.on_scored_many(taken, now)
+        for p in bought:
+            h.update(json.dumps([p.item_id, p.batch_id, p.strategy, p.reason,
+                                 sorted(p.scores.items()), p.model_version, p.deadline, p.cost,
+                                 p.group, p.priority, p.annotators, p.window]).encode())
+        if bought:
+            c.on_labels([Label(p.item_id, gold[p.item_id], "gold", now) for p in bought],
+                        offset, now)
+            c.model_update(now)
+            offset += 1
+    h.update(repr(c.ledger(now)).encode())
+    ood = c.health.ood
+    h.update(ood.reference.distances.tobytes())
+    h.update(ood.reference._nearest[: ood.reference.size].tobytes())
+    h.update(repr(ood.threshold).encode())
+    h.update(repr(c.health.scores()).encode())
+    return h.hexdigest()[:16]
+
+
+def main() -> None:
+    limit_blas_threads()
+    n = 40_000
+    data, X = load_set("sst2", "static", n)
+    stream = ct.Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]),
+                       list(data.labels[:n]), np.asarray(X[:n], dtype=np.float32))
+    for config in CONFIGS:
+        print(*config, digest(stream, *config), flush=True)
+
+
+if __name__ == "__main__":
+    main()
