@@ -8,6 +8,7 @@ into fresh connections with ``deserialize`` (what a derived-state checkpoint, fo
 load instead of folding every label), timed.
 
     nice -n 15 python benchmarks/restore_profile.py --labels 1000000
+    nice -n 15 python benchmarks/restore_profile.py --labels 1000000 --no-profile  # CPU alone
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import sqlite3
 import tempfile
@@ -74,6 +76,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="time the restore without cProfile (and skip the images)")
     args = parser.parse_args()
     texts, labels = read_rows(DATASETS / "ag_news.csv")
     texts, labels = texts[:-4000], labels[:-4000]
@@ -95,11 +99,15 @@ def main() -> None:
     coordinator = Coordinator(s, embedder.dim, embedder)
     profile = cProfile.Profile()
     t, cpu = time.perf_counter(), time.process_time()
-    profile.enable()
+    if args.profile:
+        profile.enable()
     restored = coordinator.restore(items, {}, kept, None, 0, now, model=model)
     profile.disable()
     print(f"  restore {time.perf_counter() - t:.1f}s wall, {time.process_time() - cpu:.1f}s CPU "
-          f"(under cProfile): {restored}", flush=True)
+          f"({'under cProfile' if args.profile else 'no profiler'}): {restored}; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    if not args.profile:
+        return
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(args.top)
     print(out.getvalue(), flush=True)
