@@ -117,23 +117,39 @@ def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
     labels = list(labels)
     gold = gold or {}
     k = max(2, len({x.label for x in labels}))
-    votes = votes_of(labels)
-    weight: dict[str, dict[str, float]] = {}
-    of_annotator: dict[str, float] = {}  # the log-odds of each annotator's vote, once each
+    by_item: dict[str, list[Label]] = {}  # one pass; most items have one label (a rebuild: 1M)
     for x in labels:
-        lw = of_annotator.get(x.annotator_id)
-        if lw is None:
-            acc = min(max(accuracy.get(x.annotator_id, default_accuracy), 1e-3), 1 - 1e-3)
-            lw = of_annotator[x.annotator_id] = math.log(acc * (k - 1) / (1 - acc))
-        w = weight.setdefault(x.item_id, {})
-        w[x.label] = w.get(x.label, 0.0) + lw
+        same = by_item.get(x.item_id)
+        if same is None:
+            by_item[x.item_id] = [x]
+        else:
+            same.append(x)
+    of_annotator: dict[str, float] = {}  # the log-odds of each annotator's vote, once each
+    for a in dict.fromkeys(x.annotator_id for x in labels):
+        acc = min(max(accuracy.get(a, default_accuracy), 1e-3), 1 - 1e-3)
+        of_annotator[a] = math.log(acc * (k - 1) / (1 - acc))
     out = {}
-    one_vote: dict[float, float] = {}  # an item of one label: its confidence, by that weight
-    for item, v in votes.items():
+    one_vote: dict[float, float] = {}  # an item of one class: its confidence, by that weight
+    for item, xs in by_item.items():
+        if len(xs) == 1:  # one label: its class, "single", confidence by its annotator alone
+            x = xs[0]
+            if item in gold:
+                out[item] = Verdict(item, gold[item], 1.0, "gold", "weighted", {x.label: 1})
+                continue
+            top = of_annotator[x.annotator_id]
+            conf = one_vote.get(top)
+            if conf is None:
+                conf = one_vote[top] = 1.0 / (math.exp(top - top) + (k - 1) * math.exp(-top))
+            out[item] = Verdict(item, x.label, conf, "single", "weighted", {x.label: 1})
+            continue
+        v: Counter[str] = Counter()  # first-seen order, which breaks ties
+        w: dict[str, float] = {}
+        for x in xs:
+            v[x.label] += 1
+            w[x.label] = w.get(x.label, 0.0) + of_annotator[x.annotator_id]
         if item in gold:
             out[item] = Verdict(item, gold[item], 1.0, "gold", "weighted", dict(v))
             continue
-        w = weight[item]
         if len(w) == 1:
             ((label, top),) = w.items()
             conf = one_vote.get(top)
