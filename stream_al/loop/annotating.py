@@ -464,7 +464,7 @@ class Annotating:
         :class:`Item` per settled item: the same verdicts, rows and open items, in bulk (an
         :class:`Item` and a :meth:`_ready` each cost seconds at 1M items)."""
         first = self._bought
-        seq = dict(zip(wanted, range(first + 1, first + 1 + len(wanted))))
+        seq = dict(zip(wanted, range(first + 1, first + 1 + len(wanted)), strict=True))
         self._bought += len(wanted)
         extra: dict[str, tuple[int, float]] = {}  # labelled, never bought (should not happen)
         ready = []

@@ -142,7 +142,7 @@ class BoughtTexts(ImagedDatabase, Mapping[str, str]):
             self._db.execute("BEGIN")
             try:
                 self._db.executemany("INSERT INTO bought (pos, item_id, text) VALUES (?, ?, ?)",
-                                     zip(range(len(first)), first, first.values()))
+                                     zip(range(len(first)), first, first.values(), strict=True))
             finally:
                 self._db.execute("COMMIT")
             self._n = len(first)
