@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stream_al.annotation.base import AnnotationSettings, Status, Verdict
 from stream_al.annotation.dawid_skene import fit_many
 from stream_al.labels.base import Label
+
+DEFAULT_ACCURACY = 0.7
+"""An annotator's accuracy in a weighted vote until one is estimated."""
 
 
 def votes_of(labels: Iterable[Label]) -> dict[str, Counter[str]]:
@@ -102,7 +105,7 @@ def dawid_skene_many(labels: Iterable[Label], gold: Mapping[str, str] | None = N
 
 def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
                        gold: Mapping[str, str] | None = None, min_confidence: float = 0.7,
-                       default_accuracy: float = 0.7) -> dict[str, Verdict]:
+                       default_accuracy: float = DEFAULT_ACCURACY) -> dict[str, Verdict]:
     """The one-coin Dawid-Skene posterior with annotator accuracies already estimated (the
     E-step alone): each label for class c multiplies c's odds by ``acc / ((1 - acc) / (K - 1))``
     over the K classes seen. A cheap way to adjudicate new items between two EM fits.
@@ -204,6 +207,24 @@ class Adjudicator:
             verdicts, self.accuracy = result.verdicts, result.accuracy
         verdicts.update(self._expert_verdicts(labels))
         return verdicts
+
+    def one_label_each(self, labels: Sequence[Label],
+                       accuracy: Mapping[str, float]) -> dict[str, float]:
+        """Per annotator of ``labels``, each the only label of its item: the confidence
+        :meth:`adjudicate_many` (``labels``, no gold, ``accuracy``) gives its label, without a
+        :class:`Verdict` per item (a rebuild's million): an expert's 1, a crowd label's 1 by
+        majority, else its weight alone (:func:`weighted_vote_many`); each verdict "single"
+        (an expert's: "expert") and trusted."""
+        crowd = {x.annotator_id for x in labels} - set(self.experts)
+        out = dict.fromkeys({x.annotator_id for x in labels} & set(self.experts), 1.0)
+        if self.settings.adjudication == "majority":
+            return out | dict.fromkeys(crowd, 1.0)
+        k = max(2, len({x.label for x in labels if x.annotator_id in crowd}))
+        for a in crowd:
+            acc = min(max(accuracy.get(a, DEFAULT_ACCURACY), 1e-3), 1 - 1e-3)
+            top = math.log(acc * (k - 1) / (1 - acc))
+            out[a] = 1.0 / (math.exp(top - top) + (k - 1) * math.exp(-top))
+        return out
 
     def _expert_verdicts(self, labels: list[Label]) -> dict[str, Verdict]:
         expert = [x for x in labels if x.annotator_id in self.experts]

@@ -33,7 +33,7 @@ Annotator quality is measured on gold items (items an expert labelled): :attr:`q
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import ChainMap, OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -461,12 +461,14 @@ class Annotating:
                        texts: Mapping[str, str], wanted: Mapping[str, tuple[int, float]],
                        now: float, requested: Mapping[str, str]) -> list[Label]:
         """:meth:`restore` into a fresh instance (nothing open, nothing settled), without an
-        :class:`Item` per settled item: the same verdicts, rows and open items, in bulk (an
-        :class:`Item` and a :meth:`_ready` each cost seconds at 1M items)."""
+        :class:`Item` per settled item and with each item's labels read once: the same
+        verdicts, rows and open items, in bulk (an :class:`Item`, a :meth:`_ready` and a
+        :class:`Verdict` each cost seconds at 1M items)."""
         first = self._bought
         seq = dict(zip(wanted, range(first + 1, first + 1 + len(wanted)), strict=True))
         self._bought += len(wanted)
         extra: dict[str, tuple[int, float]] = {}  # labelled, never bought (should not happen)
+        read = LabelsRead(store)
         ready = []
         for i in dict.fromkeys(x.item_id for x in stored):
             asked = wanted.get(i)
@@ -474,17 +476,63 @@ class Annotating:
                 self._bought += 1
                 seq[i], asked = self._bought, (1, math.inf)
                 extra[i] = asked
-            labels = store.labels_of(i)
+            labels = read.labels_of(i)
             crowd = (len(labels) if not self.experts
                      else sum(x.annotator_id not in self.experts for x in labels))
             if crowd >= asked[0] or asked[1] < now or crowd < len(labels):  # as _ready
                 ready.append(i)
-        verdicts = self._verdicts(ready, store) if ready else {}
+        asked_of = ChainMap(wanted, extra)
+        if self._one_label_each(ready, read):
+            out, settled, held = self._settle_one_label_each(ready, read, asked_of, seq,
+                                                             requested)
+        else:
+            out, settled, held = self._settle_restored(ready, read, texts, asked_of, seq, now,
+                                                       requested)
+        closed = {row[0] for row in settled}
+        for source in (wanted, extra):  # open in buying order, as bought() would have left it
+            for i, (k, deadline) in source.items():
+                if i not in closed:
+                    self.open[i] = held.get(i) or Item(k, deadline, seq=seq[i])
+        self.settled.put_many(settled)
+        return out
+
+    def _one_label_each(self, ready: list[str], read: LabelsRead) -> bool:
+        """Does :meth:`_verdicts` of ``ready`` take each item's one label as it is? Yes when
+        no item has a second label (no fit, no window, no gold) and no annotator is left out
+        for accuracy."""
+        return self.a.min_annotator_accuracy <= 0 and not self._window and all(
+            len(read.labels_of(i)) == 1 for i in ready)
+
+    def _settle_one_label_each(self, ready: list[str], read: LabelsRead,
+                               asked_of: Mapping[str, tuple[int, float]], seq: dict[str, int],
+                               requested: Mapping[str, str]) -> tuple[list, list, dict]:
+        """What :meth:`_settle_restored` gives when each item has one label: its class, at
+        the confidence its annotator's label gets alone (:meth:`Adjudicator.one_label_each`),
+        "single" (trusted) or an expert's; held only if it was held for a suspicious label."""
+        first = [read.labels_of(i)[0] for i in ready]
+        confidence = self.adjudicator.one_label_each(first, self._accuracies())
+        suspicious = bool(self.experts) and any(r == "suspicious_label"
+                                                for r in requested.values())
+        out, settled, held = [], [], {}
+        for i, x in zip(ready, first, strict=True):
+            if (suspicious and requested.get(i) == "suspicious_label"
+                    and x.annotator_id not in self.experts):  # _still_suspicious: "single"
+                held[i] = Item(*asked_of[i], settled=True, held="suspicious_label", seq=seq[i])
+                continue
+            out.append(Label(i, x.label, ADJUDICATED, 0.0, confidence[x.annotator_id]))
+            settled.append((i, seq[i], asked_of[i][0], x.label))
+        return out, settled, held
+
+    def _settle_restored(self, ready: list[str], read: LabelsRead, texts: Mapping[str, str],
+                         asked_of: Mapping[str, tuple[int, float]], seq: dict[str, int],
+                         now: float, requested: Mapping[str, str]) -> tuple[list, list, dict]:
+        """Verdicts of ``ready``: (labels to learn, settled rows, items held)."""
+        verdicts = self._verdicts(ready, read) if ready else {}
         out, settled, held = [], [], {}
         for i in ready:
             v = verdicts[i]
-            asked = wanted.get(i) or extra[i]
-            if self._still_suspicious(i, v, store, requested):
+            asked = asked_of[i]
+            if self._still_suspicious(i, v, read, requested):
                 held[i] = Item(*asked, settled=True, held="suspicious_label", seq=seq[i])
             elif self._learnable(v):
                 out.append(Label(i, v.label, ADJUDICATED, 0.0, v.confidence))
@@ -493,14 +541,8 @@ class Annotating:
                 held[i] = Item(*asked, settled=True, held="disagreement", seq=seq[i])
                 if i not in self._requested:  # decided, never sent: send it now
                     self.outbox.requests.append(
-                        self._request(i, texts, "disagreement", v, None, now, store))
-        closed = {row[0] for row in settled}
-        for source in (wanted, extra):  # open in buying order, as bought() would have left it
-            for i, (k, deadline) in source.items():
-                if i not in closed:
-                    self.open[i] = held.get(i) or Item(k, deadline, seq=seq[i])
-        self.settled.put_many(settled)
-        return out
+                        self._request(i, texts, "disagreement", v, None, now, read))
+        return out, settled, held
 
     def _bought_many(self, wanted: Mapping[str, tuple[int, float]]) -> None:
         """:meth:`bought` for each item of ``wanted`` (a rebuild's every item): with nothing
@@ -516,7 +558,7 @@ class Annotating:
                 self._bought += 1
                 self.open[item_id] = Item(k, deadline, seq=self._bought)
 
-    def _still_suspicious(self, item_id: str, v: Verdict, store: LabelStore,
+    def _still_suspicious(self, item_id: str, v: Verdict, store: LabelStore | LabelsRead,
                           requested: Mapping[str, str]) -> bool:
         """Held for a suspicious label before the rebuild, and nothing since changed that:
         experts are configured, none answered, the suspicious label is still the only one."""

@@ -180,7 +180,9 @@ class Pricing:
         was[order] = learned
         seconds = np.empty(n)
         seconds[order] = gap
-        return [(labels[i], float(seconds[i])) for i in np.flatnonzero(was).tolist()]
+        kept = np.flatnonzero(was)
+        return [(labels[i], gap) for i, gap in zip(kept.tolist(), seconds[kept].tolist(),
+                                                   strict=True)]
 
     def seconds(self, chars: int) -> float:
         """Predicted annotator seconds for one label of an item of ``chars`` characters."""
