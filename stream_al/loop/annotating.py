@@ -33,7 +33,7 @@ Annotator quality is measured on gold items (items an expert labelled): :attr:`q
 from __future__ import annotations
 
 import math
-from collections import ChainMap, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -468,26 +468,24 @@ class Annotating:
         seq = dict(zip(wanted, range(first + 1, first + 1 + len(wanted)), strict=True))
         self._bought += len(wanted)
         extra: dict[str, tuple[int, float]] = {}  # labelled, never bought (should not happen)
-        read = LabelsRead(store)
-        ready = []
+        of: dict[str, list[Label]] = {}  # each item's labels, read once
+        ready: dict[str, tuple[int, float]] = {}  # item -> (labels asked, deadline)
         for i in dict.fromkeys(x.item_id for x in stored):
             asked = wanted.get(i)
             if asked is None:
                 self._bought += 1
                 seq[i], asked = self._bought, (1, math.inf)
                 extra[i] = asked
-            labels = read.labels_of(i)
+            labels = of[i] = store.labels_of(i)
             crowd = (len(labels) if not self.experts
                      else sum(x.annotator_id not in self.experts for x in labels))
             if crowd >= asked[0] or asked[1] < now or crowd < len(labels):  # as _ready
-                ready.append(i)
-        asked_of = ChainMap(wanted, extra)
-        if self._one_label_each(ready, read):
-            out, settled, held = self._settle_one_label_each(ready, read, asked_of, seq,
-                                                             requested)
+                ready[i] = asked
+        if self._one_label_each(ready, of):
+            out, settled, held = self._settle_one_label_each(ready, of, seq, requested)
         else:
-            out, settled, held = self._settle_restored(ready, read, texts, asked_of, seq, now,
-                                                       requested)
+            out, settled, held = self._settle_restored(ready, LabelsRead(store, of), texts, seq,
+                                                       now, requested)
         closed = {row[0] for row in settled}
         for source in (wanted, extra):  # open in buying order, as bought() would have left it
             for i, (k, deadline) in source.items():
@@ -496,42 +494,41 @@ class Annotating:
         self.settled.put_many(settled)
         return out
 
-    def _one_label_each(self, ready: list[str], read: LabelsRead) -> bool:
+    def _one_label_each(self, ready: Collection[str], of: Mapping[str, list[Label]]) -> bool:
         """Does :meth:`_verdicts` of ``ready`` take each item's one label as it is? Yes when
         no item has a second label (no fit, no window, no gold) and no annotator is left out
         for accuracy."""
         return self.a.min_annotator_accuracy <= 0 and not self._window and all(
-            len(read.labels_of(i)) == 1 for i in ready)
+            len(of[i]) == 1 for i in ready)
 
-    def _settle_one_label_each(self, ready: list[str], read: LabelsRead,
-                               asked_of: Mapping[str, tuple[int, float]], seq: dict[str, int],
+    def _settle_one_label_each(self, ready: Mapping[str, tuple[int, float]],
+                               of: Mapping[str, list[Label]], seq: Mapping[str, int],
                                requested: Mapping[str, str]) -> tuple[list, list, dict]:
         """What :meth:`_settle_restored` gives when each item has one label: its class, at
         the confidence its annotator's label gets alone (:meth:`Adjudicator.one_label_each`),
         "single" (trusted) or an expert's; held only if it was held for a suspicious label."""
-        first = [read.labels_of(i)[0] for i in ready]
+        first = [of[i][0] for i in ready]
         confidence = self.adjudicator.one_label_each(first, self._accuracies())
         suspicious = bool(self.experts) and any(r == "suspicious_label"
                                                 for r in requested.values())
         out, settled, held = [], [], {}
-        for i, x in zip(ready, first, strict=True):
+        for (i, asked), x in zip(ready.items(), first, strict=True):
             if (suspicious and requested.get(i) == "suspicious_label"
                     and x.annotator_id not in self.experts):  # _still_suspicious: "single"
-                held[i] = Item(*asked_of[i], settled=True, held="suspicious_label", seq=seq[i])
+                held[i] = Item(*asked, settled=True, held="suspicious_label", seq=seq[i])
                 continue
             out.append(Label(i, x.label, ADJUDICATED, 0.0, confidence[x.annotator_id]))
-            settled.append((i, seq[i], asked_of[i][0], x.label))
+            settled.append((i, seq[i], asked[0], x.label))
         return out, settled, held
 
-    def _settle_restored(self, ready: list[str], read: LabelsRead, texts: Mapping[str, str],
-                         asked_of: Mapping[str, tuple[int, float]], seq: dict[str, int],
-                         now: float, requested: Mapping[str, str]) -> tuple[list, list, dict]:
+    def _settle_restored(self, ready: Mapping[str, tuple[int, float]], read: LabelsRead,
+                         texts: Mapping[str, str], seq: Mapping[str, int], now: float,
+                         requested: Mapping[str, str]) -> tuple[list, list, dict]:
         """Verdicts of ``ready``: (labels to learn, settled rows, items held)."""
-        verdicts = self._verdicts(ready, read) if ready else {}
+        verdicts = self._verdicts(list(ready), read) if ready else {}
         out, settled, held = [], [], {}
-        for i in ready:
+        for i, asked in ready.items():
             v = verdicts[i]
-            asked = asked_of[i]
             if self._still_suspicious(i, v, read, requested):
                 held[i] = Item(*asked, settled=True, held="suspicious_label", seq=seq[i])
             elif self._learnable(v):
@@ -575,9 +572,10 @@ class LabelsRead:
     (the store is sqlite, and settling an item reads them up to five times). Nothing may be
     added to the store while one is in use."""
 
-    def __init__(self, store: LabelStore) -> None:
+    def __init__(self, store: LabelStore, read: dict[str, list[Label]] | None = None) -> None:
+        """``read``: items' labels already read (a rebuild's)."""
         self.store = store
-        self._of: dict[str, list[Label]] = {}
+        self._of: dict[str, list[Label]] = {} if read is None else read
 
     def labels_of(self, item_id: str) -> list[Label]:
         found = self._of.get(item_id)
