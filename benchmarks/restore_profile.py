@@ -8,6 +8,8 @@ into fresh connections with ``deserialize`` (what a derived-state checkpoint, fo
 load instead of folding every label), timed.
 
     nice -n 15 python benchmarks/restore_profile.py --labels 1000000
+    nice -n 15 python benchmarks/restore_profile.py --labels 1000000 --no-profile  # CPU alone
+    nice -n 15 python benchmarks/restore_profile.py --labels 1000000 --no-profile --phases
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import sqlite3
 import tempfile
@@ -53,6 +56,42 @@ def _published_model(s: Settings, texts: list[str], labels: list[str], n: int):
     return learner.snapshot()
 
 
+PHASES = {  # (owner, method): name; indented names are parts of the one above
+    ("texts", "add_many"): "bought texts",
+    ("", "_restore_labels"): "labels, hash, agreement",
+    ("labels", "add_new_many"): "  label store (sqlite)",
+    ("labels_hash", "add_labels_many"): "  labels_hash",
+    ("agreement", "add_many"): "  agreement window",
+    ("pricing", "observe_labels"): "cost model",
+    ("annotating", "restore"): "verdicts (Annotating.restore)",
+    ("annotating.settled", "put_many"): "  settled rows (sqlite)",
+    ("learned", "extend"): "learned rows",
+    ("health.ood", "add_labelled_many"): "OOD detector's rows (constant)",
+    ("stage.novelty", "add_many"): "novelty index (constant)",
+}
+
+
+def phases(coordinator: Coordinator) -> dict[str, float]:
+    """CPU seconds of each step of :data:`PHASES` in the coordinator's next restore (each
+    method wrapped on the instance; no profiler)."""
+    spent: dict[str, float] = {}
+    for (path, method), name in PHASES.items():
+        owner = coordinator
+        for part in filter(None, path.split(".")):
+            owner = getattr(owner, part)
+        f = getattr(owner, method)
+
+        def wrapped(*a, f=f, name=name, **k):
+            started = time.process_time()
+            try:
+                return f(*a, **k)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.process_time() - started
+
+        setattr(owner, method, wrapped)
+    return spent
+
+
 def timed(f, *a, **k):
     t, c = time.perf_counter(), time.process_time()
     out = f(*a, **k)
@@ -74,6 +113,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="time the restore without cProfile (and skip the images)")
+    parser.add_argument("--phases", action="store_true",
+                        help="with --no-profile: CPU seconds of each step of the restore")
     args = parser.parse_args()
     texts, labels = read_rows(DATASETS / "ag_news.csv")
     texts, labels = texts[:-4000], labels[:-4000]
@@ -93,13 +136,21 @@ def main() -> None:
     print(f"  the dead coordinator's last model (not timed in the restore): {c:.1f}s CPU",
           flush=True)
     coordinator = Coordinator(s, embedder.dim, embedder)
+    spent = phases(coordinator) if args.phases and not args.profile else {}
     profile = cProfile.Profile()
     t, cpu = time.perf_counter(), time.process_time()
-    profile.enable()
+    if args.profile:
+        profile.enable()
     restored = coordinator.restore(items, {}, kept, None, 0, now, model=model)
     profile.disable()
     print(f"  restore {time.perf_counter() - t:.1f}s wall, {time.process_time() - cpu:.1f}s CPU "
-          f"(under cProfile): {restored}", flush=True)
+          f"({'under cProfile' if args.profile else 'no profiler'}): {restored}; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    total = time.process_time() - cpu
+    for name, seconds in spent.items():
+        print(f"    {name:36s} {seconds:6.2f}s CPU {100 * seconds / total:4.0f}%", flush=True)
+    if not args.profile:
+        return
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(args.top)
     print(out.getvalue(), flush=True)

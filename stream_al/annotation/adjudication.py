@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stream_al.annotation.base import AnnotationSettings, Status, Verdict
 from stream_al.annotation.dawid_skene import fit_many
 from stream_al.labels.base import Label
+
+DEFAULT_ACCURACY = 0.7
+"""An annotator's accuracy in a weighted vote until one is estimated."""
 
 
 def votes_of(labels: Iterable[Label]) -> dict[str, Counter[str]]:
@@ -102,7 +105,7 @@ def dawid_skene_many(labels: Iterable[Label], gold: Mapping[str, str] | None = N
 
 def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
                        gold: Mapping[str, str] | None = None, min_confidence: float = 0.7,
-                       default_accuracy: float = 0.7) -> dict[str, Verdict]:
+                       default_accuracy: float = DEFAULT_ACCURACY) -> dict[str, Verdict]:
     """The one-coin Dawid-Skene posterior with annotator accuracies already estimated (the
     E-step alone): each label for class c multiplies c's odds by ``acc / ((1 - acc) / (K - 1))``
     over the K classes seen. A cheap way to adjudicate new items between two EM fits.
@@ -117,23 +120,39 @@ def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
     labels = list(labels)
     gold = gold or {}
     k = max(2, len({x.label for x in labels}))
-    votes = votes_of(labels)
-    weight: dict[str, dict[str, float]] = {}
-    of_annotator: dict[str, float] = {}  # the log-odds of each annotator's vote, once each
+    by_item: dict[str, list[Label]] = {}  # one pass; most items have one label (a rebuild: 1M)
     for x in labels:
-        lw = of_annotator.get(x.annotator_id)
-        if lw is None:
-            acc = min(max(accuracy.get(x.annotator_id, default_accuracy), 1e-3), 1 - 1e-3)
-            lw = of_annotator[x.annotator_id] = math.log(acc * (k - 1) / (1 - acc))
-        w = weight.setdefault(x.item_id, {})
-        w[x.label] = w.get(x.label, 0.0) + lw
+        same = by_item.get(x.item_id)
+        if same is None:
+            by_item[x.item_id] = [x]
+        else:
+            same.append(x)
+    of_annotator: dict[str, float] = {}  # the log-odds of each annotator's vote, once each
+    for a in dict.fromkeys(x.annotator_id for x in labels):
+        acc = min(max(accuracy.get(a, default_accuracy), 1e-3), 1 - 1e-3)
+        of_annotator[a] = math.log(acc * (k - 1) / (1 - acc))
     out = {}
-    one_vote: dict[float, float] = {}  # an item of one label: its confidence, by that weight
-    for item, v in votes.items():
+    one_vote: dict[float, float] = {}  # an item of one class: its confidence, by that weight
+    for item, xs in by_item.items():
+        if len(xs) == 1:  # one label: its class, "single", confidence by its annotator alone
+            x = xs[0]
+            if item in gold:
+                out[item] = Verdict(item, gold[item], 1.0, "gold", "weighted", {x.label: 1})
+                continue
+            top = of_annotator[x.annotator_id]
+            conf = one_vote.get(top)
+            if conf is None:
+                conf = one_vote[top] = 1.0 / (math.exp(top - top) + (k - 1) * math.exp(-top))
+            out[item] = Verdict(item, x.label, conf, "single", "weighted", {x.label: 1})
+            continue
+        v: Counter[str] = Counter()  # first-seen order, which breaks ties
+        w: dict[str, float] = {}
+        for x in xs:
+            v[x.label] += 1
+            w[x.label] = w.get(x.label, 0.0) + of_annotator[x.annotator_id]
         if item in gold:
             out[item] = Verdict(item, gold[item], 1.0, "gold", "weighted", dict(v))
             continue
-        w = weight[item]
         if len(w) == 1:
             ((label, top),) = w.items()
             conf = one_vote.get(top)
@@ -188,6 +207,24 @@ class Adjudicator:
             verdicts, self.accuracy = result.verdicts, result.accuracy
         verdicts.update(self._expert_verdicts(labels))
         return verdicts
+
+    def one_label_each(self, labels: Sequence[Label],
+                       accuracy: Mapping[str, float]) -> dict[str, float]:
+        """Per annotator of ``labels``, each the only label of its item: the confidence
+        :meth:`adjudicate_many` (``labels``, no gold, ``accuracy``) gives its label, without a
+        :class:`Verdict` per item (a rebuild's million): an expert's 1, a crowd label's 1 by
+        majority, else its weight alone (:func:`weighted_vote_many`); each verdict "single"
+        (an expert's: "expert") and trusted."""
+        crowd = {x.annotator_id for x in labels} - set(self.experts)
+        out = dict.fromkeys({x.annotator_id for x in labels} & set(self.experts), 1.0)
+        if self.settings.adjudication == "majority":
+            return out | dict.fromkeys(crowd, 1.0)
+        k = max(2, len({x.label for x in labels if x.annotator_id in crowd}))
+        for a in crowd:
+            acc = min(max(accuracy.get(a, DEFAULT_ACCURACY), 1e-3), 1 - 1e-3)
+            top = math.log(acc * (k - 1) / (1 - acc))
+            out[a] = 1.0 / (math.exp(top - top) + (k - 1) * math.exp(-top))
+        return out
 
     def _expert_verdicts(self, labels: list[Label]) -> dict[str, Verdict]:
         expert = [x for x in labels if x.annotator_id in self.experts]

@@ -106,6 +106,13 @@ class RunningAgreement:
         self._order: deque[str] = deque()
 
     def add_many(self, labels: Iterable[Label]) -> None:
+        labels = list(labels)
+        new = dict.fromkeys(x.item_id for x in labels if x.item_id not in self._labels)
+        if len(new) >= self.max_items:  # a rebuild's every label: only the last items stay
+            kept = set(list(new)[-self.max_items:])
+            self._labels.clear()
+            self._order.clear()
+            labels = [x for x in labels if x.item_id in kept]
         for x in labels:
             if x.item_id not in self._labels:
                 self._labels[x.item_id] = {}

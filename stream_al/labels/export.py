@@ -102,6 +102,16 @@ class LabelSetHash:
         digest = hashlib.sha256(row.canonical()).digest()
         self._sum = (self._sum + int.from_bytes(digest, "big")) % self.MODULUS
 
+    def add_labels_many(self, labels: Iterable[Label], texts: Mapping[str, str]) -> None:
+        """:meth:`add_one` of each label's row (its item's text from ``texts``), without a
+        :class:`LabeledRow` each: the same canonical bytes (keys written in sorted order)."""
+        dumps, sha256, of_bytes = orjson.dumps, hashlib.sha256, int.from_bytes
+        total = sum(of_bytes(sha256(dumps({
+            "annotator_id": x.annotator_id, "confidence": x.confidence, "item_id": x.item_id,
+            "label": x.label, "text": texts[x.item_id], "timestamp": x.timestamp})).digest(),
+            "big") for x in labels)
+        self._sum = (self._sum + total) % self.MODULUS
+
     def hexdigest(self) -> str:
         return f"{self._sum:064x}"
 

@@ -339,7 +339,8 @@ class Annotating:
 
     def _filled(self, ids: list[str], verdicts: dict[str, Verdict]) -> dict[str, Verdict]:
         for i in ids:  # every label of the item left out (a distrusted annotator): no verdict
-            verdicts.setdefault(i, Verdict(i, None, 0.0, "escalated", "none"))
+            if i not in verdicts:
+                verdicts[i] = Verdict(i, None, 0.0, "escalated", "none")
         return verdicts
 
     def _observe_gold(self, labels: Sequence[Label], store: LabelStore) -> None:
@@ -431,12 +432,16 @@ class Annotating:
         live labels only: a suspicion decided but never sent is not found again."""
         requested = requested or {}
         self._requested |= set(requested)
-        self._bought_many(wanted)
+        fresh = self.by_verdict and not self.open and not self.settled.written
+        if not fresh:
+            self._bought_many(wanted)
         for item_id in dict.fromkeys(x.item_id for x in stored if x.annotator_id in self.experts):
             expert = next(x for x in store.labels_of(item_id) if x.annotator_id in self.experts)
             self._observe_gold([expert], store)
         if not self.by_verdict:
             return list(stored)
+        if fresh:
+            return self._restore_fresh(stored, store, texts, wanted, now, requested)
         ids = list(dict.fromkeys(x.item_id for x in stored))
         ready = [i for i in ids if self._ready(i, store, now)]
         if not ready:
@@ -464,6 +469,90 @@ class Annotating:
         self.settled.put_many(settled)
         return out
 
+    def _restore_fresh(self, stored: Sequence[Label], store: LabelStore,
+                       texts: Mapping[str, str], wanted: Mapping[str, tuple[int, float]],
+                       now: float, requested: Mapping[str, str]) -> list[Label]:
+        """:meth:`restore` into a fresh instance (nothing open, nothing settled), without an
+        :class:`Item` per settled item and with each item's labels read once: the same
+        verdicts, rows and open items, in bulk (an :class:`Item`, a :meth:`_ready` and a
+        :class:`Verdict` each cost seconds at 1M items)."""
+        first = self._bought
+        seq = dict(zip(wanted, range(first + 1, first + 1 + len(wanted)), strict=True))
+        self._bought += len(wanted)
+        extra: dict[str, tuple[int, float]] = {}  # labelled, never bought (should not happen)
+        of: dict[str, list[Label]] = {}  # each item's labels, read once
+        ready: dict[str, tuple[int, float]] = {}  # item -> (labels asked, deadline)
+        for i in dict.fromkeys(x.item_id for x in stored):
+            asked = wanted.get(i)
+            if asked is None:
+                self._bought += 1
+                seq[i], asked = self._bought, (1, math.inf)
+                extra[i] = asked
+            labels = of[i] = store.labels_of(i)
+            crowd = (len(labels) if not self.experts
+                     else sum(x.annotator_id not in self.experts for x in labels))
+            if crowd >= asked[0] or asked[1] < now or crowd < len(labels):  # as _ready
+                ready[i] = asked
+        if self._one_label_each(ready, of):
+            out, settled, held = self._settle_one_label_each(ready, of, seq, requested)
+        else:
+            out, settled, held = self._settle_restored(ready, LabelsRead(store, of), texts, seq,
+                                                       now, requested)
+        closed = {row[0] for row in settled}
+        for source in (wanted, extra):  # open in buying order, as bought() would have left it
+            for i, (k, deadline) in source.items():
+                if i not in closed:
+                    self.open[i] = held.get(i) or Item(k, deadline, seq=seq[i])
+        self.settled.put_many(settled)
+        return out
+
+    def _one_label_each(self, ready: Collection[str], of: Mapping[str, list[Label]]) -> bool:
+        """Does :meth:`_verdicts` of ``ready`` take each item's one label as it is? Yes when
+        no item has a second label (no fit, no window, no gold) and no annotator is left out
+        for accuracy."""
+        return self.a.min_annotator_accuracy <= 0 and not self._window and all(
+            len(of[i]) == 1 for i in ready)
+
+    def _settle_one_label_each(self, ready: Mapping[str, tuple[int, float]],
+                               of: Mapping[str, list[Label]], seq: Mapping[str, int],
+                               requested: Mapping[str, str]) -> tuple[list, list, dict]:
+        """What :meth:`_settle_restored` gives when each item has one label: its class, at
+        the confidence its annotator's label gets alone (:meth:`Adjudicator.one_label_each`),
+        "single" (trusted) or an expert's; held only if it was held for a suspicious label."""
+        first = [of[i][0] for i in ready]
+        confidence = self.adjudicator.one_label_each(first, self._accuracies())
+        suspicious = bool(self.experts) and any(r == "suspicious_label"
+                                                for r in requested.values())
+        out, settled, held = [], [], {}
+        for (i, asked), x in zip(ready.items(), first, strict=True):
+            if (suspicious and requested.get(i) == "suspicious_label"
+                    and x.annotator_id not in self.experts):  # _still_suspicious: "single"
+                held[i] = Item(*asked, settled=True, held="suspicious_label", seq=seq[i])
+                continue
+            out.append(Label(i, x.label, ADJUDICATED, 0.0, confidence[x.annotator_id]))
+            settled.append((i, seq[i], asked[0], x.label))
+        return out, settled, held
+
+    def _settle_restored(self, ready: Mapping[str, tuple[int, float]], read: LabelsRead,
+                         texts: Mapping[str, str], seq: Mapping[str, int], now: float,
+                         requested: Mapping[str, str]) -> tuple[list, list, dict]:
+        """Verdicts of ``ready``: (labels to learn, settled rows, items held)."""
+        verdicts = self._verdicts(list(ready), read) if ready else {}
+        out, settled, held = [], [], {}
+        for i, asked in ready.items():
+            v = verdicts[i]
+            if self._still_suspicious(i, v, read, requested):
+                held[i] = Item(*asked, settled=True, held="suspicious_label", seq=seq[i])
+            elif self._learnable(v):
+                out.append(Label(i, v.label, ADJUDICATED, 0.0, v.confidence))
+                settled.append((i, seq[i], asked[0], v.label))
+            else:
+                held[i] = Item(*asked, settled=True, held="disagreement", seq=seq[i])
+                if i not in self._requested:  # decided, never sent: send it now
+                    self.outbox.requests.append(
+                        self._request(i, texts, "disagreement", v, None, now, read))
+        return out, settled, held
+
     def _bought_many(self, wanted: Mapping[str, tuple[int, float]]) -> None:
         """:meth:`bought` for each item of ``wanted`` (a rebuild's every item): with nothing
         settled yet (a fresh instance), without a query per item."""
@@ -478,7 +567,7 @@ class Annotating:
                 self._bought += 1
                 self.open[item_id] = Item(k, deadline, seq=self._bought)
 
-    def _still_suspicious(self, item_id: str, v: Verdict, store: LabelStore,
+    def _still_suspicious(self, item_id: str, v: Verdict, store: LabelStore | LabelsRead,
                           requested: Mapping[str, str]) -> bool:
         """Held for a suspicious label before the rebuild, and nothing since changed that:
         experts are configured, none answered, the suspicious label is still the only one."""
@@ -495,9 +584,10 @@ class LabelsRead:
     (the store is sqlite, and settling an item reads them up to five times). Nothing may be
     added to the store while one is in use."""
 
-    def __init__(self, store: LabelStore) -> None:
+    def __init__(self, store: LabelStore, read: dict[str, list[Label]] | None = None) -> None:
+        """``read``: items' labels already read (a rebuild's)."""
         self.store = store
-        self._of: dict[str, list[Label]] = {}
+        self._of: dict[str, list[Label]] = {} if read is None else read
 
     def labels_of(self, item_id: str) -> list[Label]:
         found = self._of.get(item_id)

@@ -659,17 +659,20 @@ class Coordinator:
         rejected = 0
         keys: set[tuple[str, str]] = set()
         stored: Container[tuple[str, str]] = self.labels if len(self.labels) else ()
+        checked = self.settings.kafka.label_policy == "reject"  # else: refused if never bought
         for label in labels:
-            if self._refusal(label, known, texts) is not None:
+            if ((checked or label.item_id not in texts)
+                    and self._refusal(label, known, texts) is not None):
                 rejected += 1
             elif (key := (label.item_id, label.annotator_id)) not in keys and key not in stored:
                 keys.add(key)
-                label = Label(label.item_id, label.label, label.annotator_id,
-                              label.timestamp, label.confidence, 0.0)
-                self.labels_hash.add_one(LabeledRow.of(label, texts[label.item_id]))
+                if label.received_at != 0.0:  # a rebuild's labels were received at 0
+                    label = Label(label.item_id, label.label, label.annotator_id,
+                                  label.timestamp, label.confidence, 0.0)
                 learned.append(label)
                 if label.label not in known:
                     known.append(label.label)
+        self.labels_hash.add_labels_many(learned, texts)
         self.labels.add_new_many(learned)
         self.agreement.add_many(learned)
         return learned, rejected

@@ -42,6 +42,12 @@ class Codes:
             self.names.append(name)
         return code
 
+    def codes_of(self, names: list[str]) -> list[int]:
+        """:meth:`code` of each of ``names``."""
+        for name in dict.fromkeys(names):  # new names numbered in first-seen order
+            self.code(name)
+        return [self._code[name] for name in names]
+
 
 class LearnedRows:
     """A sequence of learned rows (item, class, annotator) over ``bought``'s items."""
@@ -82,6 +88,15 @@ class LearnedRows:
     def extend(self, labels: Iterable[Label], positions: Mapping[str, int] | None = None) -> None:
         """Append ``labels`` (of bought items: an unknown item is a KeyError); ``positions``:
         the items' places among the bought ones, when the caller knows them (a rebuild)."""
+        if positions is not None:  # a rebuild: in bulk (its many rows, no call a row)
+            labels = list(labels)
+            found = [positions.get(x.item_id) for x in labels]
+            if None not in found:
+                self._items.extend(found)
+                self._class.extend(self._classes.codes_of([x.label for x in labels]))
+                self._annotator.extend(
+                    self._annotators.codes_of([x.annotator_id for x in labels]))
+                return
         for x in labels:
             position = (self.bought.position(x.item_id) if positions is None
                         else positions.get(x.item_id))

@@ -104,6 +104,15 @@ class Pricing:
         if self.cost.learn == "off":
             return 0
         chars, seconds = [], []
+        labels = list(labels)
+        if not self._times and len(labels) > RECENT_TIMESTAMPS:  # a rebuild: in bulk
+            replayed = self._replay_sorted(labels)
+            if replayed is not None:
+                for label, gap in replayed:
+                    if label.item_id in texts:
+                        chars.append(len(texts[label.item_id]))
+                        seconds.append(gap)
+                labels = []
         for label in labels:
             for item_id, gap in self._gaps(label):
                 if item_id in texts:
@@ -131,6 +140,49 @@ class Pricing:
         if len(times) > RECENT_TIMESTAMPS:
             del times[0]
         return [(i, g) for i, g in out if 0 < g <= self.cost.max_gap_s]
+
+    def _replay_sorted(self, labels: list[Label]) -> list[tuple[Label, float]] | None:
+        """What :meth:`_gaps` of each label gives, in bulk, when no time was observed yet and
+        ``labels`` come in time order (a rebuild's; None otherwise): each label's gap to its
+        annotator's previous distinct timestamp, learned unless a label of the same time and
+        a smaller item came before it (then its gap is 0) or 64 of them came before it (the
+        kept times hold only those); and the last 64 times of each annotator kept."""
+        n = len(labels)
+        ts = np.fromiter((x.timestamp for x in labels), dtype=np.float64, count=n)
+        if np.any(np.diff(ts) < 0):
+            return None
+        names: dict[str, int] = {}
+        who = np.fromiter((names.setdefault(x.annotator_id, len(names)) for x in labels),
+                          dtype=np.int64, count=n)
+        order = np.argsort(who, kind="stable")  # by annotator, each in time order
+        a, t = who[order], ts[order]
+        run = np.r_[True, a[1:] != a[:-1]]  # an annotator's first label
+        group = run | np.r_[True, t[1:] != t[:-1]]  # the first of equal times
+        start = np.maximum.accumulate(np.where(group, np.arange(n), 0))
+        learned = ~run[start]  # an earlier time of the same annotator exists
+        gap = t - t[np.maximum(start - 1, 0)]
+        for first in np.flatnonzero(group & ~np.r_[group[1:], True]).tolist():  # ties
+            smallest = labels[order[first]].item_id
+            j = first + 1
+            while j < n and not group[j]:
+                item = labels[order[j]].item_id
+                learned[j] &= item <= smallest and j - first < RECENT_TIMESTAMPS
+                smallest = min(smallest, item)
+                j += 1
+        learned &= (gap > 0) & (gap <= self.cost.max_gap_s)
+        ends = np.r_[np.flatnonzero(run)[1:], n]
+        for begin, end in zip(np.flatnonzero(run).tolist(), ends.tolist(), strict=True):
+            tail = int(np.searchsorted(t[begin:end], t[max(begin, end - RECENT_TIMESTAMPS)]))
+            kept = sorted((labels[i].timestamp, labels[i].item_id)
+                          for i in order[begin + tail:end].tolist())
+            self._times[labels[order[begin]].annotator_id] = kept[-RECENT_TIMESTAMPS:]
+        was = np.zeros(n, dtype=bool)
+        was[order] = learned
+        seconds = np.empty(n)
+        seconds[order] = gap
+        kept = np.flatnonzero(was)
+        return [(labels[i], gap) for i, gap in zip(kept.tolist(), seconds[kept].tolist(),
+                                                   strict=True)]
 
     def seconds(self, chars: int) -> float:
         """Predicted annotator seconds for one label of an item of ``chars`` characters."""
