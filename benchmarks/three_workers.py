@@ -13,7 +13,11 @@ stays within the budget (at most ``fraction x seen`` + ``budget.warmup_labels``)
 
 Printed: stream texts/s (from the first measured text produced to the coordinator counting the
 last), and CPU-ms per 1,000 texts of each process over that time (each worker, with its texts
-partitions and whether it holds ``control``; the broker; the vendor).
+partitions and whether it holds ``control``; the broker; the vendor), and the static
+embedding's own CPU per 1,000 texts, measured in this process on the same texts just after
+(issue 17's target: a scorer-only worker spends no more beyond the embedding than the
+embedding itself). The measured window scrapes /metrics of the worker holding ``control``
+only: a scrape costs the scraped worker ~5 CPU-ms, printed too.
 
     nice -n 15 python -m benchmarks.three_workers --n 20000
     nice -n 15 python -m benchmarks.three_workers --n 40000 --control-merge 4   # runs selected as one
@@ -31,6 +35,7 @@ import psutil
 import yaml
 
 from benchmarks import broker
+from benchmarks.pipeline_throughput import raw_rate
 from stream_al.config import Settings
 from stream_al.stream.messages import Ledger, parse
 from stream_al.stream.topics import ensure_topics, texts_group
@@ -43,6 +48,38 @@ def counted(workers: list[broker.Worker]) -> float:
     """Stream texts the coordinator (whichever worker holds control) has taken through
     selection."""
     return sum(w.selected_in() for w in workers)
+
+
+class Watch:
+    """Counts what the coordinator has taken through selection, scraping only the worker that
+    holds ``control`` (the others every ``EVERY_ALL``-th poll, in case it moved): a /metrics
+    scrape costs the scraped worker CPU (:func:`scrape_cost`), and polling every worker ten
+    times a second had put ~40 CPU-ms per 1,000 texts on the scorer-only workers' figures that
+    a production scrape (every 15 s) never costs."""
+
+    EVERY_ALL = 50
+
+    def __init__(self, workers: list[broker.Worker]) -> None:
+        self.workers = workers
+        self.polls = 0
+        self.holder = max(range(len(workers)), key=lambda i: workers[i].selected_in())
+
+    def counted(self) -> float:
+        self.polls += 1
+        if self.polls % self.EVERY_ALL == 0:
+            counts = [w.selected_in() for w in self.workers]
+            self.holder = max(range(len(counts)), key=counts.__getitem__)
+            return sum(counts)
+        return self.workers[self.holder].selected_in()
+
+
+def scrape_cost(worker: broker.Worker, n: int = 200) -> float:
+    """CPU-ms one /metrics scrape costs the scraped worker (mean of ``n``, idle stream)."""
+    pid = {"w": worker.process.pid}
+    before = cpu_of(pid)["w"]
+    for _ in range(n):
+        worker.metrics()
+    return (cpu_of(pid)["w"] - before) / n * 1e3
 
 
 def cpu_of(pids: dict[str, int]) -> dict[str, float]:
@@ -79,14 +116,18 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
             "the warm-up texts and a first model", every_s=0.2)
         pids = {f"worker{i}": w.process.pid for i, w in enumerate(workers)}
         pids |= {"broker": broker.broker_pid(bootstrap), "vendor": answers.process.pid}
+        total = args.warmup + args.n
+        watch = Watch(workers)
         started, cpu = time.perf_counter(), cpu_of(pids)
         broker.produce(bootstrap, topics.texts, "t", texts,
                        range(args.warmup, args.warmup + args.n))
-        total = args.warmup + args.n
-        broker.wait_until(lambda: counted(workers) >= total, max(300.0, args.n / 20),
+        broker.wait_until(lambda: watch.counted() >= total, max(300.0, args.n / 20),
                           f"{total} texts counted (see {directory}/worker*.log)", every_s=0.1)
         seconds = time.perf_counter() - started
         used = {name: t - cpu[name] for name, t in cpu_of(pids).items()}
+        scrape_ms = scrape_cost(workers[watch.holder])
+        raw = raw_rate("static", texts[args.warmup:args.warmup + min(args.n, 20_000)],
+                       settings.kafka.batch_max)
         load = broker.load_average()
         control = [w.metric("stream_al_stage_items_in_total", stage="select") > 0
                    for w in workers]
@@ -111,9 +152,17 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         print(f"  worker{i}: embedded {per_worker[i]:,.0f} texts, control {control[i]}, CPU "
               f"{used[f'worker{i}'] / args.n * 1e6:,.0f} ms per 1,000 stream texts "
               f"({used[f'worker{i}'] / max(own, 1) * 1e6:,.0f} per 1,000 of its own)")
+    embed_ms = raw[3] * 1e6
+    print(f"  the embedding alone (static, in this process, {raw[0]:,.0f} texts/s): "
+          f"{embed_ms:.1f} CPU-ms per 1,000 texts; each scorer-only worker beyond it: "
+          + ", ".join(f"{used[f'worker{i}'] / max(per_worker[i] * args.n / total, 1) * 1e6 - embed_ms:.1f}"
+                      for i in range(WORKERS) if not control[i]))
     for name in ("broker", "vendor"):
         print(f"  {name}: CPU {used[name] / args.n * 1e6:,.0f} ms per 1,000 texts")
     print(f"  texts partitions per member: {sorted(len(a[topics.texts]) for a in split)}")
+    print(f"  one /metrics scrape of the worker holding control: {scrape_ms:.2f} CPU-ms (the "
+          f"measured window scraped only that worker, about every 0.1 s; "
+          f"{watch.polls:,} polls)")
     assert ledger.seen == total, f"the ledger counted {ledger.seen} texts of {total}"
     assert len(set(selected)) == len(selected), "an item was bought twice"
     assert len(selected) <= allowed + 1e-9, f"{len(selected)} bought, {allowed:.1f} allowed"
