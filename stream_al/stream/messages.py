@@ -181,6 +181,8 @@ class TextIn(Message):
     @field_validator("metadata")
     @classmethod
     def _metadata_bounded(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not v:  # most texts carry none: no walk, no encoding (~1 us of every text's parse)
+            return v
         if depth_of(v) > MAX_METADATA_DEPTH:
             raise ValueError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
         size = len(orjson.dumps(v))
