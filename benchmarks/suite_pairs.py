@@ -8,6 +8,8 @@ order and settings per seed) and compares them, seed by seed, with the same runs
 
     python -m benchmarks.suite_pairs --quick --seeds 5 --out runs/pairs.jsonl
     python -m benchmarks.suite_pairs --report runs/pairs.jsonl --before runs/suite/results.json
+    STREAM_AL_LEARNER__PSEUDO_LABELS=0 python -m benchmarks.suite_pairs --quick --out runs/off.jsonl
+    python -m benchmarks.suite_pairs --report runs/pairs.jsonl --before runs/off.jsonl
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ def run(name: str, seed: int, config: Config, budget: float) -> dict:
 
 
 def before_rows(path: Path) -> dict[tuple[str, int, float, str], dict]:
-    """(set, seed, budget, method) -> the suite's run (stream-al's own runs only)."""
+    """(set, seed, budget, method) -> the run of a suite's ``results.json`` (stream-al's own
+    runs only), or of this script's JSON lines (``.jsonl``: a run of the same code with a
+    setting changed)."""
+    if path.suffix == ".jsonl":
+        rows = [orjson.loads(line) for line in path.read_text().splitlines() if line]
+        return {(r["set"], r["seed"], float(r["budget"]), m): v
+                for r in rows for m, v in r["runs"].items()}
     tasks = json.loads(path.read_text())["tasks"]
     return {(t["set_name"], t["seed"], float(r["budget"]), r["method"]):
             {"acc": r["final_accuracy"], "f1": r["macro_f1"], "auc": r["auc"]}
@@ -57,8 +65,11 @@ def report(rows: Sequence[dict], before: dict) -> list[str]:
              "|---|---|---|---|---|---|---|---|"]
     keys = dict.fromkeys((r["set"], r["budget"]) for r in rows)
     for name, budget in keys:
-        rs = sorted((r for r in rows if (r["set"], r["budget"]) == (name, budget)),
+        rs = sorted((r for r in rows if (r["set"], r["budget"]) == (name, budget)
+                     and (name, r["seed"], float(budget), "default") in before),
                     key=lambda r: r["seed"])
+        if not rs:
+            continue
         cells = {}
         for m in METHODS:
             old = [before[(name, r["seed"], float(budget), m)] for r in rs]

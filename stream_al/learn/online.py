@@ -73,8 +73,10 @@ class OnlineLearner:
 
     def observe_many(self, X: np.ndarray) -> None:
         """Stream items, labelled or not, offered to the unlabelled reservoir that the main
-        model self-trains on (stream_al/learn/self_training.py); no refit, no new version."""
-        self.unlabelled.observe_many(X)
+        model self-trains on (stream_al/learn/self_training.py); no refit, no new version.
+        Without self-training (``learner.pseudo_labels`` 0) nothing is kept."""
+        if self.main.self_training is not None:
+            self.unlabelled.observe_many(X)
 
     def adopt_unlabelled(self, other: OnlineLearner) -> None:
         """Self-train on ``other``'s unlabelled reservoir (a learner rebuilt from the verdicts

@@ -38,7 +38,8 @@ class UnlabelledReservoir:
         if capacity < 1:
             raise ValueError(f"the unlabelled reservoir needs capacity >= 1, got {capacity}")
         self.dim, self.capacity = dim, capacity
-        self._X = np.zeros((0, dim), dtype=np.float32)
+        self._room = np.zeros((0, dim), dtype=np.float32)
+        self._X = self._room
         self._rng = np.random.default_rng([seed, 14])
         self.seen = 0
         """Rows ever observed."""
@@ -55,8 +56,15 @@ class UnlabelledReservoir:
         ``capacity / seen``."""
         X = np.asarray(X, dtype=np.float32).reshape(-1, self.dim)
         free = min(len(X), self.capacity - len(self._X))
-        if free > 0:
-            self._X = np.vstack([self._X, X[:free]])
+        if free > 0:  # room grown geometrically up to the capacity, as the replay memory's
+            held = len(self._X)
+            if held + free > len(self._room):
+                room = np.zeros((min(self.capacity, max(64, 2 * len(self._room), held + free)),
+                                 self.dim), dtype=np.float32)
+                room[:held] = self._X
+                self._room = room
+            self._room[held:held + free] = X[:free]
+            self._X = self._room[:held + free]
         rest = len(X) - free
         if rest > 0:  # row t of the stream (from 0) replaces a uniform slot of t + 1
             slots = self._rng.integers(0, self.seen + free + np.arange(1, rest + 1))

@@ -74,7 +74,7 @@ def test_a_learner_that_observed_the_stream_learns_from_it_and_predicts_better_o
         predicted = learner.snapshot().predict_many(X_test)
         accuracy[per_label] = float(np.mean(np.array(predicted) == np.array(y_test)))
         assert learner.n_labels == len(y_lab)  # pseudo-labels are not labels
-        assert learner.unlabelled.seen == len(X_stream)
+        assert learner.unlabelled.seen == (len(X_stream) if per_label else 0)
     assert accuracy[3.0] > accuracy[0.0]
 
 
@@ -87,3 +87,17 @@ def test_without_self_training_observing_the_stream_changes_nothing():
     plain.learn_many(X, y)
     observing.learn_many(X, y)
     assert plain.snapshot().fingerprint() == observing.snapshot().fingerprint()
+
+
+def test_self_training_is_off_by_default_and_then_keeps_no_stream_sample():
+    learner = OnlineLearner(4, LearnerSettings(committee_size=2))
+    learner.observe_many(np.ones((10, 4), dtype=np.float32))
+    assert learner.main.self_training is None and len(learner.unlabelled) == 0
+
+
+def test_a_learner_rebuilt_from_the_verdicts_keeps_the_stream_sample_it_had():
+    on = LearnerSettings(committee_size=2, pseudo_labels=3.0)
+    old, rebuilt = OnlineLearner(4, on), OnlineLearner(4, on)
+    old.observe_many(np.ones((10, 4), dtype=np.float32))
+    rebuilt.adopt_unlabelled(old)
+    assert rebuilt.main.self_training.unlabelled is old.unlabelled and len(rebuilt.unlabelled) == 10
