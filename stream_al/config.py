@@ -128,6 +128,15 @@ class LearnerSettings(_Part):
     cv_min_labels: int = Field(10, ge=2, description="labels before the first search for l2 "
                                "(and at least cv_folds per class seen: one per class and fold)")
     max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")
+    pseudo_labels: float = Field(0.0, ge=0, description="self-training: per label of a class, "
+                                 "the main model also learns this many of the unlabelled "
+                                 "stream items it predicts in that class most confidently, "
+                                 "once the l2 search could run (cv_min_labels, cv_folds per "
+                                 "class); 0 (the default): labels only. 3 lifts random's "
+                                 "labels more than the default selector's and loses on ATIS "
+                                 "at 5% (benchmarks/README.md, stream_al/learn/self_training.py)")
+    unlabelled_memory: int = Field(5000, ge=1, description="stream embeddings kept (a uniform "
+                                   "reservoir) for self-training")
     memory: int = Field(10_000, ge=10, description="labeled examples kept for replay (beyond: "
                         "a uniform reservoir; memory and refit time stay bounded)")
     committee_size: int = Field(4, ge=2)

@@ -15,6 +15,7 @@ import numpy as np
 from stream_al.config import LearnerSettings
 from stream_al.learn.regularisation import L2Search
 from stream_al.learn.replay import ReplayMemory
+from stream_al.learn.self_training import SelfTraining, UnlabelledReservoir
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.learn.softmax import OnlineSoftmax
 
@@ -40,9 +41,13 @@ class OnlineLearner:
         search = None if s.l2 is not None else L2Search(
             folds=s.cv_folds, rows=s.cv_rows, growth=s.cv_growth, min_labels=s.cv_min_labels,
             prior=s.l2_prior, seed=s.seed)
-        self.main = OnlineSoftmax(dim, s.l2, s.max_iter, self.replay, seed=s.seed, search=search)
-        """Chooses ``l2`` (when the settings leave it to cross-validation); the committee
-        follows its choice."""
+        self.unlabelled = UnlabelledReservoir(dim, s.unlabelled_memory, seed=s.seed)
+        """A uniform sample of the stream's embeddings (:meth:`observe_many`)."""
+        training = SelfTraining(self.unlabelled, s.pseudo_labels, s.cv_min_labels, s.cv_folds)
+        self.main = OnlineSoftmax(dim, s.l2, s.max_iter, self.replay, seed=s.seed, search=search,
+                                  self_training=training if s.pseudo_labels > 0 else None)
+        """Chooses ``l2`` (when the settings leave it to cross-validation), and self-trains
+        on the unlabelled stream; the committee follows its ``l2`` and learns labels only."""
         self.committee = [
             OnlineSoftmax(dim, self.main.l2, max(5, s.max_iter // 3), self.replay,
                           seed=s.seed + 1 + i, bootstrap=True)
@@ -65,6 +70,20 @@ class OnlineLearner:
     @property
     def n_labels(self) -> int:
         return self.replay.seen
+
+    def observe_many(self, X: np.ndarray) -> None:
+        """Stream items, labelled or not, offered to the unlabelled reservoir that the main
+        model self-trains on (stream_al/learn/self_training.py); no refit, no new version.
+        Without self-training (``learner.pseudo_labels`` 0) nothing is kept."""
+        if self.main.self_training is not None:
+            self.unlabelled.observe_many(X)
+
+    def adopt_unlabelled(self, other: OnlineLearner) -> None:
+        """Self-train on ``other``'s unlabelled reservoir (a learner rebuilt from the verdicts
+        keeps the stream it had seen)."""
+        self.unlabelled = other.unlabelled
+        if self.main.self_training is not None:
+            self.main.self_training.unlabelled = other.unlabelled
 
     def learn_one(self, x: np.ndarray, label: str) -> int:
         return self.learn_many(np.asarray(x, dtype=np.float32).reshape(1, -1), [label])

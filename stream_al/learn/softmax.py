@@ -17,6 +17,7 @@ from scipy.special import softmax
 from stream_al.learn.objective import fit_softmax
 from stream_al.learn.regularisation import L2Search
 from stream_al.learn.replay import ReplayMemory
+from stream_al.learn.self_training import SelfTraining
 
 
 class OnlineSoftmax:
@@ -40,11 +41,13 @@ class OnlineSoftmax:
         seed: int = 0,
         bootstrap: bool = False,
         search: L2Search | None = None,
+        self_training: SelfTraining | None = None,
     ) -> None:
         """``memory``: the capacity of a replay memory of its own, or a :class:`ReplayMemory`
         shared with other models (whose owner stores rows in it and calls :meth:`learned`).
         ``l2``: the penalty on the summed loss (``1/C``); ``None``: chosen by ``search``
-        (default: an :class:`L2Search` with this seed) before refits."""
+        (default: an :class:`L2Search` with this seed) before refits. ``self_training``: each
+        refit also learns the pseudo-labels it gives (none: the labels only)."""
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
         self.replay = memory if isinstance(memory, ReplayMemory) else ReplayMemory(dim, memory, seed)
@@ -55,6 +58,7 @@ class OnlineSoftmax:
         self.l2 = self.search.l2 if self.search else float(l2)
         self.max_iter = max_iter
         self.bootstrap = bootstrap
+        self.self_training = self_training
         self._rng = np.random.default_rng(seed)
         self.W = np.zeros((0, dim), dtype=np.float64)
         self.b = np.zeros(0, dtype=np.float64)
@@ -128,7 +132,13 @@ class OnlineSoftmax:
         X, y = self.replay.X, self.replay.y
         if self.search is not None and self.search.due(n, k):
             self.l2 = self.search.choose(X, y, k, self.W, self.b)
-        self.W, self.b = fit_softmax(X, y, k, self._w[:n], self.l2, self.W, self.b, self.max_iter)
+        w = self._w[:n]
+        if self.self_training is not None:  # labelled by the model before this refit
+            Xp, yp = self.self_training.pseudo_labels(self.W, self.b, y, k)
+            if len(yp):
+                X, y = np.vstack([X, Xp]), np.concatenate([y, yp])
+                w = np.concatenate([w, np.ones(len(yp))])
+        self.W, self.b = fit_softmax(X, y, k, w, self.l2, self.W, self.b, self.max_iter)
 
     def reset_to(self, classes: Sequence[str], W: np.ndarray, b: np.ndarray,
                  X: np.ndarray, labels: Sequence[str]) -> None:

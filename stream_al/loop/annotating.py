@@ -416,6 +416,7 @@ class Annotating:
         learner = OnlineLearner(self.dim, self.learner_settings)
         learner.version = old.version
         learner.temperature = old.temperature
+        learner.adopt_unlabelled(old)
         if pairs:
             learner.learn_many(np.stack([kept[i] for i, _ in pairs]), [y for _, y in pairs])
         return learner

@@ -228,6 +228,7 @@ class Coordinator:
         )
         self._represented = 0.0
         batch.scores[ANNOTATORS] = wanted  # rank per label
+        self.learner.observe_many(batch.X)  # what it self-trains on (learn/self_training.py)
         snapshot = self.learner.snapshot()
         kind = self.settings.selection.uncertainty
         cold = not snapshot.ready or kind not in batch.scores

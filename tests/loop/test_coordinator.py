@@ -307,3 +307,15 @@ def test_texts_delivered_twice_are_bought_once_and_charged_once(embedder, rows, 
     assert len(ids) == len(set(ids))
     assert c.stage.budget.spent == len(ids)
     assert set(c.stage.outstanding) == set(ids)
+
+
+def test_every_scored_item_not_bought_before_is_offered_to_the_learners_unlabelled_sample(
+        embedder, rows):
+    settings = make_settings()
+    settings = settings.model_copy(update={  # self-training on
+        "learner": settings.learner.model_copy(update={"pseudo_labels": 3.0})})
+    feed = Feed(Coordinator(settings, embedder.dim, embedder), embedder, rows)
+    feed.texts(0, 100)
+    assert feed.c.learner.unlabelled.seen == 100
+    feed.c.on_scored(feed.scored(100, 150), 99, 100.0)
+    assert feed.c.learner.unlabelled.seen == 150
