@@ -134,7 +134,10 @@ class LearnerSettings(_Part):
                                  "once the l2 search could run (cv_min_labels, cv_folds per "
                                  "class); 0 (the default): labels only. 3 lifts random's "
                                  "labels more than the default selector's and loses on ATIS "
-                                 "at 5% (benchmarks/README.md, stream_al/learn/self_training.py)")
+                                 "at 5% (benchmarks/README.md, stream_al/learn/self_training.py)."
+                                 " In the worker the sample holds what reaches the coordinator "
+                                 "(only candidates with scale.preselect) and starts empty "
+                                 "after a restart")
     unlabelled_memory: int = Field(5000, ge=1, description="stream embeddings kept (a uniform "
                                    "reservoir) for self-training")
     memory: int = Field(10_000, ge=10, description="labeled examples kept for replay (beyond: "
