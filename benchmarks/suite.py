@@ -314,8 +314,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.suite_report import report
-    from stream_al.runtime import limit_blas_threads
+    from stream_al.runtime import limit_blas_threads, run_with_pinned_blas
 
+    if argv is None:  # the command line: stored rows reproduce with pinned BLAS kernels
+        run_with_pinned_blas("benchmarks.suite")
     limit_blas_threads()
     args = parse_args(argv)
     if args.report_only:

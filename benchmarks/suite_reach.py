@@ -84,8 +84,10 @@ def report(rows: Sequence[dict]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from stream_al.runtime import limit_blas_threads
+    from stream_al.runtime import limit_blas_threads, run_with_pinned_blas
 
+    if argv is None:  # the command line: stored rows reproduce with pinned BLAS kernels
+        run_with_pinned_blas("benchmarks.suite_reach")
     limit_blas_threads()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=SETS, default=["ag_news", "hwu64", "banking77"])

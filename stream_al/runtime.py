@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
+import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
@@ -40,6 +44,45 @@ def blas_kernels() -> str:
     found = {f"{lib['internal_api']} {lib.get('architecture') or '?'}"
              for lib in threadpool_info() if lib["user_api"] == "blas"}
     return ", ".join(sorted(found)) or "none loaded"
+
+
+PINNED_KERNELS = "Haswell"
+"""The OpenBLAS kernels figures are pinned to on x86-64 machines with AVX2 and FMA (as
+``deploy/demo.sh`` does): the same seed then gives the same figures on such machines, whatever
+kernels OpenBLAS would pick for their CPU (SkylakeX on AVX-512 machines rounds differently,
+and an active-learning run, whose every purchase depends on the last, then diverges)."""
+
+
+def pinned_blas_env(environ: Mapping[str, str], machine: str, cpuinfo: str) -> dict[str, str] | None:
+    """The environment to run a process in so that its BLAS kernels are pinned, or None when
+    nothing needs to change (already named, or a machine other than x86-64 with AVX2 and FMA).
+
+    >>> pinned_blas_env({}, "x86_64", "flags : fpu avx2 fma")["OPENBLAS_CORETYPE"]
+    'Haswell'
+    >>> pinned_blas_env({"OPENBLAS_CORETYPE": "Zen"}, "x86_64", "flags : avx2 fma") is None
+    True
+    >>> pinned_blas_env({}, "aarch64", "Features : fp asimd") is None
+    True
+    """
+    flags = set(cpuinfo.split())
+    if "OPENBLAS_CORETYPE" in environ or machine != "x86_64" or not {"avx2", "fma"} <= flags:
+        return None
+    return {**environ, "OPENBLAS_CORETYPE": PINNED_KERNELS}
+
+
+def run_with_pinned_blas(module: str) -> None:
+    """Run ``python -m module`` again, with this process's arguments, with its BLAS kernels
+    pinned (:func:`pinned_blas_env`), unless they are already: a benchmark's stored rows then
+    reproduce on any such machine. OpenBLAS reads the variable only when it loads, so the
+    process is replaced (``os.execve``); call it first in a command-line ``main``."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return
+    env = pinned_blas_env(os.environ, platform.machine(), cpuinfo)
+    if env is not None:
+        sys.stdout.flush()
+        os.execve(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], env)
 
 
 def return_free_memory() -> bool:
