@@ -32,6 +32,19 @@ DEFAULT_ACCURACY = 0.7
 """An annotator's accuracy in a weighted vote until one is estimated."""
 
 
+def vote_weight(accuracy: float, k: int) -> float:
+    """The log-odds one label of an annotator of this accuracy adds to its class among ``k``
+    (the accuracy kept within [0.001, 0.999])."""
+    acc = min(max(accuracy, 1e-3), 1 - 1e-3)
+    return math.log(acc * (k - 1) / (1 - acc))
+
+
+def one_class_confidence(weight: float, k: int) -> float:
+    """The posterior of the one class an item's labels name, by their summed ``weight``, among
+    ``k`` classes (the others weigh 0)."""
+    return 1.0 / (math.exp(weight - weight) + (k - 1) * math.exp(-weight))
+
+
 def votes_of(labels: Iterable[Label]) -> dict[str, Counter[str]]:
     """Label counts per item; a Counter keeps first-seen order, which breaks ties."""
     votes: dict[str, Counter[str]] = {}
@@ -129,8 +142,7 @@ def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
             same.append(x)
     of_annotator: dict[str, float] = {}  # the log-odds of each annotator's vote, once each
     for a in dict.fromkeys(x.annotator_id for x in labels):
-        acc = min(max(accuracy.get(a, default_accuracy), 1e-3), 1 - 1e-3)
-        of_annotator[a] = math.log(acc * (k - 1) / (1 - acc))
+        of_annotator[a] = vote_weight(accuracy.get(a, default_accuracy), k)
     out = {}
     one_vote: dict[float, float] = {}  # an item of one class: its confidence, by that weight
     for item, xs in by_item.items():
@@ -142,7 +154,7 @@ def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
             top = of_annotator[x.annotator_id]
             conf = one_vote.get(top)
             if conf is None:
-                conf = one_vote[top] = 1.0 / (math.exp(top - top) + (k - 1) * math.exp(-top))
+                conf = one_vote[top] = one_class_confidence(top, k)
             out[item] = Verdict(item, x.label, conf, "single", "weighted", {x.label: 1})
             continue
         v: Counter[str] = Counter()  # first-seen order, which breaks ties
@@ -157,7 +169,7 @@ def weighted_vote_many(labels: Iterable[Label], accuracy: Mapping[str, float],
             ((label, top),) = w.items()
             conf = one_vote.get(top)
             if conf is None:
-                conf = one_vote[top] = 1.0 / (math.exp(top - top) + (k - 1) * math.exp(-top))
+                conf = one_vote[top] = one_class_confidence(top, k)
             out[item] = Verdict(item, label, conf, _status(v, conf, min_confidence), "weighted",
                                 dict(v))
             continue
@@ -221,9 +233,7 @@ class Adjudicator:
             return out | dict.fromkeys(crowd, 1.0)
         k = max(2, len({x.label for x in labels if x.annotator_id in crowd}))
         for a in crowd:
-            acc = min(max(accuracy.get(a, DEFAULT_ACCURACY), 1e-3), 1 - 1e-3)
-            top = math.log(acc * (k - 1) / (1 - acc))
-            out[a] = 1.0 / (math.exp(top - top) + (k - 1) * math.exp(-top))
+            out[a] = one_class_confidence(vote_weight(accuracy.get(a, DEFAULT_ACCURACY), k), k)
         return out
 
     def _expert_verdicts(self, labels: list[Label]) -> dict[str, Verdict]:

@@ -54,6 +54,15 @@ class SnapshotError(StreamAlError, ValueError):
     """A snapshot cannot be exported, or read back as written; the message names the fix."""
 
 
+def canonical_row(item_id: str, text: str, label: str, annotator_id: str, timestamp: float,
+                  confidence: float) -> bytes:
+    """A row's line in ``labels.jsonl``: JSON with its keys in sorted order (written so, which
+    ``OPT_SORT_KEYS`` would only redo), no trailing newline."""
+    return orjson.dumps({"annotator_id": annotator_id, "confidence": confidence,
+                         "item_id": item_id, "label": label, "text": text,
+                         "timestamp": timestamp})
+
+
 @dataclass(frozen=True)
 class LabeledRow:
     """One accepted label with its item's text (the columns of the exported files)."""
@@ -71,10 +80,8 @@ class LabeledRow:
 
     def canonical(self) -> bytes:
         """The row's line in ``labels.jsonl`` (keys sorted, no trailing newline)."""
-        return orjson.dumps({"item_id": self.item_id, "text": self.text, "label": self.label,
-                             "annotator_id": self.annotator_id, "timestamp": self.timestamp,
-                             "confidence": self.confidence},  # asdict's deep copy: 3x slower
-                            option=orjson.OPT_SORT_KEYS)
+        return canonical_row(self.item_id, self.text, self.label, self.annotator_id,
+                             self.timestamp, self.confidence)  # asdict's deep copy: 3x slower
 
     @classmethod
     def of(cls, label: Label, text: str) -> LabeledRow:
@@ -104,12 +111,11 @@ class LabelSetHash:
 
     def add_labels_many(self, labels: Iterable[Label], texts: Mapping[str, str]) -> None:
         """:meth:`add_one` of each label's row (its item's text from ``texts``), without a
-        :class:`LabeledRow` each: the same canonical bytes (keys written in sorted order)."""
-        dumps, sha256, of_bytes = orjson.dumps, hashlib.sha256, int.from_bytes
-        total = sum(of_bytes(sha256(dumps({
-            "annotator_id": x.annotator_id, "confidence": x.confidence, "item_id": x.item_id,
-            "label": x.label, "text": texts[x.item_id], "timestamp": x.timestamp})).digest(),
-            "big") for x in labels)
+        :class:`LabeledRow` each: the same canonical bytes."""
+        sha256, of_bytes = hashlib.sha256, int.from_bytes
+        total = sum(of_bytes(sha256(canonical_row(
+            x.item_id, texts[x.item_id], x.label, x.annotator_id, x.timestamp, x.confidence,
+        )).digest(), "big") for x in labels)
         self._sum = (self._sum + total) % self.MODULUS
 
     def hexdigest(self) -> str:
