@@ -312,13 +312,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from benchmarks.suite_report import report
+def set_up_process(module: str, argv: Sequence[str] | None) -> None:
+    """A suite script's process: from the command line (``argv`` None), run again with the
+    BLAS kernels pinned, so that stored rows reproduce; BLAS single-threaded."""
     from stream_al.runtime import limit_blas_threads, run_with_pinned_blas
 
-    if argv is None:  # the command line: stored rows reproduce with pinned BLAS kernels
-        run_with_pinned_blas("benchmarks.suite")
+    if argv is None:
+        run_with_pinned_blas(module)
     limit_blas_threads()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from benchmarks.suite_report import report
+
+    set_up_process("benchmarks.suite", argv)
     args = parse_args(argv)
     if args.report_only:
         saved = orjson.loads((args.out / "results.json").read_bytes())

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.suite import SETS, Config, load_set, stream_al_runs
+from benchmarks.suite import SETS, Config, load_set, set_up_process, stream_al_runs
 
 METHODS = ("random", "default")
 
@@ -85,11 +85,7 @@ def report(rows: Sequence[dict], before: dict) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from stream_al.runtime import limit_blas_threads, run_with_pinned_blas
-
-    if argv is None:  # the command line: stored rows reproduce with pinned BLAS kernels
-        run_with_pinned_blas("benchmarks.suite_pairs")
-    limit_blas_threads()
+    set_up_process("benchmarks.suite_pairs", argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--budgets", nargs="+", type=float, default=[0.01, 0.05])

@@ -24,7 +24,7 @@ import orjson
 
 from benchmarks.peers.harness import Stream, sklearn_ceiling
 from benchmarks.peers.measures import labels_to_reach
-from benchmarks.suite import SETS, Config, load_set, stream_al_runs
+from benchmarks.suite import SETS, Config, load_set, set_up_process, stream_al_runs
 
 REACH = 0.9
 """Of the best all-labels accuracy (stream-al's learner or sklearn's), as in the suite."""
@@ -84,11 +84,7 @@ def report(rows: Sequence[dict]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from stream_al.runtime import limit_blas_threads, run_with_pinned_blas
-
-    if argv is None:  # the command line: stored rows reproduce with pinned BLAS kernels
-        run_with_pinned_blas("benchmarks.suite_reach")
-    limit_blas_threads()
+    set_up_process("benchmarks.suite_reach", argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=SETS, default=["ag_news", "hwu64", "banking77"])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
