@@ -21,11 +21,19 @@ only: a scrape costs the scraped worker ~5 CPU-ms, printed too.
 
     nice -n 15 python -m benchmarks.three_workers --n 20000
     nice -n 15 python -m benchmarks.three_workers --n 40000 --control-merge 4   # runs selected as one
+    nice -n 15 python -m benchmarks.three_workers --n 67000 --spy runs/spy   # py-spy, the window
+
+``--spy DIR`` samples each worker with py-spy (``pip install py-spy``; not a dependency) over
+the measured window only (100 samples a second, by thread), into ``DIR/worker<i>.txt``
+(py-spy's raw format: one stack and its sample count per line; idle threads left out).
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import signal
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -87,6 +95,32 @@ def cpu_of(pids: dict[str, int]) -> dict[str, float]:
             for name, pid in pids.items()}
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds per thread of process ``pid`` (its main thread's id is ``pid``)."""
+    return {t.id: t.user_time + t.system_time for t in psutil.Process(pid).threads()}
+
+
+def spy(pids: dict[str, int], directory: Path) -> list[subprocess.Popen]:
+    """py-spy recording each of ``pids`` into ``directory/<name>.txt`` until stopped."""
+    exe = shutil.which("py-spy")
+    if exe is None:
+        raise SystemExit("--spy needs py-spy on the PATH (pip install py-spy)")
+    directory.mkdir(parents=True, exist_ok=True)
+    return [subprocess.Popen([exe, "record", "--threads", "-r", "100", "-f", "raw",
+                              "-o", str(directory / f"{name}.txt"), "-p", str(pid)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, pid in pids.items()]
+
+
+def stop_spying(spies: list[subprocess.Popen]) -> None:
+    """Stop the recorders; each writes its file on SIGINT."""
+    for s in spies:
+        if s.poll() is None:
+            s.send_signal(signal.SIGINT)
+    for s in spies:
+        s.wait(timeout=60)
+
+
 def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
     texts, labels = broker.read_rows(args.data, args.warmup + args.n)
     config = broker.run_config(bootstrap, directory, embedder={"name": "static"},
@@ -104,6 +138,7 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
     broker.write_gold(gold, texts, labels)
     workers = [broker.Worker(config, directory / f"worker{i}.log") for i in range(WORKERS)]
     answers = broker.vendor(config, gold, "t", directory / "vendor.log")
+    spies: list[subprocess.Popen] = []
     try:
         split = broker.wait_until(
             lambda: (m := group_assignments(bootstrap, texts_group(k))) and len(m) == WORKERS
@@ -118,13 +153,20 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         pids |= {"broker": broker.broker_pid(bootstrap), "vendor": answers.process.pid}
         total = args.warmup + args.n
         watch = Watch(workers)
+        spies = spy({f"worker{i}": w.process.pid for i, w in enumerate(workers)},
+                    args.spy) if args.spy else []
         started, cpu = time.perf_counter(), cpu_of(pids)
+        threads = {i: thread_cpu(w.process.pid) for i, w in enumerate(workers)}
         broker.produce(bootstrap, topics.texts, "t", texts,
                        range(args.warmup, args.warmup + args.n))
         broker.wait_until(lambda: watch.counted() >= total, max(300.0, args.n / 20),
                           f"{total} texts counted (see {directory}/worker*.log)", every_s=0.1)
         seconds = time.perf_counter() - started
         used = {name: t - cpu[name] for name, t in cpu_of(pids).items()}
+        threads = {i: {tid: t - threads[i].get(tid, 0.0)
+                       for tid, t in thread_cpu(w.process.pid).items()}
+                   for i, w in enumerate(workers)}
+        stop_spying(spies)
         scrape_ms = scrape_cost(workers[watch.holder])
         raw = raw_rate("static", texts[args.warmup:args.warmup + min(args.n, 20_000)],
                        settings.kafka.batch_max)
@@ -133,6 +175,7 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
                    for w in workers]
         per_worker = [w.metric("stream_al_stage_items_in_total", stage="embed") for w in workers]
     finally:
+        stop_spying(spies)
         answers.stop()
         for w in workers:
             w.stop()
@@ -152,6 +195,13 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         print(f"  worker{i}: embedded {per_worker[i]:,.0f} texts, control {control[i]}, CPU "
               f"{used[f'worker{i}'] / args.n * 1e6:,.0f} ms per 1,000 stream texts "
               f"({used[f'worker{i}'] / max(own, 1) * 1e6:,.0f} per 1,000 of its own)")
+    for i in range(WORKERS):
+        own = max(per_worker[i] * args.n / total, 1)
+        pid = workers[i].process.pid
+        busy = sorted(((t, tid) for tid, t in threads[i].items()), reverse=True)
+        print(f"  worker{i} threads, CPU-ms per 1,000 of its own texts: "
+              + ", ".join(f"{'main' if tid == pid else tid} {t / own * 1e6:.1f}"
+                          for t, tid in busy if t / own * 1e6 >= 0.5))
     embed_ms = raw[3] * 1e6
     print(f"  the embedding alone (static, in this process, {raw[0]:,.0f} texts/s): "
           f"{embed_ms:.1f} CPU-ms per 1,000 texts; each scorer-only worker beyond it: "
@@ -180,6 +230,8 @@ def main() -> None:
                    help="scale.envelope")
     p.add_argument("--control-merge", type=int, default=1, dest="control_merge",
                    help="kafka.control_merge: control records the coordinator selects as one")
+    p.add_argument("--spy", type=Path, default=None, metavar="DIR",
+                   help="sample each worker with py-spy over the measured window into DIR")
     args = p.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="stream-al-three-workers-"))
     with broker.private_broker() as bootstrap:

@@ -7,10 +7,18 @@ by ``python -m stream_al.embed.static_build`` from the MiniLM weights; provenanc
 in its ``PROVENANCE.md``), so every install embeds with the same bytes: the loader checks its
 fingerprint. Another width is distilled once into ``cache_dir/model2vec-minilm-<dim>``, which
 needs ``stream-al[minilm]`` (torch).
+
+Word pieces are cut on the calling thread: the embedder sets ``TOKENIZERS_PARALLELISM=false``
+(process-wide, unless the environment already says otherwise). Parallel by data, not inside a
+call, as for MiniLM: the Hugging Face tokenizer's own thread pool, woken for every call and
+spinning after it, cost a scorer 39-47 CPU-ms per 1,000 SST-2 texts on two shared cores, against
+38-39 on one thread, and the pool only competes with the other workers for the cores
+(``benchmarks/three_workers.py``; benchmarks/README.md, issue 17).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,6 +80,10 @@ def shipped_model_path() -> Path:
     return SHIPPED_MODEL_DIR
 
 
+TOKENIZER_THREADS = "TOKENIZERS_PARALLELISM"
+"""The Hugging Face tokenizer's switch for its own thread pool (``false``: the calling thread)."""
+
+
 class StaticEmbedder:
     """model2vec embeddings distilled from all-MiniLM-L6-v2: ``dim`` dims, unit rows, float32.
 
@@ -93,6 +105,7 @@ class StaticEmbedder:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         from model2vec import StaticModel
 
+        os.environ.setdefault(TOKENIZER_THREADS, "false")  # read by the tokenizer at each call
         self.path = static_model_dir(cache_dir, dim)
         self.built = False
         if dim == SHIPPED_DIM:

@@ -5,6 +5,7 @@ Tests marked ``model`` distil MiniLM (stream-al[minilm]); the others need the co
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -120,6 +121,29 @@ def test_the_shipped_model_embeds_without_importing_torch(embed_cache):
     done = subprocess.run([sys.executable, "-c", code, str(embed_cache)], cwd=REPO,
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("preset", [None, "true"])
+def test_texts_are_cut_into_word_pieces_on_the_calling_thread_unless_the_user_said_otherwise(
+    embed_cache, preset
+):
+    code = (  # the share of the embedding's CPU time spent on the calling thread
+        "import os, sys, psutil; from pathlib import Path; "
+        "from stream_al.embed import StaticEmbedder; "
+        "e = StaticEmbedder(cache_dir=Path(sys.argv[1])); p = psutil.Process(); "
+        "cpu = lambda: {t.id: t.user_time + t.system_time for t in p.threads()}; "
+        "before = cpu(); e.embed(['Oil prices rise as the long winter begins'] * 20000); "
+        "after = cpu(); used = {k: v - before.get(k, 0) for k, v in after.items()}; "
+        "print(os.environ['TOKENIZERS_PARALLELISM'], used[os.getpid()] / sum(used.values()))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TOKENIZERS_PARALLELISM"}
+    if preset is not None:
+        env["TOKENIZERS_PARALLELISM"] = preset
+    done = subprocess.run([sys.executable, "-c", code, str(embed_cache)], cwd=REPO, env=env,
+                          capture_output=True, text=True, check=True)
+    setting, on_caller = done.stdout.split()
+    assert setting == (preset or "false")
+    assert (float(on_caller) > 0.95) == (preset is None), done.stdout
 
 
 @pytest.mark.model
