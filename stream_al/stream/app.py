@@ -1,11 +1,13 @@
-"""The faust application: two agents, three tasks and two timers, built from :class:`Settings`.
+"""The faust application: one agent, four tasks and two timers, built from :class:`Settings`.
 
 - a task reads ``texts`` (partitioned; the workers share the partitions in their own group,
   :func:`~stream_al.stream.reader.texts_group`) in batches with aiokafka
   (:class:`~stream_al.stream.reader.TextReader`): each batch is parsed, embedded and scored
   with the current model; one record per batch goes to ``control``. Two batches are in flight:
   one is embedded while the one before it is scored and sent.
-- ``labels_in`` on ``labels`` (partitioned): vendor labels are validated and forwarded to
+- a task reads ``labels`` (partitioned) and, on a secured cluster, each vendor's own labels
+  topic, in batches with aiokafka in the workers' labels group
+  (:class:`~stream_al.stream.reader.LabelReader`): vendor labels are validated and forwarded to
   ``control``.
 - ``coordinate`` on ``control`` (one partition, so one worker of the group runs it): the
   system-wide budget, selection and learning (:class:`CoordinatorShell`). Its outputs go
@@ -14,11 +16,12 @@
 - a task per worker follows ``models`` and swaps in each new model for its scorers; another
   runs the coordinator's chores every :data:`CHORES_EVERY_S` after the last ones finished.
 
-Every agent has concurrency 1: with more, faust can commit an offset past a message still in
-flight (faust-streaming issue #606). Streams are consumed without automatic acks
+The agent has concurrency 1: with more, faust can commit an offset past a message still in
+flight (faust-streaming issue #606). Its stream is consumed without automatic acks
 (``noack_take``, ``noack``): a handler awaits the delivery of everything it produced, and only
-then are its input records acked (so committable). A worker stopped mid-handler leaves them
-unacked: they are read again after the restart (at-least-once; consumers are idempotent).
+then are its input records acked (so committable); the readers commit a batch only after its
+handler returned. A worker stopped mid-handler leaves them uncommitted: they are read again
+after the restart (at-least-once; consumers are idempotent).
 """
 
 from __future__ import annotations
@@ -38,9 +41,9 @@ from stream_al.runtime import return_free_memory
 from stream_al.stream import clients
 from stream_al.stream.coordinating import CoordinatorShell
 from stream_al.stream.publish import Publisher, raw_topic
-from stream_al.stream.reader import TextReader
+from stream_al.stream.reader import LabelReader, TextReader
 from stream_al.stream.scoring import ScoringShell
-from stream_al.stream.topics import MAX_RECORD_BYTES, vendor_labels_topics
+from stream_al.stream.topics import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
 CHORES_EVERY_S = 0.2
@@ -101,13 +104,11 @@ def build_app(
     async def read_texts() -> None:
         await reader.run()
 
-    # the shared labels topic, and on a secured cluster each vendor's own (identity by topic)
-    @app.agent(raw_topic(app, t.labels, *vendor_labels_topics(k)), name="labels_in",
-               concurrency=1)
-    async def labels_in(stream: faust.StreamT) -> None:
-        async for events in stream.noack_take(k.batch_max, within=k.batch_within_s):
-            await scoring.labels_in(events)
-            await ack_all(stream, events)
+    labels = LabelReader(k, scoring.labels_in)
+
+    @app.task
+    async def read_labels() -> None:
+        await labels.run()
 
     @app.agent(raw_topic(app, t.control), name="coordinate", concurrency=1)
     async def coordinate(stream: faust.StreamT) -> None:
@@ -153,7 +154,8 @@ def build_app(
             end, position = consumer.highwater(tp), await consumer.position(tp)
             if end is not None and position is not None:
                 lags[tp.topic, tp.partition] = max(0, end - position)
-        lags.update({(tp.topic, tp.partition): lag for tp, lag in (await reader.lag()).items()})
+        for r in (reader, labels):
+            lags.update({(tp.topic, tp.partition): lag for tp, lag in (await r.lag()).items()})
         metrics.set_consumer_lags(lags)  # partitions that moved to another worker: gone
 
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:

@@ -1,10 +1,11 @@
-"""Reading the ``texts`` topic in batches with aiokafka, outside faust's per-record machinery.
+"""Reading partitioned topics in batches with aiokafka, outside faust's per-record machinery.
 
 faust hands records to agents one at a time (consumer thread, conductor, channel, stream): on
 a profile that costs 55-69 CPU-us per record, against about 1 us per record from aiokafka's
-``getmany``. The texts topic carries the bulk of the traffic, so the scorers read it here, in
-batches of up to ``kafka.batch_max`` records, in their own consumer group
-(:func:`texts_group`); ``labels`` and ``control`` stay on faust agents.
+``getmany``. The scorers read ``texts`` (the bulk of the traffic) and the labels topics here,
+in batches of up to ``kafka.batch_max`` records, each in a consumer group of its own
+(:func:`texts_group`, :func:`labels_group`); only ``control``, one partition read by one
+worker, stays on a faust agent.
 
 Batches are pipelined ``depth`` deep: the handler may return a second phase (``Then``), run in
 batch order after the previous batch's second phase, while the next batch's first phase runs.
@@ -18,9 +19,9 @@ partitions are revoked in a rebalance (the revoke waits for the batches in fligh
 killed in between reads the uncommitted records again; the coordinator counts a redelivered
 text once (by partition and offset).
 
-On its first start, the scorers' group takes over the texts offsets the agents' group (the app
-id, where faust read texts before this reader existed) committed, if any; else it starts at the
-beginning of the topic.
+On its first start, a reader's group takes over the offsets the agents' group (the app id,
+where faust read these topics before this reader existed) committed on its topics, if any;
+else it starts at the beginning of the topics.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ from aiokafka.errors import KafkaError
 
 from stream_al.config import KafkaSettings
 from stream_al.stream import clients
-from stream_al.stream.topics import MAX_RECORD_BYTES, texts_group
+from stream_al.stream.topics import (
+    MAX_RECORD_BYTES,
+    labels_group,
+    texts_group,
+    vendor_labels_topics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +52,20 @@ Then = Callable[[], Awaitable[None]]
 Handler = Callable[[Sequence[ConsumerRecord]], Awaitable[Then | None]]
 
 
-class TextReader(ConsumerRebalanceListener):
-    """Batches of ``texts`` records to ``handle``; offsets committed once a batch is handled."""
+class BatchReader(ConsumerRebalanceListener):
+    """Batches of records of ``topics``, read in consumer group ``group``, to ``handle``;
+    offsets committed once a batch is handled. ``name`` names the reader's client and logs."""
 
     def __init__(
-        self, kafka: KafkaSettings, handle: Handler, *, commit_every_s: float = 1.0,
-        depth: int = 1,
+        self, kafka: KafkaSettings, topics: Sequence[str], group: str, handle: Handler, *,
+        name: str, commit_every_s: float = 1.0, depth: int = 1,
     ) -> None:
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
         self.kafka = kafka
+        self.topics = list(topics)
+        self.group = group
+        self.name = name
         self.handle = handle
         self.commit_every_s = commit_every_s
         self.depth = depth
@@ -71,8 +81,8 @@ class TextReader(ConsumerRebalanceListener):
         k = self.kafka
         self.consumer = clients.aio_consumer(
             k,
-            group_id=texts_group(k),
-            client_id=f"{k.app_id}-texts",
+            group_id=self.group,
+            client_id=f"{k.app_id}-{self.name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=10_000,
@@ -80,10 +90,10 @@ class TextReader(ConsumerRebalanceListener):
             max_partition_fetch_bytes=MAX_RECORD_BYTES,
             fetch_max_bytes=MAX_RECORD_BYTES,
         )
-        await _carry_over_offsets(k)
+        await _carry_over_offsets(k, self.group, self.topics, self.name)
         await self.consumer.start()
         try:
-            self.consumer.subscribe([k.topics.texts], listener=self)
+            self.consumer.subscribe(self.topics, listener=self)
             while True:
                 batch = await self._next_batch()
                 if batch:
@@ -161,7 +171,8 @@ class TextReader(ConsumerRebalanceListener):
         try:
             await self.consumer.commit(offsets)
         except KafkaError as e:
-            log.warning("committing texts offsets failed (they will be read again): %s", e)
+            log.warning("committing %s offsets failed (they will be read again): %s",
+                        self.name, e)
 
     # ---- rebalance listener -----------------------------------------------------------------
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -184,32 +195,54 @@ class TextReader(ConsumerRebalanceListener):
         return lags
 
 
-async def _carry_over_offsets(kafka: KafkaSettings) -> None:
-    """If the scorers' group never committed on the texts topic but the agents' group (the app
-    id, where faust read texts before this reader existed) did, commit its offsets in the
-    scorers' group, once, before joining it."""
-    group = texts_group(kafka)
-    if await _committed_offsets(kafka, group):
+class TextReader(BatchReader):
+    """The scorers' reader of ``texts``, in the group :func:`texts_group`."""
+
+    def __init__(self, kafka: KafkaSettings, handle: Handler, *, commit_every_s: float = 1.0,
+                 depth: int = 1) -> None:
+        super().__init__(kafka, [kafka.topics.texts], texts_group(kafka), handle, name="texts",
+                         commit_every_s=commit_every_s, depth=depth)
+
+
+class LabelReader(BatchReader):
+    """The reader of the shared labels topic and, on a secured cluster, each vendor's own
+    (identity by topic), in the group :func:`labels_group`."""
+
+    def __init__(self, kafka: KafkaSettings, handle: Handler, *,
+                 commit_every_s: float = 1.0) -> None:
+        super().__init__(kafka, [kafka.topics.labels, *vendor_labels_topics(kafka)],
+                         labels_group(kafka), handle, name="labels",
+                         commit_every_s=commit_every_s)
+
+
+async def _carry_over_offsets(kafka: KafkaSettings, group: str, topics: Sequence[str],
+                              name: str) -> None:
+    """If ``group`` never committed on ``topics`` but the agents' group (the app id, where
+    faust read them before this reader existed) did, commit its offsets in ``group``, once,
+    before joining it."""
+    if await _committed_offsets(kafka, group, topics):
         return
-    earlier = {tp: o for tp, o in (await _committed_offsets(kafka, kafka.app_id)).items() if o >= 0}
+    earlier = {tp: o for tp, o in (await _committed_offsets(kafka, kafka.app_id, topics)).items()
+               if o >= 0}
     if not earlier:
         return
     consumer = clients.aio_consumer(kafka, group_id=group,
-                                    client_id=f"{kafka.app_id}-texts-offsets",
+                                    client_id=f"{kafka.app_id}-{name}-offsets",
                                     enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(list(earlier))
         await consumer.commit(earlier)
-        log.info("texts: continuing at the offsets group %s committed", kafka.app_id)
+        log.info("%s: continuing at the offsets group %s committed", name, kafka.app_id)
     except KafkaError as e:  # another worker of the group got there first
-        log.info("texts: not carrying offsets over from group %s: %s", kafka.app_id, e)
+        log.info("%s: not carrying offsets over from group %s: %s", name, kafka.app_id, e)
     finally:
         await consumer.stop()
 
 
-async def _committed_offsets(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
-    """The offsets ``group`` committed on the texts topic (empty if it never did)."""
+async def _committed_offsets(kafka: KafkaSettings, group: str,
+                             topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """The offsets ``group`` committed on ``topics`` (empty if it never did)."""
     admin = clients.aio_admin(kafka, client_id=f"{group}-offsets")
     await admin.start()
     try:
@@ -219,4 +252,4 @@ async def _committed_offsets(kafka: KafkaSettings, group: str) -> dict[TopicPart
         return {}
     finally:
         await admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items() if tp.topic == kafka.topics.texts}
+    return {tp: meta.offset for tp, meta in offsets.items() if tp.topic in topics}

@@ -68,7 +68,7 @@ class ModelHolder:
 
 
 class ScoringShell:
-    """Handlers for the ``score`` and ``labels_in`` agents and the model-following task."""
+    """Handlers for the texts and labels readers and the model-following task."""
 
     def __init__(
         self, kafka: KafkaSettings, embedder: Embedder, publisher: Publisher, metrics: Metrics,
@@ -215,43 +215,41 @@ class ScoringShell:
             )
 
     # ---- labels -------------------------------------------------------------------------------
-    async def labels_in(self, events: Sequence) -> None:
-        """Validate one batch of vendor labels; forward the valid ones to ``control``. The
-        broker failing is retried; a batch that fails on its own is done again label by label,
-        and only a label that fails alone is dead-lettered."""
+    async def labels_in(self, records: Sequence) -> None:
+        """Validate one batch of vendor labels (records with ``value``, ``topic``,
+        ``partition`` and ``offset``); forward the valid ones to ``control``. The broker
+        failing is retried; a batch that fails on its own is done again label by label, and
+        only a label that fails alone is dead-lettered."""
         def count(kind: str) -> None:
             self.metrics.count_error("labels_in", kind)
 
         try:
-            await retrying("forwarding labels", lambda: self._labels_in(events), count)
+            await retrying("forwarding labels", lambda: self._labels_in(records), count)
         except Exception as e:
             count(type(e).__name__)
-            if len(events) > 1:
-                log.warning("a batch of %d labels failed (%s); one by one", len(events), e)
-                for event in events:
-                    await self.labels_in([event])
+            if len(records) > 1:
+                log.warning("a batch of %d labels failed (%s); one by one", len(records), e)
+                for record in records:
+                    await self.labels_in([record])
                 return
             log.exception("forwarding a label failed")
             reason = DeadLetterReason("processing_error", f"{type(e).__name__}: {e}")
             await retrying("dead-lettering a label", lambda: self.publisher.dead_letter(
-                "labels_in", events[0].message.value or b"", reason, events[0].message), count)
+                "labels_in", records[0].value or b"", reason, records[0]), count)
 
-    async def _labels_in(self, events: Sequence) -> None:
+    async def _labels_in(self, records: Sequence) -> None:
         started = time.perf_counter()
         labels: list[LabelIn] = []
         sources: list[tuple[str, int, int]] = []
         topics = self.kafka.topics
-        for event in events:
-            parsed = parse(LabelIn, event.message.value)
+        for m in records:
+            parsed = parse(LabelIn, m.value)
             if isinstance(parsed, LabelIn):  # the vendor is the topic it could write
-                parsed = access.attribute_one(parsed, event.message.topic, topics)
+                parsed = access.attribute_one(parsed, m.topic, topics)
             if isinstance(parsed, DeadLetterReason):
-                await self.publisher.dead_letter(
-                    "labels_in", event.message.value or b"", parsed, event.message
-                )
+                await self.publisher.dead_letter("labels_in", m.value or b"", parsed, m)
             else:
                 labels.append(parsed)
-                m = event.message
                 sources.append((m.topic, m.partition, m.offset))
         if labels:
             now = time.time()
@@ -259,9 +257,9 @@ class ScoringShell:
                                   sources=sources)
             await self.publisher.control(f"labels-{labels[0].item_id}", record)
         self.metrics.observe_stage(
-            "labels_in", len(events), len(labels), time.perf_counter() - started
+            "labels_in", len(records), len(labels), time.perf_counter() - started
         )
-        self.metrics.observe_batch("labels_in", len(events))
+        self.metrics.observe_batch("labels_in", len(records))
 
     # ---- models -------------------------------------------------------------------------------
     async def follow_models(self) -> None:

@@ -222,6 +222,11 @@ def texts_group(kafka: KafkaSettings) -> str:
     return f"{kafka.app_id}.texts"
 
 
+def labels_group(kafka: KafkaSettings) -> str:
+    """The consumer group the workers share the labels topics' partitions in."""
+    return f"{kafka.app_id}.labels"
+
+
 def transactional_id(kafka: KafkaSettings) -> str:
     """The one transactional id of a deployment's coordinator role (stream/fencing.py).
 
@@ -284,7 +289,7 @@ def _wait_for_group_coordinator(admin: KafkaAdminClient, kafka: KafkaSettings,
     then logs ``GroupCoordinatorNotAvailableError`` as an ERROR (aiokafka retries by itself).
     Waiting for the coordinator here keeps a healthy start free of them; after ``timeout_s``
     the worker starts anyway (its consumers keep retrying) with one warning."""
-    groups = [kafka.app_id, texts_group(kafka)]
+    groups = [kafka.app_id, texts_group(kafka), labels_group(kafka)]
     deadline = time.monotonic() + timeout_s
     while True:
         try:

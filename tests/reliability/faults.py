@@ -40,7 +40,7 @@ from stream_al.stream.messages import (
     SelectedItem,
     parse,
 )
-from stream_al.stream.reader import texts_group
+from stream_al.stream.reader import labels_group, texts_group
 from tests.fixtures.deploy import free_ports, run_script
 from tests.stream.harness import AG_NEWS, REPO, read_topic
 
@@ -200,12 +200,13 @@ def dead_letters(bootstrap: str, topics: dict[str, str]) -> list[DeadLetter]:
 
 def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     """The workers of ``group`` (app id) have committed the end of every partition of
-    ``topics``: texts in the scorers' group, the other topics in the faust app's."""
+    ``topics``: texts and labels in the readers' groups, the other topics in the faust app's."""
     admin = clients.admin(KafkaSettings(bootstrap=bootstrap))
     consumer = clients.consumer(KafkaSettings(bootstrap=bootstrap))
     try:
         committed = {}
-        for name in (group, texts_group(KafkaSettings(app_id=group))):
+        ours = KafkaSettings(app_id=group)
+        for name in (group, texts_group(ours), labels_group(ours)):
             committed |= admin.list_group_offsets({name: None}).get(name, {})
         tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
         ends = consumer.end_offsets(tps)

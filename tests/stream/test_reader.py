@@ -1,5 +1,5 @@
-"""The texts reader, on the real broker: batches, offsets committed only for handled batches,
-and a first start that continues where the agents' group left the texts topic."""
+"""The texts and labels readers, on the real broker: batches, offsets committed only for handled
+batches, and a first start that continues where the agents' group left the topics."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from kafka.structs import OffsetAndMetadata
 
 from stream_al.config import KafkaSettings
 from stream_al.stream import clients
-from stream_al.stream.reader import TextReader, texts_group
+from stream_al.stream.reader import BatchReader, LabelReader, TextReader, labels_group, texts_group
 from stream_al.stream.topics import ensure_topics
 from tests.stream.harness import send_raw
 
@@ -22,10 +22,10 @@ pytestmark = pytest.mark.kafka
 TEXTS = 600
 
 
-def kafka_settings(bootstrap: str) -> KafkaSettings:
+def kafka_settings(bootstrap: str, **more: object) -> KafkaSettings:
     name = f"r{uuid.uuid4().hex[:10]}"
     topics = {t: f"{name}.{t}" for t in ("texts", "labels", "selected", "control", "models",
-                                          "state", "events", "deadletter", "expert")}
+                                          "state", "events", "deadletter", "expert")} | more
     k = KafkaSettings(bootstrap=bootstrap, app_id=name, batch_within_s=0.1, topics=topics)
     ensure_topics(k)
     return k
@@ -35,18 +35,18 @@ def produce(k: KafkaSettings, n: int) -> None:
     send_raw(k.bootstrap, k.topics.texts, [(f"t-{i}".encode(), b"{}") for i in range(n)])
 
 
-def committed(k: KafkaSettings, group: str) -> dict[int, int]:
+def committed(k: KafkaSettings, group: str, topic: str | None = None) -> dict[int, int]:
+    topic = topic or k.topics.texts
     consumer = clients.consumer(k, group_id=group, enable_auto_commit=False)
     try:
-        tps = [TopicPartition(k.topics.texts, p) for p in consumer.partitions_for_topic(
-            k.topics.texts)]
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         return {tp.partition: offset for tp in tps
                 if (offset := consumer.committed(tp)) is not None}
     finally:
         consumer.close()
 
 
-async def read_until(reader: TextReader, done: asyncio.Event, timeout_s: float = 60) -> None:
+async def read_until(reader: BatchReader, done: asyncio.Event, timeout_s: float = 60) -> None:
     task = asyncio.create_task(reader.run())
     try:
         await asyncio.wait_for(done.wait(), timeout_s)
@@ -101,11 +101,35 @@ def test_a_batch_whose_handler_never_returned_is_read_again(kafka_bootstrap):
     assert sum(committed(k, texts_group(k)).values()) == TEXTS
 
 
-def test_a_first_start_continues_where_the_agents_group_committed(kafka_bootstrap):
+def test_labels_of_the_shared_and_every_vendor_topic_come_in_batches_in_their_own_group(
+    kafka_bootstrap
+):
+    k = kafka_settings(kafka_bootstrap, vendors=["acme"])
+    topics = [k.topics.labels, k.topics.labels_of("acme"), k.topics.labels_of("expert")]
+    for topic in topics:
+        send_raw(k.bootstrap, topic, [(f"l-{i}".encode(), b"{}") for i in range(100)])
+    seen: dict[str, int] = {}
+    done = asyncio.Event()
+
+    async def handle(records: Sequence) -> None:
+        for r in records:
+            seen[r.topic] = seen.get(r.topic, 0) + 1
+        if sum(seen.values()) >= 300:
+            done.set()
+
+    asyncio.run(read_until(LabelReader(k, handle), done))
+    assert seen == {topic: 100 for topic in topics}
+    assert [sum(committed(k, labels_group(k), topic).values()) for topic in topics] == [100] * 3
+    assert not committed(k, k.app_id, k.topics.labels)  # not the agents' group
+
+
+@pytest.mark.parametrize("reader", [TextReader, LabelReader])
+def test_a_first_start_continues_where_the_agents_group_committed(kafka_bootstrap, reader):
     k = kafka_settings(kafka_bootstrap)
-    produce(k, TEXTS)
+    topic = k.topics.texts if reader is TextReader else k.topics.labels
+    send_raw(k.bootstrap, topic, [(f"t-{i}".encode(), b"{}") for i in range(TEXTS)])
     earlier = clients.consumer(k, group_id=k.app_id, enable_auto_commit=False)
-    tps = [TopicPartition(k.topics.texts, p) for p in earlier.partitions_for_topic(k.topics.texts)]
+    tps = [TopicPartition(topic, p) for p in earlier.partitions_for_topic(topic)]
     ends = earlier.end_offsets(tps)
     earlier.assign(tps)
     earlier.commit({tp: OffsetAndMetadata(ends[tp] // 2, "", -1) for tp in tps})
@@ -122,7 +146,7 @@ def test_a_first_start_continues_where_the_agents_group_committed(kafka_bootstra
         if sum(seen) >= left:
             done.set()
 
-    asyncio.run(read_until(TextReader(k, handle), done))
+    asyncio.run(read_until(reader(k, handle), done))
     assert first == {tp.partition: ends[tp] // 2 for tp in tps if ends[tp] > ends[tp] // 2}
     assert sum(seen) == left
 
