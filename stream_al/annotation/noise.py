@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stream_al.annotation.base import AnnotationSettings
+from stream_al.index.products import dot_rows
 
 CONFIDENCE_WINDOW = 1000
 """Top probabilities of the last this many labels checked: the model's own confidence scale."""
@@ -141,7 +142,7 @@ class NoiseFlagger:
 
     def _neighbour_votes(self, ids: Sequence[str], X: np.ndarray) -> list[Counter[str]]:
         n, k = len(self), self.settings.noise_neighbours
-        sims = X @ self._X[:n].T  # type: ignore[index]
+        sims = dot_rows(X, self._X[:n], order_free=True)  # type: ignore[index]
         for row, item_id in enumerate(ids):  # an item is not its own neighbour
             own = self._slots.get(item_id)
             if own:

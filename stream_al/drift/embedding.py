@@ -34,6 +34,7 @@ import numpy as np
 from scipy import stats
 
 from stream_al.drift.base import DriftAlarm
+from stream_al.index.products import dot_rows
 
 KERNELS = ("rbf", "linear")
 
@@ -224,7 +225,7 @@ def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def _rbf(A: np.ndarray, a_sq: np.ndarray, B: np.ndarray, b_sq: np.ndarray,
          sigma2: float) -> np.ndarray:
     """:func:`gram` (rbf) of rows whose squared norms are known: the same arithmetic."""
-    sq = np.maximum(a_sq[:, None] + b_sq[None, :] - 2.0 * (A @ B.T), 0.0)
+    sq = np.maximum(a_sq[:, None] + b_sq[None, :] - 2.0 * dot_rows(A, B), 0.0)
     return np.exp(-sq / (2.0 * sigma2))
 
 

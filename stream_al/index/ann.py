@@ -17,6 +17,8 @@ from collections import deque
 import hnswlib
 import numpy as np
 
+from stream_al.index.products import dot_rows
+
 
 class BoundedIndex:
     """Cosine-distance ANN index holding at most ``capacity`` vectors.
@@ -152,7 +154,7 @@ class BoundedIndex:
         (columns in :attr:`exact_ids` order), computed as :meth:`query_many` computes it."""
         if self._exact is None:
             raise ValueError("distances_many needs the exact rows (the index is a graph now)")
-        return 1.0 - _unit(self._rows(X)) @ self._exact.T
+        return 1.0 - dot_rows(_unit(self._rows(X)), self._exact, order_free=True)
 
     @property
     def exact_ids(self) -> np.ndarray:
@@ -164,7 +166,7 @@ class BoundedIndex:
         if len(self) == 0:
             return np.ones(len(X), dtype=np.float32)
         if self._exact is not None:
-            similarity = _unit(self._rows(X)) @ self._exact.T
+            similarity = dot_rows(_unit(self._rows(X)), self._exact, order_free=True)
             return np.clip(1.0 - similarity.max(axis=1), 0.0, 2.0).astype(np.float32)
         _, dist = self.query_many(X, k=1)
         return np.clip(dist[:, 0], 0.0, 2.0).astype(np.float32)
