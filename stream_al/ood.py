@@ -39,7 +39,7 @@ from statistics import NormalDist
 import numpy as np
 
 from stream_al.config import OODSettings
-from stream_al.index.ann import BoundedIndex
+from stream_al.index.ann import BoundedIndex, nearest_distance
 
 SEARCH_EF = 16
 """hnswlib's search breadth in the first pass (see the module's docstring)."""
@@ -86,10 +86,13 @@ class StreamReference:
     def distances(self) -> np.ndarray:
         return self._dist[: self.size]
 
-    def admit_many(self, X: np.ndarray, rows: BoundedIndex | None = None) -> bool:
+    def admit_many(self, X: np.ndarray, rows: BoundedIndex | None = None,
+                   similarity: np.ndarray | None = None) -> bool:
         """Stream items (after they were checked): sampled, and measured against ``rows``.
         True if the sample changed. One draw per item past the first ``capacity``, made for
-        the whole batch at once (no loop per item)."""
+        the whole batch at once (no loop per item). ``similarity``: the items' cosine
+        similarity to every exact row of ``rows`` (:meth:`BoundedIndex.similarities_many`),
+        if the check computed it: the sampled ones are measured from it, not multiplied again."""
         n = len(X)
         fill = min(n, self.capacity - self.size)
         slots = dict(zip(range(self.size, self.size + fill), range(fill), strict=True))
@@ -107,7 +110,8 @@ class StreamReference:
         self._X[at] = X[list(slots.values())]
         self._dist[at], self._nearest[at] = np.inf, -1
         if rows is not None and len(rows):
-            self._measure(at, rows)
+            taken = list(slots.values())
+            self._measure(at, rows, None if similarity is None else similarity[taken])
         return True
 
     def labelled_many(self, X: np.ndarray, first_id: int) -> None:
@@ -129,12 +133,16 @@ class StreamReference:
         if len(stale):
             self._measure(stale, rows)
 
-    def _measure(self, at: np.ndarray, rows: BoundedIndex) -> None:
+    def _measure(self, at: np.ndarray, rows: BoundedIndex,
+                 similarity: np.ndarray | None = None) -> None:
         """Each item's distance to the nearest labelled item that is not the item itself,
-        among its ``MEASURED_NEIGHBOURS`` nearest (inf if all of those are the item itself)."""
+        among its ``MEASURED_NEIGHBOURS`` nearest (inf if all of those are the item itself).
+        ``similarity``: the items' rows of :meth:`BoundedIndex.similarities_many`, if known."""
         k = min(MEASURED_NEIGHBOURS, len(rows))
         if rows.exact:
-            best, nearest = _nearest_other(rows.distances_many(self._X[at]), rows.exact_ids, k)
+            distance = (rows.distances_many(self._X[at]) if similarity is None
+                        else 1.0 - similarity)
+            best, nearest = _nearest_other(distance, rows.exact_ids, k)
         else:
             ids, dist = rows.query_many(self._X[at], k=k)
             best, nearest = _nearest_other_of(ids, dist)
@@ -346,13 +354,22 @@ class OODDetector:
 
     def check_many(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distances and OOD flags of stream items, counted into :attr:`recent_ratio` once
-        the detector is ready; then the items are sampled into the threshold's reference."""
+        the detector is ready; then the items are sampled into the threshold's reference.
+
+        While the first pass is exact (up to 2,048 labelled items) it is one product of the
+        items against the labelled rows, and the items the reference samples are measured
+        from the same product instead of one of their own (issue 17: that second product
+        was ~9% of the coordinator's selection CPU). Their distances are then those of the
+        batch's product, which may differ from a product of the sampled rows alone in the
+        last bit (OpenBLAS picks its kernels by shape: tests/index/test_products.py)."""
         X = np.ascontiguousarray(X, dtype=np.float32)
-        dist = self.distance_many(X)
+        similarity = (self.rows.similarities_many(X) if self.index.exact and len(self.rows)
+                      else None)  # index and rows hold the same vectors while it is exact
+        dist = self.distance_many(X) if similarity is None else nearest_distance(similarity)
         flags = dist > self.threshold
         if self.ready:
             self._flags.extend(flags.tolist())
-        if self.reference.admit_many(X, self.rows):  # else the sample, and its quantile, stand
+        if self.reference.admit_many(X, self.rows, similarity):  # else the sample, and its quantile, stand
             self._calibrate()
         return dist, flags
 

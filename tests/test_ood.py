@@ -352,3 +352,35 @@ def test_the_threshold_quantile_is_numpys_on_a_full_reference_sample():
         x = rng.random(n) * 1.5
         for q in (0.0, 0.25, 0.5, 0.95, 0.975, 0.99, 1.0):
             assert quantile(x, q) == float(np.quantile(x, q))
+
+
+def test_the_check_gives_the_distances_of_the_first_pass_bit_for_bit(texts, detector):
+    """While the first pass is exact, the check reads its one product of the items against the
+    labelled rows: the same distances as :meth:`OODDetector.distance_many`."""
+    X = texts["normal"][:120]
+    first_pass, threshold = detector.distance_many(X), detector.threshold
+    dist, flags = detector.check_many(X)
+    assert np.array_equal(dist, first_pass)
+    assert np.array_equal(flags, dist > threshold)
+
+
+def test_items_sampled_by_the_check_are_measured_from_its_product_as_alone(texts):
+    """The reference's items measured from the check's product (the batch's rows) against a
+    reference that measures each sampled item in a product of its own: the same nearest
+    labelled items, distances equal but for the last bit."""
+    X = texts["normal"][:600]
+
+    def sampled(reuse: bool) -> StreamReference:
+        d = OODDetector(X.shape[1], OODSettings(reference_items=200))
+        d.add_labelled_many(texts["labelled"])
+        for start in range(0, len(X), 40):
+            if reuse:
+                d.check_many(X[start : start + 40])
+            else:  # the sampled items measured in a product of their own
+                d.reference.admit_many(X[start : start + 40], d.rows)
+        return d.reference
+
+    reused, alone = sampled(True), sampled(False)
+    assert reused.seen == alone.seen == 600
+    assert np.array_equal(reused._nearest, alone._nearest)
+    np.testing.assert_allclose(reused.distances, alone.distances, rtol=1e-6, atol=1e-7)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from stream_al.annotation.base import AnnotationSettings
+from stream_al.index.products import dot_rows
+from stream_al.ood import quantile
 
 CONFIDENCE_WINDOW = 1000
 """Top probabilities of the last this many labels checked: the model's own confidence scale."""
@@ -128,7 +130,10 @@ class NoiseFlagger:
         self._confidence.extend(np.asarray(top_proba, dtype=float).tolist())
         if s.noise_confidence_quantile <= 0 or len(self._confidence) < CONFIDENCE_MIN:
             return s.noise_model_confidence
-        relative = float(np.quantile(self._confidence, s.noise_confidence_quantile))
+        values = np.fromiter(self._confidence, dtype=np.float64, count=len(self._confidence))
+        q = s.noise_confidence_quantile  # ood.quantile: np.quantile's bits without its ~50 us
+        relative = quantile(values, q) if np.isfinite(values).all() else float(
+            np.quantile(values, q))
         return min(s.noise_model_confidence, relative)
 
     def audit_memory(self, seed: int = 0) -> list[Suspicion]:
@@ -141,7 +146,7 @@ class NoiseFlagger:
 
     def _neighbour_votes(self, ids: Sequence[str], X: np.ndarray) -> list[Counter[str]]:
         n, k = len(self), self.settings.noise_neighbours
-        sims = X @ self._X[:n].T  # type: ignore[index]
+        sims = dot_rows(X, self._X[:n], order_free=True)  # type: ignore[index]
         for row, item_id in enumerate(ids):  # an item is not its own neighbour
             own = self._slots.get(item_id)
             if own:

@@ -17,6 +17,8 @@ from collections import deque
 import hnswlib
 import numpy as np
 
+from stream_al.index.products import dot_rows
+
 
 class BoundedIndex:
     """Cosine-distance ANN index holding at most ``capacity`` vectors.
@@ -150,9 +152,15 @@ class BoundedIndex:
     def distances_many(self, X: np.ndarray) -> np.ndarray:
         """While :attr:`exact`: the cosine distance of each row to every stored vector
         (columns in :attr:`exact_ids` order), computed as :meth:`query_many` computes it."""
+        return 1.0 - self.similarities_many(X)
+
+    def similarities_many(self, X: np.ndarray) -> np.ndarray:
+        """While :attr:`exact`: the cosine similarity of each row to every stored vector
+        (columns in :attr:`exact_ids` order), in either memory order: read it with order-free
+        reductions (max, min, arg*), as :func:`~stream_al.index.products.dot_rows` says."""
         if self._exact is None:
-            raise ValueError("distances_many needs the exact rows (the index is a graph now)")
-        return 1.0 - _unit(self._rows(X)) @ self._exact.T
+            raise ValueError("similarities_many needs the exact rows (the index is a graph now)")
+        return dot_rows(_unit(self._rows(X)), self._exact, order_free=True)
 
     @property
     def exact_ids(self) -> np.ndarray:
@@ -164,8 +172,7 @@ class BoundedIndex:
         if len(self) == 0:
             return np.ones(len(X), dtype=np.float32)
         if self._exact is not None:
-            similarity = _unit(self._rows(X)) @ self._exact.T
-            return np.clip(1.0 - similarity.max(axis=1), 0.0, 2.0).astype(np.float32)
+            return nearest_distance(self.similarities_many(X))
         _, dist = self.query_many(X, k=1)
         return np.clip(dist[:, 0], 0.0, 2.0).astype(np.float32)
 
@@ -179,6 +186,12 @@ class BoundedIndex:
                 f"embed them with the embedder that built the index"
             )
         return X
+
+
+def nearest_distance(similarity: np.ndarray) -> np.ndarray:
+    """Per row of cosine similarities (:meth:`BoundedIndex.similarities_many`), the cosine
+    distance to the nearest column."""
+    return np.clip(1.0 - similarity.max(axis=1), 0.0, 2.0).astype(np.float32)
 
 
 def _unit(X: np.ndarray) -> np.ndarray:

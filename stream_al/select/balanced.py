@@ -36,6 +36,7 @@ from collections import deque
 
 import numpy as np
 
+from stream_al.index.products import dot_rows
 from stream_al.score.batch import ScoredBatch
 from stream_al.score.linguistic import TEXT_SCORERS
 from stream_al.select.base import BudgetLike, Informativeness, Selection, selections_of
@@ -80,7 +81,7 @@ class RecentPurchases:
         held = self.X
         if not len(held):
             return np.full(len(X), 2.0, dtype=np.float32)
-        return 1.0 - (np.asarray(X, dtype=np.float32) @ held.T).max(axis=1)
+        return 1.0 - dot_rows(np.asarray(X, dtype=np.float32), held, order_free=True).max(axis=1)
 
 
 class CoverThenBalance(DiverseReservoir):

@@ -12,17 +12,25 @@ array([0, 3, 1])
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 
 def balancing_quotas(n: int, bought: np.ndarray, available: np.ndarray) -> np.ndarray:
     """Labels per class (summing to ``min(n, available.sum())``): each next label to the class
     with the fewest bought + given so far that still has an available candidate; ties to the
-    lower class index."""
-    bought = np.asarray(bought, dtype=np.int64)
-    available = np.asarray(available, dtype=np.int64)
-    quota = np.zeros(len(available), dtype=np.int64)
-    for _ in range(min(n, int(available.sum()))):
-        total = np.where(quota < available, bought + quota, np.iinfo(np.int64).max)
-        quota[int(np.argmin(total))] += 1
-    return quota
+    lower class index. A heap of (bought + given, class) over the classes with a candidate
+    left: one push and pop per label, not a pass over every class (it runs at every purchase
+    step of the coordinator)."""
+    bought_of = np.asarray(bought, dtype=np.int64).tolist()
+    left = np.asarray(available, dtype=np.int64).tolist()
+    quota = [0] * len(left)
+    heap = [(bought_of[c], c) for c in range(len(left)) if left[c] > 0]
+    heapq.heapify(heap)
+    for _ in range(min(n, sum(left))):
+        total, c = heapq.heappop(heap)
+        quota[c] += 1
+        if quota[c] < left[c]:
+            heapq.heappush(heap, (total + 1, c))
+    return np.asarray(quota, dtype=np.int64)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from stream_al.index.products import dot_rows
+
 
 def farthest_first(X: np.ndarray, weights: np.ndarray, anchors: np.ndarray, n: int,
                    ) -> list[int]:
@@ -25,8 +27,8 @@ def farthest_first(X: np.ndarray, weights: np.ndarray, anchors: np.ndarray, n: i
         return []
     X = np.asarray(X, dtype=np.float32)
     if len(anchors):
-        distance = np.clip(1.0 - (X @ np.asarray(anchors, dtype=np.float32).T).max(axis=1),
-                           0.0, 2.0)
+        similarity = dot_rows(X, np.asarray(anchors, dtype=np.float32), order_free=True)
+        distance = np.clip(1.0 - similarity.max(axis=1), 0.0, 2.0)
     else:
         distance = np.ones(len(X), dtype=np.float32)
     picked: list[int] = []

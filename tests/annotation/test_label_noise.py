@@ -102,3 +102,17 @@ def test_cleanlab_audit_waits_for_enough_labels(ag_news, noisy):
     assert flagger.audit_memory() == []
     flagger.remember_many(ag_news.ids[999:1200], ag_news.X[999:1200], list(noisy[0][999:1200]))
     assert len(flagger.audit_memory()) > 50
+
+
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9, 0.999])
+def test_the_sure_threshold_is_the_quantile_of_the_recent_top_probabilities_bit_for_bit(q):
+    settings = AnnotationSettings(noise_confidence_quantile=q, noise_model_confidence=1.0)
+    flagger = NoiseFlagger(settings)
+    rng = np.random.default_rng(0)
+    seen: list[float] = []
+    for size in (30, 40, 700, 500):  # under CONFIDENCE_MIN, then past CONFIDENCE_WINDOW
+        top = rng.uniform(0.3, 1.0, size)
+        seen = (seen + top.tolist())[-1000:]
+        got = flagger.confidence_threshold(top)
+        want = 1.0 if len(seen) < 50 else min(1.0, float(np.quantile(seen, q)))
+        assert got == want

@@ -3,6 +3,8 @@ predicted class is asked for first, and nothing is bought twice in effect."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stream_al.config import Settings
 from stream_al.learn import ModelSnapshot
@@ -92,6 +94,25 @@ def test_farthest_first_prefers_typical_points_over_outliers_at_equal_distance()
 def test_balancing_quotas_give_each_label_to_the_class_with_fewest(bought, available, expected):
     n = 4
     assert balancing_quotas(n, np.array(bought), np.array(available)).tolist() == expected
+
+
+def quotas_one_pass_per_label(n: int, bought: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """The rule read literally: for each label, a pass over every class."""
+    quota = np.zeros(len(available), dtype=np.int64)
+    for _ in range(min(n, int(available.sum()))):
+        total = np.where(quota < available, bought + quota, np.iinfo(np.int64).max)
+        quota[int(np.argmin(total))] += 1
+    return quota
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 60), st.lists(st.tuples(st.integers(0, 30), st.integers(0, 12)),
+                                    min_size=1, max_size=80))
+def test_balancing_quotas_are_the_rule_applied_label_by_label(n, classes):
+    bought = np.array([b for b, _ in classes], dtype=np.int64)
+    available = np.array([a for _, a in classes], dtype=np.int64)
+    assert np.array_equal(balancing_quotas(n, bought, available),
+                          quotas_one_pass_per_label(n, bought, available))
 
 
 def test_behind_the_cost_aware_wrapper_the_model_is_still_trusted_once_it_knows_the_classes():
