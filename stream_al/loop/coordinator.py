@@ -17,6 +17,7 @@ the restored ledger), a text counts in ``seen`` once per texts-topic offset
 from __future__ import annotations
 
 import math
+from array import array
 from collections import OrderedDict, deque
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -113,8 +114,8 @@ class Fold:
     labels: Iterable[Label]
     expired: Mapping[str, float]
     """Every expiry, of the whole history."""
-    spent: float
-    n_items: int
+    costs: array
+    """Every bought item's cost in buying order, 0.0 if it expired (their sum is spent)."""
     recent: list[str]
     """The last items bought (the novelty index's)."""
     waiting: list[Purchase]
@@ -126,6 +127,21 @@ class Fold:
     rejected: int = 0
     resumed: bool = False
     """From an image: :attr:`Coordinator.learned` holds what it learned before the suffix."""
+
+
+@dataclass
+class Base:
+    """What a restore folded that the coordinator does not keep, and an image of it needs
+    (loop/resume.py): kept by :meth:`Coordinator.restore` until the next restore."""
+
+    costs: array
+    expired: Mapping[str, float]
+    waiting: list[Purchase]
+    """The purchases still outstanding after the restore."""
+    ahead: list[Purchase]
+    """Purchases charged to a window after the ledger's."""
+    recent: list[str]
+    rejected: int
 
 
 class Coordinator:
@@ -205,6 +221,8 @@ class Coordinator:
         self._unflushed = False
         self._represented = 0.0
         """Stream texts counted from candidates' spans, not yet offered to the stage's layers."""
+        self.base: Base | None = None
+        """What the last restore folded and an image of it needs (loop/resume.py)."""
 
     @property
     def learned(self) -> LearnedRows:
@@ -615,8 +633,8 @@ class Coordinator:
         texts = {i: s.text for i, s in items.items()}  # in memory while restoring (no queries)
         positions = None if len(self.texts) else {i: n for n, i in enumerate(items)}
         self.texts.add_many(texts.items())
-        spent = sum(s.cost for i, s in items.items() if i not in expired)
-        return self._fold(Fold(items, texts, labels, expired, spent, len(items),
+        costs = array("d", (0.0 if i in expired else s.cost for i, s in items.items()))
+        return self._fold(Fold(items, texts, labels, expired, costs,
                                list(items)[-self.stage.novelty.capacity:],
                                list(items.values()), list(items.values()), positions),
                           ledger, model_version, now, state, requested, model)
@@ -683,16 +701,22 @@ class Coordinator:
                 self.embeddings[item_id],
             )
             self.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
-        self._restore_budget(fold.spent, ledger, fold.ahead, fold.expired)
+        spent = sum(fold.costs.tolist())  # as a sum over the items (0.0 adds nothing)
+        self._restore_budget(spent, ledger, fold.ahead, fold.expired)
         self.stage.set_model(self.learner.snapshot())
+        window = self.stage.budget.window_items
+        self.base = Base(fold.costs, fold.expired, [purchases[i] for i in waiting], [
+            s for s in fold.ahead if ledger is None or (
+                window and s.window > ledger.seen // window)], fold.recent,
+            rejected + fold.rejected)
         return Restored(
-            selected=fold.n_items,
+            selected=len(fold.costs),
             outstanding=len(self.stage.outstanding),
             expired=len(fold.expired),
             labels=len(learned),
             rejected_labels=rejected + fold.rejected,
             seen=self.stage.budget.seen,
-            spent=fold.spent,
+            spent=spent,
             version=self.learner.version,
             embedded=lazy.embedded,
         )

@@ -81,7 +81,6 @@ class CoordinatorImage:
     """Open items (not settled) with some label: item -> deadline."""
     outbox: list[ExpertRequest]
     requested: set[str]
-    gold: dict
     quality: object
     bought: int
     labels_hash: int
@@ -97,43 +96,34 @@ class CoordinatorImage:
     """Every item of H had at most one label and nothing was fitted (no adjudication window)."""
 
 
-def image_of(c: Coordinator, selected: Iterable[Purchase], expired: Mapping[str, float],
-             ledger: BudgetLedger | None, requested: Mapping[str, str],
-             restored: Restored) -> CoordinatorImage:
-    """The image of ``c`` right after ``restored = c.restore(selected, expired, ...,
-    ledger, ..., requested=requested)`` (nothing folded since)."""
+def image_of(c: Coordinator, requested: Mapping[str, str]) -> CoordinatorImage:
+    """The image of ``c`` right after a restore (or a resume) with ``requested`` (nothing
+    folded since)."""
     if c.rollback is not None:
         raise NotResumable("a rollback is in force: an image would not continue it")
-    items: dict[str, Purchase] = {}
-    for s in selected:
-        items.setdefault(s.item_id, s)
-    a = c.annotating
+    if c.base is None:
+        raise ValueError("image_of takes a coordinator just restored: call restore first")
+    a, base = c.annotating, c.base
     annotators: dict[str, int] = {}  # item -> labels
     newest, classes = -math.inf, {}
     for x in c.labels:
         annotators[x.item_id] = annotators.get(x.item_id, 0) + 1
         newest = max(newest, x.timestamp)
         classes.setdefault(x.label, None)
-    current = None
-    if ledger is not None and c.stage.budget.window_items:
-        current = ledger.seen // c.stage.budget.window_items
     learned = c.learned
     return CoordinatorImage(
         labels=c.labels.image(), texts=c.texts.image(), settled=a.settled.image(),
         learned=(learned._items[:], learned._class[:], learned._annotator[:],
                  list(learned._classes.names), list(learned._annotators.names)),
-        costs=array("d", (0.0 if i in expired else s.cost for i, s in items.items())),
-        expired=dict(expired),
-        waiting=[s for i, s in items.items() if i not in expired and i not in annotators],
-        ahead=[s for s in items.values() if current is not None and s.window > current],
-        recent=list(items)[-c.stage.novelty.capacity:],
+        costs=base.costs[:], expired=dict(base.expired), waiting=list(base.waiting),
+        ahead=list(base.ahead), recent=list(base.recent),
         open=copy.deepcopy(a.open),
         open_labelled={i: it.deadline for i, it in a.open.items()
                        if not it.settled and i in annotators},
         outbox=list(a.outbox.requests), requested=set(requested),
-        gold=dict(a.quality.gold), quality=copy.deepcopy(a.quality), bought=a._bought,
-        labels_hash=c.labels_hash._sum,
-        known=list(classes), rejected=restored.rejected_labels, newest=newest,
+        quality=copy.deepcopy(a.quality), bought=a._bought,
+        labels_hash=c.labels_hash._sum, known=list(classes), rejected=base.rejected,
+        newest=newest,
         pricing=(c.pricing.observed, copy.deepcopy(dict(c.pricing._times)),
                  copy.deepcopy(_model_state(c.pricing.model))),
         agreement=(copy.deepcopy(c.agreement._labels), deque(c.agreement._order)),
@@ -245,8 +235,8 @@ def resume(
     costs.extend(0.0 if i in expired else s.cost for i, s in items.items())
     c.annotating.outbox.requests = [r for r in image.outbox if r.item_id not in requested]
     return c._fold(Fold(
-        items, ChainMap(suffix_texts, c.texts), labels, expired, sum(costs.tolist()),
-        len(costs), (image.recent + list(items))[-c.stage.novelty.capacity:],
+        items, ChainMap(suffix_texts, c.texts), labels, expired, costs,
+        (image.recent + list(items))[-c.stage.novelty.capacity:],
         image.waiting + list(items.values()), image.ahead + list(items.values()),
         known=image.known, rejected=image.rejected, resumed=True,
     ), ledger, model_version, now, state, requested, model)

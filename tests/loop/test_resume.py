@@ -64,8 +64,8 @@ def full_rebuild(adjudication: str, h, s, requested) -> Coordinator:
 
 def image(adjudication: str, h) -> CoordinatorImage:
     c = fresh(adjudication)
-    restored = c.restore(h[0], {}, h[1], None, 0, NOW - 0.5, requested=h[2])
-    return image_of(c, h[0], {}, None, h[2], restored)
+    c.restore(h[0], {}, h[1], None, 0, NOW - 0.5, requested=h[2])
+    return image_of(c, h[2])
 
 
 def resumed(adjudication: str, img: CoordinatorImage, s, requested) -> Coordinator:
@@ -148,8 +148,8 @@ def test_an_item_of_h_open_with_a_label_whose_deadline_passed_since_is_refused()
     late = [dataclasses.replace(p, deadline=NOW - 2) if p.item_id == "i-3" else p
             for p in h[0]]  # i-3 asks 3 labels, has 1: open, due at NOW - 2
     c = fresh("majority")
-    restored = c.restore(late, {}, h[1], None, 0, NOW - 5, requested=h[2])
-    img = image_of(c, late, {}, None, h[2], restored)
+    c.restore(late, {}, h[1], None, 0, NOW - 5, requested=h[2])
+    img = image_of(c, h[2])
     assert "i-3" in img.open_labelled
     with pytest.raises(NotResumable, match="past their deadline"):
         resumed("majority", img, s, requested)
@@ -169,3 +169,17 @@ def test_the_suffix_s_purchase_of_an_item_h_bought_is_the_first_one():
     assert c.texts["i-3"] == next(p.text for p in h[0] if p.item_id == "i-3")
     assert digest(restored_state(c)) == digest(restored_state(
         full_rebuild("majority", h, s2, requested)))
+
+
+def test_an_image_of_a_resumed_rebuild_resumes_as_a_full_rebuild():
+    """Checkpoints follow each other: the image of (image + suffix) + the next suffix."""
+    h, s, requested = split_history()
+    first = ([p for p in s[0] if number(p.item_id) < 210],
+             [x for x in s[1] if number(x.item_id) < 210], {})
+    second = ([p for p in s[0] if number(p.item_id) >= 210],
+              [x for x in s[1] if number(x.item_id) >= 210], s[2])
+    between = {i: r for i, r in requested.items() if number(i) < 210}
+    c = resumed("majority", image("majority", h), first, between)
+    again = resumed("majority", image_of(c, between), second, requested)
+    assert digest(restored_state(again)) == digest(restored_state(
+        full_rebuild("majority", h, s, requested)))
