@@ -193,7 +193,13 @@ def load(c: Coordinator, image: CoordinatorImage) -> None:
     observed, times, model = image.pricing
     c.pricing.observed = observed
     c.pricing._times.update(copy.deepcopy(times))
-    vars(c.pricing.model).update(copy.deepcopy(model))
+    for name, value in copy.deepcopy(model).items():
+        now = getattr(c.pricing.model, name, None)
+        if isinstance(now, dict):  # in place: it may be a defaultdict
+            now.clear()
+            now.update(value)
+        else:
+            setattr(c.pricing.model, name, value)
     labels, order = image.agreement
     c.agreement._labels, c.agreement._order = copy.deepcopy(labels), deque(order)
 
