@@ -679,7 +679,9 @@ class Coordinator:
                 self.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
                 self.learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
                 self.learner.fit()
-            self.learned.extend(learned.labels, fold.positions)
+        n_learned = len(learned)
+        if learned:
+            self.learned.extend(learned.labels, fold.positions)  # (learned reads it: last)
         if self.learned:
             self.health.ood.add_labelled_many(
                 rows_of(self.learned.last(self.settings.ood.capacity)))
@@ -713,7 +715,7 @@ class Coordinator:
             selected=len(fold.costs),
             outstanding=len(self.stage.outstanding),
             expired=len(fold.expired),
-            labels=len(learned),
+            labels=n_learned,
             rejected_labels=rejected + fold.rejected,
             seen=self.stage.budget.seen,
             spent=spent,
