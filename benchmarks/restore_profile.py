@@ -21,8 +21,8 @@ costs), against a restore of all N; the state's hash and counts compared.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import cProfile
+import dataclasses
 import io
 import os
 import pstats

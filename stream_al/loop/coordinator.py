@@ -707,10 +707,10 @@ class Coordinator:
         self._restore_budget(spent, ledger, fold.ahead, fold.expired)
         self.stage.set_model(self.learner.snapshot())
         window = self.stage.budget.window_items
+        current = 0 if ledger is None else ledger.seen // window if window else None
         self.base = Base(fold.costs, fold.expired, [purchases[i] for i in waiting], [
-            s for s in fold.ahead if ledger is None or (
-                window and s.window > ledger.seen // window)], fold.recent,
-            rejected + fold.rejected)
+            s for s in fold.ahead if current is not None and s.window > current], fold.recent,
+            rejected + fold.rejected)  # ahead: what window_charges may count with any ledger
         return Restored(
             selected=len(fold.costs),
             outstanding=len(self.stage.outstanding),
