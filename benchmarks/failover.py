@@ -160,7 +160,12 @@ def _checkpoint(s: Settings) -> None:
         producer = CoordinatorProducer(s.kafka)
         await producer.claim()
         try:
-            await checkpoints.write(producer, checkpoints.prepare(read_state(s.kafka)))
+            started = time.process_time()
+            prepared = checkpoints.prepare(read_state(s.kafka))
+            await checkpoints.write(producer, prepared)
+            print(f"  the dead coordinator's checkpoint: segment {len(prepared.blob) / 2**20:.0f}"
+                  f" MB, image {len(prepared.image or b'') / 2**20:.0f} MB, "
+                  f"{time.process_time() - started:.1f}s CPU to prepare and write", flush=True)
         finally:
             await producer.release()
 

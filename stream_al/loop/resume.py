@@ -163,7 +163,7 @@ def check(c: Coordinator, image: CoordinatorImage, labels: Sequence[Label],
         raise NotResumable("an expert's label in the suffix")
     if a.by_verdict and any(len(v) > 1 for v in new.values()):
         raise NotResumable("an item with several labels in the suffix")
-    if c.settings.cost.learn != "off" and any(x.timestamp < image.newest for x in fresh):
+    if c.pricing.cost.learn != "off" and any(x.timestamp < image.newest for x in fresh):
         raise NotResumable("a label older than the image's newest")
     if asked := [i for i in set(requested) - image.requested if c.labels.has_item(i)]:
         raise NotResumable(f"expert requests on items labelled before the image: "
