@@ -22,6 +22,7 @@ is on ``selected``.
 
     nice -n 10 python benchmarks/failover.py --sizes 10000,100000 --repeats 3
     nice -n 10 python benchmarks/failover.py --sizes 10000 --worker
+    nice -n 10 python benchmarks/failover.py --sizes 1000000 --image  # format 3 checkpoints
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ from stream_al.loop.admission import Admission
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import ModelRelease, ScoredTexts
 from stream_al.score.batch import score_many
-from stream_al.stream import clients, conversion
+from stream_al.stream import clients, conversion, resuming
 from stream_al.stream.checkpoint import Checkpoints
 from stream_al.stream.fencing import CoordinatorProducer
-from stream_al.stream.rebuild import read_state
+from stream_al.stream.rebuild import TopicState, read_state
 from stream_al.stream.topics import ensure_topics
 
 FRACTION = 0.1
@@ -146,13 +147,25 @@ def _send_history(s: Settings, items: range, n_labels: int, texts: list[str],
 def _checkpoint(s: Settings) -> None:
     """What the dead coordinator's last checkpoint holds: the topics up to now, written through
     the coordinator's transactional producer (stream/checkpoint.py)."""
-    checkpoints = Checkpoints(s.checkpoint, s.kafka)
+    embedder = make_embedder(s.embedder)
+
+    def image(state: TopicState) -> bytes | None:  # as the worker's shell makes it
+        labels = Admission(s.kafka, s.annotation.max_annotators).replay_many(
+            state.labels, state.label_times)
+        return resuming.image_bytes(lambda: Coordinator(s, embedder.dim, embedder), state, labels)
+
+    checkpoints = Checkpoints(s.checkpoint, s.kafka, image)
 
     async def write() -> None:
         producer = CoordinatorProducer(s.kafka)
         await producer.claim()
         try:
-            await checkpoints.write(producer, checkpoints.prepare(read_state(s.kafka)))
+            started = time.process_time()
+            prepared = checkpoints.prepare(read_state(s.kafka))
+            await checkpoints.write(producer, prepared)
+            print(f"  the dead coordinator's checkpoint: segment {len(prepared.blob) / 2**20:.0f}"
+                  f" MB, image {len(prepared.image or b'') / 2**20:.0f} MB, "
+                  f"{time.process_time() - started:.1f}s CPU to prepare and write", flush=True)
         finally:
             await producer.release()
 
@@ -179,14 +192,12 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     t0, cpu0 = time.perf_counter(), time.process_time()
     state = Checkpoints(s.checkpoint, s.kafka).load()  # the newest checkpoint and after
     t1, cpu1 = time.perf_counter(), time.process_time()
-    c = Coordinator(s, embedder.dim, embedder)
     if not state.checkpoint and s.checkpoint.enabled:
         Checkpoints(s.checkpoint, s.kafka).prepare(state)  # what a full read costs in addition
     admission = Admission(s.kafka, s.annotation.max_annotators)  # the worker's replay of the caps
     labels = admission.replay_many(state.labels, state.label_times)
-    restored = c.restore(state.selected, state.expired, labels,
-                         conversion.budget_ledger(state.ledger), state.model_version, time.time(),
-                         requested=state.requested, model=state.model)
+    c, restored, resumed = resuming.restored(lambda: Coordinator(s, embedder.dim, embedder),
+                                             state, labels, time.time())
     t2, cpu2 = time.perf_counter(), time.process_time()
     bought, offset, start = [], c.control_offset, 0
     while not bought:
@@ -205,7 +216,7 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     run = {"read_s": t1 - t0, "restore_s": t2 - t1, "select_s": t3 - t2, "total_s": t3 - t0,
            "read_cpu_s": cpu1 - cpu0, "restore_cpu_s": cpu2 - cpu1, "select_cpu_s": cpu3 - cpu2,
            "total_cpu_s": cpu3 - cpu0, "labels": restored.labels,
-           "embedded": restored.embedded, "checkpoint": state.checkpoint,
+           "embedded": restored.embedded, "checkpoint": state.checkpoint, "image": resumed,
            "load": load_average()}
     print("  run:", json.dumps({k: round(v, 2) if isinstance(v, float) else v
                                 for k, v in run.items()}), flush=True)
@@ -300,6 +311,8 @@ def main() -> None:
                         help="no model on the models topic: the rebuild fits the learner")
     parser.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",
                         help="checkpoints off: the rebuild reads every topic in full")
+    parser.add_argument("--image", action="store_true",
+                        help="checkpoints of format 3: an image of the restore, then the suffix")
     parser.add_argument("--both", action="store_true",
                         help="also from every topic in full, on the same topics (runs alternate)")
     parser.add_argument("--stall", action="store_true",
@@ -317,7 +330,7 @@ def main() -> None:
             config = run_config(bootstrap, directory, embedder={"name": args.embedder},
                                 budget={"fraction": FRACTION, "warmup_labels": 4},
                                 kafka={"batch_within_s": 0.1},
-                                checkpoint={"enabled": args.checkpoint})
+                                checkpoint={"enabled": args.checkpoint, "image": args.image})
             filled = fill(config, n, texts[:-4000], labels[:-4000], args.model,
                           args.suffix if args.checkpoint else None)
             print(f"{n} labels on the topics in {filled:.0f}s", flush=True)

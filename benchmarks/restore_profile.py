@@ -10,12 +10,19 @@ load instead of folding every label), timed.
     nice -n 15 python benchmarks/restore_profile.py --labels 1000000
     nice -n 15 python benchmarks/restore_profile.py --labels 1000000 --no-profile  # CPU alone
     nice -n 15 python benchmarks/restore_profile.py --labels 1000000 --no-profile --phases
+    nice -n 15 python benchmarks/restore_profile.py --labels 1000000 --resume 5000
+
+``--resume S``: the checkpoint's format 3 instead (loop/resume.py): the first N - S labels
+restored and imaged (``image_of`` + ``checkpoint_image.encode``: what a checkpoint costs),
+then the image decoded and resumed with the last S in a fresh coordinator (what a failover
+costs), against a restore of all N; the state's hash and counts compared.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import io
 import os
 import pstats
@@ -109,12 +116,46 @@ def image_roundtrip(name: str, db: sqlite3.Connection) -> None:
           f"deserialize {c4:.2f}s", flush=True)
 
 
+def resume_timing(s: Settings, embedder, items, labels, suffix: int, now: float, model) -> None:
+    """Format 3 against a full restore, on the same history (see the module)."""
+    from stream_al.loop.resume import image_of, resume
+    from stream_al.stream.checkpoint_image import decode, encode
+
+    cut = len(items) - suffix
+    c = Coordinator(s, embedder.dim, embedder)
+    _, w0, c0 = timed(c.restore, items[:cut], {}, labels[:cut], None, 0, now, model=model)
+    image, w1, c1 = timed(image_of, c, {})
+    raw, w2, c2 = timed(encode, image)
+    del c, image
+    print(f"  checkpoint: restore of {cut} {c0:.1f}s CPU, image_of {c1:.1f}s CPU ({w1:.1f}s "
+          f"wall), encode {c2:.1f}s CPU: {len(raw) / 2**20:.0f} MB", flush=True)
+    t, cpu = time.perf_counter(), time.process_time()
+    image, w3, c3 = timed(decode, raw)
+    c = Coordinator(s, embedder.dim, embedder)
+    restored, w4, c4 = timed(resume, c, image, items[cut:], {}, labels[cut:], None, 0, now,
+                             model=model)
+    print(f"  failover: decode {c3:.1f}s CPU, resume {c4:.1f}s CPU; in all "
+          f"{time.perf_counter() - t:.1f}s wall, {time.process_time() - cpu:.1f}s CPU: "
+          f"{restored}; load {os.getloadavg()[0]:.1f}", flush=True)
+    full = Coordinator(s, embedder.dim, embedder)
+    whole, w5, c5 = timed(full.restore, items, {}, labels, None, 0, now, model=model)
+    same = {"labels_hash": full.labels_hash.hexdigest() == c.labels_hash.hexdigest(),
+            "restored": whole == dataclasses.replace(restored, embedded=whole.embedded),
+            "n_labels": full.learner.snapshot().n_labels == c.learner.snapshot().n_labels,
+            "weights": (full.learner.snapshot().weights == c.learner.snapshot().weights).all(),
+            "spent": full.stage.budget.spent == c.stage.budget.spent}
+    print(f"  full restore of {len(items)}: {w5:.1f}s wall, {c5:.1f}s CPU; the same "
+          f"labels_hash, labels, n_labels and spent: {same}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--no-profile", dest="profile", action="store_false",
                         help="time the restore without cProfile (and skip the images)")
+    parser.add_argument("--resume", type=int, default=None, metavar="S",
+                        help="time an image of the first N - S labels resumed with the last S")
     parser.add_argument("--phases", action="store_true",
                         help="with --no-profile: CPU seconds of each step of the restore")
     args = parser.parse_args()
@@ -135,6 +176,9 @@ def main() -> None:
     model, w, c = timed(_published_model, s, texts, labels, args.labels)
     print(f"  the dead coordinator's last model (not timed in the restore): {c:.1f}s CPU",
           flush=True)
+    if args.resume is not None:
+        resume_timing(s, embedder, items, kept, args.resume, now, model)
+        return
     coordinator = Coordinator(s, embedder.dim, embedder)
     spent = phases(coordinator) if args.phases and not args.profile else {}
     profile = cProfile.Profile()

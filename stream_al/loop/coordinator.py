@@ -17,6 +17,7 @@ the restored ledger), a text counts in ``seen`` once per texts-topic offset
 from __future__ import annotations
 
 import math
+from array import array
 from collections import OrderedDict, deque
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +52,13 @@ from stream_al.loop.records import (
     RollbackInForce,
     ScoredTexts,
 )
-from stream_al.loop.restore_rows import LabelsByItem, LazyRows, reservoir_sample, resumable
+from stream_al.loop.restore_rows import (
+    LabelsByItem,
+    LazyRows,
+    Learned,
+    reservoir_sample,
+    resumable,
+)
 from stream_al.loop.spans import new_in_spans
 from stream_al.loop.window_charges import window_charges
 from stream_al.score.batch import ScoredBatch
@@ -93,6 +100,48 @@ class Restored:
     version: int
     embedded: int = 0
     """Texts re-embedded (bounded by the state's capacities: loop/restore_rows.py)."""
+
+
+@dataclass
+class Fold:
+    """What :meth:`Coordinator._fold` restores: a whole history's records, or the suffix after
+    an image (loop/resume.py). The bought texts are added before."""
+
+    items: dict[str, Purchase]
+    """The purchases to fold, first per item id (of the suffix: those not bought before)."""
+    texts: Mapping[str, str]
+    """Every bought item's text (the suffix's in memory, the others from the store)."""
+    labels: Iterable[Label]
+    expired: Mapping[str, float]
+    """Every expiry, of the whole history."""
+    costs: array
+    """Every bought item's cost in buying order, 0.0 if it expired (their sum is spent)."""
+    recent: list[str]
+    """The last items bought (the novelty index's)."""
+    waiting: list[Purchase]
+    """Purchases that may still wait for a label (those not expired nor labelled do)."""
+    ahead: list[Purchase]
+    """Purchases that may be charged to a window after the ledger's."""
+    positions: Mapping[str, int] | None = None
+    known: Sequence[str] = ()
+    rejected: int = 0
+    resumed: bool = False
+    """From an image: :attr:`Coordinator.learned` holds what it learned before the suffix."""
+
+
+@dataclass
+class Base:
+    """What a restore folded that the coordinator does not keep, and an image of it needs
+    (loop/resume.py): kept by :meth:`Coordinator.restore` until the next restore."""
+
+    costs: array
+    expired: Mapping[str, float]
+    waiting: list[Purchase]
+    """The purchases still outstanding after the restore."""
+    ahead: list[Purchase]
+    """Purchases charged to a window after the ledger's."""
+    recent: list[str]
+    rejected: int
 
 
 class Coordinator:
@@ -172,6 +221,8 @@ class Coordinator:
         self._unflushed = False
         self._represented = 0.0
         """Stream texts counted from candidates' spans, not yet offered to the stage's layers."""
+        self.base: Base | None = None
+        """What the last restore folded and an image of it needs (loop/resume.py)."""
 
     @property
     def learned(self) -> LearnedRows:
@@ -582,27 +633,41 @@ class Coordinator:
         texts = {i: s.text for i, s in items.items()}  # in memory while restoring (no queries)
         positions = None if len(self.texts) else {i: n for n, i in enumerate(items)}
         self.texts.add_many(texts.items())
+        costs = array("d", (0.0 if i in expired else s.cost for i, s in items.items()))
+        return self._fold(Fold(items, texts, labels, expired, costs,
+                               list(items)[-self.stage.novelty.capacity:],
+                               list(items.values()), list(items.values()), positions),
+                          ledger, model_version, now, state, requested, model)
+
+    def _fold(self, fold: Fold, ledger: BudgetLedger | None, model_version: int, now: float,
+              state: RollbackInForce | None, requested: Mapping[str, str] | None,
+              model: ModelSnapshot | None) -> Restored:
+        """:meth:`restore`'s steps after the bought texts, on ``fold`` (all of a history, or
+        the suffix after an image of an earlier restore: loop/resume.py)."""
+        items, texts = fold.items, fold.texts
         lazy = LazyRows(self.embedder.embed, texts, self.dim)
-        recent = list(items)[-self.stage.novelty.capacity:]
-        if recent:
-            self.stage.novelty.add_many(lazy.of(recent))
-        learned, rejected = self._restore_labels(labels, texts)
-        self.pricing.observe_labels(sorted(learned, key=lambda x: x.timestamp), texts)
+        if fold.recent:
+            self.stage.novelty.add_many(lazy.of(fold.recent))
+        new, rejected = self._restore_labels(fold.labels, texts, fold.known)
+        self.pricing.observe_labels(sorted(new, key=lambda x: x.timestamp), texts)
         wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
 
         def rows_of(labels: Sequence[Label]) -> np.ndarray:
             return lazy.of([x.item_id for x in labels])
 
-        stored = LabelsByItem(learned)  # what self.labels holds now, grouped in memory
+        stored = LabelsByItem(new)  # what self.labels holds now, grouped in memory
         with self.annotating.settled.bulk():
-            learned = self.annotating.restore(learned, stored, texts, wanted, now,
-                                              requested or {})
+            verdicts = self.annotating.restore(new, stored, texts, wanted, now,
+                                               requested or {})
+        learned = Learned(self.learned if fold.resumed else (), verdicts)
         memory = self.settings.learner.memory
-        self.annotating.remember_restored(learned[-memory:], rows_of(learned[-memory:]))
+        recent = learned.tail(memory)
+        self.annotating.remember_restored(recent, rows_of(recent))
         if state is not None:  # start from the rolled-back model, never re-learn exclusions
-            base, learned = rollback.resume(state, learned, self.learner, self.texts, rows_of,
-                                            model_version)
+            base, verdicts = rollback.resume(state, verdicts, self.learner, self.texts, rows_of,
+                                             model_version)
             self._adopt(state, base)
+            learned = Learned((), verdicts)
         if learned:
             self.learner.version = max(self.learner.version, model_version)
             kept = reservoir_sample(learned, memory, self.settings.learner.seed)
@@ -614,15 +679,19 @@ class Coordinator:
                 self.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
                 self.learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
                 self.learner.fit()
-            self.learned.extend(learned, positions)
+        n_learned = len(learned)
+        if learned:
+            self.learned.extend(learned.labels, fold.positions)  # (learned reads it: last)
         if self.learned:
             self.health.ood.add_labelled_many(
                 rows_of(self.learned.last(self.settings.ood.capacity)))
         self.published_version = model_version
-        waiting = [i for i in items if i not in expired and not stored.has_item(i)]
+        waiting = [s.item_id for s in fold.waiting
+                   if s.item_id not in fold.expired and not stored.has_item(s.item_id)]
         self.embeddings.update(zip(waiting, lazy.of(waiting), strict=True))
+        purchases = {s.item_id: s for s in fold.waiting}
         for item_id in waiting:
-            s = items[item_id]
+            s = purchases[item_id]
             selection = Selection(
                 s.item_id,
                 s.strategy,
@@ -634,29 +703,35 @@ class Coordinator:
                 self.embeddings[item_id],
             )
             self.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
-        spent = sum(s.cost for i, s in items.items() if i not in expired)
-        self._restore_budget(spent, ledger, items.values(), expired)
+        spent = sum(fold.costs.tolist())  # as a sum over the items (0.0 adds nothing)
+        self._restore_budget(spent, ledger, fold.ahead, fold.expired)
         self.stage.set_model(self.learner.snapshot())
+        window = self.stage.budget.window_items
+        current = 0 if ledger is None else ledger.seen // window if window else None
+        self.base = Base(fold.costs, fold.expired, [purchases[i] for i in waiting], [
+            s for s in fold.ahead if current is not None and s.window > current], fold.recent,
+            rejected + fold.rejected)  # ahead: what window_charges may count with any ledger
         return Restored(
-            selected=len(items),
+            selected=len(fold.costs),
             outstanding=len(self.stage.outstanding),
-            expired=len(expired),
-            labels=len(learned),
-            rejected_labels=rejected,
+            expired=len(fold.expired),
+            labels=n_learned,
+            rejected_labels=rejected + fold.rejected,
             seen=self.stage.budget.seen,
             spent=spent,
             version=self.learner.version,
             embedded=lazy.embedded,
         )
 
-    def _restore_labels(self, labels: Iterable[Label],
-                        texts: Mapping[str, str]) -> tuple[list[Label], int]:
+    def _restore_labels(self, labels: Iterable[Label], texts: Mapping[str, str],
+                        known: Sequence[str] = ()) -> tuple[list[Label], int]:
         """Store ``labels`` (first answer per item and annotator wins) in one transaction;
         ``texts``: every bought item's (the refusal and the hash read it from memory).
         Duplicates among ``labels`` are found in memory; the store is asked only when it
-        already holds rows (a fresh instance's is empty)."""
+        already holds rows (a fresh instance's is empty). ``known``: the classes accepted
+        before (an image's: loop/resume.py)."""
         learned: list[Label] = []
-        known: list[str] = []
+        known = list(known)
         rejected = 0
         keys: set[tuple[str, str]] = set()
         stored: Container[tuple[str, str]] = self.labels if len(self.labels) else ()

@@ -20,7 +20,7 @@ True
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from stream_al.labels import Label
 from stream_al.labels.store import CHUNK
@@ -84,6 +84,13 @@ class LearnedRows:
         items = self.bought.ids_at(self._items[start:])
         return [Label(i, classes[c], annotators[a], 0.0) for i, c, a in
                 zip(items, self._class[start:], self._annotator[start:], strict=True)]
+
+    def take(self, positions: Sequence[int]) -> list[Label]:
+        """The rows at ``positions`` (ascending, each < ``len(self)``)."""
+        classes, annotators = self._classes.names, self._annotators.names
+        items = self.bought.ids_at([self._items[p] for p in positions])
+        return [Label(i, classes[self._class[p]], annotators[self._annotator[p]], 0.0)
+                for i, p in zip(items, positions, strict=True)]
 
     def extend(self, labels: Iterable[Label], positions: Mapping[str, int] | None = None) -> None:
         """Append ``labels`` (of bought items: an unknown item is a KeyError); ``positions``:

@@ -89,7 +89,49 @@ def reservoir_sample(items: Sequence[T], capacity: int, seed: int) -> list[T]:
     if len(items) <= capacity:
         return list(items)
     keep = np.sort(np.random.default_rng(seed).choice(len(items), size=capacity, replace=False))
+    if isinstance(items, Learned):
+        return items.take(keep.tolist())
     return [items[i] for i in keep.tolist()]
+
+
+class Learned(Sequence):
+    """What a rebuild learned: ``before`` (rows an image of an earlier rebuild learned,
+    :class:`~stream_al.loop.learned.LearnedRows`, read only where asked) followed by
+    ``labels`` (this rebuild's, loop/resume.py). Without ``before``, just ``labels``.
+
+    >>> from stream_al.labels import Label
+    >>> rows = Learned([], [Label("a", "x", "ann", 0.0), Label("b", "y", "ann", 0.0)])
+    >>> len(rows), [x.item_id for x in rows.tail(1)], rows[0].label
+    (2, ['b'], 'x')
+    """
+
+    def __init__(self, before, labels: list[Label]) -> None:
+        self.before, self.labels = before, labels
+
+    def __len__(self) -> int:
+        return len(self.before) + len(self.labels)
+
+    def __getitem__(self, n):  # type: ignore[override]
+        if isinstance(n, slice):
+            return self.take(range(len(self))[n])
+        return self.take([n])[0]
+
+    def __iter__(self):
+        yield from self.before
+        yield from self.labels
+
+    def take(self, positions: Sequence[int]) -> list[Label]:
+        """The rows at ``positions`` (ascending), reading ``before`` in one go."""
+        split = len(self.before)
+        old = [p for p in positions if p < split]
+        out = self.before.take(old) if old else []
+        return out + [self.labels[p - split] for p in positions[len(old):]]
+
+    def tail(self, n: int) -> list[Label]:
+        """The last ``n`` rows."""
+        if n >= len(self.labels) and len(self.before):
+            return self.before.last(n - len(self.labels)) + self.labels
+        return self.labels[len(self.labels) - min(n, len(self.labels)):]
 
 
 def resumable(model: ModelSnapshot | None, learner: OnlineLearner, kept: Sequence[Label],

@@ -33,7 +33,7 @@ import hashlib
 import logging
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -44,6 +44,8 @@ from stream_al.config import CheckpointSettings, KafkaSettings
 from stream_al.errors import StreamAlError
 from stream_al.labels import Label
 from stream_al.loop.records import Purchase
+from stream_al.loop.resume import CoordinatorImage
+from stream_al.stream import checkpoint_image
 from stream_al.stream.fencing import FENCED_ERRORS, CoordinatorProducer, Fenced
 from stream_al.stream.messages import Ledger, RollbackState
 from stream_al.stream.rebuild import (
@@ -60,9 +62,12 @@ from stream_al.stream.rebuild import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-FORMAT = 2
-"""The checkpoint's layout; a manifest of another is not read (a full rebuild). 2: items and
-labels by column, as the core's records (1: one message dump per record)."""
+FORMAT = 3
+"""The checkpoint's layout; a manifest of another is not read (a full rebuild). 3: format 2
+and an image of a restore of its records (stream/checkpoint_image.py, ``checkpoint.image``);
+2: items and labels by column, as the core's records (1: one message dump per record)."""
+READS = (2, FORMAT)
+"""A manifest without an image is written as format 2 (what the version before reads)."""
 MANIFEST = "manifest"
 CHUNK_BYTES = 4 * 2**20
 """Records of the checkpoint topic (it takes up to 32 MiB: stream/topics.py)."""
@@ -159,12 +164,17 @@ class Manifest:
     topics: list[str] = field(default_factory=list)
     at: float = 0.0
     next_segment: int = 0
+    image: Segment | None = None
+    """The image of a restore of every segment (``img/<n>``; format 3), if any."""
 
     def to_bytes(self) -> bytes:
-        body = {"format": FORMAT, "segments": [vars(s) for s in self.segments],
+        body = {"format": FORMAT if self.image else 2,
+                "segments": [vars(s) for s in self.segments],
                 "offsets": {t: {str(p): o for p, o in ends.items()}
                             for t, ends in self.offsets.items()},
                 "topics": self.topics, "at": self.at, "next_segment": self.next_segment}
+        if self.image is not None:
+            body["image"] = vars(self.image)
         raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
         return orjson.dumps({"body": body, "sha256": hashlib.sha256(raw).hexdigest()})
 
@@ -179,14 +189,16 @@ class Manifest:
             raise CheckpointError(f"the manifest does not parse: {e}") from e
         if digest != outer.get("sha256"):
             raise CheckpointError("the manifest's checksum fails")
-        if body.get("format") != FORMAT:
-            raise CheckpointError(f"format {body.get('format')!r}, this version reads {FORMAT}")
+        if body.get("format") not in READS:
+            raise CheckpointError(f"format {body.get('format')!r}, this version reads {FORMAT} "
+                                  f"(and 2)")
         if body["topics"] != topics:
             raise CheckpointError(f"it covers the topics {body['topics']}, a rebuild now reads "
                                   f"{topics} (kafka.topics changed)")
         return cls([Segment(**s) for s in body["segments"]],
                    {t: {int(p): o for p, o in ends.items()} for t, ends in body["offsets"].items()},
-                   body["topics"], body["at"], body["next_segment"])
+                   body["topics"], body["at"], body["next_segment"],
+                   Segment(**body["image"]) if body.get("image") else None)
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -204,6 +216,15 @@ def last_manifest(kafka: KafkaSettings) -> bytes | None:
 
 def read_segment(kafka: KafkaSettings, segment: Segment) -> TopicState:
     """A segment's chunks from the checkpoint topic, checked and decoded."""
+    blob = read_blob(kafka, segment)
+    try:
+        return decode(blob)
+    except (zlib.error, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{segment.key}: does not decode: {e}") from e
+
+
+def read_blob(kafka: KafkaSettings, segment: Segment) -> bytes:
+    """The chunks of a segment (or an image) from the checkpoint topic, joined and checked."""
     chunks = dict(_chunks(kafka, segment))
     missing = [n for n in range(segment.chunks) if n not in chunks]
     if missing:
@@ -211,10 +232,18 @@ def read_segment(kafka: KafkaSettings, segment: Segment) -> TopicState:
     blob = b"".join(chunks[n] for n in range(segment.chunks))
     if hashlib.sha256(blob).hexdigest() != segment.sha256:
         raise CheckpointError(f"{segment.key}: the checksum fails")
+    return blob
+
+
+def read_image(kafka: KafkaSettings, segment: Segment) -> CoordinatorImage | None:
+    """The checkpoint's image, checked and decoded; None (a warning says why) if it is not
+    usable: the rebuild restores from the segments' records instead."""
     try:
-        return decode(blob)
-    except (zlib.error, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{segment.key}: does not decode: {e}") from e
+        return checkpoint_image.decode(read_blob(kafka, segment))
+    except (CheckpointError, checkpoint_image.ImageError) as e:
+        log.warning("the checkpoint's image is not usable (%s): restoring from its records "
+                    "instead", e)
+        return None
 
 
 def _chunks(kafka: KafkaSettings, segment: Segment) -> Iterator[tuple[int, bytes]]:
@@ -248,6 +277,9 @@ def read_checkpoint(kafka: KafkaSettings) -> tuple[TopicState, Manifest] | None:
     for segment in manifest.segments:
         merge(state, read_segment(kafka, segment))
     state.offsets = {t: dict(ends) for t, ends in manifest.offsets.items()}
+    state.prefix = (len(state.selected), len(state.labels))
+    if manifest.image is not None:
+        state.image = read_image(kafka, manifest.image)
     return state, manifest
 
 
@@ -262,6 +294,8 @@ class Prepared:
     base: Manifest | None = None
     """The checkpoint it follows (the newest when it was prepared); it is written only if
     that is still the newest (:class:`StaleCheckpoint` otherwise)."""
+    image: bytes | None = None
+    """The image of a restore of every record it covers (format 3), if any."""
 
 
 class StaleCheckpoint(CheckpointError):
@@ -272,8 +306,12 @@ class Checkpoints:
     """The checkpoints of one coordinator: :meth:`load` at a rebuild, :meth:`due`,
     :meth:`prepare` (blocking: reads the topics since the last one) and :meth:`write`."""
 
-    def __init__(self, settings: CheckpointSettings, kafka: KafkaSettings) -> None:
+    def __init__(self, settings: CheckpointSettings, kafka: KafkaSettings,
+                 imager: Callable[[TopicState], bytes | None] | None = None) -> None:
+        """``imager``: the image of a restore of a state's records (stream/resuming.py);
+        with ``checkpoint.image``, each checkpoint merges every segment and holds one."""
         self.settings, self.kafka = settings, kafka
+        self.imager = imager if settings.image else None
         self.manifest: Manifest | None = None
         self.labels = 0
         """Labels the coordinator accepted since the last checkpoint."""
@@ -334,17 +372,20 @@ class Checkpoints:
         else:
             state = read_state(self.kafka, since=last.offsets, until=until)
             state.offsets = {t: {**last.offsets.get(t, {}), **e} for t, e in state.offsets.items()}
-            if len(last.segments) >= self.settings.max_segments:
+            if len(last.segments) >= self.settings.max_segments or self.imager:
                 base = TopicState()
                 for segment in last.segments:
                     merge(base, read_segment(self.kafka, segment))
+                base.model_version, base.temperature, base.model = (
+                    state.model_version, state.temperature, state.model)  # the image's learner
                 state = merge(base, state)
                 replaces = list(last.segments)
         n = last.next_segment if last is not None else 0
         kept = [s for s in (last.segments if last is not None else []) if s not in replaces]
         manifest = Manifest(kept, {t: dict(e) for t, e in state.offsets.items()}, topics,
                             time.time(), n + 1)
-        return Prepared(encode(state), manifest, replaces, last)
+        image = self.imager(state) if self.imager is not None else None
+        return Prepared(encode(state), manifest, replaces, last, image)
 
     async def write(self, producer: CoordinatorProducer, prepared: Prepared) -> Manifest:
         """Write ``prepared`` in the coordinator's open transaction: chunks, tombstones of the
@@ -366,7 +407,10 @@ class Checkpoints:
                 first = (await sent[0]).offset
                 for future in sent[1:]:
                     await future
-                for old in prepared.replaces:
+                manifest.image = await _send_image(kafka_producer, topic, prepared.image,
+                                                   f"img/{manifest.next_segment - 1}")
+                old_image = prepared.base.image if prepared.base is not None else None
+                for old in [*prepared.replaces, *([old_image] if old_image else [])]:
                     for n in range(old.chunks):
                         await kafka_producer.send(topic, value=None,
                                                   key=f"{old.key}/{n}".encode())
@@ -379,6 +423,20 @@ class Checkpoints:
         self.manifest = manifest
         self.labels = 0
         self._last = time.time()
-        log.info("checkpoint %s: %d chunk(s), %.1f MB, %d segment(s) live", key, len(pieces),
-                 len(blob) / 2**20, len(manifest.segments))
+        log.info("checkpoint %s: %d chunk(s), %.1f MB, %d segment(s) live%s", key, len(pieces),
+                 len(blob) / 2**20, len(manifest.segments),
+                 f", an image of {len(prepared.image) / 2**20:.1f} MB" if prepared.image else "")
         return manifest
+
+
+async def _send_image(producer, topic: str, image: bytes | None, key: str) -> Segment | None:
+    """``image`` in chunks under ``key``; where they are (None: no image)."""
+    if image is None:
+        return None
+    pieces = [image[i:i + CHUNK_BYTES] for i in range(0, len(image), CHUNK_BYTES)]
+    sent = [await producer.send(topic, value=piece, key=f"{key}/{n}".encode())
+            for n, piece in enumerate(pieces)]
+    first = (await sent[0]).offset
+    for future in sent[1:]:
+        await future
+    return Segment(key, first, len(pieces), hashlib.sha256(image).hexdigest())

@@ -24,7 +24,7 @@ from stream_al.loop.ownership import Ownership, continues
 from stream_al.loop.records import ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
-from stream_al.stream import commands, conversion
+from stream_al.stream import commands, conversion, resuming
 from stream_al.stream.admission import Admission
 from stream_al.stream.checkpoint import Checkpoints, Prepared
 from stream_al.stream.command_relay import CommandRelay
@@ -87,7 +87,7 @@ class CoordinatorShell:
         self.relay = CommandRelay(settings.kafka)  # the operator's commands onto control
         self._relays = Cadence(RELAY_EVERY_S)
         self.admission = self._admission()
-        self.checkpoints = Checkpoints(settings.checkpoint, settings.kafka)
+        self.checkpoints = Checkpoints(settings.checkpoint, settings.kafka, self._image)
         self._preparing: asyncio.Future[Prepared] | None = None
         """The next checkpoint, prepared off the lock (stream/checkpoint.py); None: none."""
         self.registrar: Registrar | None = None
@@ -98,6 +98,15 @@ class CoordinatorShell:
     def _admission(self) -> Admission:
         """The caps on labels (``kafka``'s class cap, ``annotation.max_annotators``)."""
         return Admission(self.settings.kafka, self.settings.annotation.max_annotators)
+
+    def _fresh(self) -> Coordinator:
+        return Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
+
+    def _image(self, state: TopicState) -> bytes | None:
+        """The image a checkpoint holds (format 3, stream/resuming.py): of a restore of its
+        records, the caps replayed as a rebuild replays them (off the lock, in a thread)."""
+        labels = self._admission().replay_many(state.labels, state.label_times)
+        return resuming.image_bytes(self._fresh, state, labels)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking core work off the event loop (heartbeats and fetches go on)."""
@@ -194,23 +203,12 @@ class CoordinatorShell:
         state = await self._run(self.checkpoints.load)  # the newest checkpoint and after
         self.admission = self._admission()  # refused live, refused after a rebuild
         labels = self.admission.replay_many(state.labels, state.label_times)
-        c = Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
-        restored = await self._run(
-            c.restore,
-            state.selected,
-            state.expired,
-            labels,
-            conversion.budget_ledger(state.ledger),
-            state.model_version,
-            time.time(),
-            conversion.rollback_in_force(state.rollback),
-            state.requested,
-            state.model,
-        )
+        c, restored, resumed = await self._run(resuming.restored, self._fresh, state, labels,
+                                               time.time())
         c.governance.resume_temperature(c.learner, state.temperature)
         self.metrics.set_temperature(c.learner.temperature)
         detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started,
-                  "epoch": epoch, "checkpoint": state.checkpoint or None}
+                  "epoch": epoch, "checkpoint": state.checkpoint or None, "image": resumed}
         log.info("coordinator rebuilt from the topics: %s", detail)
         async with self.producer.transaction():
             await self._annotation(c)  # expert requests decided but never sent, before "restored"

@@ -28,6 +28,7 @@ from stream_al.errors import StreamAlError
 from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.records import Purchase
+from stream_al.loop.resume import CoordinatorImage
 from stream_al.stream import access, clients, conversion
 from stream_al.stream.messages import (
     DeadLetterReason,
@@ -78,6 +79,11 @@ class TopicState:
     """Where the read of each topic stopped (a checkpoint records them: stream/checkpoint.py)."""
     checkpoint: str = ""
     """How the state was read: "" (every topic from its start) or the checkpoint's summary."""
+    image: CoordinatorImage | None = None
+    """The checkpoint's image of a restore of its records (format 3: loop/resume.py)."""
+    prefix: tuple[int, int] = (0, 0)
+    """How many of :attr:`selected` and :attr:`labels` the checkpoint holds (the rest came
+    after it)."""
 
 
 def _consumer(kafka: KafkaSettings) -> KafkaConsumer:

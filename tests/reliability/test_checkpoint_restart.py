@@ -28,12 +28,15 @@ TEXTS = 600
 FRACTION, WARMUP = 0.1, 4
 
 
-def test_a_successor_rebuilds_from_the_checkpoint_and_loses_nothing(kafka_bootstrap, tmp_path):
+@pytest.mark.parametrize("image", [False, True], ids=["format2", "format3"])
+def test_a_successor_rebuilds_from_the_checkpoint_and_loses_nothing(kafka_bootstrap, tmp_path,
+                                                                    image):
+    """``image``: format 3, the checkpoint holds an image of the restore (loop/resume.py)."""
     config = pipeline_config(
         kafka_bootstrap, tmp_path,
         budget={"fraction": FRACTION, "warmup_labels": WARMUP},
         annotation={"learn_from": "labels"},  # every (item, annotator) label is learned
-        checkpoint={"enabled": True, "every_s": 1.0},
+        checkpoint={"enabled": True, "every_s": 1.0, "image": image},
     )
     settings = settings_of(config)
     topics, group = settings["kafka"]["topics"], settings["kafka"]["app_id"]
@@ -81,4 +84,5 @@ def test_a_successor_rebuilds_from_the_checkpoint_and_loses_nothing(kafka_bootst
     first, second = restored()[:2]
     assert first["checkpoint"] is None  # nothing to start from: every topic read
     assert second["checkpoint"] and "segment(s)" in second["checkpoint"], second
+    assert second["image"] is image, second  # format 3: the image resumed, not every record
     assert_nothing_lost(seen, spent_metric, TEXTS, FRACTION * TEXTS + WARMUP)

@@ -29,6 +29,8 @@ from stream_al.stream.checkpoint import (
 )
 from stream_al.stream.fencing import CoordinatorProducer
 from stream_al.stream.rebuild import TopicState, read_state
+from stream_al.stream.resuming import image_bytes
+from stream_al.stream.resuming import restored as resuming_restored
 from stream_al.stream.topics import ensure_topics
 from tests.stream.harness import pipeline_config, send_raw
 
@@ -228,3 +230,74 @@ def test_a_checkpoint_prepared_before_another_was_written_is_not_written(setting
     with pytest.raises(StaleCheckpoint):
         write_checkpoint(checkpoints, settings, prepared=late)
     assert read_checkpoint(settings.kafka)[1].segments == newest.segments
+
+
+def summary(c: Coordinator) -> dict:
+    return {"ledger": c.ledger(0.0), "labels_hash": c.labels_hash.hexdigest(),
+            "bought": set(c.texts), "version": c.learner.version,
+            "n_labels": c.learner.replay.seen, "labels": len(c.labels),
+            "outstanding": set(c.stage.outstanding)}
+
+
+@pytest.fixture
+def imaging(kafka_bootstrap: str, tmp_path: Path) -> tuple[Settings, Checkpoints]:
+    """Format 3: checkpoints with an image (``checkpoint.image``), every label learned."""
+    s = Settings.load(pipeline_config(kafka_bootstrap, tmp_path,
+                                      checkpoint={"enabled": True, "image": True},
+                                      annotation={"learn_from": "labels"}))
+    ensure_topics(s.kafka)
+    return s, Checkpoints(s.checkpoint, s.kafka, lambda state: image_bytes(
+        lambda: fresh(s), state, state.labels))
+
+
+def fresh(settings: Settings) -> Coordinator:
+    embedder = make_embedder(settings.embedder)
+    return Coordinator(settings, embedder.dim, embedder)
+
+
+def test_a_rebuild_from_an_image_and_the_records_after_it_equals_a_full_rebuild(imaging):
+    settings, checkpoints = imaging
+    now = time.time()
+    history(settings, 0, 300, now)
+    first = write_checkpoint(checkpoints, settings, read_state(settings.kafka))
+    history(settings, 300, 200, now)
+    second = write_checkpoint(checkpoints, settings)  # every segment merged, imaged again
+    assert first.image is not None and second.image is not None
+    assert [s.key for s in second.segments] == ["seg/1"] and second.image.key == "img/1"
+    history(settings, 500, 100, now)  # the suffix
+
+    via = Checkpoints(settings.checkpoint, settings.kafka).load()
+    assert via.image is not None and via.prefix == (500, 600)
+    c, _, resumed = restored_from(settings, via)
+    assert resumed
+    assert summary(c) == restored(settings, read_state(settings.kafka))
+
+
+def test_a_damaged_image_is_not_used_the_records_are(imaging, caplog):
+    settings, checkpoints = imaging
+    history(settings, 0, 100, time.time())
+    manifest = write_checkpoint(checkpoints, settings, read_state(settings.kafka))
+    body = orjson.loads(manifest.to_bytes())["body"]
+    body["image"]["sha256"] = "0" * 64
+    _manifest_record(settings, _signed(body))
+    history(settings, 100, 50, time.time())
+    with caplog.at_level(logging.WARNING, logger="stream_al.stream.checkpoint"):
+        via = Checkpoints(settings.checkpoint, settings.kafka).load()
+    assert any("image is not usable" in r.getMessage() and "checksum fails" in r.getMessage()
+               for r in caplog.records)
+    assert via.image is None and via.checkpoint  # the checkpoint's records still serve
+    c, _, resumed = restored_from(settings, via)
+    assert not resumed and summary(c) == restored(settings, read_state(settings.kafka))
+
+
+def test_a_format_2_checkpoint_still_loads_and_restores_from_its_records(settings: Settings):
+    history(settings, 0, 50, time.time())
+    manifest = write_checkpoint(Checkpoints(settings.checkpoint, settings.kafka), settings,
+                                read_state(settings.kafka))
+    assert orjson.loads(manifest.to_bytes())["body"]["format"] == 2 and manifest.image is None
+    via = Checkpoints(settings.checkpoint, settings.kafka).load()
+    assert via.checkpoint and via.image is None
+
+
+def restored_from(settings: Settings, state: TopicState):
+    return resuming_restored(lambda: fresh(settings), state, state.labels, 1e9)
