@@ -56,6 +56,10 @@ VARIANTS: dict[str, dict] = {
                      "simulation": {"partitions": 16}, "drift": {"sample": 0.25}},
 }
 VARIANTS.update({
+    f"p4-f{round(floor * 10)}": {"scale": {"preselect": True, "candidate_floor": floor},
+                                 "simulation": {"partitions": 4}}
+    for floor in (0.3, 1.0)})
+VARIANTS.update({
     f"p{parts}-m{multiple}": {"scale": {"preselect": True, "candidate_multiple": float(multiple)},
                               "simulation": {"partitions": parts}}
     for multiple in (2, 3) for parts in (1, 4, 16)})

@@ -388,6 +388,9 @@ class ScaleSettings(_Part):
                             "texts each stands for) instead of every text")
     candidate_multiple: float = Field(4.0, ge=1, description="candidates forwarded per label "
                                       "the budget allows (with preselect)")
+    candidate_floor: float = Field(0.1, gt=0, le=1, description="a text's chance to be forwarded "
+                                   "is at least this share of an average text's (with preselect; "
+                                   "1: no text below the average text's chance)")
     precision: Literal["float32", "float16", "int8"] = Field(
         "float32", description="embeddings on control: int8 keeps a scale per row")
     envelope: Literal["json", "binary", "deflated"] = Field(

@@ -27,6 +27,7 @@ class Forwarding:
         self.enabled = scale.preselect
         self.fraction = budget.fraction
         self.multiple = scale.candidate_multiple
+        self.floor = scale.candidate_floor
         self.kind = selection.uncertainty
         self.seed = selection.seed if seed is None else seed
         self.partitions: dict[int, PreSelector] = {}
@@ -35,7 +36,8 @@ class Forwarding:
         pre = self.partitions.get(partition)
         if pre is None:
             pre = self.partitions[partition] = PreSelector(
-                self.fraction, self.multiple, self.kind, seed=(self.seed, partition))
+                self.fraction, self.multiple, self.kind, floor=self.floor,
+                seed=(self.seed, partition))
         return pre
 
     def candidates_of(self, record: ScoredTexts) -> ScoredTexts:

@@ -94,3 +94,13 @@ def test_records_selected_as_one_count_every_text_once_and_buy_nothing_twice():
     assert four.control_offset == one.control_offset == 80
     assert four.stage.budget.spent <= 0.05 * 8000 and n_four >= 0.9 * 0.05 * 8000
     assert abs(n_four - n_one) <= 0.05 * n_one
+
+
+def test_the_floor_setting_is_the_least_chance_a_confident_text_keeps():
+    """``scale.candidate_floor`` reaches each partition's pre-selector: a text's weight (the
+    stream texts it stands for) is at most 1 / (share x floor)."""
+    for floor in (0.1, 0.5):
+        forwarding = forwarding_of(settings(candidate_floor=floor))
+        record = forwarding.candidates_of(scored(0, 4000, 0))
+        assert forwarding.partitions[0].floor == floor
+        assert record.weights.max() <= 1 / (0.2 * floor) + 1e-9
