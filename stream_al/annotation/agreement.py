@@ -121,6 +121,15 @@ class RunningAgreement:
         while len(self._order) > self.max_items:
             self._labels.pop(self._order.popleft())
 
+    def state(self) -> tuple[dict[str, dict[str, Label]], list[str]]:
+        """A copy of the window (labels per item, items oldest first) for :meth:`load_state`."""
+        return {i: dict(v) for i, v in self._labels.items()}, list(self._order)
+
+    def load_state(self, state: tuple[dict[str, dict[str, Label]], list[str]]) -> None:
+        labels, order = state
+        self._labels = {i: dict(v) for i, v in labels.items()}
+        self._order = deque(order)
+
     @property
     def n_items(self) -> int:
         """Items with at least two labels in the window."""

@@ -121,6 +121,13 @@ class LabelSetHash:
     def hexdigest(self) -> str:
         return f"{self._sum:064x}"
 
+    def state(self) -> int:
+        """What :meth:`load_state` takes to continue this hash (a checkpoint's image)."""
+        return self._sum
+
+    def load_state(self, state: int) -> None:
+        self._sum = state % self.MODULUS
+
 
 @dataclass(frozen=True)
 class LabeledSnapshot:

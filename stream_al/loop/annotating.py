@@ -129,6 +129,20 @@ class Annotating:
         return self.a.learn_from == "verdicts"
 
     # ---- what was bought --------------------------------------------------------------------
+    @property
+    def purchases(self) -> int:
+        """Items bought so far (each open item's ``seq`` is its place among them)."""
+        return self._bought
+
+    def continue_from(self, purchases: int) -> None:
+        """Number the next purchase after ``purchases`` earlier ones (a checkpoint's image)."""
+        self._bought = purchases
+
+    @property
+    def several_labels_seen(self) -> bool:
+        """Whether an item with several labels was adjudicated (or annotators were weighed)."""
+        return bool(self._window or self._accuracy)
+
     def bought(self, item_id: str, wanted: int, deadline: float) -> None:
         """Track ``item_id`` until it is settled (``learn_from: labels``: nothing to track)."""
         if self.by_verdict and self._item(item_id) is None:

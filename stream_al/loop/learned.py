@@ -64,6 +64,24 @@ class LearnedRows:
     def __len__(self) -> int:
         return len(self._items)
 
+    def state(self) -> tuple[array, array, array, list[str], list[str]]:
+        """Copies of the rows (item positions, class and annotator codes) and of the two code
+        tables, for :meth:`load_state` (a checkpoint's image)."""
+        return (self._items[:], self._class[:], self._annotator[:],
+                list(self._classes.names), list(self._annotators.names))
+
+    def load_state(self, state: tuple[array, array, array, list[str], list[str]]) -> None:
+        """Replace the rows with ``state``'s (positions over the same bought items)."""
+        items, classes, annotators, class_names, annotator_names = state
+        for name in class_names:
+            self._classes.code(name)
+        for name in annotator_names:
+            self._annotators.code(name)
+        if (self._classes.names[:len(class_names)] != list(class_names)
+                or self._annotators.names[:len(annotator_names)] != list(annotator_names)):
+            raise ValueError("the rows' class or annotator codes differ from this table's")
+        self._items, self._class, self._annotator = items[:], classes[:], annotators[:]
+
     def __iter__(self) -> Iterator[Label]:
         return (label for label, _ in self.with_texts())
 

@@ -20,6 +20,7 @@ ledger units (1 = one typical label), so every selector spends them as it spends
 from __future__ import annotations
 
 import bisect
+import copy
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -63,6 +64,25 @@ class Pricing:
     def memory(self) -> int:
         """Items whose annotator count is remembered after pricing (the most recent)."""
         return self._memory
+
+    def state(self) -> tuple[int, dict[str, list[tuple[float, str]]], dict]:
+        """Copies of what the labelling times taught (the count, each annotator's recent
+        times, the cost model's fitted state) for :meth:`load_state` (a checkpoint's image)."""
+        model = {k: v for k, v in vars(self.model).items() if k != "settings"}
+        return self.observed, copy.deepcopy(dict(self._times)), copy.deepcopy(model)
+
+    def load_state(self, state: tuple[int, dict[str, list[tuple[float, str]]], dict]) -> None:
+        observed, times, model = state
+        self.observed = observed
+        self._times.clear()
+        self._times.update(copy.deepcopy(times))
+        for name, value in copy.deepcopy(model).items():
+            now = getattr(self.model, name, None)
+            if isinstance(now, dict):  # in place: it may be a defaultdict
+                now.clear()
+                now.update(value)
+            else:
+                setattr(self.model, name, value)
 
     @property
     def ledger(self) -> Budget | None:

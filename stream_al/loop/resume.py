@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import math
 from array import array
-from collections import ChainMap, deque
+from collections import ChainMap
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -91,7 +91,7 @@ class CoordinatorImage:
     """The newest timestamp among H's accepted labels."""
     pricing: tuple[int, dict, dict]
     """The cost model's learned times: observed, per annotator times, the model's state."""
-    agreement: tuple[dict, deque]
+    agreement: tuple[dict, Sequence[str]]
     one_each: bool
     """Every item of H had at most one label and nothing was fitted (no adjudication window)."""
 
@@ -113,27 +113,20 @@ def image_of(c: Coordinator, requested: Mapping[str, str]) -> CoordinatorImage:
     learned = c.learned
     return CoordinatorImage(
         labels=c.labels.image(), texts=c.texts.image(), settled=a.settled.image(),
-        learned=(learned._items[:], learned._class[:], learned._annotator[:],
-                 list(learned._classes.names), list(learned._annotators.names)),
+        learned=learned.state(),
         costs=base.costs[:], expired=dict(base.expired), waiting=list(base.waiting),
         ahead=list(base.ahead), recent=list(base.recent),
         open=copy.deepcopy(a.open),
         open_labelled={i: it.deadline for i, it in a.open.items()
                        if not it.settled and i in annotators},
         outbox=list(a.outbox.requests), requested=set(requested),
-        quality=copy.deepcopy(a.quality), bought=a._bought,
-        labels_hash=c.labels_hash._sum, known=list(classes), rejected=base.rejected,
+        quality=copy.deepcopy(a.quality), bought=a.purchases,
+        labels_hash=c.labels_hash.state(), known=list(classes), rejected=base.rejected,
         newest=newest,
-        pricing=(c.pricing.observed, copy.deepcopy(dict(c.pricing._times)),
-                 copy.deepcopy(_model_state(c.pricing.model))),
-        agreement=(copy.deepcopy(c.agreement._labels), deque(c.agreement._order)),
-        one_each=not a._window and not a._accuracy and all(
-            n == 1 for n in annotators.values()),
+        pricing=c.pricing.state(),
+        agreement=c.agreement.state(),
+        one_each=not a.several_labels_seen and all(n == 1 for n in annotators.values()),
     )
-
-
-def _model_state(model: object) -> dict:
-    return {k: v for k, v in vars(model).items() if k != "settings"}
 
 
 def check(c: Coordinator, image: CoordinatorImage, labels: Sequence[Label],
@@ -175,33 +168,17 @@ def check(c: Coordinator, image: CoordinatorImage, labels: Sequence[Label],
 def load(c: Coordinator, image: CoordinatorImage) -> None:
     """Put ``image`` into ``c`` (a fresh coordinator)."""
     c.labels = LabelStore.of_image(image.labels)
-    c.labels_hash._sum = image.labels_hash
+    c.labels_hash.load_state(image.labels_hash)
     c.texts = BoughtTexts.of_image(image.texts)
-    items, classes, annotators, class_names, annotator_names = image.learned
-    c.learned = ()
-    rows = c.learned
-    for name in class_names:
-        rows._classes.code(name)
-    for name in annotator_names:
-        rows._annotators.code(name)
-    rows._items, rows._class, rows._annotator = items[:], classes[:], annotators[:]
+    c.learned = ()  # a fresh table over the image's bought texts
+    c.learned.load_state(image.learned)
     a = c.annotating
     a.settled = SettledItems.of_image(image.settled)
     a.open = copy.deepcopy(image.open)
-    a._bought = image.bought
+    a.continue_from(image.bought)
     a.quality = copy.deepcopy(image.quality)
-    observed, times, model = image.pricing
-    c.pricing.observed = observed
-    c.pricing._times.update(copy.deepcopy(times))
-    for name, value in copy.deepcopy(model).items():
-        now = getattr(c.pricing.model, name, None)
-        if isinstance(now, dict):  # in place: it may be a defaultdict
-            now.clear()
-            now.update(value)
-        else:
-            setattr(c.pricing.model, name, value)
-    labels, order = image.agreement
-    c.agreement._labels, c.agreement._order = copy.deepcopy(labels), deque(order)
+    c.pricing.load_state(image.pricing)
+    c.agreement.load_state(image.agreement)
 
 
 def resume(

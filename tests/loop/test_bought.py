@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -131,3 +132,19 @@ def test_settled_verdicts_are_read_many_at_a_time_as_one_at_a_time():
     ids = [f"i-{n}" for n in range(2500)]
     assert settled.get_many(ids) == {i: settled.get(i) for i in ids if settled.get(i) is not None}
     assert settled.get_many([]) == {}
+
+
+def test_learned_rows_continue_from_their_state_and_refuse_other_codes():
+    bought = BoughtTexts()
+    for i in range(3):
+        bought.add(f"a-{i}", f"text {i}")
+    rows = LearnedRows(bought, [Label("a-2", "neg", "v1", 1.0), Label("a-0", "pos", "v2", 2.0)])
+    again = LearnedRows(bought)
+    again.load_state(rows.state())
+    again.extend([Label("a-1", "neg", "v2", 3.0)])
+    assert [(x.item_id, x.label, x.annotator_id) for x in again] == [
+        ("a-2", "neg", "v1"), ("a-0", "pos", "v2"), ("a-1", "neg", "v2")]
+    assert len(rows) == 2, "the state is a copy"
+    other = LearnedRows(bought, [Label("a-1", "pos", "v1", 1.0)])  # 'pos' is class 0 there
+    with pytest.raises(ValueError, match="codes differ"):
+        other.load_state(rows.state())
