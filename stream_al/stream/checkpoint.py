@@ -396,26 +396,19 @@ class Checkpoints:
             raise StaleCheckpoint("prepared after a checkpoint that is no longer the newest")
         blob, manifest = prepared.blob, prepared.manifest
         key = f"seg/{manifest.next_segment - 1}"
-        pieces = [blob[i:i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)] or [b""]
         async with producer.transaction():
             kafka_producer = producer._claimed()
             topic = self.kafka.topics.checkpoint
             try:
-                sent = [await kafka_producer.send(topic, value=piece,
-                                                  key=f"{key}/{n}".encode())
-                        for n, piece in enumerate(pieces)]
-                first = (await sent[0]).offset
-                for future in sent[1:]:
-                    await future
-                manifest.image = await _send_image(kafka_producer, topic, prepared.image,
-                                                   f"img/{manifest.next_segment - 1}")
+                segment = await _send_chunks(kafka_producer, topic, blob, key)
+                manifest.image = None if prepared.image is None else await _send_chunks(
+                    kafka_producer, topic, prepared.image, f"img/{manifest.next_segment - 1}")
                 old_image = prepared.base.image if prepared.base is not None else None
                 for old in [*prepared.replaces, *([old_image] if old_image else [])]:
                     for n in range(old.chunks):
                         await kafka_producer.send(topic, value=None,
                                                   key=f"{old.key}/{n}".encode())
-                manifest.segments.append(Segment(key, first, len(pieces),
-                                                 hashlib.sha256(blob).hexdigest()))
+                manifest.segments.append(segment)
                 await (await kafka_producer.send(topic, value=manifest.to_bytes(),
                                                  key=MANIFEST.encode()))
             except FENCED_ERRORS as e:
@@ -423,20 +416,19 @@ class Checkpoints:
         self.manifest = manifest
         self.labels = 0
         self._last = time.time()
-        log.info("checkpoint %s: %d chunk(s), %.1f MB, %d segment(s) live%s", key, len(pieces),
+        log.info("checkpoint %s: %d chunk(s), %.1f MB, %d segment(s) live%s", key, segment.chunks,
                  len(blob) / 2**20, len(manifest.segments),
                  f", an image of {len(prepared.image) / 2**20:.1f} MB" if prepared.image else "")
         return manifest
 
 
-async def _send_image(producer, topic: str, image: bytes | None, key: str) -> Segment | None:
-    """``image`` in chunks under ``key``; where they are (None: no image)."""
-    if image is None:
-        return None
-    pieces = [image[i:i + CHUNK_BYTES] for i in range(0, len(image), CHUNK_BYTES)]
+async def _send_chunks(producer, topic: str, blob: bytes, key: str) -> Segment:
+    """``blob`` in chunks of at most :data:`CHUNK_BYTES` under ``key`` (a segment's records or
+    an image); where they are."""
+    pieces = [blob[i:i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)] or [b""]
     sent = [await producer.send(topic, value=piece, key=f"{key}/{n}".encode())
             for n, piece in enumerate(pieces)]
     first = (await sent[0]).offset
     for future in sent[1:]:
         await future
-    return Segment(key, first, len(pieces), hashlib.sha256(image).hexdigest())
+    return Segment(key, first, len(pieces), hashlib.sha256(blob).hexdigest())

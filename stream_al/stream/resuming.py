@@ -27,8 +27,7 @@ def restored(make: Callable[[], Coordinator], state: TopicState, labels: Sequenc
     (its labels the worker's caps admitted, the same objects): ``state.image`` resumed with
     the records after it, or (no image, or a suffix it cannot take: a warning says why)
     every record; and whether the image was resumed."""
-    args = (conversion.budget_ledger(state.ledger), state.model_version, now,
-            conversion.rollback_in_force(state.rollback), state.requested, state.model)
+    args = _history(state, now)
     if state.image is not None:
         n_selected, n_labels = state.prefix
         after = {id(x) for x in state.labels[n_labels:]}
@@ -43,6 +42,13 @@ def restored(make: Callable[[], Coordinator], state: TopicState, labels: Sequenc
     return c, c.restore(state.selected, state.expired, labels, *args), False
 
 
+def _history(state: TopicState, now: float) -> tuple:
+    """What a restore (or a resume) takes after the records, as ``state`` has it: the ledger,
+    the model version, ``now``, the rollback in force, the expert requests, the model."""
+    return (conversion.budget_ledger(state.ledger), state.model_version, now,
+            conversion.rollback_in_force(state.rollback), state.requested, state.model)
+
+
 def image_bytes(make: Callable[[], Coordinator], state: TopicState,
                 labels: Sequence[Label]) -> bytes | None:
     """The image (checkpoint_image.py) of a coordinator restored from every record of
@@ -50,9 +56,7 @@ def image_bytes(make: Callable[[], Coordinator], state: TopicState,
     in force)."""
     started = time.process_time()
     c = make()
-    c.restore(state.selected, state.expired, labels, conversion.budget_ledger(state.ledger),
-              state.model_version, time.time(), conversion.rollback_in_force(state.rollback),
-              state.requested, state.model)
+    c.restore(state.selected, state.expired, labels, *_history(state, time.time()))
     try:
         raw = checkpoint_image.encode(image_of(c, state.requested))
     except NotResumable as e:
