@@ -191,15 +191,13 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
     print(f"  ledger seen {ledger.seen:,} (produced {total:,}), bought {len(selected):,} "
           f"({len(set(selected)):,} distinct), allowed {allowed:,.1f}")
     for i in range(WORKERS):
-        own = per_worker[i] * args.n / total  # its share of the measured texts
+        own = max(per_worker[i] * args.n / total, 1)  # its share of the measured texts
         print(f"  worker{i}: embedded {per_worker[i]:,.0f} texts, control {control[i]}, CPU "
               f"{used[f'worker{i}'] / args.n * 1e6:,.0f} ms per 1,000 stream texts "
-              f"({used[f'worker{i}'] / max(own, 1) * 1e6:,.0f} per 1,000 of its own)")
-    for i in range(WORKERS):
-        own = max(per_worker[i] * args.n / total, 1)
+              f"({used[f'worker{i}'] / own * 1e6:,.0f} per 1,000 of its own)")
         pid = workers[i].process.pid
         busy = sorted(((t, tid) for tid, t in threads[i].items()), reverse=True)
-        print(f"  worker{i} threads, CPU-ms per 1,000 of its own texts: "
+        print("    its threads, CPU-ms per 1,000 of its own texts: "
               + ", ".join(f"{'main' if tid == pid else tid} {t / own * 1e6:.1f}"
                           for t, tid in busy if t / own * 1e6 >= 0.5))
     embed_ms = raw[3] * 1e6
