@@ -239,7 +239,8 @@ def main() -> None:
     p.add_argument("--dataset", default="sst2")
     p.add_argument("--embedder", default="static", choices=("static", "minilm"))
     p.add_argument("--n", type=int, default=40_000)
-    p.add_argument("--batch", type=int, default=512, help="texts per scorer batch (batch_max)")
+    p.add_argument("--batch", type=int, default=Settings().kafka.batch_max,
+                   help="texts per scorer batch (kafka.batch_max)")
     p.add_argument("--small", type=int, default=64, help="the ceiling's small batches")
     p.add_argument("--fraction", type=float, default=0.05)
     p.add_argument("--warm", type=int, default=300)

@@ -305,7 +305,8 @@ class KafkaSettings(_Part):
     topics: TopicSettings = Field(default_factory=TopicSettings)
     max_text_bytes: int = Field(20_000, ge=64, description="longer texts are cut on a UTF-8 "
                                 "boundary, flagged in metadata and reported as a truncated event")
-    batch_max: int = Field(512, ge=1, description="records a worker reads and scores at once")
+    batch_max: int = Field(2048, ge=1, description="records a worker reads and scores at once "
+                           "(their values at most 8 MiB together)")
     batch_within_s: float = Field(0.2, gt=0, description="how long a batch waits to fill")
     control_merge: int = Field(1, ge=1, description="control records the coordinator reads at "
                                "once (waiting up to control_within_s): each run of up to this "

@@ -51,6 +51,12 @@ Then = Callable[[], Awaitable[None]]
 """A batch's second phase, run in batch order."""
 Handler = Callable[[Sequence[ConsumerRecord]], Awaitable[Then | None]]
 
+BATCH_MAX_BYTES = MAX_RECORD_BYTES // 4
+"""The values of a batch's records, at most (a batch always takes its first record). A scored
+batch goes to ``control`` as one record of at most :data:`MAX_RECORD_BYTES` carrying its texts
+and their embeddings: ``kafka.batch_max`` texts of ``kafka.max_text_bytes`` each could exceed
+it, and this bound keeps the texts to a quarter of it."""
+
 
 class BatchReader(ConsumerRebalanceListener):
     """Batches of records of ``topics``, read in consumer group ``group``, to ``handle``;
@@ -75,6 +81,7 @@ class BatchReader(ConsumerRebalanceListener):
         self._inflight: deque[asyncio.Task[None]] = deque()
         """Batches being handled, oldest first."""
         self._committed_at = time.monotonic()
+        self.max_bytes = BATCH_MAX_BYTES
 
     async def run(self) -> None:
         """Join the group and handle batches until cancelled; then commit and leave the group."""
@@ -134,12 +141,15 @@ class BatchReader(ConsumerRebalanceListener):
             await asyncio.wait(list(self._inflight))
 
     async def _next_batch(self) -> list[ConsumerRecord]:
-        """Up to ``batch_max`` records, waiting at most ``batch_within_s`` for the batch to fill
-        once it has a first record (and at most that long for a first record)."""
+        """Up to ``batch_max`` records of at most ``max_bytes`` together, waiting at most
+        ``batch_within_s`` for the batch to fill once it has a first record (and at most that
+        long for a first record). Records fetched beyond ``max_bytes`` are read again with the
+        next batch (their partitions are sought back to the first of them)."""
         assert self.consumer is not None
         k = self.kafka
         deadline = time.monotonic() + k.batch_within_s
         batch: list[ConsumerRecord] = []
+        size = 0
         while len(batch) < k.batch_max:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -147,8 +157,17 @@ class BatchReader(ConsumerRebalanceListener):
             fetched = await self.consumer.getmany(
                 timeout_ms=int(left * 1000) + 1, max_records=k.batch_max - len(batch)
             )
-            for records in fetched.values():
-                batch.extend(records)
+            full = False
+            for tp, records in fetched.items():
+                for record in records:
+                    size += len(record.value or b"")
+                    if batch and (full or size > self.max_bytes):
+                        full = True
+                        self.consumer.seek(tp, record.offset)  # the rest: the next batch
+                        break
+                    batch.append(record)
+            if full:
+                break
         return batch
 
     def _handled(self, batch: Sequence[ConsumerRecord]) -> None:

@@ -15,6 +15,7 @@ from stream_al.config import KafkaSettings
 from stream_al.stream import clients
 from stream_al.stream.reader import BatchReader, LabelReader, TextReader, labels_group, texts_group
 from stream_al.stream.topics import ensure_topics
+from tests.data import rows
 from tests.stream.harness import send_raw
 
 pytestmark = pytest.mark.kafka
@@ -71,6 +72,31 @@ def test_texts_come_in_batches_and_every_handled_offset_is_committed(kafka_boots
     assert sum(batches) == TEXTS and max(batches) > 1
     assert max(batches) <= k.batch_max
     assert sum(committed(k, texts_group(k)).values()) == TEXTS  # ends of every partition
+
+
+def test_a_batch_holds_at_most_max_bytes_of_records_and_the_rest_come_with_the_next(
+    kafka_bootstrap
+):
+    k = kafka_settings(kafka_bootstrap)
+    texts = [text.encode() for text, _ in rows("ag_news", 300)]
+    send_raw(k.bootstrap, k.topics.texts, [(f"t-{i}".encode(), t) for i, t in enumerate(texts)])
+    seen: list[bytes] = []
+    sizes: list[int] = []
+    done = asyncio.Event()
+
+    async def handle(records: Sequence) -> None:
+        sizes.append(sum(len(r.value) for r in records))
+        seen.extend(r.value for r in records)
+        if len(seen) >= len(texts):
+            done.set()
+
+    reader = TextReader(k, handle)
+    reader.max_bytes = 5_000  # a few dozen news texts a batch, not the 300 batch_max allows
+    asyncio.run(read_until(reader, done))
+
+    assert len(sizes) > 3 and max(sizes) <= 5_000
+    assert sorted(seen) == sorted(texts)  # every record once: none lost, none twice
+    assert sum(committed(k, texts_group(k)).values()) == len(texts)
 
 
 def test_a_batch_whose_handler_never_returned_is_read_again(kafka_bootstrap):
