@@ -109,7 +109,9 @@ def rollback_in_force(state: RollbackState | None) -> records.RollbackInForce | 
 
 # ---- out of the core --------------------------------------------------------------------------
 def selected_item(p: records.Purchase) -> SelectedItem:
-    return SelectedItem(schema_version=SCHEMA_VERSION, **dataclasses.asdict(p))
+    # vars, not dataclasses.asdict: a purchase holds no dataclass, and asdict's deep copy was
+    # ~19 of the ~22 us each purchase cost here (benchmarks/README.md, issue 17)
+    return SelectedItem(schema_version=SCHEMA_VERSION, **vars(p))
 
 
 def selected_items(purchases_: Sequence[records.Purchase]) -> list[SelectedItem]:

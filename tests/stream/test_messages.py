@@ -282,3 +282,12 @@ def test_a_selected_item_converts_to_a_purchase_field_for_field():
     assert {f.name for f in dataclasses.fields(Purchase)} == set(SelectedItem.model_fields) - {
         "schema_version"}
     assert dataclasses.asdict(purchase(item)) == item.model_dump(exclude={"schema_version"})
+
+
+def test_a_purchase_converts_to_the_selected_item_vendors_read_and_back():
+    from stream_al.stream.conversion import purchase, selected_item
+
+    item = SelectedItem(schema_version=1, item_id="i-1", text="t", batch_id="b", strategy="s",
+                        reason="r", scores={"u": 0.5}, model_version=3, deadline=9.0, cost=2.0,
+                        group=4, priority=0.25, annotators=3, window=7)
+    assert selected_item(purchase(item)) == item
