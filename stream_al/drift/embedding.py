@@ -14,7 +14,7 @@ quantile (never below the largest permuted statistic). A test runs every ``check
 ``patience`` consecutive tests over the threshold raise an alarm, after which the detector
 collects a new reference from the items that follow.
 
-With ``project`` > 0 the detector reads each embedding through a fixed, seeded Gaussian random
+With ``project`` > 0 (the default, 64) the detector reads each embedding through a fixed, seeded Gaussian random
 projection to ``project`` dimensions (Johnson-Lindenstrauss: each squared distance is kept in
 expectation, with a relative spread of about sqrt(2 / project), 18% at 64), so every kernel row
 costs ``project`` instead of ``d`` multiply-adds per reference and window item (issue 17: the
@@ -55,7 +55,7 @@ class EmbeddingDrift:
     def __init__(self, reference_items: int = 400, window_items: int = 200,
                  check_every: int = 50, kernel: str = "rbf", alpha: float = 1e-4,
                  permutations: int = 500, patience: int = 2, seed: int = 0,
-                 project: int = 0) -> None:
+                 project: int = 64) -> None:
         if kernel not in KERNELS:
             raise ValueError(f"drift kernel must be one of {KERNELS}, got {kernel!r}")
         if not 0 < alpha < 1:
