@@ -40,7 +40,6 @@ import numpy as np
 
 from stream_al.config import OODSettings
 from stream_al.index.ann import BoundedIndex, nearest_distance
-from stream_al.index.buckets import PivotBuckets
 
 SEARCH_EF = 16
 """hnswlib's search breadth in the first pass (see the module's docstring)."""
@@ -274,10 +273,6 @@ class OODDetector:
         """The first pass over stream items (a graph once it holds more than 2,048 rows)."""
         self.rows = BoundedIndex(dim, capacity=s.capacity, exact_below=s.capacity)
         """The same vectors, exact: leave-one-out distances and the second pass."""
-        self.coarse = (PivotBuckets(dim, s.coarse_pivots, min(s.coarse_probes, s.coarse_pivots),
-                                    seed=seed) if s.coarse_pivots else None)
-        """The same vectors in buckets: the first pass while the index is exact (until the
-        index is a graph or evicts a vector, then dropped)."""
         self._loo: dict[int, float] = {}  # index id -> leave-one-out nearest distance
         self._added = 0  # BoundedIndex numbers vectors 0, 1, 2, ... in insertion order
         self._threshold = float("inf")
@@ -311,14 +306,10 @@ class OODDetector:
                else np.full(len(X), np.inf))
         self.index.add_many(X)
         self.rows.add_many(X)  # numbered as in the graph: 0, 1, 2, ... in insertion order
-        if self.coarse is not None:
-            self.coarse.add_many(self.rows.unit_rows(X))
         for i, d in enumerate(loo.tolist()):
             self._loo[self._added + i] = max(0.0, d)
         self._added += len(X)
         oldest_kept = self._added - self.settings.capacity  # the index evicts first in, first out
-        if oldest_kept > 0 or not self.index.exact:  # the buckets hold every vector ever added
-            self.coarse = None
         for stale in range(oldest_kept - len(X), oldest_kept):
             self._loo.pop(stale, None)
         self.reference.labelled_many(X, first_id=self._added - len(X))
@@ -384,28 +375,15 @@ class OODDetector:
         batch's product, which may differ from a product of the sampled rows alone in the
         last bit (OpenBLAS picks its kernels by shape: tests/index/test_products.py)."""
         X = np.ascontiguousarray(X, dtype=np.float32)
-        if self.coarse is not None and self.coarse.ready:
-            dist, similarity = self._coarse_distance_many(X), None
-        else:
-            similarity = (self.rows.similarities_many(X) if self.index.exact and len(self.rows)
-                          else None)  # index and rows hold the same vectors while it is exact
-            dist = self.distance_many(X) if similarity is None else nearest_distance(similarity)
+        similarity = (self.rows.similarities_many(X) if self.index.exact and len(self.rows)
+                      else None)  # index and rows hold the same vectors while it is exact
+        dist = self.distance_many(X) if similarity is None else nearest_distance(similarity)
         flags = dist > self.threshold
         if self.ready:
             self._flags.extend(flags.tolist())
         if self.reference.admit_many(X, self.rows, similarity):  # else the sample, and its quantile, stand
             self._calibrate()
         return dist, flags
-
-    def _coarse_distance_many(self, X: np.ndarray) -> np.ndarray:
-        """:meth:`distance_many` from the buckets: exact for every row beyond the threshold
-        (measured against every labelled row), within it an upper bound (the buckets')."""
-        assert self.coarse is not None
-        distance = self.coarse.upper_distance_many(self.rows.unit_rows(X))
-        over = np.flatnonzero(distance > self.threshold)
-        if len(over):
-            distance[over] = self.rows.nearest_distance_many(X[over])
-        return distance
 
     @property
     def recent_ratio(self) -> float:

@@ -384,38 +384,3 @@ def test_items_sampled_by_the_check_are_measured_from_its_product_as_alone(texts
     assert reused.seen == alone.seen == 600
     assert np.array_equal(reused._nearest, alone._nearest)
     np.testing.assert_allclose(reused.distances, alone.distances, rtol=1e-6, atol=1e-7)
-
-
-def test_the_bucketed_first_pass_flags_what_the_exact_one_flags():
-    """Past ``coarse_pivots * 64`` labelled items the first pass is the buckets': the same flags
-    and the same distances beyond the threshold, an upper bound within it, the same reference."""
-    _, _, bank = embedded("banking77", 4000)
-    labelled, stream = bank[:1500], bank[1500:]
-    _, _, sst = embedded("sst2", 300)
-    stream = np.vstack([stream[:1200], sst, stream[1200:]])  # another genre in the middle
-
-    def checked(pivots: int) -> tuple[OODDetector, np.ndarray, np.ndarray]:
-        d = OODDetector(bank.shape[1], OODSettings(coarse_pivots=pivots))
-        d.add_labelled_many(labelled)
-        out = [d.check_many(stream[start : start + 100]) for start in range(0, len(stream), 100)]
-        return d, np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
-
-    exact, exact_dist, exact_flags = checked(0)
-    coarse, coarse_dist, coarse_flags = checked(16)
-    assert coarse.coarse is not None and coarse.coarse.ready
-    assert exact_flags.sum() > 100  # the other genre, at least
-    assert np.array_equal(coarse_flags, exact_flags)
-    np.testing.assert_allclose(coarse_dist[exact_flags], exact_dist[exact_flags], atol=1e-6)
-    assert (coarse_dist >= exact_dist - 1e-6).all()
-    assert coarse.threshold == exact.threshold
-    assert np.array_equal(coarse.reference._nearest, exact.reference._nearest)
-    np.testing.assert_allclose(coarse.reference.distances, exact.reference.distances,
-                               rtol=1e-6, atol=1e-7)
-
-
-def test_the_buckets_are_dropped_once_the_index_evicts_or_is_a_graph(texts):
-    d = OODDetector(texts["labelled"].shape[1], OODSettings(capacity=400, coarse_pivots=4))
-    d.add_labelled_many(texts["labelled"][:300])
-    assert d.coarse is not None and d.coarse.ready
-    d.add_labelled_many(texts["labelled"][300:])  # 500 > capacity 400: the oldest evicted
-    assert d.coarse is None

@@ -162,10 +162,6 @@ class BoundedIndex:
             raise ValueError("similarities_many needs the exact rows (the index is a graph now)")
         return dot_rows(_unit(self._rows(X)), self._exact, order_free=True)
 
-    def unit_rows(self, X: np.ndarray) -> np.ndarray:
-        """``X`` as this index stores it: contiguous float32 rows of its width, unit norm."""
-        return _unit(self._rows(X))
-
     @property
     def exact_ids(self) -> np.ndarray:
         """The internal id of each exact row (empty once the index is a graph)."""
