@@ -474,15 +474,6 @@ class OODSettings(_Part):
     min_labels: int = Field(20, ge=2, description="labels before anything is called OOD")
     capacity: int = Field(10_000, ge=10, description="labelled vectors kept in the index "
                           "(the most recent; memory stays bounded)")
-    coarse_pivots: int = Field(
-        16, ge=0, description="while the labelled vectors are searched exactly, the first pass "
-        "multiplies a stream item only by those in its coarse_probes nearest of this many "
-        "buckets (an upper bound on its distance; the items it leaves over the threshold are "
-        "measured against all): the same flags for ~half the products (0: every item against "
-        "every labelled vector)"
-    )
-    coarse_probes: int = Field(2, ge=1, description="buckets each stream item is measured "
-                               "against in the coarse first pass (see coarse_pivots)")
 
 
 class PacingSettings(_Part):
