@@ -437,6 +437,10 @@ class DriftSettings(_Part):
                           "uncertainty) read: below 1 they cost that much less per item, and "
                           "their windows and check_every span 1/sample as many items, so a "
                           "drift is seen that much later")
+    project: int = Field(64, ge=0, description="embedding detector: dimensions of the fixed "
+                         "random projection it reads the embeddings through (0: none); its "
+                         "kernel rows then cost that many multiply-adds instead of the "
+                         "embedding's, with the same windows")
     seed: int = 0
 
 

@@ -293,10 +293,33 @@ class OODDetector:
         return self._threshold if self.ready else float("inf")
 
     def add_labelled_many(self, X: np.ndarray) -> None:
-        """Labelled items arrived: index them and update leave-one-out distances and threshold."""
+        """Labelled items arrived: index them and update leave-one-out distances (until the
+        stream calibrates the threshold) and the threshold."""
         X = np.ascontiguousarray(X, dtype=np.float32)
         if not len(X):
             return
+        # the leave-one-out distances stand in for the stream's sample until it holds
+        # REFERENCE_MIN measured items; from then on nothing reads them (a sampled item stays
+        # measured while labelled rows exist), so they are no longer kept up to date (issue 17:
+        # their k-nearest search was ~14% of the coordinator's labels path)
+        loo = (self._leave_one_out(X) if not self.calibrated_on_stream
+               else np.full(len(X), np.inf))
+        self.index.add_many(X)
+        self.rows.add_many(X)  # numbered as in the graph: 0, 1, 2, ... in insertion order
+        for i, d in enumerate(loo.tolist()):
+            self._loo[self._added + i] = max(0.0, d)
+        self._added += len(X)
+        oldest_kept = self._added - self.settings.capacity  # the index evicts first in, first out
+        for stale in range(oldest_kept - len(X), oldest_kept):
+            self._loo.pop(stale, None)
+        self.reference.labelled_many(X, first_id=self._added - len(X))
+        if oldest_kept > 0:
+            self.reference.evicted_before(oldest_kept, self.rows)
+        self._calibrate()
+
+    def _leave_one_out(self, X: np.ndarray) -> np.ndarray:
+        """Each new item's distance to its nearest other labelled item (old or new); the old
+        items' own distances shrink where a new item is nearer."""
         loo = np.full(len(X), np.inf)
         if len(self.rows):
             k = min(self.neighbours, len(self.rows))
@@ -310,18 +333,7 @@ class OODDetector:
             within = 1.0 - X @ X.T
             np.fill_diagonal(within, np.inf)
             loo = np.minimum(loo, within.min(axis=1))
-        self.index.add_many(X)
-        self.rows.add_many(X)  # numbered as in the graph: 0, 1, 2, ... in insertion order
-        for i, d in enumerate(loo.tolist()):
-            self._loo[self._added + i] = max(0.0, d)
-        self._added += len(X)
-        oldest_kept = self._added - self.settings.capacity  # the index evicts first in, first out
-        for stale in range(oldest_kept - len(X), oldest_kept):
-            self._loo.pop(stale, None)
-        self.reference.labelled_many(X, first_id=self._added - len(X))
-        if oldest_kept > 0:
-            self.reference.evicted_before(oldest_kept, self.rows)
-        self._calibrate()
+        return loo
 
     @property
     def calibrated_on_stream(self) -> bool:

@@ -384,3 +384,22 @@ def test_items_sampled_by_the_check_are_measured_from_its_product_as_alone(texts
     assert reused.seen == alone.seen == 600
     assert np.array_equal(reused._nearest, alone._nearest)
     np.testing.assert_allclose(reused.distances, alone.distances, rtol=1e-6, atol=1e-7)
+
+
+def test_once_the_stream_sets_the_threshold_labels_skip_the_leave_one_out_search(texts,
+                                                                                 monkeypatch):
+    """The labelled items' leave-one-out distances stand in only until ``REFERENCE_MIN``
+    sampled stream items are measured; after that a labels batch does not search them."""
+    d = OODDetector(texts["labelled"].shape[1])
+    d.add_labelled_many(texts["labelled"][:400])
+    seen(d, texts["normal"][:300])
+    assert d.calibrated_on_stream
+    threshold = d.threshold
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("k-nearest search of the labelled rows after calibration")
+
+    monkeypatch.setattr(d.rows, "query_many", no_search)
+    d.add_labelled_many(texts["labelled"][400:])
+    assert d.n_labelled == 500 and d.ready
+    assert d.threshold <= threshold  # more labels: the stream's items are nearer, never farther

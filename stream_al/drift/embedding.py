@@ -14,6 +14,14 @@ quantile (never below the largest permuted statistic). A test runs every ``check
 ``patience`` consecutive tests over the threshold raise an alarm, after which the detector
 collects a new reference from the items that follow.
 
+With ``project`` > 0 (the default, 64) the detector reads each embedding through a fixed, seeded Gaussian random
+projection to ``project`` dimensions (Johnson-Lindenstrauss: each squared distance is kept in
+expectation, with a relative spread of about sqrt(2 / project), 18% at 64), so every kernel row
+costs ``project`` instead of ``d`` multiply-adds per reference and window item (issue 17: the
+windows' kernel rows took ~8 us per candidate at 256 dimensions, ~4.5 at 64). The windows stay
+the same size, so the delay is bounded as before; what the projection can lose is power against
+a shift that moves few directions (benchmarks/README.md, "Issue 17, ninth pass").
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> def unit(x): return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
@@ -46,7 +54,8 @@ class EmbeddingDrift:
 
     def __init__(self, reference_items: int = 400, window_items: int = 200,
                  check_every: int = 50, kernel: str = "rbf", alpha: float = 1e-4,
-                 permutations: int = 500, patience: int = 2, seed: int = 0) -> None:
+                 permutations: int = 500, patience: int = 2, seed: int = 0,
+                 project: int = 64) -> None:
         if kernel not in KERNELS:
             raise ValueError(f"drift kernel must be one of {KERNELS}, got {kernel!r}")
         if not 0 < alpha < 1:
@@ -54,6 +63,8 @@ class EmbeddingDrift:
         if min(reference_items, window_items, check_every, permutations, patience) < 1:
             raise ValueError("drift window sizes, check_every, permutations and patience "
                              "must be >= 1")
+        if project < 0:
+            raise ValueError(f"drift project must be >= 0 (0: no projection), got {project}")
         self.reference_items = reference_items
         self.window_items = window_items
         self.check_every = check_every
@@ -61,6 +72,10 @@ class EmbeddingDrift:
         self.alpha = alpha
         self.permutations = permutations
         self.patience = patience
+        self.project = project
+        self._projection: np.ndarray | None = None
+        """(d, project), drawn from ``[seed, 2]`` when the first rows say ``d``."""
+        self._seed = seed
         self._rng = np.random.default_rng(seed)
         self.region: DriftRegion | None = None
         self.reset()
@@ -101,6 +116,7 @@ class EmbeddingDrift:
         X = np.asarray(values, dtype=np.float32)
         if X.ndim != 2:
             raise ValueError(f"embedding drift needs rows of shape (n, d), got {X.shape}")
+        X = self.projected(X)
         alarms: list[DriftAlarm] = []
         i = 0
         while i < len(X):
@@ -126,6 +142,17 @@ class EmbeddingDrift:
 
     def update_one(self, x: np.ndarray, position: int) -> list[DriftAlarm]:
         return self.update_many(np.asarray(x, dtype=np.float32).reshape(1, -1), position)
+
+    def projected(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as the detector reads it: through its random projection if ``project`` > 0
+        and below ``X``'s dimension, else as it is."""
+        if not 0 < self.project < X.shape[1]:
+            return X
+        if self._projection is None or len(self._projection) != X.shape[1]:
+            rng = np.random.default_rng([self._seed, 2])
+            self._projection = (rng.standard_normal((X.shape[1], self.project))
+                                / math.sqrt(self.project)).astype(np.float32)
+        return X @ self._projection
 
     # ---- internals ------------------------------------------------------------------------
     def _gram(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -187,7 +214,8 @@ class EmbeddingDrift:
         self._streak = self._streak + 1 if self._score > self.threshold else 0
         if self._streak < self.patience:
             return False
-        self.region = DriftRegion(self._reference, Y.copy(), self.kernel, self._sigma2)
+        self.region = DriftRegion(self._reference, Y.copy(), self.kernel, self._sigma2,
+                                  self._projection if self.project else None)
         return True
 
 
@@ -200,15 +228,21 @@ class DriftRegion:
     """
 
     def __init__(self, reference: np.ndarray, recent: np.ndarray, kernel: str,
-                 sigma2: float) -> None:
+                 sigma2: float, projection: np.ndarray | None = None) -> None:
+        """``projection``: the detector's random projection, which ``reference`` and
+        ``recent`` were read through (None: none)."""
+        self.projection = projection
         self.reference = reference
         self.recent = recent
         self.kernel = kernel
         self.sigma2 = sigma2
-        self._scale = max(float(np.abs(self.witness_many(recent)).max()), 1e-12)
+        self._scale = max(float(np.abs(self._witness(recent)).max()), 1e-12)
 
     def witness_many(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
+        return self._witness(X if self.projection is None else X @ self.projection)
+
+    def _witness(self, X: np.ndarray) -> np.ndarray:
         return (gram(X, self.recent, self.kernel, self.sigma2).mean(axis=1)
                 - gram(X, self.reference, self.kernel, self.sigma2).mean(axis=1))
 

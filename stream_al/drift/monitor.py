@@ -38,7 +38,8 @@ class DriftMonitor:
         s = settings or DriftSettings()
         self.settings = s
         self.embedding = EmbeddingDrift(s.reference_items, s.window_items, s.check_every,
-                                        s.kernel, s.alpha, s.permutations, s.patience, s.seed)
+                                        s.kernel, s.alpha, s.permutations, s.patience, s.seed,
+                                        s.project)
         self.uncertainty = UncertaintyDrift(s.uncertainty_block, s.uncertainty_warmup_blocks,
                                             s.uncertainty_k, s.uncertainty_h)
         self.error = ErrorRateDrift(s.error_delta)

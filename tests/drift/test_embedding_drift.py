@@ -115,3 +115,40 @@ def test_the_windows_kernel_is_the_rbf_gram_matrix_bit_for_bit() -> None:
         assert got.dtype == np.float32 and got.flags.c_contiguous
         assert np.array_equal(got, expected), (m, n)
         assert np.array_equal(got, gram(A, B, "rbf", sigma2)), (m, n)
+
+
+@pytest.mark.parametrize("project", [0, 32])
+def test_with_the_full_embeddings_or_fewer_dimensions_the_alarm_comes_as_soon(ag_news, project):
+    """The default reads embeddings through a 64-dimensional random projection (the tests
+    above); without it, or through 32 dimensions, the same windows give the same bound on the
+    delay, and a stationary stream raises nothing."""
+    labels, X = ag_news
+    stream = emerging_classes(labels, ["World", "Sports"], SHIFT_AT, length=3000, seed=0)
+    positions, detector = alarms_on(X, stream.order, project=project)
+    after = [p for p in positions if p >= SHIFT_AT]
+    assert after and not [p for p in positions if p < SHIFT_AT]
+    assert after[0] - SHIFT_AT < detector.window_items + detector.patience * detector.check_every
+    calm = stationary(labels, length=6000, test_per_class=0, seed=0)
+    assert alarms_on(X, calm.order, project=project)[0] == []
+
+
+def test_the_projected_region_weighs_full_embeddings_through_the_same_projection(ag_news):
+    labels, X = ag_news
+    stream = emerging_classes(labels, ["World", "Sports"], SHIFT_AT, length=3000, seed=0)
+    detector = EmbeddingDrift(seed=0)
+    detector.update_many(X[stream.order], start=0)
+    assert detector.region is not None and detector.region.reference.shape[1] == 64
+    held_out = stream.test_after
+    weight = detector.region.weight_many(X[held_out])  # 256 dimensions in, projected inside
+    new = np.isin(np.array(labels)[held_out], ["Business", "Sci/Tech"])
+    assert weight[new].mean() > weight[~new].mean() + 0.1
+
+
+def test_the_projection_is_fixed_by_the_seed_and_skipped_when_it_would_not_shrink():
+    X = np.random.default_rng(0).normal(size=(5, 32)).astype(np.float32)
+    a, b = EmbeddingDrift(seed=3, project=8), EmbeddingDrift(seed=3, project=8)
+    assert np.array_equal(a.projected(X), b.projected(X)) and a.projected(X).shape == (5, 8)
+    assert not np.array_equal(a.projected(X), EmbeddingDrift(seed=4, project=8).projected(X))
+    assert EmbeddingDrift(project=32).projected(X) is X
+    with pytest.raises(ValueError, match="project must be >= 0"):
+        EmbeddingDrift(project=-1)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from stream_al.config import Settings
 from stream_al.learn import ModelSnapshot
 from stream_al.score.batch import ScoredBatch, score_many
-from stream_al.select.balanced import CoverThenBalance
+from stream_al.select.balanced import CoverThenBalance, RecentPurchases
 from stream_al.select.class_balance import balancing_quotas
 from stream_al.select.coverage import farthest_first
 from stream_al.select.stage import SelectionStage
@@ -169,3 +169,25 @@ def test_a_candidate_not_bought_stays_a_candidate_for_the_next_label():
     assert [s.item_id for s in feed(stage, first)] in (["edge-1"], ["edge-2"])
     second = [s.item_id for s in feed(stage, near_c0(20, 100))]
     assert second and second[0] in ("edge-1", "edge-2")  # the other edge, kept from before
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.lists(st.integers(1, 9), min_size=0, max_size=8),
+       st.integers(0, 14), st.integers(0, 1000))
+def test_the_distance_to_the_newest_purchases_is_the_brute_force_one(capacity, adds, newest, seed):
+    rng = np.random.default_rng(seed)
+    recent, bought = RecentPurchases(capacity), []
+    for n in adds:
+        X = rng.normal(size=(n, 6)).astype(np.float32)
+        recent.add_many(X)
+        bought += list(X)
+    queries = rng.normal(size=(5, 6)).astype(np.float32)
+    kept = bought[-min(newest, capacity):] if newest else []
+    expected = (1.0 - (queries @ np.array(kept).T).max(axis=1) if kept
+                else np.full(5, 2.0, dtype=np.float32))
+    np.testing.assert_allclose(recent.nearest_distance_many(queries, newest), expected, rtol=1e-5,
+                               atol=1e-5)
+    everything = bought[-capacity:]
+    np.testing.assert_allclose(recent.nearest_distance_many(queries),
+                               1.0 - (queries @ np.array(everything).T).max(axis=1)
+                               if everything else np.full(5, 2.0), rtol=1e-5, atol=1e-5)
