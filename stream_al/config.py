@@ -193,6 +193,13 @@ class SelectionSettings(_Part):
         2, ge=0, description="balanced: coverage until the model knows two classes and has this"
         " many bought labels per class it knows (stream_al/select/balanced.py)"
     )
+    explore: float = Field(0.0, ge=0, le=1, description="balanced, trusted: share of purchases "
+                           "drawn uniformly among the candidates")
+    quotas: bool = Field(True, description="balanced, trusted: class-balancing quotas")
+    margin_density: float | None = Field(None, ge=0, description="balanced, trusted: exponent "
+                                         "of typicality on the margin (unset: density_weight)")
+    sampling: Literal["top", "proportional"] = Field("top", description="balanced, trusted: "
+                                                     "the most informative, or draws ∝ it")
     text_weight: float = Field(
         0.0, ge=0, description="balanced: weight of the text signals of score/linguistic.py when"
         " the batches carry them (measured not to pay: benchmarks/README.md)"
