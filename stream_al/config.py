@@ -125,6 +125,9 @@ class LearnerSettings(_Part):
                          "(a stratified sample): bounds its cost")
     cv_growth: float = Field(1.5, gt=1, description="search l2 again when the labels grew by "
                              "this factor since the last search")
+    cv_rule: Literal["best", "one_se"] = Field("best", description="the search's choice: "
+                                              "the best accuracy, or the strongest l2 within "
+                                              "one standard error of it")
     cv_min_labels: int = Field(10, ge=2, description="labels before the first search for l2 "
                                "(and at least cv_folds per class seen: one per class and fold)")
     max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")
