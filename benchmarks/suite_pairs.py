@@ -10,28 +10,47 @@ order and settings per seed) and compares them, seed by seed, with the same runs
     python -m benchmarks.suite_pairs --report runs/pairs.jsonl --before runs/suite/results.json
     STREAM_AL_LEARNER__PSEUDO_LABELS=0 python -m benchmarks.suite_pairs --quick --out runs/off.jsonl
     python -m benchmarks.suite_pairs --report runs/pairs.jsonl --before runs/off.jsonl
+
+A variant of the default selector (``--selection KEY=VALUE``, set as ``STREAM_AL_SELECTION__KEY``
+for every run) is named in each row; ``--methods default`` skips random (the variant does not
+change it). ``--variants`` compares the default's rows of two variants in files, paired by seed::
+
+    python -m benchmarks.suite_pairs --quick --seeds 20 --budgets 0.01 0.05 200 --out runs/base.jsonl
+    python -m benchmarks.suite_pairs --quick --seeds 20 --methods default --selection explore=0.2 \
+        --out runs/explore.jsonl
+    python -m benchmarks.suite_pairs --variants runs/base.jsonl runs/explore.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics as st
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import orjson
 
-from benchmarks.suite import SETS, Config, load_set, set_up_process, stream_al_runs
+from benchmarks.suite import SETS, Config, budget_fraction, load_set, set_up_process, stream_al_runs
 
 METHODS = ("random", "default")
 
 
-def run(name: str, seed: int, config: Config, budget: float) -> dict:
+def run(name: str, seed: int, config: Config, budget: float,
+        methods: Sequence[str] = METHODS, variant: str = "") -> dict:
+    """One set, seed and budget (a fraction, or a label count above 1)."""
+    from stream_al.runtime import limit_blas_threads
+
+    limit_blas_threads()
     data, X = load_set(name, config.embedder, config.max_rows)
-    runs, sim = stream_al_runs(data, X, config, seed, budget, METHODS)
+    fraction = budget_fraction(budget, len(data) - config.test_size)
+    runs, sim = stream_al_runs(data, X, config, seed, fraction, methods)
     return {"set": name, "seed": seed, "budget": budget, "stream": sim.stream_length,
+            "embedder": config.embedder, "variant": variant,
             "runs": {r.name: {"labels": r.labels_used, "acc": r.final_accuracy,
                               "f1": r.macro_f1, "auc": r.auc} for r in runs}}
 
@@ -84,6 +103,57 @@ def report(rows: Sequence[dict], before: dict) -> list[str]:
     return lines
 
 
+def variant_rows(path: Path) -> dict[tuple[str, str, float, int], dict]:
+    """(embedder, set, budget, seed) -> the default's run in a file of this script's lines."""
+    rows = [orjson.loads(line) for line in path.read_text().splitlines() if line]
+    return {(r.get("embedder", "minilm"), r["set"], float(r["budget"]), r["seed"]):
+            r["runs"]["default"] for r in rows if "default" in r["runs"]}
+
+
+def _budget_name(budget: float) -> str:
+    return f"{budget:.0%}" if budget <= 1 else f"{budget:.0f} labels"
+
+
+def variants_report(base: Path, other: Path, randoms: Path | None = None) -> list[str]:
+    """Per embedder, set and budget, over the seeds both files have: the default's accuracy in
+    ``base`` → ``other``, the paired difference (mean ± std, points), its standard error, the
+    seeds ``other`` is ahead / behind, the AUC's and macro-F1's paired differences, and (from
+    ``randoms``, else ``base``) ``other`` − random; then the mean over the cells."""
+    old, new = variant_rows(base), variant_rows(other)
+    rand = {(r.get("embedder", "minilm"), r["set"], float(r["budget"]), r["seed"]):
+            r["runs"]["random"] for path in {randoms or base, base}
+            for r in (orjson.loads(line) for line in path.read_text().splitlines() if line)
+            if "random" in r["runs"]}
+    lines = ["| embedder | set | budget | seeds | default base → variant | Δ acc (pts) | s.e. "
+             "| ahead / behind | Δ AUC (pts) | Δ macro-F1 (pts) | variant − random (pts) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    cells = sorted({k[:3] for k in new if k in old})
+    means = []
+    for cell in cells:
+        seeds = sorted(k[3] for k in new if k[:3] == cell and k in old)
+        pairs = [(old[cell + (s,)], new[cell + (s,)]) for s in seeds]
+        d = {m: [100 * (b[m] - a[m]) for a, b in pairs] for m in ("acc", "auc", "f1")}
+        gap = [100 * (new[cell + (s,)]["acc"] - rand[cell + (s,)]["acc"]) for s in seeds
+               if cell + (s,) in rand]
+        se = st.stdev(d["acc"]) / math.sqrt(len(seeds)) if len(seeds) > 1 else float("nan")
+        means.append(st.mean(d["acc"]))
+        lines.append(
+            f"| {cell[0]} | {cell[1]} | {_budget_name(cell[2])} | {len(seeds)} "
+            f"| {st.mean(a['acc'] for a, _ in pairs):.3f} → {st.mean(b['acc'] for _, b in pairs):.3f} "
+            f"| {_pm(d['acc'])} | {se:.1f} | {sum(x > 0 for x in d['acc'])} / "
+            f"{sum(x < 0 for x in d['acc'])} | {_pm(d['auc'])} | {_pm(d['f1'])} "
+            f"| {_pm(gap) if gap else '–'} |")
+    if means:
+        lines.append(f"\nmean Δ accuracy over the {len(means)} cells: {st.mean(means):+.2f} pts; "
+                     f"cells ahead / behind: {sum(m > 0 for m in means)} / "
+                     f"{sum(m < 0 for m in means)}")
+    return lines
+
+
+def _task(args: tuple) -> dict:
+    return run(*args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     set_up_process("benchmarks.suite_pairs", argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -96,23 +166,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/pairs.jsonl"), help="appended to")
     parser.add_argument("--report", type=Path, help="print the comparison of this file and stop")
     parser.add_argument("--before", type=Path, help="--report: the suite's results.json")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--selection", action="append", default=[], metavar="KEY=VALUE",
+                        help="a selection setting for every run (repeatable), named in the rows")
+    parser.add_argument("--jobs", type=int, default=1, help="processes (one task: set, seed, "
+                        "budget)")
+    parser.add_argument("--variants", type=Path, nargs=2, metavar=("BASE", "OTHER"),
+                        help="print the default's paired differences between two files and stop")
+    parser.add_argument("--randoms", type=Path, help="--variants: the file with random's runs")
     args = parser.parse_args(argv)
+    if args.variants:
+        print("\n".join(variants_report(*args.variants, args.randoms)))
+        return 0
     if args.report:
         rows = [orjson.loads(line) for line in args.report.read_text().splitlines() if line]
         print("\n".join(report(rows, before_rows(args.before))))
         return 0
     config = (Config(embedder=args.embedder, max_rows=2000, test_size=500) if args.quick
               else Config(embedder=args.embedder))
+    for key, value in (kv.split("=", 1) for kv in args.selection):
+        os.environ[f"STREAM_AL_SELECTION__{key.upper()}"] = value
+    variant = ",".join(args.selection)
+    tasks = [(name, seed, config, budget, tuple(args.methods), variant) for name in args.sets
+             for seed in range(args.first_seed, args.seeds) for budget in args.budgets]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("ab") as out:
-        for name in args.sets:
-            for seed in range(args.first_seed, args.seeds):
-                for budget in args.budgets:
-                    row = run(name, seed, config, budget)
-                    out.write(orjson.dumps(row) + b"\n")
-                    out.flush()
-                    print(name, seed, budget, {m: r["acc"] for m, r in row["runs"].items()},
-                          flush=True)
+    with args.out.open("ab") as out, ProcessPoolExecutor(max(1, args.jobs)) as pool:
+        rows = pool.map(_task, tasks) if args.jobs > 1 else map(_task, tasks)
+        for row in rows:
+            out.write(orjson.dumps(row) + b"\n")
+            out.flush()
+            print(row["set"], row["seed"], row["budget"],
+                  {m: r["acc"] for m, r in row["runs"].items()}, flush=True)
     return 0
 
 

@@ -125,6 +125,10 @@ class LearnerSettings(_Part):
                          "(a stratified sample): bounds its cost")
     cv_growth: float = Field(1.5, gt=1, description="search l2 again when the labels grew by "
                              "this factor since the last search")
+    cv_rule: Literal["best", "one_se"] = Field("best", description="the search's choice: "
+                                              "the best accuracy, or the strongest l2 within "
+                                              "one standard error of it (measured: -1 to -3 "
+                                              "points on SST-2; benchmarks/README.md)")
     cv_min_labels: int = Field(10, ge=2, description="labels before the first search for l2 "
                                "(and at least cv_folds per class seen: one per class and fold)")
     max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")
@@ -193,6 +197,17 @@ class SelectionSettings(_Part):
         2, ge=0, description="balanced: coverage until the model knows two classes and has this"
         " many bought labels per class it knows (stream_al/select/balanced.py)"
     )
+    explore: float = Field(0.0, ge=0, le=1, description="balanced, trusted: share of purchases "
+                           "drawn uniformly among the candidates (0.2 measured on the binary "
+                           "sets: +1 point on SST-2/MR at 1-5%, -1 on SUBJ; benchmarks/README.md)")
+    quotas: bool = Field(True, description="balanced, trusted: class-balancing quotas "
+                       "(off measured on the binary sets: within noise; benchmarks/README.md)")
+    margin_density: float | None = Field(None, ge=0, description="balanced, trusted: exponent "
+                                         "of typicality on the margin (unset: density_weight; 0 "
+                                         "measured on the binary sets: within noise, SUBJ 1% -3.8)")
+    sampling: Literal["top", "proportional"] = Field("top", description="balanced, trusted: "
+                                                     "the most informative, or draws ∝ it "
+                                                     "(measured: -0.65 points on the binary sets)")
     text_weight: float = Field(
         0.0, ge=0, description="balanced: weight of the text signals of score/linguistic.py when"
         " the batches carry them (measured not to pay: benchmarks/README.md)"

@@ -59,7 +59,7 @@ class L2Search:
 
     def __init__(self, grid: Sequence[float] = DEFAULT_GRID, folds: int = 5, rows: int = 1000,
                  growth: float = 1.5, min_labels: int = 10, prior: float = 1e-3,
-                 max_iter: int = 100, seed: int = 0) -> None:
+                 max_iter: int = 100, seed: int = 0, rule: str = "best") -> None:
         if not grid or min(grid) <= 0:
             raise ValueError(f"the l2 grid needs positive values, got {list(grid)}")
         if folds < 2:
@@ -70,6 +70,7 @@ class L2Search:
         self.grid = tuple(sorted((float(v) for v in grid), reverse=True))
         self.folds, self.rows, self.growth = folds, rows, growth
         self.min_labels, self.max_iter, self.seed = max(min_labels, folds), max_iter, seed
+        self.rule = rule
         self.l2 = float(prior)
         """The current choice (``prior`` until the first search)."""
         self.searched_at = 0
@@ -128,6 +129,11 @@ class L2Search:
         several = predicts.sum(axis=1) >= 2
         best = max(range(len(candidates)),
                    key=lambda j: (bool(several[j]) or not several.any(), correct[j], -nll[j]))
+        if self.rule == "one_se":  # the strongest penalty within one standard error of the best
+            p = correct[best] / len(ys)
+            floor = correct[best] - np.sqrt(p * (1 - p) * len(ys))
+            best = min(j for j in range(len(candidates))
+                       if (several[j] or not several.any()) and correct[j] >= floor)
         self.l2 = candidates[best]
         return self.l2
 

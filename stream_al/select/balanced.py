@@ -108,11 +108,18 @@ class CoverThenBalance(DiverseReservoir):
     def __init__(self, rescorer: Informativeness, kind: str = "margin", max_clusters: int = 64,
                  size: int = 32, batch_interval: int = 200, novelty_weight: float = 0.0,
                  min_separation: float = 0.05, density_weight: float = 0.5,
-                 cold_labels: int = 2, text_weight: float = 0.0, seed: int = 0) -> None:
+                 cold_labels: int = 2, text_weight: float = 0.0, seed: int = 0,
+                 explore: float = 0.0, quotas: bool = True, margin_density: float | None = None,
+                 sampling: str = "top") -> None:
         super().__init__(rescorer, kind, max_clusters, size, batch_interval, novelty_weight,
                          min_separation, density_weight, seed)
         self.cold_labels = cold_labels
         self.text_weight = text_weight
+        self.explore = explore
+        self.quotas = quotas
+        self.margin_density = density_weight if margin_density is None else margin_density
+        self.sampling = sampling
+        self._explore_rng = np.random.default_rng([seed, 14])
         self.recent = RecentPurchases()
         self._bought_at: deque[int] = deque(maxlen=max(MIN_BATCH_LABELS, max_clusters // 2))
         """Offer count (``_seq``) at each of the last purchases: the candidates' window."""
@@ -161,12 +168,20 @@ class CoverThenBalance(DiverseReservoir):
         covering = pool[farthest_first(X[pool], (typical * self._cost_factor(X))[pool],
                                        self.recent.X, n_cover)]
         rest = np.setdiff1d(fresh, covering)
-        priority = (self.rescorer.informativeness_many(X) * typical if n_cover < n
-                    else typical)
-        balancing = rest[self._balanced(X[rest], priority[rest], n - len(covering))]
+        exploring = np.zeros(0, dtype=np.int64)
+        if n_cover < n and self.explore > 0 and len(rest):
+            k = int(self._explore_rng.binomial(n - len(covering), self.explore))
+            exploring = self._explore_rng.permutation(rest)[:k]
+            rest = np.setdiff1d(rest, exploring)
+        priority = (self.rescorer.informativeness_many(X) * typical ** (
+            self.margin_density / self.density_weight if self.density_weight > 0 else 0.0)
+            if n_cover < n else typical)
+        balancing = rest[self._balanced(X[rest], priority[rest],
+                                        n - len(covering) - len(exploring))]
         costs = held.batch.costs.tolist()
         out, spent = [], []
-        for reason, picked in (("coverage", covering), ("balanced", balancing)):
+        for reason, picked in (("coverage", covering), ("explore", exploring),
+                               ("balanced", balancing)):
             bought = []
             for i in picked.tolist():
                 if budget.can_spend(costs[i]):
@@ -206,15 +221,23 @@ class CoverThenBalance(DiverseReservoir):
         informative within each class, none within ``min_separation`` of another."""
         if n <= 0 or not len(X):
             return np.zeros(0, dtype=np.int64)
-        predicted, bought = self._predicted(X), self._predicted_recent()
-        k = int(max(predicted.max(initial=0), bought.max(initial=0))) + 1
-        quota = balancing_quotas(n, np.bincount(bought, minlength=k),
-                                 np.bincount(predicted, minlength=k))
+        if self.quotas:
+            predicted, bought = self._predicted(X), self._predicted_recent()
+            k = int(max(predicted.max(initial=0), bought.max(initial=0))) + 1
+            quota = balancing_quotas(n, np.bincount(bought, minlength=k),
+                                     np.bincount(predicted, minlength=k))
+        else:
+            predicted, quota = np.zeros(len(X), dtype=np.int64), np.array([n])
         picked: list[int] = []
         for c in np.flatnonzero(quota).tolist():
             members = np.flatnonzero(predicted == c)
             left = int(quota[c])
-            for i in members[np.argsort(-priority[members], kind="stable")].tolist():
+            if self.sampling == "proportional":  # Efraimidis-Spirakis keys: draws ∝ priority
+                keys = (np.log(self._explore_rng.random(len(members)))
+                        / np.maximum(priority[members], 1e-12))
+            else:
+                keys = priority[members]
+            for i in members[np.argsort(-keys, kind="stable")].tolist():
                 if left == 0:
                     break
                 if picked and float((1.0 - X[picked] @ X[i]).min()) < self.min_separation:

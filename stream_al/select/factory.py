@@ -47,7 +47,10 @@ def make_selector(name: str, selection: SelectionSettings, budget: BudgetSetting
                                 selection.reservoir_size, selection.batch_interval,
                                 selection.novelty_weight, density_weight=selection.density_weight,
                                 cold_labels=selection.cold_labels,
-                                text_weight=selection.text_weight, seed=seed)
+                                text_weight=selection.text_weight, seed=seed,
+                                explore=selection.explore, quotas=selection.quotas,
+                                margin_density=selection.margin_density,
+                                sampling=selection.sampling)
     if name == "bandit":
         arms = [a for a in selection.bandit_arms if a not in ("bandit", "default")]
         if len(arms) != len(selection.bandit_arms):

@@ -122,3 +122,17 @@ def test_the_search_never_settles_on_a_model_that_predicts_one_class_when_anothe
     model.learn_many(X, [str(label) for label in y])
     assert len(set(model.predict_proba_many(X).argmax(axis=1))) == 2
     assert l2 < max(search.grid)
+
+
+@pytest.mark.parametrize("name", ["sst2", "ag_news"])
+def test_the_one_se_rule_takes_the_strongest_penalty_within_a_standard_error_of_the_best(
+        real_slice, name):
+    X, labels = real_slice(name, 300)
+    y, k = encoded(labels)
+    best, one_se = L2Search(seed=0), L2Search(seed=0, rule="one_se")
+    l2_best, l2_one_se = best.choose(X, y, k), one_se.choose(X, y, k)
+    top = max(best.scores.values())
+    assert l2_one_se >= l2_best
+    assert one_se.scores[l2_one_se] >= top - np.sqrt(top * (1 - top) / len(y))
+    stronger = [v for v in one_se.grid if v > l2_one_se]
+    assert all(one_se.scores[v] < top - np.sqrt(top * (1 - top) / len(y)) for v in stronger)

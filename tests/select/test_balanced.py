@@ -191,3 +191,36 @@ def test_the_distance_to_the_newest_purchases_is_the_brute_force_one(capacity, a
     np.testing.assert_allclose(recent.nearest_distance_many(queries),
                                1.0 - (queries @ np.array(everything).T).max(axis=1)
                                if everything else np.full(5, 2.0), rtol=1e-5, atol=1e-5)
+
+
+def test_with_explore_one_every_trusted_label_is_a_uniform_draw_among_the_candidates():
+    reasons, picked = [], []
+    for seed in (0, 1):
+        stage = stage_for(fraction=0.05, explore=1.0, seed=seed)
+        batch, which = blobs(400, [0.5, 0.5], seed=0)
+        centre = np.stack([batch.X[which == c].mean(axis=0) for c in (0, 1)])
+        stage.set_model(ModelSnapshot(1, ("a", "b"), (centre * 10).astype(np.float32),
+                                      np.zeros(2, dtype=np.float32)))
+        stage.selector.recent.add_many(batch.X[:10])  # trusted
+        chosen = [feed(stage, blobs(40, [0.5, 0.5], seed=s, start=100 * s)[0]) for s in range(1, 6)]
+        reasons += [c.reason for cs in chosen for c in cs]
+        picked.append([c.item_id for cs in chosen for c in cs])
+    assert reasons and set(reasons) == {"explore"}
+    assert picked[0] != picked[1]  # the draw follows the selection seed
+
+
+def test_without_quotas_the_most_informative_candidate_is_bought_whatever_its_class():
+    model, c0, boundary = two_class_model_and_boundary()
+    c1 = model.weights[1] / 10
+    rng = np.random.default_rng(0)
+    X = np.vstack([c0 + 0.05 * rng.normal(size=(9, DIM)), c1 + 0.05 * rng.normal(size=(9, DIM))])
+    X = np.vstack([X / np.linalg.norm(X, axis=1, keepdims=True), boundary]).astype(np.float32)
+    ids = [f"a-{i}" for i in range(9)] + [f"b-{i}" for i in range(9)] + ["edge-1", "edge-2"]
+    bought = {}
+    for quotas in (True, False):
+        stage = stage_for(fraction=0.05, batch_interval=1000, quotas=quotas)
+        stage.set_model(model)
+        stage.selector.recent.add_many(X[:9])  # trusted: 9 bought, all predicted class a
+        bought[quotas] = [s.item_id for s in feed(stage, ScoredBatch(list(ids), X.copy()))]
+    assert bought[True][0].startswith("b-")  # the quota: class b, bought least so far
+    assert bought[False] in (["edge-1"], ["edge-2"])  # no quota: the least confident item
