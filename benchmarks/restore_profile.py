@@ -118,8 +118,8 @@ def image_roundtrip(name: str, db: sqlite3.Connection) -> None:
 
 def resume_timing(s: Settings, embedder, items, labels, suffix: int, now: float, model) -> None:
     """Format 3 against a full restore, on the same history (see the module)."""
-    from stream_al.loop.resume import image_of, resume
     from stream_al.loop.admission import AdmissionState
+    from stream_al.loop.resume import image_of, resume
     from stream_al.stream.checkpoint_image import CheckpointImage, decode, encode
     from stream_al.stream.rebuild import TopicState
 

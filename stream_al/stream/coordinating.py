@@ -108,7 +108,8 @@ class CoordinatorShell:
         ``state`` (the last image and the records since, or every record), off the lock, in a
         thread."""
         return resuming.image_bytes(resuming.rebuilt(self._fresh, self._admission, state,
-                                                     records, time.time()), state)
+                                                     records, time.time(), image_only=True),
+                                    state)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking core work off the event loop (heartbeats and fetches go on)."""

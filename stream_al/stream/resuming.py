@@ -34,11 +34,13 @@ class Rebuilt:
 
 
 def rebuilt(make: Callable[[], Coordinator], caps: Callable[[], Admission], state: TopicState,
-            records: Callable[[], TopicState], now: float) -> Rebuilt:
+            records: Callable[[], TopicState], now: float, image_only: bool = False) -> Rebuilt:
     """A coordinator (``make`` builds a fresh one, ``caps`` fresh caps on labels) rebuilt from
     ``state``: ``state.image`` resumed with the records after it, or (no image, or records it
     cannot take: a warning says why) every record, ``records()`` (``state`` itself when it
-    has no image)."""
+    has no image). ``image_only``: to be imaged, nothing else (``Coordinator.image_only``)."""
+    if image_only:
+        make = _image_only(make)
     if state.image is not None:
         try:
             return _resumed(make, caps, state, now)
@@ -51,6 +53,14 @@ def rebuilt(make: Callable[[], Coordinator], caps: Callable[[], Admission], stat
     c = make()
     return Rebuilt(c, c.restore(state.selected, state.expired, labels, *_history(state, now)),
                    admission, False)
+
+
+def _image_only(make: Callable[[], Coordinator]) -> Callable[[], Coordinator]:
+    def fresh() -> Coordinator:
+        c = make()
+        c.image_only = True
+        return c
+    return fresh
 
 
 def _resumed(make: Callable[[], Coordinator], caps: Callable[[], Admission], state: TopicState,

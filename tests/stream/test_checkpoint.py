@@ -250,7 +250,8 @@ def imaging(kafka_bootstrap: str, tmp_path: Path) -> tuple[Settings, Checkpoints
                                       annotation={"learn_from": "labels"}))
     ensure_topics(s.kafka)
     return s, Checkpoints(s.checkpoint, s.kafka, lambda state, records: image_bytes(
-        rebuilt(lambda: fresh(s), lambda: caps(s), state, records, time.time()), state))
+        rebuilt(lambda: fresh(s), lambda: caps(s), state, records, time.time(), image_only=True),
+        state))
 
 
 def fresh(settings: Settings) -> Coordinator:
