@@ -384,7 +384,12 @@ class Checkpoints:
         newest checkpoint's segments followed by it (a rebuild whose image cannot be resumed)."""
         if state.image is None or self.manifest is None:
             return state
-        return with_records(self.kafka, self.manifest, state)
+        try:
+            return with_records(self.kafka, self.manifest, state)
+        except CheckpointError as e:
+            log.warning("the checkpoint's segments are not usable (%s): reading every topic in "
+                        "full instead", e)
+            return read_state(self.kafka)
 
     def due(self, now: float) -> bool:
         if not self.settings.enabled:

@@ -345,6 +345,28 @@ def test_a_damaged_image_is_not_used_the_records_are(imaging, caplog):
                                                                 read_state(settings.kafka))
 
 
+def test_an_image_that_cannot_be_resumed_over_damaged_segments_reads_every_topic(imaging,
+                                                                                caplog):
+    settings, checkpoints = imaging
+    history(settings, 0, 100, time.time())
+    manifest = write_checkpoint(checkpoints, settings, read_state(settings.kafka))
+    body = orjson.loads(manifest.to_bytes())["body"]
+    body["segments"][0]["sha256"] = "0" * 64  # the image is fine, its segment is not
+    _manifest_record(settings, _signed(body))
+    send_raw(settings.kafka.bootstrap, settings.kafka.topics.labels, [(b"i-7", orjson.dumps({
+        "schema_version": 1, "item_id": "i-7", "label": "World", "annotator_id": "ann-9",
+        "timestamp": time.time() + 999}))])  # the image cannot take it
+    loader = Checkpoints(settings.checkpoint, settings.kafka)
+    via = loader.load()
+    assert via.image is not None
+    with caplog.at_level(logging.WARNING):
+        r = restored_from(settings, via, loader)
+    assert any("segments are not usable" in m and "seg/0: the checksum fails" in m
+               for m in caplog.messages)
+    assert not r.resumed and summary(r.coordinator) == restored(settings,
+                                                                read_state(settings.kafka))
+
+
 def test_a_format_2_checkpoint_still_loads_and_restores_from_its_records(settings: Settings):
     history(settings, 0, 50, time.time())
     manifest = write_checkpoint(Checkpoints(settings.checkpoint, settings.kafka), settings,
