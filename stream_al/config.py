@@ -562,7 +562,7 @@ class CheckpointSettings(_Part):
                         "a restore of its records (label store, bought texts, verdicts, the "
                         "caps...; loop/resume.py), so a rebuild reads and folds only the "
                         "records after it; each image is made off the lock from the last one "
-                        "and the records since (at 1M labels 13 s CPU, 200 MB; false: format 2, "
+                        "and the records since (at 1M labels 12 s CPU, 200 MB; false: format 2, "
                         "a rebuild restores every record of the checkpoint)")
 
 
