@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import statistics
 import tempfile
@@ -101,18 +102,25 @@ async def _send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) 
 
 
 def fill(config: Path, n_labels: int, texts: list[str], labels: list[str],
-         model: bool = True, suffix: int | None = None) -> float:
+         model: bool = True, suffix: int | None = None,
+         written: list[dict[str, float]] | None = None) -> float:
     """The topics ``n_labels`` labels leave behind; returns the seconds it took. ``suffix``:
     the dead coordinator's last checkpoint was written before the last ``suffix`` items and
-    labels (None: it never wrote one, or checkpoints are off)."""
+    labels, the one before it ``suffix`` earlier (None: it never wrote one, or checkpoints are
+    off); ``written`` gets what each took (:func:`_checkpoint`)."""
+    written = [] if written is None else written
     started = time.perf_counter()
     s = _settings(config)
     ensure_topics(s.kafka)
     t, now = s.kafka.topics, time.time()
     cut = n_labels - min(suffix or 0, n_labels)
-    _send_history(s, range(cut), n_labels, texts, labels, now)
+    between = cut - min(suffix or 0, cut)  # the last checkpoint but one
+    _send_history(s, range(between), n_labels, texts, labels, now)
     if suffix is not None:
-        _checkpoint(s)
+        checkpoints = _checkpoints(s)
+        written.append(_checkpoint(s, checkpoints, full=True))
+        _send_history(s, range(between, cut), n_labels, texts, labels, now)
+        written.append(_checkpoint(s, checkpoints, full=False))
     _send_history(s, range(cut, n_labels), n_labels, texts, labels, now)
     seen = int(n_labels / FRACTION) + 2_000  # room in the budget for the first new selection
     ledger = {"schema_version": 1, "seen": seen, "spent": float(n_labels), "window_seen": 0,
@@ -144,32 +152,43 @@ def _send_history(s: Settings, items: range, n_labels: int, texts: list[str],
         asyncio.run(_send(s.kafka.bootstrap, t.labels, answers))
 
 
-def _checkpoint(s: Settings) -> None:
-    """What the dead coordinator's last checkpoint holds: the topics up to now, written through
-    the coordinator's transactional producer (stream/checkpoint.py)."""
+def _checkpoints(s: Settings) -> Checkpoints:
+    """The checkpoints of a coordinator, its images made as the worker's shell makes them."""
     embedder = make_embedder(s.embedder)
 
-    def image(state: TopicState) -> bytes | None:  # as the worker's shell makes it
-        labels = Admission(s.kafka, s.annotation.max_annotators).replay_many(
-            state.labels, state.label_times)
-        return resuming.image_bytes(lambda: Coordinator(s, embedder.dim, embedder), state, labels)
+    def image(state: TopicState, records) -> bytes | None:
+        return resuming.image_bytes(resuming.rebuilt(
+            lambda: Coordinator(s, embedder.dim, embedder),
+            lambda: Admission(s.kafka, s.annotation.max_annotators), state, records,
+            time.time(), image_only=True), state)
 
-    checkpoints = Checkpoints(s.checkpoint, s.kafka, image)
+    return Checkpoints(s.checkpoint, s.kafka, image)
 
-    async def write() -> None:
+
+def _checkpoint(s: Settings, checkpoints: Checkpoints, full: bool) -> dict[str, float]:
+    """One of the dead coordinator's checkpoints, written through its transactional producer
+    (stream/checkpoint.py): ``full``, the first one, from a full read (its image from every
+    record); else a chore's, of the records since the last one (its image from the last
+    one's). Its sizes and the CPU it took to prepare and write."""
+    async def write() -> dict[str, float]:
         producer = CoordinatorProducer(s.kafka)
         await producer.claim()
         try:
-            started = time.process_time()
-            prepared = checkpoints.prepare(read_state(s.kafka))
+            started, wall = time.process_time(), time.perf_counter()
+            prepared = checkpoints.prepare(read_state(s.kafka) if full else None)
             await checkpoints.write(producer, prepared)
-            print(f"  the dead coordinator's checkpoint: segment {len(prepared.blob) / 2**20:.0f}"
-                  f" MB, image {len(prepared.image or b'') / 2**20:.0f} MB, "
-                  f"{time.process_time() - started:.1f}s CPU to prepare and write", flush=True)
+            out = {"segment_mb": len(prepared.blob) / 2**20,
+                   "image_mb": len(prepared.image or b"") / 2**20,
+                   "cpu_s": time.process_time() - started,
+                   "wall_s": time.perf_counter() - wall,
+                   "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            print(f"  the dead coordinator's {'first' if full else 'next'} checkpoint: "
+                  + json.dumps({k: round(v, 1) for k, v in out.items()}), flush=True)
+            return out
         finally:
             await producer.release()
 
-    asyncio.run(write())
+    return asyncio.run(write())
 
 
 def _published_model(s: Settings, texts: list[str], labels: list[str], n_labels: int) -> bytes:
@@ -190,14 +209,15 @@ def failover_once(config: Path, fresh: list[str]) -> dict[str, float]:
     s = _settings(config)
     embedder = make_embedder(s.embedder)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    state = Checkpoints(s.checkpoint, s.kafka).load()  # the newest checkpoint and after
+    checkpoints = Checkpoints(s.checkpoint, s.kafka)
+    state = checkpoints.load()  # the newest checkpoint and after
     t1, cpu1 = time.perf_counter(), time.process_time()
     if not state.checkpoint and s.checkpoint.enabled:
         Checkpoints(s.checkpoint, s.kafka).prepare(state)  # what a full read costs in addition
-    admission = Admission(s.kafka, s.annotation.max_annotators)  # the worker's replay of the caps
-    labels = admission.replay_many(state.labels, state.label_times)
-    c, restored, resumed = resuming.restored(lambda: Coordinator(s, embedder.dim, embedder),
-                                             state, labels, time.time())
+    r = resuming.rebuilt(lambda: Coordinator(s, embedder.dim, embedder),
+                         lambda: Admission(s.kafka, s.annotation.max_annotators), state,
+                         lambda: checkpoints.records(state), time.time())
+    c, restored, resumed = r.coordinator, r.restored, r.resumed
     t2, cpu2 = time.perf_counter(), time.process_time()
     bought, offset, start = [], c.control_offset, 0
     while not bought:
@@ -239,8 +259,9 @@ def checkpoint_stall(config: Path) -> dict[str, float]:
     are written, not while the segments are read, merged and encoded (``prepare``: before
     this branch, the lock was held for that too)."""
     s = _settings(config)
-    checkpoints = Checkpoints(s.checkpoint.model_copy(update={"max_segments": 1}), s.kafka)
-    checkpoints.load()  # a successor's: the newest manifest
+    checkpoints = Checkpoints(s.checkpoint.model_copy(update={"max_segments": 1}), s.kafka,
+                              _checkpoints(s).imager)  # with --image: the next image too
+    checkpoints.load()  # a successor's: the newest manifest (and image)
 
     async def write() -> dict[str, float]:
         producer = CoordinatorProducer(s.kafka)
@@ -248,16 +269,17 @@ def checkpoint_stall(config: Path) -> dict[str, float]:
         try:
             t0 = time.perf_counter()
             until = checkpoints.ends()
-            t1 = time.perf_counter()
+            t1, cpu = time.perf_counter(), time.process_time()
             prepared = checkpoints.prepare(until=until)
-            t2 = time.perf_counter()
+            t2, cpu = time.perf_counter(), time.process_time() - cpu
             await checkpoints.write(producer, prepared)
             t3 = time.perf_counter()
         finally:
             await producer.release()
         return {"ends_s": t1 - t0, "prepare_s": t2 - t1, "write_s": t3 - t2,
                 "held_s": (t1 - t0) + (t3 - t2), "held_before_s": t3 - t0,
-                "mb": len(prepared.blob) / 2**20}
+                "prepare_cpu_s": cpu, "mb": len(prepared.blob) / 2**20,
+                "image_mb": len(prepared.image or b"") / 2**20}
 
     stall = asyncio.run(write())
     print("  checkpoint stall:", json.dumps({k: round(v, 2) for k, v in stall.items()}),
@@ -331,8 +353,9 @@ def main() -> None:
                                 budget={"fraction": FRACTION, "warmup_labels": 4},
                                 kafka={"batch_within_s": 0.1},
                                 checkpoint={"enabled": args.checkpoint, "image": args.image})
+            written: list[dict[str, float]] = []
             filled = fill(config, n, texts[:-4000], labels[:-4000], args.model,
-                          args.suffix if args.checkpoint else None)
+                          args.suffix if args.checkpoint else None, written)
             print(f"{n} labels on the topics in {filled:.0f}s", flush=True)
             full = full_read_config(config) if args.both and args.checkpoint else None
             runs, full_runs = [], []
@@ -343,7 +366,7 @@ def main() -> None:
             totals = sorted(r["total_s"] for r in runs)
             cpu = sorted(r["total_cpu_s"] for r in runs)
             row: dict[str, Any] = {
-                "labels": n, "fill_s": round(filled, 1), "runs": runs,
+                "labels": n, "fill_s": round(filled, 1), "checkpoints": written, "runs": runs,
                 "median_s": statistics.median(totals),
                 "p95_s": float(np.percentile(totals, 95)), "median_cpu_s": statistics.median(cpu),
                 "load": load_average()}

@@ -118,19 +118,22 @@ def image_roundtrip(name: str, db: sqlite3.Connection) -> None:
 
 def resume_timing(s: Settings, embedder, items, labels, suffix: int, now: float, model) -> None:
     """Format 3 against a full restore, on the same history (see the module)."""
+    from stream_al.loop.admission import AdmissionState
     from stream_al.loop.resume import image_of, resume
-    from stream_al.stream.checkpoint_image import decode, encode
+    from stream_al.stream.checkpoint_image import CheckpointImage, decode, encode
+    from stream_al.stream.rebuild import TopicState
 
     cut = len(items) - suffix
     c = Coordinator(s, embedder.dim, embedder)
     _, w0, c0 = timed(c.restore, items[:cut], {}, labels[:cut], None, 0, now, model=model)
     image, w1, c1 = timed(image_of, c, {})
-    raw, w2, c2 = timed(encode, image)
+    raw, w2, c2 = timed(encode, CheckpointImage(image, AdmissionState({}, [], [], 0, now),
+                                                TopicState()))
     del c, image
     print(f"  checkpoint: restore of {cut} {c0:.1f}s CPU, image_of {c1:.1f}s CPU ({w1:.1f}s "
           f"wall), encode {c2:.1f}s CPU: {len(raw) / 2**20:.0f} MB", flush=True)
     t, cpu = time.perf_counter(), time.process_time()
-    image, w3, c3 = timed(decode, raw)
+    image, w3, c3 = timed(lambda raw: decode(raw).coordinator, raw)
     c = Coordinator(s, embedder.dim, embedder)
     restored, w4, c4 = timed(resume, c, image, items[cut:], {}, labels[cut:], None, 0, now,
                              model=model)

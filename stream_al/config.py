@@ -578,10 +578,12 @@ class CheckpointSettings(_Part):
     max_segments: int = Field(16, ge=1, description="each checkpoint adds the records since "
                               "the last one as a segment; past this many, the next checkpoint "
                               "merges them into one")
-    image: bool = Field(False, description="format 3: each checkpoint also holds an image of "
-                        "a restore of its records (label store, bought texts, verdicts...; "
-                        "loop/resume.py), so a rebuild folds only the records after it; each "
-                        "checkpoint then merges every segment and restores them off the lock")
+    image: bool = Field(True, description="format 3: each checkpoint also holds an image of "
+                        "a restore of its records (label store, bought texts, verdicts, the "
+                        "caps...; loop/resume.py), so a rebuild reads and folds only the "
+                        "records after it; each image is made off the lock from the last one "
+                        "and the records since (at 1M labels 12 s CPU, 200 MB; false: format 2, "
+                        "a rebuild restores every record of the checkpoint)")
 
 
 CostUnit = Literal["labels", "minutes", "money"]

@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -170,6 +171,18 @@ class LabelStore(ImagedDatabase):
     def n_items(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(DISTINCT item_id) FROM labels").fetchone()[0]
+
+    def newest(self) -> float:
+        """The newest label's timestamp (-inf: no label)."""
+        with self._lock:
+            newest = self._db.execute("SELECT max(timestamp) FROM labels").fetchone()[0]
+        return -math.inf if newest is None else newest
+
+    def classes(self) -> list[str]:
+        """Every class, in the order of its first label."""
+        with self._lock:
+            return [x for x, in self._db.execute(
+                "SELECT label FROM labels GROUP BY label ORDER BY min(seq)")]
 
 
 _COLUMNS = "item_id, label, annotator_id, timestamp, confidence, received_at"

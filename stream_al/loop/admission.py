@@ -18,7 +18,10 @@ refused after a restart.
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from stream_al.config import KafkaSettings
@@ -29,6 +32,21 @@ from stream_al.loop.records import Refusal
 S = TypeVar("S", bound=Said)
 
 
+@dataclass
+class AdmissionState:
+    """What the caps remember (a checkpoint's image holds it: a rebuild then replays only the
+    labels after it)."""
+
+    answers: dict[str, dict[str, str]]
+    """Item -> annotator -> the first answer accepted (:class:`ItemCap`)."""
+    admitted: list[str]
+    """New classes the gate admitted, and when (:class:`ClassGate`)."""
+    times: list[float]
+    refused: int
+    until: float
+    """The latest arrival time replayed (-inf: none)."""
+
+
 class Admission:
     """The two caps; ``kafka``: the label policy and class cap, ``max_annotators``:
     ``annotation.max_annotators``."""
@@ -37,6 +55,8 @@ class Admission:
         self.gate_classes = kafka.label_policy == "accept_new_class"
         self.classes = ClassGate(kafka.new_classes_per_hour, kafka.label_classes)
         self.items = ItemCap(max_annotators)
+        self.until = -math.inf
+        """The latest arrival time :meth:`replay_many` replayed."""
 
     def admit_many(self, labels: Sequence[S], known_classes: set[str],
                    now: float) -> tuple[list[S], list[tuple[S, Refusal]]]:
@@ -59,6 +79,7 @@ class Admission:
         time, without their lists: the class gate is asked only of a class it has not admitted
         (a rebuild replays every label: 5 µs a label the long way)."""
         gate = self.classes
+        self.until = max(self.until, max(times, default=-math.inf))
         kept = [False] * len(labels)
         for i in sorted(range(len(labels)), key=times.__getitem__):
             x = labels[i]
@@ -70,3 +91,17 @@ class Admission:
             self.items.accept_one(x)
             kept[i] = True
         return [x for x, k in zip(labels, kept, strict=True) if k]
+
+    def state(self) -> AdmissionState:
+        """What the caps remember now (shared, not copied: encode it before admitting more)."""
+        gate = self.classes
+        return AdmissionState(self.items.answers, sorted(gate.admitted), list(gate.times),
+                              gate.refused, self.until)
+
+    def load_state(self, state: AdmissionState) -> None:
+        """Continue from ``state`` (of caps with the same settings)."""
+        self.items.answers = state.answers
+        gate = self.classes
+        gate.admitted, gate.times, gate.refused = set(state.admitted), deque(state.times), \
+            state.refused
+        self.until = state.until

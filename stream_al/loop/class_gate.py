@@ -42,7 +42,8 @@ class ClassGate:
         self.max_classes = max_classes
         self.allowed = set(allowed)
         self.admitted: set[str] = set()
-        self._times: deque[float] = deque()
+        self.times: deque[float] = deque()
+        """When each class in the last hour was admitted."""
         self.refused = 0
         """Labels refused so far (a metric)."""
 
@@ -51,17 +52,17 @@ class ClassGate:
     ) -> tuple[list[S], list[tuple[S, Refusal]]]:
         """The labels whose class is known, allowed or still within the cap, and the others
         with the reason; ``known``: the classes the model has now."""
-        while self._times and self._times[0] <= now - HOUR_S:
-            self._times.popleft()
+        while self.times and self.times[0] <= now - HOUR_S:
+            self.times.popleft()
         kept: list[S] = []
         refused: list[tuple[S, Refusal]] = []
         for label in labels:
             name = label.label
             if name in known or name in self.allowed or name in self.admitted:
                 kept.append(label)
-            elif len(self._times) < self.per_hour and len(known | self.admitted) < self.max_classes:
+            elif len(self.times) < self.per_hour and len(known | self.admitted) < self.max_classes:
                 self.admitted.add(name)
-                self._times.append(now)
+                self.times.append(now)
                 kept.append(label)
             else:
                 self.refused += 1

@@ -223,6 +223,10 @@ class Coordinator:
         """Stream texts counted from candidates' spans, not yet offered to the stage's layers."""
         self.base: Base | None = None
         """What the last restore folded and an image of it needs (loop/resume.py)."""
+        self.image_only = False
+        """Made only to be imaged (a checkpoint's image, loop/resume.py): a restore then skips
+        what an image does not hold (the embeddings, the learner, the novelty and OOD rows, the
+        outstanding selections); the coordinator is not used otherwise."""
 
     @property
     def learned(self) -> LearnedRows:
@@ -646,7 +650,8 @@ class Coordinator:
         the suffix after an image of an earlier restore: loop/resume.py)."""
         items, texts = fold.items, fold.texts
         lazy = LazyRows(self.embedder.embed, texts, self.dim)
-        if fold.recent:
+        whole = not self.image_only
+        if fold.recent and whole:
             self.stage.novelty.add_many(lazy.of(fold.recent))
         new, rejected = self._restore_labels(fold.labels, texts, fold.known)
         self.pricing.observe_labels(sorted(new, key=lambda x: x.timestamp), texts)
@@ -662,13 +667,14 @@ class Coordinator:
         learned = Learned(self.learned if fold.resumed else (), verdicts)
         memory = self.settings.learner.memory
         recent = learned.tail(memory)
-        self.annotating.remember_restored(recent, rows_of(recent))
+        if whole:
+            self.annotating.remember_restored(recent, rows_of(recent))
         if state is not None:  # start from the rolled-back model, never re-learn exclusions
             base, verdicts = rollback.resume(state, verdicts, self.learner, self.texts, rows_of,
                                              model_version)
             self._adopt(state, base)
             learned = Learned((), verdicts)
-        if learned:
+        if learned and whole:
             self.learner.version = max(self.learner.version, model_version)
             kept = reservoir_sample(learned, memory, self.settings.learner.seed)
             if state is None and resumable(model, self.learner, kept, len(learned)):
@@ -682,15 +688,16 @@ class Coordinator:
         n_learned = len(learned)
         if learned:
             self.learned.extend(learned.labels, fold.positions)  # (learned reads it: last)
-        if self.learned:
+        if self.learned and whole:
             self.health.ood.add_labelled_many(
                 rows_of(self.learned.last(self.settings.ood.capacity)))
         self.published_version = model_version
         waiting = [s.item_id for s in fold.waiting
                    if s.item_id not in fold.expired and not stored.has_item(s.item_id)]
-        self.embeddings.update(zip(waiting, lazy.of(waiting), strict=True))
         purchases = {s.item_id: s for s in fold.waiting}
-        for item_id in waiting:
+        if whole:
+            self.embeddings.update(zip(waiting, lazy.of(waiting), strict=True))
+        for item_id in waiting if whole else ():
             s = purchases[item_id]
             selection = Selection(
                 s.item_id,

@@ -45,28 +45,28 @@ class ItemCap:
 
     def __init__(self, max_annotators: int) -> None:
         self.max_annotators = max_annotators
-        self._answers: dict[str, dict[str, str]] = {}
+        self.answers: dict[str, dict[str, str]] = {}
         """item -> annotator -> the first answer the coordinator accepted."""
 
     def accepted_many(self, labels: Iterable[Said]) -> None:
         """Count the labels the coordinator accepted (the first answer of each annotator)."""
         for x in labels:
-            self._answers.setdefault(x.item_id, {}).setdefault(x.annotator_id, x.label)
+            self.answers.setdefault(x.item_id, {}).setdefault(x.annotator_id, x.label)
 
     def fits(self, x: Said) -> bool:
         """Would ``admit_many([x])`` keep ``x``?"""
-        answers = self._answers.get(x.item_id)
+        answers = self.answers.get(x.item_id)
         if answers is None:
             return self.max_annotators >= 1
         return x.annotator_id in answers or len(answers) < self.max_annotators
 
     def accept_one(self, x: Said) -> None:
         """``accepted_many([x])`` (a rebuild's replay, one label at a time)."""
-        self._answers.setdefault(x.item_id, {}).setdefault(x.annotator_id, x.label)
+        self.answers.setdefault(x.item_id, {}).setdefault(x.annotator_id, x.label)
 
     def first_answer(self, item_id: str, annotator_id: str) -> str | None:
         """What ``annotator_id`` answered first for ``item_id`` (None: nothing accepted)."""
-        return self._answers.get(item_id, {}).get(annotator_id)
+        return self.answers.get(item_id, {}).get(annotator_id)
 
     def admit_many(
         self, labels: list[S]
@@ -77,7 +77,7 @@ class ItemCap:
         refused: list[tuple[S, Refusal]] = []
         pending: dict[str, set[str]] = {}
         for x in labels:
-            have = set(self._answers.get(x.item_id, {})) | pending.get(x.item_id, set())
+            have = set(self.answers.get(x.item_id, {})) | pending.get(x.item_id, set())
             if x.annotator_id in have or len(have) < self.max_annotators:
                 pending.setdefault(x.item_id, set()).add(x.annotator_id)
                 kept.append(x)

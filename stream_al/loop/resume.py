@@ -31,7 +31,6 @@ image may be behind what H folded) is a duplicate and counts once, as in a resto
 from __future__ import annotations
 
 import copy
-import math
 from array import array
 from collections import ChainMap
 from collections.abc import Container, Iterable, Mapping, Sequence
@@ -104,12 +103,6 @@ def image_of(c: Coordinator, requested: Mapping[str, str]) -> CoordinatorImage:
     if c.base is None:
         raise ValueError("image_of takes a coordinator just restored: call restore first")
     a, base = c.annotating, c.base
-    annotators: dict[str, int] = {}  # item -> labels
-    newest, classes = -math.inf, {}
-    for x in c.labels:
-        annotators[x.item_id] = annotators.get(x.item_id, 0) + 1
-        newest = max(newest, x.timestamp)
-        classes.setdefault(x.label, None)
     learned = c.learned
     return CoordinatorImage(
         labels=c.labels.image(), texts=c.texts.image(), settled=a.settled.image(),
@@ -118,14 +111,14 @@ def image_of(c: Coordinator, requested: Mapping[str, str]) -> CoordinatorImage:
         ahead=list(base.ahead), recent=list(base.recent),
         open=copy.deepcopy(a.open),
         open_labelled={i: it.deadline for i, it in a.open.items()
-                       if not it.settled and i in annotators},
+                       if not it.settled and c.labels.has_item(i)},
         outbox=list(a.outbox.requests), requested=set(requested),
         quality=copy.deepcopy(a.quality), bought=a.purchases,
-        labels_hash=c.labels_hash.state(), known=list(classes), rejected=base.rejected,
-        newest=newest,
+        labels_hash=c.labels_hash.state(), known=c.labels.classes(), rejected=base.rejected,
+        newest=c.labels.newest(),
         pricing=c.pricing.state(),
         agreement=c.agreement.state(),
-        one_each=not a.several_labels_seen and all(n == 1 for n in annotators.values()),
+        one_each=not a.several_labels_seen and c.labels.n_items == len(c.labels),
     )
 
 

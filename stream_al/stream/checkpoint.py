@@ -44,8 +44,8 @@ from stream_al.config import CheckpointSettings, KafkaSettings
 from stream_al.errors import StreamAlError
 from stream_al.labels import Label
 from stream_al.loop.records import Purchase
-from stream_al.loop.resume import CoordinatorImage
 from stream_al.stream import checkpoint_image
+from stream_al.stream.checkpoint_image import CheckpointImage
 from stream_al.stream.fencing import FENCED_ERRORS, CoordinatorProducer, Fenced
 from stream_al.stream.messages import Ledger, RollbackState
 from stream_al.stream.rebuild import (
@@ -71,6 +71,11 @@ READS = (2, FORMAT)
 MANIFEST = "manifest"
 CHUNK_BYTES = 4 * 2**20
 """Records of the checkpoint topic (it takes up to 32 MiB: stream/topics.py)."""
+
+
+Imager = Callable[[TopicState, Callable[[], TopicState]], "bytes | None"]
+"""The image of a rebuild from a state (with the last image, or every record) and its records
+(stream/resuming.py)."""
 
 
 class CheckpointError(StreamAlError, ValueError):
@@ -235,11 +240,12 @@ def read_blob(kafka: KafkaSettings, segment: Segment) -> bytes:
     return blob
 
 
-def read_image(kafka: KafkaSettings, segment: Segment) -> CoordinatorImage | None:
-    """The checkpoint's image, checked and decoded; None (a warning says why) if it is not
-    usable: the rebuild restores from the segments' records instead."""
+def read_image(kafka: KafkaSettings, segment: Segment) -> tuple[CheckpointImage, bytes] | None:
+    """The checkpoint's image, checked and decoded, and its bytes; None (a warning says why)
+    if it is not usable: the rebuild restores from the segments' records instead."""
     try:
-        return checkpoint_image.decode(read_blob(kafka, segment))
+        raw = read_blob(kafka, segment)
+        return checkpoint_image.decode(raw), raw
     except (CheckpointError, checkpoint_image.ImageError) as e:
         log.warning("the checkpoint's image is not usable (%s): restoring from its records "
                     "instead", e)
@@ -266,21 +272,46 @@ def _chunks(kafka: KafkaSettings, segment: Segment) -> Iterator[tuple[int, bytes
         consumer.close()
 
 
-def read_checkpoint(kafka: KafkaSettings) -> tuple[TopicState, Manifest] | None:
-    """The newest checkpoint's state and manifest; None when there is none.
-    Raises :class:`CheckpointError`."""
+@dataclass
+class Found:
+    """The newest checkpoint as a rebuild reads it."""
+
+    state: TopicState
+    """Its image (and the image's expiries, requests, ledger, rollback) when it has a usable
+    one: its segments are then not read (:func:`with_records` reads them if needed); its
+    segments' records otherwise."""
+    manifest: Manifest
+    image: bytes | None = None
+    """The image's bytes (the next checkpoint's image is made from it)."""
+
+
+def read_checkpoint(kafka: KafkaSettings) -> Found | None:
+    """The newest checkpoint; None when there is none. Raises :class:`CheckpointError`."""
     raw = last_manifest(kafka)
     if raw is None:
         return None
     manifest = Manifest.of(raw, rebuilt_topics(kafka))
+    image = read_image(kafka, manifest.image) if manifest.image is not None else None
+    if image is not None:
+        state = _after(image[0], TopicState())
+    else:
+        state = with_records(kafka, manifest, TopicState())
+    state.offsets = {t: dict(ends) for t, ends in manifest.offsets.items()}
+    return Found(state, manifest, image and image[1])
+
+
+def with_records(kafka: KafkaSettings, manifest: Manifest, later: TopicState) -> TopicState:
+    """Every record: the checkpoint's segments followed by ``later``, what was read after them
+    (with or without the image's expiries, requests, ledger and rollback: they are the
+    segments' too); the model is ``later``'s."""
     state = TopicState()
     for segment in manifest.segments:
         merge(state, read_segment(kafka, segment))
-    state.offsets = {t: dict(ends) for t, ends in manifest.offsets.items()}
-    state.prefix = (len(state.selected), len(state.labels))
-    if manifest.image is not None:
-        state.image = read_image(kafka, manifest.image)
-    return state, manifest
+    merge(state, later)
+    state.model_version, state.temperature, state.model = (
+        later.model_version, later.temperature, later.model)
+    state.checkpoint = later.checkpoint
+    return state
 
 
 # ---- the coordinator's side ------------------------------------------------------------------
@@ -307,30 +338,38 @@ class Checkpoints:
     :meth:`prepare` (blocking: reads the topics since the last one) and :meth:`write`."""
 
     def __init__(self, settings: CheckpointSettings, kafka: KafkaSettings,
-                 imager: Callable[[TopicState], bytes | None] | None = None) -> None:
-        """``imager``: the image of a restore of a state's records (stream/resuming.py);
-        with ``checkpoint.image``, each checkpoint merges every segment and holds one."""
+                 imager: Imager | None = None) -> None:
+        """``imager``: the image of a rebuild (stream/resuming.py) from a state and its
+        records; with ``checkpoint.image``, each checkpoint holds one."""
         self.settings, self.kafka = settings, kafka
         self.imager = imager if settings.image else None
         self.manifest: Manifest | None = None
         self.labels = 0
         """Labels the coordinator accepted since the last checkpoint."""
         self._last = time.time()
+        self._image: tuple[Manifest, bytes] | None = None
+        """The newest checkpoint's image (its bytes: a third of the decoded size), from which
+        the next one's is made."""
 
     def load(self) -> TopicState:
-        """What a rebuild restores from: the newest checkpoint and the records after it, or
-        (none, or unusable: a warning says why) every topic in full."""
-        self.manifest, self.labels, self._last = None, 0, time.time()
+        """What a rebuild restores from: the newest checkpoint (its image, or its records) and
+        the records after it, or (none, or unusable: a warning says why) every topic in
+        full. :meth:`records` gives every record of a state with an image."""
+        self.manifest, self._image, self.labels, self._last = None, None, 0, time.time()
         if self.settings.enabled:
             started = time.perf_counter()
             try:
                 found = read_checkpoint(self.kafka)
                 if found is not None:
-                    state, manifest = found
+                    manifest = found.manifest
                     read = time.perf_counter() - started
-                    state = read_state(self.kafka, since=manifest.offsets, into=state)
+                    state = read_state(self.kafka, since=manifest.offsets, into=found.state)
                     self.manifest = manifest
-                    state.checkpoint = (f"{len(manifest.segments)} segment(s) of "
+                    self._image = None if found.image is None else (manifest, found.image)
+                    what = (f"an image and {len(manifest.segments)} segment(s) unread"
+                            if state.image is not None else
+                            f"{len(manifest.segments)} segment(s)")
+                    state.checkpoint = (f"{what} of "
                                         f"{time.strftime('%H:%M:%S', time.gmtime(manifest.at))} "
                                         f"UTC read in {read:.1f}s")
                     return state
@@ -339,6 +378,18 @@ class Checkpoints:
                 log.warning("the checkpoint on %s is not usable (%s): reading every topic in "
                             "full instead", self.kafka.topics.checkpoint, e)
         return read_state(self.kafka)
+
+    def records(self, state: TopicState) -> TopicState:
+        """Every record of ``state`` (from :meth:`load`): its own if it has no image, else the
+        newest checkpoint's segments followed by it (a rebuild whose image cannot be resumed)."""
+        if state.image is None or self.manifest is None:
+            return state
+        try:
+            return with_records(self.kafka, self.manifest, state)
+        except CheckpointError as e:
+            log.warning("the checkpoint's segments are not usable (%s): reading every topic in "
+                        "full instead", e)
+            return read_state(self.kafka)
 
     def due(self, now: float) -> bool:
         if not self.settings.enabled:
@@ -360,32 +411,45 @@ class Checkpoints:
         """The next checkpoint: ``state`` (a full read just done) as its one segment, or what
         the topics hold since the last one (up to ``until``, from :meth:`ends`; None: their
         ends now, so call it between the coordinator's transactions) as a new segment (all of
-        them merged into one past ``checkpoint.max_segments``). Blocking (seconds at 1M labels
-        for a merge): the coordinator need not wait for it, only for :meth:`write`."""
-        last = self.manifest
+        them merged into one past ``checkpoint.max_segments``). With an imager, its image is
+        made from the last one's and the records since (or from every record, when there is
+        none or it cannot be resumed). Blocking (seconds at 1M labels for a merge or an image):
+        the coordinator need not wait for it, only for :meth:`write`."""
+        last, image = self.manifest, self._image
         topics = rebuilt_topics(self.kafka)
         replaces: list[Segment] = []
+        merged: list[TopicState] = []  # every record, once read (a merge or a full image)
         if state is not None:  # a full read: its one segment replaces every other
             replaces = list(last.segments) if last is not None else []
+            merged.append(state)
         elif last is None:
             state = read_state(self.kafka, until=until)
+            merged.append(state)
         else:
             state = read_state(self.kafka, since=last.offsets, until=until)
             state.offsets = {t: {**last.offsets.get(t, {}), **e} for t, e in state.offsets.items()}
-            if len(last.segments) >= self.settings.max_segments or self.imager:
-                base = TopicState()
-                for segment in last.segments:
-                    merge(base, read_segment(self.kafka, segment))
-                base.model_version, base.temperature, base.model = (
-                    state.model_version, state.temperature, state.model)  # the image's learner
-                state = merge(base, state)
-                replaces = list(last.segments)
+        suffix = state
+
+        def records() -> TopicState:
+            if not merged:
+                assert last is not None
+                merged.append(with_records(self.kafka, last, suffix))
+            return merged[0]
+
+        raw = None
+        if self.imager is not None:
+            view = None
+            if image is not None and image[0] is last and not merged:
+                view = _after(checkpoint_image.decode(image[1]), suffix)
+            raw = self.imager(view or records(), records)
+        if last is not None and not replaces and (
+                merged or len(last.segments) >= self.settings.max_segments):
+            state, replaces = records(), list(last.segments)
         n = last.next_segment if last is not None else 0
         kept = [s for s in (last.segments if last is not None else []) if s not in replaces]
         manifest = Manifest(kept, {t: dict(e) for t, e in state.offsets.items()}, topics,
                             time.time(), n + 1)
-        image = self.imager(state) if self.imager is not None else None
-        return Prepared(encode(state), manifest, replaces, last, image)
+        return Prepared(encode(state), manifest, replaces, last, raw)
 
     async def write(self, producer: CoordinatorProducer, prepared: Prepared) -> Manifest:
         """Write ``prepared`` in the coordinator's open transaction: chunks, tombstones of the
@@ -414,12 +478,20 @@ class Checkpoints:
             except FENCED_ERRORS as e:
                 raise Fenced(f"writing a checkpoint: {e}") from e
         self.manifest = manifest
+        self._image = None if prepared.image is None else (manifest, prepared.image)
         self.labels = 0
         self._last = time.time()
         log.info("checkpoint %s: %d chunk(s), %.1f MB, %d segment(s) live%s", key, segment.chunks,
                  len(blob) / 2**20, len(manifest.segments),
                  f", an image of {len(prepared.image) / 2**20:.1f} MB" if prepared.image else "")
         return manifest
+
+
+def _after(image: CheckpointImage, later: TopicState) -> TopicState:
+    """What a rebuild reads from ``image`` and ``later`` (the records after it)."""
+    state = merge(checkpoint_image.head_of(image.head), later)
+    return dataclasses.replace(state, image=image, model_version=later.model_version,
+                               temperature=later.temperature, model=later.model)
 
 
 async def _send_chunks(producer, topic: str, blob: bytes, key: str) -> Segment:

@@ -1,10 +1,15 @@
-"""A :class:`~stream_al.loop.resume.CoordinatorImage` as bytes, and back (checkpoint format 3).
+"""A checkpoint's image as bytes, and back (checkpoint format 3): a
+:class:`~stream_al.loop.resume.CoordinatorImage`, the caps' state
+(:class:`~stream_al.loop.admission.AdmissionState`) and the small part of the topics' fold a
+rebuild takes besides the records (expiries, expert requests, ledger, rollback): with them, a
+rebuild reads the records after the image only, never the checkpoint's segments.
 
 Layout: :data:`MAGIC`, the header's length (8 bytes, big-endian), the header (JSON: the small
-parts, and the name, length and compression of each blob), then the blobs one after the
-other: the three sqlite images (zlib level 1) and the arrays (raw, machine order: a checkpoint
-is read by the same code that wrote it; another ``array`` item size is refused). Anything
-that does not decode is a :class:`ImageError` (the rebuild then reads the records instead).
+parts, and the name and length of each blob), then the blobs one after the other: the three
+sqlite images and the caps' answers (zlib level 1) and the arrays (raw, machine order: a
+checkpoint is read by the same code that wrote it; another ``array`` item size is refused).
+Anything that does not decode is a :class:`ImageError` (the rebuild then reads the records
+instead).
 
 >>> decode(b"not an image")
 Traceback (most recent call last):
@@ -27,11 +32,15 @@ import orjson
 from stream_al.annotation.quality import AnnotatorQuality
 from stream_al.errors import StreamAlError
 from stream_al.labels import Label
+from stream_al.loop.admission import AdmissionState
 from stream_al.loop.annotating import Item
 from stream_al.loop.records import ExpertRequest, Purchase
 from stream_al.loop.resume import CoordinatorImage
+from stream_al.stream.messages import Ledger, RollbackState
+from stream_al.stream.rebuild import TopicState
 
-MAGIC = b"stream-al image 1\n"
+MAGIC = b"stream-al image 2\n"
+"""1: the coordinator's image alone (its rebuild read the segments too)."""
 PURCHASE = tuple(f.name for f in dataclasses.fields(Purchase))
 ITEM = tuple(f.name for f in dataclasses.fields(Item))
 LABEL = tuple(f.name for f in dataclasses.fields(Label))
@@ -43,15 +52,58 @@ class ImageError(StreamAlError, ValueError):
     """Bytes that are not a coordinator image this version reads."""
 
 
-def encode(image: CoordinatorImage) -> bytes:
-    items, classes, annotators, class_names, annotator_names = image.learned
-    blobs = {"labels": zlib.compress(image.labels, 1), "texts": zlib.compress(image.texts, 1),
-             "settled": zlib.compress(image.settled, 1), "items": items.tobytes(),
+@dataclasses.dataclass
+class CheckpointImage:
+    """What a checkpoint's image holds: a rebuild of its records, as data."""
+
+    coordinator: CoordinatorImage
+    admission: AdmissionState
+    head: TopicState
+    """The fold's expiries, expert requests, ledger and rollback (no records)."""
+
+
+def head_of(state: TopicState) -> TopicState:
+    """The part of ``state`` an image holds besides the coordinator's (no records)."""
+    return TopicState(expired=dict(state.expired), requested=dict(state.requested),
+                      ledger=state.ledger, rollback=state.rollback)
+
+
+def encode(image: CheckpointImage) -> bytes:
+    c, caps = image.coordinator, image.admission
+    items, classes, annotators, *_ = c.learned
+    blobs = {"labels": zlib.compress(c.labels, 1), "texts": zlib.compress(c.texts, 1),
+             "settled": zlib.compress(c.settled, 1), "items": items.tobytes(),
              "classes": classes.tobytes(), "annotators": annotators.tobytes(),
-             "costs": image.costs.tobytes()}
+             "costs": c.costs.tobytes(),
+             "answers": _answers(caps.answers)}
+    head = image.head
+    body = _coordinator(c) | {
+        "caps": {"admitted": caps.admitted, "times": caps.times, "refused": caps.refused,
+                 "until": _value(caps.until)},
+        "head": {"expired": head.expired, "requested": head.requested,
+                 "ledger": head.ledger and head.ledger.model_dump(mode="json"),
+                 "rollback": head.rollback and head.rollback.model_dump(mode="json")}}
+    header = orjson.dumps({"blobs": [[k, len(v)] for k, v in blobs.items()], "body": body})
+    return b"".join([MAGIC, len(header).to_bytes(8, "big"), header, *blobs.values()])
+
+
+def _answers(answers: dict[str, dict[str, str]]) -> bytes:
+    """The caps' answers as three columns (item, annotator, class), JSON, zlib level 1."""
+    columns: tuple[list[str], list[str], list[str]] = ([], [], [])
+    for i, by in answers.items():
+        for a, x in by.items():
+            columns[0].append(i)
+            columns[1].append(a)
+            columns[2].append(x)
+    return zlib.compress(orjson.dumps(columns), 1)
+
+
+def _coordinator(image: CoordinatorImage) -> dict[str, Any]:
+    """The coordinator image's small parts, as JSON."""
+    _, _, _, class_names, annotator_names = image.learned
     observed, times, model = image.pricing
     labels, order = image.agreement
-    body = {
+    return {
         "class_names": class_names, "annotator_names": annotator_names,
         "expired": image.expired,
         "waiting": _rows(image.waiting, PURCHASE), "ahead": _rows(image.ahead, PURCHASE),
@@ -70,11 +122,9 @@ def encode(image: CoordinatorImage) -> bytes:
             [x for i in order for x in labels[i].values()], LABEL)},
         "one_each": image.one_each,
     }
-    header = orjson.dumps({"blobs": [[k, len(v)] for k, v in blobs.items()], "body": body})
-    return b"".join([MAGIC, len(header).to_bytes(8, "big"), header, *blobs.values()])
 
 
-def decode(raw: bytes) -> CoordinatorImage:
+def decode(raw: bytes) -> CheckpointImage:
     """Raises :class:`ImageError` naming what is wrong."""
     if not raw.startswith(MAGIC):
         raise ImageError("not a coordinator image (no magic)")
@@ -87,7 +137,7 @@ def decode(raw: bytes) -> CoordinatorImage:
             from e
 
 
-def _decode(raw: memoryview) -> CoordinatorImage:
+def _decode(raw: memoryview) -> CheckpointImage:
     n = int.from_bytes(raw[:8], "big")
     header = orjson.loads(raw[8:8 + n])
     at, blobs = 8 + n, {}
@@ -104,6 +154,24 @@ def _decode(raw: memoryview) -> CoordinatorImage:
             raise ImageError(f"array {name} of another item size")
         arrays[name].frombytes(blobs[name])
     b = header["body"]
+    items, annotators, answers = orjson.loads(zlib.decompress(blobs["answers"]))
+    caps: dict[str, dict[str, str]] = {}
+    for i, a, x in zip(items, annotators, answers, strict=True):
+        caps.setdefault(i, {})[a] = x
+    gate, head = b["caps"], b["head"]
+    return CheckpointImage(
+        _coordinator_of(b, blobs, arrays),
+        AdmissionState(caps, gate["admitted"], gate["times"], gate["refused"],
+                       _of_value(gate["until"])),
+        TopicState(expired=head["expired"], requested=head["requested"],
+                   ledger=None if head["ledger"] is None else Ledger.model_validate(
+                       head["ledger"]),
+                   rollback=None if head["rollback"] is None else RollbackState.model_validate(
+                       head["rollback"])))
+
+
+def _coordinator_of(b: dict[str, Any], blobs: dict[str, memoryview],
+                    arrays: dict[str, array]) -> CoordinatorImage:
     quality = AnnotatorQuality.__new__(AnnotatorQuality)
     vars(quality).update(_of_value(b["quality"]))
     p, ag = b["pricing"], b["agreement"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -102,11 +103,13 @@ class CoordinatorShell:
     def _fresh(self) -> Coordinator:
         return Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
 
-    def _image(self, state: TopicState) -> bytes | None:
-        """The image a checkpoint holds (format 3, stream/resuming.py): of a restore of its
-        records, the caps replayed as a rebuild replays them (off the lock, in a thread)."""
-        labels = self._admission().replay_many(state.labels, state.label_times)
-        return resuming.image_bytes(self._fresh, state, labels)
+    def _image(self, state: TopicState, records: Callable[[], TopicState]) -> bytes | None:
+        """The image a checkpoint holds (format 3, stream/resuming.py): of a rebuild from
+        ``state`` (the last image and the records since, or every record), off the lock, in a
+        thread."""
+        return resuming.image_bytes(resuming.rebuilt(self._fresh, self._admission, state,
+                                                     records, time.time(), image_only=True),
+                                    state)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking core work off the event loop (heartbeats and fetches go on)."""
@@ -201,10 +204,10 @@ class CoordinatorShell:
         epoch = self.producer.epoch if self.producer.claimed else await self._claim()
         self._preparing = None  # one prepared before this rebuild follows a stale checkpoint
         state = await self._run(self.checkpoints.load)  # the newest checkpoint and after
-        self.admission = self._admission()  # refused live, refused after a rebuild
-        labels = self.admission.replay_many(state.labels, state.label_times)
-        c, restored, resumed = await self._run(resuming.restored, self._fresh, state, labels,
-                                               time.time())
+        r = await self._run(resuming.rebuilt, self._fresh, self._admission, state,
+                            functools.partial(self.checkpoints.records, state), time.time())
+        self.admission = r.admission  # refused live, refused after a rebuild
+        c, restored, resumed = r.coordinator, r.restored, r.resumed
         c.governance.resume_temperature(c.learner, state.temperature)
         self.metrics.set_temperature(c.learner.temperature)
         detail = {**dataclasses.asdict(restored), "seconds": time.perf_counter() - started,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -28,7 +29,6 @@ from stream_al.errors import StreamAlError
 from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.records import Purchase
-from stream_al.loop.resume import CoordinatorImage
 from stream_al.stream import access, clients, conversion
 from stream_al.stream.messages import (
     DeadLetterReason,
@@ -43,6 +43,9 @@ from stream_al.stream.messages import (
     parse,
 )
 from stream_al.stream.topics import MAX_RECORD_BYTES, vendor_labels_topics
+
+if TYPE_CHECKING:
+    from stream_al.stream.checkpoint_image import CheckpointImage
 
 log = logging.getLogger(__name__)
 LAST_RECORDS = 4
@@ -79,11 +82,10 @@ class TopicState:
     """Where the read of each topic stopped (a checkpoint records them: stream/checkpoint.py)."""
     checkpoint: str = ""
     """How the state was read: "" (every topic from its start) or the checkpoint's summary."""
-    image: CoordinatorImage | None = None
-    """The checkpoint's image of a restore of its records (format 3: loop/resume.py)."""
-    prefix: tuple[int, int] = (0, 0)
-    """How many of :attr:`selected` and :attr:`labels` the checkpoint holds (the rest came
-    after it)."""
+    image: CheckpointImage | None = None
+    """The checkpoint's image of a rebuild of its records (format 3: stream/checkpoint_image.py).
+    With one, the records above are only those after it (their expiries, requests, ledger
+    and rollback are the whole history's)."""
 
 
 def _consumer(kafka: KafkaSettings) -> KafkaConsumer:

@@ -1,18 +1,20 @@
-"""A coordinator restored from what a rebuild read: from the checkpoint's image and the records
+"""A coordinator rebuilt from what a rebuild read: from the checkpoint's image and the records
 after it when it can (format 3: loop/resume.py), from every record otherwise.
 
-The worker's shell (stream/coordinating.py) and the failover benchmark use these two, so both
-take the same path: :func:`restored` at a rebuild, :func:`image_bytes` when a checkpoint is
-prepared (the image of a restore of every record the checkpoint covers).
+The worker's shell (stream/coordinating.py) and the failover benchmark use these two, so all
+take the same path: :func:`rebuilt` at a rebuild, and when a checkpoint is prepared
+:func:`image_bytes` of what :func:`rebuilt` gives from the last checkpoint's image and the
+records since (each image is made from the one before it, as a successor would rebuild).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from stream_al.labels import Label
+from stream_al.loop.admission import Admission
 from stream_al.loop.coordinator import Coordinator, Restored
 from stream_al.loop.resume import NotResumable, image_of, resume
 from stream_al.stream import checkpoint_image, conversion
@@ -21,25 +23,59 @@ from stream_al.stream.rebuild import TopicState
 log = logging.getLogger(__name__)
 
 
-def restored(make: Callable[[], Coordinator], state: TopicState, labels: Sequence[Label],
-             now: float) -> tuple[Coordinator, Restored, bool]:
-    """A coordinator (``make`` builds a fresh one) restored from ``state`` with ``labels``
-    (its labels the worker's caps admitted, the same objects): ``state.image`` resumed with
-    the records after it, or (no image, or a suffix it cannot take: a warning says why)
-    every record; and whether the image was resumed."""
-    args = _history(state, now)
+@dataclass
+class Rebuilt:
+    coordinator: Coordinator
+    restored: Restored
+    admission: Admission
+    """The caps, as they stand after every label replayed (the worker goes on with them)."""
+    resumed: bool
+    """From the image and the records after it (not every record)."""
+
+
+def rebuilt(make: Callable[[], Coordinator], caps: Callable[[], Admission], state: TopicState,
+            records: Callable[[], TopicState], now: float, image_only: bool = False) -> Rebuilt:
+    """A coordinator (``make`` builds a fresh one, ``caps`` fresh caps on labels) rebuilt from
+    ``state``: ``state.image`` resumed with the records after it, or (no image, or records it
+    cannot take: a warning says why) every record, ``records()`` (``state`` itself when it
+    has no image). ``image_only``: to be imaged, nothing else (``Coordinator.image_only``)."""
+    if image_only:
+        make = _image_only(make)
     if state.image is not None:
-        n_selected, n_labels = state.prefix
-        after = {id(x) for x in state.labels[n_labels:]}
-        c = make()
         try:
-            return c, resume(c, state.image, state.selected[n_selected:], state.expired,
-                             [x for x in labels if id(x) in after], *args), True
+            return _resumed(make, caps, state, now)
         except NotResumable as e:
             log.warning("the checkpoint's image cannot be resumed (%s): restoring every "
                         "record instead", e)
+        state = records()
+    admission = caps()
+    labels = admission.replay_many(state.labels, state.label_times)
     c = make()
-    return c, c.restore(state.selected, state.expired, labels, *args), False
+    return Rebuilt(c, c.restore(state.selected, state.expired, labels, *_history(state, now)),
+                   admission, False)
+
+
+def _image_only(make: Callable[[], Coordinator]) -> Callable[[], Coordinator]:
+    def fresh() -> Coordinator:
+        c = make()
+        c.image_only = True
+        return c
+    return fresh
+
+
+def _resumed(make: Callable[[], Coordinator], caps: Callable[[], Admission], state: TopicState,
+             now: float) -> Rebuilt:
+    image = state.image
+    assert image is not None
+    admission = caps()
+    admission.load_state(image.admission)
+    if state.label_times and min(state.label_times) < image.admission.until:
+        raise NotResumable("a label arrived before the image's newest (the caps replay labels "
+                           "in their order of arrival)")
+    labels = admission.replay_many(state.labels, state.label_times)
+    c = make()
+    return Rebuilt(c, resume(c, image.coordinator, state.selected, state.expired, labels,
+                             *_history(state, now)), admission, True)
 
 
 def _history(state: TopicState, now: float) -> tuple:
@@ -49,19 +85,18 @@ def _history(state: TopicState, now: float) -> tuple:
             conversion.rollback_in_force(state.rollback), state.requested, state.model)
 
 
-def image_bytes(make: Callable[[], Coordinator], state: TopicState,
-                labels: Sequence[Label]) -> bytes | None:
-    """The image (checkpoint_image.py) of a coordinator restored from every record of
-    ``state`` (``labels``: those the caps admitted); None when none can be made (a rollback
-    in force)."""
+def image_bytes(r: Rebuilt, state: TopicState) -> bytes | None:
+    """The image (checkpoint_image.py) of ``r``, just rebuilt from ``state`` (nothing folded
+    since); None when none can be made (a rollback in force)."""
     started = time.process_time()
-    c = make()
-    c.restore(state.selected, state.expired, labels, *_history(state, time.time()))
     try:
-        raw = checkpoint_image.encode(image_of(c, state.requested))
+        image = image_of(r.coordinator, state.requested)
     except NotResumable as e:
         log.info("no image in this checkpoint: %s", e)
         return None
-    log.info("coordinator image: %.0f MB in %.1fs CPU", len(raw) / 2**20,
-             time.process_time() - started)
+    raw = checkpoint_image.encode(checkpoint_image.CheckpointImage(
+        image, r.admission.state(), checkpoint_image.head_of(state)))
+    log.info("coordinator image: %.0f MB in %.1fs CPU (%s)", len(raw) / 2**20,
+             time.process_time() - started,
+             "resumed from the last one" if r.resumed else "restored from every record")
     return raw

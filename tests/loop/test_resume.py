@@ -183,3 +183,24 @@ def test_an_image_of_a_resumed_rebuild_resumes_as_a_full_rebuild():
     again = resumed("majority", image_of(c, between), second, requested)
     assert digest(restored_state(again)) == digest(restored_state(
         full_rebuild("majority", h, s, requested)))
+
+
+@pytest.mark.parametrize("adjudication", ["majority", "dawid_skene"])
+def test_a_coordinator_made_only_to_be_imaged_makes_the_same_image(adjudication):
+    """``image_only`` (a checkpoint's writer) skips the embeddings and the learner: the images
+    it makes, of a restore and of a resume, resume to the same state as the others."""
+    h, s, requested = split_history()
+    lean = fresh(adjudication)
+    lean.image_only = True
+    lean.restore(h[0], {}, h[1], None, 0, NOW - 0.5, requested=h[2])
+    assert lean.learner.version == 0 and not lean.embeddings
+    full = digest(restored_state(resumed(adjudication, image(adjudication, h), s, requested)))
+    assert digest(restored_state(resumed(adjudication, image_of(lean, h[2]), s,
+                                         requested))) == full
+    again = fresh(adjudication)
+    again.image_only = True
+    resume(again, image(adjudication, h), s[0], s[2], s[1], None, 0, NOW, requested=requested)
+    empty = ([], [], s[2])
+    assert digest(restored_state(resumed(adjudication, image_of(again, requested), empty,
+                                         requested))) == digest(restored_state(
+                                             full_rebuild(adjudication, h, s, requested)))

@@ -84,5 +84,12 @@ def test_a_successor_rebuilds_from_the_checkpoint_and_loses_nothing(kafka_bootst
     first, second = restored()[:2]
     assert first["checkpoint"] is None  # nothing to start from: every topic read
     assert second["checkpoint"] and "segment(s)" in second["checkpoint"], second
-    assert second["image"] is image, second  # format 3: the image resumed, not every record
+    if image and not second["image"]:
+        # the owner's expert request for an item the last image holds labels of, written after
+        # that checkpoint (1 run in 4 with a checkpoint every second): resume refuses it
+        # (loop/resume.py) and every record is restored, as the log says
+        assert "expert requests on items labelled before the image" in (
+            tmp_path / "second.log").read_text()
+    else:
+        assert second["image"] is image, second  # format 3: the image resumed, not every record
     assert_nothing_lost(seen, spent_metric, TEXTS, FRACTION * TEXTS + WARMUP)

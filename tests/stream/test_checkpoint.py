@@ -17,7 +17,9 @@ import pytest
 from stream_al.config import Settings
 from stream_al.embed import make_embedder
 from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.resume import resume
 from stream_al.stream import conversion
+from stream_al.stream.admission import Admission
 from stream_al.stream.checkpoint import (
     FORMAT,
     MANIFEST,
@@ -26,12 +28,14 @@ from stream_al.stream.checkpoint import (
     Prepared,
     StaleCheckpoint,
     read_checkpoint,
+    with_records,
 )
+from stream_al.stream.checkpoint_image import decode
 from stream_al.stream.fencing import CoordinatorProducer
 from stream_al.stream.rebuild import TopicState, read_state
-from stream_al.stream.resuming import image_bytes
-from stream_al.stream.resuming import restored as resuming_restored
+from stream_al.stream.resuming import image_bytes, rebuilt
 from stream_al.stream.topics import ensure_topics
+from tests.loop.test_restore_bulk import digest, restored_state
 from tests.stream.harness import pipeline_config, send_raw
 
 pytestmark = pytest.mark.kafka
@@ -129,8 +133,7 @@ def test_a_rebuild_from_checkpoint_and_suffix_equals_a_full_rebuild(settings: Se
 
     merged = write_checkpoint(checkpoints, settings)  # past max_segments: merged into one
     assert [s.key for s in merged.segments] == ["seg/2"]
-    state, manifest = read_checkpoint(settings.kafka)
-    same_records(state, full)
+    same_records(read_checkpoint(settings.kafka).state, full)
     assert restored(settings, Checkpoints(settings.checkpoint, settings.kafka).load()) == theirs
 
 
@@ -210,7 +213,7 @@ def test_a_checkpoint_prepared_while_the_coordinator_goes_on_stops_at_the_ends_t
     history(settings, 300, 80, now)  # written while the checkpoint is being prepared
     manifest = write_checkpoint(checkpoints, settings, prepared=checkpoints.prepare(until=until))
     assert manifest.offsets == until
-    state, _ = read_checkpoint(settings.kafka)
+    state = read_checkpoint(settings.kafka).state
     assert len({x.item_id for x in state.selected}) == 300
 
     full = read_state(settings.kafka)
@@ -229,7 +232,7 @@ def test_a_checkpoint_prepared_before_another_was_written_is_not_written(setting
     newest = write_checkpoint(checkpoints, settings)
     with pytest.raises(StaleCheckpoint):
         write_checkpoint(checkpoints, settings, prepared=late)
-    assert read_checkpoint(settings.kafka)[1].segments == newest.segments
+    assert read_checkpoint(settings.kafka).manifest.segments == newest.segments
 
 
 def summary(c: Coordinator) -> dict:
@@ -246,13 +249,18 @@ def imaging(kafka_bootstrap: str, tmp_path: Path) -> tuple[Settings, Checkpoints
                                       checkpoint={"enabled": True, "image": True},
                                       annotation={"learn_from": "labels"}))
     ensure_topics(s.kafka)
-    return s, Checkpoints(s.checkpoint, s.kafka, lambda state: image_bytes(
-        lambda: fresh(s), state, state.labels))
+    return s, Checkpoints(s.checkpoint, s.kafka, lambda state, records: image_bytes(
+        rebuilt(lambda: fresh(s), lambda: caps(s), state, records, time.time(), image_only=True),
+        state))
 
 
 def fresh(settings: Settings) -> Coordinator:
     embedder = make_embedder(settings.embedder)
     return Coordinator(settings, embedder.dim, embedder)
+
+
+def caps(settings: Settings) -> Admission:
+    return Admission(settings.kafka, settings.annotation.max_annotators)
 
 
 def test_a_rebuild_from_an_image_and_the_records_after_it_equals_a_full_rebuild(imaging):
@@ -261,16 +269,62 @@ def test_a_rebuild_from_an_image_and_the_records_after_it_equals_a_full_rebuild(
     history(settings, 0, 300, now)
     first = write_checkpoint(checkpoints, settings, read_state(settings.kafka))
     history(settings, 300, 200, now)
-    second = write_checkpoint(checkpoints, settings)  # every segment merged, imaged again
+    second = write_checkpoint(checkpoints, settings)  # its image made from the first's
     assert first.image is not None and second.image is not None
-    assert [s.key for s in second.segments] == ["seg/1"] and second.image.key == "img/1"
+    assert [s.key for s in second.segments] == ["seg/0", "seg/1"] and second.image.key == "img/1"
     history(settings, 500, 100, now)  # the suffix
 
     via = Checkpoints(settings.checkpoint, settings.kafka).load()
-    assert via.image is not None and via.prefix == (500, 600)
-    c, _, resumed = restored_from(settings, via)
-    assert resumed
-    assert summary(c) == restored(settings, read_state(settings.kafka))
+    assert via.image is not None and len(via.selected) == 100  # the segments are not read
+    assert via.checkpoint.startswith("an image and 2 segment(s) unread")
+    r = restored_from(settings, via)
+    assert r.resumed
+    assert summary(r.coordinator) == restored(settings, read_state(settings.kafka))
+
+
+def image_state(settings: Settings, raw: bytes, state: TopicState) -> str:
+    """The digest of what an image holds (resumed with nothing after it)."""
+    c = fresh(settings)
+    resume(c, decode(raw).coordinator, [], state.expired, [], None, 0, 1e9,
+           requested=state.requested)
+    return digest(restored_state(c))
+
+
+def test_an_image_made_from_the_last_one_equals_one_made_from_every_record(imaging, caplog):
+    """Each checkpoint's image is made from the last one's and the records since; a suffix
+    the image cannot take (a new label of an item labelled before it) is restored from every
+    record instead: either way the image is the image of a restore of every record."""
+    settings, checkpoints = imaging
+    now = time.time()
+    history(settings, 0, 200, now)
+    write_checkpoint(checkpoints, settings, read_state(settings.kafka))
+    for start in (200, 300, 400):
+        history(settings, start, 100, now)
+        with caplog.at_level(logging.INFO, logger="stream_al.stream.resuming"):
+            prepared = checkpoints.prepare()
+        assert "resumed from the last one" in caplog.records[-1].getMessage()
+        manifest = write_checkpoint(checkpoints, settings, prepared=prepared)
+    every = with_records(settings.kafka, manifest, TopicState())  # in the order the image read
+    whole = rebuilt(lambda: fresh(settings), lambda: caps(settings), every, lambda: every, 1e9)
+    assert not whole.resumed
+    assert image_state(settings, prepared.image, every) == image_state(
+        settings, image_bytes(whole, every), every)
+    assert decode(prepared.image).admission == whole.admission.state()
+
+    send_raw(settings.kafka.bootstrap, settings.kafka.topics.labels, [(b"i-7", orjson.dumps({
+        "schema_version": 1, "item_id": "i-7", "label": "World", "annotator_id": "ann-9",
+        "timestamp": now + 999}))])  # a second label of an item of the first image
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="stream_al.stream.resuming"):
+        prepared = checkpoints.prepare()
+    assert any("cannot be resumed" in r.getMessage() and "i-7" in r.getMessage()
+               for r in caplog.records)
+    manifest = write_checkpoint(checkpoints, settings, prepared=prepared)
+    assert [s.key for s in manifest.segments] == ["seg/4"]  # every record was read: merged
+    every = with_records(settings.kafka, manifest, TopicState())
+    whole = rebuilt(lambda: fresh(settings), lambda: caps(settings), every, lambda: every, 1e9)
+    assert image_state(settings, prepared.image, every) == image_state(
+        settings, image_bytes(whole, every), every)
 
 
 def test_a_damaged_image_is_not_used_the_records_are(imaging, caplog):
@@ -286,8 +340,31 @@ def test_a_damaged_image_is_not_used_the_records_are(imaging, caplog):
     assert any("image is not usable" in r.getMessage() and "checksum fails" in r.getMessage()
                for r in caplog.records)
     assert via.image is None and via.checkpoint  # the checkpoint's records still serve
-    c, _, resumed = restored_from(settings, via)
-    assert not resumed and summary(c) == restored(settings, read_state(settings.kafka))
+    r = restored_from(settings, via)
+    assert not r.resumed and summary(r.coordinator) == restored(settings,
+                                                                read_state(settings.kafka))
+
+
+def test_an_image_that_cannot_be_resumed_over_damaged_segments_reads_every_topic(imaging,
+                                                                                caplog):
+    settings, checkpoints = imaging
+    history(settings, 0, 100, time.time())
+    manifest = write_checkpoint(checkpoints, settings, read_state(settings.kafka))
+    body = orjson.loads(manifest.to_bytes())["body"]
+    body["segments"][0]["sha256"] = "0" * 64  # the image is fine, its segment is not
+    _manifest_record(settings, _signed(body))
+    send_raw(settings.kafka.bootstrap, settings.kafka.topics.labels, [(b"i-7", orjson.dumps({
+        "schema_version": 1, "item_id": "i-7", "label": "World", "annotator_id": "ann-9",
+        "timestamp": time.time() + 999}))])  # the image cannot take it
+    loader = Checkpoints(settings.checkpoint, settings.kafka)
+    via = loader.load()
+    assert via.image is not None
+    with caplog.at_level(logging.WARNING):
+        r = restored_from(settings, via, loader)
+    assert any("segments are not usable" in m and "seg/0: the checksum fails" in m
+               for m in caplog.messages)
+    assert not r.resumed and summary(r.coordinator) == restored(settings,
+                                                                read_state(settings.kafka))
 
 
 def test_a_format_2_checkpoint_still_loads_and_restores_from_its_records(settings: Settings):
@@ -299,5 +376,7 @@ def test_a_format_2_checkpoint_still_loads_and_restores_from_its_records(setting
     assert via.checkpoint and via.image is None
 
 
-def restored_from(settings: Settings, state: TopicState):
-    return resuming_restored(lambda: fresh(settings), state, state.labels, 1e9)
+def restored_from(settings: Settings, state: TopicState, checkpoints: Checkpoints | None = None):
+    records = (checkpoints.records if checkpoints else lambda s: s)
+    return rebuilt(lambda: fresh(settings), lambda: caps(settings), state,
+                   lambda: records(state), 1e9)
