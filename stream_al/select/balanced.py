@@ -155,8 +155,8 @@ class CoverThenBalance(DiverseReservoir):
             return []
         X, groups = held.batch.X, held.clusters
         n = int(math.floor(budget.allowance + 1e-9))
-        typical = (self.clusters.typicality_many(X, groups) ** self.density_weight
-                   * self._text_boost(held.batch))
+        density, boost = self.clusters.typicality_many(X, groups), self._text_boost(held.batch)
+        typical = density ** self.density_weight * boost
         fresh = np.flatnonzero(self.recent.nearest_distance_many(X, SEPARATION_PURCHASES)
                                >= self.min_separation)
         n_cover = 0 if self.trusted() else n
@@ -173,9 +173,11 @@ class CoverThenBalance(DiverseReservoir):
             k = int(self._explore_rng.binomial(n - len(covering), self.explore))
             exploring = self._explore_rng.permutation(rest)[:k]
             rest = np.setdiff1d(rest, exploring)
-        priority = (self.rescorer.informativeness_many(X) * typical ** (
-            self.margin_density / self.density_weight if self.density_weight > 0 else 0.0)
-            if n_cover < n else typical)
+        # margin_density weighs the density in the margin's priority (the text boost stays)
+        margin_typical = (typical if self.margin_density == self.density_weight
+                          else density ** self.margin_density * boost)
+        priority = (self.rescorer.informativeness_many(X) * margin_typical if n_cover < n
+                    else typical)
         balancing = rest[self._balanced(X[rest], priority[rest],
                                         n - len(covering) - len(exploring))]
         costs = held.batch.costs.tolist()
