@@ -307,9 +307,7 @@ def with_records(kafka: KafkaSettings, manifest: Manifest, later: TopicState) ->
     state = TopicState()
     for segment in manifest.segments:
         merge(state, read_segment(kafka, segment))
-    merge(state, later)
-    state.model_version, state.temperature, state.model = (
-        later.model_version, later.temperature, later.model)
+    merge(state, later).take_model(later)
     state.checkpoint = later.checkpoint
     return state
 
@@ -347,9 +345,9 @@ class Checkpoints:
         self.labels = 0
         """Labels the coordinator accepted since the last checkpoint."""
         self._last = time.time()
-        self._image: tuple[Manifest, bytes] | None = None
-        """The newest checkpoint's image (its bytes: a third of the decoded size), from which
-        the next one's is made."""
+        self._image: bytes | None = None
+        """The image of :attr:`manifest` (its bytes: a third of the decoded size), from which
+        the next one's is made; set and cleared with it."""
 
     def load(self) -> TopicState:
         """What a rebuild restores from: the newest checkpoint (its image, or its records) and
@@ -365,7 +363,7 @@ class Checkpoints:
                     read = time.perf_counter() - started
                     state = read_state(self.kafka, since=manifest.offsets, into=found.state)
                     self.manifest = manifest
-                    self._image = None if found.image is None else (manifest, found.image)
+                    self._image = found.image
                     what = (f"an image and {len(manifest.segments)} segment(s) unread"
                             if state.image is not None else
                             f"{len(manifest.segments)} segment(s)")
@@ -439,8 +437,8 @@ class Checkpoints:
         raw = None
         if self.imager is not None:
             view = None
-            if image is not None and image[0] is last and not merged:
-                view = _after(checkpoint_image.decode(image[1]), suffix)
+            if image is not None and not merged:
+                view = _after(checkpoint_image.decode(image), suffix)
             raw = self.imager(view or records(), records)
         if last is not None and not replaces and (
                 merged or len(last.segments) >= self.settings.max_segments):
@@ -478,7 +476,7 @@ class Checkpoints:
             except FENCED_ERRORS as e:
                 raise Fenced(f"writing a checkpoint: {e}") from e
         self.manifest = manifest
-        self._image = None if prepared.image is None else (manifest, prepared.image)
+        self._image = prepared.image
         self.labels = 0
         self._last = time.time()
         log.info("checkpoint %s: %d chunk(s), %.1f MB, %d segment(s) live%s", key, segment.chunks,
@@ -489,9 +487,9 @@ class Checkpoints:
 
 def _after(image: CheckpointImage, later: TopicState) -> TopicState:
     """What a rebuild reads from ``image`` and ``later`` (the records after it)."""
-    state = merge(checkpoint_image.head_of(image.head), later)
-    return dataclasses.replace(state, image=image, model_version=later.model_version,
-                               temperature=later.temperature, model=later.model)
+    state = merge(checkpoint_image.head_of(image.head), later).take_model(later)
+    state.image = image
+    return state
 
 
 async def _send_chunks(producer, topic: str, blob: bytes, key: str) -> Segment:

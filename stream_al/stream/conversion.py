@@ -8,7 +8,6 @@ and converts what comes back before publishing it.
 from __future__ import annotations
 
 import base64
-import dataclasses
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -130,7 +129,7 @@ def dead_letter_reason(refusal: records.Refusal) -> DeadLetterReason:
 
 
 def ledger(b: records.BudgetLedger) -> Ledger:
-    return Ledger(schema_version=SCHEMA_VERSION, **dataclasses.asdict(b))
+    return Ledger(schema_version=SCHEMA_VERSION, **vars(b))
 
 
 def model_update(release: records.ModelRelease) -> ModelUpdate:
@@ -153,7 +152,7 @@ def rollback_state(state: records.RollbackInForce) -> RollbackState:
 
 
 def expert_request(r: records.ExpertRequest) -> ExpertRequest:
-    return ExpertRequest(schema_version=SCHEMA_VERSION, **dataclasses.asdict(r))
+    return ExpertRequest(schema_version=SCHEMA_VERSION, **vars(r))
 
 
 def expert_requests(requests: Sequence[records.ExpertRequest]) -> list[ExpertRequest]:

@@ -87,6 +87,13 @@ class TopicState:
     With one, the records above are only those after it (their expiries, requests, ledger
     and rollback are the whole history's)."""
 
+    def take_model(self, later: TopicState) -> TopicState:
+        """This state with ``later``'s model (version, temperature, weights): the newest
+        model published wins over an older stretch's."""
+        self.model_version, self.temperature, self.model = (
+            later.model_version, later.temperature, later.model)
+        return self
+
 
 def _consumer(kafka: KafkaSettings) -> KafkaConsumer:
     return clients.consumer(

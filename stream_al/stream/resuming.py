@@ -39,28 +39,23 @@ def rebuilt(make: Callable[[], Coordinator], caps: Callable[[], Admission], stat
     ``state``: ``state.image`` resumed with the records after it, or (no image, or records it
     cannot take: a warning says why) every record, ``records()`` (``state`` itself when it
     has no image). ``image_only``: to be imaged, nothing else (``Coordinator.image_only``)."""
-    if image_only:
-        make = _image_only(make)
+    def fresh() -> Coordinator:
+        c = make()
+        c.image_only = image_only
+        return c
+
     if state.image is not None:
         try:
-            return _resumed(make, caps, state, now)
+            return _resumed(fresh, caps, state, now)
         except NotResumable as e:
             log.warning("the checkpoint's image cannot be resumed (%s): restoring every "
                         "record instead", e)
         state = records()
     admission = caps()
     labels = admission.replay_many(state.labels, state.label_times)
-    c = make()
+    c = fresh()
     return Rebuilt(c, c.restore(state.selected, state.expired, labels, *_history(state, now)),
                    admission, False)
-
-
-def _image_only(make: Callable[[], Coordinator]) -> Callable[[], Coordinator]:
-    def fresh() -> Coordinator:
-        c = make()
-        c.image_only = True
-        return c
-    return fresh
 
 
 def _resumed(make: Callable[[], Coordinator], caps: Callable[[], Admission], state: TopicState,
