@@ -12,6 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks/README.md"]
 CODE_DIRS = ("stream_al", "tests", "benchmarks", "deploy")
+OUTPUTS = ("runs", "out")
+"""Folders the programs write into (git-ignored): a path in them is output, not a repository
+file, and exists only once something wrote it."""
 MENTION = re.compile(r"`([^`\s]+)`|\]\(([^)\s#]+)")
 """A path in backquotes, or a link's target."""
 
@@ -25,7 +28,8 @@ def bases(doc: Path) -> list[Path]:
 def mentions(doc: Path) -> list[tuple[str, str]]:
     """(path, test name or "") of every repository path ``doc`` gives: its first part is a
     folder of the repository, of the doc's folder or of the package; or it is a bare ``.py``
-    name. Placeholders (``<app_id>``, ``$VAR``, ``~``) and URLs are not paths."""
+    name. Placeholders (``<app_id>``, ``$VAR``, ``~``), URLs and outputs (:data:`OUTPUTS`) are
+    not paths."""
     out = []
     for m in MENTION.finditer(doc.read_text()):
         text = m.group(1) or m.group(2)
@@ -33,6 +37,8 @@ def mentions(doc: Path) -> list[tuple[str, str]]:
         if re.search(r"[<>$~*:]|^/|^\.\.?/", path) or "://" in text:
             continue
         first = path.split("/")[0]
+        if first in OUTPUTS:
+            continue
         in_a_folder = "/" in path and any((b / first).is_dir() for b in bases(doc))
         if in_a_folder or ("/" not in path and path.endswith(".py")):
             out.append((path, test))
@@ -61,3 +67,10 @@ def test_the_readme_names_the_module_of_each_concept():
                    "stream_al/stream/", "loop/admission.py", "stream/conversion.py",
                    "tests/simulate/test_equivalence.py"):
         assert module in given
+
+
+def test_outputs_are_not_repository_paths():
+    """What the demo writes (``runs/demo/...``) exists only after a run: the docs may name it
+    on a fresh clone, or after a run cut short, and this test still holds."""
+    assert "runs/demo/kafka_learning_curve.png" in (ROOT / "README.md").read_text()
+    assert not any(p.startswith("runs/") for p, _ in mentions(ROOT / "README.md"))
