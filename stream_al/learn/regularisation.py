@@ -138,7 +138,7 @@ class L2Search:
         return self.l2
 
 
-RULES = ("best", "one_se", "nll", "smooth")
+RULES = ("best", "one_se", "nll", "nll_se", "smooth")
 """How :meth:`L2Search.choose` picks from the cross-validated scores (``learner.cv_rule``)."""
 
 
@@ -149,12 +149,18 @@ def _pick(rule: str, correct: np.ndarray, nll: np.ndarray, several: np.ndarray,
     Never a value whose held-out predictions are all one class while another value's are not
     (a majority-class model wins on accuracy when the labels are unbalanced). ``best``: the
     most held-out rows right, ties by the lower log-loss; ``one_se``: the strongest penalty
-    within one standard error of that; ``nll``: the lowest held-out log-loss; ``smooth``: the
+    within one standard error of that; ``nll``: the lowest held-out log-loss; ``nll_se``: the
+    lowest log-loss among the values within one standard error of the best accuracy; ``smooth``: the
     best accuracy averaged with the grid's neighbours (half a decade either side), ties by the
     log-loss."""
     allowed = several | (not several.any())
     if rule == "nll":
         return int(np.argmin(np.where(allowed, nll, np.inf)))
+    if rule == "nll_se":  # the lowest log-loss among values within one s.e. of the best accuracy
+        top = correct[allowed].max()
+        p = top / held_out
+        near = allowed & (correct >= top - np.sqrt(p * (1 - p) * held_out))
+        return int(np.argmin(np.where(near, nll, np.inf)))
     score = correct
     if rule == "smooth":
         padded = np.pad(correct, 1, mode="edge")

@@ -84,7 +84,7 @@ def test_before_enough_labels_the_prior_is_used():
     ({"grid": ()}, "positive values"),
     ({"folds": 1}, "folds >= 2"),
     ({"growth": 1.0}, "growth must be > 1"),
-    ({"rule": "median"}, "rule must be one of best, one_se, nll, smooth"),
+    ({"rule": "median"}, "rule must be one of best, one_se, nll, nll_se, smooth"),
     ({"repeats": 0}, "repeats >= 1"),
 ])
 def test_a_bad_search_configuration_names_the_fix(kwargs, fix):
@@ -172,3 +172,16 @@ def test_repeats_score_every_row_once_per_fold_split(real_slice):
     np.testing.assert_allclose(held_out, held_out.round(), atol=1e-6)  # rows right, 3 splits
     assert thrice.scores != once.scores  # the other splits count: not the first one tripled
     assert L2Search(seed=0).choose(X, y, k) == once.l2  # one split: the search as before
+
+
+@pytest.mark.parametrize("name", ["sst2", "ag_news"])
+def test_the_nll_se_rule_takes_the_lowest_log_loss_within_a_standard_error_of_the_best_accuracy(
+        real_slice, name):
+    X, labels = real_slice(name, 300)
+    y, k = encoded(labels)
+    search = L2Search(seed=0, rule="nll_se")
+    l2 = search.choose(X, y, k)
+    top = max(search.scores.values())
+    near = [v for v in search.grid if search.scores[v] >= top - np.sqrt(top * (1 - top) / len(y))]
+    assert l2 in near
+    assert search.losses[l2] == min(search.losses[v] for v in near)
