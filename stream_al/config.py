@@ -130,7 +130,8 @@ class LearnerSettings(_Part):
         "log-loss); one_se, the strongest l2 within one standard error of it (measured: -1 to "
         "-3 points on SST-2); nll, the lowest held-out log-loss; nll_se, the lowest log-loss "
         "among values within one standard error of the best accuracy; smooth, the best accuracy "
-        "averaged with the grid's neighbours (benchmarks/README.md, issue 14)")
+        "averaged with the grid's neighbours; none adopted: nll lost on AG News and ATIS, the others were no better (benchmarks/"
+        "README.md, \"Issue 14: a steadier l2 search\")")
     cv_repeats: int = Field(1, ge=1, description="fold splits of the search for l2, scores "
                             "summed (its cost grows in proportion)")
     cv_min_labels: int = Field(10, ge=2, description="labels before the first search for l2 "
