@@ -7,6 +7,7 @@ by 5-fold cross-validation, and at few labels its regularisation must adapt to t
     python benchmarks/learner_ceiling.py                          # all 8 sets, MiniLM + static
     python benchmarks/learner_ceiling.py --sets atis,subj --embedders static --seeds 3
     python benchmarks/learner_ceiling.py --refit-cost              # refit ms at 100/1k/10k labels
+    python benchmarks/learner_ceiling.py --only all --no-before --learner cv_rule=nll  # a variant
 
 Split: the simulator's (``split(n, test_size, seed=0)``); SST-2's stream is a seeded random
 20,000 rows of it. Embeddings come from the simulator's cache (``~/.cache/stream-al``); a set
@@ -97,11 +98,22 @@ LEARNERS = {"before": LearnerSettings(l2=1e-3, committee_size=2),
             "stream-al": LearnerSettings(committee_size=2, l2=None)}  # l2 by cross-validation
 
 
+def learners(variant: list[str], before: bool = True) -> dict[str, LearnerSettings]:
+    """The learners compared: ``before`` (when asked), the default, and the default with the
+    ``KEY=VALUE`` learner settings of ``variant`` (when given)."""
+    chosen = {k: v for k, v in LEARNERS.items() if before or k != "before"}
+    if variant:
+        update = dict(kv.split("=", 1) for kv in variant)
+        chosen[" ".join(variant)] = LearnerSettings.model_validate(
+            LEARNERS["stream-al"].model_dump() | update)
+    return chosen
+
+
 def all_labels(name: str, emb: str, X: np.ndarray, y: np.ndarray, stream: np.ndarray,
-               test: np.ndarray) -> None:
+               test: np.ndarray, compared: dict[str, LearnerSettings] = LEARNERS) -> None:
     Xs, ys, Xt, yt = X[stream], y[stream], X[test], y[test]
     row = [f"| {name} | {emb} | {len(stream)} "]
-    for settings in LEARNERS.values():
+    for settings in compared.values():
         (acc, f1, sec), l2 = stream_al(Xs, ys, Xt, yt, max(1, len(stream) // 1000), settings)
         row.append(f"| {acc:.4f} | {f1:.4f} | {sec:.1f} s (C={1 / l2:.3g}) ")
     (acc, f1, sec), C = sklearn_lr(Xs, ys, Xt, yt, cv=True)
@@ -110,7 +122,8 @@ def all_labels(name: str, emb: str, X: np.ndarray, y: np.ndarray, stream: np.nda
 
 
 def few_labels(name: str, emb: str, X: np.ndarray, y: np.ndarray, stream: np.ndarray,
-               test: np.ndarray, seeds: int) -> None:
+               test: np.ndarray, seeds: int,
+               compared: dict[str, LearnerSettings] = LEARNERS) -> None:
     Xt, yt = X[test], y[test]
     for size_name, n in (("1%", len(stream) // 100), ("5%", len(stream) // 20), ("200", 200)):
         results: dict[str, list[tuple[float, float]]] = {}
@@ -120,7 +133,7 @@ def few_labels(name: str, emb: str, X: np.ndarray, y: np.ndarray, stream: np.nda
             if len(set(y[idx])) < 2:
                 continue
             Xs, ys = X[idx], y[idx]
-            for label, settings in LEARNERS.items():
+            for label, settings in compared.items():
                 (acc, f1, _), l2 = stream_al(Xs, ys, Xt, yt, 10, settings.model_copy(
                     update={"seed": seed}))
                 results.setdefault(label, []).append((acc, f1))
@@ -175,6 +188,11 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--only", choices=["all", "few"], default=None)
     p.add_argument("--embed", action="store_true", help="compute embeddings that are not cached")
+    p.add_argument("--learner", action="append", default=[], metavar="KEY=VALUE",
+                   help="also the default learner with this setting (repeatable), e.g. "
+                   "cv_rule=nll")
+    p.add_argument("--no-before", dest="before", action="store_false",
+                   help="leave out the fixed l2=1e-3 learner")
     p.add_argument("--refit-cost", action="store_true",
                    help="only the refit cost, on banking77 with MiniLM (77 classes, 384 dims)")
     args = p.parse_args()
@@ -197,19 +215,21 @@ def main() -> None:
             if len(stream) > args.stream_rows:
                 stream = np.random.default_rng(0).choice(stream, args.stream_rows, replace=False)
             loaded_sets.append((name, emb, X, np.array(data.labels, dtype=object), stream, sp.test))
+    compared = learners(args.learner, args.before)
     if args.only != "few":
         print("\n## All labels (accuracy | macro-F1 | fit time, chosen C)\n")
-        print("| set | embedder | labels | before acc | F1 | fit | stream-al acc | F1 | fit "
-              "| sk LR-CV acc | F1 | fit |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| set | embedder | labels | " + "".join(f"{k} acc | F1 | fit | " for k in compared)
+              + "sk LR-CV acc | F1 | fit |")
+        print("|---|---|---|" + "---|---|---|" * (len(compared) + 1))
         for case in loaded_sets:
-            all_labels(*case)
+            all_labels(*case, compared)
     if args.only != "all":
         print(f"\n## Few labels (accuracy mean±std / macro-F1 mean, {args.seeds} seeds)\n")
-        print("| set | embedder | labels | before | stream-al | sk C=1 | sk CV-C | stream-al C |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| set | embedder | labels | " + " | ".join(compared)
+              + " | sk C=1 | sk CV-C | stream-al C |")
+        print("|---|---|---|" + "---|" * (len(compared) + 3))
         for case in loaded_sets:
-            few_labels(*case, args.seeds)
+            few_labels(*case, args.seeds, compared)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,12 @@ change it). ``--variants`` compares the default's rows of two variants in files,
     python -m benchmarks.suite_pairs --quick --seeds 20 --methods default --selection explore=0.2 \
         --out runs/explore.jsonl
     python -m benchmarks.suite_pairs --variants runs/base.jsonl runs/explore.jsonl
+
+A learner setting (``--learner KEY=VALUE``, ``STREAM_AL_LEARNER__KEY``) changes random's runs
+too; ``--variants ... --method random`` compares those::
+
+    python -m benchmarks.suite_pairs --quick --seeds 20 --learner cv_rule=nll --out runs/nll.jsonl
+    python -m benchmarks.suite_pairs --variants runs/base.jsonl runs/nll.jsonl --method random
 """
 
 from __future__ import annotations
@@ -103,28 +109,29 @@ def report(rows: Sequence[dict], before: dict) -> list[str]:
     return lines
 
 
-def variant_rows(path: Path) -> dict[tuple[str, str, float, int], dict]:
-    """(embedder, set, budget, seed) -> the default's run in a file of this script's lines."""
+def variant_rows(path: Path, method: str = "default") -> dict[tuple[str, str, float, int], dict]:
+    """(embedder, set, budget, seed) -> ``method``'s run in a file of this script's lines."""
     rows = [orjson.loads(line) for line in path.read_text().splitlines() if line]
     return {(r.get("embedder", "minilm"), r["set"], float(r["budget"]), r["seed"]):
-            r["runs"]["default"] for r in rows if "default" in r["runs"]}
+            r["runs"][method] for r in rows if method in r["runs"]}
 
 
 def _budget_name(budget: float) -> str:
     return f"{budget:.0%}" if budget <= 1 else f"{budget:.0f} labels"
 
 
-def variants_report(base: Path, other: Path, randoms: Path | None = None) -> list[str]:
-    """Per embedder, set and budget, over the seeds both files have: the default's accuracy in
+def variants_report(base: Path, other: Path, randoms: Path | None = None,
+                    method: str = "default") -> list[str]:
+    """Per embedder, set and budget, over the seeds both files have: ``method``'s accuracy in
     ``base`` → ``other``, the paired difference (mean ± std, points), its standard error, the
     seeds ``other`` is ahead / behind, the AUC's and macro-F1's paired differences, and (from
     ``randoms``, else ``base``) ``other`` − random; then the mean over the cells."""
-    old, new = variant_rows(base), variant_rows(other)
+    old, new = variant_rows(base, method), variant_rows(other, method)
     rand = {(r.get("embedder", "minilm"), r["set"], float(r["budget"]), r["seed"]):
             r["runs"]["random"] for path in {randoms or base, base}
             for r in (orjson.loads(line) for line in path.read_text().splitlines() if line)
             if "random" in r["runs"]}
-    lines = ["| embedder | set | budget | seeds | default base → variant | Δ acc (pts) | s.e. "
+    lines = [f"| embedder | set | budget | seeds | {method} base → variant | Δ acc (pts) | s.e. "
              "| ahead / behind | Δ AUC (pts) | Δ macro-F1 (pts) | variant − random (pts) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     cells = sorted({k[:3] for k in new if k in old})
@@ -169,14 +176,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--selection", action="append", default=[], metavar="KEY=VALUE",
                         help="a selection setting for every run (repeatable), named in the rows")
+    parser.add_argument("--learner", action="append", default=[], metavar="KEY=VALUE",
+                        help="a learner setting for every run (repeatable), named in the rows")
     parser.add_argument("--jobs", type=int, default=1, help="processes (one task: set, seed, "
                         "budget)")
     parser.add_argument("--variants", type=Path, nargs=2, metavar=("BASE", "OTHER"),
-                        help="print the default's paired differences between two files and stop")
+                        help="print the paired differences between two files and stop")
+    parser.add_argument("--method", choices=METHODS, default="default",
+                        help="--variants: whose runs to compare")
     parser.add_argument("--randoms", type=Path, help="--variants: the file with random's runs")
     args = parser.parse_args(argv)
     if args.variants:
-        print("\n".join(variants_report(*args.variants, args.randoms)))
+        print("\n".join(variants_report(*args.variants, args.randoms, args.method)))
         return 0
     if args.report:
         rows = [orjson.loads(line) for line in args.report.read_text().splitlines() if line]
@@ -186,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               else Config(embedder=args.embedder))
     for key, value in (kv.split("=", 1) for kv in args.selection):
         os.environ[f"STREAM_AL_SELECTION__{key.upper()}"] = value
-    variant = ",".join(args.selection)
+    for key, value in (kv.split("=", 1) for kv in args.learner):
+        os.environ[f"STREAM_AL_LEARNER__{key.upper()}"] = value
+    variant = ",".join(args.selection + [f"learner.{kv}" for kv in args.learner])
     tasks = [(name, seed, config, budget, tuple(args.methods), variant) for name in args.sets
              for seed in range(args.first_seed, args.seeds) for budget in args.budgets]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -125,10 +125,15 @@ class LearnerSettings(_Part):
                          "(a stratified sample): bounds its cost")
     cv_growth: float = Field(1.5, gt=1, description="search l2 again when the labels grew by "
                              "this factor since the last search")
-    cv_rule: Literal["best", "one_se"] = Field("best", description="the search's choice: "
-                                              "the best accuracy, or the strongest l2 within "
-                                              "one standard error of it (measured: -1 to -3 "
-                                              "points on SST-2; benchmarks/README.md)")
+    cv_rule: Literal["best", "one_se", "nll", "nll_se", "smooth"] = Field(
+        "best", description="the search's choice: best, the best held-out accuracy (ties: "
+        "log-loss); one_se, the strongest l2 within one standard error of it (measured: -1 to "
+        "-3 points on SST-2); nll, the lowest held-out log-loss; nll_se, the lowest log-loss "
+        "among values within one standard error of the best accuracy; smooth, the best accuracy "
+        "averaged with the grid's neighbours; none adopted: nll lost on AG News and ATIS, the others were no better (benchmarks/"
+        "README.md, \"Issue 14: a steadier l2 search\")")
+    cv_repeats: int = Field(1, ge=1, description="fold splits of the search for l2, scores "
+                            "summed (its cost grows in proportion)")
     cv_min_labels: int = Field(10, ge=2, description="labels before the first search for l2 "
                                "(and at least cv_folds per class seen: one per class and fold)")
     max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")

@@ -40,7 +40,8 @@ class OnlineLearner:
         """One copy of the labelled rows: the committee's bootstrap is a weight per row."""
         search = None if s.l2 is not None else L2Search(
             folds=s.cv_folds, rows=s.cv_rows, growth=s.cv_growth, min_labels=s.cv_min_labels,
-            prior=s.l2_prior, seed=s.seed, rule=s.cv_rule)
+            prior=s.l2_prior, seed=s.seed, rule=s.cv_rule,
+            repeats=s.cv_repeats)
         self.unlabelled = UnlabelledReservoir(dim, s.unlabelled_memory, seed=s.seed)
         """A uniform sample of the stream's embeddings (:meth:`observe_many`)."""
         training = SelfTraining(self.unlabelled, s.pseudo_labels, s.cv_min_labels, s.cv_folds)

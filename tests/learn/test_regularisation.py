@@ -84,6 +84,8 @@ def test_before_enough_labels_the_prior_is_used():
     ({"grid": ()}, "positive values"),
     ({"folds": 1}, "folds >= 2"),
     ({"growth": 1.0}, "growth must be > 1"),
+    ({"rule": "median"}, "rule must be one of best, one_se, nll, nll_se, smooth"),
+    ({"repeats": 0}, "repeats >= 1"),
 ])
 def test_a_bad_search_configuration_names_the_fix(kwargs, fix):
     with pytest.raises(ValueError, match=fix):
@@ -136,3 +138,50 @@ def test_the_one_se_rule_takes_the_strongest_penalty_within_a_standard_error_of_
     assert one_se.scores[l2_one_se] >= top - np.sqrt(top * (1 - top) / len(y))
     stronger = [v for v in one_se.grid if v > l2_one_se]
     assert all(one_se.scores[v] < top - np.sqrt(top * (1 - top) / len(y)) for v in stronger)
+
+
+@pytest.mark.parametrize("name", ["sst2", "ag_news"])
+def test_the_nll_rule_takes_the_lowest_held_out_log_loss(real_slice, name):
+    X, labels = real_slice(name, 300)
+    y, k = encoded(labels)
+    search = L2Search(seed=0, rule="nll")
+    l2 = search.choose(X, y, k)
+    assert search.losses[l2] == min(search.losses.values())
+    assert len(search.losses) == len(search.grid)
+
+
+@pytest.mark.parametrize("name", ["sst2", "ag_news"])
+def test_the_smooth_rule_takes_the_best_accuracy_averaged_with_the_grid_neighbours(
+        real_slice, name):
+    X, labels = real_slice(name, 300)
+    y, k = encoded(labels)
+    search = L2Search(seed=0, rule="smooth")
+    l2 = search.choose(X, y, k)
+    acc = np.array([search.scores[v] for v in search.grid])
+    padded = np.pad(acc, 1, mode="edge")
+    smoothed = (padded[:-2] + padded[1:-1] + padded[2:]) / 3
+    assert smoothed[search.grid.index(l2)] == pytest.approx(smoothed.max())
+
+
+def test_repeats_score_every_row_once_per_fold_split(real_slice):
+    X, labels = real_slice("sst2", 300)
+    y, k = encoded(labels)
+    once, thrice = L2Search(seed=0), L2Search(seed=0, repeats=3)
+    once.choose(X, y, k), thrice.choose(X, y, k)
+    held_out = np.array([thrice.scores[v] for v in thrice.grid]) * 3 * len(y)
+    np.testing.assert_allclose(held_out, held_out.round(), atol=1e-6)  # rows right, 3 splits
+    assert thrice.scores != once.scores  # the other splits count: not the first one tripled
+    assert L2Search(seed=0).choose(X, y, k) == once.l2  # one split: the search as before
+
+
+@pytest.mark.parametrize("name", ["sst2", "ag_news"])
+def test_the_nll_se_rule_takes_the_lowest_log_loss_within_a_standard_error_of_the_best_accuracy(
+        real_slice, name):
+    X, labels = real_slice(name, 300)
+    y, k = encoded(labels)
+    search = L2Search(seed=0, rule="nll_se")
+    l2 = search.choose(X, y, k)
+    top = max(search.scores.values())
+    near = [v for v in search.grid if search.scores[v] >= top - np.sqrt(top * (1 - top) / len(y))]
+    assert l2 in near
+    assert search.losses[l2] == min(search.losses[v] for v in near)
