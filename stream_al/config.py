@@ -487,6 +487,11 @@ class OODSettings(_Part):
         1000, ge=0, description="the OOD cap never holds more than this many items' worth of "
         "allowance, so a quiet stretch cannot save up for a burst (0: no limit)"
     )
+    sample: float = Field(1.0, gt=0, le=1, description="share of the candidates (a seeded "
+                          "random sample) checked against every labelled item as they arrive: "
+                          "below 1 the check costs that much less per item, only sampled items "
+                          "are flagged, counted towards the burst test and bought as OOD, and "
+                          "the others are measured only if another reason buys them")
     min_labels: int = Field(20, ge=2, description="labels before anything is called OOD")
     capacity: int = Field(10_000, ge=10, description="labelled vectors kept in the index "
                           "(the most recent; memory stays bounded)")
