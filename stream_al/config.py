@@ -405,8 +405,11 @@ class ScaleSettings(_Part):
     preselect: bool = Field(False, description="scorers forward about candidate_multiple x "
                             "budget.fraction of the texts (by informativeness, with the count of "
                             "texts each stands for) instead of every text")
-    candidate_multiple: float = Field(4.0, ge=1, description="candidates forwarded per label "
-                                      "the budget allows (with preselect)")
+    candidate_multiple: float = Field(3.0, ge=1, description="candidates forwarded per label "
+                                      "the budget allows (with preselect; 3 keeps label "
+                                      "efficiency within the seed spread of 4 and ~16% more "
+                                      "coordinator ceiling: benchmarks/README.md, issue 17 "
+                                      "tenth pass)")
     candidate_floor: float = Field(0.1, gt=0, le=1, description="a text's chance to be forwarded "
                                    "is at least this share of an average text's (with preselect; "
                                    "1: no text below the average text's chance)")
