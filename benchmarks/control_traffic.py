@@ -18,6 +18,10 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
    partitions would (N = 1 ... 64; each record one partition's batch of ``batch_max`` texts and
    ``--small`` texts), until ``--n`` stream texts: stream texts it governs per CPU-second.
    The coordinator's clock runs as if texts came at 300,000/s (refits, model releases).
+   ``--history K``: the coordinator starts as it would after a long stream: K more texts (the
+   rows after the measured ones) were bought and labelled before, so its novelty index, OOD
+   labelled rows, label store and model hold them (a 40,000-text run otherwise ends with
+   ~2,000 purchases, far below the novelty index's and OOD index's 10,000).
 4. **worker CPU-ms per 1,000 texts beyond the embedding** (static): parsing the texts records,
    ``score_many``, the pre-selection and building and encoding the record, against the
    embedding's own CPU, before (full-f32) and after (cand-int8, cand-int8-bin). Broker
@@ -26,6 +30,7 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
     python -m benchmarks.control_traffic                     # SST-2, 40,000 texts, static
     python -m benchmarks.control_traffic --n 20000 --embedder minilm --parts bytes
     python -m benchmarks.control_traffic --parts ceiling --envelope json   # the ceiling, JSON records
+    python -m benchmarks.control_traffic --parts ceiling --history 10000  # as after a long stream
 
 Targets (issue 17): bytes <= 100 per stream text; coordinator >= 300,000 stream texts/s per
 core at 5% budget; worker CPU beyond embedding <= the embedding's own (static).
@@ -40,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.suite import load_set
+from benchmarks.suite import SLICE_SEED, load_set
 from stream_al.config import Settings
 from stream_al.embed import make_embedder
 from stream_al.labels import Label
@@ -84,9 +89,20 @@ def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
                          learner={"refit_every_s": 1.0}, drift={"sample": DRIFT_SAMPLE[0]})
 
 
-def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder) -> Coordinator:
-    """A coordinator whose model learned ``n`` gold labels (bought as any item is)."""
+def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder,
+               history: Stream | None = None) -> Coordinator:
+    """A coordinator whose model learned ``n`` gold labels (bought as any item is), and
+    before them the items of ``history``: bought (in its novelty index) and labelled."""
     c = Coordinator(s, stream.X.shape[1], embedder)
+    if history is not None:
+        for i, item in enumerate(history.ids):
+            c.texts.add(item, history.texts[i])
+            c.embeddings[item] = history.X[i]
+        c.stage.novelty.add_many(history.X)
+        for start in range(0, len(history.ids), 2048):
+            c.on_labels([Label(item, label, "gold", 0.0) for item, label in zip(
+                history.ids[start : start + 2048], history.labels[start : start + 2048],
+                strict=True)], 0, 0.0)
     rng = np.random.default_rng(0)
     for i in rng.choice(len(stream.ids), n, replace=False).tolist():
         c.texts.add(f"warm-{i}", stream.texts[i])
@@ -174,19 +190,21 @@ def part_bytes_and_coordinator(stream: Stream, args: argparse.Namespace) -> None
               f"{labelling / n * 1e6:14.1f} {bought:7d}")
 
 
-def part_ceiling(stream: Stream, args: argparse.Namespace) -> None:
+def part_ceiling(stream: Stream, args: argparse.Namespace, history: Stream | None = None,
+                 ) -> None:
     gold = dict(zip(stream.ids, stream.labels, strict=True))
     embedder = LookupEmbedder(stream.texts, stream.X)
     s = settings_of(True, "int8", args.fraction, args.embedder, args.envelope)
     print(f"\n3. coordinator ceiling: candidate records (int8, {args.envelope}, drift.sample "
-          f"{args.drift_sample}, {args.merge} record(s) at a time) as N partitions send them; "
+          f"{args.drift_sample}, {args.merge} record(s) at a time, candidates x{args.multiple:g}, "
+          f"{len(history.ids) if history else 0:,} bought before) as N partitions send them; "
           "stream "
           "texts governed per CPU-second (parse + convert + on_scored; labels apart)")
     print(f"  {'N':>3s} {'texts/record':>12s} {'texts/s (select)':>16s} "
           f"{'texts/s (select+labels)':>23s}")
     for batch in (args.batch, args.small):
         for n_parts in args.partitions:
-            c = warm_model(stream, s, args.warm, embedder)
+            c = warm_model(stream, s, args.warm, embedder, history)
             records = records_of(stream, s, c.learner.snapshot(), batch, n_parts)
             selecting, labelling, _ = govern(c, records, gold, merge=args.merge)
             n = len(stream.ids)
@@ -234,6 +252,19 @@ def part_worker(stream: Stream, args: argparse.Namespace) -> None:
               f"   ratio {other_s / embed_s:.2f}")
 
 
+def history_of(dataset: str, embedder: str, n: int, k: int) -> Stream:
+    """``k`` rows of ``dataset`` that ``load_set(dataset, embedder, n)`` left out (the next
+    ones of its seeded permutation)."""
+    data, X = load_set(dataset, embedder, 10**9)
+    order = np.random.default_rng(SLICE_SEED).permutation(len(data.texts))
+    rest = np.sort(order[n : n + k])
+    if len(rest) < k:
+        raise SystemExit(f"--history {k}: {dataset} has only {len(rest)} rows beyond the "
+                         f"measured {n}")
+    return Stream([f"h-{i}" for i in range(k)], [data.texts[i] for i in rest],
+                  [data.labels[i] for i in rest], np.asarray(X[rest], dtype=np.float32))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="sst2")
@@ -244,7 +275,10 @@ def main() -> None:
     p.add_argument("--small", type=int, default=64, help="the ceiling's small batches")
     p.add_argument("--fraction", type=float, default=0.05)
     p.add_argument("--warm", type=int, default=300)
-    p.add_argument("--multiple", type=float, default=4.0, help="scale.candidate_multiple")
+    p.add_argument("--multiple", type=float, default=Settings().scale.candidate_multiple,
+                   help="scale.candidate_multiple")
+    p.add_argument("--history", type=int, default=0, help="the ceiling: texts bought and "
+                   "labelled before the measured stream (the rows after it)")
     p.add_argument("--drift-sample", type=float, default=1.0, help="drift.sample")
     p.add_argument("--merge", type=int, default=1, help="the ceiling: control records the "
                    "coordinator takes at a time (Coordinator.on_scored_many)")
@@ -262,10 +296,11 @@ def main() -> None:
     n = min(args.n, len(data.texts))
     stream = Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]), list(data.labels[:n]),
                     np.asarray(X[:n], dtype=np.float32))
+    history = history_of(args.dataset, args.embedder, n, args.history) if args.history else None
     if "bytes" in args.parts:
         part_bytes_and_coordinator(stream, args)
     if "ceiling" in args.parts:
-        part_ceiling(stream, args)
+        part_ceiling(stream, args, history)
     if "worker" in args.parts:
         part_worker(stream, args)
 

@@ -13,6 +13,7 @@ Two measurements, on the selector the worker deploys:
    accuracy.
 
     python benchmarks/ood_burst.py --seeds 0,1,2
+    python benchmarks/ood_burst.py --seeds 0,1,2 --sample 0.25   # ood.sample: a quarter checked
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stream_al.config import Settings
+from stream_al.config import OODSettings, Settings
 from stream_al.dataset import load_labeled
 from stream_al.embed import make_embedder
 from stream_al.learn import ModelSnapshot
@@ -51,11 +52,11 @@ def ood_bought(selector: OODSelector, X: np.ndarray, news: np.ndarray) -> tuple[
     return len(bought), int(news[bought].sum())
 
 
-def cap_alone() -> None:
+def cap_alone(sample: float) -> None:
     bank, ag = embedded("banking77", 2000)[2], embedded("ag_news", 400)[2]
     print("## the cap alone: 500 Banking77 labels; 1,000 more queries; then AG News mixed in")
     for share in (0.0, 0.1, 0.4):
-        detector = OODDetector(bank.shape[1])
+        detector = OODDetector(bank.shape[1], OODSettings(sample=sample))
         detector.add_labelled_many(bank[:500])
         selector = OODSelector(RandomSelector(0.1, seed=0), detector, 0.1, max_share=0.3)
         quiet, _ = ood_bought(selector, bank[1000:], np.zeros(1000, dtype=bool))
@@ -69,7 +70,7 @@ def cap_alone() -> None:
               f"({len(X)} items, {n_news} news) {n} ({of_news} news; cap bound {bound:.0f})")
 
 
-def drift_scenario(seeds: list[int]) -> None:
+def drift_scenario(seeds: list[int], sample: float) -> None:
     data = load_labeled(DATASETS / "ag_news.csv")
     base = Settings.load(embedder={"name": "minilm"})
     X = embed_dataset(make_embedder(base.embedder), data, base.embedder.cache_dir)
@@ -77,7 +78,8 @@ def drift_scenario(seeds: list[int]) -> None:
     rows = []
     for seed in seeds:
         s = Settings.load(embedder={"name": "minilm"}, budget={"fraction": 0.02},
-                          selection={"seed": seed}, learner={"seed": seed}, drift={"seed": seed})
+                          selection={"seed": seed}, learner={"seed": seed}, drift={"seed": seed},
+                          ood={"sample": sample})
         shifted = emerging_classes(data.labels, ["World", "Sports"], 2000, 5600, seed=seed)
         shift = DriftScenario(data.labels, X, s, shifted).run("default", True, ood=True)
         calm = DriftScenario(data.labels, X, s, stationary(data.labels, 5600, seed=seed)).run(
@@ -93,10 +95,12 @@ def drift_scenario(seeds: list[int]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--sample", type=float, default=1.0,
+                        help="ood.sample: the share of candidates checked as they arrive")
     args = parser.parse_args()
     limit_blas_threads()
-    cap_alone()
-    drift_scenario([int(s) for s in args.seeds.split(",")])
+    cap_alone(args.sample)
+    drift_scenario([int(s) for s in args.seeds.split(",")], args.sample)
     return 0
 
 

@@ -11,7 +11,8 @@ budget with the default strategy, run through the simulator as:
 - ``c16``: every text, float32, dealt over 16 partitions (one record per partition's share of
   a chunk: what dealing alone changes);
 - ``p1`` / ``p4`` / ``p16``: scorers on 1, 4, 16 texts partitions pre-select candidates
-  (``scale.preselect``, ``candidate_multiple`` 4) — float32, to isolate pre-selection;
+  (``scale.preselect`` at the default ``candidate_multiple``: 3 since the tenth pass of
+  issue 17, 4 in the results before it) — float32, to isolate pre-selection;
 - ``p16-int8``: 16 partitions pre-selecting, int8 embeddings (what a scaled-out deployment runs);
 - ``p16-int8-m8``: the same with ``candidate_multiple`` 8;
 - ``p1-m2`` ... ``p16-m3``: ``p1`` / ``p4`` / ``p16`` with ``candidate_multiple`` 2 or 3 (fewer

@@ -193,8 +193,11 @@ class SelectionSettings(_Part):
         " this many items"
     )
     novelty_weight: float = Field(0.0, ge=0, description="weight of distance to labelled items")
-    novelty_capacity: int = Field(10_000, ge=1, description="bought items the novelty index "
-                                  "keeps (the most recent; memory stays bounded)")
+    novelty_capacity: int = Field(2048, ge=1, description="bought items the novelty index "
+                                  "keeps (the most recent; memory stays bounded): each purchase "
+                                  "is measured against all of them, ~6 us per 1,000 at 256 "
+                                  "dims, so at 5% this many cost ~0.6 us per stream text "
+                                  "(10,000: 3.4)")
     density_weight: float = Field(
         0.5, ge=0, description="exponent of typicality (information density, Settles & Craven 2008)"
     )
@@ -407,8 +410,11 @@ class ScaleSettings(_Part):
     preselect: bool = Field(False, description="scorers forward about candidate_multiple x "
                             "budget.fraction of the texts (by informativeness, with the count of "
                             "texts each stands for) instead of every text")
-    candidate_multiple: float = Field(4.0, ge=1, description="candidates forwarded per label "
-                                      "the budget allows (with preselect)")
+    candidate_multiple: float = Field(3.0, ge=1, description="candidates forwarded per label "
+                                      "the budget allows (with preselect; 3 keeps label "
+                                      "efficiency within the seed spread of 4 and ~16% more "
+                                      "coordinator ceiling: benchmarks/README.md, issue 17 "
+                                      "tenth pass)")
     candidate_floor: float = Field(0.1, gt=0, le=1, description="a text's chance to be forwarded "
                                    "is at least this share of an average text's (with preselect; "
                                    "1: no text below the average text's chance)")
@@ -492,6 +498,11 @@ class OODSettings(_Part):
         1000, ge=0, description="the OOD cap never holds more than this many items' worth of "
         "allowance, so a quiet stretch cannot save up for a burst (0: no limit)"
     )
+    sample: float = Field(1.0, gt=0, le=1, description="share of the candidates (a seeded "
+                          "random sample) checked against every labelled item as they arrive: "
+                          "below 1 the check costs that much less per item, only sampled items "
+                          "are flagged, counted towards the burst test and bought as OOD, and "
+                          "the others are measured only if another reason buys them")
     min_labels: int = Field(20, ge=2, description="labels before anything is called OOD")
     capacity: int = Field(10_000, ge=10, description="labelled vectors kept in the index "
                           "(the most recent; memory stays bounded)")

@@ -403,3 +403,39 @@ def test_once_the_stream_sets_the_threshold_labels_skip_the_leave_one_out_search
     d.add_labelled_many(texts["labelled"][400:])
     assert d.n_labelled == 500 and d.ready
     assert d.threshold <= threshold  # more labels: the stream's items are nearer, never farther
+
+
+def sampled_detector(texts, sample: float) -> OODDetector:
+    d = OODDetector(texts["labelled"].shape[1], OODSettings(sample=sample))
+    d.add_labelled_many(texts["labelled"])
+    return d
+
+
+def test_checking_a_sample_of_the_candidates_still_buys_a_new_domain_and_only_it(texts):
+    """``ood.sample`` 0.25: a quarter of each batch is checked. The stationary stretch buys
+    nothing as OOD; when AG News makes up 40% of the stream, the cap still buys it."""
+    selector = OODSelector(RandomSelector(0.1, seed=0), sampled_detector(texts, 0.25), 0.1,
+                           max_share=0.3)
+    assert ood_bought(selector, texts["normal"]) == []
+    X = stream_with_garbage(texts, 0.4)
+    news = {i for i in range(len(X)) if not (X[i] @ texts["held_out"].T > 1 - 1e-6).any()}
+    bought = ood_bought(selector, X)
+    assert len(bought) >= 0.5 * 0.3 * 0.1 * len(X)
+    assert len(set(bought) & news) >= 0.8 * len(bought)
+
+
+def test_an_item_the_sample_skipped_is_measured_when_another_reason_buys_it(texts):
+    detector = sampled_detector(texts, 0.25)
+    selector = OODSelector(RandomSelector(0.5, seed=0), detector, 0.5, max_share=0.3)
+    X = texts["held_out"][:200]
+    batch = ScoredBatch([str(i) for i in range(len(X))], X,
+                        score_many(ModelSnapshot.empty(X.shape[1]), X))
+    budget = Budget(0.5)
+    budget.observe(len(batch))
+    checked_before = np.isfinite(detector.reference.distances).sum()
+    picked = selector.select_many(batch, budget)
+    assert 0 < np.isnan(batch.scores["ood_distance"]).mean() < 1  # only a sample was checked
+    assert np.isfinite(detector.reference.distances).sum() - checked_before <= 0.4 * len(X)
+    rows = [int(s.item_id) for s in picked]
+    expected = detector.distance_many(X[rows])
+    assert [s.scores["ood_distance"] for s in picked] == [round(float(d), 6) for d in expected]

@@ -9,6 +9,7 @@ the same budget.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,10 +63,16 @@ class OODSelector:
     ``max_share * fraction * (n + cap_window_items)`` (a quiet stretch does not save up for a
     later burst). The rest of the batch goes to the wrapped selector, which spends from the
     same budget.
+
+    With ``ood.sample`` below 1 only a seeded random sample of each batch is checked as it
+    arrives (flags, the burst test, the threshold's reference and OOD purchases read that
+    sample); an item another reason buys is measured then, so every purchase still carries
+    ``scores["ood_distance"]``.
     """
 
     def __init__(self, base: Selector, detector: OODDetector, fraction: float,
-                 max_share: float | None = None, cap_window_items: int | None = None) -> None:
+                 max_share: float | None = None, cap_window_items: int | None = None,
+                 seed: int = 0) -> None:
         share = detector.settings.max_share if max_share is None else max_share
         window = detector.settings.cap_window_items if cap_window_items is None \
             else cap_window_items
@@ -78,17 +85,19 @@ class OODSelector:
         self.cap = OODCap.of(fraction * share, window) if share > 0 else None
         s = detector.settings
         self.flag_rate = FlagRate(1 - s.quantile, s.burst_window, s.burst_confidence)
+        self._sampling = np.random.default_rng([seed, 3])
+        """Which candidates are checked as they arrive (``ood.sample``)."""
 
     @property
     def reads_novelty(self) -> bool:
         return reads_novelty(self.base)
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
-        dist, flags = self.detector.check_many(batch.X)
+        dist, flags, checked = self._check(batch.X)
         batch.scores["ood_distance"] = dist.astype(np.float32)
         chosen: list[Selection] = []
         if self.detector.ready:
-            self.flag_rate.add_many(flags)
+            self.flag_rate.add_many(flags[checked])
         if self.cap is not None:
             self.cap.observe(batch.represents)
         if self.cap is not None and self.flag_rate.exceeded:
@@ -100,11 +109,38 @@ class OODSelector:
                 budget.spend(cost)
                 chosen.append(selection_of(batch, int(i), self.name, OOD_REASON, float(dist[i])))
         batch = batch.without(s.item_id for s in chosen)
-        return chosen + self.base.select_many(batch, budget)
+        return chosen + self._measured(self.base.select_many(batch, budget))
 
     def flush(self, budget: BudgetLike) -> list[Selection]:
         flush = getattr(self.base, "flush", None)
-        return [] if flush is None else flush(budget)
+        return [] if flush is None else self._measured(flush(budget))
+
+    def _check(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, slice | np.ndarray]:
+        """Distances and flags of ``X``'s rows, and which rows were checked: with
+        ``ood.sample`` below 1 only a sample (which the detector also samples its reference
+        from); the others get a NaN distance and no flag."""
+        sample = self.detector.settings.sample
+        if sample >= 1:
+            return *self.detector.check_many(X), slice(None)
+        rows = np.flatnonzero(self._sampling.random(len(X)) < sample)
+        dist = np.full(len(X), np.nan, dtype=np.float32)
+        flags = np.zeros(len(X), dtype=bool)
+        if len(rows):
+            dist[rows], flags[rows] = self.detector.check_many(X[rows])
+        return dist, flags, rows
+
+    def _measured(self, chosen: list[Selection]) -> list[Selection]:
+        """``chosen`` with the OOD distance of items the sample skipped, measured now (not
+        counted into the flags or the threshold's reference)."""
+        if self.detector.settings.sample >= 1:
+            return chosen
+        missing = [s for s in chosen if s.embedding is not None
+                   and math.isnan(s.scores.get("ood_distance", 0.0))]
+        if missing:
+            dist = self.detector.distance_many(np.stack([s.embedding for s in missing]))
+            for s, d in zip(missing, dist.tolist(), strict=True):
+                s.scores["ood_distance"] = round(d, 6)
+        return chosen
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
                     item_ids: Sequence[str] | None = None) -> None:

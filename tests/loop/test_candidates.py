@@ -51,7 +51,8 @@ def test_candidates_are_a_bounded_share_and_their_spans_count_every_text(coordin
             offset += 1
     bought += len(coordinator.flush(float(offset)))
     assert coordinator.stage.budget.seen == 8000
-    assert forwarded <= 0.2 * 8000 * 1.1
+    share = 0.05 * Settings().scale.candidate_multiple
+    assert forwarded <= share * 8000 * 1.1
     assert 0.9 * 0.05 * 8000 <= bought <= 0.05 * 8000
 
 
@@ -103,4 +104,5 @@ def test_the_floor_setting_is_the_least_chance_a_confident_text_keeps():
         forwarding = forwarding_of(settings(candidate_floor=floor))
         record = forwarding.candidates_of(scored(0, 4000, 0))
         assert forwarding.partitions[0].floor == floor
-        assert record.weights.max() <= 1 / (0.2 * floor) + 1e-9
+        share = 0.05 * Settings().scale.candidate_multiple
+        assert record.weights.max() <= 1 / (share * floor) + 1e-9
