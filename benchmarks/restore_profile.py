@@ -65,7 +65,7 @@ def _published_model(s: Settings, texts: list[str], labels: list[str], n: int):
 
 PHASES = {  # (owner, method): name; indented names are parts of the one above
     ("texts", "add_many"): "bought texts",
-    ("", "_restore_labels"): "labels, hash, agreement",
+    ("", "store_many"): "labels, hash, agreement",
     ("labels", "add_new_many"): "  label store (sqlite)",
     ("labels_hash", "add_labels_many"): "  labels_hash",
     ("agreement", "add_many"): "  agreement window",

@@ -17,7 +17,6 @@ the restored ledger), a text counts in ``seen`` once per texts-topic offset
 from __future__ import annotations
 
 import math
-from array import array
 from collections import OrderedDict, deque
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from stream_al.labels.export import LabeledRow, LabelSetHash
 from stream_al.learn.gain import label_gain
 from stream_al.learn.online import OnlineLearner
 from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.loop import rollback
+from stream_al.loop import restore, rollback
 from stream_al.loop.annotating import Annotating, Plan
 from stream_al.loop.bought import BoughtTexts
 from stream_al.loop.cadence import Cadence
@@ -52,15 +51,8 @@ from stream_al.loop.records import (
     RollbackInForce,
     ScoredTexts,
 )
-from stream_al.loop.restore_rows import (
-    LabelsByItem,
-    LazyRows,
-    Learned,
-    reservoir_sample,
-    resumable,
-)
+from stream_al.loop.restore import Base, Restored
 from stream_al.loop.spans import new_in_spans
-from stream_al.loop.window_charges import window_charges
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
@@ -84,64 +76,6 @@ class LabelOutcome:
     correct: list[bool] = field(default_factory=list)
     """Per accepted label the model could already predict: was its prediction right?"""
     version: int = 0
-
-
-@dataclass(frozen=True)
-class Restored:
-    """What a rebuild from the topics recovered."""
-
-    selected: int
-    outstanding: int
-    expired: int
-    labels: int
-    rejected_labels: int
-    seen: int
-    spent: float
-    version: int
-    embedded: int = 0
-    """Texts re-embedded (bounded by the state's capacities: loop/restore_rows.py)."""
-
-
-@dataclass
-class Fold:
-    """What :meth:`Coordinator._fold` restores: a whole history's records, or the suffix after
-    an image (loop/resume.py). The bought texts are added before."""
-
-    items: dict[str, Purchase]
-    """The purchases to fold, first per item id (of the suffix: those not bought before)."""
-    texts: Mapping[str, str]
-    """Every bought item's text (the suffix's in memory, the others from the store)."""
-    labels: Iterable[Label]
-    expired: Mapping[str, float]
-    """Every expiry, of the whole history."""
-    costs: array
-    """Every bought item's cost in buying order, 0.0 if it expired (their sum is spent)."""
-    recent: list[str]
-    """The last items bought (the novelty index's)."""
-    waiting: list[Purchase]
-    """Purchases that may still wait for a label (those not expired nor labelled do)."""
-    ahead: list[Purchase]
-    """Purchases that may be charged to a window after the ledger's."""
-    positions: Mapping[str, int] | None = None
-    known: Sequence[str] = ()
-    rejected: int = 0
-    resumed: bool = False
-    """From an image: :attr:`Coordinator.learned` holds what it learned before the suffix."""
-
-
-@dataclass
-class Base:
-    """What a restore folded that the coordinator does not keep, and an image of it needs
-    (loop/resume.py): kept by :meth:`Coordinator.restore` until the next restore."""
-
-    costs: array
-    expired: Mapping[str, float]
-    waiting: list[Purchase]
-    """The purchases still outstanding after the restore."""
-    ahead: list[Purchase]
-    """Purchases charged to a window after the ledger's."""
-    recent: list[str]
-    rejected: int
 
 
 class Coordinator:
@@ -416,10 +350,10 @@ class Coordinator:
         self.control_offset = offset
         known = list(self.learner.classes)
         for label in labels:
-            reason = self._refusal(label, known)
+            reason = self.refusal(label, known)
             if reason is not None:
                 outcome.rejected.append((label, reason))
-            elif self._store(label):
+            elif self.store_one(label):
                 outcome.accepted.append(label)
                 if label.label not in known:
                     known.append(label.label)
@@ -448,7 +382,7 @@ class Coordinator:
         self._refits.mark(now)
         return True
 
-    def _refusal(self, label: Label, known: list[str],
+    def refusal(self, label: Label, known: list[str],
                  bought: Container[str] | None = None) -> Refusal | None:
         """Why ``label`` cannot be used, or None; ``known``: classes accepted so far;
         ``bought``: the bought items, when the caller holds them (else :attr:`texts`)."""
@@ -500,7 +434,7 @@ class Coordinator:
         outcome.gains = gains.tolist()
         self._unpublished_received.extend(x.received_at for x in learn)
 
-    def _store(self, label: Label, text: str | None = None) -> bool:
+    def store_one(self, label: Label, text: str | None = None) -> bool:
         """Keep ``label`` unless its (item, annotator) is already in; True if kept.
         ``text``: its item's, when the caller has it (else read from :attr:`texts`)."""
         if not self.labels.add_one(label):
@@ -508,6 +442,37 @@ class Coordinator:
         self.labels_hash.add_one(LabeledRow.of(
             label, self.texts[label.item_id] if text is None else text))
         return True
+
+    def store_many(self, labels: Iterable[Label], texts: Mapping[str, str],
+                   known: Sequence[str] = ()) -> tuple[list[Label], int]:
+        """:meth:`store_one` of a rebuild's ``labels`` (loop/restore.py), in bulk: store them
+        (first answer per item and annotator wins) in one transaction; ``texts``: every bought
+        item's (the refusal and the hash read it from memory).
+        Duplicates among ``labels`` are found in memory; the store is asked only when it
+        already holds rows (a fresh instance's is empty). ``known``: the classes accepted
+        before (an image's: loop/resume.py)."""
+        learned: list[Label] = []
+        known = list(known)
+        rejected = 0
+        keys: set[tuple[str, str]] = set()
+        stored: Container[tuple[str, str]] = self.labels if len(self.labels) else ()
+        checked = self.settings.kafka.label_policy == "reject"  # else: refused if never bought
+        for label in labels:
+            if ((checked or label.item_id not in texts)
+                    and self.refusal(label, known, texts) is not None):
+                rejected += 1
+            elif (key := (label.item_id, label.annotator_id)) not in keys and key not in stored:
+                keys.add(key)
+                if label.received_at != 0.0:  # a rebuild's labels were received at 0
+                    label = Label(label.item_id, label.label, label.annotator_id,
+                                  label.timestamp, label.confidence, 0.0)
+                learned.append(label)
+                if label.label not in known:
+                    known.append(label.label)
+        self.labels_hash.add_labels_many(learned, texts)
+        self.labels.add_new_many(learned)
+        self.agreement.add_many(learned)
+        return learned, rejected
 
     def embeddings_of(self, ids: Sequence[str]) -> np.ndarray:
         missing = sorted({i for i in ids if i not in self.embeddings})
@@ -534,10 +499,10 @@ class Coordinator:
         version = max(self.learner.version, self.published_version) + 1
         state, base = rollback.roll_back(command, self.learner, self.texts, labelled,
                                          self.embeddings_of, version, now, self.embedder.name)
-        self._adopt(state, base)
+        self.adopt(state, base)
         return state
 
-    def _adopt(self, state: RollbackInForce, base: list[Label]) -> None:
+    def adopt(self, state: RollbackInForce, base: list[Label]) -> None:
         self.rollback = state
         self.excluded = frozenset(state.excluded)
         self.learned = list(base)
@@ -618,162 +583,6 @@ class Coordinator:
         requested: Mapping[str, str] | None = None,
         model: ModelSnapshot | None = None,
     ) -> Restored:
-        """Rebuild from the topics: what was bought (``selected``), what expired, every label,
-        the last ledger and the last published model version. Call on a fresh instance.
-        ``requested``: item -> reason of every expert request on the expert topic (held items
-        stay held; a held item's request that never made it there is sent again). ``model``:
-        the last published model; when it learned every label restored, the learner continues
-        from its weights (no fit: loop/restore_rows.py) instead of fitting from scratch.
-
-        Spent = cost of everything bought minus expiries; seen = the ledger's (it may lag
-        after a crash, which only makes the budget smaller). The learner re-learns the accepted
-        labels (a uniform sample of ``learner.memory``, what its reservoir would hold) from
-        re-embedded texts and continues at ``model_version + 1``. Only what the restored state
-        holds is re-embedded (loop/restore_rows.py), not every item ever bought.
-        """
-        items: dict[str, Purchase] = {}
-        for s in selected:
-            items.setdefault(s.item_id, s)
-        texts = {i: s.text for i, s in items.items()}  # in memory while restoring (no queries)
-        positions = None if len(self.texts) else {i: n for n, i in enumerate(items)}
-        self.texts.add_many(texts.items())
-        costs = array("d", (0.0 if i in expired else s.cost for i, s in items.items()))
-        return self._fold(Fold(items, texts, labels, expired, costs,
-                               list(items)[-self.stage.novelty.capacity:],
-                               list(items.values()), list(items.values()), positions),
-                          ledger, model_version, now, state, requested, model)
-
-    def _fold(self, fold: Fold, ledger: BudgetLedger | None, model_version: int, now: float,
-              state: RollbackInForce | None, requested: Mapping[str, str] | None,
-              model: ModelSnapshot | None) -> Restored:
-        """:meth:`restore`'s steps after the bought texts, on ``fold`` (all of a history, or
-        the suffix after an image of an earlier restore: loop/resume.py)."""
-        items, texts = fold.items, fold.texts
-        lazy = LazyRows(self.embedder.embed, texts, self.dim)
-        whole = not self.image_only
-        if fold.recent and whole:
-            self.stage.novelty.add_many(lazy.of(fold.recent))
-        new, rejected = self._restore_labels(fold.labels, texts, fold.known)
-        self.pricing.observe_labels(sorted(new, key=lambda x: x.timestamp), texts)
-        wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
-
-        def rows_of(labels: Sequence[Label]) -> np.ndarray:
-            return lazy.of([x.item_id for x in labels])
-
-        stored = LabelsByItem(new)  # what self.labels holds now, grouped in memory
-        with self.annotating.settled.bulk():
-            verdicts = self.annotating.restore(new, stored, texts, wanted, now,
-                                               requested or {})
-        learned = Learned(self.learned if fold.resumed else (), verdicts)
-        memory = self.settings.learner.memory
-        recent = learned.tail(memory)
-        if whole:
-            self.annotating.remember_restored(recent, rows_of(recent))
-        if state is not None:  # start from the rolled-back model, never re-learn exclusions
-            base, verdicts = rollback.resume(state, verdicts, self.learner, self.texts, rows_of,
-                                             model_version)
-            self._adopt(state, base)
-            learned = Learned((), verdicts)
-        if learned and whole:
-            self.learner.version = max(self.learner.version, model_version)
-            kept = reservoir_sample(learned, memory, self.settings.learner.seed)
-            if state is None and resumable(model, self.learner, kept, len(learned)):
-                self.learner.reset_to(model, rows_of(kept), [x.label for x in kept],
-                                      model_version + 1)  # its weights, as a new version
-                self.learner.replay.seen = len(learned)
-            else:
-                self.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
-                self.learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
-                self.learner.fit()
-        n_learned = len(learned)
-        if learned:
-            self.learned.extend(learned.labels, fold.positions)  # (learned reads it: last)
-        if self.learned and whole:
-            self.health.ood.add_labelled_many(
-                rows_of(self.learned.last(self.settings.ood.capacity)))
-        self.published_version = model_version
-        waiting = [s.item_id for s in fold.waiting
-                   if s.item_id not in fold.expired and not stored.has_item(s.item_id)]
-        purchases = {s.item_id: s for s in fold.waiting}
-        if whole:
-            self.embeddings.update(zip(waiting, lazy.of(waiting), strict=True))
-        for item_id in waiting if whole else ():
-            s = purchases[item_id]
-            selection = Selection(
-                s.item_id,
-                s.strategy,
-                s.reason,
-                s.priority,
-                s.cost,
-                s.group,
-                dict(s.scores),
-                self.embeddings[item_id],
-            )
-            self.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
-        spent = sum(fold.costs.tolist())  # as a sum over the items (0.0 adds nothing)
-        self._restore_budget(spent, ledger, fold.ahead, fold.expired)
-        self.stage.set_model(self.learner.snapshot())
-        window = self.stage.budget.window_items
-        current = 0 if ledger is None else ledger.seen // window if window else None
-        self.base = Base(fold.costs, fold.expired, [purchases[i] for i in waiting], [
-            s for s in fold.ahead if current is not None and s.window > current], fold.recent,
-            rejected + fold.rejected)  # ahead: what window_charges may count with any ledger
-        return Restored(
-            selected=len(fold.costs),
-            outstanding=len(self.stage.outstanding),
-            expired=len(fold.expired),
-            labels=n_learned,
-            rejected_labels=rejected + fold.rejected,
-            seen=self.stage.budget.seen,
-            spent=spent,
-            version=self.learner.version,
-            embedded=lazy.embedded,
-        )
-
-    def _restore_labels(self, labels: Iterable[Label], texts: Mapping[str, str],
-                        known: Sequence[str] = ()) -> tuple[list[Label], int]:
-        """Store ``labels`` (first answer per item and annotator wins) in one transaction;
-        ``texts``: every bought item's (the refusal and the hash read it from memory).
-        Duplicates among ``labels`` are found in memory; the store is asked only when it
-        already holds rows (a fresh instance's is empty). ``known``: the classes accepted
-        before (an image's: loop/resume.py)."""
-        learned: list[Label] = []
-        known = list(known)
-        rejected = 0
-        keys: set[tuple[str, str]] = set()
-        stored: Container[tuple[str, str]] = self.labels if len(self.labels) else ()
-        checked = self.settings.kafka.label_policy == "reject"  # else: refused if never bought
-        for label in labels:
-            if ((checked or label.item_id not in texts)
-                    and self._refusal(label, known, texts) is not None):
-                rejected += 1
-            elif (key := (label.item_id, label.annotator_id)) not in keys and key not in stored:
-                keys.add(key)
-                if label.received_at != 0.0:  # a rebuild's labels were received at 0
-                    label = Label(label.item_id, label.label, label.annotator_id,
-                                  label.timestamp, label.confidence, 0.0)
-                learned.append(label)
-                if label.label not in known:
-                    known.append(label.label)
-        self.labels_hash.add_labels_many(learned, texts)
-        self.labels.add_new_many(learned)
-        self.agreement.add_many(learned)
-        return learned, rejected
-
-    def _restore_budget(self, spent: float, ledger: BudgetLedger | None,
-                        items: Iterable[Purchase], expired: Mapping[str, float]) -> None:
-        """Spending, each window's charges (loop/window_charges.py) and the drift response
-        in progress (its clock and debt) and the pacer as the last ledger left them."""
-        b = self.stage.budget
-        b.spent = spent
-        if ledger is None:
-            return
-        b.seen = ledger.seen
-        b.window_seen = ledger.window_seen
-        charges = window_charges(items, expired, spent, ledger, b.window_items)
-        b.window_spent, b.carried = charges.window_spent, charges.carried
-        self.control_offset = ledger.control_offset
-        self.texts_offsets = dict(ledger.texts_offsets)
-        self.governance.resume(ledger.drift_elapsed, ledger.drift_debt)
-        self.governance.resume_pacing(ledger.pacing)
-
+        """Rebuild from the topics (stream_al.loop.restore); call on a fresh instance."""
+        return restore.restore(self, selected, expired, labels, ledger, model_version, now,
+                               state, requested, model)

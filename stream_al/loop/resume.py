@@ -42,12 +42,12 @@ from stream_al.labels import Label, LabelStore
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.annotating import Item
 from stream_al.loop.bought import BoughtTexts
-from stream_al.loop.coordinator import Fold
 from stream_al.loop.records import BudgetLedger, ExpertRequest, Purchase, RollbackInForce
+from stream_al.loop.restore import Fold, Restored, fold
 from stream_al.loop.settled import SettledItems
 
 if TYPE_CHECKING:
-    from stream_al.loop.coordinator import Coordinator, Restored
+    from stream_al.loop.coordinator import Coordinator
 
 
 class NotResumable(StreamAlError, ValueError):
@@ -210,7 +210,7 @@ def resume(
             costs[at] = 0.0  # adding 0.0 keeps the sum a restore makes, to the last bit
     costs.extend(0.0 if i in expired else s.cost for i, s in items.items())
     c.annotating.outbox.requests = [r for r in image.outbox if r.item_id not in requested]
-    return c._fold(Fold(
+    return fold(c, Fold(
         items, ChainMap(suffix_texts, c.texts), labels, expired, costs,
         (image.recent + list(items))[-c.stage.novelty.capacity:],
         image.waiting + list(items.values()), image.ahead + list(items.values()),

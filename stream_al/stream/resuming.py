@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stream_al.loop.admission import Admission
-from stream_al.loop.coordinator import Coordinator, Restored
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.restore import Restored
 from stream_al.loop.resume import NotResumable, image_of, resume
 from stream_al.stream import checkpoint_image, conversion
 from stream_al.stream.rebuild import TopicState
