@@ -17,14 +17,13 @@ the restored ledger), a text counts in ``seen`` once per texts-topic offset
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from stream_al.annotation.agreement import RunningAgreement
-from stream_al.calibration import expected_calibration_error
 from stream_al.config import Settings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.health import DataHealth
@@ -41,6 +40,7 @@ from stream_al.loop.cadence import Cadence
 from stream_al.loop.governing import Governance
 from stream_al.loop.learned import LearnedRows
 from stream_al.loop.merging import concatenated, runs
+from stream_al.loop.prequential import Prequential
 from stream_al.loop.pricing import Pricing
 from stream_al.loop.records import (
     BudgetLedger,
@@ -90,8 +90,8 @@ class Coordinator:
     OOD cap and drift response), ``cost`` and ``annotation`` to :class:`Pricing`,
     ``annotation`` and ``learner`` to :class:`Annotating`, ``learner`` to the
     :class:`OnlineLearner`, ``drift`` and ``ood`` to :class:`DataHealth`, ``calibration`` to
-    :class:`Governance`. Every driver builds it the same way (``tests/test_settings_parts.py``
-    lists the roots).
+    :class:`Governance` (its ``bins`` to :class:`Prequential`). Every driver builds it the same
+    way (``tests/test_settings_parts.py`` lists the roots).
     """
 
     def __init__(
@@ -135,10 +135,8 @@ class Coordinator:
         self._unpublished_received: list[float] = []
         self._recent: OrderedDict[str, str] = OrderedDict()  # texts the selector may still hold
         self._text_cache_items = text_cache_items
-        self._hits: deque[bool] = deque(maxlen=accuracy_window)
-        self._confidence: deque[tuple[np.ndarray, int]] = deque(maxlen=accuracy_window)
-        """Per recent label the model could predict: its probabilities, the true column (-1:
-        a class the model did not know)."""
+        self.prequential = Prequential(accuracy_window, settings.calibration.bins)
+        """How the model did on the last labels before it learned them (loop/prequential.py)."""
         self.agreement = RunningAgreement()
         self.governance = Governance(settings.calibration, self.stage, self.health)
         """Drift response and OOD picks around the stage's selector; temperature scaling."""
@@ -415,13 +413,7 @@ class Coordinator:
         X = self.embeddings_of(ids)
         snapshot = self.learner.snapshot()
         gains = label_gain(snapshot, X, names)
-        if snapshot.ready:
-            predicted = snapshot.predict_many(X)
-            outcome.correct = [p == y for p, y in zip(predicted, names, strict=True)]
-            self._hits.extend(outcome.correct)
-            column = {c: i for i, c in enumerate(snapshot.classes)}
-            true = [column.get(y, -1) for y in names]
-            self._confidence.extend(zip(snapshot.predict_proba_many(X), true, strict=True))
+        outcome.correct = self.prequential.observe_many(snapshot, X, names)
         self._raised(self.health.on_labels(X, outcome.correct))
         reasons = [o.selection.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]
         self.governance.on_labels(snapshot, X, names, reasons)
@@ -513,22 +505,6 @@ class Coordinator:
         """Drift alarms raised since the last call (the shell publishes and counts them)."""
         alarms, self._alarms = self._alarms, []
         return alarms
-
-    @property
-    def prequential_accuracy(self) -> float:
-        """Share of the last labels the model predicted right before learning them (NaN: none)."""
-        return float(np.mean(self._hits)) if self._hits else math.nan
-
-    @property
-    def calibration_error(self) -> float:
-        """ECE of the same predictions as :attr:`prequential_accuracy` (NaN: none yet)."""
-        if not self._confidence:
-            return math.nan
-        proba = np.zeros((len(self._confidence), max(len(p) for p, _ in self._confidence)))
-        for row, (p, _) in enumerate(self._confidence):
-            proba[row, : len(p)] = p  # a class learned later: probability 0 then
-        true = np.array([y for _, y in self._confidence])
-        return expected_calibration_error(proba, true, self.settings.calibration.bins)
 
     def agreement_alpha(self) -> float:
         """Krippendorff's alpha over recent items with more than one label (NaN: none)."""

@@ -429,8 +429,8 @@ class CoordinatorShell:
                 "accepted", label_class=stored.label, annotator=stored.annotator_id
             )
         if outcome.correct:
-            self.metrics.set_prequential_accuracy(c.prequential_accuracy)
-            self.metrics.set_calibration_error(c.calibration_error)
+            self.metrics.set_prequential_accuracy(c.prequential.accuracy)
+            self.metrics.set_calibration_error(c.prequential.calibration_error)
             self.metrics.set_temperature(c.learner.temperature)
         if outcome.accepted:
             self.metrics.set_agreement(await self._run(c.agreement_alpha))
@@ -519,7 +519,7 @@ class CoordinatorShell:
         """Hand the model just published to the registrar (its own thread)."""
         if self.registrar is None:
             return
-        figures = {"accuracy": c.prequential_accuracy, "ece": c.calibration_error,
+        figures = {"accuracy": c.prequential.accuracy, "ece": c.prequential.calibration_error,
                    "temperature": c.learner.temperature}
         note = ""
         if c.rollback is not None and c.rollback.version == update.version:

@@ -130,7 +130,7 @@ def test_labels_teach_the_model_once_per_item_and_annotator(embedder, rows):
     second_opinion = feed.labels(ids[:3], annotator="b")
     assert len(second_opinion.accepted) == 3 and second_opinion.version == 2
     assert len(second_opinion.correct) == 3  # the model was ready: prequential accuracy
-    assert 0.0 <= feed.c.prequential_accuracy <= 1.0
+    assert 0.0 <= feed.c.prequential.accuracy <= 1.0
 
     unknown = feed.labels(["ag-399"])
     assert [r.reason for _, r in unknown.rejected] == ["unknown_item"]
@@ -140,10 +140,11 @@ def test_calibration_and_agreement_are_measured_on_the_labels_that_came_back(emb
     feed = fresh(embedder, rows, EACH_LABEL)
     ids = [b.item_id for b in feed.texts(0, 200)]
     feed.labels(ids)  # nothing to predict with yet, and one label per item
-    assert math.isnan(feed.c.calibration_error) and math.isnan(feed.c.agreement_alpha())
+    assert math.isnan(feed.c.prequential.calibration_error)
+    assert math.isnan(feed.c.agreement_alpha())
 
     feed.labels(ids[:6], annotator="b")  # the same (gold) classes as annotator a
-    assert 0.0 <= feed.c.calibration_error <= 1.0
+    assert 0.0 <= feed.c.prequential.calibration_error <= 1.0
     assert feed.c.agreement_alpha() == 1.0
     feed.labels(ids[:6], annotator="c", label="no such class")
     assert feed.c.agreement_alpha() < 1.0
