@@ -32,7 +32,6 @@ from stream_al.labels import Label, LabelStore
 from stream_al.labels.export import LabeledRow, LabelSetHash
 from stream_al.learn.gain import label_gain
 from stream_al.learn.online import OnlineLearner
-from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop import restore, rollback
 from stream_al.loop.annotating import Annotating, Plan
 from stream_al.loop.bought import BoughtTexts
@@ -51,7 +50,7 @@ from stream_al.loop.records import (
     RollbackInForce,
     ScoredTexts,
 )
-from stream_al.loop.restore import Base, Restored
+from stream_al.loop.restore import Base, History, Restored
 from stream_al.loop.spans import new_in_spans
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
@@ -547,18 +546,6 @@ class Coordinator:
             pacing=self.governance.pacing(),
         )
 
-    def restore(
-        self,
-        selected: Iterable[Purchase],
-        expired: Mapping[str, float],
-        labels: Iterable[Label],
-        ledger: BudgetLedger | None,
-        model_version: int,
-        now: float,
-        state: RollbackInForce | None = None,
-        requested: Mapping[str, str] | None = None,
-        model: ModelSnapshot | None = None,
-    ) -> Restored:
-        """Rebuild from the topics (stream_al.loop.restore); call on a fresh instance."""
-        return restore.restore(self, selected, expired, labels, ledger, model_version, now,
-                               state, requested, model)
+    def restore(self, history: History) -> Restored:
+        """Rebuild from the topics' records (stream_al.loop.restore); call on a fresh instance."""
+        return restore.restore(self, history)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +33,26 @@ from stream_al.select.stage import Outstanding
 
 if TYPE_CHECKING:
     from stream_al.loop.coordinator import Coordinator
+
+
+@dataclass(frozen=True)
+class History:
+    """What a rebuild read from the topics, in domain records: every purchase (``selected``),
+    expiry (item -> when) and label; the last ledger (None: none written yet); the version of
+    the last model published and, when kept, that model (its weights); the operator's
+    rollback in force; every expert request on the expert topic (item -> reason); and
+    ``now``, when the rebuild runs. A resume (loop/resume.py) takes the suffix's purchases
+    and labels (the records after its image) and the rest of the whole history."""
+
+    selected: Sequence[Purchase]
+    expired: Mapping[str, float]
+    labels: Sequence[Label]
+    ledger: BudgetLedger | None
+    model_version: int
+    now: float
+    rollback: RollbackInForce | None = None
+    requested: Mapping[str, str] = field(default_factory=dict)
+    model: ModelSnapshot | None = None
 
 
 @dataclass(frozen=True)
@@ -93,24 +113,11 @@ class Base:
     rejected: int
 
 
-def restore(
-    c: Coordinator,
-    selected: Iterable[Purchase],
-    expired: Mapping[str, float],
-    labels: Iterable[Label],
-    ledger: BudgetLedger | None,
-    model_version: int,
-    now: float,
-    state: RollbackInForce | None = None,
-    requested: Mapping[str, str] | None = None,
-    model: ModelSnapshot | None = None,
-) -> Restored:
-    """Rebuild ``c`` (a fresh coordinator) from the topics: what was bought (``selected``),
-    what expired, every label, the last ledger and the last published model version.
-    ``requested``: item -> reason of every expert request on the expert topic (held items
-    stay held; a held item's request that never made it there is sent again). ``model``:
-    the last published model; when it learned every label restored, the learner continues
-    from its weights (no fit: loop/restore_rows.py) instead of fitting from scratch.
+def restore(c: Coordinator, history: History) -> Restored:
+    """Rebuild ``c`` (a fresh coordinator) from ``history``. Its expert requests: held items
+    stay held; a held item's request that never made it to the expert topic is sent again.
+    Its model, when it learned every label restored: the learner continues from its weights
+    (no fit: loop/restore_rows.py) instead of fitting from scratch.
 
     Spent = cost of everything bought minus expiries; seen = the ledger's (it may lag
     after a crash, which only makes the budget smaller). The learner re-learns the accepted
@@ -119,23 +126,22 @@ def restore(
     holds is re-embedded (loop/restore_rows.py), not every item ever bought.
     """
     items: dict[str, Purchase] = {}
-    for s in selected:
+    for s in history.selected:
         items.setdefault(s.item_id, s)
     texts = {i: s.text for i, s in items.items()}  # in memory while restoring (no queries)
     positions = None if len(c.texts) else {i: n for n, i in enumerate(items)}
     c.texts.add_many(texts.items())
+    expired = history.expired
     costs = array("d", (0.0 if i in expired else s.cost for i, s in items.items()))
-    return fold(c, Fold(items, texts, labels, expired, costs,
+    return fold(c, Fold(items, texts, history.labels, expired, costs,
                         list(items)[-c.stage.novelty.capacity:],
-                        list(items.values()), list(items.values()), positions),
-                ledger, model_version, now, state, requested, model)
+                        list(items.values()), list(items.values()), positions), history)
 
 
-def fold(c: Coordinator, records: Fold, ledger: BudgetLedger | None, model_version: int,
-         now: float, state: RollbackInForce | None, requested: Mapping[str, str] | None,
-         model: ModelSnapshot | None) -> Restored:
-    """:func:`restore`'s steps after the bought texts, on ``records`` (all of a history, or
-    the suffix after an image of an earlier restore: loop/resume.py)."""
+def fold(c: Coordinator, records: Fold, history: History) -> Restored:
+    """:func:`restore`'s steps after the bought texts, on ``records`` (all of ``history``, or
+    its suffix after an image of an earlier restore: loop/resume.py)."""
+    ledger, model_version, state = history.ledger, history.model_version, history.rollback
     items, texts = records.items, records.texts
     lazy = LazyRows(c.embedder.embed, texts, c.dim)
     whole = not c.image_only
@@ -150,7 +156,8 @@ def fold(c: Coordinator, records: Fold, ledger: BudgetLedger | None, model_versi
 
     stored = LabelsByItem(new)  # what c.labels holds now, grouped in memory
     with c.annotating.settled.bulk():
-        verdicts = c.annotating.restore(new, stored, texts, wanted, now, requested or {})
+        verdicts = c.annotating.restore(new, stored, texts, wanted, history.now,
+                                        history.requested)
     learned = Learned(c.learned if records.resumed else (), verdicts)
     memory = c.learner.settings.memory
     recent = learned.tail(memory)
@@ -164,8 +171,8 @@ def fold(c: Coordinator, records: Fold, ledger: BudgetLedger | None, model_versi
     if learned and whole:
         c.learner.version = max(c.learner.version, model_version)
         kept = reservoir_sample(learned, memory, c.learner.settings.seed)
-        if state is None and resumable(model, c.learner, kept, len(learned)):
-            c.learner.reset_to(model, rows_of(kept), [x.label for x in kept],
+        if state is None and resumable(history.model, c.learner, kept, len(learned)):
+            c.learner.reset_to(history.model, rows_of(kept), [x.label for x in kept],
                                model_version + 1)  # its weights, as a new version
             c.learner.replay.seen = len(learned)
         else:

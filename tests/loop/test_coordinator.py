@@ -16,6 +16,7 @@ from stream_al.embed import Embedder, make_embedder
 from stream_al.labels import Label
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase, ScoredTexts
+from stream_al.loop.restore import History
 from stream_al.score.batch import score_many
 
 AG_NEWS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "ag_news.csv"
@@ -257,7 +258,7 @@ def test_a_restored_coordinator_has_the_same_budget_outstanding_items_and_labels
     ]
 
     restored = Coordinator(feed.c.settings, embedder.dim, embedder)
-    summary = restored.restore(bought, expired, labels, ledger, published.version, now=1e9)
+    summary = restored.restore(History(bought, expired, labels, ledger, published.version, now=1e9))
     b0, b1 = feed.c.stage.budget, restored.stage.budget
     assert (b1.seen, b1.spent) == (b0.seen, b0.spent)
     assert set(restored.stage.outstanding) == set(feed.c.stage.outstanding)
