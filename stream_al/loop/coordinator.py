@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +42,7 @@ from stream_al.loop.prequential import Prequential
 from stream_al.loop.pricing import Pricing
 from stream_al.loop.records import (
     BudgetLedger,
+    LabelOutcome,
     ModelRelease,
     Purchase,
     Refusal,
@@ -51,7 +51,7 @@ from stream_al.loop.records import (
     ScoredTexts,
 )
 from stream_al.loop.restore import Base, History, Restored
-from stream_al.loop.spans import new_in_spans
+from stream_al.loop.spans import new_at_offsets, new_in_spans
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
@@ -62,19 +62,6 @@ IDLE_FLUSH_S = 2.0
 """Held candidates are bought (as far as the budget allows) after this long without texts."""
 MAX_LATENCY_SAMPLES = 1000
 """Label arrival times carried by one model update (for the label-to-model histogram)."""
-
-
-@dataclass
-class LabelOutcome:
-    """What became of one record of labels."""
-
-    accepted: list[Label] = field(default_factory=list)
-    duplicates: list[Label] = field(default_factory=list)
-    rejected: list[tuple[Label, Refusal]] = field(default_factory=list)
-    gains: list[float] = field(default_factory=list)
-    correct: list[bool] = field(default_factory=list)
-    """Per accepted label the model could already predict: was its prediction right?"""
-    version: int = 0
 
 
 class Coordinator:
@@ -185,7 +172,8 @@ class Coordinator:
         first: dict[str, int] = {}
         # candidates stand for spans: count those once, against the offsets before this record
         counted = dict(self.texts_offsets) if record.spans else None
-        fresh = self._not_counted_yet(record)
+        fresh = (new_at_offsets(self.texts_offsets, record.partitions, record.offsets)
+                 if record.offsets else list(range(len(record.ids))))  # offsets not known
         seen = None
         if counted is not None:
             seen = new_in_spans(counted, record.spans)
@@ -202,7 +190,10 @@ class Coordinator:
         if not first:
             return []
         keep = np.fromiter(first.values(), dtype=np.int64, count=len(first))
-        costs, wanted = self._prices(record, keep)
+        confidence = record.scores.get("confidence")
+        costs, wanted = self.pricing.price_ranked_many(  # k annotators x one label's price
+            list(first), [record.texts[i] for i in keep],
+            None if confidence is None else np.asarray(confidence)[keep])
         batch = ScoredBatch(
             ids=list(first),
             X=record.X[keep],
@@ -238,19 +229,6 @@ class Coordinator:
             done += len(run)
             bought += self.on_scored(concatenated(run), kept[done - 1][1], now)
         return bought
-
-    def _not_counted_yet(self, record: ScoredTexts) -> list[int]:
-        """Positions of ``record`` not counted before. A text redelivered to a scorer (a worker
-        crashed before committing it) comes back with its texts offset: it is not seen twice.
-        A text produced again has a new offset: it is seen again (and bought at most once)."""
-        if not record.offsets:
-            return list(range(len(record.ids)))
-        fresh = []
-        for i, (p, o) in enumerate(zip(record.partitions, record.offsets, strict=True)):
-            if o > self.texts_offsets.get(p, -1):
-                self.texts_offsets[p] = o
-                fresh.append(i)
-        return fresh
 
     def flush(self, now: float) -> list[Purchase]:
         """Spend what the budget allows on items the selector holds (the stream went idle)."""
@@ -298,19 +276,6 @@ class Coordinator:
         self.texts.add_new_many(list(now_bought.items()))
         self.annotating.bought_many([(p.item_id, p.annotators, p.deadline) for p in out])
         return out
-
-    def _prices(self, record: ScoredTexts, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ledger cost of each kept item (k annotators x one label's price, pricing.py) and
-        its k as ``pricing.annotators_many`` reads it back (float32)."""
-        confidence = record.scores.get("confidence")
-        ids = [record.ids[i] for i in keep]
-        costs, k = self.pricing.price_many(
-            ids, [record.texts[i] for i in keep],
-            None if confidence is None else np.asarray(confidence)[keep],
-        )
-        if len(ids) > self.pricing.memory:  # the first ones were forgotten again: read back
-            return costs, self.pricing.annotators_many(ids)
-        return costs, k.astype(np.float32)
 
     def _unbuy(self, s: Selection, before: dict[str, Outstanding]) -> None:
         self.stage.budget.release(s.cost)

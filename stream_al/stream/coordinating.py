@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from stream_al.config import Settings
 from stream_al.embed.base import Embedder
 from stream_al.loop.cadence import Cadence
-from stream_al.loop.coordinator import Coordinator, LabelOutcome
+from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.ownership import Ownership, continues
-from stream_al.loop.records import ModelRelease, Purchase
+from stream_al.loop.records import LabelOutcome, ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
 from stream_al.stream import commands, conversion, resuming
