@@ -17,7 +17,6 @@ the restored ledger), a text counts in ``seen`` once per texts-topic offset
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Container, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -34,6 +33,7 @@ from stream_al.learn.online import OnlineLearner
 from stream_al.loop import restore, rollback
 from stream_al.loop.annotating import Annotating, Plan
 from stream_al.loop.bought import BoughtTexts
+from stream_al.loop.buying import Buying
 from stream_al.loop.cadence import Cadence
 from stream_al.loop.governing import Governance
 from stream_al.loop.learned import LearnedRows
@@ -102,6 +102,8 @@ class Coordinator:
         self.pricing = Pricing(settings.cost, settings.annotation, self.stage.cost_budget,
                                seed=settings.selection.seed)
         """Prices in labels, minutes or money; k annotators per item (stream_al.loop.pricing)."""
+        self.buying = Buying(self.stage, self.pricing, text_cache_items)
+        """The stage's choices as purchases, each item once (stream_al.loop.buying)."""
         self.annotating = Annotating(settings.annotation, settings.learner, dim,
                                      settings.kafka.topics.expert)
         """Verdicts, escalations and noise flags: what is learned (stream_al.loop.annotating)."""
@@ -119,8 +121,6 @@ class Coordinator:
         self.published_version = 0
         self._publishing = Cadence(publish_every_s)
         self._unpublished_received: list[float] = []
-        self._recent: OrderedDict[str, str] = OrderedDict()  # texts the selector may still hold
-        self._text_cache_items = text_cache_items
         self.prequential = Prequential(accuracy_window, settings.calibration.bins)
         """How the model did on the last labels before it learned them (loop/prequential.py)."""
         self.agreement = RunningAgreement()
@@ -133,7 +133,6 @@ class Coordinator:
         """Items the rollback in force keeps out of the learner."""
         self._refits = Cadence(settings.learner.refit_every_s)
         self._alarms: list[DriftAlarm] = []
-        self._emissions = 0
         self.idle = Cadence(IDLE_FLUSH_S)
         """Marked at every scored batch: due when none came for ``IDLE_FLUSH_S``."""
         self._unflushed = False
@@ -168,7 +167,7 @@ class Coordinator:
             )
         self.control_offset = offset
         self.idle.mark(now)
-        self._remember_texts(record.ids, record.texts)
+        self.buying.remember_texts(record.ids, record.texts)
         first: dict[str, int] = {}
         # candidates stand for spans: count those once, against the offsets before this record
         counted = dict(self.texts_offsets) if record.spans else None
@@ -240,57 +239,11 @@ class Coordinator:
         return self._emit(self.stage.flush(now, self.settings.kafka.label_deadline_s), before)
 
     def _emit(self, chosen: list[Selection], before: dict[str, Outstanding]) -> list[Purchase]:
-        batch_id = f"sel-{self.control_offset}-{self._emissions}"
-        self._emissions += 1
-        out: list[Purchase] = []
-        now_bought: dict[str, str] = {}  # id -> text, in buying order
-        for s in chosen:
-            text = self._recent.get(s.item_id)
-            if s.item_id in now_bought:  # offered twice (a redelivered text), chosen twice
-                self.stage.budget.release(s.cost)
-                continue
-            if text is None or s.item_id in self.texts:  # bought before, or text forgotten
-                self._unbuy(s, before)
-                continue
-            now_bought[s.item_id] = text
-            if s.embedding is not None:  # a copy: a view would keep its whole batch alive
-                self.embeddings[s.item_id] = np.array(s.embedding)
-            out.append(
-                Purchase(
-                    item_id=s.item_id,
-                    text=text,
-                    batch_id=batch_id,
-                    strategy=s.strategy,
-                    reason=s.reason,
-                    scores={k: float(v) for k, v in s.scores.items()
-                            if math.isfinite(v) and k != ANNOTATORS},
-                    model_version=self.stage.snapshot.version,
-                    deadline=self.stage.outstanding[s.item_id].deadline,
-                    cost=s.cost,
-                    group=int(s.group),
-                    priority=float(s.priority),
-                    annotators=self.pricing.annotators(s.item_id),
-                    window=self.stage.budget.window,
-                )
-            )
-        self.texts.add_new_many(list(now_bought.items()))
+        """Buy what the stage chose (stream_al.loop.buying); annotating tracks each purchase."""
+        out = self.buying.buy_many(chosen, before, self.texts, self.embeddings,
+                                   self.control_offset)
         self.annotating.bought_many([(p.item_id, p.annotators, p.deadline) for p in out])
         return out
-
-    def _unbuy(self, s: Selection, before: dict[str, Outstanding]) -> None:
-        self.stage.budget.release(s.cost)
-        if s.item_id in before:
-            self.stage.outstanding[s.item_id] = before[s.item_id]
-        else:
-            self.stage.outstanding.pop(s.item_id, None)
-
-    def _remember_texts(self, ids: Sequence[str], texts: Sequence[str]) -> None:
-        recent = self._recent
-        for item_id, text in zip(ids, texts, strict=True):
-            recent[item_id] = text
-            recent.move_to_end(item_id)
-        while len(recent) > self._text_cache_items:
-            recent.popitem(last=False)
 
     def expire(self, now: float) -> list[Selection]:
         """Selections whose labels missed their deadline: their cost goes back to the budget."""
