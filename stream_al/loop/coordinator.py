@@ -11,7 +11,9 @@ model releases out. It has no Kafka, asyncio, Prometheus or wire types inside.
 Idempotency: a record at or below :attr:`control_offset` is ignored (it was already counted in
 the restored ledger), a text counts in ``seen`` once per texts-topic offset
 (:attr:`texts_offsets`), an item id is bought at most once, and a label counts once per
-(item, annotator). ``docs/delivery-semantics.md`` states what that guarantees.
+(item, annotator). ``docs/delivery-semantics.md`` states what that guarantees. After a crash a
+fresh instance is rebuilt from what the topics hold (:meth:`Coordinator.restore` of a
+:class:`~stream_al.loop.restore.History`; from a checkpoint's image, loop/resume.py).
 """
 
 from __future__ import annotations
