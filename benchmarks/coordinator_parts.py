@@ -28,6 +28,7 @@ import stream_al.drift.embedding as embedding
 import stream_al.drift.health as health
 import stream_al.loop.annotating as annotating
 import stream_al.loop.coordinator as coordinator
+import stream_al.loop.pricing as pricing
 import stream_al.ood as ood
 import stream_al.select.balanced as balanced
 import stream_al.select.diverse as diverse
@@ -40,7 +41,7 @@ from stream_al.simulate.lookup import LookupEmbedder
 SELECTION = [
     (coordinator.Coordinator, "on_scored", "on_scored (all)"),
     (coordinator.Coordinator, "_emit", "purchases out (Coordinator._emit)"),
-    (coordinator.Coordinator, "_prices", "pricing"),
+    (pricing.Pricing, "price_ranked_many", "pricing"),
     (health.DataHealth, "on_batch", "drift monitor"),
     (embedding.EmbeddingDrift, "_push", "· drift kernel rows (_push)"),
     (embedding.EmbeddingDrift, "_calibrate", "· drift calibration (once per reference)"),

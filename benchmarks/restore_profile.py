@@ -40,6 +40,7 @@ from stream_al.learn.online import OnlineLearner
 from stream_al.loop.admission import Admission
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase
+from stream_al.loop.restore import History
 
 
 def history(n: int, texts: list[str], labels: list[str], now: float):
@@ -65,7 +66,7 @@ def _published_model(s: Settings, texts: list[str], labels: list[str], n: int):
 
 PHASES = {  # (owner, method): name; indented names are parts of the one above
     ("texts", "add_many"): "bought texts",
-    ("", "_restore_labels"): "labels, hash, agreement",
+    ("", "store_many"): "labels, hash, agreement",
     ("labels", "add_new_many"): "  label store (sqlite)",
     ("labels_hash", "add_labels_many"): "  labels_hash",
     ("agreement", "add_many"): "  agreement window",
@@ -125,7 +126,8 @@ def resume_timing(s: Settings, embedder, items, labels, suffix: int, now: float,
 
     cut = len(items) - suffix
     c = Coordinator(s, embedder.dim, embedder)
-    _, w0, c0 = timed(c.restore, items[:cut], {}, labels[:cut], None, 0, now, model=model)
+    _, w0, c0 = timed(c.restore, History(items[:cut], {}, labels[:cut], None, 0, now,
+                                         model=model))
     image, w1, c1 = timed(image_of, c, {})
     raw, w2, c2 = timed(encode, CheckpointImage(image, AdmissionState({}, [], [], 0, now),
                                                 TopicState()))
@@ -135,13 +137,13 @@ def resume_timing(s: Settings, embedder, items, labels, suffix: int, now: float,
     t, cpu = time.perf_counter(), time.process_time()
     image, w3, c3 = timed(lambda raw: decode(raw).coordinator, raw)
     c = Coordinator(s, embedder.dim, embedder)
-    restored, w4, c4 = timed(resume, c, image, items[cut:], {}, labels[cut:], None, 0, now,
-                             model=model)
+    restored, w4, c4 = timed(resume, c, image, History(items[cut:], {}, labels[cut:], None, 0,
+                                                       now, model=model))
     print(f"  failover: decode {c3:.1f}s CPU, resume {c4:.1f}s CPU; in all "
           f"{time.perf_counter() - t:.1f}s wall, {time.process_time() - cpu:.1f}s CPU: "
           f"{restored}; load {os.getloadavg()[0]:.1f}", flush=True)
     full = Coordinator(s, embedder.dim, embedder)
-    whole, w5, c5 = timed(full.restore, items, {}, labels, None, 0, now, model=model)
+    whole, w5, c5 = timed(full.restore, History(items, {}, labels, None, 0, now, model=model))
     same = {"labels_hash": full.labels_hash.hexdigest() == c.labels_hash.hexdigest(),
             "restored": whole == dataclasses.replace(restored, embedded=whole.embedded),
             "n_labels": full.learner.snapshot().n_labels == c.learner.snapshot().n_labels,
@@ -188,7 +190,7 @@ def main() -> None:
     t, cpu = time.perf_counter(), time.process_time()
     if args.profile:
         profile.enable()
-    restored = coordinator.restore(items, {}, kept, None, 0, now, model=model)
+    restored = coordinator.restore(History(items, {}, kept, None, 0, now, model=model))
     profile.disable()
     print(f"  restore {time.perf_counter() - t:.1f}s wall, {time.process_time() - cpu:.1f}s CPU "
           f"({'under cProfile' if args.profile else 'no profiler'}): {restored}; "

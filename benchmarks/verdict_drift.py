@@ -19,6 +19,7 @@ import json
 
 from stream_al.embed import make_embedder
 from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.restore import History
 from tests.loop.test_restore_bulk import NOW, history, settings
 
 
@@ -39,9 +40,9 @@ def drift(adjudication: str, n_items: int, suffix: float, seed: int) -> dict:
     s = settings(adjudication)
     embedder = make_embedder(s.embedder)
     before = Coordinator(s, embedder.dim, embedder)
-    before.restore(bought[:cut], {}, early, None, 0, NOW, requested=requested)
+    before.restore(History(bought[:cut], {}, early, None, 0, NOW, requested=requested))
     after = Coordinator(s, embedder.dim, embedder)
-    after.restore(bought, {}, labels, None, 0, NOW, requested=requested)
+    after.restore(History(bought, {}, labels, None, 0, NOW, requested=requested))
     v0, v1 = verdicts(before), verdicts(after)
     changed = [i for i in v0 if v1.get(i, "?") != v0[i]]
     return {"adjudication": adjudication, "items": n_items, "suffix": suffix, "seed": seed,

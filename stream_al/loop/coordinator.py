@@ -11,21 +11,19 @@ model releases out. It has no Kafka, asyncio, Prometheus or wire types inside.
 Idempotency: a record at or below :attr:`control_offset` is ignored (it was already counted in
 the restored ledger), a text counts in ``seen`` once per texts-topic offset
 (:attr:`texts_offsets`), an item id is bought at most once, and a label counts once per
-(item, annotator). ``docs/delivery-semantics.md`` states what that guarantees.
+(item, annotator). ``docs/delivery-semantics.md`` states what that guarantees. After a crash a
+fresh instance is rebuilt from what the topics hold (:meth:`Coordinator.restore` of a
+:class:`~stream_al.loop.restore.History`; from a checkpoint's image, loop/resume.py).
 """
 
 from __future__ import annotations
 
 import math
-from array import array
-from collections import OrderedDict, deque
 from collections.abc import Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from stream_al.annotation.agreement import RunningAgreement
-from stream_al.calibration import expected_calibration_error
 from stream_al.config import Settings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.health import DataHealth
@@ -34,17 +32,19 @@ from stream_al.labels import Label, LabelStore
 from stream_al.labels.export import LabeledRow, LabelSetHash
 from stream_al.learn.gain import label_gain
 from stream_al.learn.online import OnlineLearner
-from stream_al.learn.snapshot import ModelSnapshot
-from stream_al.loop import rollback
+from stream_al.loop import restore, rollback
 from stream_al.loop.annotating import Annotating, Plan
 from stream_al.loop.bought import BoughtTexts
+from stream_al.loop.buying import Buying
 from stream_al.loop.cadence import Cadence
 from stream_al.loop.governing import Governance
 from stream_al.loop.learned import LearnedRows
 from stream_al.loop.merging import concatenated, runs
+from stream_al.loop.prequential import Prequential
 from stream_al.loop.pricing import Pricing
 from stream_al.loop.records import (
     BudgetLedger,
+    LabelOutcome,
     ModelRelease,
     Purchase,
     Refusal,
@@ -52,15 +52,8 @@ from stream_al.loop.records import (
     RollbackInForce,
     ScoredTexts,
 )
-from stream_al.loop.restore_rows import (
-    LabelsByItem,
-    LazyRows,
-    Learned,
-    reservoir_sample,
-    resumable,
-)
-from stream_al.loop.spans import new_in_spans
-from stream_al.loop.window_charges import window_charges
+from stream_al.loop.restore import Base, History, Restored
+from stream_al.loop.spans import new_at_offsets, new_in_spans
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
@@ -71,77 +64,6 @@ IDLE_FLUSH_S = 2.0
 """Held candidates are bought (as far as the budget allows) after this long without texts."""
 MAX_LATENCY_SAMPLES = 1000
 """Label arrival times carried by one model update (for the label-to-model histogram)."""
-
-
-@dataclass
-class LabelOutcome:
-    """What became of one record of labels."""
-
-    accepted: list[Label] = field(default_factory=list)
-    duplicates: list[Label] = field(default_factory=list)
-    rejected: list[tuple[Label, Refusal]] = field(default_factory=list)
-    gains: list[float] = field(default_factory=list)
-    correct: list[bool] = field(default_factory=list)
-    """Per accepted label the model could already predict: was its prediction right?"""
-    version: int = 0
-
-
-@dataclass(frozen=True)
-class Restored:
-    """What a rebuild from the topics recovered."""
-
-    selected: int
-    outstanding: int
-    expired: int
-    labels: int
-    rejected_labels: int
-    seen: int
-    spent: float
-    version: int
-    embedded: int = 0
-    """Texts re-embedded (bounded by the state's capacities: loop/restore_rows.py)."""
-
-
-@dataclass
-class Fold:
-    """What :meth:`Coordinator._fold` restores: a whole history's records, or the suffix after
-    an image (loop/resume.py). The bought texts are added before."""
-
-    items: dict[str, Purchase]
-    """The purchases to fold, first per item id (of the suffix: those not bought before)."""
-    texts: Mapping[str, str]
-    """Every bought item's text (the suffix's in memory, the others from the store)."""
-    labels: Iterable[Label]
-    expired: Mapping[str, float]
-    """Every expiry, of the whole history."""
-    costs: array
-    """Every bought item's cost in buying order, 0.0 if it expired (their sum is spent)."""
-    recent: list[str]
-    """The last items bought (the novelty index's)."""
-    waiting: list[Purchase]
-    """Purchases that may still wait for a label (those not expired nor labelled do)."""
-    ahead: list[Purchase]
-    """Purchases that may be charged to a window after the ledger's."""
-    positions: Mapping[str, int] | None = None
-    known: Sequence[str] = ()
-    rejected: int = 0
-    resumed: bool = False
-    """From an image: :attr:`Coordinator.learned` holds what it learned before the suffix."""
-
-
-@dataclass
-class Base:
-    """What a restore folded that the coordinator does not keep, and an image of it needs
-    (loop/resume.py): kept by :meth:`Coordinator.restore` until the next restore."""
-
-    costs: array
-    expired: Mapping[str, float]
-    waiting: list[Purchase]
-    """The purchases still outstanding after the restore."""
-    ahead: list[Purchase]
-    """Purchases charged to a window after the ledger's."""
-    recent: list[str]
-    rejected: int
 
 
 class Coordinator:
@@ -156,8 +78,8 @@ class Coordinator:
     OOD cap and drift response), ``cost`` and ``annotation`` to :class:`Pricing`,
     ``annotation`` and ``learner`` to :class:`Annotating`, ``learner`` to the
     :class:`OnlineLearner`, ``drift`` and ``ood`` to :class:`DataHealth`, ``calibration`` to
-    :class:`Governance`. Every driver builds it the same way (``tests/test_settings_parts.py``
-    lists the roots).
+    :class:`Governance` (its ``bins`` to :class:`Prequential`). Every driver builds it the same
+    way (``tests/test_settings_parts.py`` lists the roots).
     """
 
     def __init__(
@@ -182,6 +104,8 @@ class Coordinator:
         self.pricing = Pricing(settings.cost, settings.annotation, self.stage.cost_budget,
                                seed=settings.selection.seed)
         """Prices in labels, minutes or money; k annotators per item (stream_al.loop.pricing)."""
+        self.buying = Buying(self.stage, self.pricing, text_cache_items)
+        """The stage's choices as purchases, each item once (stream_al.loop.buying)."""
         self.annotating = Annotating(settings.annotation, settings.learner, dim,
                                      settings.kafka.topics.expert)
         """Verdicts, escalations and noise flags: what is learned (stream_al.loop.annotating)."""
@@ -199,12 +123,8 @@ class Coordinator:
         self.published_version = 0
         self._publishing = Cadence(publish_every_s)
         self._unpublished_received: list[float] = []
-        self._recent: OrderedDict[str, str] = OrderedDict()  # texts the selector may still hold
-        self._text_cache_items = text_cache_items
-        self._hits: deque[bool] = deque(maxlen=accuracy_window)
-        self._confidence: deque[tuple[np.ndarray, int]] = deque(maxlen=accuracy_window)
-        """Per recent label the model could predict: its probabilities, the true column (-1:
-        a class the model did not know)."""
+        self.prequential = Prequential(accuracy_window, settings.calibration.bins)
+        """How the model did on the last labels before it learned them (loop/prequential.py)."""
         self.agreement = RunningAgreement()
         self.governance = Governance(settings.calibration, self.stage, self.health)
         """Drift response and OOD picks around the stage's selector; temperature scaling."""
@@ -215,7 +135,6 @@ class Coordinator:
         """Items the rollback in force keeps out of the learner."""
         self._refits = Cadence(settings.learner.refit_every_s)
         self._alarms: list[DriftAlarm] = []
-        self._emissions = 0
         self.idle = Cadence(IDLE_FLUSH_S)
         """Marked at every scored batch: due when none came for ``IDLE_FLUSH_S``."""
         self._unflushed = False
@@ -250,11 +169,12 @@ class Coordinator:
             )
         self.control_offset = offset
         self.idle.mark(now)
-        self._remember_texts(record.ids, record.texts)
+        self.buying.remember_texts(record.ids, record.texts)
         first: dict[str, int] = {}
         # candidates stand for spans: count those once, against the offsets before this record
         counted = dict(self.texts_offsets) if record.spans else None
-        fresh = self._not_counted_yet(record)
+        fresh = (new_at_offsets(self.texts_offsets, record.partitions, record.offsets)
+                 if record.offsets else list(range(len(record.ids))))  # offsets not known
         seen = None
         if counted is not None:
             seen = new_in_spans(counted, record.spans)
@@ -271,7 +191,10 @@ class Coordinator:
         if not first:
             return []
         keep = np.fromiter(first.values(), dtype=np.int64, count=len(first))
-        costs, wanted = self._prices(record, keep)
+        confidence = record.scores.get("confidence")
+        costs, wanted = self.pricing.price_ranked_many(  # k annotators x one label's price
+            list(first), [record.texts[i] for i in keep],
+            None if confidence is None else np.asarray(confidence)[keep])
         batch = ScoredBatch(
             ids=list(first),
             X=record.X[keep],
@@ -308,19 +231,6 @@ class Coordinator:
             bought += self.on_scored(concatenated(run), kept[done - 1][1], now)
         return bought
 
-    def _not_counted_yet(self, record: ScoredTexts) -> list[int]:
-        """Positions of ``record`` not counted before. A text redelivered to a scorer (a worker
-        crashed before committing it) comes back with its texts offset: it is not seen twice.
-        A text produced again has a new offset: it is seen again (and bought at most once)."""
-        if not record.offsets:
-            return list(range(len(record.ids)))
-        fresh = []
-        for i, (p, o) in enumerate(zip(record.partitions, record.offsets, strict=True)):
-            if o > self.texts_offsets.get(p, -1):
-                self.texts_offsets[p] = o
-                fresh.append(i)
-        return fresh
-
     def flush(self, now: float) -> list[Purchase]:
         """Spend what the budget allows on items the selector holds (the stream went idle)."""
         if not self._unflushed:
@@ -331,70 +241,11 @@ class Coordinator:
         return self._emit(self.stage.flush(now, self.settings.kafka.label_deadline_s), before)
 
     def _emit(self, chosen: list[Selection], before: dict[str, Outstanding]) -> list[Purchase]:
-        batch_id = f"sel-{self.control_offset}-{self._emissions}"
-        self._emissions += 1
-        out: list[Purchase] = []
-        now_bought: dict[str, str] = {}  # id -> text, in buying order
-        for s in chosen:
-            text = self._recent.get(s.item_id)
-            if s.item_id in now_bought:  # offered twice (a redelivered text), chosen twice
-                self.stage.budget.release(s.cost)
-                continue
-            if text is None or s.item_id in self.texts:  # bought before, or text forgotten
-                self._unbuy(s, before)
-                continue
-            now_bought[s.item_id] = text
-            if s.embedding is not None:  # a copy: a view would keep its whole batch alive
-                self.embeddings[s.item_id] = np.array(s.embedding)
-            out.append(
-                Purchase(
-                    item_id=s.item_id,
-                    text=text,
-                    batch_id=batch_id,
-                    strategy=s.strategy,
-                    reason=s.reason,
-                    scores={k: float(v) for k, v in s.scores.items()
-                            if math.isfinite(v) and k != ANNOTATORS},
-                    model_version=self.stage.snapshot.version,
-                    deadline=self.stage.outstanding[s.item_id].deadline,
-                    cost=s.cost,
-                    group=int(s.group),
-                    priority=float(s.priority),
-                    annotators=self.pricing.annotators(s.item_id),
-                    window=self.stage.budget.window,
-                )
-            )
-        self.texts.add_new_many(list(now_bought.items()))
+        """Buy what the stage chose (stream_al.loop.buying); annotating tracks each purchase."""
+        out = self.buying.buy_many(chosen, before, self.texts, self.embeddings,
+                                   self.control_offset)
         self.annotating.bought_many([(p.item_id, p.annotators, p.deadline) for p in out])
         return out
-
-    def _prices(self, record: ScoredTexts, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ledger cost of each kept item (k annotators x one label's price, pricing.py) and
-        its k as ``pricing.annotators_many`` reads it back (float32)."""
-        confidence = record.scores.get("confidence")
-        ids = [record.ids[i] for i in keep]
-        costs, k = self.pricing.price_many(
-            ids, [record.texts[i] for i in keep],
-            None if confidence is None else np.asarray(confidence)[keep],
-        )
-        if len(ids) > self.pricing.memory:  # the first ones were forgotten again: read back
-            return costs, self.pricing.annotators_many(ids)
-        return costs, k.astype(np.float32)
-
-    def _unbuy(self, s: Selection, before: dict[str, Outstanding]) -> None:
-        self.stage.budget.release(s.cost)
-        if s.item_id in before:
-            self.stage.outstanding[s.item_id] = before[s.item_id]
-        else:
-            self.stage.outstanding.pop(s.item_id, None)
-
-    def _remember_texts(self, ids: Sequence[str], texts: Sequence[str]) -> None:
-        recent = self._recent
-        for item_id, text in zip(ids, texts, strict=True):
-            recent[item_id] = text
-            recent.move_to_end(item_id)
-        while len(recent) > self._text_cache_items:
-            recent.popitem(last=False)
 
     def expire(self, now: float) -> list[Selection]:
         """Selections whose labels missed their deadline: their cost goes back to the budget."""
@@ -416,10 +267,10 @@ class Coordinator:
         self.control_offset = offset
         known = list(self.learner.classes)
         for label in labels:
-            reason = self._refusal(label, known)
+            reason = self.refusal(label, known)
             if reason is not None:
                 outcome.rejected.append((label, reason))
-            elif self._store(label):
+            elif self.store_one(label):
                 outcome.accepted.append(label)
                 if label.label not in known:
                     known.append(label.label)
@@ -448,7 +299,7 @@ class Coordinator:
         self._refits.mark(now)
         return True
 
-    def _refusal(self, label: Label, known: list[str],
+    def refusal(self, label: Label, known: list[str],
                  bought: Container[str] | None = None) -> Refusal | None:
         """Why ``label`` cannot be used, or None; ``known``: classes accepted so far;
         ``bought``: the bought items, when the caller holds them (else :attr:`texts`)."""
@@ -481,13 +332,7 @@ class Coordinator:
         X = self.embeddings_of(ids)
         snapshot = self.learner.snapshot()
         gains = label_gain(snapshot, X, names)
-        if snapshot.ready:
-            predicted = snapshot.predict_many(X)
-            outcome.correct = [p == y for p, y in zip(predicted, names, strict=True)]
-            self._hits.extend(outcome.correct)
-            column = {c: i for i, c in enumerate(snapshot.classes)}
-            true = [column.get(y, -1) for y in names]
-            self._confidence.extend(zip(snapshot.predict_proba_many(X), true, strict=True))
+        outcome.correct = self.prequential.observe_many(snapshot, X, names)
         self._raised(self.health.on_labels(X, outcome.correct))
         reasons = [o.selection.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]
         self.governance.on_labels(snapshot, X, names, reasons)
@@ -500,7 +345,7 @@ class Coordinator:
         outcome.gains = gains.tolist()
         self._unpublished_received.extend(x.received_at for x in learn)
 
-    def _store(self, label: Label, text: str | None = None) -> bool:
+    def store_one(self, label: Label, text: str | None = None) -> bool:
         """Keep ``label`` unless its (item, annotator) is already in; True if kept.
         ``text``: its item's, when the caller has it (else read from :attr:`texts`)."""
         if not self.labels.add_one(label):
@@ -508,6 +353,37 @@ class Coordinator:
         self.labels_hash.add_one(LabeledRow.of(
             label, self.texts[label.item_id] if text is None else text))
         return True
+
+    def store_many(self, labels: Iterable[Label], texts: Mapping[str, str],
+                   known: Sequence[str] = ()) -> tuple[list[Label], int]:
+        """:meth:`store_one` of a rebuild's ``labels`` (loop/restore.py), in bulk: store them
+        (first answer per item and annotator wins) in one transaction; ``texts``: every bought
+        item's (the refusal and the hash read it from memory).
+        Duplicates among ``labels`` are found in memory; the store is asked only when it
+        already holds rows (a fresh instance's is empty). ``known``: the classes accepted
+        before (an image's: loop/resume.py)."""
+        learned: list[Label] = []
+        known = list(known)
+        rejected = 0
+        keys: set[tuple[str, str]] = set()
+        stored: Container[tuple[str, str]] = self.labels if len(self.labels) else ()
+        checked = self.settings.kafka.label_policy == "reject"  # else: refused if never bought
+        for label in labels:
+            if ((checked or label.item_id not in texts)
+                    and self.refusal(label, known, texts) is not None):
+                rejected += 1
+            elif (key := (label.item_id, label.annotator_id)) not in keys and key not in stored:
+                keys.add(key)
+                if label.received_at != 0.0:  # a rebuild's labels were received at 0
+                    label = Label(label.item_id, label.label, label.annotator_id,
+                                  label.timestamp, label.confidence, 0.0)
+                learned.append(label)
+                if label.label not in known:
+                    known.append(label.label)
+        self.labels_hash.add_labels_many(learned, texts)
+        self.labels.add_new_many(learned)
+        self.agreement.add_many(learned)
+        return learned, rejected
 
     def embeddings_of(self, ids: Sequence[str]) -> np.ndarray:
         missing = sorted({i for i in ids if i not in self.embeddings})
@@ -534,10 +410,10 @@ class Coordinator:
         version = max(self.learner.version, self.published_version) + 1
         state, base = rollback.roll_back(command, self.learner, self.texts, labelled,
                                          self.embeddings_of, version, now, self.embedder.name)
-        self._adopt(state, base)
+        self.adopt(state, base)
         return state
 
-    def _adopt(self, state: RollbackInForce, base: list[Label]) -> None:
+    def adopt(self, state: RollbackInForce, base: list[Label]) -> None:
         self.rollback = state
         self.excluded = frozenset(state.excluded)
         self.learned = list(base)
@@ -548,22 +424,6 @@ class Coordinator:
         """Drift alarms raised since the last call (the shell publishes and counts them)."""
         alarms, self._alarms = self._alarms, []
         return alarms
-
-    @property
-    def prequential_accuracy(self) -> float:
-        """Share of the last labels the model predicted right before learning them (NaN: none)."""
-        return float(np.mean(self._hits)) if self._hits else math.nan
-
-    @property
-    def calibration_error(self) -> float:
-        """ECE of the same predictions as :attr:`prequential_accuracy` (NaN: none yet)."""
-        if not self._confidence:
-            return math.nan
-        proba = np.zeros((len(self._confidence), max(len(p) for p, _ in self._confidence)))
-        for row, (p, _) in enumerate(self._confidence):
-            proba[row, : len(p)] = p  # a class learned later: probability 0 then
-        true = np.array([y for _, y in self._confidence])
-        return expected_calibration_error(proba, true, self.settings.calibration.bins)
 
     def agreement_alpha(self) -> float:
         """Krippendorff's alpha over recent items with more than one label (NaN: none)."""
@@ -606,174 +466,6 @@ class Coordinator:
             pacing=self.governance.pacing(),
         )
 
-    def restore(
-        self,
-        selected: Iterable[Purchase],
-        expired: Mapping[str, float],
-        labels: Iterable[Label],
-        ledger: BudgetLedger | None,
-        model_version: int,
-        now: float,
-        state: RollbackInForce | None = None,
-        requested: Mapping[str, str] | None = None,
-        model: ModelSnapshot | None = None,
-    ) -> Restored:
-        """Rebuild from the topics: what was bought (``selected``), what expired, every label,
-        the last ledger and the last published model version. Call on a fresh instance.
-        ``requested``: item -> reason of every expert request on the expert topic (held items
-        stay held; a held item's request that never made it there is sent again). ``model``:
-        the last published model; when it learned every label restored, the learner continues
-        from its weights (no fit: loop/restore_rows.py) instead of fitting from scratch.
-
-        Spent = cost of everything bought minus expiries; seen = the ledger's (it may lag
-        after a crash, which only makes the budget smaller). The learner re-learns the accepted
-        labels (a uniform sample of ``learner.memory``, what its reservoir would hold) from
-        re-embedded texts and continues at ``model_version + 1``. Only what the restored state
-        holds is re-embedded (loop/restore_rows.py), not every item ever bought.
-        """
-        items: dict[str, Purchase] = {}
-        for s in selected:
-            items.setdefault(s.item_id, s)
-        texts = {i: s.text for i, s in items.items()}  # in memory while restoring (no queries)
-        positions = None if len(self.texts) else {i: n for n, i in enumerate(items)}
-        self.texts.add_many(texts.items())
-        costs = array("d", (0.0 if i in expired else s.cost for i, s in items.items()))
-        return self._fold(Fold(items, texts, labels, expired, costs,
-                               list(items)[-self.stage.novelty.capacity:],
-                               list(items.values()), list(items.values()), positions),
-                          ledger, model_version, now, state, requested, model)
-
-    def _fold(self, fold: Fold, ledger: BudgetLedger | None, model_version: int, now: float,
-              state: RollbackInForce | None, requested: Mapping[str, str] | None,
-              model: ModelSnapshot | None) -> Restored:
-        """:meth:`restore`'s steps after the bought texts, on ``fold`` (all of a history, or
-        the suffix after an image of an earlier restore: loop/resume.py)."""
-        items, texts = fold.items, fold.texts
-        lazy = LazyRows(self.embedder.embed, texts, self.dim)
-        whole = not self.image_only
-        if fold.recent and whole:
-            self.stage.novelty.add_many(lazy.of(fold.recent))
-        new, rejected = self._restore_labels(fold.labels, texts, fold.known)
-        self.pricing.observe_labels(sorted(new, key=lambda x: x.timestamp), texts)
-        wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
-
-        def rows_of(labels: Sequence[Label]) -> np.ndarray:
-            return lazy.of([x.item_id for x in labels])
-
-        stored = LabelsByItem(new)  # what self.labels holds now, grouped in memory
-        with self.annotating.settled.bulk():
-            verdicts = self.annotating.restore(new, stored, texts, wanted, now,
-                                               requested or {})
-        learned = Learned(self.learned if fold.resumed else (), verdicts)
-        memory = self.settings.learner.memory
-        recent = learned.tail(memory)
-        if whole:
-            self.annotating.remember_restored(recent, rows_of(recent))
-        if state is not None:  # start from the rolled-back model, never re-learn exclusions
-            base, verdicts = rollback.resume(state, verdicts, self.learner, self.texts, rows_of,
-                                             model_version)
-            self._adopt(state, base)
-            learned = Learned((), verdicts)
-        if learned and whole:
-            self.learner.version = max(self.learner.version, model_version)
-            kept = reservoir_sample(learned, memory, self.settings.learner.seed)
-            if state is None and resumable(model, self.learner, kept, len(learned)):
-                self.learner.reset_to(model, rows_of(kept), [x.label for x in kept],
-                                      model_version + 1)  # its weights, as a new version
-                self.learner.replay.seen = len(learned)
-            else:
-                self.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
-                self.learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
-                self.learner.fit()
-        n_learned = len(learned)
-        if learned:
-            self.learned.extend(learned.labels, fold.positions)  # (learned reads it: last)
-        if self.learned and whole:
-            self.health.ood.add_labelled_many(
-                rows_of(self.learned.last(self.settings.ood.capacity)))
-        self.published_version = model_version
-        waiting = [s.item_id for s in fold.waiting
-                   if s.item_id not in fold.expired and not stored.has_item(s.item_id)]
-        purchases = {s.item_id: s for s in fold.waiting}
-        if whole:
-            self.embeddings.update(zip(waiting, lazy.of(waiting), strict=True))
-        for item_id in waiting if whole else ():
-            s = purchases[item_id]
-            selection = Selection(
-                s.item_id,
-                s.strategy,
-                s.reason,
-                s.priority,
-                s.cost,
-                s.group,
-                dict(s.scores),
-                self.embeddings[item_id],
-            )
-            self.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
-        spent = sum(fold.costs.tolist())  # as a sum over the items (0.0 adds nothing)
-        self._restore_budget(spent, ledger, fold.ahead, fold.expired)
-        self.stage.set_model(self.learner.snapshot())
-        window = self.stage.budget.window_items
-        current = 0 if ledger is None else ledger.seen // window if window else None
-        self.base = Base(fold.costs, fold.expired, [purchases[i] for i in waiting], [
-            s for s in fold.ahead if current is not None and s.window > current], fold.recent,
-            rejected + fold.rejected)  # ahead: what window_charges may count with any ledger
-        return Restored(
-            selected=len(fold.costs),
-            outstanding=len(self.stage.outstanding),
-            expired=len(fold.expired),
-            labels=n_learned,
-            rejected_labels=rejected + fold.rejected,
-            seen=self.stage.budget.seen,
-            spent=spent,
-            version=self.learner.version,
-            embedded=lazy.embedded,
-        )
-
-    def _restore_labels(self, labels: Iterable[Label], texts: Mapping[str, str],
-                        known: Sequence[str] = ()) -> tuple[list[Label], int]:
-        """Store ``labels`` (first answer per item and annotator wins) in one transaction;
-        ``texts``: every bought item's (the refusal and the hash read it from memory).
-        Duplicates among ``labels`` are found in memory; the store is asked only when it
-        already holds rows (a fresh instance's is empty). ``known``: the classes accepted
-        before (an image's: loop/resume.py)."""
-        learned: list[Label] = []
-        known = list(known)
-        rejected = 0
-        keys: set[tuple[str, str]] = set()
-        stored: Container[tuple[str, str]] = self.labels if len(self.labels) else ()
-        checked = self.settings.kafka.label_policy == "reject"  # else: refused if never bought
-        for label in labels:
-            if ((checked or label.item_id not in texts)
-                    and self._refusal(label, known, texts) is not None):
-                rejected += 1
-            elif (key := (label.item_id, label.annotator_id)) not in keys and key not in stored:
-                keys.add(key)
-                if label.received_at != 0.0:  # a rebuild's labels were received at 0
-                    label = Label(label.item_id, label.label, label.annotator_id,
-                                  label.timestamp, label.confidence, 0.0)
-                learned.append(label)
-                if label.label not in known:
-                    known.append(label.label)
-        self.labels_hash.add_labels_many(learned, texts)
-        self.labels.add_new_many(learned)
-        self.agreement.add_many(learned)
-        return learned, rejected
-
-    def _restore_budget(self, spent: float, ledger: BudgetLedger | None,
-                        items: Iterable[Purchase], expired: Mapping[str, float]) -> None:
-        """Spending, each window's charges (loop/window_charges.py) and the drift response
-        in progress (its clock and debt) and the pacer as the last ledger left them."""
-        b = self.stage.budget
-        b.spent = spent
-        if ledger is None:
-            return
-        b.seen = ledger.seen
-        b.window_seen = ledger.window_seen
-        charges = window_charges(items, expired, spent, ledger, b.window_items)
-        b.window_spent, b.carried = charges.window_spent, charges.carried
-        self.control_offset = ledger.control_offset
-        self.texts_offsets = dict(ledger.texts_offsets)
-        self.governance.resume(ledger.drift_elapsed, ledger.drift_debt)
-        self.governance.resume_pacing(ledger.pacing)
-
+    def restore(self, history: History) -> Restored:
+        """Rebuild from the topics' records (stream_al.loop.restore); call on a fresh instance."""
+        return restore.restore(self, history)

@@ -105,6 +105,16 @@ class Pricing:
             self._wanted.popitem(last=False)
         return costs.astype(np.float32), k
 
+    def price_ranked_many(self, ids: Sequence[str], texts: Sequence[str],
+                          confidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`price_many`, with each item's k (float32) as :meth:`annotators_many` will
+        read it back: when more than :attr:`memory` items are priced at once, the first ones
+        are forgotten again (the selector ranks on what a purchase will carry)."""
+        costs, k = self.price_many(ids, texts, confidence)
+        if len(ids) > self._memory:
+            return costs, self.annotators_many(ids)
+        return costs, k.astype(np.float32)
+
     def annotators(self, item_id: str) -> int:
         """Labels asked for ``item_id`` when it was priced (the configured k if never priced)."""
         return self._wanted.get(item_id, self.annotation.annotators_per_item)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.spans import Span
 
@@ -70,6 +71,19 @@ class Refusal:
 
     reason: str
     detail: str = ""
+
+
+@dataclass
+class LabelOutcome:
+    """What became of one record of labels."""
+
+    accepted: list[Label] = field(default_factory=list)
+    duplicates: list[Label] = field(default_factory=list)
+    rejected: list[tuple[Label, Refusal]] = field(default_factory=list)
+    gains: list[float] = field(default_factory=list)
+    correct: list[bool] = field(default_factory=list)
+    """Per accepted label the model could already predict: was its prediction right?"""
+    version: int = 0
 
 
 @dataclass(frozen=True)

@@ -33,21 +33,20 @@ from __future__ import annotations
 import copy
 from array import array
 from collections import ChainMap
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stream_al.errors import StreamAlError
 from stream_al.labels import Label, LabelStore
-from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.annotating import Item
 from stream_al.loop.bought import BoughtTexts
-from stream_al.loop.coordinator import Fold
-from stream_al.loop.records import BudgetLedger, ExpertRequest, Purchase, RollbackInForce
+from stream_al.loop.records import ExpertRequest, Purchase, RollbackInForce
+from stream_al.loop.restore import Fold, History, Restored, fold
 from stream_al.loop.settled import SettledItems
 
 if TYPE_CHECKING:
-    from stream_al.loop.coordinator import Coordinator, Restored
+    from stream_al.loop.coordinator import Coordinator
 
 
 class NotResumable(StreamAlError, ValueError):
@@ -174,28 +173,17 @@ def load(c: Coordinator, image: CoordinatorImage) -> None:
     c.agreement.load_state(image.agreement)
 
 
-def resume(
-    c: Coordinator,
-    image: CoordinatorImage,
-    selected: Iterable[Purchase],
-    expired: Mapping[str, float],
-    labels: Iterable[Label],
-    ledger: BudgetLedger | None,
-    model_version: int,
-    now: float,
-    state: RollbackInForce | None = None,
-    requested: Mapping[str, str] | None = None,
-    model: ModelSnapshot | None = None,
-) -> Restored:
-    """What ``c.restore`` of H + S gives, from ``image`` (of H) and the suffix S: its
-    purchases (``selected``), labels, expiries; ``expired``, ``requested``, ``ledger`` and
-    ``model`` are the whole history's, as for a restore. Call on a fresh coordinator;
+def resume(c: Coordinator, image: CoordinatorImage, suffix: History) -> Restored:
+    """What ``c.restore`` of H + S gives, from ``image`` (of H) and ``suffix``: the purchases
+    (``selected``) and labels of S; its ``expired``, ``requested``, ``ledger`` and ``model``
+    are the whole history's, as for a restore. Call on a fresh coordinator;
     :class:`NotResumable` when the suffix could change what H decided (``c`` then holds
     part of the image: restore H + S into another)."""
-    labels, selected = list(labels), list(selected)
-    requested = dict(requested or {})
+    labels, selected = suffix.labels, suffix.selected
+    expired, requested = suffix.expired, suffix.requested
     load(c, image)
-    check(c, image, labels, {s.item_id for s in selected}, requested, now, state)
+    check(c, image, labels, {s.item_id for s in selected}, requested, suffix.now,
+          suffix.rollback)
     n_before = len(c.texts)
     items: dict[str, Purchase] = {}
     for s, was in zip(selected, c.texts.contains_many([s.item_id for s in selected]),
@@ -210,9 +198,9 @@ def resume(
             costs[at] = 0.0  # adding 0.0 keeps the sum a restore makes, to the last bit
     costs.extend(0.0 if i in expired else s.cost for i, s in items.items())
     c.annotating.outbox.requests = [r for r in image.outbox if r.item_id not in requested]
-    return c._fold(Fold(
+    return fold(c, Fold(
         items, ChainMap(suffix_texts, c.texts), labels, expired, costs,
         (image.recent + list(items))[-c.stage.novelty.capacity:],
         image.waiting + list(items.values()), image.ahead + list(items.values()),
         known=image.known, rejected=image.rejected, resumed=True,
-    ), ledger, model_version, now, state, requested, model)
+    ), suffix)

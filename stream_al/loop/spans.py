@@ -1,15 +1,21 @@
-"""Which stream texts a record of candidates stands for: per texts partition, a span of offsets.
+"""Which stream texts a record stands for, and which of them were not counted before.
 
 A scorer that forwards only candidates (stream_al.select.preselect) still reports every text it
-saw, as one :class:`Span` per texts partition of its batch. The coordinator counts in the
-budget's ``seen`` only the texts at offsets it has not counted before (a batch redelivered after
-a worker crashed is not counted twice), so the ledger stays exact and system-wide.
+saw, as one :class:`Span` per texts partition of its batch; a record of every text gives each
+one's texts offset. The coordinator counts in the budget's ``seen`` only the texts at offsets it
+has not counted before (a batch redelivered after a worker crashed is not counted twice), so the
+ledger stays exact and system-wide: :func:`new_in_spans` for spans, :func:`new_at_offsets` for
+texts.
 
 >>> counted = {0: 9}
 >>> new_in_spans(counted, [Span(0, 5, 14, 10), Span(1, 0, 3, 4)])
 9
 >>> counted
 {0: 14, 1: 3}
+>>> new_at_offsets(counted, [0, 0, 1], [14, 15, 4])
+[1, 2]
+>>> counted
+{0: 15, 1: 4}
 """
 
 from __future__ import annotations
@@ -50,3 +56,17 @@ def new_in_spans(counted: dict[int, int], spans: Sequence[Span]) -> int:
             new += round(s.count * (s.last - last) / (s.last - s.first + 1))
         counted[s.partition] = s.last
     return new
+
+
+def new_at_offsets(counted: dict[int, int], partitions: Sequence[int],
+                   offsets: Sequence[int]) -> list[int]:
+    """Positions of the texts at (``partitions``, ``offsets``) above the last offset
+    ``counted`` per partition; ``counted`` moves on. A text redelivered to a scorer (a worker
+    crashed before committing it) comes back with its texts offset: it is not counted twice.
+    A text produced again has a new offset: it is counted again (and bought at most once)."""
+    fresh = []
+    for i, (p, o) in enumerate(zip(partitions, offsets, strict=True)):
+        if o > counted.get(p, -1):
+            counted[p] = o
+            fresh.append(i)
+    return fresh

@@ -40,8 +40,8 @@ from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.admission import Admission
 from stream_al.loop.candidates import Forwarding
-from stream_al.loop.coordinator import IDLE_FLUSH_S, Coordinator, LabelOutcome
-from stream_al.loop.records import ModelRelease, Purchase, ScoredTexts
+from stream_al.loop.coordinator import IDLE_FLUSH_S, Coordinator
+from stream_al.loop.records import LabelOutcome, ModelRelease, Purchase, ScoredTexts
 from stream_al.score.batch import score_many
 from stream_al.simulate.vendor import Vendor
 

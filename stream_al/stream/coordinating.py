@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from stream_al.config import Settings
 from stream_al.embed.base import Embedder
 from stream_al.loop.cadence import Cadence
-from stream_al.loop.coordinator import Coordinator, LabelOutcome
+from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.ownership import Ownership, continues
-from stream_al.loop.records import ModelRelease, Purchase
+from stream_al.loop.records import LabelOutcome, ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
 from stream_al.stream import commands, conversion, resuming
@@ -429,8 +429,8 @@ class CoordinatorShell:
                 "accepted", label_class=stored.label, annotator=stored.annotator_id
             )
         if outcome.correct:
-            self.metrics.set_prequential_accuracy(c.prequential_accuracy)
-            self.metrics.set_calibration_error(c.calibration_error)
+            self.metrics.set_prequential_accuracy(c.prequential.accuracy)
+            self.metrics.set_calibration_error(c.prequential.calibration_error)
             self.metrics.set_temperature(c.learner.temperature)
         if outcome.accepted:
             self.metrics.set_agreement(await self._run(c.agreement_alpha))
@@ -519,7 +519,7 @@ class CoordinatorShell:
         """Hand the model just published to the registrar (its own thread)."""
         if self.registrar is None:
             return
-        figures = {"accuracy": c.prequential_accuracy, "ece": c.calibration_error,
+        figures = {"accuracy": c.prequential.accuracy, "ece": c.prequential.calibration_error,
                    "temperature": c.learner.temperature}
         note = ""
         if c.rollback is not None and c.rollback.version == update.version:

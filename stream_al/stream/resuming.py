@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from stream_al.labels import Label
 from stream_al.loop.admission import Admission
-from stream_al.loop.coordinator import Coordinator, Restored
+from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.restore import History, Restored
 from stream_al.loop.resume import NotResumable, image_of, resume
 from stream_al.stream import checkpoint_image, conversion
 from stream_al.stream.rebuild import TopicState
@@ -54,8 +56,7 @@ def rebuilt(make: Callable[[], Coordinator], caps: Callable[[], Admission], stat
     admission = caps()
     labels = admission.replay_many(state.labels, state.label_times)
     c = fresh()
-    return Rebuilt(c, c.restore(state.selected, state.expired, labels, *_history(state, now)),
-                   admission, False)
+    return Rebuilt(c, c.restore(_history(state, labels, now)), admission, False)
 
 
 def _resumed(make: Callable[[], Coordinator], caps: Callable[[], Admission], state: TopicState,
@@ -69,15 +70,16 @@ def _resumed(make: Callable[[], Coordinator], caps: Callable[[], Admission], sta
                            "in their order of arrival)")
     labels = admission.replay_many(state.labels, state.label_times)
     c = make()
-    return Rebuilt(c, resume(c, image.coordinator, state.selected, state.expired, labels,
-                             *_history(state, now)), admission, True)
+    return Rebuilt(c, resume(c, image.coordinator, _history(state, labels, now)), admission,
+                   True)
 
 
-def _history(state: TopicState, now: float) -> tuple:
-    """What a restore (or a resume) takes after the records, as ``state`` has it: the ledger,
-    the model version, ``now``, the rollback in force, the expert requests, the model."""
-    return (conversion.budget_ledger(state.ledger), state.model_version, now,
-            conversion.rollback_in_force(state.rollback), state.requested, state.model)
+def _history(state: TopicState, labels: list[Label], now: float) -> History:
+    """What a restore (or a resume) takes, as ``state`` has it (``labels``: its labels the caps
+    admitted) at ``now``."""
+    return History(state.selected, state.expired, labels, conversion.budget_ledger(state.ledger),
+                   state.model_version, now, conversion.rollback_in_force(state.rollback),
+                   state.requested, state.model)
 
 
 def image_bytes(r: Rebuilt, state: TopicState) -> bytes | None:

@@ -16,6 +16,7 @@ from stream_al.embed import Embedder, make_embedder
 from stream_al.labels import Label
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase, ScoredTexts
+from stream_al.loop.restore import History
 from stream_al.score.batch import score_many
 
 AG_NEWS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "ag_news.csv"
@@ -130,7 +131,7 @@ def test_labels_teach_the_model_once_per_item_and_annotator(embedder, rows):
     second_opinion = feed.labels(ids[:3], annotator="b")
     assert len(second_opinion.accepted) == 3 and second_opinion.version == 2
     assert len(second_opinion.correct) == 3  # the model was ready: prequential accuracy
-    assert 0.0 <= feed.c.prequential_accuracy <= 1.0
+    assert 0.0 <= feed.c.prequential.accuracy <= 1.0
 
     unknown = feed.labels(["ag-399"])
     assert [r.reason for _, r in unknown.rejected] == ["unknown_item"]
@@ -140,10 +141,11 @@ def test_calibration_and_agreement_are_measured_on_the_labels_that_came_back(emb
     feed = fresh(embedder, rows, EACH_LABEL)
     ids = [b.item_id for b in feed.texts(0, 200)]
     feed.labels(ids)  # nothing to predict with yet, and one label per item
-    assert math.isnan(feed.c.calibration_error) and math.isnan(feed.c.agreement_alpha())
+    assert math.isnan(feed.c.prequential.calibration_error)
+    assert math.isnan(feed.c.agreement_alpha())
 
     feed.labels(ids[:6], annotator="b")  # the same (gold) classes as annotator a
-    assert 0.0 <= feed.c.calibration_error <= 1.0
+    assert 0.0 <= feed.c.prequential.calibration_error <= 1.0
     assert feed.c.agreement_alpha() == 1.0
     feed.labels(ids[:6], annotator="c", label="no such class")
     assert feed.c.agreement_alpha() < 1.0
@@ -256,7 +258,7 @@ def test_a_restored_coordinator_has_the_same_budget_outstanding_items_and_labels
     ]
 
     restored = Coordinator(feed.c.settings, embedder.dim, embedder)
-    summary = restored.restore(bought, expired, labels, ledger, published.version, now=1e9)
+    summary = restored.restore(History(bought, expired, labels, ledger, published.version, now=1e9))
     b0, b1 = feed.c.stage.budget, restored.stage.budget
     assert (b1.seen, b1.spent) == (b0.seen, b0.spent)
     assert set(restored.stage.outstanding) == set(feed.c.stage.outstanding)

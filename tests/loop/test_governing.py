@@ -14,6 +14,7 @@ from stream_al.drift.health import DataHealth
 from stream_al.learn.online import OnlineLearner
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.governing import REFIT_EVERY, Governance
+from stream_al.loop.restore import History
 from stream_al.select.drift_aware import DriftAwareSelector
 from stream_al.select.ood_cap import OODSelector
 from stream_al.select.stage import SelectionStage
@@ -84,7 +85,7 @@ def test_a_rebuild_restores_the_ood_detector_from_the_labels_and_recalibrates_on
     labels = [Label(item_id=x.item_id, annotator_id=x.annotator_id,
                     timestamp=x.timestamp, label=x.label) for x in c.labels]
     restored = coordinator(ood={"min_labels": 20})
-    restored.restore(bought, {}, labels, c.ledger(1.0), c.learner.version, 1.0)
+    restored.restore(History(bought, {}, labels, c.ledger(1.0), c.learner.version, 1.0))
     detector = restored.health.ood
     assert detector.ready and np.isfinite(detector.threshold)  # from the labels alone
     assert c.health.ood.calibrated_on_stream and not detector.calibrated_on_stream

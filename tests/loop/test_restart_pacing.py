@@ -13,6 +13,7 @@ import pytest
 
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import BudgetLedger, Purchase
+from stream_al.loop.restore import History
 from stream_al.stream import conversion
 from tests.loop.test_coordinator import Feed
 from tests.loop.test_restart_state import embedder, fed, rows  # noqa: F401  (fixtures)
@@ -38,7 +39,7 @@ def paced_run(embedder, rows) -> tuple[Feed, list[Purchase]]:  # noqa: F811
 
 def restored_from(feed: Feed, bought: list[Purchase], ledger: BudgetLedger) -> Feed:
     c = Coordinator(feed.c.settings, feed.embedder.dim, feed.embedder)
-    c.restore(bought, {}, list(feed.c.labels), ledger, 0, now=0.0)
+    c.restore(History(bought, {}, list(feed.c.labels), ledger, 0, now=0.0))
     after = Feed(c, feed.embedder, feed.rows)
     after.offset = feed.offset
     return after

@@ -17,6 +17,7 @@ from stream_al.embed import Embedder, make_embedder
 from stream_al.labels import Label
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase
+from stream_al.loop.restore import History
 from stream_al.select.budget import Budget
 from tests.loop.test_coordinator import AG_NEWS, Feed, make_settings
 
@@ -76,7 +77,7 @@ def test_a_batch_crossing_a_window_is_charged_to_its_window_after_a_crash(embedd
     assert {p.window for p in bought} == {0, 1}
 
     restored = Coordinator(feed.c.settings, embedder.dim, embedder)
-    restored.restore(bought, {}, [], ledger, 0, now=0.0)
+    restored.restore(History(bought, {}, [], ledger, 0, now=0.0))
     after = Feed(restored, embedder, rows)
     after.offset = 1
     assert restored.on_scored(crossing, 2, 0.0) == []  # the replayed batch buys nothing again
@@ -94,7 +95,7 @@ def test_window_charges_of_a_lagging_ledger_add_up_to_what_was_bought(embedder, 
     ledger = feed.c.ledger(now=0.0)
     bought += feed.texts(90, 160)
     restored = Coordinator(feed.c.settings, embedder.dim, embedder)
-    restored.restore(bought, {}, [], ledger, 0, now=0.0)
+    restored.restore(History(bought, {}, [], ledger, 0, now=0.0))
     b = restored.stage.budget
     assert b.window == 0 and b.carried == {1: spent_per_window(bought)[1]}
     assert b.window_spent == pytest.approx(spent_per_window(bought)[0])
@@ -117,7 +118,7 @@ def test_a_drift_response_in_progress_goes_on_after_a_restart_with_its_debt(embe
     assert (ledger.drift_elapsed, ledger.drift_debt) == (elapsed, debt)
 
     restored = Coordinator(feed.c.settings, embedder.dim, embedder)
-    restored.restore(bought, {}, [], ledger, 0, now=0.0)
+    restored.restore(History(bought, {}, [], ledger, 0, now=0.0))
     assert restored.governance.responding
     assert restored.governance.progress() == pytest.approx((elapsed, debt))
     total = sum(p.cost for p in bought)
@@ -136,7 +137,7 @@ def test_no_response_in_progress_is_written_as_none_and_restored_as_none(embedde
     ledger = feed.c.ledger(now=0.0)
     assert (ledger.drift_elapsed, ledger.drift_debt) == (-1, 0.0)
     restored = Coordinator(feed.c.settings, embedder.dim, embedder)
-    restored.restore(bought, {}, [], ledger, 0, now=0.0)
+    restored.restore(History(bought, {}, [], ledger, 0, now=0.0))
     assert not restored.governance.responding and math.isclose(restored.governance.debt, 0.0)
 
 
@@ -151,15 +152,15 @@ def test_a_rebuild_continues_from_the_last_published_model_when_it_learned_every
     ledger = feed.c.ledger(now=1e9)
 
     restored = Coordinator(feed.c.settings, embedder.dim, embedder)
-    restored.restore(bought, {}, labels, ledger, published.version, now=1e9,
-                     model=published.snapshot)
+    restored.restore(History(bought, {}, labels, ledger, published.version, now=1e9,
+                             model=published.snapshot))
     after = restored.learner.snapshot()
     assert after.version == published.version + 1 and after.n_labels == len(bought)
     assert np.array_equal(after.weights, published.snapshot.weights)  # no fit: its weights
 
     other = Coordinator(feed.c.settings, embedder.dim, embedder)  # it learned one more label
-    other.restore(bought, {}, labels[:-1], ledger, published.version, now=1e9,
-                  model=published.snapshot)
+    other.restore(History(bought, {}, labels[:-1], ledger, published.version, now=1e9,
+                          model=published.snapshot))
     refitted = other.learner.snapshot()
     assert refitted.n_labels == len(bought) - 1
     assert not np.array_equal(refitted.weights, published.snapshot.weights)  # fitted afresh
@@ -178,7 +179,7 @@ def test_a_rebuild_stores_the_first_label_of_each_annotator_and_hashes_exactly_t
                     5.0) for n in range(30)]
     labels.append(Label("never-bought", "World", "ann-0", 99.0))
     c = Coordinator(make_settings(), embedder.dim, embedder)
-    restored = c.restore(bought, {}, labels, None, 0, 1.0)
+    restored = c.restore(History(bought, {}, labels, None, 0, 1.0))
 
     first: dict[tuple[str, str], Label] = {}
     for x in labels[:-1]:
@@ -203,7 +204,7 @@ def test_a_rebuild_into_a_store_with_rows_adds_only_the_labels_it_does_not_hold(
     c = Coordinator(make_settings(), embedder.dim, embedder)
     held = Label("i-0", "Sports", "ann-0", -1.0)
     assert c.labels.add_one(held)
-    c.restore(bought, {}, labels, None, 0, 1.0)
+    c.restore(History(bought, {}, labels, None, 0, 1.0))
 
     first: dict[tuple[str, str], Label] = {held.key: held}
     for x in labels:

@@ -25,6 +25,7 @@ from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.learned import LearnedRows
 from stream_al.loop.pricing import RECENT_TIMESTAMPS, Pricing
 from stream_al.loop.records import Purchase
+from stream_al.loop.restore import History
 from stream_al.loop.restore_rows import LabelsByItem
 
 CLASSES = ("World", "Sports", "Business", "Sci/Tech")
@@ -127,7 +128,7 @@ def restored(request) -> Coordinator:
     embedder = make_embedder(s.embedder)
     c = Coordinator(s, embedder.dim, embedder)
     bought, labels, requested = history(one_each=one_each)
-    c.restore(bought, {}, labels, None, 0, NOW, requested=requested)
+    c.restore(History(bought, {}, labels, None, 0, NOW, requested=requested))
     c.one_each = one_each  # which history, for the tests below
     return c
 

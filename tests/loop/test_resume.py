@@ -15,6 +15,7 @@ from stream_al.embed import make_embedder
 from stream_al.labels import Label
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase
+from stream_al.loop.restore import History
 from stream_al.loop.resume import CoordinatorImage, NotResumable, image_of, resume
 from tests.loop.test_restore_bulk import (
     EXPERT,
@@ -58,19 +59,19 @@ def fresh(adjudication: str) -> Coordinator:
 
 def full_rebuild(adjudication: str, h, s, requested) -> Coordinator:
     c = fresh(adjudication)
-    c.restore(h[0] + s[0], s[2], h[1] + s[1], None, 0, NOW, requested=requested)
+    c.restore(History(h[0] + s[0], s[2], h[1] + s[1], None, 0, NOW, requested=requested))
     return c
 
 
 def image(adjudication: str, h) -> CoordinatorImage:
     c = fresh(adjudication)
-    c.restore(h[0], {}, h[1], None, 0, NOW - 0.5, requested=h[2])
+    c.restore(History(h[0], {}, h[1], None, 0, NOW - 0.5, requested=h[2]))
     return image_of(c, h[2])
 
 
 def resumed(adjudication: str, img: CoordinatorImage, s, requested) -> Coordinator:
     c = fresh(adjudication)
-    resume(c, img, s[0], s[2], s[1], None, 0, NOW, requested=requested)
+    resume(c, img, History(s[0], s[2], s[1], None, 0, NOW, requested=requested))
     return c
 
 
@@ -148,7 +149,7 @@ def test_an_item_of_h_open_with_a_label_whose_deadline_passed_since_is_refused()
     late = [dataclasses.replace(p, deadline=NOW - 2) if p.item_id == "i-3" else p
             for p in h[0]]  # i-3 asks 3 labels, has 1: open, due at NOW - 2
     c = fresh("majority")
-    c.restore(late, {}, h[1], None, 0, NOW - 5, requested=h[2])
+    c.restore(History(late, {}, h[1], None, 0, NOW - 5, requested=h[2]))
     img = image_of(c, h[2])
     assert "i-3" in img.open_labelled
     with pytest.raises(NotResumable, match="past their deadline"):
@@ -192,14 +193,15 @@ def test_a_coordinator_made_only_to_be_imaged_makes_the_same_image(adjudication)
     h, s, requested = split_history()
     lean = fresh(adjudication)
     lean.image_only = True
-    lean.restore(h[0], {}, h[1], None, 0, NOW - 0.5, requested=h[2])
+    lean.restore(History(h[0], {}, h[1], None, 0, NOW - 0.5, requested=h[2]))
     assert lean.learner.version == 0 and not lean.embeddings
     full = digest(restored_state(resumed(adjudication, image(adjudication, h), s, requested)))
     assert digest(restored_state(resumed(adjudication, image_of(lean, h[2]), s,
                                          requested))) == full
     again = fresh(adjudication)
     again.image_only = True
-    resume(again, image(adjudication, h), s[0], s[2], s[1], None, 0, NOW, requested=requested)
+    resume(again, image(adjudication, h),
+           History(s[0], s[2], s[1], None, 0, NOW, requested=requested))
     empty = ([], [], s[2])
     assert digest(restored_state(resumed(adjudication, image_of(again, requested), empty,
                                          requested))) == digest(restored_state(

@@ -10,6 +10,7 @@ from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase, RollbackCommand
+from stream_al.loop.restore import History
 from stream_al.loop.rollback import RollbackError
 from tests.loop.test_coordinator import EACH_LABEL, Feed, embedder, fresh, rows  # noqa: F401
 
@@ -52,7 +53,7 @@ def rebuild(feed: Feed, bought: list[Purchase], state, embedder) -> Coordinator:
     labels = [Label(item_id=x.item_id, annotator_id=x.annotator_id,
                     timestamp=x.timestamp, label=x.label) for x in c.labels]
     restored = Coordinator(c.settings, embedder.dim, embedder)
-    restored.restore(bought, {}, labels, c.ledger(1e9), c.published_version, 1e9, state)
+    restored.restore(History(bought, {}, labels, c.ledger(1e9), c.published_version, 1e9, state))
     return restored
 
 

@@ -32,6 +32,7 @@ from stream_al.labels.export import (
     write_snapshot,
 )
 from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.restore import History
 from stream_al.score.batch import score_many
 from stream_al.select import STRATEGIES, Budget, make_selector
 from stream_al.stream import conversion
@@ -263,9 +264,9 @@ class Shell:
         again from ``replay_from`` (the committed offset lags what was processed)."""
         t = self.t
         self.c = self._fresh()
-        self.c.restore(conversion.purchases(t.selected), t.expired,
-                       conversion.labels_of_many(t.labels), conversion.budget_ledger(t.ledger),
-                       t.model_version, self.now)
+        self.c.restore(History(conversion.purchases(t.selected), t.expired,
+                               conversion.labels_of_many(t.labels),
+                               conversion.budget_ledger(t.ledger), t.model_version, self.now))
         self.position = min(replay_from, self.position)
         self.publish()
 

@@ -17,6 +17,7 @@ import pytest
 from stream_al.config import Settings
 from stream_al.embed import make_embedder
 from stream_al.loop.coordinator import Coordinator
+from stream_al.loop.restore import History
 from stream_al.loop.resume import resume
 from stream_al.stream import conversion
 from stream_al.stream.admission import Admission
@@ -87,9 +88,9 @@ def restored(settings: Settings, state: TopicState) -> dict:
     """What a coordinator restored from ``state`` shows of itself."""
     embedder = make_embedder(settings.embedder)
     c = Coordinator(settings, embedder.dim, embedder)
-    c.restore(state.selected, state.expired, state.labels,
-              conversion.budget_ledger(state.ledger),
-              state.model_version, 1e9, requested=state.requested, model=state.model)
+    c.restore(History(state.selected, state.expired, state.labels,
+                      conversion.budget_ledger(state.ledger),
+                      state.model_version, 1e9, requested=state.requested, model=state.model))
     ledger = c.ledger(0.0)
     return {"ledger": ledger, "labels_hash": c.labels_hash.hexdigest(), "bought": set(c.texts),
             "version": c.learner.version, "n_labels": c.learner.replay.seen,
@@ -285,8 +286,8 @@ def test_a_rebuild_from_an_image_and_the_records_after_it_equals_a_full_rebuild(
 def image_state(settings: Settings, raw: bytes, state: TopicState) -> str:
     """The digest of what an image holds (resumed with nothing after it)."""
     c = fresh(settings)
-    resume(c, decode(raw).coordinator, [], state.expired, [], None, 0, 1e9,
-           requested=state.requested)
+    resume(c, decode(raw).coordinator, History([], state.expired, [], None, 0, 1e9,
+                                               requested=state.requested))
     return digest(restored_state(c))
 
 

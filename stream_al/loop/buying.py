@@ -1,0 +1,95 @@
+"""What the selection stage's choices become: purchases, each item bought at most once.
+
+The stage spends the budget when it chooses (stream_al.select.stage); :class:`Buying` turns
+its choices into :class:`~stream_al.loop.records.Purchase` records with the text, the model
+version, the deadline, the price and the k annotators each asks for, and gives back what it
+cannot buy: an item chosen twice in one emission (a redelivered text), an item bought before
+(it stays outstanding as it was) or one whose text is no longer remembered. The texts come
+from the last ``text_cache_items`` texts the coordinator saw (the ones the selector may still
+hold); what is bought is kept in the coordinator's :class:`~stream_al.loop.bought.BoughtTexts`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from stream_al.loop.bought import BoughtTexts
+from stream_al.loop.pricing import Pricing
+from stream_al.loop.records import Purchase
+from stream_al.select.base import Selection
+from stream_al.select.cost_aware import ANNOTATORS
+from stream_al.select.stage import Outstanding, SelectionStage
+
+
+class Buying:
+    """Purchases out of ``stage``'s choices, priced by ``pricing``; texts from the last
+    ``text_cache_items`` seen."""
+
+    def __init__(self, stage: SelectionStage, pricing: Pricing,
+                 text_cache_items: int = 50_000) -> None:
+        self.stage, self.pricing = stage, pricing
+        self._recent: OrderedDict[str, str] = OrderedDict()  # texts the selector may still hold
+        self._text_cache_items = text_cache_items
+        self._emissions = 0
+
+    def remember_texts(self, ids: Sequence[str], texts: Sequence[str]) -> None:
+        """The texts of a scored batch (what a purchase of one of them will carry)."""
+        recent = self._recent
+        for item_id, text in zip(ids, texts, strict=True):
+            recent[item_id] = text
+            recent.move_to_end(item_id)
+        while len(recent) > self._text_cache_items:
+            recent.popitem(last=False)
+
+    def buy_many(self, chosen: list[Selection], before: dict[str, Outstanding],
+                 bought: BoughtTexts, embeddings: dict[str, np.ndarray],
+                 control_offset: int) -> list[Purchase]:
+        """Purchases of ``chosen`` (``before``: the stage's outstanding selections before it
+        chose) not in ``bought``, which then holds them; each one's embedding goes to
+        ``embeddings``. The batch id names the control offset and the emission."""
+        batch_id = f"sel-{control_offset}-{self._emissions}"
+        self._emissions += 1
+        out: list[Purchase] = []
+        now_bought: dict[str, str] = {}  # id -> text, in buying order
+        for s in chosen:
+            text = self._recent.get(s.item_id)
+            if s.item_id in now_bought:  # offered twice (a redelivered text), chosen twice
+                self.stage.budget.release(s.cost)
+                continue
+            if text is None or s.item_id in bought:  # bought before, or text forgotten
+                self._unbuy(s, before)
+                continue
+            now_bought[s.item_id] = text
+            if s.embedding is not None:  # a copy: a view would keep its whole batch alive
+                embeddings[s.item_id] = np.array(s.embedding)
+            out.append(
+                Purchase(
+                    item_id=s.item_id,
+                    text=text,
+                    batch_id=batch_id,
+                    strategy=s.strategy,
+                    reason=s.reason,
+                    scores={k: float(v) for k, v in s.scores.items()
+                            if math.isfinite(v) and k != ANNOTATORS},
+                    model_version=self.stage.snapshot.version,
+                    deadline=self.stage.outstanding[s.item_id].deadline,
+                    cost=s.cost,
+                    group=int(s.group),
+                    priority=float(s.priority),
+                    annotators=self.pricing.annotators(s.item_id),
+                    window=self.stage.budget.window,
+                )
+            )
+        bought.add_new_many(list(now_bought.items()))
+        return out
+
+    def _unbuy(self, s: Selection, before: dict[str, Outstanding]) -> None:
+        self.stage.budget.release(s.cost)
+        if s.item_id in before:
+            self.stage.outstanding[s.item_id] = before[s.item_id]
+        else:
+            self.stage.outstanding.pop(s.item_id, None)
