@@ -108,10 +108,25 @@ def load_set(name: str, embedder: str, max_rows: int) -> tuple[LabeledTexts, np.
         X = embed_dataset(make_embedder(EmbedderSettings(name=embedder)), data, CACHE)
     if len(data) <= max_rows:
         return data, X
-    keep = np.sort(np.random.default_rng(SLICE_SEED).permutation(len(data))[:max_rows])
-    subset = LabeledTexts([data.texts[i] for i in keep], [data.labels[i] for i in keep],
-                          data.source)
-    return subset, X[keep]
+    keep = slice_rows(len(data), max_rows)
+    return subset(data, keep), X[keep]
+
+
+def slice_rows(n_rows: int, max_rows: int) -> np.ndarray:
+    """The rows :func:`load_set` keeps of a set of ``n_rows``: all, or a seeded subset
+    (``SLICE_SEED``, the same for every run) in file order.
+
+    >>> slice_rows(5, 10).tolist(), len(slice_rows(100, 10))
+    ([0, 1, 2, 3, 4], 10)
+    """
+    if n_rows <= max_rows:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(SLICE_SEED).permutation(n_rows)[:max_rows])
+
+
+def subset(data: LabeledTexts, rows: np.ndarray) -> LabeledTexts:
+    return LabeledTexts([data.texts[i] for i in rows], [data.labels[i] for i in rows],
+                        data.source)
 
 
 def cached_embeddings(data: LabeledTexts, embedder: str) -> np.ndarray | None:
