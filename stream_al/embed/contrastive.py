@@ -71,7 +71,10 @@ def fine_tune(model: Any, texts: Sequence[str], labels: Sequence[str],
     returns the optimiser steps taken. The model's ``max_seq_length`` is restored afterwards
     (texts are embedded as before; only training cuts them)."""
     import torch
-    from sentence_transformers.losses import CosineSimilarityLoss
+    try:  # sentence-transformers >= 6 (the pinned version); the old path warns there
+        from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
+    except ImportError:  # sentence-transformers 3-5
+        from sentence_transformers.losses import CosineSimilarityLoss
 
     s = settings or FineTuneSettings()
     if len(texts) != len(labels):
