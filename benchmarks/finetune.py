@@ -53,6 +53,7 @@ from benchmarks.suite import (
     slice_rows,
     subset,
 )
+from benchmarks.suite_report import paired
 from stream_al.dataset import LabeledTexts, load_labeled
 from stream_al.embed.contrastive import FineTuneSettings, fine_tune
 from stream_al.learn.online import OnlineLearner
@@ -146,11 +147,6 @@ def commit() -> str:
     return out.stdout.strip()
 
 
-def _pm(values: Sequence[float]) -> str:
-    if len(values) < 2:
-        return f"{values[0]:+.1f}"
-    return f"{st.mean(values):+.1f} ± {st.stdev(values):.1f}"
-
 
 def report(rows: Sequence[dict]) -> list[str]:
     """Per set, label count and method: the variants' mean accuracy, the paired fine-tuned −
@@ -174,7 +170,7 @@ def report(rows: Sequence[dict]) -> list[str]:
         mean = {name: st.mean(r["acc"] for r in rs) for name, rs in v.items()}
         lines.append(f"| {cell[0]} | {cell[1]} | {cell[2]} | {len(seeds)} "
                      f"| {mean['simulation']:.3f} | {mean['frozen']:.3f} "
-                     f"| {mean['fine-tuned']:.3f} | {_pm(d_acc)} | {_pm(d_f1)} "
+                     f"| {mean['fine-tuned']:.3f} | {paired(d_acc)} | {paired(d_f1)} "
                      f"| {st.mean(r['finetune_cpu_s'] for r in v['fine-tuned']):.0f} |")
     lines += ["", "| set | labels | seeds | default − random, simulation | frozen | fine-tuned "
               "(pts) |", "|---|---|---|---|---|---|"]
@@ -187,8 +183,8 @@ def report(rows: Sequence[dict]) -> list[str]:
         gap = {var: [100 * (at[(name, labels, "default", s, var)]["acc"]
                             - at[(name, labels, "random", s, var)]["acc"]) for s in seeds]
                for var in ("simulation", "frozen", "fine-tuned")}
-        lines.append(f"| {name} | {labels} | {len(seeds)} | {_pm(gap['simulation'])} "
-                     f"| {_pm(gap['frozen'])} | {_pm(gap['fine-tuned'])} |")
+        lines.append(f"| {name} | {labels} | {len(seeds)} | {paired(gap['simulation'])} "
+                     f"| {paired(gap['frozen'])} | {paired(gap['fine-tuned'])} |")
     return lines + cost_lines(rows)
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks.suite import SETS, Config, budget_fraction, load_set, set_up_process, stream_al_runs
+from benchmarks.suite_report import paired
 
 METHODS = ("random", "default")
 
@@ -76,11 +77,6 @@ def before_rows(path: Path) -> dict[tuple[str, int, float, str], dict]:
             if r["kind"] == "stream-al" and r["method"] in METHODS}
 
 
-def _pm(values: Sequence[float], digits: int = 1) -> str:
-    if len(values) < 2:
-        return f"{values[0]:+.{digits}f}"
-    return f"{st.mean(values):+.{digits}f} ± {st.stdev(values):.{digits}f}"
-
 
 def report(rows: Sequence[dict], before: dict) -> list[str]:
     """Per set and budget, mean over seeds: default and random before/after, the paired
@@ -104,8 +100,8 @@ def report(rows: Sequence[dict], before: dict) -> list[str]:
                         [100 * (n["auc"] - o["auc"]) for n, o in zip(new, old, strict=True)])
         gap = [100 * (r["runs"]["default"]["acc"] - r["runs"]["random"]["acc"]) for r in rs]
         d, r_ = cells["default"], cells["random"]
-        lines.append(f"| {name} | {budget:g} | {d[0]:.3f} → {d[1]:.3f} | {_pm(d[2])} "
-                     f"| {r_[0]:.3f} → {r_[1]:.3f} | {_pm(r_[2])} | {_pm(gap)} | {_pm(d[3])} |")
+        lines.append(f"| {name} | {budget:g} | {d[0]:.3f} → {d[1]:.3f} | {paired(d[2])} "
+                     f"| {r_[0]:.3f} → {r_[1]:.3f} | {paired(r_[2])} | {paired(gap)} | {paired(d[3])} |")
     return lines
 
 
@@ -147,9 +143,9 @@ def variants_report(base: Path, other: Path, randoms: Path | None = None,
         lines.append(
             f"| {cell[0]} | {cell[1]} | {_budget_name(cell[2])} | {len(seeds)} "
             f"| {st.mean(a['acc'] for a, _ in pairs):.3f} → {st.mean(b['acc'] for _, b in pairs):.3f} "
-            f"| {_pm(d['acc'])} | {se:.1f} | {sum(x > 0 for x in d['acc'])} / "
-            f"{sum(x < 0 for x in d['acc'])} | {_pm(d['auc'])} | {_pm(d['f1'])} "
-            f"| {_pm(gap) if gap else '–'} |")
+            f"| {paired(d['acc'])} | {se:.1f} | {sum(x > 0 for x in d['acc'])} / "
+            f"{sum(x < 0 for x in d['acc'])} | {paired(d['auc'])} | {paired(d['f1'])} "
+            f"| {paired(gap) if gap else '–'} |")
     if means:
         lines.append(f"\nmean Δ accuracy over the {len(means)} cells: {st.mean(means):+.2f} pts; "
                      f"cells ahead / behind: {sum(m > 0 for m in means)} / "

@@ -9,6 +9,7 @@ higher of the two ceilings); a run that never reaches it counts as not reached.
 
 from __future__ import annotations
 
+import statistics as st
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -112,6 +113,17 @@ def spread(values: Sequence, digits: int = 3) -> str:
     if len(got) > 1:
         text += f" ± {np.std(got, ddof=1):.{digits}f}"
     return text if len(got) == len(values) else f"{text} ({len(got)}/{len(values)})"
+
+
+def paired(values: Sequence[float], digits: int = 1) -> str:
+    """Paired differences over seeds, signed: ``mean ± sd`` (one seed: the value).
+
+    >>> paired([1.0, 2.0]), paired([-0.25])
+    ('+1.5 ± 0.7', '-0.2')
+    """
+    if len(values) < 2:
+        return f"{values[0]:+.{digits}f}"
+    return f"{st.mean(values):+.{digits}f} ± {st.stdev(values):.{digits}f}"
 
 
 def headline(table: Table) -> list[str]:
