@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,7 +266,7 @@ def history_of(dataset: str, embedder: str, n: int, k: int) -> Stream:
                   [data.labels[i] for i in rest], np.asarray(X[rest], dtype=np.float32))
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="sst2")
     p.add_argument("--embedder", default="static", choices=("static", "minilm"))
@@ -288,7 +289,7 @@ def main() -> None:
                    help="the ceiling's N")
     p.add_argument("--parts", nargs="+", default=["bytes", "ceiling", "worker"],
                    choices=("bytes", "ceiling", "worker"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
     limit_blas_threads()
     MULTIPLE[0] = args.multiple
     DRIFT_SAMPLE[0] = args.drift_sample

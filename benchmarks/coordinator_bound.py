@@ -17,7 +17,6 @@ Run the variants in rotating order under ``nice -n 10`` and compare within one r
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
@@ -46,8 +45,7 @@ def main() -> None:
     args, rest = p.parse_known_args()
     without(args.without)
     print(f"coordinator without: {', '.join(args.without) or 'nothing (as deployed)'}")
-    sys.argv = [sys.argv[0], "--parts", "ceiling", *rest]
-    control_traffic.main()
+    control_traffic.main(["--parts", "ceiling", *rest])
 
 
 if __name__ == "__main__":

@@ -191,10 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     config = (Config(embedder=args.embedder, max_rows=2000, test_size=500) if args.quick
               else Config(embedder=args.embedder))
-    for key, value in (kv.split("=", 1) for kv in args.selection):
-        os.environ[f"STREAM_AL_SELECTION__{key.upper()}"] = value
-    for key, value in (kv.split("=", 1) for kv in args.learner):
-        os.environ[f"STREAM_AL_LEARNER__{key.upper()}"] = value
+    for part, given in (("SELECTION", args.selection), ("LEARNER", args.learner)):
+        for key, value in (kv.split("=", 1) for kv in given):
+            os.environ[f"STREAM_AL_{part}__{key.upper()}"] = value
     variant = ",".join(args.selection + [f"learner.{kv}" for kv in args.learner])
     tasks = [(name, seed, config, budget, tuple(args.methods), variant) for name in args.sets
              for seed in range(args.first_seed, args.seeds) for budget in args.budgets]
