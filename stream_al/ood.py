@@ -278,6 +278,8 @@ class OODDetector:
         self._threshold = float("inf")
         self._flags: deque[bool] = deque(maxlen=ratio_window)
         self.reference = StreamReference(dim, s.reference_items, s.reference_horizon, seed=seed)
+        self.counts_forwarded = False
+        """True once it counted flags of items checked elsewhere (:meth:`count_forwarded_many`)."""
 
     @property
     def n_labelled(self) -> int:
@@ -384,6 +386,12 @@ class OODDetector:
         if self.reference.admit_many(X, self.rows, similarity):  # else the sample, and its quantile, stand
             self._calibrate()
         return dist, flags
+
+    def count_forwarded_many(self, flags: np.ndarray) -> None:
+        """Flags of items checked elsewhere (``scale.ood_at_scorers``: at the scorers),
+        counted into :attr:`recent_ratio`; the detector then reports it as if ready."""
+        self.counts_forwarded = True
+        self._flags.extend(np.asarray(flags, dtype=bool).tolist())
 
     @property
     def recent_ratio(self) -> float:
