@@ -22,7 +22,9 @@ budget with the default strategy, run through the simulator as:
 - ``p16-int8-d25``: ``p16-int8`` with ``drift.sample`` 0.25 (the stream's drift detectors read
   a quarter of the candidates);
 - ``p1-ood`` / ``p4-ood`` / ``p16-ood``: ``p1`` / ``p4`` / ``p16`` with ``scale.ood_at_scorers``
-  (the scorers check the candidates for OOD; compare with ``--reference p4``).
+  (the scorers check the candidates for OOD; compare with ``--reference p4``);
+  ``p4-ood-lag2000``: ``p4-ood`` with the scorers' labelled rows 2,000 stream texts late
+  (``simulation.reference_lag``).
 
 Prints final accuracy and AUC (mean and standard deviation over seeds), each variant's
 difference from ``central`` (mean of per-seed differences, and its spread), and the share of
@@ -61,6 +63,8 @@ VARIANTS: dict[str, dict] = {
 VARIANTS.update({  # scale.ood_at_scorers: the scorers check the candidates for OOD
     f"p{parts}-ood": {"scale": {"preselect": True, "ood_at_scorers": True},
                       "simulation": {"partitions": parts}} for parts in (1, 4, 16)})
+VARIANTS["p4-ood-lag2000"] = {"scale": {"preselect": True, "ood_at_scorers": True},
+                              "simulation": {"partitions": 4, "reference_lag": 2000}}
 VARIANTS.update({
     f"p4-f{round(floor * 10)}": {"scale": {"preselect": True, "candidate_floor": floor},
                                  "simulation": {"partitions": 4}}

@@ -137,3 +137,14 @@ def test_rows_that_have_not_reached_the_scorers_flag_nothing():
     assert replay.forwarding.ood.detector is None or replay.forwarding.ood.detector.n_labelled == 0
     assert replay.c.reference.count > 20  # learned, still on the way
     assert not [p for p in replay.out.purchases if p.reason == OOD_REASON]
+
+
+def test_one_scorer_holding_every_row_at_once_buys_exactly_what_the_coordinator_bought():
+    # one scorer for the 4 partitions (the simulator's), float32 rows, no lag: the same
+    # detector sees the same rows and candidates in the same order, only in another process
+    _, central = _news_then_banking(False)
+    _, scorers = _news_then_banking(True)
+    assert ([(p.item_id, p.reason) for p in scorers.out.purchases]
+            == [(p.item_id, p.reason) for p in central.out.purchases])
+    assert [p.scores["ood_distance"] for p in scorers.out.purchases if p.reason == OOD_REASON] \
+        == [p.scores["ood_distance"] for p in central.out.purchases if p.reason == OOD_REASON]
