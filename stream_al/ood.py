@@ -265,12 +265,18 @@ class OODDetector:
     """
 
     def __init__(self, dim: int, settings: OODSettings | None = None, neighbours: int = 10,
-                 ratio_window: int = 1000, seed: int = 0) -> None:
+                 ratio_window: int = 1000, seed: int = 0, graph: bool = True) -> None:
+        """``graph`` False: the first pass stays one exact product however many rows are
+        held (the scorers', select/ood_check.py: a graph costs 0.15-0.5 ms per labelled row
+        to keep up, and every scorer would keep it up for every label of the system); the
+        flags are the same either way."""
         s = settings or OODSettings()
         self.settings = s
         self.neighbours = neighbours
-        self.index = BoundedIndex(dim, capacity=s.capacity, seed=seed, ef=SEARCH_EF)
-        """The first pass over stream items (a graph once it holds more than 2,048 rows)."""
+        self.index = BoundedIndex(dim, capacity=s.capacity, seed=seed, ef=SEARCH_EF,
+                                  **({} if graph else {"exact_below": s.capacity}))
+        """The first pass over stream items (a graph once it holds more than 2,048 rows,
+        unless ``graph`` is False)."""
         self.rows = BoundedIndex(dim, capacity=s.capacity, exact_below=s.capacity)
         """The same vectors, exact: leave-one-out distances and the second pass."""
         self._loo: dict[int, float] = {}  # index id -> leave-one-out nearest distance

@@ -91,14 +91,18 @@ class ScorerCheck:
     graph and its threshold's sample.
     """
 
-    def __init__(self, settings: OODSettings, seed: int = 0) -> None:
+    def __init__(self, settings: OODSettings, seed: int = 0, graph: bool = False) -> None:
         self.settings = settings
         self.seed = seed
+        self.graph = graph
+        """False (the default): no HNSW graph, every check one exact product against the rows
+        (benchmarks/README.md, issue 17, twelfth pass: keeping the graph up cost each scorer
+        more than the products it saves)."""
         self.detector: OODDetector | None = None
 
     def _of(self, dim: int) -> OODDetector:
         if self.detector is None:
-            self.detector = OODDetector(dim, self.settings, seed=self.seed)
+            self.detector = OODDetector(dim, self.settings, seed=self.seed, graph=self.graph)
         return self.detector
 
     def labelled_many(self, X: np.ndarray) -> None:

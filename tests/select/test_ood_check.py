@@ -148,3 +148,24 @@ def test_one_scorer_holding_every_row_at_once_buys_exactly_what_the_coordinator_
             == [(p.item_id, p.reason) for p in central.out.purchases])
     assert [p.scores["ood_distance"] for p in scorers.out.purchases if p.reason == OOD_REASON] \
         == [p.scores["ood_distance"] for p in central.out.purchases if p.reason == OOD_REASON]
+
+
+def test_a_scorer_without_a_graph_flags_what_the_coordinator_with_one_flagged():
+    # beyond 2,048 rows the coordinator's first pass is an HNSW graph, the scorer's one exact
+    # product: the graph's misses are measured exactly, so the flags are the same
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(40, 16)) * 3
+    def draw(n: int) -> np.ndarray:
+        return _unit(centres[rng.integers(40, size=n)] + rng.normal(size=(n, 16)))
+    labelled, stream = draw(3000), [draw(300) for _ in range(4)]
+    with_graph = ScorerCheck(OODSettings(), graph=True)
+    exact = ScorerCheck(OODSettings())
+    for check in (with_graph, exact):
+        check.labelled_many(labelled)
+    assert not with_graph.detector.index.exact and exact.detector.index.exact
+    flagged = 0
+    for X in stream:
+        flags = exact.scores_many(X)[OOD_FLAG]
+        assert (with_graph.scores_many(X)[OOD_FLAG] == flags).all()
+        flagged += int((flags == 1.0).sum())
+    assert 0 < flagged < 300  # about 1 - ood.quantile of the 1,200 (not a vacuous pass)
