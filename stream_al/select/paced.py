@@ -33,11 +33,11 @@ import numpy as np
 from stream_al.config import PacingSettings
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.ood import OODDetector
-from stream_al.select.ood_check import forwarded
 from stream_al.pace.pacer import CONTROL_REASON, Pacer
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty
 from stream_al.select.budget import Budget, BudgetError
+from stream_al.select.ood_check import forwarded
 from stream_al.select.random import RandomSelector
 
 CONTROL_STRATEGY = "pace_control"
