@@ -70,9 +70,15 @@ class ReferenceRows:
         self._first = 0  # number of the first pending row
 
     def add_many(self, X: np.ndarray) -> None:
-        if len(X):
-            self._pending.append(np.asarray(X, dtype=np.float32))
-            self.count += len(X)
+        """Rows learned, in order. Of rows not taken yet only the last ``capacity`` are kept
+        (the ring would overwrite the others before a scorer could use them)."""
+        if not len(X):
+            return
+        self._pending.append(np.asarray(X, dtype=np.float32))
+        self.count += len(X)
+        if self.count - self._first > self.capacity:
+            rows = np.concatenate(self._pending)[-self.capacity :]
+            self._pending, self._first = [rows], self.count - len(rows)
 
     def take_many(self) -> tuple[np.ndarray, np.ndarray]:
         """The slots and rows added since the last call, in the order they were added."""

@@ -169,3 +169,13 @@ def test_a_scorer_without_a_graph_flags_what_the_coordinator_with_one_flagged():
         assert (with_graph.scores_many(X)[OOD_FLAG] == flags).all()
         flagged += int((flags == 1.0).sum())
     assert 0 < flagged < 300  # about 1 - ood.quantile of the 1,200 (not a vacuous pass)
+
+
+def test_rows_nobody_took_are_kept_only_as_far_as_the_ring_reaches():
+    ring = ReferenceRows(capacity=4)
+    for k in range(5):
+        ring.add_many(np.full((3, 2), k, dtype=np.float32))
+    slots, rows = ring.take_many()
+    assert ring.count == 15 and len(rows) == 4
+    assert slots.tolist() == [11 % 4, 12 % 4, 13 % 4, 14 % 4]  # the last four, in their slots
+    assert rows[:, 0].tolist() == [3.0, 4.0, 4.0, 4.0]
