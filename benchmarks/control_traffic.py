@@ -22,15 +22,23 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
    rows after the measured ones) were bought and labelled before, so its novelty index, OOD
    labelled rows, label store and model hold them (a 40,000-text run otherwise ends with
    ~2,000 purchases, far below the novelty index's and OOD index's 10,000).
+   ``--ood-at-scorers``: ``scale.ood_at_scorers``; the records are then made one at a time,
+   each by a scorer that took in the labelled rows the coordinator learned before it (int8,
+   as on the wire), and the scorer's OOD check and rows taken in are timed apart (CPU-ms per
+   1,000 stream texts: what it adds to the workers, not the coordinator).
 4. **worker CPU-ms per 1,000 texts beyond the embedding** (static): parsing the texts records,
    ``score_many``, the pre-selection and building and encoding the record, against the
    embedding's own CPU, before (full-f32) and after (cand-int8, cand-int8-bin). Broker
-   clients excluded.
+   clients excluded. With ``--ood-at-scorers`` also ``cand-int8-defl-ood``: the scorer's OOD
+   check of its candidates, against the warm labels' rows (``--history K``: K rows) and
+   taking in ``--fraction`` of its texts' rows as labels (one worker holding every
+   partition: with W workers, each takes in every label, W times this per its own text).
 
     python -m benchmarks.control_traffic                     # SST-2, 40,000 texts, static
     python -m benchmarks.control_traffic --n 20000 --embedder minilm --parts bytes
     python -m benchmarks.control_traffic --parts ceiling --envelope json   # the ceiling, JSON records
     python -m benchmarks.control_traffic --parts ceiling --history 10000  # as after a long stream
+    python -m benchmarks.control_traffic --parts ceiling worker --ood-at-scorers --history 10000
 
 Targets (issue 17): bytes <= 100 per stream text; coordinator >= 300,000 stream texts/s per
 core at 5% budget; worker CPU beyond embedding <= the embedding's own (static).
@@ -41,14 +49,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from itertools import islice
 
 import numpy as np
 
 from benchmarks.suite import SLICE_SEED, load_set
 from stream_al.config import Settings
 from stream_al.embed import make_embedder
+from stream_al.embed.precision import round_trip_many
 from stream_al.labels import Label
 from stream_al.loop.candidates import Forwarding
 from stream_al.loop.coordinator import Coordinator
@@ -80,13 +90,18 @@ MULTIPLE = [4.0]
 """scale.candidate_multiple of the candidate ways (``--multiple``)."""
 DRIFT_SAMPLE = [1.0]
 """drift.sample: the share of candidates the stream's drift detectors read (``--drift-sample``)."""
+OOD_AT_SCORERS = [False]
+"""scale.ood_at_scorers of the candidate ways (``--ood-at-scorers``)."""
 
 
 def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
-                envelope: str = "binary") -> Settings:
+                envelope: str = "binary", ood_at_scorers: bool | None = None) -> Settings:
+    """``ood_at_scorers`` None: ``--ood-at-scorers`` (candidate ways only)."""
+    at_scorers = OOD_AT_SCORERS[0] if ood_at_scorers is None else ood_at_scorers
     return Settings.load(embedder={"name": embedder}, budget={"fraction": fraction},
                          scale={"preselect": preselect, "precision": precision,
-                                "candidate_multiple": MULTIPLE[0], "envelope": envelope},
+                                "candidate_multiple": MULTIPLE[0], "envelope": envelope,
+                                "ood_at_scorers": preselect and at_scorers},
                          learner={"refit_every_s": 1.0}, drift={"sample": DRIFT_SAMPLE[0]})
 
 
@@ -117,10 +132,36 @@ def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder,
 
 
 def records_of(stream: Stream, s: Settings, snapshot, batch: int, partitions: int = 1,
-               ) -> list[bytes]:
-    """The scorers' records for ``stream``, dealt over ``partitions`` in batches of ``batch``."""
-    forwarding = Forwarding(s.scale, s.budget, s.selection)
-    out = []
+               coordinator: Coordinator | None = None) -> list[bytes]:
+    """The scorers' records for ``stream``, dealt over ``partitions`` in batches of ``batch``
+    (with ``scale.ood_at_scorers``, checked against the rows ``coordinator`` learned so far)."""
+    return list(scorer_records(stream, s, snapshot, batch, partitions, coordinator))
+
+
+@dataclass
+class ScorerCost:
+    """CPU seconds a scorer spent on the OOD check of its candidates (``scale.ood_at_scorers``)
+    and on taking the coordinator's labelled rows in."""
+
+    check_s: float = 0.0
+    rows_s: float = 0.0
+
+
+def scorer_records(stream: Stream, s: Settings, snapshot, batch: int, partitions: int = 1,
+                   coordinator: Coordinator | None = None, cost: ScorerCost | None = None,
+                   ) -> Iterator[bytes]:
+    """:func:`records_of`, one record at a time: with ``scale.ood_at_scorers`` and a
+    ``coordinator``, before each record the scorer takes the labelled rows the coordinator
+    learned since the last one (int8, as on the wire: select/ood_check.py), and ``cost``
+    adds up the CPU of its OOD check (one scorer for every partition, as a worker holding
+    them all)."""
+    forwarding = Forwarding(s.scale, s.budget, s.selection, ood=s.ood)
+    check = forwarding.ood
+    forwarding.ood = None  # its check is timed apart below
+    cost = cost or ScorerCost()
+    if check is not None and coordinator is not None and coordinator.reference is not None:
+        # what the scorer read of the reference at its start (warm labels, --history): untimed
+        check.labelled_many(rows_on_the_wire(coordinator))
     for k, start in enumerate(range(0, len(stream.ids), batch)):
         sl = slice(start, start + batch)
         X = stream.X[sl]
@@ -129,31 +170,47 @@ def records_of(stream: Stream, s: Settings, snapshot, batch: int, partitions: in
         scored = forwarding.candidates_of(ScoredTexts(
             f"b{k}", stream.ids[sl], stream.texts[sl], X, score_many(snapshot, X),
             snapshot.version, [p] * len(X), offsets))
-        out.append(ScoredBatchRecord.of(
+        if check is not None:
+            if coordinator is not None and coordinator.reference is not None:
+                rows = rows_on_the_wire(coordinator)
+                t0 = time.process_time()
+                check.labelled_many(rows)
+                cost.rows_s += time.process_time() - t0
+            t0 = time.process_time()
+            scored = replace(scored, scores=scored.scores | check.scores_many(scored.X))
+            cost.check_s += time.process_time() - t0
+        yield ScoredBatchRecord.of(
             scored.batch_id, scored.ids, scored.texts, scored.X, scored.scores,
             scored.model_version, np.ones(len(scored.ids)), 0.0,
             list(zip(scored.partitions, scored.offsets, strict=True)),
             precision=s.scale.precision, weights=scored.weights,
             spans=[(x.partition, x.first, x.last, x.count) for x in scored.spans],
-            envelope=s.scale.envelope).to_bytes())
-    return out
+            envelope=s.scale.envelope).to_bytes()
 
 
-def govern(c: Coordinator, records: list[bytes], gold: dict[str, str],
+def rows_on_the_wire(coordinator: Coordinator) -> np.ndarray:
+    """The labelled rows ``coordinator`` learned since the last call, as int8 on the wire."""
+    rows = coordinator.reference.take_many()[1]
+    return round_trip_many(rows, "int8") if len(rows) else rows
+
+
+def govern(c: Coordinator, records: Iterable[bytes], gold: dict[str, str],
            rate: float = CLOCK_RATE, merge: int = 1) -> tuple[float, float, int]:
     """CPU seconds of parse + convert + on_scored over ``records``, CPU seconds of labelling
     the bought items, and the number bought. The coordinator's clock runs as if texts came at
     ``rate`` per second (refits and model releases at their cadence at that rate). ``merge``:
     records handed to the coordinator together (``on_scored_many``: each run of compatible
-    ones selected as one)."""
+    ones selected as one). ``records`` may be made as they are taken (:func:`scorer_records`):
+    that is not timed."""
     selecting = labelling = 0.0
     bought = 0
     offset = 1
     texts = 0
-    for k in range(0, len(records), merge):
+    records = iter(records)
+    while taken := list(islice(records, merge)):
         t0 = time.process_time()
         batch = []
-        for raw in records[k : k + merge]:
+        for raw in taken:
             scored = conversion.scored_texts(parse(CONTROL, raw))
             texts += sum(s.count for s in scored.spans) if scored.spans else len(scored.ids)
             batch.append((scored, offset))
@@ -182,7 +239,7 @@ def part_bytes_and_coordinator(stream: Stream, args: argparse.Namespace) -> None
     for way, (preselect, precision, envelope) in WAYS.items():
         s = settings_of(preselect, precision, args.fraction, args.embedder, envelope)
         c = warm_model(stream, s, args.warm, embedder)
-        records = records_of(stream, s, c.learner.snapshot(), args.batch)
+        records = records_of(stream, s, c.learner.snapshot(), args.batch, coordinator=c)
         size = sum(len(r) for r in records)
         forwarded = sum(len(parse(CONTROL, r).ids) for r in records)
         selecting, labelling, bought = govern(c, records, gold)
@@ -196,24 +253,32 @@ def part_ceiling(stream: Stream, args: argparse.Namespace, history: Stream | Non
     gold = dict(zip(stream.ids, stream.labels, strict=True))
     embedder = LookupEmbedder(stream.texts, stream.X)
     s = settings_of(True, "int8", args.fraction, args.embedder, args.envelope)
+    at_scorers = s.scale.ood_at_scorers
     print(f"\n3. coordinator ceiling: candidate records (int8, {args.envelope}, drift.sample "
           f"{args.drift_sample}, {args.merge} record(s) at a time, candidates x{args.multiple:g}, "
-          f"{len(history.ids) if history else 0:,} bought before) as N partitions send them; "
-          "stream "
-          "texts governed per CPU-second (parse + convert + on_scored; labels apart)")
+          f"{len(history.ids) if history else 0:,} bought before, OOD check at the "
+          f"{'scorers' if at_scorers else 'coordinator'}) as N partitions send them; stream "
+          "texts governed per CPU-second (parse + convert + on_scored; labels apart)"
+          + ("; the scorers' OOD check and rows taken in, CPU-ms per 1,000 stream texts"
+             if at_scorers else ""))
     print(f"  {'N':>3s} {'texts/record':>12s} {'texts/s (select)':>16s} "
-          f"{'texts/s (select+labels)':>23s}")
+          f"{'texts/s (select+labels)':>23s}" + (f" {'scorer check':>12s} {'rows in':>8s}"
+                                                 if at_scorers else ""))
     for batch in (args.batch, args.small):
         for n_parts in args.partitions:
             c = warm_model(stream, s, args.warm, embedder, history)
-            records = records_of(stream, s, c.learner.snapshot(), batch, n_parts)
+            cost = ScorerCost()
+            records = scorer_records(stream, s, c.learner.snapshot(), batch, n_parts, c, cost)
             selecting, labelling, _ = govern(c, records, gold, merge=args.merge)
             n = len(stream.ids)
             print(f"  {n_parts:3d} {batch:12d} {n / selecting:16,.0f} "
-                  f"{n / (selecting + labelling):23,.0f}")
+                  f"{n / (selecting + labelling):23,.0f}" + (
+                      f" {cost.check_s / n * 1e6:12.2f} {cost.rows_s / n * 1e6:8.2f}"
+                      if at_scorers else ""), flush=True)
 
 
-def part_worker(stream: Stream, args: argparse.Namespace) -> None:
+def part_worker(stream: Stream, args: argparse.Namespace, history: Stream | None = None,
+                ) -> None:
     s = settings_of(False, "float32", args.fraction, "static")
     embedder = make_embedder(s.embedder)
     raw = [TextIn(schema_version=1, id=i, text=t, source="bench", timestamp=0.0).to_bytes()
@@ -222,13 +287,26 @@ def part_worker(stream: Stream, args: argparse.Namespace) -> None:
     static = Stream(stream.ids, stream.texts, stream.labels, X)
     c = warm_model(static, s, args.warm, LookupEmbedder(stream.texts, X))
     snapshot = c.learner.snapshot()
+    reference = X[:args.warm] if history is None else embedder.embed(history.texts)
     print(f"\n4. worker CPU-ms per 1,000 texts (static embedder, batches of {args.batch}; broker "
-          f"clients excluded)")
-    for way in ("full-f32", "cand-int8", "cand-int8-bin", "cand-int8-defl"):
-        preselect, precision, envelope = WAYS[way]
-        way_settings = settings_of(preselect, precision, args.fraction, "static")
-        forwarding = Forwarding(way_settings.scale, way_settings.budget, way_settings.selection)
-        embed_s = other_s = 0.0
+          f"clients excluded)" + (f"; -ood: the OOD check at the scorer, which holds "
+                                  f"{len(reference):,} labelled rows at its start and takes in "
+                                  f"{args.fraction:.0%} of its texts' rows as labels arrive "
+                                  "(columns: its check, the rows taken in)"
+                                  if args.ood_at_scorers else ""))
+    ways = ["full-f32", "cand-int8", "cand-int8-bin", "cand-int8-defl"]
+    for way in ways + (["cand-int8-defl-ood"] if args.ood_at_scorers else []):
+        at_scorers = way.endswith("-ood")
+        preselect, precision, envelope = WAYS[way.removesuffix("-ood")]
+        way_settings = settings_of(preselect, precision, args.fraction, "static",
+                                   ood_at_scorers=at_scorers)
+        forwarding = Forwarding(way_settings.scale, way_settings.budget, way_settings.selection,
+                                ood=way_settings.ood)
+        check, forwarding.ood = forwarding.ood, None  # timed apart below
+        if check is not None:
+            check.labelled_many(round_trip_many(reference, "int8"))
+        labelled = np.random.default_rng(0)
+        embed_s = other_s = check_s = rows_s = 0.0
         for k, start in enumerate(range(0, len(raw), args.batch)):
             t0 = time.process_time()
             texts = [parse(TextIn, r) for r in raw[start : start + args.batch]]
@@ -239,18 +317,30 @@ def part_worker(stream: Stream, args: argparse.Namespace) -> None:
                 f"b{k}", [t.id for t in texts], [t.text for t in texts], X,
                 score_many(snapshot, X), snapshot.version, [0] * len(texts),
                 list(range(start, start + len(texts)))))
+            t3 = t4 = t5 = time.process_time()
+            if check is not None:  # timed apart: the check, then labelled rows taken in
+                scored = replace(scored, scores=scored.scores | check.scores_many(scored.X))
+                t4 = time.process_time()
+                rows = labelled.choice(len(X), round(args.fraction * len(X)), replace=False)
+                check.labelled_many(round_trip_many(X[rows], "int8"))
+                t5 = time.process_time()
             ScoredBatchRecord.of(
                 scored.batch_id, scored.ids, scored.texts, scored.X, scored.scores,
                 scored.model_version, np.ones(len(scored.ids)), 0.0,
                 list(zip(scored.partitions, scored.offsets, strict=True)), precision=precision,
                 weights=scored.weights, envelope=envelope,
                 spans=[(x.partition, x.first, x.last, x.count) for x in scored.spans]).to_bytes()
-            t3 = time.process_time()
+            t6 = time.process_time()
             embed_s += t2 - t1
-            other_s += (t1 - t0) + (t3 - t2)
+            check_s += t4 - t3
+            rows_s += t5 - t4
+            other_s += (t1 - t0) + (t3 - t2) + (t6 - t5)
         per = 1000 / len(raw) * 1000
-        print(f"  {way:13s} embedding {embed_s * per:6.1f} ms   beyond it {other_s * per:6.1f} ms"
-              f"   ratio {other_s / embed_s:.2f}")
+        other_s += check_s + rows_s
+        print(f"  {way:18s} embedding {embed_s * per:6.1f} ms   beyond it {other_s * per:6.1f} ms"
+              f"   ratio {other_s / embed_s:.2f}" + (
+                  f"   (OOD check {check_s * per:5.1f} ms, rows in {rows_s * per:5.1f} ms)"
+                  if check is not None else ""), flush=True)
 
 
 def history_of(dataset: str, embedder: str, n: int, k: int) -> Stream:
@@ -281,6 +371,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--history", type=int, default=0, help="the ceiling: texts bought and "
                    "labelled before the measured stream (the rows after it)")
     p.add_argument("--drift-sample", type=float, default=1.0, help="drift.sample")
+    p.add_argument("--ood-at-scorers", action="store_true", help="scale.ood_at_scorers: the "
+                   "scorers check the candidates for OOD (the ceiling times their check apart)")
     p.add_argument("--merge", type=int, default=1, help="the ceiling: control records the "
                    "coordinator takes at a time (Coordinator.on_scored_many)")
     p.add_argument("--envelope", default="deflated", choices=("json", "binary", "deflated"),
@@ -293,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     limit_blas_threads()
     MULTIPLE[0] = args.multiple
     DRIFT_SAMPLE[0] = args.drift_sample
+    OOD_AT_SCORERS[0] = args.ood_at_scorers
     data, X = load_set(args.dataset, args.embedder, args.n)
     n = min(args.n, len(data.texts))
     stream = Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]), list(data.labels[:n]),
@@ -303,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "ceiling" in args.parts:
         part_ceiling(stream, args, history)
     if "worker" in args.parts:
-        part_worker(stream, args)
+        part_worker(stream, args, history)
 
 
 if __name__ == "__main__":

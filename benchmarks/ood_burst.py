@@ -10,10 +10,18 @@ Two measurements, on the selector the worker deploys:
 2. the simulator's drift scenario (``stream_al/simulate/drift_scenario.py``: AG News World and
    Sports until item 2,000, then all four topics; 5,600 items, 2% budget, ``default``, drift
    response and OOD cap on; MiniLM) and its shuffled control: OOD purchases and final
-   accuracy.
+   accuracy;
+3. ``--loop``: a 10% burst through the whole loop (the simulator, 4 texts partitions
+   pre-selecting, the default strategy, 10% budget, labels back 100 items later; static
+   vectors): 2,000 Banking77 queries, then 500 with 55 AG News texts mixed in, then 500 more;
+   OOD purchases in each stretch (news among them), news bought for any reason, and final
+   accuracy on held-out queries, with the coordinator's own OOD check against the scorers'
+   (``scale.ood_at_scorers``: the scorers' labelled rows arrive int8,
+   ``simulation.reference_lag`` stream items after the coordinator learned them: ``--lags``).
 
     python benchmarks/ood_burst.py --seeds 0,1,2
     python benchmarks/ood_burst.py --seeds 0,1,2 --sample 0.25   # ood.sample: a quarter checked
+    python benchmarks/ood_burst.py --seeds 0,1,2,3,4 --loop       # 3. only
 """
 
 from __future__ import annotations
@@ -32,7 +40,12 @@ from stream_al.runtime import limit_blas_threads
 from stream_al.score.batch import ScoredBatch, score_many
 from stream_al.select import Budget, RandomSelector
 from stream_al.select.ood_cap import OOD_REASON, OODSelector
-from stream_al.simulate.drift_scenario import DriftScenario, emerging_classes, stationary
+from stream_al.simulate.drift_scenario import (
+    DriftScenario,
+    ShiftStream,
+    emerging_classes,
+    stationary,
+)
 from stream_al.simulate.features import embed_dataset
 from tests.drift.realdata import embedded
 
@@ -92,13 +105,60 @@ def drift_scenario(seeds: list[int], sample: float) -> None:
     print(f"mean: shifted {m[0]:.1f} OOD, {m[1]:.4f}; control {m[2]:.1f} OOD, {m[3]:.4f}")
 
 
+def burst_in_loop(seeds: list[int], lags: list[int]) -> None:
+    """Measurement 3 of the module's docstring."""
+    texts_b, labels_b, bank = embedded("banking77", 3300)
+    texts_n, labels_n, news = embedded("ag_news", 55)
+    texts, labels = texts_b + texts_n, labels_b + labels_n
+    X = np.vstack([bank, news])
+    print("## a 10% burst through the loop: OOD purchases before / in / after the burst "
+          "(news among them), news bought for any reason, final accuracy")
+    for at_scorers, lag in [(False, 0)] + [(True, lag) for lag in lags]:
+        rows = []
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            mixed = rng.permutation(np.r_[np.arange(2000, 2500), 3300 + np.arange(55)])
+            order = np.r_[rng.permutation(2000), mixed, np.arange(2500, 3000)]
+            stream = ShiftStream(order, 2000, np.arange(3000, 3300), np.arange(3000, 3300))
+            s = Settings.load(budget={"fraction": 0.1}, selection={"seed": seed},
+                              learner={"seed": seed}, drift={"seed": seed},
+                              simulation={"partitions": 4, "reference_lag": lag},
+                              scale={"preselect": True, "ood_at_scorers": at_scorers,
+                                     "precision": "int8"})
+            scenario = DriftScenario(labels, X, s, stream, eval_every=500, texts=texts)
+            replay = scenario._replay("default", respond=True, ood=True)
+            for start in range(0, len(order), s.simulation.chunk_size):
+                replay.feed_many(order[start : start + s.simulation.chunk_size])
+            replay.finish()
+            where = {int(r): k for k, r in enumerate(order.tolist())}
+            ood = [where[int(p.item_id)] for p in replay.out.purchases if p.reason == OOD_REASON]
+            is_news = [int(p.item_id) >= 3300 for p in replay.out.purchases]
+            ood_news = sum(int(order[k]) >= 3300 for k in ood)
+            stretch = np.histogram(ood, bins=[0, 2000, 2555, len(order)])[0]
+            acc = scenario._checkpoint(replay, len(order)).accuracy
+            rows.append((*stretch, ood_news, sum(is_news), acc))
+        m = np.mean(rows, axis=0)
+        name = f"at the scorers, {lag:,} items late" if at_scorers else "at the coordinator"
+        print(f"{name:32s}: OOD purchases {m[0]:.1f} / {m[1]:.1f} / "
+              f"{m[2]:.1f} ({m[3]:.1f} news); news bought {m[4]:.1f} of 55; accuracy "
+              f"{m[5]:.4f} (seeds {seeds}; per seed: {[tuple(round(float(v), 3) for v in r) for r in rows]})",
+              flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--sample", type=float, default=1.0,
                         help="ood.sample: the share of candidates checked as they arrive")
+    parser.add_argument("--loop", action="store_true", help="only the burst through the loop "
+                        "(3.), the coordinator's OOD check against the scorers'")
+    parser.add_argument("--lags", type=int, nargs="+", default=[0, 500, 2000],
+                        help="--loop: simulation.reference_lag of the scorers' labelled rows")
     args = parser.parse_args()
     limit_blas_threads()
+    if args.loop:
+        burst_in_loop([int(s) for s in args.seeds.split(",")], args.lags)
+        return 0
     cap_alone(args.sample)
     drift_scenario([int(s) for s in args.seeds.split(",")], args.sample)
     return 0

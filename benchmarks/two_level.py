@@ -20,7 +20,11 @@ budget with the default strategy, run through the simulator as:
 - ``p16-int8-merged``: ``p16-int8`` with each chunk's 16 records selected as one
   (``simulation.merge_records``: ``Coordinator.on_scored_many``);
 - ``p16-int8-d25``: ``p16-int8`` with ``drift.sample`` 0.25 (the stream's drift detectors read
-  a quarter of the candidates).
+  a quarter of the candidates);
+- ``p1-ood`` / ``p4-ood`` / ``p16-ood``: ``p1`` / ``p4`` / ``p16`` with ``scale.ood_at_scorers``
+  (the scorers check the candidates for OOD; compare with ``--reference p4``);
+  ``p4-ood-lag2000``: ``p4-ood`` with the scorers' labelled rows 2,000 stream texts late
+  (``simulation.reference_lag``).
 
 Prints final accuracy and AUC (mean and standard deviation over seeds), each variant's
 difference from ``central`` (mean of per-seed differences, and its spread), and the share of
@@ -56,6 +60,11 @@ VARIANTS: dict[str, dict] = {
     "p16-int8-d25": {"scale": {"preselect": True, "precision": "int8"},
                      "simulation": {"partitions": 16}, "drift": {"sample": 0.25}},
 }
+VARIANTS.update({  # scale.ood_at_scorers: the scorers check the candidates for OOD
+    f"p{parts}-ood": {"scale": {"preselect": True, "ood_at_scorers": True},
+                      "simulation": {"partitions": parts}} for parts in (1, 4, 16)})
+VARIANTS["p4-ood-lag2000"] = {"scale": {"preselect": True, "ood_at_scorers": True},
+                              "simulation": {"partitions": 4, "reference_lag": 2000}}
 VARIANTS.update({
     f"p4-f{round(floor * 10)}": {"scale": {"preselect": True, "candidate_floor": floor},
                                  "simulation": {"partitions": 4}}
@@ -83,15 +92,17 @@ def run_one(task: tuple[str, int, str, Config, float]) -> dict:
     return {"set": set_name, "seed": seed, "variant": variant,
             "accuracy": result.final_accuracy, "auc": result.auc,
             "labels": result.labels_used,
+            "ood": replay.out.reasons.get("ood", 0) if replay else 0,
             "forwarded": replay.forwarded / sim.stream_length if replay else 1.0,
             "cpu_s": time.process_time() - started}
 
 
-def report(rows: list[dict], variants: list[str]) -> None:
+def report(rows: list[dict], variants: list[str], reference: str = "central") -> None:
     for set_name in dict.fromkeys(r["set"] for r in rows):
-        print(f"\n{set_name}: final accuracy / AUC, mean ± sd over seeds; Δ vs central "
-              "(mean ± sd of per-seed differences); labels; share of texts forwarded")
-        central = {r["seed"]: r for r in rows if r["set"] == set_name and r["variant"] == "central"}
+        print(f"\n{set_name}: final accuracy / AUC, mean ± sd over seeds; Δ vs {reference} "
+              "(mean ± sd of per-seed differences); labels; OOD purchases; share of texts "
+              "forwarded")
+        central = {r["seed"]: r for r in rows if r["set"] == set_name and r["variant"] == reference}
         for v in variants:
             mine = [r for r in rows if r["set"] == set_name and r["variant"] == v]
             if not mine:
@@ -105,7 +116,8 @@ def report(rows: list[dict], variants: list[str]) -> None:
             print(f"  {v:13s} acc {acc.mean():.4f} ± {acc.std():.4f}  auc {auc.mean():.4f} ± "
                   f"{auc.std():.4f}  Δacc {d_acc.mean():+.4f} ± {d_acc.std():.4f}  "
                   f"Δauc {d_auc.mean():+.4f} ± {d_auc.std():.4f}  labels "
-                  f"{np.mean([r['labels'] for r in mine]):.0f}  forwarded "
+                  f"{np.mean([r['labels'] for r in mine]):.0f}  ood "
+                  f"{np.mean([r.get('ood', 0) for r in mine]):.1f}  forwarded "
                   f"{np.mean([r['forwarded'] for r in mine]):.1%}")
 
 
@@ -120,6 +132,8 @@ def main() -> None:
     p.add_argument("--max-rows", type=int, default=3000)
     p.add_argument("--test-size", type=int, default=500)
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--reference", default="central", help="the variant the others are "
+                   "compared with, seed by seed")
     p.add_argument("--out", help="also append each run's row to this JSON-lines file as it ends")
     args = p.parse_args()
     config = Config(embedder=args.embedder, max_rows=args.max_rows, test_size=args.test_size,
@@ -134,7 +148,7 @@ def main() -> None:
             if args.out:
                 with open(args.out, "a") as f:
                     f.write(json.dumps(row) + "\n")
-    report(rows, args.variants)
+    report(rows, args.variants, args.reference)
 
 
 if __name__ == "__main__":

@@ -402,6 +402,9 @@ class SimulationSettings(_Part):
     merge_records: bool = Field(False, description="the coordinator takes each chunk's "
                                 "partition records together (Coordinator.on_scored_many), as a "
                                 "driver reading control in batches would")
+    reference_lag: int = Field(0, ge=0, description="with scale.ood_at_scorers: stream items "
+                               "between the coordinator learning a labelled row and the scorers "
+                               "checking candidates against it (0: from the next chunk on)")
 
 
 class ScaleSettings(_Part):
@@ -418,6 +421,12 @@ class ScaleSettings(_Part):
     candidate_floor: float = Field(0.1, gt=0, le=1, description="a text's chance to be forwarded "
                                    "is at least this share of an average text's (with preselect; "
                                    "1: no text below the average text's chance)")
+    ood_at_scorers: bool = Field(False, description="with preselect: each scorer checks the "
+                                 "candidates it forwards against the labelled rows the "
+                                 "coordinator publishes to scorers (its own threshold, from its "
+                                 "own candidates) and forwards each one's OOD distance and flag; "
+                                 "the coordinator's OOD cap reads those instead of checking "
+                                 "(docs/scaling.md; needs ood.sample 1)")
     precision: Literal["float32", "float16", "int8"] = Field(
         "float32", description="embeddings on control: int8 keeps a scale per row")
     envelope: Literal["json", "binary", "deflated"] = Field(
@@ -736,6 +745,17 @@ class Settings(BaseSettings):
     def _arms_known(self) -> Settings:
         if not self.selection.bandit_arms:
             raise ValueError("selection.bandit_arms must name at least one strategy")
+        return self
+
+    @model_validator(mode="after")
+    def _ood_at_scorers_consistent(self) -> Settings:
+        if self.scale.ood_at_scorers and not self.scale.preselect:
+            raise ValueError("scale.ood_at_scorers checks the candidates a scorer forwards: "
+                             "set scale.preselect true too, or ood_at_scorers false")
+        if self.scale.ood_at_scorers and self.ood.sample < 1:
+            raise ValueError("ood.sample spares the coordinator's check; with "
+                             "scale.ood_at_scorers every candidate is checked at its scorer: "
+                             "set ood.sample to 1")
         return self
 
     @classmethod

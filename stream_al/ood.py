@@ -265,12 +265,18 @@ class OODDetector:
     """
 
     def __init__(self, dim: int, settings: OODSettings | None = None, neighbours: int = 10,
-                 ratio_window: int = 1000, seed: int = 0) -> None:
+                 ratio_window: int = 1000, seed: int = 0, graph: bool = True) -> None:
+        """``graph`` False: the first pass stays one exact product however many rows are
+        held (the scorers', select/ood_check.py: a graph costs 0.15-0.5 ms per labelled row
+        to keep up, and every scorer would keep it up for every label of the system); the
+        flags are the same either way."""
         s = settings or OODSettings()
         self.settings = s
         self.neighbours = neighbours
-        self.index = BoundedIndex(dim, capacity=s.capacity, seed=seed, ef=SEARCH_EF)
-        """The first pass over stream items (a graph once it holds more than 2,048 rows)."""
+        self.index = BoundedIndex(dim, capacity=s.capacity, seed=seed, ef=SEARCH_EF,
+                                  **({} if graph else {"exact_below": s.capacity}))
+        """The first pass over stream items (a graph once it holds more than 2,048 rows,
+        unless ``graph`` is False)."""
         self.rows = BoundedIndex(dim, capacity=s.capacity, exact_below=s.capacity)
         """The same vectors, exact: leave-one-out distances and the second pass."""
         self._loo: dict[int, float] = {}  # index id -> leave-one-out nearest distance
@@ -278,6 +284,8 @@ class OODDetector:
         self._threshold = float("inf")
         self._flags: deque[bool] = deque(maxlen=ratio_window)
         self.reference = StreamReference(dim, s.reference_items, s.reference_horizon, seed=seed)
+        self.counts_forwarded = False
+        """True once it counted flags of items checked elsewhere (:meth:`count_forwarded_many`)."""
 
     @property
     def n_labelled(self) -> int:
@@ -384,6 +392,12 @@ class OODDetector:
         if self.reference.admit_many(X, self.rows, similarity):  # else the sample, and its quantile, stand
             self._calibrate()
         return dist, flags
+
+    def count_forwarded_many(self, flags: np.ndarray) -> None:
+        """Flags of items checked elsewhere (``scale.ood_at_scorers``: at the scorers),
+        counted into :attr:`recent_ratio`; the detector then reports it as if ready."""
+        self.counts_forwarded = True
+        self._flags.extend(np.asarray(flags, dtype=bool).tolist())
 
     @property
     def recent_ratio(self) -> float:

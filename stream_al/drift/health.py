@@ -30,6 +30,9 @@ class DataHealth:
         self.checks_ood = True
         """False when an :class:`~stream_al.ood.OODSelector` checks (and counts) the stream
         items against the same detector: they are then not checked twice."""
+        self.keeps_ood_rows = True
+        """False with ``scale.ood_at_scorers``: the scorers hold the labelled rows and check
+        the candidates (select/ood_check.py); the detector only counts their flags."""
 
     def on_batch(self, X: np.ndarray, uncertainty: np.ndarray | None) -> list[DriftAlarm]:
         """A scored batch in stream order; ``uncertainty`` None while the model is cold."""
@@ -44,7 +47,8 @@ class DataHealth:
 
     def on_labels(self, X: np.ndarray, correct: Sequence[bool]) -> list[DriftAlarm]:
         """Labelled items (their embeddings) and whether the model predicted each right."""
-        self.ood.add_labelled_many(X)
+        if self.keeps_ood_rows:
+            self.ood.add_labelled_many(X)
         return self._count(self.monitor.update_labels(correct) if len(correct) else [])
 
     def scores(self) -> dict[str, float]:
@@ -52,7 +56,8 @@ class DataHealth:
 
     @property
     def ood_ratio(self) -> float:
-        return float(self.ood.recent_ratio) if self.ood.ready else float("nan")
+        counted = self.ood.ready or self.ood.counts_forwarded
+        return float(self.ood.recent_ratio) if counted else float("nan")
 
     def _count(self, alarms: list[DriftAlarm]) -> list[DriftAlarm]:
         self.alarm_count += len(alarms)

@@ -6,16 +6,21 @@ share of a chunk. With ``scale.preselect`` a :class:`Forwarding` keeps one
 :class:`~stream_al.select.preselect.PreSelector` per texts partition and turns a scored batch
 into a record of candidates: their rows, the stream texts each stands for, and one
 :class:`~stream_al.loop.spans.Span` per partition for every text of the batch (what the
-budget counts). Without it, the batch goes as it is.
+budget counts). Without it, the batch goes as it is. With ``scale.ood_at_scorers`` too, each
+candidate carries its OOD distance and flag, checked against the labelled rows the scorer was
+given (:meth:`Forwarding.labelled_many`; select/ood_check.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from stream_al.config import BudgetSettings, ScaleSettings, SelectionSettings
+from stream_al.config import BudgetSettings, OODSettings, ScaleSettings, SelectionSettings
 from stream_al.loop.records import ScoredTexts
 from stream_al.loop.spans import spans_of
+from stream_al.select.ood_check import ScorerCheck
 from stream_al.select.preselect import PreSelector
 
 
@@ -23,7 +28,8 @@ class Forwarding:
     """A scorer's first level of selection, one pre-selector per texts partition."""
 
     def __init__(self, scale: ScaleSettings, budget: BudgetSettings,
-                 selection: SelectionSettings, seed: int | None = None) -> None:
+                 selection: SelectionSettings, seed: int | None = None,
+                 ood: OODSettings | None = None) -> None:
         self.enabled = scale.preselect
         self.fraction = budget.fraction
         self.multiple = scale.candidate_multiple
@@ -31,6 +37,15 @@ class Forwarding:
         self.kind = selection.uncertainty
         self.seed = selection.seed if seed is None else seed
         self.partitions: dict[int, PreSelector] = {}
+        self.ood: ScorerCheck | None = None
+        """``scale.ood_at_scorers``: the OOD check of the candidates (select/ood_check.py)."""
+        if scale.preselect and scale.ood_at_scorers:
+            self.ood = ScorerCheck(ood or OODSettings(), seed=self.seed)
+
+    def labelled_many(self, X: np.ndarray) -> None:
+        """Labelled rows the coordinator published (``scale.ood_at_scorers``), in its order."""
+        if self.ood is not None:
+            self.ood.labelled_many(X)
 
     def _of(self, partition: int) -> PreSelector:
         pre = self.partitions.get(partition)
@@ -42,7 +57,14 @@ class Forwarding:
 
     def candidates_of(self, record: ScoredTexts) -> ScoredTexts:
         """``record`` as the scorer forwards it (candidates only with ``scale.preselect``).
-        Texts without a known partition and offset are forwarded as they are."""
+        Texts without a known partition and offset are forwarded as they are. With
+        ``scale.ood_at_scorers`` every forwarded text carries its OOD distance and flag."""
+        out = self._candidates_of(record)
+        if self.ood is None or not len(out.ids):
+            return out
+        return replace(out, scores=out.scores | self.ood.scores_many(out.X))
+
+    def _candidates_of(self, record: ScoredTexts) -> ScoredTexts:
         if not self.enabled or not record.offsets:
             return record
         partitions = np.asarray(record.partitions)

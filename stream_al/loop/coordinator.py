@@ -57,6 +57,7 @@ from stream_al.loop.spans import new_at_offsets, new_in_spans
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
+from stream_al.select.ood_check import ReferenceRows
 from stream_al.select.stack import build_stage
 from stream_al.select.stage import Outstanding
 
@@ -99,6 +100,12 @@ class Coordinator:
         self.dim = dim
         self.embedder = embedder
         self.health = DataHealth(settings.drift, settings.ood, dim, settings.selection.seed)
+        self.reference: ReferenceRows | None = None
+        """``scale.ood_at_scorers``: the labelled rows on their way to the scorers, which
+        check the candidates (select/ood_check.py); the health's detector then keeps none."""
+        if settings.scale.ood_at_scorers:
+            self.reference = ReferenceRows(settings.ood.capacity)
+            self.health.keeps_ood_rows = False
         self.stage = build_stage(settings, dim, strategy, ood=self.health.ood)
         """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
         self.pricing = Pricing(settings.cost, settings.annotation, self.stage.cost_budget,
@@ -334,6 +341,8 @@ class Coordinator:
         gains = label_gain(snapshot, X, names)
         outcome.correct = self.prequential.observe_many(snapshot, X, names)
         self._raised(self.health.on_labels(X, outcome.correct))
+        if self.reference is not None:
+            self.reference.add_many(X)
         reasons = [o.selection.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]
         self.governance.on_labels(snapshot, X, names, reasons)
         self.learner.learn_many(X, names, fit=False)  # refit when due: self.refit

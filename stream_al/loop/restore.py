@@ -182,7 +182,7 @@ def fold(c: Coordinator, records: Fold, history: History) -> Restored:
     n_learned = len(learned)
     if learned:
         c.learned.extend(learned.labels, records.positions)  # (learned reads it: last)
-    if c.learned and whole:
+    if c.learned and whole and c.health.keeps_ood_rows:
         c.health.ood.add_labelled_many(rows_of(c.learned.last(c.health.ood.settings.capacity)))
     c.published_version = model_version
     waiting = [s.item_id for s in records.waiting

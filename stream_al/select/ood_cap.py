@@ -19,6 +19,7 @@ from stream_al.ood import FlagRate, OODDetector
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
 from stream_al.select.budget import Spending
+from stream_al.select.ood_check import forwarded
 
 OOD_REASON = "ood"
 
@@ -68,11 +69,15 @@ class OODSelector:
     arrives (flags, the burst test, the threshold's reference and OOD purchases read that
     sample); an item another reason buys is measured then, so every purchase still carries
     ``scores["ood_distance"]``.
+
+    With ``at_scorers`` (``scale.ood_at_scorers``) the candidates arrive checked: each
+    carries the distance and flag its scorer forwarded (:mod:`stream_al.select.ood_check`),
+    and this selector measures nothing itself.
     """
 
     def __init__(self, base: Selector, detector: OODDetector, fraction: float,
                  max_share: float | None = None, cap_window_items: int | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, at_scorers: bool = False) -> None:
         share = detector.settings.max_share if max_share is None else max_share
         window = detector.settings.cap_window_items if cap_window_items is None \
             else cap_window_items
@@ -87,16 +92,22 @@ class OODSelector:
         self.flag_rate = FlagRate(1 - s.quantile, s.burst_window, s.burst_confidence)
         self._sampling = np.random.default_rng([seed, 3])
         """Which candidates are checked as they arrive (``ood.sample``)."""
+        self.at_scorers = at_scorers
+        """``scale.ood_at_scorers``: the scorers checked the candidates (select/ood_check.py);
+        :attr:`detector` then holds no labelled rows and only counts their flags."""
 
     @property
     def reads_novelty(self) -> bool:
         return reads_novelty(self.base)
 
     def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
-        dist, flags, checked = self._check(batch.X)
-        batch.scores["ood_distance"] = dist.astype(np.float32)
+        if self.at_scorers:
+            dist, flags, checked = self._forwarded(batch)
+        else:
+            dist, flags, checked = self._check(batch.X)
+            batch.scores["ood_distance"] = dist.astype(np.float32)
         chosen: list[Selection] = []
-        if self.detector.ready:
+        if self.detector.ready or self.at_scorers:
             self.flag_rate.add_many(flags[checked])
         if self.cap is not None:
             self.cap.observe(batch.represents)
@@ -114,6 +125,17 @@ class OODSelector:
     def flush(self, budget: BudgetLike) -> list[Selection]:
         flush = getattr(self.base, "flush", None)
         return [] if flush is None else self._measured(flush(budget))
+
+    def _forwarded(self, batch: ScoredBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``scale.ood_at_scorers``: the distances and flags the scorers forwarded
+        (select/ood_check.py), counted into the detector's recent ratio (the OOD gauge). A
+        batch without them (a scorer that does not check) has nothing flagged or checked."""
+        got = forwarded(batch.scores)
+        if got is None:
+            return (np.zeros(len(batch), dtype=np.float32), np.zeros(len(batch), dtype=bool),
+                    np.zeros(0, dtype=np.int64))
+        self.detector.count_forwarded_many(got[1][got[2]])
+        return got
 
     def _check(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, slice | np.ndarray]:
         """Distances and flags of ``X``'s rows, and which rows were checked: with

@@ -37,6 +37,7 @@ from stream_al.pace.pacer import CONTROL_REASON, Pacer
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty
 from stream_al.select.budget import Budget, BudgetError
+from stream_al.select.ood_check import forwarded
 from stream_al.select.random import RandomSelector
 
 CONTROL_STRATEGY = "pace_control"
@@ -229,6 +230,9 @@ class PacedSelector:
         return float(getattr(budget, "fraction", self.control.fraction / self.settings.floor))
 
     def _ood_flags(self, batch: ScoredBatch) -> np.ndarray | None:
+        checked = forwarded(batch.scores)  # scale.ood_at_scorers: the scorers' flags
+        if checked is not None:
+            return checked[1]
         if self.detector is None or "ood_distance" not in batch.scores:
             return None
         return np.asarray(batch.scores["ood_distance"]) > self.detector.threshold

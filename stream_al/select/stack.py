@@ -75,7 +75,8 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
                                        l2=settings.learner.l2 or settings.learner.l2_prior)
     if detector is not None:
         stage.selector = OODSelector(stage.selector, detector, fraction,
-                                     seed=settings.selection.seed)
+                                     seed=settings.selection.seed,
+                                     at_scorers=settings.scale.ood_at_scorers)
     if settings.drift.response_items > 0:
         response = DriftResponse.from_settings(settings.drift, fraction)
         stage.selector = DriftAwareSelector(stage.selector, response)

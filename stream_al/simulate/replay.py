@@ -8,7 +8,10 @@ clock (``simulation.seconds_per_item`` seconds per stream item) instead of a bro
   its stream positions as texts offsets; with ``simulation.partitions`` > 1 the chunk is dealt
   over that many texts partitions, one record each, and with ``scale.preselect`` each
   partition's scorer forwards only candidates (:class:`~stream_al.loop.candidates.Forwarding`,
-  as the Kafka scorers do), their embeddings in ``scale.precision``;
+  as the Kafka scorers do), their embeddings in ``scale.precision``; with
+  ``scale.ood_at_scorers`` the scorers check the candidates for OOD against the labelled rows
+  the coordinator learned, which reach them ``simulation.reference_lag`` stream items later
+  (select/ood_check.py);
 - labels agents and admission: what the vendor answered, less what the admission caps refuse
   (:mod:`stream_al.loop.admission`, as the worker's shell does), goes to
   :meth:`Coordinator.on_labels`;
@@ -27,6 +30,7 @@ through the Kafka shell's conversions into a fresh coordinator.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -109,6 +113,9 @@ class Replay:
         self.precision = precision
         self.forwarded = 0
         """Texts that reached the coordinator (all of them without pre-selection)."""
+        self.reference_lag = simulation.reference_lag
+        self._rows_on_the_way: deque[tuple[int, np.ndarray]] = deque()
+        """``scale.ood_at_scorers``: labelled rows the scorers take at a stream position."""
 
     @classmethod
     def of(cls, settings: Settings, strategy: str | None, embedder: Embedder,
@@ -125,7 +132,8 @@ class Replay:
         coordinator = Coordinator(settings, X.shape[1], embedder, strategy)
         return cls(coordinator, vendor, texts, X, settings.simulation,
                    Admission(settings.kafka, settings.annotation.max_annotators),
-                   Forwarding(settings.scale, settings.budget, settings.selection),
+                   Forwarding(settings.scale, settings.budget, settings.selection,
+                              ood=settings.ood),
                    settings.scale.precision, record)
 
     @property
@@ -136,6 +144,7 @@ class Replay:
     def feed_many(self, rows: np.ndarray) -> list[Purchase]:
         """One chunk of stream rows: scored, offered, then labels due and chores."""
         rows = np.asarray(rows)
+        self._reference_in()
         X = self.X[rows]
         scores = score_many(self.model, X)
         positions = np.arange(self.position, self.position + len(rows))
@@ -191,6 +200,7 @@ class Replay:
         self.offset += 1
         self._log(Step("labels", now, self.offset, labels=tuple(labels)))
         outcome = self.c.on_labels(labels, self.offset, now)
+        self._reference_out()
         self.admission.accepted_many(outcome.accepted)
         self.out.labels_used += len(outcome.accepted)
         self.out.gains += outcome.gains
@@ -237,6 +247,24 @@ class Replay:
         if release is not None:
             self.out.releases.append(release)
             self.model = release.snapshot
+
+    def _reference_out(self) -> None:
+        """``scale.ood_at_scorers``: the labelled rows the coordinator learned go out to the
+        scorers (in ``scale.precision``, as on the wire), due ``simulation.reference_lag``
+        stream items later."""
+        reference = self.c.reference
+        if reference is None or self.forwarding is None:
+            return
+        _, rows = reference.take_many()
+        if len(rows):
+            if self.precision != "float32":
+                rows = round_trip_many(rows, self.precision)
+            self._rows_on_the_way.append((self.position + self.reference_lag, rows))
+
+    def _reference_in(self) -> None:
+        """The scorers take the rows due by now, in the order the coordinator learned them."""
+        while self._rows_on_the_way and self._rows_on_the_way[0][0] <= self.position:
+            self.forwarding.labelled_many(self._rows_on_the_way.popleft()[1])
 
     def _log(self, step: Step) -> None:
         if self.steps is not None:

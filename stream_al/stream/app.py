@@ -33,7 +33,7 @@ from typing import Any
 
 import faust
 
-from stream_al.config import Settings
+from stream_al.config import ConfigError, Settings
 from stream_al.embed import Embedder, make_embedder
 from stream_al.loop.candidates import Forwarding
 from stream_al.metrics import Metrics
@@ -65,6 +65,10 @@ def build_app(
     only its part (the scorers ``kafka``, ``scale`` and their forwarding's ``budget`` and
     ``selection``; the coordinator shell the whole, to build a coordinator).
     """
+    if settings.scale.ood_at_scorers:  # the reference topic is not written or read yet
+        raise ConfigError("scale.ood_at_scorers runs in the simulator and the benchmarks only: "
+                          "the worker does not yet deliver the labelled rows to its scorers "
+                          "(docs/scaling.md); set it false")
     k = settings.kafka
     metrics = metrics or Metrics()
     embedder = embedder or make_embedder(settings.embedder)

@@ -187,3 +187,17 @@ def test_a_paced_selector_resumed_from_its_state_buys_what_the_original_buys():
 def control_ids(bought) -> list[str]:
     """(The strategy's own state, e.g. its threshold, is not the pacer's to keep.)"""
     return [s.item_id for s in bought if s.reason == CONTROL_REASON]
+
+
+def test_the_pacer_hears_the_ood_flags_the_scorers_forwarded():
+    # scale.ood_at_scorers: the coordinator's detector holds no rows (its threshold is inf);
+    # the pacer's OOD share comes from the forwarded flags (-1: not judged, not counted OOD)
+    s = Settings.load(pacing={"enabled": True},
+                      scale={"preselect": True, "ood_at_scorers": True})
+    stage = build_stage(s, DIM, strategy="uncertainty")
+    pacer = find(stage.selector, PacedSelector).pacer
+    batch = make_batch(100, dim=DIM, seed=0)
+    batch.scores["ood_distance"] = np.full(100, 0.5, dtype=np.float32)
+    batch.scores["ood_flag"] = np.r_[np.ones(30), np.zeros(60), -np.ones(10)].astype(np.float32)
+    stage.select_many(batch)
+    assert pacer.signals.ood_share == pytest.approx(0.3)
