@@ -77,6 +77,31 @@ def reach_table(table: Table) -> list[str]:
     return lines
 
 
+STAGES = (0.05, 0.125, 0.25, 0.5, 0.75, 1.0)
+"""Shares of the stream at which :func:`gap_table` reads the learning curves."""
+
+
+def gap_table(table: Table, budget: float, stages: Sequence[float] = STAGES) -> list[str]:
+    """Where along the stream default − random opens or closes: per set, at the checkpoint
+    nearest each share of the stream, the labels bought (mean over seeds) and default − random
+    in held-out accuracy, paired by seed (points)."""
+    lines = ["| set | " + " | ".join(f"{s:.0%} of the stream: labels | d − r (pts)"
+                                     for s in stages) + " |",
+             "|---|" + "---|---|" * len(stages)]
+    for name in filter(lambda n: table.ran(n, budget), table.sets):
+        curves = {m: table.values(name, budget, m, "curve") for m in ("random", "default")}
+        n_points = len(curves["default"][0])
+        cells = []
+        for share in stages:
+            i = min(n_points - 1, max(0, round(share * n_points) - 1))
+            labels = [c[i][1] for c in curves["default"]]
+            gaps = [100 * (d[i][2] - r[i][2])
+                    for d, r in zip(curves["default"], curves["random"], strict=True)]
+            cells += [f"{sum(labels) / len(labels):.0f}", paired(gaps)]
+        lines.append(f"| {name} {budget_name(budget)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _per_seed(values: Sequence[int | None]) -> str:
     """>>> _per_seed([40, None, 382])
     '40, n/r, 382'
@@ -140,7 +165,8 @@ def _n_classes(name: str) -> int:
 
 def report(tasks: Iterable[dict]) -> list[str]:
     table = Table(tasks)
-    return [*headline(table), "", *reach_table(table), "", *targets(table)]
+    gaps = [line for b in table.budgets for line in ["", *gap_table(table, b)]]
+    return [*headline(table), "", *reach_table(table), "", *targets(table), *gaps]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

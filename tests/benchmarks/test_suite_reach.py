@@ -72,3 +72,11 @@ def test_the_first_versions_lines_and_gzipped_results_are_read_as_tasks(tmp_path
     results = tmp_path / "results.json.gz"
     results.write_bytes(gzip.compress(orjson.dumps({"meta": {}, "tasks": [converted]})))
     assert read_tasks(results) == [converted]
+
+
+def test_the_gap_along_the_stream_is_read_at_each_share_of_the_curve():
+    from benchmarks.suite_reach import gap_table
+
+    # curves of two checkpoints: accuracy/2 at 5 labels, accuracy at 10
+    [_, _, row] = gap_table(Table(seeds()), 0.05, stages=(0.5, 1.0))
+    assert row == "| toy 5% | 5 | +6.3 ± 5.3 | 10 | +12.5 ± 10.6 |"
