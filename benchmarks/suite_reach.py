@@ -163,10 +163,22 @@ def _n_classes(name: str) -> int:
     return len(set(load_labeled(DATASETS / f"{name}.csv").labels))
 
 
+def tally(lines: Sequence[str]) -> str:
+    """The count of target lines by mark.
+
+    >>> tally(["PASS a", "FAIL b", "PASS* c", "PASS d"])
+    'targets: 2 PASS, 1 PASS* (no peer run: random half only), 1 FAIL'
+    """
+    marks = [line.split(" ", 1)[0] for line in lines]
+    return (f"targets: {marks.count('PASS')} PASS, {marks.count('PASS*')} PASS* (no peer run: "
+            f"random half only), {marks.count('FAIL')} FAIL")
+
+
 def report(tasks: Iterable[dict]) -> list[str]:
     table = Table(tasks)
+    lines = targets(table)
     gaps = [line for b in table.budgets for line in ["", *gap_table(table, b)]]
-    return [*headline(table), "", *reach_table(table), "", *targets(table), *gaps]
+    return [*headline(table), "", *reach_table(table), "", *lines, tally(lines), *gaps]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -80,3 +80,12 @@ def test_the_gap_along_the_stream_is_read_at_each_share_of_the_curve():
     # curves of two checkpoints: accuracy/2 at 5 labels, accuracy at 10
     [_, _, row] = gap_table(Table(seeds()), 0.05, stages=(0.5, 1.0))
     assert row == "| toy 5% | 5 | +6.3 ± 5.3 | 10 | +12.5 ± 10.6 |"
+
+
+def test_the_targets_are_counted_by_mark():
+    from benchmarks.suite_reach import tally
+
+    lines = targets(Table(seeds()))
+    assert tally(lines).startswith(f"targets: {sum(x.startswith('PASS ') for x in lines)} PASS, "
+                                   "1 PASS* ")
+    assert tally(["FAIL a", "FAIL b"]).endswith(", 2 FAIL")
