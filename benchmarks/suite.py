@@ -31,7 +31,14 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from benchmarks.peers.harness import Stream, make_peer, peers_for, run_peer, sklearn_ceiling
+from benchmarks.peers.harness import (
+    PEERS,
+    Stream,
+    make_peer,
+    peers_for,
+    run_peer,
+    sklearn_ceiling,
+)
 from benchmarks.peers.learners import make_learner
 from benchmarks.peers.measures import RunResult, from_simulation
 from stream_al.config import EmbedderSettings, Settings
@@ -60,6 +67,11 @@ class Config:
     max_rows: int = 20_000
     test_size: int = 2000
     checkpoints: int = 40
+    strategies: tuple[str, ...] = STRATEGIES
+    """stream-al's strategies to run (``suite_reach`` runs ``random`` and ``default`` only)."""
+    peers: tuple[str, ...] | None = None
+    """Peers as ``name+learner`` (e.g. ``breaking_ties+stream-al``); None: every peer that can
+    run on the set, with each of :data:`LEARNERS`."""
 
 
 @dataclass(frozen=True)
@@ -201,15 +213,35 @@ def stream_al_runs(data: LabeledTexts, X: np.ndarray, config: Config, seed: int,
     return list(done.values()), sim
 
 
-def peer_runs(stream: Stream, settings: Settings, fraction: float) -> list[RunResult]:
+def peer_names(n_classes: int, chosen: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(peer, learner) pairs to run on a set of ``n_classes``: ``chosen`` (``name+learner``)
+    or every pair, learner by learner; peers that cannot run on the set are left out.
+
+    >>> peer_names(77, ["pal+sklearn", "breaking_ties+stream-al"])
+    [('breaking_ties', 'stream-al')]
+    >>> len(peer_names(4)), peer_names(4)[0]
+    (12, ('random', 'sklearn'))
+    """
+    if chosen is None:
+        chosen = [f"{p}+{learner}" for learner in LEARNERS for p in PEERS]
+    pairs = [(c.partition("+")[0], c.partition("+")[2]) for c in chosen]
+    for name, learner in pairs:
+        if name not in PEERS or learner not in LEARNERS:
+            raise ValueError(f"unknown peer {name}+{learner}: give name+learner with a name of "
+                             f"{', '.join(PEERS)} and a learner of {', '.join(LEARNERS)}")
+    possible = peers_for(n_classes)
+    return [(name, learner) for name, learner in pairs if name in possible]
+
+
+def peer_runs(stream: Stream, settings: Settings, fraction: float,
+              chosen: Sequence[str] | None = None) -> list[RunResult]:
     sim = settings.simulation
     out = []
-    for learner in LEARNERS:
-        for name in peers_for(len(stream.classes)):
-            selector = make_peer(name, len(stream.classes), len(stream), fraction, sim.seed)
-            model = make_learner(learner, stream.classes, stream.X.shape[1], settings.learner)
-            out.append(run_peer(selector, model, stream, fraction, sim.label_delay,
-                                sim.chunk_size, sim.checkpoints))
+    for name, learner in peer_names(len(stream.classes), chosen):
+        selector = make_peer(name, len(stream.classes), len(stream), fraction, sim.seed)
+        model = make_learner(learner, stream.classes, stream.X.shape[1], settings.learner)
+        out.append(run_peer(selector, model, stream, fraction, sim.label_delay,
+                            sim.chunk_size, sim.checkpoints))
     return out
 
 
@@ -228,15 +260,16 @@ def run_task(task: Task) -> TaskResult:
     budgets = [minority_budget(config.budgets)] if task.minority_only else config.budgets
     for budget in budgets:
         fraction = budget_fraction(budget, len(stream))
-        strategies = ("random", "default") if task.minority_only else STRATEGIES
+        strategies = ("random", "default") if task.minority_only else config.strategies
         runs, sim = stream_al_runs(data, X, config, task.seed, fraction, strategies)
         split = getattr(sim, "split", None)
         if split is not None and not np.array_equal(split.stream, stream.order):
             raise RuntimeError("the peers' stream order differs from the simulator's")
         if not task.minority_only:
-            runs += peer_runs(stream, sim.settings, fraction)
-            out.ceilings.setdefault("stream-al", sim.all_labels_accuracy())
-            out.ceilings.setdefault("sklearn", sklearn_ceiling(stream, task.seed))
+            runs += peer_runs(stream, sim.settings, fraction, config.peers)
+            if not out.ceilings:  # the same at every budget: computed once
+                out.ceilings = {"stream-al": sim.all_labels_accuracy(),
+                                "sklearn": sklearn_ceiling(stream, task.seed)}
         out.runs += [_as_row(r, budget, minority) for r in runs]
     out.seconds = time.perf_counter() - started
     return out

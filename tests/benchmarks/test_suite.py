@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.suite import budget_fraction, minority_budget, minority_class
+from benchmarks.suite import budget_fraction, minority_budget, minority_class, peer_names
 from benchmarks.suite_report import Table, spread, targets
 
 
@@ -11,6 +11,15 @@ def test_a_budget_is_a_fraction_up_to_one_and_a_label_count_above():
     assert budget_fraction(200, 10_000) == 0.02
     with pytest.raises(ValueError, match="lower --budgets or raise --max-rows"):
         budget_fraction(200, 150)
+
+
+def test_chosen_peers_are_named_with_their_learner_and_left_out_where_they_cannot_run():
+    assert peer_names(77, ["pal+sklearn", "breaking_ties+stream-al"]) == \
+        [("breaking_ties", "stream-al")]
+    assert ("pal", "sklearn") in peer_names(18)
+    assert len(peer_names(4)) == 12 and len(peer_names(77)) == 10
+    with pytest.raises(ValueError, match="give name\\+learner"):
+        peer_names(4, ["breaking_ties"])
 
 
 def test_the_minority_check_runs_at_the_smallest_fraction():
