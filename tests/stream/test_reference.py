@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stream_al.config import Settings
+from stream_al.metrics import Metrics
+from stream_al.stream.app import build_app
 from stream_al.stream.envelope import envelope_of
 from stream_al.stream.messages import DeadLetterReason
 from stream_al.stream.reference import ReferenceRow, parse_row, records_of
@@ -62,3 +65,16 @@ def test_a_record_that_is_not_one_row_is_refused_with_a_reason(key, value, reaso
 def test_the_record_of_the_example_is_accepted():
     row = parse_row(b"3", envelope_of(_meta(), ROW))
     assert isinstance(row, ReferenceRow) and np.allclose(row.row, [0.01, 0.02, 0.03, 0.04])
+
+
+def test_a_worker_with_ood_at_scorers_is_ready_only_once_it_read_the_reference_topic(tmp_path):
+    metrics = Metrics()
+    build_app(Settings.load(embedder={"name": "hashing"}, kafka={"state_dir": str(tmp_path)},
+                            scale={"preselect": True, "ood_at_scorers": True}), metrics)
+    metrics.readiness.mark("joined")
+    metrics.readiness.mark("model_loaded")
+    assert metrics.readiness.missing() == ["reference_loaded"]
+    plain = Metrics()
+    build_app(Settings.load(embedder={"name": "hashing"}, kafka={"state_dir": str(tmp_path)}),
+              plain)
+    assert plain.readiness.missing() == ["joined", "model_loaded"]
