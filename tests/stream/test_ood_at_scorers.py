@@ -100,3 +100,40 @@ def test_labelled_rows_reach_the_scorer_and_a_new_domain_is_forwarded_flagged_an
              for prefix in ("more-", "snips-")}
     assert share["snips-"] >= 0.3 and share["more-"] <= 0.15, share
     assert all(flags[s.item_id] == 1.0 for s in bought)
+
+
+def _rows(bootstrap: str, topic: str) -> list[ReferenceRow]:
+    return [parse_row(x.key, x.value) for x in read_topic(bootstrap, topic, timeout_s=5)]
+
+
+def test_a_restarted_coordinator_writes_its_rows_again_under_the_same_numbers_and_numbers_on(
+        kafka_bootstrap, tmp_path):
+    config = harness.pipeline_config(
+        kafka_bootstrap, tmp_path, scale={"preselect": True, "ood_at_scorers": True})
+    topics = harness.settings_of(config)["kafka"]["topics"]
+    with harness.Worker(config, tmp_path / "first.log") as worker:
+        assert harness.produce_ag(config, NEWS, "news").returncode == 0
+        news = wait_for(lambda: (s := _selected(kafka_bootstrap, topics["selected"]))
+                        and worker.metric("stream_al_budget_spent_labels") >= 0.1 * NEWS and s,
+                        90, "the budget spent on news")
+        vendor = harness.answer_ag(config, "news", "--max-labels", str(len(news)),
+                                   "--max-idle", "10")
+        assert vendor.returncode == 0, vendor.stderr
+        wait_for(lambda: len(_rows(kafka_bootstrap, topics["reference"])) >= len(news), 60,
+                 "a reference row for every label learned")
+    with harness.Worker(config, tmp_path / "second.log") as worker:
+        wait_for(lambda: _ready(worker.port), 60, "the restarted worker ready")
+        rows = wait_for(lambda: len(r := _rows(kafka_bootstrap, topics["reference"]))
+                        >= 2 * len(news) and r, 60, "the rebuilt coordinator's rows")
+        assert [r.count for r in rows] == [*range(len(news))] * 2  # the same numbers again
+        _produce(config, _slice_csv("ag_news", NEWS, 200, tmp_path / "more.csv"), "more")
+        more = wait_for(lambda: [s for s in _selected(kafka_bootstrap, topics["selected"])
+                                 if s.item_id.startswith("more-")], 60, "more news bought")
+        vendor = harness.run_cli("vendor", "--config", str(config), "--gold",
+                                 str(tmp_path / "more.csv"), "--id-prefix", "more",
+                                 "--group", "vendor-more", "--max-labels", str(len(more)),
+                                 "--max-idle", "10")
+        assert vendor.returncode == 0, vendor.stderr
+        rows = wait_for(lambda: len(r := _rows(kafka_bootstrap, topics["reference"]))
+                        >= 2 * len(news) + len(more) and r, 60, "rows of the new labels")
+    assert [r.count for r in rows[2 * len(news):]] == list(range(len(news), len(news) + len(more)))
