@@ -18,10 +18,10 @@ import pytest
 
 from stream_al.select.ood_cap import OOD_REASON
 from stream_al.select.ood_check import OOD_FLAG
-from stream_al.stream.messages import CONTROL, ScoredBatchRecord, SelectedItem, parse
+from stream_al.stream.messages import CONTROL, DeadLetter, ScoredBatchRecord, SelectedItem, parse
 from stream_al.stream.reference import ReferenceRow, parse_row
 from tests.stream import harness
-from tests.stream.harness import read_topic, run_cli, wait_for
+from tests.stream.harness import read_topic, run_cli, send_raw, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -60,6 +60,27 @@ def _selected(bootstrap: str, topic: str) -> list[SelectedItem]:
     return [parse(SelectedItem, r.value) for r in read_topic(bootstrap, topic, timeout_s=5)]
 
 
+def _rows(bootstrap: str, topic: str) -> list[ReferenceRow]:
+    """The usable rows on ``topic``, in offset order."""
+    return [r for x in read_topic(bootstrap, topic, timeout_s=5)
+            if isinstance(r := parse_row(x.key, x.value), ReferenceRow)]
+
+
+def _news_labelled(worker: harness.Worker, config: Path, bootstrap: str,
+                   topics: dict[str, str]) -> tuple[list[SelectedItem], list[ReferenceRow]]:
+    """The first news texts produced, the budget spent on them, the vendor's answers learned:
+    the items bought and the rows on ``reference`` once there is one for each."""
+    assert harness.produce_ag(config, NEWS, "news").returncode == 0
+    news = wait_for(lambda: (s := _selected(bootstrap, topics["selected"]))
+                    and worker.metric("stream_al_budget_spent_labels") >= 0.1 * NEWS and s,
+                    90, "the budget spent on news")
+    vendor = harness.answer_ag(config, "news", "--max-labels", str(len(news)), "--max-idle", "10")
+    assert vendor.returncode == 0, vendor.stderr
+    rows = wait_for(lambda: len(r := _rows(bootstrap, topics["reference"])) >= len(news) and r,
+                    60, "a reference row for every label learned")
+    return news, rows
+
+
 def test_labelled_rows_reach_the_scorer_and_a_new_domain_is_forwarded_flagged_and_bought(
         kafka_bootstrap, tmp_path):
     config = harness.pipeline_config(
@@ -73,16 +94,7 @@ def test_labelled_rows_reach_the_scorer_and_a_new_domain_is_forwarded_flagged_an
     other = _slice_csv("snips", 0, OTHER, tmp_path / "snips.csv")
     with harness.Worker(config, tmp_path / "worker.log") as worker:
         wait_for(lambda: _ready(worker.port), 60, "the worker ready: it read the reference topic")
-        assert harness.produce_ag(config, NEWS, "news").returncode == 0
-        news = wait_for(lambda: (s := _selected(kafka_bootstrap, topics["selected"]))
-                        and worker.metric("stream_al_budget_spent_labels") >= 0.1 * NEWS and s,
-                        90, "the budget spent on news")
-        vendor = harness.answer_ag(config, "news", "--max-labels", str(len(news)),
-                                   "--max-idle", "10")
-        assert vendor.returncode == 0, vendor.stderr
-        rows = wait_for(lambda: len(r := [parse_row(x.key, x.value) for x in read_topic(
-            kafka_bootstrap, topics["reference"], timeout_s=5)]) >= len(news) and r,
-            60, "a reference row for every label learned")
+        news, rows = _news_labelled(worker, config, kafka_bootstrap, topics)
         assert all(isinstance(r, ReferenceRow) for r in rows)
         assert {r.count for r in rows} == set(range(len(news)))  # numbered 0, 1, ... in order
         assert all(r.slot == r.count for r in rows)  # fewer than ood.capacity
@@ -102,27 +114,24 @@ def test_labelled_rows_reach_the_scorer_and_a_new_domain_is_forwarded_flagged_an
     assert all(flags[s.item_id] == 1.0 for s in bought)
 
 
-def _rows(bootstrap: str, topic: str) -> list[ReferenceRow]:
-    return [parse_row(x.key, x.value) for x in read_topic(bootstrap, topic, timeout_s=5)]
-
-
 def test_a_restarted_coordinator_writes_its_rows_again_under_the_same_numbers_and_numbers_on(
         kafka_bootstrap, tmp_path):
+    """The second worker rebuilds the coordinator from the topics: its first transaction writes
+    the rows of the labels it restored under their numbers, the next labels' rows number on.
+    A stray record on the topic is dead-lettered by the scorer, which reads on."""
     config = harness.pipeline_config(
         kafka_bootstrap, tmp_path, scale={"preselect": True, "ood_at_scorers": True})
     topics = harness.settings_of(config)["kafka"]["topics"]
     with harness.Worker(config, tmp_path / "first.log") as worker:
-        assert harness.produce_ag(config, NEWS, "news").returncode == 0
-        news = wait_for(lambda: (s := _selected(kafka_bootstrap, topics["selected"]))
-                        and worker.metric("stream_al_budget_spent_labels") >= 0.1 * NEWS and s,
-                        90, "the budget spent on news")
-        vendor = harness.answer_ag(config, "news", "--max-labels", str(len(news)),
-                                   "--max-idle", "10")
-        assert vendor.returncode == 0, vendor.stderr
-        wait_for(lambda: len(_rows(kafka_bootstrap, topics["reference"])) >= len(news), 60,
-                 "a reference row for every label learned")
+        news, _ = _news_labelled(worker, config, kafka_bootstrap, topics)
+    send_raw(kafka_bootstrap, topics["reference"], [(b"7", b'{"not": "a row"}')])  # a stray
     with harness.Worker(config, tmp_path / "second.log") as worker:
         wait_for(lambda: _ready(worker.port), 60, "the restarted worker ready")
+        letters = wait_for(lambda: [x for r in read_topic(kafka_bootstrap, topics["deadletter"],
+                                                          timeout_s=5)
+                                    if (x := parse(DeadLetter, r.value)).topic
+                                    == topics["reference"]], 30, "the stray record dead-lettered")
+        assert [x.reason for x in letters] == ["invalid_field"]
         rows = wait_for(lambda: len(r := _rows(kafka_bootstrap, topics["reference"]))
                         >= 2 * len(news) and r, 60, "the rebuilt coordinator's rows")
         assert [r.count for r in rows] == [*range(len(news))] * 2  # the same numbers again
