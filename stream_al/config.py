@@ -240,6 +240,9 @@ class TopicSettings(_Part):
     checkpoint: str = Field("stream-al.checkpoint", description="one partition, compacted: the "
                             "coordinator's checkpoints (a rebuild reads the newest one and what "
                             "came after it)")
+    reference: str = Field("stream-al.reference", description="one partition, compacted by "
+                           "ring slot: the labelled rows the coordinator sends its scorers with "
+                           "scale.ood_at_scorers (stream/reference.py)")
     expert: str = Field("stream-al.expert", description="items for an expert: unresolved "
                         "disagreements and suspicious labels (ExpertRequest)")
     commands: str = Field("stream-al.commands", description="one partition, kept forever: the "

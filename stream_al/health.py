@@ -29,6 +29,10 @@ WORKER_CONDITIONS = ("joined", "model_loaded")
   assigned, possibly none), so it takes part in ``labels`` and ``control``;
 - ``model_loaded``: the scorers read the ``models`` topic up to the end it had at start-up,
   so they score with the newest published model (or the empty model on a new deployment).
+
+With ``scale.ood_at_scorers`` a third (:meth:`Readiness.require`): ``reference_loaded``, the
+scorers read the ``reference`` topic up to the end it had at start-up, so they check candidates
+against every labelled row the coordinator had sent (stream/reference.py).
 """
 
 WsgiApp = Callable[[dict, Callable], list[bytes]]
@@ -41,6 +45,12 @@ class Readiness:
         self.conditions = tuple(conditions)
         self._met: set[str] = set()
         self._lock = threading.Lock()
+
+    def require(self, condition: str) -> None:
+        """One more condition (a part of the worker that only some settings run)."""
+        with self._lock:
+            if condition not in self.conditions:
+                self.conditions = (*self.conditions, condition)
 
     def mark(self, condition: str) -> None:
         if condition not in self.conditions:

@@ -184,6 +184,8 @@ def fold(c: Coordinator, records: Fold, history: History) -> Restored:
         c.learned.extend(learned.labels, records.positions)  # (learned reads it: last)
     if c.learned and whole and c.health.keeps_ood_rows:
         c.health.ood.add_labelled_many(rows_of(c.learned.last(c.health.ood.settings.capacity)))
+    if c.learned and whole and c.reference is not None:  # the scorers' rows, sent again
+        c.reference.restored_many(len(c.learned), rows_of(c.learned.last(c.reference.capacity)))
     c.published_version = model_version
     waiting = [s.item_id for s in records.waiting
                if s.item_id not in records.expired and not stored.has_item(s.item_id)]

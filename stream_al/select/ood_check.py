@@ -82,12 +82,25 @@ class ReferenceRows:
 
     def take_many(self) -> tuple[np.ndarray, np.ndarray]:
         """The slots and rows added since the last call, in the order they were added."""
+        numbers, rows = self.take_numbered_many()
+        return numbers % self.capacity, rows
+
+    def take_numbered_many(self) -> tuple[np.ndarray, np.ndarray]:
+        """The numbers (slot = number mod ``capacity``) and rows added since the last call."""
         if not self._pending:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         rows = np.concatenate(self._pending)
-        slots = np.arange(self._first, self._first + len(rows)) % self.capacity
+        numbers = np.arange(self._first, self._first + len(rows), dtype=np.int64)
         self._pending, self._first = [], self.count
-        return slots, rows
+        return numbers, rows
+
+    def restored_many(self, count: int, X: np.ndarray) -> None:
+        """After a rebuild: ``count`` rows were learned, the last of them ``X`` (at most
+        ``capacity``), all pending again. Taken and written again, they overwrite the ring's
+        slots with the rebuilt coordinator's rows, whatever an earlier owner wrote."""
+        X = np.asarray(X, dtype=np.float32)[-self.capacity:] if len(X) else X
+        self.count, self._first = count, count - len(X)
+        self._pending = [X] if len(X) else []
 
 
 class ScorerCheck:

@@ -125,7 +125,7 @@ def grants(role: str, kafka: KafkaSettings, name: str | None = None) -> list[Gra
             out += _read(topic)
         return out + _read(t.labels, prefixed=True)
     internal = [t.texts, t.scored, t.selected, t.models, t.events, t.deadletter, t.control,
-                t.state, t.checkpoint, t.expert]
+                t.state, t.checkpoint, t.reference, t.expert]
     out = [Grant(op, "topic", topic) for topic in internal
            for op in ("CREATE", "READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")]
     out += [Grant(op, "topic", t.commands)  # reads the operator's commands, never writes them

@@ -15,6 +15,8 @@
   (``stream/fencing.py``); it stops when the partition is revoked.
 - a task per worker follows ``models`` and swaps in each new model for its scorers; another
   runs the coordinator's chores every :data:`CHORES_EVERY_S` after the last ones finished.
+  With ``scale.ood_at_scorers`` one more follows ``reference``, the coordinator's labelled
+  rows, for the scorers' OOD check (stream/reference.py).
 
 The agent has concurrency 1: with more, faust can commit an offset past a message still in
 flight (faust-streaming issue #606). Its stream is consumed without automatic acks
@@ -33,7 +35,7 @@ from typing import Any
 
 import faust
 
-from stream_al.config import ConfigError, Settings
+from stream_al.config import Settings
 from stream_al.embed import Embedder, make_embedder
 from stream_al.loop.candidates import Forwarding
 from stream_al.metrics import Metrics
@@ -65,10 +67,6 @@ def build_app(
     only its part (the scorers ``kafka``, ``scale`` and their forwarding's ``budget`` and
     ``selection``; the coordinator shell the whole, to build a coordinator).
     """
-    if settings.scale.ood_at_scorers:  # the reference topic is not written or read yet
-        raise ConfigError("scale.ood_at_scorers runs in the simulator and the benchmarks only: "
-                          "the worker does not yet deliver the labelled rows to its scorers "
-                          "(docs/scaling.md); set it false")
     k = settings.kafka
     metrics = metrics or Metrics()
     embedder = embedder or make_embedder(settings.embedder)
@@ -95,7 +93,8 @@ def build_app(
         value_serializer="raw",
     )
     publisher = Publisher(app, k, metrics)
-    forwarding = (Forwarding(settings.scale, settings.budget, settings.selection)
+    forwarding = (Forwarding(settings.scale, settings.budget, settings.selection,
+                             ood=settings.ood)
                   if settings.scale.preselect else None)  # docs/scaling.md
     scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
                            settings.scale.precision, settings.scale.envelope)
@@ -129,6 +128,13 @@ def build_app(
     @app.task
     async def follow_models() -> None:
         await scoring.follow_models()
+
+    if settings.scale.ood_at_scorers:  # the labelled rows for the scorers' OOD check
+        metrics.readiness.require("reference_loaded")
+
+        @app.task
+        async def follow_reference() -> None:
+            await scoring.follow_reference()
 
     @app.task
     async def chores() -> None:

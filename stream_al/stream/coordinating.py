@@ -25,7 +25,7 @@ from stream_al.loop.ownership import Ownership, continues
 from stream_al.loop.records import LabelOutcome, ModelRelease, Purchase
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
-from stream_al.stream import commands, conversion, resuming
+from stream_al.stream import commands, conversion, reference, resuming
 from stream_al.stream.admission import Admission
 from stream_al.stream.checkpoint import Checkpoints, Prepared
 from stream_al.stream.command_relay import CommandRelay
@@ -221,6 +221,7 @@ class CoordinatorShell:
             update = c.model_update(time.time(), force=True)
             if update is not None:
                 await self.publisher.model(conversion.model_update(update))
+            await self._reference_out(c)  # the rebuilt ring, written again (loop/restore.py)
         if update is not None:
             self._register(c, update)
         self.coordinator = c
@@ -294,6 +295,7 @@ class CoordinatorShell:
                 c = await self._coordinator()
                 async with self.producer.transaction():  # its outputs: all or none
                     await self._scored_many(c, run)
+                    await self._reference_out(c)
             return True
         except Exception as e:  # noqa: BLE001 (every failure: record by record decides)
             log.warning("a run of %d control records from offset %s failed (%s: %s); doing "
@@ -323,6 +325,7 @@ class CoordinatorShell:
             c = await self._coordinator()
             async with self.producer.transaction():  # its outputs: all or none (fencing.py)
                 await self._handle_in(c, message)
+                await self._reference_out(c)
 
     async def _handle_in(self, c: Coordinator, message: Any) -> None:
         record = parse(CONTROL, message.value)
@@ -509,6 +512,17 @@ class CoordinatorShell:
         self.metrics.set_ood_ratio(c.health.ood_ratio)
         await report_pacing(c.governance.pacer, self.metrics, self.publisher)
 
+    async def _reference_out(self, c: Coordinator) -> None:
+        """``scale.ood_at_scorers``: the rows learned in this transaction go to the scorers in
+        it (stream/reference.py). Every transaction that fails drops its coordinator, so rows
+        taken in an aborted one are written again by the rebuild (its whole ring)."""
+        if c.reference is None:
+            return
+        numbers, rows = c.reference.take_numbered_many()
+        if len(rows):
+            await self.publisher.reference(reference.records_of(numbers, rows,
+                                                                c.reference.capacity))
+
     async def _publish_model(self, c: Coordinator, force: bool) -> None:
         update = c.model_update(time.time(), force=force)
         if update is not None:
@@ -567,6 +581,7 @@ class CoordinatorShell:
             await self._checkpoint()
             async with self.producer.transaction():  # its outputs: all or none (fencing.py)
                 await self._chores_in(c)
+                await self._reference_out(c)
 
     async def _checkpoint(self, full: TopicState | None = None) -> None:
         """A checkpoint when one is due (stream/checkpoint.py), in two steps so that the

@@ -138,14 +138,17 @@ class CoordinatorProducer:
     async def send_many(self, topic: str, records: Iterable[tuple[str | None, Message]]) -> None:
         """Send ``(key, message)`` pairs to ``topic`` in the open transaction (or in one of
         their own) and wait until the broker has them."""
+        await self.send_raw_many(topic, [(None if key is None else key.encode("utf-8"),
+                                          message.to_bytes()) for key, message in records])
+
+    async def send_raw_many(self, topic: str,
+                            records: Iterable[tuple[bytes | None, bytes]]) -> None:
+        """:meth:`send_many` of records already encoded: (key, value) bytes."""
         async with self.transaction():
             producer = self._claimed()
             try:
-                futures = [
-                    await producer.send(topic, value=message.to_bytes(),
-                                        key=None if key is None else key.encode("utf-8"))
-                    for key, message in records
-                ]
+                futures = [await producer.send(topic, value=value, key=key)
+                           for key, value in records]
                 failed = [r for r in await asyncio.gather(*futures, return_exceptions=True)
                           if isinstance(r, BaseException)]
                 if failed:
@@ -164,7 +167,11 @@ class FencedPublisher(Publisher):
         self.metrics = metrics
         self.producer = producer
         self.names = {name: getattr(t, name) for name in (
-            "selected", "models", "state", "events", "deadletter", "expert")}
+            "selected", "models", "state", "events", "deadletter", "expert", "reference")}
 
     async def send_many(self, topic: str, records: Iterable[tuple[str | None, Message]]) -> None:
         await self.producer.send_many(self.names[topic], records)
+
+    async def reference(self, records: Iterable[tuple[bytes, bytes]]) -> None:
+        """Labelled rows for the scorers (stream/reference.py), keyed by ring slot."""
+        await self.producer.send_raw_many(self.names["reference"], records)

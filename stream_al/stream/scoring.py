@@ -39,6 +39,7 @@ from stream_al.stream.messages import (
 from stream_al.stream.publish import Publisher, retrying
 from stream_al.stream.reader import Then
 from stream_al.stream.rebuild import LAST_RECORDS
+from stream_al.stream.reference import parse_row
 from stream_al.stream.topics import MAX_RECORD_BYTES
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,46 @@ class ScoringShell:
                             )
         finally:
             await consumer.stop()
+
+    # ---- labelled rows (scale.ood_at_scorers) ------------------------------------------------
+    async def follow_reference(self) -> None:
+        """Read the ``reference`` topic from its beginning, then follow it: every labelled row
+        the coordinator sends goes, in offset order, to the forwarding's OOD check
+        (stream/reference.py). Marks ``reference_loaded`` once it read up to the end the topic
+        had at start."""
+        k = self.kafka
+        tp = TopicPartition(k.topics.reference, 0)
+        consumer = clients.aio_consumer(k, group_id=None, enable_auto_commit=False,
+                                        client_id=f"{k.app_id}-reference")
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            end = (await consumer.end_offsets([tp]))[tp]
+            await consumer.seek_to_beginning(tp)
+            loaded = False
+            while True:
+                if not loaded and await consumer.position(tp) >= end:
+                    loaded = True  # every row there at start is in the check: /readyz
+                    self.metrics.readiness.mark("reference_loaded")
+                batches = await consumer.getmany(timeout_ms=1000)
+                for records in batches.values():
+                    await self.reference_in(records)
+        finally:
+            await consumer.stop()
+
+    async def reference_in(self, records: Sequence) -> None:
+        """Rows of ``reference`` records (with ``key``, ``value``, ``topic``, ``partition``,
+        ``offset``) into the OOD check, in their order; a bad record is dead-lettered."""
+        rows = []
+        for record in records:
+            parsed = parse_row(record.key, record.value)
+            if isinstance(parsed, DeadLetterReason):
+                log.warning("unusable reference row: %s", parsed)
+                await self.publisher.dead_letter("score", record.value or b"", parsed, record)
+            else:
+                rows.append(parsed.row)
+        if rows and self.forwarding is not None:
+            self.forwarding.labelled_many(np.stack(rows))
 
     def use_model(self, raw: bytes | None, observe: bool = True) -> DeadLetterReason | None:
         """Swap in the model in ``raw`` if newer; ``observe`` its labels' label-to-model time.

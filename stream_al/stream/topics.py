@@ -10,6 +10,8 @@ control        1           scored batches and labels, totally ordered (coordinat
 models         1           ModelUpdate, key "current", compacted
 state          1           the coordinator's ledger and expiries, compacted
 checkpoint     1           the coordinator's checkpoints (stream/checkpoint.py), compacted
+reference      1           labelled rows for the scorers' OOD check, key = ring slot,
+                           compacted (stream/reference.py; ``scale.ood_at_scorers``)
 events         1           Event (expirations, restores)
 deadletter     1           DeadLetter
 commands       1           RollbackRecord from the operator, key = command id (kept forever)
@@ -209,6 +211,7 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(t.models, 1, compacted, single=True),
         TopicSpec(t.state, 1, compacted, single=True),
         TopicSpec(t.checkpoint, 1, compacted, single=True),
+        TopicSpec(t.reference, 1, compacted, single=True),  # read whole by every scorer
         TopicSpec(t.events, 1, {}),
         TopicSpec(t.deadletter, 1, {}),
         TopicSpec(t.expert, t.partitions, forever),  # open requests: an expert reads from the start

@@ -212,3 +212,23 @@ def test_a_rebuild_into_a_store_with_rows_adds_only_the_labels_it_does_not_hold(
     assert sorted((x.item_id, x.annotator_id, x.label) for x in c.labels) == sorted(
         (x.item_id, x.annotator_id, x.label) for x in first.values())
     assert len(c.labels) == len(first)
+
+
+def test_a_rebuild_with_ood_at_scorers_sends_the_scorers_its_last_rows_numbered_on(
+        embedder, rows):
+    """A restarted coordinator numbers rows from its restored state: the count of labels it
+    learned; the last ``ood.capacity`` of them go out again (the shell writes them in its
+    rebuild's transaction), overwriting the ring's slots whatever an earlier owner wrote."""
+    feed = fed(embedder, rows, scale={"preselect": True, "ood_at_scorers": True},
+               ood={"capacity": 20})
+    bought = feed.texts(0, 400)
+    feed.labels([p.item_id for p in bought])
+    learned = feed.c.reference.count
+    assert learned == len(feed.c.learned) > 20
+    labels = [Label(p.item_id, rows[int(p.item_id.split("-")[1])][1], "a", 1.0) for p in bought]
+    restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+    restored.restore(History(bought, {}, labels, feed.c.ledger(now=1e9), 0, now=1e9))
+    numbers, X = restored.reference.take_numbered_many()
+    assert numbers.tolist() == list(range(learned - 20, learned))
+    last = [x.item_id for x in restored.learned.last(20)]
+    assert np.allclose(X, embedder.embed([rows[int(i.split("-")[1])][0] for i in last]))

@@ -179,3 +179,16 @@ def test_rows_nobody_took_are_kept_only_as_far_as_the_ring_reaches():
     assert ring.count == 15 and len(rows) == 4
     assert slots.tolist() == [11 % 4, 12 % 4, 13 % 4, 14 % 4]  # the last four, in their slots
     assert rows[:, 0].tolist() == [3.0, 4.0, 4.0, 4.0]
+
+
+def test_rows_go_out_with_their_numbers_and_a_rebuild_sends_its_whole_ring_again():
+    ring = ReferenceRows(capacity=4)
+    ring.add_many(np.eye(3, dtype=np.float32))
+    numbers, _ = ring.take_numbered_many()
+    assert numbers.tolist() == [0, 1, 2]
+    rebuilt = ReferenceRows(capacity=4)  # after a restart: 7 rows learned, the last 4 kept
+    rebuilt.restored_many(7, np.eye(4, dtype=np.float32) * 2)
+    numbers, rows = rebuilt.take_numbered_many()
+    assert numbers.tolist() == [3, 4, 5, 6] and rows.tolist() == (np.eye(4) * 2).tolist()
+    rebuilt.add_many(np.ones((1, 4), dtype=np.float32))
+    assert rebuilt.take_many()[0].tolist() == [3]  # number 7 goes on: slot 7 mod 4

@@ -37,7 +37,7 @@ _RUNS = itertools.count(1)
 their tails: tests/fixtures/worker_logs.py)."""
 TOPICS = (
     "texts", "labels", "selected", "control", "models", "state", "events", "deadletter", "expert",
-    "commands", "checkpoint",
+    "commands", "checkpoint", "reference",
 )
 
 

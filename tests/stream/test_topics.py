@@ -1,5 +1,6 @@
 """The topics' record size limits, as the README's topic table states them: ``texts``,
-``control``, ``models``, ``state`` and ``checkpoint`` take records up to 32 MiB; ``labels`` and the other
+``control``, ``models``, ``state``, ``checkpoint`` and ``reference`` (compacted like them) take
+records up to 32 MiB; ``labels`` and the other
 vendor-facing topics keep the broker's default (1 MB) and the broker refuses larger records."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from kafka.errors import MessageSizeTooLargeError
 from stream_al.config import Settings
 from stream_al.stream.topics import MAX_RECORD_BYTES, ensure_topics, topic_specs
 
-BIG_TOPICS = {"texts", "control", "models", "state", "checkpoint"}
+BIG_TOPICS = {"texts", "control", "models", "state", "checkpoint", "reference"}
 BROKER_DEFAULT_TOPICS = {"labels", "selected", "expert", "events", "deadletter", "commands"}
 
 
