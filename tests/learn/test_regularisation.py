@@ -185,3 +185,32 @@ def test_the_nll_se_rule_takes_the_lowest_log_loss_within_a_standard_error_of_th
     near = [v for v in search.grid if search.scores[v] >= top - np.sqrt(top * (1 - top) / len(y))]
     assert l2 in near
     assert search.losses[l2] == min(search.losses[v] for v in near)
+
+
+def test_a_model_of_the_intercepts_gives_way_to_a_weaker_penalty_until_the_next_search(real_slice):
+    # a selector that buys each class in turn has 5 labels of each of AG News's 4 classes at
+    # the first search; say it chose the strongest penalty (AG News/MiniLM at full size, seed
+    # 4, did): its weights are ~0, and one more label of any class tips the intercepts, so the
+    # model would call every row that class
+    X, labels = real_slice("ag_news", 400)
+    order = np.concatenate([np.flatnonzero(labels == c)[:6] for c in sorted(set(labels))])
+    first, extra = order[[i for i in range(24) if i % 6 < 5]], order[5]
+    model = OnlineSoftmax(X.shape[1], l2=None)
+    assert model.search is not None
+    model.search.choose = lambda *args: 100.0  # what that search chose
+    model.learn_many(X[first], list(labels[first]))
+    assert model.l2 == 100.0  # balanced: every class is still predicted
+    model.learn_many(X[[extra]], [labels[extra]])
+    seen = np.concatenate([first, [extra]])
+    predicted = set(model.predict_proba_many(X[seen]).argmax(axis=1))
+    assert len(predicted) == 4
+    assert model.l2 < 100.0 and model.search.l2 == model.l2  # kept until the next search
+
+
+def test_a_penalty_whose_model_predicts_every_labelled_class_is_kept(real_slice):
+    X, labels = real_slice("ag_news", 400)
+    model = OnlineSoftmax(X.shape[1], l2=None)
+    assert model.search is not None
+    model.search.choose = lambda *args: 1.0
+    model.learn_many(X[:100], list(labels[:100]))
+    assert model.l2 == 1.0
