@@ -50,6 +50,13 @@ FENCED_ERRORS: tuple[type[BaseException], ...] = (
     aiokafka.errors.InvalidProducerEpoch,
 )
 
+POISONING_ERRORS: tuple[type[BaseException], ...] = (aiokafka.errors.OutOfOrderSequenceNumber,)
+"""Errors after which the producer's sequence numbers no longer match the broker's (a broker
+restart with a batch in flight): every later send of that producer fails the same way, so the
+next transaction claims a new one (same transactional id, next epoch) instead of retrying with it
+(tests/reliability/test_broker_restart.py wedged on this: "OutOfOrderSequenceNumber; rebuilding
+and retrying" for minutes)."""
+
 TRANSACTION_TIMEOUT_MS = 600_000
 """Ten minutes (the broker allows up to 15 by default): a fence must mean a handover, never a
 record that took long (a broker restart mid-record). An owner that dies or pauses mid-record
@@ -69,6 +76,8 @@ class CoordinatorProducer:
         self.producer: Any = None
         self.epoch = -1
         """The producer epoch of the last claim (the broker's; it rises on each claim)."""
+        self.poisoned = False
+        """A send failed with one of :data:`POISONING_ERRORS`: claim afresh before the next."""
 
     async def claim(self) -> int:
         """Take the coordinator role: a new producer of the role's transactional id; returns
@@ -119,6 +128,9 @@ class CoordinatorProducer:
     async def transaction(self) -> AsyncIterator[None]:
         """One transaction (or part of the one already open): committed when the block ends,
         aborted when it raises. :class:`Fenced` when another worker claimed the role."""
+        if self.poisoned and self.producer is not None:
+            await self.claim()  # Fenced if another worker holds the role by now
+            self.poisoned = False
         producer = self._claimed()
         if producer._txn_manager.is_in_transaction():
             yield
@@ -127,13 +139,17 @@ class CoordinatorProducer:
             await producer.begin_transaction()
             try:
                 yield
-            except BaseException:
+            except BaseException as e:
+                self.poisoned = self.poisoned or isinstance(e, POISONING_ERRORS)
                 if not producer._txn_manager.is_fatal_error():
                     await producer.abort_transaction()
                 raise
             await producer.commit_transaction()
         except FENCED_ERRORS as e:
             raise Fenced(f"{transactional_id(self.kafka)}: {e}") from e
+        except POISONING_ERRORS:
+            self.poisoned = True
+            raise
 
     async def send_many(self, topic: str, records: Iterable[tuple[str | None, Message]]) -> None:
         """Send ``(key, message)`` pairs to ``topic`` in the open transaction (or in one of
