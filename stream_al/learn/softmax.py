@@ -165,6 +165,7 @@ class OnlineSoftmax:
             self.W, self.b = fit_softmax(X, y, k, w, self.l2, W0, b0, self.max_iter)
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
+        """The logits of rows ``X`` (float32, as the snapshot computes them)."""
         return np.asarray(X, dtype=np.float32) @ self.W.T.astype(np.float32) + self.b.astype(np.float32)
 
     def reset_to(self, classes: Sequence[str], W: np.ndarray, b: np.ndarray,
@@ -191,10 +192,9 @@ class OnlineSoftmax:
     # ---- prediction -----------------------------------------------------------------------
     def predict_proba_many(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, columns in the order of :attr:`classes`."""
-        X = np.asarray(X, dtype=np.float32)
         if not self.classes:
-            return np.zeros((X.shape[0], 0), dtype=np.float32)
-        return softmax(X @ self.W.T.astype(np.float32) + self.b.astype(np.float32), axis=1)
+            return np.zeros((np.asarray(X).shape[0], 0), dtype=np.float32)
+        return softmax(self._scores(X), axis=1)
 
     @property
     def n_labels(self) -> int:
