@@ -55,6 +55,14 @@ READ_COMMITTED = {"isolation_level": "read_committed"}
 """Every consumer made here skips records of aborted transactions: the coordinator writes in
 transactions (stream/fencing.py), and what a fenced coordinator had begun is aborted."""
 
+FROM_START = {"auto_offset_reset": "earliest"}
+"""For a consumer without a group that seeks to the beginning after ``assign``: aiokafka (0.14)
+starts resetting a freshly assigned partition by the default strategy (``latest``) at once, and
+when that answer comes after ``seek_to_beginning`` it overrides it (``_update_fetch_positions``
+applies any answer while a reset is pending, whatever its strategy): under load a scorer began
+at the end of ``reference`` and never read the rows already there. With ``earliest`` as the
+default both resets agree."""
+
 
 def _options(kafka: KafkaSettings, extra: dict[str, Any]) -> dict[str, Any]:
     return {"bootstrap_servers": kafka.bootstrap, **security_options(kafka.security), **extra}

@@ -272,6 +272,7 @@ class ScoringShell:
             group_id=None,
             enable_auto_commit=False,
             client_id=f"{k.app_id}-models",
+            **clients.FROM_START,
             max_partition_fetch_bytes=MAX_RECORD_BYTES,
             fetch_max_bytes=MAX_RECORD_BYTES,
         )
@@ -310,6 +311,7 @@ class ScoringShell:
         k = self.kafka
         tp = TopicPartition(k.topics.reference, 0)
         consumer = clients.aio_consumer(k, group_id=None, enable_auto_commit=False,
+                                        **clients.FROM_START,
                                         client_id=f"{k.app_id}-reference")
         await consumer.start()
         try:
