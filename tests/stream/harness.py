@@ -215,11 +215,18 @@ def read_topic(
         fetch_max_bytes=64 * 2**20,
     )
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        deadline = time.monotonic() + timeout_s
+        # the consumer may not have the topic's metadata yet (None or empty): ask again, and
+        # read nothing from a topic that does not exist (seek_to_beginning() of no partitions
+        # is an error: "No partitions are currently assigned")
+        while not (partitions := consumer.partitions_for_topic(topic)):
+            if time.monotonic() >= deadline:
+                return []
+            time.sleep(0.2)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         records: list = []
-        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=300).values():
                 records.extend(batch)
