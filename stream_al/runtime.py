@@ -75,14 +75,31 @@ def run_with_pinned_blas(module: str) -> None:
     pinned (:func:`pinned_blas_env`), unless they are already: a benchmark's stored rows then
     reproduce on any such machine. OpenBLAS reads the variable only when it loads, so the
     process is replaced (``os.execve``); call it first in a command-line ``main``."""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return
-    env = pinned_blas_env(os.environ, platform.machine(), cpuinfo)
+    env = _pinned_here()
     if env is not None:
         sys.stdout.flush()
         os.execve(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], env)
+
+
+def pin_blas_before_numpy() -> None:
+    """Pin this process's BLAS kernels (:func:`pinned_blas_env`) in place: for a process that
+    has not loaded numpy yet (the test suite's conftest; the workers it starts inherit the
+    variable). Raises if numpy is loaded already, since OpenBLAS would not see the variable."""
+    env = _pinned_here()
+    if env is None:
+        return
+    if "numpy" in sys.modules:
+        raise RuntimeError("numpy was loaded before the BLAS kernels could be pinned; set "
+                           f"OPENBLAS_CORETYPE={PINNED_KERNELS} in the environment")
+    os.environ["OPENBLAS_CORETYPE"] = env["OPENBLAS_CORETYPE"]
+
+
+def _pinned_here() -> dict[str, str] | None:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return pinned_blas_env(os.environ, platform.machine(), cpuinfo)
 
 
 def return_free_memory() -> bool:

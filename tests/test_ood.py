@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_al.config import OODSettings
+from stream_al.index.products import PRODUCT_ROUNDING
 from stream_al.learn import ModelSnapshot
 from stream_al.ood import FlagRate, OODDetector, StreamReference
 from stream_al.score.batch import ScoredBatch, score_many
@@ -383,7 +384,9 @@ def test_items_sampled_by_the_check_are_measured_from_its_product_as_alone(texts
     reused, alone = sampled(True), sampled(False)
     assert reused.seen == alone.seen == 600
     assert np.array_equal(reused._nearest, alone._nearest)
-    np.testing.assert_allclose(reused.distances, alone.distances, rtol=1e-6, atol=1e-7)
+    # equal up to float32 rounding: a row's product rounds differently alone and in a batch
+    # under some BLAS kernels (the suite's pinned ones among them)
+    np.testing.assert_allclose(reused.distances, alone.distances, rtol=1e-6, atol=PRODUCT_ROUNDING)
 
 
 def test_once_the_stream_sets_the_threshold_labels_skip_the_leave_one_out_search(texts,
@@ -438,4 +441,5 @@ def test_an_item_the_sample_skipped_is_measured_when_another_reason_buys_it(text
     assert np.isfinite(detector.reference.distances).sum() - checked_before <= 0.4 * len(X)
     rows = [int(s.item_id) for s in picked]
     expected = detector.distance_many(X[rows])
-    assert [s.scores["ood_distance"] for s in picked] == [round(float(d), 6) for d in expected]
+    assert [s.scores["ood_distance"] for s in picked] == pytest.approx(
+        [round(float(d), 6) for d in expected], abs=PRODUCT_ROUNDING + 1e-6)  # and its rounding
