@@ -259,7 +259,9 @@ def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def _rbf(A: np.ndarray, a_sq: np.ndarray, B: np.ndarray, b_sq: np.ndarray,
          sigma2: float) -> np.ndarray:
     """:func:`gram` (rbf) of rows whose squared norms are known: the same arithmetic, in
-    place (one (m, n) array instead of five: the same bits, ~6% faster per push)."""
+    place (one (m, n) array instead of five, ~6% faster per push): the same bits as
+    :func:`gram`'s arithmetic on the product :func:`dot_rows` gives (which may round ``A @ B.T``
+    differently in the last bit, stream_al/index/products.py)."""
     product = dot_rows(A, B)
     product *= 2.0
     sq = a_sq[:, None] + b_sq[None, :]
