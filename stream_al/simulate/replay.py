@@ -133,7 +133,7 @@ class Replay:
         return cls(coordinator, vendor, texts, X, settings.simulation,
                    Admission(settings.kafka, settings.annotation.max_annotators),
                    Forwarding(settings.scale, settings.budget, settings.selection,
-                              ood=settings.ood),
+                              ood=settings.ood, drift=settings.drift),
                    settings.scale.precision, record)
 
     @property
