@@ -31,13 +31,19 @@ from stream_al.loop.spans import spans_of
 from stream_al.select.ood_check import ScorerCheck
 from stream_al.select.preselect import PreSelector
 
+SCORER_SEED = 7919
+"""Scorer k's OOD check is seeded ``seed + k * SCORER_SEED`` (scorer 0: ``seed``)."""
+
 
 class Forwarding:
     """A scorer's first level of selection, one pre-selector per texts partition."""
 
     def __init__(self, scale: ScaleSettings, budget: BudgetSettings,
                  selection: SelectionSettings, seed: int | None = None,
-                 ood: OODSettings | None = None, drift: DriftSettings | None = None) -> None:
+                 ood: OODSettings | None = None, drift: DriftSettings | None = None,
+                 scorer: int = 0) -> None:
+        """``scorer``: which of several scorers this is (its OOD check draws its threshold's
+        sample from its own seed; the pre-selectors' seeds are the partitions')."""
         self.enabled = scale.preselect
         self.fraction = budget.fraction
         self.multiple = scale.candidate_multiple
@@ -48,7 +54,7 @@ class Forwarding:
         self.ood: ScorerCheck | None = None
         """``scale.ood_at_scorers``: the OOD check of the candidates (select/ood_check.py)."""
         if scale.preselect and scale.ood_at_scorers:
-            self.ood = ScorerCheck(ood or OODSettings(), seed=self.seed)
+            self.ood = ScorerCheck(ood or OODSettings(), seed=self.seed + SCORER_SEED * scorer)
         self.drift: ScorerDrift | None = None
         """``scale.drift_at_scorers``: the embedding drift test of the candidates."""
         if scale.preselect and scale.drift_at_scorers:

@@ -204,3 +204,21 @@ def test_merged_records_carry_their_summaries_joined():
 def test_the_setting_needs_preselect_and_names_the_fix():
     with pytest.raises(ConfigError, match="set scale.preselect true"):
         Settings.load(scale={"drift_at_scorers": True})
+
+
+def test_with_several_scorers_each_tests_its_own_partitions_candidates(ag_news):
+    texts, labels, X = ag_news
+    s = settings(True).model_copy(update={"simulation": settings(True).simulation.model_copy(
+        update={"scorers": 2})})
+    stream = emerging_classes(labels, ["World", "Sports"], SHIFT_AT, LENGTH, seed=0)
+    replay = DriftScenario(labels, X, s, stream, texts=texts)._replay("default", True, False)
+    for start in range(0, 1000, 50):
+        replay.feed_many(stream.order[start : start + 50])
+    tested = [f.drift.test for f in replay.scorers]
+    assert len(tested) == 2 and tested[0] is not tested[1]
+    assert all(t._pool_n or t.ready for t in tested)  # each read candidates of its own
+
+
+def test_more_scorers_than_partitions_is_refused_with_the_fix():
+    with pytest.raises(ConfigError, match="at most simulation.partitions"):
+        Settings.load(simulation={"partitions": 2, "scorers": 4})
