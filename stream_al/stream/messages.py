@@ -49,6 +49,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -377,6 +378,13 @@ class DriftSummaryIn(BaseModel):
     recent: str = ""
     rows_dim: int = Field(0, ge=0, le=65_536)
     sigma2: float = Field(1.0, gt=0, allow_inf_nan=False)
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler: Any) -> dict[str, Any]:
+        """Only what differs from the defaults: most records carry just their statistic."""
+        fields = type(self).model_fields
+        return {k: v for k, v in handler(self).items()
+                if v != fields[k].get_default(call_default_factory=True)}
 
     @model_validator(mode="after")
     def _whole_rows(self) -> DriftSummaryIn:
