@@ -11,8 +11,8 @@ runs that test itself:
   the monitor draws). With each record it forwards a :class:`DriftSummary`: the test's latest
   statistic, the alarms it raised in that record (the candidate that raised each, its
   statistic and threshold) and, with an alarm, the drifting region (the reference and recent
-  windows as the test read them, and the rbf bandwidth): a few bytes per record, ~150 KB per
-  alarm.
+  windows as the test read them, and the rbf bandwidth): a few bytes per record, ~150 KB of
+  float32 per alarm (~200 KB as base64 on the wire).
 - The coordinator's :class:`~stream_al.drift.monitor.DriftMonitor` holds a
   :class:`ForwardedDrift` in the embedding test's place: it takes the summaries, raises their
   alarms at the monitor's position of the candidate that raised them, and keeps the statistic
@@ -24,7 +24,8 @@ runs that test itself:
 With one scorer the test reads what the coordinator's would have read, in the same order (its
 candidates, before ``scale.precision`` rounds them for the wire). With W scorers each tests its
 own share of the candidates: each window spans W times as much of the stream, and W tests
-may each raise a false alarm (benchmarks/README.md, issue 17, thirteenth pass).
+may each raise a false alarm, and each needs its windows' worth of its own candidates before it
+tests at all (benchmarks/README.md, issue 17, thirteenth pass).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
