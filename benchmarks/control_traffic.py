@@ -26,6 +26,9 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
    each by a scorer that took in the labelled rows the coordinator learned before it (int8,
    as on the wire), and the scorer's OOD check and rows taken in are timed apart (CPU-ms per
    1,000 stream texts: what it adds to the workers, not the coordinator).
+   ``--drift-at-scorers``: ``scale.drift_at_scorers``; each scorer tests its candidates for
+   embedding drift and forwards the summary (stream_al/drift/forwarded.py); its test is timed
+   apart the same way.
 4. **worker CPU-ms per 1,000 texts beyond the embedding** (static): parsing the texts records,
    ``score_many``, the pre-selection and building and encoding the record, against the
    embedding's own CPU, before (full-f32) and after (cand-int8, cand-int8-bin). Broker
@@ -92,6 +95,8 @@ DRIFT_SAMPLE = [1.0]
 """drift.sample: the share of candidates the stream's drift detectors read (``--drift-sample``)."""
 OOD_AT_SCORERS = [False]
 """scale.ood_at_scorers of the candidate ways (``--ood-at-scorers``)."""
+DRIFT_AT_SCORERS = [False]
+"""scale.drift_at_scorers of the candidate ways (``--drift-at-scorers``)."""
 
 
 def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
@@ -101,7 +106,8 @@ def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
     return Settings.load(embedder={"name": embedder}, budget={"fraction": fraction},
                          scale={"preselect": preselect, "precision": precision,
                                 "candidate_multiple": MULTIPLE[0], "envelope": envelope,
-                                "ood_at_scorers": preselect and at_scorers},
+                                "ood_at_scorers": preselect and at_scorers,
+                                "drift_at_scorers": preselect and DRIFT_AT_SCORERS[0]},
                          learner={"refit_every_s": 1.0}, drift={"sample": DRIFT_SAMPLE[0]})
 
 
@@ -145,6 +151,8 @@ class ScorerCost:
 
     check_s: float = 0.0
     rows_s: float = 0.0
+    drift_s: float = 0.0
+    """``scale.drift_at_scorers``: the scorers' embedding drift test."""
 
 
 def scorer_records(stream: Stream, s: Settings, snapshot, batch: int, partitions: int = 1,
@@ -155,9 +163,9 @@ def scorer_records(stream: Stream, s: Settings, snapshot, batch: int, partitions
     learned since the last one (int8, as on the wire: select/ood_check.py), and ``cost``
     adds up the CPU of its OOD check (one scorer for every partition, as a worker holding
     them all)."""
-    forwarding = Forwarding(s.scale, s.budget, s.selection, ood=s.ood)
-    check = forwarding.ood
-    forwarding.ood = None  # its check is timed apart below
+    forwarding = Forwarding(s.scale, s.budget, s.selection, ood=s.ood, drift=s.drift)
+    check, drift = forwarding.ood, forwarding.drift
+    forwarding.ood = forwarding.drift = None  # their work is timed apart below
     cost = cost or ScorerCost()
     if check is not None and coordinator is not None and coordinator.reference is not None:
         # what the scorer read of the reference at its start (warm labels, --history): untimed
@@ -170,6 +178,10 @@ def scorer_records(stream: Stream, s: Settings, snapshot, batch: int, partitions
         scored = forwarding.candidates_of(ScoredTexts(
             f"b{k}", stream.ids[sl], stream.texts[sl], X, score_many(snapshot, X),
             snapshot.version, [p] * len(X), offsets))
+        if drift is not None:
+            t0 = time.process_time()
+            scored = replace(scored, drift=drift.observe_many(scored.X))
+            cost.drift_s += time.process_time() - t0
         if check is not None:
             if coordinator is not None and coordinator.reference is not None:
                 rows = rows_on_the_wire(coordinator)
@@ -185,7 +197,7 @@ def scorer_records(stream: Stream, s: Settings, snapshot, batch: int, partitions
             list(zip(scored.partitions, scored.offsets, strict=True)),
             precision=s.scale.precision, weights=scored.weights,
             spans=[(x.partition, x.first, x.last, x.count) for x in scored.spans],
-            envelope=s.scale.envelope).to_bytes()
+            envelope=s.scale.envelope, drift=scored.drift).to_bytes()
 
 
 def rows_on_the_wire(coordinator: Coordinator) -> np.ndarray:
@@ -254,16 +266,20 @@ def part_ceiling(stream: Stream, args: argparse.Namespace, history: Stream | Non
     embedder = LookupEmbedder(stream.texts, stream.X)
     s = settings_of(True, "int8", args.fraction, args.embedder, args.envelope)
     at_scorers = s.scale.ood_at_scorers
+    drift_at = s.scale.drift_at_scorers
     print(f"\n3. coordinator ceiling: candidate records (int8, {args.envelope}, drift.sample "
           f"{args.drift_sample}, {args.merge} record(s) at a time, candidates x{args.multiple:g}, "
           f"{len(history.ids) if history else 0:,} bought before, OOD check at the "
-          f"{'scorers' if at_scorers else 'coordinator'}) as N partitions send them; stream "
+          f"{'scorers' if at_scorers else 'coordinator'}, drift test at the "
+          f"{'scorers' if drift_at else 'coordinator'}) as N partitions send them; stream "
           "texts governed per CPU-second (parse + convert + on_scored; labels apart)"
           + ("; the scorers' OOD check and rows taken in, CPU-ms per 1,000 stream texts"
-             if at_scorers else ""))
+             if at_scorers else "")
+          + ("; the scorers' drift test, CPU-ms per 1,000 stream texts" if drift_at else ""))
     print(f"  {'N':>3s} {'texts/record':>12s} {'texts/s (select)':>16s} "
           f"{'texts/s (select+labels)':>23s}" + (f" {'scorer check':>12s} {'rows in':>8s}"
-                                                 if at_scorers else ""))
+                                                 if at_scorers else "")
+          + (f" {'drift test':>10s}" if drift_at else ""))
     for batch in (args.batch, args.small):
         for n_parts in args.partitions:
             c = warm_model(stream, s, args.warm, embedder, history)
@@ -274,7 +290,8 @@ def part_ceiling(stream: Stream, args: argparse.Namespace, history: Stream | Non
             print(f"  {n_parts:3d} {batch:12d} {n / selecting:16,.0f} "
                   f"{n / (selecting + labelling):23,.0f}" + (
                       f" {cost.check_s / n * 1e6:12.2f} {cost.rows_s / n * 1e6:8.2f}"
-                      if at_scorers else ""), flush=True)
+                      if at_scorers else "")
+                  + (f" {cost.drift_s / n * 1e6:10.2f}" if drift_at else ""), flush=True)
 
 
 def part_worker(stream: Stream, args: argparse.Namespace, history: Stream | None = None,
@@ -301,7 +318,7 @@ def part_worker(stream: Stream, args: argparse.Namespace, history: Stream | None
         way_settings = settings_of(preselect, precision, args.fraction, "static",
                                    ood_at_scorers=at_scorers)
         forwarding = Forwarding(way_settings.scale, way_settings.budget, way_settings.selection,
-                                ood=way_settings.ood)
+                                ood=way_settings.ood, drift=way_settings.drift)
         check, forwarding.ood = forwarding.ood, None  # timed apart below
         if check is not None:
             check.labelled_many(round_trip_many(reference, "int8"))
@@ -373,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--drift-sample", type=float, default=1.0, help="drift.sample")
     p.add_argument("--ood-at-scorers", action="store_true", help="scale.ood_at_scorers: the "
                    "scorers check the candidates for OOD (the ceiling times their check apart)")
+    p.add_argument("--drift-at-scorers", action="store_true", help="scale.drift_at_scorers: "
+                   "the scorers test the candidates for embedding drift (timed apart)")
     p.add_argument("--merge", type=int, default=1, help="the ceiling: control records the "
                    "coordinator takes at a time (Coordinator.on_scored_many)")
     p.add_argument("--envelope", default="deflated", choices=("json", "binary", "deflated"),
@@ -386,6 +405,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     MULTIPLE[0] = args.multiple
     DRIFT_SAMPLE[0] = args.drift_sample
     OOD_AT_SCORERS[0] = args.ood_at_scorers
+    DRIFT_AT_SCORERS[0] = args.drift_at_scorers
     data, X = load_set(args.dataset, args.embedder, args.n)
     n = min(args.n, len(data.texts))
     stream = Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]), list(data.labels[:n]),

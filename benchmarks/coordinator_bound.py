@@ -36,7 +36,7 @@ def without(parts: list[str]) -> None:
         OODSelector._check = _no_ood_check  # type: ignore[method-assign]
         OODSelector._measured = lambda self, chosen: chosen  # type: ignore[method-assign]
     if "drift" in parts:
-        DataHealth.on_batch = lambda self, X, uncertainty: []  # type: ignore[method-assign]
+        DataHealth.on_batch = lambda self, X, uncertainty, drift=None: []  # type: ignore[method-assign]
 
 
 def main() -> None:

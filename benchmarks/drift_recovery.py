@@ -16,6 +16,9 @@ over seeds:
     python benchmarks/drift_recovery.py                      # 5 seeds, 2% budget, static
     python benchmarks/drift_recovery.py --strategies uncertainty --seeds 0,1 --out runs/drift
     python benchmarks/drift_recovery.py --strategies default --seeds 0,1,2 --drift-sample 0.25
+    python benchmarks/drift_recovery.py --strategies default --budget 0.1 --preselect 4 \
+        --precision int8 [--drift-at-scorers]       # two-level (issue 17), drift test where
+                                                    # the candidates are scored or not
 """
 
 from __future__ import annotations
@@ -136,6 +139,12 @@ def main() -> int:
                         help="cost units a response may borrow (drift.max_credit; 0: none)")
     parser.add_argument("--drift-sample", type=float, default=1.0, dest="drift_sample",
                         help="drift.sample: the share of scored items the stream's detectors read")
+    parser.add_argument("--preselect", type=int, default=0, help="scale.preselect with this "
+                        "many simulated texts partitions (0: every text reaches the coordinator)")
+    parser.add_argument("--precision", default="float32", choices=("float32", "float16", "int8"),
+                        help="scale.precision")
+    parser.add_argument("--drift-at-scorers", action="store_true", dest="drift_at_scorers",
+                        help="scale.drift_at_scorers (with --preselect)")
     parser.add_argument("--out", default="runs/drift_recovery", help="plots go here")
     args = parser.parse_args()
     limit_blas_threads()
@@ -145,7 +154,10 @@ def main() -> int:
     X = embed_dataset(make_embedder(base.embedder), data, base.embedder.cache_dir)
     print(f"# drift recovery: AG News {'+'.join(FIRST)} until item {args.shift_at}, then all four "
           f"topics; {args.length} items, budget {args.budget:.0%}, response credit "
-          f"{args.max_credit:g}, drift.sample {args.drift_sample:g}, {args.embedder} embeddings "
+          f"{args.max_credit:g}, drift.sample {args.drift_sample:g}, {args.embedder} embeddings, "
+          f"{f'{args.preselect} partitions pre-selecting' if args.preselect else 'every text'}"
+          f" in {args.precision}, drift test at the "
+          f"{'scorers' if args.drift_at_scorers else 'coordinator'} "
           f"({time.perf_counter() - t0:.0f} s to embed/load)")
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.out)
@@ -158,7 +170,11 @@ def main() -> int:
                               budget={"fraction": args.budget}, selection={"seed": seed},
                               learner={"seed": seed},
                               drift={"seed": seed, "max_credit": args.max_credit,
-                                     "sample": args.drift_sample})
+                                     "sample": args.drift_sample},
+                              scale={"preselect": args.preselect > 0,
+                                     "precision": args.precision,
+                                     "drift_at_scorers": args.drift_at_scorers},
+                              simulation={"partitions": max(1, args.preselect)})
             stream = emerging_classes(data.labels, FIRST, args.shift_at, args.length, seed=seed)
             scenario = DriftScenario(data.labels, X, s, stream)
             ceilings.append(ceiling(data.labels, X, scenario))

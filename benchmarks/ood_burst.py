@@ -17,16 +17,20 @@ Two measurements, on the selector the worker deploys:
    OOD purchases in each stretch (news among them), news bought for any reason, and final
    accuracy on held-out queries, with the coordinator's own OOD check against the scorers'
    (``scale.ood_at_scorers``: the scorers' labelled rows arrive int8,
-   ``simulation.reference_lag`` stream items after the coordinator learned them: ``--lags``).
+   ``simulation.reference_lag`` stream items after the coordinator learned them: ``--lags``;
+   ``--scorers 1 4``: the partitions dealt over that many scorers, each calibrating its own
+   threshold on its own candidates, ``simulation.scorers``).
 
     python benchmarks/ood_burst.py --seeds 0,1,2
     python benchmarks/ood_burst.py --seeds 0,1,2 --sample 0.25   # ood.sample: a quarter checked
     python benchmarks/ood_burst.py --seeds 0,1,2,3,4 --loop       # 3. only
+    python benchmarks/ood_burst.py --seeds 0,1,2,3,4 --loop --lags 0 --scorers 1 4
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +109,7 @@ def drift_scenario(seeds: list[int], sample: float) -> None:
     print(f"mean: shifted {m[0]:.1f} OOD, {m[1]:.4f}; control {m[2]:.1f} OOD, {m[3]:.4f}")
 
 
-def burst_in_loop(seeds: list[int], lags: list[int]) -> None:
+def burst_in_loop(seeds: list[int], lags: list[int], scorers: Sequence[int] = (1,)) -> None:
     """Measurement 3 of the module's docstring."""
     texts_b, labels_b, bank = embedded("banking77", 3300)
     texts_n, labels_n, news = embedded("ag_news", 55)
@@ -113,7 +117,7 @@ def burst_in_loop(seeds: list[int], lags: list[int]) -> None:
     X = np.vstack([bank, news])
     print("## a 10% burst through the loop: OOD purchases before / in / after the burst "
           "(news among them), news bought for any reason, final accuracy")
-    for at_scorers, lag in [(False, 0)] + [(True, lag) for lag in lags]:
+    for at_scorers, lag, w in [(False, 0, 1)] + [(True, lag, w) for w in scorers for lag in lags]:
         rows = []
         for seed in seeds:
             rng = np.random.default_rng(seed)
@@ -122,7 +126,7 @@ def burst_in_loop(seeds: list[int], lags: list[int]) -> None:
             stream = ShiftStream(order, 2000, np.arange(3000, 3300), np.arange(3000, 3300))
             s = Settings.load(budget={"fraction": 0.1}, selection={"seed": seed},
                               learner={"seed": seed}, drift={"seed": seed},
-                              simulation={"partitions": 4, "reference_lag": lag},
+                              simulation={"partitions": 4, "reference_lag": lag, "scorers": w},
                               scale={"preselect": True, "ood_at_scorers": at_scorers,
                                      "precision": "int8"})
             scenario = DriftScenario(labels, X, s, stream, eval_every=500, texts=texts)
@@ -138,7 +142,8 @@ def burst_in_loop(seeds: list[int], lags: list[int]) -> None:
             acc = scenario._checkpoint(replay, len(order)).accuracy
             rows.append((*stretch, ood_news, sum(is_news), acc))
         m = np.mean(rows, axis=0)
-        name = f"at the scorers, {lag:,} items late" if at_scorers else "at the coordinator"
+        name = (f"at {w} scorer{'s' if w > 1 else ''}, {lag:,} items late" if at_scorers
+                else "at the coordinator")
         print(f"{name:32s}: OOD purchases {m[0]:.1f} / {m[1]:.1f} / "
               f"{m[2]:.1f} ({m[3]:.1f} news); news bought {m[4]:.1f} of 55; accuracy "
               f"{m[5]:.4f} (seeds {seeds}; per seed: {[tuple(round(float(v), 3) for v in r) for r in rows]})",
@@ -154,10 +159,13 @@ def main() -> int:
                         "(3.), the coordinator's OOD check against the scorers'")
     parser.add_argument("--lags", type=int, nargs="+", default=[0, 500, 2000],
                         help="--loop: simulation.reference_lag of the scorers' labelled rows")
+    parser.add_argument("--scorers", type=int, nargs="+", default=[1],
+                        help="--loop: simulation.scorers, each calibrating its own OOD threshold "
+                        "on its own candidates (4 partitions: at most 4)")
     args = parser.parse_args()
     limit_blas_threads()
     if args.loop:
-        burst_in_loop([int(s) for s in args.seeds.split(",")], args.lags)
+        burst_in_loop([int(s) for s in args.seeds.split(",")], args.lags, args.scorers)
         return 0
     cap_alone(args.sample)
     drift_scenario([int(s) for s in args.seeds.split(",")], args.sample)

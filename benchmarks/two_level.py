@@ -25,6 +25,12 @@ budget with the default strategy, run through the simulator as:
   (the scorers check the candidates for OOD; compare with ``--reference p4``);
   ``p4-ood-lag2000``: ``p4-ood`` with the scorers' labelled rows 2,000 stream texts late
   (``simulation.reference_lag``).
+- ``p4-drift`` / ``p16-int8-drift`` / ``p4-ood-drift``: ``p4`` / ``p16-int8`` / ``p4-ood`` with
+  ``scale.drift_at_scorers`` (the scorers test the candidates for embedding drift; compare
+  with the variant without it: ``--reference p4``).
+- ``p4-ood-w4`` / ``p4-drift-w4`` / ``p4-ood-drift-w4``: the same with 4 scorers
+  (``simulation.scorers``), each calibrating its OOD threshold and drift test on its own
+  quarter of the candidates, as 4 workers would.
 
 Prints final accuracy and AUC (mean and standard deviation over seeds), each variant's
 difference from ``central`` (mean of per-seed differences, and its spread), and the share of
@@ -65,6 +71,18 @@ VARIANTS.update({  # scale.ood_at_scorers: the scorers check the candidates for 
                       "simulation": {"partitions": parts}} for parts in (1, 4, 16)})
 VARIANTS["p4-ood-lag2000"] = {"scale": {"preselect": True, "ood_at_scorers": True},
                               "simulation": {"partitions": 4, "reference_lag": 2000}}
+VARIANTS.update({  # scale.drift_at_scorers: the scorers test the candidates for embedding drift
+    "p4-drift": {"scale": {"preselect": True, "drift_at_scorers": True},
+                 "simulation": {"partitions": 4}},
+    "p16-int8-drift": {"scale": {"preselect": True, "precision": "int8",
+                                 "drift_at_scorers": True},
+                       "simulation": {"partitions": 16}},
+    "p4-ood-drift": {"scale": {"preselect": True, "ood_at_scorers": True,
+                               "drift_at_scorers": True},
+                     "simulation": {"partitions": 4}}})
+VARIANTS.update({  # simulation.scorers: 4 scorers, each calibrating on its own candidates
+    f"{name}-w4": {**VARIANTS[name], "simulation": {"partitions": 4, "scorers": 4}}
+    for name in ("p4-ood", "p4-drift", "p4-ood-drift")})
 VARIANTS.update({
     f"p4-f{round(floor * 10)}": {"scale": {"preselect": True, "candidate_floor": floor},
                                  "simulation": {"partitions": 4}}

@@ -408,6 +408,11 @@ class SimulationSettings(_Part):
     reference_lag: int = Field(0, ge=0, description="with scale.ood_at_scorers: stream items "
                                "between the coordinator learning a labelled row and the scorers "
                                "checking candidates against it (0: from the next chunk on)")
+    scorers: int = Field(1, ge=1, description="scorers the texts partitions are dealt over "
+                         "(partition p to scorer p mod scorers), each with its own OOD check "
+                         "(scale.ood_at_scorers) and drift test (scale.drift_at_scorers) "
+                         "calibrated on its own candidates, as W Kafka workers are; at most "
+                         "partitions")
 
 
 class ScaleSettings(_Part):
@@ -430,6 +435,13 @@ class ScaleSettings(_Part):
                                  "own candidates) and forwards each one's OOD distance and flag; "
                                  "the coordinator's OOD cap reads those instead of checking "
                                  "(docs/scaling.md; needs ood.sample 1)")
+    drift_at_scorers: bool = Field(False, description="with preselect: each scorer runs the "
+                                   "embedding drift test (drift.kernel, windows, sample) on the "
+                                   "candidates it forwards and forwards its statistic, its "
+                                   "alarms and an alarm's region; the coordinator's drift "
+                                   "monitor takes those instead of testing, and keeps the "
+                                   "uncertainty and prequential-error tests (stream_al/drift/"
+                                   "forwarded.py)")
     precision: Literal["float32", "float16", "int8"] = Field(
         "float32", description="embeddings on control: int8 keeps a scale per row")
     envelope: Literal["json", "binary", "deflated"] = Field(
@@ -759,6 +771,13 @@ class Settings(BaseSettings):
             raise ValueError("ood.sample spares the coordinator's check; with "
                              "scale.ood_at_scorers every candidate is checked at its scorer: "
                              "set ood.sample to 1")
+        if self.simulation.scorers > self.simulation.partitions:
+            raise ValueError(f"simulation.scorers ({self.simulation.scorers}) hold the texts "
+                             f"partitions: set it at most simulation.partitions "
+                             f"({self.simulation.partitions})")
+        if self.scale.drift_at_scorers and not self.scale.preselect:
+            raise ValueError("scale.drift_at_scorers tests the candidates a scorer forwards: "
+                             "set scale.preselect true too, or drift_at_scorers false")
         return self
 
     @classmethod

@@ -13,6 +13,7 @@ import numpy as np
 
 from stream_al.config import DriftSettings, OODSettings
 from stream_al.drift.base import DriftAlarm
+from stream_al.drift.forwarded import DriftSummary
 from stream_al.drift.monitor import DriftMonitor
 from stream_al.ood import OODDetector
 
@@ -25,6 +26,7 @@ class DataHealth:
         """``drift``, ``ood``: their parts of the settings; ``seed``: of the OOD detector's
         index (the coordinator passes ``selection.seed``)."""
         self.monitor = DriftMonitor(drift)
+        self.dim = dim
         self.ood = OODDetector(dim, ood, seed=seed)
         self.alarm_count = 0
         self.checks_ood = True
@@ -34,11 +36,18 @@ class DataHealth:
         """False with ``scale.ood_at_scorers``: the scorers hold the labelled rows and check
         the candidates (select/ood_check.py); the detector only counts their flags."""
 
-    def on_batch(self, X: np.ndarray, uncertainty: np.ndarray | None) -> list[DriftAlarm]:
-        """A scored batch in stream order; ``uncertainty`` None while the model is cold."""
+    def drift_at_scorers(self) -> None:
+        """``scale.drift_at_scorers``: the scorers test the embeddings for drift and forward
+        summaries (stream_al/drift/forwarded.py); the monitor takes those."""
+        self.monitor.embedding_at_scorers(self.dim)
+
+    def on_batch(self, X: np.ndarray, uncertainty: np.ndarray | None,
+                 drift: DriftSummary | None = None) -> list[DriftAlarm]:
+        """A scored batch in stream order; ``uncertainty`` None while the model is cold;
+        ``drift``: the scorers' summary of it (``scale.drift_at_scorers``)."""
         if self.checks_ood:  # before it is ready too: the items calibrate its threshold
             self.ood.check_many(X)
-        return self._count(self.monitor.update_many(X, uncertainty))
+        return self._count(self.monitor.update_many(X, uncertainty, drift))
 
     def on_refit(self, l2_before: float, l2_after: float) -> None:
         """The learner refitted with penalty ``l2_after`` (``l2_before`` until then)."""

@@ -17,6 +17,7 @@ import numpy as np
 from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm, DriftDetector
 from stream_al.drift.embedding import DriftRegion, EmbeddingDrift
+from stream_al.drift.forwarded import DriftSummary, ForwardedDrift
 from stream_al.drift.model import ErrorRateDrift, UncertaintyDrift
 
 
@@ -37,7 +38,7 @@ class DriftMonitor:
     def __init__(self, settings: DriftSettings | None = None, history: int = 1000) -> None:
         s = settings or DriftSettings()
         self.settings = s
-        self.embedding = EmbeddingDrift(s.reference_items, s.window_items, s.check_every,
+        self.embedding: EmbeddingDrift | ForwardedDrift = EmbeddingDrift(s.reference_items, s.window_items, s.check_every,
                                         s.kernel, s.alpha, s.permutations, s.patience, s.seed,
                                         s.project)
         self.uncertainty = UncertaintyDrift(s.uncertainty_block, s.uncertainty_warmup_blocks,
@@ -53,8 +54,16 @@ class DriftMonitor:
     def detectors(self) -> tuple[DriftDetector, ...]:
         return (self.embedding, self.uncertainty, self.error)
 
-    def update_many(self, X: np.ndarray, uncertainty: np.ndarray | None = None) -> list[DriftAlarm]:
-        """Stream items in order: embeddings ``X`` (n, d) and their uncertainty (n,).
+    def embedding_at_scorers(self, dim: int) -> None:
+        """``scale.drift_at_scorers``: the scorers test the embeddings (``dim`` wide) and
+        forward summaries (:meth:`update_many`'s ``forwarded``; stream_al/drift/forwarded.py)."""
+        self.embedding = ForwardedDrift(self.settings, dim)
+
+    def update_many(self, X: np.ndarray, uncertainty: np.ndarray | None = None,
+                    forwarded: DriftSummary | None = None) -> list[DriftAlarm]:
+        """Stream items in order: embeddings ``X`` (n, d) and their uncertainty (n,);
+        ``forwarded``: with the embedding test at the scorers, their summary of these items
+        (alarm indices into ``X``).
 
         Pass ``uncertainty=None`` while the model is cold (fewer than two classes): its
         uncertainty then says nothing about the stream. With ``drift.sample`` below 1 the
@@ -76,6 +85,8 @@ class DriftMonitor:
         alarms = [replace(a, position=self.position + int(a.position if rows is None
                                                          else rows[a.position]))
                   for a in alarms]
+        if isinstance(self.embedding, ForwardedDrift):
+            alarms += self.embedding.take(forwarded, self.position, n)
         self.position += n
         return self._record(sorted(alarms, key=lambda a: a.position))
 

@@ -8,7 +8,8 @@ into a record of candidates: their rows, the stream texts each stands for, and o
 :class:`~stream_al.loop.spans.Span` per partition for every text of the batch (what the
 budget counts). Without it, the batch goes as it is. With ``scale.ood_at_scorers`` too, each
 candidate carries its OOD distance and flag, checked against the labelled rows the scorer was
-given (:meth:`Forwarding.labelled_many`; select/ood_check.py).
+given (:meth:`Forwarding.labelled_many`; select/ood_check.py). With ``scale.drift_at_scorers``
+each record carries the scorer's embedding drift test of its candidates (drift/forwarded.py).
 """
 
 from __future__ import annotations
@@ -17,11 +18,21 @@ from dataclasses import replace
 
 import numpy as np
 
-from stream_al.config import BudgetSettings, OODSettings, ScaleSettings, SelectionSettings
+from stream_al.config import (
+    BudgetSettings,
+    DriftSettings,
+    OODSettings,
+    ScaleSettings,
+    SelectionSettings,
+)
+from stream_al.drift.forwarded import ScorerDrift
 from stream_al.loop.records import ScoredTexts
 from stream_al.loop.spans import spans_of
 from stream_al.select.ood_check import ScorerCheck
 from stream_al.select.preselect import PreSelector
+
+SCORER_SEED = 7919
+"""Scorer k's OOD check is seeded ``seed + k * SCORER_SEED`` (scorer 0: ``seed``)."""
 
 
 class Forwarding:
@@ -29,7 +40,10 @@ class Forwarding:
 
     def __init__(self, scale: ScaleSettings, budget: BudgetSettings,
                  selection: SelectionSettings, seed: int | None = None,
-                 ood: OODSettings | None = None) -> None:
+                 ood: OODSettings | None = None, drift: DriftSettings | None = None,
+                 scorer: int = 0) -> None:
+        """``scorer``: which of several scorers this is (its OOD check draws its threshold's
+        sample from its own seed; the pre-selectors' seeds are the partitions')."""
         self.enabled = scale.preselect
         self.fraction = budget.fraction
         self.multiple = scale.candidate_multiple
@@ -40,7 +54,11 @@ class Forwarding:
         self.ood: ScorerCheck | None = None
         """``scale.ood_at_scorers``: the OOD check of the candidates (select/ood_check.py)."""
         if scale.preselect and scale.ood_at_scorers:
-            self.ood = ScorerCheck(ood or OODSettings(), seed=self.seed)
+            self.ood = ScorerCheck(ood or OODSettings(), seed=self.seed + SCORER_SEED * scorer)
+        self.drift: ScorerDrift | None = None
+        """``scale.drift_at_scorers``: the embedding drift test of the candidates."""
+        if scale.preselect and scale.drift_at_scorers:
+            self.drift = ScorerDrift(drift or DriftSettings())
 
     def labelled_many(self, X: np.ndarray) -> None:
         """Labelled rows the coordinator published (``scale.ood_at_scorers``), in its order."""
@@ -58,8 +76,11 @@ class Forwarding:
     def candidates_of(self, record: ScoredTexts) -> ScoredTexts:
         """``record`` as the scorer forwards it (candidates only with ``scale.preselect``).
         Texts without a known partition and offset are forwarded as they are. With
-        ``scale.ood_at_scorers`` every forwarded text carries its OOD distance and flag."""
+        ``scale.ood_at_scorers`` every forwarded text carries its OOD distance and flag, with
+        ``scale.drift_at_scorers`` the record its drift summary."""
         out = self._candidates_of(record)
+        if self.drift is not None:
+            out = replace(out, drift=self.drift.observe_many(out.X))
         if self.ood is None or not len(out.ids):
             return out
         return replace(out, scores=out.scores | self.ood.scores_many(out.X))

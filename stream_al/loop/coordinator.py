@@ -26,6 +26,7 @@ import numpy as np
 from stream_al.annotation.agreement import RunningAgreement
 from stream_al.config import Settings
 from stream_al.drift.base import DriftAlarm
+from stream_al.drift.forwarded import among
 from stream_al.drift.health import DataHealth
 from stream_al.embed.base import Embedder
 from stream_al.labels import Label, LabelStore
@@ -106,6 +107,8 @@ class Coordinator:
         if settings.scale.ood_at_scorers:
             self.reference = ReferenceRows(settings.ood.capacity)
             self.health.keeps_ood_rows = False
+        if settings.scale.drift_at_scorers:  # the scorers test the embeddings for drift
+            self.health.drift_at_scorers()
         self.stage = build_stage(settings, dim, strategy, ood=self.health.ood)
         """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
         self.pricing = Pricing(settings.cost, settings.annotation, self.stage.cost_budget,
@@ -217,7 +220,8 @@ class Coordinator:
         snapshot = self.learner.snapshot()
         kind = self.settings.selection.uncertainty
         cold = not snapshot.ready or kind not in batch.scores
-        self._raised(self.health.on_batch(batch.X, None if cold else batch.scores[kind]))
+        self._raised(self.health.on_batch(batch.X, None if cold else batch.scores[kind],
+                                          among(record.drift, keep)))
         self.stage.set_model(snapshot)
         before = dict(self.stage.outstanding)
         chosen = self.stage.select_many(batch, now, self.settings.kafka.label_deadline_s)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from stream_al.drift.forwarded import joined
 from stream_al.loop.records import ScoredTexts
 
 
@@ -67,4 +68,5 @@ def concatenated(records: Sequence[ScoredTexts]) -> ScoredTexts:
         weights=None if first.weights is None else np.concatenate(
             [np.asarray(r.weights) for r in records]),
         spans=[s for r in records for s in r.spans],
+        drift=joined([r.drift for r in records], [len(r.ids) for r in records]),
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from stream_al.drift.forwarded import DriftSummary
 from stream_al.labels import Label
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.spans import Span
@@ -39,6 +40,9 @@ class ScoredTexts:
     spans: list[Span] = field(default_factory=list)
     """Pre-selected candidates: every text the scorer saw, per texts partition (the budget
     counts these); empty: the record holds every text it stands for."""
+    drift: DriftSummary | None = None
+    """``scale.drift_at_scorers``: the scorer's embedding drift test of these candidates
+    (stream_al/drift/forwarded.py)."""
 
     @property
     def dim(self) -> int:

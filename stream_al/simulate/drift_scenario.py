@@ -18,7 +18,7 @@ and ``ood`` switch the response and the OOD cap off for the comparison runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -177,7 +177,7 @@ class DriftScenario:
         order, chunk = self.stream.order, self.settings.simulation.chunk_size
         for start in range(0, len(order), chunk):
             replay.feed_many(order[start : start + chunk])
-            result.alarms += replay.c.take_alarms()
+            result.alarms += self._on_stream(replay.c.take_alarms(), replay.position)
             position = replay.position
             if position >= next_eval:
                 result.curve.append(self._checkpoint(replay, position))
@@ -191,6 +191,14 @@ class DriftScenario:
         result.snapshot = replay.c.learner.snapshot()
         self._calibrate(result.snapshot, replay.c.governance.calibrator, result)
         return result
+
+    def _on_stream(self, alarms: list[DriftAlarm], position: int) -> list[DriftAlarm]:
+        """``alarms`` on the stream's time line: with ``scale.preselect`` the monitor counts
+        the candidates it read, so each alarm is put at the stream position ``position``
+        after the chunk that raised it (``simulation.chunk_size`` resolution)."""
+        if not self.settings.scale.preselect:
+            return alarms
+        return [replace(a, position=position) for a in alarms]
 
     def _replay(self, strategy: str, respond: bool, ood: bool) -> Replay:
         s = self.settings

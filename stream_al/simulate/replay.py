@@ -11,7 +11,9 @@ clock (``simulation.seconds_per_item`` seconds per stream item) instead of a bro
   as the Kafka scorers do), their embeddings in ``scale.precision``; with
   ``scale.ood_at_scorers`` the scorers check the candidates for OOD against the labelled rows
   the coordinator learned, which reach them ``simulation.reference_lag`` stream items later
-  (select/ood_check.py);
+  (select/ood_check.py); with ``simulation.scorers`` W > 1 the partitions are dealt over W
+  scorers (partition p to scorer p mod W), each calibrating its own OOD threshold and drift
+  test on its own candidates, as W Kafka workers do;
 - labels agents and admission: what the vendor answered, less what the admission caps refuse
   (:mod:`stream_al.loop.admission`, as the worker's shell does), goes to
   :meth:`Coordinator.on_labels`;
@@ -82,13 +84,15 @@ class Replay:
 
     ``simulation``: the clock (``seconds_per_item``) and the texts partitions the chunks are
     dealt over; ``admission``: the caps on labels before the coordinator; ``forwarding``: what
-    each partition's scorer forwards (None: every text); ``precision``: of the embeddings on
+    the scorer forwards, or one per scorer (partition p: scorer p mod their number; None:
+    every text); ``precision``: of the embeddings on
     the way (``scale.precision``). :meth:`of` builds all of them from :class:`Settings`.
     """
 
     def __init__(self, coordinator: Coordinator, vendor: Vendor,
                  texts: Sequence[str], X: np.ndarray, simulation: SimulationSettings,
-                 admission: Admission, forwarding: Forwarding | None = None,
+                 admission: Admission,
+                 forwarding: Forwarding | Sequence[Forwarding] | None = None,
                  precision: str = "float32", record: bool = False) -> None:
         self.c = coordinator
         self.vendor = vendor
@@ -109,7 +113,11 @@ class Replay:
         if record and self.merge_records:
             raise ValueError("simulation.merge_records cannot be recorded as steps: the worker's "
                              "shell reads control one record at a time; set it false")
-        self.forwarding = forwarding
+        self.scorers: list[Forwarding] = ([] if forwarding is None else [forwarding]
+                                          if isinstance(forwarding, Forwarding)
+                                          else list(forwarding))
+        """What each scorer forwards (partition p: scorer p mod len)."""
+        self.forwarding = self.scorers[0] if self.scorers else None
         self.precision = precision
         self.forwarded = 0
         """Texts that reached the coordinator (all of them without pre-selection)."""
@@ -132,8 +140,9 @@ class Replay:
         coordinator = Coordinator(settings, X.shape[1], embedder, strategy)
         return cls(coordinator, vendor, texts, X, settings.simulation,
                    Admission(settings.kafka, settings.annotation.max_annotators),
-                   Forwarding(settings.scale, settings.budget, settings.selection,
-                              ood=settings.ood),
+                   [Forwarding(settings.scale, settings.budget, settings.selection,
+                               ood=settings.ood, drift=settings.drift, scorer=k)
+                    for k in range(settings.simulation.scorers)],
                    settings.scale.precision, record)
 
     @property
@@ -160,8 +169,8 @@ class Replay:
                 scores={k: v[mine] for k, v in scores.items()}, model_version=self.model.version,
                 partitions=[p] * len(mine),
                 offsets=(positions[mine] // self.partitions).tolist())
-            if self.forwarding is not None:
-                scored = self.forwarding.candidates_of(scored)
+            if self.scorers:
+                scored = self.scorers[p % len(self.scorers)].candidates_of(scored)
             if self.precision != "float32":
                 scored = replace(scored, X=round_trip_many(scored.X, self.precision))
             self.forwarded += len(scored.ids)
@@ -264,7 +273,9 @@ class Replay:
     def _reference_in(self) -> None:
         """The scorers take the rows due by now, in the order the coordinator learned them."""
         while self._rows_on_the_way and self._rows_on_the_way[0][0] <= self.position:
-            self.forwarding.labelled_many(self._rows_on_the_way.popleft()[1])
+            rows = self._rows_on_the_way.popleft()[1]
+            for scorer in self.scorers:  # every scorer takes every row
+                scorer.labelled_many(rows)
 
     def _log(self, step: Step) -> None:
         if self.steps is not None:

@@ -94,7 +94,7 @@ def build_app(
     )
     publisher = Publisher(app, k, metrics)
     forwarding = (Forwarding(settings.scale, settings.budget, settings.selection,
-                             ood=settings.ood)
+                             ood=settings.ood, drift=settings.drift)
                   if settings.scale.preselect else None)  # docs/scaling.md
     scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
                            settings.scale.precision, settings.scale.envelope)

@@ -44,6 +44,7 @@ def scored_texts(record: ScoredBatchRecord) -> records.ScoredTexts:
         offsets=list(record.offsets),
         weights=np.asarray(record.weights, dtype=np.float64) if record.weights else None,
         spans=[Span(*s) for s in record.spans],
+        drift=None if record.drift is None else record.drift.summary(),
     )
 
 

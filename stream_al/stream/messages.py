@@ -49,9 +49,11 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
+from stream_al.drift.forwarded import DriftSummary, ForwardedAlarm
 from stream_al.embed.precision import (
     PRECISIONS,
     Precision,
@@ -360,6 +362,64 @@ class DeadLetter(Message):
 
 
 # ---- internal records ---------------------------------------------------------------------------
+class DriftSummaryIn(BaseModel):
+    """A scorer's embedding drift test of one record's candidates (``scale.drift_at_scorers``,
+    stream_al/drift/forwarded.py): its latest statistic (None: not tested yet), the alarms it
+    raised [candidate index, statistic, threshold] and, with an alarm, the region: the
+    reference and recent windows as float32 rows of ``rows_dim`` (base64) and the bandwidth."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    score: float | None = Field(None, allow_inf_nan=False)
+    alarms: list[tuple[Annotated[int, Field(ge=0, le=MAX_COUNT)],
+                       Annotated[float, Field(allow_inf_nan=False)],
+                       Annotated[float, Field(allow_inf_nan=False)]]] = Field(default_factory=list)
+    reference: str = ""
+    recent: str = ""
+    rows_dim: int = Field(0, ge=0, le=65_536)
+    sigma2: float = Field(1.0, gt=0, allow_inf_nan=False)
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler: Any) -> dict[str, Any]:
+        """Only what differs from the defaults: most records carry just their statistic."""
+        fields = type(self).model_fields
+        return {k: v for k, v in handler(self).items()
+                if v != fields[k].get_default(call_default_factory=True)}
+
+    @model_validator(mode="after")
+    def _whole_rows(self) -> DriftSummaryIn:
+        if bool(self.reference) != bool(self.recent):
+            raise ValueError("a drift region needs both its reference and its recent rows")
+        row = 4 * self.rows_dim
+        if self.reference and (not row or _decoded_length(self.reference) % row
+                               or _decoded_length(self.recent) % row):
+            raise ValueError(f"drift region rows are not float32 rows of {self.rows_dim}")
+        return self
+
+    @classmethod
+    def of(cls, summary: DriftSummary) -> DriftSummaryIn:
+        region = summary.region
+        reference, recent, sigma2 = region if region is not None else (None, None, 1.0)
+        return cls(
+            score=None if math.isnan(summary.score) else summary.score,
+            alarms=[(a.index, a.score, a.threshold) for a in summary.alarms],
+            reference="" if reference is None else _b64_rows(reference),
+            recent="" if recent is None else _b64_rows(recent),
+            rows_dim=0 if reference is None else int(reference.shape[1]), sigma2=sigma2)
+
+    def summary(self) -> DriftSummary:
+        def rows(field: str) -> np.ndarray | None:
+            return (np.frombuffer(base64.b64decode(field), dtype="<f4").reshape(-1, self.rows_dim)
+                    .astype(np.float32) if field else None)
+        return DriftSummary(math.nan if self.score is None else self.score,
+                            tuple(ForwardedAlarm(*a) for a in self.alarms),
+                            rows(self.reference), rows(self.recent), self.sigma2)
+
+
+def _b64_rows(X: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(X, dtype="<f4").tobytes()).decode("ascii")
+
+
 class ScoredBatchRecord(Message):
     """Texts embedded and scored by one scorer (topic ``control``): every text of its batch,
     or with ``scale.preselect`` only the candidates (``weights``: stream texts each stands for;
@@ -392,6 +452,9 @@ class ScoredBatchRecord(Message):
                                  "each stands for (empty: every text of the batch is here)")
     spans: list[tuple[int, int, int, int]] = Field(default_factory=list, description=(
         "candidates: [partition, first offset, last offset, count] of every text the scorer saw"))
+    drift: DriftSummaryIn | None = Field(None, description="scale.drift_at_scorers: the "
+                                         "scorer's drift test of these candidates (absent: "
+                                         "none)")
     _deflate: bool = PrivateAttr(False)
     """:meth:`to_bytes` deflates the envelope's metadata (``envelope="deflated"``)."""
 
@@ -424,6 +487,8 @@ class ScoredBatchRecord(Message):
             raise ValueError(f"costs must be finite, >= 0 and <= {MAX_COST}")
         if not all(0 <= o <= MAX_COUNT for o in self.offsets):  # 2**62: every text a redelivery
             raise ValueError(f"texts offsets must be in [0, {MAX_COUNT}]")
+        if self.drift is not None and any(i >= n for i, _, _ in self.drift.alarms):
+            raise ValueError(f"drift alarms must name one of the {n} candidates")
         return self
 
     @classmethod
@@ -443,6 +508,7 @@ class ScoredBatchRecord(Message):
         weights: Sequence[float] | None = None,
         spans: Sequence[tuple[int, int, int, int]] = (),
         envelope: Envelope = "json",
+        drift: DriftSummary | None = None,
     ) -> ScoredBatchRecord:
         """``sources``: (partition, offset) of each item on the texts topic. Below float32
         ``precision``, scores are rounded to 5 decimals too (the compact record).
@@ -471,6 +537,7 @@ class ScoredBatchRecord(Message):
             offsets=[o for _, o in sources],
             weights=[] if weights is None else np.round(np.asarray(weights), 3).tolist(),
             spans=[tuple(s) for s in spans],
+            drift=None if drift is None else DriftSummaryIn.of(drift),
         )
         record._deflate = envelope == "deflated"
         return record
@@ -486,9 +553,10 @@ class ScoredBatchRecord(Message):
         return isinstance(self.embeddings, bytes)
 
     def to_bytes(self) -> bytes:
+        absent = set() if self.drift is not None else {"drift"}  # records as before it
         if not self.binary:
-            return orjson.dumps(self.model_dump(mode="json"))
-        return envelope_of(self.model_dump(mode="json", exclude={"embeddings", "scales"}),
+            return orjson.dumps(self.model_dump(mode="json", exclude=absent))
+        return envelope_of(self.model_dump(mode="json", exclude={"embeddings", "scales", *absent}),
                            _raw(self.embeddings) + _raw(self.scales), deflate=self._deflate)
 
 

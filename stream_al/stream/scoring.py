@@ -192,7 +192,7 @@ class ScoringShell:
             list(zip(scored.partitions, scored.offsets, strict=True)),
             precision=self.precision, weights=scored.weights,
             spans=[(s.partition, s.first, s.last, s.count) for s in scored.spans],
-            envelope=self.envelope,
+            envelope=self.envelope, drift=scored.drift,
         )
         scored = time.perf_counter()
         await self.publisher.control(record.batch_id, record)

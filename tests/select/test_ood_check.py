@@ -93,7 +93,8 @@ def test_the_setting_refuses_what_it_cannot_honour_and_names_the_fix(overrides, 
         Settings.load(**overrides)
 
 
-def _news_then_banking(at_scorers: bool, lag: int = 0) -> tuple[DriftScenario, object]:
+def _news_then_banking(at_scorers: bool, lag: int = 0, scorers: int = 1,
+                       ) -> tuple[DriftScenario, object]:
     """300 news texts (about 30 labelled), then 300 banking queries: through the loop with 4
     partitions pre-selecting. As in tests/stream/test_governance_kafka.py, every flag counts
     (``burst_confidence`` 0): on static vectors few banking queries are flagged."""
@@ -104,7 +105,7 @@ def _news_then_banking(at_scorers: bool, lag: int = 0) -> tuple[DriftScenario, o
     s = Settings.load(budget={"fraction": 0.1}, drift={"response_items": 0},
                       ood={"min_labels": 20, "max_share": 0.3, "cap_window_items": 300,
                            "burst_confidence": 0.0},
-                      simulation={"partitions": 4, "reference_lag": lag},
+                      simulation={"partitions": 4, "reference_lag": lag, "scorers": scorers},
                       scale={"preselect": True, "ood_at_scorers": at_scorers})
     scenario = DriftScenario(news_labels + bank_labels, X, s, stream,
                              texts=news_texts + bank_texts)
@@ -192,3 +193,15 @@ def test_rows_go_out_with_their_numbers_and_a_rebuild_sends_its_whole_ring_again
     assert numbers.tolist() == [3, 4, 5, 6] and rows.tolist() == (np.eye(4) * 2).tolist()
     rebuilt.add_many(np.ones((1, 4), dtype=np.float32))
     assert rebuilt.take_many()[0].tolist() == [3]  # number 7 goes on: slot 7 mod 4
+
+
+def test_four_scorers_each_take_every_row_and_calibrate_on_their_own_candidates():
+    _, replay = _news_then_banking(True, scorers=4)
+    detectors = [f.ood.detector for f in replay.scorers]
+    assert len({id(d) for d in detectors}) == 4
+    assert len({d.n_labelled for d in detectors}) == 1  # every row reaches every scorer
+    samples = [d.reference.distances[np.isfinite(d.reference.distances)] for d in detectors]
+    assert all(len(x) for x in samples)  # each measured candidates of its own partition ...
+    assert len({x.tobytes() for x in samples}) == 4  # ... and only those
+    ood = [p for p in replay.out.purchases if p.reason == OOD_REASON]
+    assert ood and all(int(p.item_id) >= 300 for p in ood)  # banking queries only
