@@ -360,6 +360,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def add_setting_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--selection KEY=VALUE`` and ``--learner KEY=VALUE``: a variant of stream-al's
+    settings for every run of a script (see :func:`apply_settings`)."""
+    parser.add_argument("--selection", action="append", default=[], metavar="KEY=VALUE",
+                        help="a selection setting for every run (repeatable), named in the rows")
+    parser.add_argument("--learner", action="append", default=[], metavar="KEY=VALUE",
+                        help="a learner setting for every run (repeatable), named in the rows")
+
+
+def apply_settings(selection: Sequence[str], learner: Sequence[str]) -> str:
+    """Set each ``KEY=VALUE`` as ``STREAM_AL_SELECTION__KEY`` / ``STREAM_AL_LEARNER__KEY`` for
+    this process and the workers it starts (``Settings.load`` reads them); the variant's name.
+
+    >>> import os
+    >>> apply_settings(["explore=0.2"], ["cv_rule=nll"]), os.environ.pop("STREAM_AL_LEARNER__CV_RULE")
+    ('explore=0.2,learner.cv_rule=nll', 'nll')
+    >>> _ = os.environ.pop("STREAM_AL_SELECTION__EXPLORE")
+    """
+    import os
+
+    for part, given in (("SELECTION", selection), ("LEARNER", learner)):
+        for kv in given:
+            key, sep, value = kv.partition("=")
+            if not sep or not key:
+                raise ValueError(f"a setting is KEY=VALUE (e.g. cv_rule=nll), got {kv!r}")
+            os.environ[f"STREAM_AL_{part}__{key.upper()}"] = value
+    return ",".join([*selection, *(f"learner.{kv}" for kv in learner)])
+
+
 def set_up_process(module: str, argv: Sequence[str] | None) -> None:
     """A suite script's process: from the command line (``argv`` None), run again with the
     BLAS kernels pinned, so that stored rows reproduce; BLAS single-threaded."""

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics as st
 import sys
 from collections.abc import Sequence
@@ -41,10 +40,21 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.suite import SETS, Config, budget_fraction, load_set, set_up_process, stream_al_runs
+from benchmarks.suite import (
+    SETS,
+    Config,
+    add_setting_arguments,
+    apply_settings,
+    budget_fraction,
+    load_set,
+    set_up_process,
+    stream_al_runs,
+)
 from benchmarks.suite_report import paired
 
 METHODS = ("random", "default")
+Runs = dict[tuple[str, str, float, int], dict]
+"""(embedder, set, budget, seed) -> one method's run: ``acc``, ``auc``, ``f1``."""
 
 
 def run(name: str, seed: int, config: Config, budget: float,
@@ -105,7 +115,7 @@ def report(rows: Sequence[dict], before: dict) -> list[str]:
     return lines
 
 
-def variant_rows(path: Path, method: str = "default") -> dict[tuple[str, str, float, int], dict]:
+def variant_rows(path: Path, method: str = "default") -> Runs:
     """(embedder, set, budget, seed) -> ``method``'s run in a file of this script's lines."""
     rows = [orjson.loads(line) for line in path.read_text().splitlines() if line]
     return {(r.get("embedder", "minilm"), r["set"], float(r["budget"]), r["seed"]):
@@ -118,26 +128,33 @@ def _budget_name(budget: float) -> str:
 
 def variants_report(base: Path, other: Path, randoms: Path | None = None,
                     method: str = "default") -> list[str]:
-    """Per embedder, set and budget, over the seeds both files have: ``method``'s accuracy in
-    ``base`` → ``other``, the paired difference (mean ± std, points), its standard error, the
-    seeds ``other`` is ahead / behind, the AUC's and macro-F1's paired differences, and (from
-    ``randoms``, else ``base``) ``other`` − random; then the mean over the cells."""
-    old, new = variant_rows(base, method), variant_rows(other, method)
-    rand = {(r.get("embedder", "minilm"), r["set"], float(r["budget"]), r["seed"]):
-            r["runs"]["random"] for path in {randoms or base, base}
-            for r in (orjson.loads(line) for line in path.read_text().splitlines() if line)
-            if "random" in r["runs"]}
+    """:func:`variants_table` of two files of this script's lines (random's runs from
+    ``randoms``, else ``base``)."""
+    rand: Runs = {}
+    for path in {randoms or base, base}:
+        rand.update(variant_rows(path, "random"))
+    return variants_table(variant_rows(base, method), variant_rows(other, method), rand, rand,
+                          method)
+
+
+def variants_table(old: Runs, new: Runs, rand_old: Runs, rand_new: Runs,
+                   method: str = "default") -> list[str]:
+    """Per embedder, set and budget, over the seeds both have: ``method``'s accuracy in
+    ``old`` → ``new``, the paired difference (mean ± std, points), its standard error, the
+    seeds ``new`` is ahead / behind, the AUC's and macro-F1's paired differences, and
+    ``old`` − random and ``new`` − random (random's runs beside each); then the mean over the
+    cells."""
     lines = [f"| embedder | set | budget | seeds | {method} base → variant | Δ acc (pts) | s.e. "
-             "| ahead / behind | Δ AUC (pts) | Δ macro-F1 (pts) | variant − random (pts) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| ahead / behind | Δ AUC (pts) | Δ macro-F1 (pts) | base − random (pts) "
+             "| variant − random (pts) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     cells = sorted({k[:3] for k in new if k in old})
     means = []
     for cell in cells:
         seeds = sorted(k[3] for k in new if k[:3] == cell and k in old)
         pairs = [(old[cell + (s,)], new[cell + (s,)]) for s in seeds]
         d = {m: [100 * (b[m] - a[m]) for a, b in pairs] for m in ("acc", "auc", "f1")}
-        gap = [100 * (new[cell + (s,)]["acc"] - rand[cell + (s,)]["acc"]) for s in seeds
-               if cell + (s,) in rand]
+        gaps = [_gap(runs, rand, cell, seeds) for runs, rand in ((old, rand_old), (new, rand_new))]
         se = st.stdev(d["acc"]) / math.sqrt(len(seeds)) if len(seeds) > 1 else float("nan")
         means.append(st.mean(d["acc"]))
         lines.append(
@@ -145,12 +162,18 @@ def variants_report(base: Path, other: Path, randoms: Path | None = None,
             f"| {st.mean(a['acc'] for a, _ in pairs):.3f} → {st.mean(b['acc'] for _, b in pairs):.3f} "
             f"| {paired(d['acc'])} | {se:.1f} | {sum(x > 0 for x in d['acc'])} / "
             f"{sum(x < 0 for x in d['acc'])} | {paired(d['auc'])} | {paired(d['f1'])} "
-            f"| {paired(gap) if gap else '–'} |")
+            f"| {' | '.join(paired(g) if g else '–' for g in gaps)} |")
     if means:
         lines.append(f"\nmean Δ accuracy over the {len(means)} cells: {st.mean(means):+.2f} pts; "
                      f"cells ahead / behind: {sum(m > 0 for m in means)} / "
                      f"{sum(m < 0 for m in means)}")
     return lines
+
+
+def _gap(runs: Runs, rand: Runs, cell: tuple, seeds: Sequence[int]) -> list[float]:
+    """``runs`` − random in accuracy (points), per seed that random ran."""
+    return [100 * (runs[cell + (s,)]["acc"] - rand[cell + (s,)]["acc"]) for s in seeds
+            if cell + (s,) in rand]
 
 
 def _task(args: tuple) -> dict:
@@ -170,10 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="print the comparison of this file and stop")
     parser.add_argument("--before", type=Path, help="--report: the suite's results.json")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--selection", action="append", default=[], metavar="KEY=VALUE",
-                        help="a selection setting for every run (repeatable), named in the rows")
-    parser.add_argument("--learner", action="append", default=[], metavar="KEY=VALUE",
-                        help="a learner setting for every run (repeatable), named in the rows")
+    add_setting_arguments(parser)
     parser.add_argument("--jobs", type=int, default=1, help="processes (one task: set, seed, "
                         "budget)")
     parser.add_argument("--variants", type=Path, nargs=2, metavar=("BASE", "OTHER"),
@@ -191,10 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     config = (Config(embedder=args.embedder, max_rows=2000, test_size=500) if args.quick
               else Config(embedder=args.embedder))
-    for part, given in (("SELECTION", args.selection), ("LEARNER", args.learner)):
-        for key, value in (kv.split("=", 1) for kv in given):
-            os.environ[f"STREAM_AL_{part}__{key.upper()}"] = value
-    variant = ",".join(args.selection + [f"learner.{kv}" for kv in args.learner])
+    variant = apply_settings(args.selection, args.learner)
     tasks = [(name, seed, config, budget, tuple(args.methods), variant) for name in args.sets
              for seed in range(args.first_seed, args.seeds) for budget in args.budgets]
     args.out.parent.mkdir(parents=True, exist_ok=True)

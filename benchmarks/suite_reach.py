@@ -19,6 +19,16 @@ default − random paired by seed, and each seed's labels to 90%::
 ``--report`` reads the ``results.json`` the run writes (also gzipped), several at once (the
 runs of one set and seed are joined: a peers-only run beside a default-and-random one), and
 the JSON lines of this script's first version (``results/issue14_reach_minilm_5pct.jsonl``).
+
+A variant of stream-al's settings (``--selection KEY=VALUE``, ``--learner KEY=VALUE``, as in
+``suite_pairs``; named in the file's ``meta``) is compared with a run of the unchanged code,
+paired by seed, by ``--report VARIANT... --against BASE...`` (random's runs beside each: the
+variant's own if it ran them, else the base's)::
+
+    python -m benchmarks.suite_reach --sets sst2 mr --methods default --learner cv_rule=nll \
+        --out runs/reach-nll
+    python -m benchmarks.suite_reach --report runs/reach-nll/results.json \
+        --against runs/reach/results.json
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import argparse
 import gzip
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import orjson
@@ -36,12 +47,15 @@ from benchmarks.suite import (
     SETS,
     STRATEGIES,
     Config,
+    add_setting_arguments,
+    apply_settings,
     earlier,
     load_set,
     run_all,
     set_up_process,
     tasks_for,
 )
+from benchmarks.suite_pairs import Runs, variants_table
 from benchmarks.suite_report import REACH, Table, budget_name, headline, paired, spread, targets
 
 
@@ -181,6 +195,29 @@ def report(tasks: Iterable[dict]) -> list[str]:
     return [*headline(table), "", *reach_table(table), "", *lines, tally(lines), *gaps]
 
 
+def stream_al_rows(tasks: Iterable[dict], method: str, embedder: str = "minilm") -> Runs:
+    """(embedder, set, budget, seed) -> ``method``'s run (stream-al's own) in ``tasks``, in
+    :func:`benchmarks.suite_pairs.variants_table`'s terms.
+
+    >>> run = {"method": "default", "kind": "stream-al", "budget": 0.05, "final_accuracy": 0.8,
+    ...        "auc": 0.7, "macro_f1": 0.79}
+    >>> stream_al_rows([{"set_name": "mr", "seed": 3, "runs": [run]}], "default")
+    {('minilm', 'mr', 0.05, 3): {'acc': 0.8, 'auc': 0.7, 'f1': 0.79}}
+    """
+    return {(embedder, t["set_name"], float(r["budget"]), t["seed"]):
+            {"acc": r["final_accuracy"], "auc": r["auc"], "f1": r["macro_f1"]}
+            for t in tasks if not t.get("minority_only") for r in t["runs"]
+            if r["kind"] == "stream-al" and r["method"] == method}
+
+
+def against(variant: list[dict], base: list[dict]) -> list[str]:
+    """The default's runs of ``variant`` against ``base``'s, paired by seed; random's runs of
+    each (``base``'s where ``variant`` has none)."""
+    rand_base = stream_al_rows(base, "random")
+    return variants_table(stream_al_rows(base, "default"), stream_al_rows(variant, "default"),
+                          rand_base, {**rand_base, **stream_al_rows(variant, "random")})
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
@@ -197,6 +234,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="directory of results.json; the tasks it holds are kept (resumed)")
     parser.add_argument("--report", type=Path, nargs="+",
                         help="print the tables and targets of these files and stop")
+    parser.add_argument("--against", type=Path, nargs="+",
+                        help="--report: compare its default's runs with these files' instead")
+    add_setting_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -204,8 +244,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_up_process("benchmarks.suite_reach", argv)
     args = parse_args(argv)
     if args.report:
-        print("\n".join(report(joined(t for path in args.report for t in read_tasks(path)))))
+        tasks = joined(t for path in args.report for t in read_tasks(path))
+        if args.against:
+            base = joined(t for path in args.against for t in read_tasks(path))
+            print("\n".join(against(tasks, base)))
+            return 0
+        print("\n".join(report(tasks)))
         return 0
+    variant = apply_settings(args.selection, args.learner)
     config = Config(embedder=args.embedder, budgets=tuple(args.budgets),
                     strategies=tuple(args.methods), peers=tuple(args.peers))
     for name in args.sets:  # embed once here (cached), not in every worker
@@ -215,7 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = args.out / "results.json"
     args.out.mkdir(parents=True, exist_ok=True)
     done = run_all(tasks, args.jobs, path, earlier(path))
-    print("\n".join(report(done)))
+    meta = {"command": "python -m benchmarks.suite_reach " + " ".join(sys.argv[1:] if argv is None
+                                                                       else argv),
+            "variant": variant}
+    path.write_bytes(orjson.dumps({"meta": meta, "tasks": [asdict(r) for r in done]}))
+    if "random" in args.methods:
+        print("\n".join(report([asdict(r) for r in done])))
     return 0
 
 

@@ -89,3 +89,27 @@ def test_the_targets_are_counted_by_mark():
     assert tally(lines).startswith(f"targets: {sum(x.startswith('PASS ') for x in lines)} PASS, "
                                    "1 PASS* ")
     assert tally(["FAIL a", "FAIL b"]).endswith(", 2 FAIL")
+
+
+def test_a_variant_is_paired_by_seed_with_the_base_and_each_with_its_own_random():
+    from benchmarks.suite_reach import against
+
+    base = seeds(default=(0.80, 0.70), random=(0.75, 0.75))
+    variant = [task(k, [run("default", d)]) for k, d in enumerate((0.82, 0.74))]
+    row = next(line for line in against(variant, base) if "| toy |" in line)
+    # +2 and +4 points; default − random before: +5, -5; after (base's random): +7, -1
+    assert "| 0.750 → 0.780 | +3.0 ± 1.4 | 1.0 | 2 / 0 |" in row
+    assert row.endswith("| +0.0 ± 7.1 | +3.0 ± 5.7 |")
+    # a variant that ran random too (a learner setting changes it) is gapped with its own
+    own = [task(k, [run("default", d), run("random", 0.70)]) for k, d in enumerate((0.82, 0.74))]
+    row = next(line for line in against(own, base) if "| toy |" in line)
+    assert row.endswith("| +0.0 ± 7.1 | +8.0 ± 5.7 |")
+
+
+def test_a_setting_of_a_variant_names_its_fix_when_malformed():
+    import pytest
+
+    from benchmarks.suite import apply_settings
+
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        apply_settings(["explore"], [])
