@@ -30,12 +30,14 @@ def run_worker(settings: Settings, strategy: str | None = None, loglevel: str = 
     from stream_al.select.factory import STRATEGIES
     from stream_al.stream.app import build_app
     from stream_al.stream.log_filters import demote_routine_warnings
+    from stream_al.stream.mode_stacks import tolerate_async_generator_links
     from stream_al.stream.topics import ensure_topics
 
     name = strategy or settings.selection.strategy
     if name not in STRATEGIES:  # configuration errors before anything starts
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     demote_routine_warnings()  # before the first Kafka client
+    tolerate_async_generator_links()  # a paused worker must not crash printing its stacks
     embedder = make_embedder(settings.embedder)
     created = ensure_topics(settings.kafka)
     metrics = Metrics()
