@@ -117,7 +117,9 @@ def gap_table(table: Table, budget: float, stages: Sequence[float] = STAGES) -> 
 
 
 def _per_seed(values: Sequence[int | None]) -> str:
-    """>>> _per_seed([40, None, 382])
+    """Labels per seed, ``n/r`` where a seed never reached the mark.
+
+    >>> _per_seed([40, None, 382])
     '40, n/r, 382'
     """
     return ", ".join("n/r" if v is None else str(v) for v in values)

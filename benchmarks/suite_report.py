@@ -153,7 +153,9 @@ def headline(table: Table) -> list[str]:
 
 
 def _peer_cells(peer: str, peer_acc: float, default: float) -> str:
-    """>>> _peer_cells("-", float("nan"), 0.8)
+    """The best peer's name and accuracy, and the default's lead over it (dashes: no peer).
+
+    >>> _peer_cells("-", float("nan"), 0.8)
     '– | –'
     """
     if peer == "-":
