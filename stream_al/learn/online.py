@@ -41,6 +41,9 @@ class OnlineLearner:
 
     def __init__(self, dim: int, settings: LearnerSettings | None = None) -> None:
         s = settings or LearnerSettings()
+        if s.served_rule is not None and s.l2 is not None:
+            raise ValueError(f"learner.served_rule={s.served_rule} chooses from the l2 search, "
+                             f"which learner.l2={s.l2} turns off: unset one of them")
         self.settings = s
         self.dim = dim
         self.version = 0

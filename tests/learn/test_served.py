@@ -69,3 +69,8 @@ def test_on_labels_near_the_boundary_the_served_penalty_is_no_weaker(real_slice,
 def test_a_bad_served_rule_names_the_fix():
     with pytest.raises(ValueError, match="served rule must be one of best"):
         L2Search(served_rule="logloss")
+
+
+def test_a_served_rule_with_a_fixed_l2_names_the_fix():
+    with pytest.raises(ValueError, match="unset one of them"):
+        OnlineLearner(2, LearnerSettings(l2=1.0, served_rule="nll"))
