@@ -23,7 +23,8 @@ the JSON lines of this script's first version (``results/issue14_reach_minilm_5p
 A variant of stream-al's settings (``--selection KEY=VALUE``, ``--learner KEY=VALUE``, as in
 ``suite_pairs``; named in the file's ``meta``) is compared with a run of the unchanged code,
 paired by seed, by ``--report VARIANT... --against BASE...`` (random's runs beside each: the
-variant's own if it ran them, else the base's)::
+variant's own if it ran them, else the base's; and random's own table when the variant ran
+random, as a learner setting moves its runs too)::
 
     python -m benchmarks.suite_reach --sets sst2 mr --methods default --learner cv_rule=nll \
         --out runs/reach-nll
@@ -214,10 +215,14 @@ def stream_al_rows(tasks: Iterable[dict], method: str, embedder: str = "minilm")
 
 def against(variant: list[dict], base: list[dict]) -> list[str]:
     """The default's runs of ``variant`` against ``base``'s, paired by seed; random's runs of
-    each (``base``'s where ``variant`` has none)."""
-    rand_base = stream_al_rows(base, "random")
-    return variants_table(stream_al_rows(base, "default"), stream_al_rows(variant, "default"),
-                          rand_base, {**rand_base, **stream_al_rows(variant, "random")})
+    each (``base``'s where ``variant`` has none); then random's own table if ``variant`` ran
+    it (a learner setting moves random's runs too)."""
+    rand_base, rand_variant = stream_al_rows(base, "random"), stream_al_rows(variant, "random")
+    lines = variants_table(stream_al_rows(base, "default"), stream_al_rows(variant, "default"),
+                           rand_base, {**rand_base, **rand_variant})
+    if rand_variant:
+        lines += ["", *variants_table(rand_base, rand_variant, {}, {}, method="random")]
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

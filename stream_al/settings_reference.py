@@ -73,6 +73,8 @@ def _type_name(kind: Any) -> str:
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin is typing.Annotated:
         return _type_name(args[0])
+    if origin is typing.Literal:  # a choice inside a union (a rule or None)
+        return " | ".join(str(a) for a in args)
     if origin in (typing.Union, types.UnionType):
         return " | ".join(_type_name(a) for a in args)
     if origin is not None:

@@ -2,6 +2,14 @@
 
 The main model ranks uncertainty; the committee (online bagging, Oza & Russell 2001: each member
 sees each label Poisson(1) times) measures disagreement. Every update bumps :attr:`version`.
+
+With ``learner.served_rule`` set, a third kind of model is fitted on the same labels: the
+*served* head, whose ``l2`` is chosen from the same search folds by that rule (``nll``: the
+lowest held-out log-loss) while the main model keeps ``cv_rule``'s choice. The main model and
+the committee select; :meth:`OnlineLearner.served_snapshot` is what predicts (what the
+simulator measures; publishing it on ``models`` is not wired yet). On labels bought near the
+boundary the best-accuracy search picks a penalty 100-300x weaker than the log-loss does; that
+model selects well and predicts worse (benchmarks/README.md, issue 14, "a served model").
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ class OnlineLearner:
 
     def __init__(self, dim: int, settings: LearnerSettings | None = None) -> None:
         s = settings or LearnerSettings()
+        if s.served_rule is not None and s.l2 is not None:
+            raise ValueError(f"learner.served_rule={s.served_rule} chooses from the l2 search, "
+                             f"which learner.l2={s.l2} turns off: unset one of them")
         self.settings = s
         self.dim = dim
         self.version = 0
@@ -41,7 +52,7 @@ class OnlineLearner:
         search = None if s.l2 is not None else L2Search(
             folds=s.cv_folds, rows=s.cv_rows, growth=s.cv_growth, min_labels=s.cv_min_labels,
             prior=s.l2_prior, seed=s.seed, rule=s.cv_rule,
-            repeats=s.cv_repeats)
+            repeats=s.cv_repeats, served_rule=s.served_rule)
         self.unlabelled = UnlabelledReservoir(dim, s.unlabelled_memory, seed=s.seed)
         """A uniform sample of the stream's embeddings (:meth:`observe_many`)."""
         training = SelfTraining(self.unlabelled, s.pseudo_labels, s.cv_min_labels, s.cv_folds)
@@ -54,7 +65,10 @@ class OnlineLearner:
                           seed=s.seed + 1 + i, bootstrap=True)
             for i in range(s.committee_size)
         ]
-        self._snapshot = ModelSnapshot.empty(dim)
+        self.served = None if search is None or s.served_rule is None else OnlineSoftmax(
+            dim, None, s.max_iter, self.replay, seed=s.seed, served_by=search)
+        """The model that predicts, when its penalty has a rule of its own (else the main)."""
+        self._snapshot = self._served_snapshot = ModelSnapshot.empty(dim)
         self.temperature = 1.0
         self.unfitted = 0
         """Rows learned with ``fit=False`` that no model has been fitted on yet."""
@@ -96,7 +110,7 @@ class OnlineLearner:
         if not len(labels):
             return self.version
         slots = self.replay.add_many(X, labels)
-        for model in (self.main, *self.committee):
+        for model in self._models():
             model.weigh(slots)
         self.unfitted += len(labels)
         if fit:
@@ -111,10 +125,18 @@ class OnlineLearner:
         for member in self.committee:
             member.l2 = self.main.l2
             member.refit()
+        if self.served is not None:
+            self.served.refit()
         self.unfitted = 0
         self.version += 1
         self._snapshot = self._take_snapshot()
+        self._served_snapshot = self._snapshot if self.served is None else replace(
+            self._snapshot, weights=self.served.W.astype(np.float32),
+            bias=self.served.b.astype(np.float32))
         return True
+
+    def _models(self) -> list[OnlineSoftmax]:
+        return [self.main, *self.committee, *([self.served] if self.served else [])]
 
     def predict_proba_many(self, X: np.ndarray) -> np.ndarray:
         return self._snapshot.predict_proba_many(X)
@@ -123,9 +145,16 @@ class OnlineLearner:
         """Calibrate future snapshots; the current one is replaced, the version is unchanged."""
         self.temperature = float(temperature)
         self._snapshot = self._snapshot.with_temperature(self.temperature)
+        self._served_snapshot = self._served_snapshot.with_temperature(self.temperature)
 
     def snapshot(self) -> ModelSnapshot:
+        """The selecting model (main and committee): what scorers rank with."""
         return self._snapshot
+
+    def served_snapshot(self) -> ModelSnapshot:
+        """The model that predicts: the served head's weights (``learner.served_rule``) with
+        the main's committee and version; without a served rule, :meth:`snapshot`."""
+        return self._served_snapshot
 
     def reset_to(self, snapshot: ModelSnapshot, X: np.ndarray, labels: Sequence[str],
                  version: int) -> None:
@@ -142,10 +171,13 @@ class OnlineLearner:
         slots = self.replay.reset(snapshot.classes, X, labels)
         for member, (W, b) in zip(members, pairs, strict=True):
             member.restart(W, b, slots)
+        if self.served is not None:  # until its next refit, the served head is the main's
+            self.served.restart(snapshot.weights, snapshot.bias, slots)
         self.unfitted = 0
         self.version = version
         self.temperature = float(snapshot.temperature)
-        self._snapshot = replace(snapshot, version=version, created_at=time.time())
+        self._snapshot = self._served_snapshot = replace(snapshot, version=version,
+                                                         created_at=time.time())
 
     def _take_snapshot(self) -> ModelSnapshot:
         f32 = np.float32

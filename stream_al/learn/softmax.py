@@ -42,20 +42,25 @@ class OnlineSoftmax:
         bootstrap: bool = False,
         search: L2Search | None = None,
         self_training: SelfTraining | None = None,
+        served_by: L2Search | None = None,
     ) -> None:
         """``memory``: the capacity of a replay memory of its own, or a :class:`ReplayMemory`
         shared with other models (whose owner stores rows in it and calls :meth:`learned`).
         ``l2``: the penalty on the summed loss (``1/C``); ``None``: chosen by ``search``
         (default: an :class:`L2Search` with this seed) before refits. ``self_training``: each
-        refit also learns the pseudo-labels it gives (none: the labels only)."""
+        refit also learns the pseudo-labels it gives (none: the labels only). ``served_by``: no
+        search of its own; each refit takes that search's ``served_l2`` (the model that is
+        served beside the one that selects, stream_al/learn/online.py)."""
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
         self.replay = memory if isinstance(memory, ReplayMemory) else ReplayMemory(dim, memory, seed)
         if self.replay.dim != dim:
             raise ValueError(f"a replay memory of dim {self.replay.dim} for a model of dim {dim}")
         self.dim = dim
-        self.search = (search or L2Search(seed=seed)) if l2 is None else None
-        self.l2 = self.search.l2 if self.search else float(l2)
+        self.served_by = served_by
+        self.search = (search or L2Search(seed=seed)) if l2 is None and not served_by else None
+        self.l2 = (served_by.served_l2 if served_by else
+                   self.search.l2 if self.search else float(l2))
         self.max_iter = max_iter
         self.bootstrap = bootstrap
         self.self_training = self_training
@@ -132,6 +137,8 @@ class OnlineSoftmax:
         X, y = self.replay.X, self.replay.y
         if self.search is not None and self.search.due(n, k):
             self.l2 = self.search.choose(X, y, k, self.W, self.b)
+        elif self.served_by is not None:
+            self.l2 = self.served_by.served_l2
         w = self._w[:n]
         if self.self_training is not None:  # labelled by the model before this refit
             Xp, yp = self.self_training.pseudo_labels(self.W, self.b, y, k)
@@ -140,7 +147,7 @@ class OnlineSoftmax:
                 w = np.concatenate([w, np.ones(len(yp))])
         W0, b0 = self.W, self.b
         self.W, self.b = fit_softmax(X, y, k, w, self.l2, W0, b0, self.max_iter)
-        if self.search is not None:
+        if self.search is not None or self.served_by is not None:
             self._not_underfitted(n, X, y, k, w, W0, b0)
 
     def _not_underfitted(self, n: int, X: np.ndarray, y: np.ndarray, k: int, w: np.ndarray,
@@ -152,16 +159,20 @@ class OnlineSoftmax:
         makes it predict that class everywhere (AG News/MiniLM at full size, 1%, seed 4: the
         first search, on 5 labels of each of 4 classes, chose l2=100, ``|W|`` 0.05, and the
         model predicted one class for the next 9 labels, accuracy 0.236; benchmarks/README.md,
-        issue 14, "models of the intercepts")."""
-        assert self.search is not None
+        issue 14, "models of the intercepts"). A served model (``served_by``) takes the same
+        guard at each refit, from the search's served choice."""
+        search = self.search or self.served_by
+        assert search is not None
         counts = np.bincount(y[:n], minlength=k)
-        needed = counts >= self.search.folds
-        weaker = [v for v in self.search.grid if v < self.l2]
+        needed = counts >= search.folds
+        weaker = [v for v in search.grid if v < self.l2]
         while weaker:
             predicted = np.bincount(self._scores(X[:n]).argmax(axis=1), minlength=k) > 0
             if (predicted | ~needed).all():
                 return
-            self.l2 = self.search.l2 = weaker.pop(0)
+            self.l2 = weaker.pop(0)
+            if self.search is not None:
+                self.search.l2 = self.l2
             self.W, self.b = fit_softmax(X, y, k, w, self.l2, W0, b0, self.max_iter)
 
     def _scores(self, X: np.ndarray) -> np.ndarray:

@@ -136,7 +136,7 @@ class Simulation:
             "max_iter": max(300, s.max_iter), "committee_size": 2}))  # the committee: no vote here
         idx = self.split.stream
         learner.learn_many(self.X[idx], list(self.y[idx]))
-        pred = learner.snapshot().predict_many(self.X[self.split.test])
+        pred = learner.served_snapshot().predict_many(self.X[self.split.test])
         return float(accuracy_score(self.y[self.split.test], pred))
 
     def run(self, strategy: str, progress: Callable[[int], None] | None = None,
@@ -156,14 +156,14 @@ class Simulation:
             if (pacer := replay.c.governance.pacer) is not None:
                 result.pace.append((position, pacer.rate))
             while next_cp < len(self.checkpoints) and position >= self.checkpoints[next_cp]:
-                acc, f1 = evaluate(replay.c.learner.snapshot(), test_X, test_y)
+                acc, f1 = evaluate(replay.c.learner.served_snapshot(), test_X, test_y)
                 result.curve.append(CurvePoint(position, replay.out.labels_used, acc, f1))
                 next_cp += 1
             if progress:
                 progress(len(rows))
         replay.finish()  # what the budget still allows, and every label owed
-        snapshot = replay.c.learner.snapshot()
-        acc, f1 = evaluate(snapshot, test_X, test_y)
+        snapshot = replay.c.learner.served_snapshot()  # what predicts (the selecting model
+        acc, f1 = evaluate(snapshot, test_X, test_y)  # unless learner.served_rule is set)
         result.labels_used = replay.out.labels_used
         result.gains = replay.out.gains
         result.bought = [p.item_id for p in replay.out.purchases]

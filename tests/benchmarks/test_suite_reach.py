@@ -102,8 +102,12 @@ def test_a_variant_is_paired_by_seed_with_the_base_and_each_with_its_own_random(
     assert row.endswith("| +0.0 ± 7.1 | +3.0 ± 5.7 |")
     # a variant that ran random too (a learner setting changes it) is gapped with its own
     own = [task(k, [run("default", d), run("random", 0.70)]) for k, d in enumerate((0.82, 0.74))]
-    row = next(line for line in against(own, base) if "| toy |" in line)
+    lines = against(own, base)
+    row = next(line for line in lines if "| toy |" in line)
     assert row.endswith("| +0.0 ± 7.1 | +8.0 ± 5.7 |")
+    # ... and random's own runs compared with the base's, in a table of their own
+    at = next(i for i, line in enumerate(lines) if "random base → variant" in line)
+    assert "| 0.750 → 0.700 | -5.0 ± 0.0 | 0.0 | 0 / 2 |" in lines[at + 2]
 
 
 def test_a_setting_of_a_variant_names_its_fix_when_malformed():

@@ -9,6 +9,7 @@ from stream_al.config import Settings
 from stream_al.dataset import LabeledTexts
 from stream_al.embed import make_embedder
 from stream_al.simulate import Simulation
+from stream_al.simulate.simulator import evaluate
 from tests.data import rows
 
 
@@ -21,13 +22,13 @@ def ag_news():
     return LabeledTexts(texts, labels), X
 
 
-def simulation(ag_news, **sim):
+def simulation(ag_news, learner=None, **sim):
     data, X = ag_news
     settings = Settings.load(
         budget={"fraction": 0.05},
         simulation={"test_size": 300, "label_delay": 20, "checkpoints": 5, **sim},
         selection={"batch_interval": 100},
-        learner={"committee_size": 2, "max_iter": 30},
+        learner={"committee_size": 2, "max_iter": 30, **(learner or {})},
     )
     return Simulation(data, X, settings)
 
@@ -52,6 +53,16 @@ def test_the_same_seed_gives_the_same_result(ag_news):
     a = simulation(ag_news).run("default")
     b = simulation(ag_news).run("default")
     assert a.summary() == b.summary()
+
+
+def test_a_served_rule_buys_the_same_labels_and_measures_the_served_head(ag_news):
+    off = simulation(ag_news).run("default")
+    sim = simulation(ag_news, learner={"served_rule": "nll"})
+    on = sim.run("default")
+    assert on.bought == off.bought  # the selecting model is the same
+    served = sim.last_replay.c.learner.served_snapshot()
+    test = sim.split.test
+    assert on.final_accuracy == evaluate(served, sim.X[test], list(sim.y[test]))[0]
 
 
 def test_a_different_seed_gives_a_different_split(ag_news):
