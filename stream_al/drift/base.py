@@ -29,6 +29,28 @@ class DriftAlarm:
     position: int
 
 
+class StreamSample:
+    """Which stream items the stream's detectors read (``drift.sample``): each one with
+    probability ``fraction``, from a generator seeded ``[seed, 1]``. The coordinator's monitor
+    and a scorer's drift test (``scale.drift_at_scorers``) draw alike, so one scorer reads
+    exactly what the coordinator's test would have read."""
+
+    def __init__(self, fraction: float, seed: int) -> None:
+        self.fraction = fraction
+        self._rng = np.random.default_rng([seed, 1])
+
+    def rows(self, n: int) -> np.ndarray | None:
+        """The indices read among the next ``n`` items (None: every one, nothing drawn)."""
+        if self.fraction >= 1:
+            return None
+        return np.flatnonzero(self._rng.random(n) < self.fraction)
+
+    @staticmethod
+    def item(rows: np.ndarray | None, i: int) -> int:
+        """The index among all the items of the ``i``-th one read."""
+        return int(i if rows is None else rows[i])
+
+
 class DriftDetector(Protocol):
     """One signal, one test. ``score`` is the latest statistic, for the drift-score gauge."""
 

@@ -41,6 +41,7 @@ import math
 import numpy as np
 from scipy import stats
 
+from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm
 from stream_al.index.products import dot_rows
 
@@ -102,6 +103,13 @@ class EmbeddingDrift:
         self.threshold = math.nan
         self._score = 0.0
 
+    @classmethod
+    def from_settings(cls, s: DriftSettings) -> EmbeddingDrift:
+        """The test ``drift`` settings describe (the coordinator's, and each scorer's with
+        ``scale.drift_at_scorers``: the same seed, so the same projection)."""
+        return cls(s.reference_items, s.window_items, s.check_every, s.kernel, s.alpha,
+                   s.permutations, s.patience, s.seed, s.project)
+
     @property
     def ready(self) -> bool:
         """True once the reference is complete and the threshold calibrated."""
@@ -146,13 +154,19 @@ class EmbeddingDrift:
     def projected(self, X: np.ndarray) -> np.ndarray:
         """``X`` as the detector reads it: through its random projection if ``project`` > 0
         and below ``X``'s dimension, else as it is."""
-        if not 0 < self.project < X.shape[1]:
-            return X
-        if self._projection is None or len(self._projection) != X.shape[1]:
+        projection = self.projection(X.shape[1])
+        return X if projection is None else X @ projection
+
+    def projection(self, dim: int) -> np.ndarray | None:
+        """The (``dim``, ``project``) matrix rows of ``dim`` dimensions are read through, or
+        None when projecting would not shrink them (drawn once, from ``[seed, 2]``)."""
+        if not 0 < self.project < dim:
+            return None
+        if self._projection is None or len(self._projection) != dim:
             rng = np.random.default_rng([self._seed, 2])
-            self._projection = (rng.standard_normal((X.shape[1], self.project))
+            self._projection = (rng.standard_normal((dim, self.project))
                                 / math.sqrt(self.project)).astype(np.float32)
-        return X @ self._projection
+        return self._projection
 
     # ---- internals ------------------------------------------------------------------------
     def _gram(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:

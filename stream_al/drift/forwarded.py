@@ -53,7 +53,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from stream_al.config import DriftSettings
-from stream_al.drift.base import DriftAlarm
+from stream_al.drift.base import DriftAlarm, StreamSample
 from stream_al.drift.embedding import DriftRegion, EmbeddingDrift
 
 
@@ -114,31 +114,23 @@ def among(summary: DriftSummary | None, rows: np.ndarray) -> DriftSummary | None
                                          for i, a in zip(at, summary.alarms, strict=True)))
 
 
-def _test_of(settings: DriftSettings) -> EmbeddingDrift:
-    s = settings
-    return EmbeddingDrift(s.reference_items, s.window_items, s.check_every, s.kernel, s.alpha,
-                          s.permutations, s.patience, s.seed, s.project)
-
-
 class ScorerDrift:
     """A scorer's embedding drift test of the candidates it forwards (module docstring)."""
 
     def __init__(self, settings: DriftSettings) -> None:
-        self.settings = settings
-        self.test = _test_of(settings)
-        self._sampling = np.random.default_rng([settings.seed, 1])
+        self.test = EmbeddingDrift.from_settings(settings)
+        self._sample = StreamSample(settings.sample, settings.seed)
         """Which candidates the test reads (``drift.sample``), drawn as the monitor draws."""
 
     def observe_many(self, X: np.ndarray) -> DriftSummary:
         """Candidates ``X`` (n, d) in the order they are forwarded: the record's summary."""
         X = np.asarray(X, dtype=np.float32)
-        rows = None
-        if self.settings.sample < 1:
-            rows = np.flatnonzero(self._sampling.random(len(X)) < self.settings.sample)
+        rows = self._sample.rows(len(X))
+        if rows is not None:
             X = X[rows]
         raised = self.test.update_many(X, 0) if len(X) else []
-        alarms = tuple(ForwardedAlarm(int(a.position if rows is None else rows[a.position]),
-                                      float(a.score), float(a.threshold)) for a in raised)
+        alarms = tuple(ForwardedAlarm(StreamSample.item(rows, a.position), float(a.score),
+                                      float(a.threshold)) for a in raised)
         score = self.test.score if self.test.ready or raised else math.nan
         region = self.test.region if raised else None
         if region is None:
@@ -155,9 +147,7 @@ class ForwardedDrift:
 
     def __init__(self, settings: DriftSettings, dim: int) -> None:
         self.settings = settings
-        self._test = _test_of(settings)
-        self._test.projected(np.zeros((1, dim), dtype=np.float32))
-        self.projection = self._test._projection
+        self.projection = EmbeddingDrift.from_settings(settings).projection(dim)
         """The scorers' projection (the same seed), None if they read the rows as they are."""
         self.region: DriftRegion | None = None
         self._score = 0.0

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from stream_al.config import DriftSettings
-from stream_al.drift.base import DriftAlarm, DriftDetector
+from stream_al.drift.base import DriftAlarm, DriftDetector, StreamSample
 from stream_al.drift.embedding import DriftRegion, EmbeddingDrift
 from stream_al.drift.forwarded import DriftSummary, ForwardedDrift
 from stream_al.drift.model import ErrorRateDrift, UncertaintyDrift
@@ -38,13 +38,11 @@ class DriftMonitor:
     def __init__(self, settings: DriftSettings | None = None, history: int = 1000) -> None:
         s = settings or DriftSettings()
         self.settings = s
-        self.embedding: EmbeddingDrift | ForwardedDrift = EmbeddingDrift(s.reference_items, s.window_items, s.check_every,
-                                        s.kernel, s.alpha, s.permutations, s.patience, s.seed,
-                                        s.project)
+        self.embedding: EmbeddingDrift | ForwardedDrift = EmbeddingDrift.from_settings(s)
         self.uncertainty = UncertaintyDrift(s.uncertainty_block, s.uncertainty_warmup_blocks,
                                             s.uncertainty_k, s.uncertainty_h)
         self.error = ErrorRateDrift(s.error_delta)
-        self._sampling = np.random.default_rng([s.seed, 1])
+        self._sample = StreamSample(s.sample, s.seed)
         """Which items the stream's detectors read (``drift.sample``)."""
         self.position = 0
         self.labels_seen = 0
@@ -75,15 +73,13 @@ class DriftMonitor:
         u = None if uncertainty is None else np.asarray(uncertainty, dtype=np.float64)
         if u is not None and len(u) != n:
             raise ValueError(f"{len(X)} embeddings but {len(u)} uncertainty values")
-        rows = None
-        if self.settings.sample < 1:
-            rows = np.flatnonzero(self._sampling.random(len(X)) < self.settings.sample)
+        rows = self._sample.rows(n)
+        if rows is not None:
             X, u = X[rows], None if u is None else u[rows]
         alarms = self.embedding.update_many(X, 0)
         if u is not None:
             alarms += self.uncertainty.update_many(u, 0)
-        alarms = [replace(a, position=self.position + int(a.position if rows is None
-                                                         else rows[a.position]))
+        alarms = [replace(a, position=self.position + StreamSample.item(rows, a.position))
                   for a in alarms]
         if isinstance(self.embedding, ForwardedDrift):
             alarms += self.embedding.take(forwarded, self.position, n)

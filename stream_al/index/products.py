@@ -24,11 +24,11 @@ test suite pin on x86-64, stream_al/runtime.py) they differ in the last bit or t
 2.4e-7 on unit rows of 32-384 dimensions (:data:`PRODUCT_ROUNDING` bounds it). Nothing here
 depends on the bits beyond that: a run is reproducible under the same kernels.
 
-The swapped product is a transposed (Fortran-ordered) view. Its values are those of ``A @ B.T`` (to the rounding above);
-reductions that do not depend on order (``max``, ``min``, ``argmin``, ``argpartition``,
-comparisons) read it as they are, but ``sum`` and ``mean`` along a row add in another order on
-it (numpy sums a contiguous row pairwise): :func:`dot_rows` returns a C-ordered copy unless the
-caller says its reductions are order-free.
+The swapped product is a transposed (Fortran-ordered) view. Its values are those of
+``A @ B.T`` (to the rounding above); reductions that do not depend on order (``max``, ``min``,
+``argmin``, ``argpartition``, comparisons) read it as they are, but ``sum`` and ``mean`` along
+a row add in another order on it (numpy sums a contiguous row pairwise): :func:`dot_rows`
+returns a C-ordered copy unless the caller says its reductions are order-free.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
