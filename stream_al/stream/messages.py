@@ -409,15 +409,19 @@ class DriftSummaryIn(BaseModel):
 
     def summary(self) -> DriftSummary:
         def rows(field: str) -> np.ndarray | None:
-            return (np.frombuffer(base64.b64decode(field), dtype="<f4").reshape(-1, self.rows_dim)
-                    .astype(np.float32) if field else None)
+            return dequantize("float32", _raw(field), _NO_SCALES, self.rows_dim) if field else None
         return DriftSummary(math.nan if self.score is None else self.score,
                             tuple(ForwardedAlarm(*a) for a in self.alarms),
                             rows(self.reference), rows(self.recent), self.sigma2)
 
 
 def _b64_rows(X: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(X, dtype="<f4").tobytes()).decode("ascii")
+    """Float32 rows as the JSON envelope carries embeddings (base64 of :func:`quantize_many`)."""
+    return base64.b64encode(quantize_many(X, "float32").data).decode("ascii")
+
+
+_NO_SCALES = np.zeros(0, dtype=np.float32)
+"""Float32 rows have no per-row scale (:func:`dequantize` reads scales for int8 only)."""
 
 
 class ScoredBatchRecord(Message):
