@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stream_al.config import DriftSettings, OODSettings
+from stream_al.config import DriftSettings, OODSettings, ScaleSettings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.forwarded import DriftSummary
 from stream_al.drift.monitor import DriftMonitor
@@ -22,24 +22,23 @@ class DataHealth:
     """Drift on the stream (embeddings, uncertainty) and on the model (prequential error),
     and the share of recent stream items that are out of distribution."""
 
-    def __init__(self, drift: DriftSettings, ood: OODSettings, dim: int, seed: int = 0) -> None:
-        """``drift``, ``ood``: their parts of the settings; ``seed``: of the OOD detector's
-        index (the coordinator passes ``selection.seed``)."""
-        self.monitor = DriftMonitor(drift)
-        self.dim = dim
+    def __init__(self, drift: DriftSettings, ood: OODSettings, dim: int, seed: int = 0,
+                 scale: ScaleSettings | None = None, *, checks_ood: bool = True) -> None:
+        """``drift``, ``ood``, ``scale``: their parts of the settings (``scale``: where the
+        candidates are checked; None: all here); ``seed``: of the OOD detector's index (the
+        coordinator passes ``selection.seed``); ``checks_ood``: False when the selection
+        stack's OOD cap checks (and counts) the stream items against :attr:`ood`
+        (:func:`~stream_al.select.stack.has_ood_cap`): they are then not checked twice."""
+        s = scale or ScaleSettings()
+        self.monitor = DriftMonitor(drift, at_scorers=dim if s.drift_at_scorers else None)
+        """With ``scale.drift_at_scorers`` the scorers test the embeddings for drift and
+        forward summaries (stream_al/drift/forwarded.py); the monitor takes those."""
         self.ood = OODDetector(dim, ood, seed=seed)
         self.alarm_count = 0
-        self.checks_ood = True
-        """False when an :class:`~stream_al.ood.OODSelector` checks (and counts) the stream
-        items against the same detector: they are then not checked twice."""
-        self.keeps_ood_rows = True
+        self.checks_ood = checks_ood
+        self.keeps_ood_rows = not s.ood_at_scorers
         """False with ``scale.ood_at_scorers``: the scorers hold the labelled rows and check
         the candidates (select/ood_check.py); the detector only counts their flags."""
-
-    def drift_at_scorers(self) -> None:
-        """``scale.drift_at_scorers``: the scorers test the embeddings for drift and forward
-        summaries (stream_al/drift/forwarded.py); the monitor takes those."""
-        self.monitor.embedding_at_scorers(self.dim)
 
     def on_batch(self, X: np.ndarray, uncertainty: np.ndarray | None,
                  drift: DriftSummary | None = None) -> list[DriftAlarm]:

@@ -35,10 +35,15 @@ class DriftMonitor:
     ['embedding_mmd', 'mean_uncertainty', 'prequential_error']
     """
 
-    def __init__(self, settings: DriftSettings | None = None, history: int = 1000) -> None:
+    def __init__(self, settings: DriftSettings | None = None, history: int = 1000,
+                 at_scorers: int | None = None) -> None:
+        """``at_scorers``: with ``scale.drift_at_scorers``, the width of the embeddings the
+        scorers test and forward summaries of (:meth:`update_many`'s ``forwarded``;
+        stream_al/drift/forwarded.py); None: the embedding test runs here."""
         s = settings or DriftSettings()
         self.settings = s
-        self.embedding: EmbeddingDrift | ForwardedDrift = EmbeddingDrift.from_settings(s)
+        self.embedding: EmbeddingDrift | ForwardedDrift = (
+            EmbeddingDrift.from_settings(s) if at_scorers is None else ForwardedDrift(s, at_scorers))
         self.uncertainty = UncertaintyDrift(s.uncertainty_block, s.uncertainty_warmup_blocks,
                                             s.uncertainty_k, s.uncertainty_h)
         self.error = ErrorRateDrift(s.error_delta)
@@ -51,11 +56,6 @@ class DriftMonitor:
     @property
     def detectors(self) -> tuple[DriftDetector, ...]:
         return (self.embedding, self.uncertainty, self.error)
-
-    def embedding_at_scorers(self, dim: int) -> None:
-        """``scale.drift_at_scorers``: the scorers test the embeddings (``dim`` wide) and
-        forward summaries (:meth:`update_many`'s ``forwarded``; stream_al/drift/forwarded.py)."""
-        self.embedding = ForwardedDrift(self.settings, dim)
 
     def update_many(self, X: np.ndarray, uncertainty: np.ndarray | None = None,
                     forwarded: DriftSummary | None = None) -> list[DriftAlarm]:

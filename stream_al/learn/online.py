@@ -68,7 +68,7 @@ class OnlineLearner:
         self.served = None if search is None or s.served_rule is None else OnlineSoftmax(
             dim, None, s.max_iter, self.replay, seed=s.seed, served_by=search)
         """The model that predicts, when its penalty has a rule of its own (else the main)."""
-        self._snapshot = self._served_snapshot = ModelSnapshot.empty(dim)
+        self._snapshot = ModelSnapshot.empty(dim)
         self.temperature = 1.0
         self.unfitted = 0
         """Rows learned with ``fit=False`` that no model has been fitted on yet."""
@@ -130,9 +130,6 @@ class OnlineLearner:
         self.unfitted = 0
         self.version += 1
         self._snapshot = self._take_snapshot()
-        self._served_snapshot = self._snapshot if self.served is None else replace(
-            self._snapshot, weights=self.served.W.astype(np.float32),
-            bias=self.served.b.astype(np.float32))
         return True
 
     def _models(self) -> list[OnlineSoftmax]:
@@ -145,7 +142,6 @@ class OnlineLearner:
         """Calibrate future snapshots; the current one is replaced, the version is unchanged."""
         self.temperature = float(temperature)
         self._snapshot = self._snapshot.with_temperature(self.temperature)
-        self._served_snapshot = self._served_snapshot.with_temperature(self.temperature)
 
     def snapshot(self) -> ModelSnapshot:
         """The selecting model (main and committee): what scorers rank with."""
@@ -153,8 +149,16 @@ class OnlineLearner:
 
     def served_snapshot(self) -> ModelSnapshot:
         """The model that predicts: the served head's weights (``learner.served_rule``) with
-        the main's committee and version; without a served rule, :meth:`snapshot`."""
-        return self._served_snapshot
+        the main's committee, version and temperature; without a served rule, :meth:`snapshot`.
+
+        Derived, never stored: the served head's weights change only where the main's snapshot
+        is taken (a fit, :meth:`reset_to`); between them it only grows zero rows for classes
+        learned since, beyond the snapshot's ``classes``."""
+        if self.served is None:
+            return self._snapshot
+        k = len(self._snapshot.classes)
+        return replace(self._snapshot, weights=self.served.W[:k].astype(np.float32),
+                       bias=self.served.b[:k].astype(np.float32))
 
     def reset_to(self, snapshot: ModelSnapshot, X: np.ndarray, labels: Sequence[str],
                  version: int) -> None:
@@ -176,8 +180,7 @@ class OnlineLearner:
         self.unfitted = 0
         self.version = version
         self.temperature = float(snapshot.temperature)
-        self._snapshot = self._served_snapshot = replace(snapshot, version=version,
-                                                         created_at=time.time())
+        self._snapshot = replace(snapshot, version=version, created_at=time.time())
 
     def _take_snapshot(self) -> ModelSnapshot:
         f32 = np.float32

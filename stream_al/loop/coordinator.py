@@ -59,7 +59,7 @@ from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
 from stream_al.select.ood_check import ReferenceRows
-from stream_al.select.stack import build_stage
+from stream_al.select.stack import build_stage, has_ood_cap
 from stream_al.select.stage import Outstanding
 
 IDLE_FLUSH_S = 2.0
@@ -100,15 +100,14 @@ class Coordinator:
         self.settings = settings
         self.dim = dim
         self.embedder = embedder
-        self.health = DataHealth(settings.drift, settings.ood, dim, settings.selection.seed)
+        self.health = DataHealth(settings.drift, settings.ood, dim, settings.selection.seed,
+                                 settings.scale, checks_ood=not has_ood_cap(settings.ood))
+        """The stage's OOD cap, if any, checks the stream items against its detector."""
         self.reference: ReferenceRows | None = None
         """``scale.ood_at_scorers``: the labelled rows on their way to the scorers, which
         check the candidates (select/ood_check.py); the health's detector then keeps none."""
         if settings.scale.ood_at_scorers:
             self.reference = ReferenceRows(settings.ood.capacity)
-            self.health.keeps_ood_rows = False
-        if settings.scale.drift_at_scorers:  # the scorers test the embeddings for drift
-            self.health.drift_at_scorers()
         self.stage = build_stage(settings, dim, strategy, ood=self.health.ood)
         """The whole selection stack, as every driver builds it (stream_al.select.stack)."""
         self.pricing = Pricing(settings.cost, settings.annotation, self.stage.cost_budget,

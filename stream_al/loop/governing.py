@@ -58,9 +58,10 @@ class Governance:
     >>> import numpy as np
     >>> from stream_al.config import Settings
     >>> from stream_al.drift.health import DataHealth
-    >>> from stream_al.select.stack import build_stage
+    >>> from stream_al.select.stack import build_stage, has_ood_cap
     >>> settings = Settings.load(budget={"fraction": 0.1})
-    >>> health = DataHealth(settings.drift, settings.ood, 8)
+    >>> health = DataHealth(settings.drift, settings.ood, 8,
+    ...                     checks_ood=not has_ood_cap(settings.ood))
     >>> stage = build_stage(settings, 8, ood=health.ood)
     >>> governance = Governance(settings.calibration, stage, health)
     >>> governance.response is not None, health.checks_ood
@@ -73,8 +74,13 @@ class Governance:
         aware = find(stage.selector, DriftAwareSelector)
         self.response: DriftResponse | None = None if aware is None else aware.response
         ood = find(stage.selector, OODSelector)
-        if ood is not None and ood.detector is health.ood:
-            health.checks_ood = False  # the selector checks (and counts) every stream item
+        capped = ood is not None and ood.detector is health.ood
+        if capped == health.checks_ood:  # each stream item is checked once, by one of them
+            raise ValueError(
+                f"the stage's OOD cap {'checks' if capped else 'does not check'} the stream "
+                f"items against the health's detector, and the health "
+                f"{'does too' if capped else 'does not either'}: build the DataHealth with "
+                f"checks_ood=not has_ood_cap(settings.ood) and the stage with its detector")
         self.stage = stage
         paced = find(stage.selector, PacedSelector)
         self.paced = paced

@@ -10,7 +10,7 @@ those of loop/window_charges.py, a rollback in force is resumed as loop/rollback
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -141,52 +141,103 @@ def restore(c: Coordinator, history: History) -> Restored:
 def fold(c: Coordinator, records: Fold, history: History) -> Restored:
     """:func:`restore`'s steps after the bought texts, on ``records`` (all of ``history``, or
     its suffix after an image of an earlier restore: loop/resume.py)."""
-    ledger, model_version, state = history.ledger, history.model_version, history.rollback
-    items, texts = records.items, records.texts
-    lazy = LazyRows(c.embedder.embed, texts, c.dim)
+    lazy = LazyRows(c.embedder.embed, records.texts, c.dim)
     whole = not c.image_only
     if records.recent and whole:
         c.stage.novelty.add_many(lazy.of(records.recent))
-    new, rejected = c.store_many(records.labels, texts, records.known)
-    c.pricing.observe_labels(sorted(new, key=lambda x: x.timestamp), texts)
-    wanted = {i: (s.annotators, s.deadline) for i, s in items.items()}
-
-    def rows_of(labels: Sequence[Label]) -> np.ndarray:
-        return lazy.of([x.item_id for x in labels])
-
+    new, rejected = c.store_many(records.labels, records.texts, records.known)
     stored = LabelsByItem(new)  # what c.labels holds now, grouped in memory
+    verdicts = _settle(c, records, history, new, stored)
+    n_learned = _relearn(c, records, history, verdicts, lazy, whole)
+    if whole:
+        _send_labelled_rows(c, lazy)
+    c.published_version = history.model_version
+    waiting = _outstanding(c, records, stored, lazy, whole)
+    spent = sum(records.costs.tolist())  # as a sum over the items (0.0 adds nothing)
+    _budget(c, spent, history.ledger, records.ahead, records.expired)
+    c.stage.set_model(c.learner.snapshot())
+    c.base = _base(c, records, waiting, history.ledger, rejected)
+    return Restored(
+        selected=len(records.costs),
+        outstanding=len(c.stage.outstanding),
+        expired=len(records.expired),
+        labels=n_learned,
+        rejected_labels=rejected + records.rejected,
+        seen=c.stage.budget.seen,
+        spent=spent,
+        version=c.learner.version,
+        embedded=lazy.embedded,
+    )
+
+
+def _settle(c: Coordinator, records: Fold, history: History, new: Sequence[Label],
+            stored: LabelsByItem) -> list[Label]:
+    """The labels just stored teach the cost model (in time order) and settle the items they
+    answer, as the annotating step decided them live: what is learned (its verdicts)."""
+    c.pricing.observe_labels(sorted(new, key=lambda x: x.timestamp), records.texts)
+    wanted = {i: (s.annotators, s.deadline) for i, s in records.items.items()}
     with c.annotating.settled.bulk():
-        verdicts = c.annotating.restore(new, stored, texts, wanted, history.now,
-                                        history.requested)
+        return c.annotating.restore(new, stored, records.texts, wanted, history.now,
+                                    history.requested)
+
+
+def _relearn(c: Coordinator, records: Fold, history: History, verdicts: list[Label],
+             lazy: LazyRows, whole: bool) -> int:
+    """The learner and the learned rows from the verdicts (after those of the image, when
+    resumed); a rollback in force starts from the rolled-back model and never re-learns its
+    exclusions. The number of labels learned."""
     learned = Learned(c.learned if records.resumed else (), verdicts)
-    memory = c.learner.settings.memory
-    recent = learned.tail(memory)
+    rows_of = _rows_of(lazy)
+    recent = learned.tail(c.learner.settings.memory)
     if whole:
         c.annotating.remember_restored(recent, rows_of(recent))
-    if state is not None:  # start from the rolled-back model, never re-learn exclusions
-        base, verdicts = rollback.resume(state, verdicts, c.learner, c.texts, rows_of,
-                                         model_version)
-        c.adopt(state, base)
+    if history.rollback is not None:
+        base, verdicts = rollback.resume(history.rollback, verdicts, c.learner, c.texts, rows_of,
+                                         history.model_version)
+        c.adopt(history.rollback, base)
         learned = Learned((), verdicts)
     if learned and whole:
-        c.learner.version = max(c.learner.version, model_version)
-        kept = reservoir_sample(learned, memory, c.learner.settings.seed)
-        if state is None and resumable(history.model, c.learner, kept, len(learned)):
-            c.learner.reset_to(history.model, rows_of(kept), [x.label for x in kept],
-                               model_version + 1)  # its weights, as a new version
-            c.learner.replay.seen = len(learned)
-        else:
-            c.learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
-            c.learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
-            c.learner.fit()
+        _continue_learner(c, learned, history, rows_of)
     n_learned = len(learned)
     if learned:
         c.learned.extend(learned.labels, records.positions)  # (learned reads it: last)
-    if c.learned and whole and c.health.keeps_ood_rows:
+    return n_learned
+
+
+def _continue_learner(c: Coordinator, learned: Learned, history: History,
+                      rows_of: Callable[[Sequence[Label]], np.ndarray]) -> None:
+    """The learner re-learns a uniform sample of ``learner.memory`` of the labels learned
+    (what its reservoir would hold), from the last published model's weights as a new version
+    when that model learned every one of them (no fit: loop/restore_rows.py), else fitted."""
+    learner, model_version = c.learner, history.model_version
+    learner.version = max(learner.version, model_version)
+    kept = reservoir_sample(learned, learner.settings.memory, learner.settings.seed)
+    if history.rollback is None and resumable(history.model, learner, kept, len(learned)):
+        learner.reset_to(history.model, rows_of(kept), [x.label for x in kept],
+                         model_version + 1)  # its weights, as a new version
+        learner.replay.seen = len(learned)
+    else:
+        learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
+        learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
+        learner.fit()
+
+
+def _send_labelled_rows(c: Coordinator, lazy: LazyRows) -> None:
+    """The last learned rows to the OOD detector (unless the scorers keep them) and to the
+    scorers again (``scale.ood_at_scorers``), as many as each holds."""
+    if not c.learned:
+        return
+    rows_of = _rows_of(lazy)
+    if c.health.keeps_ood_rows:
         c.health.ood.add_labelled_many(rows_of(c.learned.last(c.health.ood.settings.capacity)))
-    if c.learned and whole and c.reference is not None:  # the scorers' rows, sent again
+    if c.reference is not None:  # the scorers' rows, sent again
         c.reference.restored_many(len(c.learned), rows_of(c.learned.last(c.reference.capacity)))
-    c.published_version = model_version
+
+
+def _outstanding(c: Coordinator, records: Fold, stored: LabelsByItem, lazy: LazyRows,
+                 whole: bool) -> list[Purchase]:
+    """The purchases still waiting for a label (not expired, none stored), outstanding on
+    the stage again with their embeddings; returned in order."""
     waiting = [s.item_id for s in records.waiting
                if s.item_id not in records.expired and not stored.has_item(s.item_id)]
     purchases = {s.item_id: s for s in records.waiting}
@@ -205,25 +256,22 @@ def fold(c: Coordinator, records: Fold, history: History) -> Restored:
             c.embeddings[item_id],
         )
         c.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
-    spent = sum(records.costs.tolist())  # as a sum over the items (0.0 adds nothing)
-    _budget(c, spent, ledger, records.ahead, records.expired)
-    c.stage.set_model(c.learner.snapshot())
+    return [purchases[i] for i in waiting]
+
+
+def _base(c: Coordinator, records: Fold, waiting: list[Purchase], ledger: BudgetLedger | None,
+          rejected: int) -> Base:
+    """What an image of this restore needs besides the coordinator (loop/resume.py)."""
     window = c.stage.budget.window_items
     current = 0 if ledger is None else ledger.seen // window if window else None
-    c.base = Base(records.costs, records.expired, [purchases[i] for i in waiting], [
+    return Base(records.costs, records.expired, waiting, [
         s for s in records.ahead if current is not None and s.window > current], records.recent,
         rejected + records.rejected)  # ahead: what window_charges may count with any ledger
-    return Restored(
-        selected=len(records.costs),
-        outstanding=len(c.stage.outstanding),
-        expired=len(records.expired),
-        labels=n_learned,
-        rejected_labels=rejected + records.rejected,
-        seen=c.stage.budget.seen,
-        spent=spent,
-        version=c.learner.version,
-        embedded=lazy.embedded,
-    )
+
+
+def _rows_of(lazy: LazyRows) -> Callable[[Sequence[Label]], np.ndarray]:
+    """The rows of labels' items (embedded once each, when first asked)."""
+    return lambda labels: lazy.of([x.item_id for x in labels])
 
 
 def _budget(c: Coordinator, spent: float, ledger: BudgetLedger | None,

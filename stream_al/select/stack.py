@@ -16,7 +16,7 @@ From the inside out:
 5. with ``drift.response_items > 0``, :class:`~stream_al.select.drift_aware.DriftAwareSelector`,
    whose :class:`~stream_al.drift.response.DriftResponse` drift alarms start.
 
->>> from stream_al.config import Settings
+>>> from stream_al.config import OODSettings, Settings
 >>> stage = build_stage(Settings.load(budget={"fraction": 0.1}), dim=8, strategy="random")
 >>> [type(p).__name__ for p in layers(stage.selector)]
 ['DriftAwareSelector', 'OODSelector', 'RandomSelector']
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from stream_al.config import Settings
+from stream_al.config import OODSettings, Settings
 from stream_al.drift.response import DriftResponse
 from stream_al.ood import OODDetector
 from stream_al.select.base import Selector
@@ -66,7 +66,7 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
                 kind=sel.uncertainty, min_cost=cost.min_cost)
     fraction = stage.budget.fraction  # of the ledger: with minutes or money, the cost budget's
     detector = None
-    if settings.ood.max_share > 0:
+    if has_ood_cap(settings.ood):
         detector = ood or OODDetector(dim, settings.ood, seed=settings.selection.seed)
     if settings.pacing.enabled:
         stage.selector = PacedSelector(stage.selector, settings.pacing, fraction,
@@ -81,6 +81,12 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
         response = DriftResponse.from_settings(settings.drift, fraction)
         stage.selector = DriftAwareSelector(stage.selector, response)
     return stage
+
+
+def has_ood_cap(ood: OODSettings) -> bool:
+    """The stack holds an :class:`OODSelector` (``ood.max_share > 0``): it checks and counts
+    every stream item against its detector (the coordinator's health's, which then does not)."""
+    return ood.max_share > 0
 
 
 def layers(selector: Selector) -> Iterator[Any]:

@@ -21,54 +21,40 @@ checkpoint is written by the rebuild that read every topic in full.
 
 A rebuild reads the newest manifest, its segments and the topics after its offsets: the same
 records a full read gives, each partition's in offset order (a full read interleaves the
-partitions as the broker answers; nothing a rebuild restores depends on that). A manifest that is missing, of another format or
-set of topics, a chunk that is missing or whose checksum fails, offsets outside a topic (it
+partitions as the broker answers; nothing a rebuild restores depends on that). A manifest that
+is missing, of another format or set of topics, a chunk that is missing or whose checksum fails, offsets outside a topic (it
 was made again): the rebuild reads every topic in full and says why in a warning.
+
+This module is the coordinator's side (:class:`Checkpoints`: load, prepare, write); a segment's
+encoding is stream/checkpoint_segment.py, the manifest stream/checkpoint_manifest.py, reading
+them back stream/checkpoint_reading.py, and the image (format 3) stream/checkpoint_image.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import time
-import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TypeVar
-
-import orjson
-from kafka import TopicPartition
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from stream_al.config import CheckpointSettings, KafkaSettings
-from stream_al.errors import StreamAlError
-from stream_al.labels import Label
-from stream_al.loop.records import Purchase
 from stream_al.stream import checkpoint_image
-from stream_al.stream.checkpoint_image import CheckpointImage
+from stream_al.stream.checkpoint_manifest import MANIFEST, CheckpointError, Manifest, Segment
+from stream_al.stream.checkpoint_reading import from_image, read_checkpoint, with_records
+from stream_al.stream.checkpoint_segment import encode
 from stream_al.stream.fencing import FENCED_ERRORS, CoordinatorProducer, Fenced
-from stream_al.stream.messages import Ledger, RollbackState
 from stream_al.stream.rebuild import (
     Offsets,
     OffsetsGone,
     TopicState,
-    _consumer,
     end_offsets,
     read_state,
-    read_topic,
     rebuilt_topics,
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-FORMAT = 3
-"""The checkpoint's layout; a manifest of another is not read (a full rebuild). 3: format 2
-and an image of a restore of its records (stream/checkpoint_image.py, ``checkpoint.image``);
-2: items and labels by column, as the core's records (1: one message dump per record)."""
-READS = (2, FORMAT)
-"""A manifest without an image is written as format 2 (what the version before reads)."""
-MANIFEST = "manifest"
 CHUNK_BYTES = 4 * 2**20
 """Records of the checkpoint topic (it takes up to 32 MiB: stream/topics.py)."""
 
@@ -78,241 +64,6 @@ Imager = Callable[[TopicState, Callable[[], TopicState]], "bytes | None"]
 (stream/resuming.py)."""
 
 
-class CheckpointError(StreamAlError, ValueError):
-    """A checkpoint that cannot be used; the rebuild reads every topic instead."""
-
-
-# ---- a segment: the fold of a stretch of the topics ---------------------------------------
-PURCHASE = tuple(f.name for f in dataclasses.fields(Purchase))
-LABEL = tuple(f.name for f in dataclasses.fields(Label))
-
-
-def encode(state: TopicState) -> bytes:
-    """``state`` (without its model) as one compressed blob: the items and labels by column
-    (the core's records, :data:`PURCHASE` and :data:`LABEL`), the rest as it is."""
-    body = {
-        "selected": _columns(state.selected, PURCHASE),
-        "labels": _columns(state.labels, LABEL),
-        "label_times": state.label_times,
-        "expired": state.expired,
-        "requested": state.requested,
-        "ledger": state.ledger and state.ledger.model_dump(mode="json"),
-        "rollback": state.rollback and state.rollback.model_dump(mode="json"),
-        "unreadable": state.unreadable,
-    }
-    return zlib.compress(orjson.dumps(body), 1)
-
-
-def decode(blob: bytes) -> TopicState:
-    """A segment back (its records were validated when they were first read): the core's
-    records made from the columns at once, no message parsed again (a rebuild at 1M labels
-    spent 16 s, then 6 s, making messages of them)."""
-    body = orjson.loads(zlib.decompress(blob))
-    return TopicState(
-        selected=_rows(Purchase, body["selected"], PURCHASE),
-        labels=_rows(Label, body["labels"], LABEL),
-        label_times=body["label_times"],
-        expired=body["expired"],
-        requested=body["requested"],
-        ledger=None if body["ledger"] is None else Ledger.model_validate(body["ledger"]),
-        rollback=None if body["rollback"] is None else RollbackState.model_validate(
-            body["rollback"]),
-        unreadable=body["unreadable"],
-    )
-
-
-def _columns(rows: list, fields: tuple[str, ...]) -> dict[str, list]:
-    return {f: [getattr(x, f) for x in rows] for f in fields}
-
-
-def _rows(cls: type[T], columns: dict[str, list], fields: tuple[str, ...]) -> list[T]:
-    """``cls`` objects from ``columns`` (one list per field, in the class's field order)."""
-    if set(columns) != set(fields):
-        raise ValueError(f"{cls.__name__} columns {sorted(columns)}, expected {sorted(fields)}")
-    lists = [columns[f] for f in fields]
-    if len({len(x) for x in lists}) > 1:
-        raise ValueError(f"{cls.__name__} columns of different lengths")
-    return [cls(*row) for row in zip(*lists, strict=True)]
-
-
-def merge(into: TopicState, later: TopicState) -> TopicState:
-    """``into`` followed by ``later`` (a later stretch of the same topics)."""
-    into.selected += later.selected
-    into.labels += later.labels
-    into.label_times += later.label_times
-    into.expired.update(later.expired)
-    into.requested.update(later.requested)
-    into.ledger = later.ledger or into.ledger
-    into.rollback = later.rollback or into.rollback
-    into.unreadable += later.unreadable
-    for topic, ends in later.offsets.items():
-        into.offsets.setdefault(topic, {}).update(ends)
-    return into
-
-
-# ---- the manifest ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Segment:
-    key: str
-    """``seg/<n>``: its chunks are ``seg/<n>/0``, ``seg/<n>/1``, ..."""
-    first: int
-    """Offset of its first chunk on the checkpoint topic (the others follow it)."""
-    chunks: int
-    sha256: str
-    """Of the whole segment (its chunks joined)."""
-
-
-@dataclass
-class Manifest:
-    segments: list[Segment] = field(default_factory=list)
-    offsets: Offsets = field(default_factory=dict)
-    topics: list[str] = field(default_factory=list)
-    at: float = 0.0
-    next_segment: int = 0
-    image: Segment | None = None
-    """The image of a restore of every segment (``img/<n>``; format 3), if any."""
-
-    def to_bytes(self) -> bytes:
-        body = {"format": FORMAT if self.image else 2,
-                "segments": [vars(s) for s in self.segments],
-                "offsets": {t: {str(p): o for p, o in ends.items()}
-                            for t, ends in self.offsets.items()},
-                "topics": self.topics, "at": self.at, "next_segment": self.next_segment}
-        if self.image is not None:
-            body["image"] = vars(self.image)
-        raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-        return orjson.dumps({"body": body, "sha256": hashlib.sha256(raw).hexdigest()})
-
-    @classmethod
-    def of(cls, raw: bytes | None, topics: list[str]) -> Manifest:
-        """Raises :class:`CheckpointError` naming what is wrong."""
-        try:
-            outer = orjson.loads(raw or b"")
-            body = outer["body"]
-            digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-            raise CheckpointError(f"the manifest does not parse: {e}") from e
-        if digest != outer.get("sha256"):
-            raise CheckpointError("the manifest's checksum fails")
-        if body.get("format") not in READS:
-            raise CheckpointError(f"format {body.get('format')!r}, this version reads {FORMAT} "
-                                  f"(and 2)")
-        if body["topics"] != topics:
-            raise CheckpointError(f"it covers the topics {body['topics']}, a rebuild now reads "
-                                  f"{topics} (kafka.topics changed)")
-        return cls([Segment(**s) for s in body["segments"]],
-                   {t: {int(p): o for p, o in ends.items()} for t, ends in body["offsets"].items()},
-                   body["topics"], body["at"], body["next_segment"],
-                   Segment(**body["image"]) if body.get("image") else None)
-
-
-# ---- reading ---------------------------------------------------------------------------------
-def last_manifest(kafka: KafkaSettings) -> bytes | None:
-    """The newest manifest's record, None when there is none (no checkpoint yet)."""
-    found = None
-    for last_only in (True, False):  # aborted records may hide it from the last few offsets
-        for record in read_topic(kafka, kafka.topics.checkpoint, last_only=last_only):
-            if record.key == MANIFEST.encode():
-                found = record.value
-        if found is not None:
-            return found
-    return None
-
-
-def read_segment(kafka: KafkaSettings, segment: Segment) -> TopicState:
-    """A segment's chunks from the checkpoint topic, checked and decoded."""
-    blob = read_blob(kafka, segment)
-    try:
-        return decode(blob)
-    except (zlib.error, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{segment.key}: does not decode: {e}") from e
-
-
-def read_blob(kafka: KafkaSettings, segment: Segment) -> bytes:
-    """The chunks of a segment (or an image) from the checkpoint topic, joined and checked."""
-    chunks = dict(_chunks(kafka, segment))
-    missing = [n for n in range(segment.chunks) if n not in chunks]
-    if missing:
-        raise CheckpointError(f"{segment.key}: chunks {missing[:5]} are missing")
-    blob = b"".join(chunks[n] for n in range(segment.chunks))
-    if hashlib.sha256(blob).hexdigest() != segment.sha256:
-        raise CheckpointError(f"{segment.key}: the checksum fails")
-    return blob
-
-
-def read_image(kafka: KafkaSettings, segment: Segment) -> tuple[CheckpointImage, bytes] | None:
-    """The checkpoint's image, checked and decoded, and its bytes; None (a warning says why)
-    if it is not usable: the rebuild restores from the segments' records instead."""
-    try:
-        raw = read_blob(kafka, segment)
-        return checkpoint_image.decode(raw), raw
-    except (CheckpointError, checkpoint_image.ImageError) as e:
-        log.warning("the checkpoint's image is not usable (%s): restoring from its records "
-                    "instead", e)
-        return None
-
-
-def _chunks(kafka: KafkaSettings, segment: Segment) -> Iterator[tuple[int, bytes]]:
-    consumer = _consumer(kafka)
-    tp = TopicPartition(kafka.topics.checkpoint, 0)
-    try:
-        consumer.assign([tp])
-        end = consumer.end_offsets([tp])[tp]
-        consumer.seek(tp, segment.first)
-        prefix, seen, idle = f"{segment.key}/".encode(), 0, 0.0
-        while consumer.position(tp) < end and seen < segment.chunks and idle < 30:
-            batch = consumer.poll(timeout_ms=500).get(tp, [])
-            idle = 0.0 if batch else idle + 0.5
-            for record in batch:
-                key = record.key or b""
-                if key.startswith(prefix) and record.value is not None:
-                    seen += 1
-                    yield int(key[len(prefix):]), record.value
-    finally:
-        consumer.close()
-
-
-@dataclass
-class Found:
-    """The newest checkpoint as a rebuild reads it."""
-
-    state: TopicState
-    """Its image (and the image's expiries, requests, ledger, rollback) when it has a usable
-    one: its segments are then not read (:func:`with_records` reads them if needed); its
-    segments' records otherwise."""
-    manifest: Manifest
-    image: bytes | None = None
-    """The image's bytes (the next checkpoint's image is made from it)."""
-
-
-def read_checkpoint(kafka: KafkaSettings) -> Found | None:
-    """The newest checkpoint; None when there is none. Raises :class:`CheckpointError`."""
-    raw = last_manifest(kafka)
-    if raw is None:
-        return None
-    manifest = Manifest.of(raw, rebuilt_topics(kafka))
-    image = read_image(kafka, manifest.image) if manifest.image is not None else None
-    if image is not None:
-        state = _after(image[0], TopicState())
-    else:
-        state = with_records(kafka, manifest, TopicState())
-    state.offsets = {t: dict(ends) for t, ends in manifest.offsets.items()}
-    return Found(state, manifest, image and image[1])
-
-
-def with_records(kafka: KafkaSettings, manifest: Manifest, later: TopicState) -> TopicState:
-    """Every record: the checkpoint's segments followed by ``later``, what was read after them
-    (with or without the image's expiries, requests, ledger and rollback: they are the
-    segments' too); the model is ``later``'s."""
-    state = TopicState()
-    for segment in manifest.segments:
-        merge(state, read_segment(kafka, segment))
-    merge(state, later).take_model(later)
-    state.checkpoint = later.checkpoint
-    return state
-
-
-# ---- the coordinator's side ------------------------------------------------------------------
 @dataclass
 class Prepared:
     """A checkpoint ready to be written: its new segment and what it replaces."""
@@ -438,7 +189,7 @@ class Checkpoints:
         if self.imager is not None:
             view = None
             if image is not None and not merged:
-                view = _after(checkpoint_image.decode(image), suffix)
+                view = from_image(checkpoint_image.decode(image), suffix)
             raw = self.imager(view or records(), records)
         if last is not None and not replaces and (
                 merged or len(last.segments) >= self.settings.max_segments):
@@ -483,13 +234,6 @@ class Checkpoints:
                  len(blob) / 2**20, len(manifest.segments),
                  f", an image of {len(prepared.image) / 2**20:.1f} MB" if prepared.image else "")
         return manifest
-
-
-def _after(image: CheckpointImage, later: TopicState) -> TopicState:
-    """What a rebuild reads from ``image`` and ``later`` (the records after it)."""
-    state = merge(checkpoint_image.head_of(image.head), later).take_model(later)
-    state.image = image
-    return state
 
 
 async def _send_chunks(producer, topic: str, blob: bytes, key: str) -> Segment:

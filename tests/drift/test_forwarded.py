@@ -108,8 +108,7 @@ def test_a_stationary_stream_raises_no_embedding_alarm_at_the_scorers(ag_news):
 def test_the_coordinator_keeps_no_embedding_windows_with_the_test_at_the_scorers():
     s = settings(True)
     from stream_al.drift.health import DataHealth
-    health = DataHealth(s.drift, s.ood, 16)
-    health.drift_at_scorers()
+    health = DataHealth(s.drift, s.ood, 16, scale=s.scale)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(500, 16)).astype(np.float32)
     assert health.on_batch(X, None) == []  # no summary: nothing tested here

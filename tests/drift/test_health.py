@@ -55,3 +55,15 @@ def test_a_stronger_penalty_is_not_read_as_uncertainty_drift_but_a_weaker_one_ke
     assert "mean_uncertainty" not in alarms(0.001, 0.1)
     assert "mean_uncertainty" in alarms(0.1, 0.001)  # sharper model, same rise: still drift
     assert "mean_uncertainty" in alarms(0.1, 0.1)
+
+
+def test_with_the_ood_check_at_the_scorers_the_health_keeps_no_labelled_rows():
+    settings = Settings.load(ood={"min_labels": 20}, scale={"preselect": True,
+                                                           "ood_at_scorers": True})
+    embedder = make_embedder(EmbedderSettings(name="static"))
+    X = embedder.embed([t for t, _ in rows("ag_news", 100)])
+    here = DataHealth(settings.drift, settings.ood, embedder.dim)
+    there = DataHealth(settings.drift, settings.ood, embedder.dim, scale=settings.scale)
+    for health in (here, there):
+        health.on_labels(X, [True] * len(X))
+    assert here.ood.n_labelled == len(X) and there.ood.n_labelled == 0

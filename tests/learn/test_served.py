@@ -74,3 +74,22 @@ def test_a_bad_served_rule_names_the_fix():
 def test_a_served_rule_with_a_fixed_l2_names_the_fix():
     with pytest.raises(ValueError, match="unset one of them"):
         OnlineLearner(2, LearnerSettings(l2=1.0, served_rule="nll"))
+
+
+def test_the_served_snapshot_follows_the_temperature_and_waits_for_the_next_fit(real_slice):
+    X, labels = real_slice("ag_news", 400)
+    two = np.isin(labels, np.unique(labels)[:2])
+    learner = taught(X[two], labels[two], served_rule="nll")
+    before = learner.served_snapshot()
+    learner.set_temperature(2.0)
+    assert learner.served_snapshot().temperature == learner.snapshot().temperature == 2.0
+    learner.learn_many(X[~two][:5], list(labels[~two][:5]), fit=False)  # a class learned, no fit
+    after = learner.served_snapshot()
+    assert after.classes == before.classes == learner.snapshot().classes
+    assert np.array_equal(after.weights, before.weights)
+    assert np.array_equal(after.bias, before.bias)
+    learner.fit()
+    served = learner.served_snapshot()
+    assert served.classes == learner.snapshot().classes == tuple(learner.classes)
+    assert served.weights.shape == (len(learner.classes), X.shape[1])
+    assert len(served.classes) > len(before.classes)

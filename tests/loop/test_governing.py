@@ -17,6 +17,7 @@ from stream_al.loop.governing import REFIT_EVERY, Governance
 from stream_al.loop.restore import History
 from stream_al.select.drift_aware import DriftAwareSelector
 from stream_al.select.ood_cap import OODSelector
+from stream_al.select.stack import build_stage, has_ood_cap
 from stream_al.select.stage import SelectionStage
 from tests.data import rows as dataset_rows
 from tests.drift.realdata import embedded, static_embedder
@@ -192,3 +193,16 @@ def test_by_default_a_response_moves_spending_and_never_exceeds_the_budget(ag_ne
         assert c.governance.debt == 0
         assert c.ledger(0.0).spent <= 0.05 * c.stage.budget.seen + 2 + 1e-9
     assert explored
+
+
+def test_each_stream_item_is_checked_for_ood_once_or_the_governance_names_the_fix():
+    settings = Settings.load(budget={"fraction": 0.1})
+    assert has_ood_cap(settings.ood)
+    for checks in (True, False):
+        health = DataHealth(settings.drift, settings.ood, 8, checks_ood=checks)
+        stage = build_stage(settings, 8, ood=health.ood)
+        if checks:  # the stage's OOD cap checks them too: twice
+            with pytest.raises(ValueError, match="checks_ood=not has_ood_cap"):
+                Governance(settings.calibration, stage, health)
+        else:
+            Governance(settings.calibration, stage, health)

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from stream_al.stream.checkpoint import MANIFEST
+from stream_al.stream.checkpoint_manifest import MANIFEST
 from stream_al.stream.messages import Event
 from tests.reliability.faults import (
     Background,

@@ -132,7 +132,7 @@ def test_the_stack_paces_only_when_pacing_is_enabled():
 
 def test_governance_hands_drift_alarms_to_the_pacer():
     settings_ = Settings.load(pacing={"enabled": True})
-    health = DataHealth(settings_.drift, settings_.ood, DIM)
+    health = DataHealth(settings_.drift, settings_.ood, DIM, checks_ood=False)
     stage = build_stage(settings_, DIM, strategy="uncertainty", ood=health.ood)
     governance = Governance(settings_.calibration, stage, health)
     governance.pacer.slow_down("test")

@@ -21,17 +21,10 @@ from stream_al.loop.restore import History
 from stream_al.loop.resume import resume
 from stream_al.stream import conversion
 from stream_al.stream.admission import Admission
-from stream_al.stream.checkpoint import (
-    FORMAT,
-    MANIFEST,
-    Checkpoints,
-    Manifest,
-    Prepared,
-    StaleCheckpoint,
-    read_checkpoint,
-    with_records,
-)
+from stream_al.stream.checkpoint import Checkpoints, Prepared, StaleCheckpoint
 from stream_al.stream.checkpoint_image import decode
+from stream_al.stream.checkpoint_manifest import FORMAT, MANIFEST, Manifest
+from stream_al.stream.checkpoint_reading import read_checkpoint, with_records
 from stream_al.stream.fencing import CoordinatorProducer
 from stream_al.stream.rebuild import TopicState, read_state
 from stream_al.stream.resuming import image_bytes, rebuilt
@@ -336,7 +329,7 @@ def test_a_damaged_image_is_not_used_the_records_are(imaging, caplog):
     body["image"]["sha256"] = "0" * 64
     _manifest_record(settings, _signed(body))
     history(settings, 100, 50, time.time())
-    with caplog.at_level(logging.WARNING, logger="stream_al.stream.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="stream_al.stream.checkpoint_reading"):
         via = Checkpoints(settings.checkpoint, settings.kafka).load()
     assert any("image is not usable" in r.getMessage() and "checksum fails" in r.getMessage()
                for r in caplog.records)
