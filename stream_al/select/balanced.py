@@ -231,6 +231,7 @@ class CoverThenBalance(DiverseReservoir):
         else:
             predicted, quota = np.zeros(len(X), dtype=np.int64), np.array([n])
         picked: list[int] = []
+        taken = np.empty((min(int(quota.sum()), len(X)), X.shape[1]), dtype=X.dtype)
         for c in np.flatnonzero(quota).tolist():
             members = np.flatnonzero(predicted == c)
             left = int(quota[c])
@@ -242,8 +243,10 @@ class CoverThenBalance(DiverseReservoir):
             for i in members[np.argsort(-keys, kind="stable")].tolist():
                 if left == 0:
                     break
-                if picked and float((1.0 - X[picked] @ X[i]).min()) < self.min_separation:
+                m = len(picked)  # the rows picked so far, in order (no copy of X[picked])
+                if m and float((1.0 - taken[:m] @ X[i]).min()) < self.min_separation:
                     continue
+                taken[m] = X[i]
                 picked.append(i)
                 left -= 1
         return np.asarray(picked, dtype=np.int64)
