@@ -118,7 +118,7 @@ def selections_of(batch: ScoredBatch, rows: Sequence[int], strategy: str, reason
     idx = np.asarray(rows, dtype=np.int64)
     names = list(batch.scores)
     rounded = [rounded_many(v[idx]) for v in batch.scores.values()]  # a column at a time
-    row_scores = zip(*rounded) if rounded else ((),) * len(idx)
+    row_scores = zip(*rounded, strict=True) if rounded else ((),) * len(idx)
     costs = np.asarray(batch.costs[idx], dtype=np.float64).tolist()
     group_of = [0] * len(idx) if groups is None else [int(g) for g in groups]
     return [

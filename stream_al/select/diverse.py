@@ -34,6 +34,7 @@ from stream_al.select.base import (
     selections_of,
 )
 from stream_al.select.seeding import kmeans_plusplus
+from stream_al.select.separation import picked_apart
 
 MIN_BATCH_LABELS = 2
 
@@ -264,16 +265,8 @@ class DiverseReservoir:
         taken = np.empty((sum(slots.values()), X.shape[1]), dtype=X.dtype)
         for c in sorted(slots, key=lambda c: -slots[c]):
             members = np.flatnonzero(groups == c)
-            left = slots[c]
-            for i in members[np.argsort(-fresh[members], kind="stable")].tolist():
-                if left == 0:
-                    break
-                n = len(picked)
-                if n and float((1.0 - taken[:n] @ X[i]).min()) < self.min_separation:
-                    continue
-                taken[n] = X[i]
-                picked.append(i)
-                left -= 1
+            picked += picked_apart(X, members[np.argsort(-fresh[members], kind="stable")].tolist(),
+                                   slots[c], taken, len(picked), self.min_separation)
         return picked
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
