@@ -30,12 +30,13 @@ import stream_al.loop.annotating as annotating
 import stream_al.loop.buying as buying
 import stream_al.loop.coordinator as coordinator
 import stream_al.loop.pricing as pricing
-import stream_al.stream.conversion as conversion
-import stream_al.stream.messages as messages
 import stream_al.ood as ood
 import stream_al.select.balanced as balanced
 import stream_al.select.diverse as diverse
+import stream_al.select.drift_aware as drift_aware
 import stream_al.select.stage as stage
+import stream_al.stream.conversion as conversion
+import stream_al.stream.messages as messages
 from benchmarks import control_traffic as ct
 from benchmarks.suite import load_set
 from stream_al.runtime import limit_blas_threads
@@ -58,6 +59,12 @@ SELECTION = [
     (diverse.OnlineClusters, "assign_many", "· cluster assignment"),
     (balanced.CoverThenBalance, "_emit", "reservoir purchase step (balanced._emit)"),
     (balanced.CoverThenBalance, "_balanced", "· class quotas, separation"),
+    (diverse.OnlineClusters, "typicality_many", "· typicality"),
+    (stage.SelectionStage, "informativeness_many", "· informativeness of held items"),
+    (balanced, "farthest_first", "· coverage (farthest_first)"),
+    (balanced.RecentPurchases, "add_many", "· recent purchases kept"),
+    (balanced.CoverThenBalance, "_kept", "· candidates kept"),
+    (drift_aware.CreditBudget, "spend", "· budget spend (CreditBudget.spend)"),
     (balanced.RecentPurchases, "nearest_distance_many", "· distance to recent purchases"),
     (balanced, "selections_of", "· selections made (selections_of)"),
     (stage.SelectionStage, "_record", "novelty of bought items (stage._record)"),
