@@ -11,14 +11,17 @@ labelled ids, and the drift scores:
 
     python -m benchmarks.coordinator_digest > before.txt    # on the commit before
     python -m benchmarks.coordinator_digest | diff - before.txt && echo same
+    python -m benchmarks.coordinator_digest --at-scorers    # the ceiling's configuration
 
 Bit-for-bit: a change that moves a float in its last place changes the digest.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+from itertools import islice
 
 import numpy as np
 
@@ -33,20 +36,27 @@ from stream_al.stream.messages import CONTROL, parse
 CONFIGS = [(4.0, 1.0, 4, 512, 4), (4.0, 1.0, 16, 64, 1), (2.0, 1.0, 16, 512, 4),
            (4.0, 0.25, 64, 512, 4), (3.0, 1.0, 1, 512, 1)]
 """(candidate_multiple, drift.sample, partitions, texts per record, records at a time)."""
+AT_SCORERS = [(3.0, 1.0, 4, 2048, 1, 0), (3.0, 1.0, 4, 512, 1, 0),
+              (3.0, 1.0, 4, 2048, 1, 10_000), (3.0, 1.0, 4, 512, 1, 10_000)]
+"""``--at-scorers``: the ceiling's runs (issue 17, fourteenth pass), as above and the texts
+bought and labelled before (``control_traffic --history``)."""
 
 
 def digest(stream: ct.Stream, multiple: float, drift_sample: float, partitions: int,
-           batch: int, merge: int) -> str:
+           batch: int, merge: int, history: ct.Stream | None = None) -> str:
+    """``history``: bought and labelled before (``control_traffic --history``)."""
     ct.MULTIPLE[0], ct.DRIFT_SAMPLE[0] = multiple, drift_sample
     s = ct.settings_of(True, "int8", 0.05, "static", "deflated")
     gold = dict(zip(stream.ids, stream.labels, strict=True))
-    c = ct.warm_model(stream, s, 300, LookupEmbedder(stream.texts, stream.X))
-    records = ct.records_of(stream, s, c.learner.snapshot(), batch, partitions)
+    c = ct.warm_model(stream, s, 300, LookupEmbedder(stream.texts, stream.X), history)
+    # made as they are taken: with the OOD check at the scorers, each record is checked
+    # against the rows labelled before it
+    records = ct.scorer_records(stream, s, c.learner.snapshot(), batch, partitions, c)
     h = hashlib.sha256()
     offset, texts, now = 1, 0, 0.0
-    for k in range(0, len(records), merge):
+    while chunk := list(islice(records, merge)):
         taken = []
-        for raw in records[k : k + merge]:
+        for raw in chunk:
             scored = conversion.scored_texts(parse(CONTROL, raw))
             texts += sum(x.count for x in scored.spans)
             taken.append((scored, offset))
@@ -72,13 +82,20 @@ def digest(stream: ct.Stream, multiple: float, drift_sample: float, partitions: 
 
 
 def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--at-scorers", action="store_true", help="the ceiling's configuration "
+                   "instead (scale.ood_at_scorers and drift_at_scorers): AT_SCORERS")
+    args = p.parse_args()
     limit_blas_threads()
     n = 40_000
     data, X = load_set("sst2", "static", n)
     stream = ct.Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]),
                        list(data.labels[:n]), np.asarray(X[:n], dtype=np.float32))
-    for config in CONFIGS:
-        print(*config, digest(stream, *config), flush=True)
+    ct.OOD_AT_SCORERS[0] = ct.DRIFT_AT_SCORERS[0] = args.at_scorers
+    for *config, bought in AT_SCORERS if args.at_scorers else [(*c, 0) for c in CONFIGS]:
+        history = ct.history_of("sst2", "static", n, bought) if bought else None
+        print(*config, *([bought] if args.at_scorers else []),
+              digest(stream, *config, history=history), flush=True)
 
 
 if __name__ == "__main__":

@@ -27,20 +27,28 @@ import numpy as np
 import stream_al.drift.embedding as embedding
 import stream_al.drift.health as health
 import stream_al.loop.annotating as annotating
+import stream_al.loop.buying as buying
 import stream_al.loop.coordinator as coordinator
 import stream_al.loop.pricing as pricing
 import stream_al.ood as ood
 import stream_al.select.balanced as balanced
 import stream_al.select.diverse as diverse
+import stream_al.select.drift_aware as drift_aware
 import stream_al.select.stage as stage
+import stream_al.stream.conversion as conversion
+import stream_al.stream.messages as messages
 from benchmarks import control_traffic as ct
 from benchmarks.suite import load_set
 from stream_al.runtime import limit_blas_threads
 from stream_al.simulate.lookup import LookupEmbedder
 
 SELECTION = [
+    (ct, "parse", "parse (envelope + validation)"),
+    (conversion, "scored_texts", "convert (record to ScoredTexts)"),
     (coordinator.Coordinator, "on_scored", "on_scored (all)"),
+    (coordinator, "new_at_offsets", "· new offsets"),
     (coordinator.Coordinator, "_emit", "purchases out (Coordinator._emit)"),
+    (buying.Buying, "buy_many", "· purchases made (Buying.buy_many)"),
     (pricing.Pricing, "price_ranked_many", "pricing"),
     (health.DataHealth, "on_batch", "drift monitor"),
     (embedding.EmbeddingDrift, "_push", "· drift kernel rows (_push)"),
@@ -51,7 +59,14 @@ SELECTION = [
     (diverse.OnlineClusters, "assign_many", "· cluster assignment"),
     (balanced.CoverThenBalance, "_emit", "reservoir purchase step (balanced._emit)"),
     (balanced.CoverThenBalance, "_balanced", "· class quotas, separation"),
+    (diverse.OnlineClusters, "typicality_many", "· typicality"),
+    (stage.SelectionStage, "informativeness_many", "· informativeness of held items"),
+    (balanced, "farthest_first", "· coverage (farthest_first)"),
+    (balanced.RecentPurchases, "add_many", "· recent purchases kept"),
+    (balanced.CoverThenBalance, "_kept", "· candidates kept"),
+    (drift_aware.CreditBudget, "spend", "· budget spend (CreditBudget.spend)"),
     (balanced.RecentPurchases, "nearest_distance_many", "· distance to recent purchases"),
+    (balanced, "selections_of", "· selections made (selections_of)"),
     (stage.SelectionStage, "_record", "novelty of bought items (stage._record)"),
 ]
 LABELS = [
@@ -62,8 +77,8 @@ LABELS = [
 SPENT: collections.Counter[str] = collections.Counter()
 
 
-def timed(owner: type, name: str, label: str) -> None:
-    """Wrap ``owner.name`` so that its process CPU adds to ``SPENT[label]``."""
+def timed(owner: object, name: str, label: str) -> None:
+    """Wrap ``owner.name`` (a method of a class, or a function as a module calls it) so that its process CPU adds to ``SPENT[label]``."""
     method = getattr(owner, name)
 
     @functools.wraps(method)
@@ -86,6 +101,10 @@ def main() -> None:
     p.add_argument("--fraction", type=float, default=0.05)
     p.add_argument("--multiple", type=float, default=4.0, help="scale.candidate_multiple")
     p.add_argument("--drift-sample", type=float, default=1.0, help="drift.sample")
+    p.add_argument("--history", type=int, default=0, help="texts bought and labelled before "
+                   "the measured stream (control_traffic --history)")
+    p.add_argument("--ood-at-scorers", action="store_true", help="scale.ood_at_scorers")
+    p.add_argument("--drift-at-scorers", action="store_true", help="scale.drift_at_scorers")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", help="also append the best run as a JSON line to this file")
     args = p.parse_args()
@@ -93,18 +112,29 @@ def main() -> None:
     for owner, name, label in SELECTION + LABELS:
         timed(owner, name, label)
     ct.MULTIPLE[0], ct.DRIFT_SAMPLE[0] = args.multiple, args.drift_sample
+    ct.OOD_AT_SCORERS[0], ct.DRIFT_AT_SCORERS[0] = args.ood_at_scorers, args.drift_at_scorers
     data, X = load_set("sst2", "static", args.n)
     n = min(args.n, len(data.texts))
     stream = ct.Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]),
                        list(data.labels[:n]), np.asarray(X[:n], dtype=np.float32))
+    history = ct.history_of("sst2", "static", n, args.history) if args.history else None
     gold = dict(zip(stream.ids, stream.labels, strict=True))
     embedder = LookupEmbedder(stream.texts, stream.X)
     s = ct.settings_of(True, "int8", args.fraction, "static", "deflated")
     best = None
     for _ in range(args.repeat):
-        c = ct.warm_model(stream, s, 300, embedder)
-        records = ct.records_of(stream, s, c.learner.snapshot(), args.batch, args.partitions)
-        candidates = sum(len(ct.parse(ct.CONTROL, r).ids) for r in records)
+        c = ct.warm_model(stream, s, 300, embedder, history)
+        made = ct.scorer_records(stream, s, c.learner.snapshot(), args.batch, args.partitions,
+                                 c)  # as they are taken: an OOD check at the scorers reads
+        candidates = 0  # the rows labelled so far
+
+        def counted(records):  # taken before govern's timer starts
+            nonlocal candidates
+            for r in records:
+                candidates += len(messages.parse(ct.CONTROL, r).ids)
+                yield r
+
+        records = counted(made)
         SPENT.clear()
         selecting, labelling, bought = ct.govern(c, records, gold, merge=args.merge)
         if best is None or selecting < best[0]:

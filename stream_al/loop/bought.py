@@ -115,8 +115,12 @@ class BoughtTexts(ImagedDatabase, Mapping[str, str]):
         if not items:
             return
         with self._lock:
-            self._db.executemany("INSERT INTO bought (pos, item_id, text) VALUES (?, ?, ?)",
-                                 [(self._n + n, i, t) for n, (i, t) in enumerate(items)])
+            self._db.execute("BEGIN")  # one transaction (autocommit would make one a row)
+            try:
+                self._db.executemany("INSERT INTO bought (pos, item_id, text) VALUES (?, ?, ?)",
+                                     [(self._n + n, i, t) for n, (i, t) in enumerate(items)])
+            finally:
+                self._db.execute("COMMIT")
             self._n += len(items)
             self._fresh.update(hash(i) for i, _ in items)
         if len(self._fresh) >= MERGE_EVERY:

@@ -55,12 +55,16 @@ class Buying:
         self._emissions += 1
         out: list[Purchase] = []
         now_bought: dict[str, str] = {}  # id -> text, in buying order
-        for s in chosen:
+        known = bought.contains_many([s.item_id for s in chosen])  # `bought` changes at the end
+        # the same for every purchase of one emission
+        version, window = self.stage.snapshot.version, self.stage.budget.window
+        outstanding, annotators = self.stage.outstanding, self.pricing.annotators
+        for s, bought_before in zip(chosen, known, strict=True):
             text = self._recent.get(s.item_id)
             if s.item_id in now_bought:  # offered twice (a redelivered text), chosen twice
                 self.stage.budget.release(s.cost)
                 continue
-            if text is None or s.item_id in bought:  # bought before, or text forgotten
+            if text is None or bought_before:  # bought before, or text forgotten
                 self._unbuy(s, before)
                 continue
             now_bought[s.item_id] = text
@@ -74,14 +78,14 @@ class Buying:
                     strategy=s.strategy,
                     reason=s.reason,
                     scores={k: float(v) for k, v in s.scores.items()
-                            if math.isfinite(v) and k != ANNOTATORS},
-                    model_version=self.stage.snapshot.version,
-                    deadline=self.stage.outstanding[s.item_id].deadline,
+                            if k != ANNOTATORS and math.isfinite(v)},
+                    model_version=version,
+                    deadline=outstanding[s.item_id].deadline,
                     cost=s.cost,
                     group=int(s.group),
                     priority=float(s.priority),
-                    annotators=self.pricing.annotators(s.item_id),
-                    window=self.stage.budget.window,
+                    annotators=annotators(s.item_id),
+                    window=window,
                 )
             )
         bought.add_new_many(list(now_bought.items()))

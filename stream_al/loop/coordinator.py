@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -54,7 +55,7 @@ from stream_al.loop.records import (
     ScoredTexts,
 )
 from stream_al.loop.restore import Base, History, Restored
-from stream_al.loop.spans import new_at_offsets, new_in_spans
+from stream_al.loop.spans import at_stream_positions, new_at_offsets, new_in_spans
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
@@ -219,8 +220,14 @@ class Coordinator:
         snapshot = self.learner.snapshot()
         kind = self.settings.selection.uncertainty
         cold = not snapshot.ready or kind not in batch.scores
-        self._raised(self.health.on_batch(batch.X, None if cold else batch.scores[kind],
-                                          among(record.drift, keep)))
+        first = self.health.monitor.position
+        alarms = self.health.on_batch(batch.X, None if cold else batch.scores[kind],
+                                      among(record.drift, keep))
+        if alarms and batch.seen is not None:  # candidates: the monitor counted those, not
+            # stream texts; the texts the batch stands for end where the stage's count will
+            start = self.stage.budget.seen + len(batch) - batch.seen
+            alarms = at_stream_positions(alarms, first, batch.row_weights(), start, batch.seen)
+        self._raised(alarms)
         self.stage.set_model(snapshot)
         before = dict(self.stage.outstanding)
         chosen = self.stage.select_many(batch, now, self.settings.kafka.label_deadline_s)
@@ -343,7 +350,10 @@ class Coordinator:
         snapshot = self.learner.snapshot()
         gains = label_gain(snapshot, X, names)
         outcome.correct = self.prequential.observe_many(snapshot, X, names)
-        self._raised(self.health.on_labels(X, outcome.correct))
+        alarms = self.health.on_labels(X, outcome.correct)
+        if alarms and self.settings.scale.preselect:  # at the stream's position
+            alarms = [replace(a, position=int(self.stage.budget.seen)) for a in alarms]
+        self._raised(alarms)
         if self.reference is not None:
             self.reference.add_many(X)
         reasons = [o.selection.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]

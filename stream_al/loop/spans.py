@@ -5,7 +5,8 @@ saw, as one :class:`Span` per texts partition of its batch; a record of every te
 one's texts offset. The coordinator counts in the budget's ``seen`` only the texts at offsets it
 has not counted before (a batch redelivered after a worker crashed is not counted twice), so the
 ledger stays exact and system-wide: :func:`new_in_spans` for spans, :func:`new_at_offsets` for
-texts.
+texts. The drift monitor counts the candidates it reads; :func:`at_stream_positions` puts its
+alarms back at stream positions.
 
 >>> counted = {0: 9}
 >>> new_in_spans(counted, [Span(0, 5, 14, 10), Span(1, 0, 3, 4)])
@@ -21,7 +22,11 @@ texts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from stream_al.drift.base import DriftAlarm
 
 
 @dataclass(frozen=True)
@@ -70,3 +75,25 @@ def new_at_offsets(counted: dict[int, int], partitions: Sequence[int],
             counted[p] = o
             fresh.append(i)
     return fresh
+
+
+def at_stream_positions(alarms: Sequence[DriftAlarm], first: int, weights: np.ndarray,
+                        start: float, seen: float) -> list[DriftAlarm]:
+    """Drift alarms raised among a batch of candidates, moved from the drift monitor's
+    positions (it counts the candidates it reads: ``first``, ``first + 1``, ...) to stream
+    positions: the ``seen`` stream texts the batch stands for follow the ``start`` counted
+    before it, and each candidate sits after the texts the candidates before it stand for
+    (``weights``, in proportion).
+
+    >>> alarm = DriftAlarm("embedding_mmd", 0.4, 0.1, 102)
+    >>> [a.position for a in at_stream_positions([alarm], 100, np.array([3.0, 3.0, 4.0]), 500, 20)]
+    [512]
+    """
+    ahead = np.concatenate([[0.0], np.cumsum(np.asarray(weights, dtype=np.float64))])
+    total = float(ahead[-1])
+    out = []
+    for alarm in alarms:
+        j = min(max(alarm.position - first, 0), len(ahead) - 1)
+        share = seen * float(ahead[j]) / total if total > 0 else 0.0
+        out.append(replace(alarm, position=int(start + share)))
+    return out

@@ -44,6 +44,7 @@ from stream_al.select.base import BudgetLike, Informativeness, Selection, select
 from stream_al.select.class_balance import balancing_quotas
 from stream_al.select.coverage import farthest_first
 from stream_al.select.diverse import MIN_BATCH_LABELS, DiverseReservoir, HeldCandidates
+from stream_al.select.separation import picked_apart
 
 RECENT_PURCHASES = 2048
 """Purchases whose embeddings are kept (for coverage, near-duplicates and class counts)."""
@@ -231,21 +232,16 @@ class CoverThenBalance(DiverseReservoir):
         else:
             predicted, quota = np.zeros(len(X), dtype=np.int64), np.array([n])
         picked: list[int] = []
+        taken = np.empty((min(int(quota.sum()), len(X)), X.shape[1]), dtype=X.dtype)
         for c in np.flatnonzero(quota).tolist():
             members = np.flatnonzero(predicted == c)
-            left = int(quota[c])
             if self.sampling == "proportional":  # Efraimidis-Spirakis keys: draws ∝ priority
                 keys = (np.log(self._explore_rng.random(len(members)))
                         / np.maximum(priority[members], 1e-12))
             else:
                 keys = priority[members]
-            for i in members[np.argsort(-keys, kind="stable")].tolist():
-                if left == 0:
-                    break
-                if picked and float((1.0 - X[picked] @ X[i]).min()) < self.min_separation:
-                    continue
-                picked.append(i)
-                left -= 1
+            picked += picked_apart(X, members[np.argsort(-keys, kind="stable")].tolist(),
+                                   int(quota[c]), taken, len(picked), self.min_separation)
         return np.asarray(picked, dtype=np.int64)
 
     def _predicted_recent(self) -> np.ndarray:

@@ -73,6 +73,27 @@ def reads_novelty(selector: object) -> bool:
     return bool(getattr(selector, "reads_novelty", True))
 
 
+SCORE_DIGITS = 6
+"""Decimals a selection's scores are rounded to (``round(score, 6)``)."""
+
+
+def rounded_many(values: np.ndarray) -> list[float]:
+    """``round(float(v), SCORE_DIGITS)`` of each value, without a ``round`` call per value
+    (0.5 us each, 9 scores per purchase) for float32 and narrower: such a value times 10**6 is
+    exact in float64 (24 + 14 significant bits), so ``rint`` rounds the exact product half to
+    even as ``round`` does, and an integer divided by 10**6 is the double nearest the decimal,
+    which is what ``round`` returns. Wider values take ``round`` itself.
+
+    >>> rounded_many(np.array([0.0078125, 0.12345678, -0.5, np.inf], dtype=np.float32))
+    [0.007812, 0.123457, -0.5, inf]
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and values.dtype.itemsize <= 4:
+        scale = 10.0**SCORE_DIGITS
+        return (np.rint(values.astype(np.float64) * scale) / scale).tolist()
+    return [round(x, SCORE_DIGITS) for x in values.astype(np.float64).tolist()]
+
+
 def selection_of(batch: ScoredBatch, i: int, strategy: str, reason: str, priority: float,
                  group: int = 0) -> Selection:
     """A :class:`Selection` for row ``i`` of ``batch``, carrying its scores."""
@@ -95,15 +116,17 @@ def selections_of(batch: ScoredBatch, rows: Sequence[int], strategy: str, reason
     if not len(rows):
         return []
     idx = np.asarray(rows, dtype=np.int64)
-    columns = [(k, np.asarray(v[idx], dtype=np.float64).tolist()) for k, v in batch.scores.items()]
+    names = list(batch.scores)
+    rounded = [rounded_many(v[idx]) for v in batch.scores.values()]  # a column at a time
+    row_scores = zip(*rounded, strict=True) if rounded else ((),) * len(idx)
     costs = np.asarray(batch.costs[idx], dtype=np.float64).tolist()
     group_of = [0] * len(idx) if groups is None else [int(g) for g in groups]
     return [
         Selection(item_id=batch.ids[i], strategy=strategy, reason=reason, priority=float(p),
-                  cost=cost, group=g, scores={k: round(col[n], 6) for k, col in columns},
+                  cost=cost, group=g, scores=dict(zip(names, row, strict=True)),
                   embedding=batch.X[i])
-        for n, (i, p, cost, g) in enumerate(zip(idx.tolist(), priorities, costs, group_of,
-                                                strict=True))
+        for i, p, cost, g, row in zip(idx.tolist(), priorities, costs, group_of, row_scores,
+                                      strict=True)
     ]
 
 

@@ -34,6 +34,7 @@ from stream_al.select.base import (
     selections_of,
 )
 from stream_al.select.seeding import kmeans_plusplus
+from stream_al.select.separation import picked_apart
 
 MIN_BATCH_LABELS = 2
 
@@ -128,9 +129,13 @@ class OnlineClusters:
     def _update(self, X: np.ndarray, clusters: np.ndarray) -> None:
         """Each centre becomes the mean of every item it was given so far."""
         assert self.centres is not None
-        given = np.bincount(clusters, minlength=self.k).astype(np.float64)
-        members = csr_matrix((np.ones(len(X), dtype=np.float32), (clusters, np.arange(len(X)))),
-                             shape=(self.k, len(X)))  # one sparse product (np.add.at: 15x)
+        counts = np.bincount(clusters, minlength=self.k)
+        given = counts.astype(np.float64)
+        indptr = np.zeros(self.k + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        members = csr_matrix(  # one sparse product (np.add.at: 15x); rows in item order
+            (np.ones(len(X), dtype=np.float32), np.argsort(clusters, kind="stable"), indptr),
+            shape=(self.k, len(X)))
         sums = (members @ np.asarray(X, dtype=np.float32)).astype(np.float64)
         moved = given > 0
         total = self._counts[moved] + given[moved]
@@ -264,16 +269,8 @@ class DiverseReservoir:
         taken = np.empty((sum(slots.values()), X.shape[1]), dtype=X.dtype)
         for c in sorted(slots, key=lambda c: -slots[c]):
             members = np.flatnonzero(groups == c)
-            left = slots[c]
-            for i in members[np.argsort(-fresh[members], kind="stable")].tolist():
-                if left == 0:
-                    break
-                n = len(picked)
-                if n and float((1.0 - taken[:n] @ X[i]).min()) < self.min_separation:
-                    continue
-                taken[n] = X[i]
-                picked.append(i)
-                left -= 1
+            picked += picked_apart(X, members[np.argsort(-fresh[members], kind="stable")].tolist(),
+                                   slots[c], taken, len(picked), self.min_separation)
         return picked
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],

@@ -23,7 +23,7 @@ from stream_al.config import BudgetSettings, SelectionSettings
 from stream_al.index.ann import BoundedIndex
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.score.batch import ScoredBatch, score_many
-from stream_al.select.base import Selection, informativeness, reads_novelty
+from stream_al.select.base import Selection, informativeness, reads_novelty, rounded_many
 from stream_al.select.budget import Budget
 from stream_al.select.factory import make_selector
 
@@ -92,8 +92,8 @@ class SelectionStage:
         X = np.stack(vectors)
         if any("novelty" not in s.scores for s in chosen):  # fresh selections: complete them
             with_vector = (s for s in chosen if s.embedding is not None)
-            for s, novelty in zip(with_vector, self._novelty(X).tolist(), strict=True):
-                s.scores.setdefault("novelty", round(novelty, 6))
+            for s, novelty in zip(with_vector, rounded_many(self._novelty(X)), strict=True):
+                s.scores.setdefault("novelty", novelty)
         self.novelty.add_many(X)
         return self._remember(chosen, deadline)
 

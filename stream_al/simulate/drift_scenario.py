@@ -193,9 +193,11 @@ class DriftScenario:
         return result
 
     def _on_stream(self, alarms: list[DriftAlarm], position: int) -> list[DriftAlarm]:
-        """``alarms`` on the stream's time line: with ``scale.preselect`` the monitor counts
-        the candidates it read, so each alarm is put at the stream position ``position``
-        after the chunk that raised it (``simulation.chunk_size`` resolution)."""
+        """``alarms`` on the stream's time line: with ``scale.preselect`` each alarm is put at
+        the stream position ``position`` after the chunk that raised it
+        (``simulation.chunk_size`` resolution). The coordinator places them within the chunk
+        (stream_al.loop.spans.at_stream_positions); the scenario keeps the chunk's end, so
+        that its delays read as they did when the monitor's positions counted candidates."""
         if not self.settings.scale.preselect:
             return alarms
         return [replace(a, position=position) for a in alarms]

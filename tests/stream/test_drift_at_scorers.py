@@ -63,6 +63,8 @@ def test_the_scorers_alarm_on_a_new_domain_reaches_the_coordinator_and_none_befo
         alarms = wait_for(lambda: _alarms(kafka_bootstrap, topics["events"]), 90,
                           "a drift alarm after the voice commands")
     assert {a["detector"] for a in alarms} >= {"embedding_mmd"}
+    # at its stream position, after every news text (the monitor itself counts candidates)
+    assert all(a["position"] >= NEWS for a in alarms if a["detector"] == "embedding_mmd")
     raised = [x for x in _forwarded(kafka_bootstrap, topics["control"])
               if x.drift is not None and x.drift.alarms]
     assert raised and all(i.startswith("snips-") for x in raised
