@@ -77,7 +77,8 @@ class Buying:
                     batch_id=batch_id,
                     strategy=s.strategy,
                     reason=s.reason,
-                    scores=purchase_scores(s.scores),
+                    scores={k: float(v) for k, v in s.scores.items()
+                            if k != ANNOTATORS and math.isfinite(v)},
                     model_version=version,
                     deadline=outstanding[s.item_id].deadline,
                     cost=s.cost,
@@ -96,22 +97,3 @@ class Buying:
             self.stage.outstanding[s.item_id] = before[s.item_id]
         else:
             self.stage.outstanding.pop(s.item_id, None)
-
-
-def purchase_scores(scores: dict[str, float]) -> dict[str, float]:
-    """A purchase's scores: ``scores`` as floats without the annotators' count and without the
-    values that are not finite. When every value is a Python float already (the selectors'
-    rounded columns) and their sum is finite (it is not if one of them is not), that is a
-    copy without that count; otherwise value by value.
-
-    >>> purchase_scores({"margin": 0.25, ANNOTATORS: 3.0, "novelty": float("nan")})
-    {'margin': 0.25}
-    >>> purchase_scores({"margin": 0.25, "ood": 1.0})
-    {'margin': 0.25, 'ood': 1.0}
-    """
-    kept = dict(scores)
-    kept.pop(ANNOTATORS, None)
-    values = kept.values()
-    if set(map(type, values)) <= {float} and math.isfinite(sum(values)):
-        return kept
-    return {k: float(v) for k, v in scores.items() if k != ANNOTATORS and math.isfinite(v)}

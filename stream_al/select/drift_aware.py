@@ -86,6 +86,10 @@ class CreditBudget(Spending):
     def observe(self, n_items: int) -> None:
         self.base.observe(n_items)
 
+    def can_spend(self, cost: float = 1.0) -> bool:
+        # Spending.can_spend with the allowance written out (one property read, not two)
+        return cost <= self.base.allowance + max(0.0, self.limit - self.debt) + 1e-9
+
     def spend(self, cost: float = 1.0) -> None:
         base = self.base.allowance  # once: the test below is can_spend's, term for term
         if cost < 0 or not cost <= base + max(0.0, self.limit - self.debt) + 1e-9:
