@@ -124,7 +124,7 @@ def selections_of(batch: ScoredBatch, rows: Sequence[int], strategy: str, reason
     ids, X = batch.ids, batch.X
     return [
         Selection(item_id=ids[i], strategy=strategy, reason=reason, priority=p, cost=cost,
-                  group=g, scores=dict(zip(names, row)), embedding=X[i])
+                  group=g, scores=dict(zip(names, row, strict=True)), embedding=X[i])
         for i, p, cost, g, row in zip(idx.tolist(), np.asarray(priorities, dtype=np.float64)
                                       .tolist(), costs, group_of, row_scores, strict=True)
     ]
