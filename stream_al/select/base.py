@@ -120,13 +120,13 @@ def selections_of(batch: ScoredBatch, rows: Sequence[int], strategy: str, reason
     rounded = [rounded_many(v[idx]) for v in batch.scores.values()]  # a column at a time
     row_scores = zip(*rounded, strict=True) if rounded else ((),) * len(idx)
     costs = np.asarray(batch.costs[idx], dtype=np.float64).tolist()
-    group_of = [0] * len(idx) if groups is None else [int(g) for g in groups]
+    group_of = [0] * len(idx) if groups is None else np.asarray(groups, dtype=np.int64).tolist()
+    ids, X = batch.ids, batch.X
     return [
-        Selection(item_id=batch.ids[i], strategy=strategy, reason=reason, priority=float(p),
-                  cost=cost, group=g, scores=dict(zip(names, row, strict=True)),
-                  embedding=batch.X[i])
-        for i, p, cost, g, row in zip(idx.tolist(), priorities, costs, group_of, row_scores,
-                                      strict=True)
+        Selection(item_id=ids[i], strategy=strategy, reason=reason, priority=p, cost=cost,
+                  group=g, scores=dict(zip(names, row, strict=True)), embedding=X[i])
+        for i, p, cost, g, row in zip(idx.tolist(), np.asarray(priorities, dtype=np.float64)
+                                      .tolist(), costs, group_of, row_scores, strict=True)
     ]
 
 

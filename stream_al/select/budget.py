@@ -97,6 +97,11 @@ class Budget(Spending):
 
     def spend(self, cost: float = 1.0) -> None:
         self.check_spend(cost)
+        self.charge(cost)
+
+    def charge(self, cost: float) -> None:
+        """:meth:`spend` without its check, for a caller that made it (a wrapping ledger that
+        read the allowance already)."""
         self.spent += cost
         self.window_spent += cost
 

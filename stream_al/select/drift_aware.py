@@ -86,12 +86,17 @@ class CreditBudget(Spending):
     def observe(self, n_items: int) -> None:
         self.base.observe(n_items)
 
+    def can_spend(self, cost: float = 1.0) -> bool:
+        # Spending.can_spend with the allowance written out (one property read, not two)
+        return cost <= self.base.allowance + max(0.0, self.limit - self.debt) + 1e-9
+
     def spend(self, cost: float = 1.0) -> None:
-        if cost < 0 or not self.can_spend(cost):  # the message only when it raises
+        base = self.base.allowance  # once: the test below is can_spend's, term for term
+        if cost < 0 or not cost <= base + max(0.0, self.limit - self.debt) + 1e-9:
             self.check_spend(cost, f" (debt {self.debt:.3f} of credit {self.limit:.3f})")
-        own = min(cost, max(0.0, self.base.allowance))
+        own = min(cost, max(0.0, base))
         if own > 0:
-            self.base.spend(own)
+            self.base.charge(own)  # within the ledger's allowance: 0 < own <= base
         self.debt += cost - own
 
     def release(self, cost: float = 1.0) -> None:
