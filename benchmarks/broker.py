@@ -46,7 +46,8 @@ def load_average() -> str:
 
 
 def read_rows(path: Path, n: int | None = None) -> tuple[list[str], list[str]]:
-    """Texts and labels of the first ``n`` rows of a ``text,label`` CSV."""
+    """Texts and labels of the first ``n`` rows of a ``text,label`` CSV (all rows if None);
+    a file with fewer than ``n`` rows is an error that says so, not a short list."""
     texts, labels = [], []
     with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -54,6 +55,9 @@ def read_rows(path: Path, n: int | None = None) -> tuple[list[str], list[str]]:
                 break
             texts.append(row["text"])
             labels.append(row["label"])
+    if n is not None and len(texts) < n:
+        raise SystemExit(f"{path} has {len(texts):,} rows, fewer than the {n:,} this run needs "
+                         "(texts and warm-up): pass a smaller --n or a larger --data")
     return texts, labels
 
 
