@@ -19,6 +19,11 @@ class BudgetError(StreamAlError, ValueError):
     """Spending more than the allowance, or a negative cost."""
 
 
+def within(cost: float, allowance: float) -> bool:
+    """``cost`` fits in ``allowance`` (up to float rounding): every ledger's test."""
+    return cost <= allowance + 1e-9
+
+
 class Spending:
     """What every ledger with an ``allowance`` checks before it spends (:class:`Budget`, the
     drift response's :class:`~stream_al.select.drift_aware.CreditBudget`, the OOD cap)."""
@@ -26,7 +31,7 @@ class Spending:
     allowance: float  # a property or a field of the ledger
 
     def can_spend(self, cost: float = 1.0) -> bool:
-        return cost <= self.allowance + 1e-9
+        return within(cost, self.allowance)
 
     def check_spend(self, cost: float, context: str = "") -> None:
         """Raise unless ``cost`` is >= 0 and within the allowance (``context``: for the

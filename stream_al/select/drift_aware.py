@@ -32,7 +32,7 @@ import numpy as np
 from stream_al.drift.response import DriftResponse
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
-from stream_al.select.budget import Budget, Spending
+from stream_al.select.budget import Budget, Spending, within
 
 EXPLORE_STRATEGY = "drift"
 EXPLORE_REASON = "drift_explore"
@@ -63,7 +63,12 @@ class CreditBudget(Spending):
 
     @property
     def allowance(self) -> float:
-        return self.base.allowance + max(0.0, self.limit - self.debt)
+        return self._with_credit(self.base.allowance)
+
+    def _with_credit(self, base: float) -> float:
+        """The allowance when the wrapped ledger allows ``base``: its own plus the credit
+        left."""
+        return base + max(0.0, self.limit - self.debt)
 
     @property
     def spent(self) -> float:
@@ -86,13 +91,9 @@ class CreditBudget(Spending):
     def observe(self, n_items: int) -> None:
         self.base.observe(n_items)
 
-    def can_spend(self, cost: float = 1.0) -> bool:
-        # Spending.can_spend with the allowance written out (one property read, not two)
-        return cost <= self.base.allowance + max(0.0, self.limit - self.debt) + 1e-9
-
     def spend(self, cost: float = 1.0) -> None:
-        base = self.base.allowance  # once: the test below is can_spend's, term for term
-        if cost < 0 or not cost <= base + max(0.0, self.limit - self.debt) + 1e-9:
+        base = self.base.allowance  # read once: the test below is can_spend's
+        if cost < 0 or not within(cost, self._with_credit(base)):
             self.check_spend(cost, f" (debt {self.debt:.3f} of credit {self.limit:.3f})")
         own = min(cost, max(0.0, base))
         if own > 0:
