@@ -111,7 +111,9 @@ class BoughtTexts(ImagedDatabase, Mapping[str, str]):
 
     def add_new_many(self, items: Sequence[tuple[str, str]]) -> None:
         """Keep each (id, text), in order, in one statement: ids none of which was bought
-        before (each checked with ``in``) and none twice (a purchase's emission)."""
+        before (each checked with ``in``) and none twice (a purchase's emission). All or
+        nothing: if a row cannot be written (an id bought before after all), none is kept
+        and the error is raised."""
         if not items:
             return
         with self._lock:
@@ -119,8 +121,10 @@ class BoughtTexts(ImagedDatabase, Mapping[str, str]):
             try:
                 self._db.executemany("INSERT INTO bought (pos, item_id, text) VALUES (?, ?, ?)",
                                      [(self._n + n, i, t) for n, (i, t) in enumerate(items)])
-            finally:
-                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
             self._n += len(items)
             self._fresh.update(hash(i) for i, _ in items)
         if len(self._fresh) >= MERGE_EVERY:
