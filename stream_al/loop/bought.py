@@ -201,7 +201,15 @@ class BoughtTexts(ImagedDatabase, Mapping[str, str]):
             return self._db.execute(sql, (item_id,)).fetchone()
 
     def _merge(self) -> None:
+        """The fresh hashes into the sorted array: ``np.union1d`` of the two, by inserting the
+        new ones where they go (a copy of the array) rather than sorting it all again (at
+        20,000 items bought that sort was 5 us of every purchase)."""
         with self._lock:
-            fresh = np.fromiter(self._fresh, dtype=np.int64, count=len(self._fresh))
-            self._sorted = np.union1d(self._sorted, fresh)
+            fresh = np.sort(np.fromiter(self._fresh, dtype=np.int64, count=len(self._fresh)))
+            known = self._sorted
+            at = np.searchsorted(known, fresh)
+            if len(known):
+                new = known[np.minimum(at, len(known) - 1)] != fresh  # a hash there already
+                fresh, at = fresh[new], at[new]
+            self._sorted = np.insert(known, at, fresh)
             self._fresh = set()

@@ -163,3 +163,19 @@ def test_an_emission_that_cannot_be_written_keeps_none_of_its_rows():
     assert bought.contains_many(["c", "d"]) == [False, False] and "c" not in bought
     bought.add_new_many([("c", "text c")])
     assert bought.position("c") == 2 and bought["a"] == "text a"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.integers(-60, 60), max_size=40), st.sets(st.integers(-70, 70), min_size=1,
+                                                          max_size=30))
+def test_merging_fresh_hashes_keeps_every_hash_sorted_and_once(known, fresh):
+    """The membership index after a merge is the union of what it held and the fresh hashes,
+    sorted, each once (as ``np.union1d`` made it), whether or not they overlap."""
+    import numpy as np
+
+    bought = BoughtTexts()
+    bought._sorted = np.array(sorted(known), dtype=np.int64)
+    bought._fresh = set(fresh)
+    bought._merge()
+    assert bought._sorted.dtype == np.int64
+    assert bought._sorted.tolist() == sorted(known | fresh) and not bought._fresh
