@@ -38,9 +38,12 @@ class Buying:
     def remember_texts(self, ids: Sequence[str], texts: Sequence[str]) -> None:
         """The texts of a scored batch (what a purchase of one of them will carry)."""
         recent = self._recent
-        for item_id, text in zip(ids, texts, strict=True):
-            recent[item_id] = text
-            recent.move_to_end(item_id)
+        if recent.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
+            recent.update(zip(ids, texts, strict=True))  # the usual: each new, and once
+        else:  # a text seen again goes to the end, at its last place in ``ids``
+            for item_id, text in zip(ids, texts, strict=True):
+                recent[item_id] = text
+                recent.move_to_end(item_id)
         while len(recent) > self._text_cache_items:
             recent.popitem(last=False)
 
