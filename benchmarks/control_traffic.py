@@ -232,7 +232,10 @@ def govern(c: Coordinator, records: Iterable[bytes], gold: dict[str, str],
         t1 = time.process_time()
         if items:
             bought += len(items)
-            labels = [Label(p.item_id, gold[p.item_id], "gold", now) for p in items]
+            # the vendors' side: ids as the worker publishes them (columns, when the
+            # coordinator returns them so), not a Purchase object each
+            ids = getattr(items, "item_ids", None) or [p.item_id for p in items]
+            labels = [Label(i, gold[i], "gold", now) for i in ids]
             c.on_labels(labels, offset, now)
             c.model_update(now)
             offset += 1

@@ -149,17 +149,17 @@ class Annotating:
             self._bought += 1
             self.open[item_id] = Item(wanted, deadline, seq=self._bought)
 
-    def bought_many(self, items: Sequence[tuple[str, int, float]]) -> None:
-        """:meth:`bought` of each (item, labels wanted, deadline), in order; the settled
-        verdicts looked up in one query."""
-        if not self.by_verdict or not items:
+    def bought_many(self, item_ids: Sequence[str], wanted: Sequence[int],
+                    deadlines: Sequence[float]) -> None:
+        """:meth:`bought` of each item, with its labels wanted and deadline, in order; the
+        settled verdicts looked up in one query."""
+        if not self.by_verdict or not item_ids:
             return
-        settled = self.settled.get_many([i for i, _, _ in items]) if self.settled.written \
-            else {}
-        for item_id, wanted, deadline in items:
+        settled = self.settled.get_many(list(item_ids)) if self.settled.written else {}
+        for item_id, k, deadline in zip(item_ids, wanted, deadlines, strict=True):
             if item_id not in self.open and item_id not in settled:
                 self._bought += 1
-                self.open[item_id] = Item(wanted, deadline, seq=self._bought)
+                self.open[item_id] = Item(k, deadline, seq=self._bought)
 
     def _item(self, item_id: str) -> Item | None:
         item = self.open.get(item_id)

@@ -111,7 +111,9 @@ class BoughtTexts(ImagedDatabase, Mapping[str, str]):
 
     def add_new_many(self, items: Sequence[tuple[str, str]]) -> None:
         """Keep each (id, text), in order, in one statement: ids none of which was bought
-        before (each checked with ``in``) and none twice (a purchase's emission)."""
+        before (each checked with ``in``) and none twice (a purchase's emission). All or
+        nothing: if a row cannot be written (an id bought before after all), none is kept
+        and the error is raised."""
         if not items:
             return
         with self._lock:
@@ -119,8 +121,10 @@ class BoughtTexts(ImagedDatabase, Mapping[str, str]):
             try:
                 self._db.executemany("INSERT INTO bought (pos, item_id, text) VALUES (?, ?, ?)",
                                      [(self._n + n, i, t) for n, (i, t) in enumerate(items)])
-            finally:
-                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
             self._n += len(items)
             self._fresh.update(hash(i) for i, _ in items)
         if len(self._fresh) >= MERGE_EVERY:
@@ -197,7 +201,15 @@ class BoughtTexts(ImagedDatabase, Mapping[str, str]):
             return self._db.execute(sql, (item_id,)).fetchone()
 
     def _merge(self) -> None:
+        """The fresh hashes into the sorted array: ``np.union1d`` of the two, by inserting the
+        new ones where they go (a copy of the array) rather than sorting it all again (at
+        20,000 items bought that sort was 5 us of every purchase)."""
         with self._lock:
-            fresh = np.fromiter(self._fresh, dtype=np.int64, count=len(self._fresh))
-            self._sorted = np.union1d(self._sorted, fresh)
+            fresh = np.sort(np.fromiter(self._fresh, dtype=np.int64, count=len(self._fresh)))
+            known = self._sorted
+            at = np.searchsorted(known, fresh)
+            if len(known):
+                new = known[np.minimum(at, len(known) - 1)] != fresh  # a hash there already
+                fresh, at = fresh[new], at[new]
+            self._sorted = np.insert(known, at, fresh)
             self._fresh = set()

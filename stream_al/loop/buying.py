@@ -1,8 +1,9 @@
 """What the selection stage's choices become: purchases, each item bought at most once.
 
 The stage spends the budget when it chooses (stream_al.select.stage); :class:`Buying` turns
-its choices into :class:`~stream_al.loop.records.Purchase` records with the text, the model
-version, the deadline, the price and the k annotators each asks for, and gives back what it
+its choices into purchases (:class:`~stream_al.loop.purchases.Purchases`, a column per field)
+with the text, the model version, the deadline, the price and the k annotators each asks for,
+and gives back what it
 cannot buy: an item chosen twice in one emission (a redelivered text), an item bought before
 (it stays outstanding as it was) or one whose text is no longer remembered. The texts come
 from the last ``text_cache_items`` texts the coordinator saw (the ones the selector may still
@@ -11,7 +12,6 @@ hold); what is bought is kept in the coordinator's :class:`~stream_al.loop.bough
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -19,9 +19,8 @@ import numpy as np
 
 from stream_al.loop.bought import BoughtTexts
 from stream_al.loop.pricing import Pricing
-from stream_al.loop.records import Purchase
+from stream_al.loop.purchases import Purchases
 from stream_al.select.base import Selection
-from stream_al.select.cost_aware import ANNOTATORS
 from stream_al.select.stage import Outstanding, SelectionStage
 
 
@@ -39,55 +38,49 @@ class Buying:
     def remember_texts(self, ids: Sequence[str], texts: Sequence[str]) -> None:
         """The texts of a scored batch (what a purchase of one of them will carry)."""
         recent = self._recent
-        for item_id, text in zip(ids, texts, strict=True):
-            recent[item_id] = text
-            recent.move_to_end(item_id)
+        if recent.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
+            recent.update(zip(ids, texts, strict=True))  # the usual: each new, and once
+        else:  # a text seen again goes to the end, at its last place in ``ids``
+            for item_id, text in zip(ids, texts, strict=True):
+                recent[item_id] = text
+                recent.move_to_end(item_id)
         while len(recent) > self._text_cache_items:
             recent.popitem(last=False)
 
     def buy_many(self, chosen: list[Selection], before: dict[str, Outstanding],
                  bought: BoughtTexts, embeddings: dict[str, np.ndarray],
-                 control_offset: int) -> list[Purchase]:
+                 control_offset: int) -> Purchases:
         """Purchases of ``chosen`` (``before``: the stage's outstanding selections before it
         chose) not in ``bought``, which then holds them; each one's embedding goes to
         ``embeddings``. The batch id names the control offset and the emission."""
         batch_id = f"sel-{control_offset}-{self._emissions}"
         self._emissions += 1
-        out: list[Purchase] = []
+        kept: list[Selection] = []
         now_bought: dict[str, str] = {}  # id -> text, in buying order
-        known = bought.contains_many([s.item_id for s in chosen])  # `bought` changes at the end
-        # the same for every purchase of one emission
-        version, window = self.stage.snapshot.version, self.stage.budget.window
-        outstanding, annotators = self.stage.outstanding, self.pricing.annotators
-        for s, bought_before in zip(chosen, known, strict=True):
-            text = self._recent.get(s.item_id)
-            if s.item_id in now_bought:  # offered twice (a redelivered text), chosen twice
+        ids = [s.item_id for s in chosen]
+        known = bought.contains_many(ids)  # `bought` changes at the end
+        recent = self._recent
+        for s, item_id, bought_before in zip(chosen, ids, known, strict=True):
+            if item_id in now_bought:  # offered twice (a redelivered text), chosen twice
                 self.stage.budget.release(s.cost)
                 continue
+            text = recent.get(item_id)
             if text is None or bought_before:  # bought before, or text forgotten
                 self._unbuy(s, before)
                 continue
-            now_bought[s.item_id] = text
+            now_bought[item_id] = text
+            kept.append(s)
+        for s in kept:
             if s.embedding is not None:  # a copy: a view would keep its whole batch alive
                 embeddings[s.item_id] = np.array(s.embedding)
-            out.append(
-                Purchase(
-                    item_id=s.item_id,
-                    text=text,
-                    batch_id=batch_id,
-                    strategy=s.strategy,
-                    reason=s.reason,
-                    scores={k: float(v) for k, v in s.scores.items()
-                            if k != ANNOTATORS and math.isfinite(v)},
-                    model_version=version,
-                    deadline=outstanding[s.item_id].deadline,
-                    cost=s.cost,
-                    group=int(s.group),
-                    priority=float(s.priority),
-                    annotators=annotators(s.item_id),
-                    window=window,
-                )
-            )
+        outstanding, annotators = self.stage.outstanding, self.pricing.annotators
+        out = Purchases.of_columns(
+            list(now_bought), list(now_bought.values()), batch_id,
+            [s.strategy for s in kept], [s.reason for s in kept], [s.scores for s in kept],
+            self.stage.snapshot.version, [outstanding[i].deadline for i in now_bought],
+            [s.cost for s in kept], [int(s.group) for s in kept],
+            [float(s.priority) for s in kept], [annotators(i) for i in now_bought],
+            self.stage.budget.window)
         bought.add_new_many(list(now_bought.items()))
         return out
 

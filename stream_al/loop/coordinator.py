@@ -44,11 +44,11 @@ from stream_al.loop.learned import LearnedRows
 from stream_al.loop.merging import concatenated, runs
 from stream_al.loop.prequential import Prequential
 from stream_al.loop.pricing import Pricing
+from stream_al.loop.purchases import Purchases
 from stream_al.loop.records import (
     BudgetLedger,
     LabelOutcome,
     ModelRelease,
-    Purchase,
     Refusal,
     RollbackCommand,
     RollbackInForce,
@@ -168,10 +168,10 @@ class Coordinator:
         self._learned = LearnedRows(self.texts, labels)
 
     # ---- selection ------------------------------------------------------------------------
-    def on_scored(self, record: ScoredTexts, offset: int, now: float) -> list[Purchase]:
+    def on_scored(self, record: ScoredTexts, offset: int, now: float) -> Purchases:
         """Observe a scored batch in the budget; return the items bought (never one twice)."""
         if offset <= self.control_offset:
-            return []
+            return Purchases.none()
         if record.dim != self.dim:
             raise ValueError(
                 f"scored batch {record.batch_id} has {record.dim}-dim embeddings, the coordinator"
@@ -199,7 +199,7 @@ class Coordinator:
         elif record.offsets:  # texts at new offsets count even if bought before (a replay after
             self.stage.budget.observe(len(fresh) - len(first))  # a crash, a text made again)
         if not first:
-            return []
+            return Purchases.none()
         keep = np.fromiter(first.values(), dtype=np.int64, count=len(first))
         confidence = record.scores.get("confidence")
         costs, wanted = self.pricing.price_ranked_many(  # k annotators x one label's price
@@ -235,33 +235,33 @@ class Coordinator:
         return self._emit(chosen, before)
 
     def on_scored_many(self, records: Sequence[tuple[ScoredTexts, int]],
-                       now: float) -> list[Purchase]:
+                       now: float) -> Purchases:
         """Scored records with their control offsets, in offset order, each run of compatible
         consecutive ones selected as one batch (stream_al.loop.merging): the budget counts what
         :meth:`on_scored` would count of each; the per-record cost is paid once per run. A run
         is done at its last offset (a record at or below :attr:`control_offset` is ignored)."""
         kept = [(r, o) for r, o in records if o > self.control_offset]
-        bought: list[Purchase] = []
+        bought: list[Purchases] = []
         done = 0
         for run in runs([r for r, _ in kept]):
             done += len(run)
-            bought += self.on_scored(concatenated(run), kept[done - 1][1], now)
-        return bought
+            bought.append(self.on_scored(concatenated(run), kept[done - 1][1], now))
+        return Purchases.joined(bought) if bought else Purchases.none()
 
-    def flush(self, now: float) -> list[Purchase]:
+    def flush(self, now: float) -> Purchases:
         """Spend what the budget allows on items the selector holds (the stream went idle)."""
         if not self._unflushed:
-            return []
+            return Purchases.none()
         self._unflushed = False
         self.stage.set_model(self.learner.snapshot())
         before = dict(self.stage.outstanding)
         return self._emit(self.stage.flush(now, self.settings.kafka.label_deadline_s), before)
 
-    def _emit(self, chosen: list[Selection], before: dict[str, Outstanding]) -> list[Purchase]:
+    def _emit(self, chosen: list[Selection], before: dict[str, Outstanding]) -> Purchases:
         """Buy what the stage chose (stream_al.loop.buying); annotating tracks each purchase."""
         out = self.buying.buy_many(chosen, before, self.texts, self.embeddings,
                                    self.control_offset)
-        self.annotating.bought_many([(p.item_id, p.annotators, p.deadline) for p in out])
+        self.annotating.bought_many(out.item_ids, out.annotators, out.deadlines)
         return out
 
     def expire(self, now: float) -> list[Selection]:

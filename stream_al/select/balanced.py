@@ -41,6 +41,7 @@ from stream_al.index.products import dot_rows
 from stream_al.score.batch import ScoredBatch
 from stream_al.score.linguistic import TEXT_SCORERS
 from stream_al.select.base import BudgetLike, Informativeness, Selection, selections_of
+from stream_al.select.budget import spent_in_order
 from stream_al.select.class_balance import balancing_quotas
 from stream_al.select.coverage import farthest_first
 from stream_al.select.diverse import MIN_BATCH_LABELS, DiverseReservoir, HeldCandidates
@@ -185,11 +186,8 @@ class CoverThenBalance(DiverseReservoir):
         out, spent = [], []
         for reason, picked in (("coverage", covering), ("explore", exploring),
                                ("balanced", balancing)):
-            bought = []
-            for i in picked.tolist():
-                if budget.can_spend(costs[i]):
-                    budget.spend(costs[i])
-                    bought.append(i)
+            ranked = picked.tolist()
+            bought = [ranked[n] for n in spent_in_order(budget, [costs[i] for i in ranked])]
             self.recent.add_many(X[bought])
             spent += bought
             out += selections_of(held.batch, bought, self.name, reason, priority[bought],

@@ -122,9 +122,11 @@ def selections_of(batch: ScoredBatch, rows: Sequence[int], strategy: str, reason
     costs = np.asarray(batch.costs[idx], dtype=np.float64).tolist()
     group_of = [0] * len(idx) if groups is None else np.asarray(groups, dtype=np.int64).tolist()
     ids, X = batch.ids, batch.X
+    # positional, and each row's scores zipped without a length check (every row has a value
+    # per name): a selection costs ~1 us less
     return [
-        Selection(item_id=ids[i], strategy=strategy, reason=reason, priority=p, cost=cost,
-                  group=g, scores=dict(zip(names, row, strict=True)), embedding=X[i])
+        Selection(ids[i], strategy, reason, p, cost, g, dict(zip(names, row, strict=False)),
+                  X[i])
         for i, p, cost, g, row in zip(idx.tolist(), np.asarray(priorities, dtype=np.float64)
                                       .tolist(), costs, group_of, row_scores, strict=True)
     ]

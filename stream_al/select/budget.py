@@ -10,9 +10,14 @@ is forgotten when a window ends (its allowance is gone anyway).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stream_al.errors import StreamAlError
+
+if TYPE_CHECKING:
+    from stream_al.select.base import BudgetLike
 
 
 class BudgetError(StreamAlError, ValueError):
@@ -32,6 +37,13 @@ class Spending:
 
     def can_spend(self, cost: float = 1.0) -> bool:
         return within(cost, self.allowance)
+
+    def try_spend(self, cost: float) -> bool:
+        """Spend ``cost`` if it fits (:meth:`can_spend`, then ``spend``); whether it did."""
+        if not self.can_spend(cost):
+            return False
+        self.spend(cost)  # type: ignore[attr-defined]  # every ledger has one
+        return True
 
     def check_spend(self, cost: float, context: str = "") -> None:
         """Raise unless ``cost`` is >= 0 and within the allowance (``context``: for the
@@ -104,6 +116,15 @@ class Budget(Spending):
         self.check_spend(cost)
         self.charge(cost)
 
+    def try_spend(self, cost: float) -> bool:
+        """:meth:`can_spend` then :meth:`spend`, with the allowance read once."""
+        if not within(cost, self.allowance):
+            return False
+        if cost < 0:
+            self.check_spend(cost)  # raises
+        self.charge(cost)
+        return True
+
     def charge(self, cost: float) -> None:
         """:meth:`spend` without its check, for a caller that made it (a wrapping ledger that
         read the allowance already)."""
@@ -120,6 +141,27 @@ class Budget(Spending):
     def total(self) -> float:
         """Everything the stream seen so far entitles us to spend."""
         return self.fraction * self.seen + self.warmup
+
+
+def spent_in_order(budget: BudgetLike, costs: Sequence[float]) -> list[int]:
+    """Positions of ``costs`` bought from ``budget`` in turn, each if it fits when its turn
+    comes (``can_spend`` then ``spend``: a selector's ranked picks); a ledger with
+    ``try_spend`` does both at once.
+
+    >>> budget = Budget(fraction=0.1)
+    >>> budget.observe(30)
+    >>> spent_in_order(budget, [2.0, 2.0, 1.0]), budget.spent
+    ([0, 2], 3.0)
+    """
+    try_spend = getattr(budget, "try_spend", None)
+    if try_spend is None:
+        bought = []
+        for n, cost in enumerate(costs):
+            if budget.can_spend(cost):
+                budget.spend(cost)
+                bought.append(n)
+        return bought
+    return [n for n, cost in enumerate(costs) if try_spend(cost)]
 
 
 @dataclass

@@ -33,6 +33,7 @@ from stream_al.select.base import (
     informativeness,
     selections_of,
 )
+from stream_al.select.budget import spent_in_order
 from stream_al.select.seeding import kmeans_plusplus
 from stream_al.select.separation import picked_apart
 
@@ -253,11 +254,8 @@ class DiverseReservoir:
         slots = _allocate(int(math.floor(budget.allowance + 1e-9)), groups, fresh, mass)
         picked = self._covering(X, groups, fresh, slots)
         costs = held.batch.costs.tolist()
-        bought = []
-        for i in sorted(picked, key=lambda i: (groups[i], -fresh[i])):  # similar items together
-            if budget.can_spend(costs[i]):
-                budget.spend(costs[i])
-                bought.append(i)
+        ranked = sorted(picked, key=lambda i: (groups[i], -fresh[i]))  # similar items together
+        bought = [ranked[n] for n in spent_in_order(budget, [costs[i] for i in ranked])]
         return selections_of(held.batch, bought, self.name, "diverse", fresh[bought],
                              groups[bought])
 

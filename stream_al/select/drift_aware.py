@@ -100,6 +100,19 @@ class CreditBudget(Spending):
             self.base.charge(own)  # within the ledger's allowance: 0 < own <= base
         self.debt += cost - own
 
+    def try_spend(self, cost: float) -> bool:
+        """``can_spend`` then :meth:`spend`, with the wrapped ledger's allowance read once."""
+        base = self.base.allowance
+        if not within(cost, self._with_credit(base)):
+            return False
+        if cost < 0:
+            self.check_spend(cost)  # raises
+        own = min(cost, max(0.0, base))
+        if own > 0:
+            self.base.charge(own)
+        self.debt += cost - own
+        return True
+
     def release(self, cost: float = 1.0) -> None:
         """A bought label will not come: cancel debt first, then refund the ledger."""
         forgiven = min(cost, self.debt)

@@ -222,14 +222,14 @@ class Replay:
         self._log(Step("expire", now))
         self.c.expire(now)
 
-    def _scored(self, scored: ScoredTexts, now: float) -> list[Purchase]:
+    def _scored(self, scored: ScoredTexts, now: float) -> Sequence[Purchase]:
         self.offset += 1
         self._log(Step("scored", now, self.offset, scored=scored))
         bought = self.c.on_scored(scored, self.offset, now)
         self._bought(bought, now)
         return bought
 
-    def _scored_many(self, records: list[ScoredTexts], now: float) -> list[Purchase]:
+    def _scored_many(self, records: list[ScoredTexts], now: float) -> Sequence[Purchase]:
         """``records`` in one call (``simulation.merge_records``; not recorded as steps)."""
         first = self.offset + 1
         self.offset += len(records)
@@ -238,13 +238,13 @@ class Replay:
         self._bought(bought, now)
         return bought
 
-    def _flush(self, now: float) -> list[Purchase]:
+    def _flush(self, now: float) -> Sequence[Purchase]:
         self._log(Step("flush", now))
         bought = self.c.flush(now)
         self._bought(bought, now)
         return bought
 
-    def _bought(self, bought: list[Purchase], now: float) -> None:
+    def _bought(self, bought: Sequence[Purchase], now: float) -> None:
         self.out.purchases += bought
         for p in bought:
             self.out.reasons[p.reason] = self.out.reasons.get(p.reason, 0) + 1

@@ -14,6 +14,7 @@ import numpy as np
 
 from stream_al.labels import Label
 from stream_al.loop import records
+from stream_al.loop.purchases import Purchases
 from stream_al.loop.spans import Span
 from stream_al.stream.messages import (
     SCHEMA_VERSION,
@@ -115,6 +116,9 @@ def selected_item(p: records.Purchase) -> SelectedItem:
 
 
 def selected_items(purchases_: Sequence[records.Purchase]) -> list[SelectedItem]:
+    if isinstance(purchases_, Purchases):  # the coordinator's columns: no Purchase on the way
+        return [SelectedItem(schema_version=SCHEMA_VERSION, **fields)
+                for fields in purchases_.dicts()]
     return [selected_item(p) for p in purchases_]
 
 

@@ -22,7 +22,8 @@ from stream_al.embed.base import Embedder
 from stream_al.loop.cadence import Cadence
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.ownership import Ownership, continues
-from stream_al.loop.records import LabelOutcome, ModelRelease, Purchase
+from stream_al.loop.purchases import Purchases
+from stream_al.loop.records import LabelOutcome, ModelRelease
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
 from stream_al.stream import commands, conversion, reference, resuming
@@ -347,7 +348,7 @@ class CoordinatorShell:
         await self._selected(c, [record], items, started)
 
     async def _selected(self, c: Coordinator, records: list[ScoredBatchRecord],
-                        items: list[Purchase], started: float) -> None:
+                        items: Purchases, started: float) -> None:
         """After ``records`` were selected (``items`` bought): the stage's metrics over the
         stream texts they stand for (a candidates record: its spans' counts), then the
         purchases out and the health checks."""
@@ -357,7 +358,7 @@ class CoordinatorShell:
         await self._emit(c, items)
         await self._health(c)
 
-    async def _emit(self, c: Coordinator, items: list[Purchase]) -> None:
+    async def _emit(self, c: Coordinator, items: Purchases) -> None:
         """Selected items first, then the ledger that counts them: after a crash in between,
         ``spent`` is rebuilt from what is on ``selected``, so it never undercounts."""
         started = time.perf_counter()
@@ -368,8 +369,8 @@ class CoordinatorShell:
                 "vendor_out", len(items), len(items), time.perf_counter() - started
             )
             self.metrics.observe_batch("vendor_out", len(items))
-        for item in items:
-            self.metrics.count_selected(item.strategy, item.reason)
+        for strategy, reason in zip(items.strategies, items.reasons, strict=True):
+            self.metrics.count_selected(strategy, reason)
         self._report_budget(c)
 
     # ---- admission (stream/admission.py): the caps, in the shell, before the coordinator ----

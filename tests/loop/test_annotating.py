@@ -339,7 +339,7 @@ def test_items_bought_together_are_tracked_as_when_bought_one_at_a_time():
     items = [("n1", 1, 5.0), ("open", 3, 9.0), ("settled", 1, 7.0), ("n2", 2, 6.0)]
     for item_id, k, deadline in items:
         one.a.bought(item_id, k, deadline)
-    many.a.bought_many(items)
+    many.a.bought_many(*map(list, zip(*items, strict=True)))
     assert many.a.open == one.a.open
     assert many.a.settled.get("settled") == one.a.settled.get("settled") is not None
     assert [many.a.open[i].seq for i in ("n1", "n2")] == [3, 4]

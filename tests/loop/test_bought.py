@@ -148,3 +148,34 @@ def test_learned_rows_continue_from_their_state_and_refuse_other_codes():
     other = LearnedRows(bought, [Label("a-1", "pos", "v1", 1.0)])  # 'pos' is class 0 there
     with pytest.raises(ValueError, match="codes differ"):
         other.load_state(rows.state())
+
+
+def test_an_emission_that_cannot_be_written_keeps_none_of_its_rows():
+    """All or nothing: an emission whose third id was bought before raises, and the two rows
+    before it are not kept (positions stay dense for the next emission)."""
+    import sqlite3
+
+    bought = BoughtTexts()
+    bought.add_new_many([("a", "text a"), ("b", "text b")])
+    with pytest.raises(sqlite3.IntegrityError):
+        bought.add_new_many([("c", "text c"), ("d", "text d"), ("a", "again")])
+    assert len(bought) == 2 and list(bought) == ["a", "b"]
+    assert bought.contains_many(["c", "d"]) == [False, False] and "c" not in bought
+    bought.add_new_many([("c", "text c")])
+    assert bought.position("c") == 2 and bought["a"] == "text a"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.integers(-60, 60), max_size=40), st.sets(st.integers(-70, 70), min_size=1,
+                                                          max_size=30))
+def test_merging_fresh_hashes_keeps_every_hash_sorted_and_once(known, fresh):
+    """The membership index after a merge is the union of what it held and the fresh hashes,
+    sorted, each once (as ``np.union1d`` made it), whether or not they overlap."""
+    import numpy as np
+
+    bought = BoughtTexts()
+    bought._sorted = np.array(sorted(known), dtype=np.int64)
+    bought._fresh = set(fresh)
+    bought._merge()
+    assert bought._sorted.dtype == np.int64
+    assert bought._sorted.tolist() == sorted(known | fresh) and not bought._fresh

@@ -70,3 +70,30 @@ def test_property_spent_never_exceeds_what_the_stream_allows(fraction, steps):
         if b.can_spend(cost):
             b.spend(cost)
         assert b.spent <= fraction * b.seen + 1e-6
+
+
+@given(st.integers(0, 400), st.floats(0.0, 5.0), st.floats(0.0, 4.0), st.integers(0, 150),
+       st.lists(st.sampled_from([0.5, 1.0, 1.0, 2.0, 3.0, 0.1]), max_size=40))
+def test_buying_ranked_picks_in_one_call_is_spending_them_one_by_one(
+        seen, limit, debt, window, costs):
+    """``spent_in_order`` (a ledger's ``try_spend``: the allowance read once a pick) buys the
+    same picks and leaves the same ledger, bit for bit, as ``can_spend`` then ``spend`` per
+    pick: on a plain ledger, a windowed one, and the drift response's credit over one."""
+    from stream_al.select.budget import spent_in_order
+    from stream_al.select.drift_aware import CreditBudget
+
+    def ledgers():
+        plain = Budget(0.05, window, warmup=2.0)
+        plain.observe(seen)
+        base = Budget(0.05, window, warmup=2.0)
+        base.observe(seen)
+        return [plain, CreditBudget(base, limit=limit, debt=min(debt, limit))]
+
+    for one_by_one, together in zip(ledgers(), ledgers(), strict=True):
+        bought = []
+        for n, cost in enumerate(costs):
+            if one_by_one.can_spend(cost):
+                one_by_one.spend(cost)
+                bought.append(n)
+        assert spent_in_order(together, costs) == bought
+        assert repr(together) == repr(one_by_one)

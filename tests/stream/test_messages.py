@@ -291,3 +291,25 @@ def test_a_purchase_converts_to_the_selected_item_vendors_read_and_back():
                         reason="r", scores={"u": 0.5}, model_version=3, deadline=9.0, cost=2.0,
                         group=4, priority=0.25, annotators=3, window=7)
     assert selected_item(purchase(item)) == item
+
+
+def test_purchases_as_columns_become_the_selected_items_their_purchases_would():
+    """The coordinator's columns (loop/purchases.py) go to the wire without a Purchase each:
+    the same messages, field for field, as the purchases they stand for (scores without the
+    annotators asked for and without non-finite values), in order, over joined emissions."""
+    from stream_al.loop.purchases import Purchases
+    from stream_al.stream.conversion import selected_item, selected_items
+
+    first = Purchases.of_columns(
+        ["i-1", "i-2"], ["a text", "another"], "sel-3-0", ["balanced", "drift"],
+        ["coverage", "drift_explore"],
+        [{"margin": 0.25, "annotators": 2.0}, {"margin": float("nan"), "novelty": 0.5}], 3,
+        [60.0, 61.0], [2.0, 1.0], [4, 0], [0.75, 0.5], [2, 1], 7)
+    second = Purchases.of_columns(["i-3"], ["third"], "sel-4-1", ["balanced"], ["balanced"],
+                                  [{}], 4, [62.0], [1.0], [1], [0.25], [1], 7)
+    both = Purchases.joined([first, second])
+    items = selected_items(both)
+    assert items == [selected_item(p) for p in list(both)]
+    assert [x.scores for x in items] == [{"margin": 0.25}, {"novelty": 0.5}, {}]
+    assert [(x.item_id, x.batch_id, x.model_version, x.annotators) for x in items] == [
+        ("i-1", "sel-3-0", 3, 2), ("i-2", "sel-3-0", 3, 1), ("i-3", "sel-4-1", 4, 1)]
