@@ -116,6 +116,8 @@ class L2Search:
         penalty of the model that predicts, beside the one that selects."""
         self.searched_at = 0
         """Labels at the last search (0: none yet)."""
+        self.cv_l2 = float(prior)
+        """``rule``'s choice at the last search, before the uniform rows could overrule it."""
         self.scores: dict[float, float] = {}
         """Cross-validated accuracy of each value tried at the last search."""
         self.losses: dict[float, float] = {}
@@ -189,6 +191,7 @@ class L2Search:
         several = predicts.sum(axis=1) >= 2
         choice = _pick(self.rule, correct, nll, several, held_out)
         losses = val_wrong if self.validation == "accuracy" else val_nll
+        self.cv_l2 = candidates[choice]
         if self.validation != "off":
             choice = _validated(choice, losses[:, val_judged], ys[val_judged], several,
                                 self.min_labels)
