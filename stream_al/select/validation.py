@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty
+from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, reward_base
 from stream_al.select.random import RandomSelector
 
 VALIDATION_REASON = "validation"
@@ -69,9 +69,4 @@ class ValidationTrickle:
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
                     item_ids: Sequence[str] | None = None) -> None:
-        ids = [""] * len(strategies) if item_ids is None else list(item_ids)
-        mine = [(s, r, i) for s, r, i in zip(strategies, rewards, ids, strict=True)
-                if s != VALIDATION_REASON]
-        if mine:
-            self.base.reward_many([s for s, _, _ in mine], [r for _, r, _ in mine],
-                                  item_ids=None if item_ids is None else [i for _, _, i in mine])
+        reward_base(self.base, VALIDATION_REASON, strategies, rewards, item_ids)
