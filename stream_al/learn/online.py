@@ -52,7 +52,7 @@ class OnlineLearner:
         search = None if s.l2 is not None else L2Search(
             folds=s.cv_folds, rows=s.cv_rows, growth=s.cv_growth, min_labels=s.cv_min_labels,
             prior=s.l2_prior, seed=s.seed, rule=s.cv_rule,
-            repeats=s.cv_repeats, served_rule=s.served_rule)
+            repeats=s.cv_repeats, served_rule=s.served_rule, validation=s.cv_validation)
         self.unlabelled = UnlabelledReservoir(dim, s.unlabelled_memory, seed=s.seed)
         """A uniform sample of the stream's embeddings (:meth:`observe_many`)."""
         training = SelfTraining(self.unlabelled, s.pseudo_labels, s.cv_min_labels, s.cv_folds)
@@ -103,13 +103,15 @@ class OnlineLearner:
     def learn_one(self, x: np.ndarray, label: str) -> int:
         return self.learn_many(np.asarray(x, dtype=np.float32).reshape(1, -1), [label])
 
-    def learn_many(self, X: np.ndarray, labels: Sequence[str], fit: bool = True) -> int:
+    def learn_many(self, X: np.ndarray, labels: Sequence[str], fit: bool = True,
+                   uniform: Sequence[bool] | None = None) -> int:
         """Store and weigh the rows; refit (a new version) unless ``fit`` is False, in which
         case the rows wait in :attr:`unfitted` for the next :meth:`fit` or ``learn_many``
-        (the same models result: a refit is on the whole memory)."""
+        (the same models result: a refit is on the whole memory). ``uniform``: per row, drawn
+        uniformly from the stream (the l2 search validates on those, ``learner.cv_validation``)."""
         if not len(labels):
             return self.version
-        slots = self.replay.add_many(X, labels)
+        slots = self.replay.add_many(X, labels, uniform)
         for model in self._models():
             model.weigh(slots)
         self.unfitted += len(labels)

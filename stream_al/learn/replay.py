@@ -35,6 +35,7 @@ class ReplayMemory:
         self._class_index: dict[str, int] = {}
         self._X = np.zeros((0, dim), dtype=np.float32)
         self._y = np.zeros(0, dtype=np.int64)
+        self._uniform = np.zeros(0, dtype=bool)
         self._n = 0
         self.seen = 0
         """Rows ever added (the reservoir's denominator; the number of labels learned)."""
@@ -51,6 +52,12 @@ class ReplayMemory:
         return self._y[: self._n]
 
     @property
+    def uniform(self) -> np.ndarray:
+        """Per row: drawn uniformly from the stream (a validation purchase), so an unbiased
+        sample of it whatever the selector bought around it (:meth:`add_many`'s ``uniform``)."""
+        return self._uniform[: self._n]
+
+    @property
     def nbytes(self) -> int:
         return self._X.nbytes + self._y.nbytes
 
@@ -63,9 +70,11 @@ class ReplayMemory:
             self._class_index[label] = idx
         return idx
 
-    def add_many(self, X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    def add_many(self, X: np.ndarray, labels: Sequence[str],
+                 uniform: Sequence[bool] | None = None) -> np.ndarray:
         """Store labelled rows; returns the slot each row went to (-1: the reservoir dropped
-        it). A slot that appears twice holds the later row."""
+        it). A slot that appears twice holds the later row. ``uniform``: per row, drawn
+        uniformly from the stream (default: none is)."""
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.dim:
             raise ValueError(f"expected features of shape (n, {self.dim}), got {X.shape}")
@@ -85,6 +94,8 @@ class ReplayMemory:
         self.seen += len(y)
         kept = slots >= 0
         self._X[slots[kept]], self._y[slots[kept]] = X[kept], y[kept]
+        flags = np.zeros(len(y), dtype=bool) if uniform is None else np.asarray(uniform, bool)
+        self._uniform[slots[kept]] = flags[kept]
         return slots
 
     def reset(self, classes: Sequence[str], X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
@@ -93,6 +104,7 @@ class ReplayMemory:
         self.classes, self._class_index = [], {}
         self._X = np.zeros((0, self.dim), dtype=np.float32)
         self._y = np.zeros(0, dtype=np.int64)
+        self._uniform = np.zeros(0, dtype=bool)
         self._n = self.seen = 0
         for c in classes:
             self.index_of(str(c))
@@ -106,3 +118,4 @@ class ReplayMemory:
         extra = capacity - len(self._y)
         self._X = np.concatenate([self._X, np.zeros((extra, self.dim), dtype=np.float32)])
         self._y = np.concatenate([self._y, np.zeros(extra, dtype=np.int64)])
+        self._uniform = np.concatenate([self._uniform, np.zeros(extra, dtype=bool)])

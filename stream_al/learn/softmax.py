@@ -136,7 +136,7 @@ class OnlineSoftmax:
         n = len(self.replay)
         X, y = self.replay.X, self.replay.y
         if self.search is not None and self.search.due(n, k):
-            self.l2 = self.search.choose(X, y, k, self.W, self.b)
+            self.l2 = self.search.choose(X, y, k, self.W, self.b, uniform=self.replay.uniform)
         elif self.served_by is not None:
             self.l2 = self.served_by.served_l2
         w = self._w[:n]

@@ -62,6 +62,7 @@ from stream_al.select.cost_aware import ANNOTATORS
 from stream_al.select.ood_check import ReferenceRows
 from stream_al.select.stack import build_stage, has_ood_cap
 from stream_al.select.stage import Outstanding
+from stream_al.select.validation import UNIFORM_REASONS
 
 IDLE_FLUSH_S = 2.0
 """Held candidates are bought (as far as the budget allows) after this long without texts."""
@@ -358,7 +359,8 @@ class Coordinator:
             self.reference.add_many(X)
         reasons = [o.selection.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]
         self.governance.on_labels(snapshot, X, names, reasons)
-        self.learner.learn_many(X, names, fit=False)  # refit when due: self.refit
+        uniform = [r in UNIFORM_REASONS for r in reasons]  # the l2 search validates on them
+        self.learner.learn_many(X, names, fit=False, uniform=uniform)  # refit when due
         self.governance.calibrate(self.learner)
         self.learned.extend(learn)
         self.stage.labelled(ids, gains.tolist())

@@ -68,6 +68,17 @@ class Selector(Protocol):
         ...
 
 
+def reward_base(base: Selector, own: str, strategies: Sequence[str], rewards: Sequence[float],
+                item_ids: Sequence[str] | None) -> None:
+    """A wrapper's ``reward_many``: hand ``base`` the rewards of every purchase but the
+    wrapper's own (strategy ``own``), which ``base`` did not make."""
+    ids = [""] * len(strategies) if item_ids is None else list(item_ids)
+    mine = [(s, r, i) for s, r, i in zip(strategies, rewards, ids, strict=True) if s != own]
+    if mine:
+        base.reward_many([s for s, _, _ in mine], [r for _, r, _ in mine],
+                         item_ids=None if item_ids is None else [i for _, _, i in mine])
+
+
 def reads_novelty(selector: object) -> bool:
     """``selector.reads_novelty``; True for a selector that does not say (novelty is computed)."""
     return bool(getattr(selector, "reads_novelty", True))

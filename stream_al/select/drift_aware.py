@@ -31,7 +31,14 @@ import numpy as np
 
 from stream_al.drift.response import DriftResponse
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
+from stream_al.select.base import (
+    BudgetLike,
+    Selection,
+    Selector,
+    reads_novelty,
+    reward_base,
+    selection_of,
+)
 from stream_al.select.budget import Budget, Spending, within
 
 EXPLORE_STRATEGY = "drift"
@@ -175,12 +182,7 @@ class DriftAwareSelector:
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
                     item_ids: Sequence[str] | None = None) -> None:
-        ids = [""] * len(strategies) if item_ids is None else list(item_ids)
-        mine = [(s, r, i) for s, r, i in zip(strategies, rewards, ids, strict=True)
-                if s != EXPLORE_STRATEGY]
-        if mine:
-            self.base.reward_many([s for s, _, _ in mine], [r for _, r, _ in mine],
-                                  item_ids=None if item_ids is None else [i for _, _, i in mine])
+        reward_base(self.base, EXPLORE_STRATEGY, strategies, rewards, item_ids)
 
     def _credit_of(self, budget: BudgetLike) -> CreditBudget:
         if self.credit is None:

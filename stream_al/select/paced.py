@@ -35,7 +35,7 @@ from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.ood import OODDetector
 from stream_al.pace.pacer import CONTROL_REASON, Pacer
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty
+from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, reward_base
 from stream_al.select.budget import Budget, BudgetError
 from stream_al.select.ood_check import forwarded
 from stream_al.select.random import RandomSelector
@@ -161,12 +161,7 @@ class PacedSelector:
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
                     item_ids: Sequence[str] | None = None) -> None:
-        ids = [""] * len(strategies) if item_ids is None else list(item_ids)
-        mine = [(s, r, i) for s, r, i in zip(strategies, rewards, ids, strict=True)
-                if s != CONTROL_STRATEGY]
-        if mine:
-            self.base.reward_many([s for s, _, _ in mine], [r for _, r, _ in mine],
-                                  item_ids=None if item_ids is None else [i for _, _, i in mine])
+        reward_base(self.base, CONTROL_STRATEGY, strategies, rewards, item_ids)
 
     # ---- across a rebuild -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

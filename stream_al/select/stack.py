@@ -9,11 +9,14 @@ From the inside out:
    money a :class:`~stream_al.select.cost.CostBudget`'s ledger (``stage.cost_budget``);
 2. with ``cost.aware`` (minutes or money), :class:`~stream_al.select.cost_aware.CostAware`:
    informativeness per unit of cost;
-3. with ``pacing.enabled``, :class:`~stream_al.select.paced.PacedSelector`: the strategy at
+3. with ``selection.validation_share > 0`` (and a strategy other than random, whose labels all
+   are uniform draws), :class:`~stream_al.select.validation.ValidationTrickle`: that share of
+   the budget drawn uniformly from the stream, for the learner's l2 search to validate on;
+4. with ``pacing.enabled``, :class:`~stream_al.select.paced.PacedSelector`: the strategy at
    the pacer's rate, plus a random control trickle (``stream_al/pace/``);
-4. with ``ood.max_share > 0``, :class:`~stream_al.select.ood_cap.OODSelector`: items far from
+5. with ``ood.max_share > 0``, :class:`~stream_al.select.ood_cap.OODSelector`: items far from
    everything labelled bought for reason ``"ood"``, capped at that share of the budget;
-5. with ``drift.response_items > 0``, :class:`~stream_al.select.drift_aware.DriftAwareSelector`,
+6. with ``drift.response_items > 0``, :class:`~stream_al.select.drift_aware.DriftAwareSelector`,
    whose :class:`~stream_al.drift.response.DriftResponse` drift alarms start.
 
 >>> from stream_al.config import OODSettings, Settings
@@ -38,6 +41,7 @@ from stream_al.select.factory import make_selector
 from stream_al.select.ood_cap import OODSelector
 from stream_al.select.paced import PacedSelector
 from stream_al.select.stage import SelectionStage
+from stream_al.select.validation import ValidationTrickle
 
 
 def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
@@ -68,6 +72,10 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
     detector = None
     if has_ood_cap(settings.ood):
         detector = ood or OODDetector(dim, settings.ood, seed=settings.selection.seed)
+    share = settings.selection.validation_share
+    if share > 0 and stage.strategy != "random":
+        stage.selector = ValidationTrickle(stage.selector, share, fraction,
+                                           seed=settings.selection.seed)
     if settings.pacing.enabled:
         stage.selector = PacedSelector(stage.selector, settings.pacing, fraction,
                                        lambda: stage.snapshot, detector,

@@ -197,7 +197,7 @@ def test_a_model_of_the_intercepts_gives_way_to_a_weaker_penalty_until_the_next_
     first, extra = order[[i for i in range(24) if i % 6 < 5]], order[5]
     model = OnlineSoftmax(X.shape[1], l2=None)
     assert model.search is not None
-    model.search.choose = lambda *args: 100.0  # what that search chose
+    model.search.choose = lambda *args, **kwargs: 100.0  # what that search chose
     model.learn_many(X[first], list(labels[first]))
     assert model.l2 == 100.0  # balanced: every class is still predicted
     model.learn_many(X[[extra]], [labels[extra]])
@@ -211,6 +211,68 @@ def test_a_penalty_whose_model_predicts_every_labelled_class_is_kept(real_slice)
     X, labels = real_slice("ag_news", 400)
     model = OnlineSoftmax(X.shape[1], l2=None)
     assert model.search is not None
-    model.search.choose = lambda *args: 1.0
+    model.search.choose = lambda *args, **kwargs: 1.0
     model.learn_many(X[:100], list(labels[:100]))
     assert model.l2 == 1.0
+
+
+def boundary_and_uniform(X, y, near: int, drawn: int):
+    """Rows an active selector would buy (the ``near`` smallest margins of a model fitted on
+    the first 200 rows, among rows 0-1,999), then ``drawn`` rows drawn uniformly from the
+    rest; the flags of the uniform ones."""
+    from stream_al.learn.objective import fit_softmax
+
+    W, b = fit_softmax(X[:200], y[:200], 2, np.ones(200), 1.0, np.zeros((2, X.shape[1])),
+                       np.zeros(2), 100)
+    s = X[:2000] @ W.T + b
+    boundary = np.argsort(np.abs(s[:, 0] - s[:, 1]))[:near]
+    rest = np.setdiff1d(np.arange(2000), boundary)
+    uniform = np.random.default_rng(0).choice(rest, drawn, replace=False)
+    return np.concatenate([boundary, uniform]), np.r_[np.zeros(near, bool), np.ones(drawn, bool)]
+
+
+def test_without_uniform_rows_the_search_is_todays(real_slice):
+    X, labels = real_slice("sst2", 300)
+    y, k = encoded(labels)
+    today, flagged = L2Search(seed=0), L2Search(seed=0, validation="log_loss")
+    assert flagged.choose(X, y, k, uniform=np.zeros(len(y), bool)) == today.choose(X, y, k)
+    assert flagged.scores == today.scores
+
+
+def test_uniform_rows_overrule_a_penalty_chosen_on_labels_bought_near_the_boundary(real_slice):
+    X, labels = real_slice("sst2", 3000)
+    y, k = encoded(labels)
+    rows, uniform = boundary_and_uniform(X, y, near=600, drawn=60)
+    today = L2Search(seed=0).choose(X[rows], y[rows], k)
+    validated = L2Search(seed=0, validation="log_loss").choose(X[rows], y[rows], k,
+                                                                uniform=uniform)
+    assert validated != today
+
+    def stream_accuracy(l2: float) -> float:
+        model = OnlineSoftmax(X.shape[1], l2=l2, max_iter=200)
+        model.learn_many(X[rows], list(labels[rows]))
+        predicted = np.array(model.classes)[model.predict_proba_many(X[2000:]).argmax(axis=1)]
+        return float(np.mean(predicted == labels[2000:]))
+
+    assert stream_accuracy(validated) > stream_accuracy(today)
+
+
+@pytest.mark.parametrize("validation", ["accuracy", "log_loss"])
+def test_too_few_uniform_rows_or_one_class_among_them_keep_todays_choice(real_slice, validation):
+    X, labels = real_slice("sst2", 3000)
+    y, k = encoded(labels)
+    rows, uniform = boundary_and_uniform(X, y, near=600, drawn=60)
+    today = L2Search(seed=0).choose(X[rows], y[rows], k)
+    few = uniform & (np.cumsum(uniform) <= 9)  # below min_labels (10)
+    one_class = uniform & (y[rows] == 0)
+    for flags in (few, one_class):
+        search = L2Search(seed=0, validation=validation)
+        assert search.choose(X[rows], y[rows], k, uniform=flags) == today
+
+
+def test_the_learner_keeps_which_labels_were_drawn_uniformly(real_slice):
+    X, labels = real_slice("ag_news", 600)
+    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
+    learner.learn_many(X[:100], list(labels[:100]), uniform=np.arange(100) % 10 == 0)
+    learner.learn_many(X[100:150], list(labels[100:150]))
+    np.testing.assert_array_equal(np.flatnonzero(learner.replay.uniform), np.arange(0, 100, 10))

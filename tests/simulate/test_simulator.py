@@ -112,3 +112,19 @@ def test_cli_writes_the_documented_summary_shape(tmp_path):
     assert (out / "reliability.png").stat().st_size > 1000
     ece = dict(line.split(",") for line in (out / "calibration.csv").read_text().split()[1:])
     assert set(ece) == {"default", "random"} and all(0 <= float(v) <= 1 for v in ece.values())
+
+
+def test_validation_purchases_reach_the_learner_as_uniform_rows(ag_news):
+    data, X = ag_news
+    settings = Settings.load(
+        budget={"fraction": 0.05}, simulation={"test_size": 300, "checkpoints": 3},
+        selection={"batch_interval": 100, "validation_share": 0.2},
+        learner={"committee_size": 2, "max_iter": 30})
+    sim = Simulation(data, X, settings)
+    result = sim.run("default")
+    replay = sim.last_replay
+    drawn = replay.out.reasons["validation"]
+    assert drawn == int(0.2 * 0.05 * sim.stream_length)  # one in each block of the stream
+    assert result.labels_used <= 0.05 * sim.stream_length  # out of the same budget
+    uniform = replay.c.learner.replay.uniform
+    assert uniform.sum() == drawn and len(uniform) == result.labels_used
