@@ -70,6 +70,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import log_softmax
@@ -115,10 +116,19 @@ class L2Search:
         """Cross-validated accuracy of each value tried at the last search."""
         self.losses: dict[float, float] = {}
         """Cross-validated mean log-loss (per held-out row it could judge) of each value."""
+        self.apart = False
+        """Due searches run apart (:meth:`ask`; the worker's search process), except the
+        first: until a search has chosen, the refit runs it (a learner rebuilt after a restart
+        has none, and must not serve the prior meanwhile)."""
+        self.pending: SearchTask | None = None
+        """The search asked for and not answered yet (:meth:`ask`)."""
+        self.handed = False
 
     def due(self, n_labels: int, n_classes: int = 0) -> bool:
         """A search is due: enough labels -- ``min_labels``, and one per class (of the
         ``n_classes`` seen) per fold -- and ``growth`` times more than at the last one."""
+        if self.pending is not None:
+            return False
         enough = max(self.min_labels, self.folds * n_classes)
         return n_labels >= enough and n_labels >= self.searched_at * self.growth
 
@@ -127,49 +137,140 @@ class L2Search:
         """Search on rows ``X`` with class indices ``y`` (of ``k`` classes); keep and return
         the best ``l2`` (the best cross-validated accuracy; ties: the better log-loss). Each
         fold's path starts from ``(W0, b0)`` (the model's current weights) when given: the
-        optimum does not depend on the start, the number of iterations does."""
-        rng = np.random.default_rng([self.seed, len(y)])
-        rows = _stratified_subset(y, self.rows, rng)
-        Xs, ys = np.asarray(X[rows], dtype=np.float32), y[rows]
-        candidates = self.grid
-        correct, nll = np.zeros(len(candidates)), np.zeros(len(candidates))
-        predicts = np.zeros((len(candidates), k), dtype=bool)  # classes predicted held out
-        judged = 0
-        # repeats: other fold splits of the same rows, scores summed (the first is the one a
-        # single split would use)
-        splits = [_stratified_folds(ys, self.folds, rng) for _ in range(self.repeats)]
-        for fold, f in ((fold, f) for fold in splits for f in range(self.folds)):
-            train, test = fold != f, fold == f
-            # only the classes this fold trains on: an absent class's intercept would run off
-            # to -inf and keep L-BFGS busy to max_iter (ATIS: 50x slower); its rows count wrong
-            present = np.unique(ys[train])
-            index = np.full(k, -1)
-            index[present] = np.arange(len(present))
-            W = np.zeros((len(present), X.shape[1])) if W0 is None else W0[present]
-            b = np.zeros(len(present)) if b0 is None else b0[present]
-            y_test = index[ys[test]]
-            known = y_test >= 0
-            judged += int(known.sum())
-            for j, l2 in enumerate(candidates):
-                W, b = fit_softmax(Xs[train], index[ys[train]], len(present),
-                                   np.ones(int(train.sum())), l2, W, b, self.max_iter)
-                logp = log_softmax(Xs[test] @ W.T.astype(np.float32) + b.astype(np.float32),
-                                   axis=1)
-                predicted = logp.argmax(axis=1)
-                correct[j] += float((predicted == y_test).sum())
-                predicts[j, present[predicted]] = True
-                nll[j] -= float(logp[np.flatnonzero(known), y_test[known]].sum())
-        held_out = len(ys) * self.repeats
-        self.scores = dict(zip(candidates, correct / held_out, strict=True))
-        self.losses = dict(zip(candidates, nll / max(judged, 1), strict=True))
-        self.searched_at = len(y)
-        if not judged:  # no held-out row of a class its fold trained on: nothing to go by
-            return self.l2
-        several = predicts.sum(axis=1) >= 2
-        self.l2 = candidates[_pick(self.rule, correct, nll, several, held_out)]
-        self.served_l2 = self.l2 if self.served_rule is None else candidates[
-            _pick(self.served_rule, correct, nll, several, held_out)]
+        optimum does not depend on the start, the number of iterations does. The same as
+        :meth:`task`, :func:`run_search` and :meth:`apply` one after the other."""
+        return self.apply(run_search(self.task(X, y, k, W0, b0)))
+
+    def task(self, X: np.ndarray, y: np.ndarray, k: int, W0: np.ndarray | None = None,
+             b0: np.ndarray | None = None) -> SearchTask:
+        """What a search on rows ``X`` with class indices ``y`` needs, as data: the rows it
+        uses (at most :attr:`rows`, copied) and every label (copied), the weights it starts
+        from, its settings. :func:`run_search` runs it wherever it is sent."""
+        rows = _stratified_subset(y, self.rows, np.random.default_rng([self.seed, len(y)]))
+        return SearchTask(
+            X=np.asarray(X[rows], dtype=np.float32), y=np.array(y), k=k,
+            W0=None if W0 is None else np.array(W0), b0=None if b0 is None else np.array(b0),
+            grid=self.grid, folds=self.folds, rows=self.rows, max_iter=self.max_iter,
+            seed=self.seed, rule=self.rule, repeats=self.repeats, served_rule=self.served_rule)
+
+    def apply(self, result: SearchResult) -> float:
+        """Keep ``result`` (its scores; its choices, unless it could judge nothing); the
+        current ``l2``."""
+        self.scores, self.losses = dict(result.scores), dict(result.losses)
+        self.searched_at = result.labels
+        if result.l2 is not None:
+            self.l2 = result.l2
+            self.served_l2 = result.l2 if result.served_l2 is None else result.served_l2
         return self.l2
+
+    # ---- a search apart (the worker's search process) -------------------------------------
+    def ask(self, X: np.ndarray, y: np.ndarray, k: int, W0: np.ndarray | None = None,
+            b0: np.ndarray | None = None) -> None:
+        """A search is due and runs apart: :meth:`take` hands its task out, :meth:`answer`
+        brings its result; the current ``l2`` stays meanwhile, and no other is asked for."""
+        self.pending, self.handed = self.task(X, y, k, W0, b0), False
+
+    def take(self) -> SearchTask | None:
+        """The search asked for and not yet handed out (at most once), or None."""
+        if self.pending is None or self.handed:
+            return None
+        self.handed = True
+        return self.pending
+
+    def answer(self, task: SearchTask, result: SearchResult) -> bool:
+        """The result of ``task``, applied if it is the search asked for (False: another
+        one's, e.g. of a learner replaced since)."""
+        if task is not self.pending:
+            return False
+        self.pending = None
+        self.apply(result)
+        return True
+
+    def failed(self, task: SearchTask) -> bool:
+        """``task`` could not run: the current ``l2`` stays, and the next search is due when
+        the labels grew by ``growth`` since it was asked for (False: not the one asked for)."""
+        if task is not self.pending:
+            return False
+        self.pending = None
+        self.searched_at = len(task.y)
+        return True
+
+
+@dataclass(frozen=True)
+class SearchTask:
+    """One search, as data (picklable: what the worker sends its search process). ``X``: the
+    rows it uses (``_stratified_subset`` of ``y``); ``y``: every label's class index."""
+
+    X: np.ndarray
+    y: np.ndarray
+    k: int
+    W0: np.ndarray | None
+    b0: np.ndarray | None
+    grid: tuple[float, ...]
+    folds: int
+    rows: int
+    max_iter: int
+    seed: int
+    rule: str
+    repeats: int
+    served_rule: str | None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search found: its choices (None: it could judge nothing, keep the current
+    ones) and every grid value's cross-validated accuracy and log-loss, at ``labels``."""
+
+    labels: int
+    l2: float | None
+    served_l2: float | None
+    scores: dict[float, float]
+    losses: dict[float, float]
+
+
+def run_search(task: SearchTask) -> SearchResult:
+    """Cross-validate every value of the grid on the task's rows (see :class:`L2Search`)."""
+    rng = np.random.default_rng([task.seed, len(task.y)])
+    rows = _stratified_subset(task.y, task.rows, rng)  # the rows task.X holds; rng moves on
+    Xs, ys, k, W0, b0 = task.X, task.y[rows], task.k, task.W0, task.b0
+    candidates = task.grid
+    correct, nll = np.zeros(len(candidates)), np.zeros(len(candidates))
+    predicts = np.zeros((len(candidates), k), dtype=bool)  # classes predicted held out
+    judged = 0
+    # repeats: other fold splits of the same rows, scores summed (the first is the one a
+    # single split would use)
+    splits = [_stratified_folds(ys, task.folds, rng) for _ in range(task.repeats)]
+    for fold, f in ((fold, f) for fold in splits for f in range(task.folds)):
+        train, test = fold != f, fold == f
+        # only the classes this fold trains on: an absent class's intercept would run off
+        # to -inf and keep L-BFGS busy to max_iter (ATIS: 50x slower); its rows count wrong
+        present = np.unique(ys[train])
+        index = np.full(k, -1)
+        index[present] = np.arange(len(present))
+        W = np.zeros((len(present), Xs.shape[1])) if W0 is None else W0[present]
+        b = np.zeros(len(present)) if b0 is None else b0[present]
+        y_test = index[ys[test]]
+        known = y_test >= 0
+        judged += int(known.sum())
+        for j, l2 in enumerate(candidates):
+            W, b = fit_softmax(Xs[train], index[ys[train]], len(present),
+                               np.ones(int(train.sum())), l2, W, b, task.max_iter)
+            logp = log_softmax(Xs[test] @ W.T.astype(np.float32) + b.astype(np.float32),
+                               axis=1)
+            predicted = logp.argmax(axis=1)
+            correct[j] += float((predicted == y_test).sum())
+            predicts[j, present[predicted]] = True
+            nll[j] -= float(logp[np.flatnonzero(known), y_test[known]].sum())
+    held_out = len(ys) * task.repeats
+    scores = dict(zip(candidates, correct / held_out, strict=True))
+    losses = dict(zip(candidates, nll / max(judged, 1), strict=True))
+    if not judged:  # no held-out row of a class its fold trained on: nothing to go by
+        return SearchResult(len(task.y), None, None, scores, losses)
+    several = predicts.sum(axis=1) >= 2
+    l2 = candidates[_pick(task.rule, correct, nll, several, held_out)]
+    served = None if task.served_rule is None else candidates[
+        _pick(task.served_rule, correct, nll, several, held_out)]
+    return SearchResult(len(task.y), l2, served, scores, losses)
 
 
 RULES = ("best", "one_se", "nll", "nll_se", "smooth")
