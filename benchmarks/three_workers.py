@@ -13,7 +13,8 @@ stays within the budget (at most ``fraction x seen`` + ``budget.warmup_labels``)
 
 Printed: stream texts/s (from the first measured text produced to the coordinator counting the
 last), and CPU-ms per 1,000 texts of each process over that time (each worker, with its texts
-partitions and whether it holds ``control``; the broker; the vendor), and the static
+partitions and whether it holds ``control``, and its child processes apart: the l2 search
+process, ``learner.search_process``; the broker; the vendor), and the static
 embedding's own CPU per 1,000 texts, measured in this process on the same texts just after
 (issue 17's target: a scorer-only worker spends no more beyond the embedding than the
 embedding itself). The measured window scrapes /metrics of the worker holding ``control``
@@ -95,6 +96,19 @@ def cpu_of(pids: dict[str, int]) -> dict[str, float]:
             for name, pid in pids.items()}
 
 
+def children_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each running child of process ``pid`` (the search process,
+    ``learner.search_process``, and multiprocessing's resource tracker)."""
+    out = {}
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            t = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        out[child.pid] = t.user + t.system
+    return out
+
+
 def thread_cpu(pid: int) -> dict[int, float]:
     """CPU seconds per thread of process ``pid`` (its main thread's id is ``pid``)."""
     return {t.id: t.user_time + t.system_time for t in psutil.Process(pid).threads()}
@@ -157,6 +171,7 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
                     args.spy) if args.spy else []
         started, cpu = time.perf_counter(), cpu_of(pids)
         threads = {i: thread_cpu(w.process.pid) for i, w in enumerate(workers)}
+        children = {i: children_cpu(w.process.pid) for i, w in enumerate(workers)}
         broker.produce(bootstrap, topics.texts, "t", texts,
                        range(args.warmup, args.warmup + args.n))
         broker.wait_until(lambda: watch.counted() >= total, max(300.0, args.n / 20),
@@ -166,6 +181,9 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         threads = {i: {tid: t - threads[i].get(tid, 0.0)
                        for tid, t in thread_cpu(w.process.pid).items()}
                    for i, w in enumerate(workers)}
+        children = {i: sum(t - children[i].get(pid, 0.0)
+                           for pid, t in children_cpu(w.process.pid).items())
+                    for i, w in enumerate(workers)}
         stop_spying(spies)
         scrape_ms = scrape_cost(workers[watch.holder])
         raw = raw_rate("static", texts[args.warmup:args.warmup + min(args.n, 20_000)],
@@ -195,6 +213,10 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         print(f"  worker{i}: embedded {per_worker[i]:,.0f} texts, control {control[i]}, CPU "
               f"{used[f'worker{i}'] / args.n * 1e6:,.0f} ms per 1,000 stream texts "
               f"({used[f'worker{i}'] / own * 1e6:,.0f} per 1,000 of its own)")
+        if children[i] > 0:
+            print(f"    its child processes (the search process): CPU "
+                  f"{children[i] / args.n * 1e6:,.1f} ms per 1,000 stream texts; with the worker "
+                  f"{(used[f'worker{i}'] + children[i]) / args.n * 1e6:,.0f}")
         pid = workers[i].process.pid
         busy = sorted(((t, tid) for tid, t in threads[i].items()), reverse=True)
         print("    its threads, CPU-ms per 1,000 of its own texts: "
