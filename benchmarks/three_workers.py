@@ -46,6 +46,7 @@ import yaml
 from benchmarks import broker
 from benchmarks.pipeline_throughput import raw_rate
 from stream_al.config import Settings
+from stream_al.metrics import sample_value
 from stream_al.stream.messages import Ledger, parse
 from stream_al.stream.topics import ensure_topics, texts_group
 from tests.stream.harness import group_assignments, read_topic
@@ -94,6 +95,17 @@ def scrape_cost(worker: broker.Worker, n: int = 200) -> float:
 def cpu_of(pids: dict[str, int]) -> dict[str, float]:
     return {name: (t := psutil.Process(pid).cpu_times()).user + t.system
             for name, pid in pids.items()}
+
+
+def label_to_model(pages: list[str]) -> tuple[float, float, list[tuple[float, float]]]:
+    """Labels observed, their mean label-to-model seconds, and the share within 0.5, 1, 2.5
+    and 5 s (``stream_al_label_to_model_seconds`` summed over the workers' pages)."""
+    name = "stream_al_label_to_model_seconds"
+    count = sum(sample_value(p, f"{name}_count") for p in pages)
+    total = sum(sample_value(p, f"{name}_sum") for p in pages)
+    within = [(b, sum(sample_value(p, f"{name}_bucket", le=str(float(b))) for p in pages)
+               / max(count, 1)) for b in (0.5, 1.0, 2.5, 5.0)]
+    return count, total / max(count, 1), within
 
 
 def children_cpu(pid: int) -> dict[int, float]:
@@ -192,6 +204,7 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         control = [w.metric("stream_al_stage_items_in_total", stage="select") > 0
                    for w in workers]
         per_worker = [w.metric("stream_al_stage_items_in_total", stage="embed") for w in workers]
+        latency = label_to_model([w.metrics() for w in workers])
     finally:
         stop_spying(spies)
         answers.stop()
@@ -229,6 +242,9 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
                       for i in range(WORKERS) if not control[i]))
     for name in ("broker", "vendor"):
         print(f"  {name}: CPU {used[name] / args.n * 1e6:,.0f} ms per 1,000 texts")
+    count, mean, within = latency
+    print(f"  label to model (every worker's scorers, the whole run): {count:,.0f} labels, mean "
+          f"{mean:.2f} s; " + ", ".join(f"<= {b:g} s {share:.1%}" for b, share in within))
     print(f"  texts partitions per member: {sorted(len(a[topics.texts]) for a in split)}")
     print(f"  one /metrics scrape of the worker holding control: {scrape_ms:.2f} CPU-ms (the "
           f"measured window scraped only that worker, about every 0.1 s; "
