@@ -578,8 +578,9 @@ class CoordinatorShell:
         except Exception as e:  # the search raised, or its process died
             self.metrics.count_error("learn", type(e).__name__)
             log.error("the search for l2 at %d labels failed in its process (%s: %s); the "
-                      "learner keeps l2=%g until the next search", len(task.y),
-                      type(e).__name__, e, c.learner.l2)
+                      "learner keeps l2=%g until the next search (learner.search_process: "
+                      "false runs it in the refit instead)", len(task.y), type(e).__name__, e,
+                      c.learner.l2)
         async with self.lock:
             applied = self.coordinator is c and c.searched(task, result)
         if result is not None:
