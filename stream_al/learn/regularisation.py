@@ -54,6 +54,12 @@ selects. At full size (MiniLM, 5%) the default's labels refitted at l2 = 1 beat 
 best-accuracy search on them picks 100-300x weaker and costs 1-2 points, yet in the loop at 1%
 that weak model selects better than the stronger ones (benchmarks/README.md, issue 14).
 
+A search is data in and data out (:class:`SearchTask` -> :func:`run_search` ->
+:class:`SearchResult`), so it can run elsewhere: with :attr:`L2Search.apart` a due search after
+the first is asked for (:meth:`L2Search.ask`) and answered later (:meth:`L2Search.answer`), the
+penalty staying meanwhile (the worker's search process, stream_al/stream/searching.py). Run in
+place, :meth:`L2Search.choose` is the three steps at once, the same choice bit for bit.
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> X = np.vstack([rng.normal(m, 1, (40, 2)) for m in (-2, 2)]).astype(np.float32)
