@@ -13,7 +13,8 @@ stays within the budget (at most ``fraction x seen`` + ``budget.warmup_labels``)
 
 Printed: stream texts/s (from the first measured text produced to the coordinator counting the
 last), and CPU-ms per 1,000 texts of each process over that time (each worker, with its texts
-partitions and whether it holds ``control``; the broker; the vendor), and the static
+partitions and whether it holds ``control``, and its child processes apart: the l2 search
+process, ``learner.search_process``; the broker; the vendor), and the static
 embedding's own CPU per 1,000 texts, measured in this process on the same texts just after
 (issue 17's target: a scorer-only worker spends no more beyond the embedding than the
 embedding itself). The measured window scrapes /metrics of the worker holding ``control``
@@ -45,6 +46,7 @@ import yaml
 from benchmarks import broker
 from benchmarks.pipeline_throughput import raw_rate
 from stream_al.config import Settings
+from stream_al.metrics import sample_value
 from stream_al.stream.messages import Ledger, parse
 from stream_al.stream.topics import ensure_topics, texts_group
 from tests.stream.harness import group_assignments, read_topic
@@ -93,6 +95,30 @@ def scrape_cost(worker: broker.Worker, n: int = 200) -> float:
 def cpu_of(pids: dict[str, int]) -> dict[str, float]:
     return {name: (t := psutil.Process(pid).cpu_times()).user + t.system
             for name, pid in pids.items()}
+
+
+def label_to_model(pages: list[str]) -> tuple[float, float, list[tuple[float, float]]]:
+    """Labels observed, their mean label-to-model seconds, and the share within 0.5, 1, 2.5
+    and 5 s (``stream_al_label_to_model_seconds`` summed over the workers' pages)."""
+    name = "stream_al_label_to_model_seconds"
+    count = sum(sample_value(p, f"{name}_count") for p in pages)
+    total = sum(sample_value(p, f"{name}_sum") for p in pages)
+    within = [(b, sum(sample_value(p, f"{name}_bucket", le=str(float(b))) for p in pages)
+               / max(count, 1)) for b in (0.5, 1.0, 2.5, 5.0)]
+    return count, total / max(count, 1), within
+
+
+def children_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of each running child of process ``pid`` (the search process,
+    ``learner.search_process``, and multiprocessing's resource tracker)."""
+    out = {}
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            t = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        out[child.pid] = t.user + t.system
+    return out
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
@@ -157,6 +183,7 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
                     args.spy) if args.spy else []
         started, cpu = time.perf_counter(), cpu_of(pids)
         threads = {i: thread_cpu(w.process.pid) for i, w in enumerate(workers)}
+        children = {i: children_cpu(w.process.pid) for i, w in enumerate(workers)}
         broker.produce(bootstrap, topics.texts, "t", texts,
                        range(args.warmup, args.warmup + args.n))
         broker.wait_until(lambda: watch.counted() >= total, max(300.0, args.n / 20),
@@ -166,6 +193,9 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         threads = {i: {tid: t - threads[i].get(tid, 0.0)
                        for tid, t in thread_cpu(w.process.pid).items()}
                    for i, w in enumerate(workers)}
+        children = {i: sum(t - children[i].get(pid, 0.0)
+                           for pid, t in children_cpu(w.process.pid).items())
+                    for i, w in enumerate(workers)}
         stop_spying(spies)
         scrape_ms = scrape_cost(workers[watch.holder])
         raw = raw_rate("static", texts[args.warmup:args.warmup + min(args.n, 20_000)],
@@ -174,6 +204,7 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         control = [w.metric("stream_al_stage_items_in_total", stage="select") > 0
                    for w in workers]
         per_worker = [w.metric("stream_al_stage_items_in_total", stage="embed") for w in workers]
+        latency = label_to_model([w.metrics() for w in workers])
     finally:
         stop_spying(spies)
         answers.stop()
@@ -195,6 +226,10 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
         print(f"  worker{i}: embedded {per_worker[i]:,.0f} texts, control {control[i]}, CPU "
               f"{used[f'worker{i}'] / args.n * 1e6:,.0f} ms per 1,000 stream texts "
               f"({used[f'worker{i}'] / own * 1e6:,.0f} per 1,000 of its own)")
+        if children[i] > 0:
+            print(f"    its child processes (the search process): CPU "
+                  f"{children[i] / args.n * 1e6:,.1f} ms per 1,000 stream texts; with the worker "
+                  f"{(used[f'worker{i}'] + children[i]) / args.n * 1e6:,.0f}")
         pid = workers[i].process.pid
         busy = sorted(((t, tid) for tid, t in threads[i].items()), reverse=True)
         print("    its threads, CPU-ms per 1,000 of its own texts: "
@@ -207,6 +242,9 @@ def run(args: argparse.Namespace, bootstrap: str, directory: Path) -> None:
                       for i in range(WORKERS) if not control[i]))
     for name in ("broker", "vendor"):
         print(f"  {name}: CPU {used[name] / args.n * 1e6:,.0f} ms per 1,000 texts")
+    count, mean, within = latency
+    print(f"  label to model (every worker's scorers, the whole run): {count:,.0f} labels, mean "
+          f"{mean:.2f} s; " + ", ".join(f"<= {b:g} s {share:.1%}" for b, share in within))
     print(f"  texts partitions per member: {sorted(len(a[topics.texts]) for a in split)}")
     print(f"  one /metrics scrape of the worker holding control: {scrape_ms:.2f} CPU-ms (the "
           f"measured window scraped only that worker, about every 0.1 s; "

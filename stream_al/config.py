@@ -151,6 +151,13 @@ class LearnerSettings(_Part):
         "or log-loss (off: cv_rule alone). No such labels: cv_rule alone")
     cv_repeats: int = Field(1, ge=1, description="fold splits of the search for l2, scores "
                             "summed (its cost grows in proportion)")
+    search_process: bool = Field(True, description="the Kafka worker runs each search for "
+                                 "l2 after the learner's first in a process of its own and "
+                                 "applies its choice when it comes back (a new model version), "
+                                 "learning at the previous l2 meanwhile; false: in the "
+                                 "coordinator's refit, which holds control for the search's "
+                                 "seconds (stream_al/stream/searching.py; the simulator: "
+                                 "simulation.search_lag)")
     cv_min_labels: int = Field(10, ge=2, description="labels before the first search for l2 "
                                "(and at least cv_folds per class seen: one per class and fold)")
     max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")
@@ -434,6 +441,12 @@ class SimulationSettings(_Part):
     reference_lag: int = Field(0, ge=0, description="with scale.ood_at_scorers: stream items "
                                "between the coordinator learning a labelled row and the scorers "
                                "checking candidates against it (0: from the next chunk on)")
+    search_lag: int | None = Field(None, ge=0, description="the learner's search for l2 "
+                                   "apart, as the Kafka worker runs it (a process of its own): "
+                                   "each search after the first answers this many stream items "
+                                   "after the refit that asked for it (0: before the next chunk), "
+                                   "the model learning at the previous l2 meanwhile; null: in "
+                                   "that refit")
     scorers: int = Field(1, ge=1, description="scorers the texts partitions are dealt over "
                          "(partition p to scorer p mod scorers), each with its own OOD check "
                          "(scale.ood_at_scorers) and drift test (scale.drift_at_scorers) "

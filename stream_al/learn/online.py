@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from stream_al.config import LearnerSettings
-from stream_al.learn.regularisation import L2Search
+from stream_al.learn.regularisation import L2Search, SearchResult, SearchTask
 from stream_al.learn.replay import ReplayMemory
 from stream_al.learn.self_training import SelfTraining, UnlabelledReservoir
 from stream_al.learn.snapshot import ModelSnapshot
@@ -72,6 +72,8 @@ class OnlineLearner:
         self.temperature = 1.0
         self.unfitted = 0
         """Rows learned with ``fit=False`` that no model has been fitted on yet."""
+        self.retune = False
+        """A search apart chose a penalty that no fit has used yet (:meth:`searched`)."""
 
     @property
     def classes(self) -> list[str]:
@@ -119,10 +121,17 @@ class OnlineLearner:
             self.fit()
         return self.version
 
+    @property
+    def needs_fit(self) -> bool:
+        """Rows came, or a search apart answered, since the last fit."""
+        return bool(self.unfitted) or self.retune
+
     def fit(self) -> bool:
-        """Refit every model if rows came since the last fit: a new version. False if none."""
-        if not self.unfitted:
+        """Refit every model if rows came (or a search apart answered) since the last fit: a
+        new version. False if none."""
+        if not self.needs_fit:
             return False
+        self.retune = False
         self.main.refit()
         for member in self.committee:
             member.l2 = self.main.l2
@@ -133,6 +142,36 @@ class OnlineLearner:
         self.version += 1
         self._snapshot = self._take_snapshot()
         return True
+
+    # ---- the search for l2, apart (the worker's search process) ------------------------------
+    @property
+    def searches_apart(self) -> bool:
+        """Due searches for ``l2`` after the first are handed out (:meth:`take_search`) and
+        their choices applied when they come back (:meth:`searched`); meanwhile the models
+        keep learning at the current penalty. False: each runs in the fit that finds it due."""
+        return self.main.search is not None and self.main.search.apart
+
+    @searches_apart.setter
+    def searches_apart(self, apart: bool) -> None:
+        if self.main.search is not None:
+            self.main.search.apart = apart
+
+    def take_search(self) -> SearchTask | None:
+        """The search a fit asked for, to run apart (each once), or None."""
+        return None if self.main.search is None else self.main.search.take()
+
+    def searched(self, task: SearchTask, result: SearchResult) -> bool:
+        """``task``'s result: its penalty is used from the next :meth:`fit` on, which is then
+        due (a new version). False if ``task`` is not this learner's pending search."""
+        if self.main.search is None or not self.main.search.answer(task, result):
+            return False
+        self.retune = True
+        return True
+
+    def search_failed(self, task: SearchTask) -> bool:
+        """``task`` could not run: the penalty stays (the next search when the labels grew
+        by ``cv_growth``). False if ``task`` is not this learner's pending search."""
+        return self.main.search is not None and self.main.search.failed(task)
 
     def _models(self) -> list[OnlineSoftmax]:
         return [self.main, *self.committee, *([self.served] if self.served else [])]
@@ -179,7 +218,9 @@ class OnlineLearner:
             member.restart(W, b, slots)
         if self.served is not None:  # until its next refit, the served head is the main's
             self.served.restart(snapshot.weights, snapshot.bias, slots)
-        self.unfitted = 0
+        self.unfitted, self.retune = 0, False
+        if self.main.search is not None:  # a search apart on other rows: its answer is stale
+            self.main.search.pending = None
         self.version = version
         self.temperature = float(snapshot.temperature)
         self._snapshot = replace(snapshot, version=version, created_at=time.time())

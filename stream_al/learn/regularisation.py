@@ -64,6 +64,12 @@ selects. At full size (MiniLM, 5%) the default's labels refitted at l2 = 1 beat 
 best-accuracy search on them picks 100-300x weaker and costs 1-2 points, yet in the loop at 1%
 that weak model selects better than the stronger ones (benchmarks/README.md, issue 14).
 
+A search is data in and data out (:class:`SearchTask` -> :func:`run_search` ->
+:class:`SearchResult`), so it can run elsewhere: with :attr:`L2Search.apart` a due search after
+the first is asked for (:meth:`L2Search.ask`) and answered later (:meth:`L2Search.answer`), the
+penalty staying meanwhile (the worker's search process, stream_al/stream/searching.py). Run in
+place, :meth:`L2Search.choose` is the three steps at once, the same choice bit for bit.
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> X = np.vstack([rng.normal(m, 1, (40, 2)) for m in (-2, 2)]).astype(np.float32)
@@ -80,6 +86,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import log_softmax
@@ -132,10 +139,19 @@ class L2Search:
         """Cross-validated accuracy of each value tried at the last search."""
         self.losses: dict[float, float] = {}
         """Cross-validated mean log-loss (per held-out row it could judge) of each value."""
+        self.apart = False
+        """Due searches run apart (:meth:`ask`; the worker's search process), except the
+        first: until a search has chosen, the refit runs it (a learner rebuilt after a restart
+        has none, and must not serve the prior meanwhile)."""
+        self.pending: SearchTask | None = None
+        """The search asked for and not answered yet (:meth:`ask`)."""
+        self.handed = False
 
     def due(self, n_labels: int, n_classes: int = 0) -> bool:
         """A search is due: enough labels -- ``min_labels``, and one per class (of the
         ``n_classes`` seen) per fold -- and ``growth`` times more than at the last one."""
+        if self.pending is not None:
+            return False
         enough = max(self.min_labels, self.folds * n_classes)
         return n_labels >= enough and n_labels >= self.searched_at * self.growth
 
@@ -146,69 +162,176 @@ class L2Search:
         fold's path starts from ``(W0, b0)`` (the model's current weights) when given: the
         optimum does not depend on the start, the number of iterations does. ``uniform``:
         per row, drawn uniformly from the stream; held out in the folds, those rows can
-        overrule the choice (:func:`_validated`)."""
-        rng = np.random.default_rng([self.seed, len(y)])
-        rows = _stratified_subset(y, self.rows, rng)
-        flagged = np.zeros(len(y), dtype=bool) if uniform is None else np.asarray(
+        overrule the choice (:func:`_validated`). The same as :meth:`task`,
+        :func:`run_search` and :meth:`apply` one after the other."""
+        return self.apply(run_search(self.task(X, y, k, W0, b0, uniform)))
+
+    def task(self, X: np.ndarray, y: np.ndarray, k: int, W0: np.ndarray | None = None,
+             b0: np.ndarray | None = None, uniform: np.ndarray | None = None) -> SearchTask:
+        """What a search on rows ``X`` with class indices ``y`` needs, as data: the rows it
+        uses (at most :attr:`rows`, plus every ``uniform`` one; copied) and every label and
+        flag (copied), the weights it starts from, its settings. :func:`run_search` runs it
+        wherever it is sent."""
+        flagged = np.zeros(len(y), dtype=bool) if uniform is None else np.array(
             uniform[: len(y)], dtype=bool)
-        if flagged.any():  # every uniform row, beyond the stratified sample
-            rows = np.union1d(rows, np.flatnonzero(flagged))
-        Xs, ys, us = np.asarray(X[rows], dtype=np.float32), y[rows], flagged[rows]
-        candidates = self.grid
-        correct, nll = np.zeros(len(candidates)), np.zeros(len(candidates))
-        predicts = np.zeros((len(candidates), k), dtype=bool)  # classes predicted held out
-        judged = 0
-        # per uniform row held out (summed over repeats): its errors and log-loss per value
-        val_wrong = np.zeros((len(candidates), len(ys)))
-        val_nll = np.zeros((len(candidates), len(ys)))
-        val_judged = np.zeros(len(ys), dtype=bool)
-        # repeats: other fold splits of the same rows, scores summed (the first is the one a
-        # single split would use)
-        splits = [_stratified_folds(ys, self.folds, rng) for _ in range(self.repeats)]
-        for fold, f in ((fold, f) for fold in splits for f in range(self.folds)):
-            train, test = fold != f, fold == f
-            # only the classes this fold trains on: an absent class's intercept would run off
-            # to -inf and keep L-BFGS busy to max_iter (ATIS: 50x slower); its rows count wrong
-            present = np.unique(ys[train])
-            index = np.full(k, -1)
-            index[present] = np.arange(len(present))
-            W = np.zeros((len(present), X.shape[1])) if W0 is None else W0[present]
-            b = np.zeros(len(present)) if b0 is None else b0[present]
-            y_test = index[ys[test]]
-            known = y_test >= 0
-            judged += int(known.sum())
-            at = np.flatnonzero(test)
-            val = us[test] & known
-            val_judged[at[val]] = True
-            for j, l2 in enumerate(candidates):
-                W, b = fit_softmax(Xs[train], index[ys[train]], len(present),
-                                   np.ones(int(train.sum())), l2, W, b, self.max_iter)
-                logp = log_softmax(Xs[test] @ W.T.astype(np.float32) + b.astype(np.float32),
-                                   axis=1)
-                predicted = logp.argmax(axis=1)
-                correct[j] += float((predicted == y_test).sum())
-                predicts[j, present[predicted]] = True
-                nll[j] -= float(logp[np.flatnonzero(known), y_test[known]].sum())
-                if val.any():
-                    val_wrong[j, at[val]] += predicted[val] != y_test[val]
-                    val_nll[j, at[val]] -= logp[np.flatnonzero(val), y_test[val]]
-        held_out = len(ys) * self.repeats
-        self.scores = dict(zip(candidates, correct / held_out, strict=True))
-        self.losses = dict(zip(candidates, nll / max(judged, 1), strict=True))
-        self.searched_at = len(y)
-        if not judged:  # no held-out row of a class its fold trained on: nothing to go by
-            return self.l2
-        several = predicts.sum(axis=1) >= 2
-        choice = _pick(self.rule, correct, nll, several, held_out)
-        losses = val_wrong if self.validation == "accuracy" else val_nll
-        self.cv_l2 = candidates[choice]
-        if self.validation != "off":
-            choice = _validated(choice, losses[:, val_judged], ys[val_judged], several,
-                                self.min_labels)
-        self.l2 = candidates[choice]
-        self.served_l2 = self.l2 if self.served_rule is None else candidates[
-            _pick(self.served_rule, correct, nll, several, held_out)]
+        rows = _search_rows(y, self.rows, flagged,
+                            np.random.default_rng([self.seed, len(y)]))
+        return SearchTask(
+            X=np.asarray(X[rows], dtype=np.float32), y=np.array(y), k=k,
+            W0=None if W0 is None else np.array(W0), b0=None if b0 is None else np.array(b0),
+            grid=self.grid, folds=self.folds, rows=self.rows, max_iter=self.max_iter,
+            seed=self.seed, rule=self.rule, repeats=self.repeats, served_rule=self.served_rule,
+            uniform=flagged, validation=self.validation, min_labels=self.min_labels)
+
+    def apply(self, result: SearchResult) -> float:
+        """Keep ``result`` (its scores; its choices, unless it could judge nothing); the
+        current ``l2``."""
+        self.scores, self.losses = dict(result.scores), dict(result.losses)
+        self.searched_at = result.labels
+        if result.l2 is not None:
+            self.l2, self.cv_l2 = result.l2, result.cv_l2
+            self.served_l2 = result.l2 if result.served_l2 is None else result.served_l2
         return self.l2
+
+    # ---- a search apart (the worker's search process) -------------------------------------
+    def ask(self, X: np.ndarray, y: np.ndarray, k: int, W0: np.ndarray | None = None,
+            b0: np.ndarray | None = None, uniform: np.ndarray | None = None) -> None:
+        """A search is due and runs apart: :meth:`take` hands its task out, :meth:`answer`
+        brings its result; the current ``l2`` stays meanwhile, and no other is asked for."""
+        self.pending, self.handed = self.task(X, y, k, W0, b0, uniform), False
+
+    def take(self) -> SearchTask | None:
+        """The search asked for and not yet handed out (at most once), or None."""
+        if self.pending is None or self.handed:
+            return None
+        self.handed = True
+        return self.pending
+
+    def answer(self, task: SearchTask, result: SearchResult) -> bool:
+        """The result of ``task``, applied if it is the search asked for (False: another
+        one's, e.g. of a learner replaced since)."""
+        if task is not self.pending:
+            return False
+        self.pending = None
+        self.apply(result)
+        return True
+
+    def failed(self, task: SearchTask) -> bool:
+        """``task`` could not run: the current ``l2`` stays, and the next search is due when
+        the labels grew by ``growth`` since it was asked for (False: not the one asked for)."""
+        if task is not self.pending:
+            return False
+        self.pending = None
+        self.searched_at = len(task.y)
+        return True
+
+
+@dataclass(frozen=True)
+class SearchTask:
+    """One search, as data (picklable: what the worker sends its search process). ``X``: the
+    rows it uses (:func:`_search_rows` of ``y``); ``y``: every label's class index;
+    ``uniform``: per label, drawn uniformly from the stream."""
+
+    X: np.ndarray
+    y: np.ndarray
+    k: int
+    W0: np.ndarray | None
+    b0: np.ndarray | None
+    grid: tuple[float, ...]
+    folds: int
+    rows: int
+    max_iter: int
+    seed: int
+    rule: str
+    repeats: int
+    served_rule: str | None
+    uniform: np.ndarray
+    validation: str
+    min_labels: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search found: its choices (None: it could judge nothing, keep the current
+    ones; ``cv_l2``: ``rule``'s before the uniform rows could overrule it) and every grid
+    value's cross-validated accuracy and log-loss, at ``labels``."""
+
+    labels: int
+    l2: float | None
+    served_l2: float | None
+    scores: dict[float, float]
+    losses: dict[float, float]
+    cv_l2: float | None = None
+
+
+def run_search(task: SearchTask) -> SearchResult:
+    """Cross-validate every value of the grid on the task's rows (see :class:`L2Search`)."""
+    rng = np.random.default_rng([task.seed, len(task.y)])
+    rows = _search_rows(task.y, task.rows, task.uniform, rng)  # task.X's rows; rng moves on
+    Xs, ys, us = task.X, task.y[rows], task.uniform[rows]
+    k, W0, b0 = task.k, task.W0, task.b0
+    candidates = task.grid
+    correct, nll = np.zeros(len(candidates)), np.zeros(len(candidates))
+    predicts = np.zeros((len(candidates), k), dtype=bool)  # classes predicted held out
+    judged = 0
+    # per uniform row held out (summed over repeats): its errors and log-loss per value
+    val_wrong = np.zeros((len(candidates), len(ys)))
+    val_nll = np.zeros((len(candidates), len(ys)))
+    val_judged = np.zeros(len(ys), dtype=bool)
+    # repeats: other fold splits of the same rows, scores summed (the first is the one a
+    # single split would use)
+    splits = [_stratified_folds(ys, task.folds, rng) for _ in range(task.repeats)]
+    for fold, f in ((fold, f) for fold in splits for f in range(task.folds)):
+        train, test = fold != f, fold == f
+        # only the classes this fold trains on: an absent class's intercept would run off
+        # to -inf and keep L-BFGS busy to max_iter (ATIS: 50x slower); its rows count wrong
+        present = np.unique(ys[train])
+        index = np.full(k, -1)
+        index[present] = np.arange(len(present))
+        W = np.zeros((len(present), Xs.shape[1])) if W0 is None else W0[present]
+        b = np.zeros(len(present)) if b0 is None else b0[present]
+        y_test = index[ys[test]]
+        known = y_test >= 0
+        judged += int(known.sum())
+        at = np.flatnonzero(test)
+        val = us[test] & known
+        val_judged[at[val]] = True
+        for j, l2 in enumerate(candidates):
+            W, b = fit_softmax(Xs[train], index[ys[train]], len(present),
+                               np.ones(int(train.sum())), l2, W, b, task.max_iter)
+            logp = log_softmax(Xs[test] @ W.T.astype(np.float32) + b.astype(np.float32),
+                               axis=1)
+            predicted = logp.argmax(axis=1)
+            correct[j] += float((predicted == y_test).sum())
+            predicts[j, present[predicted]] = True
+            nll[j] -= float(logp[np.flatnonzero(known), y_test[known]].sum())
+            if val.any():
+                val_wrong[j, at[val]] += predicted[val] != y_test[val]
+                val_nll[j, at[val]] -= logp[np.flatnonzero(val), y_test[val]]
+    held_out = len(ys) * task.repeats
+    scores = dict(zip(candidates, correct / held_out, strict=True))
+    losses = dict(zip(candidates, nll / max(judged, 1), strict=True))
+    if not judged:  # no held-out row of a class its fold trained on: nothing to go by
+        return SearchResult(len(task.y), None, None, scores, losses)
+    several = predicts.sum(axis=1) >= 2
+    choice = _pick(task.rule, correct, nll, several, held_out)
+    cv_l2 = candidates[choice]
+    if task.validation != "off":
+        val_losses = val_wrong if task.validation == "accuracy" else val_nll
+        choice = _validated(choice, val_losses[:, val_judged], ys[val_judged], several,
+                            task.min_labels)
+    l2 = candidates[choice]
+    served = None if task.served_rule is None else candidates[
+        _pick(task.served_rule, correct, nll, several, held_out)]
+    return SearchResult(len(task.y), l2, served, scores, losses, cv_l2)
+
+
+def _search_rows(y: np.ndarray, size: int, uniform: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """The rows a search uses: a stratified subset of at most ``size`` (:func:`_stratified_
+    subset`, moving ``rng``), and every row drawn uniformly from the stream beside it."""
+    rows = _stratified_subset(y, size, rng)
+    return np.union1d(rows, np.flatnonzero(uniform)) if uniform.any() else rows
 
 
 RULES = ("best", "one_se", "nll", "nll_se", "smooth")

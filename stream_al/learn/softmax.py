@@ -131,12 +131,19 @@ class OnlineSoftmax:
             self.b = np.append(self.b, np.zeros(extra))
 
     def _fit(self) -> None:
-        """Warm-started L-BFGS on the replay memory, after a search for ``l2`` if one is due."""
+        """Warm-started L-BFGS on the replay memory, after a search for ``l2`` if one is due
+        (or, with the search apart, having asked for it: ``l2`` stays until it answers)."""
         k = len(self.b)
         n = len(self.replay)
         X, y = self.replay.X, self.replay.y
         if self.search is not None and self.search.due(n, k):
-            self.l2 = self.search.choose(X, y, k, self.W, self.b, uniform=self.replay.uniform)
+            if self.search.apart and self.search.searched_at:  # a choice to keep meanwhile
+                self.search.ask(X, y, k, self.W, self.b, uniform=self.replay.uniform)
+            else:
+                self.l2 = self.search.choose(X, y, k, self.W, self.b,
+                                             uniform=self.replay.uniform)
+        elif self.search is not None:  # the same, unless a search apart answered since
+            self.l2 = self.search.l2
         elif self.served_by is not None:
             self.l2 = self.served_by.served_l2
         w = self._w[:n]

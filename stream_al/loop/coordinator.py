@@ -34,6 +34,7 @@ from stream_al.labels import Label, LabelStore
 from stream_al.labels.export import LabeledRow, LabelSetHash
 from stream_al.learn.gain import label_gain
 from stream_al.learn.online import OnlineLearner
+from stream_al.learn.regularisation import SearchResult, SearchTask
 from stream_al.loop import restore, rollback
 from stream_al.loop.annotating import Annotating, Plan
 from stream_al.loop.bought import BoughtTexts
@@ -96,7 +97,12 @@ class Coordinator:
         publish_every_s: float = 0.2,
         text_cache_items: int = 50_000,
         accuracy_window: int = 500,
+        search_apart: bool = False,
     ) -> None:
+        """``search_apart``: the learner's searches for ``l2`` after the first are handed to
+        the driver (:meth:`take_search`, :meth:`searched`) instead of run in its refits (the
+        worker runs them in a process of its own; the simulator with
+        ``simulation.search_lag``)."""
         if embedder.dim != dim:
             raise ValueError(f"embedder {embedder.name} gives {embedder.dim} dims, expected {dim}")
         self.settings = settings
@@ -121,6 +127,7 @@ class Coordinator:
                                      settings.kafka.topics.expert)
         """Verdicts, escalations and noise flags: what is learned (stream_al.loop.annotating)."""
         self.learner = OnlineLearner(dim, settings.learner)
+        self.learner.searches_apart = search_apart
         self.labels = LabelStore()
         self.labels_hash = LabelSetHash()
         """Of the label store's rows (stream_al.labels.export), published with each model."""
@@ -309,13 +316,26 @@ class Coordinator:
         passed since then. A refit costs the same for one label as for a hundred (it is on the
         whole replay memory), so under a stream of labels the learner refits at a bounded rate;
         the worker's chores call :meth:`model_update` often enough to fit the last ones."""
-        if not self.learner.unfitted or not self._refits.due(now):
+        if not self.learner.needs_fit or not self._refits.due(now):
             return False
         l2 = self.learner.l2
         self.learner.fit()
         self.health.on_refit(l2, self.learner.l2)
         self._refits.mark(now)
         return True
+
+    def take_search(self) -> SearchTask | None:
+        """With ``search_apart``: the search for ``l2`` a refit asked for, to run apart
+        (:func:`~stream_al.learn.regularisation.run_search`), each handed out once; or None."""
+        return self.learner.take_search()
+
+    def searched(self, task: SearchTask, result: SearchResult | None) -> bool:
+        """What ``task`` found (None: it failed, the penalty stays): applied by the learner's
+        next refit (:meth:`refit`, a new model version) if ``task`` is its pending search;
+        False otherwise (the learner was rebuilt since: the answer is stale)."""
+        if result is None:
+            return self.learner.search_failed(task)
+        return self.learner.searched(task, result)
 
     def refusal(self, label: Label, known: list[str],
                  bought: Container[str] | None = None) -> Refusal | None:
@@ -340,8 +360,10 @@ class Coordinator:
         if plan.settled:
             self.stage.labelled(plan.settled, [0.0] * len(plan.settled))
         if plan.relearn:  # under a rollback, no longer exactly from the rolled-back weights
+            apart = self.learner.searches_apart
             self.learner = self.annotating.relearn(self.learner, self.embeddings_of,
                                                    self.excluded)
+            self.learner.searches_apart = apart
             self.learned = rollback.allowed(self.excluded, self.annotating.learned_labels())
 
     def _learn(self, outcome: LabelOutcome, learn: list[Label]) -> None:

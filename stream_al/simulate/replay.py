@@ -43,6 +43,7 @@ from stream_al.config import Settings, SimulationSettings
 from stream_al.embed.base import Embedder
 from stream_al.embed.precision import round_trip_many
 from stream_al.labels import Label
+from stream_al.learn.regularisation import SearchResult, SearchTask, run_search
 from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.admission import Admission
 from stream_al.loop.candidates import Forwarding
@@ -122,6 +123,12 @@ class Replay:
         self.forwarded = 0
         """Texts that reached the coordinator (all of them without pre-selection)."""
         self.reference_lag = simulation.reference_lag
+        self.search_lag = simulation.search_lag
+        if record and self.search_lag is not None:
+            raise ValueError("simulation.search_lag cannot be recorded as steps (the worker's "
+                             "search process answers outside them); leave it null")
+        self._searches: deque[tuple[int, SearchTask, SearchResult]] = deque()
+        """Searches for l2 run apart, answering at a stream position (``search_lag``)."""
         self._rows_on_the_way: deque[tuple[int, np.ndarray]] = deque()
         """``scale.ood_at_scorers``: labelled rows the scorers take at a stream position."""
 
@@ -137,7 +144,8 @@ class Replay:
         admission caps ``kafka`` and ``annotation.max_annotators``, the scorers' forwarding
         ``scale``, ``budget`` and ``selection``, the clock and partitions ``simulation``.
         """
-        coordinator = Coordinator(settings, X.shape[1], embedder, strategy)
+        coordinator = Coordinator(settings, X.shape[1], embedder, strategy,
+                                  search_apart=settings.simulation.search_lag is not None)
         return cls(coordinator, vendor, texts, X, settings.simulation,
                    Admission(settings.kafka, settings.annotation.max_annotators),
                    [Forwarding(settings.scale, settings.budget, settings.selection,
@@ -154,6 +162,7 @@ class Replay:
         """One chunk of stream rows: scored, offered, then labels due and chores."""
         rows = np.asarray(rows)
         self._reference_in()
+        self._searches_in(self.position)
         X = self.X[rows]
         scores = score_many(self.model, X)
         positions = np.arange(self.position, self.position + len(rows))
@@ -193,6 +202,7 @@ class Replay:
         if last is not None and last > self.now:
             self._extra_s += last - self.now
         self.deliver(self.now)
+        self._searches_in(None)  # the search process answered while the stream was idle
         self._extra_s += max(self.c.learner.settings.refit_every_s, 0.0) + 1.0
         self.chores(self.now)
 
@@ -213,6 +223,7 @@ class Replay:
         self.admission.accepted_many(outcome.accepted)
         self.out.labels_used += len(outcome.accepted)
         self.out.gains += outcome.gains
+        self._search_out()
         self._publish(now, force=False)
         return outcome
 
@@ -221,6 +232,20 @@ class Replay:
         self._publish(now, force=True)
         self._log(Step("expire", now))
         self.c.expire(now)
+        self._search_out()
+
+    def _search_out(self) -> None:
+        """``simulation.search_lag``: a search the learner asked for runs (here, now: its
+        choice does not depend on when) and answers ``search_lag`` stream items later."""
+        while (task := self.c.take_search()) is not None:
+            assert self.search_lag is not None
+            self._searches.append((self.position + self.search_lag, task, run_search(task)))
+
+    def _searches_in(self, position: int | None) -> None:
+        """The searches answered by stream ``position`` (None: all) reach the coordinator."""
+        while self._searches and (position is None or self._searches[0][0] <= position):
+            _, task, result = self._searches.popleft()
+            self.c.searched(task, result)
 
     def _scored(self, scored: ScoredTexts, now: float) -> Sequence[Purchase]:
         self.offset += 1

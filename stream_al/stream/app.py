@@ -176,6 +176,10 @@ def build_app(
         if any(tp.topic == t.control for tp in revoked):  # stop before the next owner starts
             await coordinating.revoked()
 
+    async def on_shutdown(sender: Any, **kwargs: Any) -> None:
+        await coordinating.close()  # the search process too, a search in it or not
+
+    app.on_before_shutdown.connect(on_shutdown, weak=False)
     app.on_partitions_assigned.connect(on_assigned, weak=False)
     app.on_partitions_revoked.connect(on_revoked, weak=False)
     return app

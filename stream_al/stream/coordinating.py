@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from stream_al.config import Settings
 from stream_al.embed.base import Embedder
+from stream_al.learn.regularisation import SearchResult, SearchTask
 from stream_al.loop.cadence import Cadence
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.ownership import Ownership, continues
@@ -46,6 +47,7 @@ from stream_al.stream.pacing import report_pacing
 from stream_al.stream.publish import INFRASTRUCTURE_ERRORS, retrying
 from stream_al.stream.rebuild import TopicState
 from stream_al.stream.registering import Registrar, Registration, registry_dir
+from stream_al.stream.searching import SearchProcess
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,6 +94,10 @@ class CoordinatorShell:
         self.checkpoints = Checkpoints(settings.checkpoint, settings.kafka, self._image)
         self._preparing: asyncio.Future[Prepared] | None = None
         """The next checkpoint, prepared off the lock (stream/checkpoint.py); None: none."""
+        self.searches = SearchProcess() if settings.learner.search_process else None
+        """Runs the learner's searches for l2 apart (stream/searching.py); None: in its refits."""
+        self._searching: set[asyncio.Future[None]] = set()
+        """Searches on their way (:meth:`_search_out`)."""
         self.registrar: Registrar | None = None
         if settings.registry.enabled:
             registry = ModelRegistry(registry_dir(settings.registry, settings.kafka), settings.registry.keep_snapshots)
@@ -102,7 +108,8 @@ class CoordinatorShell:
         return Admission(self.settings.kafka, self.settings.annotation.max_annotators)
 
     def _fresh(self) -> Coordinator:
-        return Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy)
+        return Coordinator(self.settings, self.embedder.dim, self.embedder, self.strategy,
+                           search_apart=self.searches is not None)
 
     def _image(self, state: TopicState, records: Callable[[], TopicState]) -> bytes | None:
         """The image a checkpoint holds (format 3, stream/resuming.py): of a rebuild from
@@ -226,6 +233,7 @@ class CoordinatorShell:
         if update is not None:
             self._register(c, update)
         self.coordinator = c
+        self._search_out(c)
         self._report_budget(c)
         if not state.checkpoint and self.settings.checkpoint.enabled:
             await self._checkpoint(state)  # a full read: the first checkpoint, from it
@@ -327,6 +335,7 @@ class CoordinatorShell:
             async with self.producer.transaction():  # its outputs: all or none (fencing.py)
                 await self._handle_in(c, message)
                 await self._reference_out(c)
+            self._search_out(c)
 
     async def _handle_in(self, c: Coordinator, message: Any) -> None:
         record = parse(CONTROL, message.value)
@@ -545,6 +554,48 @@ class CoordinatorShell:
             {k: v for k, v in figures.items() if math.isfinite(v)}, update.labels_hash, note,
         ))
 
+    # ---- the search for l2, apart (stream/searching.py) ----------------------------------------
+    def _search_out(self, c: Coordinator) -> None:
+        """A search the learner's refit asked for goes to the search process; its answer is
+        applied (:meth:`_searched`) while the coordinator goes on. Called with the lock held,
+        after a transaction committed: an aborted one drops ``c``, and with it the request."""
+        if self.searches is None or (task := c.take_search()) is None:
+            return
+        future = asyncio.ensure_future(self._searched(c, task))
+        self._searching.add(future)
+        future.add_done_callback(self._searching.discard)
+
+    async def _searched(self, c: Coordinator, task: SearchTask) -> None:
+        """Run ``task`` apart, then hand the coordinator its result (the next refit uses it,
+        a new model version). A failure is logged and counted (``errors{stage="learn"}``) and
+        the learner keeps its penalty; an answer for a coordinator dropped since is dropped."""
+        assert self.searches is not None
+        started = time.perf_counter()
+        result: SearchResult | None = None
+        try:
+            result = await self.searches.run(task)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # the search raised, or its process died
+            self.metrics.count_error("learn", type(e).__name__)
+            log.error("the search for l2 at %d labels failed in its process (%s: %s); the "
+                      "learner keeps l2=%g until the next search (learner.search_process: "
+                      "false runs it in the refit instead)", len(task.y), type(e).__name__, e,
+                      c.learner.l2)
+        async with self.lock:
+            applied = self.coordinator is c and c.searched(task, result)
+        if result is not None:
+            log.info("search for l2 at %d labels (%d rows) took %.2fs apart: l2=%s, %s",
+                     len(task.y), len(task.X), time.perf_counter() - started, result.l2,
+                     "applied at the next refit" if applied else "stale, dropped")
+
+    async def close(self) -> None:
+        """The worker stops: searches on their way are cancelled, the search process ends."""
+        for future in list(self._searching):
+            future.cancel()
+        if self.searches is not None:
+            await self._run(self.searches.close)
+
     # ---- chores -------------------------------------------------------------------------------
     async def chores(self) -> None:
         """Every few hundred ms: rebuild if we just got the partition, last model out,
@@ -583,6 +634,7 @@ class CoordinatorShell:
             async with self.producer.transaction():  # its outputs: all or none (fencing.py)
                 await self._chores_in(c)
                 await self._reference_out(c)
+            self._search_out(c)
 
     async def _checkpoint(self, full: TopicState | None = None) -> None:
         """A checkpoint when one is due (stream/checkpoint.py), in two steps so that the

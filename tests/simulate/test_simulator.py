@@ -128,3 +128,31 @@ def test_validation_purchases_reach_the_learner_as_uniform_rows(ag_news):
     assert result.labels_used <= 0.05 * sim.stream_length  # out of the same budget
     uniform = replay.c.learner.replay.uniform
     assert uniform.sum() == drawn and len(uniform) == result.labels_used
+
+
+def test_a_search_apart_answers_search_lag_items_later_and_the_learner_keeps_its_l2_meanwhile(
+        ag_news, monkeypatch):
+    from stream_al.simulate import replay as replay_module
+
+    asked: list[int] = []  # the labels each search sent apart searched on
+    run = replay_module.run_search
+
+    def noted(task):
+        asked.append(len(task.y))
+        return run(task)
+
+    monkeypatch.setattr(replay_module, "run_search", noted)
+    sim = simulation(ag_news, search_lag=200)
+    replay = sim.replay("default")
+    search = replay.c.learner.main.search
+    chunk = sim.settings.simulation.chunk_size
+    pending_at = None
+    for start in range(0, sim.stream_length, chunk):
+        replay.feed_many(sim.split.stream[start:start + chunk])
+        if search.pending is not None and pending_at is None:
+            pending_at, l2 = replay.position, search.l2
+        if pending_at is not None and replay.position < pending_at + 200 - chunk:
+            assert search.pending is not None and search.l2 == l2  # not answered yet
+    assert pending_at is not None and asked
+    replay.finish()  # answers every search still on its way
+    assert search.pending is None and search.searched_at == asked[-1]

@@ -264,3 +264,15 @@ def test_a_vendor_reads_selected_items_with_only_the_published_contract(pipeline
         assert item["schema_version"] == 1
         assert item["deadline"] > 0 and item["text"].strip()
     assert len({i["batch_id"] for i in items}) >= 1
+
+
+def test_the_l2_search_runs_in_its_own_process_and_its_choice_is_applied(pipeline):
+    # 4 classes: the first search (20 labels) runs in the refit, the next one apart
+    worker, _, _ = pipeline
+    line = wait_for(
+        lambda: next((x for x in worker.output().splitlines() if "took" in x and "apart" in x),
+                     None),
+        120, "a search for l2 answered by the search process")
+    assert "applied at the next refit" in line
+    assert "search for l2" not in "".join(x for x in worker.output().splitlines()
+                                          if "[ERROR]" in x)
