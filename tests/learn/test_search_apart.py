@@ -8,7 +8,7 @@ import numpy as np
 from stream_al.config import LearnerSettings
 from stream_al.learn import OnlineLearner
 from stream_al.learn.regularisation import L2Search, run_search
-from tests.learn.test_regularisation import encoded
+from tests.learn.test_regularisation import boundary_and_uniform, encoded
 
 
 def apart_learner(X, labels, n: int) -> OnlineLearner:
@@ -88,3 +88,16 @@ def test_an_answer_for_a_learner_reset_since_is_dropped(real_slice):
     before = learner.l2
     assert not learner.searched(task, run_search(task))
     assert learner.l2 == before and not learner.needs_fit
+
+
+def test_a_search_sent_elsewhere_carries_the_uniform_rows_and_their_overruling(real_slice):
+    X, labels = real_slice("sst2", 3000)
+    y, k = encoded(labels)
+    rows, uniform = boundary_and_uniform(X, y, near=600, drawn=60)
+    here = L2Search(seed=0, validation="log_loss")
+    chosen = here.choose(X[rows], y[rows], k, uniform=uniform)
+    assert here.cv_l2 != chosen  # the uniform rows overruled the folds' choice
+    apart = L2Search(seed=0, validation="log_loss")
+    task = pickle.loads(pickle.dumps(apart.task(X[rows], y[rows], k, uniform=uniform)))
+    assert apart.apply(pickle.loads(pickle.dumps(run_search(task)))) == chosen
+    assert (apart.cv_l2, apart.scores) == (here.cv_l2, here.scores)
