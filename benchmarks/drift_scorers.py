@@ -162,8 +162,8 @@ def summary(path: str) -> None:
         r0 = mine[0]
         print(f"\n## {stream}: change at {r0['shift_at']} of {r0['length']} stream texts, "
               f"{r0['partitions']} partitions, budget {r0['budget']:.0%}")
-        print("| variant | seeds | delay, embedding alarm | delay, any alarm | alarms before "
-              "the change | control: embedding / any alarms per 100k | final acc | "
+        print("| variant | seeds | delay, embedding alarm | delay, any alarm | embedding alarms after the change, per run "
+              "| alarms before the change | control: embedding / any alarms per 100k | final acc | "
               "Δfinal vs coord, per seed | auc2000 | Δauc2000 vs coord |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for variant in VARIANTS:
