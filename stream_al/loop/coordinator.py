@@ -126,6 +126,7 @@ class Coordinator:
         self.annotating = Annotating(settings.annotation, settings.learner, dim,
                                      settings.kafka.topics.expert)
         """Verdicts, escalations and noise flags: what is learned (stream_al.loop.annotating)."""
+        self.search_apart = search_apart
         self.learner = OnlineLearner(dim, settings.learner)
         self.learner.searches_apart = search_apart
         self.labels = LabelStore()
@@ -360,10 +361,9 @@ class Coordinator:
         if plan.settled:
             self.stage.labelled(plan.settled, [0.0] * len(plan.settled))
         if plan.relearn:  # under a rollback, no longer exactly from the rolled-back weights
-            apart = self.learner.searches_apart
             self.learner = self.annotating.relearn(self.learner, self.embeddings_of,
                                                    self.excluded)
-            self.learner.searches_apart = apart
+            self.learner.searches_apart = self.search_apart
             self.learned = rollback.allowed(self.excluded, self.annotating.learned_labels())
 
     def _learn(self, outcome: LabelOutcome, learn: list[Label]) -> None:

@@ -101,11 +101,8 @@ class CreditBudget(Spending):
     def spend(self, cost: float = 1.0) -> None:
         base = self.base.allowance  # read once: the test below is can_spend's
         if cost < 0 or not within(cost, self._with_credit(base)):
-            self.check_spend(cost, f" (debt {self.debt:.3f} of credit {self.limit:.3f})")
-        own = min(cost, max(0.0, base))
-        if own > 0:
-            self.base.charge(own)  # within the ledger's allowance: 0 < own <= base
-        self.debt += cost - own
+            self.check_spend(cost, self._context())
+        self._charge(cost, base)
 
     def try_spend(self, cost: float) -> bool:
         """``can_spend`` then :meth:`spend`, with the wrapped ledger's allowance read once."""
@@ -113,12 +110,20 @@ class CreditBudget(Spending):
         if not within(cost, self._with_credit(base)):
             return False
         if cost < 0:
-            self.check_spend(cost)  # raises
+            self.check_spend(cost, self._context())  # raises
+        self._charge(cost, base)
+        return True
+
+    def _charge(self, cost: float, base: float) -> None:
+        """Spend ``cost``, checked already, when the wrapped ledger allows ``base``: from its
+        allowance first, the rest as debt on the credit."""
         own = min(cost, max(0.0, base))
         if own > 0:
-            self.base.charge(own)
+            self.base.charge(own)  # within the ledger's allowance: 0 < own <= base
         self.debt += cost - own
-        return True
+
+    def _context(self) -> str:
+        return f" (debt {self.debt:.3f} of credit {self.limit:.3f})"
 
     def release(self, cost: float = 1.0) -> None:
         """A bought label will not come: cancel debt first, then refund the ledger."""
