@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from kafka import TopicPartition
+from kafka.errors import KafkaError
 
 from stream_al.config import KafkaSettings
 from stream_al.labels.export import LabeledSnapshot, admitted_rows
@@ -200,22 +201,32 @@ def dead_letters(bootstrap: str, topics: dict[str, str]) -> list[DeadLetter]:
 
 def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     """The workers of ``group`` (app id) have committed the end of every partition of
-    ``topics``: texts and labels in the readers' groups, the other topics in the faust app's."""
+    ``topics``: texts and labels in the readers' groups, the other topics in the faust app's.
+    A retriable broker error (a group coordinator still loading after a restart) is a "not
+    yet", not a failure."""
     admin = clients.admin(KafkaSettings(bootstrap=bootstrap))
     consumer = clients.consumer(KafkaSettings(bootstrap=bootstrap))
     try:
-        committed = {}
-        ours = KafkaSettings(app_id=group)
-        for name in (group, texts_group(ours), labels_group(ours)):
-            committed |= admin.list_group_offsets({name: None}).get(name, {})
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        ends = consumer.end_offsets(tps)
-        return all(
-            ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps
-        )
+        return _committed_the_ends(admin, consumer, group, topics)
+    except KafkaError as e:
+        if not e.retriable:
+            raise
+        return False
     finally:
         consumer.close()
         admin.close()
+
+
+def _committed_the_ends(admin: Any, consumer: Any, group: str, topics: list[str]) -> bool:
+    committed = {}
+    ours = KafkaSettings(app_id=group)
+    for name in (group, texts_group(ours), labels_group(ours)):
+        committed |= admin.list_group_offsets({name: None}).get(name, {})
+    tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+    ends = consumer.end_offsets(tps)
+    return all(
+        ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps
+    )
 
 
 def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
