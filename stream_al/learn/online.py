@@ -220,7 +220,7 @@ class OnlineLearner:
             self.served.restart(snapshot.weights, snapshot.bias, slots)
         self.unfitted, self.retune = 0, False
         if self.main.search is not None:  # a search apart on other rows: its answer is stale
-            self.main.search.pending = None
+            self.main.search.drop()
         self.version = version
         self.temperature = float(snapshot.temperature)
         self._snapshot = replace(snapshot, version=version, created_at=time.time())

@@ -216,6 +216,11 @@ class L2Search:
         self.apply(result)
         return True
 
+    def drop(self) -> None:
+        """Forget the search asked for (the learner restarted on other rows: its answer
+        would be stale); the next one is due as :meth:`due` says."""
+        self.pending, self.handed = None, False
+
     def failed(self, task: SearchTask) -> bool:
         """``task`` could not run: the current ``l2`` stays, and the next search is due when
         the labels grew by ``growth`` since it was asked for (False: not the one asked for)."""
