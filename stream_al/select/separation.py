@@ -106,6 +106,7 @@ class ApartFromRows:
         """Every row's answer is known (with no anchors: apart)."""
         self.known = np.full(len(X), self.decided)
         self.apart = np.ones(len(X), dtype=bool)
+        self._anchor_norm: float | None = None
 
     def everywhere(self) -> np.ndarray:
         """The answer for every row: ``everywhere()``'s, the product of all rows at once."""
@@ -124,14 +125,16 @@ class ApartFromRows:
     def _settled(self, ask: np.ndarray) -> bool:
         """Answer ``ask`` from their own product, if it is far enough from the threshold."""
         X = self.X[ask]
-        highest = np.max([dot_rows(X, a, order_free=True).max(axis=1) for a in self.anchors],
-                         axis=0)
+        highest = dot_rows(X, self.anchors[0], order_free=True).max(axis=1)
+        for a in self.anchors[1:]:
+            highest = np.maximum(highest, dot_rows(X, a, order_free=True).max(axis=1))
         d = X.shape[1]
         gamma = d * UNIT_ROUNDOFF / (1.0 - d * UNIT_ROUNDOFF)
         norm = float(np.sqrt(np.einsum("ij,ij->i", X, X).max()))
-        anchor_norm = max(float(np.sqrt(np.einsum("ij,ij->i", a, a).max()))
-                          for a in self.anchors)
-        slack = 2.0 * gamma * norm * anchor_norm + ROUNDING_SLACK
+        if self._anchor_norm is None:  # once per set of anchors, not per question
+            self._anchor_norm = max(float(np.sqrt(np.einsum("ij,ij->i", a, a).max()))
+                                    for a in self.anchors)
+        slack = 2.0 * gamma * norm * self._anchor_norm + ROUNDING_SLACK
         edge = 1.0 - self.min_separation
         near, far = highest >= edge + slack, highest <= edge - slack
         if not (near | far).all():  # NaN or too close to call: the whole product decides
