@@ -27,7 +27,10 @@ by ``1 + text_weight * (their mean)`` (measured in benchmarks/README.md: it does
 Either way a candidate within ``min_separation`` (cosine distance) of a recent purchase (one of
 the last :data:`SEPARATION_PURCHASES`), whose label may still be in flight so that the model has
 not learned from it yet, or of an item picked before it in the batch, is not bought:
-near-duplicates are not bought twice in effect.
+near-duplicates are not bought twice in effect. Trusted, with the top of each class's ranking
+taken, that test is decided for each class's leading candidates only (about a third of them,
+with the same answers: :class:`~stream_al.select.separation.ApartFromRows`, issue 17,
+seventeenth pass).
 """
 
 from __future__ import annotations
