@@ -102,9 +102,9 @@ class ApartFromRows:
         self.anchors = [a for a in anchors if len(a)]
         self.min_separation = min_separation
         self._everywhere = everywhere
-        self.decided = not self.anchors
-        """Every row's answer is known (with no anchors: apart)."""
-        self.known = np.full(len(X), self.decided)
+        self.decided = False
+        """Every row's answer is known."""
+        self.known = np.zeros(len(X), dtype=bool)
         self.apart = np.ones(len(X), dtype=bool)
         self._anchor_norm: float | None = None
 
@@ -123,7 +123,10 @@ class ApartFromRows:
         return self.apart[rows]
 
     def _settled(self, ask: np.ndarray) -> bool:
-        """Answer ``ask`` from their own product, if it is far enough from the threshold."""
+        """Answer ``ask`` from their own product, if it is far enough from the threshold
+        (with no anchors ``everywhere()`` answers: what no row at all means is its to say)."""
+        if not self.anchors:
+            return False
         X = self.X[ask]
         highest = dot_rows(X, self.anchors[0], order_free=True).max(axis=1)
         for a in self.anchors[1:]:

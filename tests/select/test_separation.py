@@ -109,6 +109,11 @@ def test_the_whole_product_is_asked_only_for_a_row_too_close_to_call(reviews):
     assert asked == [edge] and on_edge.decided
 
 
-def test_with_no_anchors_every_row_is_apart(reviews):
-    apart = ApartFromRows(reviews[:5], [], 0.05, lambda: None)
-    assert apart.decided and apart.of(np.arange(5)).all()
+def test_with_no_anchors_the_whole_product_answers(reviews):
+    """No purchase yet: the reservoir's own test says what that means (distance 2: apart)."""
+    from stream_al.select.balanced import RecentPurchases
+
+    X, recent = reviews[:5], RecentPurchases()
+    apart = ApartFromRows(X, recent.newest_rows(512), 0.05,
+                          lambda: recent.nearest_distance_many(X, 512) >= 0.05)
+    assert apart.of(np.arange(5)).all() and apart.decided
