@@ -12,8 +12,12 @@ labelled ids, and the drift scores:
     python -m benchmarks.coordinator_digest > before.txt    # on the commit before
     python -m benchmarks.coordinator_digest | diff - before.txt && echo same
     python -m benchmarks.coordinator_digest --at-scorers    # the ceiling's configuration
+    python -m benchmarks.coordinator_digest --drop-score novelty   # decisions, not that score
 
 Bit-for-bit: a change that moves a float in its last place changes the digest.
+``--drop-score NAME`` hashes the purchases without that score: a change that only stops
+computing a score no decision reads (issue 17, seventeenth pass: ``selection.purchase_novelty``
+off) keeps the digest it gives.
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ bought and labelled before (``control_traffic --history``)."""
 
 
 def digest(stream: ct.Stream, multiple: float, drift_sample: float, partitions: int,
-           batch: int, merge: int, history: ct.Stream | None = None) -> str:
-    """``history``: bought and labelled before (``control_traffic --history``)."""
+           batch: int, merge: int, history: ct.Stream | None = None,
+           dropped: frozenset[str] = frozenset()) -> str:
+    """``history``: bought and labelled before (``control_traffic --history``); ``dropped``:
+    scores the purchases are hashed without."""
     ct.MULTIPLE[0], ct.DRIFT_SAMPLE[0] = multiple, drift_sample
     s = ct.settings_of(True, "int8", 0.05, "static", "deflated")
     gold = dict(zip(stream.ids, stream.labels, strict=True))
@@ -65,7 +71,9 @@ def digest(stream: ct.Stream, multiple: float, drift_sample: float, partitions: 
         bought = c.on_scored_many(taken, now)
         for p in bought:
             h.update(json.dumps([p.item_id, p.batch_id, p.strategy, p.reason,
-                                 sorted(p.scores.items()), p.model_version, p.deadline, p.cost,
+                                 sorted((k, v) for k, v in p.scores.items()
+                                        if k not in dropped),
+                                 p.model_version, p.deadline, p.cost,
                                  p.group, p.priority, p.annotators, p.window]).encode())
         if bought:
             c.on_labels([Label(p.item_id, gold[p.item_id], "gold", now) for p in bought],
@@ -85,6 +93,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--at-scorers", action="store_true", help="the ceiling's configuration "
                    "instead (scale.ood_at_scorers and drift_at_scorers): AT_SCORERS")
+    p.add_argument("--drop-score", action="append", default=[], metavar="NAME",
+                   help="hash the purchases without this score (repeatable)")
     args = p.parse_args()
     limit_blas_threads()
     n = 40_000
@@ -95,7 +105,8 @@ def main() -> None:
     for *config, bought in AT_SCORERS if args.at_scorers else [(*c, 0) for c in CONFIGS]:
         history = ct.history_of("sst2", "static", n, bought) if bought else None
         print(*config, *([bought] if args.at_scorers else []),
-              digest(stream, *config, history=history), flush=True)
+              digest(stream, *config, history=history, dropped=frozenset(args.drop_score)),
+              flush=True)
 
 
 if __name__ == "__main__":

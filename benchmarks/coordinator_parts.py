@@ -34,6 +34,7 @@ import stream_al.ood as ood
 import stream_al.select.balanced as balanced
 import stream_al.select.diverse as diverse
 import stream_al.select.drift_aware as drift_aware
+import stream_al.select.separation as separation
 import stream_al.select.stage as stage
 import stream_al.stream.conversion as conversion
 import stream_al.stream.messages as messages
@@ -67,6 +68,8 @@ SELECTION = [
     (drift_aware.CreditBudget, "spend", "· budget spend (CreditBudget.spend)"),
     (balanced, "spent_in_order", "· budget spend (spent_in_order, its ranked picks)"),
     (balanced.RecentPurchases, "nearest_distance_many", "· distance to recent purchases"),
+    (getattr(separation, "ApartFromRows", None), "_settled",
+     "· · of the candidates asked (ApartFromRows)"),
     (balanced, "selections_of", "· selections made (selections_of)"),
     (stage.SelectionStage, "_record", "novelty of bought items (stage._record)"),
 ]
@@ -80,7 +83,7 @@ SPENT: collections.Counter[str] = collections.Counter()
 
 def timed(owner: object, name: str, label: str) -> None:
     """Wrap ``owner.name`` (a method of a class, or a function as a module calls it) so that its process CPU adds to ``SPENT[label]``."""
-    method = getattr(owner, name, None)
+    method = getattr(owner, name, None) if owner is not None else None
     if method is None:  # a part an older commit does not have (paired runs: one tool)
         return
 

@@ -222,6 +222,13 @@ class SelectionSettings(_Part):
                                   "is measured against all of them, ~6 us per 1,000 at 256 "
                                   "dims, so at 5% this many cost ~0.6 us per stream text "
                                   "(10,000: 3.4)")
+    purchase_novelty: bool = Field(False, description="each purchase carries its novelty "
+                                   "(distance to the items bought before) even when the "
+                                   "selector does not read novelty: one product per purchase "
+                                   "against the novelty index at the coordinator, ~0.5 us per "
+                                   "stream text at 5% fresh and ~1 after 2,048 bought (issue "
+                                   "17, seventeenth pass). No decision reads it; off: purchases "
+                                   "carry novelty only when the selector read it")
     density_weight: float = Field(
         0.5, ge=0, description="exponent of typicality (information density, Settles & Craven 2008)"
     )

@@ -27,7 +27,10 @@ by ``1 + text_weight * (their mean)`` (measured in benchmarks/README.md: it does
 Either way a candidate within ``min_separation`` (cosine distance) of a recent purchase (one of
 the last :data:`SEPARATION_PURCHASES`), whose label may still be in flight so that the model has
 not learned from it yet, or of an item picked before it in the batch, is not bought:
-near-duplicates are not bought twice in effect.
+near-duplicates are not bought twice in effect. Trusted, with the top of each class's ranking
+taken, that test is decided for each class's leading candidates only (about a third of them,
+with the same answers: :class:`~stream_al.select.separation.ApartFromRows`, issue 17,
+seventeenth pass).
 """
 
 from __future__ import annotations
@@ -45,7 +48,12 @@ from stream_al.select.budget import spent_in_order
 from stream_al.select.class_balance import balancing_quotas
 from stream_al.select.coverage import farthest_first
 from stream_al.select.diverse import MIN_BATCH_LABELS, DiverseReservoir, HeldCandidates
-from stream_al.select.separation import picked_apart
+from stream_al.select.separation import (
+    ROUNDING_SLACK,
+    UNIT_ROUNDOFF,
+    ApartFromRows,
+    picked_apart,
+)
 
 RECENT_PURCHASES = 2048
 """Purchases whose embeddings are kept (for coverage, near-duplicates and class counts)."""
@@ -83,6 +91,20 @@ class RecentPurchases:
         if self.count - count >= held:
             return np.arange(held)
         return np.arange(count, self.count) % self.capacity
+
+    def newest_rows(self, newest: int) -> list[np.ndarray]:
+        """The rows of the ``newest`` purchases (all, if fewer are held), as the slices of the
+        ring :meth:`nearest_distance_many` multiplies."""
+        held = min(self.count, self.capacity)
+        if newest >= held:
+            return [self.X] if held else []
+        if newest <= 0:
+            return []
+        assert self._X is not None
+        end = (self.count - 1) % self.capacity + 1
+        if end >= newest:
+            return [self._X[end - newest : end]]
+        return [self._X[:end], self._X[end - newest :]]
 
     def nearest_distance_many(self, X: np.ndarray, newest: int | None = None) -> np.ndarray:
         """Cosine distance of each row to the nearest recent purchase (2 if there is none);
@@ -159,29 +181,37 @@ class CoverThenBalance(DiverseReservoir):
         n = int(math.floor(budget.allowance + 1e-9))
         density, boost = self.clusters.typicality_many(X, groups), self._text_boost(held.batch)
         typical = density ** self.density_weight * boost
-        fresh = np.flatnonzero(self.recent.nearest_distance_many(X, SEPARATION_PURCHASES)
-                               >= self.min_separation)
+        apart = ApartFromRows(X, self.recent.newest_rows(SEPARATION_PURCHASES),
+                              self.min_separation, lambda: self.recent.nearest_distance_many(
+                                  X, SEPARATION_PURCHASES) >= self.min_separation)
         n_cover = 0 if self.trusted() else n
-        # coverage among the items offered since the last purchase: farthest-first over a
-        # window of kept candidates would keep picking its outliers
-        since = self._bought_at[-1] if self._bought_at else 0
-        new = fresh[held.seq[fresh] >= since]
-        pool = new if len(new) else fresh
-        covering = pool[farthest_first(X[pool], (typical * self._cost_factor(X))[pool],
-                                       self.recent.X, n_cover)]
-        rest = np.setdiff1d(fresh, covering)
-        exploring = np.zeros(0, dtype=np.int64)
-        if n_cover < n and self.explore > 0 and len(rest):
-            k = int(self._explore_rng.binomial(n - len(covering), self.explore))
-            exploring = self._explore_rng.permutation(rest)[:k]
-            rest = np.setdiff1d(rest, exploring)
         # margin_density weighs the density in the margin's priority (the text boost stays)
         margin_typical = (typical if self.margin_density == self.density_weight
                           else density ** self.margin_density * boost)
         priority = (self.rescorer.informativeness_many(X) * margin_typical if n_cover < n
                     else typical)
-        balancing = rest[self._balanced(X[rest], priority[rest],
-                                        n - len(covering) - len(exploring))]
+        covering = exploring = np.zeros(0, dtype=np.int64)
+        # trusted, top-ranked picks read the separation of each class's leading candidates
+        # only; coverage, exploring and proportional draws read every candidate's
+        balancing = (self._balanced(X, priority, n, np.arange(len(X)), apart)
+                     if not n_cover and self.explore <= 0 and self.sampling == "top" else None)
+        if balancing is None:
+            fresh = np.flatnonzero(apart.everywhere())
+            # coverage among the items offered since the last purchase: farthest-first over a
+            # window of kept candidates would keep picking its outliers
+            since = self._bought_at[-1] if self._bought_at else 0
+            new = fresh[held.seq[fresh] >= since]
+            pool = new if len(new) else fresh
+            covering = pool[farthest_first(X[pool], (typical * self._cost_factor(X))[pool],
+                                           self.recent.X, n_cover)]
+            rest = np.setdiff1d(fresh, covering)
+            if n_cover < n and self.explore > 0 and len(rest):
+                k = int(self._explore_rng.binomial(n - len(covering), self.explore))
+                exploring = self._explore_rng.permutation(rest)[:k]
+                rest = np.setdiff1d(rest, exploring)
+            balancing = self._balanced(X, priority, n - len(covering) - len(exploring), rest,
+                                       apart)
+            assert balancing is not None  # every candidate's separation is decided
         costs = held.batch.costs.tolist()
         out, spent = [], []
         for reason, picked in (("coverage", covering), ("explore", exploring),
@@ -217,30 +247,55 @@ class CoverThenBalance(DiverseReservoir):
             return np.ones(len(batch), dtype=np.float32)
         return 1.0 + self.text_weight * np.mean(columns, axis=0)
 
-    def _balanced(self, X: np.ndarray, priority: np.ndarray, n: int) -> np.ndarray:
-        """Rows of ``X``: class-balancing quotas over the predicted classes, the most
-        informative within each class, none within ``min_separation`` of another."""
-        if n <= 0 or not len(X):
+    def _balanced(self, X: np.ndarray, priority: np.ndarray, n: int, rows: np.ndarray,
+                  apart: ApartFromRows) -> np.ndarray | None:
+        """Rows of ``X`` among ``rows`` and ``apart`` from the recent purchases:
+        class-balancing quotas over the predicted classes, the most informative within each
+        class, none within ``min_separation`` of another. With ``apart`` not yet decided,
+        the separation of each class's leading candidates only (:func:`_leaders_apart`); None
+        if that cannot decide as every candidate's would (the caller decides them all)."""
+        if n <= 0 or not len(rows):
             return np.zeros(0, dtype=np.int64)
+        lazy = not apart.decided
         if self.quotas:
-            predicted, bought = self._predicted(X), self._predicted_recent()
-            k = int(max(predicted.max(initial=0), bought.max(initial=0))) + 1
+            predicted = np.zeros(len(X), dtype=np.int64)
+            predicted[rows], sure = self._classes(X[rows])
+            if lazy and not sure:
+                return None
+            bought = self._predicted_recent()
+            k = int(max(predicted[rows].max(initial=0), bought.max(initial=0))) + 1
             quota = balancing_quotas(n, np.bincount(bought, minlength=k),
-                                     np.bincount(predicted, minlength=k))
+                                     np.bincount(predicted[rows], minlength=k))
         else:
             predicted, quota = np.zeros(len(X), dtype=np.int64), np.array([n])
+        ranked = ({c: self._ranked(rows, predicted, priority, c)
+                   for c in np.unique(predicted[rows]).tolist()} if lazy else {})
+        if lazy and not _leaders_apart(ranked, quota, apart):
+            return None
         picked: list[int] = []
-        taken = np.empty((min(int(quota.sum()), len(X)), X.shape[1]), dtype=X.dtype)
+        taken = np.empty((min(int(quota.sum()), len(rows)), X.shape[1]), dtype=X.dtype)
         for c in np.flatnonzero(quota).tolist():
-            members = np.flatnonzero(predicted == c)
-            if self.sampling == "proportional":  # Efraimidis-Spirakis keys: draws ∝ priority
-                keys = (np.log(self._explore_rng.random(len(members)))
-                        / np.maximum(priority[members], 1e-12))
-            else:
-                keys = priority[members]
-            picked += picked_apart(X, members[np.argsort(-keys, kind="stable")].tolist(),
-                                   int(quota[c]), taken, len(picked), self.min_separation)
+            ranking = ranked[c] if lazy else self._ranked(rows, predicted, priority, c)
+            before = len(picked)
+            order = ranking[apart.known[ranking]]  # lazily: the leading candidates decided
+            chosen = picked_apart(X, order[apart.of(order)].tolist(), int(quota[c]), taken,
+                                  before, self.min_separation)
+            if len(chosen) < quota[c] and not apart.known[ranking].all():
+                chosen = picked_apart(X, ranking[apart.of(ranking)].tolist(), int(quota[c]),
+                                      taken, before, self.min_separation)
+            picked += chosen
         return np.asarray(picked, dtype=np.int64)
+
+    def _ranked(self, rows: np.ndarray, predicted: np.ndarray, priority: np.ndarray,
+                c: int) -> np.ndarray:
+        """The candidates of ``rows`` predicted ``c``, best first (ties: earlier first)."""
+        members = rows[np.flatnonzero(predicted[rows] == c)]
+        if self.sampling == "proportional":  # Efraimidis-Spirakis keys: draws ∝ priority
+            keys = (np.log(self._explore_rng.random(len(members)))
+                    / np.maximum(priority[members], 1e-12))
+        else:
+            keys = priority[members]
+        return members[np.argsort(-keys, kind="stable")]
 
     def _predicted_recent(self) -> np.ndarray:
         """:meth:`_predicted` of the recent purchases (ring order), new ones only per model."""
@@ -257,9 +312,54 @@ class CoverThenBalance(DiverseReservoir):
         self._bought_classes = (snapshot, recent.count, classes)
         return classes
 
+    def _classes(self, X: np.ndarray) -> tuple[np.ndarray, bool]:
+        """:meth:`_predicted`, and whether each row's class would be the same in a product
+        of other rows: its top logit leads the next by more than two float32 evaluations of
+        them can differ (the bound of :func:`~stream_al.select.separation.picked_apart`)."""
+        snapshot = getattr(self.rescorer, "snapshot", None)
+        if snapshot is None or not len(X) or len(snapshot.classes) < 2:
+            return np.zeros(len(X), dtype=np.int64), True
+        logits = snapshot.logits_many(X)
+        top = np.partition(logits, -2, axis=1)[:, -2:]
+        d = X.shape[1]
+        gamma = d * UNIT_ROUNDOFF / (1.0 - d * UNIT_ROUNDOFF)
+        norm = float(np.sqrt(np.einsum("ij,ij->i", X, X).max()))
+        weight = float(np.sqrt(np.einsum("ij,ij->i", snapshot.weights, snapshot.weights)).max())
+        slack = (4.0 * gamma * norm * weight + 8.0 * UNIT_ROUNDOFF * float(np.abs(logits).max())
+                 + ROUNDING_SLACK)
+        # NaN anywhere: not sure
+        return logits.argmax(axis=1).astype(np.int64), bool((top[:, 1] - top[:, 0] > slack).all())
+
     def _predicted(self, X: np.ndarray) -> np.ndarray:
         """The current model's class index of each row (all 0 without a model to ask)."""
         snapshot = getattr(self.rescorer, "snapshot", None)
         if snapshot is None or not len(X) or len(snapshot.classes) < 2:
             return np.zeros(len(X), dtype=np.int64)
         return snapshot.logits_many(X).argmax(axis=1).astype(np.int64)
+
+
+def _leaders_apart(ranked: dict[int, np.ndarray], quota: np.ndarray,
+                   apart: ApartFromRows) -> bool:
+    """Decide the separation of each class's leading candidates (``ranked``: each class's
+    candidates, best first) until the class has one more apart than its ``quota``, or has no
+    more; True if then the quotas are those every candidate's separation would give.
+
+    The quotas (:func:`~stream_al.select.class_balance.balancing_quotas`) read how many
+    candidates each class has only to drop a class that has no more: counted over all
+    candidates they are the same as over those apart if each class has more apart than its
+    quota (or all of its candidates apart)."""
+    want = {c: int(quota[c]) + 1 if c < len(quota) else 1 for c in ranked}
+    found = dict.fromkeys(ranked, 0)
+    asked = dict.fromkeys(ranked, 0)
+    while True:
+        ask = {c: min(want[c] - found[c], len(order) - asked[c])
+               for c, order in ranked.items()}
+        ask = {c: k for c, k in ask.items() if k > 0}
+        if not ask:
+            break
+        rows = [ranked[c][asked[c] : asked[c] + k] for c, k in ask.items()]
+        answers = np.split(apart.of(np.concatenate(rows)), np.cumsum([len(r) for r in rows]))
+        for (c, k), answer in zip(ask.items(), answers, strict=False):
+            asked[c] += k
+            found[c] += int(answer.sum())
+    return all(found[c] >= want[c] or found[c] == len(order) for c, order in ranked.items())

@@ -16,7 +16,7 @@ product for all of them when it can.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -77,3 +77,70 @@ def _leading_apart(rows: np.ndarray, m: int, min_separation: float) -> int:
     bound = 2.0 * gamma * float(np.einsum("ij,ij->i", rows, rows).max())
     unsure = ~(highest <= 1.0 - min_separation - bound - ROUNDING_SLACK)
     return int(unsure.argmax()) if unsure.any() else len(head)
+
+
+class ApartFromRows:
+    """Which rows of ``X`` are at least ``min_separation`` (cosine distance) from every row of
+    ``anchors``, asked for a few rows at a time: each answer is the one ``everywhere()`` (the
+    product of all rows of ``X`` at once) gives, bit for bit.
+
+    A reservoir that takes the top of each class's ranking reads the separation of a few
+    candidates only (issue 17, seventeenth pass: ~100 of ~300 a record). The rows asked are
+    multiplied alone; each answer is kept if that product puts the similarity further from the
+    threshold than two float32 evaluations of it can differ (the bound of
+    :func:`picked_apart`), else ``everywhere()`` answers every row.
+
+    >>> X = np.eye(3, dtype=np.float32)
+    >>> apart = ApartFromRows(X, [X[:1]], 0.05, lambda: np.array([False, True, True]))
+    >>> apart.of(np.array([1, 0])).tolist(), apart.decided
+    ([True, False], False)
+    """
+
+    def __init__(self, X: np.ndarray, anchors: Sequence[np.ndarray], min_separation: float,
+                 everywhere: Callable[[], np.ndarray]) -> None:
+        self.X = X
+        self.anchors = [a for a in anchors if len(a)]
+        self.min_separation = min_separation
+        self._everywhere = everywhere
+        self.decided = False
+        """Every row's answer is known."""
+        self.known = np.zeros(len(X), dtype=bool)
+        self.apart = np.ones(len(X), dtype=bool)
+        self._anchor_norm: float | None = None
+
+    def everywhere(self) -> np.ndarray:
+        """The answer for every row: ``everywhere()``'s, the product of all rows at once."""
+        if not self.decided:
+            self.apart, self.known, self.decided = self._everywhere(), self.known | True, True
+        return self.apart
+
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        """The answer for ``rows`` (indices of ``X``)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ask = rows[~self.known[rows]]
+        if len(ask) and not self._settled(ask):
+            self.everywhere()
+        return self.apart[rows]
+
+    def _settled(self, ask: np.ndarray) -> bool:
+        """Answer ``ask`` from their own product, if it is far enough from the threshold
+        (with no anchors ``everywhere()`` answers: what no row at all means is its to say)."""
+        if not self.anchors:
+            return False
+        X = self.X[ask]
+        highest = dot_rows(X, self.anchors[0], order_free=True).max(axis=1)
+        for a in self.anchors[1:]:
+            highest = np.maximum(highest, dot_rows(X, a, order_free=True).max(axis=1))
+        d = X.shape[1]
+        gamma = d * UNIT_ROUNDOFF / (1.0 - d * UNIT_ROUNDOFF)
+        norm = float(np.sqrt(np.einsum("ij,ij->i", X, X).max()))
+        if self._anchor_norm is None:  # once per set of anchors, not per question
+            self._anchor_norm = max(float(np.sqrt(np.einsum("ij,ij->i", a, a).max()))
+                                    for a in self.anchors)
+        slack = 2.0 * gamma * norm * self._anchor_norm + ROUNDING_SLACK
+        edge = 1.0 - self.min_separation
+        near, far = highest >= edge + slack, highest <= edge - slack
+        if not (near | far).all():  # NaN or too close to call: the whole product decides
+            return False
+        self.apart[ask], self.known[ask] = far, True
+        return True

@@ -7,8 +7,13 @@ and passes each label's gain back to the selector (the bandit learns from it).
 
 Novelty (cosine distance to the nearest item bought before) is computed for a whole batch only
 when the selector reads it (``reads_novelty``: a positive ``selection.novelty_weight``, or a
-drift response exploring); otherwise only for the items bought, when they are bought, so every
-selection still carries ``scores["novelty"]``.
+drift response exploring); otherwise, with ``selection.purchase_novelty``, for the items bought,
+when they are bought, so every selection carries ``scores["novelty"]``. That product (each
+purchase against up to ``selection.novelty_capacity`` rows) decides nothing, and it was a
+quarter of the coordinator's CPU per stream text after a long stream (benchmarks/README.md,
+issue 17, seventeenth pass), so it is off by default: a purchase then carries novelty only if
+its selector read it. Either way every purchase joins the novelty index, so a selector that
+starts reading novelty (a drift response) measures against all of them.
 """
 
 from __future__ import annotations
@@ -84,13 +89,14 @@ class SelectionStage:
         return self._record(flush(self.budget), now + deadline_s)
 
     def _record(self, chosen: list[Selection], deadline: float) -> list[Selection]:
-        """The bought items, with their novelty if the selector did not read it; remembered
-        as outstanding and added to the novelty index."""
+        """The bought items, with their novelty if the selector did not read it and
+        ``selection.purchase_novelty`` asks for it; remembered as outstanding and added to the
+        novelty index."""
         vectors = [s.embedding for s in chosen if s.embedding is not None]
         if not vectors:
             return self._remember(chosen, deadline)
         X = np.stack(vectors)
-        if any("novelty" not in s.scores for s in chosen):  # fresh selections: complete them
+        if self.selection.purchase_novelty and any("novelty" not in s.scores for s in chosen):
             with_vector = (s for s in chosen if s.embedding is not None)
             for s, novelty in zip(with_vector, rounded_many(self._novelty(X)), strict=True):
                 s.scores.setdefault("novelty", novelty)

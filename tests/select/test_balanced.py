@@ -224,3 +224,56 @@ def test_without_quotas_the_most_informative_candidate_is_bought_whatever_its_cl
         bought[quotas] = [s.item_id for s in feed(stage, ScoredBatch(list(ids), X.copy()))]
     assert bought[True][0].startswith("b-")  # the quota: class b, bought least so far
     assert bought[False] in (["edge-1"], ["edge-2"])  # no quota: the least confident item
+
+
+def trusted_on_reviews(seed: int) -> tuple[SelectionStage, list[ScoredBatch]]:
+    """A trusted balanced stage on SST-2 reviews (int8 rows as the coordinator reads them):
+    a model from the class centres of 200 labelled reviews, 300 reviews bought, and batches
+    of 200 candidates of which a tenth are reviews bought before (near-duplicates)."""
+    from stream_al.embed.precision import round_trip_many
+    from tests.drift.realdata import embedded
+
+    _, labels, X = embedded("sst2", 1500)
+    X = round_trip_many(X, "int8")
+    y = np.array([label == labels[0] for label in labels[:200]])
+    centre = np.stack([X[:200][~y].mean(axis=0), X[:200][y].mean(axis=0)])
+    settings = Settings.load(budget={"fraction": 0.05}, selection={"seed": seed})
+    stage = SelectionStage(settings.selection, settings.budget, X.shape[1], "balanced")
+    stage.set_model(ModelSnapshot(1, ("a", "b"), (centre * 10).astype(np.float32),
+                                  np.zeros(2, dtype=np.float32)))
+    stage.selector.recent.add_many(X[200:500])
+    rng = np.random.default_rng(seed)
+    batches = []
+    for b in range(5):
+        rows = np.concatenate([np.arange(500 + 200 * b, 680 + 200 * b),
+                               rng.choice(np.arange(200, 500), 20, replace=False)])
+        batches.append(ScoredBatch([f"r{b}-{i}" for i in range(len(rows))], X[rows]))
+    return stage, batches
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_trusted_it_buys_what_deciding_every_candidates_separation_buys(seed, monkeypatch):
+    """Trusted, a class's picks read the separation of its leading candidates only; the
+    purchases are those of the candidates apart from the recent purchases, every one decided
+    first (the way taken when the leading candidates cannot decide)."""
+    def bought(stage, batches):
+        assert stage.selector.trusted()
+        return [[(s.item_id, s.reason) for s in feed(stage, b)] for b in batches]
+
+    lazily = bought(*trusted_on_reviews(seed))
+    balanced = CoverThenBalance._balanced
+    monkeypatch.setattr(CoverThenBalance, "_balanced", lambda self, X, priority, n, rows, apart:
+                        balanced(self, X, priority, n, rows, apart) if apart.decided else None)
+    assert lazily == bought(*trusted_on_reviews(seed))
+    assert sum(map(len, lazily)) >= 20
+
+
+def test_trusted_a_near_duplicate_of_an_item_whose_label_is_in_flight_is_not_bought():
+    stage, batches = trusted_on_reviews(0)
+    first = feed(stage, batches[0])
+    assert stage.selector.trusted() and first
+    copies = ScoredBatch([f"copy-{i}" for i in range(len(first))],
+                         np.stack([s.embedding for s in first]))
+    mixed = ScoredBatch(copies.ids + batches[1].ids, np.vstack([copies.X, batches[1].X]))
+    again = {s.item_id for s in feed(stage, mixed)}
+    assert again and not again & set(copies.ids)

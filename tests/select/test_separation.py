@@ -1,12 +1,14 @@
 """Picks kept apart: picked_apart decides as the one-row test does, pick for pick and row for
 row, on real texts (SST-2, int8 rows as the coordinator reads them), whether it skips none,
-a few near-duplicates or most of them."""
+a few near-duplicates or most of them; ApartFromRows answers a few rows at a time as the
+product of all of them does."""
 
 import numpy as np
 import pytest
 
 from stream_al.embed.precision import round_trip_many
-from stream_al.select.separation import picked_apart
+from stream_al.index.products import dot_rows
+from stream_al.select.separation import ApartFromRows, picked_apart
 from tests.drift.realdata import embedded
 
 
@@ -66,3 +68,52 @@ def test_a_row_of_nans_is_left_to_the_one_row_test(reviews):
     X[7] = np.nan
     picks, expected, same_rows = both(X, list(range(100)), 50, X[:0], 0.05)
     assert picks == expected and same_rows and 7 in picks  # NaN is never "too close"
+
+
+def whole_product(X, anchors, min_separation):
+    """The test as the reservoir runs it on every candidate: one product of all rows."""
+    return lambda: (1.0 - np.max([dot_rows(X, a, order_free=True).max(axis=1)
+                                  for a in anchors], axis=0)) >= min_separation
+
+
+@pytest.mark.parametrize("min_separation", [0.0, 0.05, 0.2, 0.5])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rows_asked_a_few_at_a_time_are_answered_as_the_whole_product_answers(
+        reviews, min_separation, seed):
+    rng = np.random.default_rng(seed)
+    anchors = [reviews[:200], reviews[600:]]  # 200 purchases and the repeats (a ring's slices)
+    X = reviews[rng.permutation(len(reviews))[:300]]  # some of them purchases again
+    expected = whole_product(X, anchors, min_separation)()
+    apart = ApartFromRows(X, anchors, min_separation, whole_product(X, anchors, min_separation))
+    for rows in np.array_split(rng.permutation(len(X)), 7):
+        assert apart.of(rows).tolist() == expected[rows].tolist()
+    assert (~expected).any() and expected.any()
+
+
+def test_the_whole_product_is_asked_only_for_a_row_too_close_to_call(reviews):
+    X, anchors = reviews[:50], [reviews[100:400]]
+    asked = []
+
+    def counted(min_separation):
+        def everywhere():
+            asked.append(min_separation)
+            return whole_product(X, anchors, min_separation)()
+        return ApartFromRows(X, anchors, min_separation, everywhere)
+
+    apart = counted(0.05)
+    apart.of(np.arange(50))
+    assert not asked and not apart.decided  # no review is within 1e-5 of the threshold
+    edge = 1.0 - float(dot_rows(X[:1], anchors[0]).max()) + 1e-7  # row 0 on the threshold
+    on_edge = counted(edge)
+    assert on_edge.of(np.array([0])).tolist() == whole_product(X, anchors, edge)()[:1].tolist()
+    assert asked == [edge] and on_edge.decided
+
+
+def test_with_no_anchors_the_whole_product_answers(reviews):
+    """No purchase yet: the reservoir's own test says what that means (distance 2: apart)."""
+    from stream_al.select.balanced import RecentPurchases
+
+    X, recent = reviews[:5], RecentPurchases()
+    apart = ApartFromRows(X, recent.newest_rows(512), 0.05,
+                          lambda: recent.nearest_distance_many(X, 512) >= 0.05)
+    assert apart.of(np.arange(5)).all() and apart.decided
