@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics as st
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
@@ -30,6 +31,29 @@ def method_of(run: Mapping) -> str:
 
 def budget_name(budget: float) -> str:
     return f"{budget:.0%}" if budget <= 1 else f"{int(budget)} labels"
+
+
+@dataclass(frozen=True)
+class BestPeer:
+    """The best peer of a cell: its mean accuracy and the default's, over the ``seeds``
+    both ran (of the default's ``of``)."""
+
+    name: str
+    accuracy: float
+    default: float
+    seeds: int
+    of: int
+
+    @property
+    def lead(self) -> float:
+        """The peer's lead over the default on the shared seeds (-inf: no default to pair)."""
+        gap = self.accuracy - self.default
+        return -np.inf if np.isnan(gap) else gap
+
+    @property
+    def label(self) -> str:
+        """Its name, with the seeds compared when fewer than the default ran."""
+        return self.name if self.seeds >= self.of else f"{self.name} ({self.seeds} of {self.of} seeds)"
 
 
 class Table:
@@ -70,7 +94,7 @@ class Table:
             self.ceilings[name][learner].append(acc)
         for r in t["runs"]:
             curve = [Point(*p) for p in r["curve"]]
-            row = {**r, "labels_to_90": labels_to_reach(curve, REACH * best)}
+            row = {**r, "seed": t["seed"], "labels_to_90": labels_to_reach(curve, REACH * best)}
             self.runs[(name, r["budget"], method_of(r))].append(row)
             if r["budget"] not in self.budgets:
                 self.budgets.append(r["budget"])
@@ -90,13 +114,22 @@ class Table:
         vals = [v for v in self.values(name, budget, method, key) if v is not None]
         return float(np.mean(vals)) if vals else float("nan")
 
-    def best_peer(self, name: str, budget: float) -> tuple[str, float]:
-        """The peer (with whichever learner does better for it) of highest mean accuracy."""
-        peers = [m for m in self.methods(name, budget) if "+" in m]
-        if not peers:
-            return "-", float("nan")
-        best = max(peers, key=lambda m: self.mean(name, budget, m, "final_accuracy"))
-        return best, self.mean(name, budget, best, "final_accuracy")
+    def best_peer(self, name: str, budget: float) -> BestPeer:
+        """The peer (with whichever learner does better for it) most ahead of the default on
+        the seeds both ran (files joined from partial runs may hold a peer on fewer seeds
+        than the default): its mean accuracy and the default's over those seeds."""
+        default = {r["seed"]: r["final_accuracy"] for r in self.runs.get((name, budget,
+                                                                          "default"), [])}
+        best = BestPeer("-", float("nan"), float("nan"), 0, len(default))
+        for m in (m for m in self.methods(name, budget) if "+" in m):
+            peer = {r["seed"]: r["final_accuracy"] for r in self.runs[(name, budget, m)]}
+            shared = sorted(set(peer) & set(default)) or sorted(peer)
+            candidate = BestPeer(m, float(np.mean([peer[k] for k in shared])), float(np.mean(
+                [default[k] for k in shared if k in default] or [np.nan])), len(shared),
+                len(default))
+            if best.name == "-" or candidate.lead > best.lead:
+                best = candidate
+        return best
 
     def ceiling(self, name: str) -> float:
         """The best all-labels accuracy: the higher learner's mean over seeds."""
@@ -138,7 +171,7 @@ def headline(table: Table) -> list[str]:
     for name in table.sets:
         ceil = table.ceilings[name]
         for budget in filter(lambda b, name=name: table.ran(name, b), table.budgets):
-            peer, peer_acc = table.best_peer(name, budget)
+            peer = table.best_peer(name, budget)
             default = table.mean(name, budget, "default", "final_accuracy")
             random = table.mean(name, budget, "random", "final_accuracy")
             labels = spread(table.values(name, budget, "default", "labels_used"), 0)
@@ -147,20 +180,23 @@ def headline(table: Table) -> list[str]:
                 f"{np.mean(ceil['stream-al']):.3f} / {np.mean(ceil['sklearn']):.3f} | "
                 f"{spread(table.values(name, budget, 'random', 'final_accuracy'))} | "
                 f"{spread(table.values(name, budget, 'default', 'final_accuracy'))} | "
-                f"{_peer_cells(peer, peer_acc, default)} | "
+                f"{_peer_cells(peer)} | "
                 f"{100 * (default - random):+.1f} pts |")
     return out
 
 
-def _peer_cells(peer: str, peer_acc: float, default: float) -> str:
-    """The best peer's name and accuracy, and the default's lead over it (dashes: no peer).
+def _peer_cells(peer: BestPeer) -> str:
+    """The best peer's name and accuracy, and the default's lead over it on the same seeds
+    (dashes: no peer).
 
-    >>> _peer_cells("-", float("nan"), 0.8)
+    >>> _peer_cells(BestPeer("-", float("nan"), float("nan"), 0, 5))
     '– | –'
+    >>> _peer_cells(BestPeer("pal+sklearn", 0.80, 0.81, 3, 5))
+    'pal+sklearn (3 of 5 seeds) 0.800 | +1.0 pts'
     """
-    if peer == "-":
+    if peer.name == "-":
         return "– | –"
-    return f"{peer} {peer_acc:.3f} | {100 * (default - peer_acc):+.1f} pts"
+    return f"{peer.label} {peer.accuracy:.3f} | {100 * (peer.default - peer.accuracy):+.1f} pts"
 
 
 def detail(table: Table, name: str) -> list[str]:
@@ -220,14 +256,15 @@ def _accuracy_line(table: Table, name: str, budget: float, default: float,
                    random: float) -> str:
     """Default >= the best peer and >= random + 2 points; with no peer run, only the second
     half is measured, and the line says so (``PASS*``: a PASS of that half only)."""
-    peer, peer_acc = table.best_peer(name, budget)
+    peer = table.best_peer(name, budget)
     above_random = default >= random + BEAT_RANDOM_BY
     head = f"accuracy {name} {budget_name(budget)}: default {default:.3f} vs"
     tail = f"random+2 pts {random + BEAT_RANDOM_BY:.3f}"
-    if peer == "-":
+    if peer.name == "-":
         return f"{'PASS*' if above_random else 'FAIL'} {head} {tail} (no peer run)"
-    return f"{_mark(default >= peer_acc and above_random)} {head} best peer {peer} " \
-           f"{peer_acc:.3f} and {tail}"
+    same_seeds = "" if peer.seeds >= peer.of else f" (default {peer.default:.3f} on those seeds)"
+    return f"{_mark(peer.default >= peer.accuracy and above_random)} {head} best peer " \
+           f"{peer.label} {peer.accuracy:.3f}{same_seeds} and {tail}"
 
 
 def _ratio(table: Table, name: str, budget: float) -> tuple[float, str]:

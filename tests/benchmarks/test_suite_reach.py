@@ -117,3 +117,15 @@ def test_a_setting_of_a_variant_names_its_fix_when_malformed():
 
     with pytest.raises(ValueError, match="KEY=VALUE"):
         apply_settings(["explore"], [])
+
+
+def test_a_peer_run_on_fewer_seeds_is_compared_with_the_default_on_those_seeds():
+    # the default: 0.90 on seed 0, 0.80 on seed 1; the peer ran seed 1 only, at 0.85: ahead of
+    # the default there, though behind the default's mean over both seeds (0.85)
+    tasks = joined(seeds() + [task(1, [run("pal", 0.85, kind="peer")])])
+    [line] = [x for x in targets(Table(tasks)) if x.startswith(("PASS", "FAIL")) and
+              "accuracy toy 5%" in x]
+    assert line.startswith("FAIL accuracy toy 5%: default 0.850 vs best peer pal+stream-al "
+                           "(1 of 2 seeds) 0.850 (default 0.800 on those seeds)")
+    row = next(x for x in headline(Table(tasks)) if x.startswith("| toy | 5%"))
+    assert "| pal+stream-al (1 of 2 seeds) 0.850 | -5.0 pts |" in row
