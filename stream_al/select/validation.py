@@ -21,7 +21,6 @@ design").
 >>> from stream_al.score.batch import ScoredBatch
 >>> from stream_al.select.budget import Budget
 >>> from stream_al.select.random import RandomSelector
-from stream_al.select.selections import Selections
 >>> trickle = ValidationTrickle(RandomSelector(0.1, seed=1), share=0.5, fraction=0.1, seed=0)
 >>> budget = Budget(0.1); budget.observe(100)
 >>> batch = ScoredBatch([str(i) for i in range(100)], np.zeros((100, 2), np.float32), {})
