@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import Any
 
 from stream_al.loop.records import Purchase
 from stream_al.select.cost_aware import ANNOTATORS
-from stream_al.select.selections import ScoreRows
+from stream_al.select.selections import RowObjects, ScoreRows
 
 COLUMNS = ("item_ids", "texts", "batch_ids", "strategies", "reasons", "scores",
            "model_versions", "deadlines", "costs", "groups", "priorities", "annotators",
@@ -39,7 +39,7 @@ def purchase_scores(scores: Mapping[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in scores.items() if k != ANNOTATORS and math.isfinite(v)}
 
 
-class Purchases(Sequence[Purchase]):
+class Purchases(RowObjects[Purchase]):
     """Purchases, one entry per item in each column (:data:`COLUMNS`). ``scores`` holds each
     item's selection scores as the selector made them (with the annotators asked for and any
     non-finite value; a list of dicts, or the selections' columns, :class:`ScoreRows`):
@@ -99,28 +99,6 @@ class Purchases(Sequence[Purchase]):
         return cls(**columns, scores=ScoreRows.joined(scores)  # type: ignore[arg-type]
                    if all(isinstance(s, ScoreRows) for s in scores)
                    else [v for s in scores for v in s])
-
-    def __len__(self) -> int:
-        return len(self.item_ids)
-
-    @overload
-    def __getitem__(self, n: int) -> Purchase: ...
-
-    @overload
-    def __getitem__(self, n: slice) -> list[Purchase]: ...
-
-    def __getitem__(self, n: int | slice) -> Purchase | list[Purchase]:
-        return self.rows()[n]
-
-    def __iter__(self) -> Iterator[Purchase]:
-        return iter(self.rows())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str):
-            return self.rows() == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # mutable columns
 
     def __add__(self, other: Sequence[Purchase]) -> Sequence[Purchase]:
         """Joined with other purchases (columns), or a list of both (another sequence)."""

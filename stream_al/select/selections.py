@@ -27,12 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from itertools import groupby
-from typing import Any, overload
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection, rounded_many
+
+T = TypeVar("T")
 
 
 class ScoreRows(Sequence[dict[str, float]]):
@@ -121,7 +123,41 @@ class ScoreRows(Sequence[dict[str, float]]):
         self.blocks = blocks
 
 
-class Selections(Sequence[Selection]):
+class RowObjects(Sequence[T], Generic[T]):
+    """Columns (one list per field, ``item_ids`` among them) read as a sequence of row
+    objects, built once when a reader indexes or iterates them (:meth:`rows`); equal to a
+    list of the same objects."""
+
+    __slots__ = ()
+    item_ids: list[str]
+
+    def rows(self) -> list[T]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    @overload
+    def __getitem__(self, n: int) -> T: ...
+
+    @overload
+    def __getitem__(self, n: slice) -> list[T]: ...
+
+    def __getitem__(self, n: int | slice) -> T | list[T]:
+        return self.rows()[n]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.rows())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return self.rows() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable columns
+
+
+class Selections(RowObjects[Selection]):
     """Picks, one entry per item in each column; ``X`` holds the embeddings of the rows that
     have one (``embedded``: which; None when every row has one, or none does and ``X`` is
     None)."""
@@ -224,28 +260,6 @@ class Selections(Sequence[Selection]):
         self._rows = None
 
     # ---- a Sequence[Selection] ------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.item_ids)
-
-    @overload
-    def __getitem__(self, n: int) -> Selection: ...
-
-    @overload
-    def __getitem__(self, n: slice) -> list[Selection]: ...
-
-    def __getitem__(self, n: int | slice) -> Selection | list[Selection]:
-        return self.rows()[n]
-
-    def __iter__(self) -> Iterator[Selection]:
-        return iter(self.rows())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str):
-            return self.rows() == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # mutable columns
-
     def __add__(self, other: Sequence[Selection]) -> Selections:
         return Selections.joined([self, other])
 
