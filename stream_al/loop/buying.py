@@ -20,7 +20,7 @@ import numpy as np
 from stream_al.loop.bought import BoughtTexts
 from stream_al.loop.pricing import Pricing
 from stream_al.loop.purchases import Purchases
-from stream_al.select.base import Selection
+from stream_al.select.selections import Selections
 from stream_al.select.stage import Outstanding, SelectionStage
 
 
@@ -47,7 +47,7 @@ class Buying:
         while len(recent) > self._text_cache_items:
             recent.popitem(last=False)
 
-    def buy_many(self, chosen: list[Selection], before: dict[str, Outstanding],
+    def buy_many(self, chosen: Selections, before: dict[str, Outstanding],
                  bought: BoughtTexts, embeddings: dict[str, np.ndarray],
                  control_offset: int) -> Purchases:
         """Purchases of ``chosen`` (``before``: the stage's outstanding selections before it
@@ -55,38 +55,38 @@ class Buying:
         ``embeddings``. The batch id names the control offset and the emission."""
         batch_id = f"sel-{control_offset}-{self._emissions}"
         self._emissions += 1
-        kept: list[Selection] = []
+        kept: list[int] = []  # rows of `chosen`
         now_bought: dict[str, str] = {}  # id -> text, in buying order
-        ids = [s.item_id for s in chosen]
+        ids, costs = chosen.item_ids, chosen.costs
         known = bought.contains_many(ids)  # `bought` changes at the end
         recent = self._recent
-        for s, item_id, bought_before in zip(chosen, ids, known, strict=True):
+        for row, (item_id, bought_before) in enumerate(zip(ids, known, strict=True)):
             if item_id in now_bought:  # offered twice (a redelivered text), chosen twice
-                self.stage.budget.release(s.cost)
+                self.stage.budget.release(costs[row])
                 continue
             text = recent.get(item_id)
             if text is None or bought_before:  # bought before, or text forgotten
-                self._unbuy(s, before)
+                self._unbuy(item_id, costs[row], before)
                 continue
             now_bought[item_id] = text
-            kept.append(s)
-        for s in kept:
-            if s.embedding is not None:  # a copy: a view would keep its whole batch alive
-                embeddings[s.item_id] = np.array(s.embedding)
+            kept.append(row)
+        picks = chosen.subset(kept)
+        if picks.X is not None:  # the picks' rows only: no view of a whole batch is kept
+            embeddings.update(zip([picks.item_ids[r] for r in picks.embedded_rows()], picks.X,
+                                  strict=True))
         outstanding, annotators = self.stage.outstanding, self.pricing.annotators
         out = Purchases.of_columns(
-            list(now_bought), list(now_bought.values()), batch_id,
-            [s.strategy for s in kept], [s.reason for s in kept], [s.scores for s in kept],
-            self.stage.snapshot.version, [outstanding[i].deadline for i in now_bought],
-            [s.cost for s in kept], [int(s.group) for s in kept],
-            [float(s.priority) for s in kept], [annotators(i) for i in now_bought],
-            self.stage.budget.window)
+            list(now_bought), list(now_bought.values()), batch_id, picks.strategies,
+            picks.reasons, picks.scores, self.stage.snapshot.version,
+            [outstanding[i].deadline for i in now_bought], picks.costs,
+            [int(g) for g in picks.groups], [float(p) for p in picks.priorities],
+            [annotators(i) for i in now_bought], self.stage.budget.window)
         bought.add_new_many(list(now_bought.items()))
         return out
 
-    def _unbuy(self, s: Selection, before: dict[str, Outstanding]) -> None:
-        self.stage.budget.release(s.cost)
-        if s.item_id in before:
-            self.stage.outstanding[s.item_id] = before[s.item_id]
+    def _unbuy(self, item_id: str, cost: float, before: dict[str, Outstanding]) -> None:
+        self.stage.budget.release(cost)
+        if item_id in before:
+            self.stage.outstanding[item_id] = before[item_id]
         else:
-            self.stage.outstanding.pop(s.item_id, None)
+            self.stage.outstanding.pop(item_id, None)

@@ -61,6 +61,7 @@ from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import Selection
 from stream_al.select.cost_aware import ANNOTATORS
 from stream_al.select.ood_check import ReferenceRows
+from stream_al.select.selections import Selections
 from stream_al.select.stack import build_stage, has_ood_cap
 from stream_al.select.stage import Outstanding
 from stream_al.select.validation import UNIFORM_REASONS
@@ -266,7 +267,7 @@ class Coordinator:
         before = dict(self.stage.outstanding)
         return self._emit(self.stage.flush(now, self.settings.kafka.label_deadline_s), before)
 
-    def _emit(self, chosen: list[Selection], before: dict[str, Outstanding]) -> Purchases:
+    def _emit(self, chosen: Selections, before: dict[str, Outstanding]) -> Purchases:
         """Buy what the stage chose (stream_al.loop.buying); annotating tracks each purchase."""
         out = self.buying.buy_many(chosen, before, self.texts, self.embeddings,
                                    self.control_offset)
@@ -379,7 +380,7 @@ class Coordinator:
         self._raised(alarms)
         if self.reference is not None:
             self.reference.add_many(X)
-        reasons = [o.selection.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]
+        reasons = [o.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]
         self.governance.on_labels(snapshot, X, names, reasons)
         uniform = [r in UNIFORM_REASONS for r in reasons]  # the l2 search validates on them
         self.learner.learn_many(X, names, fit=False, uniform=uniform)  # refit when due

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import Any
 
 from stream_al.loop.records import Purchase
 from stream_al.select.cost_aware import ANNOTATORS
+from stream_al.select.selections import RowObjects, ScoreRows
 
 COLUMNS = ("item_ids", "texts", "batch_ids", "strategies", "reasons", "scores",
            "model_versions", "deadlines", "costs", "groups", "priorities", "annotators",
@@ -38,10 +39,11 @@ def purchase_scores(scores: Mapping[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in scores.items() if k != ANNOTATORS and math.isfinite(v)}
 
 
-class Purchases(Sequence[Purchase]):
+class Purchases(RowObjects[Purchase]):
     """Purchases, one entry per item in each column (:data:`COLUMNS`). ``scores`` holds each
     item's selection scores as the selector made them (with the annotators asked for and any
-    non-finite value): :func:`purchase_scores` makes a purchase's of them when it is built."""
+    non-finite value; a list of dicts, or the selections' columns, :class:`ScoreRows`):
+    :func:`purchase_scores` makes a purchase's of them when it is built."""
 
     __slots__ = (*COLUMNS, "_rows")
 
@@ -50,7 +52,7 @@ class Purchases(Sequence[Purchase]):
     batch_ids: list[str]
     strategies: list[str]
     reasons: list[str]
-    scores: list[Mapping[str, float]]
+    scores: Sequence[Mapping[str, float]]
     model_versions: list[int]
     deadlines: list[float]
     costs: list[float]
@@ -69,7 +71,8 @@ class Purchases(Sequence[Purchase]):
 
     @classmethod
     def of_columns(cls, item_ids: list[str], texts: list[str], batch_id: str,
-                   strategies: list[str], reasons: list[str], scores: list[Mapping[str, float]],
+                   strategies: list[str], reasons: list[str],
+                   scores: Sequence[Mapping[str, float]],
                    model_version: int, deadlines: list[float], costs: list[float],
                    groups: list[int], priorities: list[float], annotators: list[int],
                    window: int) -> Purchases:
@@ -90,29 +93,12 @@ class Purchases(Sequence[Purchase]):
         """``parts`` one after the other (the emissions of records selected in turn)."""
         if len(parts) == 1:
             return parts[0]
-        return cls(**{name: [v for p in parts for v in getattr(p, name)] for name in COLUMNS})
-
-    def __len__(self) -> int:
-        return len(self.item_ids)
-
-    @overload
-    def __getitem__(self, n: int) -> Purchase: ...
-
-    @overload
-    def __getitem__(self, n: slice) -> list[Purchase]: ...
-
-    def __getitem__(self, n: int | slice) -> Purchase | list[Purchase]:
-        return self.rows()[n]
-
-    def __iter__(self) -> Iterator[Purchase]:
-        return iter(self.rows())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str):
-            return self.rows() == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # mutable columns
+        columns = {name: [v for p in parts for v in getattr(p, name)] for name in COLUMNS
+                   if name != "scores"}
+        scores = [p.scores for p in parts]
+        return cls(**columns, scores=ScoreRows.joined(scores)  # type: ignore[arg-type]
+                   if all(isinstance(s, ScoreRows) for s in scores)
+                   else [v for s in scores for v in s])
 
     def __add__(self, other: Sequence[Purchase]) -> Sequence[Purchase]:
         """Joined with other purchases (columns), or a list of both (another sequence)."""

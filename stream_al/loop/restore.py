@@ -255,7 +255,7 @@ def _outstanding(c: Coordinator, records: Fold, stored: LabelsByItem, lazy: Lazy
             dict(s.scores),
             c.embeddings[item_id],
         )
-        c.stage.outstanding[item_id] = Outstanding(selection, s.deadline)
+        c.stage.outstanding[item_id] = Outstanding.of(selection, s.deadline)
     return [purchases[i] for i in waiting]
 
 

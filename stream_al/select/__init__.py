@@ -7,6 +7,7 @@ from stream_al.select.budget import Budget, BudgetError, SubBudget
 from stream_al.select.diverse import DiverseReservoir
 from stream_al.select.factory import DEFAULT_STRATEGY, STRATEGIES, make_selector
 from stream_al.select.random import RandomSelector
+from stream_al.select.selections import Selections, selections_of
 from stream_al.select.stage import SelectionStage
 from stream_al.select.variable_uncertainty import VariableUncertainty
 
@@ -21,8 +22,10 @@ __all__ = [
     "RandomSelector",
     "Selection",
     "SelectionStage",
+    "Selections",
     "Selector",
     "SubBudget",
     "VariableUncertainty",
     "make_selector",
+    "selections_of",
 ]

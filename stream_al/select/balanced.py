@@ -43,11 +43,12 @@ import numpy as np
 from stream_al.index.products import dot_rows
 from stream_al.score.batch import ScoredBatch
 from stream_al.score.linguistic import TEXT_SCORERS
-from stream_al.select.base import BudgetLike, Informativeness, Selection, selections_of
+from stream_al.select.base import BudgetLike, Informativeness
 from stream_al.select.budget import spent_in_order
 from stream_al.select.class_balance import balancing_quotas
 from stream_al.select.coverage import farthest_first
 from stream_al.select.diverse import MIN_BATCH_LABELS, DiverseReservoir, HeldCandidates
+from stream_al.select.selections import Selections, selections_of
 from stream_al.select.separation import (
     ROUNDING_SLACK,
     UNIT_ROUNDOFF,
@@ -171,12 +172,12 @@ class CoverThenBalance(DiverseReservoir):
         since = self._bought_at[-k] if len(self._bought_at) >= k else 0
         return max(since, self._seq - self.batch_interval)
 
-    def _emit(self, budget: BudgetLike) -> list[Selection]:
+    def _emit(self, budget: BudgetLike) -> Selections:
         held, self._held = self._held, None
         self._mass = np.zeros_like(self._mass)
         if held is None or not len(held) or budget.allowance < 1.0 - 1e-9:
             self._held = self._kept(held, [])
-            return []
+            return Selections.none()
         X, groups = held.batch.X, held.clusters
         n = int(math.floor(budget.allowance + 1e-9))
         density, boost = self.clusters.typicality_many(X, groups), self._text_boost(held.batch)
@@ -220,11 +221,11 @@ class CoverThenBalance(DiverseReservoir):
             bought = [ranked[n] for n in spent_in_order(budget, [costs[i] for i in ranked])]
             self.recent.add_many(X[bought])
             spent += bought
-            out += selections_of(held.batch, bought, self.name, reason, priority[bought],
-                                 groups[bought])
+            out.append(selections_of(held.batch, bought, self.name, reason, priority[bought],
+                                     groups[bought]))
         self._bought_at.extend([self._seq] * len(spent))
         self._held = self._kept(held, spent)
-        return out
+        return Selections.joined(out)
 
     def _kept(self, held: HeldCandidates | None, bought: list[int]) -> HeldCandidates | None:
         """The candidates of ``held`` not bought and still in the window."""

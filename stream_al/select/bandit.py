@@ -22,6 +22,7 @@ import numpy as np
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty
 from stream_al.select.budget import Budget, SubBudget
+from stream_al.select.selections import Selections
 
 ROUTE_MEMORY = 8192
 """Routed items whose routing probability is kept for a later purchase: more than a reservoir
@@ -60,10 +61,10 @@ class Exp3Bandit:
     def weights(self) -> dict[str, float]:
         return dict(zip(self.names, self.probabilities.tolist(), strict=True))
 
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> Selections:
         p = self.probabilities
         choice = self._rng.choice(len(self.names), size=len(batch), p=p)
-        out: list[Selection] = []
+        out: list[Selections] = []
         for a, name in enumerate(self.names):
             idx = np.flatnonzero(choice == a)
             sub = self._sub_budget(name, budget)
@@ -71,25 +72,26 @@ class Exp3Bandit:
             self.pulls[name] += len(idx)
             self._route_of.update(zip([batch.ids[i] for i in idx.tolist()],
                                       [float(p[a])] * len(idx), strict=True))
-            out.extend(self._routed(self.arms[name].select_many(batch.subset(idx), sub), p[a]))
+            out.append(self._routed(self.arms[name].select_many(batch.subset(idx), sub), p[a]))
         _keep_newest(self._route_of, ROUTE_MEMORY)
         _keep_newest(self.routed_p, ROUTE_MEMORY)
-        return out
+        return Selections.joined(out)
 
-    def flush(self, budget: BudgetLike) -> list[Selection]:
+    def flush(self, budget: BudgetLike) -> Selections:
         """Let arms that hold items (reservoirs) emit, each from its own share of the budget."""
         p, out = self.probabilities, []
         for a, name in enumerate(self.names):
             flush = getattr(self.arms[name], "flush", None)
             if flush is not None and name in self._sub:
-                out.extend(self._routed(flush(self._sub[name]), p[a]))
-        return out
+                out.append(self._routed(flush(self._sub[name]), p[a]))
+        return Selections.joined(out)
 
-    def _routed(self, bought: list[Selection], p_now: float) -> list[Selection]:
+    def _routed(self, bought: Sequence[Selection], p_now: float) -> Selections:
         """Remember each bought item's routing probability (the one in force now stands in for
         an item routed longer ago than :data:`ROUTE_MEMORY` items)."""
-        for s in bought:
-            self.routed_p[s.item_id] = self._route_of.pop(s.item_id, float(p_now))
+        bought = Selections.of(bought)
+        for item_id in bought.item_ids:
+            self.routed_p[item_id] = self._route_of.pop(item_id, float(p_now))
         return bought
 
     def _sub_budget(self, name: str, budget: BudgetLike) -> SubBudget:

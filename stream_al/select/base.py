@@ -57,8 +57,10 @@ class Selector(Protocol):
         novelty, a distance to every item bought, for the whole batch only then)."""
         ...
 
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
-        """Spend from ``budget`` on items of ``batch`` (or on items held from earlier)."""
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> Sequence[Selection]:
+        """Spend from ``budget`` on items of ``batch`` (or on items held from earlier): the
+        picks as columns (:class:`~stream_al.select.selections.Selections`, made by
+        :func:`~stream_al.select.selections.selections_of`), or a list of selections."""
         ...
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
@@ -107,7 +109,8 @@ def rounded_many(values: np.ndarray) -> list[float]:
 
 def selection_of(batch: ScoredBatch, i: int, strategy: str, reason: str, priority: float,
                  group: int = 0) -> Selection:
-    """A :class:`Selection` for row ``i`` of ``batch``, carrying its scores."""
+    """A :class:`Selection` for row ``i`` of ``batch``, carrying its scores (one object; the
+    selectors make their picks as columns: :func:`stream_al.select.selections.selections_of`)."""
     return Selection(
         item_id=batch.ids[i],
         strategy=strategy,
@@ -118,29 +121,6 @@ def selection_of(batch: ScoredBatch, i: int, strategy: str, reason: str, priorit
         scores={k: round(float(v[i]), 6) for k, v in batch.scores.items()},
         embedding=batch.X[i],
     )
-
-
-def selections_of(batch: ScoredBatch, rows: Sequence[int], strategy: str, reason: str,
-                  priorities: Sequence[float], groups: Sequence[int] | None = None,
-                  ) -> list[Selection]:
-    """:func:`selection_of` for each of ``rows``, reading every score column once."""
-    if not len(rows):
-        return []
-    idx = np.asarray(rows, dtype=np.int64)
-    names = list(batch.scores)
-    rounded = [rounded_many(v[idx]) for v in batch.scores.values()]  # a column at a time
-    row_scores = zip(*rounded, strict=True) if rounded else ((),) * len(idx)
-    costs = np.asarray(batch.costs[idx], dtype=np.float64).tolist()
-    group_of = [0] * len(idx) if groups is None else np.asarray(groups, dtype=np.int64).tolist()
-    ids, X = batch.ids, batch.X
-    # positional, and each row's scores zipped without a length check (every row has a value
-    # per name): a selection costs ~1 us less
-    return [
-        Selection(ids[i], strategy, reason, p, cost, g, dict(zip(names, row, strict=False)),
-                  X[i])
-        for i, p, cost, g, row in zip(idx.tolist(), np.asarray(priorities, dtype=np.float64)
-                                      .tolist(), costs, group_of, row_scores, strict=True)
-    ]
 
 
 def informativeness(batch: ScoredBatch, kind: str, novelty_weight: float) -> np.ndarray:

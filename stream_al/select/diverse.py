@@ -12,8 +12,8 @@ emptied, so memory stays at most ``max_clusters * size`` items.
 
 The reservoirs are kept as arrays (:class:`HeldCandidates`, which :mod:`stream_al.select.balanced`
 holds too): a batch is offered in one vectorised pass (keys, clusters, then the ``size`` largest
-keys per cluster, earlier items first on ties, as a heap per cluster would keep them), and a
-:class:`Selection` is built only for items bought.
+keys per cluster, earlier items first on ties, as a heap per cluster would keep them), and
+only the items bought become picks (:class:`~stream_al.select.selections.Selections`).
 """
 
 from __future__ import annotations
@@ -26,15 +26,10 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import (
-    BudgetLike,
-    Informativeness,
-    Selection,
-    informativeness,
-    selections_of,
-)
+from stream_al.select.base import BudgetLike, Informativeness, informativeness
 from stream_al.select.budget import spent_in_order
 from stream_al.select.seeding import kmeans_plusplus
+from stream_al.select.selections import Selections, selections_of
 from stream_al.select.separation import picked_apart
 
 MIN_BATCH_LABELS = 2
@@ -202,14 +197,14 @@ class DiverseReservoir:
         """Clusters whose reservoir holds candidates now."""
         return 0 if self._held is None else len(np.unique(self._held.clusters))
 
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> Selections:
         if len(batch):
             self._offer(batch)
         self._since_emit += batch.represents
         if len(batch):
             self._unit_cost += 0.05 * (float(np.mean(batch.costs)) - self._unit_cost)
         if self._since_emit < self.batch_interval and not self._enough_for_a_batch(budget):
-            return []
+            return Selections.none()
         self._since_emit = 0
         return self._emit(budget)
 
@@ -226,7 +221,7 @@ class DiverseReservoir:
         labels = self.batch_labels()
         return labels is not None and budget.allowance >= labels * self._unit_cost - 1e-9
 
-    def flush(self, budget: BudgetLike) -> list[Selection]:
+    def flush(self, budget: BudgetLike) -> Selections:
         """Emit a batch now (end of stream, or an operator asking for one)."""
         self._since_emit = 0
         return self._emit(budget)
@@ -242,11 +237,11 @@ class DiverseReservoir:
         held = offered if self._held is None else self._held.joined(offered)
         self._held = held.top_per_cluster(self.size)
 
-    def _emit(self, budget: BudgetLike) -> list[Selection]:
+    def _emit(self, budget: BudgetLike) -> Selections:
         held, mass, self._held = self._held, self._mass, None
         self._mass = np.zeros_like(mass)
         if held is None or not len(held) or budget.allowance < 1.0 - 1e-9:
-            return []
+            return Selections.none()
         X, groups = held.batch.X, held.clusters
         fresh = self.rescorer.informativeness_many(X)
         if self.density_weight > 0:  # information density: prefer typical over outlying items

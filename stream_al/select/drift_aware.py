@@ -31,15 +31,9 @@ import numpy as np
 
 from stream_al.drift.response import DriftResponse
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import (
-    BudgetLike,
-    Selection,
-    Selector,
-    reads_novelty,
-    reward_base,
-    selection_of,
-)
+from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, reward_base
 from stream_al.select.budget import Budget, Spending, within
+from stream_al.select.selections import Selections, selections_of
 
 EXPLORE_STRATEGY = "drift"
 EXPLORE_REASON = "drift_explore"
@@ -166,21 +160,21 @@ class DriftAwareSelector:
         exploring = self.response.active and self.response.explore_share > 0
         return exploring or reads_novelty(self.base)
 
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> Selections:
         credit = self._credit_of(budget)
         self.response.observe(batch.represents)
         credit.limit = self.response.credit_limit()
         credit.repay()
-        chosen: list[Selection] = []
+        chosen = Selections.none()
         if self.response.active and len(batch):
             chosen = self._explore_many(batch, credit)
-            batch = batch.without(s.item_id for s in chosen)
-        return chosen + self.base.select_many(batch, credit)
+            batch = batch.without(chosen.item_ids)
+        return Selections.joined([chosen, self.base.select_many(batch, credit)])
 
-    def flush(self, budget: BudgetLike) -> list[Selection]:
+    def flush(self, budget: BudgetLike) -> Sequence[Selection]:
         flush = getattr(self.base, "flush", None)
         if flush is None:
-            return []
+            return Selections.none()
         credit = self._credit_of(budget)
         credit.repay()
         return flush(credit)
@@ -199,17 +193,17 @@ class DriftAwareSelector:
             raise ValueError("a DriftAwareSelector serves one budget ledger; build one per stage")
         return self.credit
 
-    def _explore_many(self, batch: ScoredBatch, credit: CreditBudget) -> list[Selection]:
+    def _explore_many(self, batch: ScoredBatch, credit: CreditBudget) -> Selections:
         """The most novel items of the drifting region, within exploration's own accrual."""
         if self.response.explore_share <= 0:
-            return []
+            return Selections.none()
         if self._explore is None or self._explore_started != self.response.started_at:
             self._explore = Budget(self.response.explore_fraction)
             self._explore_started = self.response.started_at
         self._explore.observe(batch.represents)
         n = int(min(self._explore.allowance, credit.allowance) + 1e-9)
         if n < 1:
-            return []
+            return Selections.none()
         priority = batch.scores.get("novelty", np.ones(len(batch), dtype=np.float32))
         if self.response.region is not None:
             priority = priority * self.response.region.weight_many(batch.X)
@@ -225,5 +219,4 @@ class DriftAwareSelector:
             self._explore.spend(cost)
             credit.spend(cost)
             picked.append(int(i))
-        return [selection_of(batch, i, EXPLORE_STRATEGY, EXPLORE_REASON, float(priority[i]))
-                for i in picked]
+        return selections_of(batch, picked, EXPLORE_STRATEGY, EXPLORE_REASON, priority[picked])

@@ -17,9 +17,10 @@ import numpy as np
 
 from stream_al.ood import FlagRate, OODDetector
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, selection_of
+from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty
 from stream_al.select.budget import Spending
 from stream_al.select.ood_check import forwarded
+from stream_al.select.selections import Selections, selections_of
 
 OOD_REASON = "ood"
 
@@ -100,13 +101,13 @@ class OODSelector:
     def reads_novelty(self) -> bool:
         return reads_novelty(self.base)
 
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> Selections:
         if self.at_scorers:
             dist, flags, checked = self._forwarded(batch)
         else:
             dist, flags, checked = self._check(batch.X)
             batch.scores["ood_distance"] = dist.astype(np.float32)
-        chosen: list[Selection] = []
+        picked: list[int] = []
         if self.detector.ready or self.at_scorers:
             self.flag_rate.add_many(flags[checked])
         if self.cap is not None:
@@ -118,13 +119,14 @@ class OODSelector:
                     break
                 self.cap.spend(cost)
                 budget.spend(cost)
-                chosen.append(selection_of(batch, int(i), self.name, OOD_REASON, float(dist[i])))
-        batch = batch.without(s.item_id for s in chosen)
-        return chosen + self._measured(self.base.select_many(batch, budget))
+                picked.append(int(i))
+        chosen = selections_of(batch, picked, self.name, OOD_REASON, dist[picked])
+        batch = batch.without(chosen.item_ids)
+        return Selections.joined([chosen, self._measured(self.base.select_many(batch, budget))])
 
-    def flush(self, budget: BudgetLike) -> list[Selection]:
+    def flush(self, budget: BudgetLike) -> Sequence[Selection]:
         flush = getattr(self.base, "flush", None)
-        return [] if flush is None else self._measured(flush(budget))
+        return Selections.none() if flush is None else self._measured(flush(budget))
 
     def _forwarded(self, batch: ScoredBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``scale.ood_at_scorers``: the distances and flags the scorers forwarded
@@ -151,11 +153,13 @@ class OODSelector:
             dist[rows], flags[rows] = self.detector.check_many(X[rows])
         return dist, flags, rows
 
-    def _measured(self, chosen: list[Selection]) -> list[Selection]:
+    def _measured(self, chosen: Sequence[Selection]) -> Sequence[Selection]:
         """``chosen`` with the OOD distance of items the sample skipped, measured now (not
-        counted into the flags or the threshold's reference)."""
+        counted into the flags or the threshold's reference). (``ood.sample`` below 1 only,
+        on selection objects.)"""
         if self.detector.settings.sample >= 1:
             return chosen
+        chosen = list(chosen)
         missing = [s for s in chosen if s.embedding is not None
                    and math.isnan(s.scores.get("ood_distance", 0.0))]
         if missing:

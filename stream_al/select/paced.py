@@ -25,7 +25,6 @@ the model the stage holds; the coordinator's governance hands it the labels and 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,10 +34,11 @@ from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.ood import OODDetector
 from stream_al.pace.pacer import CONTROL_REASON, Pacer
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, reward_base
+from stream_al.select.base import BudgetLike, Selector, reads_novelty, reward_base
 from stream_al.select.budget import Budget, BudgetError
 from stream_al.select.ood_check import forwarded
 from stream_al.select.random import RandomSelector
+from stream_al.select.selections import Selections
 
 CONTROL_STRATEGY = "pace_control"
 
@@ -126,7 +126,7 @@ class PacedSelector:
     def reads_novelty(self) -> bool:
         return reads_novelty(self.base)
 
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> Selections:
         ledger = self.ledger() if self.ledger is not None else _root(budget)
         n_items = len(batch) if ledger is None else ledger.seen - self._seen
         self._seen = self._seen + n_items
@@ -142,21 +142,21 @@ class PacedSelector:
         if ledger is not None and self._spent is not None:
             refunded = max(0.0, self._spent - ledger.spent)
         chosen = self._control_many(batch, budget)
-        batch = batch.without(s.item_id for s in chosen)
+        batch = batch.without(chosen.item_ids)
         paced = self._paced_view(budget, len(batch) + len(chosen),
-                                 spent_elsewhere=sum(s.cost for s in chosen) - refunded)
-        chosen += self.base.select_many(batch, paced)
-        self.pacer.count_spent(sum(s.cost for s in chosen), len(chosen))
+                                 spent_elsewhere=sum(chosen.costs) - refunded)
+        chosen = Selections.joined([chosen, self.base.select_many(batch, paced)])
+        self.pacer.count_spent(sum(chosen.costs), len(chosen))
         if ledger is not None:
             self._spent = ledger.spent
         return chosen
 
-    def flush(self, budget: BudgetLike) -> list[Selection]:
+    def flush(self, budget: BudgetLike) -> Selections:
         flush = getattr(self.base, "flush", None)
         if flush is None:
-            return []
-        chosen = flush(self._paced_view(budget, 0))
-        self.pacer.count_spent(sum(s.cost for s in chosen), len(chosen))
+            return Selections.none()
+        chosen = Selections.of(flush(self._paced_view(budget, 0)))
+        self.pacer.count_spent(sum(chosen.costs), len(chosen))
         return chosen
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
@@ -203,9 +203,9 @@ class PacedSelector:
         ledger.withhold_share = 1.0 - self.pacer.rate
         ledger.withheld = max(0.0, ledger.withheld - self.pacer.peek_grant())
 
-    def _control_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
-        return [replace(s, strategy=CONTROL_STRATEGY, reason=CONTROL_REASON)
-                for s in self.control.select_many(batch, budget)]
+    def _control_many(self, batch: ScoredBatch, budget: BudgetLike) -> Selections:
+        return self.control.select_many(batch, budget).relabelled(CONTROL_STRATEGY,
+                                                                   CONTROL_REASON)
 
     def _paced_view(self, budget: BudgetLike, n_items: int,
                     spent_elsewhere: float = 0.0) -> PacedBudget:

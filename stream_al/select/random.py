@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, selection_of
+from stream_al.select.base import BudgetLike
+from stream_al.select.selections import Selections, selections_of
 
 MAX_OWED = 16
 """Purchases the budget could not pay when they came due, bought from the next items it can."""
@@ -40,10 +41,10 @@ class RandomSelector:
         """A uniform position in ``block`` (blocks are ``1 / fraction`` items long)."""
         return math.floor((block + self._rng.random()) / self.fraction)
 
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> Selections:
         start, n = self.seen, len(batch)
         self.seen += n
-        out = []
+        out: list[int] = []
         i = 0 if self.owed else self._due - start
         while i < n:
             while self._due <= start + i:  # purchases that have come due by item i
@@ -54,9 +55,9 @@ class RandomSelector:
             if budget.can_spend(cost):
                 budget.spend(cost)
                 self.owed -= 1
-                out.append(selection_of(batch, i, self.name, "random", 0.5))
+                out.append(i)
             i = i + 1 if self.owed else self._due - start
-        return out
+        return selections_of(batch, out, self.name, "random", [0.5] * len(out))
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
                     item_ids: Sequence[str] | None = None) -> None:

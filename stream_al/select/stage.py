@@ -31,6 +31,7 @@ from stream_al.score.batch import ScoredBatch, score_many
 from stream_al.select.base import Selection, informativeness, reads_novelty, rounded_many
 from stream_al.select.budget import Budget
 from stream_al.select.factory import make_selector
+from stream_al.select.selections import Selections
 
 if TYPE_CHECKING:
     from stream_al.select.cost import CostBudget
@@ -42,10 +43,38 @@ novelty: on SST-2 at 10,000 rows an exact query costs 62 us a row in a batch of 
 one of 512, hnswlib's 36 and 41, but adding to a full graph costs 300-480 us a vector."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Outstanding:
-    selection: Selection
+    """A purchase waiting for its label: pick ``row`` of ``picks`` (the emission's columns),
+    due by ``deadline``."""
+
+    picks: Selections
+    row: int
     deadline: float
+
+    @classmethod
+    def of(cls, selection: Selection, deadline: float) -> Outstanding:
+        return cls(Selections.of([selection]), 0, deadline)
+
+    @property
+    def selection(self) -> Selection:
+        return self.picks.row(self.row)
+
+    @property
+    def item_id(self) -> str:
+        return self.picks.item_ids[self.row]
+
+    @property
+    def strategy(self) -> str:
+        return self.picks.strategies[self.row]
+
+    @property
+    def reason(self) -> str:
+        return self.picks.reasons[self.row]
+
+    @property
+    def cost(self) -> float:
+        return self.picks.costs[self.row]
 
 
 class SelectionStage:
@@ -73,39 +102,38 @@ class SelectionStage:
         self.snapshot = snapshot
 
     def select_many(self, batch: ScoredBatch, now: float = 0.0,
-                    deadline_s: float = float("inf")) -> list[Selection]:
+                    deadline_s: float = float("inf")) -> Selections:
         """Observe the batch in the budget, let the selector spend, index what it bought."""
         if reads_novelty(self.selector):
             batch.scores["novelty"] = self._novelty(batch.X)
         self.budget.observe(len(batch))
-        chosen = self.selector.select_many(batch, self.budget)
+        chosen = Selections.of(self.selector.select_many(batch, self.budget))
         return self._record(chosen, now + deadline_s)
 
-    def flush(self, now: float = 0.0, deadline_s: float = float("inf")) -> list[Selection]:
+    def flush(self, now: float = 0.0, deadline_s: float = float("inf")) -> Selections:
         """Make selectors that hold items (reservoirs) emit what the budget allows now."""
         flush = getattr(self.selector, "flush", None)
         if flush is None:
-            return []
-        return self._record(flush(self.budget), now + deadline_s)
+            return Selections.none()
+        return self._record(Selections.of(flush(self.budget)), now + deadline_s)
 
-    def _record(self, chosen: list[Selection], deadline: float) -> list[Selection]:
+    def _record(self, chosen: Selections, deadline: float) -> Selections:
         """The bought items, with their novelty if the selector did not read it and
         ``selection.purchase_novelty`` asks for it; remembered as outstanding and added to the
         novelty index."""
-        vectors = [s.embedding for s in chosen if s.embedding is not None]
-        if not vectors:
+        X = chosen.X  # the picks' embeddings (of the rows that have one)
+        if X is None:
             return self._remember(chosen, deadline)
-        X = np.stack(vectors)
-        if self.selection.purchase_novelty and any("novelty" not in s.scores for s in chosen):
-            with_vector = (s for s in chosen if s.embedding is not None)
-            for s, novelty in zip(with_vector, rounded_many(self._novelty(X)), strict=True):
-                s.scores.setdefault("novelty", novelty)
+        if self.selection.purchase_novelty and chosen.scores.lacks("novelty"):
+            chosen.set_default_score("novelty", chosen.embedded_rows(),
+                                     rounded_many(self._novelty(X)))
         self.novelty.add_many(X)
         return self._remember(chosen, deadline)
 
-    def _remember(self, chosen: list[Selection], deadline: float) -> list[Selection]:
-        for s in chosen:
-            self.outstanding[s.item_id] = Outstanding(s, deadline)
+    def _remember(self, chosen: Selections, deadline: float) -> Selections:
+        self.outstanding.update(zip(chosen.item_ids, [Outstanding(chosen, row, deadline)
+                                                      for row in range(len(chosen))],
+                                    strict=True))
         return chosen
 
     def _novelty(self, X: np.ndarray) -> np.ndarray:
@@ -124,14 +152,14 @@ class SelectionStage:
             batch.scores["novelty"] = self._novelty(X)
         return informativeness(batch, sel.uncertainty, sel.novelty_weight)
 
-    def labelled(self, item_ids: Sequence[str], gains: Sequence[float]) -> list[Selection]:
+    def labelled(self, item_ids: Sequence[str], gains: Sequence[float]) -> list[Outstanding]:
         """Labels came back: close the outstanding selections and reward their strategies."""
-        closed = [self.outstanding.pop(i).selection for i in item_ids if i in self.outstanding]
+        closed = [self.outstanding.pop(i) for i in item_ids if i in self.outstanding]
         by_id = dict(zip(item_ids, gains, strict=True))
         if closed:
-            self.selector.reward_many([s.strategy for s in closed],
-                                      [by_id[s.item_id] for s in closed],
-                                      item_ids=[s.item_id for s in closed])
+            self.selector.reward_many([o.strategy for o in closed],
+                                      [by_id[o.item_id] for o in closed],
+                                      item_ids=[o.item_id for o in closed])
         return closed
 
     def expire(self, now: float) -> list[Selection]:

@@ -32,11 +32,11 @@ design").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from stream_al.score.batch import ScoredBatch
 from stream_al.select.base import BudgetLike, Selection, Selector, reads_novelty, reward_base
 from stream_al.select.random import RandomSelector
+from stream_al.select.selections import Selections
 
 VALIDATION_REASON = "validation"
 """The reason (and strategy) of a purchase drawn uniformly for validation."""
@@ -62,14 +62,15 @@ class ValidationTrickle:
     def reads_novelty(self) -> bool:
         return reads_novelty(self.base)
 
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
-        chosen = [replace(s, strategy=VALIDATION_REASON, reason=VALIDATION_REASON)
-                  for s in self.draws.select_many(batch, budget)]
-        return chosen + self.base.select_many(batch.without(s.item_id for s in chosen), budget)
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> Selections:
+        chosen = self.draws.select_many(batch, budget).relabelled(VALIDATION_REASON,
+                                                                  VALIDATION_REASON)
+        return Selections.joined([chosen, self.base.select_many(batch.without(chosen.item_ids),
+                                                                budget)])
 
-    def flush(self, budget: BudgetLike) -> list[Selection]:
+    def flush(self, budget: BudgetLike) -> Sequence[Selection]:
         flush = getattr(self.base, "flush", None)
-        return [] if flush is None else flush(budget)
+        return Selections.none() if flush is None else flush(budget)
 
     def reward_many(self, strategies: Sequence[str], rewards: Sequence[float],
                     item_ids: Sequence[str] | None = None) -> None:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from stream_al.score.batch import ScoredBatch
-from stream_al.select.base import BudgetLike, Selection, informativeness, selections_of
+from stream_al.select.base import BudgetLike, informativeness
+from stream_al.select.selections import Selections, selections_of
 
 
 class VariableUncertainty:
@@ -31,7 +32,7 @@ class VariableUncertainty:
     def reads_novelty(self) -> bool:
         return self.novelty_weight > 0
 
-    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> list[Selection]:
+    def select_many(self, batch: ScoredBatch, budget: BudgetLike) -> Selections:
         """One decision per item, in order (the threshold moves after each); the loop runs on
         Python floats, and asks the budget again only after spending (the allowance does not
         change in between)."""
