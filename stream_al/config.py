@@ -146,7 +146,8 @@ class LearnerSettings(_Part):
     cv_validation: Literal["accuracy", "log_loss", "off"] = Field(
         "accuracy", description="how the search for l2 scores each value on the labels drawn "
         "uniformly from the stream (selection.validation_share) held out in its folds: once "
-        "at least cv_min_labels of them of two classes or more, a value better than cv_rule's "
+        "they are as many as a search needs (cv_min_labels, and cv_folds per class the "
+        "learner knows) and of two classes or more, a value better than cv_rule's "
         "choice on them by more than a standard error (paired per row) replaces it; accuracy "
         "or log-loss (off: cv_rule alone). No such labels: cv_rule alone")
     cv_repeats: int = Field(1, ge=1, description="fold splits of the search for l2, scores "
