@@ -202,9 +202,10 @@ class OnlineLearner:
                        bias=self.served.b[:k].astype(np.float32))
 
     def reset_to(self, snapshot: ModelSnapshot, X: np.ndarray, labels: Sequence[str],
-                 version: int) -> None:
+                 version: int, uniform: Sequence[bool] | None = None) -> None:
         """Continue from ``snapshot`` exactly (weights, committee, temperature), with
-        (``X``, ``labels``) -- the labels it learned -- as the replay memory, at ``version``.
+        (``X``, ``labels``) -- the labels it learned -- as the replay memory, at ``version``;
+        ``uniform``: per row, drawn uniformly from the stream (as :meth:`learn_many`'s).
 
         The snapshot taken right after predicts exactly as ``snapshot`` (same fingerprint).
         """
@@ -213,7 +214,7 @@ class OnlineLearner:
         if len(pairs) != len(members):
             raise ValueError(f"the snapshot has {len(pairs) - 1} committee members, the learner "
                              f"{len(members) - 1}: set learner.committee_size to match")
-        slots = self.replay.reset(snapshot.classes, X, labels)
+        slots = self.replay.reset(snapshot.classes, X, labels, uniform)
         for member, (W, b) in zip(members, pairs, strict=True):
             member.restart(W, b, slots)
         if self.served is not None:  # until its next refit, the served head is the main's

@@ -52,8 +52,10 @@ Labels drawn uniformly from the stream (``selection.validation_share``, flagged 
 ``uniform``) are an unbiased sample of it whatever the selector bought around them. The folds
 train on every label as before; each uniform row is held out once, and its per-value loss
 (``validation``: errors or log-loss) can overrule ``rule``'s choice, by more than one standard
-error of the paired per-row difference (:func:`_validated`; below ``min_labels`` such rows or with
-one class among them, ``rule`` alone). At full size (MiniLM, share 0.1, 3 seeds) log-loss moved
+error of the paired per-row difference (:func:`_validated`). Below as many such rows as a search
+needs (:func:`enough_rows`: ``min_labels``, and ``folds`` per class the learner knows), or with
+one class among them, ``rule`` alone: at full size 18 uniform rows of ATIS's 17+ classes
+overruled the search and cost 1.5 points. At full size (MiniLM, share 0.1, 3 seeds) log-loss moved
 the default's penalty on the binary sets at 5% from 0.003-0.1 to 0.1-1 and lifted MR by 2.9
 points over the same trickle without the rule; accuracy on 40-90 rows barely ever overrules
 (benchmarks/README.md, "Issue 14: validation labels by design").
@@ -152,7 +154,7 @@ class L2Search:
         ``n_classes`` seen) per fold -- and ``growth`` times more than at the last one."""
         if self.pending is not None:
             return False
-        enough = max(self.min_labels, self.folds * n_classes)
+        enough = enough_rows(n_classes, self.min_labels, self.folds)
         return n_labels >= enough and n_labels >= self.searched_at * self.growth
 
     def choose(self, X: np.ndarray, y: np.ndarray, k: int, W0: np.ndarray | None = None,
@@ -324,7 +326,7 @@ def run_search(task: SearchTask) -> SearchResult:
     if task.validation != "off":
         val_losses = val_wrong if task.validation == "accuracy" else val_nll
         choice = _validated(choice, val_losses[:, val_judged], ys[val_judged], several,
-                            task.min_labels)
+                            enough_rows(task.k, task.min_labels, task.folds))
     l2 = candidates[choice]
     served = None if task.served_rule is None else candidates[
         _pick(task.served_rule, correct, nll, several, held_out)]
@@ -337,6 +339,19 @@ def _search_rows(y: np.ndarray, size: int, uniform: np.ndarray,
     subset`, moving ``rng``), and every row drawn uniformly from the stream beside it."""
     rows = _stratified_subset(y, size, rng)
     return np.union1d(rows, np.flatnonzero(uniform)) if uniform.any() else rows
+
+
+def enough_rows(n_classes: int, min_labels: int, folds: int) -> int:
+    """Rows enough to judge penalties on ``n_classes`` classes: ``min_labels``, and one per
+    class and fold. A search waits for that many labels (:meth:`L2Search.due`); the rows drawn
+    uniformly from the stream overrule its choice only when they are that many themselves
+    (:func:`_validated`), and the validation trickle draws only where they can become that many
+    (:class:`~stream_al.select.validation.ValidationTrickle`).
+
+    >>> enough_rows(2, 10, 5), enough_rows(20, 10, 5)
+    (10, 100)
+    """
+    return max(min_labels, folds * n_classes)
 
 
 RULES = ("best", "one_se", "nll", "nll_se", "smooth")
@@ -352,7 +367,8 @@ def _validated(choice: int, losses: np.ndarray, y: np.ndarray, several: np.ndarr
     log-loss). They are an unbiased sample of the stream whatever the selector bought, but
     few, so they overrule ``choice`` only when a value beats it by more than one standard
     error of the paired per-row difference; the largest such gain wins (ties: the value
-    nearest ``choice``). Below ``min_rows`` such rows, or one class among them: ``choice``.
+    nearest ``choice``). Below ``min_rows`` such rows (:func:`enough_rows` for the classes the
+    learner knows), or one class among them: ``choice``.
     Values whose held-out predictions are all one class (``several`` False) are never taken.
 
     >>> losses = np.array([[1, 1, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0]], dtype=float)

@@ -98,9 +98,11 @@ class ReplayMemory:
         self._uniform[slots[kept]] = flags[kept]
         return slots
 
-    def reset(self, classes: Sequence[str], X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    def reset(self, classes: Sequence[str], X: np.ndarray, labels: Sequence[str],
+              uniform: Sequence[bool] | None = None) -> np.ndarray:
         """Forget every row and class; start again with ``classes`` (in that order) and the
-        rows (``X``, ``labels``). Returns their slots, as :meth:`add_many`."""
+        rows (``X``, ``labels``, ``uniform`` flags as :meth:`add_many`'s). Returns their slots,
+        as :meth:`add_many`."""
         self.classes, self._class_index = [], {}
         self._X = np.zeros((0, self.dim), dtype=np.float32)
         self._y = np.zeros(0, dtype=np.int64)
@@ -108,7 +110,8 @@ class ReplayMemory:
         self._n = self.seen = 0
         for c in classes:
             self.index_of(str(c))
-        return self.add_many(np.asarray(X, dtype=np.float32).reshape(-1, self.dim), labels)
+        return self.add_many(np.asarray(X, dtype=np.float32).reshape(-1, self.dim), labels,
+                             uniform)
 
     def _reserve(self, rows: int) -> None:
         """Room for ``rows`` rows, grown geometrically up to ``capacity``."""

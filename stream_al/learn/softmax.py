@@ -187,10 +187,12 @@ class OnlineSoftmax:
         return np.asarray(X, dtype=np.float32) @ self.W.T.astype(np.float32) + self.b.astype(np.float32)
 
     def reset_to(self, classes: Sequence[str], W: np.ndarray, b: np.ndarray,
-                 X: np.ndarray, labels: Sequence[str]) -> None:
+                 X: np.ndarray, labels: Sequence[str],
+                 uniform: Sequence[bool] | None = None) -> None:
         """Forget everything; continue from weights ``W``, ``b`` over ``classes`` with
-        (``X``, ``labels``) as the replay memory (a rollback to an earlier model)."""
-        self.restart(W, b, self.replay.reset(classes, X, labels))
+        (``X``, ``labels``, ``uniform`` flags) as the replay memory (a rollback to an earlier
+        model)."""
+        self.restart(W, b, self.replay.reset(classes, X, labels, uniform))
 
     def restart(self, W: np.ndarray, b: np.ndarray, slots: np.ndarray) -> None:
         """Continue from weights ``W``, ``b`` (over the memory's first classes) after the

@@ -419,9 +419,11 @@ class Annotating:
         return [Label(i, y, ADJUDICATED, 0.0) for i, y in self.learned()]
 
     def relearn(self, old: OnlineLearner, embed: Embed,
-                excluded: Collection[str] = frozenset()) -> OnlineLearner:
+                excluded: Collection[str] = frozenset(),
+                uniform: Collection[str] = frozenset()) -> OnlineLearner:
         """A learner rebuilt from the current verdicts, continuing ``old``'s versions;
-        ``excluded`` items (a rollback's, loop/rollback.py) are left out."""
+        ``excluded`` items (a rollback's, loop/rollback.py) are left out; ``uniform`` items
+        (drawn uniformly from the stream) are flagged so again."""
         pairs = [(i, y) for i, y in self.learned() if i not in excluded]
         pairs = pairs[-self.learner_settings.memory:]  # what its replay memory would keep
         kept = self.flagger.vectors_of(i for i, _ in pairs)
@@ -432,7 +434,8 @@ class Annotating:
         learner.temperature = old.temperature
         learner.adopt_unlabelled(old)
         if pairs:
-            learner.learn_many(np.stack([kept[i] for i, _ in pairs]), [y for _, y in pairs])
+            learner.learn_many(np.stack([kept[i] for i, _ in pairs]), [y for _, y in pairs],
+                               uniform=[i in uniform for i, _ in pairs])
         return learner
 
     def restore(self, stored: Sequence[Label], store: LabelStore, texts: Mapping[str, str],

@@ -153,6 +153,10 @@ class Coordinator:
         """The operator's rollback in force (stream_al.loop.rollback), if any."""
         self.excluded: frozenset[str] = frozenset()
         """Items the rollback in force keeps out of the learner."""
+        self.uniform: set[str] = set()
+        """Items bought as uniform draws from the stream (reason 'validation'): a learner
+        rebuilt from their labels (a relearn, a rollback, a restore) flags them again, for its
+        l2 search to validate on."""
         self._refits = Cadence(settings.learner.refit_every_s)
         self._alarms: list[DriftAlarm] = []
         self.idle = Cadence(IDLE_FLUSH_S)
@@ -363,7 +367,7 @@ class Coordinator:
             self.stage.labelled(plan.settled, [0.0] * len(plan.settled))
         if plan.relearn:  # under a rollback, no longer exactly from the rolled-back weights
             self.learner = self.annotating.relearn(self.learner, self.embeddings_of,
-                                                   self.excluded)
+                                                   self.excluded, self.uniform)
             self.learner.searches_apart = self.search_apart
             self.learned = rollback.allowed(self.excluded, self.annotating.learned_labels())
 
@@ -383,6 +387,7 @@ class Coordinator:
         reasons = [o.reason if (o := self.stage.outstanding.get(i)) else "" for i in ids]
         self.governance.on_labels(snapshot, X, names, reasons)
         uniform = [r in UNIFORM_REASONS for r in reasons]  # the l2 search validates on them
+        self.uniform.update(i for i, u in zip(ids, uniform, strict=True) if u)
         self.learner.learn_many(X, names, fit=False, uniform=uniform)  # refit when due
         self.governance.calibrate(self.learner)
         self.learned.extend(learn)
@@ -456,7 +461,8 @@ class Coordinator:
         labelled = {x.item_id for x in self.labels} | {x.item_id for x in self.learned}
         version = max(self.learner.version, self.published_version) + 1
         state, base = rollback.roll_back(command, self.learner, self.texts, labelled,
-                                         self.embeddings_of, version, now, self.embedder.name)
+                                         self.embeddings_of, version, now, self.embedder.name,
+                                         self.uniform)
         self.adopt(state, base)
         return state
 

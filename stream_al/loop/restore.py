@@ -30,6 +30,7 @@ from stream_al.loop.restore_rows import (
 from stream_al.loop.window_charges import window_charges
 from stream_al.select.base import Selection
 from stream_al.select.stage import Outstanding
+from stream_al.select.validation import UNIFORM_REASONS
 
 if TYPE_CHECKING:
     from stream_al.loop.coordinator import Coordinator
@@ -143,6 +144,7 @@ def fold(c: Coordinator, records: Fold, history: History) -> Restored:
     its suffix after an image of an earlier restore: loop/resume.py)."""
     lazy = LazyRows(c.embedder.embed, records.texts, c.dim)
     whole = not c.image_only
+    c.uniform.update(i for i, s in records.items.items() if s.reason in UNIFORM_REASONS)
     if records.recent and whole:
         c.stage.novelty.add_many(lazy.of(records.recent))
     new, rejected = c.store_many(records.labels, records.texts, records.known)
@@ -193,7 +195,7 @@ def _relearn(c: Coordinator, records: Fold, history: History, verdicts: list[Lab
         c.annotating.remember_restored(recent, rows_of(recent))
     if history.rollback is not None:
         base, verdicts = rollback.resume(history.rollback, verdicts, c.learner, c.texts, rows_of,
-                                         history.model_version)
+                                         history.model_version, c.uniform)
         c.adopt(history.rollback, base)
         learned = Learned((), verdicts)
     if learned and whole:
@@ -212,12 +214,13 @@ def _continue_learner(c: Coordinator, learned: Learned, history: History,
     learner, model_version = c.learner, history.model_version
     learner.version = max(learner.version, model_version)
     kept = reservoir_sample(learned, learner.settings.memory, learner.settings.seed)
+    flags = [x.item_id in c.uniform for x in kept]  # drawn uniformly: the search validates on them
     if history.rollback is None and resumable(history.model, learner, kept, len(learned)):
         learner.reset_to(history.model, rows_of(kept), [x.label for x in kept],
-                         model_version + 1)  # its weights, as a new version
+                         model_version + 1, flags)  # its weights, as a new version
         learner.replay.seen = len(learned)
     else:
-        learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False)
+        learner.learn_many(rows_of(kept), [x.label for x in kept], fit=False, uniform=flags)
         learner.replay.seen += len(learned) - len(kept)  # n_labels: all learned
         learner.fit()
 

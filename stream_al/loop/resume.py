@@ -92,6 +92,8 @@ class CoordinatorImage:
     agreement: tuple[dict, Sequence[str]]
     one_each: bool
     """Every item of H had at most one label and nothing was fitted (no adjudication window)."""
+    uniform: frozenset[str] = frozenset()
+    """Items bought as uniform draws from the stream (:attr:`Coordinator.uniform`)."""
 
 
 def image_of(c: Coordinator, requested: Mapping[str, str]) -> CoordinatorImage:
@@ -118,6 +120,7 @@ def image_of(c: Coordinator, requested: Mapping[str, str]) -> CoordinatorImage:
         pricing=c.pricing.state(),
         agreement=c.agreement.state(),
         one_each=not a.several_labels_seen and c.labels.n_items == len(c.labels),
+        uniform=frozenset(c.uniform),
     )
 
 
@@ -171,6 +174,7 @@ def load(c: Coordinator, image: CoordinatorImage) -> None:
     a.quality = copy.deepcopy(image.quality)
     c.pricing.load_state(image.pricing)
     c.agreement.load_state(image.agreement)
+    c.uniform = set(image.uniform)
 
 
 def resume(c: Coordinator, image: CoordinatorImage, suffix: History) -> Restored:

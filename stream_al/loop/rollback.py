@@ -41,11 +41,12 @@ class RollbackError(StreamAlError, ValueError):
 
 def roll_back(command: RollbackCommand, learner: OnlineLearner, texts: Mapping[str, str],
               labelled: Collection[str], embed: Callable[[Sequence[str]], np.ndarray],
-              version: int, now: float, embedder_name: str = "") -> tuple[RollbackInForce,
-                                                                          list[Label]]:
+              version: int, now: float, embedder_name: str = "",
+              uniform: Collection[str] = frozenset()) -> tuple[RollbackInForce, list[Label]]:
     """Reset ``learner`` to the command's model at ``version``; the rollback now in force and
     the rows it learned. ``labelled``: every item with a label by now; ``texts``: the items
-    this deployment bought (their texts); ``embed``: vectors of bought items."""
+    this deployment bought (their texts); ``embed``: vectors of bought items; ``uniform``:
+    items drawn uniformly from the stream (flagged so in the learner's memory)."""
     snapshot = command.snapshot
     if snapshot.dim != learner.dim:
         raise RollbackError(f"model version {command.model_version} has {snapshot.dim}-dim "
@@ -54,7 +55,8 @@ def roll_back(command: RollbackCommand, learner: OnlineLearner, texts: Mapping[s
     base = _rows(texts, command.learned)
     kept = {x.item_id for x in base}
     X = embed([x.item_id for x in base]) if base else np.zeros((0, learner.dim), np.float32)
-    learner.reset_to(snapshot, X, [x.label for x in base], version)
+    learner.reset_to(snapshot, X, [x.label for x in base], version,
+                     [x.item_id in uniform for x in base])
     state = RollbackInForce(
         command_id=command.command_id,
         registry_version=command.registry_version,
@@ -69,15 +71,17 @@ def roll_back(command: RollbackCommand, learner: OnlineLearner, texts: Mapping[s
 
 
 def resume(state: RollbackInForce, learned: Sequence[Label], learner: OnlineLearner,
-           texts: Mapping[str, str], rows_of: Rows,
-           model_version: int) -> tuple[list[Label], list[Label]]:
-    """During a rebuild: start ``learner`` from the rolled-back model and its rows; return
-    those rows and the rows of ``learned`` still to learn (items labelled after the rollback)."""
+           texts: Mapping[str, str], rows_of: Rows, model_version: int,
+           uniform: Collection[str] = frozenset()) -> tuple[list[Label], list[Label]]:
+    """During a rebuild: start ``learner`` from the rolled-back model and its rows (``uniform``
+    items flagged as drawn uniformly from the stream); return those rows and the rows of
+    ``learned`` still to learn (items labelled after the rollback)."""
     base = _rows(texts, state.learned)
     kept = {x.item_id for x in base}
     since = [x for x in learned if x.item_id not in kept and x.item_id not in state.excluded]
     version = max(model_version, state.version)
-    learner.reset_to(state.snapshot, rows_of(base), [x.label for x in base], version)
+    learner.reset_to(state.snapshot, rows_of(base), [x.label for x in base], version,
+                     [x.item_id in uniform for x in base])
     return base, since
 
 

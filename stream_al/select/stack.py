@@ -32,6 +32,7 @@ from typing import Any
 
 from stream_al.config import OODSettings, Settings
 from stream_al.drift.response import DriftResponse
+from stream_al.learn.regularisation import enough_rows
 from stream_al.ood import OODDetector
 from stream_al.select.base import Selector
 from stream_al.select.cost import CostBudget, make_cost_model
@@ -74,8 +75,13 @@ def build_stage(settings: Settings, dim: int, strategy: str | None = None, *,
         detector = ood or OODDetector(dim, settings.ood, seed=settings.selection.seed)
     share = settings.selection.validation_share
     if share > 0 and stage.strategy != "random":
+        learner = settings.learner
+
+        def needed() -> int:  # uniform rows the l2 search needs for the classes seen so far
+            return enough_rows(stage.n_classes, learner.cv_min_labels, learner.cv_folds)
+
         stage.selector = ValidationTrickle(stage.selector, share, fraction,
-                                           seed=settings.selection.seed)
+                                           seed=settings.selection.seed, needed=needed)
     if settings.pacing.enabled:
         stage.selector = PacedSelector(stage.selector, settings.pacing, fraction,
                                        lambda: stage.snapshot, detector,

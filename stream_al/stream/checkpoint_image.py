@@ -121,6 +121,7 @@ def _coordinator(image: CoordinatorImage) -> dict[str, Any]:
         "agreement": {"order": list(order), **_rows(
             [x for i in order for x in labels[i].values()], LABEL)},
         "one_each": image.one_each,
+        "uniform": sorted(image.uniform),
     }
 
 
@@ -194,6 +195,7 @@ def _coordinator_of(b: dict[str, Any], blobs: dict[str, memoryview],
         pricing=(p["observed"], {a: [tuple(t) for t in ts] for a, ts in p["times"].items()},
                  _of_value(p["model"])),
         agreement=(agreement, deque(ag["order"])), one_each=b["one_each"],
+        uniform=frozenset(b.get("uniform", ())),  # an image written before the flags: none
     )
 
 

@@ -86,6 +86,15 @@ def test_a_later_label_that_changes_the_verdict_asks_for_a_relearn_and_is_report
     assert relearned.snapshot().classes == ("Sports",)
 
 
+def test_a_relearn_flags_the_items_drawn_for_validation_again():
+    desk = Desk()
+    for item in ("u", "v", "w"):
+        desk.buy(item)
+        desk.label((item, "World" if item != "v" else "Sports", "a"))
+    relearned = desk.a.relearn(OnlineLearner(DIM), embed, uniform={"v"})
+    assert relearned.replay.uniform.tolist() == [False, True, False]  # the order learned
+
+
 def test_a_disagreement_goes_to_the_expert_and_the_experts_label_is_final():
     desk = Desk(min_confidence=0.7, expert_annotators=["expert"])
     desk.buy("d", k=2)

@@ -19,6 +19,7 @@ from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase
 from stream_al.loop.restore import History
 from stream_al.select.budget import Budget
+from stream_al.select.validation import VALIDATION_REASON
 from tests.loop.test_coordinator import AG_NEWS, Feed, make_settings
 
 
@@ -164,6 +165,38 @@ def test_a_rebuild_continues_from_the_last_published_model_when_it_learned_every
     refitted = other.learner.snapshot()
     assert refitted.n_labels == len(bought) - 1
     assert not np.array_equal(refitted.weights, published.snapshot.weights)  # fitted afresh
+
+
+def test_a_rebuild_flags_the_labels_drawn_for_validation_again(embedder, rows):
+    """The learner's l2 search validates on the rows drawn uniformly from the stream
+    (selection.validation_share): a rebuilt learner must know them, whether it continues from
+    the published model's weights or is fitted afresh."""
+    feed = fed(embedder, rows, selection={"validation_share": 0.5})
+    bought = [p for start in range(0, 1000, 100) for p in feed.texts(start, start + 100)]
+    drawn = [p.item_id for p in bought if p.reason == VALIDATION_REASON]
+    assert 5 <= len(drawn) < len(bought) // 2
+    feed.labels([p.item_id for p in bought])
+    assert flagged(feed.c.learner) == vectors(feed, drawn)
+    published = feed.c.model_update(now=1e9, force=True)
+    labels = [Label(p.item_id, rows[int(p.item_id.split("-")[1])][1], "a", 1.0) for p in bought]
+    ledger = feed.c.ledger(now=1e9)
+    for learned in (labels, labels[:-1]):  # from the published weights; fitted afresh
+        restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+        restored.restore(History(bought, {}, learned, ledger, published.version, now=1e9,
+                                 model=published.snapshot))
+        kept = {x.item_id for x in learned}
+        assert flagged(restored.learner) == vectors(feed, [i for i in drawn if i in kept])
+        assert restored.uniform == set(drawn)
+
+
+def flagged(learner) -> set[bytes]:
+    """The rows the learner holds as uniform draws."""
+    return {row.tobytes() for row in learner.replay.X[learner.replay.uniform]}
+
+
+def vectors(feed: Feed, ids: list[str]) -> set[bytes]:
+    texts = [feed.rows[int(i.split("-")[1])][0] for i in ids]
+    return {row.tobytes() for row in feed.embedder.embed(texts).astype(np.float32)}
 
 
 def test_a_rebuild_stores_the_first_label_of_each_annotator_and_hashes_exactly_those(embedder):

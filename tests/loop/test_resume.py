@@ -17,6 +17,7 @@ from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase
 from stream_al.loop.restore import History
 from stream_al.loop.resume import CoordinatorImage, NotResumable, image_of, resume
+from stream_al.select.validation import VALIDATION_REASON
 from tests.loop.test_restore_bulk import (
     EXPERT,
     NOW,
@@ -206,3 +207,18 @@ def test_a_coordinator_made_only_to_be_imaged_makes_the_same_image(adjudication)
     assert digest(restored_state(resumed(adjudication, image_of(again, requested), empty,
                                          requested))) == digest(restored_state(
                                              full_rebuild(adjudication, h, s, requested)))
+
+
+def test_the_validation_draws_of_the_image_and_the_suffix_are_flagged_as_in_a_full_rebuild():
+    h, s, requested = split_history()
+
+    def drawn(purchases):  # every 7th bought as a uniform draw (select/validation.py)
+        return [dataclasses.replace(p, reason=VALIDATION_REASON) if number(p.item_id) % 7 == 0
+                else p for p in purchases]
+
+    h, s = (drawn(h[0]), *h[1:]), (drawn(s[0]), *s[1:])
+    full = full_rebuild("majority", h, s, requested)
+    again = resumed("majority", image("majority", h), s, requested)
+    assert {number(i) % 7 for i in full.uniform} == {0} and again.uniform == full.uniform
+    assert full.learner.replay.uniform.any()
+    assert again.learner.replay.uniform.tolist() == full.learner.replay.uniform.tolist()

@@ -163,3 +163,14 @@ def test_a_model_of_another_embedder_is_refused_with_the_fix(embedder, rows):  #
     other = ModelSnapshot(9, ("a", "b"), np.zeros((2, 8), np.float32), np.zeros(2, np.float32))
     with pytest.raises(RollbackError, match="only to a version made with this embedder"):
         feed.c.on_rollback(command(other, []), feed.offset + 1, 5.0)
+
+
+def test_a_rollback_keeps_the_flags_of_the_labels_drawn_for_validation(embedder, rows):  # noqa: F811
+    feed, _, v1, learned_v1 = labelled_twice(embedder, rows)
+    drawn = [x.item_id for x in learned_v1[::4]]
+    feed.c.uniform.update(drawn)  # bought with reason 'validation' (select/validation.py)
+    feed.c.on_rollback(command(v1, learned_v1), feed.offset + 1, 5.0)
+    memory = feed.c.learner.replay
+    texts = [feed.rows[int(i.split("-")[1])][0] for i in drawn]
+    assert {r.tobytes() for r in memory.X[memory.uniform]} == {
+        r.tobytes() for r in embedder.embed(texts).astype(np.float32)}

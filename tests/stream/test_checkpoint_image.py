@@ -5,6 +5,7 @@ what is wrong."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -50,6 +51,12 @@ def test_bytes_again_are_the_same_bytes():
     h, _, _ = split_history()
     raw = encode(checkpoint(image("majority", h)))
     assert encode(decode(raw)) == raw
+
+
+def test_the_items_drawn_for_validation_come_back_as_they_were():
+    h, _, _ = split_history()
+    img = dataclasses.replace(image("majority", h), uniform=frozenset({"i-7", "i-14"}))
+    assert decode(encode(checkpoint(img))).coordinator.uniform == {"i-7", "i-14"}
 
 
 def test_the_caps_and_the_folds_small_parts_come_back_as_they_were():
