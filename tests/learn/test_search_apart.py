@@ -102,13 +102,3 @@ def test_a_search_sent_elsewhere_carries_the_uniform_rows_and_their_overruling(r
     assert apart.apply(pickle.loads(pickle.dumps(run_search(task)))) == chosen
     assert (apart.cv_l2, apart.scores) == (here.cv_l2, here.scores)
 
-
-def test_a_learner_reset_to_a_snapshot_refuses_the_answer_of_a_search_asked_before(real_slice):
-    X, labels = real_slice("ag_news", 600)
-    learner = apart_learner(X, labels, 40)
-    learner.learn_many(X[40:400], list(labels[40:400]))
-    task = learner.take_search()
-    earlier = learner.snapshot()
-    learner.reset_to(earlier, X[:400], list(labels[:400]), learner.version + 1)
-    assert not learner.searched(task, run_search(task))  # asked on other rows: stale
-    assert learner.main.search.due(400)  # the reset learner may ask again
