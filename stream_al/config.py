@@ -247,12 +247,13 @@ class SelectionSettings(_Part):
                                     "(learner.cv_validation); they are also learned; "
                                     "the draws start once this share of the labels bought "
                                     "reaches what the search needs to be overruled (learner."
-                                    "cv_min_labels, cv_folds per class seen). 0.1 with "
-                                    "cv_validation log_loss at full size, 5 seeds: MR 5% +1.8 "
-                                    "points, 10 of 16 cells unchanged (no draw), SST-2 1% and "
-                                    "AG News 5% -0.5 (draws the rule cannot use): off "
-                                    "(benchmarks/README.md, \"validation draws only where the "
-                                    "rule can act\")")
+                                    "cv_min_labels, cv_folds per class seen), at the whole "
+                                    "budget's rate until they are that many, then at this "
+                                    "share. 0.1 with cv_validation log_loss at full size, 5 "
+                                    "seeds: MR 5% +1.5 points, SST-2 1% +0.5, 10 of 16 cells "
+                                    "unchanged (no draw), AG News 5% -1.1 and SNIPS 5% -0.3 "
+                                    "(every seed behind): off (benchmarks/README.md, \"a "
+                                    "validation trickle that catches up\")")
     quotas: bool = Field(True, description="balanced, trusted: class-balancing quotas "
                        "(off measured on the binary sets: within noise; benchmarks/README.md)")
     margin_density: float | None = Field(None, ge=0, description="balanced, trusted: exponent "

@@ -29,8 +29,9 @@ from stream_al.loop.restore_rows import (
 )
 from stream_al.loop.window_charges import window_charges
 from stream_al.select.base import Selection
+from stream_al.select.stack import find
 from stream_al.select.stage import Outstanding
-from stream_al.select.validation import UNIFORM_REASONS
+from stream_al.select.validation import UNIFORM_REASONS, ValidationTrickle
 
 if TYPE_CHECKING:
     from stream_al.loop.coordinator import Coordinator
@@ -158,6 +159,8 @@ def fold(c: Coordinator, records: Fold, history: History) -> Restored:
     spent = sum(records.costs.tolist())  # as a sum over the items (0.0 adds nothing)
     _budget(c, spent, history.ledger, records.ahead, records.expired)
     c.stage.set_model(c.learner.snapshot())
+    if (trickle := find(c.stage.selector, ValidationTrickle)) is not None:
+        trickle.resume(c.annotating.purchases, len(c.uniform))  # its start, its catch-up
     c.base = _base(c, records, waiting, history.ledger, rejected)
     return Restored(
         selected=len(records.costs),

@@ -19,7 +19,8 @@ from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase
 from stream_al.loop.restore import History
 from stream_al.select.budget import Budget
-from stream_al.select.validation import VALIDATION_REASON
+from stream_al.select.stack import find
+from stream_al.select.validation import VALIDATION_REASON, ValidationTrickle
 from tests.loop.test_coordinator import AG_NEWS, Feed, make_settings
 
 
@@ -187,6 +188,24 @@ def test_a_rebuild_flags_the_labels_drawn_for_validation_again(embedder, rows):
         kept = {x.item_id for x in learned}
         assert flagged(restored.learner) == vectors(feed, [i for i in drawn if i in kept])
         assert restored.uniform == set(drawn)
+
+
+def test_a_rebuilt_trickle_goes_on_from_the_purchases_and_draws_restored(embedder, rows):
+    """A restored trickle neither waits again for its start nor catches up a second time: it
+    counts the purchases and the uniform draws of the history it was restored from."""
+    feed = fed(embedder, rows, selection={"validation_share": 0.5})
+    bought = [p for start in range(0, 1000, 100) for p in feed.texts(start, start + 100)]
+    drawn = [p.item_id for p in bought if p.reason == VALIDATION_REASON]
+    live = find(feed.c.stage.selector, ValidationTrickle)
+    assert live.drawn == len(drawn) >= live.needed() and not live.catching_up
+    feed.labels([p.item_id for p in bought[:-10]])  # ten still out when it went down
+    labels = [Label(p.item_id, rows[int(p.item_id.split("-")[1])][1], "a", 1.0)
+              for p in bought[:-10]]
+    restored = Coordinator(feed.c.settings, embedder.dim, embedder)
+    restored.restore(History(bought, {}, labels, feed.c.ledger(now=1e9), 0, now=1e9))
+    trickle = find(restored.stage.selector, ValidationTrickle)
+    assert (trickle.bought, trickle.drawn) == (len(bought), len(drawn))
+    assert trickle.drawing and not trickle.catching_up
 
 
 def flagged(learner) -> set[bytes]:

@@ -17,7 +17,8 @@ from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import Purchase
 from stream_al.loop.restore import History
 from stream_al.loop.resume import CoordinatorImage, NotResumable, image_of, resume
-from stream_al.select.validation import VALIDATION_REASON
+from stream_al.select.stack import find
+from stream_al.select.validation import VALIDATION_REASON, ValidationTrickle
 from tests.loop.test_restore_bulk import (
     EXPERT,
     NOW,
@@ -53,25 +54,30 @@ def split_history(one_each: bool = True, experts_in_suffix: bool = False):
     return h, s, requested
 
 
-def fresh(adjudication: str) -> Coordinator:
+def fresh(adjudication: str, share: float = 0.0) -> Coordinator:
+    """A coordinator on the tests' settings (``share``: ``selection.validation_share``)."""
     embedder = make_embedder(settings().embedder)
-    return Coordinator(settings(adjudication), embedder.dim, embedder)
+    configured = settings(adjudication)
+    configured = configured.model_copy(update={"selection": configured.selection.model_copy(
+        update={"validation_share": share})})
+    return Coordinator(configured, embedder.dim, embedder)
 
 
-def full_rebuild(adjudication: str, h, s, requested) -> Coordinator:
-    c = fresh(adjudication)
+def full_rebuild(adjudication: str, h, s, requested, share: float = 0.0) -> Coordinator:
+    c = fresh(adjudication, share)
     c.restore(History(h[0] + s[0], s[2], h[1] + s[1], None, 0, NOW, requested=requested))
     return c
 
 
-def image(adjudication: str, h) -> CoordinatorImage:
-    c = fresh(adjudication)
+def image(adjudication: str, h, share: float = 0.0) -> CoordinatorImage:
+    c = fresh(adjudication, share)
     c.restore(History(h[0], {}, h[1], None, 0, NOW - 0.5, requested=h[2]))
     return image_of(c, h[2])
 
 
-def resumed(adjudication: str, img: CoordinatorImage, s, requested) -> Coordinator:
-    c = fresh(adjudication)
+def resumed(adjudication: str, img: CoordinatorImage, s, requested,
+            share: float = 0.0) -> Coordinator:
+    c = fresh(adjudication, share)
     resume(c, img, History(s[0], s[2], s[1], None, 0, NOW, requested=requested))
     return c
 
@@ -209,16 +215,30 @@ def test_a_coordinator_made_only_to_be_imaged_makes_the_same_image(adjudication)
                                              full_rebuild(adjudication, h, s, requested)))
 
 
+def drawn(purchases: list[Purchase]) -> list[Purchase]:
+    """Every 7th bought as a uniform draw (select/validation.py)."""
+    return [dataclasses.replace(p, reason=VALIDATION_REASON) if number(p.item_id) % 7 == 0
+            else p for p in purchases]
+
+
 def test_the_validation_draws_of_the_image_and_the_suffix_are_flagged_as_in_a_full_rebuild():
     h, s, requested = split_history()
-
-    def drawn(purchases):  # every 7th bought as a uniform draw (select/validation.py)
-        return [dataclasses.replace(p, reason=VALIDATION_REASON) if number(p.item_id) % 7 == 0
-                else p for p in purchases]
-
     h, s = (drawn(h[0]), *h[1:]), (drawn(s[0]), *s[1:])
     full = full_rebuild("majority", h, s, requested)
     again = resumed("majority", image("majority", h), s, requested)
     assert {number(i) % 7 for i in full.uniform} == {0} and again.uniform == full.uniform
     assert full.learner.replay.uniform.any()
     assert again.learner.replay.uniform.tolist() == full.learner.replay.uniform.tolist()
+
+
+def test_the_trickle_goes_on_from_the_image_and_the_suffix_as_from_a_full_rebuild():
+    """A trickle counts the purchases and uniform draws restored (its start, its catch-up:
+    select/validation.py), the same whether restored from every record or from an image."""
+    h, s, requested = split_history()
+    h, s = (drawn(h[0]), *h[1:]), (drawn(s[0]), *s[1:])
+    full = full_rebuild("majority", h, s, requested, share=0.1)
+    again = resumed("majority", image("majority", h, share=0.1), s, requested, share=0.1)
+    counts = [(t.bought, t.drawn) for t in (find(c.stage.selector, ValidationTrickle)
+                                            for c in (full, again))]
+    uniform = sum(p.reason == VALIDATION_REASON for p in h[0] + s[0])
+    assert counts == [(len({p.item_id for p in h[0] + s[0]}), uniform)] * 2

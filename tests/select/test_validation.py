@@ -1,11 +1,13 @@
 """Validation labels by design (stream_al/select/validation.py): a share of the budget drawn
 uniformly from the stream before the strategy buys, from the same ledger, and only where the
 learner can use the draws (once that share of the labels bought reaches the rows its search
-needs for the classes seen)."""
+needs for the classes seen), catching up at the whole budget's rate until it holds that
+many."""
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -34,17 +36,34 @@ def drive(strategy: str, share: float, batches: int = 40, fraction: float = 0.05
 
 
 @pytest.mark.parametrize("strategy", ["default", "uncertainty", "bandit"])
-def test_a_validation_share_draws_that_share_of_the_budget_one_item_per_block_of_the_stream(
-        strategy):
+def test_once_started_the_trickle_catches_up_at_the_whole_budget_then_draws_its_share(strategy):
     stage, bought = drive(strategy, share=0.2)
     drawn = [int(s.item_id.split("-")[1]) for s in bought if s.reason == VALIDATION_REASON]
-    # 0.2 x 0.05 = one item in every 100 of the stream, anywhere in its block, from the block
-    # it starts in (once 0.2 of the labels bought reach the 10 rows a search needs) to the end
-    first = drawn[0] // 100
-    assert sorted(p // 100 for p in drawn) == list(range(first, 40))
+    per_batch = Counter(p // 100 for p in drawn)
+    first = min(per_batch)
+    # it starts once 0.2 of the labels bought reach the 10 rows a search needs; then the whole
+    # budget (0.05: 5 items in every 100) until it holds those 10, then 0.2 x 0.05 = one item
+    # in every 100 of the stream, to the end
+    assert [per_batch[b] for b in range(first, 40)] == [5, 5] + [1] * (40 - first - 2)
     ids = [s.item_id for s in bought]
     assert len(ids) == len(set(ids))
     assert stage.budget.spent <= 0.05 * 4000 + 2 + 1e-9  # the strategy spends what is left
+
+
+@pytest.mark.parametrize("strategy", ["default", "uncertainty", "bandit"])
+def test_the_draws_never_exceed_their_share_of_the_labels_bought(strategy):
+    _, bought = drive(strategy, share=0.2)
+    drawn = list(itertools.accumulate(s.reason == VALIDATION_REASON for s in bought))
+    assert all(d <= 0.2 * n for n, d in enumerate(drawn, 1))
+
+
+def test_a_stream_that_ends_right_after_the_start_leaves_the_rows_needed_not_a_few():
+    _, whole = drive("default", share=0.2)
+    start = next(int(s.item_id.split("-")[1]) // 100 for s in whole
+                 if s.reason == VALIDATION_REASON)
+    _, short = drive("default", share=0.2, batches=start + 2)  # 200 items after the start
+    # at the share alone: 2 draws (one per 100 items); caught up: the 10 a search needs
+    assert sum(s.reason == VALIDATION_REASON for s in short) == 10
 
 
 def test_the_trickle_starts_once_its_share_of_the_labels_bought_reaches_the_rows_needed():
@@ -106,3 +125,17 @@ def test_the_strategy_hears_the_rewards_of_its_own_purchases_only():
 def test_a_share_outside_zero_to_one_is_refused(share):
     with pytest.raises(ValueError, match="validation share"):
         ValidationTrickle(drive("default", 0.0, 1)[0].selector, share, 0.05)
+
+
+def test_a_resumed_trickle_goes_on_from_the_purchases_and_draws_it_is_given():
+    def first_draws(bought: int, drawn: int) -> int:
+        stage, _ = drive("default", share=0.2, batches=0)
+        trickle = find(stage.selector, ValidationTrickle)
+        trickle.resume(bought, drawn)
+        assert trickle.drawing  # 0.2 x 100 labels bought >= the 10 rows needed
+        stage.budget.observe(1000)  # a ledger with room: what it draws is the trickle's rate
+        chosen = stage.select_many(make_batch(100, dim=DIM, seed=7, start=5000))
+        return sum(s.reason == VALIDATION_REASON for s in chosen)
+
+    assert first_draws(bought=100, drawn=0) == 5  # catching up: the whole budget's rate
+    assert first_draws(bought=100, drawn=10) == 1  # caught up: its share
