@@ -542,6 +542,18 @@ class DriftSettings(_Part):
                          "random projection it reads the embeddings through (0: none); its "
                          "kernel rows then cost that many multiply-adds instead of the "
                          "embedding's, with the same windows")
+    features: int = Field(128, ge=1, description="scale.drift_at_scorers: random Fourier "
+                          "features of the embedding test's kernel (rbf: the mean of rbf "
+                          "kernels of sigma² 0.25-2, fixed for unit vectors; linear: the "
+                          "projected rows, project of them) each scorer sums per block of "
+                          "candidates for the coordinator's test of the whole stream "
+                          "(stream_al/drift/forwarded.py)")
+    block_items: int = Field(10, ge=1, description="scale.drift_at_scorers: candidates per "
+                             "block a scorer sums the features of (at most; a record's "
+                             "candidates are cut into even blocks; never more than "
+                             "window_items or check_every): the test's windows and checks are "
+                             "placed to a block, and each block costs features float16 on "
+                             "the control topic")
     seed: int = 0
 
 
