@@ -49,7 +49,6 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
@@ -473,8 +472,8 @@ class ScoredBatchRecord(Message):
             raise ValueError(f"costs must be finite, >= 0 and <= {MAX_COST}")
         if not all(0 <= o <= MAX_COUNT for o in self.offsets):  # 2**62: every text a redelivery
             raise ValueError(f"texts offsets must be in [0, {MAX_COUNT}]")
-        if self.drift is not None and any(i >= n for i, _, _ in self.drift.alarms):
-            raise ValueError(f"drift alarms must name one of the {n} candidates")
+        if self.drift is not None and self.drift.ends and self.drift.ends[-1] > n:
+            raise ValueError(f"drift blocks must end within the {n} candidates")
         return self
 
     @classmethod
