@@ -26,10 +26,11 @@ compute what costs per candidate and the coordinator keeps one test of the whole
   window-sized part and the rest, a gamma is fitted to those statistics and its
   ``1 - drift.alpha`` quantile taken (never below the largest). Per block the coordinator adds
   ``drift.features`` numbers; per test it takes one distance.
-- The drifting region (what the drift response explores) is made at the coordinator, from the
-  candidates it holds anyway: the rows of the reference's blocks and the latest
-  ``drift.window_items`` rows, read through the test's projection, with the median heuristic's
-  bandwidth (:class:`~stream_al.drift.embedding.DriftRegion`). Nothing of it goes on the wire.
+- The drifting region (what the drift response explores) is the test's own witness function:
+  the recent window's mean features less the reference's, read against each item's features
+  (:class:`~stream_al.drift.fourier.FeatureRegion`), scaled on the latest
+  ``drift.window_items`` candidates the coordinator holds anyway. Nothing of it goes on the
+  wire, and making it costs one feature row per recent candidate, once per alarm.
 
 The mean uncertainty test (one sum per block of candidates) and the prequential error test
 (labels) stay at the coordinator: they cost little, and the uncertainty test must hear when
@@ -66,8 +67,8 @@ import numpy as np
 
 from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm, StreamSample
-from stream_al.drift.embedding import DriftRegion, EmbeddingDrift, gamma_quantile, squared_distances
-from stream_al.drift.fourier import FourierFeatures
+from stream_al.drift.embedding import EmbeddingDrift, gamma_quantile
+from stream_al.drift.fourier import FeatureRegion, FourierFeatures
 
 
 @dataclass(frozen=True)
@@ -139,15 +140,17 @@ class ScorerDrift:
 class ForwardedDrift:
     """The coordinator's embedding test of the whole stream from the scorers' sums (module
     docstring). Same ``name`` as the test it stands in for; ``dim``: of the stream's
-    embeddings (the region reads them through the test's projection)."""
+    embeddings."""
 
     name = EmbeddingDrift.name
 
     def __init__(self, settings: DriftSettings, dim: int) -> None:
         self.settings = settings
-        self.projection = EmbeddingDrift.from_settings(settings).projection(dim)
-        """The region's projection (None: it reads the rows as they are)."""
-        self.region: DriftRegion | None = None
+        self.features = FourierFeatures(settings.features, settings.kernel, settings.seed,
+                                        settings.project)
+        """The scorers' features (the same seed), which the region reads items through."""
+        self.dim = dim
+        self.region: FeatureRegion | None = None
         self._rng = np.random.default_rng([settings.seed, 4])
         self._rows: deque[np.ndarray] = deque()
         """The latest candidates (at least ``window_items``), for the region."""
@@ -157,10 +160,8 @@ class ForwardedDrift:
     def reset(self) -> None:
         self._pool: list[DriftSummary] = []
         self._pool_n = 0
-        self._pool_rows: list[np.ndarray] = []
         self._reference: np.ndarray | None = None
         """The reference's mean features (None: being collected)."""
-        self._reference_rows = np.zeros((0, 0), np.float32)
         self._sums = np.zeros((0, 0))
         self._counts = np.zeros(0, np.int64)
         """The blocks of the recent window (and any before it still needed)."""
@@ -190,7 +191,7 @@ class ForwardedDrift:
         i = 0
         while summary is not None and i < len(summary):
             if self._reference is None:
-                i = self._pooled(summary, i, X)
+                i = self._pooled(summary, i)
             else:
                 i, alarm = self._tested(summary, i, start, X)
                 alarms += alarm
@@ -198,7 +199,7 @@ class ForwardedDrift:
         return alarms
 
     # ---- internals ------------------------------------------------------------------------
-    def _pooled(self, s: DriftSummary, i: int, X: np.ndarray) -> int:
+    def _pooled(self, s: DriftSummary, i: int) -> int:
         """Blocks ``i ...`` of ``s`` into the calibration pool until it holds the reference
         and one window; the index of the first block not taken."""
         need = self.settings.reference_items + self.settings.window_items - self._pool_n
@@ -207,7 +208,6 @@ class ForwardedDrift:
         taken = int(s.counts[i:j].sum())
         self._pool.append(DriftSummary(s.sums[i:j], s.counts[i:j], s.ends[i:j]))
         self._pool_n += taken
-        self._pool_rows.append(X[(s.ends[i - 1] if i else 0) : s.ends[j - 1]])
         if taken >= need:
             self._calibrate()
         return j
@@ -216,7 +216,6 @@ class ForwardedDrift:
         """Reference, recent window and threshold from the pool's blocks (module docstring)."""
         S = np.concatenate([p.sums for p in self._pool]).astype(np.float64)
         c = np.concatenate([p.counts for p in self._pool]).astype(np.float64)
-        rows = np.concatenate(self._pool_rows)
         m = min(int(np.searchsorted(np.cumsum(c), self.settings.reference_items)) + 1, len(c) - 1)
         n, n_ref = c.sum(), c[:m].sum()
         w = n - n_ref
@@ -229,10 +228,9 @@ class ForwardedDrift:
                 ** 2).sum(axis=1)
         self.threshold = max(gamma_quantile(null, 1.0 - self.settings.alpha), float(null.max()))
         self._reference = S[:m].sum(axis=0) / n_ref
-        self._reference_rows = rows[: int(round(len(rows) * n_ref / n))]
         self._sums, self._counts = S[m:], c[m:].astype(np.int64)
         self._seen = 0
-        self._pool, self._pool_n, self._pool_rows = [], 0, []
+        self._pool, self._pool_n = [], 0
 
     def _tested(self, s: DriftSummary, i: int, start: int, X: np.ndarray,
                 ) -> tuple[int, list[DriftAlarm]]:
@@ -258,9 +256,9 @@ class ForwardedDrift:
             self._score = float(((mean - self._reference) ** 2).sum())
             self._streak = self._streak + 1 if self._score > self.threshold else 0
             if self._streak >= self.settings.patience:
-                end = int(s.ends[i + k - kept])
+                end = max(int(s.ends[i + k - kept]), 1)  # a block of rows not read: 0
                 alarm = DriftAlarm(self.name, self._score, self.threshold, start + end - 1)
-                self._regioned(X[:end])
+                self._regioned(mean - self._reference, X[:end])
                 self.reset()
                 return i + k - kept + 1, [alarm]
         lo = max(int(np.searchsorted(total, total[-1] - w, side="right")) - 1, 0)
@@ -275,15 +273,8 @@ class ForwardedDrift:
         while self._rows_n - len(self._rows[0]) >= self.settings.window_items:
             self._rows_n -= len(self._rows.popleft())
 
-    def _regioned(self, latest: np.ndarray) -> None:
-        """The region of the alarm raised after ``latest`` rows of the record in hand."""
+    def _regioned(self, shift: np.ndarray, latest: np.ndarray) -> None:
+        """The region of an alarm raised after ``latest`` rows of the record in hand, whose
+        window's mean features are ``shift`` away from the reference's."""
         recent = np.concatenate([*self._rows, latest])[-self.settings.window_items:]
-        reference = self._reference_rows
-        if not len(reference) or not len(recent):
-            return
-        if self.projection is not None:
-            reference, recent = reference @ self.projection, recent @ self.projection
-        sq = squared_distances(reference, reference)[np.triu_indices(len(reference), 1)]
-        sigma2 = max(float(np.median(sq)) / 2.0, 1e-6) if len(sq) else 1.0
-        self.region = DriftRegion(reference.astype(np.float32), recent.astype(np.float32),
-                                  self.settings.kernel, sigma2, self.projection)
+        self.region = FeatureRegion(self.features, shift, recent)

@@ -84,3 +84,25 @@ class FourierFeatures:
             self._W = (rng.standard_normal((width, self.features)) / sigma).astype(np.float32)
             self._b = rng.uniform(0.0, 2.0 * math.pi, self.features).astype(np.float32)
         return self._W
+
+
+class FeatureRegion:
+    """Where the stream moved, in the features' space: the witness function of the test of the
+    means, ``phi(x) . (mean phi(recent) - mean phi(reference))`` (the MMD witness of the
+    features' kernel, Gretton et al. 2012), scaled so that the largest excess among
+    ``recent`` rows (a sample of the recent window) weighs 1. It needs the two means, not the
+    windows' rows: :meth:`weight_many` costs one feature row per item."""
+
+    def __init__(self, features: FourierFeatures, shift: np.ndarray, recent: np.ndarray) -> None:
+        """``shift``: the recent window's mean features less the reference's."""
+        self.features = features
+        self.shift = np.asarray(shift, dtype=np.float32)
+        self._scale = max(float(np.abs(self.witness_many(recent)).max()), 1e-12) \
+            if len(recent) else 1.0
+
+    def witness_many(self, X: np.ndarray) -> np.ndarray:
+        return self.features.many(X) @ self.shift
+
+    def weight_many(self, X: np.ndarray) -> np.ndarray:
+        w = self.witness_many(X) / self._scale
+        return (0.5 + 0.5 * np.clip(w, -1.0, 1.0)).astype(np.float32)

@@ -15,8 +15,8 @@ from dataclasses import replace
 import numpy as np
 
 from stream_al.config import DriftSettings
-from stream_al.drift.base import DriftAlarm, DriftDetector, StreamSample
-from stream_al.drift.embedding import DriftRegion, EmbeddingDrift
+from stream_al.drift.base import DriftAlarm, DriftDetector, Region, StreamSample
+from stream_al.drift.embedding import EmbeddingDrift
 from stream_al.drift.forwarded import DriftSummary, ForwardedDrift
 from stream_al.drift.model import ErrorRateDrift, UncertaintyDrift
 
@@ -111,7 +111,7 @@ class DriftMonitor:
         return {d.name: float(d.score) for d in self.detectors}
 
     @property
-    def region(self) -> DriftRegion | None:
+    def region(self) -> Region | None:
         """The drifting region of the embedding detector's latest alarm, if it raised one."""
         return self.embedding.region
 

@@ -154,7 +154,7 @@ def test_the_coordinator_tests_nothing_without_the_scorers_sums():
     assert not health.monitor.embedding.ready and health.scores()["embedding_mmd"] == 0.0
 
 
-def test_the_region_is_made_from_the_coordinators_own_candidates():
+def test_the_region_is_the_tests_witness_scaled_on_the_coordinators_own_candidates():
     s = Settings.load(drift={"reference_items": 200, "window_items": 100, "check_every": 25})
     _, labels, X = embedded("ag_news", 2000)
     y = np.asarray(labels)
@@ -165,8 +165,9 @@ def test_the_region_is_made_from_the_coordinators_own_candidates():
         scorer.observe_many(stream[i : i + 25]), i, stream[i : i + 25])]
     assert alarms and 600 <= alarms[0].position < 700
     region = coordinator.region
-    assert region.reference.shape[1] == s.drift.project < X.shape[1]  # through the projection
+    assert region.features is coordinator.features and region.shift.shape == (128,)
     w = region.weight_many(np.vstack([before[-200:], after[-200:]]))
+    assert w.min() >= 0 and w.max() <= 1
     assert w[200:].mean() > w[:200].mean() + 0.1  # the new topics' side weighs more
 
 
