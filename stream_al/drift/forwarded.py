@@ -221,16 +221,24 @@ class ForwardedDrift:
         w = n - n_ref
         order = np.argsort(self._rng.random((self.settings.permutations, len(c))), axis=1)
         before = np.cumsum(c[order], axis=1) - c[order]  # candidates dealt before each block
-        part = np.zeros(order.shape)
-        np.put_along_axis(part, order, (before < w).astype(float), axis=1)
-        in_part, part_n = part @ S, part @ c
-        null = ((in_part / part_n[:, None] - (S.sum(axis=0) - in_part) / (n - part_n)[:, None])
-                ** 2).sum(axis=1)
-        self.threshold = max(gamma_quantile(null, 1.0 - self.settings.alpha), float(null.max()))
+        self.threshold = self._threshold(S, c, order, before < w)
         self._reference = S[:m].sum(axis=0) / n_ref
         self._sums, self._counts = S[m:], c[m:].astype(np.int64)
         self._seen = 0
         self._pool, self._pool_n = [], 0
+
+    def _threshold(self, S: np.ndarray, c: np.ndarray, order: np.ndarray,
+                   dealt: np.ndarray) -> float:
+        """The ``1 - alpha`` quantile (never below the largest) of a gamma fitted to the
+        statistics of blocks ``S`` (sums of ``c`` candidates) dealt in each row of ``order``
+        into a part (the blocks where ``dealt``) and the rest."""
+        part = np.zeros(order.shape)
+        np.put_along_axis(part, order, dealt, axis=1)
+        in_part, n_part = part @ S, part @ c
+        rest, n = S.sum(axis=0) - in_part, c.sum()
+        diff = in_part / n_part[:, None] - rest / (n - n_part)[:, None]
+        null = np.einsum("ij,ij->i", diff, diff)
+        return max(gamma_quantile(null, 1.0 - self.settings.alpha), float(null.max()))
 
     def _tested(self, s: DriftSummary, i: int, start: int, X: np.ndarray,
                 ) -> tuple[int, list[DriftAlarm]]:
