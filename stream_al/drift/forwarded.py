@@ -256,17 +256,18 @@ class ForwardedDrift:
         prefix = np.concatenate([np.zeros((1, self._sums.shape[1])),
                                  np.cumsum(self._sums, axis=0)])
         self._seen = int(seen[-1])
-        for k in (kept + checks).tolist():
-            if total[k + 1] < w:
-                continue
-            lo = int(np.searchsorted(total, total[k + 1] - w, side="right")) - 1
-            mean = (prefix[k + 1] - prefix[lo]) / (total[k + 1] - total[lo])
-            self._score = float(((mean - self._reference) ** 2).sum())
+        ks = kept + checks
+        ks = ks[total[ks + 1] >= w]  # a full window behind the check
+        los = np.searchsorted(total, total[ks + 1] - w, side="right") - 1
+        means = (prefix[ks + 1] - prefix[los]) / (total[ks + 1] - total[los])[:, None]
+        scores = ((means - self._reference) ** 2).sum(axis=1)
+        for q, k in enumerate(ks.tolist()):
+            self._score = float(scores[q])
             self._streak = self._streak + 1 if self._score > self.threshold else 0
             if self._streak >= self.settings.patience:
                 end = max(int(s.ends[i + k - kept]), 1)  # a block of rows not read: 0
                 alarm = DriftAlarm(self.name, self._score, self.threshold, start + end - 1)
-                self._regioned(mean - self._reference, X[:end])
+                self._regioned(means[q] - self._reference, X[:end])
                 self.reset()
                 return i + k - kept + 1, [alarm]
         lo = max(int(np.searchsorted(total, total[-1] - w, side="right")) - 1, 0)
