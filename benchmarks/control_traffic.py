@@ -26,8 +26,8 @@ in batches of ``kafka.batch_max`` texts as the scorers read them, with a model w
    each by a scorer that took in the labelled rows the coordinator learned before it (int8,
    as on the wire), and the scorer's OOD check and rows taken in are timed apart (CPU-ms per
    1,000 stream texts: what it adds to the workers, not the coordinator).
-   ``--drift-at-scorers``: ``scale.drift_at_scorers``; each scorer tests its candidates for
-   embedding drift and forwards the summary (stream_al/drift/forwarded.py); its test is timed
+   ``--drift-at-scorers``: ``scale.drift_at_scorers``; each scorer sums its candidates' drift
+   features per block and forwards the sums (stream_al/drift/forwarded.py); that is timed
    apart the same way.
 4. **worker CPU-ms per 1,000 texts beyond the embedding** (static): parsing the texts records,
    ``score_many``, the pre-selection and building and encoding the record, against the
@@ -152,7 +152,7 @@ class ScorerCost:
     check_s: float = 0.0
     rows_s: float = 0.0
     drift_s: float = 0.0
-    """``scale.drift_at_scorers``: the scorers' embedding drift test."""
+    """``scale.drift_at_scorers``: the scorers' drift feature sums."""
 
 
 def scorer_records(stream: Stream, s: Settings, snapshot, batch: int, partitions: int = 1,

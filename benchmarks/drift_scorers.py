@@ -1,12 +1,12 @@
 """The embedding drift test at W scorers: alarm delay, missed drifts, false alarms (issue 17).
 
-``scale.drift_at_scorers`` runs the embedding drift test at each scorer on its own
-candidates. With W scorers each test reads 1/W of the candidates, so its windows
-(``drift.reference_items`` + ``drift.window_items`` of its own candidates) span W times as much
-of the stream. This replays real drifting streams through the simulator's loop
+``scale.drift_at_scorers``: each scorer sums random Fourier features of its candidates per
+block and the coordinator tests the whole stream from the sums (stream_al/drift/forwarded.py;
+until 2026-12-06 each scorer ran its own test on its own candidates, whose windows spanned W
+times as much of the stream). This replays real drifting streams through the simulator's loop
 (:class:`~stream_al.simulate.drift_scenario.DriftScenario`, 4 partitions pre-selecting) with
-the coordinator's own test and with the test at W = 1, 2, 4 scorers (``simulation.scorers``),
-and prints per stream and variant, over seeds:
+the coordinator's own kernel test (``coord``) and with the test of the sums at W = 1, 2, 4
+scorers (``simulation.scorers``), and prints per stream and variant, over seeds:
 
 - the delay in stream texts from the change to the first embedding alarm (``embedding_mmd``)
   and to the first alarm of any detector (the uncertainty and error tests stay at the

@@ -462,9 +462,9 @@ class SimulationSettings(_Part):
                                    "that refit")
     scorers: int = Field(1, ge=1, description="scorers the texts partitions are dealt over "
                          "(partition p to scorer p mod scorers), each with its own OOD check "
-                         "(scale.ood_at_scorers) and drift test (scale.drift_at_scorers) "
-                         "calibrated on its own candidates, as W Kafka workers are; at most "
-                         "partitions")
+                         "(scale.ood_at_scorers) calibrated on its own candidates and its own "
+                         "drift feature sums (scale.drift_at_scorers), as W Kafka workers "
+                         "are; at most partitions")
 
 
 class ScaleSettings(_Part):
@@ -487,11 +487,13 @@ class ScaleSettings(_Part):
                                  "own candidates) and forwards each one's OOD distance and flag; "
                                  "the coordinator's OOD cap reads those instead of checking "
                                  "(docs/scaling.md; needs ood.sample 1)")
-    drift_at_scorers: bool = Field(False, description="with preselect: each scorer runs the "
-                                   "embedding drift test (drift.kernel, windows, sample) on the "
-                                   "candidates it forwards and forwards its statistic, its "
-                                   "alarms and an alarm's region; the coordinator's drift "
-                                   "monitor takes those instead of testing, and keeps the "
+    drift_at_scorers: bool = Field(False, description="with preselect: each scorer sums the "
+                                   "random Fourier features of the embedding drift test's "
+                                   "kernel over blocks of the candidates it forwards "
+                                   "(drift.features, block_items, sample) and forwards the "
+                                   "sums; the coordinator runs one test of the whole stream on "
+                                   "them (its windows in candidates of every scorer, as its "
+                                   "own test's) instead of the kernel test, and keeps the "
                                    "uncertainty and prequential-error tests (stream_al/drift/"
                                    "forwarded.py)")
     precision: Literal["float32", "float16", "int8"] = Field(
@@ -543,6 +545,18 @@ class DriftSettings(_Part):
                          "random projection it reads the embeddings through (0: none); its "
                          "kernel rows then cost that many multiply-adds instead of the "
                          "embedding's, with the same windows")
+    features: int = Field(128, ge=1, description="scale.drift_at_scorers: random Fourier "
+                          "features of the embedding test's kernel (rbf: the mean of rbf "
+                          "kernels of sigma² 0.25-2, fixed for unit vectors; linear: the "
+                          "projected rows, project of them) each scorer sums per block of "
+                          "candidates for the coordinator's test of the whole stream "
+                          "(stream_al/drift/forwarded.py)")
+    block_items: int = Field(10, ge=1, description="scale.drift_at_scorers: candidates per "
+                             "block a scorer sums the features of (at most; a record's "
+                             "candidates are cut into even blocks; never more than "
+                             "window_items or check_every): the test's windows and checks are "
+                             "placed to a block, and each block costs features float16 on "
+                             "the control topic")
     seed: int = 0
 
 

@@ -66,3 +66,11 @@ class DriftDetector(Protocol):
     def reset(self) -> None:
         """Forget everything seen (a new reference starts from the next observation)."""
         ...
+
+
+class Region(Protocol):
+    """Where the stream moved, as an alarm's test saw it: the drift response aims exploration
+    with :meth:`weight_many` (1 where the recent window has the most excess mass over the
+    reference, 0 where it lost the most, 0.5 where nothing changed)."""
+
+    def weight_many(self, X: np.ndarray) -> np.ndarray: ...

@@ -188,7 +188,7 @@ class EmbeddingDrift:
         to_all = Z.T @ row_sums  # sum of K over window x everything
         null = (in_window / w**2 + (total - 2 * to_all + in_window) / r**2
                 - 2 * (to_all - in_window) / (r * w))
-        self.threshold = max(_gamma_quantile(null, 1.0 - self.alpha), float(null.max()))
+        self.threshold = max(gamma_quantile(null, 1.0 - self.alpha), float(null.max()))
         self._reference = pool[:r].copy()
         self._reference_sq = (self._reference * self._reference).sum(axis=1)
         self._ref_self = float(K[:r, :r].mean())
@@ -292,7 +292,7 @@ def gram(A: np.ndarray, B: np.ndarray, kernel: str, sigma2: float) -> np.ndarray
     return np.exp(-squared_distances(A, B) / (2.0 * sigma2))
 
 
-def _gamma_quantile(null: np.ndarray, q: float) -> float:
+def gamma_quantile(null: np.ndarray, q: float) -> float:
     """The ``q`` quantile of a gamma fitted to ``null`` by its mean and variance."""
     mean, var = float(null.mean()), float(null.var())
     if mean <= 0 or var <= 0:

@@ -15,8 +15,8 @@ from dataclasses import replace
 import numpy as np
 
 from stream_al.config import DriftSettings
-from stream_al.drift.base import DriftAlarm, DriftDetector, StreamSample
-from stream_al.drift.embedding import DriftRegion, EmbeddingDrift
+from stream_al.drift.base import DriftAlarm, DriftDetector, Region, StreamSample
+from stream_al.drift.embedding import EmbeddingDrift
 from stream_al.drift.forwarded import DriftSummary, ForwardedDrift
 from stream_al.drift.model import ErrorRateDrift, UncertaintyDrift
 
@@ -61,14 +61,14 @@ class DriftMonitor:
                     forwarded: DriftSummary | None = None) -> list[DriftAlarm]:
         """Stream items in order: embeddings ``X`` (n, d) and their uncertainty (n,);
         ``forwarded``: with the embedding test at the scorers, their summary of these items
-        (alarm indices into ``X``).
+        (its blocks end at indices into ``X``).
 
         Pass ``uncertainty=None`` while the model is cold (fewer than two classes): its
         uncertainty then says nothing about the stream. With ``drift.sample`` below 1 the
         stream's detectors read a seeded random sample of the items; an alarm's position is
         still the stream position of the item that raised it.
         """
-        X = np.asarray(X, dtype=np.float32)
+        X = every = np.asarray(X, dtype=np.float32)
         n = len(X)
         u = None if uncertainty is None else np.asarray(uncertainty, dtype=np.float64)
         if u is not None and len(u) != n:
@@ -82,7 +82,7 @@ class DriftMonitor:
         alarms = [replace(a, position=self.position + StreamSample.item(rows, a.position))
                   for a in alarms]
         if isinstance(self.embedding, ForwardedDrift):
-            alarms += self.embedding.take(forwarded, self.position, n)
+            alarms += self.embedding.take(forwarded, self.position, every)
         self.position += n
         return self._record(sorted(alarms, key=lambda a: a.position))
 
@@ -111,7 +111,7 @@ class DriftMonitor:
         return {d.name: float(d.score) for d in self.detectors}
 
     @property
-    def region(self) -> DriftRegion | None:
+    def region(self) -> Region | None:
         """The drifting region of the embedding detector's latest alarm, if it raised one."""
         return self.embedding.region
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stream_al.config import DriftSettings
-from stream_al.drift.base import DriftAlarm
-from stream_al.drift.embedding import DriftRegion
+from stream_al.drift.base import DriftAlarm, Region
 
 
 @dataclass
@@ -30,7 +29,7 @@ class DriftResponse:
     explore_share: float = 0.5
     position: int = 0
     started_at: int | None = None
-    region: DriftRegion | None = None
+    region: Region | None = None
     alarms: list[DriftAlarm] = field(default_factory=list)
 
     @classmethod
@@ -46,7 +45,7 @@ class DriftResponse:
                              f"explore_share in [0, 1]; got {self.boost}, {self.max_credit}, "
                              f"{self.explore_share}")
 
-    def on_alarm(self, alarm: DriftAlarm, region: DriftRegion | None = None) -> None:
+    def on_alarm(self, alarm: DriftAlarm, region: Region | None = None) -> None:
         """Start a response now (a running one restarts, keeping its debt)."""
         if self.period <= 0:
             return

@@ -9,7 +9,7 @@ into a record of candidates: their rows, the stream texts each stands for, and o
 budget counts). Without it, the batch goes as it is. With ``scale.ood_at_scorers`` too, each
 candidate carries its OOD distance and flag, checked against the labelled rows the scorer was
 given (:meth:`Forwarding.labelled_many`; select/ood_check.py). With ``scale.drift_at_scorers``
-each record carries the scorer's embedding drift test of its candidates (drift/forwarded.py).
+each record carries the sums of its candidates' drift features, per block (drift/forwarded.py).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Forwarding:
         if scale.preselect and scale.ood_at_scorers:
             self.ood = ScorerCheck(ood or OODSettings(), seed=self.seed + SCORER_SEED * scorer)
         self.drift: ScorerDrift | None = None
-        """``scale.drift_at_scorers``: the embedding drift test of the candidates."""
+        """``scale.drift_at_scorers``: the drift feature sums of the candidates."""
         if scale.preselect and scale.drift_at_scorers:
             self.drift = ScorerDrift(drift or DriftSettings())
 
@@ -77,7 +77,7 @@ class Forwarding:
         """``record`` as the scorer forwards it (candidates only with ``scale.preselect``).
         Texts without a known partition and offset are forwarded as they are. With
         ``scale.ood_at_scorers`` every forwarded text carries its OOD distance and flag, with
-        ``scale.drift_at_scorers`` the record its drift summary."""
+        ``scale.drift_at_scorers`` the record its drift feature sums."""
         out = self._candidates_of(record)
         if self.drift is not None:
             out = replace(out, drift=self.drift.observe_many(out.X))

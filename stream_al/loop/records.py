@@ -41,8 +41,8 @@ class ScoredTexts:
     """Pre-selected candidates: every text the scorer saw, per texts partition (the budget
     counts these); empty: the record holds every text it stands for."""
     drift: DriftSummary | None = None
-    """``scale.drift_at_scorers``: the scorer's embedding drift test of these candidates
-    (stream_al/drift/forwarded.py)."""
+    """``scale.drift_at_scorers``: the scorer's drift feature sums of these candidates, per
+    block (stream_al/drift/forwarded.py)."""
 
     @property
     def dim(self) -> int:

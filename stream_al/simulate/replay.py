@@ -12,8 +12,8 @@ clock (``simulation.seconds_per_item`` seconds per stream item) instead of a bro
   ``scale.ood_at_scorers`` the scorers check the candidates for OOD against the labelled rows
   the coordinator learned, which reach them ``simulation.reference_lag`` stream items later
   (select/ood_check.py); with ``simulation.scorers`` W > 1 the partitions are dealt over W
-  scorers (partition p to scorer p mod W), each calibrating its own OOD threshold and drift
-  test on its own candidates, as W Kafka workers do;
+  scorers (partition p to scorer p mod W), each calibrating its own OOD threshold on its own
+  candidates and summing its own candidates' drift features, as W Kafka workers do;
 - labels agents and admission: what the vendor answered, less what the admission caps refuse
   (:mod:`stream_al.loop.admission`, as the worker's shell does), goes to
   :meth:`Coordinator.on_labels`;

@@ -49,11 +49,10 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
-from stream_al.drift.forwarded import DriftSummary, ForwardedAlarm
+from stream_al.drift.forwarded import DriftSummary
 from stream_al.embed.precision import (
     PRECISIONS,
     Precision,
@@ -363,61 +362,43 @@ class DeadLetter(Message):
 
 # ---- internal records ---------------------------------------------------------------------------
 class DriftSummaryIn(BaseModel):
-    """A scorer's embedding drift test of one record's candidates (``scale.drift_at_scorers``,
-    stream_al/drift/forwarded.py): its latest statistic (None: not tested yet), the alarms it
-    raised [candidate index, statistic, threshold] and, with an alarm, the region: the
-    reference and recent windows as float32 rows of ``rows_dim`` (base64) and the bandwidth."""
+    """A scorer's drift features of one record's candidates (``scale.drift_at_scorers``,
+    stream_al/drift/forwarded.py): per block of consecutive candidates the sum of their
+    ``features`` random Fourier features (float16 rows, base64), how many it sums and the
+    record index one past its last candidate."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    score: float | None = Field(None, allow_inf_nan=False)
-    alarms: list[tuple[Annotated[int, Field(ge=0, le=MAX_COUNT)],
-                       Annotated[float, Field(allow_inf_nan=False)],
-                       Annotated[float, Field(allow_inf_nan=False)]]] = Field(default_factory=list)
-    reference: str = ""
-    recent: str = ""
-    rows_dim: int = Field(0, ge=0, le=65_536)
-    sigma2: float = Field(1.0, gt=0, allow_inf_nan=False)
-
-    @model_serializer(mode="wrap")
-    def _without_defaults(self, handler: Any) -> dict[str, Any]:
-        """Only what differs from the defaults: most records carry just their statistic."""
-        fields = type(self).model_fields
-        return {k: v for k, v in handler(self).items()
-                if v != fields[k].get_default(call_default_factory=True)}
+    sums: str = ""
+    features: int = Field(1, ge=1, le=65_536)
+    counts: list[Annotated[int, Field(ge=1, le=MAX_COUNT)]] = Field(default_factory=list)
+    ends: list[Annotated[int, Field(ge=1, le=MAX_COUNT)]] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _whole_rows(self) -> DriftSummaryIn:
-        if bool(self.reference) != bool(self.recent):
-            raise ValueError("a drift region needs both its reference and its recent rows")
-        row = 4 * self.rows_dim
-        if self.reference and (not row or _decoded_length(self.reference) % row
-                               or _decoded_length(self.recent) % row):
-            raise ValueError(f"drift region rows are not float32 rows of {self.rows_dim}")
+    def _one_row_per_block(self) -> DriftSummaryIn:
+        if len(self.counts) != len(self.ends):
+            raise ValueError(f"drift summary: {len(self.counts)} counts but {len(self.ends)} "
+                             "block ends")
+        if _decoded_length(self.sums) != 2 * self.features * len(self.counts):
+            raise ValueError(f"drift summary: the sums are not {len(self.counts)} float16 "
+                             f"rows of {self.features}")
+        if self.sums and not np.isfinite(np.frombuffer(_raw(self.sums), np.float16)).all():
+            raise ValueError("drift summary: the sums must be finite")
+        if any(b <= a for a, b in zip(self.ends, self.ends[1:], strict=False)):
+            raise ValueError("drift summary: block ends must ascend")
         return self
 
     @classmethod
     def of(cls, summary: DriftSummary) -> DriftSummaryIn:
-        region = summary.region
-        reference, recent, sigma2 = region if region is not None else (None, None, 1.0)
-        return cls(
-            score=None if math.isnan(summary.score) else summary.score,
-            alarms=[(a.index, a.score, a.threshold) for a in summary.alarms],
-            reference="" if reference is None else _b64_rows(reference),
-            recent="" if recent is None else _b64_rows(recent),
-            rows_dim=0 if reference is None else int(reference.shape[1]), sigma2=sigma2)
+        q = quantize_many(summary.sums, "float16")
+        return cls(sums=base64.b64encode(q.data).decode("ascii") if len(summary) else "",
+                   features=q.dim, counts=summary.counts.tolist(), ends=summary.ends.tolist())
 
     def summary(self) -> DriftSummary:
-        def rows(field: str) -> np.ndarray | None:
-            return dequantize("float32", _raw(field), _NO_SCALES, self.rows_dim) if field else None
-        return DriftSummary(math.nan if self.score is None else self.score,
-                            tuple(ForwardedAlarm(*a) for a in self.alarms),
-                            rows(self.reference), rows(self.recent), self.sigma2)
-
-
-def _b64_rows(X: np.ndarray) -> str:
-    """Float32 rows as the JSON envelope carries embeddings (base64 of :func:`quantize_many`)."""
-    return base64.b64encode(quantize_many(X, "float32").data).decode("ascii")
+        sums = (dequantize("float16", _raw(self.sums), _NO_SCALES, self.features)
+                if self.counts else np.zeros((0, self.features), np.float32))
+        return DriftSummary(sums, np.asarray(self.counts, np.int64),
+                            np.asarray(self.ends, np.int64))
 
 
 _NO_SCALES = np.zeros(0, dtype=np.float32)
@@ -491,8 +472,8 @@ class ScoredBatchRecord(Message):
             raise ValueError(f"costs must be finite, >= 0 and <= {MAX_COST}")
         if not all(0 <= o <= MAX_COUNT for o in self.offsets):  # 2**62: every text a redelivery
             raise ValueError(f"texts offsets must be in [0, {MAX_COUNT}]")
-        if self.drift is not None and any(i >= n for i, _, _ in self.drift.alarms):
-            raise ValueError(f"drift alarms must name one of the {n} candidates")
+        if self.drift is not None and self.drift.ends and self.drift.ends[-1] > n:
+            raise ValueError(f"drift blocks must end within the {n} candidates")
         return self
 
     @classmethod
