@@ -50,7 +50,11 @@ from stream_al.simulate.drift_scenario import (
 from stream_al.simulate.features import embed_dataset
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-VARIANTS = {"coord": (False, 1), "w1": (True, 1), "w2": (True, 2), "w4": (True, 4)}
+VARIANTS = {"coord": (False, 1, 0), "rff": (False, 1, 64), "w1": (True, 1, 0), "w2": (True, 2, 0),
+            "w4": (True, 4, 0)}
+"""variant: (scale.drift_at_scorers, simulation.scorers, drift.features). ``coord``: the
+coordinator's test with the exact kernel; ``rff``: the same test through 64 random Fourier
+frequencies (stream_al/drift/fourier.py)."""
 EMBEDDING = "embedding_mmd"
 
 
@@ -87,10 +91,11 @@ def load(stream: str) -> tuple[LabeledTexts, int]:
 
 
 def settings(args: argparse.Namespace, variant: str, seed: int) -> Settings:
-    at_scorers, scorers = VARIANTS[variant]
+    at_scorers, scorers, features = VARIANTS[variant]
     return Settings.load(embedder={"name": "static"}, budget={"fraction": args.budget},
                          selection={"seed": seed}, learner={"seed": seed},
-                         drift={"seed": seed, "max_credit": args.max_credit},
+                         drift={"seed": seed, "max_credit": args.max_credit,
+                                "features": features},
                          scale={"preselect": True, "precision": args.precision,
                                 "drift_at_scorers": at_scorers},
                          simulation={"partitions": args.partitions, "scorers": scorers})
