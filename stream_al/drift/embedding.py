@@ -148,6 +148,9 @@ class EmbeddingDrift:
                 if self._pool_n == self.reference_items + self.window_items:
                     self._calibrate(np.vstack(self._pool))
                 continue
+            if self._fourier is not None:
+                i = self._take_fourier(X, i, start, alarms)
+                continue
             take = min(len(X) - i, self.check_every - self._since_check)
             self._push(X[i : i + take])
             i += take
@@ -233,14 +236,39 @@ class EmbeddingDrift:
         self._recent_n = min(w, self._recent_n + len(rows))
         return new, slots
 
+    def _take_fourier(self, X: np.ndarray, i: int, start: int,
+                      alarms: list[DriftAlarm]) -> int:
+        """Rows ``X[i:]`` through the Fourier test: their features in one product, a test
+        after every ``check_every``-th on the window's sums; they are taken up to the end or
+        to an alarm's row (then the detector restarts). Returns the index after the last."""
+        assert self._fourier is not None and self._reference is not None
+        rows = X[i:]
+        F = self._fourier.features(rows)
+        at = np.arange(self.check_every - self._since_check - 1, len(rows), self.check_every)
+        taken, raised = len(rows), False
+        for k, score in zip(at.tolist(), self._fourier.scores(F, at).tolist(), strict=True):
+            self._score = score
+            self._streak = self._streak + 1 if score > self.threshold else 0
+            if self._streak >= self.patience:
+                taken, raised = k + 1, True
+                break
+        self._ring(rows[:taken])
+        self._fourier.push(F[:taken])
+        self._since_check = (self._since_check + taken) % self.check_every
+        if raised:
+            assert self._recent is not None
+            self.region = DriftRegion(self._reference, self._recent.copy(), self.kernel,
+                                      self._sigma2, self._projection if self.project else None)
+            alarms.append(DriftAlarm(self.name, self._score, self.threshold,
+                                     start + i + taken - 1))
+            self.reset()
+        return i + taken
+
     def _push(self, rows: np.ndarray) -> None:
         """Rows into the window's ring; only their kernels are computed (a test then costs a
         mean, not the window's whole Gram matrices: 4x fewer kernel values at the defaults)."""
         assert self._recent is not None and self._reference is not None
         new, slots = self._ring(rows)
-        if self._fourier is not None:
-            self._fourier.push(new, slots)
-            return
         if self.kernel == "rbf":
             sq = (new * new).sum(axis=1)
             self._recent_sq[slots] = sq
@@ -256,11 +284,7 @@ class EmbeddingDrift:
     def _test(self) -> bool:
         assert self._reference is not None and self._recent is not None
         Y = self._recent
-        if self._fourier is not None:
-            self._score = self._fourier.score()
-        else:
-            self._score = float(self._ref_self + self._within.mean()
-                                - 2.0 * self._to_reference.mean())
+        self._score = float(self._ref_self + self._within.mean() - 2.0 * self._to_reference.mean())
         self._streak = self._streak + 1 if self._score > self.threshold else 0
         if self._streak < self.patience:
             return False

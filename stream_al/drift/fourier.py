@@ -20,11 +20,13 @@ benchmarks/README.md ("the embedding drift test at the coordinator, in linear ti
 >>> pool = rng.normal(size=(300, 8)).astype(np.float32)
 >>> mmd = FourierMMD(frequencies=64, seed=0)
 >>> threshold = mmd.calibrate(pool, window=100, permutations=200, rng=rng, alpha=1e-3)
->>> same, moved = rng.normal(size=(100, 8)), rng.normal(size=(100, 8)) + 1.0
->>> mmd.push(same.astype(np.float32), np.arange(100)); mmd.score() < threshold
+>>> same = mmd.features(rng.normal(size=(100, 8)).astype(np.float32))
+>>> moved = mmd.features(rng.normal(size=(100, 8)).astype(np.float32) + 1.0)
+>>> bool(mmd.scores(same, np.array([99]))[0] < threshold)
 True
->>> mmd.push(moved.astype(np.float32), np.arange(100)); mmd.score() > threshold
-True
+>>> mmd.push(same)
+>>> [bool(s > threshold) for s in mmd.scores(moved, np.array([49, 99]))]
+[True, True]
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class FourierMMD:
         """(dim, frequencies): standard normal draws divided by the bandwidth."""
         self._reference_mean = np.zeros(0)
         self._window = np.zeros((0, 0), dtype=np.float32)
-        """Per window slot, its row's features."""
+        """Per window slot, its row's features (a ring; ``_head``: the oldest slot)."""
+        self._head = 0
 
     def features(self, X: np.ndarray) -> np.ndarray:
         """Rows ``X`` (n, dim) as their ``2 * frequencies`` features (float32)."""
@@ -75,22 +78,34 @@ class FourierMMD:
         self._omega = (draws / math.sqrt(self.sigma2)).astype(np.float32)
         F = self.features(pool)
         total = F.sum(axis=0, dtype=np.float64)
-        in_window = (random_parts(n, window, permutations, rng) @ F).astype(np.float64)
+        in_window = np.concatenate([random_parts(n, window, count, rng) @ F for count in
+                                    chunks(permutations, PARTS_AT_ONCE)]).astype(np.float64)
         gap = total / r - in_window * (1.0 / r + 1.0 / window)  # reference mean - window mean
         null = np.einsum("bj,bj->b", gap, gap)
         self._reference_mean = F[:r].mean(axis=0, dtype=np.float64)
         self._window = F[r:].copy()
+        self._head = 0
         return max(gamma_quantile(null, 1.0 - alpha), float(null.max()))
 
-    def push(self, rows: np.ndarray, slots: np.ndarray) -> None:
-        """Rows into the window's ``slots`` (the ring's next ones)."""
-        self._window[slots] = self.features(rows)
+    def scores(self, F: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The MMD² the window would have after taking the rows of features ``F`` in order,
+        just after each row ``at`` (ascending indices into ``F``): the windows' sums are one
+        product of a 0/1 band matrix (a row per test) with the window's and ``F``'s rows, so a
+        record's tests cost one product. Nothing is taken (:meth:`push`)."""
+        w, h = len(self._window), self._head
+        rows = np.concatenate([self._window[h:], self._window[:h], F])  # oldest first
+        ends = np.asarray(at)[:, None] + w + 1
+        cols = np.arange(len(rows))
+        band = ((cols >= ends - w) & (cols < ends)).astype(np.float32)
+        gap = (band @ rows).astype(np.float64) / w - self._reference_mean
+        return np.einsum("ij,ij->i", gap, gap)
 
-    def score(self) -> float:
-        """MMD² of the window against the reference."""
-        window_sum = self._window.sum(axis=0)  # float32 sums of 200 features in [-1, 1]
-        gap = window_sum / len(self._window) - self._reference_mean
-        return float(gap @ gap)
+    def push(self, F: np.ndarray) -> None:
+        """Rows' features ``F`` into the window, in order (the oldest leave)."""
+        w = len(self._window)
+        new = F[-w:]
+        self._window[(self._head + np.arange(len(new))) % w] = new
+        self._head = (self._head + len(new)) % w
 
 
 def median_bandwidth(A: np.ndarray, B: np.ndarray, pairs: int = 10_000) -> float:
@@ -103,10 +118,21 @@ def median_bandwidth(A: np.ndarray, B: np.ndarray, pairs: int = 10_000) -> float
     return max(float(np.median(np.maximum(sq, 0.0))) / 2.0, 1e-6)
 
 
+PARTS_AT_ONCE = 100
+"""Random parts drawn and multiplied at a time: small arrays, reused by the allocator (500 at
+once took ~2x as long, mostly in fresh pages)."""
+
+
+def chunks(total: int, size: int) -> list[int]:
+    """``total`` as counts of at most ``size``."""
+    return [min(size, total - k) for k in range(0, total, size)]
+
+
 def random_parts(n: int, size: int, count: int, rng: np.random.Generator) -> np.ndarray:
     """(count, n) float32: each row marks ``size`` of ``n`` items drawn without replacement
     (those of the ``size`` smallest of ``n`` uniform float32 keys; a tie at the boundary, one
-    row in ~``2**24 / n``, marks one more)."""
+    row in ~``2**24 / n``, marks one more). Drawn in several calls, the rows are the same:
+    the generator fills the keys in order."""
     keys = rng.random((count, n), dtype=np.float32)
     kth = np.partition(keys, size - 1, axis=1)[:, size - 1 : size]
     return (keys <= kth).astype(np.float32)
