@@ -43,7 +43,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm
