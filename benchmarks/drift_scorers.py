@@ -5,7 +5,8 @@ candidates. With W scorers each test reads 1/W of the candidates, so its windows
 (``drift.reference_items`` + ``drift.window_items`` of its own candidates) span W times as much
 of the stream. This replays real drifting streams through the simulator's loop
 (:class:`~stream_al.simulate.drift_scenario.DriftScenario`, 4 partitions pre-selecting) with
-the coordinator's own test and with the test at W = 1, 2, 4 scorers (``simulation.scorers``),
+the coordinator's own test (``coord``: the exact kernel; ``rff``: through 64 random Fourier
+frequencies, ``drift.features``) and with the test at W = 1, 2, 4 scorers (``simulation.scorers``),
 and prints per stream and variant, over seeds:
 
 - the delay in stream texts from the change to the first embedding alarm (``embedding_mmd``)

@@ -6,11 +6,12 @@ topics; the control is the same texts shuffled.
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from stream_al.config import DriftSettings
 from stream_al.drift import DriftMonitor, EmbeddingDrift
 from stream_al.drift.embedding import gram
-from stream_al.drift.fourier import FourierMMD, random_parts
+from stream_al.drift.fourier import FourierMMD, gamma_quantile, random_parts
 from stream_al.simulate.drift_scenario import emerging_classes, stationary
 from tests.drift.realdata import embedded
 
@@ -93,3 +94,10 @@ def test_the_setting_reaches_the_coordinators_test_and_the_linear_kernel_refuses
     assert isinstance(monitor.embedding, EmbeddingDrift) and monitor.embedding.features == 32
     with pytest.raises(ValueError, match="0 with the linear kernel"):
         EmbeddingDrift(kernel="linear", features=64)
+
+
+def test_the_threshold_is_the_gamma_quantile_scipy_gives_for_the_null_moments():
+    null = np.random.default_rng(0).gamma(3.0, 0.002, size=500)
+    mean, var = null.mean(), null.var()
+    assert gamma_quantile(null, 0.9999) == stats.gamma.ppf(0.9999, mean**2 / var, scale=var / mean)
+    assert gamma_quantile(np.zeros(10), 0.9999) == 0.0  # no spread: the largest permuted value
