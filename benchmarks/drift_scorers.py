@@ -6,7 +6,7 @@ candidates. With W scorers each test reads 1/W of the candidates, so its windows
 of the stream. This replays real drifting streams through the simulator's loop
 (:class:`~stream_al.simulate.drift_scenario.DriftScenario`, 4 partitions pre-selecting) with
 the coordinator's own test (``coord``: the exact kernel; ``rff``: through 64 random Fourier
-frequencies, ``drift.features``) and with the test at W = 1, 2, 4 scorers (``simulation.scorers``),
+frequencies, ``drift.frequencies``) and with the test at W = 1, 2, 4 scorers (``simulation.scorers``),
 and prints per stream and variant, over seeds:
 
 - the delay in stream texts from the change to the first embedding alarm (``embedding_mmd``)
@@ -53,9 +53,9 @@ from stream_al.simulate.features import embed_dataset
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 VARIANTS = {"coord": (False, 1, 0), "rff": (False, 1, 64), "w1": (True, 1, 0), "w2": (True, 2, 0),
             "w4": (True, 4, 0)}
-"""variant: (scale.drift_at_scorers, simulation.scorers, drift.features). ``coord``: the
+"""variant: (scale.drift_at_scorers, simulation.scorers, drift.frequencies). ``coord``: the
 coordinator's test with the exact kernel; ``rff``: the same test through 64 random Fourier
-frequencies (stream_al/drift/fourier.py)."""
+frequencies (stream_al/drift/fourier_mmd.py)."""
 EMBEDDING = "embedding_mmd"
 
 
@@ -92,11 +92,11 @@ def load(stream: str) -> tuple[LabeledTexts, int]:
 
 
 def settings(args: argparse.Namespace, variant: str, seed: int) -> Settings:
-    at_scorers, scorers, features = VARIANTS[variant]
+    at_scorers, scorers, frequencies = VARIANTS[variant]
     return Settings.load(embedder={"name": "static"}, budget={"fraction": args.budget},
                          selection={"seed": seed}, learner={"seed": seed},
                          drift={"seed": seed, "max_credit": args.max_credit,
-                                "features": features},
+                                "frequencies": frequencies},
                          scale={"preselect": True, "precision": args.precision,
                                 "drift_at_scorers": at_scorers},
                          simulation={"partitions": args.partitions, "scorers": scorers})

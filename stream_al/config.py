@@ -542,10 +542,11 @@ class DriftSettings(_Part):
                          "random projection it reads the embeddings through (0: none); its "
                          "kernel rows then cost that many multiply-adds instead of the "
                          "embedding's, with the same windows")
-    features: int = Field(0, ge=0, description="embedding detector (rbf): random Fourier "
-                          "frequencies its MMD² is computed through (0: the exact kernel); a "
-                          "new item then costs its features instead of kernel rows against "
-                          "the reference and recent windows, and a test the window's mean")
+    frequencies: int = Field(0, ge=0, description="embedding detector at the coordinator "
+                             "(rbf): random Fourier frequencies its MMD² is computed through "
+                             "(0: the exact kernel); a new item then costs its features "
+                             "instead of kernel rows against the reference and recent "
+                             "windows, and a test the window's mean")
     seed: int = 0
 
 

@@ -22,8 +22,8 @@ windows' kernel rows took ~8 us per candidate at 256 dimensions, ~4.5 at 64). Th
 the same size, so the delay is bounded as before; what the projection can lose is power against
 a shift that moves few directions (benchmarks/README.md, "Issue 17, ninth pass").
 
-With ``features`` > 0 (rbf only) the statistic is computed through that many random Fourier
-frequencies of the kernel (stream_al/drift/fourier.py): a new row costs its features instead
+With ``frequencies`` > 0 (rbf only; ``drift.frequencies``) the statistic is computed through that many random Fourier
+frequencies of the kernel (stream_al/drift/fourier_mmd.py): a new row costs its features instead
 of kernel rows against both windows, and the threshold is calibrated on the same statistic.
 
 >>> import numpy as np
@@ -46,7 +46,7 @@ import numpy as np
 
 from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm
-from stream_al.drift.fourier import FourierMMD, gamma_quantile
+from stream_al.drift.fourier_mmd import FourierMMD, gamma_quantile
 from stream_al.index.products import dot_rows
 
 KERNELS = ("rbf", "linear")
@@ -60,7 +60,7 @@ class EmbeddingDrift:
     def __init__(self, reference_items: int = 400, window_items: int = 200,
                  check_every: int = 50, kernel: str = "rbf", alpha: float = 1e-4,
                  permutations: int = 500, patience: int = 2, seed: int = 0,
-                 project: int = 64, features: int = 0) -> None:
+                 project: int = 64, frequencies: int = 0) -> None:
         if kernel not in KERNELS:
             raise ValueError(f"drift kernel must be one of {KERNELS}, got {kernel!r}")
         if not 0 < alpha < 1:
@@ -70,9 +70,9 @@ class EmbeddingDrift:
                              "must be >= 1")
         if project < 0:
             raise ValueError(f"drift project must be >= 0 (0: no projection), got {project}")
-        if features < 0 or (features and kernel != "rbf"):
-            raise ValueError(f"drift features must be >= 0, and 0 with the linear kernel (its "
-                             f"MMD² is already a distance of means), got {features}")
+        if frequencies < 0 or (frequencies and kernel != "rbf"):
+            raise ValueError(f"drift frequencies must be >= 0, and 0 with the linear kernel (its "
+                             f"MMD² is already a distance of means), got {frequencies}")
         self.reference_items = reference_items
         self.window_items = window_items
         self.check_every = check_every
@@ -81,7 +81,7 @@ class EmbeddingDrift:
         self.permutations = permutations
         self.patience = patience
         self.project = project
-        self.features = features
+        self.frequencies = frequencies
         self._projection: np.ndarray | None = None
         """(d, project), drawn from ``[seed, 2]`` when the first rows say ``d``."""
         self._seed = seed
@@ -110,8 +110,8 @@ class EmbeddingDrift:
         self._streak = 0
         self.threshold = math.nan
         self._score = 0.0
-        self._fourier = FourierMMD(self.features, self._seed) if self.features else None
-        """With ``features``: the statistic through random Fourier features (then the
+        self._fourier = FourierMMD(self.frequencies, self._seed) if self.frequencies else None
+        """With ``frequencies``: the statistic through random Fourier features (then the
         kernel rows above stay empty)."""
 
     @classmethod
@@ -119,7 +119,7 @@ class EmbeddingDrift:
         """The test ``drift`` settings describe (the coordinator's, and each scorer's with
         ``scale.drift_at_scorers``: the same seed, so the same projection)."""
         return cls(s.reference_items, s.window_items, s.check_every, s.kernel, s.alpha,
-                   s.permutations, s.patience, s.seed, s.project, s.features)
+                   s.permutations, s.patience, s.seed, s.project, s.frequencies)
 
     @property
     def ready(self) -> bool:

@@ -1,4 +1,4 @@
-"""The embedding drift test through random Fourier features (``drift.features``).
+"""The embedding drift test through random Fourier features (``drift.frequencies``).
 
 Same real streams as test_embedding_drift.py: AG News holding World and Sports, then all four
 topics; the control is the same texts shuffled.
@@ -11,7 +11,7 @@ from scipy import stats
 from stream_al.config import DriftSettings
 from stream_al.drift import DriftMonitor, EmbeddingDrift
 from stream_al.drift.embedding import gram
-from stream_al.drift.fourier import FourierMMD, gamma_quantile, random_parts
+from stream_al.drift.fourier_mmd import FourierMMD, gamma_quantile, random_parts
 from stream_al.simulate.drift_scenario import emerging_classes, stationary
 from tests.drift.realdata import embedded
 
@@ -46,8 +46,8 @@ def test_the_statistic_estimates_the_exact_kernel_mmd_closer_with_more_frequenci
 
 def test_a_records_tests_are_those_of_taking_its_rows_one_test_at_a_time(ag_news):
     _, X = ag_news
-    batched = EmbeddingDrift(seed=0, features=64)
-    stepped = EmbeddingDrift(seed=0, features=64)
+    batched = EmbeddingDrift(seed=0, frequencies=64)
+    stepped = EmbeddingDrift(seed=0, frequencies=64)
     batched.update_many(X[:1000], start=0)
     scores = []
     for i in range(0, 1000, 50):
@@ -71,7 +71,7 @@ def test_every_random_part_holds_a_window_of_distinct_items():
 def test_alarm_fires_within_a_bounded_delay_after_new_topics_emerge(ag_news, seed):
     labels, X = ag_news
     stream = emerging_classes(labels, ["World", "Sports"], SHIFT_AT, length=3000, seed=seed)
-    detector = EmbeddingDrift(seed=0, features=64)
+    detector = EmbeddingDrift(seed=0, frequencies=64)
     positions = [a.position for a in detector.update_many(X[stream.order], start=0)]
     assert not [p for p in positions if p < SHIFT_AT], "false alarm before the shift"
     after = [p for p in positions if p >= SHIFT_AT]
@@ -84,16 +84,16 @@ def test_alarm_fires_within_a_bounded_delay_after_new_topics_emerge(ag_news, see
 def test_no_alarm_on_a_stationary_shuffled_stream_of_the_same_texts(ag_news, seed):
     labels, X = ag_news
     stream = stationary(labels, length=6000, test_per_class=0, seed=seed)
-    detector = EmbeddingDrift(seed=0, features=64)
+    detector = EmbeddingDrift(seed=0, frequencies=64)
     assert detector.update_many(X[stream.order], start=0) == []
     assert 0 < detector.score < detector.threshold
 
 
 def test_the_setting_reaches_the_coordinators_test_and_the_linear_kernel_refuses_it():
-    monitor = DriftMonitor(DriftSettings(features=32))
-    assert isinstance(monitor.embedding, EmbeddingDrift) and monitor.embedding.features == 32
+    monitor = DriftMonitor(DriftSettings(frequencies=32))
+    assert isinstance(monitor.embedding, EmbeddingDrift) and monitor.embedding.frequencies == 32
     with pytest.raises(ValueError, match="0 with the linear kernel"):
-        EmbeddingDrift(kernel="linear", features=64)
+        EmbeddingDrift(kernel="linear", frequencies=64)
 
 
 def test_the_threshold_is_the_gamma_quantile_scipy_gives_for_the_null_moments():
