@@ -97,6 +97,8 @@ OOD_AT_SCORERS = [False]
 """scale.ood_at_scorers of the candidate ways (``--ood-at-scorers``)."""
 DRIFT_AT_SCORERS = [False]
 """scale.drift_at_scorers of the candidate ways (``--drift-at-scorers``)."""
+DRIFT_FREQUENCIES: list[int | None] = [None]
+"""drift.frequencies of the candidate ways (``--drift-frequencies``; None: the settings' default)."""
 
 
 def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
@@ -108,7 +110,9 @@ def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
                                 "candidate_multiple": MULTIPLE[0], "envelope": envelope,
                                 "ood_at_scorers": preselect and at_scorers,
                                 "drift_at_scorers": preselect and DRIFT_AT_SCORERS[0]},
-                         learner={"refit_every_s": 1.0}, drift={"sample": DRIFT_SAMPLE[0]})
+                         learner={"refit_every_s": 1.0},
+                         drift={"sample": DRIFT_SAMPLE[0]} | (
+                             {} if DRIFT_FREQUENCIES[0] is None else {"frequencies": DRIFT_FREQUENCIES[0]}))
 
 
 def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder,
@@ -391,6 +395,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--history", type=int, default=0, help="the ceiling: texts bought and "
                    "labelled before the measured stream (the rows after it)")
     p.add_argument("--drift-sample", type=float, default=1.0, help="drift.sample")
+    p.add_argument("--drift-frequencies", type=int, default=None, help="drift.frequencies: random "
+                   "Fourier frequencies of the embedding drift test (0: the exact kernel)")
     p.add_argument("--ood-at-scorers", action="store_true", help="scale.ood_at_scorers: the "
                    "scorers check the candidates for OOD (the ceiling times their check apart)")
     p.add_argument("--drift-at-scorers", action="store_true", help="scale.drift_at_scorers: "
@@ -409,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     DRIFT_SAMPLE[0] = args.drift_sample
     OOD_AT_SCORERS[0] = args.ood_at_scorers
     DRIFT_AT_SCORERS[0] = args.drift_at_scorers
+    DRIFT_FREQUENCIES[0] = args.drift_frequencies
     data, X = load_set(args.dataset, args.embedder, args.n)
     n = min(args.n, len(data.texts))
     stream = Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]), list(data.labels[:n]),

@@ -5,7 +5,8 @@ block and the coordinator tests the whole stream from the sums (stream_al/drift/
 until 2026-12-06 each scorer ran its own test on its own candidates, whose windows spanned W
 times as much of the stream). This replays real drifting streams through the simulator's loop
 (:class:`~stream_al.simulate.drift_scenario.DriftScenario`, 4 partitions pre-selecting) with
-the coordinator's own kernel test (``coord``) and with the test of the sums at W = 1, 2, 4
+the coordinator's own kernel test (``coord``: the exact kernel; ``rff``: through 64 random
+Fourier frequencies, ``drift.frequencies``) and with the test of the sums at W = 1, 2, 4
 scorers (``simulation.scorers``), and prints per stream and variant, over seeds:
 
 - the delay in stream texts from the change to the first embedding alarm (``embedding_mmd``)
@@ -50,7 +51,11 @@ from stream_al.simulate.drift_scenario import (
 from stream_al.simulate.features import embed_dataset
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-VARIANTS = {"coord": (False, 1), "w1": (True, 1), "w2": (True, 2), "w4": (True, 4)}
+VARIANTS = {"coord": (False, 1, 0), "rff": (False, 1, 64), "w1": (True, 1, 0), "w2": (True, 2, 0),
+            "w4": (True, 4, 0)}
+"""variant: (scale.drift_at_scorers, simulation.scorers, drift.frequencies). ``coord``: the
+coordinator's test with the exact kernel; ``rff``: the same test through 64 random Fourier
+frequencies (stream_al/drift/fourier_mmd.py)."""
 EMBEDDING = "embedding_mmd"
 
 
@@ -87,10 +92,11 @@ def load(stream: str) -> tuple[LabeledTexts, int]:
 
 
 def settings(args: argparse.Namespace, variant: str, seed: int) -> Settings:
-    at_scorers, scorers = VARIANTS[variant]
+    at_scorers, scorers, frequencies = VARIANTS[variant]
     return Settings.load(embedder={"name": "static"}, budget={"fraction": args.budget},
                          selection={"seed": seed}, learner={"seed": seed},
-                         drift={"seed": seed, "max_credit": args.max_credit},
+                         drift={"seed": seed, "max_credit": args.max_credit,
+                                "frequencies": frequencies},
                          scale={"preselect": True, "precision": args.precision,
                                 "drift_at_scorers": at_scorers},
                          simulation={"partitions": args.partitions, "scorers": scorers})

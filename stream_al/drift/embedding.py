@@ -22,6 +22,10 @@ windows' kernel rows took ~8 us per candidate at 256 dimensions, ~4.5 at 64). Th
 the same size, so the delay is bounded as before; what the projection can lose is power against
 a shift that moves few directions (benchmarks/README.md, "Issue 17, ninth pass").
 
+With ``frequencies`` > 0 (rbf only; ``drift.frequencies``) the statistic is computed through that many random Fourier
+frequencies of the kernel (stream_al/drift/fourier_mmd.py): a new row costs its features instead
+of kernel rows against both windows, and the threshold is calibrated on the same statistic.
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> def unit(x): return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
@@ -39,10 +43,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm
+from stream_al.drift.fourier_mmd import FourierMMD, gamma_quantile
 from stream_al.index.products import dot_rows
 
 KERNELS = ("rbf", "linear")
@@ -56,7 +60,7 @@ class EmbeddingDrift:
     def __init__(self, reference_items: int = 400, window_items: int = 200,
                  check_every: int = 50, kernel: str = "rbf", alpha: float = 1e-4,
                  permutations: int = 500, patience: int = 2, seed: int = 0,
-                 project: int = 64) -> None:
+                 project: int = 64, frequencies: int = 0) -> None:
         if kernel not in KERNELS:
             raise ValueError(f"drift kernel must be one of {KERNELS}, got {kernel!r}")
         if not 0 < alpha < 1:
@@ -66,6 +70,9 @@ class EmbeddingDrift:
                              "must be >= 1")
         if project < 0:
             raise ValueError(f"drift project must be >= 0 (0: no projection), got {project}")
+        if frequencies < 0 or (frequencies and kernel != "rbf"):
+            raise ValueError(f"drift frequencies must be >= 0, and 0 with the linear kernel (its "
+                             f"MMD² is already a distance of means), got {frequencies}")
         self.reference_items = reference_items
         self.window_items = window_items
         self.check_every = check_every
@@ -74,6 +81,7 @@ class EmbeddingDrift:
         self.permutations = permutations
         self.patience = patience
         self.project = project
+        self.frequencies = frequencies
         self._projection: np.ndarray | None = None
         """(d, project), drawn from ``[seed, 2]`` when the first rows say ``d``."""
         self._seed = seed
@@ -102,13 +110,16 @@ class EmbeddingDrift:
         self._streak = 0
         self.threshold = math.nan
         self._score = 0.0
+        self._fourier = FourierMMD(self.frequencies, self._seed) if self.frequencies else None
+        """With ``frequencies``: the statistic through random Fourier features (then the
+        kernel rows above stay empty)."""
 
     @classmethod
     def from_settings(cls, s: DriftSettings) -> EmbeddingDrift:
         """The test ``drift`` settings describe (the coordinator's, and each scorer's with
         ``scale.drift_at_scorers``: the same seed, so the same projection)."""
         return cls(s.reference_items, s.window_items, s.check_every, s.kernel, s.alpha,
-                   s.permutations, s.patience, s.seed, s.project)
+                   s.permutations, s.patience, s.seed, s.project, s.frequencies)
 
     @property
     def ready(self) -> bool:
@@ -135,6 +146,9 @@ class EmbeddingDrift:
                 i += take
                 if self._pool_n == self.reference_items + self.window_items:
                     self._calibrate(np.vstack(self._pool))
+                continue
+            if self._fourier is not None:
+                i = self._take_fourier(X, i, start, alarms)
                 continue
             take = min(len(X) - i, self.check_every - self._since_check)
             self._push(X[i : i + take])
@@ -176,6 +190,14 @@ class EmbeddingDrift:
         """Reference, bandwidth and threshold from ``pool`` (reference + one window)."""
         n, w = len(pool), self.window_items
         r = n - w
+        if self._fourier is not None:
+            self.threshold = self._fourier.calibrate(pool, w, self.permutations, self._rng,
+                                                     self.alpha)
+            self._sigma2 = self._fourier.sigma2
+            self._reference = pool[:r].copy()
+            self._start_window(pool.shape[1])
+            self._ring(pool[r:])
+            return
         if self.kernel == "rbf":
             sq = squared_distances(pool, pool)[np.triu_indices(n, 1)]
             self._sigma2 = max(float(np.median(sq)) / 2.0, 1e-6)
@@ -192,23 +214,60 @@ class EmbeddingDrift:
         self._reference = pool[:r].copy()
         self._reference_sq = (self._reference * self._reference).sum(axis=1)
         self._ref_self = float(K[:r, :r].mean())
-        self._pool, self._pool_n = [], 0
-        self._recent = np.zeros((w, pool.shape[1]), dtype=np.float32)
+        self._start_window(pool.shape[1])
         self._recent_sq = np.zeros(w, dtype=np.float32)
         self._to_reference = np.zeros(w)
         self._within = np.zeros((w, w))
         self._push(pool[r:])  # the calibration window is the first recent window
 
-    def _push(self, rows: np.ndarray) -> None:
-        """Rows into the window's ring; only their kernels are computed (a test then costs a
-        mean, not the window's whole Gram matrices: 4x fewer kernel values at the defaults)."""
-        assert self._recent is not None and self._reference is not None
+    def _start_window(self, dim: int) -> None:
+        self._pool, self._pool_n = [], 0
+        self._recent = np.zeros((self.window_items, dim), dtype=np.float32)
+
+    def _ring(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The last ``window_items`` of ``rows`` into the window's ring: them and their slots."""
+        assert self._recent is not None
         w = self.window_items
         new = rows[-w:]
         slots = (self._head + np.arange(len(new))) % w
         self._recent[slots] = new
         self._head = (self._head + len(new)) % w
         self._recent_n = min(w, self._recent_n + len(rows))
+        return new, slots
+
+    def _take_fourier(self, X: np.ndarray, i: int, start: int,
+                      alarms: list[DriftAlarm]) -> int:
+        """Rows ``X[i:]`` through the Fourier test: their features in one product, a test
+        after every ``check_every``-th on the window's sums; they are taken up to the end or
+        to an alarm's row (then the detector restarts). Returns the index after the last."""
+        assert self._fourier is not None and self._reference is not None
+        rows = X[i:]
+        F = self._fourier.features(rows)
+        at = np.arange(self.check_every - self._since_check - 1, len(rows), self.check_every)
+        taken, raised = len(rows), False
+        for k, score in zip(at.tolist(), self._fourier.scores(F, at).tolist(), strict=True):
+            self._score = score
+            self._streak = self._streak + 1 if score > self.threshold else 0
+            if self._streak >= self.patience:
+                taken, raised = k + 1, True
+                break
+        self._ring(rows[:taken])
+        self._fourier.push(F[:taken])
+        self._since_check = (self._since_check + taken) % self.check_every
+        if raised:
+            assert self._recent is not None
+            self.region = DriftRegion(self._reference, self._recent.copy(), self.kernel,
+                                      self._sigma2, self._projection if self.project else None)
+            alarms.append(DriftAlarm(self.name, self._score, self.threshold,
+                                     start + i + taken - 1))
+            self.reset()
+        return i + taken
+
+    def _push(self, rows: np.ndarray) -> None:
+        """Rows into the window's ring; only their kernels are computed (a test then costs a
+        mean, not the window's whole Gram matrices: 4x fewer kernel values at the defaults)."""
+        assert self._recent is not None and self._reference is not None
+        new, slots = self._ring(rows)
         if self.kernel == "rbf":
             sq = (new * new).sum(axis=1)
             self._recent_sq[slots] = sq
@@ -290,11 +349,3 @@ def gram(A: np.ndarray, B: np.ndarray, kernel: str, sigma2: float) -> np.ndarray
     if kernel == "linear":
         return A @ B.T
     return np.exp(-squared_distances(A, B) / (2.0 * sigma2))
-
-
-def gamma_quantile(null: np.ndarray, q: float) -> float:
-    """The ``q`` quantile of a gamma fitted to ``null`` by its mean and variance."""
-    mean, var = float(null.mean()), float(null.var())
-    if mean <= 0 or var <= 0:
-        return float(null.max())
-    return float(stats.gamma.ppf(q, mean * mean / var, scale=var / mean))

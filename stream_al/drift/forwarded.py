@@ -67,8 +67,9 @@ import numpy as np
 
 from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm, StreamSample
-from stream_al.drift.embedding import EmbeddingDrift, gamma_quantile
+from stream_al.drift.embedding import EmbeddingDrift
 from stream_al.drift.fourier import FeatureRegion, FourierFeatures
+from stream_al.drift.fourier_mmd import gamma_quantile
 
 
 @dataclass(frozen=True)
