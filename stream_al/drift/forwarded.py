@@ -188,6 +188,12 @@ class ForwardedDrift:
         """A record's ``summary`` (None: none) and its candidates ``X``, at monitor positions
         ``start ...``: the alarms raised, each at the last candidate of the block that
         completed the test."""
+        if summary is not None and len(summary) and (
+                summary.sums.shape[1] != (width := self.features.dim_of(self.dim))):
+            raise ValueError(
+                f"a drift summary of {summary.sums.shape[1]} features, but this coordinator's "
+                f"test reads {width}: drift.features, drift.kernel, drift.project and "
+                "drift.seed must be the same at the scorers and the coordinator")
         alarms: list[DriftAlarm] = []
         i = 0
         while summary is not None and i < len(summary):

@@ -154,6 +154,18 @@ def test_the_coordinator_tests_nothing_without_the_scorers_sums():
     assert not health.monitor.embedding.ready and health.scores()["embedding_mmd"] == 0.0
 
 
+def test_sums_of_another_feature_count_are_refused_at_their_own_record():
+    """A scorer with other drift settings: its record fails by itself (and is dead-lettered by
+    the worker), not a later record when the pool it joined is calibrated."""
+    _, _, X = embedded("ag_news", 400)
+    coordinator = ForwardedDrift(Settings.load(drift={"features": 32}).drift, X.shape[1])
+    other = ScorerDrift(Settings.load(drift={"features": 16}).drift).observe_many(X[:50])
+    with pytest.raises(ValueError, match="16 features, but this coordinator's test reads 32"):
+        coordinator.take(other, 0, X[:50])
+    same = ScorerDrift(Settings.load(drift={"features": 32}).drift).observe_many(X[:50])
+    assert coordinator.take(same, 0, X[:50]) == []
+
+
 def test_the_region_is_the_tests_witness_scaled_on_the_coordinators_own_candidates():
     s = Settings.load(drift={"reference_items": 200, "window_items": 100, "check_every": 25})
     _, labels, X = embedded("ag_news", 2000)
