@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -78,6 +78,10 @@ class CoordinatorProducer:
         """The producer epoch of the last claim (the broker's; it rises on each claim)."""
         self.poisoned = False
         """A send failed with one of :data:`POISONING_ERRORS`: claim afresh before the next."""
+        self.released = asyncio.Event()
+        """Set when the current producer is released: a transaction still open on it ends
+        (:meth:`_ending`) instead of waiting for a commit or abort that a closed producer never
+        completes."""
 
     async def claim(self) -> int:
         """Take the coordinator role: a new producer of the role's transactional id; returns
@@ -92,7 +96,7 @@ class CoordinatorProducer:
             transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
         )
         await producer.start()
-        self.producer = producer
+        self.producer, self.released = producer, asyncio.Event()
         try:  # begin waits for InitProducerId: the fencing; an empty transaction sends nothing
             await producer.begin_transaction()
             await producer.commit_transaction()
@@ -111,6 +115,7 @@ class CoordinatorProducer:
     async def release(self) -> None:
         """Close the producer (no more writes from this worker until the next claim)."""
         producer, self.producer = self.producer, None
+        self.released.set()
         if producer is not None:
             try:
                 await asyncio.wait_for(producer.stop(), 10)
@@ -127,7 +132,9 @@ class CoordinatorProducer:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         """One transaction (or part of the one already open): committed when the block ends,
-        aborted when it raises. :class:`Fenced` when another worker claimed the role."""
+        aborted when it raises. :class:`Fenced` when another worker claimed the role, or when
+        this worker released the producer meanwhile (a step-down while a record was written:
+        what it began is aborted by the next claim, or by the broker's transaction timeout)."""
         if self.poisoned and self.producer is not None:
             await self.claim()  # Fenced if another worker holds the role by now
             self.poisoned = False
@@ -135,21 +142,46 @@ class CoordinatorProducer:
         if producer._txn_manager.is_in_transaction():
             yield
             return
+        released = self.released
         try:
             await producer.begin_transaction()
             try:
                 yield
             except BaseException as e:
                 self.poisoned = self.poisoned or isinstance(e, POISONING_ERRORS)
+                if released.is_set():  # the block failed because the producer closed under it
+                    if isinstance(e, Exception) and not isinstance(e, Fenced):
+                        raise self._gone() from e
+                    raise
                 if not producer._txn_manager.is_fatal_error():
-                    await producer.abort_transaction()
+                    await self._ending(producer.abort_transaction(), released)
                 raise
-            await producer.commit_transaction()
+            await self._ending(producer.commit_transaction(), released)
         except FENCED_ERRORS as e:
             raise Fenced(f"{transactional_id(self.kafka)}: {e}") from e
         except POISONING_ERRORS:
             self.poisoned = True
             raise
+
+    async def _ending(self, end: Awaitable[None], released: asyncio.Event) -> None:
+        """Await a commit or an abort, unless the producer is released first: a closed
+        producer never completes either (aiokafka waits on its stopped sender for ever; a
+        coordinator that resumed from a pause past its session wedged its agent and the
+        group's rebalance on this: tests/reliability/test_fencing.py)."""
+        ending = asyncio.ensure_future(end)
+        gone = asyncio.ensure_future(released.wait())
+        try:
+            await asyncio.wait({ending, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not ending.done():
+            ending.cancel()
+            raise self._gone()
+        ending.result()
+
+    def _gone(self) -> Fenced:
+        return Fenced(f"{transactional_id(self.kafka)}: the producer was released while a "
+                      "transaction was open (the next claim aborts it)")
 
     async def send_many(self, topic: str, records: Iterable[tuple[str | None, Message]]) -> None:
         """Send ``(key, message)`` pairs to ``topic`` in the open transaction (or in one of

@@ -47,3 +47,32 @@ def test_a_new_claim_fences_the_old_owner_and_aborts_what_it_had_begun(kafka_boo
 
     asyncio.run(scenario())
     assert sorted(names(kafka_bootstrap, topic)) == ["before", "new owner"]
+
+
+def test_a_producer_released_mid_transaction_ends_it_at_once_and_nothing_of_it_is_read(
+        kafka_bootstrap, new_topic):
+    """A coordinator that resumes from a pause past its session steps down (releases its
+    producer) while a record is being written: the open transaction must end with Fenced, not
+    wait for ever on a closed producer (that wedged the agent and the group's rebalance)."""
+    topic = new_topic("released", partitions=2)
+    kafka = KafkaSettings(bootstrap=kafka_bootstrap, app_id=f"f{uuid.uuid4().hex[:10]}")
+
+    async def scenario() -> None:
+        owner = CoordinatorProducer(kafka)
+        await owner.claim()
+        with pytest.raises(Fenced, match="released"):  # the block ends normally: no commit
+            async with owner.transaction():
+                await owner.send_many(topic, [("a", event("committed never"))])
+                await asyncio.create_task(owner.release())  # a step-down from another task
+        await owner.claim()
+        with pytest.raises(Fenced, match="released"):  # the block fails: no abort to wait on
+            async with owner.transaction():
+                await owner.send_many(topic, [("b", event("aborted"))])
+                await asyncio.create_task(owner.release())
+                raise ValueError("a record's own error, after the release")
+        await owner.claim()
+        await owner.send_many(topic, [("c", event("after a new claim"))])
+        await owner.release()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert names(kafka_bootstrap, topic) == ["after a new claim"]
