@@ -47,7 +47,7 @@ import numpy as np
 from stream_al.config import DriftSettings
 from stream_al.drift.base import DriftAlarm
 from stream_al.drift.fourier_mmd import FourierMMD, gamma_quantile
-from stream_al.index.products import dot_rows
+from stream_al.index.products import dot_rows, squared_distances
 
 KERNELS = ("rbf", "linear")
 
@@ -322,11 +322,6 @@ class DriftRegion:
     def weight_many(self, X: np.ndarray) -> np.ndarray:
         w = self.witness_many(X) / self._scale
         return (0.5 + 0.5 * np.clip(w, -1.0, 1.0)).astype(np.float32)
-
-
-def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    sq = (A * A).sum(axis=1)[:, None] + (B * B).sum(axis=1)[None, :] - 2.0 * (A @ B.T)
-    return np.maximum(sq, 0.0)
 
 
 def _rbf(A: np.ndarray, a_sq: np.ndarray, B: np.ndarray, b_sq: np.ndarray,

@@ -36,6 +36,8 @@ import math
 import numpy as np
 from scipy import special
 
+from stream_al.index.products import squared_distances
+
 
 class FourierMMD:
     """MMD² (rbf kernel) of a ring of ``window`` rows against a fixed reference, through
@@ -116,8 +118,7 @@ def median_bandwidth(A: np.ndarray, B: np.ndarray, pairs: int = 10_000) -> float
     sample of a pool's pairs, without gathering a triangle)."""
     side = max(1, math.isqrt(pairs))
     A, B = A[:: max(1, len(A) // side)], B[:: max(1, len(B) // side)]
-    sq = (A * A).sum(axis=1)[:, None] + (B * B).sum(axis=1)[None, :] - 2.0 * (A @ B.T)
-    return max(float(np.median(np.maximum(sq, 0.0))) / 2.0, 1e-6)
+    return max(float(np.median(squared_distances(A, B))) / 2.0, 1e-6)
 
 
 PARTS_AT_ONCE = 100

@@ -56,3 +56,10 @@ def dot_rows(A: np.ndarray, B: np.ndarray, order_free: bool = False) -> np.ndarr
         return A @ B.T
     product = (B @ A.T).T
     return product if order_free else np.ascontiguousarray(product)
+
+
+def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """(len(A), len(B)) squared Euclidean distances, ``|a|^2 + |b|^2 - 2 a.b`` in ``A``'s
+    precision, clipped at 0 (the expansion may round a tiny distance below it)."""
+    sq = (A * A).sum(axis=1)[:, None] + (B * B).sum(axis=1)[None, :] - 2.0 * (A @ B.T)
+    return np.maximum(sq, 0.0)
