@@ -31,7 +31,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import aiokafka.errors
 
@@ -44,6 +44,8 @@ from stream_al.stream.publish import Publisher
 from stream_al.stream.topics import MAX_RECORD_BYTES, transactional_id
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FENCED_ERRORS: tuple[type[BaseException], ...] = (
     aiokafka.errors.ProducerFenced,
@@ -80,7 +82,7 @@ class CoordinatorProducer:
         """A send failed with one of :data:`POISONING_ERRORS`: claim afresh before the next."""
         self.released = asyncio.Event()
         """Set when the current producer is released: a transaction still open on it ends
-        (:meth:`_ending`) instead of waiting for a commit or abort that a closed producer never
+        (:meth:`_unless_released`) instead of waiting for what a closed producer never
         completes."""
 
     async def claim(self) -> int:
@@ -154,30 +156,30 @@ class CoordinatorProducer:
                         raise self._gone() from e
                     raise
                 if not producer._txn_manager.is_fatal_error():
-                    await self._ending(producer.abort_transaction(), released)
+                    await self._unless_released(producer.abort_transaction(), released)
                 raise
-            await self._ending(producer.commit_transaction(), released)
+            await self._unless_released(producer.commit_transaction(), released)
         except FENCED_ERRORS as e:
             raise Fenced(f"{transactional_id(self.kafka)}: {e}") from e
         except POISONING_ERRORS:
             self.poisoned = True
             raise
 
-    async def _ending(self, end: Awaitable[None], released: asyncio.Event) -> None:
-        """Await a commit or an abort, unless the producer is released first: a closed
-        producer never completes either (aiokafka waits on its stopped sender for ever; a
-        coordinator that resumed from a pause past its session wedged its agent and the
-        group's rebalance on this: tests/reliability/test_fencing.py)."""
-        ending = asyncio.ensure_future(end)
+    async def _unless_released(self, waited: Awaitable[T], released: asyncio.Event) -> T:
+        """Await a commit, an abort or the broker's acks, unless the producer is released
+        first: a closed producer may never complete them (aiokafka waits on its stopped sender
+        for ever; a coordinator that resumed from a pause past its session wedged its agent and
+        the group's rebalance on an abort: tests/reliability/test_fencing.py)."""
+        waiting = asyncio.ensure_future(waited)
         gone = asyncio.ensure_future(released.wait())
         try:
-            await asyncio.wait({ending, gone}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             gone.cancel()
-        if not ending.done():
-            ending.cancel()
+        if not waiting.done():
+            waiting.cancel()
             raise self._gone()
-        ending.result()
+        return waiting.result()
 
     def _gone(self) -> Fenced:
         return Fenced(f"{transactional_id(self.kafka)}: the producer was released while a "
@@ -193,12 +195,13 @@ class CoordinatorProducer:
                             records: Iterable[tuple[bytes | None, bytes]]) -> None:
         """:meth:`send_many` of records already encoded: (key, value) bytes."""
         async with self.transaction():
-            producer = self._claimed()
+            producer, released = self._claimed(), self.released
             try:
                 futures = [await producer.send(topic, value=value, key=key)
                            for key, value in records]
-                failed = [r for r in await asyncio.gather(*futures, return_exceptions=True)
-                          if isinstance(r, BaseException)]
+                acks = await self._unless_released(
+                    asyncio.gather(*futures, return_exceptions=True), released)
+                failed = [r for r in acks if isinstance(r, BaseException)]
                 if failed:
                     raise failed[0]
             except FENCED_ERRORS as e:
