@@ -68,6 +68,12 @@ def test_settings_reach_every_detector():
     assert monitor.error.delta == 0.01 and monitor.uncertainty.block == 10
 
 
+def test_the_rbf_test_runs_through_fourier_frequencies_by_default_and_the_linear_one_exactly():
+    assert DriftMonitor().embedding.frequencies == 64
+    assert DriftMonitor(DriftSettings(frequencies=0)).embedding.frequencies == 0  # exact kernel
+    assert DriftMonitor(DriftSettings(kernel="linear")).embedding.frequencies == 0
+
+
 def test_on_a_sample_the_detectors_read_fewer_items_and_alarms_keep_stream_positions(ag_news):
     """drift.sample 0.5: a seeded half of the items reaches the stream's detectors, so the
     drift is seen later in the stream, but the alarm names the position of a stream item."""
