@@ -204,29 +204,46 @@ def group_caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     ``topics``: texts and labels in the readers' groups, the other topics in the faust app's.
     A retriable broker error (a group coordinator still loading after a restart) is a "not
     yet", not a failure."""
+    behind = lag(bootstrap, group, topics)
+    return behind is not None and not any(behind.values())
+
+
+def lag(bootstrap: str, group: str, topics: list[str]) -> dict[str, int] | None:
+    """Records of each of ``topics`` the workers of ``group`` have not committed yet (None
+    while the broker answers with a retriable error)."""
     admin = clients.admin(KafkaSettings(bootstrap=bootstrap))
     consumer = clients.consumer(KafkaSettings(bootstrap=bootstrap))
     try:
-        return _committed_the_ends(admin, consumer, group, topics)
+        return _uncommitted(admin, consumer, group, topics)
     except KafkaError as e:
         if not e.retriable:
             raise
-        return False
+        return None
     finally:
         consumer.close()
         admin.close()
 
 
-def _committed_the_ends(admin: Any, consumer: Any, group: str, topics: list[str]) -> bool:
+def _uncommitted(admin: Any, consumer: Any, group: str, topics: list[str]) -> dict[str, int]:
     committed = {}
     ours = KafkaSettings(app_id=group)
     for name in (group, texts_group(ours), labels_group(ours)):
         committed |= admin.list_group_offsets({name: None}).get(name, {})
     tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
     ends = consumer.end_offsets(tps)
-    return all(
-        ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps
-    )
+    behind = dict.fromkeys(topics, 0)
+    for tp in tps:
+        done = committed[tp].offset if tp in committed else 0
+        behind[tp.topic] += max(0, ends[tp] - max(done, 0))
+    return behind
+
+
+def progress(bootstrap: str, group: str, topics: dict[str, str]) -> Callable[[], str]:
+    """A ``wait_for`` state for :func:`all_labelled`: what the workers have not committed yet
+    and what the topics hold (so a timeout says which condition did not hold)."""
+    names = [topics["texts"], topics["labels"], topics["control"]]
+    return lambda: (f"uncommitted {lag(bootstrap, group, names)}; "
+                    f"{observe(bootstrap, topics).summary()}")
 
 
 def topic_config(bootstrap: str, topic: str) -> dict[str, str]:

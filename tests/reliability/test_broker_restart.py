@@ -14,6 +14,7 @@ from tests.reliability.faults import (
     all_labelled,
     dead_letters,
     parsed,
+    progress,
     scored_ids,
     settled,
 )
@@ -67,7 +68,8 @@ def run_through_a_broker_restart(broker: PrivateBroker, tmp_path) -> None:
             assert producer.wait(120) == 0, producer.output()
 
             seen = wait_for(settled(all_labelled(bootstrap, group, topics)), 90,
-                            "the worker to catch up and learn every label")
+                            "the worker to catch up and learn every label",
+                            state=progress(bootstrap, group, topics))
         finally:
             vendor.stop()
             producer.stop()

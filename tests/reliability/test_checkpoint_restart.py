@@ -18,6 +18,7 @@ from tests.reliability.faults import (
     all_labelled,
     assert_nothing_lost,
     parsed,
+    progress,
     settled,
 )
 from tests.stream.harness import AG_NEWS, Worker, pipeline_config, read_topic, settings_of, wait_for
@@ -74,7 +75,8 @@ def test_a_successor_rebuilds_from_the_checkpoint_and_loses_nothing(kafka_bootst
         wait_for(lambda: len(restored()) >= 2, 90, "the successor's rebuild")
         assert producer.wait(120) == 0, producer.output()
         seen = wait_for(settled(all_labelled(kafka_bootstrap, group, topics)), 240,
-                        "the successor to learn every label")
+                        "the successor to learn every label",
+                        state=progress(kafka_bootstrap, group, topics))
         spent_metric = worker.metric("stream_al_budget_spent_labels")
     finally:
         vendor.stop()

@@ -15,6 +15,7 @@ from tests.reliability.faults import (
     Background,
     all_labelled,
     assert_nothing_lost,
+    progress,
     restores,
     settled,
 )
@@ -86,7 +87,8 @@ def test_a_paused_coordinator_is_fenced_and_its_resumed_work_never_counts(
         assert producer.wait(180) == 0, producer.output()
 
         seen = wait_for(settled(all_labelled(kafka_bootstrap, group, topics)), 240,
-                        "a coordinator to learn every label")
+                        "a coordinator to learn every label",
+                        state=progress(kafka_bootstrap, group, topics))
         coordinator = wait_for(lambda: next((w for w in workers if owns_the_budget(w)), None),
                                30, "one coordinator after the resume")
         spent_metric = coordinator.metric("stream_al_budget_spent_labels")

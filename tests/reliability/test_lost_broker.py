@@ -12,6 +12,7 @@ from tests.reliability.faults import (
     Background,
     all_labelled,
     assert_nothing_lost,
+    progress,
     settled,
     topic_config,
 )
@@ -78,7 +79,8 @@ def test_a_killed_broker_loses_nothing_and_the_pipeline_goes_on_with_two(kafka_c
         assert producer.wait(180) == 0, producer.output()
 
         seen = wait_for(settled(all_labelled(bootstrap, group, topics)), 240,
-                        "the worker to learn every label")
+                        "the worker to learn every label",
+                        state=progress(bootstrap, group, topics))
         spent_metric = worker.metric("stream_al_budget_spent_labels")
         alive = worker.process.poll() is None
     finally:
