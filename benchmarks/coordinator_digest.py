@@ -13,11 +13,17 @@ labelled ids, and the drift scores:
     python -m benchmarks.coordinator_digest | diff - before.txt && echo same
     python -m benchmarks.coordinator_digest --at-scorers    # the ceiling's configuration
     python -m benchmarks.coordinator_digest --drop-score novelty   # decisions, not that score
+    python -m benchmarks.coordinator_digest --at-scorers --drift-trace   # + the drift test's trace
+    python -m benchmarks.coordinator_digest --at-scorers ood --drift-frequencies 64 --drift-trace
 
 Bit-for-bit: a change that moves a float in its last place changes the digest.
 ``--drop-score NAME`` hashes the purchases without that score: a change that only stops
 computing a score no decision reads (issue 17, seventeenth pass: ``selection.purchase_novelty``
-off) keeps the digest it gives.
+off) keeps the digest it gives. ``--drift-trace`` prints a second digest per configuration: the
+drift monitor's scores and the embedding test's threshold after every record (a change to the
+drift test that raises no other alarm still shows there). ``--at-scorers ood``: only the OOD
+check at the scorers, the drift test at the coordinator (with ``--drift-frequencies M``: its
+``drift.frequencies``).
 """
 
 from __future__ import annotations
@@ -48,9 +54,10 @@ bought and labelled before (``control_traffic --history``)."""
 
 def digest(stream: ct.Stream, multiple: float, drift_sample: float, partitions: int,
            batch: int, merge: int, history: ct.Stream | None = None,
-           dropped: frozenset[str] = frozenset()) -> str:
-    """``history``: bought and labelled before (``control_traffic --history``); ``dropped``:
-    scores the purchases are hashed without."""
+           dropped: frozenset[str] = frozenset()) -> tuple[str, str]:
+    """The digest of the decisions and that of the drift trace. ``history``: bought and
+    labelled before (``control_traffic --history``); ``dropped``: scores the purchases are
+    hashed without."""
     ct.MULTIPLE[0], ct.DRIFT_SAMPLE[0] = multiple, drift_sample
     s = ct.settings_of(True, "int8", 0.05, "static", "deflated")
     gold = dict(zip(stream.ids, stream.labels, strict=True))
@@ -58,7 +65,7 @@ def digest(stream: ct.Stream, multiple: float, drift_sample: float, partitions: 
     # made as they are taken: with the OOD check at the scorers, each record is checked
     # against the rows labelled before it
     records = ct.scorer_records(stream, s, c.learner.snapshot(), batch, partitions, c)
-    h = hashlib.sha256()
+    h, trace = hashlib.sha256(), hashlib.sha256()
     offset, texts, now = 1, 0, 0.0
     while chunk := list(islice(records, merge)):
         taken = []
@@ -69,6 +76,7 @@ def digest(stream: ct.Stream, multiple: float, drift_sample: float, partitions: 
             offset += 1
         now = texts / ct.CLOCK_RATE
         bought = c.on_scored_many(taken, now)
+        trace.update(repr((c.health.scores(), c.health.monitor.embedding.threshold)).encode())
         for p in bought:
             h.update(json.dumps([p.item_id, p.batch_id, p.strategy, p.reason,
                                  sorted((k, v) for k, v in p.scores.items()
@@ -86,13 +94,19 @@ def digest(stream: ct.Stream, multiple: float, drift_sample: float, partitions: 
     h.update(ood.reference._nearest[: ood.reference.size].tobytes())
     h.update(repr(ood.threshold).encode())
     h.update(repr(c.health.scores()).encode())
-    return h.hexdigest()[:16]
+    trace.update(repr(list(c.health.monitor.alarms)).encode())
+    return h.hexdigest()[:16], trace.hexdigest()[:16]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--at-scorers", action="store_true", help="the ceiling's configuration "
-                   "instead (scale.ood_at_scorers and drift_at_scorers): AT_SCORERS")
+    p.add_argument("--at-scorers", nargs="?", const="both", choices=("both", "ood"),
+                   help="the ceiling's configurations instead (AT_SCORERS): scale.ood_at_scorers "
+                   "and drift_at_scorers (both), or ood_at_scorers only (ood)")
+    p.add_argument("--drift-frequencies", type=int, default=None,
+                   help="drift.frequencies (None: the settings' default)")
+    p.add_argument("--drift-trace", action="store_true",
+                   help="print the digest of the drift trace too")
     p.add_argument("--drop-score", action="append", default=[], metavar="NAME",
                    help="hash the purchases without this score (repeatable)")
     args = p.parse_args()
@@ -101,12 +115,15 @@ def main() -> None:
     data, X = load_set("sst2", "static", n)
     stream = ct.Stream([f"t-{i}" for i in range(n)], list(data.texts[:n]),
                        list(data.labels[:n]), np.asarray(X[:n], dtype=np.float32))
-    ct.OOD_AT_SCORERS[0] = ct.DRIFT_AT_SCORERS[0] = args.at_scorers
+    ct.OOD_AT_SCORERS[0] = args.at_scorers is not None
+    ct.DRIFT_AT_SCORERS[0] = args.at_scorers == "both"
+    ct.DRIFT_FREQUENCIES[0] = args.drift_frequencies
     for *config, bought in AT_SCORERS if args.at_scorers else [(*c, 0) for c in CONFIGS]:
         history = ct.history_of("sst2", "static", n, bought) if bought else None
-        print(*config, *([bought] if args.at_scorers else []),
-              digest(stream, *config, history=history, dropped=frozenset(args.drop_score)),
-              flush=True)
+        decisions, trace = digest(stream, *config, history=history,
+                                  dropped=frozenset(args.drop_score))
+        print(*config, *([bought] if args.at_scorers else []), decisions,
+              *([trace] if args.drift_trace else []), flush=True)
 
 
 if __name__ == "__main__":
