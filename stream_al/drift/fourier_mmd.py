@@ -14,8 +14,8 @@ dealt into a window-sized part and the rest, every way equally likely, a gamma f
 statistic's mean and variance over those deals (Gretton et al. 2009) and its ``1 - alpha``
 quantile taken. For a squared distance of mean features both moments have a closed form
 (:func:`permutation_moments`), so no deal is drawn: the gamma is fitted to the exact moments
-rather than to those of 500 random deals (~4 ms a calibration, a quarter of the test at the
-coordinator in a 40,000-text ceiling run; now ~1.2: benchmarks/README.md, issue 17, ceil21). So the
+rather than to those of 500 random deals (which cost ~half of the test at the coordinator in
+a 40,000-text ceiling run: benchmarks/README.md, "the coordinator's ceiling, ceil21"). So the
 test keeps its false-alarm rate by construction; what the features can cost is power,
 measured against the exact kernel in benchmarks/README.md ("the embedding drift test at the
 coordinator, in linear time").
@@ -138,7 +138,7 @@ def permutation_moments(F: np.ndarray, window: int) -> tuple[float, float]:
         raise ValueError(f"a window of {w} rows must leave some of a pool of {n}")
     G = np.asarray(F, dtype=np.float64)
     G = G - G.mean(axis=0)
-    p1, p2, p3, p4 = np.cumprod([(w - t) / (n - t) if t < w else 0.0 for t in range(4)]).tolist()
+    p1, p2, p3, p4 = np.cumprod([(w - t) / (n - t) for t in range(4)]).tolist()
     diagonal = np.einsum("ij,ij->i", G, G)
     trace, frobenius = float(diagonal.sum()), float(np.square(G.T @ G).sum())
     first = (p1 - p2) * trace
