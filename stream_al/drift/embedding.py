@@ -197,7 +197,8 @@ class EmbeddingDrift:
         n, w = len(pool), self.window_items
         r = n - w
         if self._fourier is not None:
-            self.threshold = self._fourier.calibrate(pool, w, self.alpha)
+            self.threshold = self._fourier.calibrate(pool, w, self.permutations, self._rng,
+                                                     self.alpha)
             self._sigma2 = self._fourier.sigma2
             self._reference = pool[:r].copy()
             self._start_window(pool.shape[1])

@@ -9,22 +9,17 @@ features (``project x m`` multiply-adds and ``2 m`` sines and cosines) instead o
 row against every reference and window item (issue 17: ~10-13 us per candidate at the
 coordinator for 400 + 200 items); a test costs the window's mean.
 
-The threshold is that of the same statistic under "no drift": the reference-plus-window pool
-dealt into a window-sized part and the rest, every way equally likely, a gamma fitted to the
-statistic's mean and variance over those deals (Gretton et al. 2009) and its ``1 - alpha``
-quantile taken. For a squared distance of mean features both moments have a closed form
-(:func:`permutation_moments`), so no deal is drawn: the gamma is fitted to the exact moments
-rather than to those of 500 random deals (which cost ~half of the test at the coordinator in
-a 40,000-text ceiling run: benchmarks/README.md, "the coordinator's ceiling, ceil21"). So the
-test keeps its false-alarm rate by construction; what the features can cost is power,
-measured against the exact kernel in benchmarks/README.md ("the embedding drift test at the
-coordinator, in linear time").
+The permutation threshold is that of the same statistic: the reference-plus-window pool's
+features, permuted into window-sized and reference-sized parts, in one product of a 0/1
+matrix (permutations x pool) with them. So the test keeps its false-alarm rate by
+construction; what the features can cost is power, measured against the exact kernel in
+benchmarks/README.md ("the embedding drift test at the coordinator, in linear time").
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> pool = rng.normal(size=(300, 8)).astype(np.float32)
 >>> mmd = FourierMMD(frequencies=64, seed=0)
->>> threshold = mmd.calibrate(pool, window=100, alpha=1e-3)
+>>> threshold = mmd.calibrate(pool, window=100, permutations=200, rng=rng, alpha=1e-3)
 >>> same = mmd.features(rng.normal(size=(100, 8)).astype(np.float32))
 >>> moved = mmd.features(rng.normal(size=(100, 8)).astype(np.float32) + 1.0)
 >>> bool(mmd.scores(same, np.array([99]))[0] < threshold)
@@ -71,21 +66,28 @@ class FourierMMD:
         out *= 1.0 / math.sqrt(m)
         return out
 
-    def calibrate(self, pool: np.ndarray, window: int, alpha: float) -> float:
+    def calibrate(self, pool: np.ndarray, window: int, permutations: int,
+                  rng: np.random.Generator, alpha: float) -> float:
         """Bandwidth, reference and threshold from ``pool`` (reference rows, then the first
         ``window`` rows, all before any change); the window's slots hold the last ones.
-        Returns the threshold: the ``1 - alpha`` quantile of a gamma with the statistic's
-        mean and variance over every deal of the pool (:func:`permutation_moments`)."""
-        r = len(pool) - window
+        Returns the threshold: the ``1 - alpha`` quantile of a gamma fitted to the
+        permuted statistics, never below the largest of them."""
+        n = len(pool)
+        r = n - window
         self.sigma2 = median_bandwidth(pool[:r], pool[r:])
         draws = np.random.default_rng([self._seed, 3]).standard_normal((pool.shape[1],
                                                                         self.frequencies))
         self._omega = (draws / math.sqrt(self.sigma2)).astype(np.float32)
         F = self.features(pool)
+        total = F.sum(axis=0, dtype=np.float64)
+        in_window = np.concatenate([random_parts(n, window, count, rng) @ F for count in
+                                    chunks(permutations, PARTS_AT_ONCE)]).astype(np.float64)
+        gap = total / r - in_window * (1.0 / r + 1.0 / window)  # reference mean - window mean
+        null = np.einsum("bj,bj->b", gap, gap)
         self._reference_mean = F[:r].mean(axis=0, dtype=np.float64)
         self._window = F[r:].copy()
         self._head = 0
-        return gamma_quantile_of(*permutation_moments(F, window), 1.0 - alpha)
+        return max(gamma_quantile(null, 1.0 - alpha), float(null.max()))
 
     def scores(self, F: np.ndarray, at: np.ndarray) -> np.ndarray:
         """The MMD² the window would have after taking the rows of features ``F`` in order,
@@ -119,33 +121,24 @@ def median_bandwidth(A: np.ndarray, B: np.ndarray, pairs: int = 10_000) -> float
     return max(float(np.median(squared_distances(A, B))) / 2.0, 1e-6)
 
 
-def permutation_moments(F: np.ndarray, window: int) -> tuple[float, float]:
-    """Mean and variance of ``|mean(part) - mean(rest)|²`` over every way to deal the rows of
-    ``F`` (n, D) into a part of ``window`` rows and the rest, each deal equally likely.
+PARTS_AT_ONCE = 100
+"""Random parts drawn and multiplied at a time: small arrays, reused by the allocator (500 at
+once took ~2x as long, mostly in fresh pages)."""
 
-    With ``G`` the rows less their mean, ``z`` the deal's 0/1 column, ``K = G G^T`` (whose rows
-    sum to 0) and ``a = n / (window * rest)``, the statistic is ``a² z^T K z``. Under sampling
-    without replacement ``E[z_i z_j ...]`` over m distinct indices is
-    ``p_m = w (w-1) ... (w-m+1) / (n (n-1) ... (n-m+1))``; summing ``K_ij K_kl`` over the index
-    patterns (the patterns that are not 0 because K's rows sum to 0 leave three sums: ``tr K``,
-    ``|K|²_F = |G^T G|²_F`` and the squared diagonal) gives
 
-    ``E[z^T K z] = (p1 - p2) tr K`` and
-    ``E[(z^T K z)²] = (p2 - 2 p3 + p4) ((tr K)² + 2 |K|²_F) + (p1 - 7 p2 + 12 p3 - 6 p4) sum_i K_ii²``.
-    """
-    n, w = len(F), window
-    if not 0 < w < n:
-        raise ValueError(f"a window of {w} rows must leave some of a pool of {n}")
-    G = np.asarray(F, dtype=np.float64)
-    G = G - G.mean(axis=0)
-    p1, p2, p3, p4 = np.cumprod([(w - t) / (n - t) for t in range(4)]).tolist()
-    diagonal = np.einsum("ij,ij->i", G, G)
-    trace, frobenius = float(diagonal.sum()), float(np.square(G.T @ G).sum())
-    first = (p1 - p2) * trace
-    second = ((p2 - 2 * p3 + p4) * (trace * trace + 2 * frobenius)
-              + (p1 - 7 * p2 + 12 * p3 - 6 * p4) * float(np.square(diagonal).sum()))
-    a2 = (n / (w * (n - w))) ** 2
-    return a2 * first, a2 * a2 * max(second - first * first, 0.0)
+def chunks(total: int, size: int) -> list[int]:
+    """``total`` as counts of at most ``size``."""
+    return [min(size, total - k) for k in range(0, total, size)]
+
+
+def random_parts(n: int, size: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """(count, n) float32: each row marks ``size`` of ``n`` items drawn without replacement
+    (those of the ``size`` smallest of ``n`` uniform float32 keys; a tie at the boundary, one
+    row in ~``2**24 / n``, marks one more). Drawn in several calls, the rows are the same:
+    the generator fills the keys in order."""
+    keys = rng.random((count, n), dtype=np.float32)
+    kth = np.partition(keys, size - 1, axis=1)[:, size - 1 : size]
+    return (keys <= kth).astype(np.float32)
 
 
 def gamma_quantile(null: np.ndarray, q: float) -> float:
@@ -154,12 +147,4 @@ def gamma_quantile(null: np.ndarray, q: float) -> float:
     mean, var = float(null.mean()), float(null.var())
     if mean <= 0 or var <= 0:
         return float(null.max())
-    return gamma_quantile_of(mean, var, q)
-
-
-def gamma_quantile_of(mean: float, var: float, q: float) -> float:
-    """The ``q`` quantile of the gamma of ``mean`` and ``var`` (0 when either is 0: a pool
-    of one row over and over, where any distance is a change)."""
-    if mean <= 0 or var <= 0:
-        return 0.0
     return float(var / mean * special.gammaincinv(mean * mean / var, q))
