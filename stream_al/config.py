@@ -520,9 +520,7 @@ class DriftSettings(_Part):
     check_every: int = Field(50, ge=1, description="stream items between two tests")
     kernel: Literal["rbf", "linear"] = "rbf"
     alpha: float = Field(1e-4, gt=0, lt=1, description="false-alarm probability of one test")
-    permutations: int = Field(500, ge=50, description="reference permutations for the threshold "
-                              "(the exact kernel, and the test of the scorers' sums; with "
-                              "frequencies the null's exact moments stand for them)")
+    permutations: int = Field(500, ge=50, description="reference permutations for the threshold")
     patience: int = Field(2, ge=1, description="consecutive tests over threshold for an alarm")
     error_delta: float = Field(0.002, gt=0, lt=1, description="ADWIN confidence, prequential error")
     uncertainty_block: int = Field(25, ge=1, description="items per mean-uncertainty observation")
@@ -564,8 +562,7 @@ class DriftSettings(_Part):
                              "its MMD² is computed through (0: the exact kernel, ~1.3x the "
                              "coordinator's CPU at the ceiling); a new item then costs its "
                              "features instead of kernel rows against the reference and "
-                             "recent windows, a test the window's mean, and the threshold the "
-                             "gamma of the null's exact moments (no permutation drawn)")
+                             "recent windows, and a test the window's mean")
     seed: int = 0
 
 
