@@ -36,13 +36,14 @@ def budget_name(budget: float) -> str:
 @dataclass(frozen=True)
 class BestPeer:
     """The best peer of a cell: its mean accuracy and the default's, over the ``seeds``
-    both ran (of the default's ``of``)."""
+    both ran (of the default's ``of``), and default − peer on each of those seeds (points)."""
 
     name: str
     accuracy: float
     default: float
     seeds: int
     of: int
+    gaps: tuple[float, ...] = ()
 
     @property
     def lead(self) -> float:
@@ -126,7 +127,8 @@ class Table:
             shared = sorted(set(peer) & set(default)) or sorted(peer)
             candidate = BestPeer(m, float(np.mean([peer[k] for k in shared])), float(np.mean(
                 [default[k] for k in shared if k in default] or [np.nan])), len(shared),
-                len(default))
+                len(default), tuple(100 * (default[k] - peer[k]) for k in shared
+                                    if k in default))
             if best.name == "-" or candidate.lead > best.lead:
                 best = candidate
         return best
@@ -186,17 +188,19 @@ def headline(table: Table) -> list[str]:
 
 
 def _peer_cells(peer: BestPeer) -> str:
-    """The best peer's name and accuracy, and the default's lead over it on the same seeds
-    (dashes: no peer).
+    """The best peer's name and accuracy, and the default's lead over it on the same seeds,
+    paired by seed: mean ± sd where there are several (dashes: no peer).
 
     >>> _peer_cells(BestPeer("-", float("nan"), float("nan"), 0, 5))
     '– | –'
-    >>> _peer_cells(BestPeer("pal+sklearn", 0.80, 0.81, 3, 5))
-    'pal+sklearn (3 of 5 seeds) 0.800 | +1.0 pts'
+    >>> _peer_cells(BestPeer("pal+sklearn", 0.80, 0.81, 3, 5, (0.0, 1.0, 2.0)))
+    'pal+sklearn (3 of 5 seeds) 0.800 | +1.0 ± 1.0 pts'
     """
     if peer.name == "-":
         return "– | –"
-    return f"{peer.label} {peer.accuracy:.3f} | {100 * (peer.default - peer.accuracy):+.1f} pts"
+    lead = paired(peer.gaps) if len(peer.gaps) > 1 else \
+        f"{100 * (peer.default - peer.accuracy):+.1f}"
+    return f"{peer.label} {peer.accuracy:.3f} | {lead} pts"
 
 
 def detail(table: Table, name: str) -> list[str]:

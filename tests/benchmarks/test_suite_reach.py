@@ -129,3 +129,11 @@ def test_a_peer_run_on_fewer_seeds_is_compared_with_the_default_on_those_seeds()
                            "(1 of 2 seeds) 0.850 (default 0.800 on those seeds)")
     row = next(x for x in headline(Table(tasks)) if x.startswith("| toy | 5%"))
     assert "| pal+stream-al (1 of 2 seeds) 0.850 | -5.0 pts |" in row
+
+
+def test_the_defaults_lead_over_the_best_peer_is_paired_by_seed_with_its_spread():
+    # the default: 0.90 then 0.80; the peer 0.85 then 0.81: +5 and -1 points, seed by seed
+    tasks = joined(seeds() + [task(0, [run("pal", 0.85, kind="peer")]),
+                              task(1, [run("pal", 0.81, kind="peer")])])
+    row = next(x for x in headline(Table(tasks)) if x.startswith("| toy | 5%"))
+    assert "| pal+stream-al 0.830 | +2.0 ± 4.2 pts |" in row
