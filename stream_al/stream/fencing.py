@@ -127,8 +127,19 @@ class CoordinatorProducer:
     def _claimed(self) -> Any:
         if self.producer is None:
             raise Fenced("the coordinator's producer was released (the role moved away)")
-        if self.producer._txn_manager.is_fatal_error():  # fenced before: it stays refused
-            raise Fenced(f"{transactional_id(self.kafka)}: the broker refused this producer")
+        if self.producer._txn_manager.is_fatal_error():
+            cause = _sender_failure(self.producer)
+            if cause is None or isinstance(cause, FENCED_ERRORS):  # it stays refused
+                raise Fenced(f"{transactional_id(self.kafka)}: the broker refused this producer")
+            # its sender died of the broker going away (not a fence): every later send of it
+            # fails, so the next transaction claims a new one; this record is retried, not
+            # skipped as another owner's (tests/reliability/test_broker_restart.py lost every
+            # text after a restart to this: the worker took itself for fenced and acknowledged
+            # the control records it did not act on)
+            self.poisoned = True
+            raise aiokafka.errors.KafkaError(
+                f"{transactional_id(self.kafka)}: the producer's sender failed "
+                f"({type(cause).__name__}: {cause}); claiming a new one")
         return self.producer
 
     @asynccontextmanager
@@ -206,6 +217,15 @@ class CoordinatorProducer:
                     raise failed[0]
             except FENCED_ERRORS as e:
                 raise Fenced(f"{transactional_id(self.kafka)}: {e}") from e
+
+
+def _sender_failure(producer: Any) -> BaseException | None:
+    """What ended the producer's sender task (aiokafka marks the transaction fatal with it),
+    or None if it did not fail."""
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    if task is None or not task.done() or task.cancelled():
+        return None
+    return task.exception()
 
 
 class FencedPublisher(Publisher):
