@@ -241,9 +241,13 @@ def _uncommitted(admin: Any, consumer: Any, group: str, topics: list[str]) -> di
 def progress(bootstrap: str, group: str, topics: dict[str, str]) -> Callable[[], str]:
     """A ``wait_for`` state for :func:`all_labelled`: what the workers have not committed yet
     and what the topics hold (so a timeout says which condition did not hold)."""
-    names = [topics["texts"], topics["labels"], topics["control"]]
-    return lambda: (f"uncommitted {lag(bootstrap, group, names)}; "
+    return lambda: (f"uncommitted {lag(bootstrap, group, _consumed(topics))}; "
                     f"{observe(bootstrap, topics).summary()}")
+
+
+def _consumed(topics: dict[str, str]) -> list[str]:
+    """The topics the workers consume and commit: texts, labels and control."""
+    return [topics["texts"], topics["labels"], topics["control"]]
 
 
 def topic_config(bootstrap: str, topic: str) -> dict[str, str]:
@@ -264,9 +268,7 @@ def all_labelled(bootstrap: str, group: str, topics: dict[str, str]) -> Callable
     topics hold (then the observation, else None)."""
 
     def done() -> Observed | None:
-        if not group_caught_up(
-            bootstrap, group, [topics["texts"], topics["labels"], topics["control"]]
-        ):
+        if not group_caught_up(bootstrap, group, _consumed(topics)):
             return None
         seen = observe(bootstrap, topics)
         labelled = {row.item_id for row in seen.snapshot.rows}
