@@ -18,6 +18,13 @@ it still believes: it acts as fenced until the next assignment, so that it never
 role (fencing the rightful owner) on the strength of an assignment that is gone. The shell
 calls :meth:`Ownership.tick` often; a gap longer than ``stall_s`` between two ticks is a stall.
 
+A control record in hand is never acknowledged unacted while the partition is still this
+worker's in a generation the group still counts it in (:meth:`Ownership.turn`): its commit
+would then be accepted and nobody would ever act on it. A fenced owner therefore holds the
+record (``WAIT``) until the group drops it (its commits are refused from then on, and the
+next owner reads the record again: ``LEAVE``), the partition moves (``LEAVE``), or the
+patience runs out (``ACT``: the fence was not a handover).
+
 An owner whose partition is revoked and then given back keeps its coordinator only if nobody
 held the role in between: it claims again, and :func:`continues` compares the epochs.
 
@@ -29,6 +36,8 @@ each one (``stream/fencing.py``).
 True
 >>> o.fenced(now=5.0); o.may_act(now=6.0)
 False
+>>> o.turn(now=6.0, in_group=True), o.turn(now=6.0, in_group=False)  # hold it, or leave it
+('wait', 'leave')
 >>> o.may_act(now=35.0)  # no new assignment came: the fence was not a handover
 True
 >>> o.fenced(now=40.0); o.revoked(); o.assigned(holds_control=False); o.may_act(now=1e9)
@@ -38,6 +47,10 @@ False
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+ACT, WAIT, LEAVE = "act", "wait", "leave"
+Turn = Literal["act", "wait", "leave"]
 
 
 @dataclass
@@ -88,6 +101,25 @@ class Ownership:
         if not self.holds_control:
             return False
         return self.fenced_at is None or now - self.fenced_at >= self.patience_s
+
+    def turn(self, now: float, in_group: bool) -> Turn:
+        """What a control record in hand gets at ``now``: ``ACT`` on it; ``LEAVE`` it to its
+        next owner (the partition is not this worker's, or the group dropped this worker,
+        ``in_group`` False: either way the commit of its offset is refused and the record is
+        read again); or ``WAIT``: fenced while the partition is still this worker's in a
+        generation the group still counts, where acknowledging it would commit an offset
+        nobody acted on (a fence that was no handover would lose the record)."""
+        if self.may_act(now):
+            return ACT
+        if not self.holds_control or not in_group:
+            return LEAVE
+        return WAIT
+
+    def patience_left(self, now: float) -> float:
+        """Seconds until a fenced owner may act again (0 when not fenced)."""
+        if self.fenced_at is None:
+            return 0.0
+        return max(0.0, self.fenced_at + self.patience_s - now)
 
 
 def continues(last_epoch: int, epoch: int) -> bool:

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from aiokafka.consumer.group_coordinator import OffsetCommitRequest
 
 from stream_al.config import Settings
 from stream_al.embed import Embedder, make_embedder
@@ -98,7 +99,8 @@ def build_app(
                   if settings.scale.preselect else None)  # docs/scaling.md
     scoring = ScoringShell(settings.kafka, embedder, publisher, metrics, forwarding,
                            settings.scale.precision, settings.scale.envelope)
-    coordinating = CoordinatorShell(settings, embedder, metrics, strategy)
+    coordinating = CoordinatorShell(settings, embedder, metrics, strategy,
+                                    in_group=lambda: member_of_group(app))
     t = k.topics
 
     reader = TextReader(k, scoring.score, depth=2)  # embed a batch while the last is sent
@@ -183,6 +185,20 @@ def build_app(
     app.on_partitions_assigned.connect(on_assigned, weak=False)
     app.on_partitions_revoked.connect(on_revoked, weak=False)
     return app
+
+
+def member_of_group(app: faust.App) -> bool:
+    """Whether the consumer group still counts this worker a member. aiokafka resets the
+    generation of its group membership when the group's coordinator answers a heartbeat or a
+    commit with ``UnknownMemberId`` or ``IllegalGeneration`` (the worker was dropped: paused
+    past its session, or cut off); from then on its offset commits are refused until it
+    rejoins. A consumer not started yet holds nothing: True. (faust runs the consumer on a
+    thread of its own; the generation is a plain int, read as faust itself reads it.)"""
+    try:
+        coordinator = app.consumer._thread._ensure_consumer()._coordinator
+    except Exception:  # noqa: BLE001 (not started, or stopping)
+        return True
+    return bool(coordinator.generation != OffsetCommitRequest.DEFAULT_GENERATION_ID)
 
 
 async def guarded(name: str, stage: str, timer: Callable[[], Awaitable[None]],

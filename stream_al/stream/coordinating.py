@@ -22,7 +22,7 @@ from stream_al.embed.base import Embedder
 from stream_al.learn.regularisation import SearchResult, SearchTask
 from stream_al.loop.cadence import Cadence
 from stream_al.loop.coordinator import Coordinator
-from stream_al.loop.ownership import Ownership, continues
+from stream_al.loop.ownership import ACT, WAIT, Ownership, continues
 from stream_al.loop.purchases import Purchases
 from stream_al.loop.records import LabelOutcome, ModelRelease
 from stream_al.metrics import Metrics
@@ -61,6 +61,9 @@ three times the session timeout (stream/app.py)."""
 STALL_S = 11.0
 """A frozen event loop this long outlived the group session (10 s, heartbeats every 1 s,
 stream/app.py): the group has dropped this worker (loop/ownership.py, ``tick``)."""
+HOLD_POLL_S = 1.0
+"""How often a fenced owner holding a record looks whether the group dropped it (its heartbeat
+interval, stream/app.py) or its patience ran out."""
 REVOKE_WAIT_S = 5.0
 """On revocation, how long the record in hand may take to finish before the producer closes."""
 
@@ -77,8 +80,12 @@ class CoordinatorShell:
         embedder: Embedder,
         metrics: Metrics,
         strategy: str | None = None,
+        in_group: Callable[[], bool] = lambda: True,
     ) -> None:
         self.settings = settings
+        self.in_group = in_group
+        """Whether the consumer group still counts this worker a member (stream/app.py): a
+        dropped worker's commits are refused, so a record it leaves is read again."""
         self.embedder = embedder
         self.producer = CoordinatorProducer(settings.kafka)  # fences the role (stream/fencing.py)
         self.publisher = FencedPublisher(settings.kafka, metrics, self.producer)
@@ -175,6 +182,23 @@ class CoordinatorShell:
         self.ownership.fenced(time.time())
         await self._step_down("fenced")
 
+    async def _ours(self) -> bool:
+        """Whether to act on the control record in hand (False: leave it to its next owner).
+        A fenced owner whose partition is still its own holds the record, unacknowledged,
+        until the group drops it or moves the partition, or its patience runs out
+        (loop/ownership.py, ``turn``): acknowledged unacted, the record would be lost."""
+        held = False
+        while (turn := self.ownership.turn(time.time(), self.in_group())) == WAIT:
+            if not held:
+                log.warning("fenced while the control partition is still ours: holding the "
+                            "record until the group moves it or the fence proves no handover")
+                held = True
+            await asyncio.sleep(min(HOLD_POLL_S, self.ownership.patience_left(time.time())))
+            await self.tick()
+        if held:
+            log.info("the record held while fenced: %s", turn)
+        return turn == ACT
+
     async def _claim(self) -> int:
         """Claim the coordinator role (fencing every earlier owner); the broker's epoch."""
         epoch = await self.producer.claim()
@@ -246,7 +270,7 @@ class CoordinatorShell:
         acknowledged meanwhile)."""
         await self.tick()
         while True:
-            if not self.ownership.may_act(time.time()):
+            if not await self._ours():
                 return  # not ours (any more): its owner handles it, and our commit is refused
             try:
                 await self._handle(event)
@@ -297,7 +321,7 @@ class CoordinatorShell:
     async def _handle_run(self, run: list[tuple[Any, ScoredBatchRecord]]) -> bool:
         """True if done (or not ours to do); False if it failed and nothing of it counted."""
         await self.tick()
-        if not self.ownership.may_act(time.time()):
+        if not await self._ours():
             return True
         try:
             async with self.lock:
