@@ -66,7 +66,7 @@ from stream_al.labels import Label
 from stream_al.loop.candidates import Forwarding
 from stream_al.loop.coordinator import Coordinator
 from stream_al.loop.records import ScoredTexts
-from stream_al.runtime import limit_blas_threads
+from stream_al.runtime import limit_blas_threads, settle_heap
 from stream_al.score.batch import score_many
 from stream_al.simulate.lookup import LookupEmbedder
 from stream_al.stream import conversion
@@ -118,7 +118,8 @@ def settings_of(preselect: bool, precision: str, fraction: float, embedder: str,
 def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder,
                history: Stream | None = None) -> Coordinator:
     """A coordinator whose model learned ``n`` gold labels (bought as any item is), and
-    before them the items of ``history``: bought (in its novelty index) and labelled."""
+    before them the items of ``history``: bought (in its novelty index) and labelled. Its
+    state is then exempt from the cyclic collector, as the worker's after a rebuild."""
     c = Coordinator(s, stream.X.shape[1], embedder)
     if history is not None:
         for i, item in enumerate(history.ids):
@@ -138,6 +139,7 @@ def warm_model(stream: Stream, s: Settings, n: int, embedder: LookupEmbedder,
               if f"warm-{i}" in c.texts]
     c.on_labels(labels, 0, 0.0)
     c.model_update(10.0, force=True)
+    settle_heap()  # as the worker's shell does after building one (stream/coordinating.py)
     return c
 
 

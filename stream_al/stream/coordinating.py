@@ -27,6 +27,7 @@ from stream_al.loop.purchases import Purchases
 from stream_al.loop.records import LabelOutcome, ModelRelease
 from stream_al.metrics import Metrics
 from stream_al.registry import ModelRegistry
+from stream_al.runtime import settle_heap
 from stream_al.stream import commands, conversion, reference, resuming
 from stream_al.stream.admission import Admission
 from stream_al.stream.checkpoint import Checkpoints, Prepared
@@ -257,6 +258,7 @@ class CoordinatorShell:
         if update is not None:
             self._register(c, update)
         self.coordinator = c
+        settle_heap()  # its long-lived state out of the cyclic collector's rescans
         self._search_out(c)
         self._report_budget(c)
         if not state.checkpoint and self.settings.checkpoint.enabled:
@@ -677,6 +679,7 @@ class CoordinatorShell:
                 await self.checkpoints.write(self.producer, prepared)
                 log.info("checkpoint written in %.2fs (the coordinator waited that long)",
                          time.perf_counter() - started)
+                settle_heap()  # what the coordinator learned since, and the image's garbage
                 return
             if full is None and not self.checkpoints.due(time.time()):
                 return
