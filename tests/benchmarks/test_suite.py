@@ -77,3 +77,15 @@ def test_spread_reports_the_runs_that_did_not_reach():
     assert spread([0.5, 0.7]) == "0.600 ± 0.141"
     assert spread([None, None]) == "n/r"
     assert spread([10, None], 0) == "10 (1/2)"
+
+
+def test_a_fixed_label_count_is_held_to_the_same_targets_as_the_fractions():
+    seeds = [task(k, [run("random", 0.70, budget=200), run("default", 0.80, budget=200),
+                      run("pal", 0.82, kind="peer", learner="sklearn", budget=200)])
+             for k in range(2)]
+    lines = targets(Table(seeds))
+    assert any(line.startswith("FAIL accuracy toy 200 labels: default 0.800 vs best peer "
+                               "pal+sklearn 0.820") for line in lines)
+    assert any(line.startswith("PASS AUC toy 200 labels") for line in lines)
+    assert any(line.startswith("FAIL labels to 90% at 200 labels") for line in lines)
+    assert not any(line.startswith(("PASS 5% reaches", "FAIL 5% reaches")) for line in lines)
