@@ -193,7 +193,9 @@ def member_of_group(app: faust.App) -> bool:
     commit with ``UnknownMemberId`` or ``IllegalGeneration`` (the worker was dropped: paused
     past its session, or cut off); from then on its offset commits are refused until it
     rejoins. A consumer not started yet holds nothing: True. (faust runs the consumer on a
-    thread of its own; the generation is a plain int, read as faust itself reads it.)"""
+    thread of its own; the generation is a plain int, read as faust itself reads it.) Should
+    those internals move in a later faust or aiokafka, this answers True: a fenced owner then
+    holds a record until its patience runs out and acts on it, later but never lost."""
     try:
         coordinator = app.consumer._thread._ensure_consumer()._coordinator
     except Exception:  # noqa: BLE001 (not started, or stopping)
