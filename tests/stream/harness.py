@@ -7,6 +7,7 @@ port and a temporary state directory.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -186,6 +187,16 @@ def wait_for(
                 + seen
             )
         time.sleep(every_s)
+
+
+async def wait_until(condition: Callable[[], Any], timeout_s: float = 60.0) -> None:
+    """:func:`wait_for` inside an event loop (for tests that drive a shell's coroutines):
+    yields to the loop between looks at ``condition``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
 
 
 def load_factor() -> float:

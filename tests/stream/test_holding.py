@@ -20,6 +20,7 @@ from stream_al.metrics import Metrics
 from stream_al.simulate.lookup import LookupEmbedder
 from stream_al.stream import coordinating
 from stream_al.stream.coordinating import CoordinatorShell
+from tests.stream.harness import wait_until
 
 
 class Group:
@@ -57,13 +58,6 @@ def record(offset: int) -> SimpleNamespace:
     return SimpleNamespace(message=SimpleNamespace(offset=offset, value=b"{}"))
 
 
-async def until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.005)
-
-
 def test_an_owner_acts_on_a_record_at_once(shell):
     asyncio.run(shell.handle(record(7)))
     assert shell.acted == [7]
@@ -73,7 +67,7 @@ def test_a_fenced_owner_holds_the_record_until_the_group_drops_it_then_leaves_it
     async def scenario():
         shell.ownership.fenced(time.time())
         handling = asyncio.ensure_future(shell.handle(record(7)))
-        await until(lambda: shell.group.asked >= 5)  # it looked again and again
+        await wait_until(lambda: shell.group.asked >= 5)  # it looked again and again
         assert not handling.done()  # held: not acknowledged
         shell.group.member = False  # the group dropped it: its commit is refused now
         await asyncio.wait_for(handling, 10)
@@ -87,7 +81,7 @@ def test_a_fenced_owner_acts_on_the_record_it_held_once_the_fence_proves_no_hand
         shell.ownership.patience_s = 0.3
         shell.ownership.fenced(time.time())
         handling = asyncio.ensure_future(shell.handle(record(7)))
-        await until(lambda: shell.group.asked >= 2)
+        await wait_until(lambda: shell.group.asked >= 2)
         assert not handling.done()
         await asyncio.wait_for(handling, 10)
 

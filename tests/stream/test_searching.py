@@ -22,6 +22,7 @@ from stream_al.runtime import limit_blas_threads
 from stream_al.simulate.lookup import LookupEmbedder
 from stream_al.stream.coordinating import CoordinatorShell
 from tests.data import rows
+from tests.stream.harness import wait_until
 
 N = 1000
 
@@ -122,14 +123,6 @@ def test_closing_ends_the_process_with_a_search_in_it(shell):
 
     pid = asyncio.run(scenario())
     assert not alive(pid)
-
-
-async def wait_until(condition, timeout_s: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 def alive(pid: int) -> bool:
