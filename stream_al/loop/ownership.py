@@ -36,7 +36,7 @@ each one (``stream/fencing.py``).
 True
 >>> o.fenced(now=5.0); o.may_act(now=6.0)
 False
->>> o.turn(now=6.0, in_group=True), o.turn(now=6.0, in_group=False)  # hold it, or leave it
+>>> o.turn(6.0, in_group=lambda: True), o.turn(6.0, in_group=lambda: False)  # hold or leave it
 ('wait', 'leave')
 >>> o.may_act(now=35.0)  # no new assignment came: the fence was not a handover
 True
@@ -46,6 +46,7 @@ False
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -102,16 +103,17 @@ class Ownership:
             return False
         return self.fenced_at is None or now - self.fenced_at >= self.patience_s
 
-    def turn(self, now: float, in_group: bool) -> Turn:
+    def turn(self, now: float, in_group: Callable[[], bool]) -> Turn:
         """What a control record in hand gets at ``now``: ``ACT`` on it; ``LEAVE`` it to its
         next owner (the partition is not this worker's, or the group dropped this worker,
-        ``in_group`` False: either way the commit of its offset is refused and the record is
+        ``in_group()`` False: either way the commit of its offset is refused and the record is
         read again); or ``WAIT``: fenced while the partition is still this worker's in a
         generation the group still counts, where acknowledging it would commit an offset
-        nobody acted on (a fence that was no handover would lose the record)."""
+        nobody acted on (a fence that was no handover would lose the record). ``in_group`` is
+        asked only then: an owner acting, the usual case, never asks the group."""
         if self.may_act(now):
             return ACT
-        if not self.holds_control or not in_group:
+        if not self.holds_control or not in_group():
             return LEAVE
         return WAIT
 

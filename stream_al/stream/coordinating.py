@@ -189,7 +189,7 @@ class CoordinatorShell:
         until the group drops it or moves the partition, or its patience runs out
         (loop/ownership.py, ``turn``): acknowledged unacted, the record would be lost."""
         held = False
-        while (turn := self.ownership.turn(time.time(), self.in_group())) == WAIT:
+        while (turn := self.ownership.turn(time.time(), self.in_group)) == WAIT:
             if not held:
                 log.warning("fenced while the control partition is still ours: holding the "
                             "record until the group moves it or the fence proves no handover")

@@ -68,31 +68,38 @@ def test_a_fenced_owner_holds_a_record_while_the_partition_is_still_its_own():
     o.fenced(now=100.0)
     # acknowledging it now would commit an offset nobody acted on: the group still counts
     # this worker in the generation that gave it the partition
-    assert o.turn(now=100.0, in_group=True) == WAIT
+    assert o.turn(now=100.0, in_group=lambda: True) == WAIT
     assert o.patience_left(now=110.0) == 20.0
 
 
 def test_a_fenced_owner_leaves_the_record_once_the_group_dropped_it_or_moved_the_partition():
     dropped = claimed_owner()
     dropped.fenced(now=100.0)
-    assert dropped.turn(now=101.0, in_group=False) == LEAVE  # its commit is refused now
+    assert dropped.turn(now=101.0, in_group=lambda: False) == LEAVE  # its commit is refused now
     moved = claimed_owner()
     moved.fenced(now=100.0)
     moved.revoked()
-    assert moved.turn(now=101.0, in_group=True) == LEAVE
+    assert moved.turn(now=101.0, in_group=lambda: True) == LEAVE
 
 
 def test_a_fenced_owner_acts_on_the_record_it_held_once_its_patience_ran_out():
     o = claimed_owner()
     o.fenced(now=100.0)
-    assert o.turn(now=130.0, in_group=True) == ACT
+    assert o.turn(now=130.0, in_group=lambda: True) == ACT
     assert o.patience_left(now=130.0) == 0.0
+
+
+def test_an_owner_acting_does_not_ask_the_group():
+    def ask() -> bool:
+        raise AssertionError("asked")
+
+    assert claimed_owner().turn(now=0.0, in_group=ask) == ACT
 
 
 def test_a_worker_that_never_held_the_partition_leaves_every_record():
     o = Ownership(patience_s=30.0)
     o.assigned(holds_control=False)
-    assert o.turn(now=0.0, in_group=True) == LEAVE
+    assert o.turn(now=0.0, in_group=lambda: True) == LEAVE
 
 
 def test_an_owner_given_the_partition_back_keeps_its_coordinator_only_if_nobody_claimed():
