@@ -142,7 +142,7 @@ def main() -> None:
 
         records = counted(made)
         SPENT.clear()
-        selecting, labelling, bought = ct.govern(c, records, gold, merge=args.merge)
+        selecting, labelling, bought, _ = ct.govern(c, records, gold, merge=args.merge)
         if best is None or selecting < best[0]:
             best = (selecting, labelling, dict(SPENT), candidates, bought)
     selecting, labelling, spent, candidates, bought = best
