@@ -93,6 +93,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax
 
+from stream_al.learn.evidence import evidence_path
 from stream_al.learn.objective import fit_softmax
 
 DEFAULT_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(2, -3, 11))
@@ -118,6 +119,10 @@ class L2Search:
             if value not in RULES:
                 raise ValueError(f"the search's {name} must be one of {', '.join(RULES)}, "
                                  f"got {value!r}")
+        if served_rule is not None and "evidence" in (rule, served_rule):
+            raise ValueError("a served rule picks from the search's folds, and the evidence "
+                             "rule fits none: set served_rule to null with rule evidence, and "
+                             "a fold rule (e.g. nll) as the served rule")
         if validation not in VALIDATION_SCORES:
             raise ValueError(f"the search's validation score must be one of "
                              f"{', '.join(VALIDATION_SCORES)}, got {validation!r}")
@@ -275,6 +280,8 @@ def run_search(task: SearchTask) -> SearchResult:
     """Cross-validate every value of the grid on the task's rows (see :class:`L2Search`)."""
     rng = np.random.default_rng([task.seed, len(task.y)])
     rows = _search_rows(task.y, task.rows, task.uniform, rng)  # task.X's rows; rng moves on
+    if task.rule == "evidence":
+        return _evidence_search(task, task.y[rows])
     Xs, ys, us = task.X, task.y[rows], task.uniform[rows]
     k, W0, b0 = task.k, task.W0, task.b0
     candidates = task.grid
@@ -333,6 +340,22 @@ def run_search(task: SearchTask) -> SearchResult:
     return SearchResult(len(task.y), l2, served, scores, losses, cv_l2)
 
 
+def _evidence_search(task: SearchTask, ys: np.ndarray) -> SearchResult:
+    """``rule: evidence``: the grid value of the highest Laplace evidence of the task's rows,
+    one path fitted on all of them (stream_al/learn/evidence.py); never a value whose fit
+    predicts one class on them while another value's does not. No folds, so no held-out
+    scores: ``scores`` holds each value's accuracy on the rows fitted, ``losses`` its negative
+    log evidence per row, and the uniform rows cannot overrule (they are labels like the
+    others)."""
+    path = evidence_path(task.X, ys, task.k, task.grid, task.W0, task.b0, task.max_iter)
+    allowed = path.several | (not path.several.any())
+    choice = int(np.argmax(np.where(allowed, path.evidence, -np.inf)))
+    l2 = task.grid[choice]
+    losses = dict(zip(task.grid, -path.evidence / len(ys), strict=True))
+    return SearchResult(len(task.y), l2, None, dict(zip(task.grid, path.accuracy, strict=True)),
+                        losses, l2)
+
+
 def _search_rows(y: np.ndarray, size: int, uniform: np.ndarray,
                  rng: np.random.Generator) -> np.ndarray:
     """The rows a search uses: a stratified subset of at most ``size`` (:func:`_stratified_
@@ -354,7 +377,7 @@ def enough_rows(n_classes: int, min_labels: int, folds: int) -> int:
     return max(min_labels, folds * n_classes)
 
 
-RULES = ("best", "one_se", "nll", "nll_se", "smooth")
+RULES = ("best", "one_se", "nll", "nll_se", "smooth", "evidence")
 VALIDATION_SCORES = ("accuracy", "log_loss", "off")
 """How the uniform rows score each value (``learner.cv_validation``; off: not at all)."""
 
