@@ -29,7 +29,7 @@ def full_hessian_evidence(X, y, k, l2):
                        np.zeros(k), 500, gtol=1e-9)
     logp = log_softmax(X @ W.T + b, axis=1)
     P = np.exp(logp)
-    H = sum(np.kron(np.diag(p) - np.outer(p, p), np.outer(x, x)) for p, x in zip(P, X))
+    H = sum(np.kron(np.diag(p) - np.outer(p, p), np.outer(x, x)) for p, x in zip(P, X, strict=True))
     _, logdet = np.linalg.slogdet(np.eye(k * d) + H / l2)
     full = logp[np.arange(n), y].sum() - 0.5 * l2 * (W * W).sum() - 0.5 * logdet
     return full, log_evidence(X, y, W, logp, l2)
