@@ -132,7 +132,7 @@ class LearnerSettings(_Part):
         "among values within one standard error of the best accuracy; smooth, the best accuracy "
         "averaged with the grid's neighbours; evidence, the highest Laplace evidence of all the "
         "labels (no folds; stream_al/learn/evidence.py); none adopted: nll lost on AG News and ATIS, the others were no better (benchmarks/"
-        "README.md, \"Issue 14: a steadier l2 search\" and \"the Laplace evidence\")")
+        "README.md, \"Issue 14: a steadier l2 search\" and \"the learner's l2 by the Laplace evidence\")")
     served_rule: Literal["best", "one_se", "nll", "nll_se", "smooth"] | None = Field(
         None, description="null (the default): one model selects and predicts; a rule: the "
         "learner also fits a served head whose l2 that rule picks from the same search folds "
