@@ -57,8 +57,9 @@ SST-2 +1.9 ± 0.5, SUBJ +0.6 ± 0.2, 5 seeds; benchmarks/README.md, "Issue 14: t
 the Laplace evidence"). But on a few labels it is the prior's: at 15 labels (quick slices at 1%)
 it picks 1-10, nearly the intercepts' model, and both strategies lose 2-13 points; on random's
 400-900 labels it picks a little weaker than the folds (-0.5 to -0.9 at full size, 5%); AG News
-and ATIS lose 0.4-1.2 points; on 77 classes and 1,000 rows it costs five times the folds (33 s
-against 6.6). Off.
+and ATIS lose 0.4-1.2 points; with the static embedder the default loses 1.1 points over the
+binary quick cells; on 77 classes and 1,000 rows it costs five times the folds (33 s against
+6.6). Off.
 
 Labels drawn uniformly from the stream (``selection.validation_share``, flagged by the learner:
 ``uniform``) are an unbiased sample of it whatever the selector bought around them. The folds
