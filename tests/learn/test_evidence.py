@@ -104,3 +104,12 @@ def test_a_served_rule_needs_folds_the_evidence_rule_does_not_fit():
         L2Search(rule="evidence", served_rule="nll")
     with pytest.raises(ValueError, match="served_rule to null"):
         L2Search(rule="best", served_rule="evidence")
+
+
+def test_evidence_dims_uses_the_folds_below_as_many_rows_as_dimensions_and_the_evidence_from_there():
+    few_rows, few_y = gaussian_classes(2, 10, 30, spread=0.6)  # 20 rows, 30 dimensions
+    many_rows, many_y = gaussian_classes(2, 20, 30, spread=0.6)  # 40 rows
+    for X, y, like in ((few_rows, few_y, "best"), (many_rows, many_y, "evidence")):
+        dims = run_search(search_task(X, y, 2, rule="evidence_dims"))
+        same = run_search(search_task(X, y, 2, rule=like))
+        assert (dims.l2, dims.scores) == (same.l2, same.scores)
