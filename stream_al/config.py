@@ -126,14 +126,15 @@ class LearnerSettings(_Part):
     cv_growth: float = Field(1.5, gt=1, description="search l2 again when the labels grew by "
                              "this factor since the last search")
     cv_rule: Literal["best", "one_se", "nll", "nll_se", "smooth", "evidence",
-                     "evidence_dims"] = Field(
+                     "evidence_dims", "evidence_per_class"] = Field(
         "best", description="the search's choice: best, the best held-out accuracy (ties: "
         "log-loss); one_se, the strongest l2 within one standard error of it (measured: -1 to "
         "-3 points on SST-2); nll, the lowest held-out log-loss; nll_se, the lowest log-loss "
         "among values within one standard error of the best accuracy; smooth, the best accuracy "
         "averaged with the grid's neighbours; evidence, the highest Laplace evidence of all the "
         "labels (no folds; stream_al/learn/evidence.py); evidence_dims, the evidence once the "
-        "rows searched are at least the embedding's dimensions, best before; none adopted: nll lost on AG News and ATIS, the others were no better (benchmarks/"
+        "rows searched are at least the embedding's dimensions, best before; "
+        "evidence_per_class, the evidence from 100 rows searched per class, best before; none adopted: nll lost on AG News and ATIS, the others were no better (benchmarks/"
         "README.md, \"Issue 14: a steadier l2 search\" and \"the learner's l2 by the Laplace evidence\")")
     served_rule: Literal["best", "one_se", "nll", "nll_se", "smooth"] | None = Field(
         None, description="null (the default): one model selects and predicts; a rule: the "

@@ -300,7 +300,9 @@ def run_search(task: SearchTask) -> SearchResult:
     rng = np.random.default_rng([task.seed, len(task.y)])
     rows = _search_rows(task.y, task.rows, task.uniform, rng)  # task.X's rows; rng moves on
     if task.rule == "evidence" or (task.rule == "evidence_dims"
-                                   and len(rows) >= task.X.shape[1]):
+                                   and len(rows) >= task.X.shape[1]) or (
+            task.rule == "evidence_per_class"
+            and len(rows) >= EVIDENCE_ROWS_PER_CLASS * len(np.unique(task.y[rows]))):
         return _evidence_search(task, task.y[rows])
     Xs, ys, us = task.X, task.y[rows], task.uniform[rows]
     k, W0, b0 = task.k, task.W0, task.b0
@@ -397,7 +399,11 @@ def enough_rows(n_classes: int, min_labels: int, folds: int) -> int:
     return max(min_labels, folds * n_classes)
 
 
-RULES = ("best", "one_se", "nll", "nll_se", "smooth", "evidence", "evidence_dims")
+RULES = ("best", "one_se", "nll", "nll_se", "smooth", "evidence", "evidence_dims",
+         "evidence_per_class")
+EVIDENCE_ROWS_PER_CLASS = 100
+"""``rule: evidence_per_class``: rows searched per class seen among them from which the
+evidence chooses (the folds' best accuracy before)."""
 VALIDATION_SCORES = ("accuracy", "log_loss", "off")
 """How the uniform rows score each value (``learner.cv_validation``; off: not at all)."""
 

@@ -113,3 +113,12 @@ def test_evidence_dims_uses_the_folds_below_as_many_rows_as_dimensions_and_the_e
         dims = run_search(search_task(X, y, 2, rule="evidence_dims"))
         same = run_search(search_task(X, y, 2, rule=like))
         assert (dims.l2, dims.scores) == (same.l2, same.scores)
+
+
+def test_evidence_per_class_uses_the_folds_below_100_rows_a_class_and_the_evidence_from_there():
+    few_rows, few_y = gaussian_classes(2, 60, 8, spread=0.6)  # 60 rows a class
+    many_rows, many_y = gaussian_classes(2, 100, 8, spread=0.6)  # 100 rows a class
+    for X, y, like in ((few_rows, few_y, "best"), (many_rows, many_y, "evidence")):
+        per_class = run_search(search_task(X, y, 2, rule="evidence_per_class"))
+        same = run_search(search_task(X, y, 2, rule=like))
+        assert (per_class.l2, per_class.scores) == (same.l2, same.scores)
