@@ -32,9 +32,15 @@ def claimed_owner() -> Ownership:
     return o
 
 
-def test_a_fenced_owner_waits_for_the_groups_next_assignment():
+def fenced_owner(now: float = 100.0) -> Ownership:
+    """An owner that claimed the role and was then fenced at ``now``."""
     o = claimed_owner()
-    o.fenced(now=100.0)
+    o.fenced(now=now)
+    return o
+
+
+def test_a_fenced_owner_waits_for_the_groups_next_assignment():
+    o = fenced_owner()
     assert not o.may_act(now=100.0)
     assert not o.may_act(now=129.9)
     o.assigned(holds_control=False)  # the partition moved while it was paused
@@ -42,30 +48,26 @@ def test_a_fenced_owner_waits_for_the_groups_next_assignment():
 
 
 def test_a_fenced_owner_given_the_partition_again_acts_at_once():
-    o = claimed_owner()
-    o.fenced(now=100.0)
+    o = fenced_owner()
     o.assigned(holds_control=True)
     assert o.may_act(now=100.5)
 
 
 def test_a_fence_without_a_handover_lets_the_owner_claim_again_after_its_patience():
-    o = claimed_owner()
-    o.fenced(now=100.0)
+    o = fenced_owner()
     assert o.may_act(now=130.0)
     o.claimed()
     assert o.claims == 2 and o.fenced_at is None
 
 
 def test_a_second_fence_does_not_restart_the_patience():
-    o = claimed_owner()
-    o.fenced(now=100.0)
+    o = fenced_owner()
     o.fenced(now=120.0)
     assert o.may_act(now=130.0)
 
 
 def test_a_fenced_owner_holds_a_record_while_the_partition_is_still_its_own():
-    o = claimed_owner()
-    o.fenced(now=100.0)
+    o = fenced_owner()
     # acknowledging it now would commit an offset nobody acted on: the group still counts
     # this worker in the generation that gave it the partition
     assert o.turn(now=100.0, in_group=lambda: True) == WAIT
@@ -73,18 +75,15 @@ def test_a_fenced_owner_holds_a_record_while_the_partition_is_still_its_own():
 
 
 def test_a_fenced_owner_leaves_the_record_once_the_group_dropped_it_or_moved_the_partition():
-    dropped = claimed_owner()
-    dropped.fenced(now=100.0)
+    dropped = fenced_owner()
     assert dropped.turn(now=101.0, in_group=lambda: False) == LEAVE  # its commit is refused now
-    moved = claimed_owner()
-    moved.fenced(now=100.0)
+    moved = fenced_owner()
     moved.revoked()
     assert moved.turn(now=101.0, in_group=lambda: True) == LEAVE
 
 
 def test_a_fenced_owner_acts_on_the_record_it_held_once_its_patience_ran_out():
-    o = claimed_owner()
-    o.fenced(now=100.0)
+    o = fenced_owner()
     assert o.turn(now=130.0, in_group=lambda: True) == ACT
     assert o.patience_left(now=130.0) == 0.0
 
