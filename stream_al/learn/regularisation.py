@@ -304,10 +304,7 @@ def run_search(task: SearchTask) -> SearchResult:
     """Cross-validate every value of the grid on the task's rows (see :class:`L2Search`)."""
     rng = np.random.default_rng([task.seed, len(task.y)])
     rows = _search_rows(task.y, task.rows, task.uniform, rng)  # task.X's rows; rng moves on
-    if task.rule == "evidence" or (task.rule == "evidence_dims"
-                                   and len(rows) >= task.X.shape[1]) or (
-            task.rule == "evidence_per_class"
-            and len(rows) >= EVIDENCE_ROWS_PER_CLASS * len(np.unique(task.y[rows]))):
+    if _by_evidence(task.rule, task.y[rows], task.X.shape[1]):
         return _evidence_search(task, task.y[rows])
     Xs, ys, us = task.X, task.y[rows], task.uniform[rows]
     k, W0, b0 = task.k, task.W0, task.b0
@@ -365,6 +362,16 @@ def run_search(task: SearchTask) -> SearchResult:
     served = None if task.served_rule is None else candidates[
         _pick(task.served_rule, correct, nll, several, held_out)]
     return SearchResult(len(task.y), l2, served, scores, losses, cv_l2)
+
+
+def _by_evidence(rule: str, ys: np.ndarray, dims: int) -> bool:
+    """Whether ``rule`` chooses by the evidence on the searched rows' classes ``ys`` (of
+    ``dims`` dimensions), rather than by the folds."""
+    if rule == "evidence_dims":
+        return len(ys) >= dims
+    if rule == "evidence_per_class":
+        return len(ys) >= EVIDENCE_ROWS_PER_CLASS * len(np.unique(ys))
+    return rule == "evidence"
 
 
 def _evidence_search(task: SearchTask, ys: np.ndarray) -> SearchResult:
