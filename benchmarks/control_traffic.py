@@ -241,9 +241,9 @@ def govern(c: Coordinator, records: Iterable[bytes], gold: dict[str, str],
            rate: float = CLOCK_RATE, merge: int = 1, untimed: int = 0) -> Governed:
     """CPU seconds of parse + convert + on_scored over ``records``, CPU seconds of labelling
     the bought items, the number bought and the stream texts timed. The coordinator's clock
-    runs as if texts came at ``rate`` per second (refits and model releases at their cadence at that rate). ``merge``:
-    records handed to the coordinator together (``on_scored_many``: each run of compatible
-    ones selected as one). ``records`` may be made as they are taken (:func:`scorer_records`):
+    runs as if texts came at ``rate`` per second (refits and model releases at their cadence
+    at that rate). ``merge``: records handed to the coordinator together (``on_scored_many``:
+    each run of compatible ones selected as one). ``records`` may be made as they are taken (:func:`scorer_records`):
     that is not timed. ``untimed``: the records taken while fewer than this many stream texts
     had passed are governed (and their purchases labelled) but not timed: the ceiling's
     warm-up, the one-off work of a coordinator's first records (its clusters seeded, its drift

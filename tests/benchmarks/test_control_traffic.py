@@ -8,15 +8,11 @@ import numpy as np
 
 from benchmarks import control_traffic as ct
 from stream_al.simulate.lookup import LookupEmbedder
+from tests.data import static_slice
 
 
 def test_the_ceilings_coordinator_is_frozen_as_the_workers_is():
-    rng = np.random.default_rng(0)
-    n = 200
-    stream = ct.Stream([f"t-{i}" for i in range(n)], [f"text {i}" for i in range(n)],
-                       [("a", "b")[i % 2] for i in range(n)],
-                       rng.normal(size=(n, 16)).astype(np.float32))
-    s = ct.settings_of(True, "int8", 0.05, "static", "deflated")
+    stream, s = _sst2(200)
     gc.unfreeze()
     try:
         c = ct.warm_model(stream, s, 40, LookupEmbedder(stream.texts, stream.X))
@@ -26,15 +22,18 @@ def test_the_ceilings_coordinator_is_frozen_as_the_workers_is():
         gc.unfreeze()
 
 
-def _records_of_sst2(n: int, batch: int):
-    """``n`` SST-2 texts (static embeddings) as candidate records of ``batch`` texts, and a
-    coordinator warmed on 40 of their labels."""
-    from tests.data import static_slice
-
+def _sst2(n: int):
+    """``n`` SST-2 texts (static embeddings) as the ceiling's stream, and its settings."""
     data, X = static_slice("sst2", n)
     stream = ct.Stream([f"t-{i}" for i in range(n)], list(data.texts), list(data.labels),
                        np.asarray(X, dtype=np.float32))
-    s = ct.settings_of(True, "int8", 0.05, "static", "deflated")
+    return stream, ct.settings_of(True, "int8", 0.05, "static", "deflated")
+
+
+def _records_of_sst2(n: int, batch: int):
+    """``n`` SST-2 texts as candidate records of ``batch`` texts, and a coordinator warmed on
+    40 of their labels."""
+    stream, s = _sst2(n)
     c = ct.warm_model(stream, s, 40, LookupEmbedder(stream.texts, stream.X))
     records = ct.records_of(stream, s, c.learner.snapshot(), batch)
     return c, records, dict(zip(stream.ids, stream.labels, strict=True))
