@@ -258,7 +258,10 @@ class CoordinatorShell:
         if update is not None:
             self._register(c, update)
         self.coordinator = c
-        settle_heap()  # its long-lived state out of the cyclic collector's rescans
+        # its long-lived state out of the cyclic collector's rescans. On a deployment's first
+        # rebuild (no checkpoint yet) the checkpoint's write settles again, seconds later:
+        # ~0.1 s once, and the state is not rescanned while that checkpoint is prepared
+        settle_heap()
         self._search_out(c)
         self._report_budget(c)
         if not state.checkpoint and self.settings.checkpoint.enabled:
