@@ -286,10 +286,6 @@ def test_a_rebuild_with_ood_at_scorers_sends_the_scorers_its_last_rows_numbered_
     assert np.allclose(X, embedder.embed([rows[int(i.split("-")[1])][0] for i in last]))
 
 
-@pytest.mark.xfail(strict=True, reason="not yet: the served head (learner.served_rule) is "
-                   "neither published on models nor in the registry or a checkpoint; a rebuild "
-                   "continues from the main model's weights, the served head is the main's "
-                   "(l2 the prior: the search's state is not kept either) until its next refit")
 def test_a_rebuild_continues_the_served_head_it_had(embedder, rows):
     """The served head's l2 (the served rule's choice, or the guard's weaker one) and its
     weights survive a rebuild from the last published model, as the main model's weights do."""
