@@ -137,8 +137,8 @@ class ModelSnapshot:
     def from_bytes(cls, data: bytes) -> ModelSnapshot:
         """The snapshot :meth:`to_bytes` wrote (one without a served head: ``served`` None).
         Shapes and values are not checked here (stream/messages.py ``load_snapshot`` checks
-        what comes from a topic); a header naming a served head without its arrays is a
-        :class:`ValueError`."""
+        what comes from a topic); a header naming a served head without its arrays, or with
+        an ``l2`` that is not a number, is a :class:`ValueError`."""
         with np.load(io.BytesIO(data)) as z:
             header = orjson.loads(z["header"].tobytes())
             committee = tuple((z[f"cw{i}"], z[f"cb{i}"]) for i in range(header["committee"]))
@@ -147,7 +147,11 @@ class ModelSnapshot:
                 if "sw" not in z.files or "sb" not in z.files:
                     raise ValueError("the snapshot's header has a served head (served_l2) but "
                                      "not its weights (arrays sw, sb): written incompletely")
-                served = ServedHead(z["sw"], z["sb"], float(header["served_l2"]))
+                l2 = header["served_l2"]
+                if isinstance(l2, bool) or not isinstance(l2, int | float):
+                    raise ValueError(f"the snapshot's served head has l2 {l2!r}, not a number "
+                                     "(JSON writes a NaN or infinite l2 as null)")
+                served = ServedHead(z["sw"], z["sb"], float(l2))
             return cls(
                 version=int(header["version"]),
                 classes=tuple(header["classes"]),
