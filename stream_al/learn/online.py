@@ -7,9 +7,17 @@ With ``learner.served_rule`` set, a third kind of model is fitted on the same la
 *served* head, whose ``l2`` is chosen from the same search folds by that rule (``nll``: the
 lowest held-out log-loss) while the main model keeps ``cv_rule``'s choice. The main model and
 the committee select; :meth:`OnlineLearner.served_snapshot` is what predicts (what the
-simulator measures; publishing it on ``models`` is not wired yet). On labels bought near the
-boundary the best-accuracy search picks a penalty 100-300x weaker than the log-loss does; that
-model selects well and predicts worse (benchmarks/README.md, issue 14, "a served model").
+simulator measures). On labels bought near the boundary the best-accuracy search picks a
+penalty 100-300x weaker than the log-loss does; that model selects well and predicts worse
+(benchmarks/README.md, issue 14, "a served model").
+
+The served head is part of every snapshot (:attr:`ModelSnapshot.served`: its weights and the
+``l2`` they were fitted at), so it is published on ``models``, registered and rolled back with
+the main model, and :meth:`OnlineLearner.reset_to` (a rebuild, a rollback) continues from it as
+from the main model's weights. The search's own state (its last choices, the labels it searched
+at) is not in a snapshot, for either head: a rebuilt learner searches again at its first fit
+(in place: stream_al/learn/regularisation.py, ``L2Search.apart``), and until then each head
+keeps the weights and (the served head) the penalty it had.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from stream_al.config import LearnerSettings
 from stream_al.learn.regularisation import L2Search, SearchResult, SearchTask
 from stream_al.learn.replay import ReplayMemory
 from stream_al.learn.self_training import SelfTraining, UnlabelledReservoir
-from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.learn.snapshot import ModelSnapshot, ServedHead
 from stream_al.learn.softmax import OnlineSoftmax
 
 
@@ -192,42 +200,51 @@ class OnlineLearner:
         """The model that predicts: the served head's weights (``learner.served_rule``) with
         the main's committee, version and temperature; without a served rule, :meth:`snapshot`.
 
-        Derived, never stored: the served head's weights change only where the main's snapshot
-        is taken (a fit, :meth:`reset_to`); between them it only grows zero rows for classes
-        learned since, beyond the snapshot's ``classes``."""
-        if self.served is None:
-            return self._snapshot
-        k = len(self._snapshot.classes)
-        return replace(self._snapshot, weights=self.served.W[:k].astype(np.float32),
-                       bias=self.served.b[:k].astype(np.float32))
+        Read from the snapshot (:meth:`ModelSnapshot.served_model`), which holds the served
+        head as it was at the last fit or :meth:`reset_to` (between them the head only grows
+        zero rows for classes learned since). After a reset to a snapshot without one (written
+        before the served head existed) the served head is the main's until its next fit, and
+        so is this."""
+        return self._snapshot.served_model()
 
     def reset_to(self, snapshot: ModelSnapshot, X: np.ndarray, labels: Sequence[str],
                  version: int, uniform: Sequence[bool] | None = None) -> None:
-        """Continue from ``snapshot`` exactly (weights, committee, temperature), with
-        (``X``, ``labels``) -- the labels it learned -- as the replay memory, at ``version``;
-        ``uniform``: per row, drawn uniformly from the stream (as :meth:`learn_many`'s).
+        """Continue from ``snapshot`` exactly (weights, committee, temperature, served head),
+        with (``X``, ``labels``) -- the labels it learned -- as the replay memory, at
+        ``version``; ``uniform``: per row, drawn uniformly from the stream (as
+        :meth:`learn_many`'s).
 
-        The snapshot taken right after predicts exactly as ``snapshot`` (same fingerprint).
+        The served head (``learner.served_rule``) continues from the snapshot's, at the
+        penalty it was fitted at; from a snapshot without one (written before it existed, or
+        with the rule off) it is the main's until its next fit. A learner without a served
+        rule drops the snapshot's. The snapshot taken right after predicts exactly as
+        ``snapshot`` (same fingerprint).
         """
         members = [self.main, *self.committee]
         pairs = [(snapshot.weights, snapshot.bias), *snapshot.committee]
         if len(pairs) != len(members):
             raise ValueError(f"the snapshot has {len(pairs) - 1} committee members, the learner "
                              f"{len(members) - 1}: set learner.committee_size to match")
+        head = _served_head(snapshot) if self.served is not None else None
         slots = self.replay.reset(snapshot.classes, X, labels, uniform)
         for member, (W, b) in zip(members, pairs, strict=True):
             member.restart(W, b, slots)
-        if self.served is not None:  # until its next refit, the served head is the main's
-            self.served.restart(snapshot.weights, snapshot.bias, slots)
+        if self.served is not None:
+            W, b = (snapshot.weights, snapshot.bias) if head is None else (head.weights, head.bias)
+            self.served.restart(W, b, slots)
+            if head is not None:
+                self.served.l2 = head.l2
         self.unfitted, self.retune = 0, False
         if self.main.search is not None:  # a search apart on other rows: its answer is stale
             self.main.search.drop()
         self.version = version
         self.temperature = float(snapshot.temperature)
-        self._snapshot = replace(snapshot, version=version, created_at=time.time())
+        self._snapshot = replace(snapshot, version=version, created_at=time.time(), served=head)
 
     def _take_snapshot(self) -> ModelSnapshot:
         f32 = np.float32
+        served = None if self.served is None else ServedHead(
+            self.served.W.astype(f32), self.served.b.astype(f32), float(self.served.l2))
         return ModelSnapshot(
             version=self.version,
             classes=tuple(self.main.classes),
@@ -237,5 +254,25 @@ class OnlineLearner:
             temperature=self.temperature,
             n_labels=self.main.n_labels,
             created_at=time.time(),
+            served=served,
         )
+
+
+def _served_head(snapshot: ModelSnapshot) -> ServedHead | None:
+    """``snapshot``'s served head, checked against its main model's shape and values (a
+    :class:`ValueError` naming what is wrong: never a served head that is not a model)."""
+    head = snapshot.served
+    if head is None:
+        return None
+    W, b = np.asarray(head.weights), np.asarray(head.bias)
+    if W.shape != snapshot.weights.shape or b.shape != snapshot.bias.shape:
+        raise ValueError(f"the snapshot's served head has weights {W.shape} and bias {b.shape}, "
+                         f"its main model {snapshot.weights.shape} and {snapshot.bias.shape}: "
+                         "a served head has the main model's classes and dimension")
+    if not (np.isfinite(W).all() and np.isfinite(b).all()):
+        raise ValueError("the snapshot's served head has weights that are not all finite")
+    if not (np.isfinite(head.l2) and head.l2 > 0):
+        raise ValueError(f"the snapshot's served head has l2={head.l2}: a penalty is finite "
+                         "and > 0")
+    return head
 

@@ -1,4 +1,12 @@
-"""An immutable, cheap copy of a learned model: what scorers use between updates."""
+"""An immutable, cheap copy of a learned model: what scorers use between updates.
+
+With ``learner.served_rule`` it also holds the *served* head (:class:`ServedHead`): the weights
+of the model that predicts, fitted on the same labels at a penalty of their own
+(stream_al/learn/online.py). The snapshot is what goes on ``models``, into the registry and
+into a rollback's record, so the served head travels wherever the main model's weights do, and
+a rebuild (loop/restore.py) or a rollback continues from it. Without one (the default, and every
+snapshot written before it existed) nothing is written for it: the bytes are those of before.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +20,23 @@ from scipy.special import softmax
 
 
 @dataclass(frozen=True)
+class ServedHead:
+    """The served head at a snapshot's version: its weights, of the snapshot's shape and class
+    order, and ``l2``, the penalty they were fitted at (the served rule's choice, or the
+    one-class guard's weaker one: stream_al/learn/softmax.py)."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    l2: float
+
+
+@dataclass(frozen=True)
 class ModelSnapshot:
     """Weights of the main model and of the committee at one version.
 
     ``weights`` has shape (k, d), ``bias`` (k,), ``committee`` is a tuple of (W, b) pairs with
-    the same class order. ``temperature`` divides logits (1.0 = uncalibrated).
+    the same class order. ``temperature`` divides logits (1.0 = uncalibrated). ``served``:
+    the served head (``learner.served_rule``; None: the main model predicts).
     """
 
     version: int
@@ -28,6 +48,7 @@ class ModelSnapshot:
     n_labels: int = 0
     created_at: float = 0.0
     meta: dict[str, float | str] = field(default_factory=dict)
+    served: ServedHead | None = None
 
     @classmethod
     def empty(cls, dim: int) -> ModelSnapshot:
@@ -73,6 +94,14 @@ class ModelSnapshot:
         proba = softmax(logits, axis=2).astype(np.float32, copy=False)
         return list(proba.transpose(1, 0, 2))
 
+    def served_model(self) -> ModelSnapshot:
+        """The model that predicts: the served head's weights with this snapshot's committee,
+        version and temperature (what a consumer of ``models`` serves); without a served head,
+        this snapshot."""
+        if self.served is None:
+            return self
+        return replace(self, weights=self.served.weights, bias=self.served.bias, served=None)
+
     def with_temperature(self, temperature: float) -> ModelSnapshot:
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -80,6 +109,11 @@ class ModelSnapshot:
 
     # ---- wire format (models topic, registry) ---------------------------------------------
     def to_bytes(self) -> bytes:
+        """A compressed ``.npz``: the arrays and a JSON ``header``. A served head adds the
+        arrays ``sw``, ``sb`` and the header's ``served_l2`` (about the size of one committee
+        member); none adds nothing, so a default snapshot's bytes are those written before the
+        served head existed. Readers ignore what they do not know: a reader of before loads a
+        snapshot with a served head as the main model's (no format version is needed)."""
         arrays: dict[str, np.ndarray] = {"weights": self.weights, "bias": self.bias}
         for i, (W, b) in enumerate(self.committee):
             arrays[f"cw{i}"], arrays[f"cb{i}"] = W, b
@@ -92,15 +126,32 @@ class ModelSnapshot:
             "committee": len(self.committee),
             "meta": self.meta,
         }
+        if self.served is not None:
+            arrays["sw"], arrays["sb"] = self.served.weights, self.served.bias
+            header["served_l2"] = self.served.l2
         buf = io.BytesIO()
         np.savez_compressed(buf, header=np.frombuffer(orjson.dumps(header), dtype=np.uint8), **arrays)
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ModelSnapshot:
+        """The snapshot :meth:`to_bytes` wrote (one without a served head: ``served`` None).
+        Shapes and values are not checked here (stream/messages.py ``load_snapshot`` checks
+        what comes from a topic); a header naming a served head without its arrays, or with
+        an ``l2`` that is not a number, is a :class:`ValueError`."""
         with np.load(io.BytesIO(data)) as z:
             header = orjson.loads(z["header"].tobytes())
             committee = tuple((z[f"cw{i}"], z[f"cb{i}"]) for i in range(header["committee"]))
+            served = None
+            if "served_l2" in header:
+                if "sw" not in z.files or "sb" not in z.files:
+                    raise ValueError("the snapshot's header has a served head (served_l2) but "
+                                     "not its weights (arrays sw, sb): written incompletely")
+                l2 = header["served_l2"]
+                if isinstance(l2, bool) or not isinstance(l2, int | float):
+                    raise ValueError(f"the snapshot's served head has l2 {l2!r}, not a number "
+                                     "(JSON writes a NaN or infinite l2 as null)")
+                served = ServedHead(z["sw"], z["sb"], float(l2))
             return cls(
                 version=int(header["version"]),
                 classes=tuple(header["classes"]),
@@ -111,10 +162,13 @@ class ModelSnapshot:
                 n_labels=int(header["n_labels"]),
                 created_at=float(header["created_at"]),
                 meta=dict(header.get("meta", {})),
+                served=served,
             )
 
     def fingerprint(self) -> str:
-        """Content hash of the weights: equal fingerprints predict identically."""
+        """Content hash of the weights: equal fingerprints predict identically. Of the model
+        this snapshot's ``predict_*`` use (the selecting one); a served head has its own,
+        ``served_model().fingerprint()``."""
         h = hashlib.sha256()
         h.update("\x1f".join(self.classes).encode())
         h.update(np.ascontiguousarray(self.weights, dtype=np.float32).tobytes())

@@ -119,7 +119,7 @@ def restore(c: Coordinator, history: History) -> Restored:
     """Rebuild ``c`` (a fresh coordinator) from ``history``. Its expert requests: held items
     stay held; a held item's request that never made it to the expert topic is sent again.
     Its model, when it learned every label restored: the learner continues from its weights
-    (no fit: loop/restore_rows.py) instead of fitting from scratch.
+    and its served head's (no fit: loop/restore_rows.py) instead of fitting from scratch.
 
     Spent = cost of everything bought minus expiries; seen = the ledger's (it may lag
     after a crash, which only makes the budget smaller). The learner re-learns the accepted

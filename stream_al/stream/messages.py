@@ -277,7 +277,10 @@ class ModelUpdate(Message):
     :meth:`ModelSnapshot.to_bytes` (a compressed ``.npz``). A record grows with the classes
     (the weights of the model and its committee, and the class names): measured 33 KB with 4
     classes and 0.5 MB with 77 at dimension 256 (static embedder), 0.74 MB with 77 at 384
-    (MiniLM); the topic takes records up to 32 MiB."""
+    (MiniLM); the topic takes records up to 32 MiB. With ``learner.served_rule`` the snapshot
+    also holds the served head (:attr:`ModelSnapshot.served`), which adds about one committee
+    member: +5.6 KB with 4 classes and +98 KB with 77 at dimension 256 (committee of 4); without
+    one, nothing."""
 
     version: int = Field(ge=0)
     classes: list[str]
@@ -726,7 +729,9 @@ def load_snapshot(b64: str, dim: int | None = None) -> Any:
     trusted: at most :data:`MAX_SNAPSHOT_BYTES` once decompressed (the sizes in the archive are
     read first: a bomb is refused before it is inflated; the archive reader stops at them),
     weights of ``(classes, dim)`` (``dim``: the embedder's, if given), finite weights,
-    temperature > 0, at most :data:`MAX_CLASSES` distinct printable classes, one per row."""
+    temperature > 0, at most :data:`MAX_CLASSES` distinct printable classes, one per row; a
+    served head (``learner.served_rule``), when there is one, of the main model's shape, finite,
+    at a finite ``l2`` > 0. A snapshot without one loads as before (``served`` None)."""
     from stream_al.learn.snapshot import ModelSnapshot
 
     try:
@@ -768,6 +773,20 @@ def _check_snapshot(snapshot: Any, dim: int | None) -> None:
         raise SnapshotError("a committee member's weights differ in shape from the model's")
     if not (math.isfinite(snapshot.temperature) and snapshot.temperature > 0):
         raise SnapshotError(f"temperature must be finite and > 0, got {snapshot.temperature}")
+    if snapshot.served is not None:
+        _check_served(snapshot.served, W, b)
+
+
+def _check_served(head: Any, W: np.ndarray, b: np.ndarray) -> None:
+    """A served head fits its snapshot: the main model's shapes, finite floats, a penalty."""
+    if head.weights.shape != W.shape or head.bias.shape != b.shape:
+        raise SnapshotError(f"the served head's weights {head.weights.shape} and bias "
+                            f"{head.bias.shape} differ in shape from the model's {W.shape} and "
+                            f"{b.shape}")
+    if any(a.dtype.kind != "f" or not np.isfinite(a).all() for a in (head.weights, head.bias)):
+        raise SnapshotError("the served head's weights are not all finite floats")
+    if not (math.isfinite(head.l2) and head.l2 > 0):
+        raise SnapshotError(f"the served head's l2 must be finite and > 0, got {head.l2}")
 
 
 # ---- parsing ------------------------------------------------------------------------------------

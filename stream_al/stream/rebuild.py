@@ -73,7 +73,9 @@ class TopicState:
     temperature: float = 1.0
     """Of the last model published (the calibration a rebuild keeps)."""
     model: ModelSnapshot | None = None
-    """The last model published: a rebuild continues from its weights instead of fitting."""
+    """The last model published: a rebuild continues from its weights (and its served head,
+    ``learner.served_rule``) instead of fitting. Always read from ``models``, never from a
+    checkpoint: a checkpoint holds no weights, so a rebuild from one continues the same model."""
     rollback: RollbackState | None = None
     requested: dict[str, str] = field(default_factory=dict)
     """Item -> reason of every expert request on the expert topic."""

@@ -1,12 +1,17 @@
 """The served head (``learner.served_rule``): a second penalty from the same search folds for
 the model that predicts, while the main model and the committee go on selecting."""
 
+import dataclasses
+import io
+
 import numpy as np
+import orjson
 import pytest
 
 from stream_al.config import LearnerSettings
 from stream_al.learn import OnlineLearner
 from stream_al.learn.regularisation import L2Search
+from stream_al.learn.snapshot import ModelSnapshot
 
 
 def taught(X, labels, parts: int = 4, **settings) -> OnlineLearner:
@@ -93,3 +98,107 @@ def test_the_served_snapshot_follows_the_temperature_and_waits_for_the_next_fit(
     assert served.classes == learner.snapshot().classes == tuple(learner.classes)
     assert served.weights.shape == (len(learner.classes), X.shape[1])
     assert len(served.classes) > len(before.classes)
+
+
+# ---- the served head in a snapshot: published, registered, continued (a rebuild, a rollback) ----
+def test_a_snapshot_holds_the_served_head_as_the_served_snapshot_predicts_with_it(real_slice):
+    X, labels = real_slice("sst2", 400)
+    learner = taught(X, labels, served_rule="nll")
+    head = learner.snapshot().served
+    assert head.l2 == learner.served.l2
+    assert np.array_equal(head.weights, learner.served.W.astype(np.float32))
+    assert learner.served_snapshot().fingerprint() == learner.snapshot().served_model().fingerprint()
+    assert learner.served_snapshot().served is None  # the served model is itself, not a head
+
+
+def test_the_served_head_goes_through_a_snapshots_bytes_and_back(real_slice):
+    X, labels = real_slice("ag_news", 400)
+    snapshot = taught(X, labels, served_rule="nll").snapshot()
+    back = ModelSnapshot.from_bytes(snapshot.to_bytes())
+    assert back.served.l2 == snapshot.served.l2
+    assert np.array_equal(back.served.weights, snapshot.served.weights)
+    assert np.array_equal(back.served.bias, snapshot.served.bias)
+    assert back.fingerprint() == snapshot.fingerprint()
+    assert back.served_model().fingerprint() == snapshot.served_model().fingerprint()
+    assert np.array_equal(back.served_model().predict_proba_many(X[:50]),
+                          snapshot.served_model().predict_proba_many(X[:50]))
+
+
+def test_without_a_served_rule_a_snapshot_writes_the_arrays_and_header_it_wrote_before(
+        real_slice):
+    X, labels = real_slice("sst2", 400)
+    snapshot = taught(X, labels).snapshot()  # committee_size 2
+    assert snapshot.served is None
+    with np.load(io.BytesIO(snapshot.to_bytes())) as z:
+        assert sorted(z.files) == ["bias", "cb0", "cb1", "cw0", "cw1", "header", "weights"]
+        header = orjson.loads(z["header"].tobytes())
+    assert sorted(header) == ["classes", "committee", "created_at", "meta", "n_labels",
+                              "temperature", "version"]
+    assert ModelSnapshot.from_bytes(snapshot.to_bytes()).served is None
+
+
+def test_a_learner_reset_to_a_snapshot_continues_its_served_head(real_slice):
+    X, labels = real_slice("sst2", 400)
+    learner = taught(X, labels, served_rule="nll")
+    snapshot = ModelSnapshot.from_bytes(learner.snapshot().to_bytes())
+    other = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll"))
+    other.reset_to(snapshot, X, list(labels), version=snapshot.version + 1)
+    assert other.served.l2 == learner.served.l2 != other.main.l2
+    assert np.array_equal(other.served_snapshot().weights, learner.served_snapshot().weights)
+    assert other.served_snapshot().fingerprint() == learner.served_snapshot().fingerprint()
+    assert other.snapshot().served.l2 == learner.served.l2  # published again as it came
+
+
+def test_a_snapshot_written_before_the_served_head_resets_it_to_the_main_models(real_slice):
+    X, labels = real_slice("sst2", 400)
+    learner = taught(X, labels, served_rule="nll")
+    old = dataclasses.replace(learner.snapshot(), served=None)
+    other = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll"))
+    prior = other.served.l2
+    other.reset_to(ModelSnapshot.from_bytes(old.to_bytes()), X, list(labels), version=9)
+    assert other.served_snapshot().fingerprint() == old.fingerprint()  # the main's, as before
+    assert np.array_equal(other.served.W, old.weights.astype(np.float64))
+    assert other.served.l2 == prior
+    other.learn_many(X[:1], list(labels[:1]))  # its next fit: at the served rule's choice
+    assert other.served.l2 == other.main.search.served_l2
+    assert not np.array_equal(other.served_snapshot().weights, old.weights)
+
+
+def test_a_learner_without_a_served_rule_drops_a_snapshots_served_head(real_slice):
+    X, labels = real_slice("sst2", 400)
+    snapshot = taught(X, labels, served_rule="nll").snapshot()
+    other = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2))
+    other.reset_to(snapshot, X, list(labels), version=9)
+    assert other.snapshot().served is None
+    assert other.served_snapshot() is other.snapshot()
+    assert other.snapshot().fingerprint() == snapshot.fingerprint()
+
+
+@pytest.mark.parametrize("head, why", [
+    (lambda h: dataclasses.replace(h, weights=h.weights[:1]), "served head has weights"),
+    (lambda h: dataclasses.replace(h, bias=h.bias[:1]), "served head has weights"),
+    (lambda h: dataclasses.replace(h, weights=np.full_like(h.weights, np.nan)), "not all finite"),
+    (lambda h: dataclasses.replace(h, bias=np.full_like(h.bias, np.inf)), "not all finite"),
+    (lambda h: dataclasses.replace(h, l2=0.0), "finite and > 0"),
+    (lambda h: dataclasses.replace(h, l2=float("nan")), "finite and > 0"),
+])
+def test_a_learner_refuses_a_malformed_served_head_and_stays_as_it_was(real_slice, head, why):
+    X, labels = real_slice("sst2", 400)
+    snapshot = taught(X, labels, served_rule="nll").snapshot()
+    bad = dataclasses.replace(snapshot, served=head(snapshot.served))
+    other = taught(X[:100], labels[:100], served_rule="nll")
+    before = (other.version, other.snapshot().fingerprint(), other.n_labels)
+    with pytest.raises(ValueError, match=why):
+        other.reset_to(bad, X, list(labels), version=9)
+    assert (other.version, other.snapshot().fingerprint(), other.n_labels) == before
+
+
+def test_a_header_naming_a_served_head_without_its_weights_does_not_load(real_slice):
+    X, labels = real_slice("sst2", 400)
+    snapshot = taught(X, labels, served_rule="nll").snapshot()
+    with np.load(io.BytesIO(snapshot.to_bytes())) as z:
+        arrays = {name: z[name] for name in z.files if name not in ("sw", "sb")}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    with pytest.raises(ValueError, match="served head .* not its weights"):
+        ModelSnapshot.from_bytes(buf.getvalue())

@@ -6,7 +6,9 @@ worker for the same states."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -15,12 +17,15 @@ from stream_al.config import Settings
 from stream_al.drift.base import DriftAlarm
 from stream_al.embed import Embedder, make_embedder
 from stream_al.labels import Label
+from stream_al.learn.online import OnlineLearner
+from stream_al.learn.snapshot import ModelSnapshot
 from stream_al.loop.coordinator import Coordinator
-from stream_al.loop.records import Purchase
+from stream_al.loop.records import BudgetLedger, ModelRelease, Purchase
 from stream_al.loop.restore import History
 from stream_al.select.budget import Budget
 from stream_al.select.stack import find
 from stream_al.select.validation import VALIDATION_REASON, ValidationTrickle
+from stream_al.stream.messages import ModelUpdate, parse
 from tests.loop.test_coordinator import AG_NEWS, Feed, make_settings
 
 
@@ -286,13 +291,21 @@ def test_a_rebuild_with_ood_at_scorers_sends_the_scorers_its_last_rows_numbered_
     assert np.allclose(X, embedder.embed([rows[int(i.split("-")[1])][0] for i in last]))
 
 
-@pytest.mark.xfail(strict=True, reason="not yet: the served head (learner.served_rule) is "
-                   "neither published on models nor in the registry or a checkpoint; a rebuild "
-                   "continues from the main model's weights, the served head is the main's "
-                   "(l2 the prior: the search's state is not kept either) until its next refit")
-def test_a_rebuild_continues_the_served_head_it_had(embedder, rows):
-    """The served head's l2 (the served rule's choice, or the guard's weaker one) and its
-    weights survive a rebuild from the last published model, as the main model's weights do."""
+@dataclass(frozen=True)
+class Served:
+    """A coordinator with a served head (``learner.served_rule: nll``) that learned 104 labels
+    of AG News and published its model: what a rebuild reads back."""
+
+    settings: Settings
+    learner: OnlineLearner
+    bought: list[Purchase]
+    labels: list[Label]
+    ledger: BudgetLedger
+    published: ModelRelease
+
+
+@pytest.fixture(scope="module")
+def served(embedder, rows) -> Served:
     settings = make_settings()
     settings = settings.model_copy(update={"learner": settings.learner.model_copy(
         update={"served_rule": "nll"})})
@@ -300,12 +313,56 @@ def test_a_rebuild_continues_the_served_head_it_had(embedder, rows):
     bought = feed.texts(0, 1000)  # 104 labels: the served head's l2 is weaker than the main's
     feed.labels([p.item_id for p in bought])
     published = feed.c.model_update(now=1e9, force=True)
-    served = feed.c.learner.served_snapshot()
-    assert not np.array_equal(served.weights, published.snapshot.weights)  # a head of its own
     labels = [Label(p.item_id, rows[int(p.item_id.split("-")[1])][1], "a", 1.0) for p in bought]
+    return Served(settings, feed.c.learner, bought, labels, feed.c.ledger(now=1e9), published)
 
-    restored = Coordinator(settings, embedder.dim, embedder)
-    restored.restore(History(bought, {}, labels, feed.c.ledger(now=1e9), published.version,
-                             now=1e9, model=published.snapshot))
-    assert restored.learner.served.l2 == feed.c.learner.served.l2
-    assert np.array_equal(restored.learner.served_snapshot().weights, served.weights)
+
+def rebuilt(embedder, s: Served, model: ModelSnapshot | None) -> Coordinator:
+    """A fresh coordinator restored from ``s``'s records and ``model`` as the last published."""
+    restored = Coordinator(s.settings, embedder.dim, embedder)
+    restored.restore(History(s.bought, {}, s.labels, s.ledger, s.published.version, now=1e9,
+                             model=model))
+    return restored
+
+
+def through_models(snapshot: ModelSnapshot, dim: int) -> ModelSnapshot:
+    """``snapshot`` as a rebuild reads it back: a record on ``models``, parsed and checked."""
+    raw = ModelUpdate.of(snapshot).to_bytes()
+    update = parse(ModelUpdate, raw)
+    assert isinstance(update, ModelUpdate), update
+    return update.to_snapshot(dim)
+
+
+def test_a_rebuild_continues_the_served_head_it_had(embedder, served):
+    """The served head's l2 (the served rule's choice, or the guard's weaker one) and its
+    weights survive a rebuild from the last published model, as the main model's weights do."""
+    head = served.learner.served_snapshot()
+    assert not np.array_equal(head.weights, served.published.snapshot.weights)  # its own head
+    restored = rebuilt(embedder, served, served.published.snapshot)
+    assert restored.learner.served.l2 == served.learner.served.l2
+    assert np.array_equal(restored.learner.served_snapshot().weights, head.weights)
+
+
+def test_a_rebuild_reads_the_served_head_back_from_the_models_record(embedder, served):
+    head = served.learner.served_snapshot()
+    restored = rebuilt(embedder, served, through_models(served.published.snapshot, embedder.dim))
+    assert restored.learner.served.l2 == served.learner.served.l2 != restored.learner.main.l2
+    assert restored.learner.served_snapshot().fingerprint() == head.fingerprint()
+    again = restored.model_update(now=2e9, force=True).snapshot  # published again as it came
+    assert again.served.l2 == served.learner.served.l2
+    assert np.array_equal(again.served.weights, served.published.snapshot.served.weights)
+
+
+def test_a_rebuild_from_a_record_without_a_served_head_serves_the_main_model_until_a_fit(
+        embedder, served, rows):
+    """A model published before the served head existed (or with the rule off) still restores:
+    the served head is the main's, at the prior, until its next fit."""
+    before = dataclasses.replace(served.published.snapshot, served=None)
+    restored = rebuilt(embedder, served, through_models(before, embedder.dim))
+    learner = restored.learner
+    assert learner.served_snapshot().fingerprint() == before.fingerprint()
+    assert learner.served.l2 == served.settings.learner.l2_prior
+    text, label = rows[0]
+    learner.learn_many(embedder.embed([text]), [label])  # the next fit: a head of its own
+    assert learner.served.l2 == learner.main.search.served_l2
+    assert not np.array_equal(learner.served_snapshot().weights, before.weights)

@@ -191,3 +191,21 @@ def test_an_unknown_version_names_the_known_ones(two_versions):
     with pytest.raises(RegistryError, match="no model version 7"):
         registry.rollback(7)
     assert registry.current == 2  # a failed rollback changes nothing
+
+
+def test_a_registered_model_keeps_its_served_head_and_a_rollback_brings_it_back(tmp_path,
+                                                                               ag_news):
+    """With ``learner.served_rule`` the snapshot holds the served head: the registry stores it
+    with the model, and a rollback to that version serves it again."""
+    rows, X = ag_news
+    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll"))
+    registry = ModelRegistry(tmp_path / "registry")
+    learner.learn_many(X[:240], [r.label for r in rows[:240]])
+    v1 = learner.snapshot()
+    registry.register(v1, rows[:240], {"accuracy": 0.84})
+    learner.learn_many(X[240:400], [r.label for r in rows[240:400]])
+    registry.register(learner.snapshot(), rows[:400], {"accuracy": 0.85})
+    restored = registry.rollback(1)
+    assert restored.served.l2 == v1.served.l2
+    assert restored.served_model().fingerprint() == v1.served_model().fingerprint()
+    assert restored.served_model().predict_many(X[500:]) == v1.served_model().predict_many(X[500:])

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream_al.learn.snapshot import ModelSnapshot
+from stream_al.learn.snapshot import ModelSnapshot, ServedHead
 from stream_al.stream.messages import (
     DEAD_LETTER_KEY_CHARS,
     DEAD_LETTER_RAW_BYTES,
@@ -181,6 +181,46 @@ def test_a_decompression_bomb_is_refused_before_it_is_inflated():
     assert len(bomb) < MAX_SNAPSHOT_BYTES / 500
     with pytest.raises(SnapshotError, match="inflates"):
         load_snapshot(base64.b64encode(bomb).decode("ascii"), DIM)
+
+
+def served(**changes) -> ModelSnapshot:
+    """The sound snapshot with a served head (``learner.served_rule``), ``changes`` to it."""
+    good = snapshot()
+    head = ServedHead(good.weights * 2, good.bias + 1, 0.1)
+    return dataclasses.replace(good, served=dataclasses.replace(head, **changes))
+
+
+def test_a_sound_served_head_loads_with_its_snapshot():
+    loaded = load_snapshot(wire(served()), DIM)
+    assert loaded.served.l2 == 0.1
+    assert np.array_equal(loaded.served.weights, served().served.weights)
+    assert load_snapshot(wire(snapshot()), DIM).served is None  # a snapshot of before: none
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"weights": np.zeros((2, DIM), dtype=np.float32)}, "served head's weights .* differ in shape"),
+    ({"weights": np.zeros((3, DIM + 1), dtype=np.float32)}, "differ in shape"),
+    ({"bias": np.zeros(4, dtype=np.float32)}, "differ in shape"),
+    ({"weights": np.full((3, DIM), np.inf, dtype=np.float32)}, "served head's weights are not"),
+    ({"bias": np.array([0, np.nan, 0], dtype=np.float32)}, "served head's weights are not"),
+    ({"weights": np.zeros((3, DIM), dtype=np.int32)}, "not all finite floats"),
+    ({"l2": 0.0}, "served head's l2 must be finite and > 0"),
+    ({"l2": -1.0}, "served head's l2"),
+    ({"l2": float("inf")}, "served head has l2 None, not a number"),  # JSON writes null
+    ({"l2": float("nan")}, "served head has l2 None, not a number"),
+])
+def test_an_implausible_served_head_is_refused_with_its_snapshot(changes, why):
+    with pytest.raises(SnapshotError, match=why):
+        load_snapshot(wire(served(**changes)), DIM)
+
+
+def test_a_served_head_named_but_missing_is_refused():
+    with np.load(io.BytesIO(served().to_bytes())) as z:
+        arrays = {name: z[name] for name in z.files if name != "sb"}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    with pytest.raises(SnapshotError, match="does not load.*served head"):
+        load_snapshot(base64.b64encode(buf.getvalue()).decode("ascii"), DIM)
 
 
 @pytest.mark.parametrize("junk", ["not base64!", base64.b64encode(b"not a zip").decode()])

@@ -36,10 +36,14 @@ def settled(read, quiet_s: float = 4.0, timeout_s: float = 60.0) -> list[str]:
     raise AssertionError(f"the selected topic kept growing for {timeout_s}s")
 
 
+@pytest.mark.parametrize("served_rule", [None, "nll"])
 def test_a_crashed_worker_is_replaced_without_losing_budget_labels_or_model(
-    kafka_bootstrap, tmp_path
+    kafka_bootstrap, tmp_path, served_rule
 ):
-    config = pipeline_config(kafka_bootstrap, tmp_path)
+    """With ``learner.served_rule`` the model on ``models`` holds the served head too, and the
+    successor publishes the one it continues from, served head and all; without the rule
+    there is none on the topic."""
+    config = pipeline_config(kafka_bootstrap, tmp_path, learner={"served_rule": served_rule})
     topics = settings_of(config)["kafka"]["topics"]
 
     def selected() -> list[str]:
@@ -71,6 +75,7 @@ def test_a_crashed_worker_is_replaced_without_losing_budget_labels_or_model(
         )
     finally:
         first.stop(signal.SIGKILL)
+    last = models()[-1].to_snapshot()  # what the successor continues from
 
     with Worker(config, tmp_path / "second.log") as second:
         assert (
@@ -90,6 +95,12 @@ def test_a_crashed_worker_is_replaced_without_losing_budget_labels_or_model(
         assert restored["labels"] == len(bought)
         assert restored["outstanding"] == 0
         assert restored["version"] == before.version + 1
+        continued = [m for m in models() if m.version == last.version + 1][0].to_snapshot()
+        if served_rule is None:
+            assert last.served is None and continued.served is None
+        else:
+            assert continued.served.l2 == last.served.l2
+            assert continued.served_model().fingerprint() == last.served_model().fingerprint()
         wait_for(
             lambda: second.metric("stream_al_stage_items_in_total", stage="select") >= 600 - 300,
             60,
