@@ -171,7 +171,25 @@ def read_tasks(path: Path) -> list[dict]:
         rows = [orjson.loads(line) for line in raw.splitlines() if line]
         return [first_version_task(r, _n_classes(r["set"])) for r in rows]
     saved = orjson.loads(raw)
-    return saved["tasks"] if isinstance(saved, dict) else saved
+    if not isinstance(saved, dict):
+        return saved
+    embedder = embedder_of(saved.get("meta", {}))
+    return [{"embedder": embedder, **t} for t in saved["tasks"]]
+
+
+def embedder_of(meta: dict) -> str:
+    """The embedder a ``results.json`` was run with: its meta's, or its command's
+    ``--embedder`` (files written before the meta named it), else MiniLM (the default).
+
+    >>> embedder_of({"command": "python -m benchmarks.suite_reach --embedder static --sets mr"})
+    'static'
+    >>> embedder_of({"command": "python -m benchmarks.suite_reach --sets mr"}), embedder_of({})
+    ('minilm', 'minilm')
+    """
+    if "embedder" in meta:
+        return meta["embedder"]
+    words = meta.get("command", "").split()
+    return words[words.index("--embedder") + 1] if "--embedder" in words[:-1] else "minilm"
 
 
 def _n_classes(name: str) -> int:
@@ -200,14 +218,15 @@ def report(tasks: Iterable[dict]) -> list[str]:
 
 def stream_al_rows(tasks: Iterable[dict], method: str, embedder: str = "minilm") -> Runs:
     """(embedder, set, budget, seed) -> ``method``'s run (stream-al's own) in ``tasks``, in
-    :func:`benchmarks.suite_pairs.variants_table`'s terms.
+    :func:`benchmarks.suite_pairs.variants_table`'s terms (``embedder``: for tasks that do not
+    name theirs).
 
     >>> run = {"method": "default", "kind": "stream-al", "budget": 0.05, "final_accuracy": 0.8,
     ...        "auc": 0.7, "macro_f1": 0.79}
     >>> stream_al_rows([{"set_name": "mr", "seed": 3, "runs": [run]}], "default")
     {('minilm', 'mr', 0.05, 3): {'acc': 0.8, 'auc': 0.7, 'f1': 0.79}}
     """
-    return {(embedder, t["set_name"], float(r["budget"]), t["seed"]):
+    return {(t.get("embedder", embedder), t["set_name"], float(r["budget"]), t["seed"]):
             {"acc": r["final_accuracy"], "auc": r["auc"], "f1": r["macro_f1"]}
             for t in tasks if not t.get("minority_only") for r in t["runs"]
             if r["kind"] == "stream-al" and r["method"] == method}
@@ -270,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = run_all(tasks, args.jobs, path, earlier(path))
     meta = {"command": "python -m benchmarks.suite_reach " + " ".join(sys.argv[1:] if argv is None
                                                                        else argv),
-            "variant": variant}
+            "variant": variant, "embedder": args.embedder}
     path.write_bytes(orjson.dumps({"meta": meta, "tasks": [asdict(r) for r in done]}))
     if "random" in args.methods:
         print("\n".join(report([asdict(r) for r in done])))

@@ -71,7 +71,11 @@ def test_the_first_versions_lines_and_gzipped_results_are_read_as_tasks(tmp_path
     assert Table([converted]).values("toy", 0.05, "default", "labels_to_90") == [10]
     results = tmp_path / "results.json.gz"
     results.write_bytes(gzip.compress(orjson.dumps({"meta": {}, "tasks": [converted]})))
-    assert read_tasks(results) == [converted]
+    assert read_tasks(results) == [{"embedder": "minilm", **converted}]  # the meta names none
+    results.write_bytes(gzip.compress(orjson.dumps(
+        {"meta": {"command": "python -m benchmarks.suite_reach --embedder static"},
+         "tasks": [converted]})))
+    assert [t["embedder"] for t in read_tasks(results)] == ["static"]
 
 
 def test_the_gap_along_the_stream_is_read_at_each_share_of_the_curve():
