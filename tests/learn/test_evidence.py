@@ -122,3 +122,27 @@ def test_evidence_per_class_uses_the_folds_below_100_rows_a_class_and_the_eviden
         per_class = run_search(search_task(X, y, 2, rule="evidence_per_class"))
         same = run_search(search_task(X, y, 2, rule=like))
         assert (per_class.l2, per_class.scores) == (same.l2, same.scores)
+
+
+def test_evidence_binary_is_evidence_per_class_on_two_classes_and_the_folds_on_more():
+    few_rows, few_y = gaussian_classes(2, 60, 8, spread=0.6)  # 60 rows a class
+    two, two_y = gaussian_classes(2, 100, 8, spread=0.6)  # 100 rows a class
+    three, three_y = gaussian_classes(3, 100, 8, spread=0.6)
+    for X, y, k, like in ((few_rows, few_y, 2, "best"), (two, two_y, 2, "evidence"),
+                          (three, three_y, 3, "best")):
+        binary = run_search(search_task(X, y, k, rule="evidence_binary"))
+        same = run_search(search_task(X, y, k, rule=like))
+        assert (binary.l2, binary.scores) == (same.l2, same.scores)
+    # two classes among the rows of a learner that knows three: the folds
+    rows = three_y < 2
+    binary = run_search(search_task(three[rows], three_y[rows], 3, rule="evidence_binary"))
+    assert binary.scores == run_search(search_task(three[rows], three_y[rows], 3,
+                                                   rule="best")).scores
+
+
+def test_the_learner_chooses_by_evidence_binary_unless_told_otherwise():
+    assert LearnerSettings().cv_rule == "evidence_binary"
+    assert L2Search().rule == "evidence_binary"
+    with pytest.raises(ValueError, match="set cv_rule to a fold rule"):
+        OnlineLearner(8, LearnerSettings(served_rule="nll"))
+    OnlineLearner(8, LearnerSettings(served_rule="nll", cv_rule="best"))  # the fix it names

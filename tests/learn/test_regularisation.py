@@ -131,7 +131,7 @@ def test_the_one_se_rule_takes_the_strongest_penalty_within_a_standard_error_of_
         real_slice, name):
     X, labels = real_slice(name, 300)
     y, k = encoded(labels)
-    best, one_se = L2Search(seed=0), L2Search(seed=0, rule="one_se")
+    best, one_se = L2Search(seed=0, rule="best"), L2Search(seed=0, rule="one_se")
     l2_best, l2_one_se = best.choose(X, y, k), one_se.choose(X, y, k)
     top = max(best.scores.values())
     assert l2_one_se >= l2_best
@@ -166,12 +166,12 @@ def test_the_smooth_rule_takes_the_best_accuracy_averaged_with_the_grid_neighbou
 def test_repeats_score_every_row_once_per_fold_split(real_slice):
     X, labels = real_slice("sst2", 300)
     y, k = encoded(labels)
-    once, thrice = L2Search(seed=0), L2Search(seed=0, repeats=3)
+    once, thrice = L2Search(seed=0, rule="best"), L2Search(seed=0, rule="best", repeats=3)
     once.choose(X, y, k), thrice.choose(X, y, k)
     held_out = np.array([thrice.scores[v] for v in thrice.grid]) * 3 * len(y)
     np.testing.assert_allclose(held_out, held_out.round(), atol=1e-6)  # rows right, 3 splits
     assert thrice.scores != once.scores  # the other splits count: not the first one tripled
-    assert L2Search(seed=0).choose(X, y, k) == once.l2  # one split: the search as before
+    assert L2Search(seed=0, rule="best").choose(X, y, k) == once.l2  # one split: the search as before
 
 
 @pytest.mark.parametrize("name", ["sst2", "ag_news"])
@@ -234,7 +234,7 @@ def boundary_and_uniform(X, y, near: int, drawn: int):
 def test_without_uniform_rows_the_search_is_todays(real_slice):
     X, labels = real_slice("sst2", 300)
     y, k = encoded(labels)
-    today, flagged = L2Search(seed=0), L2Search(seed=0, validation="log_loss")
+    today, flagged = L2Search(seed=0, rule="best"), L2Search(seed=0, rule="best", validation="log_loss")
     assert flagged.choose(X, y, k, uniform=np.zeros(len(y), bool)) == today.choose(X, y, k)
     assert flagged.scores == today.scores
 
@@ -243,8 +243,8 @@ def test_uniform_rows_overrule_a_penalty_chosen_on_labels_bought_near_the_bounda
     X, labels = real_slice("sst2", 3000)
     y, k = encoded(labels)
     rows, uniform = boundary_and_uniform(X, y, near=600, drawn=60)
-    today = L2Search(seed=0).choose(X[rows], y[rows], k)
-    validated = L2Search(seed=0, validation="log_loss").choose(X[rows], y[rows], k,
+    today = L2Search(seed=0, rule="best").choose(X[rows], y[rows], k)
+    validated = L2Search(seed=0, rule="best", validation="log_loss").choose(X[rows], y[rows], k,
                                                                 uniform=uniform)
     assert validated != today
 
@@ -262,11 +262,11 @@ def test_too_few_uniform_rows_or_one_class_among_them_keep_todays_choice(real_sl
     X, labels = real_slice("sst2", 3000)
     y, k = encoded(labels)
     rows, uniform = boundary_and_uniform(X, y, near=600, drawn=60)
-    today = L2Search(seed=0).choose(X[rows], y[rows], k)
+    today = L2Search(seed=0, rule="best").choose(X[rows], y[rows], k)
     few = uniform & (np.cumsum(uniform) <= 9)  # below min_labels (10)
     one_class = uniform & (y[rows] == 0)
     for flags in (few, one_class):
-        search = L2Search(seed=0, validation=validation)
+        search = L2Search(seed=0, rule="best", validation=validation)
         assert search.choose(X[rows], y[rows], k, uniform=flags) == today
 
 
@@ -278,7 +278,7 @@ def test_uniform_rows_overrule_only_when_they_are_five_per_class_the_learner_kno
     y, _ = encoded(labels)
     rows, uniform = boundary_and_uniform(X, y, near=600, drawn=60)
     for k, overruled in ((2, True), (12, True), (13, False)):  # 60 rows: 5 x 12, not 5 x 13
-        search = L2Search(seed=0, validation="log_loss")
+        search = L2Search(seed=0, rule="best", validation="log_loss")
         search.choose(X[rows], y[rows], k, uniform=uniform)
         assert (search.l2 != search.cv_l2) == overruled, k
 

@@ -15,6 +15,8 @@ from stream_al.learn.snapshot import ModelSnapshot
 
 
 def taught(X, labels, parts: int = 4, **settings) -> OnlineLearner:
+    if "served_rule" in settings:  # a served rule picks from the folds (cv_rule a fold rule)
+        settings.setdefault("cv_rule", "best")
     learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, **settings))
     for part in np.array_split(np.arange(len(labels)), parts):
         learner.learn_many(X[part], list(labels[part]))
@@ -39,7 +41,7 @@ def test_without_a_served_rule_the_served_model_is_the_selecting_one(real_slice)
 
 def test_a_served_rule_leaves_the_selecting_model_as_it_was(real_slice):
     X, labels = real_slice("sst2", 400)
-    off, on = taught(X, labels), taught(X, labels, served_rule="nll")
+    off, on = taught(X, labels, cv_rule="best"), taught(X, labels, served_rule="nll")
     assert on.snapshot().fingerprint() == off.snapshot().fingerprint()
     assert (on.main.l2, on.version) == (off.main.l2, off.version)
 
@@ -141,7 +143,7 @@ def test_a_learner_reset_to_a_snapshot_continues_its_served_head(real_slice):
     X, labels = real_slice("sst2", 400)
     learner = taught(X, labels, served_rule="nll")
     snapshot = ModelSnapshot.from_bytes(learner.snapshot().to_bytes())
-    other = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll"))
+    other = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll", cv_rule="best"))
     other.reset_to(snapshot, X, list(labels), version=snapshot.version + 1)
     assert other.served.l2 == learner.served.l2 != other.main.l2
     assert np.array_equal(other.served_snapshot().weights, learner.served_snapshot().weights)
@@ -153,7 +155,7 @@ def test_a_snapshot_written_before_the_served_head_resets_it_to_the_main_models(
     X, labels = real_slice("sst2", 400)
     learner = taught(X, labels, served_rule="nll")
     old = dataclasses.replace(learner.snapshot(), served=None)
-    other = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll"))
+    other = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll", cv_rule="best"))
     prior = other.served.l2
     other.reset_to(ModelSnapshot.from_bytes(old.to_bytes()), X, list(labels), version=9)
     assert other.served_snapshot().fingerprint() == old.fingerprint()  # the main's, as before

@@ -308,7 +308,7 @@ class Served:
 def served(embedder, rows) -> Served:
     settings = make_settings()
     settings = settings.model_copy(update={"learner": settings.learner.model_copy(
-        update={"served_rule": "nll"})})
+        update={"served_rule": "nll", "cv_rule": "best"})})
     feed = Feed(Coordinator(settings, embedder.dim, embedder), embedder, rows)
     bought = feed.texts(0, 1000)  # 104 labels: the served head's l2 is weaker than the main's
     feed.labels([p.item_id for p in bought])

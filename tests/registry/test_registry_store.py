@@ -198,7 +198,8 @@ def test_a_registered_model_keeps_its_served_head_and_a_rollback_brings_it_back(
     """With ``learner.served_rule`` the snapshot holds the served head: the registry stores it
     with the model, and a rollback to that version serves it again."""
     rows, X = ag_news
-    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll"))
+    learner = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll",
+                                                          cv_rule="best"))
     registry = ModelRegistry(tmp_path / "registry")
     learner.learn_many(X[:240], [r.label for r in rows[:240]])
     v1 = learner.snapshot()

@@ -57,7 +57,7 @@ def test_the_same_seed_gives_the_same_result(ag_news):
 
 def test_a_served_rule_buys_the_same_labels_and_measures_the_served_head(ag_news):
     off = simulation(ag_news).run("default")
-    sim = simulation(ag_news, learner={"served_rule": "nll"})
+    sim = simulation(ag_news, learner={"served_rule": "nll", "cv_rule": "best"})
     on = sim.run("default")
     assert on.bought == off.bought  # the selecting model is the same
     served = sim.last_replay.c.learner.served_snapshot()

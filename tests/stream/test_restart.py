@@ -43,7 +43,9 @@ def test_a_crashed_worker_is_replaced_without_losing_budget_labels_or_model(
     """With ``learner.served_rule`` the model on ``models`` holds the served head too, and the
     successor publishes the one it continues from, served head and all; without the rule
     there is none on the topic."""
-    config = pipeline_config(kafka_bootstrap, tmp_path, learner={"served_rule": served_rule})
+    folds = {"cv_rule": "best"} if served_rule else {}  # a served rule picks from the folds
+    config = pipeline_config(kafka_bootstrap, tmp_path,
+                             learner={"served_rule": served_rule, **folds})
     topics = settings_of(config)["kafka"]["topics"]
 
     def selected() -> list[str]:
