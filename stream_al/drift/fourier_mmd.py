@@ -15,6 +15,16 @@ matrix (permutations x pool) with them. So the test keeps its false-alarm rate b
 construction; what the features can cost is power, measured against the exact kernel in
 benchmarks/README.md ("the embedding drift test at the coordinator, in linear time").
 
+Not the feature map of stream_al/drift/fourier.py, on purpose. That one serves the test of the
+scorers' feature sums (``scale.drift_at_scorers``): scorers and coordinator must draw the same
+features without talking, before any reference exists, so its bandwidths are fixed (a mixture
+of four) and one phase per frequency stands in for the sine. Here the coordinator holds the
+reference, so the bandwidth is measured on it (the median heuristic) and the frequencies are drawn
+only then; cosine and sine together give each frequency's term of the kernel without the
+random phase's extra noise (Sutherland & Schneider 2015). One map for
+both would change one test's power or the other's false-alarm calibration, each validated on
+its own (benchmarks/drift_scorers.py).
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> pool = rng.normal(size=(300, 8)).astype(np.float32)
