@@ -141,6 +141,9 @@ class LearnerSettings(_Part):
         "number of classes. The others are settings for measurement (benchmarks/README.md, "
         "\"Issue 14: a steadier l2 search\", \"the learner's l2 by the Laplace evidence\" and "
         "\"the evidence for two classes becomes the default\")")
+    cv_evidence_rows: int = Field(100, ge=1, description="cv_rule evidence_binary and "
+                                  "evidence_per_class: the rows searched a class from which "
+                                  "the evidence chooses (the folds before)")
     served_rule: Literal["best", "one_se", "nll", "nll_se", "smooth"] | None = Field(
         None, description="null (the default): one model selects and predicts; a rule: the "
         "learner also fits a served head whose l2 that rule picks from the same search folds "

@@ -60,7 +60,8 @@ class OnlineLearner:
         search = None if s.l2 is not None else L2Search(
             folds=s.cv_folds, rows=s.cv_rows, growth=s.cv_growth, min_labels=s.cv_min_labels,
             prior=s.l2_prior, seed=s.seed, rule=s.cv_rule,
-            repeats=s.cv_repeats, served_rule=s.served_rule, validation=s.cv_validation)
+            repeats=s.cv_repeats, served_rule=s.served_rule, validation=s.cv_validation,
+            evidence_rows=s.cv_evidence_rows)
         self.unlabelled = UnlabelledReservoir(dim, s.unlabelled_memory, seed=s.seed)
         """A uniform sample of the stream's embeddings (:meth:`observe_many`)."""
         training = SelfTraining(self.unlabelled, s.pseudo_labels, s.cv_min_labels, s.cv_folds)

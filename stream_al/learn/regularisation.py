@@ -137,6 +137,10 @@ DEFAULT_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(2, -3, 11)
 """``l2`` from 100 down to 0.001 (scikit-learn's ``C`` from 0.01 to 1000), half-decade steps."""
 DEFAULT_RULE = "evidence_binary"
 """``learner.cv_rule``'s default (the module docstring says why)."""
+EVIDENCE_ROWS_PER_CLASS = 100
+"""``rule: evidence_per_class`` and ``evidence_binary``: rows searched per class seen among
+them from which the evidence chooses (the folds' best accuracy before;
+``learner.cv_evidence_rows``)."""
 
 
 class L2Search:
@@ -146,7 +150,8 @@ class L2Search:
                  growth: float = 1.5, min_labels: int = 10, prior: float = 1e-3,
                  max_iter: int = 100, seed: int = 0, rule: str = DEFAULT_RULE,
                  repeats: int = 1, served_rule: str | None = None,
-                 validation: str = "accuracy") -> None:
+                 validation: str = "accuracy",
+                 evidence_rows: int = EVIDENCE_ROWS_PER_CLASS) -> None:
         if not grid or min(grid) <= 0:
             raise ValueError(f"the l2 grid needs positive values, got {list(grid)}")
         if folds < 2:
@@ -170,11 +175,13 @@ class L2Search:
                              f"{', '.join(VALIDATION_SCORES)}, got {validation!r}")
         if repeats < 1:
             raise ValueError(f"cross-validation needs repeats >= 1 (fold splits), got {repeats}")
+        if evidence_rows < 1:
+            raise ValueError(f"the evidence needs rows a class >= 1, got {evidence_rows}")
         self.grid = tuple(sorted((float(v) for v in grid), reverse=True))
         self.folds, self.rows, self.growth = folds, rows, growth
         self.min_labels, self.max_iter, self.seed = max(min_labels, folds), max_iter, seed
         self.rule, self.repeats, self.served_rule = rule, repeats, served_rule
-        self.validation = validation
+        self.validation, self.evidence_rows = validation, evidence_rows
         self.l2 = float(prior)
         """The current choice (``prior`` until the first search)."""
         self.served_l2 = float(prior)
@@ -230,7 +237,8 @@ class L2Search:
             W0=None if W0 is None else np.array(W0), b0=None if b0 is None else np.array(b0),
             grid=self.grid, folds=self.folds, rows=self.rows, max_iter=self.max_iter,
             seed=self.seed, rule=self.rule, repeats=self.repeats, served_rule=self.served_rule,
-            uniform=flagged, validation=self.validation, min_labels=self.min_labels)
+            uniform=flagged, validation=self.validation, min_labels=self.min_labels,
+            evidence_rows=self.evidence_rows)
 
     def apply(self, result: SearchResult) -> float:
         """Keep ``result`` (its scores; its choices, unless it could judge nothing); the
@@ -302,6 +310,9 @@ class SearchTask:
     uniform: np.ndarray
     validation: str
     min_labels: int
+    evidence_rows: int = EVIDENCE_ROWS_PER_CLASS
+    """``evidence_per_class``, ``evidence_binary``: rows searched a class from which the
+    evidence chooses (:data:`EVIDENCE_ROWS_PER_CLASS` unless set)."""
 
 
 @dataclass(frozen=True)
@@ -322,7 +333,7 @@ def run_search(task: SearchTask) -> SearchResult:
     """Cross-validate every value of the grid on the task's rows (see :class:`L2Search`)."""
     rng = np.random.default_rng([task.seed, len(task.y)])
     rows = _search_rows(task.y, task.rows, task.uniform, rng)  # task.X's rows; rng moves on
-    if _by_evidence(task.rule, task.y[rows], task.X.shape[1], task.k):
+    if _by_evidence(task.rule, task.y[rows], task.X.shape[1], task.k, task.evidence_rows):
         return _evidence_search(task, task.y[rows])
     Xs, ys, us = task.X, task.y[rows], task.uniform[rows]
     k, W0, b0 = task.k, task.W0, task.b0
@@ -382,15 +393,16 @@ def run_search(task: SearchTask) -> SearchResult:
     return SearchResult(len(task.y), l2, served, scores, losses, cv_l2)
 
 
-def _by_evidence(rule: str, ys: np.ndarray, dims: int, k: int) -> bool:
+def _by_evidence(rule: str, ys: np.ndarray, dims: int, k: int, per_class: int) -> bool:
     """Whether ``rule`` chooses by the evidence on the searched rows' classes ``ys`` (of
-    ``dims`` dimensions; ``k``: the classes the learner knows), rather than by the folds."""
+    ``dims`` dimensions; ``k``: the classes the learner knows; ``per_class``: the rows a class
+    from which the per-class rules take it), rather than by the folds."""
     if rule == "evidence_dims":
         return len(ys) >= dims
     if rule == "evidence_per_class":
-        return len(ys) >= EVIDENCE_ROWS_PER_CLASS * len(np.unique(ys))
+        return len(ys) >= per_class * len(np.unique(ys))
     if rule == "evidence_binary":
-        return k == 2 and len(ys) >= EVIDENCE_ROWS_PER_CLASS * len(np.unique(ys))
+        return k == 2 and len(ys) >= per_class * len(np.unique(ys))
     return rule == "evidence"
 
 
@@ -433,9 +445,6 @@ def enough_rows(n_classes: int, min_labels: int, folds: int) -> int:
 
 RULES = ("best", "one_se", "nll", "nll_se", "smooth", "evidence", "evidence_dims",
          "evidence_per_class", "evidence_binary")
-EVIDENCE_ROWS_PER_CLASS = 100
-"""``rule: evidence_per_class`` and ``evidence_binary``: rows searched per class seen among
-them from which the evidence chooses (the folds' best accuracy before)."""
 VALIDATION_SCORES = ("accuracy", "log_loss", "off")
 """How the uniform rows score each value (``learner.cv_validation``; off: not at all)."""
 

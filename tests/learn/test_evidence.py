@@ -146,3 +146,17 @@ def test_the_learner_chooses_by_evidence_binary_unless_told_otherwise():
     with pytest.raises(ValueError, match="set cv_rule to a fold rule"):
         OnlineLearner(8, LearnerSettings(served_rule="nll"))
     OnlineLearner(8, LearnerSettings(served_rule="nll", cv_rule="best"))  # the fix it names
+
+
+def test_the_rows_a_class_from_which_the_evidence_chooses_is_a_learner_setting():
+    X, y = gaussian_classes(2, 60, 8, spread=0.6)  # 60 rows a class
+    folds = run_search(search_task(X, y, 2, rule="best"))
+    evidence = run_search(search_task(X, y, 2, rule="evidence"))
+    for rows, like in ((100, folds), (50, evidence)):
+        task = L2Search(rule="evidence_binary", min_labels=10, evidence_rows=rows).task(
+            X.astype(np.float32), y, 2)
+        assert run_search(task).scores == like.scores
+    learner = OnlineLearner(8, LearnerSettings(cv_evidence_rows=50, committee_size=2))
+    assert learner.main.search.evidence_rows == 50
+    with pytest.raises(ValueError, match="rows a class >= 1"):
+        L2Search(evidence_rows=0)
