@@ -202,8 +202,9 @@ class L2Search:
         """Cross-validated mean log-loss (per held-out row it could judge) of each value."""
         self.apart = False
         """Due searches run apart (:meth:`ask`; the worker's search process), except the
-        first: until a search has chosen, the refit runs it (a learner rebuilt after a restart
-        has none, and must not serve the prior meanwhile)."""
+        first: until a search has chosen, the refit runs it (the model must not serve the prior
+        meanwhile). A learner rebuilt after a restart has had its searches when the snapshot it
+        continues from holds their state (:meth:`resume`): its next one runs apart too."""
         self.pending: SearchTask | None = None
         """The search asked for and not answered yet (:meth:`ask`)."""
         self.handed = False

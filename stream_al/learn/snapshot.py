@@ -140,9 +140,12 @@ class ModelSnapshot:
         snapshot with a served head as the main model's (no format version is needed).
 
         The search's state is the header's ``search``, ``{"l2": ..., "searched_at": ...}`` (and
-        ``"served_l2"`` with a served rule): 33-52 bytes of JSON, 19-35 in the compressed
-        archive (benchmarks/README.md, issue 16/17, "the learner's penalty through a rebuild");
-        a learner with a fixed ``learner.l2`` writes none."""
+        ``"served_l2"`` with a served rule): 37-58 bytes of JSON (53-92 with ``served_l2``), so
+        a default record grows by 17-41 bytes once compressed (at most 51 with a served rule;
+        measured +25 on Banking77's 553 KB, +35 on SST-2's 16.5 KB: benchmarks/README.md, issue
+        16/17, "the learner's penalty through a rebuild"). A learner with a fixed
+        ``learner.l2`` writes none, and its bytes are those of before. A reader of before
+        ignores the key (it reads only the header keys it knows) and searches in place."""
         arrays: dict[str, np.ndarray] = {"weights": self.weights, "bias": self.bias}
         for i, (W, b) in enumerate(self.committee):
             arrays[f"cw{i}"], arrays[f"cb{i}"] = W, b

@@ -280,7 +280,9 @@ class ModelUpdate(Message):
     (MiniLM); the topic takes records up to 32 MiB. With ``learner.served_rule`` the snapshot
     also holds the served head (:attr:`ModelSnapshot.served`), which adds about one committee
     member: +5.6 KB with 4 classes and +98 KB with 77 at dimension 256 (committee of 4); without
-    one, nothing."""
+    one, nothing. The l2 search's state (:attr:`ModelSnapshot.search`: a rebuild continues the
+    learner's penalty and search schedule) adds 17-41 bytes (up to 51 with a served rule);
+    a learner with a fixed ``learner.l2`` has none."""
 
     version: int = Field(ge=0)
     classes: list[str]
