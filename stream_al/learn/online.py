@@ -296,7 +296,6 @@ def _served_head(snapshot: ModelSnapshot) -> ServedHead | None:
     return head
 
 
-
 def _search_state(snapshot: ModelSnapshot, search: L2Search | None) -> SearchState | None:
     """``snapshot``'s search state if ``search`` can resume it (:meth:`L2Search.resumable`),
     else None; a state that cannot be a penalty or a schedule is a :class:`ValueError` (never
