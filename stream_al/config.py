@@ -172,7 +172,10 @@ class LearnerSettings(_Part):
                                  "learning at the previous l2 meanwhile; false: in the "
                                  "coordinator's refit, which holds control for the search's "
                                  "seconds (stream_al/stream/searching.py; the simulator: "
-                                 "simulation.search_lag)")
+                                 "simulation.search_lag). A learner rebuilt after a restart "
+                                 "continues the l2 and search schedule of the last model "
+                                 "published (in its snapshot), so its next search runs "
+                                 "apart too")
     cv_min_labels: int = Field(10, ge=2, description="labels before the first search for l2 "
                                "(and at least cv_folds per class seen: one per class and fold)")
     max_iter: int = Field(60, ge=1, description="L-BFGS iterations per update (warm started)")

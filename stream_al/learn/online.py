@@ -14,10 +14,15 @@ penalty 100-300x weaker than the log-loss does; that model selects well and pred
 The served head is part of every snapshot (:attr:`ModelSnapshot.served`: its weights and the
 ``l2`` they were fitted at), so it is published on ``models``, registered and rolled back with
 the main model, and :meth:`OnlineLearner.reset_to` (a rebuild, a rollback) continues from it as
-from the main model's weights. The search's own state (its last choices, the labels it searched
-at) is not in a snapshot, for either head: a rebuilt learner searches again at its first fit
-(in place: stream_al/learn/regularisation.py, ``L2Search.apart``), and until then each head
-keeps the weights and (the served head) the penalty it had.
+from the main model's weights. So is the l2 search's state (:attr:`ModelSnapshot.search`: the
+penalty the main model and the committee were fitted at, the served rule's last choice, the
+labels at the last search): a learner reset to a snapshot continues the penalty and the search
+schedule it had, so its first refit after a rebuild runs no search in place (which blocked the
+worker's coordinator for the search's seconds, and restarted the schedule from zero: the next
+search was due at once rather than at ``cv_growth`` times the labels of the last one), and the
+next search runs apart as any after the first. A snapshot without it (written before it was
+kept), or with one this learner's search cannot have (another prior, no served rule's choice),
+leaves the search as it was: for a rebuilt learner the prior, and a first search in place.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from stream_al.config import LearnerSettings
 from stream_al.learn.regularisation import L2Search, SearchResult, SearchTask
 from stream_al.learn.replay import ReplayMemory
 from stream_al.learn.self_training import SelfTraining, UnlabelledReservoir
-from stream_al.learn.snapshot import ModelSnapshot, ServedHead
+from stream_al.learn.snapshot import ModelSnapshot, SearchState, ServedHead
 from stream_al.learn.softmax import OnlineSoftmax
 
 
@@ -220,6 +225,12 @@ class OnlineLearner:
         with the rule off) it is the main's until its next fit. A learner without a served
         rule drops the snapshot's. The snapshot taken right after predicts exactly as
         ``snapshot`` (same fingerprint).
+
+        The l2 search continues from the snapshot's state (:meth:`L2Search.resume`): the main
+        model and the committee keep the penalty they were fitted at, and the next search is
+        due when the labels have grown ``cv_growth`` times since the last one. Without a state
+        it could resume (:meth:`L2Search.resumable`) the search stays as it was (a rebuilt
+        learner's first fit searches in place); a learner with a fixed ``learner.l2`` ignores it.
         """
         members = [self.main, *self.committee]
         pairs = [(snapshot.weights, snapshot.bias), *snapshot.committee]
@@ -227,6 +238,7 @@ class OnlineLearner:
             raise ValueError(f"the snapshot has {len(pairs) - 1} committee members, the learner "
                              f"{len(members) - 1}: set learner.committee_size to match")
         head = _served_head(snapshot) if self.served is not None else None
+        state = _search_state(snapshot, self.main.search)
         slots = self.replay.reset(snapshot.classes, X, labels, uniform)
         for member, (W, b) in zip(members, pairs, strict=True):
             member.restart(W, b, slots)
@@ -238,9 +250,15 @@ class OnlineLearner:
         self.unfitted, self.retune = 0, False
         if self.main.search is not None:  # a search apart on other rows: its answer is stale
             self.main.search.drop()
+        if state is not None and self.main.search is not None:
+            self.main.search.resume(state, len(self.replay))
+            for member in members:  # the committee follows the main's penalty
+                member.l2 = self.main.search.l2
         self.version = version
         self.temperature = float(snapshot.temperature)
-        self._snapshot = replace(snapshot, version=version, created_at=time.time(), served=head)
+        self._snapshot = replace(snapshot, version=version, created_at=time.time(), served=head,
+                                 search=None if self.main.search is None
+                                 else self.main.search.state())
 
     def _take_snapshot(self) -> ModelSnapshot:
         f32 = np.float32
@@ -256,6 +274,7 @@ class OnlineLearner:
             n_labels=self.main.n_labels,
             created_at=time.time(),
             served=served,
+            search=None if self.main.search is None else self.main.search.state(),
         )
 
 
@@ -277,3 +296,20 @@ def _served_head(snapshot: ModelSnapshot) -> ServedHead | None:
                          "and > 0")
     return head
 
+
+def _search_state(snapshot: ModelSnapshot, search: L2Search | None) -> SearchState | None:
+    """``snapshot``'s search state if ``search`` can resume it (:meth:`L2Search.resumable`),
+    else None; a state that cannot be a penalty or a schedule is a :class:`ValueError` (never
+    a model fitted at a penalty that is not one)."""
+    state = snapshot.search
+    if state is None or search is None:
+        return None
+    penalties = [state.l2, *([] if state.served_l2 is None else [state.served_l2])]
+    if not all(np.isfinite(v) and v > 0 for v in penalties):
+        raise ValueError(f"the snapshot's search state has l2={state.l2}, served_l2="
+                         f"{state.served_l2}: a penalty is finite and > 0")
+    if state.searched_at < 0 or state.searched_at > snapshot.n_labels:
+        raise ValueError(f"the snapshot's search state has searched_at={state.searched_at}, "
+                         f"its model learned {snapshot.n_labels} labels: a search is at 0 "
+                         "labels (none yet) up to the labels learned")
+    return state if search.resumable(state) else None

@@ -6,6 +6,12 @@ of the model that predicts, fitted on the same labels at a penalty of their own
 into a rollback's record, so the served head travels wherever the main model's weights do, and
 a rebuild (loop/restore.py) or a rollback continues from it. Without one (the default, and every
 snapshot written before it existed) nothing is written for it: the bytes are those of before.
+
+It also holds the l2 search's state (:class:`SearchState`: the penalty the main model and the
+committee were fitted at, the labels at the last search, the served rule's last choice), so a
+rebuilt learner continues the penalty and the search schedule it had instead of searching
+again in its first refit (stream_al/learn/regularisation.py, ``L2Search.resume``). A learner
+with a fixed ``learner.l2`` has none and writes none.
 """
 
 from __future__ import annotations
@@ -31,12 +37,29 @@ class ServedHead:
 
 
 @dataclass(frozen=True)
+class SearchState:
+    """The learner's l2 search at a snapshot's version (:meth:`L2Search.state
+    <stream_al.learn.regularisation.L2Search.state>`): what decides its next refits. ``l2``:
+    the penalty the main model and the committee were fitted at (the search's choice, or the
+    one-class guard's weaker one), kept until the next search; ``searched_at``: the labels in
+    the learner's memory at the last search (0: none yet), the next one due when they have
+    grown ``learner.cv_growth`` times; ``served_l2``: the served rule's last choice, where each
+    refit of the served head starts (None: no served rule). The last search's scores are not
+    kept: they decide nothing."""
+
+    l2: float
+    searched_at: int
+    served_l2: float | None = None
+
+
+@dataclass(frozen=True)
 class ModelSnapshot:
     """Weights of the main model and of the committee at one version.
 
     ``weights`` has shape (k, d), ``bias`` (k,), ``committee`` is a tuple of (W, b) pairs with
     the same class order. ``temperature`` divides logits (1.0 = uncalibrated). ``served``:
-    the served head (``learner.served_rule``; None: the main model predicts).
+    the served head (``learner.served_rule``; None: the main model predicts). ``search``: the
+    l2 search's state (None: ``learner.l2`` fixed, or written before it was kept).
     """
 
     version: int
@@ -49,6 +72,7 @@ class ModelSnapshot:
     created_at: float = 0.0
     meta: dict[str, float | str] = field(default_factory=dict)
     served: ServedHead | None = None
+    search: SearchState | None = None
 
     @classmethod
     def empty(cls, dim: int) -> ModelSnapshot:
@@ -113,7 +137,15 @@ class ModelSnapshot:
         arrays ``sw``, ``sb`` and the header's ``served_l2`` (about the size of one committee
         member); none adds nothing, so a default snapshot's bytes are those written before the
         served head existed. Readers ignore what they do not know: a reader of before loads a
-        snapshot with a served head as the main model's (no format version is needed)."""
+        snapshot with a served head as the main model's (no format version is needed).
+
+        The search's state is the header's ``search``, ``{"l2": ..., "searched_at": ...}`` (and
+        ``"served_l2"`` with a served rule): 37-58 bytes of JSON (53-92 with ``served_l2``), so
+        a default record grows by 17-41 bytes once compressed (at most 51 with a served rule;
+        measured +25 on Banking77's 553 KB, +35 on SST-2's 16.5 KB: benchmarks/README.md, issue
+        16/17, "the learner's penalty through a rebuild"). A learner with a fixed
+        ``learner.l2`` writes none, and its bytes are those of before. A reader of before
+        ignores the key (it reads only the header keys it knows) and searches in place."""
         arrays: dict[str, np.ndarray] = {"weights": self.weights, "bias": self.bias}
         for i, (W, b) in enumerate(self.committee):
             arrays[f"cw{i}"], arrays[f"cb{i}"] = W, b
@@ -129,16 +161,21 @@ class ModelSnapshot:
         if self.served is not None:
             arrays["sw"], arrays["sb"] = self.served.weights, self.served.bias
             header["served_l2"] = self.served.l2
+        if self.search is not None:
+            header["search"] = {"l2": self.search.l2, "searched_at": self.search.searched_at}
+            if self.search.served_l2 is not None:
+                header["search"]["served_l2"] = self.search.served_l2
         buf = io.BytesIO()
         np.savez_compressed(buf, header=np.frombuffer(orjson.dumps(header), dtype=np.uint8), **arrays)
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ModelSnapshot:
-        """The snapshot :meth:`to_bytes` wrote (one without a served head: ``served`` None).
-        Shapes and values are not checked here (stream/messages.py ``load_snapshot`` checks
-        what comes from a topic); a header naming a served head without its arrays, or with
-        an ``l2`` that is not a number, is a :class:`ValueError`."""
+        """The snapshot :meth:`to_bytes` wrote (one without a served head: ``served`` None;
+        without the search's state: ``search`` None). Shapes and values are not checked here
+        (stream/messages.py ``load_snapshot`` checks what comes from a topic); a header naming
+        a served head without its arrays, an ``l2`` that is not a number, or a search's state
+        that is not numbers, is a :class:`ValueError`."""
         with np.load(io.BytesIO(data)) as z:
             header = orjson.loads(z["header"].tobytes())
             committee = tuple((z[f"cw{i}"], z[f"cb{i}"]) for i in range(header["committee"]))
@@ -147,11 +184,8 @@ class ModelSnapshot:
                 if "sw" not in z.files or "sb" not in z.files:
                     raise ValueError("the snapshot's header has a served head (served_l2) but "
                                      "not its weights (arrays sw, sb): written incompletely")
-                l2 = header["served_l2"]
-                if isinstance(l2, bool) or not isinstance(l2, int | float):
-                    raise ValueError(f"the snapshot's served head has l2 {l2!r}, not a number "
-                                     "(JSON writes a NaN or infinite l2 as null)")
-                served = ServedHead(z["sw"], z["sb"], float(l2))
+                served = ServedHead(z["sw"], z["sb"],
+                                    _number(header["served_l2"], "served head has l2"))
             return cls(
                 version=int(header["version"]),
                 classes=tuple(header["classes"]),
@@ -163,6 +197,7 @@ class ModelSnapshot:
                 created_at=float(header["created_at"]),
                 meta=dict(header.get("meta", {})),
                 served=served,
+                search=_search_state(header["search"]) if "search" in header else None,
             )
 
     def fingerprint(self) -> str:
@@ -176,3 +211,25 @@ class ModelSnapshot:
         h.update(np.float64(self.temperature).tobytes())
         return h.hexdigest()[:16]
 
+
+def _number(value: object, name: str) -> float:
+    """``value`` of the header as a float, or a :class:`ValueError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"the snapshot's {name} {value!r}, not a number (JSON writes a NaN "
+                         "or infinite number as null)")
+    return float(value)
+
+
+def _search_state(value: object) -> SearchState:
+    """The header's ``search`` as a :class:`SearchState` (types only: values are checked by
+    stream/messages.py ``load_snapshot`` and by the learner that resumes it)."""
+    if not isinstance(value, dict) or "l2" not in value or "searched_at" not in value:
+        raise ValueError(f"the snapshot's search state is {str(value)[:80]!r}, not "
+                         '{"l2": ..., "searched_at": ...}')
+    at = value["searched_at"]
+    if isinstance(at, bool) or not isinstance(at, int):
+        raise ValueError(f"the snapshot's search state has searched_at {at!r}, not a whole "
+                         "number of labels")
+    served = (_number(value["served_l2"], "search state has served_l2")
+              if "served_l2" in value else None)
+    return SearchState(_number(value["l2"], "search state has l2"), at, served)

@@ -280,7 +280,9 @@ class ModelUpdate(Message):
     (MiniLM); the topic takes records up to 32 MiB. With ``learner.served_rule`` the snapshot
     also holds the served head (:attr:`ModelSnapshot.served`), which adds about one committee
     member: +5.6 KB with 4 classes and +98 KB with 77 at dimension 256 (committee of 4); without
-    one, nothing."""
+    one, nothing. The l2 search's state (:attr:`ModelSnapshot.search`: a rebuild continues the
+    learner's penalty and search schedule) adds 17-41 bytes (up to 51 with a served rule);
+    a learner with a fixed ``learner.l2`` has none."""
 
     version: int = Field(ge=0)
     classes: list[str]
@@ -731,7 +733,11 @@ def load_snapshot(b64: str, dim: int | None = None) -> Any:
     weights of ``(classes, dim)`` (``dim``: the embedder's, if given), finite weights,
     temperature > 0, at most :data:`MAX_CLASSES` distinct printable classes, one per row; a
     served head (``learner.served_rule``), when there is one, of the main model's shape, finite,
-    at a finite ``l2`` > 0. A snapshot without one loads as before (``served`` None)."""
+    at a finite ``l2`` > 0; the l2 search's state (:class:`~stream_al.learn.snapshot.SearchState`),
+    when there is one, at finite penalties > 0 and a last search at 0 to ``n_labels`` labels. A
+    snapshot without either loads as before (``served``, ``search`` None). A well-formed state
+    that the learner's search cannot have (another grid or prior) is not refused here: the
+    learner ignores it and searches (``OnlineLearner.reset_to``)."""
     from stream_al.learn.snapshot import ModelSnapshot
 
     try:
@@ -775,6 +781,8 @@ def _check_snapshot(snapshot: Any, dim: int | None) -> None:
         raise SnapshotError(f"temperature must be finite and > 0, got {snapshot.temperature}")
     if snapshot.served is not None:
         _check_served(snapshot.served, W, b)
+    if snapshot.search is not None:
+        _check_search(snapshot.search, snapshot.n_labels)
 
 
 def _check_served(head: Any, W: np.ndarray, b: np.ndarray) -> None:
@@ -787,6 +795,18 @@ def _check_served(head: Any, W: np.ndarray, b: np.ndarray) -> None:
         raise SnapshotError("the served head's weights are not all finite floats")
     if not (math.isfinite(head.l2) and head.l2 > 0):
         raise SnapshotError(f"the served head's l2 must be finite and > 0, got {head.l2}")
+
+
+def _check_search(state: Any, n_labels: int) -> None:
+    """A search state a learner can continue from: penalties (finite, > 0) and a last search
+    at no more labels than the model learned."""
+    for name, value in (("l2", state.l2), ("served_l2", state.served_l2)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise SnapshotError(f"the search state's {name} must be finite and > 0, got {value}")
+    if not 0 <= state.searched_at <= n_labels:
+        raise SnapshotError(f"the search state's last search is at {state.searched_at} labels, "
+                            f"the model learned {n_labels}: it must be 0 (none yet) to "
+                            f"{n_labels}")
 
 
 # ---- parsing ------------------------------------------------------------------------------------

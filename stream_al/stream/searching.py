@@ -9,8 +9,13 @@ py-spy profile put a third of the worker holding ``control`` in it (benchmarks/R
 needs), the shell sends it here, and the choice is applied when it comes back (the next refit,
 a new model version); the model keeps learning and serving at the previous penalty meanwhile.
 The first search of a learner still runs in its refit (until one has chosen, the penalty is
-only the prior: at a stream's start it costs milliseconds, after a restart it is the rebuilt
-learner's first).
+only the prior: at a stream's start it costs milliseconds). A learner rebuilt after a restart
+has had its searches: the last model published holds the search's state (its penalty, the labels
+at its last search), so the rebuilt learner serves at that penalty and its next search comes
+here when the labels have grown ``learner.cv_growth`` times, as without the restart. Only from a
+model published before that state was kept does its first refit search in place (a search on
+1,000 rows of Banking77 held the coordinator 9.4 s: benchmarks/README.md, issue 16/17, "the
+learner's penalty through a rebuild").
 
 The process is spawned at the first search apart (numpy and scipy in it: ~0.5 s once, and its
 own memory) and kept; one search runs at a time. A search that fails (an exception in it, the

@@ -128,6 +128,8 @@ def test_the_served_head_goes_through_a_snapshots_bytes_and_back(real_slice):
 
 def test_without_a_served_rule_a_snapshot_writes_the_arrays_and_header_it_wrote_before(
         real_slice):
+    """... and the l2 search's state (tests/learn/test_search_state.py), which a learner with
+    a fixed l2 does not have."""
     X, labels = real_slice("sst2", 400)
     snapshot = taught(X, labels).snapshot()  # committee_size 2
     assert snapshot.served is None
@@ -135,8 +137,12 @@ def test_without_a_served_rule_a_snapshot_writes_the_arrays_and_header_it_wrote_
         assert sorted(z.files) == ["bias", "cb0", "cb1", "cw0", "cw1", "header", "weights"]
         header = orjson.loads(z["header"].tobytes())
     assert sorted(header) == ["classes", "committee", "created_at", "meta", "n_labels",
-                              "temperature", "version"]
+                              "search", "temperature", "version"]
     assert ModelSnapshot.from_bytes(snapshot.to_bytes()).served is None
+    fixed = taught(X, labels, l2=1.0).snapshot()
+    with np.load(io.BytesIO(fixed.to_bytes())) as z:
+        assert sorted(orjson.loads(z["header"].tobytes())) == [
+            "classes", "committee", "created_at", "meta", "n_labels", "temperature", "version"]
 
 
 def test_a_learner_reset_to_a_snapshot_continues_its_served_head(real_slice):
@@ -145,7 +151,7 @@ def test_a_learner_reset_to_a_snapshot_continues_its_served_head(real_slice):
     snapshot = ModelSnapshot.from_bytes(learner.snapshot().to_bytes())
     other = OnlineLearner(X.shape[1], LearnerSettings(committee_size=2, served_rule="nll", cv_rule="best"))
     other.reset_to(snapshot, X, list(labels), version=snapshot.version + 1)
-    assert other.served.l2 == learner.served.l2 != other.main.l2
+    assert (other.served.l2, other.main.l2) == (learner.served.l2, learner.main.l2)
     assert np.array_equal(other.served_snapshot().weights, learner.served_snapshot().weights)
     assert other.served_snapshot().fingerprint() == learner.served_snapshot().fingerprint()
     assert other.snapshot().served.l2 == learner.served.l2  # published again as it came

@@ -304,17 +304,29 @@ class Served:
     published: ModelRelease
 
 
+def published(embedder, rows, settings: Settings) -> Served:
+    """A coordinator on ``settings`` that bought from the first 1,000 rows, learned their labels
+    (104) and published its model."""
+    feed = Feed(Coordinator(settings, embedder.dim, embedder), embedder, rows)
+    bought = feed.texts(0, 1000)
+    feed.labels([p.item_id for p in bought])
+    model = feed.c.model_update(now=1e9, force=True)
+    labels = [Label(p.item_id, rows[int(p.item_id.split("-")[1])][1], "a", 1.0) for p in bought]
+    return Served(settings, feed.c.learner, bought, labels, feed.c.ledger(now=1e9), model)
+
+
 @pytest.fixture(scope="module")
 def served(embedder, rows) -> Served:
     settings = make_settings()
     settings = settings.model_copy(update={"learner": settings.learner.model_copy(
         update={"served_rule": "nll", "cv_rule": "best"})})
-    feed = Feed(Coordinator(settings, embedder.dim, embedder), embedder, rows)
-    bought = feed.texts(0, 1000)  # 104 labels: the served head's l2 is weaker than the main's
-    feed.labels([p.item_id for p in bought])
-    published = feed.c.model_update(now=1e9, force=True)
-    labels = [Label(p.item_id, rows[int(p.item_id.split("-")[1])][1], "a", 1.0) for p in bought]
-    return Served(settings, feed.c.learner, bought, labels, feed.c.ledger(now=1e9), published)
+    return published(embedder, rows, settings)  # the served head's l2 is weaker than the main's
+
+
+@pytest.fixture(scope="module")
+def plain(embedder, rows) -> Served:
+    """The tests' settings: no served rule, the search's default rule."""
+    return published(embedder, rows, make_settings())
 
 
 def rebuilt(embedder, s: Served, model: ModelSnapshot | None) -> Coordinator:
@@ -366,3 +378,41 @@ def test_a_rebuild_from_a_record_without_a_served_head_serves_the_main_model_unt
     learner.learn_many(embedder.embed([text]), [label])  # the next fit: a head of its own
     assert learner.served.l2 == learner.main.search.served_l2
     assert not np.array_equal(learner.served_snapshot().weights, before.weights)
+
+
+# ---- the learner's penalty and its search schedule --------------------------------------------
+def test_a_rebuild_continues_the_learners_penalty_and_search_schedule(embedder, plain):
+    """The main model and the committee keep the l2 they were fitted at, and the search its
+    labels at the last search: the next one is due at ``cv_growth`` times those, as without
+    the rebuild (not at once, at the prior)."""
+    before = plain.learner
+    restored = rebuilt(embedder, plain, through_models(plain.published.snapshot, embedder.dim))
+    learner = restored.learner
+    assert learner.main.l2 == before.main.l2 != plain.settings.learner.l2_prior
+    assert {m.l2 for m in learner.committee} == {before.main.l2}
+    assert learner.main.search.searched_at == before.main.search.searched_at > 0
+    k = len(before.classes)
+    assert [n for n in range(1, 400) if learner.main.search.due(n, k)] == \
+        [n for n in range(1, 400) if before.main.search.due(n, k)]
+
+
+def test_the_first_refit_after_a_rebuild_runs_no_search(embedder, plain, rows):
+    restored = rebuilt(embedder, plain, through_models(plain.published.snapshot, embedder.dim))
+    learner = restored.learner
+    searched_at, l2 = learner.main.search.searched_at, learner.main.l2
+    text, label = rows[0]
+    learner.learn_many(embedder.embed([text]), [label])
+    assert (learner.main.search.searched_at, learner.main.l2) == (searched_at, l2)
+
+
+def test_a_rebuild_from_a_record_without_the_search_state_searches_in_its_first_refit(
+        embedder, plain, rows):
+    """A model published before the search's state was kept: the prior, then a search in the
+    first refit on every label in the memory, as before."""
+    before = dataclasses.replace(plain.published.snapshot, search=None)
+    learner = rebuilt(embedder, plain, through_models(before, embedder.dim)).learner
+    assert learner.main.l2 == plain.settings.learner.l2_prior
+    assert learner.main.search.searched_at == 0
+    text, label = rows[0]
+    learner.learn_many(embedder.embed([text]), [label])
+    assert learner.main.search.searched_at == len(learner.replay)

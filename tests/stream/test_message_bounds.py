@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream_al.learn.snapshot import ModelSnapshot, ServedHead
+from stream_al.learn.snapshot import ModelSnapshot, SearchState, ServedHead
 from stream_al.stream.messages import (
     DEAD_LETTER_KEY_CHARS,
     DEAD_LETTER_RAW_BYTES,
@@ -221,6 +221,32 @@ def test_a_served_head_named_but_missing_is_refused():
     np.savez_compressed(buf, **arrays)
     with pytest.raises(SnapshotError, match="does not load.*served head"):
         load_snapshot(base64.b64encode(buf.getvalue()).decode("ascii"), DIM)
+
+
+def searched(**changes) -> ModelSnapshot:
+    """The sound snapshot with the l2 search's state (its last search at 40 of 50 labels)."""
+    return dataclasses.replace(snapshot(n_labels=50),
+                               search=dataclasses.replace(SearchState(0.1, 40), **changes))
+
+
+def test_a_sound_search_state_loads_with_its_snapshot():
+    assert load_snapshot(wire(searched()), DIM).search == SearchState(0.1, 40)
+    assert load_snapshot(wire(searched(served_l2=1.0)), DIM).search.served_l2 == 1.0
+    assert load_snapshot(wire(snapshot()), DIM).search is None  # a snapshot of before: none
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"l2": 0.0}, "search state's l2 must be finite and > 0, got 0.0"),
+    ({"l2": -1.0}, "search state's l2"),
+    ({"served_l2": 0.0}, "search state's served_l2 must be finite and > 0"),
+    ({"l2": float("nan")}, "search state has l2 None, not a number"),  # JSON writes null
+    ({"served_l2": float("inf")}, "search state has served_l2 None, not a number"),
+    ({"searched_at": -1}, "last search is at -1 labels, the model learned 50"),
+    ({"searched_at": 51}, "last search is at 51 labels, the model learned 50"),
+])
+def test_an_implausible_search_state_is_refused_with_its_snapshot(changes, why):
+    with pytest.raises(SnapshotError, match=why):
+        load_snapshot(wire(searched(**changes)), DIM)
 
 
 @pytest.mark.parametrize("junk", ["not base64!", base64.b64encode(b"not a zip").decode()])

@@ -42,7 +42,8 @@ def test_a_crashed_worker_is_replaced_without_losing_budget_labels_or_model(
 ):
     """With ``learner.served_rule`` the model on ``models`` holds the served head too, and the
     successor publishes the one it continues from, served head and all; without the rule
-    there is none on the topic."""
+    there is none on the topic. Either way the successor continues the learner's l2 and search
+    schedule (the snapshot's search state) and publishes them as it had them."""
     folds = {"cv_rule": "best"} if served_rule else {}  # a served rule picks from the folds
     config = pipeline_config(kafka_bootstrap, tmp_path,
                              learner={"served_rule": served_rule, **folds})
@@ -98,6 +99,7 @@ def test_a_crashed_worker_is_replaced_without_losing_budget_labels_or_model(
         assert restored["outstanding"] == 0
         assert restored["version"] == before.version + 1
         continued = [m for m in models() if m.version == last.version + 1][0].to_snapshot()
+        assert last.search is not None and continued.search == last.search  # l2, its schedule
         if served_rule is None:
             assert last.served is None and continued.served is None
         else:
