@@ -116,6 +116,27 @@ class OnlineLearner:
         if self.main.self_training is not None:
             self.main.self_training.unlabelled = other.unlabelled
 
+    def adopt_penalty(self, other: OnlineLearner, rows: int) -> None:
+        """Continue ``other``'s penalty and search schedule (:meth:`L2Search.resume`) before
+        learning ``rows`` labels afresh: a learner rebuilt from the verdicts (one label
+        changed, loop/annotating.py) fits at the penalty chosen on nearly the same labels, and
+        searches again when they have grown ``cv_growth`` times since ``other``'s last search,
+        apart, instead of at once and in place (measured: 9.4 s of CPU on Banking77's 1,200
+        labels, benchmarks/README.md, "the learner's penalty through a rebuild"). Nothing to
+        continue (a fixed ``learner.l2``, no search yet, a search configured otherwise): as
+        it was."""
+        mine, theirs = self.main.search, other.main.search
+        if mine is None or theirs is None or theirs.searched_at == 0:
+            return
+        state = theirs.state()
+        if not mine.resumable(state):
+            return
+        mine.resume(state, rows)
+        for member in (self.main, *self.committee):
+            member.l2 = mine.l2
+        if self.served is not None and other.served is not None:
+            self.served.l2 = other.served.l2
+
     def learn_one(self, x: np.ndarray, label: str) -> int:
         return self.learn_many(np.asarray(x, dtype=np.float32).reshape(1, -1), [label])
 

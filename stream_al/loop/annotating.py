@@ -421,9 +421,10 @@ class Annotating:
     def relearn(self, old: OnlineLearner, embed: Embed,
                 excluded: Collection[str] = frozenset(),
                 uniform: Collection[str] = frozenset()) -> OnlineLearner:
-        """A learner rebuilt from the current verdicts, continuing ``old``'s versions;
-        ``excluded`` items (a rollback's, loop/rollback.py) are left out; ``uniform`` items
-        (drawn uniformly from the stream) are flagged so again."""
+        """A learner rebuilt from the current verdicts, continuing ``old``'s versions and its
+        penalty and search schedule (:meth:`OnlineLearner.adopt_penalty`: no search in place
+        for one changed verdict); ``excluded`` items (a rollback's, loop/rollback.py) are left
+        out; ``uniform`` items (drawn uniformly from the stream) are flagged so again."""
         pairs = [(i, y) for i, y in self.learned() if i not in excluded]
         pairs = pairs[-self.learner_settings.memory:]  # what its replay memory would keep
         kept = self.flagger.vectors_of(i for i, _ in pairs)
@@ -433,6 +434,7 @@ class Annotating:
         learner.version = old.version
         learner.temperature = old.temperature
         learner.adopt_unlabelled(old)
+        learner.adopt_penalty(old, len(pairs))
         if pairs:
             learner.learn_many(np.stack([kept[i] for i, _ in pairs]), [y for _, y in pairs],
                                uniform=[i in uniform for i, _ in pairs])

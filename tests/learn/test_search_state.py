@@ -259,3 +259,23 @@ def test_every_grid_value_and_the_prior_can_be_resumed():
     assert all(search.resumable(SearchState(v, 10)) for v in (*DEFAULT_GRID, 1e-3))
     assert not search.resumable(SearchState(0.2, 10))
     assert L2Search(prior=2e-3).resumable(SearchState(2e-3, 0))
+
+
+def test_a_learner_rebuilt_from_the_verdicts_continues_the_penalty_and_schedule(ag_news):
+    """One changed verdict rebuilds the learner from its labels (loop/annotating.py): it fits
+    at the penalty it had, with no search in place, and searches when it would have."""
+    X, labels, learner = ag_news
+    fresh = learner_of(X)
+    fresh.adopt_penalty(learner, N)
+    fresh.learn_many(X[:N], list(labels[:N]))
+    assert fresh.main.search.scores == {}  # no search ran: none in place, none asked for
+    assert fresh.main.search.pending is None and fresh.main.search.searched_at == N
+    assert fresh.main.l2 == learner.main.l2 and {m.l2 for m in fresh.committee} == {fresh.main.l2}
+    assert schedule(fresh, X, labels, N, 1000) == [410, 620, 930]
+    unschooled = learner_of(X)
+    unschooled.adopt_penalty(learner_of(X), N)  # nothing searched yet: nothing to continue
+    unschooled.learn_many(X[:N], list(labels[:N]))
+    assert unschooled.main.search.scores  # searched in place, as before
+    fixed = learner_of(X, l2=1.0)
+    fixed.adopt_penalty(learner, N)
+    assert fixed.main.search is None and fixed.main.l2 == 1.0

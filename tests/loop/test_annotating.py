@@ -352,3 +352,17 @@ def test_items_bought_together_are_tracked_as_when_bought_one_at_a_time():
     assert many.a.open == one.a.open
     assert many.a.settled.get("settled") == one.a.settled.get("settled") is not None
     assert [many.a.open[i].seq for i in ("n1", "n2")] == [3, 4]
+
+
+def test_a_relearn_keeps_the_penalty_and_search_schedule_of_the_learner_it_replaces():
+    desk = Desk()
+    items = [f"i{n}" for n in range(40)]
+    for n, item in enumerate(items):
+        desk.buy(item)
+        desk.label((item, ("World", "Sports")[n % 2], "a"))
+    learner = OnlineLearner(DIM)
+    learner.learn_many(embed(items), [("World", "Sports")[n % 2] for n in range(40)])
+    assert learner.main.search.searched_at == 40  # searched in place
+    relearned = desk.a.relearn(learner, embed)
+    assert relearned.main.search.searched_at == 40 and relearned.main.l2 == learner.main.l2
+    assert relearned.main.search.scores == {}  # no search of its own
