@@ -106,38 +106,36 @@ def test_a_served_rule_needs_folds_the_evidence_rule_does_not_fit():
         L2Search(rule="best", served_rule="evidence")
 
 
+def searches_alike(rule: str, like: str, X, y, k: int = 2) -> bool:
+    """Whether ``rule``'s search on ``X``, ``y`` chooses and scores exactly as ``like``'s."""
+    ours, theirs = (run_search(search_task(X, y, k, rule=r)) for r in (rule, like))
+    return (ours.l2, ours.scores) == (theirs.l2, theirs.scores)
+
+
 def test_evidence_dims_uses_the_folds_below_as_many_rows_as_dimensions_and_the_evidence_from_there():
     few_rows, few_y = gaussian_classes(2, 10, 30, spread=0.6)  # 20 rows, 30 dimensions
     many_rows, many_y = gaussian_classes(2, 20, 30, spread=0.6)  # 40 rows
-    for X, y, like in ((few_rows, few_y, "best"), (many_rows, many_y, "evidence")):
-        dims = run_search(search_task(X, y, 2, rule="evidence_dims"))
-        same = run_search(search_task(X, y, 2, rule=like))
-        assert (dims.l2, dims.scores) == (same.l2, same.scores)
+    assert searches_alike("evidence_dims", "best", few_rows, few_y)
+    assert searches_alike("evidence_dims", "evidence", many_rows, many_y)
 
 
 def test_evidence_per_class_uses_the_folds_below_100_rows_a_class_and_the_evidence_from_there():
     few_rows, few_y = gaussian_classes(2, 60, 8, spread=0.6)  # 60 rows a class
     many_rows, many_y = gaussian_classes(2, 100, 8, spread=0.6)  # 100 rows a class
-    for X, y, like in ((few_rows, few_y, "best"), (many_rows, many_y, "evidence")):
-        per_class = run_search(search_task(X, y, 2, rule="evidence_per_class"))
-        same = run_search(search_task(X, y, 2, rule=like))
-        assert (per_class.l2, per_class.scores) == (same.l2, same.scores)
+    assert searches_alike("evidence_per_class", "best", few_rows, few_y)
+    assert searches_alike("evidence_per_class", "evidence", many_rows, many_y)
 
 
 def test_evidence_binary_is_evidence_per_class_on_two_classes_and_the_folds_on_more():
     few_rows, few_y = gaussian_classes(2, 60, 8, spread=0.6)  # 60 rows a class
     two, two_y = gaussian_classes(2, 100, 8, spread=0.6)  # 100 rows a class
     three, three_y = gaussian_classes(3, 100, 8, spread=0.6)
-    for X, y, k, like in ((few_rows, few_y, 2, "best"), (two, two_y, 2, "evidence"),
-                          (three, three_y, 3, "best")):
-        binary = run_search(search_task(X, y, k, rule="evidence_binary"))
-        same = run_search(search_task(X, y, k, rule=like))
-        assert (binary.l2, binary.scores) == (same.l2, same.scores)
+    assert searches_alike("evidence_binary", "best", few_rows, few_y)
+    assert searches_alike("evidence_binary", "evidence", two, two_y)
+    assert searches_alike("evidence_binary", "best", three, three_y, k=3)
     # two classes among the rows of a learner that knows three: the folds
     rows = three_y < 2
-    binary = run_search(search_task(three[rows], three_y[rows], 3, rule="evidence_binary"))
-    assert binary.scores == run_search(search_task(three[rows], three_y[rows], 3,
-                                                   rule="best")).scores
+    assert searches_alike("evidence_binary", "best", three[rows], three_y[rows], k=3)
 
 
 def test_the_learner_chooses_by_evidence_binary_unless_told_otherwise():
