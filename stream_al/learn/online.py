@@ -129,13 +129,15 @@ class OnlineLearner:
         if mine is None or theirs is None or theirs.searched_at == 0:
             return
         state = theirs.state()
-        if not mine.resumable(state):
-            return
-        mine.resume(state, rows)
+        if mine.resumable(state):
+            self._resume_search(state, rows)  # the served head starts each fit at its choice
+
+    def _resume_search(self, state: SearchState, rows: int) -> None:
+        """The search continues from ``state`` on ``rows`` labels; the main model and the
+        committee take its penalty (:meth:`reset_to`, :meth:`adopt_penalty`)."""
+        self.main.search.resume(state, rows)
         for member in (self.main, *self.committee):
-            member.l2 = mine.l2
-        if self.served is not None and other.served is not None:
-            self.served.l2 = other.served.l2
+            member.l2 = self.main.search.l2
 
     def learn_one(self, x: np.ndarray, label: str) -> int:
         return self.learn_many(np.asarray(x, dtype=np.float32).reshape(1, -1), [label])
@@ -272,9 +274,7 @@ class OnlineLearner:
         if self.main.search is not None:  # a search apart on other rows: its answer is stale
             self.main.search.drop()
         if state is not None and self.main.search is not None:
-            self.main.search.resume(state, len(self.replay))
-            for member in members:  # the committee follows the main's penalty
-                member.l2 = self.main.search.l2
+            self._resume_search(state, len(self.replay))
         self.version = version
         self.temperature = float(snapshot.temperature)
         self._snapshot = replace(snapshot, version=version, created_at=time.time(), served=head,
