@@ -37,7 +37,13 @@ from stream_al.config import LearnerSettings
 from stream_al.learn.regularisation import L2Search, SearchResult, SearchTask
 from stream_al.learn.replay import ReplayMemory
 from stream_al.learn.self_training import SelfTraining, UnlabelledReservoir
-from stream_al.learn.snapshot import ModelSnapshot, SearchState, ServedHead
+from stream_al.learn.snapshot import (
+    ModelSnapshot,
+    SearchState,
+    ServedHead,
+    search_problem,
+    served_problem,
+)
 from stream_al.learn.softmax import OnlineSoftmax
 
 
@@ -300,37 +306,22 @@ class OnlineLearner:
 
 
 def _served_head(snapshot: ModelSnapshot) -> ServedHead | None:
-    """``snapshot``'s served head, checked against its main model's shape and values (a
-    :class:`ValueError` naming what is wrong: never a served head that is not a model)."""
-    head = snapshot.served
-    if head is None:
-        return None
-    W, b = np.asarray(head.weights), np.asarray(head.bias)
-    if W.shape != snapshot.weights.shape or b.shape != snapshot.bias.shape:
-        raise ValueError(f"the snapshot's served head has weights {W.shape} and bias {b.shape}, "
-                         f"its main model {snapshot.weights.shape} and {snapshot.bias.shape}: "
-                         "a served head has the main model's classes and dimension")
-    if not (np.isfinite(W).all() and np.isfinite(b).all()):
-        raise ValueError("the snapshot's served head has weights that are not all finite")
-    if not (np.isfinite(head.l2) and head.l2 > 0):
-        raise ValueError(f"the snapshot's served head has l2={head.l2}: a penalty is finite "
-                         "and > 0")
-    return head
+    """``snapshot``'s served head, checked against its main model (:func:`served_problem`: a
+    :class:`ValueError` naming what is wrong, never a served head that is not a model)."""
+    problem = served_problem(snapshot)
+    if problem is not None:
+        raise ValueError(problem)
+    return snapshot.served
 
 
 def _search_state(snapshot: ModelSnapshot, search: L2Search | None) -> SearchState | None:
     """``snapshot``'s search state if ``search`` can resume it (:meth:`L2Search.resumable`),
-    else None; a state that cannot be a penalty or a schedule is a :class:`ValueError` (never
-    a model fitted at a penalty that is not one)."""
+    else None; a state that cannot be a penalty or a schedule (:func:`search_problem`) is a
+    :class:`ValueError` (never a model fitted at a penalty that is not one)."""
     state = snapshot.search
     if state is None or search is None:
         return None
-    penalties = [state.l2, *([] if state.served_l2 is None else [state.served_l2])]
-    if not all(np.isfinite(v) and v > 0 for v in penalties):
-        raise ValueError(f"the snapshot's search state has l2={state.l2}, served_l2="
-                         f"{state.served_l2}: a penalty is finite and > 0")
-    if state.searched_at < 0 or state.searched_at > snapshot.n_labels:
-        raise ValueError(f"the snapshot's search state has searched_at={state.searched_at}, "
-                         f"its model learned {snapshot.n_labels} labels: a search is at 0 "
-                         "labels (none yet) up to the labels learned")
+    problem = search_problem(snapshot)
+    if problem is not None:
+        raise ValueError(problem)
     return state if search.resumable(state) else None

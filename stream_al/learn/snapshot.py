@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -233,3 +234,38 @@ def _search_state(value: object) -> SearchState:
     served = (_number(value["served_l2"], "search state has served_l2")
               if "served_l2" in value else None)
     return SearchState(_number(value["l2"], "search state has l2"), at, served)
+
+
+def served_problem(snapshot: ModelSnapshot) -> str | None:
+    """What makes ``snapshot``'s served head no model for it (None: sound, or no head): the
+    main model's shapes, finite floats, a penalty finite and > 0. The learner refuses such a
+    snapshot (``OnlineLearner.reset_to``), and so does the edge of ``models``
+    (stream/messages.py ``load_snapshot``)."""
+    head = snapshot.served
+    if head is None:
+        return None
+    W, b = np.asarray(head.weights), np.asarray(head.bias)
+    if W.shape != snapshot.weights.shape or b.shape != snapshot.bias.shape:
+        return (f"the served head's weights {W.shape} and bias {b.shape} differ in shape from "
+                f"the model's {snapshot.weights.shape} and {snapshot.bias.shape}")
+    if any(a.dtype.kind != "f" or not np.isfinite(a).all() for a in (W, b)):
+        return "the served head's weights are not all finite floats"
+    if not (math.isfinite(head.l2) and head.l2 > 0):
+        return f"the served head's l2 must be finite and > 0, got {head.l2}"
+    return None
+
+
+def search_problem(snapshot: ModelSnapshot) -> str | None:
+    """What makes ``snapshot``'s search state no state a learner can continue from (None:
+    sound, or no state): penalties finite and > 0, a last search at 0 (none yet) to the
+    labels the model learned. Refused where :func:`served_problem` is."""
+    state, n = snapshot.search, snapshot.n_labels
+    if state is None:
+        return None
+    for name, value in (("l2", state.l2), ("served_l2", state.served_l2)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            return f"the search state's {name} must be finite and > 0, got {value}"
+    if not 0 <= state.searched_at <= n:
+        return (f"the search state's last search is at {state.searched_at} labels, the model "
+                f"learned {n}: it must be 0 (none yet) to {n}")
+    return None

@@ -779,34 +779,11 @@ def _check_snapshot(snapshot: Any, dim: int | None) -> None:
         raise SnapshotError("a committee member's weights differ in shape from the model's")
     if not (math.isfinite(snapshot.temperature) and snapshot.temperature > 0):
         raise SnapshotError(f"temperature must be finite and > 0, got {snapshot.temperature}")
-    if snapshot.served is not None:
-        _check_served(snapshot.served, W, b)
-    if snapshot.search is not None:
-        _check_search(snapshot.search, snapshot.n_labels)
+    from stream_al.learn.snapshot import search_problem, served_problem
 
-
-def _check_served(head: Any, W: np.ndarray, b: np.ndarray) -> None:
-    """A served head fits its snapshot: the main model's shapes, finite floats, a penalty."""
-    if head.weights.shape != W.shape or head.bias.shape != b.shape:
-        raise SnapshotError(f"the served head's weights {head.weights.shape} and bias "
-                            f"{head.bias.shape} differ in shape from the model's {W.shape} and "
-                            f"{b.shape}")
-    if any(a.dtype.kind != "f" or not np.isfinite(a).all() for a in (head.weights, head.bias)):
-        raise SnapshotError("the served head's weights are not all finite floats")
-    if not (math.isfinite(head.l2) and head.l2 > 0):
-        raise SnapshotError(f"the served head's l2 must be finite and > 0, got {head.l2}")
-
-
-def _check_search(state: Any, n_labels: int) -> None:
-    """A search state a learner can continue from: penalties (finite, > 0) and a last search
-    at no more labels than the model learned."""
-    for name, value in (("l2", state.l2), ("served_l2", state.served_l2)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise SnapshotError(f"the search state's {name} must be finite and > 0, got {value}")
-    if not 0 <= state.searched_at <= n_labels:
-        raise SnapshotError(f"the search state's last search is at {state.searched_at} labels, "
-                            f"the model learned {n_labels}: it must be 0 (none yet) to "
-                            f"{n_labels}")
+    for problem in (served_problem(snapshot), search_problem(snapshot)):
+        if problem is not None:
+            raise SnapshotError(problem)
 
 
 # ---- parsing ------------------------------------------------------------------------------------

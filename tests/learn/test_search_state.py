@@ -149,12 +149,12 @@ def test_a_learner_with_a_fixed_l2_ignores_the_search_state_and_writes_none(ag_n
 
 
 @pytest.mark.parametrize("state, why", [
-    (SearchState(0.0, N), "l2=0.0.*finite and > 0"),
+    (SearchState(0.0, N), "search state's l2 must be finite and > 0, got 0.0"),
     (SearchState(-1.0, N), "finite and > 0"),
     (SearchState(float("nan"), N), "finite and > 0"),
-    (SearchState(1.0, N, float("inf")), "served_l2=inf"),
-    (SearchState(1.0, -1), "searched_at=-1"),
-    (SearchState(1.0, N + 1), f"searched_at={N + 1}, its model learned {N} labels"),
+    (SearchState(1.0, N, float("inf")), "served_l2 must be finite and > 0, got inf"),
+    (SearchState(1.0, -1), "last search is at -1 labels"),
+    (SearchState(1.0, N + 1), f"last search is at {N + 1} labels, the model learned {N}"),
 ])
 def test_a_learner_refuses_a_malformed_search_state_and_stays_as_it_was(ag_news, state, why):
     X, labels, learner = ag_news
