@@ -34,7 +34,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
-from aiokafka.consumer.group_coordinator import OffsetCommitRequest
 
 from stream_al.config import Settings
 from stream_al.embed import Embedder, make_embedder
@@ -43,6 +42,7 @@ from stream_al.metrics import Metrics
 from stream_al.runtime import return_free_memory
 from stream_al.stream import clients
 from stream_al.stream.coordinating import CoordinatorShell
+from stream_al.stream.membership import member_of_group
 from stream_al.stream.publish import Publisher, raw_topic
 from stream_al.stream.reader import LabelReader, TextReader
 from stream_al.stream.scoring import ScoringShell
@@ -185,22 +185,6 @@ def build_app(
     app.on_partitions_assigned.connect(on_assigned, weak=False)
     app.on_partitions_revoked.connect(on_revoked, weak=False)
     return app
-
-
-def member_of_group(app: faust.App) -> bool:
-    """Whether the consumer group still counts this worker a member. aiokafka resets the
-    generation of its group membership when the group's coordinator answers a heartbeat or a
-    commit with ``UnknownMemberId`` or ``IllegalGeneration`` (the worker was dropped: paused
-    past its session, or cut off); from then on its offset commits are refused until it
-    rejoins. A consumer not started yet holds nothing: True. (faust runs the consumer on a
-    thread of its own; the generation is a plain int, read as faust itself reads it.) Should
-    those internals move in a later faust or aiokafka, this answers True: a fenced owner then
-    holds a record until its patience runs out and acts on it, later but never lost."""
-    try:
-        coordinator = app.consumer._thread._ensure_consumer()._coordinator
-    except Exception:  # noqa: BLE001 (not started, or stopping)
-        return True
-    return bool(coordinator.generation != OffsetCommitRequest.DEFAULT_GENERATION_ID)
 
 
 async def guarded(name: str, stage: str, timer: Callable[[], Awaitable[None]],

@@ -85,8 +85,9 @@ class CoordinatorShell:
     ) -> None:
         self.settings = settings
         self.in_group = in_group
-        """Whether the consumer group still counts this worker a member (stream/app.py): a
-        dropped worker's commits are refused, so a record it leaves is read again."""
+        """Whether the consumer group still counts this worker a member
+        (stream/membership.py): a dropped worker's commits are refused, so a record it leaves
+        is read again."""
         self.embedder = embedder
         self.producer = CoordinatorProducer(settings.kafka)  # fences the role (stream/fencing.py)
         self.publisher = FencedPublisher(settings.kafka, metrics, self.producer)
