@@ -2,23 +2,24 @@
 
 aiokafka resets the generation of its group membership to
 ``OffsetCommitRequest.DEFAULT_GENERATION_ID`` (-1) when the group's coordinator answers a
-heartbeat, a join, a sync or a commit with ``UnknownMemberId`` or ``IllegalGeneration`` (the
-worker was dropped: paused past its session, or cut off); from then on its offset commits are
-refused until it rejoins with a new generation. A fenced coordinator holding a control record
-asks this to know whether it may leave the record to its next owner (``loop/ownership.py``,
-``turn``).
+heartbeat, an offset commit or a sync with ``UnknownMemberId`` or ``IllegalGeneration`` (a
+join with the former): the worker was dropped, paused past its session or cut off. From then
+on its offset commits are refused until it rejoins with a new generation. A fenced coordinator
+holding a control record asks this to know whether it may leave the record to its next owner
+(``loop/ownership.py``, ``turn``).
 
 No public route leads there. aiokafka's ``AIOKafkaConsumer`` exposes neither the generation
 nor the member id; its rebalance listener, and faust's ``on_partitions_revoked`` signal that
-stems from it, fire only once the consumer rejoins, and faust sends its signal only after
-every record in hand was acknowledged (``App._on_partitions_revoked`` waits for the agents),
-so a worker holding a record hears of its drop after it stopped holding it. faust's
-``app.consumer_generation_id`` is the generation of the last assignment, not reset on a drop.
-So this reads private attributes of faust-streaming 0.15.3 and aiokafka 0.14.0 (both pinned
-exactly in pyproject.toml), the way faust itself reads them (its rebalance listener):
-``app.consumer._thread._ensure_consumer()._coordinator.generation``. The walk is split in two,
-the faust part (:func:`aiokafka_consumer`) and the aiokafka part (:func:`generation_of`), and
-``tests/stream/test_membership.py`` pins every step on the installed versions.
+stems from it, fire only as the consumer sets about rejoining, and faust sends its signal only
+after every record in hand was acknowledged (``App._on_partitions_revoked`` waits for the
+streams to be empty), so a worker holding a record would hear of its drop only after it
+stopped holding it. faust's ``app.consumer_generation_id`` is the generation of the last
+assignment, not reset on a drop. So this reads private attributes of faust-streaming 0.15.3
+and aiokafka 0.14.0 (both pinned exactly in pyproject.toml), the way faust itself reads them
+(its rebalance listener): ``app.consumer._thread._ensure_consumer()._coordinator.generation``.
+The walk is split in two, the faust part (:func:`aiokafka_consumer`) and the aiokafka part
+(:func:`generation_of`), and ``tests/stream/test_membership.py`` pins every step on the
+installed versions.
 
 Should an upgrade move those internals, :func:`member_of_group` answers True, as for a consumer
 not started: a fenced owner then holds a record for its full patience before acting on it,
@@ -108,7 +109,7 @@ def _warn_once(reason: str) -> None:
     log.warning(
         "cannot tell whether the consumer group still counts this worker (%s): read as a "
         "member, so a fenced coordinator holds a control record for its full patience before "
-        "acting on it (later, never lost); stream_al/stream/membership.py reads internals of "
-        "faust-streaming 0.15.3 and aiokafka 0.14.0, fix it for faust-streaming %s and "
-        "aiokafka %s (tests/stream/test_membership.py shows where)",
+        "acting on it (later, never lost). stream_al/stream/membership.py reads internals of "
+        "the versions pinned in pyproject.toml; fix it for the installed faust-streaming %s "
+        "and aiokafka %s (tests/stream/test_membership.py shows which step moved)",
         reason, faust.__version__, aiokafka.__version__)

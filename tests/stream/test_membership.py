@@ -4,13 +4,15 @@ No public API of faust or aiokafka says so; the lookup reads their internals. Th
 without a broker pin each step of that walk on the installed versions, so that an upgrade
 that moves one fails here, naming what to fix, instead of leaving ``member_of_group`` on its
 fallback (True: a fenced owner then holds a record for its full patience) for ever. The broker
-test shows the lookup returns a real consumer's generation, and no membership once aiokafka
-resets it as it does when the group's coordinator answers ``UnknownMemberId``."""
+tests show the lookup returns the generation of a real consumer in a group (aiokafka's own, and
+the one faust runs on its consumer thread), and no membership once aiokafka resets it as it does
+when the group's coordinator answers ``UnknownMemberId``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from types import SimpleNamespace
 
@@ -84,10 +86,10 @@ def test_aiokafka_keeps_the_generation_on_the_group_coordinator_and_resets_it_wh
         client = aiokafka.AIOKafkaClient(bootstrap_servers="127.0.0.1:1")
         coordinator = GroupCoordinator(client, SubscriptionState(), group_id="g")
         try:
+            fresh = coordinator.generation  # not joined yet
             coordinator.generation = 7  # as a join sets it
-            joined = coordinator.generation
             coordinator.reset_generation()  # as a heartbeat answered UnknownMemberId does
-            return joined, coordinator.generation
+            return fresh, coordinator.generation
         finally:
             await coordinator.close()
             await client.close()
@@ -95,40 +97,48 @@ def test_aiokafka_keeps_the_generation_on_the_group_coordinator_and_resets_it_wh
     assert hasattr(GroupCoordinator, "reset_generation"), \
         f"GroupCoordinator has no reset_generation(); {FIX}"
     try:
-        joined, reset = asyncio.run(coordinator_state())
+        fresh, reset = asyncio.run(coordinator_state())
     except AttributeError as e:
         raise AssertionError(f"GroupCoordinator has no generation ({e}); {FIX}") from e
-    assert (joined, reset) == (7, DROPPED)
-    assert DROPPED == -1, f"OffsetCommitRequest.DEFAULT_GENERATION_ID is {DROPPED}; {FIX}"
+    assert (fresh, reset) == (DROPPED, DROPPED), \
+        f"GroupCoordinator.generation is {fresh} before a join, {reset} after a reset; {FIX}"
 
 
 # ---- the fallback --------------------------------------------------------------------------------
-def started_consumer_without(walk: str) -> SimpleNamespace:
-    """A faust app as an upgrade could leave it: the step ``walk`` of the lookup is gone."""
+MOVED = {"faust": "app.consumer._thread._ensure_consumer()",
+         "aiokafka": "AIOKafkaConsumer._coordinator.generation"}
+"""What the lookup then says is missing, by the library whose step moved."""
+
+
+def started_consumer_without(step: str) -> SimpleNamespace:
+    """A faust app as an upgrade could leave it: the lookup's ``step`` into faust's or
+    aiokafka's consumer finds nothing where it looks."""
     consumer = SimpleNamespace()  # an aiokafka consumer without _coordinator
     thread = SimpleNamespace(_ensure_consumer=lambda: consumer)
-    return SimpleNamespace(consumer=SimpleNamespace() if walk == "faust"
+    return SimpleNamespace(consumer=SimpleNamespace() if step == "faust"
                            else SimpleNamespace(_thread=thread))
 
 
-@pytest.mark.parametrize("walk", ["faust", "aiokafka"])
-def test_internals_that_moved_are_told_apart_from_a_consumer_not_started(walk):
-    with pytest.raises(InternalsMoved, match=walk):
-        group_generation(started_consumer_without(walk))
+@pytest.mark.parametrize("step", MOVED)
+def test_internals_that_moved_are_told_apart_from_a_consumer_not_started(step):
+    with pytest.raises(InternalsMoved, match=re.escape(MOVED[step])):
+        group_generation(started_consumer_without(step))
 
 
-@pytest.mark.parametrize("walk", ["faust", "aiokafka"])
-def test_internals_that_moved_count_the_worker_a_member_and_warn_once_naming_the_versions(
-        walk, caplog):
-    app = started_consumer_without(walk)
+@pytest.mark.parametrize("step", MOVED)
+def test_internals_that_moved_count_the_worker_a_member_and_warn_once_naming_what_moved(
+        step, caplog):
+    app = started_consumer_without(step)
     with caplog.at_level(logging.WARNING, logger=membership.__name__):
         assert member_of_group(app)
         assert member_of_group(app)  # asked every second while a record is held
     [warning] = caplog.records
     assert warning.levelno == logging.WARNING
     text = warning.getMessage()
-    assert faust.__version__ in text and aiokafka.__version__ in text
-    assert "full patience" in text
+    assert MOVED[step] in text
+    assert f"faust-streaming {faust.__version__}" in text
+    assert f"aiokafka {aiokafka.__version__}" in text
+    assert "full patience" in text  # the consequence
 
 
 # ---- a real consumer in a group (broker) ---------------------------------------------------------
@@ -156,5 +166,32 @@ def test_a_joined_consumer_reads_its_generation_until_aiokafka_resets_it_then_re
             assert counted(generation_of(consumer))
         finally:
             await consumer.stop()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.kafka
+def test_a_faust_worker_is_a_member_once_its_consumer_joined_and_not_once_aiokafka_reset_it(
+        kafka_bootstrap, new_topic, tmp_path):
+    topic = new_topic("membership")
+    app = faust.App(f"membership-{uuid.uuid4().hex[:8]}", broker=f"kafka://{kafka_bootstrap}",
+                    store="memory://", datadir=str(tmp_path), autodiscover=False,
+                    web_enabled=False, broker_session_timeout=6.0, broker_heartbeat_interval=1.0)
+
+    async def scenario() -> None:
+        thread = app.consumer._thread
+        await thread.start()  # faust's consumer thread alone: it makes and starts the consumer
+        try:
+            consumer = aiokafka_consumer(app)
+            assert group_generation(app) == DROPPED and not member_of_group(app)  # not joined
+            # subscribed without faust's rebalance listener: it would call into the app,
+            # which is not started
+            await thread.call_thread(consumer.subscribe, topics=[topic])
+            await wait_until(lambda: group_generation(app) >= 1, timeout_s=30)
+            assert member_of_group(app)  # the group's generation, read across threads
+            await thread.call_thread(consumer._coordinator.reset_generation)  # UnknownMemberId
+            assert group_generation(app) == DROPPED and not member_of_group(app)
+        finally:
+            await thread.stop()
 
     asyncio.run(scenario())
