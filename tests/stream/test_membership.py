@@ -78,7 +78,7 @@ def test_aiokafka_keeps_the_group_coordinator_on_its_consumer():
 
     consumer = asyncio.run(unstarted())
     assert hasattr(consumer, "_coordinator"), f"AIOKafkaConsumer has no _coordinator; {FIX}"
-    assert generation_of(consumer) is None  # made on start
+    assert generation_of(consumer) is None  # start() makes the coordinator
 
 
 def test_aiokafka_keeps_the_generation_on_the_group_coordinator_and_resets_it_when_dropped():
