@@ -37,13 +37,15 @@ import faust
 from aiokafka.consumer.group_coordinator import OffsetCommitRequest
 from faust.exceptions import ConsumerNotStarted
 
+from stream_al.errors import StreamAlError
+
 log = logging.getLogger(__name__)
 DROPPED = OffsetCommitRequest.DEFAULT_GENERATION_ID
 """The generation aiokafka gives a member the group does not count (before its first join,
 and after ``reset_generation``)."""
 
 
-class InternalsMoved(RuntimeError):
+class InternalsMoved(StreamAlError):
     """A started faust or aiokafka consumer no longer keeps what :func:`group_generation`
     reads: an upgrade moved it."""
 
