@@ -8,7 +8,12 @@ from stream_al.config import LearnerSettings
 from stream_al.learn import OnlineLearner
 from stream_al.learn.evidence import evidence_path, log_evidence
 from stream_al.learn.objective import fit_softmax
-from stream_al.learn.regularisation import DEFAULT_GRID, L2Search, run_search
+from stream_al.learn.regularisation import (
+    DEFAULT_GRID,
+    EVIDENCE_ROWS_PER_CLASS,
+    L2Search,
+    run_search,
+)
 
 GRID = tuple(sorted(DEFAULT_GRID, reverse=True))
 
@@ -119,23 +124,47 @@ def test_evidence_dims_uses_the_folds_below_as_many_rows_as_dimensions_and_the_e
     assert searches_alike("evidence_dims", "evidence", many_rows, many_y)
 
 
-def test_evidence_per_class_uses_the_folds_below_100_rows_a_class_and_the_evidence_from_there():
-    few_rows, few_y = gaussian_classes(2, 60, 8, spread=0.6)  # 60 rows a class
-    many_rows, many_y = gaussian_classes(2, 100, 8, spread=0.6)  # 100 rows a class
+def test_evidence_per_class_uses_the_folds_below_50_rows_a_class_and_the_evidence_from_there():
+    assert EVIDENCE_ROWS_PER_CLASS == 50
+    few_rows, few_y = gaussian_classes(2, 40, 8, spread=0.6)  # 40 rows a class
+    many_rows, many_y = gaussian_classes(2, 50, 8, spread=0.6)  # 50 rows a class
     assert searches_alike("evidence_per_class", "best", few_rows, few_y)
     assert searches_alike("evidence_per_class", "evidence", many_rows, many_y)
 
 
-def test_evidence_binary_is_evidence_per_class_on_two_classes_and_the_folds_on_more():
-    few_rows, few_y = gaussian_classes(2, 60, 8, spread=0.6)  # 60 rows a class
-    two, two_y = gaussian_classes(2, 100, 8, spread=0.6)  # 100 rows a class
-    three, three_y = gaussian_classes(3, 100, 8, spread=0.6)
+def test_evidence_binary_is_the_evidence_on_two_classes_from_50_rows_a_class_and_the_folds_on_more():
+    few_rows, few_y = gaussian_classes(2, 40, 8, spread=0.6)  # 40 rows a class
+    two, two_y = gaussian_classes(2, 50, 8, spread=0.6)  # 50 rows a class
+    three, three_y = gaussian_classes(3, 50, 8, spread=0.6)
     assert searches_alike("evidence_binary", "best", few_rows, few_y)
     assert searches_alike("evidence_binary", "evidence", two, two_y)
     assert searches_alike("evidence_binary", "best", three, three_y, k=3)
     # two classes among the rows of a learner that knows three: the folds
     rows = three_y < 2
     assert searches_alike("evidence_binary", "best", three[rows], three_y[rows], k=3)
+
+
+def test_evidence_binary_leaves_it_to_the_folds_where_the_evidence_rises_to_the_strongest_penalty_it_may_take():
+    # 64 and 56 rows of short vectors barely apart in 40 dimensions (as a static embedder's
+    # can be): the evidence grows with the penalty up to the grid's strongest values, whose
+    # fits predict one class; unguarded, it would take the strongest that still predicts two,
+    # nearly the intercepts' model
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], [64, 56])
+    X = (0.1 * (rng.normal(0, 1, (120, 40)) + 0.05 * y[:, None])).astype(np.float32)
+    path = evidence_path(X, y, 2, GRID)
+    allowed = path.several | (not path.several.any())
+    strongest_allowed = int(np.argmax(allowed))
+    assert strongest_allowed > 0 and int(np.argmax(path.evidence)) == 0
+    assert int(np.argmax(np.where(allowed, path.evidence, -np.inf))) == strongest_allowed
+    assert path.accuracy[strongest_allowed] < 0.6  # 64 / 120 = 0.53 by the majority alone
+    assert run_search(search_task(X, y, 2, rule="evidence")).l2 == GRID[strongest_allowed]
+    assert searches_alike("evidence_binary", "best", X, y)
+    # with an optimum inside the grid, the evidence chooses
+    two, two_y = gaussian_classes(2, 60, 8, spread=0.6)
+    evidence = evidence_path(two, two_y, 2, GRID).evidence
+    assert 0 < int(np.argmax(evidence)) < len(GRID) - 1
+    assert searches_alike("evidence_binary", "evidence", two, two_y)
 
 
 def test_the_learner_chooses_by_evidence_binary_unless_told_otherwise():
@@ -150,7 +179,7 @@ def test_the_rows_a_class_from_which_the_evidence_chooses_is_a_learner_setting()
     X, y = gaussian_classes(2, 60, 8, spread=0.6)  # 60 rows a class
     folds = run_search(search_task(X, y, 2, rule="best"))
     evidence = run_search(search_task(X, y, 2, rule="evidence"))
-    for rows, like in ((100, folds), (50, evidence)):
+    for rows, like in ((100, folds), (60, evidence)):
         task = L2Search(rule="evidence_binary", min_labels=10, evidence_rows=rows).task(
             X.astype(np.float32), y, 2)
         assert run_search(task).scores == like.scores
