@@ -325,8 +325,6 @@ class Bridge:
 
     # ---- run -----------------------------------------------------------------------------------
     def run(self, say: Callable[[str], None] = print) -> None:
-        from kafka.errors import CommitFailedError
-
         o, t = self.options, self.kafka.topics
         if o.metrics_port is not None:
             server, _ = self.metrics.start_http_server(o.metrics_port)
@@ -362,10 +360,7 @@ class Bridge:
                 records = [r for rs in batches.values() for r in rs]
                 if records:
                     self.handle_many(records)
-                    try:
-                        consumer.commit()
-                    except CommitFailedError as e:  # a rebalance: redelivered, no second task
-                        log.warning("offsets not committed (%s); the records come again", e)
+                    commit_read(consumer)
                     self.last_activity = time.monotonic()
                 self._take_models(models)
                 if self.model is not None:
@@ -437,6 +432,23 @@ def read_to_end(kafka: Any, topic: str) -> Iterable[Any]:
                 yield from records
     finally:
         consumer.close()
+
+
+def commit_read(consumer: Any) -> bool:
+    """Commit the offsets a kafka-python consumer of a group has read; False when the group
+    refused it because it is rebalancing (``RebalanceInProgressError``, which kafka-python 3
+    raises as "not a fatal error") or dropped the member (``CommitFailedError``): the records
+    then come again to whoever is assigned their partition, and an item whose task a project
+    already holds gets no second one. Any other error is raised."""
+    from kafka.errors import CommitFailedError, RebalanceInProgressError
+
+    try:
+        consumer.commit()
+    except (CommitFailedError, RebalanceInProgressError) as e:
+        log.warning("offsets not committed (%s: %s); the records come again",
+                    type(e).__name__, e)
+        return False
+    return True
 
 
 def lag_of(consumer: Any) -> int:
