@@ -183,7 +183,8 @@ def test_the_rows_a_class_from_which_the_evidence_chooses_is_a_learner_setting()
         task = L2Search(rule="evidence_binary", min_labels=10, evidence_rows=rows).task(
             X.astype(np.float32), y, 2)
         assert run_search(task).scores == like.scores
-    learner = OnlineLearner(8, LearnerSettings(cv_evidence_rows=50, committee_size=2))
-    assert learner.main.search.evidence_rows == 50
+    assert LearnerSettings().cv_evidence_rows == EVIDENCE_ROWS_PER_CLASS
+    learner = OnlineLearner(8, LearnerSettings(cv_evidence_rows=70, committee_size=2))
+    assert learner.main.search.evidence_rows == 70  # not the default: the setting reaches it
     with pytest.raises(ValueError, match="rows a class >= 1"):
         L2Search(evidence_rows=0)
