@@ -220,7 +220,7 @@ def peer_names(n_classes: int, chosen: Sequence[str] | None = None) -> list[tupl
     >>> peer_names(77, ["pal+sklearn", "breaking_ties+stream-al"])
     [('breaking_ties', 'stream-al')]
     >>> len(peer_names(4)), peer_names(4)[0]
-    (12, ('random', 'sklearn'))
+    (14, ('random', 'sklearn'))
     """
     if chosen is None:
         chosen = [f"{p}+{learner}" for learner in LEARNERS for p in PEERS]

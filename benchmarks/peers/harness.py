@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from benchmarks.peers.base import PeerLearner, PeerSelector
 from benchmarks.peers.breaking_ties import WindowedBreakingTies
+from benchmarks.peers.contrastive import WindowedContrastive
 from benchmarks.peers.learners import logistic_regression
 from benchmarks.peers.measures import Point, RunResult, area_under_curve, checkpoints
 from benchmarks.peers.random_exact import RandomExact
@@ -27,7 +28,8 @@ from benchmarks.peers.skactiveml_stream import ProbabilisticAL, ZliobaiteStrateg
 from stream_al.select.budget import Budget
 from stream_al.simulate.simulator import split
 
-PEERS = ("random", "variable_uncertainty", "split", "pal", "river_entropy", "breaking_ties")
+PEERS = ("random", "variable_uncertainty", "split", "pal", "river_entropy", "breaking_ties",
+         "contrastive")
 PAL_MAX_CLASSES = 20
 """scikit-activeml's ``cost_reduction`` (behind ``StreamProbabilisticAL``, ``m_max=2``) builds a
 Python list of candidates x (1 + K + K(K+1)/2) x K class-vector triples: on Banking77 (K=77)
@@ -85,6 +87,8 @@ def make_peer(name: str, n_classes: int, stream_length: int, fraction: float,
         return EntropySampler(seed)
     if name == "breaking_ties":
         return WindowedBreakingTies()
+    if name == "contrastive":
+        return WindowedContrastive()
     raise ValueError(f"unknown peer {name!r}; choose one of {', '.join(PEERS)}")
 
 
