@@ -16,6 +16,13 @@ default − random paired by seed, and each seed's labels to 90%::
         --out runs/reach-peers
     python -m benchmarks.suite_reach --report runs/reach/results.json runs/reach-peers/results.json
 
+The minority check (labels until the first label of the smallest class of at least 5%) is over
+the seeds run, 5 unless ``--minority-seeds N`` asks for the issue's 20: seeds beyond
+``--seeds`` then run random and default at the smallest budget only::
+
+    python -m benchmarks.suite_reach --sets ag_news mr --seeds 5 --minority-seeds 20 \
+        --budgets 0.01 0.05 --out runs/reach
+
 ``--report`` reads the ``results.json`` the run writes (also gzipped), several at once (the
 runs of one set and seed are joined: a peers-only run beside a default-and-random one), and
 the JSON lines of this script's first version (``results/issue14_reach_minilm_5pct.jsonl``).
@@ -244,10 +251,26 @@ def against(variant: list[dict], base: list[dict]) -> list[str]:
     return lines
 
 
+def planned_tasks(args: argparse.Namespace, config: Config) -> list:
+    """Seed by seed (an interrupted run has every set at the same number of seeds): the full
+    tasks of seeds 0..``--seeds``-1, then the minority check's alone up to ``--minority-seeds``.
+
+    >>> args = parse_args(["--sets", "mr", "--seeds", "2", "--minority-seeds", "3"])
+    >>> [(t.seed, t.minority_only) for t in planned_tasks(args, Config())]
+    [(0, False), (1, False), (2, True)]
+    """
+    minority_seeds = max(args.seeds, args.minority_seeds or args.seeds)
+    return sorted(tasks_for(args.sets, args.seeds, minority_seeds, config), key=lambda t: t.seed)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
+    parser.add_argument("--minority-seeds", dest="minority_seeds", type=int, default=None,
+                        help="seeds 0..N-1 of the minority check (the issue's 20): beyond "
+                             "--seeds, random and default at the smallest budget only "
+                             "(default: --seeds)")
     parser.add_argument("--budgets", nargs="+", type=float, default=[0.01, 0.05],
                         help="fractions (<= 1) or label counts (> 1)")
     parser.add_argument("--methods", nargs="*", choices=STRATEGIES, default=["random", "default"],
@@ -282,8 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     strategies=tuple(args.methods), peers=tuple(args.peers))
     for name in args.sets:  # embed once here (cached), not in every worker
         load_set(name, config.embedder, config.max_rows)
-    # seed by seed, so that an interrupted run has every set at the same number of seeds
-    tasks = sorted(tasks_for(args.sets, args.seeds, args.seeds, config), key=lambda t: t.seed)
+    tasks = planned_tasks(args, config)
     path = args.out / "results.json"
     args.out.mkdir(parents=True, exist_ok=True)
     done = run_all(tasks, args.jobs, path, earlier(path))
