@@ -437,16 +437,18 @@ def read_to_end(kafka: Any, topic: str) -> Iterable[Any]:
 def commit_read(consumer: Any) -> bool:
     """Commit the offsets a kafka-python consumer of a group has read; False when the group
     refused it because it is rebalancing (``RebalanceInProgressError``, which kafka-python 3
-    raises as "not a fatal error") or dropped the member (``CommitFailedError``): the records
-    then come again to whoever is assigned their partition, and an item whose task a project
-    already holds gets no second one. Any other error is raised."""
+    raises as "not a fatal error") or dropped the member (``CommitFailedError``). Their tasks
+    are made already: a member that keeps the partition goes on reading and its next commit
+    covers them; if the partition moves (or the bridge restarts) they come again from the
+    offset committed before, and an item whose task a project already holds gets no second
+    one. Any other error is raised."""
     from kafka.errors import CommitFailedError, RebalanceInProgressError
 
     try:
         consumer.commit()
     except (CommitFailedError, RebalanceInProgressError) as e:
-        log.warning("offsets not committed (%s: %s); the records come again",
-                    type(e).__name__, e)
+        log.warning("offsets not committed (%s: %s); the records come again if their "
+                    "partition moves", type(e).__name__, e)
         return False
     return True
 
