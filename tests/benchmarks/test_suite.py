@@ -17,7 +17,7 @@ def test_chosen_peers_are_named_with_their_learner_and_left_out_where_they_canno
     assert peer_names(77, ["pal+sklearn", "breaking_ties+stream-al"]) == \
         [("breaking_ties", "stream-al")]
     assert ("pal", "sklearn") in peer_names(18)
-    assert len(peer_names(4)) == 12 and len(peer_names(77)) == 10
+    assert len(peer_names(4)) == 14 and len(peer_names(77)) == 12
     with pytest.raises(ValueError, match="give name\\+learner"):
         peer_names(4, ["breaking_ties"])
 
