@@ -81,7 +81,8 @@ class HeldCandidates:
 class OnlineClusters:
     """Mini-batch k-means (Sculley 2010) fed by the stream, in numpy: k-means++ seeds the
     centres from the first ``4 * max_clusters`` items; after that one distance product per batch
-    assigns its items and each centre moves to the running mean of the items it was given.
+    assigns its items and each centre moves to the running mean of the items it was given
+    (batches of fewer than ``max_clusters`` items move them together, once that many came).
     Items before the first fit all go to cluster 0.
 
     (scikit-learn's ``MiniBatchKMeans`` does the same maths, but its input validation and
@@ -97,10 +98,19 @@ class OnlineClusters:
         self._counts = np.zeros(max_clusters, dtype=np.float64)
         self._buffer: list[np.ndarray] = []
         self._buffered = 0.0  # stream texts the buffer stands for
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        """Rows assigned since the last update, with their clusters: the centres move once
+        ``max_clusters`` rows have come (at once for a batch that large)."""
+        self._pending_rows = 0
 
     @property
     def fitted(self) -> bool:
         return self.centres is not None
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Items each centre has learned from (zeros before the first fit)."""
+        return self._counts
 
     def assign_many(self, X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Clusters of the rows of ``X`` (nearest centre), then the centres learn from them.
@@ -118,8 +128,14 @@ class OnlineClusters:
             self._update(pooled, self.assign_only(pooled))
             return self.assign_only(X)
         clusters = self.assign_only(X)
-        if len(X) >= self.k:
-            self._update(X, clusters)
+        self._pending.append((np.asarray(X, dtype=np.float32), clusters))
+        self._pending_rows += len(X)
+        if self._pending_rows >= self.k:  # small batches wait for each other (a simulator's
+            # chunks of 50): the centres learn from every item, whatever the batch size
+            rows = np.vstack([x for x, _ in self._pending])
+            given = np.concatenate([c for _, c in self._pending])
+            self._pending, self._pending_rows = [], 0
+            self._update(rows, given)
         return clusters
 
     def _update(self, X: np.ndarray, clusters: np.ndarray) -> None:
