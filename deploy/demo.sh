@@ -10,7 +10,7 @@ cd "$ROOT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # The simulator's figures depend on which OpenBLAS kernels do the arithmetic: they round
 # differently, and a selection that differs by one item changes the rest of the run (same data,
-# commit and seed: Haswell kernels gave default 0.855, SkylakeX ones 0.836; thread counts and
+# commit and seed: Haswell kernels gave default 0.861, SkylakeX ones 0.869; thread counts and
 # PYTHONHASHSEED change nothing). Pin the kernels every x86-64 CPU with AVX2 and FMA runs, so the
 # demo prints the same figures on any such machine; a value already set is kept.
 if [ "$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo 2>/dev/null \
