@@ -69,3 +69,33 @@ class SelectorBase:
 
     def flush(self, proba: Proba) -> list[int]:
         return []
+
+
+class WindowedSelector(SelectorBase):
+    """Holds ``window`` stream items, then proposes all of them in the order of :meth:`rank`
+    (best first), as a pool strategy ranks its pool; the budget takes as many as the allowance
+    accrued (about ``fraction x window``)."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.rows: list[int] = []
+        self.X: list[np.ndarray] = []
+
+    def rank(self, X: np.ndarray, proba: Proba) -> np.ndarray:
+        """Positions of the rows of ``X``, best first."""
+        raise NotImplementedError
+
+    def propose_many(self, rows: np.ndarray, X: np.ndarray, proba: Proba) -> list[int]:
+        self.rows.extend(int(r) for r in rows)
+        self.X.append(np.asarray(X))
+        if len(self.rows) < self.window:
+            return []
+        return self.flush(proba)
+
+    def flush(self, proba: Proba) -> list[int]:
+        if not self.rows:
+            return []
+        order = self.rank(np.vstack(self.X), proba)
+        ranked = [self.rows[i] for i in order]
+        self.rows, self.X = [], []
+        return ranked

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.peers.base import Proba, SelectorBase
+from benchmarks.peers.base import Proba, WindowedSelector
 
 WINDOW = 500
 """Stream items held before ranking (10 of the simulator's default chunks)."""
@@ -22,28 +22,14 @@ def margins(proba: np.ndarray) -> np.ndarray:
     return top2[:, 1] - top2[:, 0]
 
 
-class WindowedBreakingTies(SelectorBase):
+class WindowedBreakingTies(WindowedSelector):
     """Holds ``window`` items, then proposes all of them, smallest margin first; the budget
     takes as many as the allowance accrued (about ``fraction x window``)."""
 
     name = "breaking_ties"
 
     def __init__(self, window: int = WINDOW) -> None:
-        self.window = window
-        self.rows: list[int] = []
-        self.X: list[np.ndarray] = []
+        super().__init__(window)
 
-    def propose_many(self, rows: np.ndarray, X: np.ndarray, proba: Proba) -> list[int]:
-        self.rows.extend(int(r) for r in rows)
-        self.X.append(np.asarray(X))
-        if len(self.rows) < self.window:
-            return []
-        return self.flush(proba)
-
-    def flush(self, proba: Proba) -> list[int]:
-        if not self.rows:
-            return []
-        order = np.argsort(margins(proba(np.vstack(self.X))), kind="stable")
-        ranked = [self.rows[i] for i in order]
-        self.rows, self.X = [], []
-        return ranked
+    def rank(self, X: np.ndarray, proba: Proba) -> np.ndarray:
+        return np.argsort(margins(proba(X)), kind="stable")

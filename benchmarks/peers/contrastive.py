@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.peers.base import Proba, SelectorBase
+from benchmarks.peers.base import Proba, WindowedSelector
 from benchmarks.peers.breaking_ties import WINDOW, margins
 
 NEIGHBOURS = 10
@@ -36,7 +36,7 @@ def contrastive_scores(candidates: np.ndarray, proba: np.ndarray, labelled: np.n
     return (q * (np.log(q) - np.log(p))).sum(axis=2).mean(axis=1)
 
 
-class WindowedContrastive(SelectorBase):
+class WindowedContrastive(WindowedSelector):
     """Holds ``window`` items, then proposes all of them, the largest contrastive score first
     (by margin, smallest first, while nothing is labelled); the budget takes as many as the
     allowance accrued."""
@@ -44,32 +44,16 @@ class WindowedContrastive(SelectorBase):
     name = "contrastive"
 
     def __init__(self, window: int = WINDOW, k: int = NEIGHBOURS) -> None:
-        self.window, self.k = window, k
-        self.rows: list[int] = []
-        self.X: list[np.ndarray] = []
+        super().__init__(window)
+        self.k = k
         self.labelled: list[np.ndarray] = []
-
-    def propose_many(self, rows: np.ndarray, X: np.ndarray, proba: Proba) -> list[int]:
-        self.rows.extend(int(r) for r in rows)
-        self.X.append(np.asarray(X))
-        if len(self.rows) < self.window:
-            return []
-        return self.flush(proba)
 
     def labelled_many(self, X: np.ndarray, codes: np.ndarray) -> None:
         self.labelled.append(np.asarray(X))
 
-    def flush(self, proba: Proba) -> list[int]:
-        if not self.rows:
-            return []
-        X = np.vstack(self.X)
+    def rank(self, X: np.ndarray, proba: Proba) -> np.ndarray:
         p = proba(X)
-        if self.labelled:
-            known = np.vstack(self.labelled)
-            order = np.argsort(-contrastive_scores(X, p, known, proba(known), self.k),
-                               kind="stable")
-        else:
-            order = np.argsort(margins(p), kind="stable")
-        ranked = [self.rows[i] for i in order]
-        self.rows, self.X = [], []
-        return ranked
+        if not self.labelled:
+            return np.argsort(margins(p), kind="stable")
+        known = np.vstack(self.labelled)
+        return np.argsort(-contrastive_scores(X, p, known, proba(known), self.k), kind="stable")
