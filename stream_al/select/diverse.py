@@ -132,8 +132,9 @@ class OnlineClusters:
         self._pending_rows += len(X)
         if self._pending_rows >= self.k:  # small batches wait for each other (a simulator's
             # chunks of 50): the centres learn from every item, whatever the batch size
-            rows = np.vstack([x for x, _ in self._pending])
-            given = np.concatenate([c for _, c in self._pending])
+            rows, given = self._pending[0] if len(self._pending) == 1 else (  # no copy
+                np.vstack([x for x, _ in self._pending]),
+                np.concatenate([c for _, c in self._pending]))
             self._pending, self._pending_rows = [], 0
             self._update(rows, given)
         return clusters
