@@ -101,7 +101,6 @@ class OnlineClusters:
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         """Rows assigned since the last update, with their clusters: the centres move once
         ``max_clusters`` rows have come (at once for a batch that large)."""
-        self._pending_rows = 0
 
     @property
     def fitted(self) -> bool:
@@ -129,13 +128,12 @@ class OnlineClusters:
             return self.assign_only(X)
         clusters = self.assign_only(X)
         self._pending.append((np.asarray(X, dtype=np.float32), clusters))
-        self._pending_rows += len(X)
-        if self._pending_rows >= self.k:  # small batches wait for each other (a simulator's
+        if sum(len(x) for x, _ in self._pending) >= self.k:  # small batches wait for each other (a simulator's
             # chunks of 50): the centres learn from every item, whatever the batch size
             rows, given = self._pending[0] if len(self._pending) == 1 else (  # no copy
                 np.vstack([x for x, _ in self._pending]),
                 np.concatenate([c for _, c in self._pending]))
-            self._pending, self._pending_rows = [], 0
+            self._pending = []
             self._update(rows, given)
         return clusters
 
