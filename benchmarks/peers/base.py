@@ -71,12 +71,16 @@ class SelectorBase:
         return []
 
 
+WINDOW = 500
+"""Stream items a windowed peer holds before ranking (10 of the simulator's default chunks)."""
+
+
 class WindowedSelector(SelectorBase):
     """Holds ``window`` stream items, then proposes all of them in the order of :meth:`rank`
     (best first), as a pool strategy ranks its pool; the budget takes as many as the allowance
     accrued (about ``fraction x window``)."""
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int = WINDOW) -> None:
         self.window = window
         self.rows: list[int] = []
         self.X: list[np.ndarray] = []

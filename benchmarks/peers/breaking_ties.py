@@ -8,9 +8,6 @@ import numpy as np
 
 from benchmarks.peers.base import Proba, WindowedSelector
 
-WINDOW = 500
-"""Stream items held before ranking (10 of the simulator's default chunks)."""
-
 
 def margins(proba: np.ndarray) -> np.ndarray:
     """``p(first) - p(second)`` per row.
@@ -27,9 +24,6 @@ class WindowedBreakingTies(WindowedSelector):
     takes as many as the allowance accrued (about ``fraction x window``)."""
 
     name = "breaking_ties"
-
-    def __init__(self, window: int = WINDOW) -> None:
-        super().__init__(window)
 
     def rank(self, X: np.ndarray, proba: Proba) -> np.ndarray:
         return np.argsort(margins(proba(X)), kind="stable")

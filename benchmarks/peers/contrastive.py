@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.peers.base import Proba, WindowedSelector
-from benchmarks.peers.breaking_ties import WINDOW, margins
+from benchmarks.peers.base import WINDOW, Proba, WindowedSelector
+from benchmarks.peers.breaking_ties import margins
 
 NEIGHBOURS = 10
 """Labelled neighbours per candidate (small-text's and the paper's ``k``)."""
