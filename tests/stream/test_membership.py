@@ -187,7 +187,10 @@ def test_a_faust_worker_is_a_member_once_its_consumer_joined_and_not_once_aiokaf
             # subscribed without faust's rebalance listener: it would call into the app,
             # which is not started
             await thread.call_thread(consumer.subscribe, topics=[topic])
-            await wait_until(lambda: group_generation(app) >= 1, timeout_s=30)
+            # joined *and* synced: aiokafka sets the generation at the JoinGroup answer and
+            # writes it back at the SyncGroup answer, which would undo a reset made in between
+            await wait_until(lambda: group_generation(app) >= 1 and bool(consumer.assignment()),
+                             timeout_s=30)
             assert member_of_group(app)  # the group's generation, read across threads
             await thread.call_thread(consumer._coordinator.reset_generation)  # UnknownMemberId
             assert group_generation(app) == DROPPED and not member_of_group(app)
