@@ -46,8 +46,6 @@ from stream_al.simulate.pacing_scenario import (
 )
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-if not DATASETS.exists():  # a worktree one level deeper than the checkout
-    DATASETS = Path("/work/shared/datasets")
 SETS = ["ag_news", "atis", "banking77", "hwu64", "mr", "snips", "sst2", "subj"]
 PARTNER = {"sst2": "mr", "mr": "sst2", "subj": "mr", "snips": "hwu64", "hwu64": "snips",
            "banking77": "hwu64", "atis": "snips", "ag_news": "subj"}

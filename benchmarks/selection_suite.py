@@ -40,7 +40,7 @@ from stream_al.select.stage import SelectionStage
 from stream_al.simulate.features import embed_dataset
 from stream_al.simulate.simulator import Simulation
 
-DATASETS = Path("/work/shared/datasets")
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 MINORITY = (0.05, 1 / 3)
 """A class is a minority class of the stream when its share is in this range."""
 
