@@ -21,6 +21,15 @@ Delivery (at least once in, exactly once in effect out):
   sent is read back from those topics at start, so a restart sends nothing twice. An annotator
   who changes their answer sends the new class once; the worker applies the label policy (the
   first answer stands; the change is an ``answer_changed`` event).
+
+Several bridges may share the group (scaled out, or a rolling restart where the old and the new
+one overlap): the group settles (``benchmarks/bridge_group.py``: 2 and 3 bridges, together or
+one by one, a member joining or leaving took one rebalance, every item one task). What one
+bridge per group does not have: each bridge relays the answers of the whole project, so each
+answer goes to ``labels`` once per bridge (the worker counts the extra ones as duplicates, the
+first answer stands); and a bridge killed between an import and its commit leaves that poll's
+items to the bridge that takes its partitions, which read the project at its own start and
+makes their tasks again.
 """
 
 from __future__ import annotations
@@ -66,6 +75,11 @@ REREAD_S = 2.0
 (the server's clock stamps a task before its transaction ends) are not missed; what was
 already sent is not sent again."""
 RETRY_S = 1.0
+POLL_MS = 100
+"""How long a poll of the consumer loop waits for records. A join of the group is answered
+within a poll nearly always: kafka-python 3.0.12 throws away a JoinGroup answer that comes
+between two polls and joins again, and a leader's new join is a new rebalance. Several bridges
+in one group settle with it (``benchmarks/bridge_group.py``); polls of 0 ms took extra rebalances."""
 
 
 @dataclass(frozen=True)
@@ -356,7 +370,7 @@ class Bridge:
         relaying.start()
         try:
             while not self.stop.is_set():
-                batches = consumer.poll(timeout_ms=100, max_records=500)
+                batches = consumer.poll(timeout_ms=POLL_MS, max_records=500)
                 records = [r for rs in batches.values() for r in rs]
                 if records:
                     self.handle_many(records)
