@@ -12,6 +12,7 @@ read from the bridge's group consumer every 20 ms (``group_metadata()``, ``assig
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import signal
@@ -81,6 +82,7 @@ def main() -> None:
     p.add_argument("--import-ms", type=float, default=0.0)
     p.add_argument("--poll-ms", type=int)
     args = p.parse_args()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # a stuck member shows its stacks
     from stream_al.label_studio import bridge
 
     logging.basicConfig(level=logging.WARNING,

@@ -22,11 +22,14 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from kafka.coordinator.base import MemberState
 
 from stream_al.config import KafkaSettings
+from stream_al.label_studio.bridge import subscribe, wait_for_partitions
 from stream_al.stream import clients
 from tests.label_studio import group_member
 from tests.label_studio.stand_in import selected_item, tasks_made
@@ -41,6 +44,33 @@ SETTLE_S = 30.0
 MAX_GENERATIONS = 3
 """Generations a member joining or leaving may take: its rebalance, one more (seen right after a
 leader's first assignment), one to spare. With polls of 0 ms a join or a leave took 8-9."""
+
+
+def test_a_leader_subscribed_by_the_bridge_assigns_from_current_metadata(kafka_bootstrap,
+                                                                        new_topic):
+    """The first assignment of a group's leader uses the partitions it knows, so a metadata
+    update does not make it join again (it did when it had seen none since it subscribed: a
+    second join a poll could leave unfinished, ``bridge.subscribe``)."""
+    topic = new_topic("selected", PARTITIONS)
+    consumer = clients.consumer(KafkaSettings(bootstrap=kafka_bootstrap),
+                                group_id=f"leader-{uuid.uuid4().hex[:8]}",
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    try:
+        wait_for_partitions(consumer, topic)
+        subscribe(consumer, [topic])
+
+        def joined() -> Any:
+            consumer.poll(timeout_ms=500)
+            meta = consumer.group_metadata()
+            return meta.state is MemberState.STABLE and meta
+
+        first = wait_for(joined, 30, "the consumer to lead its group")
+        assert len(consumer.assignment()) == PARTITIONS
+        consumer.topics()  # a metadata update, as the one the assignment asked for
+        again = wait_for(joined, 30, "the consumer to be stable after the update")
+        assert again.generation_id == first.generation_id
+    finally:
+        consumer.close(autocommit=False)
 
 
 class Members:
@@ -74,10 +104,13 @@ class Members:
         return group_member.settled(self.directory, list(self.running), PARTITIONS)
 
     def state(self) -> str:
-        """What each bridge last wrote, for a failure's message."""
+        """What each bridge last wrote, for a failure's message; each one's threads' stacks go
+        to its log."""
+        for process in self.running.values():
+            process.send_signal(signal.SIGUSR1)
         seen = group_member.statuses(self.directory, list(self.running))
         return "; ".join(f"{name}: {lines[-1] if lines else 'nothing yet'}"
-                         for name, lines in seen.items())
+                         for name, lines in seen.items()) + f" (stacks in {self.directory})"
 
 
 @pytest.fixture
