@@ -23,13 +23,14 @@ Delivery (at least once in, exactly once in effect out):
   first answer stands; the change is an ``answer_changed`` event).
 
 Several bridges may share the group (scaled out, or a rolling restart where the old and the new
-one overlap): the group settles (``benchmarks/bridge_group.py``: 2 and 3 bridges, together or
-one by one, a member joining or leaving took one rebalance, every item one task). What one
-bridge per group does not have: each bridge relays the answers of the whole project, so each
-answer goes to ``labels`` once per bridge (the worker counts the extra ones as duplicates, the
-first answer stands); and a bridge killed between an import and its commit leaves that poll's
-items to the bridge that takes its partitions, which read the project at its own start and
-makes their tasks again.
+one overlap): the group settles, a bridge joining or leaving costs one rebalance, and every item
+becomes one task (``benchmarks/bridge_group.py``, ``tests/label_studio/test_group.py``; what it
+takes of kafka-python 3.0.12: :data:`POLL_MS` and :func:`subscribe`). What one bridge per group
+does not have: each bridge relays the answers of the whole project, so each answer goes to
+``labels`` once per bridge (the worker counts the extra ones as duplicates, the first answer
+stands); and a bridge killed between an import and its commit leaves that poll's items to the
+bridge that takes its partitions, which read the project at its own start and makes their tasks
+again.
 """
 
 from __future__ import annotations
