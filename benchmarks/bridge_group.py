@@ -1,23 +1,27 @@
 """Several Label Studio bridges in one consumer group: does the group settle, and does every
 selected item become one task?
 
-A private broker; ``selected`` with ``--partitions`` partitions; ``--members`` bridge processes,
-each the real :class:`~stream_al.label_studio.bridge.Bridge` (its own consumer loop, its relay
-thread, its model follower) in one group, with Label Studio's REST calls answered in memory
-after ``--import-ms`` (what a member imports is appended to a file of its own, and a member
-starting late reads the tasks made so far, as it would from the project). Items are produced
-all along (``--rate`` a second). Each member writes its group generation, member state and
-assigned partitions whenever they change (sampled every 20 ms from its consumer).
+A private broker (or ``--bootstrap``); ``selected`` with ``--partitions`` partitions;
+``--members`` bridge processes (``tests/label_studio/group_member.py``), each the real
+:class:`~stream_al.label_studio.bridge.Bridge` (its own consumer loop, its relay thread, its
+model follower) in one group, with Label Studio's REST calls answered by a stand-in after
+``--import-ms`` (``tests/label_studio/stand_in.py``: a member starting late reads the tasks made
+so far, as it would from the project). Items are produced all along (``--rate`` a second). Each
+member writes its group generation, member state and assigned partitions whenever they change
+(sampled every 20 ms from its consumer); ``--poll-ms`` replaces the bridge's ``POLL_MS``.
 
 Scenarios: ``together`` (all members start at once), ``rolling`` (``--members`` - 1 start, then
 one more joins once they settle, then the first leaves: a rolling restart's overlap).
 
-    python -m benchmarks.bridge_group --members 3 --seconds 60
-    python -m benchmarks.bridge_group --members 2 --scenario rolling
+    python -m benchmarks.bridge_group --members 3 --runs 3
+    python -m benchmarks.bridge_group --members 3 --scenario rolling --runs 3
+    python -m benchmarks.bridge_group --members 3 --scenario rolling --poll-ms 0
 
-Per run: generations seen, the last generation change (s after the last member joined or
-left), whether the members end on one generation with a disjoint cover of the partitions, the
-items produced, the items that became a task, and the duplicate tasks.
+Per run (a JSON line): seconds until settled after each start, join and leave (None: not
+within ``--settle-timeout``), generations seen, the last generation change after the last
+join or leave, whether the members end on one generation with a disjoint cover of the
+partitions, items produced, items that became a task, duplicate tasks, commits the group
+refused, and join answers each member threw away (as leader, as follower).
 """
 
 from __future__ import annotations
@@ -47,8 +51,9 @@ def feed(bootstrap: str, topic: str, run: str, rate: float, stop: threading.Even
     i = 0
     try:
         while not stop.wait(1 / rate):
-            producer.send(topic, key=f"{run}-{i}".encode(), value=selected_item(f"{run}-{i}").to_bytes())
-            sent.append(f"{run}-{i}")
+            item = selected_item(f"{run}-{i}")
+            producer.send(topic, key=item.item_id.encode(), value=item.to_bytes())
+            sent.append(item.item_id)
             i += 1
         producer.flush()
     finally:
