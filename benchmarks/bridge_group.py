@@ -11,7 +11,8 @@ member writes its group generation, member state and assigned partitions wheneve
 (sampled every 20 ms from its consumer); ``--poll-ms`` replaces the bridge's ``POLL_MS``.
 
 Scenarios: ``together`` (all members start at once), ``rolling`` (``--members`` - 1 start, then
-one more joins once they settle, then the first leaves: a rolling restart's overlap).
+one more joins once they settle, then the first leaves: a rolling restart's overlap; with
+``--leave kill`` it is killed, as in a crash).
 
     python -m benchmarks.bridge_group --members 3 --runs 3
     python -m benchmarks.bridge_group --members 3 --scenario rolling --runs 3
@@ -29,6 +30,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import signal
 import tempfile
 import threading
 import time
@@ -88,7 +91,8 @@ def run_once(bootstrap: str, args: argparse.Namespace, run: int) -> dict[str, An
     t0 = time.time()
     events.append((t0, "start " + ",".join(first)))
     feeder.start()
-    result: dict[str, Any] = {"run": run, "scenario": args.scenario, "members": args.members,
+    result: dict[str, Any] = {"run": run, "scenario": args.scenario, "leave": args.leave,
+                              "members": args.members,
                               "poll_ms": args.poll_ms if args.poll_ms is not None else POLL_MS}
     try:
         result["settle_s"] = [wait_time(out, first, args, t0)]
@@ -97,6 +101,8 @@ def run_once(bootstrap: str, args: argparse.Namespace, run: int) -> dict[str, An
             members[late] = start(config, out, late, args)
             events.append((t := time.time(), f"join {late}"))
             result["settle_s"].append(wait_time(out, first + [late], args, t))
+            if args.leave == "kill":  # a crash: no last commit, no LeaveGroup
+                os.killpg(members[names[0]].process.pid, signal.SIGKILL)
             members[names[0]].stop()
             events.append((t := time.time(), f"leave {names[0]}"))
             result["settle_s"].append(wait_time(out, names[1:], args, t))
@@ -181,6 +187,8 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=20.0, help="items a second")
     p.add_argument("--import-ms", type=float, default=20.0,
                    help="how long the stand-in for Label Studio takes to import a batch")
+    p.add_argument("--leave", choices=["stop", "kill"], default="stop",
+                   help="rolling: the first member is stopped (SIGTERM) or killed (SIGKILL)")
     p.add_argument("--poll-ms", type=int,
                    help="the members' poll timeout (default: the bridge's POLL_MS)")
     p.add_argument("--settle-timeout", type=float, default=60.0)
