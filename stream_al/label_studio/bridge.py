@@ -28,9 +28,10 @@ becomes one task (``benchmarks/bridge_group.py``, ``tests/label_studio/test_grou
 takes of kafka-python 3.0.12: :data:`POLL_MS` and :func:`subscribe`). What one bridge per group
 does not have: each bridge relays the answers of the whole project, so each answer goes to
 ``labels`` once per bridge (the worker counts the extra ones as duplicates, the first answer
-stands); and a bridge killed between an import and its commit leaves that poll's items to the
-bridge that takes its partitions, which read the project at its own start and makes their tasks
-again.
+stands); and a bridge killed after an import was answered and before its commit (a commit's
+round trip: no double in 2 runs killed mid-stream) leaves that poll's items to the bridge that
+takes its partitions (after the session timeout, 45 s), which read the project at its own start
+and makes their tasks again.
 """
 
 from __future__ import annotations
@@ -436,7 +437,7 @@ def subscribe(consumer: Any, topics: list[str]) -> None:
     the poll gives up before the join is answered, no later poll finishes it (the member no
     longer needs to rejoin by then): the bridge stays rebalancing with its heartbeat off, the
     broker drops it after the session timeout (45 s), and it does not come back
-    (``tests/label_studio/test_group.py``, 2 of 8 runs with several bridges in one group)."""
+    (``tests/label_studio/test_group.py``, 3 of 16 runs with several bridges in one group)."""
     consumer.subscribe(topics)
     consumer.topics()
 

@@ -10,7 +10,7 @@ What kept them from it, with kafka-python 3.0.12:
   joining or leaving took 8-9 generations instead of one: what ``MAX_GENERATIONS`` catches;
 - a leader that joins again because its metadata changed, from a poll that gives up before the
   answer, is never finished (``bridge.subscribe``): it stays rebalancing until the broker drops
-  it. Before the fix 2 of 8 runs here failed so: a bridge's partitions had no reader for 45 s,
+  it. Before the fix 3 of 16 runs here failed so: a bridge's partitions had no reader for 45 s,
   and the bridge never came back.
 
 Each bridge is the real :class:`~stream_al.label_studio.bridge.Bridge` in a process of its own,
