@@ -25,7 +25,7 @@ Delivery (at least once in, exactly once in effect out):
 Several bridges may share the group (scaled out, or a rolling restart where the old and the new
 one overlap): the group settles, a bridge joining or leaving costs one rebalance, and every item
 becomes one task (``benchmarks/bridge_group.py``, ``tests/label_studio/test_group.py``; what it
-takes of kafka-python 3.0.12: :data:`POLL_MS` and :func:`subscribe`). What one bridge per group
+takes of kafka-python 3.0.12: :data:`POLL_MS` and :func:`~stream_al.stream.clients.subscribe`). What one bridge per group
 does not have: each bridge relays the answers of the whole project, so each answer goes to
 ``labels`` once per bridge (the worker counts the extra ones as duplicates, the first answer
 stands); and a bridge killed after an import was answered and before its commit (a commit's
@@ -359,7 +359,7 @@ class Bridge:
         topics = [t.selected, *([t.expert] if o.expert_project else [])]
         for topic in topics:  # a group joined before the client knows the topics' partitions
             wait_for_partitions(consumer, topic, 120.0)  # is assigned nothing until it rejoins
-        subscribe(consumer, topics)
+        clients.subscribe(consumer, topics)
         producer = clients.producer(self.kafka, acks="all", linger_ms=5,
                                     client_id=f"{self.kafka.app_id}-label-studio")
         self.metrics.readiness.mark("projects")
@@ -425,21 +425,6 @@ def wait_for_partitions(consumer: Any, topic: str, timeout_s: float = 30.0) -> s
                                    "(it makes the topics)")
         time.sleep(0.2)
     return partitions
-
-
-def subscribe(consumer: Any, topics: list[str]) -> None:
-    """Subscribe a group's kafka-python consumer to ``topics``, then take one metadata update
-    with the subscription in place (``topics()`` always asks the broker).
-
-    kafka-python 3.0.12's group leader keeps the metadata it assigned from and joins again when
-    a newer one differs; a consumer that saw no update since it subscribed assigns from an empty
-    one and joins again as soon as the update comes. That second join is sent by a poll, and if
-    the poll gives up before the join is answered, no later poll finishes it (the member no
-    longer needs to rejoin by then): the bridge stays rebalancing with its heartbeat off, the
-    broker drops it after the session timeout (45 s), and it does not come back
-    (``tests/label_studio/test_group.py``, 3 of 16 runs with several bridges in one group)."""
-    consumer.subscribe(topics)
-    consumer.topics()
 
 
 def assign_all(consumer: Any, topic: str, timeout_s: float = 30.0) -> list[Any]:

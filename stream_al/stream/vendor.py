@@ -249,7 +249,7 @@ class Vendor:
         while not consumer.partitions_for_topic(k.topics.selected) and time.monotonic() < deadline:
             time.sleep(0.5)  # join knowing the partitions: a first, empty generation is avoided
         join.began(time.monotonic())
-        consumer.subscribe([k.topics.selected], listener=Joining())
+        clients.subscribe(consumer, [k.topics.selected], listener=Joining())
         return consumer
 
     def run(self, say: Callable[[str], None] = print) -> VendorStats:

@@ -9,7 +9,7 @@ What kept them from it, with kafka-python 3.0.12:
   ``benchmarks/bridge_group.py`` no leader's answer was thrown away); with polls of 0 ms a member
   joining or leaving took 8-9 generations instead of one: what ``MAX_GENERATIONS`` catches;
 - a leader that joins again because its metadata changed, from a poll that gives up before the
-  answer, is never finished (``bridge.subscribe``): it stays rebalancing until the broker drops
+  answer, is never finished (``clients.subscribe``): it stays rebalancing until the broker drops
   it. Before the fix 3 of 16 runs here failed so: a bridge's partitions had no reader for 45 s,
   and the bridge never came back.
 
@@ -34,7 +34,7 @@ import yaml
 from kafka.coordinator.base import MemberState
 
 from stream_al.config import KafkaSettings
-from stream_al.label_studio.bridge import subscribe, wait_for_partitions
+from stream_al.label_studio.bridge import wait_for_partitions
 from stream_al.stream import clients
 from tests.label_studio import group_member
 from tests.label_studio.stand_in import selected_item, tasks_made
@@ -55,14 +55,14 @@ def test_a_leader_subscribed_by_the_bridge_assigns_from_current_metadata(kafka_b
                                                                         new_topic):
     """The first assignment of a group's leader uses the partitions it knows, so a metadata
     update does not make it join again (it did when it had seen none since it subscribed: a
-    second join a poll could leave unfinished, ``bridge.subscribe``)."""
+    second join a poll could leave unfinished, ``clients.subscribe``)."""
     topic = new_topic("selected", PARTITIONS)
     consumer = clients.consumer(KafkaSettings(bootstrap=kafka_bootstrap),
                                 group_id=f"leader-{uuid.uuid4().hex[:8]}",
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     try:
         wait_for_partitions(consumer, topic)
-        subscribe(consumer, [topic])
+        clients.subscribe(consumer, [topic])
 
         def joined() -> Any:
             consumer.poll(timeout_ms=500)
