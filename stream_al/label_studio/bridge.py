@@ -25,13 +25,13 @@ Delivery (at least once in, exactly once in effect out):
 Several bridges may share the group (scaled out, or a rolling restart where the old and the new
 one overlap): the group settles, a bridge joining or leaving costs one rebalance, and every item
 becomes one task (``benchmarks/bridge_group.py``, ``tests/label_studio/test_group.py``; what it
-takes of kafka-python 3.0.12: :data:`POLL_MS` and :func:`~stream_al.stream.clients.subscribe`). What one bridge per group
-does not have: each bridge relays the answers of the whole project, so each answer goes to
-``labels`` once per bridge (the worker counts the extra ones as duplicates, the first answer
-stands); and a bridge killed after an import was answered and before its commit (a commit's
-round trip: no double in 2 runs killed mid-stream) leaves that poll's items to the bridge that
-takes its partitions (after the session timeout, 45 s), which read the project at its own start
-and makes their tasks again.
+takes of kafka-python 3.0.12: :data:`POLL_MS` and :func:`~stream_al.stream.clients.subscribe`).
+What one bridge per group does not have: each bridge relays the answers of the whole project,
+so each answer goes to ``labels`` once per bridge (the worker counts the extra ones as
+duplicates, the first answer stands); and a bridge killed after an import was answered and
+before its commit (a commit's round trip: no double in 2 runs killed mid-stream) leaves that
+poll's items to the bridge that takes its partitions (after the session timeout, 45 s), which
+read the project at its own start and makes their tasks again.
 """
 
 from __future__ import annotations

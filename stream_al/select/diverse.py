@@ -128,8 +128,9 @@ class OnlineClusters:
             return self.assign_only(X)
         clusters = self.assign_only(X)
         self._pending.append((np.asarray(X, dtype=np.float32), clusters))
-        if sum(len(x) for x, _ in self._pending) >= self.k:  # small batches wait for each other (a simulator's
-            # chunks of 50): the centres learn from every item, whatever the batch size
+        # small batches wait for each other (a simulator's chunks of 50): the centres learn
+        # from every item, whatever the batch size
+        if sum(len(x) for x, _ in self._pending) >= self.k:
             rows, given = self._pending[0] if len(self._pending) == 1 else (  # no copy
                 np.vstack([x for x, _ in self._pending]),
                 np.concatenate([c for _, c in self._pending]))
